@@ -1,0 +1,53 @@
+# linewatch — run `make help` for the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LINEWATCH := $(VENV)/bin/linewatch
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-fast lint bench kafka-up kafka-down clean train
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements-lock.txt
+	@echo "==> creating $(VENV) and installing linewatch (first run takes a few minutes)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements-lock.txt -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install linewatch with its dev tools
+
+demo: setup ## Simulate a lab reference and a production day, run the monitor, print the verdict
+	$(LINEWATCH) demo
+
+kafka-up: ## Build (first time) and start the local Kafka broker on 127.0.0.1:9092
+	bash deploy/kafka-local/kafka.sh up
+
+kafka-down: ## Stop the local Kafka broker
+	bash deploy/kafka-local/kafka.sh down
+
+lint: setup ## ruff + mypy
+	$(VENV)/bin/ruff check streams schemas tests bench tools
+	$(VENV)/bin/ruff format --check streams schemas tests bench tools
+	$(VENV)/bin/mypy streams schemas
+
+test: setup kafka-up ## Lint, then every test against a real Kafka broker and embedded ClickHouse
+	$(MAKE) lint
+	$(PY) -m pytest
+
+test-fast: setup ## Tests that need no Kafka broker
+	$(PY) -m pytest -m "not kafka"
+
+bench: setup ## Benchmarks: print measured ratios side by side (never assert times)
+	$(PY) bench/run_all.py
+
+train: ## Retrain the shipped detector (needs the [train] extra: torch)
+	$(PY) -m pip install -q -c requirements-lock.txt -e '.[train]'
+	$(PY) tools/train_detector.py
+
+clean: ## Remove the virtualenv, local stores and build output
+	rm -rf $(VENV) .linewatch demo-out build *.egg-info

@@ -1,0 +1,44 @@
+"""linewatch's data contracts: pydantic event models and the ClickHouse DDL (``clickhouse/``)."""
+
+from __future__ import annotations
+
+from schemas.events import (
+    BoundingBox,
+    CameraEvent,
+    GroundTruth,
+    GroundTruthObject,
+    ImageEncoding,
+    ImagePayload,
+    Lighting,
+)
+from schemas.records import (
+    DeadLetterRecord,
+    DetectionRecord,
+    DriftEventRecord,
+    FrameRecord,
+    LabelRecord,
+    ReferenceGapRecord,
+    StoreRecord,
+    stable_id,
+)
+from schemas.results import Detection, FrameDetections
+
+__all__ = [
+    "BoundingBox",
+    "CameraEvent",
+    "DeadLetterRecord",
+    "Detection",
+    "DetectionRecord",
+    "DriftEventRecord",
+    "FrameRecord",
+    "FrameDetections",
+    "GroundTruth",
+    "GroundTruthObject",
+    "ImageEncoding",
+    "ImagePayload",
+    "LabelRecord",
+    "Lighting",
+    "ReferenceGapRecord",
+    "StoreRecord",
+    "stable_id",
+]

@@ -1,0 +1,135 @@
+"""The wire contract: camera events and ground-truth labels, one JSON object per line/message.
+
+>>> ev = CameraEvent.model_validate_json(
+...     '{"event_id": "0b9f8e9a-2a53-4c9e-9c57-2f1b8f0d1a11", "camera_id": "cam-1a",'
+...     ' "line_id": "line-1", "captured_at": "2026-11-29T06:00:00.123Z",'
+...     ' "image": {"encoding": "jpeg", "data": "/9j/"}}')
+>>> ev.captured_at.tzinfo is not None
+True
+>>> CameraEvent.model_validate_json('{"event_id": "x"}')  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: ...
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "BoundingBox",
+    "CameraEvent",
+    "GroundTruth",
+    "GroundTruthObject",
+    "ImageEncoding",
+    "ImagePayload",
+    "Lighting",
+]
+
+ImageEncoding = Literal["jpeg", "png"]
+
+
+def _valid_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = box
+    if not (x2 > x1 and y2 > y1):
+        raise ValueError(f"box must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1, got {list(box)}")
+    return box
+
+
+BoundingBox = Annotated[tuple[float, float, float, float], AfterValidator(_valid_box)]
+"""A box in pixels of the original frame: ``[x1, y1, x2, y2]``."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ImagePayload(_Strict):
+    """The frame: inline base64 ``data`` with its ``encoding``, or a ``uri`` (``file://``)."""
+
+    encoding: ImageEncoding | None = None
+    data: str | None = Field(None, description="Base64 of the encoded image bytes.")
+    uri: str | None = Field(None, description="file:///absolute/path.jpg")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImagePayload:
+        if (self.data is None) == (self.uri is None):
+            raise ValueError("image needs exactly one of 'data' (with 'encoding') or 'uri'")
+        if self.data is not None and self.encoding is None:
+            raise ValueError("image 'data' needs an 'encoding' ('jpeg' or 'png')")
+        if self.uri is not None and not self.uri.startswith("file://"):
+            raise ValueError(f"image uri must be a file:// uri, got {self.uri[:40]!r}")
+        return self
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"image data is not valid base64 ({exc})") from exc
+        return value
+
+    def encoded_size(self) -> int:
+        """Size in bytes of the decoded ``data`` (0 for a ``uri``), without decoding it."""
+        if self.data is None:
+            return 0
+        pad = self.data[-2:].count("=")
+        return len(self.data) * 3 // 4 - pad
+
+
+class Lighting(_Strict):
+    """Optional sensor readings at the camera."""
+
+    lux: float | None = Field(None, ge=0, le=200_000)
+    colour_temp_k: float | None = Field(None, ge=1000, le=20_000)
+
+
+class CameraEvent(_Strict):
+    """One frame from one camera on one line."""
+
+    event_id: UUID
+    camera_id: str = Field(min_length=1, max_length=128)
+    line_id: str = Field(min_length=1, max_length=128)
+    captured_at: AwareDatetime
+    image: ImagePayload
+    lighting: Lighting | None = None
+    shift: str | None = Field(None, max_length=64, description="Overrides the shift schedule.")
+    product_variant: str | None = Field(None, max_length=128)
+
+
+class GroundTruthObject(_Strict):
+    """One labelled defect."""
+
+    class_name: str = Field(min_length=1, max_length=64)
+    box: BoundingBox
+
+
+class GroundTruth(_Strict):
+    """Human review of one event; an empty ``objects`` list means a good unit."""
+
+    event_id: UUID
+    objects: list[GroundTruthObject]
+    source: str = Field("audit", max_length=64)
+    labelled_at: AwareDatetime
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO-8601 with a ``Z`` suffix, millisecond precision."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

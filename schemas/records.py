@@ -1,0 +1,190 @@
+"""Rows written to the ClickHouse store, one model per table.
+
+Each model's ``__table__`` names its table and ``__key__`` the column(s) that identify a row:
+the store writes idempotently by that key (replaying input adds no visible row).
+Field names are column names; datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+__all__ = [
+    "DeadLetterRecord",
+    "DetectionRecord",
+    "DriftEventRecord",
+    "FrameRecord",
+    "LabelRecord",
+    "ReferenceGapRecord",
+    "StoreRecord",
+    "stable_id",
+]
+
+
+def stable_id(*parts: object) -> str:
+    """A deterministic 32-hex id from its parts, used as idempotency key.
+
+    >>> stable_id("a", 1) == stable_id("a", 1) != stable_id("a", 2)
+    True
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(repr(part).encode())
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+class StoreRecord(BaseModel):
+    """Base of every stored row."""
+
+    model_config = ConfigDict(frozen=True)
+    __table__: ClassVar[str]
+    __key__: ClassVar[tuple[str, ...]]
+
+    def key(self) -> tuple[object, ...]:
+        """The idempotency key of this row."""
+        return tuple(getattr(self, name) for name in self.__key__)
+
+
+class FrameRecord(StoreRecord):
+    """One processed event (table ``frames``)."""
+
+    __table__ = "frames"
+    __key__ = ("event_id",)
+
+    event_id: str
+    line_id: str
+    camera_id: str
+    captured_at: AwareDatetime
+    shift: str
+    lighting: str
+    product_variant: str = ""
+    sensor_lux: float | None = None
+    sensor_colour_temp_k: float | None = None
+    brightness: float
+    contrast: float
+    sharpness: float
+    colour_cast: float
+    est_colour_temp_k: float
+    clipped_high: float
+    clipped_low: float
+    model_name: str
+    model_version: str
+    detection_count: int
+    max_confidence: float
+    predicted_defective: bool
+    decode_ms: float
+    inference_ms: float
+    monitor_ms: float
+    latency_ms: float
+    source: str
+    ingested_at: AwareDatetime
+
+
+class DetectionRecord(StoreRecord):
+    """One predicted box (table ``detections``); all boxes above the model's score floor."""
+
+    __table__ = "detections"
+    __key__ = ("event_id", "det_index")
+
+    event_id: str
+    det_index: int
+    line_id: str
+    captured_at: AwareDatetime
+    class_name: str
+    confidence: float
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class DriftEventRecord(StoreRecord):
+    """A drift alarm for one slice-signal (table ``drift_events``)."""
+
+    __table__ = "drift_events"
+    __key__ = ("drift_id",)
+
+    drift_id: str
+    line_id: str
+    shift: str
+    lighting: str
+    signal: str
+    detector: str
+    detected_at: AwareDatetime
+    trigger_event_id: str
+    statistic: float
+    threshold: float
+    events_in_slice: int
+    before_mean: float
+    before_std: float
+    after_mean: float
+    after_std: float
+
+
+class ReferenceGapRecord(StoreRecord):
+    """Distance of one slice-signal window to the lab reference (table ``reference_gap``)."""
+
+    __table__ = "reference_gap"
+    __key__ = ("gap_id",)
+
+    gap_id: str
+    line_id: str
+    shift: str
+    lighting: str
+    signal: str
+    metric: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    window_events: int
+    distance: float
+    reference_mean: float
+    window_mean: float
+
+
+class DeadLetterRecord(StoreRecord):
+    """An input that could not be processed, with why (table ``dead_letters``)."""
+
+    __table__ = "dead_letters"
+    __key__ = ("dead_letter_id",)
+
+    dead_letter_id: str
+    reason: str
+    detail: str
+    payload: str
+    source: str
+    received_at: AwareDatetime
+
+    @classmethod
+    def build(
+        cls, *, reason: str, detail: str, payload: bytes, source: str, received_at: datetime
+    ) -> DeadLetterRecord:
+        """A dead letter whose id is derived from its source and payload (idempotent replays)."""
+        return cls(
+            dead_letter_id=stable_id(source, payload),
+            reason=reason,
+            detail=detail[:2000],
+            payload=payload.decode("utf-8", errors="replace"),
+            source=source,
+            received_at=received_at,
+        )
+
+
+class LabelRecord(StoreRecord):
+    """Ground truth for one event (table ``labels``); may arrive before or after the frame."""
+
+    __table__ = "labels"
+    __key__ = ("label_id",)
+
+    label_id: str
+    event_id: str
+    source: str
+    labelled_at: AwareDatetime
+    object_count: int
+    class_names: list[str]
+    boxes: list[list[float]]
+    ingested_at: AwareDatetime

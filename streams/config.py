@@ -1,0 +1,182 @@
+"""All configuration of linewatch: one pydantic-settings object read from ``LINEWATCH_*``.
+
+Every field is documented next to its definition; nested values (lists, mappings) are given
+as JSON in the environment, e.g. ``LINEWATCH_LINES='{"line-1": {"takt_units_per_minute": 90}}'``.
+
+>>> s = Settings(store="chdb:///tmp/x")
+>>> s.store
+'chdb:///tmp/x'
+>>> s.as_dict()["kafka_sasl_password"] is None
+True
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from functools import lru_cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["LineConfig", "ReadinessCriteria", "Settings", "ShiftStart", "get_settings"]
+
+
+class LineConfig(BaseModel):
+    """One camera line of the plant."""
+
+    takt_units_per_minute: float = Field(60.0, gt=0, description="Line speed: units per minute.")
+
+    @property
+    def takt_ms(self) -> float:
+        """Time budget per unit in milliseconds."""
+        return 60_000.0 / self.takt_units_per_minute
+
+
+class ShiftStart(BaseModel):
+    """A work shift and the local wall-clock time at which it starts."""
+
+    name: str
+    start: time
+
+
+class ReadinessCriteria(BaseModel):
+    """Thresholds of the readiness verdict (see ``linewatch report``)."""
+
+    max_fpr: float = Field(0.02, description="Max fraction of good units flagged at threshold.")
+    max_fnr_per_class: float = Field(0.10, description="Max miss rate of any defect class.")
+    max_p99_latency_takt_ratio: float = Field(
+        0.5, description="Max p99 latency as a fraction of the line's takt time."
+    )
+    max_reference_gap: float = Field(
+        0.25, description="Max PSI distance of any slice-signal to the lab reference."
+    )
+
+
+def _default_lines() -> dict[str, LineConfig]:
+    return {f"line-{i}": LineConfig(takt_units_per_minute=60.0) for i in (1, 2, 3)}
+
+
+def _default_shifts() -> list[ShiftStart]:
+    return [
+        ShiftStart(name="day", start=time(6, 0)),
+        ShiftStart(name="evening", start=time(14, 0)),
+        ShiftStart(name="night", start=time(22, 0)),
+    ]
+
+
+class Settings(BaseSettings):
+    """linewatch's settings; each field is read from ``LINEWATCH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LINEWATCH_", frozen=True, extra="ignore")
+
+    # --- store -------------------------------------------------------------------------
+    store: str = Field(
+        "chdb://.linewatch/store",
+        description="clickhouse-connect DSN: chdb://PATH (embedded) or http(s)://u:p@host:port/db.",
+    )
+    store_password: SecretStr | None = Field(
+        None, description="ClickHouse password, if not given in the DSN."
+    )
+    batch_size: int = Field(256, gt=0, description="Rows per store flush (size trigger).")
+    flush_interval_s: float = Field(2.0, gt=0, description="Seconds between flushes (time trigger).")
+
+    # --- kafka -------------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL/SASL_SSL.")
+    topic_events: str = "camera-events"
+    topic_labels: str = "labels"
+    topic_dlq: str = "camera-events.dlq"
+    topic_drift: str = "drift-events"
+    topic_partitions: int = Field(6, gt=0, description="Partitions of camera-events.")
+    topic_replication: int = Field(1, gt=0)
+    worker_id: str = Field("linewatch", description="Faust app id / consumer group.")
+    worker_web_port: int = Field(6066, description="Faust web port (liveness/readiness).")
+    worker_data_dir: str = Field(".linewatch/worker", description="Faust tables and snapshots.")
+    inference_batch_size: int = Field(8, gt=0, description="Frames per micro-batch.")
+    inference_batch_timeout_s: float = Field(0.5, gt=0, description="Max wait to fill a batch.")
+
+    # --- model -------------------------------------------------------------------------
+    model: str | None = Field(
+        None, description="Model spec (.json) or bare .onnx path; default: the shipped detector."
+    )
+    operating_threshold: float | None = Field(
+        None, ge=0, le=1, description="Override the model card's operating threshold."
+    )
+    review_band: tuple[float, float] = Field(
+        (0.15, 0.5), description="Top confidences in [low, high) go to the review queue."
+    )
+
+    # --- events and plant --------------------------------------------------------------
+    max_image_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Largest accepted frame.")
+    timezone: str = Field("UTC", description="The plant's IANA timezone, for shifts.")
+    shifts: list[ShiftStart] = Field(default_factory=_default_shifts)
+    lines: dict[str, LineConfig] = Field(
+        default_factory=_default_lines,
+        description="Known camera lines; events of other lines are dead-lettered.",
+    )
+    lux_bucket_edges: list[float] = Field(
+        [250.0, 500.0, 900.0], description="Lux edges of the lighting buckets."
+    )
+    brightness_bucket_edges: list[float] = Field(
+        [0.30, 0.45, 0.62], description="Mean-brightness (0..1) edges, used without lux."
+    )
+    lighting_bucket_names: list[str] = Field(["dark", "dim", "normal", "bright"])
+
+    # --- drift -------------------------------------------------------------------------
+    drift_false_alarms_per_event: float = Field(
+        1e-6, gt=0, description="Target false-alarm rate per slice-signal per event."
+    )
+    drift_warmup_events: int = Field(30, ge=0, description="Events before a slice may alarm.")
+    gap_window_events: int = Field(200, gt=0, description="Events per reference-gap window.")
+    slice_idle_seconds: float = Field(6 * 3600.0, gt=0, description="Evict slices idle this long.")
+    max_slices: int = Field(10_000, gt=0, description="Hard cap of live slices.")
+
+    # --- readiness ---------------------------------------------------------------------
+    readiness: ReadinessCriteria = Field(default_factory=ReadinessCriteria)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Europe/Berlin')") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_buckets(self) -> Settings:
+        n = len(self.lighting_bucket_names)
+        if len(self.lux_bucket_edges) != n - 1 or len(self.brightness_bucket_edges) != n - 1:
+            raise ValueError("need one more lighting bucket name than bucket edges")
+        if list(self.lux_bucket_edges) != sorted(self.lux_bucket_edges):
+            raise ValueError("lux_bucket_edges must be increasing")
+        if not self.shifts:
+            raise ValueError("at least one shift is required")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The plant's timezone."""
+        return ZoneInfo(self.timezone)
+
+    def as_dict(self) -> dict[str, Any]:
+        """All settings with secrets masked, for logs and ``linewatch config``."""
+        data = self.model_dump(mode="json")
+        for key, value in list(data.items()):
+            if isinstance(getattr(self, key), SecretStr):
+                data[key] = "**********" if value else None
+        return data
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use (not at import)."""
+    return Settings()

@@ -1,0 +1,78 @@
+"""The exceptions linewatch raises: one base class, one subclass per failure a user can act on.
+
+Every message says what went wrong *and* what to do about it.
+
+>>> issubclass(StoreUnavailable, LinewatchError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EventRejected",
+    "ImageDecodeError",
+    "KafkaUnavailable",
+    "LinewatchError",
+    "ModelError",
+    "ModelFormatError",
+    "ModelNotFound",
+    "StoreError",
+    "StoreLocked",
+    "StoreUnavailable",
+]
+
+
+class LinewatchError(Exception):
+    """Base class of every error linewatch raises on purpose."""
+
+
+class ConfigError(LinewatchError):
+    """A setting is missing or invalid."""
+
+
+class EventRejected(LinewatchError):
+    """An input record cannot be processed; ``reason`` is a short machine-friendly code.
+
+    Rejected events go to the dead-letter table / topic with ``reason`` and ``detail``.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class ImageDecodeError(EventRejected):
+    """The frame's bytes are not a readable image of a supported encoding."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("image_undecodable", detail)
+
+
+class ModelError(LinewatchError):
+    """The detector cannot be loaded or its outputs cannot be understood."""
+
+
+class ModelNotFound(ModelError):
+    """The model file or spec does not exist."""
+
+
+class ModelFormatError(ModelError):
+    """The file is not ONNX, or its outputs match no supported detector format."""
+
+
+class StoreError(LinewatchError):
+    """The ClickHouse store failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or opened."""
+
+
+class StoreLocked(StoreUnavailable):
+    """An embedded chDB path is already owned by another process."""
+
+
+class KafkaUnavailable(LinewatchError):
+    """The Kafka bootstrap servers cannot be reached."""
