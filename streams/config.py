@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     operating_threshold: float | None = Field(
         None, ge=0, le=1, description="Override the model card's operating threshold."
     )
+    reference: str | None = Field(
+        None,
+        description="Lab reference profile (.json from `linewatch reference build`); "
+        "default: the one shipped with the default model.",
+    )
     review_band: tuple[float, float] = Field(
         (0.15, 0.5), description="Top confidences in [low, high) go to the review queue."
     )

@@ -1,0 +1,156 @@
+"""``linewatch run``, ``linewatch reference build`` and ``linewatch demo``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.cli.groups import CliGroups
+from streams.cli.progress import make_progress, stderr_console
+from streams.config import Settings
+from streams.errors import ConfigError
+
+__all__ = ["register"]
+
+console = Console()
+
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="Store DSN (default: $LINEWATCH_STORE).")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Model spec .json or bare .onnx (default: shipped).")
+]
+ReferenceOpt = Annotated[
+    str | None, typer.Option("--reference", help="Lab reference profile .json.")
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    base = Settings()
+    update = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=update) if update else base
+
+
+def _print_summary(summary: Any) -> None:
+    table = Table(title="run summary", show_header=False)
+    table.add_row("records read", str(summary.records_read))
+    table.add_row("frames stored", str(summary.frames))
+    table.add_row("dead letters", str(summary.dead_letters))
+    for reason, n in sorted(summary.dead_letter_reasons.items()):
+        table.add_row(f"  {reason}", str(n))
+    table.add_row("drift events", str(summary.drift_events))
+    table.add_row("reference-gap windows", str(summary.reference_gaps))
+    table.add_row("labels", f"{summary.labels} (+{summary.label_dead_letters} rejected)")
+    table.add_row("throughput", f"{summary.frames_per_s:.1f} frames/s")
+    console.print(table)
+
+
+def run_source(
+    source: str, settings: Settings, labels_file: str | None = None, description: str = "run"
+) -> Any:
+    """Open the store, run ``source`` through the pipeline with a progress bar, reconcile."""
+    from streams.inference import Detector
+    from streams.pipeline import MonitoringPipeline
+    from streams.readiness import reconcile
+    from streams.runners.embedded import run_embedded
+    from streams.runners.reference import load_reference
+    from streams.runners.sources import open_source, read_records
+    from streams.sinks import ClickHouseStore
+
+    detector = Detector.load(settings.model)
+    reference = load_reference(settings)
+    opened = open_source(source)
+    label_lines = read_records(labels_file) if labels_file else None
+    with ClickHouseStore.open(settings.store, password=settings.store_password) as store:
+        store.apply_schema()
+        pipeline = MonitoringPipeline(settings, detector, reference)
+        with make_progress() as progress:
+            task = progress.add_task(description, total=opened.total)
+            summary = run_embedded(
+                opened.events,
+                pipeline,
+                store,
+                labels=lambda: [*opened.labels, *(label_lines or [])],
+                on_batch=lambda n, _out: progress.advance(task, n),
+            )
+        if summary.labels:
+            reconcile(store, settings)
+    return summary
+
+
+def register(app: typer.Typer, groups: CliGroups) -> None:
+    """Add ``run``, ``demo`` and ``reference build``."""
+    reference_group = typer.Typer(help="The lab reference profile.", no_args_is_help=True)
+    app.add_typer(reference_group, name="reference")
+
+    @app.command("run")
+    def run(
+        source: Annotated[
+            str, typer.Option(help="events.jsonl, '-' (stdin) or simulate:production?events=N")
+        ],
+        labels: Annotated[
+            str | None, typer.Option(help="Ground-truth JSON lines (optional).")
+        ] = None,
+        store: StoreOpt = None,
+        model: ModelOpt = None,
+        reference: ReferenceOpt = None,
+    ) -> None:
+        """Run decode → statistics → inference → slice → drift → store over a source."""
+        settings = _settings(store=store, model=model, reference=reference)
+        summary = run_source(source, settings, labels)
+        _print_summary(summary)
+        if summary.dead_letters:
+            stderr_console.print(
+                f"[yellow]{summary.dead_letters} records were dead-lettered: "
+                f"linewatch query \"SELECT reason, source, detail FROM linewatch.dead_letters\"[/]"
+            )
+
+    @reference_group.command("build")
+    def reference_build(
+        source: Annotated[
+            str, typer.Option(help="Lab events: a file or simulate:lab?events=N&seed=S")
+        ] = "simulate:lab?events=600&seed=11",
+        out: Annotated[Path, typer.Option(help="Where to write the profile.")] = Path(
+            "reference.json"
+        ),
+        model: ModelOpt = None,
+    ) -> None:
+        """Fit the lab reference profile (signals under evaluation conditions)."""
+        from streams.inference import Detector
+        from streams.runners.reference import build_reference
+        from streams.runners.sources import open_source
+
+        settings = _settings(model=model)
+        detector = Detector.load(settings.model)
+        opened = open_source(source)
+        with make_progress() as progress:
+            task = progress.add_task("reference", total=opened.total)
+            profile = build_reference(
+                opened.events, detector, settings, on_progress=lambda n: progress.advance(task, n)
+            )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(profile.to_json())
+        console.print(f"wrote {out}")
+
+    @app.command("demo")
+    def demo(
+        out: Annotated[Path, typer.Option(help="Folder for the demo's store and report.")] = Path(
+            "demo-out"
+        ),
+        events: Annotated[int, typer.Option(help="Production events (all lines).")] = 3600,
+        seed: Annotated[int, typer.Option(help="Simulation seed.")] = 2026,
+    ) -> None:
+        """Simulate a lab reference and a production day on 3 lines, monitor it, report."""
+        from streams.cli.demo import run_demo
+
+        if events < 600:
+            raise ConfigError("the demo needs at least 600 production events")
+        store_dir = out / "store"
+        if store_dir.exists():
+            shutil.rmtree(store_dir)
+        run_demo(out, events=events, seed=seed, console=console)

@@ -1,0 +1,94 @@
+"""The lab reference profile: what the evaluation conditions looked like to every signal.
+
+Built by running the lab split through the same stages as production (decode, statistics,
+inference, signals) and fitting a :class:`~streams.drift.ReferenceProfile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from importlib import resources
+from pathlib import Path
+
+from streams.config import Settings
+from streams.drift import ReferenceProfile, frame_signals
+from streams.errors import ConfigError, EventRejected
+from streams.features import compute_image_stats
+from streams.inference import Detector
+from streams.ingest import RawRecord, decode_frame, parse_event
+
+__all__ = ["SHIPPED_REFERENCE", "build_reference", "load_reference"]
+
+SHIPPED_REFERENCE = "linewatch-defects.reference.json"
+
+
+def build_reference(
+    records: Iterable[RawRecord],
+    detector: Detector,
+    settings: Settings,
+    *,
+    batch_size: int = 16,
+    on_progress: Callable[[int], None] | None = None,
+) -> ReferenceProfile:
+    """Fit the reference profile from lab events (undecodable ones are skipped)."""
+    threshold = (
+        settings.operating_threshold
+        if settings.operating_threshold is not None
+        else detector.spec.operating_threshold
+    )
+    rows: list[dict[str, float]] = []
+    batch = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        if not batch:
+            return
+        results = detector.detect([f.rgb for f in batch])
+        for frame, dets in zip(batch, results, strict=True):
+            stats = compute_image_stats(frame.rgb)
+            rows.append(frame_signals(stats, dets, threshold, settings.review_band))
+        done += len(batch)
+        if on_progress is not None:
+            on_progress(len(batch))
+        batch.clear()
+
+    for raw in records:
+        try:
+            event = parse_event(raw.payload, max_image_bytes=settings.max_image_bytes)
+            batch.append(decode_frame(event, max_image_bytes=settings.max_image_bytes))
+        except EventRejected:
+            continue
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    if len(rows) < 50:
+        raise ConfigError(
+            f"only {len(rows)} usable lab frames: a reference needs at least 50 "
+            "(e.g. --source 'simulate:lab?events=600&seed=11')"
+        )
+    return ReferenceProfile.fit(rows)
+
+
+def load_reference(settings: Settings) -> ReferenceProfile:
+    """The configured reference, else the one shipped with the default model."""
+    if settings.reference:
+        path = Path(settings.reference)
+        if not path.is_file():
+            raise ConfigError(
+                f"reference profile {path} not found; build one with "
+                "`linewatch reference build --source LAB_EVENTS --out PATH`"
+            )
+        return ReferenceProfile.from_json(path.read_text())
+    if settings.model:
+        raise ConfigError(
+            "a custom LINEWATCH_MODEL needs its own lab reference: run "
+            "`linewatch reference build --source LAB_EVENTS --out ref.json` and set "
+            "LINEWATCH_REFERENCE=ref.json"
+        )
+    shipped = resources.files("streams.models") / SHIPPED_REFERENCE
+    if not shipped.is_file():
+        raise ConfigError(
+            "the shipped reference profile is missing; run `linewatch reference build`"
+        )
+    return ReferenceProfile.from_json(shipped.read_text())

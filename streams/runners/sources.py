@@ -1,0 +1,110 @@
+"""Where raw records come from: a JSON-lines file, standard input, or a ``simulate:`` source.
+
+>>> spec = SourceSpec.parse("events.jsonl")
+>>> spec.kind, spec.target
+('file', 'events.jsonl')
+>>> SourceSpec.parse("simulate:production?events=10").kind
+'simulate'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from streams.errors import ConfigError
+from streams.ingest import RawRecord
+
+__all__ = ["OpenedSource", "SourceSpec", "open_source", "read_records"]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed ``--source`` value."""
+
+    kind: Literal["file", "stdin", "simulate"]
+    target: str
+
+    @classmethod
+    def parse(cls, text: str) -> SourceSpec:
+        """``-`` is stdin, ``simulate:...`` the simulator, anything else a file path."""
+        if text == "-":
+            return cls("stdin", "-")
+        if text.startswith("simulate:"):
+            return cls("simulate", text)
+        return cls("file", text)
+
+
+@dataclass
+class OpenedSource:
+    """Raw events to iterate, their count when known up front, and the labels the source had."""
+
+    events: Iterator[RawRecord]
+    total: int | None
+    labels: list[RawRecord] = field(default_factory=list)
+
+
+def _file_records(path: Path, origin: str) -> Iterator[RawRecord]:
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            payload = line.rstrip(b"\r\n")
+            if not payload.strip():
+                continue
+            yield RawRecord(payload, f"{origin}:{number}", datetime.now(UTC))
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _stdin_records() -> Iterator[RawRecord]:
+    for number, line in enumerate(sys.stdin.buffer, start=1):
+        payload = line.rstrip(b"\r\n")
+        if payload.strip():
+            yield RawRecord(payload, f"stdin:{number}", datetime.now(UTC))
+
+
+def read_records(path: str) -> list[RawRecord]:
+    """All non-empty lines of a file as raw records (for labels files)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"no such file: {path}")
+    return list(_file_records(p, f"file:{p.name}"))
+
+
+def _simulated(text: str, labels: list[RawRecord]) -> tuple[Iterator[RawRecord], int]:
+    from streams.simulate import generate, parse_simulate_source
+
+    request = parse_simulate_source(text)
+
+    def records() -> Iterator[RawRecord]:
+        for number, sim in enumerate(generate(request), start=1):
+            now = datetime.now(UTC)
+            yield RawRecord(json.dumps(sim.event).encode(), f"{text}#{number}", now)
+            labels.append(RawRecord(json.dumps(sim.label).encode(), f"{text}#label{number}", now))
+
+    return records(), request.events
+
+
+def open_source(text: str) -> OpenedSource:
+    """Open ``--source``; a ``simulate:`` source also fills ``labels`` as events are read."""
+    spec = SourceSpec.parse(text)
+    if spec.kind == "stdin":
+        return OpenedSource(_stdin_records(), None)
+    if spec.kind == "simulate":
+        labels: list[RawRecord] = []
+        events, total = _simulated(spec.target, labels)
+        return OpenedSource(events, total, labels)
+    path = Path(spec.target)
+    if not path.is_file():
+        raise ConfigError(
+            f"no such source file: {spec.target} (give a JSON-lines file, '-' for stdin, "
+            "or simulate:production?events=N)"
+        )
+    return OpenedSource(_file_records(path, f"file:{path.name}"), _count_lines(path))
