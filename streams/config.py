@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     worker_data_dir: str = Field(".linewatch/worker", description="Faust tables and snapshots.")
     inference_batch_size: int = Field(8, gt=0, description="Frames per micro-batch.")
     inference_batch_timeout_s: float = Field(0.5, gt=0, description="Max wait to fill a batch.")
+    inference_threads: int | None = Field(
+        None, gt=0, description="onnxruntime intra-op threads; None: onnxruntime's default."
+    )
+    inference_providers: list[str] | None = Field(
+        None, description='onnxruntime execution providers, e.g. ["CPUExecutionProvider"].'
+    )
 
     # --- model -------------------------------------------------------------------------
     model: str | None = Field(
