@@ -19,6 +19,7 @@ __all__ = [
     "DriftEventRecord",
     "FrameRecord",
     "LabelRecord",
+    "MonitorSnapshotRecord",
     "ReferenceGapRecord",
     "StoreRecord",
     "stable_id",
@@ -188,3 +189,17 @@ class LabelRecord(StoreRecord):
     class_names: list[str]
     boxes: list[list[float]]
     ingested_at: AwareDatetime
+
+
+class MonitorSnapshotRecord(StoreRecord):
+    """Pickled drift state of one Kafka partition up to ``offset`` (table ``monitor_snapshots``)."""
+
+    __table__ = "monitor_snapshots"
+    __key__ = ("group_id", "topic", "partition", "offset")
+
+    group_id: str
+    topic: str
+    partition: int
+    offset: int
+    snapshot: str
+    saved_at: AwareDatetime

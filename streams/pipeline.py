@@ -8,7 +8,7 @@ test of this class covers both paths.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -117,8 +117,17 @@ class MonitoringPipeline:
         frame = decode_frame(event, max_image_bytes=self.settings.max_image_bytes)
         return _Accepted(raw, frame, (time.perf_counter() - start) * 1000.0)
 
-    def process(self, batch: Sequence[RawRecord]) -> PipelineOutput:
-        """Process a micro-batch in order; bad records become dead letters, never exceptions."""
+    def process(
+        self,
+        batch: Sequence[RawRecord],
+        monitor_of: Callable[[RawRecord], DriftMonitor] | None = None,
+    ) -> PipelineOutput:
+        """Process a micro-batch in order; bad records become dead letters, never exceptions.
+
+        ``monitor_of`` picks the drift state of each record (the Faust worker keeps one
+        :class:`DriftMonitor` per Kafka partition); by default all share ``self.monitor``.
+        Inference is batched across the whole micro-batch either way.
+        """
         out = PipelineOutput()
         accepted: list[_Accepted] = []
         for raw in batch:
@@ -132,7 +141,8 @@ class MonitoringPipeline:
         results = self.detector.detect([a.frame.rgb for a in accepted])
         inference_ms = (time.perf_counter() - start) * 1000.0 / len(accepted)
         for item, detections in zip(accepted, results, strict=True):
-            self._monitor_one(item, detections, inference_ms, out)
+            monitor = self.monitor if monitor_of is None else monitor_of(item.raw)
+            self._monitor_one(item, detections, inference_ms, monitor, out)
         return out
 
     def _monitor_one(
@@ -140,6 +150,7 @@ class MonitoringPipeline:
         item: _Accepted,
         detections: list[Detection],
         inference_ms: float,
+        monitor: DriftMonitor,
         out: PipelineOutput,
     ) -> None:
         start = time.perf_counter()
@@ -151,7 +162,7 @@ class MonitoringPipeline:
         )
         event_id = str(event.event_id)
         captured_at = event.captured_at.astimezone(UTC)
-        for record in self.monitor.observe(key, event_id, captured_at, signals):
+        for record in monitor.observe(key, event_id, captured_at, signals):
             if isinstance(record, DriftEventRecord):
                 out.drift_events.append(record)
             else:

@@ -32,7 +32,16 @@ app = typer.Typer(
 )
 _groups = CliGroups.attach(app)
 
-_COMMAND_MODULES = ("schema_export", "simulate", "model", "store", "run", "kafka", "readiness")
+_COMMAND_MODULES = (
+    "schema_export",
+    "simulate",
+    "model",
+    "store",
+    "run",
+    "kafka",
+    "worker",
+    "readiness",
+)
 
 
 def _register_all() -> None:

@@ -1,0 +1,50 @@
+"""``linewatch worker``: run the Faust streaming worker (same as ``faust -A streams.app worker``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from streams.cli.groups import CliGroups
+from streams.config import Settings
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer, groups: CliGroups) -> None:
+    """Add ``worker``."""
+
+    @app.command("worker")
+    def worker(
+        bootstrap: Annotated[
+            str | None, typer.Option(help="Kafka bootstrap (default $LINEWATCH_KAFKA_BOOTSTRAP).")
+        ] = None,
+        store: Annotated[str | None, typer.Option(help="Store DSN (default $LINEWATCH_STORE).")] = None,
+        web_port: Annotated[int | None, typer.Option(help="Faust web port (liveness/readiness).")] = None,
+        loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
+    ) -> None:
+        """Consume camera-events and labels, monitor, write to the store (Ctrl-C to stop)."""
+        from streams.runners.faust_app import create_app
+
+        update = {
+            k: v
+            for k, v in {
+                "kafka_bootstrap": bootstrap,
+                "store": store,
+                "worker_web_port": web_port,
+            }.items()
+            if v is not None
+        }
+        settings = Settings().model_copy(update=update)
+        faust_app = create_app(settings)
+        sys.argv = [
+            "linewatch worker",
+            "worker",
+            "--loglevel",
+            loglevel,
+            "--web-port",
+            str(settings.worker_web_port),
+        ]
+        faust_app.main()
