@@ -68,7 +68,7 @@ def test_colour_temperature_is_monotonic_in_red_blue_ratio() -> None:
     neutral = compute_image_stats(_flat(150, 150, 150)).est_colour_temp_k
     cold = compute_image_stats(_flat(100, 150, 200)).est_colour_temp_k
     assert 1500 <= warm < neutral < cold <= 15000
-    ratios = np.geomspace(0.01, 100.0, 80)
+    ratios = np.geomspace(0.001, 1000.0, 80)
     temps = [colour_temp_from_rb(100 * r, 100) for r in ratios]
     assert all(a >= b for a, b in itertools.pairwise(temps))
     assert min(temps) == 1500 and max(temps) == 15000
