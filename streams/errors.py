@@ -17,9 +17,11 @@ __all__ = [
     "ModelError",
     "ModelFormatError",
     "ModelNotFound",
+    "SchemaChanged",
     "StoreError",
     "StoreLocked",
     "StoreUnavailable",
+    "StoreWriteError",
 ]
 
 
@@ -72,6 +74,14 @@ class StoreUnavailable(StoreError):
 
 class StoreLocked(StoreUnavailable):
     """An embedded chDB path is already owned by another process."""
+
+
+class StoreWriteError(StoreError):
+    """A write failed; the rows are still pending and the write can be retried after a back-off."""
+
+
+class SchemaChanged(StoreError):
+    """An already-applied DDL file was edited; applied migrations must never change."""
 
 
 class KafkaUnavailable(LinewatchError):

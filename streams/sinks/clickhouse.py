@@ -1,0 +1,345 @@
+"""``ClickHouseStore``: linewatch's one door to ClickHouse (embedded chDB or a server).
+
+>>> import tempfile, datetime as dt
+>>> from schemas.records import DriftEventRecord
+>>> tmp = tempfile.mkdtemp()
+>>> with ClickHouseStore.open(f"chdb://{tmp}/store") as store:
+...     applied = store.apply_schema()
+...     rec = DriftEventRecord(drift_id="d1", line_id="line-1", shift="day", lighting="dim",
+...         signal="brightness", detector="page_hinkley",
+...         detected_at=dt.datetime(2024, 5, 1, 6, 30, tzinfo=dt.UTC), trigger_event_id="e1",
+...         statistic=9.0, threshold=5.0, events_in_slice=120, before_mean=0.5, before_std=0.1,
+...         after_mean=0.3, after_std=0.1)
+...     (store.insert([rec]), store.insert([rec]))
+...     store.query("SELECT count() FROM drift_events").result_rows
+(1, 0)
+[(1,)]
+
+Design notes (checked against chDB 4.4 / ClickHouse 26.9):
+
+- Writes are idempotent by each record's ``__key__``: the keys already present are looked up
+  first (chunked ``IN`` on the first key column, parameters bound server-side), duplicates in
+  the batch are dropped, and the insert carries ``insert_deduplication_token`` (a hash of its
+  keys; effective because tables set ``non_replicated_deduplication_window``). Tables are
+  ``ReplacingMergeTree`` with the key in the sort key as a last backstop.
+- ``insert`` returns the rows it wrote. ClickHouse's own ``written_rows`` summary is *not*
+  used: it reports the rows sent even when the deduplication token discarded the block.
+- Query parameters use ClickHouse's server-side ``{name:Type}`` syntax, which chDB supports
+  like the server (``Array(String)``, ``DateTime64(3, 'UTC')``, ``Nullable(...)`` …); values
+  are never pasted into SQL. A string value is parsed by ClickHouse as the declared type.
+- Datetimes come back timezone-aware UTC (``tz_mode="aware"``); columns are
+  ``DateTime64(3, 'UTC')``, so sub-millisecond digits are truncated on write.
+- chDB: one process per directory (``linewatch.lock``), one directory per process (see
+  :mod:`streams.sinks.chdb_lock`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from pydantic import SecretStr
+
+from schemas.records import StoreRecord, stable_id
+from streams.errors import SchemaChanged, StoreError, StoreUnavailable, StoreWriteError
+from streams.sinks import chdb_lock
+from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
+from streams.sinks.migrations import MIGRATIONS_TABLE, load_migrations
+
+__all__ = ["LOOKUP_CHUNK", "ClickHouseStore", "QueryResult"]
+
+log = logging.getLogger(__name__)
+
+LOOKUP_CHUNK = 2000
+"""Keys per ``IN`` query of the existing-key lookup."""
+
+_AUTH_FAILED = 516
+
+
+class QueryResult(NamedTuple):
+    """Column names and rows of a query; unpacks as ``columns, rows``."""
+
+    column_names: tuple[str, ...]
+    result_rows: list[tuple[Any, ...]]
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a driver error, without the driver's boilerplate."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:500]
+
+
+def _key_type(values: Sequence[object]) -> str:
+    if all(isinstance(v, str) for v in values):
+        return "String"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "Int64"
+    raise StoreError(f"unsupported key values {values[:3]!r}: keys must be strings or integers")
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class ClickHouseStore:
+    """A connection to the linewatch database; thread-safe (one lock around client calls)."""
+
+    def __init__(self, client: Client, dsn: StoreDsn) -> None:
+        """Use :meth:`open`."""
+        self._client = client
+        self._dsn = dsn
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, dsn: str, *, password: SecretStr | None = None) -> ClickHouseStore:
+        """Connect to ``dsn`` and check it answers; raise :class:`StoreUnavailable` if not.
+
+        ``chdb://PATH``: embedded store in directory PATH (relative to the cwd; created).
+        ``http(s)://user:pass@host:port[/linewatch]``: a ClickHouse server; ``password``
+        (e.g. ``LINEWATCH_STORE_PASSWORD``) overrides one given in the DSN.
+        """
+        parsed = parse_dsn(dsn)
+        if parsed.kind == "chdb":
+            client = cls._open_chdb(parsed)
+        else:
+            client = cls._open_http(parsed, password)
+        store = cls(client, parsed)
+        try:
+            store._use_database_if_present()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @staticmethod
+    def _open_chdb(dsn: StoreDsn) -> Client:
+        assert dsn.path is not None
+        chdb_lock.acquire(dsn.path)
+        try:
+            return clickhouse_connect.get_client(dsn=f"chdb://{dsn.path}", tz_mode="aware")
+        except Exception as exc:
+            chdb_lock.release(dsn.path)
+            raise StoreUnavailable(
+                f"cannot open chDB store {dsn.path}: {_reason(exc)}; check that no other program "
+                "uses the directory and that it is a chDB store, or use another --store"
+            ) from exc
+
+    @staticmethod
+    def _open_http(dsn: StoreDsn, password: SecretStr | None) -> Client:
+        try:
+            return clickhouse_connect.get_client(
+                interface="https" if dsn.secure else "http",
+                host=dsn.host,
+                port=dsn.port,
+                username=dsn.username,
+                password=password.get_secret_value() if password else dsn.password,
+                connect_timeout=5,
+                tz_mode="aware",
+            )
+        except OperationalError as exc:
+            raise StoreUnavailable(
+                f"cannot reach ClickHouse at {dsn.masked}: {_reason(exc)}; check that the server "
+                "is running and the host/port are right (LINEWATCH_STORE / --store), or use an "
+                "embedded store: --store chdb://.linewatch/store"
+            ) from exc
+        except ClickHouseError as exc:
+            if getattr(exc, "code", None) == _AUTH_FAILED or "Authentication" in str(exc):
+                advice = "check the user and password (LINEWATCH_STORE_PASSWORD)"
+            else:
+                advice = "check the DSN and the server's logs"
+            raise StoreUnavailable(
+                f"ClickHouse at {dsn.masked} refused the connection: {_reason(exc)}; {advice}"
+            ) from exc
+
+    def close(self) -> None:
+        """Close the connection and release the chDB directory lock; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._client.close()
+            finally:
+                if self._dsn.path is not None:
+                    chdb_lock.release(self._dsn.path)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def dsn(self) -> str:
+        """The DSN with its password masked."""
+        return self._dsn.masked
+
+    @property
+    def path(self) -> Path | None:
+        """The chDB directory, or None for a server."""
+        return self._dsn.path
+
+    # --- client calls -----------------------------------------------------------------------
+
+    def _failure(self, exc: Exception, doing: str) -> StoreError:
+        if self._closed:
+            return StoreUnavailable(f"the store {self.dsn} is closed; open it again to {doing}")
+        if isinstance(exc, OperationalError):
+            return StoreUnavailable(
+                f"lost ClickHouse at {self.dsn} while trying to {doing}: {_reason(exc)}; "
+                "back off and retry, and check the server"
+            )
+        return StoreError(f"ClickHouse could not {doing}: {_reason(exc)}")
+
+    def _use_database_if_present(self) -> None:
+        rows = self.query(
+            "SELECT count() FROM system.databases WHERE name = {db:String}", {"db": DATABASE}
+        ).result_rows
+        if rows[0][0]:
+            with self._lock:
+                self._client.database = DATABASE
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
+        """Run a query; ``{name:Type}`` placeholders are bound server-side from ``parameters``.
+
+        Unqualified table names resolve in ``linewatch`` once the schema exists.
+        """
+        with self._lock:
+            try:
+                result = self._client.query(sql, parameters=dict(parameters or {}))
+            except (ClickHouseError, OSError) as exc:
+                raise self._failure(exc, "run the query") from exc
+            rows = [tuple(row) for row in result.result_rows]
+            return QueryResult(tuple(result.column_names), rows)
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
+        """Run a statement that returns no rows (DDL, ``OPTIMIZE`` …)."""
+        with self._lock:
+            try:
+                self._client.command(sql, parameters=dict(parameters or {}))
+            except (ClickHouseError, OSError) as exc:
+                raise self._failure(exc, "run the command") from exc
+
+    # --- schema -----------------------------------------------------------------------------
+
+    def applied_migrations(self) -> dict[str, str]:
+        """Applied DDL files and their checksums (empty before the first ``apply_schema``)."""
+        exists = self.query(
+            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            {"db": DATABASE, "t": MIGRATIONS_TABLE.split(".", 1)[1]},
+        ).result_rows[0][0]
+        if not exists:
+            return {}
+        rows = self.query(f"SELECT name, checksum FROM {MIGRATIONS_TABLE} FINAL").result_rows
+        return {str(name): str(checksum) for name, checksum in rows}
+
+    def apply_schema(self, directory: Path | None = None) -> list[str]:
+        """Apply pending DDL files in name order; return the names newly applied.
+
+        Raises :class:`SchemaChanged` (before applying anything) if an applied file was edited.
+        """
+        with self._lock:
+            migrations = load_migrations(directory)
+            applied = self.applied_migrations()
+            for m in migrations:
+                if m.name in applied and applied[m.name] != m.checksum:
+                    raise SchemaChanged(
+                        f"DDL file {m.name} was applied to {self.dsn} with checksum "
+                        f"{applied[m.name][:12]}… but now has {m.checksum[:12]}…; applied files "
+                        "must not change: restore it and put the change in a new NNN_name.sql file"
+                    )
+            newly: list[str] = []
+            for m in migrations:
+                if m.name in applied:
+                    continue
+                for statement in m.statements:
+                    try:
+                        self.command(statement)
+                    except StoreError as exc:
+                        raise StoreError(f"DDL file {m.name} failed: {exc}") from exc
+                self.command(
+                    f"INSERT INTO {MIGRATIONS_TABLE} (name, checksum, applied_at) "
+                    "VALUES ({name:String}, {checksum:String}, now64(3, 'UTC'))",
+                    {"name": m.name, "checksum": m.checksum},
+                )
+                log.info("applied %s to %s", m.name, self.dsn)
+                newly.append(m.name)
+            self._client.database = DATABASE
+            return newly
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def existing_keys(
+        self, model: type[StoreRecord], keys: Sequence[tuple[object, ...]]
+    ) -> set[tuple[object, ...]]:
+        """Those of ``keys`` already stored in ``model``'s table."""
+        if not keys:
+            return set()
+        key_cols = model.__key__
+        firsts = sorted({k[0] for k in keys}, key=repr)
+        type_name = _key_type(firsts)
+        select = ", ".join(key_cols)
+        sql = (
+            f"SELECT DISTINCT {select} FROM {DATABASE}.{model.__table__} "
+            f"WHERE {key_cols[0]} IN {{keys:Array({type_name})}}"
+        )
+        wanted = set(keys)
+        found: set[tuple[object, ...]] = set()
+        for chunk in _chunks(firsts, LOOKUP_CHUNK):
+            for row in self.query(sql, {"keys": list(chunk)}).result_rows:
+                if tuple(row) in wanted:
+                    found.add(tuple(row))
+        return found
+
+    def insert(self, records: Sequence[StoreRecord]) -> int:
+        """Write records idempotently (grouped by table); return the rows actually written.
+
+        Rows whose key is already stored, or repeats a key earlier in ``records``, are skipped.
+        On failure nothing of the failing table is written and the whole call can be retried.
+        """
+        by_model: dict[type[StoreRecord], dict[tuple[object, ...], StoreRecord]] = defaultdict(dict)
+        for record in records:
+            by_model[type(record)].setdefault(record.key(), record)
+        written = 0
+        with self._lock:
+            for model, unique in by_model.items():
+                existing = self.existing_keys(model, list(unique))
+                fresh = [r for k, r in unique.items() if k not in existing]
+                if not fresh:
+                    continue
+                columns = list(model.model_fields)
+                rows = [[getattr(r, c) for c in columns] for r in fresh]
+                token = stable_id(model.__table__, *sorted((r.key() for r in fresh), key=repr))
+                try:
+                    self._client.insert(
+                        f"{DATABASE}.{model.__table__}",
+                        rows,
+                        column_names=columns,
+                        settings={"insert_deduplication_token": token},
+                    )
+                except (ClickHouseError, OSError) as exc:
+                    failure = self._failure(exc, f"write {len(rows)} rows to {model.__table__}")
+                    if isinstance(failure, StoreUnavailable):
+                        raise failure from exc
+                    raise StoreWriteError(
+                        f"{failure}; nothing of this table was written: retry after a back-off"
+                    ) from exc
+                written += len(rows)
+        return written

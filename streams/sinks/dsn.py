@@ -1,0 +1,108 @@
+"""Parsing and masking of store DSNs: ``chdb://PATH`` (embedded) or ``http(s)://…`` (server).
+
+>>> d = parse_dsn("https://ops:s3cret@ch.plant.local:8443/linewatch")
+>>> (d.kind, d.host, d.port, d.username, d.secure)
+('http', 'ch.plant.local', 8443, 'ops', True)
+>>> d.masked
+'https://ops:***@ch.plant.local:8443/linewatch'
+>>> parse_dsn("chdb:///var/lib/linewatch").path
+PosixPath('/var/lib/linewatch')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from streams.errors import ConfigError
+
+__all__ = ["DATABASE", "StoreDsn", "mask_dsn", "parse_dsn"]
+
+DATABASE = "linewatch"
+"""The database every DDL file creates its tables in."""
+
+_HTTP_DEFAULT_PORTS = {"http": 8123, "https": 8443}
+
+
+@dataclass(frozen=True)
+class StoreDsn:
+    """A parsed store DSN; ``masked`` is safe to print."""
+
+    kind: Literal["chdb", "http"]
+    masked: str
+    path: Path | None = None
+    host: str = ""
+    port: int = 0
+    username: str = "default"
+    password: str = ""
+    secure: bool = False
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with any password replaced by ``***``.
+
+    >>> mask_dsn("http://u:pw@h:8123")
+    'http://u:***@h:8123'
+    >>> mask_dsn("chdb://.linewatch/store")
+    'chdb://.linewatch/store'
+    """
+    if "://" not in dsn:
+        return dsn
+    scheme, rest = dsn.split("://", 1)
+    netloc, sep, tail = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{hostport}"
+    return f"{scheme}://{netloc}{sep}{tail}"
+
+
+def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
+    """Parse a store DSN; relative ``chdb://`` paths resolve against ``cwd`` (default: the cwd).
+
+    ``chdb://rel/dir`` and ``chdb:///abs/dir`` are both paths (the netloc is *not* a host).
+    An http(s) DSN may name the database ``linewatch`` or none; the DDL fixes it.
+    """
+    masked = mask_dsn(dsn)
+    scheme, sep, rest = dsn.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("chdb", "http", "https"):
+        raise ConfigError(
+            f"unsupported store DSN {masked!r}: use chdb://PATH (embedded) or "
+            "http(s)://user:password@host:port/linewatch (ClickHouse server)"
+        )
+    if scheme == "chdb":
+        raw = rest.split("?", 1)[0]
+        if not raw or raw in ("memory", ":memory:"):
+            raise ConfigError(
+                f"store DSN {masked!r} names no directory: use chdb://PATH, e.g. "
+                "chdb://.linewatch/store (in-memory chDB stores are not supported)"
+            )
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            path = (cwd or Path.cwd()) / path
+        return StoreDsn(kind="chdb", masked=masked, path=path.resolve())
+    parts = urlsplit(dsn)
+    database = parts.path.strip("/")
+    if database not in ("", DATABASE):
+        raise ConfigError(
+            f"store DSN {masked!r} names database {database!r}, but linewatch's tables live in "
+            f"{DATABASE!r}: end the DSN with /{DATABASE} or with the port"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"store DSN {masked!r} names no host: use http(s)://host:port")
+    try:
+        port = parts.port or _HTTP_DEFAULT_PORTS[scheme]
+    except ValueError as exc:
+        raise ConfigError(f"store DSN {masked!r} has an invalid port: {exc}") from exc
+    return StoreDsn(
+        kind="http",
+        masked=masked,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else "default",
+        password=unquote(parts.password) if parts.password else "",
+        secure=scheme == "https",
+    )
