@@ -1,0 +1,123 @@
+"""Pipeline overhead: monitoring cost per frame and pipeline throughput vs raw onnxruntime.
+
+Prints, never asserts. For each available model (the shipped detector, and
+``bench/.cache/yolo-class-320.onnx`` when ``bench/make_yolo_class_model.py`` has built it):
+
+- raw: ``session.run`` alone on ready input tensors of the same frames (no decode, no
+  pre/post-processing) — the ceiling;
+- pipeline: ``MonitoringPipeline.process`` (JSON parse, JPEG decode, pre-processing, inference,
+  NMS, statistics, slicing, drift, row building) plus the batched writes into an embedded chDB
+  store — what ``linewatch run`` does;
+- monitoring ms/frame: everything but image decode and inference (statistics + slice + drift +
+  rows + store), on one core.
+
+Run: ``python bench/bench_pipeline.py [--frames 600]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from streams.config import Settings
+from streams.inference import Detector
+from streams.ingest import RawRecord, decode_frame, parse_event
+from streams.pipeline import MonitoringPipeline
+from streams.runners.reference import build_reference
+from streams.runners.sources import open_source
+from streams.simulate import generate, parse_simulate_source
+from streams.sinks import BatchWriter, ClickHouseStore
+
+YOLO_CLASS = Path(__file__).parent / ".cache" / "yolo-class-320.onnx"
+
+
+def _records(n: int) -> list[RawRecord]:
+    request = parse_simulate_source(
+        f"simulate:production?events={n}&seed=77&scenario=stationary&lines=3"
+        "&start=2026-11-29T00:00:00Z&duration=24h"
+    )
+    now = datetime.now(UTC)
+    return [
+        RawRecord(json.dumps(sim.event).encode(), f"bench:{i}", now)
+        for i, sim in enumerate(generate(request))
+    ]
+
+
+def _raw_fps(detector: Detector, records: list[RawRecord], batch: int) -> float:
+    frames = [
+        decode_frame(parse_event(r.payload, max_image_bytes=1 << 24), max_image_bytes=1 << 24).rgb
+        for r in records
+    ]
+    tensors = [detector.preprocess(frames[i : i + batch])[0] for i in range(0, len(frames), batch)]
+    detector.run_raw(tensors[0])  # warm-up
+    start = time.perf_counter()
+    for tensor in tensors:
+        detector.run_raw(tensor)
+    return len(frames) / (time.perf_counter() - start)
+
+
+def _pipeline_fps(
+    detector: Detector, records: list[RawRecord], settings: Settings, batch: int
+) -> tuple[float, float, float]:
+    lab = open_source("simulate:lab?events=200&seed=3")
+    reference = build_reference(lab.events, detector, settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        store_settings = settings.model_copy(update={"store": f"chdb://{tmp}/store"})
+        with ClickHouseStore.open(store_settings.store) as store:
+            store.apply_schema()
+            pipeline = MonitoringPipeline(store_settings, detector, reference)
+            writer = BatchWriter(store, settings.batch_size, settings.flush_interval_s)
+            pipeline.process(records[:batch])  # warm-up, not stored
+            pipeline = MonitoringPipeline(store_settings, detector, reference)
+            monitor_ms: list[float] = []
+            store_s = 0.0
+            start = time.perf_counter()
+            for i in range(0, len(records), batch):
+                out = pipeline.process(records[i : i + batch])
+                monitor_ms.extend(f.monitor_ms for f in out.frames)
+                t = time.perf_counter()
+                writer.add_many(out.records())
+                writer.maybe_flush()
+                store_s += time.perf_counter() - t
+            t = time.perf_counter()
+            writer.flush()
+            store_s += time.perf_counter() - t
+            elapsed = time.perf_counter() - start
+    n = len(records)
+    return n / elapsed, statistics.fmean(monitor_ms), store_s * 1000.0 / n
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the pipeline benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args(argv)
+    records = _records(args.frames)
+    models: list[tuple[str, str | None]] = [("shipped linewatch-defects", None)]
+    if YOLO_CLASS.is_file():
+        models.append(("YOLO-class 320x320 (random weights)", str(YOLO_CLASS)))
+    else:
+        print(f"(no {YOLO_CLASS}: run bench/make_yolo_class_model.py to add a YOLO-class model)")
+    print(f"pipeline benchmark: {len(records)} frames of 320x240 JPEG, batch {args.batch}")
+    for label, model in models:
+        settings = Settings(model=model, reference=None)
+        detector = Detector.load(model)
+        raw = _raw_fps(detector, records, args.batch)
+        fps, monitor_ms, store_ms = _pipeline_fps(detector, records, settings, args.batch)
+        print(f"\n== {label}")
+        print(f"  raw onnxruntime        {raw:8.1f} frames/s")
+        print(f"  linewatch pipeline     {fps:8.1f} frames/s  -> {fps / raw:6.1%} of raw")
+        print(
+            f"  monitoring per frame   {monitor_ms + store_ms:8.3f} ms "
+            f"(stats+slice+drift+rows {monitor_ms:.3f} ms, store {store_ms:.3f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The pipeline stage composition and the embedded runner, against a real chDB store."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from schemas.records import FrameRecord
+from streams.config import Settings
+from streams.inference import Detector
+from streams.ingest import RawRecord
+from streams.pipeline import MonitoringPipeline
+from streams.runners.embedded import run_embedded
+from streams.runners.reference import load_reference
+from streams.runners.sources import open_source, read_records
+from streams.sinks import ClickHouseStore
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector.load(None)
+
+
+def _pipeline(settings: Settings, detector: Detector) -> MonitoringPipeline:
+    return MonitoringPipeline(settings, detector, load_reference(settings))
+
+
+def _bad_lines(good_line: bytes) -> list[bytes]:
+    good = json.loads(good_line)
+    unknown_line = dict(good, event_id="00000000-0000-4000-8000-000000000001", line_id="line-99")
+    bad_image = dict(
+        good,
+        event_id="00000000-0000-4000-8000-000000000002",
+        image={"encoding": "jpeg", "data": base64.b64encode(b"no jpeg here").decode()},
+    )
+    naive = dict(good, event_id="00000000-0000-4000-8000-000000000003",
+                 captured_at="2026-11-29T06:00:00")
+    return [
+        b"this is not json",
+        json.dumps({"event_id": "nope"}).encode(),
+        json.dumps(unknown_line).encode(),
+        json.dumps(bad_image).encode(),
+        json.dumps(naive).encode(),
+    ]
+
+
+def _count(store: ClickHouseStore, table: str) -> int:
+    return int(store.query(f"SELECT count() FROM linewatch.{table}").result_rows[0][0])
+
+
+def test_bad_records_become_dead_letters_with_reasons(
+    production_events: tuple[Path, Path],
+    settings_factory: Callable[..., Settings],
+    detector: Detector,
+) -> None:
+    events_path, _ = production_events
+    good = events_path.read_bytes().splitlines()[:3]
+    lines = good + _bad_lines(good[0])
+    now = datetime.now(UTC)
+    batch = [RawRecord(p, f"test:{i}", now) for i, p in enumerate(lines, 1)]
+    out = _pipeline(settings_factory(), detector).process(batch)
+    assert len(out.frames) == 3
+    reasons = sorted(d.reason for d in out.dead_letters)
+    assert reasons == [
+        "image_undecodable",
+        "not_json",
+        "schema_invalid",
+        "schema_invalid",
+        "unknown_line",
+    ]
+    assert all(isinstance(f, FrameRecord) for f in out.frames)
+    assert len(out.frames) + len(out.dead_letters) == len(lines)
+    naive = next(d for d in out.dead_letters if d.source == "test:8")
+    assert "timezone" in naive.detail
+
+
+def test_embedded_run_accounts_for_every_line_and_replays_idempotently(
+    production_events: tuple[Path, Path],
+    settings_factory: Callable[..., Settings],
+    detector: Detector,
+    tmp_path: Path,
+) -> None:
+    events_path, labels_path = production_events
+    good = events_path.read_bytes().splitlines()
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(b"\n".join(good + _bad_lines(good[0])) + b"\n")
+    settings = settings_factory(batch_size=50)
+    total_lines = len(good) + 5
+
+    def run_once() -> tuple[int, int, int, int]:
+        with ClickHouseStore.open(settings.store) as store:
+            store.apply_schema()
+            opened = open_source(str(mixed))
+            summary = run_embedded(
+                opened.events,
+                _pipeline(settings, detector),
+                store,
+                labels=lambda: read_records(str(labels_path)),
+            )
+            assert summary.records_read == total_lines
+            return (
+                _count(store, "frames"),
+                _count(store, "dead_letters"),
+                _count(store, "detections"),
+                _count(store, "labels"),
+            )
+
+    frames, dead, detections, labels = run_once()
+    assert frames == len(good)
+    assert frames + dead == total_lines
+    assert labels == len(good)
+    assert (frames, dead, detections, labels) == run_once()
+
+
+def test_embedded_run_end_to_end_checked_by_sql(
+    settings_factory: Callable[..., Settings], detector: Detector
+) -> None:
+    settings = settings_factory()
+    source = (
+        "simulate:production?events=90&seed=9&scenario=stationary&lines=3"
+        "&start=2026-11-29T21:00:00Z&duration=2h"
+    )
+    with ClickHouseStore.open(settings.store) as store:
+        store.apply_schema()
+        opened = open_source(source)
+        run_embedded(
+            opened.events, _pipeline(settings, detector), store, labels=lambda: opened.labels
+        )
+        rows = store.query(
+            "SELECT line_id, shift, count() FROM linewatch.frames "
+            "GROUP BY line_id, shift ORDER BY line_id, shift"
+        ).result_rows
+        lines = {r[0] for r in rows}
+        shifts = {r[1] for r in rows}
+        assert lines == {"line-1", "line-2", "line-3"}
+        assert shifts == {"evening", "night"}  # 21:00-23:00 UTC spans the 22:00 change
+        assert sum(r[2] for r in rows) == 90
+        orphans = store.query(
+            "SELECT count() FROM linewatch.detections WHERE event_id NOT IN "
+            "(SELECT event_id FROM linewatch.frames)"
+        ).result_rows[0][0]
+        assert orphans == 0
