@@ -1,0 +1,174 @@
+"""The streaming path end to end: a real Kafka broker, real ``linewatch worker`` processes.
+
+Needs the local broker (``make kafka-up``; ``make test`` starts it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka.admin import KafkaAdminClient
+
+from streams.config import Settings
+from streams.inference import Detector
+from streams.pipeline import MonitoringPipeline
+from streams.runners.embedded import run_embedded
+from streams.runners.reference import load_reference
+from streams.runners.sources import open_source
+from streams.sinks import ClickHouseStore
+from tests.worker_harness import BOOTSTRAP, KafkaHarness, event_key
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+SIX_LINES = json.dumps({f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, 7)})
+
+
+def _events(text: str, tmp: Path) -> tuple[list[bytes], list[bytes]]:
+    from streams.simulate import generate, parse_simulate_source
+
+    events, labels = [], []
+    for sim in generate(parse_simulate_source(text)):
+        events.append(json.dumps(sim.event).encode())
+        labels.append(json.dumps(sim.label).encode())
+    path = tmp / "events.jsonl"
+    path.write_bytes(b"\n".join(events) + b"\n")
+    return events, labels
+
+
+def _embedded_drift(events_file: Path, tmp: Path, settings: Settings) -> tuple[set[str], int]:
+    settings = settings.model_copy(update={"store": f"chdb://{tmp / 'embedded'}"})
+    with ClickHouseStore.open(settings.store) as store:
+        store.apply_schema()
+        pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
+        run_embedded(open_source(str(events_file)).events, pipeline, store)
+        drift = {r[0] for r in store.query("SELECT drift_id FROM linewatch.drift_events").result_rows}
+        gaps = store.query("SELECT count() FROM linewatch.reference_gap").result_rows[0][0]
+    return drift, int(gaps)
+
+
+def _store_counts(path: Path) -> dict[str, object]:
+    with ClickHouseStore.open(f"chdb://{path}") as store:
+        q = store.query
+        return {
+            "frames": q("SELECT count() FROM linewatch.frames").result_rows[0][0],
+            "distinct": q("SELECT uniqExact(event_id) FROM linewatch.frames").result_rows[0][0],
+            "dead": q("SELECT count() FROM linewatch.dead_letters").result_rows[0][0],
+            "labels": q("SELECT count() FROM linewatch.labels").result_rows[0][0],
+            "gaps": q("SELECT count() FROM linewatch.reference_gap").result_rows[0][0],
+            "drift": {r[0] for r in q("SELECT drift_id FROM linewatch.drift_events").result_rows},
+            "event_ids": {r[0] for r in q("SELECT event_id FROM linewatch.frames").result_rows},
+        }
+
+
+@pytest.fixture
+def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KafkaHarness]:
+    monkeypatch.setenv("LINEWATCH_GAP_WINDOW_EVENTS", "20")
+    h = KafkaHarness(tmp_path)
+    h.create_topics()
+    yield h
+    h.stop_all()
+
+
+def _wait_group_stable(h: KafkaHarness, members: int, timeout: float = 120) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            (group,) = admin.describe_consumer_groups([h.group])
+            assigned = [
+                m for m in group.members
+                if m.member_assignment and any(
+                    t == h.topics["events"] and parts
+                    for t, parts in m.member_assignment.assignment
+                )
+            ]
+            if group.state == "Stable" and len(assigned) == members:
+                return
+            time.sleep(1.0)
+    finally:
+        admin.close()
+    logs = "\n".join(w.log() for w in h.workers)
+    raise AssertionError(f"group {h.group} never had {members} assigned members\n{logs}")
+
+
+def test_one_worker_stores_every_event_dead_letters_and_labels(
+    harness: KafkaHarness, tmp_path: Path
+) -> None:
+    events, labels = _events(
+        "simulate:production?events=120&seed=21&scenario=demo&lines=3"
+        "&start=2026-11-29T21:00:00Z&duration=3h",
+        tmp_path,
+    )
+    malformed = [b"not json", b'{"event_id": "x"}', json.dumps({"line_id": "line-1"}).encode()]
+    worker = harness.start_worker("solo")
+    produced = harness.produce((event_key(e), e) for e in [*events, *malformed])
+    harness.produce(((None, lab) for lab in labels), topic="labels")
+    harness.wait_committed(produced)
+    harness.wait_committed(len(labels), topic="labels")
+    dlq = harness.read_topic("dlq", expected=len(malformed))
+    worker.stop()
+
+    counts = _store_counts(worker.store_path)
+    assert counts["frames"] == counts["distinct"] == len(events)
+    assert counts["dead"] == len(malformed)
+    assert counts["frames"] + counts["dead"] == produced
+    assert counts["labels"] == len(labels)
+    assert len(dlq) == len(malformed)
+    reasons = sorted(dict(m.headers)["reason"].decode() for m in dlq)  # type: ignore[attr-defined]
+    assert reasons == ["not_json", "schema_invalid", "schema_invalid"]
+    drift, gaps = _embedded_drift(tmp_path / "events.jsonl", tmp_path, Settings())
+    assert counts["drift"] == drift
+    assert counts["gaps"] == gaps > 0
+
+
+def test_two_workers_split_partitions_and_store_each_event_once(
+    harness: KafkaHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINEWATCH_LINES", SIX_LINES)
+    events, _ = _events(
+        "simulate:production?events=180&seed=22&scenario=stationary&lines=6"
+        "&start=2026-11-29T08:00:00Z&duration=2h",
+        tmp_path,
+    )
+    a = harness.start_worker("a")
+    b = harness.start_worker("b")
+    _wait_group_stable(harness, members=2)
+    produced = harness.produce((event_key(e), e) for e in events)
+    harness.wait_committed(produced)
+    harness.stop_all()
+    ca, cb = _store_counts(a.store_path), _store_counts(b.store_path)
+    assert ca["frames"] > 0 and cb["frames"] > 0, "both workers should own partitions"
+    assert not (ca["event_ids"] & cb["event_ids"])  # type: ignore[operator]
+    assert ca["frames"] + cb["frames"] == len(events)  # type: ignore[operator]
+    assert len(ca["event_ids"] | cb["event_ids"]) == len(events)  # type: ignore[operator]
+
+
+def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detectors(
+    harness: KafkaHarness, tmp_path: Path
+) -> None:
+    events, _ = _events(
+        "simulate:production?events=240&seed=23&scenario=demo&lines=3"
+        "&start=2026-11-29T20:00:00Z&duration=4h",
+        tmp_path,
+    )
+    store = tmp_path / "store-killed"
+    first = harness.start_worker("first", store)
+    produced = harness.produce((event_key(e), e) for e in events)
+    deadline = time.monotonic() + 120
+    while harness.committed() < 60 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert harness.committed() < produced, "worker finished before it could be killed"
+    first.kill()
+    second = harness.start_worker("second", store)
+    harness.wait_committed(produced)
+    second.stop()
+    counts = _store_counts(store)
+    assert counts["frames"] == counts["distinct"] == len(events)
+    assert "resumed drift state" in second.log()
+    drift, gaps = _embedded_drift(tmp_path / "events.jsonl", tmp_path, Settings())
+    assert counts["drift"] == drift
+    assert counts["gaps"] == gaps

@@ -1,0 +1,185 @@
+"""Run real ``linewatch worker`` processes against the local Kafka broker, for tests and benches.
+
+Each harness gets its own topics and consumer group (random names), each worker its own chDB
+store and web port. Nothing is mocked: the worker is the installed console script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+BOOTSTRAP = os.environ.get("LINEWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class WorkerProcess:
+    name: str
+    store_path: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+
+@dataclass
+class KafkaHarness:
+    """Topics, producer and workers of one test."""
+
+    tmp: Path
+    partitions: int = 4
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    @property
+    def topics(self) -> dict[str, str]:
+        return {
+            "events": f"lw-{self.run_id}-camera-events",
+            "labels": f"lw-{self.run_id}-labels",
+            "dlq": f"lw-{self.run_id}-camera-events.dlq",
+            "drift": f"lw-{self.run_id}-drift-events",
+        }
+
+    @property
+    def group(self) -> str:
+        return f"lw-{self.run_id}"
+
+    def create_topics(self) -> None:
+        admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=20000)
+        try:
+            admin.create_topics(
+                [
+                    NewTopic(name, self.partitions if key == "events" else 1, 1)
+                    for key, name in self.topics.items()
+                ]
+            )
+        finally:
+            admin.close()
+
+    def env(self, store_path: Path, port: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            LINEWATCH_KAFKA_BOOTSTRAP=BOOTSTRAP,
+            LINEWATCH_STORE=f"chdb://{store_path}",
+            LINEWATCH_WORKER_ID=self.group,
+            LINEWATCH_WORKER_WEB_PORT=str(port),
+            LINEWATCH_WORKER_DATA_DIR=str(self.tmp / f"faust-{port}"),
+            LINEWATCH_TOPIC_EVENTS=self.topics["events"],
+            LINEWATCH_TOPIC_LABELS=self.topics["labels"],
+            LINEWATCH_TOPIC_DLQ=self.topics["dlq"],
+            LINEWATCH_TOPIC_DRIFT=self.topics["drift"],
+            LINEWATCH_TOPIC_PARTITIONS=str(self.partitions),
+            LINEWATCH_INFERENCE_BATCH_SIZE="8",
+            LINEWATCH_INFERENCE_BATCH_TIMEOUT_S="0.3",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def start_worker(self, name: str, store_path: Path | None = None) -> WorkerProcess:
+        store = store_path or self.tmp / f"store-{name}"
+        port = free_port()
+        log_path = self.tmp / f"worker-{name}-{len(self.workers)}.log"
+        fh = log_path.open("wb")
+        proc = subprocess.Popen(
+            [LINEWATCH, "worker", "--loglevel", "info"],
+            env=self.env(store, port),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+        worker = WorkerProcess(name, store, port, proc, log_path)
+        self.workers.append(worker)
+        return worker
+
+    def produce(self, payloads: Iterable[tuple[bytes | None, bytes]], topic: str = "events") -> int:
+        producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=5)
+        n = 0
+        for key, value in payloads:
+            producer.send(self.topics[topic], key=key, value=value)
+            n += 1
+        producer.flush(timeout=60)
+        producer.close()
+        return n
+
+    def committed(self, topic: str = "events") -> int:
+        """Offsets committed by the worker group on a topic, summed over partitions."""
+        admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        try:
+            offsets = admin.list_consumer_group_offsets(self.group)
+        finally:
+            admin.close()
+        return sum(
+            max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == self.topics[topic]
+        )
+
+    def wait_committed(self, expected: int, topic: str = "events", timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        last = -1
+        while time.monotonic() < deadline:
+            for w in self.workers:
+                if w.proc.poll() not in (None, -signal.SIGKILL, -signal.SIGTERM, 0):
+                    raise AssertionError(f"worker {w.name} exited:\n{w.log()}")
+            last = self.committed(topic)
+            if last >= expected:
+                return
+            time.sleep(1.0)
+        logs = "\n".join(f"--- {w.name}\n{w.log()}" for w in self.workers)
+        raise AssertionError(f"only {last}/{expected} offsets committed on {topic}\n{logs}")
+
+    def read_topic(self, topic: str, expected: int, timeout: float = 30) -> list[object]:
+        consumer = KafkaConsumer(
+            bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", consumer_timeout_ms=2000
+        )
+        name = self.topics[topic]
+        parts = consumer.partitions_for_topic(name) or {0}
+        consumer.assign([TopicPartition(name, p) for p in parts])
+        messages: list[object] = []
+        deadline = time.monotonic() + timeout
+        while len(messages) < expected and time.monotonic() < deadline:
+            for msg in consumer:
+                messages.append(msg)
+        consumer.close()
+        return messages
+
+    def stop_all(self) -> None:
+        for w in self.workers:
+            w.stop()
+
+
+def event_key(line: bytes) -> bytes | None:
+    try:
+        return str(json.loads(line)["line_id"]).encode()
+    except (ValueError, KeyError, TypeError):
+        return None
