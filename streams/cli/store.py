@@ -1,0 +1,189 @@
+"""``linewatch schema apply``, ``query`` and ``drift``: the store from the shell.
+
+Every command takes ``--store DSN`` (default ``LINEWATCH_STORE``). Values given on the command
+line are bound as server-side query parameters, never pasted into SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import enum
+import json
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.cli.groups import CliGroups
+from streams.config import Settings
+from streams.errors import ConfigError
+from streams.sinks.clickhouse import ClickHouseStore, QueryResult
+
+__all__ = ["OutputFormat", "drift_sql", "parse_params", "parse_since", "register", "render"]
+
+
+class OutputFormat(enum.StrEnum):
+    """How query results are printed."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store DSN: chdb://PATH or http(s)://user:pass@host:port. Default: LINEWATCH_STORE.",
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="Output format: table, csv or json.")
+]
+
+
+def _open(store: str | None) -> ClickHouseStore:
+    settings = Settings()
+    return ClickHouseStore.open(store or settings.store, password=settings.store_password)
+
+
+def parse_params(items: Sequence[str]) -> dict[str, str]:
+    """``name=value`` options to a parameter mapping (values stay strings: ClickHouse parses
+    them as the type the placeholder declares).
+
+    >>> parse_params(["line=line-1", "since=2024-05-01 00:00:00"])
+    {'line': 'line-1', 'since': '2024-05-01 00:00:00'}
+    """
+    params: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ConfigError(
+                f"bad --param {item!r}: write name=value and use it in the SQL as {{name:Type}}"
+            )
+        params[name.strip()] = value
+    return params
+
+
+def parse_since(text: str) -> dt.datetime:
+    """An ISO-8601 time as an aware UTC datetime; a time without offset is taken as UTC.
+
+    >>> parse_since("2024-05-01T08:00:00+02:00").isoformat()
+    '2024-05-01T06:00:00+00:00'
+    >>> parse_since("2024-05-01").isoformat()
+    '2024-05-01T00:00:00+00:00'
+    """
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ConfigError(
+            f"bad --since {text!r}: use ISO-8601, e.g. 2024-05-01T06:00:00Z or 2024-05-01"
+        ) from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def drift_sql(*, line: bool, since: bool) -> str:
+    """The drift listing query; filters are placeholders, never values.
+
+    >>> "{line:String}" in drift_sql(line=True, since=False)
+    True
+    """
+    where = ["1"]
+    if line:
+        where.append("line_id = {line:String}")
+    if since:
+        where.append("detected_at >= {since:DateTime64(3, 'UTC')}")
+    return (
+        "SELECT detected_at, line_id, shift, lighting, signal, detector, statistic, threshold, "
+        "events_in_slice, before_mean, after_mean, trigger_event_id, drift_id "
+        "FROM linewatch.drift_events FINAL "
+        f"WHERE {' AND '.join(where)} "
+        "ORDER BY detected_at DESC, drift_id LIMIT {limit:UInt32}"
+    )
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def render(result: QueryResult, fmt: OutputFormat, *, title: str | None = None) -> None:
+    """Print a result to stdout as a rich table, CSV or a JSON array of objects."""
+    columns, rows = result
+    if fmt is OutputFormat.json:
+        data = [dict(zip(columns, map(_cell, row), strict=True)) for row in rows]
+        typer.echo(json.dumps(data, indent=2, default=str))
+    elif fmt is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(v) for v in row])
+    else:
+        table = Table(*columns, title=title)
+        for row in rows:
+            table.add_row(*("∅" if v is None else str(_cell(v)) for v in row))
+        Console().print(table)
+        typer.echo(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
+
+
+def register(app: typer.Typer, groups: CliGroups) -> None:
+    """Add ``schema apply``, ``query`` and ``drift``."""
+
+    @groups.schema.command("apply")
+    def apply(store: StoreOption = None) -> None:
+        """Create or upgrade the ClickHouse tables (applies pending DDL files, in order)."""
+        with _open(store) as s:
+            applied = s.apply_schema()
+            for name in applied:
+                typer.echo(f"applied {name}")
+            total = len(s.applied_migrations())
+            typer.echo(f"{s.dsn}: schema up to date ({total} files, {len(applied)} newly applied)")
+
+    @app.command("query")
+    def query(
+        sql: Annotated[str, typer.Argument(help="SQL; reference parameters as {name:Type}.")],
+        store: StoreOption = None,
+        param: Annotated[
+            list[str] | None,
+            typer.Option("--param", "-p", help="name=value, bound to {name:Type}; repeatable."),
+        ] = None,
+        fmt: FormatOption = OutputFormat.table,
+    ) -> None:
+        """Run SQL against the store (tables of database linewatch are in scope)."""
+        params = parse_params(param or [])
+        with _open(store) as s:
+            result = s.query(sql, params)
+        render(result, fmt)
+
+    @app.command("drift")
+    def drift(
+        line: Annotated[str | None, typer.Option("--line", help="Only this line.")] = None,
+        since: Annotated[
+            str | None,
+            typer.Option("--since", help="Only alarms at/after this ISO time (UTC if no offset)."),
+        ] = None,
+        store: StoreOption = None,
+        limit: Annotated[int, typer.Option("--limit", min=1, help="Most alarms to list.")] = 50,
+        fmt: FormatOption = OutputFormat.table,
+    ) -> None:
+        """List drift alarms, newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if line is not None:
+            params["line"] = line
+        if since is not None:
+            params["since"] = parse_since(since)
+        sql = drift_sql(line=line is not None, since=since is not None)
+        with _open(store) as s:
+            result = s.query(sql, params)
+        render(result, fmt, title="drift events")
