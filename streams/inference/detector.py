@@ -1,0 +1,324 @@
+"""The detector: any ONNX object detector behind one ``detect(frames)`` call, via onnxruntime."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from schemas.results import Detection
+from streams.config import Settings, get_settings
+from streams.errors import ModelFormatError, ModelNotFound
+from streams.inference.decoders import Decoder, OutputInfo, infer_format, make_decoder
+from streams.inference.nms import nms
+from streams.inference.preprocess import LetterboxTransform, Preprocessor
+from streams.inference.spec import ModelSpec, load_spec
+
+__all__ = ["SHIPPED_SPEC", "Detector", "shipped_spec_path"]
+
+SHIPPED_SPEC = "linewatch-defects.json"
+
+_ORT_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+def shipped_spec_path() -> Path:
+    """Where the shipped detector's spec lives (``streams/models/linewatch-defects.json``)."""
+    return Path(str(importlib.resources.files("streams").joinpath("models", SHIPPED_SPEC)))
+
+
+def _sniff(path: Path) -> str:
+    """A short description of what a file that is not ONNX looks like."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        return f"an unreadable file ({exc.strerror})"
+    if not head:
+        return "an empty file"
+    signatures = {
+        b"PK\x03\x04": "a ZIP archive (a PyTorch .pt checkpoint? export it to ONNX first)",
+        b"\x89PNG": "a PNG image",
+        b"\xff\xd8\xff": "a JPEG image",
+        b"\x80": "a Python pickle (a PyTorch checkpoint? export it to ONNX first)",
+        b"version https://git-lfs": "a Git LFS pointer (run `git lfs pull`)",
+        b"\x89HDF": "an HDF5 file (a Keras model? convert it to ONNX first)",
+    }
+    for magic, what in signatures.items():
+        if head.startswith(magic):
+            return what
+    text = head.lstrip()
+    if text[:1] in (b"{", b"["):
+        return "JSON text (a model spec? give it a .json suffix)"
+    if all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        return f"text starting {head[:32].decode('ascii', 'replace')!r}"
+    return f"binary data starting {head[:8].hex(' ')}"
+
+
+def _session(path: Path, threads: int | None, providers: Sequence[str]) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
+    except Exception as exc:  # onnxruntime raises its own (unexported) exception types
+        text = str(exc)
+        if "protobuf" in text.lower() or "parse" in text.lower() or path.stat().st_size == 0:
+            raise ModelFormatError(
+                f"{path} is not an ONNX model: found {_sniff(path)}; pass an .onnx file or a "
+                "model spec (.json) pointing at one"
+            ) from exc
+        raise ModelFormatError(
+            f"onnxruntime cannot load {path}: {text.splitlines()[0] if text else exc!r}; "
+            "check the opset / operators are supported by the installed onnxruntime"
+        ) from exc
+
+
+class Detector:
+    """An ONNX detector with its spec: ``detect(frames)`` → boxes in frame pixels.
+
+    Build it with :meth:`load`. ``spec`` is the *resolved* spec: input name/size, layout, output
+    format and class names filled in from the graph where the spec left them open.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        session: ort.InferenceSession,
+        decoder: Decoder,
+        *,
+        static_batch: int | None,
+        input_dtype: npt.DTypeLike = np.float32,
+    ) -> None:
+        assert spec.input_size is not None and spec.input_name is not None
+        self._spec = spec
+        self._session = session
+        self._decoder = decoder
+        self._static_batch = static_batch
+        self._input_name = spec.input_name
+        self._output_names = [o.name for o in session.get_outputs()]
+        self._preprocess = Preprocessor(
+            input_size=spec.input_size,
+            layout=spec.layout or "NCHW",
+            channel_order=spec.channel_order,
+            scale=spec.scale,
+            mean=spec.mean,
+            std=spec.std,
+            letterbox=spec.letterbox,
+            pad_value=spec.pad_value,
+            dtype=input_dtype,
+        )
+        names = spec.class_names or ()
+        self._names = list(names)
+
+    # --- construction ------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        model: str | Path | ModelSpec | None = None,
+        *,
+        intra_op_num_threads: int | None = None,
+        providers: Sequence[str] | None = None,
+        settings: Settings | None = None,
+    ) -> Detector:
+        """Load a spec (``.json``), a bare ``.onnx`` file, or (``None``) the shipped detector.
+
+        Threads and providers default to ``settings`` (``LINEWATCH_INFERENCE_THREADS`` /
+        ``LINEWATCH_INFERENCE_PROVIDERS``), else onnxruntime's defaults on the CPU.
+        """
+        if model is None:
+            path = shipped_spec_path()
+            if not path.is_file():
+                raise ModelNotFound(
+                    f"the shipped detector spec {path} does not exist yet (it is produced by "
+                    "`make train`); pass --model with a model spec (.json) or an .onnx file, "
+                    "or set LINEWATCH_MODEL"
+                )
+            spec = load_spec(path)
+        elif isinstance(model, ModelSpec):
+            spec = model
+            if not spec.onnx.is_file():
+                raise ModelNotFound(f"model graph {spec.onnx} does not exist; fix the spec's onnx")
+        else:
+            spec = load_spec(model)
+        if intra_op_num_threads is None or providers is None:
+            settings = settings or get_settings()
+            if intra_op_num_threads is None:
+                intra_op_num_threads = settings.inference_threads
+            if providers is None and settings.inference_providers:
+                providers = settings.inference_providers
+        session = _session(spec.onnx, intra_op_num_threads, providers or ["CPUExecutionProvider"])
+        return cls._from_session(spec, session)
+
+    @classmethod
+    def _from_session(cls, spec: ModelSpec, session: ort.InferenceSession) -> Detector:
+        inputs = session.get_inputs()
+        by_name = {i.name: i for i in inputs}
+        if spec.input_name is not None and spec.input_name not in by_name:
+            raise ModelFormatError(
+                f"model {spec.onnx} has no input {spec.input_name!r} (inputs: "
+                f"{', '.join(by_name)}); fix input_name in the spec"
+            )
+        inp = by_name[spec.input_name] if spec.input_name is not None else inputs[0]
+        shape = list(inp.shape)
+        if len(shape) != 4:
+            raise ModelFormatError(
+                f"model input {inp.name} has shape {shape}; a detector takes one 4-D image "
+                "batch (NCHW or NHWC)"
+            )
+        if inp.type not in _ORT_FLOAT_TYPES:
+            raise ModelFormatError(
+                f"model input {inp.name} is {inp.type}; only float and float16 inputs are supported"
+            )
+        layout = spec.layout
+        if layout is None:
+            layout = "NHWC" if shape[3] == 3 and shape[1] != 3 else "NCHW"
+        h_dim, w_dim, c_dim = (shape[2], shape[3], shape[1]) if layout == "NCHW" else shape[1:4]
+        if isinstance(c_dim, int) and c_dim != 3:
+            raise ModelFormatError(
+                f"model input {inp.name} {shape} has {c_dim} channels in {layout} layout; "
+                "expected 3 (fix layout in the spec)"
+            )
+        graph_size = (w_dim, h_dim) if isinstance(w_dim, int) and isinstance(h_dim, int) else None
+        input_size = spec.input_size or graph_size
+        if input_size is None:
+            raise ModelFormatError(
+                f"model input {inp.name} {shape} has no static size; set input_size [W, H] in "
+                "the model spec"
+            )
+        if graph_size is not None and tuple(input_size) != graph_size:
+            raise ModelFormatError(
+                f"spec input_size {list(input_size)} differs from the graph's {list(graph_size)}"
+            )
+        static_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        resolved = spec.model_copy(
+            update={"input_name": inp.name, "input_size": tuple(input_size), "layout": layout}
+        )
+        infos = [OutputInfo(o.name, tuple(o.shape)) for o in session.get_outputs()]
+        if any(not isinstance(d, int) for o in infos for d in o.shape[1:]):
+            infos = cls._probe_shapes(session, resolved, inp.type, static_batch or 1)
+        n_names = None if spec.class_names is None else len(spec.class_names)
+        try:
+            fmt = spec.output_format or infer_format(infos, n_names)
+        except ModelFormatError as exc:
+            raise ModelFormatError(f"model {spec.onnx}: {exc}") from exc
+        decoder = make_decoder(
+            fmt,
+            infos,
+            class_names=spec.class_names,
+            box_units=spec.box_units,
+            input_size=resolved.input_size or input_size,
+        )
+        class_names = spec.class_names
+        if class_names is None and decoder.num_classes is not None:
+            class_names = tuple(f"class_{i}" for i in range(decoder.num_classes))
+        resolved = resolved.model_copy(update={"output_format": fmt, "class_names": class_names})
+        return cls(
+            resolved,
+            session,
+            decoder,
+            static_batch=static_batch,
+            input_dtype=_ORT_FLOAT_TYPES[inp.type],
+        )
+
+    @staticmethod
+    def _probe_shapes(
+        session: ort.InferenceSession, spec: ModelSpec, input_type: str, batch: int
+    ) -> list[OutputInfo]:
+        """Concrete output shapes, from one run on a blank batch (symbolic dims in the graph)."""
+        w, h = spec.input_size or (0, 0)
+        shape = (batch, 3, h, w) if spec.layout == "NCHW" else (batch, h, w, 3)
+        blank = np.zeros(shape, dtype=_ORT_FLOAT_TYPES[input_type])
+        try:
+            outs = session.run(None, {spec.input_name or "": blank})
+        except Exception as exc:
+            raise ModelFormatError(
+                f"model {spec.onnx} fails on a blank {list(shape)} input ({exc}); check "
+                "input_size and layout in the spec"
+            ) from exc
+        names = [o.name for o in session.get_outputs()]
+        return [OutputInfo(n, tuple(np.asarray(o).shape)) for n, o in zip(names, outs, strict=True)]
+
+    # --- use -------------------------------------------------------------------------------
+    @property
+    def spec(self) -> ModelSpec:
+        """The resolved model spec."""
+        return self._spec
+
+    @property
+    def max_batch_size(self) -> int | None:
+        """The graph's static batch size, or ``None`` when any batch size works."""
+        return self._static_batch
+
+    def preprocess(
+        self, frames: Sequence[npt.NDArray[np.uint8]]
+    ) -> tuple[npt.NDArray[np.floating[Any]], list[LetterboxTransform]]:
+        """Frames → one input tensor (padded up to a static batch size) and their transforms."""
+        return self._preprocess(frames, batch_size=self._static_batch)
+
+    def run_raw(self, tensor: npt.NDArray[np.floating[Any]]) -> list[npt.NDArray[Any]]:
+        """One onnxruntime run on a ready input tensor → all outputs, in graph order."""
+        return list(self._session.run(self._output_names, {self._input_name: tensor}))
+
+    def postprocess(
+        self, outputs: Sequence[npt.NDArray[Any]], transforms: Sequence[LetterboxTransform]
+    ) -> list[list[Detection]]:
+        """Decode, NMS, keep the top ``max_detections``, map boxes back to each frame."""
+        spec = self._spec
+        candidates = self._decoder(outputs, spec.score_threshold)
+        results: list[list[Detection]] = []
+        for cand, transform in zip(candidates, transforms, strict=False):
+            keep = nms(
+                cand.boxes,
+                cand.scores,
+                cand.labels,
+                iou_threshold=spec.iou_threshold,
+                max_detections=spec.max_detections,
+            )
+            if keep.size == 0:
+                results.append([])
+                continue
+            boxes = transform.to_frame(cand.boxes[keep]).tolist()
+            scores = np.clip(cand.scores[keep], 0.0, 1.0).tolist()
+            labels = cand.labels[keep].tolist()
+            names = self._names
+            n_names = len(names)
+            results.append(
+                [
+                    Detection.model_construct(
+                        class_name=names[c] if 0 <= c < n_names else f"class_{c}",
+                        confidence=s,
+                        box=tuple(b),
+                    )
+                    for b, s, c in zip(boxes, scores, labels, strict=True)
+                ]
+            )
+        return results
+
+    def detect(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[list[Detection]]:
+        """Detections of each RGB uint8 ``(H, W, 3)`` frame, boxes in that frame's pixels.
+
+        All boxes scoring above ``spec.score_threshold`` after NMS, best first; the graph runs
+        once per batch (in chunks of its static batch size if it has one).
+        """
+        if len(frames) == 0:
+            return []
+        step = self._static_batch or len(frames)
+        results: list[list[Detection]] = []
+        for start in range(0, len(frames), step):
+            chunk = frames[start : start + step]
+            tensor, transforms = self.preprocess(chunk)
+            results.extend(self.postprocess(self.run_raw(tensor), transforms))
+        return results
+
+    def __repr__(self) -> str:
+        s = self._spec
+        return (
+            f"Detector({s.name} v{s.version}, {s.output_format}, input {s.input_size}, "
+            f"{len(s.class_names or ())} classes)"
+        )

@@ -1,0 +1,161 @@
+"""Frames → network input: letterbox (or plain resize), normalise, lay out, batch.
+
+>>> t = LetterboxTransform.fit(frame_size=(640, 480), input_size=(320, 320), letterbox=True)
+>>> (t.scale_x, t.pad_x, t.pad_y, t.resized_size)
+(0.5, 0, 40, (320, 240))
+>>> t.to_frame(np.array([[0.0, 40.0, 320.0, 280.0]], dtype=np.float32)).tolist()
+[[0.0, 0.0, 640.0, 480.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+__all__ = ["LetterboxTransform", "Preprocessor"]
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class LetterboxTransform:
+    """Where a frame went inside the network input, to map boxes back.
+
+    ``input = frame * scale + pad`` on each axis; ``resized_size`` is the frame's ``(w, h)`` after
+    scaling, before padding.
+    """
+
+    scale_x: float
+    scale_y: float
+    pad_x: int
+    pad_y: int
+    frame_width: int
+    frame_height: int
+    resized_size: tuple[int, int]
+
+    @classmethod
+    def fit(
+        cls, *, frame_size: tuple[int, int], input_size: tuple[int, int], letterbox: bool
+    ) -> LetterboxTransform:
+        """The transform of a ``frame_size`` ``(w, h)`` frame into ``input_size`` ``(W, H)``."""
+        fw, fh = frame_size
+        iw, ih = input_size
+        if not letterbox:
+            return cls(iw / fw, ih / fh, 0, 0, fw, fh, (iw, ih))
+        r = min(iw / fw, ih / fh)
+        nw, nh = min(iw, max(1, round(fw * r))), min(ih, max(1, round(fh * r)))
+        return cls(r, r, (iw - nw) // 2, (ih - nh) // 2, fw, fh, (nw, nh))
+
+    def to_frame(self, boxes: FloatArray) -> FloatArray:
+        """``[N, 4]`` xyxy boxes in input pixels → original-frame pixels, clipped to the frame."""
+        out = np.empty_like(boxes, dtype=np.float32)
+        out[:, 0::2] = (boxes[:, 0::2] - self.pad_x) / self.scale_x
+        out[:, 1::2] = (boxes[:, 1::2] - self.pad_y) / self.scale_y
+        np.clip(out[:, 0::2], 0.0, self.frame_width, out=out[:, 0::2])
+        np.clip(out[:, 1::2], 0.0, self.frame_height, out=out[:, 1::2])
+        return out
+
+    def to_input(self, boxes: FloatArray) -> FloatArray:
+        """``[N, 4]`` xyxy boxes in frame pixels → input pixels (the inverse of ``to_frame``)."""
+        out = np.empty_like(boxes, dtype=np.float32)
+        out[:, 0::2] = boxes[:, 0::2] * self.scale_x + self.pad_x
+        out[:, 1::2] = boxes[:, 1::2] * self.scale_y + self.pad_y
+        return out
+
+
+class Preprocessor:
+    """Turns RGB uint8 ``(H, W, 3)`` frames into one float32 input tensor.
+
+    ``out = (pixel * scale - mean) / std`` per channel, folded into one multiply-add.
+
+    >>> p = Preprocessor(input_size=(4, 2), layout="NCHW", channel_order="BGR", scale=1.0)
+    >>> frame = np.zeros((2, 4, 3), np.uint8); frame[..., 0] = 7  # red
+    >>> tensor, _ = p([frame])
+    >>> tensor.shape, float(tensor[0, 2].max()), float(tensor[0, 0].max())
+    ((1, 3, 2, 4), 7.0, 0.0)
+    """
+
+    def __init__(
+        self,
+        *,
+        input_size: tuple[int, int],
+        layout: Literal["NCHW", "NHWC"] = "NCHW",
+        channel_order: Literal["RGB", "BGR"] = "RGB",
+        scale: float = 1.0 / 255.0,
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        letterbox: bool = True,
+        pad_value: int = 114,
+        dtype: npt.DTypeLike = np.float32,
+    ) -> None:
+        self.input_size = input_size
+        self.layout = layout
+        self.letterbox = letterbox
+        self.pad_value = pad_value
+        self.dtype = np.dtype(dtype)
+        std_arr: npt.NDArray[np.float32] = np.asarray(std, dtype=np.float32)
+        mul: npt.NDArray[np.float32] = np.float32(scale) / std_arr
+        add: npt.NDArray[np.float32] = -np.asarray(mean, dtype=np.float32) / std_arr
+        self._reverse = channel_order == "BGR"
+        if self._reverse:
+            mul, add = mul[::-1].copy(), add[::-1].copy()
+        self._uniform_mul = float(mul[0]) if np.all(mul == mul[0]) else None
+        self._add_needed = bool(np.any(add != 0))
+        shape = (1, 3, 1, 1) if layout == "NCHW" else (1, 1, 1, 3)
+        self._mul: npt.NDArray[np.float32] = mul.reshape(shape)
+        self._add: npt.NDArray[np.float32] = add.reshape(shape)
+
+    def __call__(
+        self, frames: Sequence[npt.NDArray[np.uint8]], batch_size: int | None = None
+    ) -> tuple[FloatArray, list[LetterboxTransform]]:
+        """Batch ``frames`` (zero-padded to ``batch_size`` if given) → ``(tensor, transforms)``."""
+        iw, ih = self.input_size
+        n = len(frames)
+        rows = max(n, batch_size or 0)
+        if self.letterbox:
+            canvas = np.full((rows, ih, iw, 3), self.pad_value, dtype=np.uint8)
+        else:
+            canvas = np.empty((rows, ih, iw, 3), dtype=np.uint8)
+        if rows > n:
+            canvas[n:] = 0
+        transforms = []
+        for i, frame in enumerate(frames):
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ValueError(
+                    f"frame {i} must be an (H, W, 3) uint8 RGB array, got shape {frame.shape} "
+                    f"of {frame.dtype}"
+                )
+            fh, fw = frame.shape[:2]
+            t = LetterboxTransform.fit(
+                frame_size=(fw, fh), input_size=self.input_size, letterbox=self.letterbox
+            )
+            nw, nh = t.resized_size
+            if (nw, nh) == (fw, fh):
+                resized = frame
+            else:
+                resized = np.asarray(
+                    Image.fromarray(frame).resize((nw, nh), Image.Resampling.BILINEAR)
+                )
+            canvas[i, t.pad_y : t.pad_y + nh, t.pad_x : t.pad_x + nw] = resized
+            transforms.append(t)
+        return self._normalise(canvas), transforms
+
+    def _normalise(self, canvas: npt.NDArray[np.uint8]) -> FloatArray:
+        src = canvas[..., ::-1] if self._reverse else canvas
+        if self.layout == "NCHW":
+            src = src.transpose(0, 3, 1, 2)
+        out = np.empty(src.shape, dtype=np.float32)
+        if self._uniform_mul is not None:
+            np.multiply(src, np.float32(self._uniform_mul), out=out)
+        else:
+            np.multiply(src, self._mul, out=out)
+        if self._add_needed:
+            out += self._add
+        if self.dtype != np.float32:
+            return out.astype(self.dtype)
+        return out
