@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         None, description="ClickHouse password, if not given in the DSN."
     )
     batch_size: int = Field(256, gt=0, description="Rows per store flush (size trigger).")
-    flush_interval_s: float = Field(2.0, gt=0, description="Seconds between flushes (time trigger).")
+    flush_interval_s: float = Field(2.0, gt=0, description="Seconds between flushes (time).")
 
     # --- kafka -------------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")

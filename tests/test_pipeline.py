@@ -38,8 +38,9 @@ def _bad_lines(good_line: bytes) -> list[bytes]:
         event_id="00000000-0000-4000-8000-000000000002",
         image={"encoding": "jpeg", "data": base64.b64encode(b"no jpeg here").decode()},
     )
-    naive = dict(good, event_id="00000000-0000-4000-8000-000000000003",
-                 captured_at="2026-11-29T06:00:00")
+    naive = dict(
+        good, event_id="00000000-0000-4000-8000-000000000003", captured_at="2026-11-29T06:00:00"
+    )
     return [
         b"this is not json",
         json.dumps({"event_id": "nope"}).encode(),

@@ -45,7 +45,9 @@ def _embedded_drift(events_file: Path, tmp: Path, settings: Settings) -> tuple[s
         store.apply_schema()
         pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
         run_embedded(open_source(str(events_file)).events, pipeline, store)
-        drift = {r[0] for r in store.query("SELECT drift_id FROM linewatch.drift_events").result_rows}
+        drift = {
+            r[0] for r in store.query("SELECT drift_id FROM linewatch.drift_events").result_rows
+        }
         gaps = store.query("SELECT count() FROM linewatch.reference_gap").result_rows[0][0]
     return drift, int(gaps)
 
@@ -80,10 +82,11 @@ def _wait_group_stable(h: KafkaHarness, members: int, timeout: float = 120) -> N
         while time.monotonic() < deadline:
             (group,) = admin.describe_consumer_groups([h.group])
             assigned = [
-                m for m in group.members
-                if m.member_assignment and any(
-                    t == h.topics["events"] and parts
-                    for t, parts in m.member_assignment.assignment
+                m
+                for m in group.members
+                if m.member_assignment
+                and any(
+                    t == h.topics["events"] and parts for t, parts in m.member_assignment.assignment
                 )
             ]
             if group.state == "Stable" and len(assigned) == members:

@@ -60,8 +60,15 @@ def print_slice_summary(store: ClickHouseStore, console: Console) -> None:
         hot = drifts > 0 or gap > 0.25
         style = "bold red" if hot else None
         table.add_row(
-            line, shift, lighting, str(frames), str(drifts), signals,
-            f"{gap:.2f}", gap_signal, style=style,
+            line,
+            shift,
+            lighting,
+            str(frames),
+            str(drifts),
+            signals,
+            f"{gap:.2f}",
+            gap_signal,
+            style=style,
         )
     console.print(table)
     mix = store.query(LINE_MIX_SQL).result_rows

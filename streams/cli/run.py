@@ -107,7 +107,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         if summary.dead_letters:
             stderr_console.print(
                 f"[yellow]{summary.dead_letters} records were dead-lettered: "
-                f"linewatch query \"SELECT reason, source, detail FROM linewatch.dead_letters\"[/]"
+                f'linewatch query "SELECT reason, source, detail FROM linewatch.dead_letters"[/]'
             )
 
     @reference_group.command("build")

@@ -1,4 +1,4 @@
-"""``linewatch worker``: run the Faust streaming worker (same as ``faust -A streams.app worker``)."""
+"""``linewatch worker``: the Faust streaming worker (as ``faust -A streams.app worker``)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,12 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         bootstrap: Annotated[
             str | None, typer.Option(help="Kafka bootstrap (default $LINEWATCH_KAFKA_BOOTSTRAP).")
         ] = None,
-        store: Annotated[str | None, typer.Option(help="Store DSN (default $LINEWATCH_STORE).")] = None,
-        web_port: Annotated[int | None, typer.Option(help="Faust web port (liveness/readiness).")] = None,
+        store: Annotated[
+            str | None, typer.Option(help="Store DSN (default $LINEWATCH_STORE).")
+        ] = None,
+        web_port: Annotated[
+            int | None, typer.Option(help="Faust web port (liveness/readiness).")
+        ] = None,
         loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
     ) -> None:
         """Consume camera-events and labels, monitor, write to the store (Ctrl-C to stop)."""

@@ -105,8 +105,11 @@ def create_app(settings: Settings) -> faust.App:
             await dlq_topic.send(
                 key=dl.source.encode(),
                 value=dl.payload.encode(),
-                headers={"reason": dl.reason.encode(), "source": dl.source.encode(),
-                         "detail": dl.detail[:500].encode()},
+                headers={
+                    "reason": dl.reason.encode(),
+                    "source": dl.source.encode(),
+                    "detail": dl.detail[:500].encode(),
+                },
             )
         for drift in out.drift_events:
             await drift_topic.send(
@@ -160,4 +163,3 @@ def create_app(settings: Settings) -> faust.App:
             return self.json(body, status=200 if ok else 503)
 
     return app
-
