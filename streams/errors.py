@@ -18,6 +18,7 @@ __all__ = [
     "ModelFormatError",
     "ModelNotFound",
     "SchemaChanged",
+    "SimulationError",
     "StoreError",
     "StoreLocked",
     "StoreUnavailable",
@@ -86,3 +87,7 @@ class SchemaChanged(StoreError):
 
 class KafkaUnavailable(LinewatchError):
     """The Kafka bootstrap servers cannot be reached."""
+
+
+class SimulationError(LinewatchError):
+    """A simulation request (``simulate:`` source or ``linewatch simulate`` options) is invalid."""
