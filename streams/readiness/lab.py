@@ -1,0 +1,58 @@
+"""Lab-split accuracy: mAP@0.5 from every stored lab detection (all scores ≥ the score floor).
+
+>>> preds = [Pred("dent", 0.9, (0, 0, 10, 10)), Pred("dent", 0.3, (20, 20, 30, 30))]
+>>> frames = [LabFrame(gt=[Truth("dent", (0, 0, 10, 10))], preds=preds)]
+>>> r = mean_average_precision(frames, ["dent", "scratch"])
+>>> r.map50, r.per_class
+(1.0, {'dent': 1.0, 'scratch': None})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from streams.readiness.matching import Pred, Truth, match_boxes
+from streams.readiness.stats import average_precision, mean_or_none
+
+__all__ = ["LabFrame", "MapResult", "mean_average_precision"]
+
+
+@dataclass(frozen=True)
+class LabFrame:
+    """Truth and predictions of one lab frame."""
+
+    gt: Sequence[Truth]
+    preds: Sequence[Pred]
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """AP per class (``None``: no ground truth of that class) and their mean."""
+
+    map50: float | None
+    per_class: dict[str, float | None] = field(default_factory=dict)
+    ground_truth: dict[str, int] = field(default_factory=dict)
+
+
+def mean_average_precision(
+    frames: Iterable[LabFrame], classes: Sequence[str], iou_threshold: float = 0.5
+) -> MapResult:
+    """mAP@``iou_threshold`` over ``classes`` (VOC all-point AP, greedy matching per frame)."""
+    scores: dict[str, list[float]] = {c: [] for c in classes}
+    hits: dict[str, list[bool]] = {c: [] for c in classes}
+    n_gt: dict[str, int] = dict.fromkeys(classes, 0)
+    for frame in frames:
+        for c in classes:
+            preds = [p for p in frame.preds if p.class_name == c]
+            truths = [t for t in frame.gt if t.class_name == c]
+            n_gt[c] += len(truths)
+            if not preds:
+                continue
+            m = match_boxes(preds, truths, iou_threshold)
+            scores[c].extend(p.confidence for p in preds)
+            hits[c].extend(bool(x) for x in m.pred_tp)
+    per_class = {c: average_precision(scores[c], hits[c], n_gt[c]) for c in classes}
+    return MapResult(
+        map50=mean_or_none(list(per_class.values())), per_class=per_class, ground_truth=n_gt
+    )

@@ -1,0 +1,175 @@
+"""Match predicted boxes to ground truth, and decide each frame's outcome.
+
+Matching is class-aware (a ``dent`` never matches a ``scratch``), needs IoU ≥ 0.5 and is greedy
+by confidence: the most confident prediction takes its best still-free ground-truth box first.
+
+>>> preds = [Pred("dent", 0.9, (0, 0, 10, 10)), Pred("dent", 0.8, (0, 0, 10, 10))]
+>>> gts = [Truth("dent", (0, 0, 10, 10))]
+>>> m = match_boxes(preds, gts)
+>>> m.pred_tp.tolist(), m.gt_matched.tolist()
+([True, False], [True])
+>>> frame_outcome(preds, gts, threshold=0.5).outcome
+'TP'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "FrameOutcome",
+    "MatchResult",
+    "Outcome",
+    "Pred",
+    "Truth",
+    "frame_outcome",
+    "iou_matrix",
+    "match_boxes",
+]
+
+Outcome = Literal["TP", "FP", "FN", "TN"]
+BoxT = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Pred:
+    """One predicted box."""
+
+    class_name: str
+    confidence: float
+    box: BoxT
+
+
+@dataclass(frozen=True)
+class Truth:
+    """One ground-truth box."""
+
+    class_name: str
+    box: BoxT
+
+
+def _as_boxes(boxes: Iterable[Sequence[float]]) -> NDArray[np.float64]:
+    arr = np.asarray(list(boxes), dtype=np.float64)
+    return arr.reshape(-1, 4)
+
+
+def iou_matrix(a: Iterable[Sequence[float]], b: Iterable[Sequence[float]]) -> NDArray[np.float64]:
+    """Pairwise intersection-over-union of ``[x1, y1, x2, y2]`` boxes, shape ``(len(a), len(b))``.
+
+    >>> iou_matrix([(0, 0, 2, 2)], [(1, 0, 3, 2), (5, 5, 6, 6)]).round(4).tolist()
+    [[0.3333, 0.0]]
+    """
+    aa, bb = _as_boxes(a), _as_boxes(b)
+    if aa.size == 0 or bb.size == 0:
+        return np.zeros((aa.shape[0], bb.shape[0]), dtype=np.float64)
+    ix1 = np.maximum(aa[:, None, 0], bb[None, :, 0])
+    iy1 = np.maximum(aa[:, None, 1], bb[None, :, 1])
+    ix2 = np.minimum(aa[:, None, 2], bb[None, :, 2])
+    iy2 = np.minimum(aa[:, None, 3], bb[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (aa[:, 2] - aa[:, 0]) * (aa[:, 3] - aa[:, 1])
+    area_b = (bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    out: NDArray[np.float64] = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return out
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Which predictions and ground-truth boxes found a partner (in their input order)."""
+
+    pred_tp: NDArray[np.bool_]
+    pred_gt: NDArray[np.int64]
+    """Index of the matched ground-truth box per prediction, -1 if none."""
+    gt_matched: NDArray[np.bool_]
+
+    @property
+    def tp(self) -> int:
+        return int(self.pred_tp.sum())
+
+    @property
+    def fp(self) -> int:
+        return int((~self.pred_tp).sum())
+
+    @property
+    def fn(self) -> int:
+        return int((~self.gt_matched).sum())
+
+
+def match_boxes(
+    preds: Sequence[Pred], truths: Sequence[Truth], iou_threshold: float = 0.5
+) -> MatchResult:
+    """Greedy, class-aware matching by descending confidence (ties keep input order)."""
+    n_pred, n_gt = len(preds), len(truths)
+    pred_gt = np.full(n_pred, -1, dtype=np.int64)
+    gt_matched = np.zeros(n_gt, dtype=np.bool_)
+    if n_pred and n_gt:
+        iou = iou_matrix([p.box for p in preds], [t.box for t in truths])
+        same = np.array(
+            [[p.class_name == t.class_name for t in truths] for p in preds], dtype=np.bool_
+        )
+        iou = np.where(same & (iou >= iou_threshold), iou, -1.0)
+        order = np.argsort(-np.array([p.confidence for p in preds]), kind="stable")
+        for i in order:
+            row = np.where(gt_matched, -1.0, iou[i])
+            j = int(np.argmax(row))
+            if row[j] >= 0.0:
+                gt_matched[j] = True
+                pred_gt[i] = j
+    return MatchResult(pred_tp=pred_gt >= 0, pred_gt=pred_gt, gt_matched=gt_matched)
+
+
+@dataclass(frozen=True)
+class FrameOutcome:
+    """The unit-level and box-level result of one labelled frame at the operating threshold."""
+
+    outcome: Outcome
+    gt_defective: bool
+    pred_defective: bool
+    gt_classes: tuple[str, ...]
+    gt_matched: tuple[bool, ...]
+    pred_classes: tuple[str, ...]
+    pred_tp: tuple[bool, ...]
+    max_confidence: float
+
+    @property
+    def tp_boxes(self) -> int:
+        return sum(self.pred_tp)
+
+    @property
+    def fp_boxes(self) -> int:
+        return len(self.pred_tp) - sum(self.pred_tp)
+
+    @property
+    def fn_boxes(self) -> int:
+        return len(self.gt_matched) - sum(self.gt_matched)
+
+
+def frame_outcome(
+    preds: Sequence[Pred], truths: Sequence[Truth], threshold: float, iou_threshold: float = 0.5
+) -> FrameOutcome:
+    """Outcome of a frame: flagged good unit = ``FP``, passed defective unit = ``FN``.
+
+    Only predictions with confidence ≥ ``threshold`` count; a defective unit that is flagged
+    for the wrong class is still a ``TP`` frame (the unit is pulled) but its box is an FP and
+    the true box an FN.
+    """
+    kept = [p for p in preds if p.confidence >= threshold]
+    m = match_boxes(kept, truths, iou_threshold)
+    gt_def, pred_def = bool(truths), bool(kept)
+    outcome: Outcome = ("TP" if pred_def else "FN") if gt_def else ("FP" if pred_def else "TN")
+    return FrameOutcome(
+        outcome=outcome,
+        gt_defective=gt_def,
+        pred_defective=pred_def,
+        gt_classes=tuple(t.class_name for t in truths),
+        gt_matched=tuple(bool(x) for x in m.gt_matched),
+        pred_classes=tuple(p.class_name for p in kept),
+        pred_tp=tuple(bool(x) for x in m.pred_tp),
+        max_confidence=max((p.confidence for p in preds), default=0.0),
+    )

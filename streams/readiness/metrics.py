@@ -1,0 +1,400 @@
+"""Every readiness metric, read from the views of ``schemas/clickhouse/060_readiness_views.sql``.
+
+Counts come from the views at the finest grain (slice, or slice × class) and are summed here
+for coarser groupings (``--by line`` …): frame counts are additive, rates are not.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.config import Settings
+from streams.errors import ConfigError
+from streams.readiness.baserate import BaseRateOutcome, at_base_rate
+from streams.readiness.lab import LabFrame, MapResult, mean_average_precision
+from streams.readiness.matching import Pred, Truth
+from streams.readiness.proportion import Proportion
+from streams.readiness.threshold import operating_threshold
+from streams.sinks import ClickHouseStore
+
+__all__ = [
+    "BY_COLUMNS",
+    "ClassMetrics",
+    "Coverage",
+    "LabMetrics",
+    "LatencyMetrics",
+    "ReadinessMetrics",
+    "SliceMetrics",
+    "compute_metrics",
+    "model_classes",
+    "parse_by",
+    "review_queue",
+]
+
+BY_COLUMNS = {"line": "line_id", "shift": "shift", "lighting": "lighting"}
+"""``--by`` names and the columns they group on."""
+
+
+def parse_by(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"line,shift"`` → ``("line_id", "shift")``; empty → overall only.
+
+    >>> parse_by("line, lighting")
+    ('line_id', 'lighting')
+    """
+    items = text.split(",") if isinstance(text, str) else list(text or ())
+    cols: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        if item not in BY_COLUMNS:
+            raise ConfigError(f"--by {item!r} is not one of {', '.join(BY_COLUMNS)}")
+        cols.append(BY_COLUMNS[item])
+    return tuple(cols)
+
+
+def model_classes(settings: Settings) -> tuple[str, ...]:
+    """The classes the detector knows (its spec's ``class_names``), else the simulator's."""
+    from streams.errors import ModelError
+    from streams.inference.detector import shipped_spec_path
+    from streams.inference.spec import load_spec
+
+    try:
+        names = load_spec(settings.model or shipped_spec_path()).class_names
+    except ModelError:
+        names = None
+    if names:
+        return tuple(names)
+    from streams.simulate.classes import TRAINED_CLASSES
+
+    return TRAINED_CLASSES
+
+
+@dataclass(frozen=True)
+class SliceMetrics:
+    """Frame-level confusion of one group of production frames at the operating threshold."""
+
+    key: dict[str, str]
+    frames: int
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def precision(self) -> Proportion:
+        return Proportion(self.tp, self.tp + self.fp)
+
+    @property
+    def recall(self) -> Proportion:
+        return Proportion(self.tp, self.tp + self.fn)
+
+    @property
+    def fpr(self) -> Proportion:
+        return Proportion(self.fp, self.fp + self.tn)
+
+    @property
+    def prevalence(self) -> Proportion:
+        return Proportion(self.tp + self.fn, self.frames)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.key,
+            "frames": self.frames,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+            "precision": self.precision.as_dict(),
+            "recall": self.recall.as_dict(),
+            "fpr": self.fpr.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    """Misses of one defect class: boxes (class-aware) and units passed unflagged."""
+
+    class_name: str
+    trained: bool
+    fnr: Proportion
+    unit_fnr: Proportion
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "class_name": self.class_name,
+            "trained": self.trained,
+            "fnr": self.fnr.as_dict(),
+            "unit_fnr": self.unit_fnr.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class LatencyMetrics:
+    """Latency percentiles of one line against its takt time."""
+
+    line_id: str
+    frames: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    inference_p50_ms: float | None
+    inference_p99_ms: float | None
+    takt_ms: float | None
+
+    @property
+    def p99_takt_ratio(self) -> float | None:
+        if self.p99_ms is None or not self.takt_ms:
+            return None
+        return self.p99_ms / self.takt_ms
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "p99_takt_ratio": self.p99_takt_ratio}
+
+
+@dataclass(frozen=True)
+class LabMetrics:
+    """The clean lab split of the latest corruption-suite run."""
+
+    run_id: str | None
+    frames: int
+    tpr: Proportion
+    fpr: Proportion
+    map: MapResult
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "frames": self.frames,
+            "tpr": self.tpr.as_dict(),
+            "fpr": self.fpr.as_dict(),
+            "map50": self.map.map50,
+            "ap50_per_class": self.map.per_class,
+        }
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of production is labelled and reconciled."""
+
+    frames: int
+    labelled_events: int
+    labels_without_frames: int
+    reconciled_frames: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ReadinessMetrics:
+    """All readiness metrics of a store."""
+
+    threshold: float
+    review_band: tuple[float, float]
+    by: tuple[str, ...]
+    overall: SliceMetrics
+    slices: list[SliceMetrics]
+    classes: list[ClassMetrics]
+    latency: list[LatencyMetrics]
+    lab: LabMetrics
+    base_rate: BaseRateOutcome | None
+    coverage: Coverage
+    review_queue_size: int
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "review_band": list(self.review_band),
+            "by": list(self.by),
+            "overall": self.overall.as_dict(),
+            "prevalence": self.overall.prevalence.as_dict(),
+            "slices": [s.as_dict() for s in self.slices],
+            "classes": [c.as_dict() for c in self.classes],
+            "latency": [lat.as_dict() for lat in self.latency],
+            "lab": self.lab.as_dict(),
+            "base_rate": None if self.base_rate is None else self.base_rate.as_dict(),
+            "coverage": self.coverage.as_dict(),
+            "review_queue_size": self.review_queue_size,
+            "notes": self.notes,
+        }
+
+
+def _rows(
+    store: ClickHouseStore, sql: str, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    result = store.query(sql, params)
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+def _slices(store: ClickHouseStore, by: tuple[str, ...]) -> tuple[SliceMetrics, list[SliceMetrics]]:
+    acc: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    total = [0, 0, 0, 0, 0]
+    for r in _rows(store, "SELECT * FROM linewatch.v_slice_metrics"):
+        counts = [r["frames"], r["tp"], r["fp"], r["fn"], r["tn"]]
+        key = tuple(str(r[c]) for c in by)
+        for i, v in enumerate(counts):
+            acc[key][i] += int(v)
+            total[i] += int(v)
+    groups = [
+        SliceMetrics(dict(zip(by, key, strict=True)), *counts)
+        for key, counts in sorted(acc.items())
+    ]
+    return SliceMetrics({}, *total), groups if by else []
+
+
+def _classes(store: ClickHouseStore, trained: Sequence[str]) -> list[ClassMetrics]:
+    found = {
+        r["class_name"]: r
+        for r in _rows(
+            store,
+            "SELECT class_name, objects, missed, frames, frames_passed FROM linewatch.v_class_fnr",
+        )
+    }
+    names = list(trained) + sorted(set(found) - set(trained))
+    out = []
+    for name in names:
+        r = found.get(name, {"objects": 0, "missed": 0, "frames": 0, "frames_passed": 0})
+        out.append(
+            ClassMetrics(
+                class_name=name,
+                trained=name in trained,
+                fnr=Proportion(int(r["missed"]), int(r["objects"])),
+                unit_fnr=Proportion(int(r["frames_passed"]), int(r["frames"])),
+            )
+        )
+    return out
+
+
+def _latency(store: ClickHouseStore, settings: Settings) -> list[LatencyMetrics]:
+    found = {r["line_id"]: r for r in _rows(store, "SELECT * FROM linewatch.v_latency_by_line")}
+    out = []
+    for line in sorted(set(settings.lines) | set(found)):
+        r = found.get(line)
+        cfg = settings.lines.get(line)
+
+        def val(name: str, row: dict[str, Any] | None = r) -> float | None:
+            return None if row is None else float(row[name])
+
+        out.append(
+            LatencyMetrics(
+                line_id=line,
+                frames=0 if r is None else int(r["frames"]),
+                p50_ms=val("p50_ms"),
+                p95_ms=val("p95_ms"),
+                p99_ms=val("p99_ms"),
+                max_ms=val("max_ms"),
+                inference_p50_ms=val("inference_p50_ms"),
+                inference_p99_ms=val("inference_p99_ms"),
+                takt_ms=None if cfg is None else cfg.takt_ms,
+            )
+        )
+    return out
+
+
+LAB_FRAMES_SQL = """
+SELECT gt_classes, gt_boxes, det_classes, det_confidences, det_boxes
+FROM linewatch.v_lab_clean
+"""
+
+
+def _lab(store: ClickHouseStore, trained: Sequence[str]) -> LabMetrics:
+    run = _rows(
+        store, "SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions'"
+    )
+    rates = _rows(store, "SELECT * FROM linewatch.v_lab_rates")[0]
+    frames = [
+        LabFrame(
+            gt=[Truth(c, (b[0], b[1], b[2], b[3])) for c, b in zip(gc, gb, strict=True)],
+            preds=[
+                Pred(c, float(s), (b[0], b[1], b[2], b[3]))
+                for c, s, b in zip(dc, ds, db, strict=True)
+            ],
+        )
+        for gc, gb, dc, ds, db in store.query(LAB_FRAMES_SQL).result_rows
+    ]
+    return LabMetrics(
+        run_id=run[0]["run_id"] if run else None,
+        frames=int(rates["frames"]),
+        tpr=Proportion(int(rates["tp"]), int(rates["defective"])),
+        fpr=Proportion(int(rates["fp"]), int(rates["good"])),
+        map=mean_average_precision(frames, list(trained)) if frames else MapResult(None),
+    )
+
+
+def review_queue(
+    store: ClickHouseStore, settings: Settings, limit: int | None = 100
+) -> list[dict[str, Any]]:
+    """Frames whose top confidence is in ``settings.review_band``: unlabelled, nearest the top."""
+    lo, hi = settings.review_band
+    sql = (
+        "SELECT * FROM linewatch.v_review_queue("
+        "review_low = {lo:Float64}, review_high = {hi:Float64})"
+        " ORDER BY labelled ASC, max_confidence DESC, captured_at DESC"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return _rows(store, sql, {"lo": lo, "hi": hi})
+
+
+def _review_count(store: ClickHouseStore, settings: Settings) -> int:
+    lo, hi = settings.review_band
+    rows = store.query(
+        "SELECT count() FROM linewatch.v_review_queue("
+        "review_low = {lo:Float64}, review_high = {hi:Float64}) WHERE NOT labelled",
+        {"lo": lo, "hi": hi},
+    ).result_rows
+    return int(rows[0][0])
+
+
+def compute_metrics(
+    store: ClickHouseStore,
+    settings: Settings,
+    by: Sequence[str] = ("line_id", "shift", "lighting"),
+    *,
+    reconcile_first: bool = True,
+) -> ReadinessMetrics:
+    """Reconcile pending labels (by default), then read every metric from the views."""
+    threshold = operating_threshold(settings)
+    if reconcile_first:
+        from streams.readiness.reconcile import reconcile
+
+        reconcile(store, settings, threshold=threshold)
+    by_t = tuple(by)
+    trained = model_classes(settings)
+    overall, slices = _slices(store, by_t)
+    lab = _lab(store, trained)
+    cov = _rows(store, "SELECT * FROM linewatch.v_label_coverage")[0]
+    coverage = Coverage(**{k: int(v) for k, v in cov.items()})
+    notes: list[str] = []
+    base_rate = None
+    prevalence = overall.prevalence.value
+    if lab.tpr.value is not None and lab.fpr.value is not None and prevalence is not None:
+        base_rate = at_base_rate(lab.tpr.value, lab.fpr.value, prevalence)
+    else:
+        notes.append(
+            "base rate: needs lab TPR/FPR (`linewatch assess`) and labelled production frames"
+        )
+    if coverage.labels_without_frames:
+        notes.append(
+            f"{coverage.labels_without_frames} labelled event(s) have no frame yet "
+            "(label arrived first, or the event was dead-lettered)"
+        )
+    return ReadinessMetrics(
+        threshold=threshold,
+        review_band=settings.review_band,
+        by=by_t,
+        overall=overall,
+        slices=slices,
+        classes=_classes(store, trained),
+        latency=_latency(store, settings),
+        lab=lab,
+        base_rate=base_rate,
+        coverage=coverage,
+        review_queue_size=_review_count(store, settings),
+        notes=notes,
+    )

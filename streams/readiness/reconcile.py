@@ -1,0 +1,144 @@
+"""Pair labels with frames and store each labelled frame's outcome (``frame_outcomes``).
+
+``reconcile`` is incremental: it processes only labelled frames whose current outcome is
+missing or stale (a newer label arrived, or the operating threshold changed). A label that
+arrived before its frame simply waits: the next ``reconcile`` after the frame lands pairs them.
+It runs after label ingestion (runners) and before ``linewatch metrics`` / ``report``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.records import stable_id
+from streams.config import Settings
+from streams.readiness.matching import Pred, Truth, frame_outcome
+from streams.readiness.records import FrameOutcomeRecord
+from streams.readiness.threshold import operating_threshold
+from streams.sinks import ClickHouseStore
+
+__all__ = ["IOU_THRESHOLD", "PRODUCTION_SPLIT", "ReconcileSummary", "reconcile"]
+
+log = logging.getLogger(__name__)
+
+IOU_THRESHOLD = 0.5
+PRODUCTION_SPLIT = "production"
+_CHUNK = 5000
+
+PENDING_SQL = """
+SELECT
+    l.event_id, l.label_id, l.source, l.labelled_at, l.class_names, l.boxes,
+    f.line_id, f.camera_id, f.shift, f.lighting, f.product_variant, f.captured_at,
+    f.model_version, f.max_confidence, f.latency_ms, f.inference_ms
+FROM (
+    SELECT event_id, label_id, source, labelled_at, class_names, boxes
+    FROM linewatch.labels FINAL
+    ORDER BY event_id, labelled_at DESC, label_id DESC
+    LIMIT 1 BY event_id
+) AS l
+INNER JOIN (
+    SELECT event_id, line_id, camera_id, shift, lighting, product_variant, captured_at,
+           model_version, max_confidence, latency_ms, inference_ms
+    FROM linewatch.frames FINAL
+) AS f ON f.event_id = l.event_id
+LEFT ANTI JOIN (
+    SELECT event_id, label_id FROM linewatch.v_frame_outcomes
+    WHERE threshold = {threshold:Float64}
+) AS o ON o.event_id = l.event_id AND o.label_id = l.label_id
+"""
+
+DETECTIONS_SQL = """
+SELECT DISTINCT event_id, det_index, class_name, confidence, x1, y1, x2, y2
+FROM linewatch.detections
+WHERE event_id IN {ids:Array(String)} AND confidence >= {threshold:Float64}
+"""
+
+
+@dataclass(frozen=True)
+class ReconcileSummary:
+    """What one ``reconcile`` did."""
+
+    threshold: float
+    reconciled: int
+    labels_without_frames: int
+
+
+def _detections(
+    store: ClickHouseStore, ids: Sequence[str], threshold: float
+) -> dict[str, list[Pred]]:
+    found: dict[str, list[Pred]] = defaultdict(list)
+    rows = store.query(DETECTIONS_SQL, {"ids": list(ids), "threshold": threshold}).result_rows
+    for event_id, _idx, cls, conf, x1, y1, x2, y2 in rows:
+        found[event_id].append(Pred(cls, float(conf), (x1, y1, x2, y2)))
+    return found
+
+
+def _outcome_record(
+    row: tuple[Any, ...], preds: list[Pred], threshold: float, now: datetime
+) -> FrameOutcomeRecord:
+    (event_id, label_id, source, labelled_at, class_names, boxes) = row[:6]
+    (line_id, camera_id, shift, lighting, variant, captured_at) = row[6:12]
+    (model_version, max_conf, latency_ms, inference_ms) = row[12:]
+    truths = [Truth(c, (b[0], b[1], b[2], b[3])) for c, b in zip(class_names, boxes, strict=True)]
+    fo = frame_outcome(preds, truths, threshold, IOU_THRESHOLD)
+    return FrameOutcomeRecord(
+        outcome_id=stable_id(event_id, label_id, threshold, model_version),
+        event_id=event_id,
+        label_id=label_id,
+        line_id=line_id,
+        camera_id=camera_id,
+        shift=shift,
+        lighting=lighting,
+        product_variant=variant,
+        split=PRODUCTION_SPLIT,
+        captured_at=captured_at,
+        labelled_at=labelled_at,
+        label_source=source,
+        model_version=model_version,
+        threshold=threshold,
+        iou_threshold=IOU_THRESHOLD,
+        outcome=fo.outcome,
+        gt_defective=fo.gt_defective,
+        pred_defective=fo.pred_defective,
+        gt_classes=list(fo.gt_classes),
+        gt_matched=[int(m) for m in fo.gt_matched],
+        pred_classes=list(fo.pred_classes),
+        pred_tp=[int(t) for t in fo.pred_tp],
+        tp_boxes=fo.tp_boxes,
+        fp_boxes=fo.fp_boxes,
+        fn_boxes=fo.fn_boxes,
+        max_confidence=float(max_conf),
+        latency_ms=float(latency_ms),
+        inference_ms=float(inference_ms),
+        reconciled_at=now,
+    )
+
+
+def reconcile(
+    store: ClickHouseStore, settings: Settings, *, threshold: float | None = None
+) -> ReconcileSummary:
+    """Match detections to ground truth for every labelled frame not yet (or stale) reconciled.
+
+    The frame's *unit* outcome uses the frame's detections at ``threshold`` (default: the
+    operating threshold); the per-box matching is class-aware at IoU ≥ 0.5, greedy by confidence.
+    """
+    thr = operating_threshold(settings) if threshold is None else float(threshold)
+    pending = store.query(PENDING_SQL, {"threshold": thr}).result_rows
+    now = datetime.now(UTC)
+    written = 0
+    for start in range(0, len(pending), _CHUNK):
+        chunk = pending[start : start + _CHUNK]
+        preds = _detections(store, [r[0] for r in chunk], thr)
+        records = [_outcome_record(r, preds.get(r[0], []), thr, now) for r in chunk]
+        written += store.insert(records)
+    orphans = store.query(
+        "SELECT labels_without_frames FROM linewatch.v_label_coverage"
+    ).result_rows[0][0]
+    if written:
+        log.info("reconciled %d labelled frames at threshold %.3f", written, thr)
+    return ReconcileSummary(threshold=thr, reconciled=written, labels_without_frames=int(orphans))

@@ -1,0 +1,171 @@
+"""Pure readiness maths on hand-computed cases: IoU, matching, outcomes, Wilson, AP, base rate."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from streams.readiness.baserate import at_base_rate, precision_at_prevalence
+from streams.readiness.labels import LABEL_INVALID, label_id_for, label_records
+from streams.readiness.lab import LabFrame, mean_average_precision
+from streams.readiness.matching import Pred, Truth, frame_outcome, iou_matrix, match_boxes
+from streams.readiness.proportion import Proportion
+from streams.readiness.stats import average_precision, wilson_interval
+
+EVENT = "0b9f8e9a-2a53-4c9e-9c57-2f1b8f0d1a11"
+
+
+def test_iou_hand_values() -> None:
+    iou = iou_matrix([(0, 0, 10, 10)], [(0, 0, 10, 10), (5, 0, 15, 10), (10, 10, 20, 20)])
+    # identical = 1; half overlap: 50 / (100 + 100 - 50) = 1/3; corner touch = 0
+    assert iou.tolist()[0] == pytest.approx([1.0, 1 / 3, 0.0])
+    assert iou_matrix([], [(0, 0, 1, 1)]).shape == (0, 1)
+
+
+def test_matching_is_class_aware() -> None:
+    m = match_boxes([Pred("dent", 0.9, (0, 0, 10, 10))], [Truth("scratch", (0, 0, 10, 10))])
+    assert (m.tp, m.fp, m.fn) == (0, 1, 1)
+
+
+def test_matching_needs_iou_half() -> None:
+    gt = [Truth("dent", (0, 0, 10, 10))]
+    # IoU(0..10, 4..14 on x) = 60 / 140 < 0.5; (2..12) = 80/120 > 0.5
+    assert match_boxes([Pred("dent", 0.9, (4, 0, 14, 10))], gt).tp == 0
+    assert match_boxes([Pred("dent", 0.9, (2, 0, 12, 10))], gt).tp == 1
+
+
+def test_matching_is_greedy_by_confidence_not_by_iou() -> None:
+    gt = [Truth("dent", (0, 0, 10, 10))]
+    # The less confident box overlaps better, but the more confident one claims the truth first.
+    preds = [Pred("dent", 0.6, (0, 0, 10, 10)), Pred("dent", 0.9, (1, 0, 11, 10))]
+    m = match_boxes(preds, gt)
+    assert m.pred_tp.tolist() == [False, True]
+    assert m.pred_gt.tolist() == [-1, 0]
+
+
+def test_greedy_prediction_takes_its_best_free_truth() -> None:
+    gts = [Truth("dent", (0, 0, 10, 10)), Truth("dent", (2, 0, 12, 10))]
+    preds = [Pred("dent", 0.9, (2, 0, 12, 10)), Pred("dent", 0.8, (0, 0, 10, 10))]
+    m = match_boxes(preds, gts)
+    assert m.pred_gt.tolist() == [1, 0]
+    assert m.gt_matched.all()
+
+
+def test_frame_outcomes_at_threshold() -> None:
+    box = (0.0, 0.0, 10.0, 10.0)
+    low = [Pred("dent", 0.4, box)]
+    high = [Pred("dent", 0.7, box)]
+    assert frame_outcome(high, [], 0.5).outcome == "FP"  # good unit flagged
+    assert frame_outcome(low, [], 0.5).outcome == "TN"
+    assert frame_outcome(low, [Truth("dent", box)], 0.5).outcome == "FN"  # defect passed
+    wrong = frame_outcome([Pred("stain", 0.9, box)], [Truth("crack", box)], 0.5)
+    assert (wrong.outcome, wrong.tp_boxes, wrong.fp_boxes, wrong.fn_boxes) == ("TP", 0, 1, 1)
+    assert wrong.max_confidence == 0.9
+    assert frame_outcome(low, [Truth("dent", box)], 0.5).max_confidence == 0.4
+
+
+def test_wilson_matches_known_values() -> None:
+    # Reference values (e.g. statsmodels proportion_confint(method="wilson")).
+    lo, hi = wilson_interval(8, 10) or (0, 0)
+    assert (round(lo, 4), round(hi, 4)) == (0.4902, 0.9433)
+    lo, hi = wilson_interval(1, 100) or (0, 0)
+    assert (round(lo, 5), round(hi, 5)) == (0.00177, 0.05449)
+    assert wilson_interval(5, 5) == (pytest.approx(0.5655, abs=1e-4), 1.0)
+    assert wilson_interval(0, 0) is None
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+
+
+def test_proportion_without_data_says_so() -> None:
+    p = Proportion(0, 0)
+    assert p.value is None and p.lo is None and p.fmt() == "no data"
+    assert p.as_dict()["value"] is None
+    assert (Proportion(1, 2) + Proportion(1, 2)).value == 0.5
+
+
+def test_average_precision_hand_case() -> None:
+    # 3 truths; ranked predictions TP, FP, TP, FP, TP
+    # precision at the recall steps: 1/1 (R=1/3), 2/3 (R=2/3), 3/5 (R=1)
+    ap = average_precision([0.9, 0.8, 0.7, 0.6, 0.5], [1, 0, 1, 0, 1], 3)
+    assert ap == pytest.approx((1.0 + 2 / 3 + 3 / 5) / 3)
+    # envelope: a later higher precision lifts earlier points
+    ap2 = average_precision([0.9, 0.8, 0.7], [0, 1, 1], 2)  # P: 0, 1/2, 2/3 → envelope 2/3
+    assert ap2 == pytest.approx(2 / 3)
+    assert average_precision([0.5], [0], 0) is None
+    # order of input does not matter
+    assert average_precision([0.5, 0.9], [1, 0], 1) == pytest.approx(0.5)
+
+
+def test_map_over_classes_hand_case() -> None:
+    box_a, box_b = (0.0, 0.0, 10.0, 10.0), (20.0, 20.0, 30.0, 30.0)
+    frames = [
+        LabFrame(gt=[Truth("dent", box_a)], preds=[Pred("dent", 0.9, box_a)]),
+        LabFrame(
+            gt=[Truth("scratch", box_b)],
+            preds=[Pred("scratch", 0.8, box_a), Pred("scratch", 0.3, box_b)],
+        ),
+    ]
+    r = mean_average_precision(frames, ["dent", "scratch", "stain"])
+    assert r.per_class == {"dent": 1.0, "scratch": 0.5, "stain": None}
+    assert r.map50 == pytest.approx(0.75)
+    assert r.ground_truth == {"dent": 1, "scratch": 1, "stain": 0}
+
+
+def test_base_rate_arithmetic() -> None:
+    r = at_base_rate(tpr=0.95, fpr=0.01, prevalence=0.02)
+    assert r.precision == pytest.approx(0.019 / (0.019 + 0.0098))
+    assert r.false_alarms_per_million == pytest.approx(9800)
+    assert r.missed_per_million == pytest.approx(1000)
+    assert r.flagged_per_million == pytest.approx(19000 + 9800)
+    # the same detector on a balanced lab set looks far better
+    assert precision_at_prevalence(0.95, 0.01, 0.5) == pytest.approx(0.95 / 0.96)
+    with pytest.raises(ValueError):
+        precision_at_prevalence(1.2, 0.0, 0.1)
+
+
+def _gt(objects: list[dict[str, object]], at: str = "2026-11-29T06:00:00Z") -> str:
+    return json.dumps({"event_id": EVENT, "objects": objects, "labelled_at": at})
+
+
+def test_label_records_valid_and_dead_letters() -> None:
+    lines = [
+        _gt([{"class_name": "dent", "box": [1, 2, 3, 4]}]),
+        "",
+        '{"event_id": "not-a-uuid", "objects": [], "labelled_at": "2026-11-29T06:00:00Z"}',
+        _gt([{"class_name": "dent", "box": [3, 2, 1, 4]}]),  # x2 < x1
+        "{broken",
+    ]
+    good, bad = label_records(lines)
+    assert len(good) == 1 and len(bad) == 3
+    assert {b.reason for b in bad} == {LABEL_INVALID}
+    assert "event_id" in bad[0].detail
+    rec = good[0]
+    assert rec.class_names == ["dent"] and rec.boxes == [[1.0, 2.0, 3.0, 4.0]]
+    assert rec.object_count == 1 and rec.labelled_at.tzinfo is not None
+    again, _ = label_records([lines[0]])
+    assert again[0].label_id == rec.label_id  # stable id: replays are idempotent
+    later, _ = label_records([_gt([], at="2026-11-30T06:00:00Z")])
+    assert later[0].label_id != rec.label_id
+
+
+def test_label_id_is_stable_id_of_event_source_time() -> None:
+    from schemas.events import GroundTruth
+    from schemas.records import stable_id
+
+    gt = GroundTruth.model_validate_json(_gt([]))
+    assert label_id_for(gt) == stable_id(EVENT, "audit", gt.labelled_at.isoformat())
+
+
+def test_iou_matrix_is_vectorised_consistently() -> None:
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 50, size=(20, 2))
+    boxes = np.hstack([xy, xy + rng.uniform(1, 20, size=(20, 2))])
+    full = iou_matrix(boxes, boxes)
+    assert np.allclose(np.diag(full), 1.0)
+    assert np.allclose(full, full.T)
+    for i in range(5):
+        for j in range(5):
+            assert math.isclose(full[i, j], iou_matrix([boxes[i]], [boxes[j]])[0, 0])
