@@ -71,7 +71,8 @@ class LetterboxTransform:
 class Preprocessor:
     """Turns RGB uint8 ``(H, W, 3)`` frames into one float32 input tensor.
 
-    ``out = (pixel * scale - mean) / std`` per channel, folded into one multiply-add.
+    ``out = (pixel * scale - mean) / std`` per channel, folded into one multiply-add; ``mean``
+    and ``std`` are in the network's channel order (``channel_order``).
 
     >>> p = Preprocessor(input_size=(4, 2), layout="NCHW", channel_order="BGR", scale=1.0)
     >>> frame = np.zeros((2, 4, 3), np.uint8); frame[..., 0] = 7  # red
@@ -101,9 +102,7 @@ class Preprocessor:
         std_arr: npt.NDArray[np.float32] = np.asarray(std, dtype=np.float32)
         mul: npt.NDArray[np.float32] = np.float32(scale) / std_arr
         add: npt.NDArray[np.float32] = -np.asarray(mean, dtype=np.float32) / std_arr
-        self._reverse = channel_order == "BGR"
-        if self._reverse:
-            mul, add = mul[::-1].copy(), add[::-1].copy()
+        self._reverse = channel_order == "BGR"  # mean/std are given in the network's order
         self._uniform_mul = float(mul[0]) if np.all(mul == mul[0]) else None
         self._add_needed = bool(np.any(add != 0))
         shape = (1, 3, 1, 1) if layout == "NCHW" else (1, 1, 1, 3)

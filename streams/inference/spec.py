@@ -52,8 +52,12 @@ class ModelSpec(BaseModel):
     )
     channel_order: Literal["RGB", "BGR"] = "RGB"
     scale: float = Field(1.0 / 255.0, gt=0, description="Pixel values are multiplied by this…")
-    mean: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="…minus this…")
-    std: tuple[float, float, float] = Field((1.0, 1.0, 1.0), description="…divided by this.")
+    mean: tuple[float, float, float] = Field(
+        (0.0, 0.0, 0.0), description="…minus this (per channel, in channel_order)…"
+    )
+    std: tuple[float, float, float] = Field(
+        (1.0, 1.0, 1.0), description="…divided by this (per channel, in channel_order)."
+    )
     letterbox: bool = Field(True, description="Keep aspect ratio and pad; False: plain resize.")
     pad_value: int = Field(114, ge=0, le=255, description="Grey level of the letterbox padding.")
     class_names: tuple[str, ...] | None = Field(

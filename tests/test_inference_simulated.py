@@ -1,0 +1,41 @@
+"""The detect path on simulated camera events (JPEG frames from :mod:`streams.simulate`)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from schemas.results import FrameDetections
+from streams.cli.model import detect_lines
+from streams.inference import Detector
+from tests.onnx_graphs import constant_detector
+from tests.test_inference_decoders import yolov8_output
+
+simulate = pytest.importorskip("streams.simulate")
+
+
+def test_simulated_events_through_detect_lines(tmp_path: Path) -> None:
+    request = simulate.parse_simulate_source("simulate:production?events=5&seed=3")
+    sims = list(simulate.generate(request))
+    onnx = constant_detector(
+        tmp_path / "d.onnx", {"output0": yolov8_output()}, input_shape=("batch", 3, 320, 320)
+    )
+    detector = Detector.load(onnx)
+    lines = [json.dumps(s.event).encode() for s in sims]
+    buf = io.StringIO()
+    summary = detect_lines(lines, detector, buf.write, batch_size=2, max_image_bytes=1 << 22)
+    assert (summary.accepted, summary.rejected) == (5, 0)
+    rows = [FrameDetections.model_validate_json(x) for x in buf.getvalue().splitlines()]
+    assert [r.event_id for r in rows] == [s.event["event_id"] for s in sims]
+    h, w = sims[0].rgb.shape[:2]
+    direct = detector.detect([s.rgb for s in sims])
+    for row, expected in zip(rows, direct, strict=True):
+        assert len(row.detections) == len(expected) == 3
+        for got, want in zip(row.detections, expected, strict=True):
+            assert got.class_name == want.class_name
+            assert got.box == pytest.approx(want.box)  # geometry does not depend on pixels
+            x1, y1, x2, y2 = got.box
+            assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
