@@ -1,0 +1,209 @@
+"""Reconciliation and metric views on real embedded (chDB) stores in tmp dirs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from streams.config import Settings
+from streams.readiness.labels import label_records
+from streams.readiness.metrics import compute_metrics, parse_by, review_queue
+from streams.readiness.reconcile import reconcile
+from streams.readiness.samples import (
+    T0,
+    event_uuid,
+    sample_detection,
+    sample_frame,
+    sample_label_line,
+)
+from streams.readiness.stats import wilson_interval
+from streams.sinks import ClickHouseStore
+
+BOX = (10.0, 10.0, 40.0, 40.0)
+OTHER = (100.0, 100.0, 130.0, 130.0)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
+    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as s:
+        s.apply_schema()
+        yield s
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(store=f"chdb://{tmp_path / 'store'}", operating_threshold=0.5)
+
+
+def ingest_labels(store: ClickHouseStore, lines: list[str]) -> None:
+    good, bad = label_records(lines)
+    assert not bad
+    store.insert(good)
+
+
+def add_frame(
+    store: ClickHouseStore,
+    n: int,
+    dets: list[tuple[str, float, tuple[float, ...]]],
+    **kw: object,
+) -> str:
+    eid = event_uuid(n)
+    top = max((c for _, c, _ in dets), default=0.0)
+    frame = sample_frame(
+        eid,
+        max_confidence=top,
+        detection_count=len(dets),
+        captured_at=T0 + timedelta(seconds=n),
+        **kw,  # type: ignore[arg-type]
+    )
+    store.insert([frame])
+    store.insert(
+        [
+            sample_detection(eid, i, c, s, b, line_id=frame.line_id)
+            for i, (c, s, b) in enumerate(dets)
+        ]
+    )
+    return eid
+
+
+def build_hand_case(store: ClickHouseStore) -> None:
+    """line-1/day/normal: 2 TP, 1 FN, 1 FP, 3 TN; line-2/night/dim: 1 FN (novel crack), 1 TN."""
+    labels: list[str] = []
+    # TP: dent found
+    labels.append(sample_label_line(add_frame(store, 0, [("dent", 0.9, BOX)]), [("dent", BOX)]))
+    # TP frame, but wrong class: scratch labelled, stain predicted -> box FN for scratch
+    labels.append(
+        sample_label_line(add_frame(store, 1, [("stain", 0.8, BOX)]), [("scratch", BOX)])
+    )
+    # FN: dent below threshold
+    labels.append(sample_label_line(add_frame(store, 2, [("dent", 0.3, BOX)]), [("dent", BOX)]))
+    # FP: good unit flagged
+    labels.append(sample_label_line(add_frame(store, 3, [("dent", 0.7, OTHER)]), []))
+    for n in (4, 5, 6):  # TN
+        labels.append(sample_label_line(add_frame(store, n, [("dent", 0.2, OTHER)]), []))
+    kw = {"line_id": "line-2", "shift": "night", "lighting": "dim"}
+    labels.append(sample_label_line(add_frame(store, 7, [], **kw), [("crack", BOX)]))
+    labels.append(sample_label_line(add_frame(store, 8, [], **kw), []))
+    add_frame(store, 9, [("dent", 0.3, BOX)])  # unlabelled, in the review band
+    ingest_labels(store, labels)
+
+
+def test_hand_case_metrics(store: ClickHouseStore, settings: Settings) -> None:
+    build_hand_case(store)
+    summary = reconcile(store, settings)
+    assert summary.reconciled == 9 and summary.labels_without_frames == 0
+    m = compute_metrics(store, settings, by=parse_by("line,shift,lighting"))
+    o = m.overall
+    assert (o.frames, o.tp, o.fp, o.fn, o.tn) == (9, 2, 1, 2, 4)
+    assert o.fpr.value == pytest.approx(1 / 5)
+    assert o.recall.value == pytest.approx(2 / 4)
+    assert o.precision.value == pytest.approx(2 / 3)
+    assert (o.fpr.lo, o.fpr.hi) == wilson_interval(1, 5)
+    assert o.prevalence.value == pytest.approx(4 / 9)
+    by_key = {tuple(s.key.values()): s for s in m.slices}
+    s1 = by_key[("line-1", "day", "normal")]
+    assert (s1.tp, s1.fp, s1.fn, s1.tn) == (2, 1, 1, 3)
+    s2 = by_key[("line-2", "night", "dim")]
+    assert s2.recall.value == 0.0 and s2.precision.value is None  # nothing flagged: no data
+    assert s2.precision.fmt() == "no data"
+    classes = {c.class_name: c for c in m.classes}
+    assert classes["dent"].fnr.k == 1 and classes["dent"].fnr.n == 2
+    assert classes["scratch"].fnr.value == 1.0  # class-aware: a stain box is no scratch
+    assert classes["scratch"].unit_fnr.value == 0.0  # ... but the unit was pulled
+    assert classes["crack"].fnr.value == 1.0 and not classes["crack"].trained
+    assert classes["stain"].fnr.n == 0 and classes["stain"].fnr.fmt() == "no data"
+    assert m.review_queue_size == 1  # labelled frames in the band don't need review
+    queue = review_queue(store, settings)
+    assert next(r["event_id"] for r in queue) == event_uuid(9)
+    in_band = {event_uuid(n) for n in (2, 4, 5, 6, 9)}  # top confidence 0.3 or 0.2
+    assert {r["event_id"] for r in queue} == in_band
+
+
+def test_sql_wilson_matches_python(store: ClickHouseStore, settings: Settings) -> None:
+    build_hand_case(store)
+    reconcile(store, settings)
+    row = store.query(
+        "SELECT fp, good, fpr, fpr_lo, fpr_hi, tp, flagged, precision_lo, precision_hi "
+        "FROM v_overall_metrics"
+    ).result_rows[0]
+    fp, good, fpr, lo, hi, tp, flagged, plo, phi = row
+    assert fpr == pytest.approx(fp / good)
+    assert (lo, hi) == pytest.approx(wilson_interval(fp, good))
+    assert (plo, phi) == pytest.approx(wilson_interval(tp, flagged))
+    cls = dict(
+        (r[0], r[1:])
+        for r in store.query("SELECT class_name, fnr, fnr_lo, fnr_hi FROM v_class_fnr").result_rows
+    )
+    assert cls["crack"] == (1.0, pytest.approx(wilson_interval(1, 1)[0]), 1.0)  # type: ignore[index]
+
+
+def test_empty_store_says_no_data(store: ClickHouseStore, settings: Settings) -> None:
+    m = compute_metrics(store, settings)
+    assert m.overall.frames == 0 and m.slices == []
+    for p in (m.overall.fpr, m.overall.recall, m.overall.precision):
+        assert p.value is None and p.fmt() == "no data"
+    assert all(c.fnr.value is None for c in m.classes)
+    assert all(lat.p99_ms is None for lat in m.latency)
+    assert m.lab.map.map50 is None and m.base_rate is None
+    rows = store.query("SELECT * FROM v_slice_metrics").result_rows
+    assert rows == []
+    assert m.as_dict()["overall"]["fpr"]["value"] is None
+
+
+def test_label_before_frame_is_kept_then_reconciled(
+    store: ClickHouseStore, settings: Settings
+) -> None:
+    eid = event_uuid(42)
+    ingest_labels(store, [sample_label_line(eid, [("dent", BOX)])])
+    first = reconcile(store, settings)
+    assert (first.reconciled, first.labels_without_frames) == (0, 1)
+    add_frame(store, 42, [("dent", 0.95, BOX)])
+    second = reconcile(store, settings)
+    assert (second.reconciled, second.labels_without_frames) == (1, 0)
+    (outcome,) = store.query("SELECT outcome FROM v_frame_outcomes").result_rows[0]
+    assert outcome == "TP"
+    assert reconcile(store, settings).reconciled == 0  # idempotent
+
+
+def test_late_label_correction_replaces_the_outcome(
+    store: ClickHouseStore, settings: Settings
+) -> None:
+    eid = add_frame(store, 1, [("dent", 0.9, BOX)])
+    ingest_labels(store, [sample_label_line(eid, [])])  # auditor: good unit → FP
+    reconcile(store, settings)
+    assert store.query("SELECT outcome FROM v_frame_outcomes").result_rows == [("FP",)]
+    later = T0 + timedelta(days=2)
+    ingest_labels(store, [sample_label_line(eid, [("dent", BOX)], labelled_at=later)])
+    assert reconcile(store, settings).reconciled == 1
+    assert store.query("SELECT outcome FROM v_frame_outcomes").result_rows == [("TP",)]
+    # a different operating threshold re-reconciles too
+    strict = Settings(store=settings.store, operating_threshold=0.95)
+    assert reconcile(store, strict).reconciled == 1
+    assert store.query("SELECT outcome FROM v_frame_outcomes").result_rows == [("FN",)]
+
+
+def test_latency_against_takt(store: ClickHouseStore, tmp_path: Path) -> None:
+    settings = Settings(
+        store=f"chdb://{tmp_path / 'store'}",
+        operating_threshold=0.5,
+        lines={"line-1": {"takt_units_per_minute": 600}},  # 100 ms per unit
+    )
+    for n in range(100):
+        add_frame(store, n, [], latency_ms=float(n + 1))
+    m = compute_metrics(store, settings)
+    (lat,) = m.latency
+    assert lat.takt_ms == pytest.approx(100.0)
+    assert lat.p50_ms is not None and 50 <= lat.p50_ms <= 51
+    assert lat.p99_ms is not None and 99 <= lat.p99_ms <= 100
+    assert lat.p99_takt_ratio == pytest.approx(lat.p99_ms / 100.0)
+
+
+def test_parse_by_rejects_unknown() -> None:
+    from streams.errors import ConfigError
+
+    assert parse_by("") == ()
+    with pytest.raises(ConfigError, match="camera"):
+        parse_by("camera")
