@@ -1,0 +1,64 @@
+"""kafka-python clients that fail fast with :class:`~streams.errors.KafkaUnavailable`.
+
+The constructors of kafka-python's clients connect to the bootstrap servers; when none answers
+within :data:`~streams.kafka.config.BOOTSTRAP_TIMEOUT_MS` they raise, and that becomes one
+message that says how to start a broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from streams.config import Settings
+from streams.errors import KafkaUnavailable
+from streams.kafka.config import MAX_MESSAGE_BYTES, kafka_python_options
+
+__all__ = ["open_admin", "open_consumer", "open_producer", "unavailable"]
+
+T = TypeVar("T")
+
+
+def unavailable(settings: Settings, cause: BaseException | str) -> KafkaUnavailable:
+    """The error for a broker that cannot be reached, with what to do about it."""
+    return KafkaUnavailable(
+        f"cannot reach Kafka at {settings.kafka_bootstrap} ({cause}). Start the local broker "
+        "with `make kafka-up`, or point LINEWATCH_KAFKA_BOOTSTRAP / --bootstrap at yours"
+    )
+
+
+def _connect(settings: Settings, factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    try:
+        return factory(*args, **kafka_python_options(settings), **kwargs)
+    except (KafkaTimeoutError, KafkaConnectionError) as exc:
+        raise unavailable(settings, exc) from exc
+
+
+def open_admin(settings: Settings) -> Any:
+    """A ``kafka.KafkaAdminClient`` (close it)."""
+    from kafka import KafkaAdminClient
+
+    return _connect(settings, KafkaAdminClient)
+
+
+def open_producer(settings: Settings, **overrides: Any) -> Any:
+    """A ``kafka.KafkaProducer``: acks=all, idempotent, messages up to 8 MiB (close it)."""
+    from kafka import KafkaProducer
+
+    options: dict[str, Any] = {
+        "acks": "all",
+        "enable_idempotence": True,
+        "max_request_size": MAX_MESSAGE_BYTES,
+        "linger_ms": 5,
+    }
+    options.update(overrides)
+    return _connect(settings, KafkaProducer, **options)
+
+
+def open_consumer(settings: Settings, *topics: str, **overrides: Any) -> Any:
+    """A ``kafka.KafkaConsumer`` subscribed to ``topics`` (close it)."""
+    from kafka import KafkaConsumer
+
+    return _connect(settings, KafkaConsumer, *topics, **overrides)
