@@ -369,3 +369,13 @@ def test_http_dsn_defaults() -> None:
     )
     assert parse_dsn("https://a%40b:p%3Aw@ch.local/linewatch").username == "a@b"
     assert parse_dsn("https://a%40b:p%3Aw@ch.local/linewatch").password == "p:w"
+
+
+def test_empty_results_still_name_their_columns(store: ClickHouseStore) -> None:
+    empty = store.query(
+        "WITH 1 AS one SELECT drift_id, line_id AS line FROM drift_events "
+        "WHERE line_id = {line:String}",
+        {"line": "nowhere"},
+    )
+    assert empty == (("drift_id", "line"), [])
+    assert store.query("SELECT 1 AS a WHERE 0;").column_names == ("a",)

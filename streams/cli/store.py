@@ -133,7 +133,10 @@ def render(result: QueryResult, fmt: OutputFormat, *, title: str | None = None) 
         table = Table(*columns, title=title)
         for row in rows:
             table.add_row(*("∅" if v is None else str(_cell(v)) for v in row))
-        Console().print(table)
+        console = Console()
+        if not console.is_terminal:  # piped or captured: natural width, no truncated cells
+            console = Console(width=100_000)
+        console.print(table)
         typer.echo(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
 
 

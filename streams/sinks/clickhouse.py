@@ -29,6 +29,8 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
   are never pasted into SQL. A string value is parsed by ClickHouse as the declared type.
 - Datetimes come back timezone-aware UTC (``tz_mode="aware"``); columns are
   ``DateTime64(3, 'UTC')``, so sub-millisecond digits are truncated on write.
+- chDB (via clickhouse-connect) returns no column names for an empty result; ``query``
+  then asks ``DESCRIBE (…)`` so callers always get the columns of a SELECT.
 - chDB: one process per directory (``linewatch.lock``), one directory per process (see
   :mod:`streams.sinks.chdb_lock`).
 """
@@ -36,6 +38,7 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -227,7 +230,21 @@ class ClickHouseStore:
             except (ClickHouseError, OSError) as exc:
                 raise self._failure(exc, "run the query") from exc
             rows = [tuple(row) for row in result.result_rows]
-            return QueryResult(tuple(result.column_names), rows)
+            columns = tuple(result.column_names)
+            if not rows and not columns:
+                columns = self._describe(sql, parameters)
+            return QueryResult(columns, rows)
+
+    def _describe(self, sql: str, parameters: Mapping[str, Any] | None) -> tuple[str, ...]:
+        """Column names of a query: chDB returns none with an empty result (HTTP may too)."""
+        body = sql.strip().rstrip(";")
+        if not re.match(r"(?is)^\(?\s*(select|with)\b", body):
+            return ()
+        try:
+            described = self._client.query(f"DESCRIBE ({body})", parameters=dict(parameters or {}))
+        except (ClickHouseError, OSError):
+            return ()
+        return tuple(str(row[0]) for row in described.result_rows)
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         """Run a statement that returns no rows (DDL, ``OPTIMIZE`` …)."""
