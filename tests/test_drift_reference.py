@@ -21,7 +21,7 @@ def _profile(seed: int = 0, n: int = 20_000) -> tuple[ReferenceProfile, np.ndarr
 
 
 def test_fit_moments_and_bins() -> None:
-    ref, values = _profile()
+    ref, _ = _profile()
     b = ref["brightness"]
     assert b.mean == pytest.approx(0.5, abs=0.002)
     assert b.std == pytest.approx(0.05, rel=0.03)
