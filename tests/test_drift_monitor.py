@@ -15,11 +15,14 @@ from streams.drift.signals import ALL_SIGNALS
 from streams.errors import ConfigError
 from streams.slicing import SliceKey
 
+Record = DriftEventRecord | ReferenceGapRecord
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 KEY = SliceKey("line-1", "normal", "day")
 
 
-def _rows(rng: np.random.Generator, n: int, brightness_shift: float = 0.0) -> Iterator[dict]:
+def _rows(
+    rng: np.random.Generator, n: int, brightness_shift: float = 0.0
+) -> Iterator[dict[str, float]]:
     for _ in range(n):
         defect = rng.random() < 0.02
         yield {
@@ -43,7 +46,7 @@ def reference() -> ReferenceProfile:
 
 
 def _feed(
-    monitor: DriftMonitor, rows: list[dict], start: int = 0, key: SliceKey = KEY
+    monitor: DriftMonitor, rows: list[dict[str, float]], start: int = 0, key: SliceKey = KEY
 ) -> list[tuple[int, DriftEventRecord | ReferenceGapRecord]]:
     out = []
     for i in range(start, len(rows)):
@@ -53,7 +56,7 @@ def _feed(
     return out
 
 
-def _drifts(records: list) -> list[tuple[int, DriftEventRecord]]:
+def _drifts(records: list[tuple[int, Record]]) -> list[tuple[int, DriftEventRecord]]:
     return [(i, r) for i, r in records if isinstance(r, DriftEventRecord)]
 
 
@@ -93,8 +96,8 @@ def test_gap_records_every_window(reference: ReferenceProfile) -> None:
     settings = Settings(gap_window_events=200)
     rows = list(_rows(np.random.default_rng(3), 400))
     rows[200:] = [dict(r, brightness=r["brightness"] + 0.1) for r in rows[200:]]  # +2 sd
-    gaps = [(i, r) for i, r in _feed(DriftMonitor(reference, settings), rows)]
-    gaps = [(i, r) for i, r in gaps if isinstance(r, ReferenceGapRecord)]
+    out = _feed(DriftMonitor(reference, settings), rows)
+    gaps = [(i, r) for i, r in out if isinstance(r, ReferenceGapRecord)]
     assert sorted({i for i, _ in gaps}) == [199, 399]
     first = {r.signal: r for i, r in gaps if i == 199}
     second = {r.signal: r for i, r in gaps if i == 399}
@@ -153,8 +156,8 @@ def test_snapshot_restore_continues_exactly(reference: ReferenceProfile) -> None
     rows = list(_rows(rng, 1200)) + list(_rows(rng, 800, brightness_shift=-1.0))
     keys = [SliceKey("line-1", "normal", "day"), SliceKey("line-1", "dim", "day")]
 
-    def feed(monitor: DriftMonitor, start: int, stop: int) -> list:
-        out = []
+    def feed(monitor: DriftMonitor, start: int, stop: int) -> list[Record]:
+        out: list[Record] = []
         for i in range(start, stop):
             key = keys[i % 7 == 0]
             out.extend(monitor.observe(key, f"ev-{i}", T0 + timedelta(seconds=i), rows[i]))
