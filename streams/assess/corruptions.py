@@ -7,7 +7,7 @@ a broken camera / lamp; the same (frame, severity, seed) always gives the same o
 >>> import numpy as np
 >>> rgb = np.full((8, 8, 3), 128, dtype=np.uint8)
 >>> out = apply_corruption("brightness", rgb, 5, np.random.default_rng(0))
->>> int(out.mean()) < 128, rgb.mean() == 128
+>>> int(out.mean()) < 128, int(rgb.mean()) == 128
 (True, True)
 """
 
