@@ -74,14 +74,17 @@ def test_negative_coordinates_keep_classes_apart() -> None:
     ]
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_matches_brute_force_reference(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "n", "max_detections"),
+    [(0, 200, 40), (1, 200, 500), (2, 1000, 300), (3, 1000, 1000), (4, 1500, 100), (5, 700, 7)],
+)
+def test_matches_brute_force_reference(seed: int, n: int, max_detections: int) -> None:
+    """Includes sizes above the internal block of candidates (256), across blocks."""
     rng = np.random.default_rng(seed)
-    n = 200
     xy = rng.uniform(0, 300, (n, 2))
     wh = rng.uniform(5, 80, (n, 2))
     boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
     scores = rng.uniform(0, 1, n).astype(np.float32)
     labels = rng.integers(0, 3, n)
-    got = nms(boxes, scores, labels, iou_threshold=0.45, max_detections=40).tolist()
-    assert got == _reference_nms(boxes, scores, labels, 0.45, 40)
+    got = nms(boxes, scores, labels, iou_threshold=0.45, max_detections=max_detections).tolist()
+    assert got == _reference_nms(boxes, scores, labels, 0.45, max_detections)

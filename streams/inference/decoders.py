@@ -120,7 +120,10 @@ class YoloV8Decoder:
             if keep.size == 0:
                 result.append(Candidates.empty())
                 continue
-            labels = cls[b][:, keep].argmax(axis=0).astype(np.int64)
+            if keep.size * 8 > out.shape[2]:  # many candidates: one pass beats a gather
+                labels = cls[b].argmax(axis=0)[keep].astype(np.int64)
+            else:
+                labels = cls[b][:, keep].argmax(axis=0).astype(np.int64)
             boxes = _xywh_to_xyxy(np.ascontiguousarray(out[b, :4][:, keep].T))
             result.append(Candidates(boxes, best[b, keep], labels))
         return result

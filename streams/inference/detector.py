@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
+from pydantic import TypeAdapter
 
 from schemas.results import Detection
 from streams.config import Settings, get_settings
@@ -22,6 +23,8 @@ from streams.inference.spec import ModelSpec, load_spec
 __all__ = ["SHIPPED_SPEC", "Detector", "shipped_spec_path"]
 
 SHIPPED_SPEC = "linewatch-defects.json"
+
+_DETECTIONS = TypeAdapter(list[Detection])
 
 _ORT_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -288,16 +291,15 @@ class Detector:
             labels = cand.labels[keep].tolist()
             names = self._names
             n_names = len(names)
-            results.append(
-                [
-                    Detection.model_construct(
-                        class_name=names[c] if 0 <= c < n_names else f"class_{c}",
-                        confidence=s,
-                        box=tuple(b),
-                    )
-                    for b, s, c in zip(boxes, scores, labels, strict=True)
-                ]
-            )
+            rows = [
+                {
+                    "class_name": names[c] if 0 <= c < n_names else f"class_{c}",
+                    "confidence": s,
+                    "box": b,
+                }
+                for b, s, c in zip(boxes, scores, labels, strict=True)
+            ]
+            results.append(_DETECTIONS.validate_python(rows))  # one validation call per frame
         return results
 
     def detect(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[list[Detection]]:

@@ -21,7 +21,10 @@ __all__ = ["box_iou", "nms"]
 
 MAX_CANDIDATES = 10_000
 """At most this many highest-scoring boxes enter NMS (the rest could not make the top-k anyway
-in any realistic output, and the greedy pass is linear in the candidates per kept box)."""
+in any realistic output)."""
+
+_BLOCK = 256
+"""Candidates whose pairwise overlaps are computed at once."""
 
 
 def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -58,28 +61,61 @@ def nms(
     n = len(scores)
     if n == 0 or max_detections <= 0:
         return np.empty(0, dtype=np.intp)
-    order = np.argsort(-scores, kind="stable")
-    if n > MAX_CANDIDATES:
-        order = order[:MAX_CANDIDATES]
+    order = np.argsort(-np.asarray(scores), kind="stable")[:MAX_CANDIDATES]
     b = np.asarray(boxes, dtype=np.float32)[order]
     if labels is not None and n > 1:
         lo = float(b.min())
         span = float(b.max()) - lo + 1.0
         b = (b - lo) + (np.asarray(labels)[order].astype(np.float32) * span)[:, None]
-    x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    alive = np.arange(len(order))
-    keep: list[int] = []
-    while alive.size:
-        i = int(alive[0])
-        keep.append(i)
-        if len(keep) >= max_detections or alive.size == 1:
+    areas = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    k = len(order)
+    alive = np.ones(k, dtype=bool)
+    keep: list[npt.NDArray[np.intp]] = []
+    kept = 0
+    # Exact greedy NMS, a block of candidates at a time: the block's pairwise overlaps are one
+    # matrix, the greedy walk inside it visits kept boxes only, and the boxes kept in the block
+    # then strike every later candidate they overlap in one more matrix operation.
+    for start in range(0, k, _BLOCK):
+        idx = start + np.flatnonzero(alive[start : start + _BLOCK])
+        if idx.size == 0:
+            continue
+        over = _overlaps(b[idx], areas[idx], b[idx], areas[idx], iou_threshold)
+        suppressed = np.zeros(idx.size, dtype=bool)
+        chosen = []
+        i = 0
+        while True:
+            chosen.append(i)
+            if kept + len(chosen) >= max_detections:
+                break
+            suppressed |= over[i]
+            nxt = np.flatnonzero(~suppressed[i + 1 :])
+            if nxt.size == 0:
+                break
+            i += 1 + int(nxt[0])
+        winners = idx[chosen]
+        keep.append(winners)
+        kept += len(chosen)
+        end = start + _BLOCK
+        if kept >= max_detections or end >= k:
             break
-        rest = alive[1:]
-        w = np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest])
-        h = np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest])
-        inter = np.clip(w, 0, None) * np.clip(h, 0, None)
-        union = areas[i] + areas[rest] - inter
-        # iou <= t  ⇔  inter <= t * union (no division; a zero union has zero overlap)
-        alive = rest[inter <= iou_threshold * union]
-    return order[np.asarray(keep, dtype=np.intp)]
+        later = end + np.flatnonzero(alive[end:])
+        if later.size:
+            hit = _overlaps(b[winners], areas[winners], b[later], areas[later], iou_threshold)
+            alive[later[hit.any(axis=0)]] = False
+    return order[np.concatenate(keep)] if keep else np.empty(0, dtype=np.intp)
+
+
+def _overlaps(
+    a: npt.NDArray[np.float32],
+    area_a: npt.NDArray[np.float32],
+    b: npt.NDArray[np.float32],
+    area_b: npt.NDArray[np.float32],
+    iou_threshold: float,
+) -> npt.NDArray[np.bool_]:
+    """``[len(a), len(b)]``: IoU > threshold, as ``inter > t * union`` (no division)."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(w, 0) * np.maximum(h, 0)
+    union = area_a[:, None] + area_b[None, :] - inter
+    result: npt.NDArray[np.bool_] = inter > iou_threshold * union
+    return result

@@ -1,0 +1,312 @@
+"""Inference overhead: raw onnxruntime vs ``Detector.detect`` vs the full ``linewatch detect`` path.
+
+Prints, never asserts. For each available model, on the same simulated frames:
+
+- raw: ``session.run`` alone on ready input tensors (no decode, no pre/post-processing);
+- detect: ``Detector.detect`` on decoded RGB frames (letterbox, normalise, run, decode, NMS,
+  map boxes back, build ``Detection`` objects);
+- full: what ``linewatch detect`` does per line (JSON parse + validation, base64 + JPEG decode,
+  detect, serialise and write a JSON line).
+
+Throughput is given as a ratio to raw (target: detect ≥ 0.90 for a 320x320 YOLO-class model).
+Models: the shipped detector (``streams/models/linewatch-defects.json``),
+``bench/.cache/yolo-class-320.onnx`` if it has been built, and a synthetic YOLOv8-shaped conv
+net (≈1.7 GFLOP at 320x320, 80 classes, 2100 anchors) built here with ``onnx`` in two flavours:
+"sparse" (few boxes above the score threshold, like a trained model on mostly good parts) and
+"dense" (every anchor scores ~0.5: the worst case for NMS).
+
+Run: ``python bench/bench_inference.py [--frames 96] [--batch 8] [--repeats 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from streams.cli.model import detect_lines
+from streams.errors import ModelError
+from streams.inference import Detector, ModelSpec
+from streams.inference.detector import shipped_spec_path
+from streams.ingest import decode_frame, parse_event
+
+YOLO_CLASS = Path(__file__).parent / ".cache" / "yolo-class-320.onnx"
+MAX_IMAGE_BYTES = 1 << 24
+
+
+def _events(n: int) -> list[bytes]:
+    """``n`` camera-event JSON lines with JPEG frames (simulator if present, else noise)."""
+    try:
+        from streams.simulate import generate, parse_simulate_source
+    except ImportError:
+        return _noise_events(n)
+    request = parse_simulate_source(f"simulate:production?events={n}&seed=11&lines=3")
+    return [json.dumps(sim.event).encode() for sim in generate(request)]
+
+
+def _noise_events(n: int) -> list[bytes]:
+    import base64
+    import uuid
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    lines = []
+    for _ in range(n):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)).save(buf, "JPEG")
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "camera_id": "cam",
+            "line_id": "line-1",
+            "captured_at": "2026-11-29T06:00:00Z",
+            "image": {"encoding": "jpeg", "data": base64.b64encode(buf.getvalue()).decode()},
+        }
+        lines.append(json.dumps(event).encode())
+    return lines
+
+
+# --- a synthetic YOLOv8-shaped model ------------------------------------------------------
+
+
+def build_synthetic_yolo(path: Path, *, size: int = 320, classes: int = 80, dense: bool) -> Path:
+    """A random-weight conv net with YOLOv8's output contract ``[B, 4+C, N]`` (strides 8/16/32)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    counter = iter(range(10_000))
+
+    def conv(x: str, cin: int, cout: int, k: int, stride: int, *, act: bool = True) -> str:
+        i = next(counter)
+        w = rng.normal(0, np.sqrt(2.0 / (cin * k * k)), (cout, cin, k, k)).astype(np.float32)
+        inits.extend(
+            [
+                numpy_helper.from_array(w, f"w{i}"),
+                numpy_helper.from_array(np.zeros(cout, np.float32), f"b{i}"),
+            ]
+        )
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [x, f"w{i}", f"b{i}"],
+                [f"c{i}"],
+                kernel_shape=[k, k],
+                strides=[stride, stride],
+                pads=[k // 2] * 4,
+            )
+        )
+        if not act:
+            return f"c{i}"
+        nodes.append(helper.make_node("Sigmoid", [f"c{i}"], [f"s{i}"]))
+        nodes.append(helper.make_node("Mul", [f"c{i}", f"s{i}"], [f"a{i}"]))  # SiLU
+        return f"a{i}"
+
+    x = conv("images", 3, 16, 3, 2)
+    x = conv(x, 16, 32, 3, 2)
+    for _ in range(3):
+        x = conv(x, 32, 32, 3, 1)
+    heads = []
+    cin = 32
+    for cout in (64, 128, 256):  # strides 8, 16, 32
+        x = conv(x, cin, cout, 3, 2)
+        for _ in range(3):
+            x = conv(x, cout, cout, 3, 1)
+        cin = cout
+        heads.append((x, cout))
+    flat = []
+    # boxes: cx, cy anywhere in the input, w, h up to a fifth of it; class logits: sparse = a few
+    # anchors above 0.05 (like a trained model on mostly good parts), dense = most anchors above
+    box_scale = np.array([size, size, size / 5, size / 5], np.float32).reshape(1, 4, 1, 1)
+    inits.append(numpy_helper.from_array(box_scale, "box_scale"))
+    inits.append(numpy_helper.from_array(np.array(8.0, np.float32), "box_gain"))
+    inits.append(numpy_helper.from_array(np.array([0, 0, -1], np.int64), "flat_shape"))
+    gain, shift = (4.0, -1.0) if dense else (4.0, -9.0)
+    inits.append(numpy_helper.from_array(np.array(gain, np.float32), "cls_gain"))
+    inits.append(numpy_helper.from_array(np.array(shift, np.float32), "cls_shift"))
+    for j, (h, ch) in enumerate(heads):
+        box = conv(h, ch, 4, 1, 1, act=False)
+        cls = conv(h, ch, classes, 1, 1, act=False)
+        nodes += [
+            helper.make_node("Mul", [cls, "cls_gain"], [f"cg{j}"]),
+            helper.make_node("Add", [f"cg{j}", "cls_shift"], [f"cs{j}"]),
+            helper.make_node("Sigmoid", [f"cs{j}"], [f"cp{j}"]),
+            helper.make_node("Mul", [box, "box_gain"], [f"bg{j}"]),
+            helper.make_node("Sigmoid", [f"bg{j}"], [f"bp{j}"]),
+            helper.make_node("Mul", [f"bp{j}", "box_scale"], [f"bx{j}"]),
+            helper.make_node("Concat", [f"bx{j}", f"cp{j}"], [f"hd{j}"], axis=1),
+            helper.make_node("Reshape", [f"hd{j}", "flat_shape"], [f"fl{j}"]),
+        ]
+        flat.append(f"fl{j}")
+    nodes.append(helper.make_node("Concat", flat, ["output0"], axis=2))
+    n_anchors = sum((size // s) ** 2 for s in (8, 16, 32))
+    graph = helper.make_graph(
+        nodes,
+        "synthetic_yolo",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [
+            helper.make_tensor_value_info(
+                "output0", TensorProto.FLOAT, ["batch", 4 + classes, n_anchors]
+            )
+        ],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+# --- measurement ----------------------------------------------------------------------------
+
+
+def _best(fn: Callable[[], object], repeats: int) -> float:
+    """Best wall time of ``repeats`` calls (least disturbed by other load on the machine)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_model(
+    label: str,
+    model: str | Path | ModelSpec | None,
+    *,
+    lines: list[bytes],
+    batch: int,
+    repeats: int,
+    threads: int | None,
+) -> None:
+    """Print raw / detect / full throughput of one model on ``lines``."""
+    try:
+        detector = Detector.load(model, intra_op_num_threads=threads)
+    except ModelError as exc:
+        print(f"{label}: cannot load ({exc})")
+        return
+    spec = detector.spec
+    frames = [
+        decode_frame(
+            parse_event(x, max_image_bytes=MAX_IMAGE_BYTES), max_image_bytes=MAX_IMAGE_BYTES
+        ).rgb
+        for x in lines
+    ]
+    chunks = [frames[i : i + batch] for i in range(0, len(frames), batch)]
+    tensors = [detector.preprocess(c)[0] for c in chunks]
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(spec.onnx), options, providers=["CPUExecutionProvider"])
+    feed = spec.input_name or session.get_inputs()[0].name
+    session.run(None, {feed: tensors[0]})
+    detector.detect(chunks[0])  # warm both up
+
+    def raw() -> None:
+        for t in tensors:
+            session.run(None, {feed: t})
+
+    def detect() -> None:
+        for c in chunks:
+            detector.detect(c)
+
+    counts: list[int] = []
+
+    def full() -> None:
+        sink = io.StringIO()
+        summary = detect_lines(
+            lines, detector, sink.write, batch_size=batch, max_image_bytes=MAX_IMAGE_BYTES
+        )
+        counts.append(summary.accepted)
+
+    outputs = [detector.run_raw(t) for t in tensors]
+    transforms = [detector.preprocess(c)[1] for c in chunks]
+
+    def pre() -> None:
+        for c in chunks:
+            detector.preprocess(c)
+
+    def post() -> None:
+        for o, t in zip(outputs, transforms, strict=True):
+            detector.postprocess(o, t)
+
+    t_raw, t_det, t_full = float("inf"), float("inf"), float("inf")
+    for _ in range(repeats):  # interleaved, so drifting machine load hits all three alike
+        t_raw = min(t_raw, _best(raw, 1))
+        t_det = min(t_det, _best(detect, 1))
+        t_full = min(t_full, _best(full, 1))
+    t_pre, t_post = _best(pre, repeats), _best(post, repeats)
+    n = len(frames)
+    boxes = sum(len(r) for r in detector.detect(frames)) / n
+    size = spec.input_size
+    print(
+        f"\n{label}: {spec.name} ({spec.output_format}, input {size}, "
+        f"{len(spec.class_names or ())} classes), {n} frames, batch {batch}, "
+        f"{boxes:.1f} boxes/frame kept"
+    )
+    print(f"  {'path':<34}{'frames/s':>10}{'ms/frame':>10}{'vs raw':>9}")
+    for name, t in (
+        ("raw session.run", t_raw),
+        ("Detector.detect", t_det),
+        ("full detect (parse+decode+write)", t_full),
+    ):
+        print(f"  {name:<34}{n / t:>10.1f}{t * 1000 / n:>10.2f}{t_raw / t:>9.3f}")
+    print(
+        f"  pre-processing {t_pre * 1000 / n:.3f} ms/frame, post-processing (decode+NMS+map) "
+        f"{t_post * 1000 / n:.3f} ms/frame, ingest+write "
+        f"{max(t_full - t_det, 0) * 1000 / n:.3f} ms/frame"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; prints a table per model."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=96)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
+    parser.add_argument("--no-synthetic", action="store_true")
+    args = parser.parse_args(argv)
+    lines = _events(args.frames)
+    print(
+        f"bench_inference: {len(lines)} events, onnxruntime {ort.__version__}, "
+        f"threads {args.threads or 'default'}"
+    )
+    common: dict[str, Any] = {
+        "lines": lines,
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "threads": args.threads,
+    }
+    shipped = shipped_spec_path()
+    if shipped.is_file():
+        bench_model("shipped", None, **common)
+    else:
+        print(f"\nshipped: {shipped} not present, skipped")
+    if YOLO_CLASS.is_file():
+        bench_model("yolo-class-320", YOLO_CLASS, **common)
+    else:
+        print(f"yolo-class-320: {YOLO_CLASS} not present, skipped")
+    if not args.no_synthetic:
+        with tempfile.TemporaryDirectory() as tmp:
+            for dense in (False, True):
+                name = "dense" if dense else "sparse"
+                path = build_synthetic_yolo(Path(tmp) / f"synthetic-{name}.onnx", dense=dense)
+                bench_model(f"synthetic-yolo-320-{name}", path, **common)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
