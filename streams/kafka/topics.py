@@ -22,6 +22,7 @@ so that label and dead-letter traffic spreads the same way.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,9 +97,17 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-def _partition_counts(admin: Any, names: list[str]) -> dict[str, int]:
-    described = admin.describe_topics(names)
-    return {d["name"]: len(d["partitions"]) for d in described if d.get("error_code", 0) == 0}
+def _partition_counts(admin: Any, names: list[str], timeout_s: float = 15.0) -> dict[str, int]:
+    """Partitions per topic; waits while fresh topics are still missing from the metadata."""
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for d in admin.describe_topics([n for n in names if n not in counts]):
+            if d.get("error_code", 0) == 0 and d["partitions"]:
+                counts[d["name"]] = len(d["partitions"])
+        if len(counts) == len(names) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
 
 
 def ensure_topics_report(settings: Settings) -> TopicsReport:
@@ -119,7 +128,7 @@ def ensure_topics_report(settings: Settings) -> TopicsReport:
                 continue
             new = NewTopic(spec.name, spec.partitions, spec.replication, topic_configs=spec.configs)
             try:
-                admin.create_topics([new])
+                admin.create_topics([new], wait_for_metadata=True)
             except TopicAlreadyExistsError:
                 continue
             created.append(spec.name)

@@ -1,0 +1,101 @@
+"""Client options: every client gets the same bootstrap and security settings."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import certifi
+import faust
+import pytest
+
+from streams.config import Settings
+from streams.errors import ConfigError
+from streams.kafka.config import (
+    aiokafka_options,
+    bootstrap_servers,
+    faust_broker_options,
+    kafka_python_options,
+)
+
+SASL_SSL = {
+    "kafka_bootstrap": "k1:9093,k2:9093",
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_sasl_mechanism": "SCRAM-SHA-256",
+    "kafka_sasl_username": "linewatch",
+    "kafka_sasl_password": "s3cret",
+    "kafka_ssl_cafile": certifi.where(),
+}
+
+
+def test_plaintext_defaults() -> None:
+    s = Settings()
+    kp, ak = kafka_python_options(s), aiokafka_options(s)
+    assert kp["bootstrap_servers"] == ak["bootstrap_servers"] == ["127.0.0.1:9092"]
+    assert kp["security_protocol"] == ak["security_protocol"] == "PLAINTEXT"
+    assert "sasl_mechanism" not in kp and "ssl_context" not in ak
+    assert "broker_credentials" not in faust_broker_options(s)
+
+
+def test_sasl_ssl_is_the_same_for_every_client() -> None:
+    s = Settings(**SASL_SSL)
+    kp, ak, fa = kafka_python_options(s), aiokafka_options(s), faust_broker_options(s)
+    for opts in (kp, ak):
+        assert opts["bootstrap_servers"] == ["k1:9093", "k2:9093"]
+        assert opts["security_protocol"] == "SASL_SSL"
+        assert opts["sasl_mechanism"] == "SCRAM-SHA-256"
+        assert opts["sasl_plain_username"] == "linewatch"
+        assert opts["sasl_plain_password"] == "s3cret"
+    assert kp["ssl_cafile"] == certifi.where()
+    assert isinstance(ak["ssl_context"], ssl.SSLContext)
+    assert ak["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+    assert fa["broker"] == "kafka://k1:9093;kafka://k2:9093"
+    creds = fa["broker_credentials"]
+    assert isinstance(creds, faust.SASLCredentials)
+    assert (creds.username, creds.password) == ("linewatch", "s3cret")
+    assert creds.protocol.value == "SASL_SSL"
+
+
+def test_sasl_plaintext_has_no_tls() -> None:
+    s = Settings(**{**SASL_SSL, "kafka_security_protocol": "SASL_PLAINTEXT"})
+    assert "ssl_context" not in aiokafka_options(s)
+    assert "ssl_cafile" not in kafka_python_options(s)
+    assert faust_broker_options(s)["broker_credentials"].protocol.value == "SASL_PLAINTEXT"
+
+
+def test_ssl_only_gets_ssl_credentials() -> None:
+    s = Settings(kafka_security_protocol="SSL", kafka_ssl_cafile=certifi.where())
+    assert isinstance(faust_broker_options(s)["broker_credentials"], faust.SSLCredentials)
+    assert "sasl_mechanism" not in kafka_python_options(s)
+
+
+def test_password_is_never_in_the_settings_dump() -> None:
+    assert "s3cret" not in str(Settings(**SASL_SSL).as_dict())
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"kafka_sasl_password": None},
+        {"kafka_sasl_username": None},
+    ],
+)
+def test_incomplete_sasl_is_a_config_error(overrides: dict[str, object]) -> None:
+    s = Settings(**{**SASL_SSL, **overrides})
+    for build in (kafka_python_options, aiokafka_options, faust_broker_options):
+        with pytest.raises(ConfigError, match="LINEWATCH_KAFKA_SASL"):
+            build(s)
+
+
+def test_missing_cafile_is_a_config_error(tmp_path: Path) -> None:
+    s = Settings(kafka_security_protocol="SSL", kafka_ssl_cafile=str(tmp_path / "nope.pem"))
+    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA_SSL_CAFILE"):
+        aiokafka_options(s)
+    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA_SSL_CAFILE"):
+        kafka_python_options(s)
+
+
+@pytest.mark.parametrize("bad", ["", "host", "host:port", ":9092", " , "])
+def test_bad_bootstrap_is_a_config_error(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        bootstrap_servers(Settings(kafka_bootstrap=bad))
