@@ -66,6 +66,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
 
     @app.command("produce")
     def produce(
+        *,
         source: Annotated[
             str,
             typer.Option(
