@@ -1,0 +1,8 @@
+"""The readiness report (one self-contained HTML file) and the verdict it leads with."""
+
+from __future__ import annotations
+
+from streams.readiness.verdict import Criterion, ReadinessVerdict, compute_verdict
+from streams.report.render import SECTIONS, render_report
+
+__all__ = ["SECTIONS", "Criterion", "ReadinessVerdict", "compute_verdict", "render_report"]

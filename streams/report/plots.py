@@ -1,0 +1,177 @@
+"""The report's figures: matplotlib (Agg) rendered to inline base64 PNG ``<img>`` tags."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = [
+    "confidence_histograms",
+    "drift_timeline",
+    "failure_mode_bars",
+    "figure_to_img",
+    "latency_curves",
+    "robustness_curves",
+    "slice_heatmaps",
+]
+
+_DPI = 110
+
+
+def figure_to_img(fig: Figure, alt: str) -> str:
+    """``<img src="data:image/png;base64,…">`` of ``fig`` (the figure is closed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img class="plot" alt="{alt}" src="data:image/png;base64,{data}">'
+
+
+def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> str:
+    """Recall and FPR per (line × shift) row and lighting column; grey cells: no data."""
+    rows = sorted({(s["line_id"], s["shift"]) for s in slices})
+    cols = sorted({s["lighting"] for s in slices})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.8), squeeze=False)
+    for ax, metric, cmap in zip(axes[0], ("recall", "fpr"), ("RdYlGn", "RdYlGn_r"), strict=True):
+        grid = np.full((len(rows), len(cols)), np.nan)
+        text: dict[tuple[int, int], str] = {}
+        for s in slices:
+            i, j = rows.index((s["line_id"], s["shift"])), cols.index(s["lighting"])
+            p = s[metric]
+            if p.value is not None:
+                grid[i, j] = p.value
+                text[i, j] = f"{p.value:.0%}\nn={p.n}"
+            else:
+                text[i, j] = "no data"
+        cm = plt.get_cmap(cmap).with_extremes(bad="#dddddd")
+        ax.imshow(np.ma.masked_invalid(grid), cmap=cm, vmin=0, vmax=1, aspect="auto")
+        for (i, j), t in text.items():
+            ax.text(j, i, t, ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(cols)), cols)
+        ax.set_yticks(range(len(rows)), [f"{a} / {b}" for a, b in rows])
+        ax.set_title(
+            "recall (defective units flagged)" if metric == "recall" else "FPR (good units flagged)"
+        )
+    fig.tight_layout()
+    return figure_to_img(fig, "recall and false-positive rate per slice")
+
+
+def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> str:
+    """Drift alarms per hour, one row per slice, marker per signal."""
+    slices = sorted({f"{r[0]}/{r[1]}/{r[2]}" for r in rows})
+    signals = sorted({r[3] for r in rows})
+    fig, ax = plt.subplots(figsize=(10, 0.35 * len(slices) + 1.8))
+    markers = "osD^vP*Xh"
+    for k, sig in enumerate(signals):
+        pts = [r for r in rows if r[3] == sig]
+        ax.scatter(
+            [r[4] for r in pts],
+            [slices.index(f"{r[0]}/{r[1]}/{r[2]}") for r in pts],
+            s=[18 + 10 * min(int(r[5]), 10) for r in pts],
+            marker=markers[k % len(markers)],
+            label=sig,
+            alpha=0.75,
+        )
+    ax.set_yticks(range(len(slices)), slices)
+    ax.set_xlabel("hour (UTC)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return figure_to_img(fig, "drift alarms over time per slice")
+
+
+def confidence_histograms(
+    lab: dict[float, int], production: dict[float, int], threshold: float, band: tuple[float, float]
+) -> str:
+    """Top-confidence distributions (share of frames per 0.05 bin), lab vs production."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    width = 0.05
+    for data, label, offset in ((lab, "lab (clean)", 0.0), (production, "production", width / 2)):
+        total = sum(data.values())
+        if not total:
+            continue
+        bins = sorted(data)
+        ax.bar(
+            [b + offset for b in bins],
+            [data[b] / total for b in bins],
+            width=width / 2,
+            align="edge",
+            label=f"{label}, n={total}",
+        )
+    ax.axvspan(band[0], band[1], color="orange", alpha=0.12, label="review band")
+    ax.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold:.2f}")
+    ax.set_yscale("log")
+    ax.set_xlabel("top confidence of the frame")
+    ax.set_ylabel("share of frames")
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize=7)
+    return figure_to_img(fig, "confidence histograms lab versus production")
+
+
+def robustness_curves(rows: Sequence[dict[str, Any]], clean_recall: float | None) -> str:
+    """Recall vs severity per corruption (severity 0 = clean)."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for name in sorted({r["corruption"] for r in rows}):
+        pts = sorted(
+            (r["severity"], r["recall"])
+            for r in rows
+            if r["corruption"] == name and r["recall"] is not None
+        )
+        if clean_recall is not None:
+            pts = [(0, clean_recall), *pts]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+    ax.set_xlabel("severity (0 = clean)")
+    ax.set_ylabel("recall at threshold")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return figure_to_img(fig, "recall versus corruption severity")
+
+
+def failure_mode_bars(rows: Sequence[dict[str, Any]]) -> str:
+    """Fail-safe vs fail-silent share of frames per condition."""
+    labels = [
+        r["corruption"] if r["kind"] != "corruption" else f"{r['corruption']} s{r['severity']}"
+        for r in rows
+    ]
+    safe = np.array([r["fail_safe"] / max(r["frames"], 1) for r in rows])
+    silent = np.array([r["fail_silent"] / max(r["frames"], 1) for r in rows])
+    fig, ax = plt.subplots(figsize=(10, 0.22 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    ax.barh(y, safe, color="#4c9f70", label="fail-safe (unsure)")
+    ax.barh(y, silent, left=safe, color="#c0392b", label="fail-silent (confident and wrong)")
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of frames")
+    ax.legend(fontsize=7, loc="lower right")
+    return figure_to_img(fig, "fail-safe versus fail-silent per condition")
+
+
+def latency_curves(curves: dict[str, list[float]], takt: dict[str, float | None]) -> str:
+    """Latency quantile curves per line with the line's takt time."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    qs = np.linspace(0, 1, 101)
+    for k, (line, values) in enumerate(sorted(curves.items())):
+        (h,) = ax.plot(values, qs[: len(values)], label=line)
+        t = takt.get(line)
+        if t:
+            ax.axvline(t, color=h.get_color(), linestyle=":", alpha=0.8)
+            ax.text(t, 0.02 + 0.08 * k, f" takt {line}", color=h.get_color(), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("end-to-end latency (ms, log)")
+    ax.set_ylabel("share of frames ≤ x")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return figure_to_img(fig, "latency distribution per line against takt")
