@@ -44,7 +44,7 @@ def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.8), squeeze=False)
     for ax, metric, cmap in zip(axes[0], ("recall", "fpr"), ("RdYlGn", "RdYlGn_r"), strict=True):
         grid = np.full((len(rows), len(cols)), np.nan)
-        text: dict[tuple[int, int], str] = {}
+        text = {(i, j): "no data" for i in range(len(rows)) for j in range(len(cols))}
         for s in slices:
             i, j = rows.index((s["line_id"], s["shift"])), cols.index(s["lighting"])
             p = s[metric]

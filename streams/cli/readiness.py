@@ -1,0 +1,239 @@
+"""``linewatch metrics``, ``linewatch assess`` and ``linewatch report``: is the model ready?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.cli.groups import CliGroups
+from streams.config import Settings
+from streams.errors import ConfigError
+
+__all__ = ["print_metrics", "register"]
+
+console = Console()
+
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="Store DSN (default: $LINEWATCH_STORE).")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Model spec .json or bare .onnx (default: shipped).")
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    base = Settings()
+    update = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=update) if update else base
+
+
+def _json_default(value: object) -> str:
+    return str(value)
+
+
+def print_metrics(metrics: Any, out: Console) -> None:
+    """The metrics as rich tables."""
+    from streams.readiness.metrics import ReadinessMetrics
+
+    m: ReadinessMetrics = metrics
+    o = m.overall
+    t = Table(title=f"production at operating threshold {m.threshold:.2f} (frame level)")
+    for col in ("frames", "TP", "FP", "FN", "TN", "FPR", "recall", "precision", "prevalence"):
+        t.add_column(col)
+    t.add_row(
+        *(str(v) for v in (o.frames, o.tp, o.fp, o.fn, o.tn)),
+        o.fpr.fmt(),
+        o.recall.fmt(),
+        o.precision.fmt(),
+        o.prevalence.fmt(),
+    )
+    out.print(t)
+    if m.slices:
+        t = Table(title="per " + " x ".join(m.by))
+        for col in (*m.by, "frames", "precision", "recall", "FPR"):
+            t.add_column(col)
+        for s in m.slices:
+            t.add_row(
+                *s.key.values(), str(s.frames), s.precision.fmt(), s.recall.fmt(), s.fpr.fmt()
+            )
+        out.print(t)
+    t = Table(title="misses per defect class")
+    for col in ("class", "trained", "box-level FNR", "units passed"):
+        t.add_column(col)
+    for c in m.classes:
+        t.add_row(c.class_name, "yes" if c.trained else "NO", c.fnr.fmt(), c.unit_fnr.fmt())
+    out.print(t)
+    t = Table(title="latency per line vs takt")
+    for col in ("line", "frames", "p50 ms", "p95 ms", "p99 ms", "takt ms", "p99/takt"):
+        t.add_column(col)
+    for lat in m.latency:
+
+        def f(v: float | None) -> str:
+            return "no data" if v is None else f"{v:.1f}"
+
+        ratio = lat.p99_takt_ratio
+        t.add_row(
+            lat.line_id,
+            str(lat.frames),
+            f(lat.p50_ms),
+            f(lat.p95_ms),
+            f(lat.p99_ms),
+            f(lat.takt_ms),
+            "no data" if ratio is None else f"{ratio:.0%}",
+        )
+    out.print(t)
+    lab = m.lab
+    t = Table(title="lab (clean split of the latest `linewatch assess`)", show_header=False)
+    t.add_row("mAP@0.5", "no data" if lab.map.map50 is None else f"{lab.map.map50:.3f}")
+    t.add_row("lab TPR", lab.tpr.fmt())
+    t.add_row("lab FPR", lab.fpr.fmt())
+    br = m.base_rate
+    if br is not None:
+        prec = "no data" if br.precision is None else f"{br.precision:.1%}"
+        t.add_row("prevalence (production)", f"{br.prevalence:.2%}")
+        t.add_row("precision at that base rate (Bayes)", prec)
+        t.add_row("expected false alarms / 1M units", f"{br.false_alarms_per_million:,.0f}")
+        t.add_row("expected missed defects / 1M units", f"{br.missed_per_million:,.0f}")
+    out.print(t)
+    cov = m.coverage
+    out.print(
+        f"{cov.frames} frames, {cov.reconciled_frames} labelled+reconciled, "
+        f"{cov.labels_without_frames} labels without frames, "
+        f"{m.review_queue_size} unlabelled frames in the review band {list(m.review_band)}"
+    )
+    for note in m.notes:
+        out.print(f"[yellow]note:[/] {note}")
+
+
+def register(app: typer.Typer, groups: CliGroups) -> None:
+    """Add ``metrics``, ``assess`` and ``report``."""
+
+    @app.command("metrics")
+    def metrics(  # noqa: PLR0917
+        by: Annotated[
+            str, typer.Option(help="Group by any of line,shift,lighting ('' for overall only).")
+        ] = "line,shift,lighting",
+        fmt: Annotated[
+            Literal["table", "json"], typer.Option("--format", help="table or json.")
+        ] = "table",
+        review_queue: Annotated[
+            bool, typer.Option("--review-queue", help="List the frames in the review band.")
+        ] = False,
+        limit: Annotated[int, typer.Option(help="Rows of --review-queue.")] = 100,
+        store: StoreOpt = None,
+        model: ModelOpt = None,
+    ) -> None:
+        """Readiness metrics: FPR, per-class FNR, per-slice precision/recall, latency, base rate."""
+        from streams.readiness.metrics import compute_metrics, parse_by
+        from streams.readiness.metrics import review_queue as queue_of
+        from streams.sinks import ClickHouseStore
+
+        settings = _settings(store=store, model=model)
+        columns = parse_by(by)
+        with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
+            st.apply_schema()
+            if review_queue:
+                rows = queue_of(st, settings, limit=limit)
+                if fmt == "json":
+                    typer.echo(json.dumps(rows, default=_json_default, indent=2))
+                    return
+                t = Table(title=f"review queue: top confidence in {list(settings.review_band)}")
+                for col in ("event_id", "line", "captured_at", "top conf.", "labelled"):
+                    t.add_column(col)
+                for r in rows:
+                    t.add_row(
+                        r["event_id"],
+                        r["line_id"],
+                        str(r["captured_at"]),
+                        f"{r['max_confidence']:.3f}",
+                        "yes" if r["labelled"] else "no",
+                    )
+                console.print(t)
+                return
+            m = compute_metrics(st, settings, by=columns)
+        if fmt == "json":
+            typer.echo(json.dumps(m.as_dict(), default=_json_default, indent=2))
+        else:
+            print_metrics(m, console)
+
+    @app.command("assess")
+    def assess(  # noqa: PLR0917
+        suite: Annotated[str, typer.Option(help="The suite to run: corruptions.")] = "corruptions",
+        frames: Annotated[int, typer.Option(min=1, help="Lab frames to render.")] = 120,
+        seed: Annotated[int, typer.Option(min=0, help="Seed: same seed, same results.")] = 0,
+        severities: Annotated[
+            str, typer.Option(help="Comma-separated severities out of 1..5.")
+        ] = "1,3,5",
+        store: StoreOpt = None,
+        model: ModelOpt = None,
+    ) -> None:
+        """Corruptions and novel inputs: recall, confidence, fail-safe vs fail-silent."""
+        from streams.assess import run_corruption_suite
+        from streams.cli.progress import make_progress
+        from streams.sinks import ClickHouseStore
+
+        if suite != "corruptions":
+            raise ConfigError(f"unknown suite {suite!r}; the available suite is 'corruptions'")
+        try:
+            levels = tuple(int(s) for s in severities.split(",") if s.strip())
+        except ValueError as exc:
+            raise ConfigError(f"--severities must be integers like 1,3,5 ({exc})") from exc
+        if not levels or any(not 1 <= s <= 5 for s in levels):
+            raise ConfigError(f"--severities must be within 1..5, got {severities!r}")
+        settings = _settings(store=store, model=model)
+        with (
+            ClickHouseStore.open(settings.store, password=settings.store_password) as st,
+            make_progress() as progress,
+        ):
+            task = progress.add_task("conditions", total=None)
+            result = run_corruption_suite(
+                st,
+                settings,
+                frames=frames,
+                seed=seed,
+                severities=levels,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        t = Table(title=f"corruption suite {result.run.run_id[:12]} (seed {seed})")
+        for col in ("condition", "sev", "recall", "mean top conf", "fail-safe", "fail-silent"):
+            t.add_column(col)
+        for r in result.results:
+            t.add_row(
+                r.corruption,
+                str(r.severity or ""),
+                "no data" if r.recall is None else f"{r.recall:.1%}",
+                f"{r.mean_top_confidence:.2f}",
+                f"{r.fail_safe}/{r.frames}",
+                f"{r.fail_silent}/{r.frames}",
+            )
+        console.print(t)
+        console.print(f"{result.run.elapsed_s:.1f} s; stored in {settings.store}")
+
+    @app.command("report")
+    def report(
+        out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
+            "report.html"
+        ),
+        store: StoreOpt = None,
+        model: ModelOpt = None,
+    ) -> None:
+        """Write the readiness report: one self-contained HTML file; prints the verdict."""
+        from streams.readiness.metrics import compute_metrics
+        from streams.report import compute_verdict, render_report
+        from streams.sinks import ClickHouseStore
+
+        settings = _settings(store=store, model=model)
+        with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
+            st.apply_schema()
+            m = compute_metrics(st, settings)
+            verdict = compute_verdict(st, settings, metrics=m)
+            html = render_report(st, settings, metrics=m, verdict=verdict)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding="utf-8")
+        console.print(verdict.as_table())
+        console.print(f"report: {out.resolve()}")
