@@ -88,10 +88,11 @@ def nms(
             if kept + len(chosen) >= max_detections:
                 break
             suppressed |= over[i]
-            nxt = np.flatnonzero(~suppressed[i + 1 :])
-            if nxt.size == 0:
-                break
-            i += 1 + int(nxt[0])
+            rest = suppressed[i + 1 :]
+            j = int(rest.argmin()) if rest.size else 0
+            if rest.size == 0 or rest[j]:
+                break  # everything after i is suppressed
+            i += 1 + j
         winners = idx[chosen]
         keep.append(winners)
         kept += len(chosen)
