@@ -286,8 +286,9 @@ class Detector:
             if keep.size == 0:
                 results.append([])
                 continue
-            boxes = transform.to_frame(cand.boxes[keep]).tolist()
-            scores = np.clip(cand.scores[keep], 0.0, 1.0).tolist()
+            # float32 → float64 and rounded, so JSON shows 0.9, not 0.8999999761581421
+            boxes = transform.to_frame(cand.boxes[keep]).astype(np.float64).round(3).tolist()
+            scores = np.clip(cand.scores[keep].astype(np.float64), 0.0, 1.0).round(6).tolist()
             labels = cand.labels[keep].tolist()
             names = self._names
             n_names = len(names)
