@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from streams.readiness.baserate import at_base_rate, precision_at_prevalence
-from streams.readiness.labels import LABEL_INVALID, label_id_for, label_records
 from streams.readiness.lab import LabFrame, mean_average_precision
+from streams.readiness.labels import LABEL_INVALID, label_id_for, label_records
 from streams.readiness.matching import Pred, Truth, frame_outcome, iou_matrix, match_boxes
 from streams.readiness.proportion import Proportion
 from streams.readiness.stats import average_precision, wilson_interval

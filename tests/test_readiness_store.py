@@ -75,9 +75,7 @@ def build_hand_case(store: ClickHouseStore) -> None:
     # TP: dent found
     labels.append(sample_label_line(add_frame(store, 0, [("dent", 0.9, BOX)]), [("dent", BOX)]))
     # TP frame, but wrong class: scratch labelled, stain predicted -> box FN for scratch
-    labels.append(
-        sample_label_line(add_frame(store, 1, [("stain", 0.8, BOX)]), [("scratch", BOX)])
-    )
+    labels.append(sample_label_line(add_frame(store, 1, [("stain", 0.8, BOX)]), [("scratch", BOX)]))
     # FN: dent below threshold
     labels.append(sample_label_line(add_frame(store, 2, [("dent", 0.3, BOX)]), [("dent", BOX)]))
     # FP: good unit flagged
