@@ -169,3 +169,17 @@ def test_iou_matrix_is_vectorised_consistently() -> None:
     for i in range(5):
         for j in range(5):
             assert math.isclose(full[i, j], iou_matrix([boxes[i]], [boxes[j]])[0, 0])
+
+
+def test_average_precision_agrees_with_the_evaluation_module() -> None:
+    ev = pytest.importorskip("streams.evaluation.ap")
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n = int(rng.integers(1, 30))
+        scores = rng.permutation(n) / n  # distinct scores: order is unambiguous
+        hits = rng.random(n) < 0.6
+        n_gt = int(hits.sum() + rng.integers(0, 4)) or 1
+        ordered = hits[np.argsort(-scores)]
+        assert average_precision(scores, hits, n_gt) == pytest.approx(
+            ev.average_precision([bool(h) for h in ordered], n_gt)
+        )
