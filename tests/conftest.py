@@ -11,6 +11,8 @@ import pytest
 
 from streams.config import Settings
 
+pytest_plugins = ["tests.kafka_fixtures"]
+
 
 @pytest.fixture
 def settings_factory(tmp_path: Path) -> Callable[..., Settings]:

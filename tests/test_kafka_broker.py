@@ -16,8 +16,6 @@ from streams.config import Settings
 from streams.kafka.clients import open_admin, open_consumer, open_producer
 from streams.kafka.config import aiokafka_options
 
-pytest_plugins = ["tests.kafka_fixtures"]
-
 pytestmark = pytest.mark.kafka
 
 N = 12

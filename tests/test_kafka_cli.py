@@ -12,7 +12,6 @@ from streams.cli import app
 from streams.config import Settings
 from streams.kafka.config import MAX_MESSAGE_BYTES
 
-pytest_plugins = ["tests.kafka_fixtures"]
 pytestmark = pytest.mark.kafka
 
 

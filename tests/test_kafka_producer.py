@@ -16,8 +16,6 @@ from streams.kafka.producer import Pacer, event_id_key, line_key, produce
 from streams.kafka.topics import ensure_topics
 from tests.conftest import write_simulated
 
-pytest_plugins = ["tests.kafka_fixtures"]
-
 GARBAGE = [b"this is not json", b'{"event_id": "no-line"}', b'["line_id", "line-1"]']
 
 

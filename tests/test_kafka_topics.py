@@ -9,8 +9,6 @@ from streams.kafka.clients import open_admin
 from streams.kafka.config import MAX_MESSAGE_BYTES
 from streams.kafka.topics import ensure_topics, ensure_topics_report, topic_specs
 
-pytest_plugins = ["tests.kafka_fixtures"]
-
 
 def test_specs_follow_the_settings() -> None:
     s = Settings(topic_events="ev", topic_partitions=5, topic_replication=3)

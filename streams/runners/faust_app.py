@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -27,33 +26,13 @@ from faust.web import Request, Response, View
 
 from streams.config import Settings
 from streams.ingest import RawRecord
+from streams.kafka.config import faust_broker_options
 from streams.pipeline import PipelineOutput
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
 
-__all__ = ["broker_options", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-
-
-def broker_options(settings: Settings) -> dict[str, Any]:
-    """Faust's broker URL and credentials from the settings (same security as kafka-python)."""
-    urls = ";".join(f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(","))
-    options: dict[str, Any] = {"broker": urls}
-    protocol = settings.kafka_security_protocol
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
-    if protocol.startswith("SASL"):
-        password = settings.kafka_sasl_password
-        options["broker_credentials"] = faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=password.get_secret_value() if password else None,
-            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-            ssl_context=context,
-        )
-    elif context is not None:
-        options["broker_credentials"] = faust.SSLCredentials(context)
-    return options
 
 
 def _record(event: Any, topic: str) -> KafkaRecord:
@@ -68,7 +47,7 @@ def create_app(settings: Settings) -> faust.App:
     """Build the Faust app for ``settings`` (no I/O happens until the worker starts)."""
     app = faust.App(
         settings.worker_id,
-        **broker_options(settings),
+        **faust_broker_options(settings),
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=settings.topic_partitions,
