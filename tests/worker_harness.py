@@ -6,7 +6,6 @@ store and web port. Nothing is mocked: the worker is the installed console scrip
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -21,7 +20,11 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-BOOTSTRAP = os.environ.get("LINEWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+from streams.kafka.producer import line_key as event_key
+from tests.kafka_fixtures import BOOTSTRAP
+
+__all__ = ["BOOTSTRAP", "KafkaHarness", "WorkerProcess", "event_key", "free_port"]
+
 LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
 
 
@@ -176,10 +179,3 @@ class KafkaHarness:
     def stop_all(self) -> None:
         for w in self.workers:
             w.stop()
-
-
-def event_key(line: bytes) -> bytes | None:
-    try:
-        return str(json.loads(line)["line_id"]).encode()
-    except (ValueError, KeyError, TypeError):
-        return None
