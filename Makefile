@@ -7,7 +7,7 @@ LINEWATCH := $(VENV)/bin/linewatch
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast lint bench kafka-up kafka-down clean train
+.PHONY: help setup demo test test-fast lint bench kafka-up kafka-down clean train browser
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,7 +35,18 @@ lint: setup ## ruff + mypy
 	$(VENV)/bin/ruff format --check streams schemas tests bench tools
 	$(VENV)/bin/mypy streams schemas
 
-test: setup kafka-up ## Lint, then every test against a real Kafka broker and embedded ClickHouse
+browser: ## Install headless Chromium (Debian package) for the report rendering test, if missing
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		echo "==> chromium present"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> installing chromium (Debian package) for the report test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "!! chromium missing and cannot be installed here: the report-rendering test will skip"; \
+		echo "   (install it with: sudo apt-get install chromium)"; \
+	fi
+
+test: setup kafka-up browser ## Lint, then every test against a real Kafka broker and embedded ClickHouse
 	$(MAKE) lint
 	$(PY) -m pytest
 

@@ -111,7 +111,7 @@ def decode_frame(event: CameraEvent, *, max_image_bytes: int) -> DecodedFrame:
             raise EventRejected(
                 "image_too_large", f"image is {len(raw)} bytes, limit {max_image_bytes}"
             )
-        encoding = image.encoding or "jpeg"
+        encoding: str = image.encoding or "jpeg"
     else:
         assert image.uri is not None  # guaranteed by ImagePayload's validator
         raw, encoding = _read_uri(image.uri, max_image_bytes)

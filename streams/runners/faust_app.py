@@ -117,16 +117,18 @@ def create_app(settings: Settings) -> faust.App:
             raws = [_record(e, settings.topic_labels).raw for e in events]
             await loop.run_in_executor(executor, w.handle_labels, raws)
 
-    @app.task
     async def load_worker() -> None:
         await worker()
 
-    @app.on_partitions_revoked.connect
-    async def on_revoked(sender: Any, *, revoked: Any, **_: Any) -> None:
+    app.task(load_worker)
+
+    async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         w = holder.get("worker")
         if w is not None:
             gone = {tp.partition for tp in revoked if tp.topic == settings.topic_events}
             await asyncio.get_running_loop().run_in_executor(executor, w.revoke, gone)
+
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
     @app.page("/livez")
     class Livez(View):

@@ -15,7 +15,7 @@ from streams.drift import ReferenceProfile, frame_signals
 from streams.errors import ConfigError, EventRejected
 from streams.features import compute_image_stats
 from streams.inference import Detector
-from streams.ingest import RawRecord, decode_frame, parse_event
+from streams.ingest import DecodedFrame, RawRecord, decode_frame, parse_event
 
 __all__ = ["SHIPPED_REFERENCE", "build_reference", "load_reference"]
 
@@ -37,7 +37,7 @@ def build_reference(
         else detector.spec.operating_threshold
     )
     rows: list[dict[str, float]] = []
-    batch = []
+    batch: list[DecodedFrame] = []
     done = 0
 
     def flush() -> None:
