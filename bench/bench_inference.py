@@ -205,6 +205,8 @@ def bench_model(
         ).rgb
         for x in lines
     ]
+    if detector.max_batch_size is not None:  # static batch dim: the graph's size it is
+        batch = min(batch, detector.max_batch_size)
     chunks = [frames[i : i + batch] for i in range(0, len(frames), batch)]
     tensors = [detector.preprocess(c)[0] for c in chunks]
 

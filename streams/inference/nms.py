@@ -23,7 +23,7 @@ MAX_CANDIDATES = 10_000
 """At most this many highest-scoring boxes enter NMS (the rest could not make the top-k anyway
 in any realistic output)."""
 
-_BLOCK = 256
+_BLOCK = 128
 """Candidates whose pairwise overlaps are computed at once."""
 
 
@@ -75,10 +75,12 @@ def nms(
     # Exact greedy NMS, a block of candidates at a time: the block's pairwise overlaps are one
     # matrix, the greedy walk inside it visits kept boxes only, and the boxes kept in the block
     # then strike every later candidate they overlap in one more matrix operation.
-    for start in range(0, k, _BLOCK):
-        idx = start + np.flatnonzero(alive[start : start + _BLOCK])
-        if idx.size == 0:
-            continue
+    pos = 0
+    while kept < max_detections:
+        live = pos + np.flatnonzero(alive[pos:])
+        if live.size == 0:
+            break
+        idx, later = live[:_BLOCK], live[_BLOCK:]
         over = _overlaps(b[idx], areas[idx], b[idx], areas[idx], iou_threshold)
         suppressed = np.zeros(idx.size, dtype=bool)
         chosen = []
@@ -96,13 +98,11 @@ def nms(
         winners = idx[chosen]
         keep.append(winners)
         kept += len(chosen)
-        end = start + _BLOCK
-        if kept >= max_detections or end >= k:
+        if kept >= max_detections or later.size == 0:
             break
-        later = end + np.flatnonzero(alive[end:])
-        if later.size:
-            hit = _overlaps(b[winners], areas[winners], b[later], areas[later], iou_threshold)
-            alive[later[hit.any(axis=0)]] = False
+        hit = _overlaps(b[winners], areas[winners], b[later], areas[later], iou_threshold)
+        alive[later[hit.any(axis=0)]] = False
+        pos = int(later[0])
     return order[np.concatenate(keep)] if keep else np.empty(0, dtype=np.intp)
 
 
@@ -114,9 +114,17 @@ def _overlaps(
     iou_threshold: float,
 ) -> npt.NDArray[np.bool_]:
     """``[len(a), len(b)]``: IoU > threshold, as ``inter > t * union`` (no division)."""
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(w, 0) * np.maximum(h, 0)
-    union = area_a[:, None] + area_b[None, :] - inter
-    result: npt.NDArray[np.bool_] = inter > iou_threshold * union
+    ax1, ay1, ax2, ay2 = (np.ascontiguousarray(a[:, i]) for i in range(4))
+    bx1, by1, bx2, by2 = (np.ascontiguousarray(b[:, i]) for i in range(4))
+    inter = np.minimum.outer(ax2, bx2)  # in place from here: outer products are the cost
+    inter -= np.maximum.outer(ax1, bx1)
+    np.maximum(inter, 0, out=inter)
+    h = np.minimum.outer(ay2, by2)
+    h -= np.maximum.outer(ay1, by1)
+    np.maximum(h, 0, out=h)
+    inter *= h
+    union = np.add.outer(area_a, area_b)
+    union -= inter
+    union *= np.float32(iou_threshold)
+    result: npt.NDArray[np.bool_] = inter > union
     return result
