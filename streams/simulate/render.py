@@ -36,6 +36,7 @@ _BELT_EXTRA = 256
 _NOISE_H, _NOISE_W = 480, 640
 _LIGHT = (-0.6, -0.8)  # direction towards the hall lamps (top-left), image coordinates
 _WINDOW = 95  # half-size of the window holding the part
+_MARGIN = 2  # label box margin around the visible defect pixels
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +135,11 @@ def _box_from_alpha(alpha: F32, y0: int, x0: int) -> tuple[float, float, float, 
     cols = np.flatnonzero((alpha > 0.3).any(axis=0))
     if rows.size == 0 or cols.size == 0:
         return None
-    x1 = max(float(x0 + cols[0] - 1), 0.0)
-    y1 = max(float(y0 + rows[0] - 1), 0.0)
-    x2 = min(float(x0 + cols[-1] + 2), float(FRAME_WIDTH))
-    y2 = min(float(y0 + rows[-1] + 2), float(FRAME_HEIGHT))
+    # A labeller's box: the visible pixels plus a 2 px margin.
+    x1 = max(float(x0 + cols[0] - _MARGIN), 0.0)
+    y1 = max(float(y0 + rows[0] - _MARGIN), 0.0)
+    x2 = min(float(x0 + cols[-1] + 1 + _MARGIN), float(FRAME_WIDTH))
+    y2 = min(float(y0 + rows[-1] + 1 + _MARGIN), float(FRAME_HEIGHT))
     return (x1, y1, x2, y2)
 
 
