@@ -134,10 +134,12 @@ class Settings(BaseSettings):
         description="Known camera lines; events of other lines are dead-lettered.",
     )
     lux_bucket_edges: list[float] = Field(
-        [250.0, 500.0, 900.0], description="Lux edges of the lighting buckets."
+        [200.0, 400.0, 900.0], description="Lux edges of the lighting buckets."
     )
     brightness_bucket_edges: list[float] = Field(
-        [0.30, 0.45, 0.62], description="Mean-brightness (0..1) edges, used without lux."
+        [0.18, 0.30, 0.61],
+        description="Mean-brightness (0..1) edges, used without lux (~ the lux edges as seen by "
+        "a camera exposed for 650 lux).",
     )
     lighting_bucket_names: list[str] = Field(["dark", "dim", "normal", "bright"])
 

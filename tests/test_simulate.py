@@ -141,17 +141,29 @@ def test_cracks_are_a_meaningful_share_of_line3_defects() -> None:
     assert 0.035 <= len(defective) / len(units) <= 0.06
 
 
-def test_demo_line2_night_is_darker_and_warmer(demo: list[SimulatedEvent]) -> None:
-    def night(line: str) -> list[SimulatedEvent]:
-        return [e for e in demo if e.event["line_id"] == line and e.conditions.shift == "night"]
+def test_demo_line2_night_lamp_fails_from_the_midpoint(demo: list[SimulatedEvent]) -> None:
+    midpoint = "2026-11-29T12:00:00"  # the fixture's day runs 00:00-24:00 UTC
 
-    l2, l1 = night("line-2"), night("line-1")
-    assert len(l2) > 50 and len(l1) > 50
-    brightness = {k: np.mean([e.rgb.mean() for e in v]) for k, v in (("l1", l1), ("l2", l2))}
+    def night(line: str, after: bool) -> list[SimulatedEvent]:
+        return [
+            e
+            for e in demo
+            if e.event["line_id"] == line
+            and e.conditions.shift == "night"
+            and (e.event["captured_at"] >= midpoint) == after
+        ]
+
+    l2, l1, l2_before = night("line-2", True), night("line-1", True), night("line-2", False)
+    assert len(l2) > 20 and len(l1) > 20 and len(l2_before) > 50
+    brightness = {
+        k: np.mean([e.rgb.mean() for e in v]) for k, v in (("l1", l1), ("l2", l2), ("b", l2_before))
+    }
     assert brightness["l2"] < 0.6 * brightness["l1"]
+    assert brightness["l2"] < 0.6 * brightness["b"]
     assert np.mean([e.event["lighting"]["lux"] for e in l2]) < 250
     assert np.mean([e.event["lighting"]["colour_temp_k"] for e in l2]) < 3400
     assert all(e.conditions.failing_lamp for e in l2)
+    assert not any(e.conditions.failing_lamp for e in l2_before)
     day2 = [e for e in demo if e.event["line_id"] == "line-2" and e.conditions.shift == "day"]
     assert not any(e.conditions.failing_lamp for e in day2)
 

@@ -97,8 +97,8 @@ def test_naive_datetime_is_rejected() -> None:
 
 
 def test_lux_buckets_and_brightness_fallback() -> None:
-    s = Slicer(Settings())  # lux edges 250/500/900, brightness edges .30/.45/.62
-    assert [s.lighting_of(x, 0.0) for x in (0.0, 249.9, 250.0, 499, 900, 5000)] == [
+    s = Slicer(Settings())  # lux edges 200/400/900, brightness edges .18/.30/.61
+    assert [s.lighting_of(x, 0.0) for x in (0.0, 199.9, 200.0, 399, 900, 5000)] == [
         "dark",
         "dark",
         "dim",
@@ -106,7 +106,7 @@ def test_lux_buckets_and_brightness_fallback() -> None:
         "bright",
         "bright",
     ]
-    assert [s.lighting_of(None, b) for b in (0.1, 0.30, 0.5, 0.62, 0.9)] == [
+    assert [s.lighting_of(None, b) for b in (0.1, 0.2, 0.5, 0.61, 0.9)] == [
         "dark",
         "dim",
         "normal",

@@ -1,8 +1,9 @@
 """``linewatch demo``: the production-gap story end to end on the embedded store.
 
 1. simulate a lab split and fit the reference profile (the evaluation conditions);
-2. simulate one production day on three lines — line-2's night shift loses a lamp, line-3 starts
-   seeing a defect type the model never saw — and run it through the monitor with labels;
+2. simulate 24 production hours on three lines (noon to noon) — at midnight line-2's night
+   lamp starts failing and line-3 starts seeing a defect type the model never saw — and run it
+   through the monitor with labels;
 3. run the corruption / out-of-distribution suite;
 4. print per slice: frames, drift events by signal, the largest gaps to the reference;
 5. write the readiness report and print its verdict.
@@ -103,7 +104,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
     console.rule("2/5 one production day, 3 lines")
     source = (
         f"simulate:production?events={events}&seed={seed}&scenario=demo&lines=3"
-        "&start=2026-11-29T00:00:00Z&duration=24h"
+        "&start=2026-11-28T12:00:00Z&duration=24h"
     )
     summary = run_source(source, settings, description="production day")
     console.print(

@@ -7,9 +7,10 @@ Scenarios (production split):
 
 - ``stationary``: only the regular shift schedule (day 06:00, evening 14:00, night 22:00 local)
   with its lighting; defect base rate ~2 % of units.
-- ``demo``: like stationary, but on ``line-2`` the night bank's lamp is failing (every night-shift
-  hour: ~30 % of the light, 2900 K, flicker), and on ``line-3`` the novel ``crack`` defect starts
-  at the run's midpoint (12:00 for a 24 h day), adding ~2.5 % cracked units.
+- ``demo``: like stationary, but from the run's midpoint on, the night bank's lamp on ``line-2``
+  is failing (night-shift hours only: ~30 % of the light, 2900 K, flicker) and on ``line-3``
+  the novel ``crack`` defect appears, adding ~2.5 % cracked units. The demo runs from 12:00 to
+  12:00, so line-2's night shift starts normal (22:00-24:00) and the lamp fails at midnight.
 
 >>> from datetime import timedelta
 >>> req = SimulationRequest.build(split="lab", events=4, seed=3, duration=timedelta(hours=1))
@@ -143,7 +144,7 @@ def generate(request: SimulationRequest) -> Iterator[SimulatedEvent]:
                 at=at,
                 zone=zone,
                 elapsed_days=(at - request.start).total_seconds() / 86400.0,
-                failing_lamp=demo and line_id == "line-2" and shift == "night",
+                failing_lamp=demo and line_id == "line-2" and shift == "night" and at >= midpoint,
             )
             crack = CRACK_RATE if demo and line_id == "line-3" and at >= midpoint else 0.0
             defects = sample_defects(rng, split="production", crack_rate=crack)

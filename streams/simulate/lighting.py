@@ -7,7 +7,7 @@ events add a small measurement noise on top.
 
 >>> import numpy as np
 >>> c = lab_conditions(np.random.default_rng(0), line_id="line-1", shift="day")
->>> 600 < c.lux < 700 and 4800 < c.colour_temp_k < 5200
+>>> 520 <= c.lux <= 800 and 4500 <= c.colour_temp_k <= 6000
 True
 >>> kelvin_to_rgb_gain(5000.0)
 (1.0, 1.0, 1.0)
@@ -28,8 +28,12 @@ from typing import Literal
 import numpy as np
 
 __all__ = [
+    "DAYLIGHT",
+    "GLARE_PROBABILITY",
     "LAB_COLOUR_TEMP_K",
+    "LAB_KELVIN_RANGE",
     "LAB_LUX",
+    "LAB_LUX_RANGE",
     "SHIFTS",
     "Glare",
     "SceneConditions",
@@ -48,6 +52,16 @@ LAB_LUX = 650.0
 """Illuminance of the lab light box, and the lux at which the camera exposure was set."""
 LAB_COLOUR_TEMP_K = 5000.0
 """Colour temperature of the lab light box, and the camera's fixed white balance."""
+LAB_LUX_RANGE = (520.0, 800.0)
+"""Illuminance settings of the lab light box across the evaluation set."""
+LAB_KELVIN_RANGE = (4500.0, 6000.0)
+"""Colour-temperature settings of the lab light box across the evaluation set."""
+
+DAYLIGHT: dict[str, tuple[float, float]] = {"day": (220.0, 6000.0), "evening": (60.0, 4600.0)}
+"""Skylight contribution per shift: (lux, kelvin). Constant within a shift: the roof glazing is
+diffusing, so the hall's light changes at shift boundaries (lamp banks switch), not by the hour."""
+GLARE_PROBABILITY = {"day": 0.06}
+"""Chance of a glare patch (low sun through the side windows) per frame, per shift."""
 
 SHIFTS: tuple[tuple[str, int], ...] = (("day", 6), ("evening", 14), ("night", 22))
 """Shift names and their local start hours (the defaults of ``Settings.shifts``)."""
@@ -169,9 +183,13 @@ def _sensor(rng: np.random.Generator, lux: float, kelvin: float) -> tuple[float,
 
 
 def lab_conditions(rng: np.random.Generator, *, line_id: str, shift: str) -> SceneConditions:
-    """The lab light box: ~650 lux, ~5000 K, small variation, no glare."""
-    lux = LAB_LUX + 12.0 * float(rng.standard_normal())
-    kelvin = LAB_COLOUR_TEMP_K + 50.0 * float(rng.standard_normal())
+    """The lab light box, set across the plant's daytime range: 520-800 lux, 4500-6000 K.
+
+    The evaluation set was captured under controlled light at several settings that cover the
+    day and evening shifts, but not the night bank (~500 lux, 4200 K) nor a failing lamp.
+    """
+    lux = float(rng.uniform(LAB_LUX_RANGE[0], LAB_LUX_RANGE[1]))
+    kelvin = float(rng.uniform(LAB_KELVIN_RANGE[0], LAB_KELVIN_RANGE[1]))
     sensor_lux, sensor_k = _sensor(rng, lux, kelvin)
     blur = 0.3 + 0.1 * float(rng.random())
     return SceneConditions(
@@ -210,14 +228,14 @@ def production_conditions(
 ) -> SceneConditions:
     """Hall lighting on a production line at the aware time ``at`` (shifts in ``zone``).
 
-    Lamps (4800 K; the night bank 4200 K at 92 % output) age per line; skylights add up to
-    ~280 lux of daylight (6200 K, warmer towards dusk) during the day; low sun through the
-    side windows causes glare patches in the morning. ``failing_lamp`` (the demo's line-2
+    Lamps (4800 K; the night bank 4200 K at 92 % output) age per line; diffuse skylight adds a
+    constant share per shift (:data:`DAYLIGHT`); low sun through the side windows causes glare
+    patches during the day shift. Within a shift nothing else changes, so every slice (line x
+    lighting x shift) of a ``stationary`` run is stationary. ``failing_lamp`` (the demo's line-2
     night) cuts the lamp to ~30 % with a warm 2900 K tint and flicker.
     """
     local = at.astimezone(zone)
     shift = shift_of(local)
-    hour = local.hour + local.minute / 60.0 + local.second / 3600.0
     ageing = line_ageing(line_id, elapsed_days)
     if shift == "night":
         lamp_lux, lamp_k = 560.0 * 0.92 * ageing, 4200.0
@@ -227,17 +245,15 @@ def production_conditions(
     if failing_lamp:
         lamp_lux, lamp_k, flicker = lamp_lux * 0.30, 2900.0, 0.10
     parts = [(lamp_lux, lamp_k)]
-    if 6.5 < hour < 18.5:
-        sun = math.sin(math.pi * (hour - 6.5) / 12.0) ** 1.3
-        day_k = 6200.0 - 2000.0 * max(0.0, (hour - 15.5) / 3.0)
-        parts.append((280.0 * sun + 1e-3, day_k))
+    if shift in DAYLIGHT:
+        parts.append(DAYLIGHT[shift])
     kelvin = _mix_kelvin(parts) + 60.0 * float(rng.standard_normal())
     lux = sum(p[0] for p in parts) * (1.0 + flicker * float(rng.standard_normal()))
     lux = max(lux, 5.0)
     glare: tuple[Glare, ...] = ()
     glare_draw = float(rng.random())
     geometry = rng.random(5)
-    if 8.0 <= hour < 11.0 and glare_draw < 0.15:
+    if glare_draw < GLARE_PROBABILITY.get(shift, 0.0):
         glare = (
             Glare(
                 x=float(40 + 240 * geometry[0]),
