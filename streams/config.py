@@ -50,7 +50,9 @@ class ReadinessCriteria(BaseModel):
         0.5, description="Max p99 latency as a fraction of the line's takt time."
     )
     max_reference_gap: float = Field(
-        0.25, description="Max PSI distance of any slice-signal to the lab reference."
+        0.25,
+        description="Max share of a slice's frames outside the lab's range of any image "
+        "statistic (reference_gap metric 'outside_lab_range').",
     )
 
 

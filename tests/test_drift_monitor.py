@@ -10,7 +10,13 @@ import pytest
 
 from schemas.records import DriftEventRecord, ReferenceGapRecord
 from streams.config import Settings
-from streams.drift import LIGHTING_MIX_SIGNAL, MIX_MARKER, DriftMonitor, ReferenceProfile
+from streams.drift import (
+    LIGHTING_MIX_SIGNAL,
+    MIX_MARKER,
+    OUTSIDE_LAB_RANGE,
+    DriftMonitor,
+    ReferenceProfile,
+)
 from streams.drift.signals import ALL_SIGNALS
 from streams.errors import ConfigError
 from streams.slicing import SliceKey
@@ -99,11 +105,16 @@ def test_gap_records_every_window(reference: ReferenceProfile) -> None:
     out = _feed(DriftMonitor(reference, settings), rows)
     gaps = [(i, r) for i, r in out if isinstance(r, ReferenceGapRecord)]
     assert sorted({i for i, _ in gaps}) == [199, 399]
-    first = {r.signal: r for i, r in gaps if i == 199}
-    second = {r.signal: r for i, r in gaps if i == 399}
+    first = {r.signal: r for i, r in gaps if i == 199 and r.metric == "psi"}
+    second = {r.signal: r for i, r in gaps if i == 399 and r.metric == "psi"}
+    outside = {(i, r.signal): r.distance for i, r in gaps if r.metric == OUTSIDE_LAB_RANGE}
     assert set(first) == set(ALL_SIGNALS)
+    assert len(gaps) == 2 * 2 * len(ALL_SIGNALS)
     assert first["brightness"].distance < 0.1
     assert second["brightness"].distance > 1.0
+    # lab-like data: ~2% outside the lab's 1st-99th percentile range; +2 sd: far more
+    assert outside[(199, "brightness")] < 0.06
+    assert outside[(399, "brightness")] > 0.3
     assert second["brightness"].window_mean == pytest.approx(0.6, abs=0.01)
     assert first["brightness"].window_events == 200
     assert first["brightness"].window_start == T0

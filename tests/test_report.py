@@ -49,20 +49,22 @@ def _drift_and_gap(store: ClickHouseStore) -> None:
     ]
     gaps = [
         ReferenceGapRecord(
-            gap_id=f"g{i}",
+            gap_id=f"g{i}-{metric}",
             line_id="line-2",
             shift="night",
             lighting="dim",
             signal="brightness",
-            metric="psi",
+            metric=metric,
             window_start=T0 + timedelta(hours=i),
             window_end=T0 + timedelta(hours=i + 1),
             window_events=200,
-            distance=0.1 + 0.2 * i,
+            # PSI is large, but only the share outside the lab range is judged
+            distance=(0.1 + 0.2 * i) * (1.0 if metric == "outside_lab_range" else 10.0),
             reference_mean=0.5,
             window_mean=0.3,
         )
         for i in range(3)
+        for metric in ("psi", "outside_lab_range")
     ]
     store.insert([*drift, *gaps])
 
@@ -141,8 +143,8 @@ def test_verdict_on_the_hand_case(tmp_path: Path) -> None:
     assert by_name["missed units with crack (never trained)"].status == "fail"
     assert by_name["missed units with stain"].status == "no data"
     assert by_name["p99 latency line-1 / takt"].status == "pass"  # 40 ms of 1000 ms
-    gap = by_name["distance to lab reference (PSI), worst slice-signal"]
-    assert gap.status == "fail" and gap.measured == "0.500"
+    gap = by_name["frames outside lab conditions, worst slice × image statistic"]
+    assert gap.status == "fail" and gap.measured == "50%"
     assert v.status == "fail" and not v.ready
     assert "FAIL" in str(v.as_table().title)
 

@@ -170,16 +170,17 @@ SELECT *
 FROM linewatch.corruption_results FINAL
 WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions');
 
--- Distance to the lab reference per slice-signal: the largest and the latest window.
+-- Distance to the lab reference per slice-signal and metric ('psi', 'outside_lab_range'):
+-- the largest and the latest window.
 CREATE VIEW IF NOT EXISTS linewatch.v_reference_gap_by_slice AS
 SELECT
-    line_id, shift, lighting, signal, any(metric) AS metric,
+    line_id, shift, lighting, signal, metric,
     count() AS windows,
     max(distance) AS max_distance,
     argMax(distance, window_end) AS latest_distance,
     max(window_end) AS latest_window_end
 FROM linewatch.reference_gap FINAL
-GROUP BY line_id, shift, lighting, signal;
+GROUP BY line_id, shift, lighting, signal, metric;
 
 -- Drift alarms per slice, signal and hour.
 CREATE VIEW IF NOT EXISTS linewatch.v_drift_timeline AS

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.config import Settings
+from streams.readiness.verdict import GAP_PARAMETERS
 from streams.sinks import ClickHouseStore
 
 __all__ = ["print_slice_summary", "run_demo"]
@@ -40,7 +41,9 @@ LEFT JOIN (
 LEFT JOIN (
     SELECT line_id, shift, lighting, max(distance) AS max_gap,
            argMax(signal, distance) AS gap_signal
-    FROM linewatch.reference_gap GROUP BY line_id, shift, lighting
+    FROM linewatch.reference_gap
+    WHERE metric = 'outside_lab_range' AND signal IN {signals:Array(String)}
+    GROUP BY line_id, shift, lighting
 ) AS g ON f.line_id = g.line_id AND f.shift = g.shift AND f.lighting = g.lighting
 ORDER BY f.line_id, f.shift, f.lighting
 """
@@ -51,14 +54,24 @@ FROM linewatch.drift_events WHERE lighting = '*' GROUP BY line_id ORDER BY line_
 """
 
 
-def print_slice_summary(store: ClickHouseStore, console: Console) -> None:
-    """Per slice: frames, drift events by signal, the largest gap to the lab reference."""
-    result = store.query(SLICE_SUMMARY_SQL)
+def print_slice_summary(store: ClickHouseStore, console: Console, threshold: float) -> None:
+    """Per slice: frames, drift events by signal, the largest share outside lab conditions."""
+    result = store.query(SLICE_SUMMARY_SQL, GAP_PARAMETERS)
     table = Table(title="per slice (line × shift × lighting)")
-    for col in ("line", "shift", "lighting", "frames", "drift", "drift by signal", "max PSI", "on"):
+    columns = (
+        "line",
+        "shift",
+        "lighting",
+        "frames",
+        "drift",
+        "drift by signal",
+        "outside lab",
+        "on",
+    )
+    for col in columns:
         table.add_column(col)
     for line, shift, lighting, frames, drifts, signals, gap, gap_signal in result.result_rows:
-        hot = drifts > 0 or gap > 0.25
+        hot = drifts > 0 or gap > threshold
         style = "bold red" if hot else None
         table.add_row(
             line,
@@ -118,7 +131,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
         run_corruption_suite(store, settings, detector=detector, seed=seed)
 
         console.rule("4/5 where production drifted from the lab")
-        print_slice_summary(store, console)
+        print_slice_summary(store, console, settings.readiness.max_reference_gap)
 
         console.rule("5/5 readiness report")
         report_path = out / "report.html"

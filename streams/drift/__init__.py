@@ -13,7 +13,7 @@ from streams.drift.calibration import (
     simulate_arl,
 )
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
-from streams.drift.monitor import LIGHTING_MIX_SIGNAL, MIX_MARKER, DriftMonitor
+from streams.drift.monitor import LIGHTING_MIX_SIGNAL, MIX_MARKER, OUTSIDE_LAB_RANGE, DriftMonitor
 from streams.drift.reference import ReferenceProfile, SignalReference
 from streams.drift.signals import (
     ALL_SIGNALS,
@@ -31,6 +31,7 @@ __all__ = [
     "LIGHTING_MIX_SIGNAL",
     "MIX_MARKER",
     "OUTPUT_SIGNALS",
+    "OUTSIDE_LAB_RANGE",
     "BernoulliCusum",
     "DriftMonitor",
     "GaussianCusum",

@@ -26,7 +26,7 @@ from streams.drift.signals import signal_kind
 from streams.errors import ConfigError
 from streams.slicing import SliceKey
 
-__all__ = ["CUSUM_K", "LIGHTING_MIX_SIGNAL", "MIX_MARKER", "DriftMonitor"]
+__all__ = ["CUSUM_K", "LIGHTING_MIX_SIGNAL", "MIX_MARKER", "OUTSIDE_LAB_RANGE", "DriftMonitor"]
 
 CUSUM_K = 0.5
 """Reference value of the Gaussian CUSUM: tuned to detect shifts of ~1 noise std fastest."""
@@ -39,6 +39,9 @@ _SNAPSHOT_FORMAT = "linewatch.drift-monitor/1"
 Detector = GaussianCusum | BernoulliCusum
 Record = DriftEventRecord | ReferenceGapRecord
 
+OUTSIDE_LAB_RANGE = "outside_lab_range"
+"""Gap metric: share of a window outside the lab's 1st-99th percentile range."""
+
 
 class _SliceState:
     __slots__ = (
@@ -49,6 +52,7 @@ class _SliceState:
         "gap_n",
         "gap_start",
         "last_seen",
+        "outside",
         "sums",
     )
 
@@ -58,6 +62,7 @@ class _SliceState:
         self.last_seen = now
         self.counts: list[list[int]] = [[0] * b for b in bins]
         self.sums: list[float] = [0.0] * len(bins)
+        self.outside: list[int] = [0] * len(bins)
         self.gap_n = 0
         self.gap_start = now
         self.gap_first = ""
@@ -91,6 +96,8 @@ class DriftMonitor:
             (name, ref.mean, ref.std, ref.edges, signal_kind(name) == "gaussian")
             for name, ref in reference.signals.items()
         ]
+        # The lab's central range per signal (1st..99th percentile): coverage of the evaluation.
+        self._range = [(ref.quantiles[0], ref.quantiles[-1]) for ref in reference.signals.values()]
         self._bins = [len(p[3]) + 1 for p in self._prep]
         self._buckets = list(settings.lighting_bucket_names)
         self._idle = timedelta(seconds=settings.slice_idle_seconds)
@@ -183,6 +190,9 @@ class DriftMonitor:
                 )
             st.counts[i][bisect_right(edges, x)] += 1
             st.sums[i] += x
+            low, high = self._range[i]
+            if x < low or x > high:
+                st.outside[i] += 1
         if st.gap_n >= self._gap_window:
             records.extend(self._gap_records(key, st, captured_at))
         records.extend(self._observe_mix(key, event_id, captured_at))
@@ -255,32 +265,45 @@ class DriftMonitor:
     def _gap_records(
         self, key: SliceKey, st: _SliceState, captured_at: datetime
     ) -> list[ReferenceGapRecord]:
+        """Per signal, two distances of the closed window to the lab reference.
+
+        ``psi``: population stability index over the reference's quantile bins (also large for
+        a window *narrower* than the lab set); ``outside_lab_range``: the share of the window's
+        frames outside the lab's 1st-99th percentile range — conditions the model was never
+        evaluated in (about 0.02 for lab-like data).
+        """
         out = []
         ref = self._reference
         for i, (name, mean, _std, _edges, _g) in enumerate(self._prep):
             counts = st.counts[i]
             total = sum(counts)
             if total:
-                out.append(
-                    ReferenceGapRecord(
-                        gap_id=stable_id(
-                            key.line_id, key.lighting, key.shift, name, "psi", st.gap_first
-                        ),
-                        line_id=key.line_id,
-                        shift=key.shift,
-                        lighting=key.lighting,
-                        signal=name,
-                        metric="psi",
-                        window_start=_utc(st.gap_start),
-                        window_end=_utc(captured_at),
-                        window_events=total,
-                        distance=ref.psi_counts(name, counts),
-                        reference_mean=mean,
-                        window_mean=st.sums[i] / total,
+                common = {
+                    "line_id": key.line_id,
+                    "shift": key.shift,
+                    "lighting": key.lighting,
+                    "signal": name,
+                    "window_start": _utc(st.gap_start),
+                    "window_end": _utc(captured_at),
+                    "window_events": total,
+                    "reference_mean": mean,
+                    "window_mean": st.sums[i] / total,
+                }
+                for metric, distance in (
+                    ("psi", ref.psi_counts(name, counts)),
+                    (OUTSIDE_LAB_RANGE, st.outside[i] / total),
+                ):
+                    gap_id = stable_id(
+                        key.line_id, key.lighting, key.shift, name, metric, st.gap_first
                     )
-                )
+                    out.append(
+                        ReferenceGapRecord(
+                            gap_id=gap_id, metric=metric, distance=distance, **common
+                        )
+                    )
             st.counts[i] = [0] * len(counts)
             st.sums[i] = 0.0
+            st.outside[i] = 0
         st.gap_n = 0
         return out
 

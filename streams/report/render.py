@@ -15,7 +15,12 @@ from typing import Any
 from streams.config import Settings
 from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
 from streams.readiness.proportion import Proportion
-from streams.readiness.verdict import GAP_SQL, ReadinessVerdict, verdict_from_metrics
+from streams.readiness.verdict import (
+    GAP_PARAMETERS,
+    GAP_SQL,
+    ReadinessVerdict,
+    verdict_from_metrics,
+)
 from streams.report import plots
 from streams.sinks import ClickHouseStore
 
@@ -254,14 +259,16 @@ def _gap_section(gaps: list[tuple[Any, ...]], limit: float) -> str:
             _e(g[1]),
             _e(g[2]),
             _e(g[3]),
-            f"{g[4]:.3f}",
+            f"{g[4]:.0%}",
             _badge("fail") if g[4] > limit else _badge("pass"),
         ]
         for g in gaps[:25]
     ]
     return (
-        f'<p class="mute">PSI of the worst window per slice-signal (limit {limit:.2f}); worst 25 shown.</p>'
-        + _table(["line", "shift", "lighting", "signal", "max PSI", ""], rows, {4})
+        '<p class="mute">Share of a slice\'s frames whose image statistic falls outside the lab '
+        f"set's 1st-99th percentile range, worst window (limit {limit:.0%}); worst 25 shown. "
+        "PSI per window is in <code>linewatch.reference_gap</code>.</p>"
+        + _table(["line", "shift", "lighting", "signal", "outside lab range", ""], rows, {4})
     )
 
 
@@ -408,7 +415,7 @@ def render_report(
 ) -> str:
     """The whole report (reconciles pending labels first unless ``metrics`` is given)."""
     m = metrics or compute_metrics(store, settings)
-    gaps = [tuple(r) for r in store.query(GAP_SQL).result_rows]
+    gaps = [tuple(r) for r in store.query(GAP_SQL, GAP_PARAMETERS).result_rows]
     v = verdict or verdict_from_metrics(m, settings, gaps)
     css = resources.files("streams.report").joinpath("report.css").read_text(encoding="utf-8")
     body = [
