@@ -25,7 +25,7 @@ __all__ = ["print_slice_summary", "run_demo"]
 SLICE_SUMMARY_SQL = """
 SELECT f.line_id, f.shift, f.lighting, f.frames,
        ifNull(d.drift_events, 0) AS drift_events, ifNull(d.signals, '') AS signals,
-       ifNull(g.max_gap, 0) AS max_gap, ifNull(g.gap_signal, '') AS gap_signal
+       ifNull(g.max_gap, -1) AS max_gap, ifNull(g.gap_signal, '') AS gap_signal
 FROM (
     SELECT line_id, shift, lighting, count() AS frames
     FROM linewatch.frames GROUP BY line_id, shift, lighting
@@ -46,6 +46,12 @@ LEFT JOIN (
     GROUP BY line_id, shift, lighting
 ) AS g ON f.line_id = g.line_id AND f.shift = g.shift AND f.lighting = g.lighting
 ORDER BY f.line_id, f.shift, f.lighting
+SETTINGS join_use_nulls = 1
+"""
+
+CLASS_BY_LINE_SQL = """
+SELECT line_id, class_name, sum(objects), sum(missed), sum(frames_passed)
+FROM linewatch.v_class_slice_counts GROUP BY line_id, class_name ORDER BY line_id, class_name
 """
 
 LINE_MIX_SQL = """
@@ -58,21 +64,12 @@ def print_slice_summary(store: ClickHouseStore, console: Console, threshold: flo
     """Per slice: frames, drift events by signal, the largest share outside lab conditions."""
     result = store.query(SLICE_SUMMARY_SQL, GAP_PARAMETERS)
     table = Table(title="per slice (line × shift × lighting)")
-    columns = (
-        "line",
-        "shift",
-        "lighting",
-        "frames",
-        "drift",
-        "drift by signal",
-        "outside lab",
-        "on",
-    )
-    for col in columns:
+    for col in ("line", "shift", "lighting", "frames", "drift", "drift by signal"):
         table.add_column(col)
+    table.add_column("outside lab", justify="right")
+    table.add_column("worst statistic")
     for line, shift, lighting, frames, drifts, signals, gap, gap_signal in result.result_rows:
         hot = drifts > 0 or gap > threshold
-        style = "bold red" if hot else None
         table.add_row(
             line,
             shift,
@@ -80,14 +77,33 @@ def print_slice_summary(store: ClickHouseStore, console: Console, threshold: flo
             str(frames),
             str(drifts),
             signals,
-            f"{gap:.2f}",
+            f"{gap:.0%}" if gap >= 0 else "–",
             gap_signal,
-            style=style,
+            style="bold red" if hot else None,
         )
     console.print(table)
-    mix = store.query(LINE_MIX_SQL).result_rows
-    for line, n, signals in mix:
+    console.print(
+        "outside lab: share of the slice's frames whose image statistics fall outside the lab "
+        "set's range (worst 200-frame window; – = no full window yet)"
+    )
+    for line, n, signals in store.query(LINE_MIX_SQL).result_rows:
         console.print(f"[bold red]{line}[/]: {n} change(s) in the lighting-bucket mix ({signals})")
+    classes = Table(title="labelled defects per line (after human review)")
+    for col in ("line", "class", "defects", "found as that class", "units passed"):
+        classes.add_column(col)
+    for line, cls, objects, missed, passed in store.query(CLASS_BY_LINE_SQL).result_rows:
+        found = objects - missed
+        silent = found == 0 and passed < objects
+        note = " (flagged as another class)" if silent else ""
+        classes.add_row(
+            line,
+            cls,
+            str(objects),
+            f"{found}{note}",
+            str(passed),
+            style="bold red" if missed > objects / 2 else None,
+        )
+    console.print(classes)
 
 
 def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
