@@ -6,12 +6,12 @@ Needs the local broker (``make kafka-up``; ``make test`` starts it).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka.admin import KafkaAdminClient
 
 from streams.config import Settings
 from streams.inference import Detector
@@ -20,7 +20,7 @@ from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
 from streams.runners.sources import open_source
 from streams.sinks import ClickHouseStore
-from tests.worker_harness import BOOTSTRAP, KafkaHarness, event_key
+from tests.worker_harness import KafkaHarness, event_key
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -76,26 +76,15 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KafkaHa
 
 
 def _wait_group_stable(h: KafkaHarness, members: int, timeout: float = 120) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            (group,) = admin.describe_consumer_groups([h.group])
-            assigned = [
-                m
-                for m in group.members
-                if m.member_assignment
-                and any(
-                    t == h.topics["events"] and parts for t, parts in m.member_assignment.assignment
-                )
-            ]
-            if group.state == "Stable" and len(assigned) == members:
-                return
-            time.sleep(1.0)
-    finally:
-        admin.close()
+    state, owners = "", 0
+    while time.monotonic() < deadline:
+        state, owners = h.assigned_members()
+        if state == "Stable" and owners == members:
+            return
+        time.sleep(1.0)
     logs = "\n".join(w.log() for w in h.workers)
-    raise AssertionError(f"group {h.group} never had {members} assigned members\n{logs}")
+    raise AssertionError(f"group {h.group}: {state}, {owners}/{members} owners\n{logs}")
 
 
 def test_one_worker_stores_every_event_dead_letters_and_labels(
@@ -160,12 +149,22 @@ def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detecto
     )
     store = tmp_path / "store-killed"
     first = harness.start_worker("first", store)
-    produced = harness.produce((event_key(e), e) for e in events)
+
+    def paced() -> Iterator[tuple[bytes | None, bytes]]:
+        for e in events:  # ~40 events/s: the worker is mid-stream for several seconds
+            time.sleep(0.025)
+            yield event_key(e), e
+
+    producer = threading.Thread(target=harness.produce, args=(paced(),))
+    producer.start()
     deadline = time.monotonic() + 120
-    while harness.committed() < 60 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert harness.committed() < produced, "worker finished before it could be killed"
-    first.kill()
+    while harness.committed() == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    first.kill()  # right after its first offset commit, with more events in flight
+    killed_at = harness.committed()
+    producer.join()
+    produced = len(events)
+    assert 0 < killed_at < produced, "the worker was not killed mid-stream"
     second = harness.start_worker("second", store)
     harness.wait_committed(produced)
     second.stop()

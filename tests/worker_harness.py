@@ -140,12 +140,28 @@ class KafkaHarness:
         """Offsets committed by the worker group on a topic, summed over partitions."""
         admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
         try:
-            offsets = admin.list_consumer_group_offsets(self.group)
+            offsets = admin.list_group_offsets(self.group).get(self.group, {})
         finally:
             admin.close()
         return sum(
             max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == self.topics[topic]
         )
+
+    def assigned_members(self) -> tuple[str, int]:
+        """The group's state and how many members own partitions of the events topic."""
+        admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        try:
+            group = admin.describe_groups([self.group])[self.group]
+        finally:
+            admin.close()
+        owners = 0
+        for member in group.get("members", []):
+            assignment = member.get("member_assignment") or {}
+            for part in assignment.get("assigned_partitions", []):
+                if part.get("topic") == self.topics["events"] and part.get("partitions"):
+                    owners += 1
+                    break
+        return str(group.get("group_state")), owners
 
     def wait_committed(self, expected: int, topic: str = "events", timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
