@@ -43,9 +43,9 @@ def test_golden_one_sd_up_shift() -> None:
 
 def test_golden_one_sd_down_shift() -> None:
     det = GaussianCusum(h=H_DEFAULT, warmup=30)
-    assert _alarms(det, _shifted(7, -1.0)) == [1019]
+    assert _alarms(det, _shifted(7, -1.0)) == [1021]
     first = det.clone()
-    assert _first_alarm(first, _shifted(7, -1.0)) == 1019
+    assert _first_alarm(first, _shifted(7, -1.0)) == 1021
     assert first.direction == "down"
     assert first.after_mean < first.before_mean
 

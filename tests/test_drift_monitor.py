@@ -71,7 +71,7 @@ def test_brightness_shift_is_detected_with_a_complete_record(reference: Referenc
     rows = list(_rows(rng, 1000)) + list(_rows(rng, 1000, brightness_shift=1.0))
     monitor = DriftMonitor(reference, Settings())
     drifts = _drifts(_feed(monitor, rows))
-    assert [(i, r.signal) for i, r in drifts] == [(1028, "brightness")]  # pinned
+    assert [(i, r.signal) for i, r in drifts] == [(1030, "brightness")]  # pinned
     i, rec = drifts[0]
     assert i - 1000 < 200
     assert rec.detected_at == T0 + timedelta(seconds=i)

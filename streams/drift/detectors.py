@@ -102,7 +102,7 @@ class GaussianCusum:
         k: float = 0.5,
         h: float | None = None,
         warmup: int = 30,
-        winsor: float = 4.0,
+        winsor: float = 2.5,
         std_floor: float = 1e-2,
     ) -> None:
         self.k = k
