@@ -146,3 +146,57 @@ def test_embedded_run_end_to_end_checked_by_sql(
             "(SELECT event_id FROM linewatch.frames)"
         ).result_rows[0][0]
         assert orphans == 0
+
+
+@pytest.mark.slow
+def test_stationary_production_day_raises_no_drift_alarm(
+    settings_factory: Callable[..., Settings], detector: Detector
+) -> None:
+    """A stationary day (shift lighting only) through the full pipeline: no alarm.
+
+    1,800 frames x 11 signals over 9 slices at the calibrated 1e-6 per slice-signal per event
+    expect ~0.02 false alarms; a miscalibrated detector (or a simulator whose slices are not
+    stationary) fires several.
+    """
+    settings = settings_factory()
+    pipeline = _pipeline(settings, detector)
+    source = open_source(
+        "simulate:production?events=1800&seed=31&scenario=stationary&lines=3"
+        "&start=2026-11-29T00:00:00Z&duration=24h"
+    )
+    drift = []
+    batch: list[RawRecord] = []
+    for raw in source.events:
+        batch.append(raw)
+        if len(batch) == 32:
+            drift.extend(pipeline.process(batch).drift_events)
+            batch = []
+    drift.extend(pipeline.process(batch).drift_events)
+    assert [(d.line_id, d.shift, d.signal, d.detected_at) for d in drift] == []
+
+
+@pytest.mark.slow
+def test_demo_lamp_failure_is_detected_within_200_events_of_the_affected_slice(
+    settings_factory: Callable[..., Settings], detector: Detector
+) -> None:
+    """line-2's night lamp fails at midnight: the lighting mix of (line-2, night) alarms fast."""
+    settings = settings_factory()
+    pipeline = _pipeline(settings, detector)
+    source = open_source(
+        "simulate:production?events=1500&seed=41&scenario=demo&lines=3"
+        "&start=2026-11-28T12:00:00Z&duration=24h"
+    )
+    failure = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
+    affected = 0  # line-2 night frames since the lamp failed
+    detected_after: int | None = None
+    for raw in source.events:
+        out = pipeline.process([raw])
+        frame = out.frames[0]
+        if frame.line_id == "line-2" and frame.shift == "night" and frame.captured_at >= failure:
+            affected += 1
+        for d in out.drift_events:
+            if d.line_id == "line-2" and d.signal == "lighting_mix" and detected_after is None:
+                assert d.detected_at >= failure, "alarm before the lamp failed"
+                detected_after = affected
+    assert detected_after is not None, "the lamp failure was never detected"
+    assert 0 < detected_after < 200
