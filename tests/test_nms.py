@@ -26,6 +26,33 @@ def test_box_iou_hand_computed() -> None:
     iou = box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10], [0, 0, 10, 10], [20, 20, 30, 30]])
     # overlap 5x10=50, union 150 -> 1/3; identical -> 1; disjoint -> 0
     assert iou[0].tolist() == pytest.approx([1 / 3, 1.0, 0.0])
+    assert iou.dtype == np.float32
+
+
+def test_box_iou_float64_hand_values_and_empty() -> None:
+    iou = box_iou([(0, 0, 10, 10)], [(0, 0, 10, 10), (5, 0, 15, 10), (10, 10, 20, 20)], np.float64)
+    # identical = 1; half overlap: 50 / (100 + 100 - 50) = 1/3; corner touch = 0
+    assert iou.dtype == np.float64
+    assert iou.tolist()[0] == pytest.approx([1.0, 1 / 3, 0.0], abs=1e-15)
+    assert box_iou([], [(0, 0, 1, 1)], np.float64).shape == (0, 1)
+    # no area, or inverted corners: overlaps nothing (no division by zero)
+    assert box_iou([(5, 5, 5, 5), (4, 4, 1, 1)], [(5, 5, 5, 5), (0, 0, 9, 9)]).tolist() == [
+        [0.0, 0.0],
+        [0.0, 0.0],
+    ]
+
+
+def test_box_iou_is_vectorised_consistently_in_both_dtypes() -> None:
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 50, size=(20, 2))
+    boxes = np.hstack([xy, xy + rng.uniform(1, 20, size=(20, 2))])
+    full = box_iou(boxes, boxes, np.float64)
+    assert np.allclose(np.diag(full), 1.0)
+    assert np.allclose(full, full.T)
+    assert np.allclose(box_iou(boxes, boxes), full, atol=1e-6)
+    for i in range(5):
+        for j in range(5):
+            assert full[i, j] == box_iou([boxes[i]], [boxes[j]], np.float64)[0, 0]
 
 
 def test_overlapping_box_of_same_class_is_suppressed_only_above_threshold() -> None:

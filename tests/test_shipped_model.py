@@ -17,7 +17,9 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from streams.evaluation import Prediction, Truth, decode_yolov8, evaluate_detections
+from streams.evaluation import Prediction, Truth, evaluate_detections
+from streams.inference.decoders import YoloV8Decoder
+from streams.inference.nms import nms
 from streams.simulate import TRAINED_CLASSES, SimulationRequest, generate
 
 MODELS = Path(__file__).resolve().parents[1] / "streams" / "models"
@@ -89,13 +91,25 @@ def test_lab_map50_on_a_fresh_seed(
         batch = np.stack([_letterbox(f, size, spec["pad_value"]) for f in frames[k : k + 50]])
         x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) * spec["scale"]
         raw = session.run(["output0"], {"images": x})[0]
-        decoded = decode_yolov8(
-            raw,
-            score_threshold=spec["score_threshold"],
-            iou_threshold=spec["iou_threshold"],
-            max_detections=spec["max_detections"],
-        )
-        preds += [[Prediction(spec["class_names"][c], s, b) for c, s, b in d] for d in decoded]
+        for cand in YoloV8Decoder(len(spec["class_names"]))([raw], spec["score_threshold"]):
+            keep = nms(
+                cand.boxes,
+                cand.scores,
+                cand.labels,
+                iou_threshold=spec["iou_threshold"],
+                max_detections=spec["max_detections"],
+            )
+            preds.append(
+                [
+                    Prediction(spec["class_names"][c], s, tuple(b))
+                    for c, s, b in zip(
+                        cand.labels[keep].tolist(),
+                        cand.scores[keep].tolist(),
+                        cand.boxes[keep].tolist(),
+                        strict=True,
+                    )
+                ]
+            )
     result = evaluate_detections(
         preds, truths, TRAINED_CLASSES, operating_threshold=spec["operating_threshold"]
     )

@@ -46,9 +46,10 @@ from streams.evaluation import (  # noqa: E402
     Prediction,
     Truth,
     best_f1_threshold,
-    decode_yolov8,
     evaluate_detections,
 )
+from streams.inference.decoders import YoloV8Decoder  # noqa: E402
+from streams.inference.nms import nms  # noqa: E402
 from streams.simulate import (  # noqa: E402
     TRAINED_CLASSES,
     SceneConditions,
@@ -228,12 +229,25 @@ def load_ort(path: Path) -> Any:
 
 
 def predict(session: Any, frames: list[np.ndarray], batch: int = 32) -> list[list[Prediction]]:
+    """Detections per frame, decoded and NMS'd by ``streams.inference`` (the production code)."""
+    decode = YoloV8Decoder(len(TRAINED_CLASSES))
     out: list[list[Prediction]] = []
     for k in range(0, len(frames), batch):
         x = to_tensor(frames[k : k + batch]).numpy()  # 320x240 frames = input size: no padding
         raw = session.run(["output0"], {"images": x})[0]
-        for dets in decode_yolov8(raw, score_threshold=0.05, iou_threshold=0.5, max_detections=50):
-            out.append([Prediction(TRAINED_CLASSES[c], s, b) for c, s, b in dets])
+        for cand in decode([raw], score_threshold=0.05):
+            keep = nms(cand.boxes, cand.scores, cand.labels, iou_threshold=0.5, max_detections=50)
+            out.append(
+                [
+                    Prediction(TRAINED_CLASSES[c], s, (x1, y1, x2, y2))
+                    for c, s, (x1, y1, x2, y2) in zip(
+                        cand.labels[keep].tolist(),
+                        cand.scores[keep].tolist(),
+                        cand.boxes[keep].tolist(),
+                        strict=True,
+                    )
+                ]
+            )
     return out
 
 

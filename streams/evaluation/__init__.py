@@ -1,4 +1,9 @@
-"""Offline detector evaluation: VOC-style AP/mAP, recall at a threshold, YOLO-output decoding."""
+"""Offline detector evaluation: VOC-style AP/mAP, recall at a threshold, best-F1 threshold.
+
+Decoding raw network outputs and NMS are :mod:`streams.inference`'s
+(:class:`~streams.inference.decoders.YoloV8Decoder`, :func:`~streams.inference.nms.nms`); box IoU
+is :func:`streams.inference.nms.box_iou`.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,7 @@ from streams.evaluation.ap import (
     average_precision,
     best_f1_threshold,
     evaluate_detections,
-    iou_matrix,
 )
-from streams.evaluation.decode import decode_yolov8, nms
 
 __all__ = [
     "ClassEval",
@@ -21,8 +24,5 @@ __all__ = [
     "Truth",
     "average_precision",
     "best_f1_threshold",
-    "decode_yolov8",
     "evaluate_detections",
-    "iou_matrix",
-    "nms",
 ]

@@ -9,7 +9,7 @@ frame has IoU >= ``iou_threshold`` and is not matched yet, else a false positive
 >>> r = evaluate_detections(p, t, ["dent"], operating_threshold=0.5)
 >>> r.per_class["dent"].ap, r.per_class["dent"].recall, r.map
 (0.5, 0.5, 0.5)
->>> average_precision([True, False, True], 2)  # doctest: +ELLIPSIS
+>>> average_precision([0.9, 0.8, 0.7], [True, False, True], 2)  # doctest: +ELLIPSIS
 0.833...
 """
 
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from streams.inference.nms import box_iou
+
 __all__ = [
     "ClassEval",
     "DetectorEval",
@@ -29,7 +31,6 @@ __all__ = [
     "average_precision",
     "best_f1_threshold",
     "evaluate_detections",
-    "iou_matrix",
 ]
 
 Box = tuple[float, float, float, float]
@@ -72,40 +73,41 @@ class DetectorEval:
     operating_threshold: float
 
 
-def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4), as (N, M).
+def average_precision(
+    scores: npt.ArrayLike, is_tp: npt.ArrayLike, n_ground_truth: int
+) -> float | None:
+    """All-point interpolated average precision (VOC 2010+ / COCO-style envelope).
 
-    >>> iou_matrix([[0, 0, 2, 2]], [[1, 0, 3, 2], [5, 5, 6, 6]]).round(3).tolist()
-    [[0.333, 0.0]]
+    The single AP of linewatch (offline evaluation here, lab mAP in ``streams.readiness``).
+    ``scores`` and ``is_tp`` describe every prediction of one class (matched greedily by
+    confidence beforehand), in any order: they are ranked by descending score, ties keeping
+    their input order. ``n_ground_truth`` is the number of true objects of that class.
+    Returns ``None`` when the class has no ground truth.
+
+    >>> average_precision([0.9, 0.8, 0.7], [1, 0, 1], 2)  # P=1 at R=.5, P=2/3 at R=1
+    0.8333333333333333
+    >>> average_precision([], [], 3)
+    0.0
+    >>> average_precision([0.5], [0], 0) is None
+    True
     """
-    aa = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    bb = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ix1 = np.maximum(aa[:, None, 0], bb[None, :, 0])
-    iy1 = np.maximum(aa[:, None, 1], bb[None, :, 1])
-    ix2 = np.minimum(aa[:, None, 2], bb[None, :, 2])
-    iy2 = np.minimum(aa[:, None, 3], bb[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area_a = (aa[:, 2] - aa[:, 0]) * (aa[:, 3] - aa[:, 1])
-    area_b = (bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
-def average_precision(tp_in_score_order: Sequence[bool], n_truth: int) -> float:
-    """All-point interpolated AP (VOC 2010+) of predictions sorted by descending score."""
-    if n_truth == 0:
-        return float("nan")
-    tp = np.asarray(tp_in_score_order, dtype=np.float64)
-    if tp.size == 0:
+    if n_ground_truth <= 0:
+        return None
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    tp = np.asarray(is_tp, dtype=np.float64).reshape(-1)
+    if s.shape != tp.shape:
+        raise ValueError("scores and is_tp must have the same length")
+    if s.size == 0:
         return 0.0
-    ctp = np.cumsum(tp)
-    cfp = np.cumsum(1.0 - tp)
-    recall = ctp / n_truth
-    precision = ctp / np.maximum(ctp + cfp, 1e-12)
-    mrec = np.concatenate([[0.0], recall, [1.0]])
-    mpre = np.concatenate([[0.0], precision, [0.0]])
+    order = np.argsort(-s, kind="stable")
+    tp_cum = np.cumsum(tp[order])
+    fp_cum = np.cumsum(1.0 - tp[order])
+    recall = tp_cum / n_ground_truth
+    precision = tp_cum / np.maximum(tp_cum + fp_cum, np.finfo(np.float64).eps)
+    mrec = np.concatenate(([0.0], recall, [1.0]))
+    mpre = np.concatenate(([0.0], precision, [0.0]))
     mpre = np.maximum.accumulate(mpre[::-1])[::-1]
-    steps = np.flatnonzero(mrec[1:] != mrec[:-1])
+    steps = np.nonzero(mrec[1:] != mrec[:-1])[0]
     return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
 
 
@@ -130,7 +132,7 @@ def _match_class(
     for k, (_, frame, box) in enumerate(flat):
         if len(gt[frame]) == 0:
             continue
-        ious = iou_matrix([box], gt[frame])[0]
+        ious = box_iou([box], gt[frame], np.float64)[0]
         best = int(np.argmax(ious))
         if ious[best] >= iou_threshold and not used[frame][best]:
             used[frame][best] = True
@@ -158,8 +160,9 @@ def evaluate_detections(
         scores, flags, n_truth = _match_class(predictions, truths, name, iou_threshold)
         keep = scores >= operating_threshold
         tp_at = int(flags[keep].sum())
+        ap = average_precision(scores, flags, n_truth)
         per_class[name] = ClassEval(
-            ap=average_precision(flags.tolist(), n_truth),
+            ap=float("nan") if ap is None else ap,
             recall=tp_at / n_truth if n_truth else float("nan"),
             precision=tp_at / int(keep.sum()) if keep.any() else float("nan"),
             n_truth=n_truth,

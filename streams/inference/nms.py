@@ -14,6 +14,8 @@ the plane (the coordinate-offset trick), so one greedy pass handles all classes.
 
 from __future__ import annotations
 
+from typing import Any, TypeVar, overload
+
 import numpy as np
 import numpy.typing as npt
 
@@ -23,26 +25,44 @@ MAX_CANDIDATES = 10_000
 """At most this many highest-scoring boxes enter NMS (the rest could not make the top-k anyway
 in any realistic output)."""
 
+_F = TypeVar("_F", np.float32, np.float64)
+
 _BLOCK = 128
 """Candidates whose pairwise overlaps are computed at once."""
 
 
-def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """Pairwise IoU of ``[N, 4]`` and ``[M, 4]`` xyxy boxes → ``[N, M]``.
+@overload
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float32]: ...
+@overload
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike, dtype: type[_F]) -> npt.NDArray[_F]: ...
+def box_iou(
+    a: npt.ArrayLike, b: npt.ArrayLike, dtype: type[np.floating[Any]] = np.float32
+) -> npt.NDArray[np.floating[Any]]:
+    """Pairwise IoU of ``[N, 4]`` and ``[M, 4]`` xyxy boxes → ``[N, M]``, computed in ``dtype``.
+
+    The single IoU of linewatch: NMS-side callers use the float32 default; evaluation and
+    readiness matching pass ``np.float64`` so that a match at exactly the IoU threshold does not
+    hinge on float32 rounding. Boxes with no area (or inverted corners) overlap nothing.
 
     >>> iou = box_iou([[0, 0, 2, 2]], [[1, 0, 3, 2], [5, 5, 6, 6]])
     >>> [[round(float(v), 3) for v in row] for row in iou]
     [[0.333, 0.0]]
+    >>> box_iou([[0, 0, 10, 10]], [[0, 0, 10, 20]], np.float64).tolist()
+    [[0.5]]
+    >>> box_iou([], [[0, 0, 1, 1]]).shape
+    (0, 1)
     """
-    a = np.asarray(a, dtype=np.float32).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float32).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    aa: npt.NDArray[np.floating[Any]] = np.asarray(a, dtype=dtype).reshape(-1, 4)
+    bb: npt.NDArray[np.floating[Any]] = np.asarray(b, dtype=dtype).reshape(-1, 4)
+    lt = np.maximum(aa[:, None, :2], bb[None, :, :2])
+    rb = np.minimum(aa[:, None, 2:], bb[None, :, 2:])
     inter = np.clip(rb - lt, 0, None).prod(axis=2)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(axis=1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(axis=1)
+    area_a = np.clip(aa[:, 2:] - aa[:, :2], 0, None).prod(axis=1)
+    area_b = np.clip(bb[:, 2:] - bb[:, :2], 0, None).prod(axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+    iou: npt.NDArray[np.floating[Any]] = np.zeros_like(union)
+    np.divide(inter, union, out=iou, where=union > 0)
+    return iou
 
 
 def nms(

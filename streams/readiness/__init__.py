@@ -3,7 +3,9 @@
 - :mod:`~streams.readiness.labels`: ground-truth lines → ``labels`` rows / dead letters;
 - :mod:`~streams.readiness.matching`: class-aware greedy IoU matching, frame outcomes;
 - :mod:`~streams.readiness.reconcile`: labelled frames → ``frame_outcomes``;
-- :mod:`~streams.readiness.stats`, :mod:`~streams.readiness.baserate`: Wilson, AP, Bayes;
+- :mod:`~streams.readiness.stats`, :mod:`~streams.readiness.baserate`: Wilson, Bayes;
+- :mod:`~streams.readiness.lab`: lab mAP (AP from :mod:`streams.evaluation.ap`, IoU from
+  :func:`streams.inference.nms.box_iou`);
 - :mod:`~streams.readiness.metrics`: every readiness metric read from the views.
 """
 
@@ -11,18 +13,16 @@ from __future__ import annotations
 
 from streams.readiness.baserate import BaseRateOutcome, at_base_rate, precision_at_prevalence
 from streams.readiness.labels import label_records
-from streams.readiness.matching import frame_outcome, iou_matrix, match_boxes
+from streams.readiness.matching import frame_outcome, match_boxes
 from streams.readiness.reconcile import ReconcileSummary, reconcile
-from streams.readiness.stats import average_precision, wilson_interval
+from streams.readiness.stats import wilson_interval
 from streams.readiness.threshold import operating_threshold
 
 __all__ = [
     "BaseRateOutcome",
     "ReconcileSummary",
     "at_base_rate",
-    "average_precision",
     "frame_outcome",
-    "iou_matrix",
     "label_records",
     "match_boxes",
     "operating_threshold",

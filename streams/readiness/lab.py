@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from streams.evaluation.ap import average_precision
 from streams.readiness.matching import Pred, Truth, match_boxes
-from streams.readiness.stats import average_precision, mean_or_none
+from streams.readiness.stats import mean_or_none
 
 __all__ = ["LabFrame", "MapResult", "mean_average_precision"]
 

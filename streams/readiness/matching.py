@@ -1,6 +1,7 @@
 """Match predicted boxes to ground truth, and decide each frame's outcome.
 
-Matching is class-aware (a ``dent`` never matches a ``scratch``), needs IoU ≥ 0.5 and is greedy
+Matching is class-aware (a ``dent`` never matches a ``scratch``), needs IoU ≥ 0.5 (float64
+:func:`~streams.inference.nms.box_iou`, so a box at exactly 0.5 matches) and is greedy
 by confidence: the most confident prediction takes its best still-free ground-truth box first.
 
 >>> preds = [Pred("dent", 0.9, (0, 0, 10, 10)), Pred("dent", 0.8, (0, 0, 10, 10))]
@@ -14,12 +15,14 @@ by confidence: the most confident prediction takes its best still-free ground-tr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from streams.inference.nms import box_iou
 
 __all__ = [
     "FrameOutcome",
@@ -28,7 +31,6 @@ __all__ = [
     "Pred",
     "Truth",
     "frame_outcome",
-    "iou_matrix",
     "match_boxes",
 ]
 
@@ -51,32 +53,6 @@ class Truth:
 
     class_name: str
     box: BoxT
-
-
-def _as_boxes(boxes: Iterable[Sequence[float]]) -> NDArray[np.float64]:
-    arr = np.asarray(list(boxes), dtype=np.float64)
-    return arr.reshape(-1, 4)
-
-
-def iou_matrix(a: Iterable[Sequence[float]], b: Iterable[Sequence[float]]) -> NDArray[np.float64]:
-    """Pairwise intersection-over-union of ``[x1, y1, x2, y2]`` boxes, shape ``(len(a), len(b))``.
-
-    >>> iou_matrix([(0, 0, 2, 2)], [(1, 0, 3, 2), (5, 5, 6, 6)]).round(4).tolist()
-    [[0.3333, 0.0]]
-    """
-    aa, bb = _as_boxes(a), _as_boxes(b)
-    if aa.size == 0 or bb.size == 0:
-        return np.zeros((aa.shape[0], bb.shape[0]), dtype=np.float64)
-    ix1 = np.maximum(aa[:, None, 0], bb[None, :, 0])
-    iy1 = np.maximum(aa[:, None, 1], bb[None, :, 1])
-    ix2 = np.minimum(aa[:, None, 2], bb[None, :, 2])
-    iy2 = np.minimum(aa[:, None, 3], bb[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area_a = (aa[:, 2] - aa[:, 0]) * (aa[:, 3] - aa[:, 1])
-    area_b = (bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    out: NDArray[np.float64] = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    return out
 
 
 @dataclass(frozen=True)
@@ -109,7 +85,7 @@ def match_boxes(
     pred_gt = np.full(n_pred, -1, dtype=np.int64)
     gt_matched = np.zeros(n_gt, dtype=np.bool_)
     if n_pred and n_gt:
-        iou = iou_matrix([p.box for p in preds], [t.box for t in truths])
+        iou = box_iou([p.box for p in preds], [t.box for t in truths], np.float64)
         same = np.array(
             [[p.class_name == t.class_name for t in truths] for p in preds], dtype=np.bool_
         )
