@@ -587,8 +587,9 @@ def main() -> None:
         params = sum(p.numel() for p in model.parameters())
         card = {
             "trained_on": (
-                "linewatch simulator, lab split only (balanced ~50 % defective, 650 lux / 5000 K "
-                f"light box), {args.steps * args.batch} frames generated on the fly, JPEG q75-95, "
+                "linewatch simulator, lab split only (balanced ~50 % defective, "
+                "light box at 520-800 lux, 4500-6000 K), "
+                f"{args.steps * args.batch} frames generated on the fly, JPEG q75-95, "
                 "photometric augmentation gain 0.6-1.4 and per-channel +-10 %"
             ),
             "training_seed": args.seed,

@@ -1,4 +1,4 @@
-"""``linewatch schema export``: JSON Schema of the wire contract for producers in other languages."""
+"""``linewatch schema export``: JSON Schema of the wire contract, for producers in any language."""
 
 from __future__ import annotations
 
