@@ -149,10 +149,11 @@ def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detecto
     )
     store = tmp_path / "store-killed"
     first = harness.start_worker("first", store)
+    _wait_group_stable(harness, members=1)
 
     def paced() -> Iterator[tuple[bytes | None, bytes]]:
-        for e in events:  # ~40 events/s: the worker is mid-stream for several seconds
-            time.sleep(0.025)
+        for e in events:  # ~20 events/s, slower than the worker: it is mid-stream for ~12 s
+            time.sleep(0.05)
             yield event_key(e), e
 
     producer = threading.Thread(target=harness.produce, args=(paced(),))
