@@ -23,7 +23,7 @@ from schemas.records import (
 from schemas.results import Detection
 from streams.config import Settings
 from streams.drift import DriftMonitor, ReferenceProfile, frame_signals
-from streams.errors import EventRejected
+from streams.errors import ConfigError, EventRejected
 from streams.features import ImageStats, compute_image_stats
 from streams.inference import Detector
 from streams.ingest import DecodedFrame, RawRecord, decode_frame, parse_event
@@ -103,6 +103,11 @@ class MonitoringPipeline:
             if settings.operating_threshold is not None
             else spec.operating_threshold
         )
+        if settings.store_score_floor > self.operating_threshold:
+            raise ConfigError(
+                f"LINEWATCH_STORE_SCORE_FLOOR={settings.store_score_floor} is above the operating "
+                f"threshold {self.operating_threshold}: flagged boxes would not be stored; lower it"
+            )
         self._known_lines = frozenset(settings.lines)
 
     def _accept(self, raw: RawRecord) -> _Accepted:
@@ -205,7 +210,10 @@ class MonitoringPipeline:
                 ingested_at=now,
             )
         )
+        floor = self.settings.store_score_floor
         for index, det in enumerate(detections):
+            if det.confidence < floor:
+                continue  # not stored; det_index keeps the detector's order either way
             x1, y1, x2, y2 = det.box
             out.detections.append(
                 DetectionRecord(

@@ -65,6 +65,9 @@ def _sniff(path: Path) -> str:
 def _session(path: Path, threads: int | None, providers: Sequence[str]) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # No busy-waiting between runs: the pipeline's own work (decode, statistics, drift, store)
+    # runs between inferences on the same few cores, and spinning ORT threads would steal them.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads is not None:
         options.intra_op_num_threads = threads
     try:

@@ -100,7 +100,7 @@ def create_app(settings: Settings) -> faust.App:
         w = await worker()
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(
-            settings.inference_batch_size, within=settings.inference_batch_timeout_s
+            settings.worker_batch_size, within=settings.inference_batch_timeout_s
         ):
             batch = [_record(e, settings.topic_events) for e in events]
             out, offsets = await loop.run_in_executor(executor, w.handle_events, batch)
