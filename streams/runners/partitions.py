@@ -43,6 +43,8 @@ class PartitionMonitors:
     topic: str
     monitors: dict[int, DriftMonitor] = field(default_factory=dict)
     committed: dict[int, int] = field(default_factory=dict)
+    warm: set[int] = field(default_factory=set)
+    """Partitions this process has saved a snapshot for since it (re)gained them."""
 
     def monitor(self, partition: int) -> DriftMonitor:
         """The partition's monitor, restored from its newest snapshot on first use."""
@@ -92,9 +94,19 @@ class PartitionMonitors:
         """Record that snapshots up to ``offsets`` are durable."""
         for partition, offset in offsets.items():
             self.committed[partition] = max(self.committed.get(partition, -1), offset)
+            self.warm.add(partition)
+
+    def is_warm(self, partition: int) -> bool:
+        """Whether every event of ``partition`` not yet snapshotted is new to the store.
+
+        True once this process has written and snapshotted a batch of the partition since it
+        (re)gained it: from then on only this process writes the partition, in offset order.
+        """
+        return partition in self.warm
 
     def forget(self, partitions: set[int]) -> None:
         """Drop state of revoked partitions (their snapshots stay in the store)."""
         for partition in partitions:
             self.monitors.pop(partition, None)
             self.committed.pop(partition, None)
+            self.warm.discard(partition)

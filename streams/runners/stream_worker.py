@@ -69,7 +69,7 @@ class StreamWorker:
         )
         return cls(settings, pipeline, store, partitions)
 
-    def write(self, records: Sequence[StoreRecord]) -> None:
+    def write(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> None:
         """Insert rows, retrying with exponential backoff while the store is unavailable.
 
         Never gives up: losing or skipping events is worse than stalling, and the caller's
@@ -79,7 +79,7 @@ class StreamWorker:
         attempt = 1
         while True:
             try:
-                self.store.insert(records)
+                self.store.insert(records, known_new=known_new)
                 if attempt > 1:
                     log.warning("store is back after %d attempts; resuming", attempt)
                 return
@@ -95,6 +95,7 @@ class StreamWorker:
                 self._sleep(delay)
                 delay = min(delay * 2, self._max_backoff_s)
                 attempt += 1
+                known_new = False  # part of the batch may have landed: look keys up again
 
     def handle_events(self, batch: Sequence[KafkaRecord]) -> tuple[PipelineOutput, dict[int, int]]:
         """Process and store a batch; returns its output and the last offset per partition.
@@ -112,13 +113,18 @@ class StreamWorker:
             [r.raw for r in fresh],
             monitor_of=lambda raw: self.partitions.monitor(partition_of[raw.source]),
         )
-        self.write(out.records())
+        # Only the first batch of a partition after (re)gaining it can hold rows that are
+        # already stored (written before a crash, after the last snapshot); later batches are
+        # new by construction, so their writes skip the stored-key lookup.
+        warm = all(self.partitions.is_warm(p) for p in offsets)
+        self.write(out.records(), known_new=warm)
         return out, offsets
 
     def save_state(self, offsets: dict[int, int]) -> None:
         """Persist the drift state of the partitions a stored batch touched."""
         if offsets:
-            self.write(self.partitions.snapshots(offsets))
+            # each snapshot row's key includes its new, higher offset: never stored before
+            self.write(self.partitions.snapshots(offsets), known_new=True)
             self.partitions.mark_saved(offsets)
 
     def handle_labels(self, batch: Sequence[RawRecord]) -> int:

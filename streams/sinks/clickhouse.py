@@ -325,11 +325,14 @@ class ClickHouseStore:
                     found.add(tuple(row))
         return found
 
-    def insert(self, records: Sequence[StoreRecord]) -> int:
+    def insert(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> int:
         """Write records idempotently (grouped by table); return the rows actually written.
 
         Rows whose key is already stored, or repeats a key earlier in ``records``, are skipped.
         On failure nothing of the failing table is written and the whole call can be retried.
+        ``known_new=True`` skips the lookup of stored keys, for a caller that can prove none of
+        the keys was written before (a streaming worker past its first batch on a partition);
+        keys repeated within ``records`` are still dropped and the dedup token still applies.
         """
         by_model: dict[type[StoreRecord], dict[tuple[object, ...], StoreRecord]] = defaultdict(dict)
         for record in records:
@@ -337,7 +340,7 @@ class ClickHouseStore:
         written = 0
         with self._lock:
             for model, unique in by_model.items():
-                existing = self.existing_keys(model, list(unique))
+                existing = set() if known_new else self.existing_keys(model, list(unique))
                 fresh = [r for k, r in unique.items() if k not in existing]
                 if not fresh:
                     continue
