@@ -110,7 +110,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
     """Run the whole demo into ``out`` (store, reference, report)."""
     from streams.assess import run_corruption_suite
     from streams.cli.progress import make_progress
-    from streams.cli.run import run_source
+    from streams.cli.run_source import run_source
     from streams.inference import Detector
     from streams.report import compute_verdict, render_report
     from streams.runners.reference import build_reference

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,8 +12,12 @@ from rich.table import Table
 
 from streams.cli.groups import CliGroups
 from streams.cli.progress import make_progress, stderr_console
+from streams.cli.run_source import run_source
 from streams.config import Settings
 from streams.errors import ConfigError
+
+if TYPE_CHECKING:
+    from streams.runners.embedded import RunSummary
 
 __all__ = ["register"]
 
@@ -36,7 +40,7 @@ def _settings(**overrides: Any) -> Settings:
     return base.model_copy(update=update) if update else base
 
 
-def _print_summary(summary: Any) -> None:
+def _print_summary(summary: RunSummary) -> None:
     table = Table(title="run summary", show_header=False)
     table.add_row("records read", str(summary.records_read))
     table.add_row("frames stored", str(summary.frames))
@@ -48,39 +52,6 @@ def _print_summary(summary: Any) -> None:
     table.add_row("labels", f"{summary.labels} (+{summary.label_dead_letters} rejected)")
     table.add_row("throughput", f"{summary.frames_per_s:.1f} frames/s")
     console.print(table)
-
-
-def run_source(
-    source: str, settings: Settings, labels_file: str | None = None, description: str = "run"
-) -> Any:
-    """Open the store, run ``source`` through the pipeline with a progress bar, reconcile."""
-    from streams.inference import Detector
-    from streams.pipeline import MonitoringPipeline
-    from streams.readiness import reconcile
-    from streams.runners.embedded import run_embedded
-    from streams.runners.reference import load_reference
-    from streams.runners.sources import open_source, read_records
-    from streams.sinks import ClickHouseStore
-
-    detector = Detector.load(settings.model)
-    reference = load_reference(settings)
-    opened = open_source(source)
-    label_lines = read_records(labels_file) if labels_file else None
-    with ClickHouseStore.open(settings.store, password=settings.store_password) as store:
-        store.apply_schema()
-        pipeline = MonitoringPipeline(settings, detector, reference)
-        with make_progress() as progress:
-            task = progress.add_task(description, total=opened.total)
-            summary = run_embedded(
-                opened.events,
-                pipeline,
-                store,
-                labels=lambda: [*opened.labels, *(label_lines or [])],
-                on_batch=lambda n, _out: progress.advance(task, n),
-            )
-        if summary.labels:
-            reconcile(store, settings)
-    return summary
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:

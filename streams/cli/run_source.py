@@ -1,0 +1,49 @@
+"""Run a source through the embedded pipeline into the store, with a progress bar.
+
+Shared by ``linewatch run`` and ``linewatch demo``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from streams.cli.progress import make_progress
+from streams.config import Settings
+
+if TYPE_CHECKING:  # the pipeline's imports (onnxruntime, chDB) load only when a run starts
+    from streams.runners.embedded import RunSummary
+
+__all__ = ["run_source"]
+
+
+def run_source(
+    source: str, settings: Settings, labels_file: str | None = None, description: str = "run"
+) -> RunSummary:
+    """Open the store, run ``source`` through the pipeline with a progress bar, reconcile."""
+    from streams.inference import Detector
+    from streams.pipeline import MonitoringPipeline
+    from streams.readiness import reconcile
+    from streams.runners.embedded import run_embedded
+    from streams.runners.reference import load_reference
+    from streams.runners.sources import open_source, read_records
+    from streams.sinks import ClickHouseStore
+
+    detector = Detector.load(settings.model)
+    reference = load_reference(settings)
+    opened = open_source(source)
+    label_lines = read_records(labels_file) if labels_file else None
+    with ClickHouseStore.open(settings.store, password=settings.store_password) as store:
+        store.apply_schema()
+        pipeline = MonitoringPipeline(settings, detector, reference)
+        with make_progress() as progress:
+            task = progress.add_task(description, total=opened.total)
+            summary = run_embedded(
+                opened.events,
+                pipeline,
+                store,
+                labels=lambda: [*opened.labels, *(label_lines or [])],
+                on_batch=lambda n, _out: progress.advance(task, n),
+            )
+        if summary.labels:
+            reconcile(store, settings)
+    return summary
