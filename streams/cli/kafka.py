@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from streams.cli.groups import CliGroups
+from streams.cli.options import settings_with
 from streams.cli.progress import make_progress, stderr_console
 from streams.config import Settings
 
@@ -27,8 +28,7 @@ def _settings(**overrides: Any) -> Settings:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     # Connection retries are noise: an unreachable broker ends in one KafkaUnavailable message.
     logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
-    update = {k: v for k, v in overrides.items() if v is not None}
-    return Settings().model_copy(update=update)
+    return settings_with(**overrides)
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:

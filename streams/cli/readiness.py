@@ -11,25 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli.groups import CliGroups
-from streams.config import Settings
+from streams.cli.options import ModelOpt, StoreOpt, settings_with
 from streams.errors import ConfigError
 
 __all__ = ["print_metrics", "register"]
 
 console = Console()
-
-StoreOpt = Annotated[
-    str | None, typer.Option("--store", help="Store DSN (default: $LINEWATCH_STORE).")
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="Model spec .json or bare .onnx (default: shipped).")
-]
-
-
-def _settings(**overrides: Any) -> Settings:
-    base = Settings()
-    update = {k: v for k, v in overrides.items() if v is not None}
-    return base.model_copy(update=update) if update else base
 
 
 def _json_default(value: object) -> str:
@@ -133,7 +120,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         from streams.readiness.metrics import review_queue as queue_of
         from streams.sinks import ClickHouseStore
 
-        settings = _settings(store=store, model=model)
+        settings = settings_with(store=store, model=model)
         columns = parse_by(by)
         with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
             st.apply_schema()
@@ -185,7 +172,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             raise ConfigError(f"--severities must be integers like 1,3,5 ({exc})") from exc
         if not levels or any(not 1 <= s <= 5 for s in levels):
             raise ConfigError(f"--severities must be within 1..5, got {severities!r}")
-        settings = _settings(store=store, model=model)
+        settings = settings_with(store=store, model=model)
         with (
             ClickHouseStore.open(settings.store, password=settings.store_password) as st,
             make_progress() as progress,
@@ -227,7 +214,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         from streams.report import compute_verdict, render_report
         from streams.sinks import ClickHouseStore
 
-        settings = _settings(store=store, model=model)
+        settings = settings_with(store=store, model=model)
         with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
             st.apply_schema()
             m = compute_metrics(st, settings)

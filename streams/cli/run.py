@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from streams.cli.groups import CliGroups
+from streams.cli.options import ModelOpt, ReferenceOpt, StoreOpt, settings_with
 from streams.cli.progress import make_progress, stderr_console
 from streams.cli.run_source import run_source
-from streams.config import Settings
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -22,22 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 console = Console()
-
-StoreOpt = Annotated[
-    str | None, typer.Option("--store", help="Store DSN (default: $LINEWATCH_STORE).")
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="Model spec .json or bare .onnx (default: shipped).")
-]
-ReferenceOpt = Annotated[
-    str | None, typer.Option("--reference", help="Lab reference profile .json.")
-]
-
-
-def _settings(**overrides: Any) -> Settings:
-    base = Settings()
-    update = {k: v for k, v in overrides.items() if v is not None}
-    return base.model_copy(update=update) if update else base
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -72,7 +56,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         reference: ReferenceOpt = None,
     ) -> None:
         """Run decode → statistics → inference → slice → drift → store over a source."""
-        settings = _settings(store=store, model=model, reference=reference)
+        settings = settings_with(store=store, model=model, reference=reference)
         summary = run_source(source, settings, labels)
         _print_summary(summary)
         if summary.dead_letters:
@@ -96,7 +80,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         from streams.runners.reference import build_reference
         from streams.runners.sources import open_source
 
-        settings = _settings(model=model)
+        settings = settings_with(model=model)
         detector = Detector.load(settings.model)
         opened = open_source(source)
         with make_progress() as progress:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli.groups import CliGroups
+from streams.cli.options import StoreOpt
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.sinks.clickhouse import ClickHouseStore, QueryResult
@@ -34,13 +35,6 @@ class OutputFormat(enum.StrEnum):
     json = "json"
 
 
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Store DSN: chdb://PATH or http(s)://user:pass@host:port. Default: LINEWATCH_STORE.",
-    ),
-]
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", help="Output format: table, csv or json.")
 ]
@@ -144,7 +138,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     """Add ``schema apply``, ``query`` and ``drift``."""
 
     @groups.schema.command("apply")
-    def apply(store: StoreOption = None) -> None:
+    def apply(store: StoreOpt = None) -> None:
         """Create or upgrade the ClickHouse tables (applies pending DDL files, in order)."""
         with _open(store) as s:
             applied = s.apply_schema()
@@ -156,7 +150,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     @app.command("query")
     def query(
         sql: Annotated[str, typer.Argument(help="SQL; reference parameters as {name:Type}.")],
-        store: StoreOption = None,
+        store: StoreOpt = None,
         param: Annotated[
             list[str] | None,
             typer.Option("--param", "-p", help="name=value, bound to {name:Type}; repeatable."),
@@ -176,7 +170,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             str | None,
             typer.Option("--since", help="Only alarms at/after this ISO time (UTC if no offset)."),
         ] = None,
-        store: StoreOption = None,
+        store: StoreOpt = None,
         limit: Annotated[int, typer.Option("--limit", min=1, help="Most alarms to list.")] = 50,
         fmt: FormatOption = OutputFormat.table,
     ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from streams.cli.groups import CliGroups
-from streams.config import Settings
+from streams.cli.options import settings_with
 
 __all__ = ["register"]
 
@@ -32,16 +32,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """Consume camera-events and labels, monitor, write to the store (Ctrl-C to stop)."""
         from streams.runners.faust_app import create_app
 
-        update = {
-            k: v
-            for k, v in {
-                "kafka_bootstrap": bootstrap,
-                "store": store,
-                "worker_web_port": web_port,
-            }.items()
-            if v is not None
-        }
-        settings = Settings().model_copy(update=update)
+        settings = settings_with(kafka_bootstrap=bootstrap, store=store, worker_web_port=web_port)
         faust_app = create_app(settings)
         sys.argv = [
             "linewatch worker",
