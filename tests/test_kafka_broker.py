@@ -27,7 +27,13 @@ def _create(settings: Settings, partitions: int = 3) -> str:
     admin = open_admin(settings)
     try:
         admin.create_topics([NewTopic(settings.topic_events, partitions, 1)])
-        described = admin.describe_topics([settings.topic_events])
+        # metadata of a new topic reaches the broker's cache a moment after creation
+        deadline = time.monotonic() + 15
+        while True:
+            described = admin.describe_topics([settings.topic_events])
+            if described[0]["partitions"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     finally:
         admin.close()
     assert len(described[0]["partitions"]) == partitions
