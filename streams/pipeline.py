@@ -29,7 +29,7 @@ from streams.inference import Detector
 from streams.ingest import DecodedFrame, RawRecord, decode_frame, parse_event
 from streams.slicing import SliceKey, Slicer
 
-__all__ = ["MonitoringPipeline", "PipelineOutput"]
+__all__ = ["MonitoringPipeline", "PipelineOutput", "PreparedBatch"]
 
 
 @dataclass
@@ -66,6 +66,14 @@ class _Accepted:
     raw: RawRecord
     frame: DecodedFrame
     decode_ms: float
+
+
+@dataclass
+class PreparedBatch:
+    """A micro-batch after decoding: frames ready for the model, and the rejected records."""
+
+    accepted: list[_Accepted] = field(default_factory=list)
+    dead_letters: list[DeadLetterRecord] = field(default_factory=list)
 
 
 def _reject(raw: RawRecord, exc: EventRejected) -> DeadLetterRecord:
@@ -122,6 +130,20 @@ class MonitoringPipeline:
         frame = decode_frame(event, max_image_bytes=self.settings.max_image_bytes)
         return _Accepted(raw, frame, (time.perf_counter() - start) * 1000.0)
 
+    def prepare(self, batch: Sequence[RawRecord]) -> PreparedBatch:
+        """Parse, validate and decode a micro-batch (no model, no state).
+
+        Safe to run in another thread while the previous batch is in :meth:`complete`: the
+        embedded runner overlaps JPEG decoding with inference this way.
+        """
+        prepared = PreparedBatch()
+        for raw in batch:
+            try:
+                prepared.accepted.append(self._accept(raw))
+            except EventRejected as exc:
+                prepared.dead_letters.append(_reject(raw, exc))
+        return prepared
+
     def process(
         self,
         batch: Sequence[RawRecord],
@@ -133,13 +155,16 @@ class MonitoringPipeline:
         :class:`DriftMonitor` per Kafka partition); by default all share ``self.monitor``.
         Inference is batched across the whole micro-batch either way.
         """
-        out = PipelineOutput()
-        accepted: list[_Accepted] = []
-        for raw in batch:
-            try:
-                accepted.append(self._accept(raw))
-            except EventRejected as exc:
-                out.dead_letters.append(_reject(raw, exc))
+        return self.complete(self.prepare(batch), monitor_of)
+
+    def complete(
+        self,
+        prepared: PreparedBatch,
+        monitor_of: Callable[[RawRecord], DriftMonitor] | None = None,
+    ) -> PipelineOutput:
+        """Inference, statistics, slicing and drift for a prepared batch, in order."""
+        out = PipelineOutput(dead_letters=list(prepared.dead_letters))
+        accepted = prepared.accepted
         if not accepted:
             return out
         start = time.perf_counter()

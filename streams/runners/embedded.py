@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
 from streams.ingest import RawRecord
-from streams.pipeline import MonitoringPipeline, PipelineOutput
+from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.labels import label_records
 from streams.sinks import BatchWriter, ClickHouseStore
 
@@ -81,13 +82,25 @@ def run_embedded(
     writer = BatchWriter(store, settings.batch_size, settings.flush_interval_s)
     summary = RunSummary()
     start = time.perf_counter()
-    for batch in _batches(records, settings.inference_batch_size):
-        out = pipeline.process(batch)
-        writer.add_many(out.records())
-        writer.maybe_flush()
-        summary.add(out, len(batch))
-        if on_batch is not None:
-            on_batch(len(batch), out)
+    batches = _batches(records, settings.inference_batch_size)
+
+    def read_and_prepare() -> tuple[int, PreparedBatch] | None:
+        batch = next(batches, None)
+        return None if batch is None else (len(batch), pipeline.prepare(batch))
+
+    # Reading and decoding batch n+1 (in one helper thread) overlaps inference on batch n; the
+    # model, the drift state and the store stay on this thread, in input order.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-decode") as pool:
+        pending = pool.submit(read_and_prepare)
+        while (ready := pending.result()) is not None:
+            pending = pool.submit(read_and_prepare)
+            read, prepared = ready
+            out = pipeline.complete(prepared)
+            writer.add_many(out.records())
+            writer.maybe_flush()
+            summary.add(out, read)
+            if on_batch is not None:
+                on_batch(read, out)
     if labels is not None:
         summary.labels, summary.label_dead_letters = ingest_labels(labels(), writer)
     writer.flush()
