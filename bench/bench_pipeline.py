@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each path")
     args = parser.parse_args(argv)
     records = _records(args.frames)
     models: list[tuple[str, str | None]] = [("shipped linewatch-defects", None)]
@@ -113,10 +114,17 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings(model=model, reference=None)
         detector = Detector.load(model)
         batch = detector.max_batch_size or args.batch  # a static-batch graph runs its own size
-        raw = _raw_fps(detector, records, batch)
-        fps, monitor_ms, store_ms = _pipeline_fps(detector, records, settings, batch)
+        # raw and pipeline alternate, args.repeats times each; medians absorb machine noise
+        raws, runs = [], []
+        for _ in range(args.repeats):
+            raws.append(_raw_fps(detector, records, batch))
+            runs.append(_pipeline_fps(detector, records, settings, batch))
+        raw = statistics.median(raws)
+        fps = statistics.median(r[0] for r in runs)
+        monitor_ms = statistics.median(r[1] for r in runs)
+        store_ms = statistics.median(r[2] for r in runs)
         print(f"\n== {label} (batch {batch})")
-        print(f"  raw onnxruntime        {raw:8.1f} frames/s")
+        print(f"  raw onnxruntime        {raw:8.1f} frames/s  (median of {args.repeats})")
         print(f"  linewatch pipeline     {fps:8.1f} frames/s  -> {fps / raw:6.1%} of raw")
         print(
             f"  monitoring per frame   {monitor_ms + store_ms:8.3f} ms "
