@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from schemas.records import DetectionRecord, FrameRecord, StoreRecord
+from streams.readiness.samples import sample_detection, sample_frame
 from streams.sinks.clickhouse import ClickHouseStore
 
 T0 = dt.datetime(2026, 11, 29, 5, 0, tzinfo=dt.UTC)
@@ -35,45 +36,24 @@ def records(frames: int, dets: int) -> Iterator[StoreRecord]:
     for i in range(frames):
         line = f"line-{i % 3 + 1}"
         at = T0 + dt.timedelta(milliseconds=333 * i)
-        yield FrameRecord(
-            event_id=f"evt-{i:09d}",
+        event_id = f"evt-{i:09d}"
+        yield sample_frame(
+            event_id,
             line_id=line,
-            camera_id=f"cam-{i % 3}",
-            captured_at=at,
-            shift="day",
             lighting=("dim", "normal", "bright")[i % 3],
-            sensor_lux=400.0 + i % 100,
-            brightness=0.4,
-            contrast=0.2,
-            sharpness=10.0,
-            colour_cast=0.01,
-            est_colour_temp_k=5000.0,
-            clipped_high=0.0,
-            clipped_low=0.0,
-            model_name="linewatch-defects",
-            model_version="1.0.0",
-            detection_count=dets,
+            captured_at=at,
             max_confidence=0.8,
-            predicted_defective=True,
-            decode_ms=1.0,
-            inference_ms=8.0,
-            monitor_ms=0.1,
-            latency_ms=10.0,
-            source="bench",
-            ingested_at=at + dt.timedelta(milliseconds=20),
+            detection_count=dets,
         )
         for k in range(dets):
-            yield DetectionRecord(
-                event_id=f"evt-{i:09d}",
-                det_index=k,
+            yield sample_detection(
+                event_id,
+                k,
+                "scratch",
+                0.8 - 0.1 * k,
+                (1.0, 2.0, 30.0, 40.0),
                 line_id=line,
                 captured_at=at,
-                class_name="scratch",
-                confidence=0.8 - 0.1 * k,
-                x1=1.0,
-                y1=2.0,
-                x2=30.0,
-                y2=40.0,
             )
 
 

@@ -75,6 +75,19 @@ def _sasl(settings: Settings) -> tuple[str, str, str] | None:
     return mechanism, settings.kafka_sasl_username, password.get_secret_value()
 
 
+def _sasl_options(settings: Settings) -> dict[str, str]:
+    """SASL keyword arguments, spelled the same by kafka-python and aiokafka (empty without)."""
+    sasl = _sasl(settings)
+    if sasl is None:
+        return {}
+    mechanism, username, password = sasl
+    return {
+        "sasl_mechanism": mechanism,
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+    }
+
+
 def _cafile(settings: Settings) -> str | None:
     cafile = settings.kafka_ssl_cafile
     if cafile is not None and not Path(cafile).is_file():
@@ -102,12 +115,7 @@ def kafka_python_options(settings: Settings, *, client_id: str = "linewatch") ->
         cafile = _cafile(settings)
         if cafile is not None:
             options["ssl_cafile"] = cafile
-    sasl = _sasl(settings)
-    if sasl is not None:
-        mechanism, username, password = sasl
-        options.update(
-            sasl_mechanism=mechanism, sasl_plain_username=username, sasl_plain_password=password
-        )
+    options.update(_sasl_options(settings))
     return options
 
 
@@ -121,12 +129,7 @@ def aiokafka_options(settings: Settings, *, client_id: str = "linewatch") -> dic
     context = ssl_context(settings)
     if context is not None:
         options["ssl_context"] = context
-    sasl = _sasl(settings)
-    if sasl is not None:
-        mechanism, username, password = sasl
-        options.update(
-            sasl_mechanism=mechanism, sasl_plain_username=username, sasl_plain_password=password
-        )
+    options.update(_sasl_options(settings))
     return options
 
 
