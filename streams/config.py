@@ -8,25 +8,66 @@ as JSON in the environment, e.g. ``LINEWATCH_LINES='{"line-1": {"takt_units_per_
 'chdb:///tmp/x'
 >>> s.as_dict()["kafka_sasl_password"] is None
 True
+
+An invalid value is a :class:`~streams.errors.ConfigError` whose one-line message names the
+variable, the value and what is allowed:
+
+>>> try:
+...     Settings(worker_web_port=-1)
+... except ConfigError as exc:
+...     print(exc)
+LINEWATCH_WORKER_WEB_PORT=-1 (given as an option) is invalid: Input should be greater than or \
+equal to 1
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import time
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as _SettingsSourceError
 
-__all__ = ["LineConfig", "ReadinessCriteria", "Settings", "ShiftStart", "get_settings"]
+from streams.errors import ConfigError
+
+__all__ = [
+    "ENV_PREFIX",
+    "LineConfig",
+    "ReadinessCriteria",
+    "Settings",
+    "ShiftStart",
+    "get_settings",
+    "settings_error",
+]
+
+ENV_PREFIX = "LINEWATCH_"
+"""Every setting ``name`` is read from the environment variable ``LINEWATCH_<NAME>``."""
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_SHOWN_VALUE_CHARS = 120
 
 
 class LineConfig(BaseModel):
     """One camera line of the plant."""
 
-    takt_units_per_minute: float = Field(60.0, gt=0, description="Line speed: units per minute.")
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    takt_units_per_minute: float = Field(
+        60.0, gt=0, le=100_000, description="Line speed: units per minute."
+    )
 
     @property
     def takt_ms(self) -> float:
@@ -37,20 +78,28 @@ class LineConfig(BaseModel):
 class ShiftStart(BaseModel):
     """A work shift and the local wall-clock time at which it starts."""
 
-    name: str
+    name: str = Field(min_length=1)
     start: time
 
 
 class ReadinessCriteria(BaseModel):
     """Thresholds of the readiness verdict (see ``linewatch report``)."""
 
-    max_fpr: float = Field(0.02, description="Max fraction of good units flagged at threshold.")
-    max_fnr_per_class: float = Field(0.10, description="Max miss rate of any defect class.")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
+
+    max_fpr: float = Field(
+        0.02, ge=0, le=1, description="Max fraction of good units flagged at threshold."
+    )
+    max_fnr_per_class: float = Field(
+        0.10, ge=0, le=1, description="Max miss rate of any defect class."
+    )
     max_p99_latency_takt_ratio: float = Field(
-        0.5, description="Max p99 latency as a fraction of the line's takt time."
+        0.5, gt=0, le=100, description="Max p99 latency as a fraction of the line's takt time."
     )
     max_reference_gap: float = Field(
         0.25,
+        ge=0,
+        le=1,
         description="Max share of a slice's frames outside the lab's range of any image "
         "statistic (reference_gap metric 'outside_lab_range').",
     )
@@ -69,9 +118,22 @@ def _default_shifts() -> list[ShiftStart]:
 
 
 class Settings(BaseSettings):
-    """linewatch's settings; each field is read from ``LINEWATCH_<FIELD>``."""
+    """linewatch's settings; each field is read from ``LINEWATCH_<FIELD>``.
 
-    model_config = SettingsConfigDict(env_prefix="LINEWATCH_", frozen=True, extra="ignore")
+    Construction validates every value (floats must be finite) and raises
+    :class:`~streams.errors.ConfigError` with one line per problem, see :func:`settings_error`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", allow_inf_nan=False
+    )
+
+    def __init__(self, **values: Any) -> None:
+        """Read the environment, with ``values`` (e.g. command-line options) taking precedence."""
+        try:
+            super().__init__(**values)
+        except (ValidationError, _SettingsSourceError) as exc:
+            raise settings_error(exc, given=values) from exc
 
     # --- store -------------------------------------------------------------------------
     store: str = Field(
@@ -84,13 +146,18 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         2000,
         gt=0,
+        le=1_000_000,
         description="Rows per store flush (size trigger). Each insert has a fixed cost "
         "(~20-30 ms in chDB), so larger batches are cheaper per frame.",
     )
-    flush_interval_s: float = Field(5.0, gt=0, description="Seconds between flushes (time).")
+    flush_interval_s: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between flushes (time)."
+    )
 
     # --- kafka -------------------------------------------------------------------------
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers: host:port[,host:port...]."
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
@@ -100,18 +167,35 @@ class Settings(BaseSettings):
     topic_labels: str = "labels"
     topic_dlq: str = "camera-events.dlq"
     topic_drift: str = "drift-events"
-    topic_partitions: int = Field(6, gt=0, description="Partitions of camera-events.")
-    topic_replication: int = Field(1, gt=0)
-    worker_id: str = Field("linewatch", description="Faust app id / consumer group.")
-    worker_web_port: int = Field(6066, description="Faust web port (liveness/readiness).")
-    worker_data_dir: str = Field(".linewatch/worker", description="Faust tables and snapshots.")
-    inference_batch_size: int = Field(8, gt=0, description="Frames per embedded micro-batch.")
-    worker_batch_size: int = Field(
-        64, gt=0, description="Max events per worker micro-batch (Kafka take, one store write)."
+    topic_partitions: int = Field(6, gt=0, le=10_000, description="Partitions of camera-events.")
+    topic_replication: int = Field(1, gt=0, le=100, description="Replication factor of topics.")
+    worker_id: str = Field("linewatch", min_length=1, description="Faust app id / consumer group.")
+    worker_web_port: int = Field(
+        6066, ge=1, le=65535, description="Faust web port (liveness/readiness)."
     )
-    inference_batch_timeout_s: float = Field(0.5, gt=0, description="Max wait to fill a batch.")
+    worker_data_dir: str = Field(
+        ".linewatch/worker",
+        min_length=1,
+        description="Faust's data directory (relative to the current directory; created with "
+        "its parents). Drift state snapshots are stored in ClickHouse, not here.",
+    )
+    inference_batch_size: int = Field(
+        8, gt=0, le=4096, description="Frames per embedded micro-batch."
+    )
+    worker_batch_size: int = Field(
+        64,
+        gt=0,
+        le=100_000,
+        description="Max events per worker micro-batch (Kafka take, one store write).",
+    )
+    inference_batch_timeout_s: float = Field(
+        0.5, gt=0, le=600, description="Max wait to fill a batch."
+    )
     inference_threads: int | None = Field(
-        None, gt=0, description="onnxruntime intra-op threads; None: onnxruntime's default."
+        None,
+        gt=0,
+        le=1024,
+        description="onnxruntime intra-op threads; None: onnxruntime's default.",
     )
     inference_providers: list[str] | None = Field(
         None, description='onnxruntime execution providers, e.g. ["CPUExecutionProvider"].'
@@ -119,13 +203,16 @@ class Settings(BaseSettings):
 
     # --- model -------------------------------------------------------------------------
     model: str | None = Field(
-        None, description="Model spec (.json) or bare .onnx path; default: the shipped detector."
+        None,
+        min_length=1,
+        description="Model spec (.json) or bare .onnx path; default: the shipped detector.",
     )
     operating_threshold: float | None = Field(
         None, ge=0, le=1, description="Override the model card's operating threshold."
     )
     reference: str | None = Field(
         None,
+        min_length=1,
         description="Lab reference profile (.json from `linewatch reference build`); "
         "default: the one shipped with the default model.",
     )
@@ -137,11 +224,14 @@ class Settings(BaseSettings):
         "the top score in max_confidence); keep it at or below the operating threshold.",
     )
     review_band: tuple[float, float] = Field(
-        (0.15, 0.5), description="Top confidences in [low, high) go to the review queue."
+        (0.15, 0.5),
+        description="Top confidences in [low, high) go to the review queue; 0 <= low < high <= 1.",
     )
 
     # --- events and plant --------------------------------------------------------------
-    max_image_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Largest accepted frame.")
+    max_image_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, le=1024**3, description="Largest accepted frame."
+    )
     timezone: str = Field("UTC", description="The plant's IANA timezone, for shifts.")
     shifts: list[ShiftStart] = Field(default_factory=_default_shifts)
     lines: dict[str, LineConfig] = Field(
@@ -149,23 +239,29 @@ class Settings(BaseSettings):
         description="Known camera lines; events of other lines are dead-lettered.",
     )
     lux_bucket_edges: list[float] = Field(
-        [200.0, 400.0, 900.0], description="Lux edges of the lighting buckets."
+        [200.0, 400.0, 900.0], description="Lux edges of the lighting buckets (increasing, >= 0)."
     )
     brightness_bucket_edges: list[float] = Field(
         [0.18, 0.30, 0.61],
-        description="Mean-brightness (0..1) edges, used without lux (~ the lux edges as seen by "
-        "a camera exposed for 650 lux).",
+        description="Mean-brightness edges (increasing, within 0..1), used without lux (~ the "
+        "lux edges as seen by a camera exposed for 650 lux).",
     )
     lighting_bucket_names: list[str] = Field(["dark", "dim", "normal", "bright"])
 
     # --- drift -------------------------------------------------------------------------
     drift_false_alarms_per_event: float = Field(
-        1e-6, gt=0, description="Target false-alarm rate per slice-signal per event."
+        1e-6, gt=0, lt=1, description="Target false-alarm rate per slice-signal per event."
     )
-    drift_warmup_events: int = Field(30, ge=0, description="Events before a slice may alarm.")
-    gap_window_events: int = Field(200, gt=0, description="Events per reference-gap window.")
-    slice_idle_seconds: float = Field(6 * 3600.0, gt=0, description="Evict slices idle this long.")
-    max_slices: int = Field(10_000, gt=0, description="Hard cap of live slices.")
+    drift_warmup_events: int = Field(
+        30, ge=0, le=10_000_000, description="Events before a slice may alarm."
+    )
+    gap_window_events: int = Field(
+        200, gt=0, le=10_000_000, description="Events per reference-gap window."
+    )
+    slice_idle_seconds: float = Field(
+        6 * 3600.0, gt=0, le=366 * 86400.0, description="Evict slices idle this long."
+    )
+    max_slices: int = Field(10_000, gt=0, le=10_000_000, description="Hard cap of live slices.")
 
     # --- readiness ---------------------------------------------------------------------
     readiness: ReadinessCriteria = Field(default_factory=ReadinessCriteria)
@@ -179,15 +275,132 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Europe/Berlin')") from exc
         return value
 
+    @field_validator("store")
+    @classmethod
+    def _known_store_scheme(cls, value: str) -> str:
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        if scheme not in ("chdb", "http", "https"):
+            raise ValueError(
+                "use chdb://PATH (embedded) or http(s)://user:password@host:port/linewatch"
+            )
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        servers = [hp.strip() for hp in value.split(",") if hp.strip()]
+        if not servers:
+            raise ValueError("give host:port[,host:port...], e.g. 127.0.0.1:9092")
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(
+                    f"{server!r} is not host:port with a port in 1..65535, e.g. 127.0.0.1:9092"
+                )
+        return value
+
+    @field_validator("topic_events", "topic_labels", "topic_dlq", "topic_drift")
+    @classmethod
+    def _kafka_topic_name(cls, value: str) -> str:
+        if not _TOPIC_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError("a Kafka topic name is 1-249 of the characters A-Z a-z 0-9 . _ -")
+        return value
+
+    @field_validator("inference_providers")
+    @classmethod
+    def _provider_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError('list at least one provider, e.g. ["CPUExecutionProvider"]')
+            for name in value:
+                if not name.endswith("ExecutionProvider"):
+                    raise ValueError(
+                        f"{name!r} is not an onnxruntime execution provider name "
+                        '(e.g. "CPUExecutionProvider", "CUDAExecutionProvider")'
+                    )
+        return value
+
+    @field_validator("review_band")
+    @classmethod
+    def _band_in_order(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 <= low < high <= 1:
+            raise ValueError("need [low, high] with 0 <= low < high <= 1, e.g. [0.15, 0.5]")
+        return value
+
+    @field_validator("lux_bucket_edges", "brightness_bucket_edges")
+    @classmethod
+    def _increasing_edges(cls, value: list[float], info: Any) -> list[float]:
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError("edges must be strictly increasing, e.g. [0.18, 0.30, 0.61]")
+        if any(v < 0 for v in value):
+            raise ValueError("edges must be >= 0")
+        if info.field_name == "brightness_bucket_edges" and any(v > 1 for v in value):
+            raise ValueError("brightness edges are mean brightness, within 0..1")
+        return value
+
+    @field_validator("lighting_bucket_names")
+    @classmethod
+    def _bucket_names(cls, value: list[str]) -> list[str]:
+        if not all(value) or len(set(value)) != len(value):
+            raise ValueError("names must be non-empty and distinct")
+        return value
+
+    @field_validator("shifts")
+    @classmethod
+    def _distinct_shifts(cls, value: list[ShiftStart]) -> list[ShiftStart]:
+        if not value:
+            raise ValueError("at least one shift is required")
+        if len({s.name for s in value}) != len(value) or len({s.start for s in value}) != len(
+            value
+        ):
+            raise ValueError("shift names and start times must be distinct")
+        return value
+
+    @field_validator("lines")
+    @classmethod
+    def _named_lines(cls, value: dict[str, LineConfig]) -> dict[str, LineConfig]:
+        if not value or not all(name.strip() for name in value):
+            raise ValueError('name at least one line, e.g. {"line-1": {}}')
+        return value
+
     @model_validator(mode="after")
     def _consistent_buckets(self) -> Settings:
         n = len(self.lighting_bucket_names)
         if len(self.lux_bucket_edges) != n - 1 or len(self.brightness_bucket_edges) != n - 1:
-            raise ValueError("need one more lighting bucket name than bucket edges")
-        if list(self.lux_bucket_edges) != sorted(self.lux_bucket_edges):
-            raise ValueError("lux_bucket_edges must be increasing")
-        if not self.shifts:
-            raise ValueError("at least one shift is required")
+            raise ValueError(
+                f"LINEWATCH_LIGHTING_BUCKET_NAMES has {n} names, so LINEWATCH_LUX_BUCKET_EDGES "
+                f"({len(self.lux_bucket_edges)}) and LINEWATCH_BRIGHTNESS_BUCKET_EDGES "
+                f"({len(self.brightness_bucket_edges)}) need {n - 1} edges each"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _floor_below_threshold(self) -> Settings:
+        threshold = self.operating_threshold
+        if threshold is not None and self.store_score_floor > threshold:
+            raise ValueError(
+                f"LINEWATCH_STORE_SCORE_FLOOR={self.store_score_floor} is above "
+                f"LINEWATCH_OPERATING_THRESHOLD={threshold}: boxes at the threshold would not be "
+                "stored; keep the floor at or below the threshold"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _complete_sasl(self) -> Settings:
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL"):
+            if not self.kafka_sasl_username or self.kafka_sasl_password is None:
+                raise ValueError(
+                    f"LINEWATCH_KAFKA_SECURITY_PROTOCOL={protocol} needs "
+                    "LINEWATCH_KAFKA_SASL_USERNAME and LINEWATCH_KAFKA_SASL_PASSWORD"
+                )
+        elif self.kafka_sasl_mechanism is not None:
+            raise ValueError(
+                f"LINEWATCH_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism} needs "
+                "LINEWATCH_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL "
+                f"(it is {protocol})"
+            )
         return self
 
     @property
@@ -196,15 +409,73 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     def as_dict(self) -> dict[str, Any]:
-        """All settings with secrets masked, for logs and ``linewatch config``."""
+        """All settings with secrets masked (passwords and the store DSN's), for logs."""
+        from streams.sinks.dsn import mask_dsn
+
         data = self.model_dump(mode="json")
         for key, value in list(data.items()):
             if isinstance(getattr(self, key), SecretStr):
                 data[key] = "**********" if value else None
+        data["store"] = mask_dsn(self.store)
         return data
+
+
+def _env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _shown(field: str, value: Any) -> str:
+    """A value for an error message: secrets hidden, DSNs masked, long values cut."""
+    from streams.sinks.dsn import mask_dsn
+
+    if isinstance(value, SecretStr) or field in _SECRET_FIELDS:
+        return "'***'"
+    text = mask_dsn(value) if isinstance(value, str) else value
+    shown = repr(text) if isinstance(text, str) else str(text)
+    if len(shown) > _SHOWN_VALUE_CHARS:
+        shown = shown[: _SHOWN_VALUE_CHARS - 1] + "…"
+    return shown
+
+
+def _problem(error: Any, given: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ())]
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if not loc:  # a check across fields: its message names the variables
+        return message
+    field, inner = loc[0], loc[1:]
+    name = _env_name(field) + (f" {'.'.join(inner)}" if inner else "")
+    source = " (given as an option)" if field in given else ""
+    value = _shown(field, error.get("input"))
+    return f"{name}={value}{source} is invalid: {message}"
+
+
+_SECRET_FIELDS = frozenset({"store_password", "kafka_sasl_password"})
+
+
+def settings_error(exc: Exception, *, given: dict[str, Any] | None = None) -> ConfigError:
+    """One :class:`ConfigError` line for an invalid configuration: for each problem the
+    variable, the value (secrets hidden) and what is allowed.
+
+    ``given`` are the values passed to :class:`Settings` directly (command-line options).
+    """
+    if isinstance(exc, ValidationError):
+        problems = [_problem(e, given or {}) for e in exc.errors()]
+        return ConfigError("; ".join(dict.fromkeys(problems)))
+    text = str(exc)
+    found = re.search(r'field "([^"]+)"', text)
+    if found:
+        return ConfigError(
+            f"{_env_name(found.group(1))} is not valid JSON: give lists and mappings as JSON, "
+            """e.g. [0.15, 0.5] or {"line-1": {"takt_units_per_minute": 90}}"""
+        )
+    return ConfigError(f"invalid LINEWATCH_* configuration: {text}")
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment on first use (not at import)."""
+    """The process-wide settings, read from the environment on first use (not at import).
+
+    For entry points only (``streams.app``); stages get their settings passed in.
+    """
     return Settings()

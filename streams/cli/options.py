@@ -1,4 +1,5 @@
-"""Command-line options shared by several commands, and settings with their overrides.
+"""Command-line options shared by several commands, settings with their overrides, and the
+one way commands open the store.
 
 >>> settings_with(store="chdb:///tmp/x", model=None).store
 'chdb:///tmp/x'
@@ -6,13 +7,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from streams.config import Settings
+from streams.errors import ConfigError
 
-__all__ = ["ModelOpt", "ReferenceOpt", "StoreOpt", "settings_with"]
+if TYPE_CHECKING:  # chDB and clickhouse-connect load only when a command opens the store
+    from streams.sinks import ClickHouseStore
+
+__all__ = [
+    "ModelOpt",
+    "ReconcileOpt",
+    "ReferenceOpt",
+    "StoreOpt",
+    "open_store",
+    "reconcile_labels",
+    "settings_with",
+]
 
 StoreOpt = Annotated[
     str | None,
@@ -27,10 +40,56 @@ ModelOpt = Annotated[
 ReferenceOpt = Annotated[
     str | None, typer.Option("--reference", help="Lab reference profile .json.")
 ]
+ReconcileOpt = Annotated[
+    bool,
+    typer.Option(
+        "--reconcile/--no-reconcile",
+        help="First pair new labels with their frames (a write, through the pipeline's "
+        "reconcile step); --no-reconcile reads only, e.g. as a read-only ClickHouse user.",
+    ),
+]
 
 
 def settings_with(**overrides: Any) -> Settings:
-    """The environment's settings with the given command-line values (``None``: keep it)."""
-    base = Settings()
-    update = {k: v for k, v in overrides.items() if v is not None}
-    return base.model_copy(update=update) if update else base
+    """The environment's settings with the given command-line values (``None``: keep it).
+
+    The overrides are validated like the environment: a bad value is a :class:`ConfigError`.
+    """
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def open_store(
+    settings: Settings, *, readonly: bool = False, require_schema: bool = False
+) -> ClickHouseStore:
+    """Open ``settings.store``; ``readonly``: with ClickHouse's ``readonly=1`` (no writes, no
+    DDL, no ``file()``/``url()``); ``require_schema``: refuse a store whose schema is not up to
+    date (read-only commands never apply it: that is ``linewatch schema apply``'s job)."""
+    from streams.sinks import ClickHouseStore
+    from streams.sinks.migrations import load_migrations
+
+    store = ClickHouseStore.open(
+        settings.store, password=settings.store_password, readonly=readonly
+    )
+    if require_schema:
+        try:
+            applied = store.applied_migrations()
+            pending = [m.name for m in load_migrations() if m.name not in applied]
+        except BaseException:
+            store.close()
+            raise
+        if pending:
+            store.close()
+            raise ConfigError(
+                f"the store {store.dsn} lacks {len(pending)} schema file(s) ({pending[0]}…): "
+                "run `linewatch schema apply` with the same --store (or a `linewatch run` or "
+                "the worker) first"
+            )
+    return store
+
+
+def reconcile_labels(settings: Settings) -> None:
+    """Pair stored labels with their frames (the pipeline's reconcile step, a write)."""
+    from streams.readiness import reconcile
+
+    with open_store(settings, require_schema=True) as store:
+        reconcile(store, settings)

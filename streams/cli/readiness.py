@@ -11,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli.groups import CliGroups
-from streams.cli.options import ModelOpt, StoreOpt, settings_with
+from streams.cli.options import (
+    ModelOpt,
+    ReconcileOpt,
+    StoreOpt,
+    open_store,
+    reconcile_labels,
+    settings_with,
+)
 from streams.errors import ConfigError
 
 __all__ = ["print_metrics", "register"]
@@ -114,16 +121,20 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         limit: Annotated[int, typer.Option(help="Rows of --review-queue.")] = 100,
         store: StoreOpt = None,
         model: ModelOpt = None,
+        reconcile: ReconcileOpt = True,
     ) -> None:
-        """Readiness metrics: FPR, per-class FNR, per-slice precision/recall, latency, base rate."""
+        """Readiness metrics: FPR, per-class FNR, per-slice precision/recall, latency, base rate.
+
+        Reads with ClickHouse ``readonly=1``; only the reconcile step before it writes.
+        """
         from streams.readiness.metrics import compute_metrics, parse_by
         from streams.readiness.metrics import review_queue as queue_of
-        from streams.sinks import ClickHouseStore
 
         settings = settings_with(store=store, model=model)
         columns = parse_by(by)
-        with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
-            st.apply_schema()
+        if reconcile:
+            reconcile_labels(settings)
+        with open_store(settings, readonly=True, require_schema=True) as st:
             if review_queue:
                 rows = queue_of(st, settings, limit=limit)
                 if fmt == "json":
@@ -142,7 +153,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                     )
                 console.print(t)
                 return
-            m = compute_metrics(st, settings, by=columns)
+            m = compute_metrics(st, settings, by=columns, reconcile_first=False)
         if fmt == "json":
             typer.echo(json.dumps(m.as_dict(), default=_json_default, indent=2))
         else:
@@ -162,7 +173,6 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """Corruptions and novel inputs: recall, confidence, fail-safe vs fail-silent."""
         from streams.assess import run_corruption_suite
         from streams.cli.progress import make_progress
-        from streams.sinks import ClickHouseStore
 
         if suite != "corruptions":
             raise ConfigError(f"unknown suite {suite!r}; the available suite is 'corruptions'")
@@ -174,7 +184,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             raise ConfigError(f"--severities must be within 1..5, got {severities!r}")
         settings = settings_with(store=store, model=model)
         with (
-            ClickHouseStore.open(settings.store, password=settings.store_password) as st,
+            open_store(settings) as st,
             make_progress() as progress,
         ):
             task = progress.add_task("conditions", total=None)
@@ -199,7 +209,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 f"{r.fail_silent}/{r.frames}",
             )
         console.print(t)
-        console.print(f"{result.run.elapsed_s:.1f} s; stored in {settings.store}")
+        console.print(f"{result.run.elapsed_s:.1f} s; stored in {st.dsn}")
 
     @app.command("report")
     def report(
@@ -208,16 +218,20 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         ),
         store: StoreOpt = None,
         model: ModelOpt = None,
+        reconcile: ReconcileOpt = True,
     ) -> None:
-        """Write the readiness report: one self-contained HTML file; prints the verdict."""
+        """Write the readiness report: one self-contained HTML file; prints the verdict.
+
+        Reads with ClickHouse ``readonly=1``; only the reconcile step before it writes.
+        """
         from streams.readiness.metrics import compute_metrics
         from streams.report import compute_verdict, render_report
-        from streams.sinks import ClickHouseStore
 
         settings = settings_with(store=store, model=model)
-        with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
-            st.apply_schema()
-            m = compute_metrics(st, settings)
+        if reconcile:
+            reconcile_labels(settings)
+        with open_store(settings, readonly=True, require_schema=True) as st:
+            m = compute_metrics(st, settings, reconcile_first=False)
             verdict = compute_verdict(st, settings, metrics=m)
             html = render_report(st, settings, metrics=m, verdict=verdict)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """``linewatch schema apply``, ``query`` and ``drift``: the store from the shell.
 
 Every command takes ``--store DSN`` (default ``LINEWATCH_STORE``). Values given on the command
-line are bound as server-side query parameters, never pasted into SQL.
+line are bound as server-side query parameters, never pasted into SQL. ``query`` and ``drift``
+run with ClickHouse's ``readonly=1``: no writes, no DDL, no ``file()``/``url()`` table
+functions; writes go through ``schema apply`` and the pipeline.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli.groups import CliGroups
-from streams.cli.options import StoreOpt
-from streams.config import Settings
-from streams.errors import ConfigError
+from streams.cli.options import StoreOpt, open_store, settings_with
+from streams.errors import ConfigError, StoreError
 from streams.sinks.clickhouse import ClickHouseStore, QueryResult
 
 __all__ = ["OutputFormat", "drift_sql", "parse_params", "parse_since", "register", "render"]
@@ -40,9 +41,19 @@ FormatOption = Annotated[
 ]
 
 
-def _open(store: str | None) -> ClickHouseStore:
-    settings = Settings()
-    return ClickHouseStore.open(store or settings.store, password=settings.store_password)
+def _open(store: str | None, *, readonly: bool) -> ClickHouseStore:
+    return open_store(settings_with(store=store), readonly=readonly)
+
+
+def _readonly_refusal(exc: StoreError) -> StoreError:
+    """A clearer error when ClickHouse refused a statement because the connection is read-only."""
+    if "(READONLY)" not in str(exc):
+        return exc
+    return StoreError(
+        "refused: `linewatch query` is read-only (ClickHouse readonly=1: no INSERT, ALTER, DROP "
+        "or other DDL, no settings changes, no file()/url() table functions); schema changes go "
+        f"through `linewatch schema apply`, data through `linewatch run` or the worker ({exc})"
+    )
 
 
 def parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -140,7 +151,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     @groups.schema.command("apply")
     def apply(store: StoreOpt = None) -> None:
         """Create or upgrade the ClickHouse tables (applies pending DDL files, in order)."""
-        with _open(store) as s:
+        with _open(store, readonly=False) as s:
             applied = s.apply_schema()
             for name in applied:
                 typer.echo(f"applied {name}")
@@ -157,10 +168,16 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         ] = None,
         fmt: FormatOption = OutputFormat.table,
     ) -> None:
-        """Run SQL against the store (tables of database linewatch are in scope)."""
+        """Run read-only SQL against the store (tables of database linewatch are in scope).
+
+        Runs with ClickHouse ``readonly=1``: INSERT, ALTER, DROP, SET and file()/url() are refused.
+        """
         params = parse_params(param or [])
-        with _open(store) as s:
-            result = s.query(sql, params)
+        with _open(store, readonly=True) as s:
+            try:
+                result = s.query(sql, params)
+            except StoreError as exc:
+                raise _readonly_refusal(exc) from exc
         render(result, fmt)
 
     @app.command("drift")
@@ -181,6 +198,6 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         if since is not None:
             params["since"] = parse_since(since)
         sql = drift_sql(line=line is not None, since=since is not None)
-        with _open(store) as s:
+        with _open(store, readonly=True) as s:
             result = s.query(sql, params)
         render(result, fmt, title="drift events")

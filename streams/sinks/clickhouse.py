@@ -33,6 +33,10 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
   then asks ``DESCRIBE (…)`` so callers always get the columns of a SELECT.
 - chDB: one process per directory (``linewatch.lock``), one directory per process (see
   :mod:`streams.sinks.chdb_lock`).
+- ``open(..., readonly=True)`` (``linewatch query``, ``metrics``, ``report``) sets ClickHouse's
+  ``readonly=1`` on the connection: no writes, no DDL, no table functions that reach outside
+  the database (``file()``, ``url()``, ``INSERT INTO FUNCTION``), and no changing settings back
+  (``SETTINGS readonly=0`` is refused too).
 """
 
 from __future__ import annotations
@@ -106,18 +110,22 @@ class ClickHouseStore:
     # --- lifecycle --------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, dsn: str, *, password: SecretStr | None = None) -> ClickHouseStore:
+    def open(
+        cls, dsn: str, *, password: SecretStr | None = None, readonly: bool = False
+    ) -> ClickHouseStore:
         """Connect to ``dsn`` and check it answers; raise :class:`StoreUnavailable` if not.
 
         ``chdb://PATH``: embedded store in directory PATH (relative to the cwd; created).
         ``http(s)://user:pass@host:port[/linewatch]``: a ClickHouse server; ``password``
         (e.g. ``LINEWATCH_STORE_PASSWORD``) overrides one given in the DSN.
+        ``readonly``: the connection runs with ClickHouse's ``readonly=1`` (reads only).
         """
         parsed = parse_dsn(dsn)
+        settings = {"readonly": 1} if readonly else {}
         if parsed.kind == "chdb":
-            client = cls._open_chdb(parsed)
+            client = cls._open_chdb(parsed, settings)
         else:
-            client = cls._open_http(parsed, password)
+            client = cls._open_http(parsed, password, settings)
         store = cls(client, parsed)
         try:
             store._use_database_if_present()
@@ -127,11 +135,13 @@ class ClickHouseStore:
         return store
 
     @staticmethod
-    def _open_chdb(dsn: StoreDsn) -> Client:
+    def _open_chdb(dsn: StoreDsn, settings: dict[str, Any]) -> Client:
         assert dsn.path is not None
         chdb_lock.acquire(dsn.path)
         try:
-            return clickhouse_connect.get_client(dsn=f"chdb://{dsn.path}", tz_mode="aware")
+            return clickhouse_connect.get_client(
+                dsn=f"chdb://{dsn.path}", tz_mode="aware", settings=settings
+            )
         except Exception as exc:
             chdb_lock.release(dsn.path)
             raise StoreUnavailable(
@@ -140,7 +150,7 @@ class ClickHouseStore:
             ) from exc
 
     @staticmethod
-    def _open_http(dsn: StoreDsn, password: SecretStr | None) -> Client:
+    def _open_http(dsn: StoreDsn, password: SecretStr | None, settings: dict[str, Any]) -> Client:
         try:
             return clickhouse_connect.get_client(
                 interface="https" if dsn.secure else "http",
@@ -150,6 +160,7 @@ class ClickHouseStore:
                 password=password.get_secret_value() if password else dsn.password,
                 connect_timeout=5,
                 tz_mode="aware",
+                settings=settings,
             )
         except OperationalError as exc:
             raise StoreUnavailable(

@@ -5,12 +5,15 @@
 ('http', 'ch.plant.local', 8443, 'ops', True)
 >>> d.masked
 'https://ops:***@ch.plant.local:8443/linewatch'
+>>> parse_dsn("http://ops:p/w#?@:%25x@ch:8123").password
+'p/w#?@:%x'
 >>> parse_dsn("chdb:///var/lib/linewatch").path
 PosixPath('/var/lib/linewatch')
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,23 +43,50 @@ class StoreDsn:
     secure: bool = False
 
 
+_HOST_AFTER_AT = re.compile(r"[A-Za-z0-9._\-\[\]:]*(?:[/?#].*)?", re.DOTALL)
+_SECRET_PARAM = re.compile(r"(?i)\b(password|passwd|pwd|secret|token)=([^&#\s]*)")
+
+
+def _split_userinfo(rest: str) -> tuple[str | None, str]:
+    """``user:password`` and the rest of a DSN after ``scheme://``.
+
+    The password may hold any character, ``@``, ``/``, ``#``, ``?``, ``:`` and ``%`` included,
+    so the user information ends at the *last* ``@`` that is followed by a host name, not at
+    the first ``/`` as in a strict URL. Percent-escapes (``%40``) are decoded later.
+    """
+    at = len(rest)
+    while (at := rest.rfind("@", 0, at)) >= 0:
+        if _HOST_AFTER_AT.fullmatch(rest, at + 1):
+            return rest[:at], rest[at + 1 :]
+    return None, rest
+
+
 def mask_dsn(dsn: str) -> str:
-    """The DSN with any password replaced by ``***``.
+    """The DSN with any password replaced by ``***``: the one masking function of linewatch.
+
+    Every log line, error and command output that shows a DSN goes through it.
 
     >>> mask_dsn("http://u:pw@h:8123")
     'http://u:***@h:8123'
+    >>> mask_dsn("https://ops:a/b#c?d@e:f%@ch:8443/linewatch")
+    'https://ops:***@ch:8443/linewatch'
+    >>> mask_dsn("u:pw@h:8123")
+    'u:***@h:8123'
+    >>> mask_dsn("http://h:8123/linewatch?password=pw&x=1")
+    'http://h:8123/linewatch?password=***&x=1'
     >>> mask_dsn("chdb://.linewatch/store")
     'chdb://.linewatch/store'
     """
-    if "://" not in dsn:
-        return dsn
-    scheme, rest = dsn.split("://", 1)
-    netloc, sep, tail = rest.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{hostport}"
-    return f"{scheme}://{netloc}{sep}{tail}"
+    scheme, sep, rest = dsn.partition("://")
+    if not sep:
+        scheme, rest = "", dsn
+    userinfo, hostpart = _split_userinfo(rest)
+    if userinfo is not None and ":" in userinfo:
+        rest = f"{userinfo.split(':', 1)[0]}:***@{hostpart}"
+    elif userinfo is not None:
+        rest = f"{userinfo}@{hostpart}"
+    rest = _SECRET_PARAM.sub(r"\1=***", rest)
+    return f"{scheme}{sep}{rest}"
 
 
 def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
@@ -84,7 +114,9 @@ def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
         if not path.is_absolute():
             path = (cwd or Path.cwd()) / path
         return StoreDsn(kind="chdb", masked=masked, path=path.resolve())
-    parts = urlsplit(dsn)
+    userinfo, hostpart = _split_userinfo(rest)
+    parts = urlsplit(f"{scheme}://{hostpart}")
+    user, _, password = (userinfo or "").partition(":")
     database = parts.path.strip("/")
     if database not in ("", DATABASE):
         raise ConfigError(
@@ -102,7 +134,7 @@ def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
         masked=masked,
         host=parts.hostname,
         port=port,
-        username=unquote(parts.username) if parts.username else "default",
-        password=unquote(parts.password) if parts.password else "",
+        username=unquote(user) if user else "default",
+        password=unquote(password),
         secure=scheme == "https",
     )

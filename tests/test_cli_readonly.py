@@ -1,0 +1,81 @@
+"""``linewatch query``, ``drift``, ``metrics`` and ``report`` read with ``readonly=1``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from streams.cli import app
+from streams.errors import ConfigError, StoreError
+from streams.sinks.clickhouse import ClickHouseStore
+from tests.test_store_samples import drift
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def dsn(tmp_path: Path) -> str:
+    dsn = f"chdb://{tmp_path / 'store'}"
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
+        store.insert([drift(1, line="line-1", minutes=0)])
+    return dsn
+
+
+def _count(dsn: str, sql: str) -> int:
+    with ClickHouseStore.open(dsn) as store:
+        return int(store.query(sql).result_rows[0][0])
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE linewatch.drift_events",
+        "DROP DATABASE linewatch",
+        "INSERT INTO linewatch.dead_letters (reason) VALUES ('x')",
+        "ALTER TABLE linewatch.drift_events DELETE WHERE 1",
+        "TRUNCATE TABLE linewatch.drift_events",
+        "CREATE TABLE linewatch.evil (x Int32) ENGINE = Memory",
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        "SELECT * FROM url('http://127.0.0.1:1/x', 'LineAsString')",
+        "SELECT 1 SETTINGS readonly = 0",
+        "SELECT * FROM file('/etc/passwd', 'LineAsString') SETTINGS readonly = 2",
+        "SET readonly = 0",
+    ],
+)
+def test_query_refuses_writes_ddl_and_table_functions(dsn: str, sql: str) -> None:
+    result = runner.invoke(app, ["query", sql, "--store", dsn, "--format", "csv"])
+    assert isinstance(result.exception, StoreError), result.output
+    assert "read-only" in str(result.exception)
+    assert "root:" not in result.output
+    assert _count(dsn, "SELECT count() FROM linewatch.drift_events") == 1
+    assert _count(dsn, "SELECT count() FROM linewatch.dead_letters") == 0
+    assert _count(dsn, "SELECT count() FROM system.tables WHERE name = 'evil'") == 0
+
+
+def test_insert_into_function_file_writes_nothing(dsn: str, tmp_path: Path) -> None:
+    target = tmp_path / "leak.csv"
+    sql = f"INSERT INTO FUNCTION file('{target}', 'CSV', 'x String') SELECT 1 FROM drift_events"
+    result = runner.invoke(app, ["query", sql, "--store", dsn])
+    assert isinstance(result.exception, StoreError)
+    assert not target.exists()
+
+
+def test_reads_still_work(dsn: str) -> None:
+    result = runner.invoke(
+        app, ["query", "SELECT count() AS n FROM drift_events", "--store", dsn, "--format", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["n", "1"]
+
+
+def test_metrics_and_report_need_the_schema_and_never_apply_it(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'empty'}"
+    for args in (["metrics", "--no-reconcile"], ["report", "--out", str(tmp_path / "r.html")]):
+        result = runner.invoke(app, [*args, "--store", dsn])
+        assert isinstance(result.exception, ConfigError), result.output
+        assert "schema apply" in str(result.exception)
+    with ClickHouseStore.open(dsn) as store:
+        assert store.applied_migrations() == {}
