@@ -100,9 +100,10 @@ def _embedded_fps(tmp: Path, events: list[bytes]) -> float:
     path = tmp / "events.jsonl"
     path.write_bytes(b"\n".join(events) + b"\n")
     settings = Settings(store=f"chdb://{tmp / 'embedded'}")
-    with ClickHouseStore.open(settings.store) as store:
+    with ClickHouseStore.open(settings.store, password=settings.store_password) as store:
         store.apply_schema()
-        pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
+        detector = Detector.load(settings.model, settings=settings)
+        pipeline = MonitoringPipeline(settings, detector, load_reference(settings))
         summary = run_embedded(open_source(str(path)).events, pipeline, store)
     return summary.frames_per_s
 

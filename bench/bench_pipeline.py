@@ -68,7 +68,7 @@ def _pipeline_fps(
     """(frames/s of ``run_embedded``, monitoring ms/frame, store ms/frame) on fresh stores."""
     lab = open_source("simulate:lab?events=200&seed=3")
     reference = build_reference(lab.events, detector, settings)
-    settings = settings.model_copy(update={"inference_batch_size": batch})
+    settings = settings.replace(inference_batch_size=batch)
     with tempfile.TemporaryDirectory() as tmp:
         # 1) the cost breakdown: stages one after the other, the store timed on its own
         with ClickHouseStore.open(f"chdb://{tmp}/breakdown") as store:
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"pipeline benchmark: {len(records)} frames of 320x240 JPEG, batch {args.batch}")
     for label, model in models:
         settings = Settings(model=model, reference=None)
-        detector = Detector.load(model)
+        detector = Detector.load(model, settings=settings)
         batch = detector.max_batch_size or args.batch  # a static-batch graph runs its own size
         # raw and pipeline alternate, args.repeats times each; medians absorb machine noise
         raws, runs = [], []

@@ -408,6 +408,14 @@ class Settings(BaseSettings):
         """The plant's timezone."""
         return ZoneInfo(self.timezone)
 
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes``, validated like the environment (unlike ``model_copy``).
+
+        >>> Settings(batch_size=10).replace(batch_size=20).batch_size
+        20
+        """
+        return type(self)(**{**dict(self), **changes})
+
     def as_dict(self) -> dict[str, Any]:
         """All settings with secrets masked (passwords and the store DSN's), for logs."""
         from streams.sinks.dsn import mask_dsn

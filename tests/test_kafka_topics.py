@@ -43,7 +43,7 @@ def test_creates_then_is_idempotent(kafka_settings: Settings) -> None:
 @pytest.mark.kafka
 def test_partition_mismatch_is_reported_not_changed(kafka_settings: Settings) -> None:
     ensure_topics(kafka_settings)
-    wants_more = kafka_settings.model_copy(update={"topic_partitions": 5})
+    wants_more = kafka_settings.replace(topic_partitions=5)
     report = ensure_topics_report(wants_more)
     assert report.created == []
     assert {(m.name, m.wanted, m.actual) for m in report.mismatched} == {

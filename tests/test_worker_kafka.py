@@ -40,7 +40,7 @@ def _events(text: str, tmp: Path) -> tuple[list[bytes], list[bytes]]:
 
 
 def _embedded_drift(events_file: Path, tmp: Path, settings: Settings) -> tuple[set[str], int]:
-    settings = settings.model_copy(update={"store": f"chdb://{tmp / 'embedded'}"})
+    settings = settings.replace(store=f"chdb://{tmp / 'embedded'}")
     with ClickHouseStore.open(settings.store) as store:
         store.apply_schema()
         pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))

@@ -16,8 +16,9 @@ import typer
 
 from schemas.results import FrameDetections
 from streams.cli.groups import CliGroups
+from streams.cli.options import settings_with
 from streams.cli.progress import make_progress, stderr_console
-from streams.config import Settings, get_settings
+from streams.config import Settings
 from streams.errors import EventRejected, LinewatchError
 from streams.inference import Detector, ModelSpec
 from streams.ingest import DecodedFrame, decode_frame, parse_event
@@ -191,12 +192,12 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """
         console = stderr_console
         try:
-            settings = get_settings()
+            settings = settings_with(model=model, inference_batch_size=batch_size)
             detector = _load(model, settings)
         except LinewatchError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from exc
-        size = batch_size or settings.inference_batch_size
+        size = settings.inference_batch_size
 
         def on_reject(number: int, exc: EventRejected) -> None:
             console.print(
@@ -256,7 +257,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     ) -> None:
         """Print the model card: classes, input size, output format, thresholds."""
         try:
-            settings = get_settings()
+            settings = settings_with(model=model)
             detector = _load(model, settings)
         except LinewatchError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)

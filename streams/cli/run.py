@@ -81,7 +81,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         from streams.runners.sources import open_source
 
         settings = settings_with(model=model)
-        detector = Detector.load(settings.model)
+        detector = Detector.load(settings.model, settings=settings)
         opened = open_source(source)
         with make_progress() as progress:
             task = progress.add_task("reference", total=opened.total)

@@ -28,7 +28,7 @@ def run_source(
     from streams.runners.sources import open_source, read_records
     from streams.sinks import ClickHouseStore
 
-    detector = Detector.load(settings.model)
+    detector = Detector.load(settings.model, settings=settings)
     reference = load_reference(settings)
     opened = open_source(source)
     label_lines = read_records(labels_file) if labels_file else None

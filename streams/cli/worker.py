@@ -29,11 +29,18 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         ] = None,
         loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
     ) -> None:
-        """Consume camera-events and labels, monitor, write to the store (Ctrl-C to stop)."""
-        from streams.runners.faust_app import create_app
+        """Consume camera-events and labels, monitor, write to the store (Ctrl-C to stop).
+
+        Works from any current directory: the data directory is created with its parents. The
+        model, the reference and the store are loaded before Faust starts, so a start-up failure
+        is one ``error:`` line (exit status 2).
+        """
+        from streams.runners.faust_app import create_app, data_dir
+        from streams.runners.stream_worker import StreamWorker
 
         settings = settings_with(kafka_bootstrap=bootstrap, store=store, worker_web_port=web_port)
-        faust_app = create_app(settings)
+        data_dir(settings)
+        faust_app = create_app(settings, StreamWorker.create(settings))
         sys.argv = [
             "linewatch worker",
             "worker",

@@ -13,7 +13,7 @@ import onnxruntime as ort
 from pydantic import TypeAdapter
 
 from schemas.results import Detection
-from streams.config import Settings, get_settings
+from streams.config import Settings
 from streams.errors import ModelFormatError, ModelNotFound
 from streams.inference.decoders import Decoder, OutputInfo, infer_format, make_decoder
 from streams.inference.nms import nms
@@ -135,7 +135,8 @@ class Detector:
         """Load a spec (``.json``), a bare ``.onnx`` file, or (``None``) the shipped detector.
 
         Threads and providers default to ``settings`` (``LINEWATCH_INFERENCE_THREADS`` /
-        ``LINEWATCH_INFERENCE_PROVIDERS``), else onnxruntime's defaults on the CPU.
+        ``LINEWATCH_INFERENCE_PROVIDERS``) when given, else onnxruntime's defaults on the CPU;
+        the settings are never read from the environment here: the entry point passes them.
         """
         if model is None:
             path = shipped_spec_path()
@@ -152,8 +153,7 @@ class Detector:
                 raise ModelNotFound(f"model graph {spec.onnx} does not exist; fix the spec's onnx")
         else:
             spec = load_spec(model)
-        if intra_op_num_threads is None or providers is None:
-            settings = settings or get_settings()
+        if settings is not None:  # explicit arguments win over the settings
             if intra_op_num_threads is None:
                 intra_op_num_threads = settings.inference_threads
             if providers is None and settings.inference_providers:

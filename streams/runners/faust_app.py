@@ -19,18 +19,21 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 
 from streams.config import Settings
+from streams.errors import ConfigError
 from streams.ingest import RawRecord
 from streams.kafka.config import faust_broker_options
 from streams.pipeline import PipelineOutput
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
+from streams.sinks.dsn import mask_dsn
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "data_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,27 @@ def _record(event: Any, topic: str) -> KafkaRecord:
     return KafkaRecord(raw, partition, offset)
 
 
-def create_app(settings: Settings) -> faust.App:
-    """Build the Faust app for ``settings`` (no I/O happens until the worker starts)."""
+def data_dir(settings: Settings) -> Path:
+    """The worker's Faust data directory, created with its parents (any current directory)."""
+    path = Path(settings.worker_data_dir).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the worker's data directory LINEWATCH_WORKER_DATA_DIR={path}: "
+            f"{exc.strerror or exc}; choose a writable directory"
+        ) from exc
+    return path
+
+
+def create_app(settings: Settings, stream_worker: StreamWorker | None = None) -> faust.App:
+    """Build the Faust app for ``settings``; only its data directory is created now.
+
+    ``stream_worker``: one already loaded (``linewatch worker`` loads it first, so that a
+    missing model or an unreachable store is one clear error before Faust starts); without
+    it, the app loads one when it starts.
+    """
+    datadir = data_dir(settings)
     app = faust.App(
         settings.worker_id,
         **faust_broker_options(settings),
@@ -56,7 +78,7 @@ def create_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         web_port=settings.worker_web_port,
         web_host="0.0.0.0",
-        datadir=settings.worker_data_dir,
+        datadir=str(datadir),
         store="memory://",
         stream_wait_empty=False,
     )
@@ -68,6 +90,9 @@ def create_app(settings: Settings) -> faust.App:
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
     holder: dict[str, StreamWorker] = {}
     ready = asyncio.Event()
+    if stream_worker is not None:
+        holder["worker"] = stream_worker
+        ready.set()
 
     async def worker() -> StreamWorker:
         found = holder.get("worker")
@@ -76,7 +101,9 @@ def create_app(settings: Settings) -> faust.App:
             found = await loop.run_in_executor(executor, StreamWorker.create, settings)
             holder["worker"] = found
             ready.set()
-            log.info("linewatch worker ready: model, reference and store %s", settings.store)
+            log.info(
+                "linewatch worker ready: model, reference and store %s", mask_dsn(settings.store)
+            )
         return found
 
     async def publish(out: PipelineOutput) -> None:

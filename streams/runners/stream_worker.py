@@ -59,14 +59,18 @@ class StreamWorker:
     @classmethod
     def create(cls, settings: Settings) -> StreamWorker:
         """Load the detector and reference, open the store and apply the schema."""
-        detector = Detector.load(settings.model)
+        detector = Detector.load(settings.model, settings=settings)
         reference = load_reference(settings)
         store = ClickHouseStore.open(settings.store, password=settings.store_password)
-        store.apply_schema()
-        pipeline = MonitoringPipeline(settings, detector, reference)
-        partitions = PartitionMonitors(
-            store, reference, settings, settings.worker_id, settings.topic_events
-        )
+        try:
+            store.apply_schema()
+            pipeline = MonitoringPipeline(settings, detector, reference)
+            partitions = PartitionMonitors(
+                store, reference, settings, settings.worker_id, settings.topic_events
+            )
+        except BaseException:
+            store.close()
+            raise
         return cls(settings, pipeline, store, partitions)
 
     def write(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> None:
