@@ -408,6 +408,13 @@ class Settings(BaseSettings):
         """The plant's timezone."""
         return ZoneInfo(self.timezone)
 
+    def __repr_args__(self) -> Any:
+        """``repr``/``str`` show the store DSN with its password masked."""
+        from streams.sinks.dsn import mask_dsn
+
+        for key, value in super().__repr_args__():
+            yield key, mask_dsn(value) if key == "store" and isinstance(value, str) else value
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes``, validated like the environment (unlike ``model_copy``).
 

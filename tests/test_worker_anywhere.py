@@ -1,0 +1,63 @@
+"""``linewatch worker`` started in a fresh, empty directory with the default store and data dir.
+
+Needs the local broker (``make kafka-up``; ``make test`` starts it). Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from streams.sinks import ClickHouseStore
+from tests.worker_harness import LINEWATCH, KafkaHarness, WorkerProcess, event_key, free_port
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+STORE_PASSWORD = "st0re/pa#ss?w@rd"
+KAFKA_PASSWORD = "kafka-pa#ss"
+
+
+def test_worker_from_a_fresh_directory_processes_events(tmp_path: Path) -> None:
+    from streams.simulate import generate, parse_simulate_source
+
+    harness = KafkaHarness(tmp_path / "harness", partitions=1)
+    harness.tmp.mkdir()
+    harness.create_topics()
+    fresh = tmp_path / "fresh" / "cwd"
+    fresh.mkdir(parents=True)
+    port = free_port()
+    env = harness.env(fresh / "unused", port)
+    del env["LINEWATCH_STORE"], env["LINEWATCH_WORKER_DATA_DIR"]  # the defaults, under the cwd
+    env["LINEWATCH_STORE_PASSWORD"] = STORE_PASSWORD  # unused by chDB, must never be logged
+    env["LINEWATCH_KAFKA_SASL_PASSWORD"] = KAFKA_PASSWORD
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as fh:
+        proc = subprocess.Popen(
+            [LINEWATCH, "worker", "--loglevel", "info"],
+            env=env,
+            cwd=fresh,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    store_path = fresh / ".linewatch" / "store"
+    worker = WorkerProcess("fresh", store_path, port, proc, log_path)
+    harness.workers.append(worker)
+    try:
+        events = [
+            json.dumps(sim.event).encode()
+            for sim in generate(parse_simulate_source("simulate:production?events=12&seed=5"))
+        ]
+        produced = harness.produce((event_key(e), e) for e in events)
+        harness.wait_committed(produced)
+    finally:
+        harness.stop_all()
+    assert (fresh / ".linewatch" / "worker").is_dir()
+    with ClickHouseStore.open(f"chdb://{store_path}") as store:
+        frames = store.query("SELECT uniqExact(event_id) FROM linewatch.frames").result_rows[0][0]
+    assert frames == len(events)
+    log = log_path.read_text(errors="replace")
+    assert "Traceback" not in log
+    assert STORE_PASSWORD not in log and KAFKA_PASSWORD not in log
