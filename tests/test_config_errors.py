@@ -1,0 +1,179 @@
+"""Every invalid ``LINEWATCH_*`` value is one ``error:`` line (variable, value, what is allowed)
+and exit status 2, from the console entry point; no pydantic traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.cli import main
+
+LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
+
+# (variable, bad value, words the one error line must hold besides the variable)
+BAD_VALUES = [
+    ("LINEWATCH_WORKER_WEB_PORT", "-1", ["-1", "greater than or equal to 1"]),
+    ("LINEWATCH_WORKER_WEB_PORT", "70000", ["70000", "less than or equal to 65535"]),
+    ("LINEWATCH_WORKER_WEB_PORT", "web", ["web", "valid integer"]),
+    ("LINEWATCH_REVIEW_BAND", "[0.9, 0.1]", ["0.9", "low < high"]),
+    ("LINEWATCH_REVIEW_BAND", "[0.5, 1.5]", ["1.5", "high <= 1"]),
+    ("LINEWATCH_BRIGHTNESS_BUCKET_EDGES", "[0.61, 0.30, 0.18]", ["0.61", "increasing"]),
+    ("LINEWATCH_BRIGHTNESS_BUCKET_EDGES", "[0.2, 0.5, 3]", ["3", "within 0..1"]),
+    ("LINEWATCH_LUX_BUCKET_EDGES", "[400, 200, 900]", ["400", "increasing"]),
+    ("LINEWATCH_READINESS", '{"max_fpr": -3}', ["max_fpr", "-3", "greater than or equal to 0"]),
+    ("LINEWATCH_READINESS", '{"max_fnr_per_class": 2}', ["2", "less than or equal to 1"]),
+    ("LINEWATCH_READINESS", '{"max_fpr": 0.1, "typo": 1}', ["typo", "not permitted"]),
+    ("LINEWATCH_FLUSH_INTERVAL_S", "inf", ["inf", "finite"]),
+    ("LINEWATCH_FLUSH_INTERVAL_S", "nan", ["nan", "finite"]),
+    ("LINEWATCH_FLUSH_INTERVAL_S", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_SLICE_IDLE_SECONDS", "-inf", ["-inf", "finite"]),
+    ("LINEWATCH_BATCH_SIZE", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_WORKER_BATCH_SIZE", "1e9", ["1e9", "integer"]),
+    ("LINEWATCH_INFERENCE_THREADS", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_INFERENCE_PROVIDERS", '["CPU"]', ["CPU", "execution provider"]),
+    ("LINEWATCH_INFERENCE_BATCH_TIMEOUT_S", "-1", ["-1", "greater than 0"]),
+    ("LINEWATCH_MAX_SLICES", "-5", ["-5", "greater than 0"]),
+    ("LINEWATCH_MAX_IMAGE_BYTES", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_OPERATING_THRESHOLD", "1.5", ["1.5", "less than or equal to 1"]),
+    ("LINEWATCH_STORE_SCORE_FLOOR", "-0.1", ["-0.1", "greater than or equal to 0"]),
+    ("LINEWATCH_DRIFT_FALSE_ALARMS_PER_EVENT", "2", ["2", "less than 1"]),
+    ("LINEWATCH_DRIFT_WARMUP_EVENTS", "-1", ["-1", "greater than or equal to 0"]),
+    ("LINEWATCH_GAP_WINDOW_EVENTS", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_TOPIC_PARTITIONS", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_TOPIC_REPLICATION", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_TOPIC_EVENTS", "camera events", ["camera events", "topic name"]),
+    ("LINEWATCH_WORKER_ID", "", ["at least 1 character"]),
+    ("LINEWATCH_WORKER_DATA_DIR", "", ["at least 1 character"]),
+    ("LINEWATCH_STORE", "ftp://u:pw@h", ["ftp://u:***@h", "chdb://PATH"]),
+    ("LINEWATCH_KAFKA_BOOTSTRAP", "kafka", ["kafka", "host:port"]),
+    ("LINEWATCH_KAFKA_BOOTSTRAP", "k:99999", ["99999", "1..65535"]),
+    ("LINEWATCH_KAFKA_SECURITY_PROTOCOL", "TLS", ["TLS", "SASL_SSL"]),
+    ("LINEWATCH_KAFKA_SASL_MECHANISM", "MD5", ["MD5", "SCRAM-SHA-512"]),
+    ("LINEWATCH_TIMEZONE", "Mars/Base", ["Mars/Base", "IANA"]),
+    ("LINEWATCH_LINES", "{}", ["{}", "at least one line"]),
+    ("LINEWATCH_LINES", '{"line-1": {"takt_units_per_minute": 0}}', ["0", "greater than 0"]),
+    ("LINEWATCH_LINES", "{not json", ["not valid JSON"]),
+    ("LINEWATCH_SHIFTS", "[]", ["[]", "at least one shift"]),
+    (
+        "LINEWATCH_SHIFTS",
+        '[{"name": "a", "start": "06:00"}, {"name": "a", "start": "18:00"}]',
+        ["distinct"],
+    ),
+    ("LINEWATCH_SHIFTS", '[{"name": "day", "start": "25:00"}]', ["25:00", "time"]),
+    ("LINEWATCH_LIGHTING_BUCKET_NAMES", '["a", "a", "b", "c"]', ["distinct"]),
+    ("LINEWATCH_MODEL", "", ["at least 1 character"]),
+]
+
+# cross-field checks: (environment, words the error line must hold)
+CROSS_FIELD = [
+    (
+        {"LINEWATCH_STORE_SCORE_FLOOR": "0.6", "LINEWATCH_OPERATING_THRESHOLD": "0.5"},
+        ["LINEWATCH_STORE_SCORE_FLOOR=0.6", "LINEWATCH_OPERATING_THRESHOLD=0.5"],
+    ),
+    (
+        {"LINEWATCH_KAFKA_SASL_MECHANISM": "PLAIN"},
+        ["LINEWATCH_KAFKA_SASL_MECHANISM=PLAIN", "LINEWATCH_KAFKA_SECURITY_PROTOCOL"],
+    ),
+    (
+        {"LINEWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"},
+        ["LINEWATCH_KAFKA_SASL_USERNAME", "LINEWATCH_KAFKA_SASL_PASSWORD"],
+    ),
+    (
+        {"LINEWATCH_LIGHTING_BUCKET_NAMES": '["a", "b", "c"]'},
+        ["LINEWATCH_LIGHTING_BUCKET_NAMES", "LINEWATCH_LUX_BUCKET_EDGES", "2 edges"],
+    ),
+]
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("LINEWATCH_"):
+            monkeypatch.delenv(name)
+
+
+def _run_main(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    _clean_env(monkeypatch)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["linewatch", "query", "SELECT 1"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out + captured.err
+
+
+def _one_error_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    assert "Traceback" not in output and "validation error" not in output, output
+    return lines[0]
+
+
+@pytest.mark.parametrize(("variable", "value", "words"), BAD_VALUES)
+def test_bad_value_is_one_error_line(
+    variable: str,
+    value: str,
+    words: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, output = _run_main({variable: value}, monkeypatch, capsys)
+    assert code == 2, output
+    line = _one_error_line(output)
+    assert variable in line
+    for word in words:
+        assert word in line, line
+
+
+@pytest.mark.parametrize(("env", "words"), CROSS_FIELD)
+def test_cross_field_checks(
+    env: dict[str, str],
+    words: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, output = _run_main(env, monkeypatch, capsys)
+    assert code == 2, output
+    line = _one_error_line(output)
+    for word in words:
+        assert word in line, line
+
+
+def test_several_bad_values_are_still_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"LINEWATCH_WORKER_WEB_PORT": "-1", "LINEWATCH_REVIEW_BAND": "[0.9, 0.1]"}
+    code, output = _run_main(env, monkeypatch, capsys)
+    line = _one_error_line(output)
+    assert code == 2 and "LINEWATCH_WORKER_WEB_PORT" in line and "LINEWATCH_REVIEW_BAND" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "variable"),
+    [
+        (["worker"], "LINEWATCH_WORKER_WEB_PORT"),
+        (["detect", "--source", "-", "--out", "-"], "LINEWATCH_WORKER_WEB_PORT"),
+        (["worker", "--web-port", "0"], "LINEWATCH_WORKER_WEB_PORT=0 (given as an option)"),
+    ],
+)
+def test_console_script(args: list[str], variable: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEWATCH_")}
+    env["LINEWATCH_WORKER_WEB_PORT"] = "-1" if "--web-port" not in args else "6066"
+    done = subprocess.run(
+        [LINEWATCH, *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert variable in _one_error_line(done.stdout + done.stderr)
