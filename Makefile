@@ -7,7 +7,7 @@ LINEWATCH := $(VENV)/bin/linewatch
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast lint bench kafka-up kafka-down clean train browser
+.PHONY: help setup demo test test-fast lint bench kafka-up kafka-down clean train browser config-doc
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: setup ## ruff + mypy
 	$(VENV)/bin/ruff check streams schemas tests bench tools
 	$(VENV)/bin/ruff format --check streams schemas tests bench tools
 	$(VENV)/bin/mypy streams schemas
+
+config-doc: setup ## Regenerate docs/configuration.md (every LINEWATCH_* variable) from streams/config.py
+	$(PY) -m streams.config_doc --write
 
 browser: ## Install headless Chromium (Debian package) for the report rendering test, if missing
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \

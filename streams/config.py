@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         description="clickhouse-connect DSN: chdb://PATH (embedded) or http(s)://u:p@host:port/db.",
     )
     store_password: SecretStr | None = Field(
-        None, description="ClickHouse password, if not given in the DSN."
+        None, description="ClickHouse password, if not given in the DSN; never shown."
     )
     batch_size: int = Field(
         2000,
@@ -158,15 +158,23 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers: host:port[,host:port...]."
     )
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol of every client (worker, producer)."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism (SASL_* protocols only); default PLAIN."
+    )
+    kafka_sasl_username: str | None = Field(
+        None, description="SASL user; required by the SASL_* protocols."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password; required by the SASL_* protocols; never shown."
+    )
     kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL/SASL_SSL.")
-    topic_events: str = "camera-events"
-    topic_labels: str = "labels"
-    topic_dlq: str = "camera-events.dlq"
-    topic_drift: str = "drift-events"
+    topic_events: str = Field("camera-events", description="Topic of camera events (input).")
+    topic_labels: str = Field("labels", description="Topic of ground-truth labels (input).")
+    topic_dlq: str = Field("camera-events.dlq", description="Dead-letter topic (output).")
+    topic_drift: str = Field("drift-events", description="Drift alarm topic (output).")
     topic_partitions: int = Field(6, gt=0, le=10_000, description="Partitions of camera-events.")
     topic_replication: int = Field(1, gt=0, le=100, description="Replication factor of topics.")
     worker_id: str = Field("linewatch", min_length=1, description="Faust app id / consumer group.")
@@ -233,7 +241,11 @@ class Settings(BaseSettings):
         4 * 1024 * 1024, gt=0, le=1024**3, description="Largest accepted frame."
     )
     timezone: str = Field("UTC", description="The plant's IANA timezone, for shifts.")
-    shifts: list[ShiftStart] = Field(default_factory=_default_shifts)
+    shifts: list[ShiftStart] = Field(
+        default_factory=_default_shifts,
+        description='Work shifts, JSON: [{"name": "day", "start": "06:00"}, ...]; distinct '
+        "names and start times.",
+    )
     lines: dict[str, LineConfig] = Field(
         default_factory=_default_lines,
         description="Known camera lines; events of other lines are dead-lettered.",
@@ -246,7 +258,10 @@ class Settings(BaseSettings):
         description="Mean-brightness edges (increasing, within 0..1), used without lux (~ the "
         "lux edges as seen by a camera exposed for 650 lux).",
     )
-    lighting_bucket_names: list[str] = Field(["dark", "dim", "normal", "bright"])
+    lighting_bucket_names: list[str] = Field(
+        ["dark", "dim", "normal", "bright"],
+        description="Names of the lighting buckets: one more than the edges, distinct.",
+    )
 
     # --- drift -------------------------------------------------------------------------
     drift_false_alarms_per_event: float = Field(
@@ -264,7 +279,10 @@ class Settings(BaseSettings):
     max_slices: int = Field(10_000, gt=0, le=10_000_000, description="Hard cap of live slices.")
 
     # --- readiness ---------------------------------------------------------------------
-    readiness: ReadinessCriteria = Field(default_factory=ReadinessCriteria)
+    readiness: ReadinessCriteria = Field(
+        default_factory=ReadinessCriteria,
+        description="Criteria of the readiness verdict, JSON (keys in the table below).",
+    )
 
     @field_validator("timezone")
     @classmethod

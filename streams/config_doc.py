@@ -1,0 +1,156 @@
+"""The table of every ``LINEWATCH_*`` variable, generated from :class:`~streams.config.Settings`.
+
+``docs/configuration.md`` is this module's output (``make config-doc`` or
+``python -m streams.config_doc --write``); a test fails when it is out of date.
+
+>>> "| `LINEWATCH_STORE` |" in render_markdown()
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from annotated_types import Ge, Gt, Le, Lt, MinLen
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from streams.config import ENV_PREFIX, LineConfig, ReadinessCriteria, Settings
+
+__all__ = ["DOC_PATH", "render_markdown"]
+
+DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+"""Where the generated table lives in a source checkout."""
+
+_HEADER = """\
+# Configuration
+
+<!-- Generated from streams/config.py by `make config-doc`; do not edit by hand. -->
+
+linewatch reads one settings object from `LINEWATCH_*` environment variables. Lists and mappings
+are JSON (`LINEWATCH_REVIEW_BAND='[0.15, 0.5]'`). Floats must be finite. Command-line options
+(`--store`, `--model`, ...) override the variable of the same setting and are checked the same way.
+An invalid value stops every command with one `error:` line naming the variable, the value and
+what is allowed (exit status 2). Secrets (passwords, the password in a store DSN) are never shown.
+
+Checks across variables: `LINEWATCH_LIGHTING_BUCKET_NAMES` has one more name than
+`LINEWATCH_LUX_BUCKET_EDGES` and `LINEWATCH_BRIGHTNESS_BUCKET_EDGES` have edges;
+`LINEWATCH_STORE_SCORE_FLOOR` <= `LINEWATCH_OPERATING_THRESHOLD` when the threshold is set;
+the `SASL_*` protocols need `LINEWATCH_KAFKA_SASL_USERNAME` and `LINEWATCH_KAFKA_SASL_PASSWORD`,
+and `LINEWATCH_KAFKA_SASL_MECHANISM` needs a `SASL_*` protocol.
+
+Checks of single variables beyond the table's bounds: the store DSN is `chdb://PATH` or
+`http(s)://user:password@host:port[/linewatch]` (the password may hold any character);
+bootstrap servers are `host:port` with a port in 1..65535; topic names are 1-249 of
+`A-Z a-z 0-9 . _ -`; providers are onnxruntime names ending in `ExecutionProvider`; the review
+band is `[low, high]` with 0 <= low < high <= 1; bucket edges increase strictly (brightness within
+0..1); bucket names, shift names and shift start times are distinct; at least one line and one
+shift; the timezone is an IANA name.
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(f"`{a}`" for a in args)
+    if origin in (typing.Union, types.UnionType):
+        parts = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(parts) + (" or unset" if type(None) in args else "")
+    if origin is not None:
+        inner = ", ".join(_type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "JSON object"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _bounds(info: FieldInfo) -> str:
+    parts: list[str] = []
+    for item in info.metadata:
+        if isinstance(item, Gt):
+            parts.append(f"> {item.gt}")
+        elif isinstance(item, Ge):
+            parts.append(f">= {item.ge}")
+        elif isinstance(item, Lt):
+            parts.append(f"< {item.lt}")
+        elif isinstance(item, Le):
+            parts.append(f"<= {item.le}")
+        elif isinstance(item, MinLen):
+            parts.append("not empty")
+    return ", ".join(parts)
+
+
+def _default(info: FieldInfo) -> str:
+    if info.default_factory is not None:
+        value = info.default_factory()  # type: ignore[call-arg]
+    elif info.default is PydanticUndefined:
+        return "required"
+    else:
+        value = info.default
+    if value is None:
+        return "unset"
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif isinstance(value, dict):
+        value = {
+            k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v
+            for k, v in value.items()
+        }
+    elif isinstance(value, list):
+        value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return f"`{text}`".replace("|", "\\|")
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def _rows(model: type[BaseModel], name_of: Any, label: str = "variable") -> list[str]:
+    lines = [
+        f"| {label} | type | allowed | default | description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for field, info in model.model_fields.items():
+        lines.append(
+            f"| `{name_of(field)}` | {_cell(_type_name(info.annotation))} | "
+            f"{_cell(_bounds(info))} | {_default(info)} | {_cell(info.description)} |"
+        )
+    return lines
+
+
+def render_markdown() -> str:
+    """The whole ``docs/configuration.md``."""
+    out = [_HEADER, "## Variables", ""]
+    out += _rows(Settings, lambda f: f"{ENV_PREFIX}{f.upper()}")
+    out += ["", "## Keys of `LINEWATCH_READINESS` (JSON object)", ""]
+    out += _rows(ReadinessCriteria, str, "key")
+    out += ["", "## Keys of each line in `LINEWATCH_LINES` (JSON object of line id to these)", ""]
+    out += _rows(LineConfig, str, "key")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table, or ``--write`` it to ``docs/configuration.md``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--write", action="store_true", help=f"write {DOC_PATH}")
+    args = parser.parse_args(argv)
+    text = render_markdown()
+    if args.write:
+        DOC_PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {DOC_PATH}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
