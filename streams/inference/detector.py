@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from schemas.results import Detection
 from streams.config import Settings
-from streams.errors import ModelFormatError, ModelNotFound
+from streams.errors import ConfigError, ModelFormatError, ModelNotFound
 from streams.inference.decoders import Decoder, OutputInfo, infer_format, make_decoder
 from streams.inference.nms import nms
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
@@ -158,6 +158,14 @@ class Detector:
                 intra_op_num_threads = settings.inference_threads
             if providers is None and settings.inference_providers:
                 providers = settings.inference_providers
+        if providers:
+            missing = [p for p in providers if p not in ort.get_available_providers()]
+            if missing:  # onnxruntime would only warn and run on the CPU instead
+                raise ConfigError(
+                    f"onnxruntime execution provider(s) {', '.join(missing)} not available here "
+                    f"(available: {', '.join(ort.get_available_providers())}); fix "
+                    "LINEWATCH_INFERENCE_PROVIDERS or install the onnxruntime build that has them"
+                )
         session = _session(spec.onnx, intra_op_num_threads, providers or ["CPUExecutionProvider"])
         return cls._from_session(spec, session)
 

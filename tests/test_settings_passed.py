@@ -1,0 +1,73 @@
+"""Settings flow down from the entry point: every command and the worker hand theirs to the
+detector (no stage reads the environment itself)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.config import Settings
+from streams.errors import ConfigError
+from streams.inference import Detector
+from streams.runners.stream_worker import StreamWorker
+
+LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
+MISSING_PROVIDER = '["TensorrtExecutionProvider"]'
+
+
+def test_detector_uses_the_settings_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINEWATCH_INFERENCE_THREADS", "3")  # the environment is not read here
+    options = Detector.load(None, settings=Settings(inference_threads=1))
+    assert options._session.get_session_options().intra_op_num_threads == 1
+    explicit = Detector.load(None, intra_op_num_threads=2, settings=Settings(inference_threads=1))
+    assert explicit._session.get_session_options().intra_op_num_threads == 2
+    default = Detector.load(None)
+    assert default._session.get_session_options().intra_op_num_threads == 0  # onnxruntime's
+
+
+def test_unavailable_provider_is_an_error_not_a_silent_cpu_fallback() -> None:
+    with pytest.raises(ConfigError, match="LINEWATCH_INFERENCE_PROVIDERS"):
+        Detector.load(None, settings=Settings(inference_providers=["TensorrtExecutionProvider"]))
+
+
+def test_stream_worker_passes_its_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        store=f"chdb://{tmp_path / 'store'}", inference_providers=["TensorrtExecutionProvider"]
+    )
+    with pytest.raises(ConfigError, match="TensorrtExecutionProvider"):
+        StreamWorker.create(settings)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--source", "simulate:production?events=2"],
+        ["reference", "build", "--source", "simulate:lab?events=2", "--out", "r.json"],
+        ["detect", "--source", "-", "--out", "-"],
+        ["model", "info"],
+        ["assess", "--frames", "1"],
+        ["demo", "--out", "d", "--events", "600"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_commands_pass_their_settings(args: list[str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEWATCH_")}
+    env["LINEWATCH_INFERENCE_PROVIDERS"] = MISSING_PROVIDER
+    env["LINEWATCH_STORE"] = f"chdb://{tmp_path / 'store'}"
+    done = subprocess.run(
+        [LINEWATCH, *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "TensorrtExecutionProvider" in output and "Traceback" not in output, output
