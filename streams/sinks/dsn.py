@@ -14,7 +14,7 @@ PosixPath('/var/lib/linewatch')
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -39,7 +39,7 @@ class StoreDsn:
     host: str = ""
     port: int = 0
     username: str = "default"
-    password: str = ""
+    password: str = field(default="", repr=False)
     secure: bool = False
 
 
