@@ -6,6 +6,8 @@ Needs the local broker (``make kafka-up``; ``make test`` starts it). Nothing is 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -14,12 +16,12 @@ import pytest
 from streams.sinks import ClickHouseStore
 from tests.worker_harness import LINEWATCH, KafkaHarness, WorkerProcess, event_key, free_port
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
 STORE_PASSWORD = "st0re/pa#ss?w@rd"
 KAFKA_PASSWORD = "kafka-pa#ss"
 
 
+@pytest.mark.kafka
+@pytest.mark.slow
 def test_worker_from_a_fresh_directory_processes_events(tmp_path: Path) -> None:
     from streams.simulate import generate, parse_simulate_source
 
@@ -61,3 +63,46 @@ def test_worker_from_a_fresh_directory_processes_events(tmp_path: Path) -> None:
     log = log_path.read_text(errors="replace")
     assert "Traceback" not in log
     assert STORE_PASSWORD not in log and KAFKA_PASSWORD not in log
+
+
+def _start_worker(env_updates: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEWATCH_")}
+    env.update(env_updates)
+    return subprocess.run(
+        [LINEWATCH, "worker"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("kafka_down", "cannot reach Kafka at 127.0.0.1:"),
+        ("port_taken", "is not free"),
+        ("data_dir_is_a_file", "cannot create the worker's data directory"),
+    ],
+)
+def test_start_up_failure_is_one_error_line(case: str, expected: str, tmp_path: Path) -> None:
+    env = {
+        "LINEWATCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # nobody listens
+        "LINEWATCH_WORKER_WEB_PORT": str(free_port()),
+    }
+    with socket.socket() as taken:
+        if case == "port_taken":
+            taken.bind(("0.0.0.0", 0))
+            taken.listen()
+            env["LINEWATCH_WORKER_WEB_PORT"] = str(taken.getsockname()[1])
+        if case == "data_dir_is_a_file":
+            (tmp_path / "file").write_text("")
+            env["LINEWATCH_WORKER_DATA_DIR"] = str(tmp_path / "file" / "worker")
+        done = _start_worker(env, tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0], output
+    assert "Traceback" not in output, output

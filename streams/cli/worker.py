@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import Annotated
 
@@ -9,8 +10,21 @@ import typer
 
 from streams.cli.groups import CliGroups
 from streams.cli.options import settings_with
+from streams.errors import ConfigError
 
 __all__ = ["register"]
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))  # where Faust's web server listens
+        except OSError as exc:
+            raise ConfigError(
+                f"the worker's web port LINEWATCH_WORKER_WEB_PORT={port} is not free "
+                f"({exc.strerror or exc}); stop what uses it or pass --web-port"
+            ) from exc
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:
@@ -32,14 +46,17 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """Consume camera-events and labels, monitor, write to the store (Ctrl-C to stop).
 
         Works from any current directory: the data directory is created with its parents. The
-        model, the reference and the store are loaded before Faust starts, so a start-up failure
-        is one ``error:`` line (exit status 2).
+        web port, the broker, the model, the reference and the store are checked or loaded
+        before Faust starts, so a start-up failure is one ``error:`` line (exit status 2).
         """
+        from streams.kafka.clients import open_admin
         from streams.runners.faust_app import create_app, data_dir
         from streams.runners.stream_worker import StreamWorker
 
         settings = settings_with(kafka_bootstrap=bootstrap, store=store, worker_web_port=web_port)
         data_dir(settings)
+        _check_port_free(settings.worker_web_port)
+        open_admin(settings).close()  # KafkaUnavailable now rather than a Faust crash later
         faust_app = create_app(settings, StreamWorker.create(settings))
         sys.argv = [
             "linewatch worker",
