@@ -56,8 +56,13 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         settings = settings_with(kafka_bootstrap=bootstrap, store=store, worker_web_port=web_port)
         data_dir(settings)
         _check_port_free(settings.worker_web_port)
-        open_admin(settings).close()  # KafkaUnavailable now rather than a Faust crash later
-        faust_app = create_app(settings, StreamWorker.create(settings))
+        stream_worker = StreamWorker.create(settings)
+        try:
+            open_admin(settings).close()  # KafkaUnavailable now rather than a Faust crash later
+        except BaseException:
+            stream_worker.close()
+            raise
+        faust_app = create_app(settings, stream_worker)
         sys.argv = [
             "linewatch worker",
             "worker",
