@@ -17,6 +17,7 @@ __all__ = [
     "ModelError",
     "ModelFormatError",
     "ModelNotFound",
+    "QueryRefused",
     "SchemaChanged",
     "SimulationError",
     "StoreError",
@@ -79,6 +80,10 @@ class StoreLocked(StoreUnavailable):
 
 class StoreWriteError(StoreError):
     """A write failed; the rows are still pending and the write can be retried after a back-off."""
+
+
+class QueryRefused(StoreError):
+    """A ``linewatch query`` statement that could write, or read outside the store."""
 
 
 class SchemaChanged(StoreError):

@@ -3,7 +3,9 @@
 Every command takes ``--store DSN`` (default ``LINEWATCH_STORE``). Values given on the command
 line are bound as server-side query parameters, never pasted into SQL. ``query`` and ``drift``
 run with ClickHouse's ``readonly=1``: no writes, no DDL, no ``file()``/``url()`` table
-functions; writes go through ``schema apply`` and the pipeline.
+functions; ``query`` also passes :func:`streams.sinks.sql_guard.check_read_only` (one
+SELECT/SHOW/DESCRIBE/EXISTS statement that reads the store only). Writes go through
+``schema apply`` and the pipeline.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from streams.cli.groups import CliGroups
 from streams.cli.options import StoreOpt, open_store, settings_with
 from streams.errors import ConfigError, StoreError
 from streams.sinks.clickhouse import ClickHouseStore, QueryResult
+from streams.sinks.sql_guard import check_read_only
 
 __all__ = ["OutputFormat", "drift_sql", "parse_params", "parse_since", "register", "render"]
 
@@ -175,7 +178,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         params = parse_params(param or [])
         with _open(store, readonly=True) as s:
             try:
-                result = s.query(sql, params)
+                result = s.query(check_read_only(s, sql, params), params)
             except StoreError as exc:
                 raise _readonly_refusal(exc) from exc
         render(result, fmt)
