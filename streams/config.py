@@ -138,7 +138,10 @@ class Settings(BaseSettings):
     # --- store -------------------------------------------------------------------------
     store: str = Field(
         "chdb://.linewatch/store",
-        description="clickhouse-connect DSN: chdb://PATH (embedded) or http(s)://u:p@host:port/db.",
+        description="clickhouse-connect DSN: chdb://PATH (embedded) or "
+        "http(s)://user:password@host:port[/linewatch]. The password may hold any character "
+        "(/ # ? @ :); percent-escapes are decoded, so write a % before two hex digits as %25, "
+        "or give the password in LINEWATCH_STORE_PASSWORD.",
     )
     store_password: SecretStr | None = Field(
         None, description="ClickHouse password, if not given in the DSN; never shown."
