@@ -50,7 +50,7 @@ const (
 	k8sSpecDir  = "api/openapi-spec/v3"
 	kedaCRDDir  = "config/crd/bases"
 	promCRDDir  = "example/prometheus-operator-crd"
-	rootURL     = "k8s.json"
+	rootURL     = "https://schemas.linewatch.invalid/k8s.json"
 	objectMeta  = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 	compRefPref = "#/components/schemas/"
 )
@@ -251,7 +251,7 @@ func (reg *registry) addCRD(path string) error {
 		}
 		props["metadata"] = map[string]any{"$ref": rootURL + "#/definitions/" + objectMeta}
 		g := gvk{crd.Spec.Group, v.Name, crd.Spec.Names.Kind}
-		url := "crd/" + g.String() + ".json"
+		url := "https://schemas.linewatch.invalid/crd/" + g.String() + ".json"
 		if err := reg.compiler.AddResource(url, s); err != nil {
 			return err
 		}
