@@ -1,8 +1,10 @@
 """Create or update linewatch's two ClickHouse users; idempotent (the Job linewatch-clickhouse-users).
 
 - ``linewatch``: the writer, for the workers and ``linewatch schema apply``;
-- ``linewatch_reader``: read-only (profile ``readonly`` and SELECT on ``linewatch.*`` only: no
-  writes, no DDL, no ``file()``/``url()`` table functions), for Grafana and ``linewatch query``.
+- ``linewatch_reader``: read-only, for Grafana and ``linewatch query``: settings profile
+  ``linewatch_reader`` (``readonly = 2``, which clients may tighten to 1 but never loosen to 0: no
+  INSERT, no DDL, yet clients such as Grafana's plugin may still send query settings) and SELECT on
+  ``linewatch.*`` only (no ``file()``/``url()`` table functions: those need grants it lacks).
 
 Runs in the linewatch image (clickhouse-connect over HTTPS, CA from SSL_CERT_FILE) as a ClickHouse
 user allowed to manage users (CLICKHOUSE_ADMIN_USER / CLICKHOUSE_ADMIN_PASSWORD). Passwords reach
@@ -25,6 +27,8 @@ WRITER_GRANTS = (
     "TRUNCATE, OPTIMIZE, SHOW"
 )
 READER_GRANTS = "SELECT"
+READER_PROFILE = "linewatch_reader"
+READER_PROFILE_SETTINGS = "readonly = 2 MIN 1 MAX 2"
 
 
 def statements(writer_password: str, reader_password: str) -> list[str]:
@@ -39,9 +43,12 @@ def statements(writer_password: str, reader_password: str) -> list[str]:
         f"CREATE USER IF NOT EXISTS {WRITER} IDENTIFIED WITH sha256_hash BY '{w}'",
         f"ALTER USER {WRITER} IDENTIFIED WITH sha256_hash BY '{w}'",
         f"GRANT {WRITER_GRANTS} ON {DATABASE}.* TO {WRITER}",
+        f"CREATE SETTINGS PROFILE IF NOT EXISTS {READER_PROFILE} SETTINGS {READER_PROFILE_SETTINGS}",
+        f"ALTER SETTINGS PROFILE {READER_PROFILE} SETTINGS {READER_PROFILE_SETTINGS}",
         f"CREATE USER IF NOT EXISTS {READER} IDENTIFIED WITH sha256_hash BY '{r}' "
-        "SETTINGS PROFILE 'readonly'",
-        f"ALTER USER {READER} IDENTIFIED WITH sha256_hash BY '{r}' SETTINGS PROFILE 'readonly'",
+        f"SETTINGS PROFILE '{READER_PROFILE}'",
+        f"ALTER USER {READER} IDENTIFIED WITH sha256_hash BY '{r}' "
+        f"SETTINGS PROFILE '{READER_PROFILE}'",
         f"GRANT {READER_GRANTS} ON {DATABASE}.* TO {READER}",
     ]
 

@@ -2,7 +2,8 @@
 //
 // Loads a compose file with compose-spec/compose-go (the loader docker compose itself uses:
 // schema validation, interpolation, merging of anchors/extends) and prints the resolved model.
-// Exit status 1 on any error.
+// Exit status 1 on any error. Profiles named in COMPOSE_PROFILES are activated, as with docker
+// compose.
 //
 //	go run ./deploy/tools/compose-config docker-compose.yml
 package main
@@ -24,6 +25,7 @@ func main() {
 		[]string{os.Args[1]},
 		cli.WithOsEnv,
 		cli.WithDotEnv,
+		cli.WithDefaultProfiles(),
 		cli.WithConsistency(true),
 		cli.WithResolvedPaths(true),
 	)
