@@ -1,4 +1,4 @@
-"""Create or update linewatch's two ClickHouse users; idempotent (the Job linewatch-clickhouse-users).
+"""Create or update linewatch's two ClickHouse users, idempotently (Job linewatch-clickhouse-users).
 
 - ``linewatch``: the writer, for the workers and ``linewatch schema apply``;
 - ``linewatch_reader``: read-only, for Grafana and ``linewatch query``: settings profile
@@ -43,7 +43,8 @@ def statements(writer_password: str, reader_password: str) -> list[str]:
         f"CREATE USER IF NOT EXISTS {WRITER} IDENTIFIED WITH sha256_hash BY '{w}'",
         f"ALTER USER {WRITER} IDENTIFIED WITH sha256_hash BY '{w}'",
         f"GRANT {WRITER_GRANTS} ON {DATABASE}.* TO {WRITER}",
-        f"CREATE SETTINGS PROFILE IF NOT EXISTS {READER_PROFILE} SETTINGS {READER_PROFILE_SETTINGS}",
+        f"CREATE SETTINGS PROFILE IF NOT EXISTS {READER_PROFILE} "
+        f"SETTINGS {READER_PROFILE_SETTINGS}",
         f"ALTER SETTINGS PROFILE {READER_PROFILE} SETTINGS {READER_PROFILE_SETTINGS}",
         f"CREATE USER IF NOT EXISTS {READER} IDENTIFIED WITH sha256_hash BY '{r}' "
         f"SETTINGS PROFILE '{READER_PROFILE}'",
