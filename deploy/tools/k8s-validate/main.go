@@ -379,6 +379,9 @@ func validateKustomization(reg *registry, dir string, printObjects bool) (int, e
 			}
 		}
 	}
+	if problems == 0 {
+		fmt.Fprintf(os.Stderr, "%s: %d objects valid\n", dir, resMap.Size())
+	}
 	return problems, nil
 }
 
