@@ -254,6 +254,72 @@ def test_default_scales_with_keda_on_consumer_lag_within_partitions(k8s_validate
     assert {r["parameter"] for r in auth["spec"]["secretTargetRef"]} == {"password", "ca"}
 
 
+def _keda_kafka_params() -> dict[str, dict[str, Any]]:
+    """KEDA's Kafka scaler parameters, read from its `keda:"name=…"` struct tags.
+
+    The CRD types trigger metadata as a free map of strings, so a misspelt key passes the schema;
+    the scaler's source (the pinned github.com/kedacore/keda/v2 module) says which keys exist.
+    """
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", "github.com/kedacore/keda/v2"],
+        check=False,
+        cwd=TOOLS / "k8s-validate",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    source = Path(json.loads(proc.stdout)["Dir"]) / "pkg" / "scalers" / "kafka_scaler.go"
+    params: dict[str, dict[str, Any]] = {}
+    for tag in re.findall(r'keda:"([^"]+)"', source.read_text()):
+        fields = dict(part.split("=", 1) for part in tag.split(",") if "=" in part)
+        params[fields["name"]] = {
+            "order": set(fields.get("order", "").split(";")),
+            "enum": set(fields["enum"].split(";")) if "enum" in fields else None,
+            "default": fields.get("default"),
+        }
+    assert {"bootstrapServers", "consumerGroup", "topic", "lagThreshold"} <= set(params)
+    return params
+
+
+def _kafka_trigger_problems(
+    metadata: dict[str, str], auth_params: set[str], params: dict[str, dict[str, Any]]
+) -> list[str]:
+    problems = []
+    for key, value in metadata.items():
+        spec = params.get(key)
+        if spec is None or "triggerMetadata" not in spec["order"]:
+            problems.append(f"unknown trigger metadata {key!r}")
+            continue
+        if spec["enum"] and value not in spec["enum"]:
+            problems.append(f"{key}={value!r} not in {sorted(spec['enum'])}")
+        if spec["default"] in ("true", "false") and value not in ("true", "false"):
+            problems.append(f"{key}={value!r} is not a boolean")
+        if (spec["default"] or "").isdigit() and not value.isdigit():
+            problems.append(f"{key}={value!r} is not an integer")
+    for key in auth_params:
+        if key not in params or "authParams" not in params[key]["order"]:
+            problems.append(f"unknown authentication parameter {key!r}")
+    return problems
+
+
+@pytest.mark.slow
+def test_keda_kafka_trigger_uses_parameters_the_scaler_knows(k8s_validate: Path) -> None:
+    objs = _render(k8s_validate, K8S)
+    (trigger,) = _one(objs, "ScaledObject")["spec"]["triggers"]
+    auth = _one(objs, "TriggerAuthentication")["spec"]
+    auth_params = {e["parameter"] for e in auth.get("env", []) + auth.get("secretTargetRef", [])}
+    params = _keda_kafka_params()
+    assert _kafka_trigger_problems(trigger["metadata"], auth_params, params) == []
+    # ...and the check catches what the CRD schema cannot.
+    typo = {**trigger["metadata"], "consumerGrup": "linewatch", "offsetResetPolicy": "oldest"}
+    assert _kafka_trigger_problems(typo, auth_params | {"pasword"}, params) == [
+        "offsetResetPolicy='oldest' not in ['earliest', 'latest']",
+        "unknown trigger metadata 'consumerGrup'",
+        "unknown authentication parameter 'pasword'",
+    ]
+
+
 @pytest.mark.slow
 def test_cpu_hpa_overlay_replaces_keda(k8s_validate: Path) -> None:
     objs = _render(k8s_validate, K8S / "overlays" / "cpu-hpa")
