@@ -34,9 +34,10 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
 - chDB: one process per directory (``linewatch.lock``), one directory per process (see
   :mod:`streams.sinks.chdb_lock`).
 - ``open(..., readonly=True)`` (``linewatch query``, ``metrics``, ``report``) sets ClickHouse's
-  ``readonly=1`` on the connection: no writes, no DDL, no table functions that reach outside
-  the database (``file()``, ``url()``, ``INSERT INTO FUNCTION``), and no changing settings back
-  (``SETTINGS readonly=0`` is refused too).
+  ``readonly=1`` on the connection (unless the user is read-only already): no writes, no DDL,
+  no table functions (``file()``, ``url()``, ``INSERT INTO FUNCTION``), and no changing
+  settings back (``SETTINGS readonly=0`` is refused too). chDB still lets the scalar ``file()``
+  and ``INTO OUTFILE`` through: ``linewatch query`` adds :mod:`streams.sinks.sql_guard`.
 """
 
 from __future__ import annotations
@@ -121,13 +122,14 @@ class ClickHouseStore:
         ``readonly``: the connection runs with ClickHouse's ``readonly=1`` (reads only).
         """
         parsed = parse_dsn(dsn)
-        settings = {"readonly": 1} if readonly else {}
         if parsed.kind == "chdb":
-            client = cls._open_chdb(parsed, settings)
+            client = cls._open_chdb(parsed)
         else:
-            client = cls._open_http(parsed, password, settings)
+            client = cls._open_http(parsed, password)
         store = cls(client, parsed)
         try:
+            if readonly:
+                store._make_readonly()
             store._use_database_if_present()
         except BaseException:
             store.close()
@@ -135,13 +137,11 @@ class ClickHouseStore:
         return store
 
     @staticmethod
-    def _open_chdb(dsn: StoreDsn, settings: dict[str, Any]) -> Client:
+    def _open_chdb(dsn: StoreDsn) -> Client:
         assert dsn.path is not None
         chdb_lock.acquire(dsn.path)
         try:
-            return clickhouse_connect.get_client(
-                dsn=f"chdb://{dsn.path}", tz_mode="aware", settings=settings
-            )
+            return clickhouse_connect.get_client(dsn=f"chdb://{dsn.path}", tz_mode="aware")
         except Exception as exc:
             chdb_lock.release(dsn.path)
             raise StoreUnavailable(
@@ -150,7 +150,7 @@ class ClickHouseStore:
             ) from exc
 
     @staticmethod
-    def _open_http(dsn: StoreDsn, password: SecretStr | None, settings: dict[str, Any]) -> Client:
+    def _open_http(dsn: StoreDsn, password: SecretStr | None) -> Client:
         try:
             return clickhouse_connect.get_client(
                 interface="https" if dsn.secure else "http",
@@ -160,7 +160,6 @@ class ClickHouseStore:
                 password=password.get_secret_value() if password else dsn.password,
                 connect_timeout=5,
                 tz_mode="aware",
-                settings=settings,
             )
         except OperationalError as exc:
             raise StoreUnavailable(
@@ -221,6 +220,17 @@ class ClickHouseStore:
                 "back off and retry, and check the server"
             )
         return StoreError(f"ClickHouse could not {doing}: {_reason(exc)}")
+
+    def _make_readonly(self) -> None:
+        """``readonly=1`` for this connection, unless the user is read-only already (a server
+        profile's ``readonly=2`` cannot be lowered; the server's grants then apply)."""
+        rows = self.query("SELECT value FROM system.settings WHERE name = 'readonly'").result_rows
+        if rows and str(rows[0][0]) == "0":
+            with self._lock:
+                try:
+                    self._client.set_client_setting("readonly", "1")
+                except (ClickHouseError, OSError) as exc:
+                    raise self._failure(exc, "make the connection read-only") from exc
 
     def _use_database_if_present(self) -> None:
         rows = self.query(
