@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from streams.config import Settings
-from streams.errors import ConfigError
+from streams.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:  # chDB and clickhouse-connect load only when a command opens the store
     from streams.sinks import ClickHouseStore
@@ -92,4 +92,13 @@ def reconcile_labels(settings: Settings) -> None:
     from streams.readiness import reconcile
 
     with open_store(settings, require_schema=True) as store:
-        reconcile(store, settings)
+        try:
+            reconcile(store, settings)
+        except StoreError as exc:
+            if "(READONLY)" not in str(exc):
+                raise
+            raise StoreError(
+                f"cannot pair new labels with frames: the store user of {store.dsn} is read-only; "
+                "pass --no-reconcile to read what is reconciled already, or run once as the "
+                "writer user"
+            ) from exc
