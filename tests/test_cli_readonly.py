@@ -110,3 +110,27 @@ def test_metrics_and_report_need_the_schema_and_never_apply_it(tmp_path: Path) -
         assert "schema apply" in str(result.exception)
     with ClickHouseStore.open(dsn) as store:
         assert store.applied_migrations() == {}
+
+
+def test_read_only_user_is_told_to_skip_reconcile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streams.cli import options
+    from tests.test_readiness_store import build_hand_case
+
+    monkeypatch.setenv("LINEWATCH_OPERATING_THRESHOLD", "0.5")
+    dsn = f"chdb://{tmp_path / 'labelled'}"
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
+        build_hand_case(store)  # labels not yet reconciled
+    real_open = options.open_store
+
+    def as_reader(settings: object, **kwargs: bool) -> ClickHouseStore:  # a read-only user
+        return real_open(settings, **{**kwargs, "readonly": True})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(options, "open_store", as_reader)
+    result = runner.invoke(app, ["metrics", "--store", dsn])
+    assert isinstance(result.exception, StoreError), result.output
+    assert "--no-reconcile" in str(result.exception)
+    result = runner.invoke(app, ["metrics", "--store", dsn, "--no-reconcile", "--format", "json"])
+    assert result.exit_code == 0, result.output
