@@ -31,6 +31,7 @@ from schemas.results import Detection
 from streams.assess.corruptions import CORRUPTIONS, apply_corruption
 from streams.assess.novel import NOVEL_INPUTS
 from streams.config import Settings
+from streams.inference.threshold import operating_threshold
 from streams.readiness.matching import Pred, Truth, frame_outcome
 from streams.readiness.records import AssessmentRunRecord, CorruptionResultRecord, LabEvalRecord
 from streams.simulate import SimulationRequest, generate
@@ -277,11 +278,7 @@ def run_corruption_suite(
         from streams.inference import Detector
 
         detector = Detector.load(settings.model, settings=settings)
-    threshold = (
-        float(settings.operating_threshold)
-        if settings.operating_threshold is not None
-        else float(detector.spec.operating_threshold)
-    )
+    threshold = operating_threshold(settings, detector.spec)
     result = evaluate_suite(
         detector,
         threshold=threshold,

@@ -5,24 +5,21 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
 
-from schemas.results import FrameDetections
 from streams.cli.groups import CliGroups
 from streams.cli.progress import make_progress, stderr_console
 from streams.config import Settings, get_settings
+from streams.describe import detect_lines
 from streams.errors import EventRejected, LinewatchError
 from streams.inference import Detector, ModelSpec
-from streams.ingest import DecodedFrame, decode_frame, parse_event
 
-__all__ = ["DetectSummary", "detect_lines", "model_info", "register"]
+__all__ = ["model_info", "register"]
 
 ModelOpt = Annotated[
     str | None,
@@ -32,80 +29,6 @@ ModelOpt = Annotated[
         "detector).",
     ),
 ]
-
-
-@dataclass
-class DetectSummary:
-    """What ``detect_lines`` did."""
-
-    accepted: int = 0
-    rejected: int = 0
-    inference_s: float = 0.0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
-def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            yield number, line
-
-
-def detect_lines(
-    lines: Iterable[bytes],
-    detector: Detector,
-    write: Callable[[str], Any],
-    *,
-    batch_size: int,
-    max_image_bytes: int,
-    on_reject: Callable[[int, EventRejected], None] | None = None,
-    on_batch: Callable[[int], None] | None = None,
-) -> DetectSummary:
-    """Run camera-event JSON ``lines`` through ingest and ``detector``; ``write`` each result.
-
-    Writes one :class:`~schemas.results.FrameDetections` JSON line (with a newline) per accepted
-    event, in input order; rejected lines go to ``on_reject(line_number, error)``. Blank lines
-    are skipped. ``on_batch(lines_done)`` is called after each batch.
-    """
-    summary = DetectSummary()
-    pending: list[DecodedFrame] = []
-    done = 0
-
-    def flush() -> None:
-        start = time.perf_counter()
-        results = detector.detect([p.rgb for p in pending])
-        elapsed = time.perf_counter() - start
-        summary.inference_s += elapsed
-        share_ms = elapsed * 1000.0 / len(pending)
-        for item, detections in zip(pending, results, strict=True):
-            record = FrameDetections.model_construct(
-                event_id=str(item.event.event_id),
-                detections=detections,
-                inference_ms=round(share_ms, 3),
-            )
-            write(record.model_dump_json() + "\n")
-        summary.accepted += len(pending)
-        pending.clear()
-
-    for number, line in _numbered(lines):
-        done = number
-        try:
-            event = parse_event(line, max_image_bytes=max_image_bytes)
-            pending.append(decode_frame(event, max_image_bytes=max_image_bytes))
-        except EventRejected as exc:
-            summary.rejected += 1
-            summary.reasons[exc.reason] = summary.reasons.get(exc.reason, 0) + 1
-            if on_reject is not None:
-                on_reject(number, exc)
-            continue
-        if len(pending) >= batch_size:
-            flush()
-            if on_batch is not None:
-                on_batch(done)
-    if pending:
-        flush()
-    if on_batch is not None:
-        on_batch(done)
-    return summary
 
 
 def model_info(spec: ModelSpec) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from typing import Any
 
 from streams.config import Settings
 from streams.errors import ConfigError
+from streams.inference.threshold import operating_threshold
 from streams.readiness.baserate import BaseRateOutcome, at_base_rate
 from streams.readiness.lab import LabFrame, MapResult, mean_average_precision
 from streams.readiness.matching import Pred, Truth
 from streams.readiness.proportion import Proportion
-from streams.readiness.threshold import operating_threshold
 from streams.sinks import ClickHouseStore
 
 __all__ = [

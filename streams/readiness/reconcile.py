@@ -17,9 +17,9 @@ from typing import Any
 
 from schemas.records import stable_id
 from streams.config import Settings
+from streams.inference.threshold import operating_threshold
 from streams.readiness.matching import Pred, Truth, frame_outcome
 from streams.readiness.records import FrameOutcomeRecord
-from streams.readiness.threshold import operating_threshold
 from streams.sinks import ClickHouseStore
 
 __all__ = ["IOU_THRESHOLD", "PRODUCTION_SPLIT", "ReconcileSummary", "reconcile"]
