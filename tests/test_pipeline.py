@@ -14,10 +14,10 @@ from schemas.records import FrameRecord
 from streams.config import Settings
 from streams.inference import Detector
 from streams.ingest import RawRecord
+from streams.ingest.sources import open_source, read_records
 from streams.pipeline import MonitoringPipeline
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
-from streams.runners.sources import open_source, read_records
 from streams.sinks import ClickHouseStore
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from schemas.records import DriftEventRecord, ReferenceGapRecord
+from streams.cli.tables import verdict_table
 from streams.config import Settings
 from streams.readiness.samples import T0
 from streams.report import SECTIONS, compute_verdict, render_report
@@ -146,7 +147,7 @@ def test_verdict_on_the_hand_case(tmp_path: Path) -> None:
     gap = by_name["frames outside lab conditions, worst slice × image statistic"]
     assert gap.status == "fail" and gap.measured == "50%"
     assert v.status == "fail" and not v.ready
-    assert "FAIL" in str(v.as_table().title)
+    assert "FAIL" in str(verdict_table(v).title)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason=f"chromium not installed; {INSTALL_HINT}")

@@ -15,10 +15,10 @@ import pytest
 
 from streams.config import Settings
 from streams.inference import Detector
+from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
-from streams.runners.sources import open_source
 from streams.sinks import ClickHouseStore
 from tests.worker_harness import KafkaHarness, event_key
 

@@ -18,6 +18,7 @@ from streams.config import Settings, get_settings
 from streams.describe import detect_lines
 from streams.errors import EventRejected, LinewatchError
 from streams.inference import Detector, ModelSpec
+from streams.ingest.sources import count_lines
 
 __all__ = ["model_info", "register"]
 
@@ -50,14 +51,6 @@ def model_info(spec: ModelSpec) -> dict[str, Any]:
         "max_detections": spec.max_detections,
         "card": spec.card,
     }
-
-
-def _count_lines(path: Path) -> int | None:
-    try:
-        with path.open("rb") as fh:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-    except OSError:
-        return None
 
 
 def _load(model: str | None, settings: Settings) -> Detector:
@@ -135,7 +128,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 if source == "-":
                     reader: IO[bytes] = sys.stdin.buffer
                 else:
-                    total = _count_lines(Path(source))
+                    total = count_lines(Path(source))
                     reader = stack.enter_context(Path(source).open("rb"))
                 writer: IO[str] = (
                     sys.stdout

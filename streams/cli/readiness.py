@@ -210,6 +210,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         model: ModelOpt = None,
     ) -> None:
         """Write the readiness report: one self-contained HTML file; prints the verdict."""
+        from streams.cli.tables import verdict_table
         from streams.readiness.metrics import compute_metrics
         from streams.report import compute_verdict, render_report
         from streams.sinks import ClickHouseStore
@@ -222,5 +223,5 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             html = render_report(st, settings, metrics=m, verdict=verdict)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(html, encoding="utf-8")
-        console.print(verdict.as_table())
+        console.print(verdict_table(verdict))
         console.print(f"report: {out.resolve()}")

@@ -77,8 +77,8 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     ) -> None:
         """Fit the lab reference profile (signals under evaluation conditions)."""
         from streams.inference import Detector
+        from streams.ingest.sources import open_source
         from streams.runners.reference import build_reference
-        from streams.runners.sources import open_source
 
         settings = settings_with(model=model)
         detector = Detector.load(settings.model)
