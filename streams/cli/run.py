@@ -55,7 +55,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         model: ModelOpt = None,
         reference: ReferenceOpt = None,
     ) -> None:
-        """Run decode → statistics → inference → slice → drift → store over a source."""
+        """Run decode → inference → statistics → slice → drift → store over a source."""
         settings = settings_with(store=store, model=model, reference=reference)
         summary = run_source(source, settings, labels)
         _print_summary(summary)
