@@ -86,7 +86,7 @@ def full_report(tmp_path: Path) -> tuple[str, Settings, Path]:
             detector=DarkSpotDetector(),
             frames=6,
             seed=1,
-            severities=(1, 5),  # type: ignore[arg-type]
+            severities=(1, 5),
         )
         html = render_report(store, settings)
     return html, settings, tmp_path
