@@ -33,7 +33,7 @@ kafka-down: ## Stop the local Kafka broker
 lint: setup ## ruff + mypy
 	$(VENV)/bin/ruff check streams schemas tests bench tools
 	$(VENV)/bin/ruff format --check streams schemas tests bench tools
-	$(VENV)/bin/mypy streams schemas
+	$(VENV)/bin/mypy streams schemas tests bench
 
 config-doc: setup ## Regenerate docs/configuration.md (every LINEWATCH_* variable) from streams/config.py
 	$(PY) -m streams.config_doc --write

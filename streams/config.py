@@ -187,8 +187,9 @@ class Settings(BaseSettings):
     worker_data_dir: str = Field(
         ".linewatch/worker",
         min_length=1,
-        description="Faust's data directory (relative to the current directory; created with "
-        "its parents). Drift state snapshots are stored in ClickHouse, not here.",
+        description="Faust's own data directory, relative to the current directory and created "
+        "with its parents (linewatch keeps no Faust tables there: drift snapshots live in the "
+        "ClickHouse table monitor_snapshots).",
     )
     inference_batch_size: int = Field(
         8, gt=0, le=4096, description="Frames per embedded micro-batch."
