@@ -57,8 +57,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
-from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -105,6 +104,7 @@ _RESULT_STATEMENT = re.compile(
     r"^\s*\(?\s*(SELECT|WITH|SHOW|DESC|DESCRIBE|EXISTS|EXPLAIN|CHECK)\b", re.IGNORECASE
 )
 _TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
+_INSERT_CLAUSE_SETTINGS = frozenset({"insert_deduplication_token"})
 _SET_STATEMENT = re.compile(r"^\s*SET\s", re.IGNORECASE)
 
 # Exception code -> HTTP status, as ClickHouse's exceptionCodeToHTTPStatus maps them.
@@ -182,6 +182,8 @@ class _Session:
     timeout_s: float
     expires_at: float
     busy: bool = False
+    applied: dict[str, str] = field(default_factory=dict)
+    saved: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
 
 @dataclass
@@ -380,7 +382,7 @@ class ChdbHttpServer:
                         )
                     handle = session.handle
                 try:
-                    return self._execute_on(handle, request, in_session=session is not None)
+                    return self._execute_on(handle, request, session)
                 finally:
                     if session is None:
                         handle.close()
@@ -391,19 +393,60 @@ class ChdbHttpServer:
                     session.expires_at = time.monotonic() + session.timeout_s
 
     def _execute_on(
-        self, handle: Any, request: _Request, *, in_session: bool
+        self, handle: Any, request: _Request, session: _Session | None
     ) -> tuple[bytes, dict[str, str]]:
         database = request.params.get("database")
         if database:
             self._run(handle, f"USE `{database.replace('`', '')}`", "TabSeparated")
-        snapshot = self._apply_settings(handle, request, restore=in_session)
-        try:
-            return self._execute(handle, request)
-        finally:
-            for name, (value, changed) in snapshot.items():
-                literal = _quote(value) if changed else "DEFAULT"
-                with suppress(Exception):  # best effort, as clickhouse-connect's chdb backend
-                    handle.query(f"SET {name} = {literal}", "TabSeparated")
+        for name in request.settings:
+            if not _SETTING_NAME.match(name):
+                raise ServerError(115, f"Unknown setting '{name}'. (UNKNOWN_SETTING)")
+        if request.user.readonly:
+            self._refuse_setting_changes(handle, request.settings)
+        elif session is None:
+            self._set(handle, request.settings)
+        else:
+            if _SET_STATEMENT.match(request.sql.decode(errors="replace")):
+                self._overlay(handle, session, {})  # a SET changes the session's own values
+            # a per-insert token in the URL rides in the INSERT's SETTINGS clause (see _insert),
+            # so the session overlay stays the client's usual set and costs nothing
+            self._overlay(
+                handle,
+                session,
+                {k: v for k, v in request.settings.items() if k not in _INSERT_CLAUSE_SETTINGS},
+            )
+        return self._execute(handle, request)
+
+    def _set(self, handle: Any, values: dict[str, str]) -> None:
+        if values:
+            assignments = ", ".join(f"{name} = {_quote(v)}" for name, v in values.items())
+            self._run(handle, f"SET {assignments}", "TabSeparated")
+
+    def _overlay(self, handle: Any, session: _Session, wanted: dict[str, str]) -> None:
+        """Give a session handle exactly ``wanted`` on top of the session's own settings.
+
+        URL settings apply to one query; a session keeps what its ``SET`` statements set. The
+        overlay applied last is remembered, so a client that repeats the same settings on each
+        request (clickhouse-connect does) costs no extra engine call.
+        """
+        if session.applied == wanted:
+            return
+        if session.saved:
+            self._run(
+                handle,
+                "SET "
+                + ", ".join(
+                    f"{name} = {_quote(value) if changed else 'DEFAULT'}"
+                    for name, (value, changed) in session.saved.items()
+                ),
+                "TabSeparated",
+            )
+        session.applied, session.saved = {}, {}
+        if wanted:
+            current = self._current_settings(handle, list(wanted))
+            self._set(handle, wanted)
+            session.saved = {n: current.get(n, ("", False)) for n in wanted}
+            session.applied = dict(wanted)
 
     @staticmethod
     def _run(handle: Any, sql: str | bytes, fmt: str, params: dict[str, str] | None = None) -> Any:
@@ -422,27 +465,16 @@ class ChdbHttpServer:
         rows = [json.loads(line) for line in result.bytes().splitlines()]
         return {r["name"]: (str(r["value"]), bool(r["changed"])) for r in rows}
 
-    def _apply_settings(
-        self, handle: Any, request: _Request, *, restore: bool
-    ) -> dict[str, tuple[str, bool]]:
-        """SET the request's settings; return what to restore on a session handle."""
-        if not request.settings:
-            return {}
-        for name in request.settings:
-            if not _SETTING_NAME.match(name):
-                raise ServerError(115, f"Unknown setting '{name}'. (UNKNOWN_SETTING)")
-        current = self._current_settings(handle, list(request.settings))
-        if request.user.readonly:
-            for name, value in request.settings.items():
-                if name not in current or current[name][0] != value:
-                    raise ServerError(
-                        164, f"Cannot modify '{name}' setting in readonly mode. (READONLY)"
-                    )
-            return {}
-        snapshot = {n: current.get(n, ("", False)) for n in request.settings} if restore else {}
-        for name, value in request.settings.items():
-            self._run(handle, f"SET {name} = {_quote(value)}", "TabSeparated")
-        return snapshot
+    def _refuse_setting_changes(self, handle: Any, settings: dict[str, str]) -> None:
+        """A readonly=1 user may send settings only with the values they already have."""
+        if not settings:
+            return
+        current = self._current_settings(handle, list(settings))
+        for name, value in settings.items():
+            if name not in current or current[name][0] != value:
+                raise ServerError(
+                    164, f"Cannot modify '{name}' setting in readonly mode. (READONLY)"
+                )
 
     def _execute(self, handle: Any, request: _Request) -> tuple[bytes, dict[str, str]]:
         if _INSERT.match(request.sql):
@@ -502,6 +534,16 @@ class ChdbHttpServer:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(memoryview(request.sql)[data_start:])
+            per_insert = [
+                f"{k} = {_quote(v)}"
+                for k, v in request.settings.items()
+                if k in _INSERT_CLAUSE_SETTINGS
+            ]
+            if per_insert:
+                joined = ", ".join(per_insert)
+                settings_clause = (
+                    f"{settings_clause}, {joined}" if settings_clause else f" SETTINGS {joined}"
+                )
             sql = f"{statement} FROM INFILE {_quote(name)}{settings_clause} FORMAT {fmt}"
             result = self._run(handle, sql, "TabSeparated", request.bound)
         finally:
@@ -557,6 +599,7 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "ClickHouse-chdb-fixture"
     app: ChdbHttpServer
 
