@@ -112,3 +112,46 @@ def test_embedded_runner_pauses_through_a_store_outage_and_loses_nothing(
     frames, distinct, dead = _counts(server.dsn())
     assert frames == distinct == summary.frames == total - 2
     assert dead == 2
+
+
+@pytest.mark.kafka
+def test_worker_pauses_through_a_store_outage_and_loses_nothing(
+    http_server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    from streams.simulate import generate, parse_simulate_source
+    from tests.worker_harness import KafkaHarness, event_key
+
+    server = http_server_factory("worker-store")
+    events = [
+        json.dumps(sim.event).encode()
+        for sim in generate(
+            parse_simulate_source(
+                "simulate:production?events=200&seed=17&scenario=stationary&lines=3"
+                "&start=2026-11-29T05:00:00Z&duration=4h"
+            )
+        )
+    ]
+    first, second = events[:100], events[100:]
+    harness = KafkaHarness(tmp_path)
+    harness.create_topics()
+    try:
+        worker = harness.start_worker("w", store_dsn=server.dsn())
+        harness.produce((event_key(e), e) for e in first)
+        harness.wait_committed(len(first))
+        outage = _Outage(server, outage_seconds())
+        outage.begin()
+        harness.produce((event_key(e), e) for e in second)
+        # while the store is down: the worker lives, and acknowledges nothing it has not stored
+        time.sleep(max(outage.seconds - 2.0, 1.0))
+        assert not outage.back.is_set(), "the outage ended before it could be observed"
+        assert worker.proc.poll() is None, worker.log()
+        assert harness.committed() == len(first)
+        outage.join()
+        harness.wait_committed(len(events))
+        worker.stop()
+    finally:
+        harness.stop_all()
+    frames, distinct, dead = _counts(server.dsn())
+    assert frames == distinct == len(events)
+    assert dead == 0
+    assert "lost ClickHouse at" in worker.log()  # the worker said why it paused
