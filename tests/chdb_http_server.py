@@ -34,6 +34,8 @@ What it implements (ClickHouse names):
   ``X-ClickHouse-Exception-Code`` header and a ``Code: N. DB::Exception: … (version V)`` body.
 - Headers the client reads: ``X-ClickHouse-Summary``, ``X-ClickHouse-Query-Id``,
   ``X-ClickHouse-Format``, ``X-ClickHouse-Timezone``, ``X-ClickHouse-Server-Display-Name``.
+- Idle keep-alive connections are closed after 10 s (the server's ``keep_alive_timeout``), so
+  clients meet stale pooled connections as they do in production.
 - Multi-statement queries are refused (``SYNTAX_ERROR``) as the server does (chDB runs them).
 
 What it does not do (see docs/testing.md): the internal ``compress``/``decompress`` block
@@ -600,6 +602,7 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
+    timeout = 10  # idle keep-alive connections are closed after 10 s, as the server does
     server_version = "ClickHouse-chdb-fixture"
     app: ChdbHttpServer
 

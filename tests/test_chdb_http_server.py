@@ -194,3 +194,18 @@ def test_credentials_by_header_and_bad_passwords(server: ChdbHttpServer) -> None
     assert info.value.code == 516
     with pytest.raises(StoreUnavailable, match="check the user and password"):
         ClickHouseStore.open(server.dsn((WRITER[0], "wrong")))
+
+
+def test_formats_the_client_reads_and_writes(server: ChdbHttpServer) -> None:
+    client: Any = server.client()
+    client.raw_insert(
+        TABLE, ["k", "n"], '{"k": "j-1", "n": 1}\n{"k": "j-2", "n": 2}\n', fmt="JSONEachRow"
+    )
+    client.raw_insert(TABLE, ["k", "n"], "k,n\nc-1,3\n", fmt="CSVWithNames")
+    assert client.command(f"SELECT sum(n) FROM {TABLE}") == 6
+    typed = client.raw_query(
+        f"SELECT k, n FROM {TABLE} ORDER BY k LIMIT 1", fmt="RowBinaryWithNamesAndTypes"
+    )
+    assert typed.startswith(b"\x02\x01k\x01n\x06String\x05Int64\x03c-1")
+    assert client.raw_query(f"SELECT count() AS c FROM {TABLE}", fmt="JSONEachRow") == b'{"c":3}\n'
+    client.close()
