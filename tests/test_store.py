@@ -23,11 +23,13 @@ from streams.errors import (
     StoreError,
     StoreLocked,
     StoreUnavailable,
+    StoreWriteError,
 )
 from streams.sinks import chdb_lock
 from streams.sinks.clickhouse import ClickHouseStore
 from streams.sinks.dsn import parse_dsn
 from streams.sinks.migrations import default_schema_dir, load_migrations
+from tests.store_fixtures import READER, ChdbHttpServer
 from tests.test_store_samples import (
     BERLIN,
     T0,
@@ -382,3 +384,23 @@ def test_empty_results_still_name_their_columns(store: ClickHouseStore) -> None:
     )
     assert empty == (("drift_id", "line"), [])
     assert store.query("SELECT 1 AS a WHERE 0;").column_names == ("a",)
+
+
+def test_read_only_server_user_can_query_but_not_write(
+    http_store_dsn: str, shared_http_server: ChdbHttpServer
+) -> None:
+    with ClickHouseStore.open(http_store_dsn) as writer:
+        writer.apply_schema()
+        writer.insert([frame(1)])
+    with ClickHouseStore.open(shared_http_server.dsn(READER)) as reader:
+        assert count(reader, "frames") == 1
+        assert reader.query(
+            "SELECT event_id FROM frames WHERE event_id = {e:String}", {"e": "evt-000001"}
+        ).result_rows == [("evt-000001",)]
+        with pytest.raises(StoreWriteError, match="readonly"):
+            reader.insert([frame(2)])
+        assert reader.apply_schema() == []  # nothing pending: no write attempted
+        with pytest.raises(StoreError, match="readonly"):
+            reader.command("OPTIMIZE TABLE frames FINAL")
+    with ClickHouseStore.open(http_store_dsn) as writer:
+        assert count(writer, "frames") == 1
