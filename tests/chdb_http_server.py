@@ -38,8 +38,10 @@ What it implements (ClickHouse names):
   clients meet stale pooled connections as they do in production.
 - Multi-statement queries are refused (``SYNTAX_ERROR``) as the server does (chDB runs them).
 
+- HTTPS with ``--tls-cert``/``--tls-key`` (a test-made self-signed certificate).
+
 What it does not do (see docs/testing.md): the internal ``compress``/``decompress`` block
-format, progress headers, streaming of results (they are built in memory), TLS, replication,
+format, progress headers, streaming of results (they are built in memory), mutual TLS, replication,
 async inserts, quotas and server-side limits. All engine calls are serialized by one lock.
 """
 
@@ -52,6 +54,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import sys
 import tempfile
 import threading
@@ -698,6 +701,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--ready-file", type=Path, help="written with the port once serving")
     parser.add_argument("--user", action="append", default=[], help="name:password[:readonly]")
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's PEM private key")
     args = parser.parse_args(argv)
     users = [User.parse(spec) for spec in args.user] or [User("default", "")]
     app = ChdbHttpServer(args.path, users)
@@ -705,6 +710,13 @@ def main(argv: list[str] | None = None) -> int:
     ThreadingHTTPServer.allow_reuse_address = True
     httpd = ThreadingHTTPServer((args.host, args.port), handler)
     httpd.daemon_threads = True
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        # the handshake happens in the request's thread, not in the accept loop
+        httpd.socket = context.wrap_socket(
+            httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=httpd.shutdown, daemon=True).start()
@@ -716,7 +728,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = args.ready_file.with_suffix(".tmp")
         tmp.write_text(str(port))
         tmp.replace(args.ready_file)
-    print(f"chdb-http fixture serving {args.path} on {args.host}:{port}", flush=True)
+    scheme = "https" if args.tls_cert else "http"
+    print(f"chdb-http fixture serving {args.path} on {scheme}://{args.host}:{port}", flush=True)
     try:
         httpd.serve_forever(poll_interval=0.2)
     finally:

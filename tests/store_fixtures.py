@@ -50,13 +50,34 @@ class ChdbHttpServer:
     path: Path
     log_path: Path
     port: int = 0
+    tls: bool = False
     proc: subprocess.Popen[bytes] | None = None
     starts: int = field(default=0)
+
+    @property
+    def cert_file(self) -> Path:
+        """The self-signed certificate (for 127.0.0.1 and localhost) of a TLS server."""
+        return self.path.with_name(f"{self.path.name}.cert.pem")
+
+    def _make_certificate(self) -> list[str]:
+        key = self.path.with_name(f"{self.path.name}.key.pem")
+        if not self.cert_file.exists():
+            subprocess.run(
+                [
+                    *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+                    *("-keyout", str(key), "-out", str(self.cert_file), "-subj", "/CN=localhost"),
+                    *("-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+                ],
+                check=True,
+                capture_output=True,
+            )
+        return ["--tls-cert", str(self.cert_file), "--tls-key", str(key)]
 
     def start(self, timeout: float = 60.0) -> None:
         if self.running:
             return
         ready = self.path.with_name(f"{self.path.name}.port-{uuid.uuid4().hex[:6]}")
+        tls_args = self._make_certificate() if self.tls else []
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
@@ -73,6 +94,7 @@ class ChdbHttpServer:
                 ":".join(WRITER),
                 "--user",
                 ":".join(READER) + ":readonly",
+                *tls_args,
             ],
             cwd=REPO,
             stdout=log,
@@ -114,7 +136,8 @@ class ChdbHttpServer:
         self.proc = None
 
     def dsn(self, user: tuple[str, str] = WRITER) -> str:
-        return f"http://{user[0]}:{user[1]}@127.0.0.1:{self.port}/linewatch"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{user[0]}:{user[1]}@127.0.0.1:{self.port}/linewatch"
 
     def client(self, user: tuple[str, str] = WRITER, **kwargs: object) -> object:
         """A plain clickhouse-connect HTTP client (for checks that bypass linewatch)."""
@@ -141,8 +164,8 @@ class ServerFactory:
     folder: Path
     servers: list[ChdbHttpServer] = field(default_factory=list)
 
-    def __call__(self, name: str = "store") -> ChdbHttpServer:
-        server = ChdbHttpServer(self.folder / name, self.folder / f"{name}-http.log")
+    def __call__(self, name: str = "store", *, tls: bool = False) -> ChdbHttpServer:
+        server = ChdbHttpServer(self.folder / name, self.folder / f"{name}-http.log", tls=tls)
         self.servers.append(server)
         server.start()
         return server

@@ -29,7 +29,7 @@ from streams.sinks import chdb_lock
 from streams.sinks.clickhouse import ClickHouseStore
 from streams.sinks.dsn import parse_dsn
 from streams.sinks.migrations import default_schema_dir, load_migrations
-from tests.store_fixtures import READER, ChdbHttpServer
+from tests.store_fixtures import READER, ChdbHttpServer, ServerFactory
 from tests.test_store_samples import (
     BERLIN,
     T0,
@@ -404,3 +404,18 @@ def test_read_only_server_user_can_query_but_not_write(
             reader.command("OPTIMIZE TABLE frames FINAL")
     with ClickHouseStore.open(http_store_dsn) as writer:
         assert count(writer, "frames") == 1
+
+
+def test_https_store_with_a_private_ca(
+    http_server_factory: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http_server_factory("tls", tls=True)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(StoreUnavailable, match=r"certificate is not trusted.*SSL_CERT_FILE"):
+        ClickHouseStore.open(server.dsn())
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.cert_file))
+    with ClickHouseStore.open(server.dsn()) as store:
+        assert store.dsn.startswith("https://linewatch:***@127.0.0.1:")
+        store.apply_schema()
+        assert store.insert([frame(1)]) == 1
+        assert count(store, "frames") == 1

@@ -152,6 +152,13 @@ class ClickHouseStore:
                 tz_mode="aware",
             )
         except OperationalError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSLError" in str(exc):
+                raise StoreUnavailable(
+                    f"TLS to ClickHouse at {dsn.masked} failed: {_reason(exc)}; the server's "
+                    "certificate is not trusted here or does not name this host: point "
+                    "SSL_CERT_FILE at the CA bundle that signed it, or use the host name the "
+                    "certificate was issued for"
+                ) from exc
             raise StoreUnavailable(
                 f"cannot reach ClickHouse at {dsn.masked}: {_reason(exc)}; check that the server "
                 "is running and the host/port are right (LINEWATCH_STORE / --store), or use an "
