@@ -411,7 +411,7 @@ class ChdbHttpServer:
         elif session is None:
             self._set(handle, request.settings)
         else:
-            if _SET_STATEMENT.match(request.sql.decode(errors="replace")):
+            if _SET_STATEMENT.match(request.sql[:64].decode(errors="replace")):
                 self._overlay(handle, session, {})  # a SET changes the session's own values
             # a per-insert token in the URL rides in the INSERT's SETTINGS clause (see _insert),
             # so the session overlay stays the client's usual set and costs nothing
@@ -682,6 +682,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, text.encode(), {**base, "X-ClickHouse-Exception-Code": str(code)})
         except (ConnectionError, TimeoutError):
             self.close_connection = True
+        except Exception as exc:  # a fixture bug must be an answer, not a dropped connection
+            text = f"Code: 1001. DB::Exception: fixture error: {exc!r} (version {app.version})\n"
+            self._send(500, text.encode(), {**base, "X-ClickHouse-Exception-Code": "1001"})
 
     def _compress(self, body: bytes, headers: dict[str, str], settings: dict[str, str]) -> bytes:
         if settings.get("enable_http_compression", "1") in ("0", "false", "False"):
