@@ -39,6 +39,8 @@ What it implements (ClickHouse names):
 - Multi-statement queries are refused (``SYNTAX_ERROR``) as the server does (chDB runs them).
 
 - HTTPS with ``--tls-cert``/``--tls-key`` (a test-made self-signed certificate).
+- Fault injection: ``--crash-after-inserts N`` exits right after the Nth INSERT is stored and
+  before it is answered (a server crash between commit and response).
 
 What it does not do (see docs/testing.md): the internal ``compress``/``decompress`` block
 format, progress headers, streaming of results (they are built in memory), mutual TLS, replication,
@@ -259,8 +261,16 @@ def _quote(value: str) -> str:
 class ChdbHttpServer:
     """The engine side: users, sessions and query execution on one chDB store directory."""
 
-    def __init__(self, path: Path, users: list[User], display_name: str = DISPLAY_NAME) -> None:
+    def __init__(
+        self,
+        path: Path,
+        users: list[User],
+        display_name: str = DISPLAY_NAME,
+        crash_after_inserts: int = 0,
+    ) -> None:
         self.path = path
+        self.crash_after_inserts = crash_after_inserts
+        self.inserts = 0
         self.users = {u.name: u for u in users}
         self.display_name = display_name
         self._engine_lock = threading.Lock()
@@ -553,6 +563,12 @@ class ChdbHttpServer:
             result = self._run(handle, sql, "TabSeparated", request.bound)
         finally:
             os.unlink(name)
+        self.inserts += 1
+        if self.inserts == self.crash_after_inserts:
+            # fault injection: the rows are stored, the client never hears so (a server crash
+            # between commit and response); the client's retry must not duplicate them
+            print(f"crashing after insert {self.inserts}, before answering it", flush=True)
+            os._exit(3)
         return b"", {"X-ClickHouse-Summary": self._summary(result)}
 
     @staticmethod
@@ -704,11 +720,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--ready-file", type=Path, help="written with the port once serving")
     parser.add_argument("--user", action="append", default=[], help="name:password[:readonly]")
+    parser.add_argument(
+        "--crash-after-inserts",
+        type=int,
+        default=0,
+        help="fault injection: exit right after storing the Nth INSERT, before answering it",
+    )
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate")
     parser.add_argument("--tls-key", type=Path, help="the certificate's PEM private key")
     args = parser.parse_args(argv)
     users = [User.parse(spec) for spec in args.user] or [User("default", "")]
-    app = ChdbHttpServer(args.path, users)
+    app = ChdbHttpServer(args.path, users, crash_after_inserts=args.crash_after_inserts)
     handler = type("Handler", (_Handler,), {"app": app})
     ThreadingHTTPServer.allow_reuse_address = True
     httpd = ThreadingHTTPServer((args.host, args.port), handler)

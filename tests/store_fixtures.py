@@ -73,11 +73,15 @@ class ChdbHttpServer:
             )
         return ["--tls-cert", str(self.cert_file), "--tls-key", str(key)]
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 60.0, *, crash_after_inserts: int = 0) -> None:
+        """Start (or restart) the server; ``crash_after_inserts=N`` makes it exit right after
+        storing the Nth INSERT, before answering it."""
         if self.running:
             return
         ready = self.path.with_name(f"{self.path.name}.port-{uuid.uuid4().hex[:6]}")
-        tls_args = self._make_certificate() if self.tls else []
+        extra_args = self._make_certificate() if self.tls else []
+        if crash_after_inserts:
+            extra_args += ["--crash-after-inserts", str(crash_after_inserts)]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
@@ -94,7 +98,12 @@ class ChdbHttpServer:
                 ":".join(WRITER),
                 "--user",
                 ":".join(READER) + ":readonly",
-                *tls_args,
+                *extra_args,
+                *(
+                    ["--crash-after-inserts", str(crash_after_inserts)]
+                    if crash_after_inserts
+                    else []
+                ),
             ],
             cwd=REPO,
             stdout=log,

@@ -155,3 +155,43 @@ def test_worker_pauses_through_a_store_outage_and_loses_nothing(
     assert frames == distinct == len(events)
     assert dead == 0
     assert "lost ClickHouse at" in worker.log()  # the worker said why it paused
+
+
+def test_a_server_crash_between_commit_and_answer_duplicates_nothing(
+    http_server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """The server stores an INSERT and dies before answering: the retry must skip those rows."""
+    server = http_server_factory("crash")
+    events = tmp_path / "events.jsonl"
+    total, _ = write_simulated(
+        events,
+        "simulate:production?events=160&seed=19&scenario=stationary&lines=3"
+        "&start=2026-11-29T05:00:00Z&duration=4h",
+    )
+    settings = Settings(
+        store=server.dsn(), batch_size=30, flush_interval_s=0.5, inference_batch_size=8
+    )
+    pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
+    with ClickHouseStore.open(settings.store) as store:
+        store.apply_schema()  # DDL and the migration ledger are not INSERTs with data
+        server.stop()
+        server.start(crash_after_inserts=3)
+        crashed = threading.Event()
+
+        def restart_after_crash() -> None:
+            assert server.proc is not None
+            server.proc.wait(timeout=300)
+            crashed.set()
+            server.stop()
+            server.start()
+
+        watcher = threading.Thread(target=restart_after_crash, daemon=True)
+        watcher.start()
+        summary = run_embedded(open_source(str(events)).events, pipeline, store)
+        watcher.join(timeout=120)
+    assert crashed.is_set(), "the server never crashed: the fault was not injected"
+    assert "crashing after insert 3, before answering it" in server.log()
+    assert summary.frames == total
+    frames, distinct, dead = _counts(server.dsn())
+    assert frames == distinct == total
+    assert dead == 0
