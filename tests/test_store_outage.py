@@ -21,7 +21,7 @@ from streams.inference import Detector
 from streams.pipeline import MonitoringPipeline, PipelineOutput
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
-from streams.runners.sources import open_source
+from streams.ingest.sources import open_source
 from streams.sinks import ClickHouseStore
 from tests.conftest import write_simulated
 from tests.store_fixtures import ChdbHttpServer, ServerFactory, outage_seconds
