@@ -69,14 +69,16 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import chdb
-import lz4.frame
+import lz4.frame  # type: ignore[import-untyped]
 from backports import zstd
 
 __all__ = ["ChdbHttpServer", "ServerError", "User", "main"]
+
+_connect = cast(Callable[[str], Any], chdb.connect)  # chDB ships no type hints
 
 DISPLAY_NAME = "linewatch-chdb-http-fixture"
 
@@ -277,7 +279,7 @@ class ChdbHttpServer:
         self._sessions: dict[str, _Session] = {}
         self._sessions_lock = threading.Lock()
         self._expired: list[_Session] = []
-        self._admin = chdb.connect(str(path))
+        self._admin = _connect(str(path))
         row = self._admin.query("SELECT version(), timezone()", "TabSeparated").bytes()
         self.version, self.timezone = row.decode().strip().split("\t")
         self.tmp = Path(tempfile.mkdtemp(prefix="chdb-http-"))
@@ -364,7 +366,7 @@ class ChdbHttpServer:
             return session
 
     def _new_handle(self, user: User, method: str, *, in_session: bool) -> Any:
-        handle = chdb.connect(str(self.path))
+        handle = _connect(str(self.path))
         if user.readonly:
             handle.query("SET readonly = 1", "TabSeparated")
         elif method == "GET" and not in_session:
@@ -495,8 +497,8 @@ class ChdbHttpServer:
         if _INSERT.match(request.sql):
             keyword = _INSERT_KEYWORD.search(request.sql, 0, 1 << 16)
             if keyword and keyword.group(1).upper() == b"FORMAT":
-                fmt = _FORMAT_NAME.match(request.sql, keyword.start())
-                if fmt is None:
+                named = _FORMAT_NAME.match(request.sql, keyword.start())
+                if named is None:
                     raise ServerError(62, "Syntax error: FORMAT without a name. (SYNTAX_ERROR)")
                 statement = request.sql[: keyword.start()].decode()
                 found = re.search(r"(?i)\bSETTINGS\b", statement)
@@ -508,8 +510,8 @@ class ChdbHttpServer:
                     request,
                     statement=head.strip(),
                     settings_clause=clause,
-                    fmt=fmt.group(1).decode(),
-                    data_start=fmt.end(),
+                    fmt=named.group(1).decode(),
+                    data_start=named.end(),
                 )
         try:
             sql = request.sql.decode()
@@ -610,11 +612,11 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
     fields: dict[str, str] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name and not part.get_filename():
-            payload = part.get_payload(decode=True) or b""
-            fields[str(name)] = payload.decode()
+            payload = part.get_payload(decode=True)
+            fields[str(name)] = payload.decode() if isinstance(payload, bytes) else ""
     return fields
 
 

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import clickhouse_connect
 import pytest
@@ -148,7 +149,7 @@ class ChdbHttpServer:
         scheme = "https" if self.tls else "http"
         return f"{scheme}://{user[0]}:{user[1]}@127.0.0.1:{self.port}/linewatch"
 
-    def client(self, user: tuple[str, str] = WRITER, **kwargs: object) -> object:
+    def client(self, user: tuple[str, str] = WRITER, **kwargs: Any) -> Any:
         """A plain clickhouse-connect HTTP client (for checks that bypass linewatch)."""
         return clickhouse_connect.get_client(
             host="127.0.0.1", port=self.port, username=user[0], password=user[1], **kwargs
@@ -158,9 +159,9 @@ class ChdbHttpServer:
         """Drop the linewatch database: the next store starts empty."""
         client = self.client()
         try:
-            client.command("DROP DATABASE IF EXISTS linewatch SYNC")  # type: ignore[attr-defined]
+            client.command("DROP DATABASE IF EXISTS linewatch SYNC")
         finally:
-            client.close()  # type: ignore[attr-defined]
+            client.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""

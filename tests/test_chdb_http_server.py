@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import clickhouse_connect
-import lz4.frame
+import lz4.frame  # type: ignore[import-untyped]
 import pytest
 import urllib3
 from backports import zstd

@@ -18,10 +18,10 @@ import pytest
 
 from streams.config import Settings
 from streams.inference import Detector
+from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline, PipelineOutput
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
-from streams.ingest.sources import open_source
 from streams.sinks import ClickHouseStore
 from tests.conftest import write_simulated
 from tests.store_fixtures import ChdbHttpServer, ServerFactory, outage_seconds
