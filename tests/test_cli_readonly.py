@@ -16,12 +16,12 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def dsn(tmp_path: Path) -> str:
-    dsn = f"chdb://{tmp_path / 'store'}"
-    with ClickHouseStore.open(dsn) as store:
+def dsn(store_dsn: str) -> str:
+    """A store with one drift alarm: embedded chDB, or the HTTP fixture server."""
+    with ClickHouseStore.open(store_dsn) as store:
         store.apply_schema()
         store.insert([drift(1, line="line-1", minutes=0)])
-    return dsn
+    return store_dsn
 
 
 def _count(dsn: str, sql: str) -> int:
@@ -134,3 +134,33 @@ def test_read_only_user_is_told_to_skip_reconcile(
     assert "--no-reconcile" in str(result.exception)
     result = runner.invoke(app, ["metrics", "--store", dsn, "--no-reconcile", "--format", "json"])
     assert result.exit_code == 0, result.output
+
+
+def test_already_read_only_server_user(request: pytest.FixtureRequest) -> None:
+    """A server user that is read-only already (the deploy's reader) is not sent readonly=1
+    again; the guard still refuses file() and writes for it."""
+    from tests.store_fixtures import READER, ChdbHttpServer
+
+    server: ChdbHttpServer = request.getfixturevalue("shared_http_server")
+    writer_dsn = str(request.getfixturevalue("http_store_dsn"))
+    with ClickHouseStore.open(writer_dsn) as store:
+        store.apply_schema()
+        store.insert([drift(1, line="line-1", minutes=0)])
+    reader_dsn = server.dsn(READER)
+    ok = runner.invoke(
+        app,
+        [
+            "query",
+            "SELECT count() AS n FROM drift_events",
+            "--store",
+            reader_dsn,
+            "--format",
+            "csv",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.splitlines() == ["n", "1"]
+    for sql in ("SELECT file('/etc/passwd')", "DROP TABLE linewatch.drift_events"):
+        refused = runner.invoke(app, ["query", sql, "--store", reader_dsn])
+        assert isinstance(refused.exception, StoreError), refused.output
+    assert _count(writer_dsn, "SELECT count() FROM linewatch.drift_events") == 1

@@ -4,8 +4,8 @@ Every command takes ``--store DSN`` (default ``LINEWATCH_STORE``). Values given 
 line are bound as server-side query parameters, never pasted into SQL. ``query`` and ``drift``
 run with ClickHouse's ``readonly=1``: no writes, no DDL, no ``file()``/``url()`` table
 functions; ``query`` also passes :func:`streams.sinks.sql_guard.check_read_only` (one
-SELECT/SHOW/DESCRIBE/EXISTS statement that reads the store only). Writes go through
-``schema apply`` and the pipeline.
+SELECT/SHOW/DESCRIBE/EXISTS statement, as parsed by ClickHouse, that reads the store only).
+Writes go through ``schema apply`` and the pipeline.
 """
 
 from __future__ import annotations
@@ -178,7 +178,8 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         params = parse_params(param or [])
         with _open(store, readonly=True) as s:
             try:
-                result = s.query(check_read_only(s, sql, params), params)
+                check_read_only(s, sql, params)
+                result = s.query(sql, params)
             except StoreError as exc:
                 raise _readonly_refusal(exc) from exc
         render(result, fmt)

@@ -3,19 +3,22 @@
 The connection already runs with ClickHouse's ``readonly=1`` (no writes, no DDL, no settings
 changes, no ``url()``/``s3()``/``remote()``...). On chDB that is not enough: the *scalar*
 ``file('/etc/passwd')``, ``DESCRIBE file(...)`` and ``SELECT ... INTO OUTFILE`` still read or
-write local files, and chDB runs several ``;``-separated statements. So before it runs, a
-query is parsed by ClickHouse itself (``EXPLAIN AST``, which executes nothing) and refused
-unless:
+write local files, and chDB runs several ``;``-separated statements. So, before it runs, a
+query is parsed by ClickHouse itself: ``formatQuerySingleLine`` with the SQL bound as a
+parameter (nothing of it is executed; several statements or a syntax error are refused there),
+which returns the statement's canonical text, without comments. The query is refused unless
+that text
 
-- it is one statement (no ``;`` but an optional trailing one: put values in ``--param``);
-- it is a ``SELECT`` (``WITH``, ``UNION``, ``INTERSECT`` ...), ``SHOW``, ``DESCRIBE`` or
-  ``EXISTS`` statement, without ``INTO OUTFILE``;
-- every function it calls is either not a table function of this ClickHouse or one of the
-  table functions that only generate or re-read the database's own data
-  (:data:`SAFE_TABLE_FUNCTIONS`), and is not in :data:`FILE_FUNCTIONS`.
+- starts with ``SELECT``, ``WITH``, ``SHOW``, ``DESCRIBE``/``DESC``, ``EXISTS`` or ``(``;
+- has no ``INTO OUTFILE``;
+- calls no function (``name(``, also quoted) whose name is a table function of this ClickHouse
+  other than the few that only generate rows or re-read the database
+  (:data:`SAFE_TABLE_FUNCTIONS`), nor one of :data:`FILE_FUNCTIONS`.
 
-Table functions are taken from the engine's own ``system.table_functions``, so one added by a
-newer ClickHouse is refused until it is listed as safe. Names are compared case-insensitively.
+The checks run over the whole canonical text, string literals included, so they can only err
+on the side of refusing (a value that spells ``file(`` goes in ``--param``). Table functions are
+taken from the engine's own ``system.table_functions``: one added by a newer ClickHouse is
+refused until it is listed as safe. Names are compared case-insensitively.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from streams.errors import QueryRefused
+from streams.errors import QueryRefused, StoreError
 
 if TYPE_CHECKING:
     from streams.sinks.clickhouse import ClickHouseStore
 
-__all__ = ["FILE_FUNCTIONS", "SAFE_TABLE_FUNCTIONS", "check_read_only"]
+__all__ = ["FILE_FUNCTIONS", "SAFE_TABLE_FUNCTIONS", "check_read_only", "refusal"]
 
 SAFE_TABLE_FUNCTIONS = frozenset(
     {
@@ -55,53 +58,62 @@ SAFE_TABLE_FUNCTIONS = frozenset(
 FILE_FUNCTIONS = frozenset({"file", "catboostevaluate"})
 """Scalar functions (lower case) that read local files."""
 
-_ROOTS = ("Select", "Show", "Describe", "Exists")
-_NODE = re.compile(r"^( *)(\S+)(?: (.*))?$")
-_FUNCTION = re.compile(r"^Function (\S+)")
+_FIRST_WORDS = ("select", "with", "show", "describe", "desc", "exists")
+_FIRST_WORD = re.compile(r"\(*\s*([A-Za-z]+)")
+_INTO_OUTFILE = re.compile(r"(?i)\bINTO\s+OUTFILE\b")
+_CALL = re.compile(r"""(?<![\w$])[`"]?([A-Za-z_][\w$]*)[`"]?\s*\(""")
 
 
-def _single_statement(sql: str) -> str:
-    body = sql.strip()
-    body = body.removesuffix(";").rstrip()
-    if ";" in body:
-        raise QueryRefused(
-            "refused: one statement per `linewatch query` (found ';'); if a value holds ';', "
-            "pass it with --param name=value and write {name:String} in the SQL"
-        )
-    return body
+def refusal(canonical: str, forbidden: frozenset[str] | set[str]) -> str | None:
+    """Why a canonical single statement is refused, or None.
+
+    >>> refusal("SELECT count() FROM numbers(3)", {"file", "url"}) is None
+    True
+    >>> refusal("SELECT `file`('/etc/passwd')", {"file"})
+    'file() reads or reaches outside the store'
+    >>> refusal("DROP TABLE t", set())
+    'DROP is not a read (use SELECT, WITH, SHOW, DESCRIBE or EXISTS)'
+    >>> refusal("SELECT 1 INTO OUTFILE '/tmp/x'", set())
+    'INTO OUTFILE writes a file'
+    """
+    first = _FIRST_WORD.match(canonical)
+    word = first.group(1).lower() if first else ""
+    if word not in _FIRST_WORDS:
+        kind = word.upper() or "this statement"
+        return f"{kind} is not a read (use SELECT, WITH, SHOW, DESCRIBE or EXISTS)"
+    if _INTO_OUTFILE.search(canonical):
+        return "INTO OUTFILE writes a file"
+    for call in _CALL.finditer(canonical):
+        if call.group(1).lower() in forbidden:
+            return f"{call.group(1)}() reads or reaches outside the store"
+    return None
 
 
 def check_read_only(
     store: ClickHouseStore, sql: str, parameters: Mapping[str, Any] | None = None
-) -> str:
-    """Return ``sql`` (one statement, trailing ``;`` removed) or raise :class:`QueryRefused`."""
-    body = _single_statement(sql)
-    tree = [str(row[0]) for row in store.query(f"EXPLAIN AST {body}", parameters).result_rows]
+) -> None:
+    """Raise :class:`QueryRefused` unless ``sql`` is one statement that only reads the store.
+
+    ``parameters`` are not needed: placeholders (``{name:Type}``) stay placeholders.
+    """
+    del parameters  # the statement is parsed, not run: its placeholders need no values
+    try:
+        rows = store.query("SELECT formatQuerySingleLine({sql:String})", {"sql": sql}).result_rows
+    except StoreError as exc:
+        if "Syntax error" not in str(exc) and "SYNTAX_ERROR" not in str(exc):
+            raise
+        raise QueryRefused(
+            f"refused: `linewatch query` runs one statement that ClickHouse can parse ({exc})"
+        ) from exc
+    canonical = str(rows[0][0])
     table_functions = {
         str(row[0]).lower()
         for row in store.query("SELECT name FROM system.table_functions").result_rows
     }
-    forbidden = (table_functions - SAFE_TABLE_FUNCTIONS) | FILE_FUNCTIONS
-    root = _NODE.match(tree[0]) if tree else None
-    if root is None or not root.group(2).startswith(_ROOTS):
-        kind = root.group(2) if root else "nothing"
+    reason = refusal(canonical, (table_functions - SAFE_TABLE_FUNCTIONS) | FILE_FUNCTIONS)
+    if reason is not None:
         raise QueryRefused(
-            f"refused: `linewatch query` runs SELECT, SHOW, DESCRIBE or EXISTS only (this is "
-            f"{kind}); schema changes go through `linewatch schema apply`, data through "
-            "`linewatch run` or the worker"
+            f"refused: `linewatch query` runs one statement that reads the store only; {reason}. "
+            "Schema changes go through `linewatch schema apply`, data through `linewatch run` or "
+            "the worker"
         )
-    for line in tree[1:]:
-        node = _NODE.match(line)
-        if node is None:
-            continue
-        depth, text = len(node.group(1)), line.strip()
-        if depth == 1 and text.startswith("Literal"):
-            raise QueryRefused("refused: `linewatch query` does not write files (INTO OUTFILE)")
-        function = _FUNCTION.match(text)
-        if function and function.group(1).lower() in forbidden:
-            raise QueryRefused(
-                f"refused: `linewatch query` reads the store only; {function.group(1)}() reads "
-                "or reaches outside it (allowed table functions: "
-                f"{', '.join(sorted(SAFE_TABLE_FUNCTIONS))})"
-            )
-    return body
