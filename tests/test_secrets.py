@@ -15,6 +15,7 @@ import pytest
 
 from streams.config import Settings
 from streams.errors import ConfigError
+from streams.sinks.clickhouse import ClickHouseStore
 from streams.sinks.dsn import mask_dsn, parse_dsn
 from tests.worker_harness import free_port
 
@@ -126,3 +127,33 @@ def test_store_password_variable_is_never_shown(tmp_path: Path) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 2 and "lw@127.0.0.1" in output, output
     assert not [secret for secret in SECRETS if secret in output], output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["schema", "apply"], ["query", "SELECT count() FROM frames"], ["metrics", "--format", "json"]],
+    ids=lambda a: a[0],
+)
+def test_successful_commands_on_a_server_show_no_password(
+    args: list[str], http_store_dsn: str, tmp_path: Path
+) -> None:
+    from tests.store_fixtures import WRITER
+
+    with ClickHouseStore.open(http_store_dsn) as store:
+        store.apply_schema()
+    env = _env(tmp_path)
+    env["LINEWATCH_STORE"] = http_store_dsn
+    done = subprocess.run(
+        [LINEWATCH, *args, "--store", http_store_dsn],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert WRITER[1] not in output and KAFKA_PASSWORD not in output, output
+    if args[0] == "schema":
+        assert f"{WRITER[0]}:***@127.0.0.1" in output
