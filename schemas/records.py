@@ -116,6 +116,8 @@ class DriftEventRecord(StoreRecord):
     lighting: str
     signal: str
     detector: str
+    detector_params: str = ""
+    """The detector's class and parameters, e.g. ``river.drift.ADWIN(clock=32, delta=0.002)``."""
     detected_at: AwareDatetime
     trigger_event_id: str
     statistic: float

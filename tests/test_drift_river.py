@@ -9,7 +9,6 @@ from river import base, checks, drift
 
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
 
-
 ESTIMATOR_ONLY = {"check_tags"}
 """Checks of attributes only River *Estimators* have (``_tags``); River's detectors are not
 Estimators and fail them too (see the last test)."""
@@ -27,16 +26,16 @@ def _models() -> Iterator[base.Base]:
 
 def _checks() -> Iterator[tuple[base.Base, Callable[[base.Base], None]]]:
     for model in _models():
-            # River's check_estimator (its skip hook exists on Estimators only). River has no
-            # datasets for drift detectors; building that (empty) list needs scikit-learn,
-            # which linewatch does not install, so the generator stops there.
-            found = checks.yield_checks(model)  # type: ignore[arg-type]
-            try:
-                for check in found:
-                    if check.__name__ not in ESTIMATOR_ONLY:
-                        yield model, check
-            except ModuleNotFoundError as exc:
-                assert exc.name == "sklearn", exc
+        # River's check_estimator (its skip hook exists on Estimators only). River has no
+        # datasets for drift detectors; building that (empty) list needs scikit-learn,
+        # which linewatch does not install, so the generator stops there.
+        found = checks.yield_checks(model)  # type: ignore[arg-type]
+        try:
+            for check in found:
+                if check.__name__ not in ESTIMATOR_ONLY:
+                    yield model, check
+        except ModuleNotFoundError as exc:
+            assert exc.name == "sklearn", exc
 
 
 @pytest.mark.parametrize(

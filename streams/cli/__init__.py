@@ -17,6 +17,7 @@ import logging
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from streams.cli.groups import CliGroups
 from streams.errors import LinewatchError
@@ -67,4 +68,10 @@ def main() -> None:
         app()
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except ValidationError as exc:  # settings from LINEWATCH_* variables
+        for err in exc.errors():
+            field = "_".join(str(p) for p in err["loc"]).upper()
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            typer.secho(f"error: LINEWATCH_{field}: {msg}", fg=typer.colors.RED, err=True)
         sys.exit(2)
