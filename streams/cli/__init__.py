@@ -5,6 +5,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``simulate``                       → :mod:`streams.cli.simulate`
 - ``detect``, ``model info``         → :mod:`streams.cli.model`
 - ``schema export|apply``, ``query``, ``drift`` → :mod:`streams.cli.store`
+- ``drift calibrate``                → :mod:`streams.cli.drift`
 - ``run``, ``demo``                  → :mod:`streams.cli.run`
 - ``topics create``, ``produce``, ``worker`` → :mod:`streams.cli.kafka`
 - ``metrics``, ``assess``, ``report`` → :mod:`streams.cli.readiness`
@@ -38,6 +39,7 @@ _COMMAND_MODULES = (
     "simulate",
     "model",
     "store",
+    "drift",
     "run",
     "kafka",
     "worker",

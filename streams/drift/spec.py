@@ -166,8 +166,13 @@ def cusum_label(name: str, params: dict[str, Any]) -> str:
 
 
 def _format(path: str, params: dict[str, Any]) -> str:
-    args = ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()))
+    shown = {k: v for k, v in params.items() if v is None or isinstance(v, _LITERAL)}
+    args = ", ".join(f"{k}={_short(v)}" for k, v in sorted(shown.items()))
     return f"{path}({args})"
+
+
+_LITERAL = (bool, int, float, str, tuple)
+"""Parameters a label shows (state-like ones, e.g. KSWIN's ``window`` deque, are left out)."""
 
 
 def _short(value: Any) -> str:
