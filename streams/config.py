@@ -193,6 +193,25 @@ class Settings(BaseSettings):
         "CUSUM) or a river.drift / river.drift.binary class, e.g. "
         "'river.drift.binary.HDDMW(drift_confidence=1e-6)'.",
     )
+    drift_label_detector: str = Field(
+        "cusum",
+        description="Detector of the label-driven fnr / fpr streams: 'cusum' (rate CUSUM "
+        "against readiness.max_fnr_per_class / max_fpr) or a river.drift.binary class.",
+    )
+    drift_label_fnr: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="In-control miss rate per labelled defect of the 'cusum' label detector "
+        "(the lab's: the shipped model recalls 0.95-1.0 per class); fnr alarms when the "
+        "odds rise x4.",
+    )
+    drift_label_fpr: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="In-control share of labelled good units flagged (fpr drift events).",
+    )
     false_alarms_per_line_week: float = Field(
         1.0,
         gt=0,
@@ -212,13 +231,13 @@ class Settings(BaseSettings):
     slice_idle_seconds: float = Field(6 * 3600.0, gt=0, description="Evict slices idle this long.")
     max_slices: int = Field(10_000, gt=0, description="Hard cap of live slices.")
 
-    @field_validator("drift_detector", "drift_binary_detector")
+    @field_validator("drift_detector", "drift_binary_detector", "drift_label_detector")
     @classmethod
     def _parsable_detector(cls, value: str, info: ValidationInfo) -> str:
         from streams.drift.spec import parse_detector_spec  # lazy: streams.drift imports us
 
         try:
-            parse_detector_spec(value, binary=info.field_name == "drift_binary_detector")
+            parse_detector_spec(value, binary=info.field_name != "drift_detector")
         except LinewatchError as exc:
             raise ValueError(str(exc)) from None
         return value.strip()

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from river import base, checks, drift
 
-from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.detectors import BernoulliCusum, GaussianCusum, RateCusum
 
 ESTIMATOR_ONLY = {"check_tags"}
 """Checks of attributes only River *Estimators* have (``_tags``); River's detectors are not
@@ -15,7 +15,7 @@ Estimators and fail them too (see the last test)."""
 
 
 def _models() -> Iterator[base.Base]:
-    for cls in (GaussianCusum, BernoulliCusum):
+    for cls in (GaussianCusum, BernoulliCusum, RateCusum):
         for params in cls._unit_test_params():
             yield cls(**params)
     # River's own detectors go through the same checks: the two sets must pass alike.

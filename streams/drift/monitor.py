@@ -45,6 +45,7 @@ __all__ = [
     "OUTSIDE_LAB_RANGE",
     "DriftMonitor",
     "LineDetectors",
+    "drift_event",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,50 @@ def _load(det: Detector, snap: DetectorSnapshot, label: str) -> bool:
         det.set_state(snap.state)
         return True
     return False
+
+
+def drift_event(
+    key: SliceKey,
+    signal: str,
+    det: Detector,
+    *,
+    event_id: str,
+    captured_at: datetime,
+    events: int,
+    scale: float = 1.0,
+    offset: float = 0.0,
+    suffix: str = "",
+) -> DriftEventRecord:
+    """The one place drift events are built: frame signals, lighting mix and labels (fnr/fpr).
+
+    ``det`` has just alarmed. linewatch's CUSUMs report their statistic, threshold, direction
+    and the baseline before / after the change point (in standardised units: ``scale`` and
+    ``offset`` map them back to raw units); River's other detectors do not, so those fields are
+    NaN and the name is the class name. ``detector_params`` names class and parameters.
+    """
+    nan = math.nan
+    name = getattr(det, "name", type(det).__name__)
+    direction = getattr(det, "direction", "")
+    detector = f"{name}{suffix}:{direction}" if direction else f"{name}{suffix}"
+    threshold = getattr(det, "h", getattr(det, "threshold", nan))
+    return DriftEventRecord(
+        drift_id=stable_id(key.line_id, key.lighting, key.shift, signal, detector, event_id),
+        line_id=key.line_id,
+        shift=key.shift,
+        lighting=key.lighting,
+        signal=signal,
+        detector=detector,
+        detector_params=detector_label(det),
+        detected_at=_utc(captured_at),
+        trigger_event_id=event_id,
+        statistic=float(getattr(det, "statistic", nan)),
+        threshold=float(threshold),
+        events_in_slice=events,
+        before_mean=getattr(det, "before_mean", nan) * scale + offset,
+        before_std=getattr(det, "before_std", nan) * scale,
+        after_mean=getattr(det, "after_mean", nan) * scale + offset,
+        after_std=getattr(det, "after_std", nan) * scale,
+    )
 
 
 class DriftMonitor:
@@ -271,7 +316,7 @@ class DriftMonitor:
             if det.drift_detected:
                 scale, offset = (std, mean) if gaussian else (1.0, 0.0)
                 records.append(
-                    self._drift_record(
+                    drift_event(
                         key,
                         name,
                         det,
@@ -310,7 +355,7 @@ class DriftMonitor:
             if det.drift_detected:
                 mix_key = SliceKey(key.line_id, MIX_MARKER, key.shift)
                 out.append(
-                    self._drift_record(
+                    drift_event(
                         mix_key,
                         LIGHTING_MIX_SIGNAL,
                         det,
@@ -323,49 +368,6 @@ class DriftMonitor:
                     )
                 )
         return out
-
-    def _drift_record(
-        self,
-        key: SliceKey,
-        signal: str,
-        det: Detector,
-        *,
-        event_id: str,
-        captured_at: datetime,
-        events: int,
-        scale: float,
-        offset: float,
-        suffix: str = "",
-    ) -> DriftEventRecord:
-        """The one place drift events are built, for every detector kind.
-
-        linewatch's CUSUMs report their statistic, threshold, direction and the baseline
-        before / after the change point; River's other detectors do not, so those fields are
-        NaN (and the name is the class name). ``detector_params`` names class and parameters.
-        """
-        nan = math.nan
-        name = getattr(det, "name", type(det).__name__)
-        direction = getattr(det, "direction", "")
-        detector = f"{name}{suffix}:{direction}" if direction else f"{name}{suffix}"
-        threshold = getattr(det, "h", getattr(det, "threshold", nan))
-        return DriftEventRecord(
-            drift_id=stable_id(key.line_id, key.lighting, key.shift, signal, detector, event_id),
-            line_id=key.line_id,
-            shift=key.shift,
-            lighting=key.lighting,
-            signal=signal,
-            detector=detector,
-            detector_params=detector_label(det),
-            detected_at=_utc(captured_at),
-            trigger_event_id=event_id,
-            statistic=float(getattr(det, "statistic", nan)),
-            threshold=float(threshold),
-            events_in_slice=events,
-            before_mean=getattr(det, "before_mean", nan) * scale + offset,
-            before_std=getattr(det, "before_std", nan) * scale,
-            after_mean=getattr(det, "after_mean", nan) * scale + offset,
-            after_std=getattr(det, "after_std", nan) * scale,
-        )
 
     def _gap_records(
         self, key: SliceKey, st: _SliceState, captured_at: datetime

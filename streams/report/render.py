@@ -13,6 +13,8 @@ from importlib import resources
 from typing import Any
 
 from streams.config import Settings
+from streams.drift.budget import line_budgets
+from streams.drift.signals import ALL_SIGNALS
 from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
 from streams.readiness.proportion import Proportion
 from streams.readiness.verdict import (
@@ -234,19 +236,88 @@ def _slices_section(m: ReadinessMetrics) -> str:
     )
 
 
-def _drift_section(store: ClickHouseStore) -> str:
+_BUDGET_SQL = """
+SELECT f.line_id, f.frames, f.seconds, ifNull(d.alarms, 0), ifNull(d.label_alarms, 0)
+FROM (
+    SELECT line_id, count() AS frames,
+           dateDiff('millisecond', min(captured_at), max(captured_at)) / 1000.0 AS seconds
+    FROM linewatch.frames FINAL GROUP BY line_id
+) AS f
+LEFT JOIN (
+    SELECT line_id, countIf(signal NOT IN ('fnr', 'fpr')) AS alarms,
+           countIf(signal IN ('fnr', 'fpr')) AS label_alarms
+    FROM linewatch.drift_events FINAL GROUP BY line_id
+) AS d ON d.line_id = f.line_id
+ORDER BY f.line_id
+"""
+
+
+def _budget_table(store: ClickHouseStore, settings: Settings) -> str:
+    """Per line: the false-alarm budget, the alarms raised, the false alarms expected."""
+    rows = store.query(_BUDGET_SQL).result_rows
+    if not rows:
+        return ""
+    labels = {r[0]: int(r[4]) for r in rows}
+    budgets = line_budgets(
+        settings,
+        signals=len(ALL_SIGNALS),
+        rows=[(str(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows],
+    )
+    table = [
+        [
+            _e(b.line_id),
+            f"{b.frames:,}",
+            f"{b.configured_frames_per_second:g} / "
+            + (
+                "–"
+                if b.measured_frames_per_second is None
+                else f"{b.measured_frames_per_second:.2g}"
+            ),
+            f"{b.budget_per_week:g} ({b.budget_for_period:.2f})",
+            str(b.alarms),
+            f"{b.expected_false_alarms:.2f}",
+            str(labels.get(b.line_id, 0)),
+        ]
+        for b in budgets
+    ]
+    return (
+        "<p>False-alarm budget per line: the thresholds spend "
+        "<code>LINEWATCH_FALSE_ALARMS_PER_LINE_WEEK</code> over each line's frames "
+        "(frame rate configured / measured) × detectors per frame; <em>expected</em> is what "
+        "the calibration predicts as false alarms over these frames, so alarms far above it "
+        "are real changes (<code>linewatch drift calibrate --budget</code>).</p>"
+        + _table(
+            [
+                "line",
+                "frames",
+                "frames/s (configured / measured)",
+                "budget per week (this period)",
+                "alarms raised",
+                "expected false alarms",
+                "label alarms (fnr / fpr)",
+            ],
+            table,
+            {1, 3, 4, 5, 6},
+        )
+    )
+
+
+def _drift_section(store: ClickHouseStore, settings: Settings) -> str:
     rows = store.query(
         "SELECT line_id, shift, lighting, signal, hour, alarms FROM linewatch.v_drift_timeline ORDER BY hour"
     ).result_rows
+    budget = _budget_table(store, settings)
     if not rows:
-        return _nodata("drift events", FILL["drift"])
+        return budget + _nodata("drift events", FILL["drift"])
     by_slice: dict[str, int] = {}
     for r in rows:
         key = f"{r[0]} / {r[1]} / {r[2]} — {r[3]}"
         by_slice[key] = by_slice.get(key, 0) + int(r[5])
     top = sorted(by_slice.items(), key=lambda kv: -kv[1])[:15]
-    return plots.drift_timeline(rows) + _table(
-        ["slice — signal", "alarms"], [[_e(k), str(v)] for k, v in top], {1}
+    return (
+        budget
+        + plots.drift_timeline(rows)
+        + _table(["slice — signal", "alarms"], [[_e(k), str(v)] for k, v in top], {1})
     )
 
 
@@ -422,7 +493,7 @@ def render_report(
         _section("verdict", _verdict_section(v)),
         _section("production", _production_section(m)),
         _section("slices", _slices_section(m)),
-        _section("drift", _drift_section(store)),
+        _section("drift", _drift_section(store, settings)),
         _section("gap", _gap_section(gaps, settings.readiness.max_reference_gap)),
         _section("confidence", _confidence_section(store, m)),
         _section("robustness", _robustness_section(store)),
