@@ -39,7 +39,7 @@ from streams.drift.montecarlo import (
     false_alarms_vectorised,
     poisson_interval,
 )
-from streams.drift.reference import ReferenceProfile
+from streams.drift.reference import ReferenceProfile, SignalReference
 from streams.drift.signals import signal_kind
 from streams.drift.spec import detector_label
 from streams.errors import ConfigError
@@ -124,11 +124,11 @@ class _Task:
     updates: int
     expected: float | None
     seed: int
-    sampler_ref: object
+    sampler_ref: SignalReference
 
 
 def _run(task: _Task) -> CalibrationRow:
-    sample = bootstrap_sampler(task.sampler_ref, binary=task.binary)  # type: ignore[arg-type]
+    sample = bootstrap_sampler(task.signal, task.sampler_ref, binary=task.binary)
     rate = task.ref_mean if task.binary else None
     vec = _vector_factory(task.det)
     delays: dict[str, tuple[float, float, float]] = {}
@@ -296,7 +296,7 @@ def budget_check(
         ref = reference[name]
         factory = _vector_factory(bern if binary else gauss)
         assert factory is not None
-        streams.append((factory, bootstrap_sampler(ref, binary=binary)))
+        streams.append((factory, bootstrap_sampler(name, ref, binary=binary)))
     share = 1.0 / buckets
     for _ in range(buckets):
         factory = _vector_factory(bern)

@@ -15,7 +15,7 @@ import logging
 import math
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -31,7 +31,14 @@ from streams.drift.calibration import (
 )
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
 from streams.drift.reference import ReferenceProfile
-from streams.drift.signals import signal_kind
+from streams.drift.signals import (
+    RandomisedPit,
+    Stabiliser,
+    detector_scale,
+    pit_of,
+    signal_kind,
+    uniform_of,
+)
 from streams.drift.spec import DetectorSpec, detector_label, parse_detector_spec
 from streams.drift.state import DetectorSnapshot, MixSnapshot, MonitorSnapshot, SliceSnapshot
 from streams.drift.state import decode_snapshot as _decode
@@ -145,16 +152,28 @@ def drift_event(
     events: int,
     scale: float = 1.0,
     offset: float = 0.0,
+    inverse: Callable[[float], float] | None = None,
     suffix: str = "",
 ) -> DriftEventRecord:
     """The one place drift events are built: frame signals, lighting mix and labels (fnr/fpr).
 
     ``det`` has just alarmed. linewatch's CUSUMs report their statistic, threshold, direction
     and the baseline before / after the change point (in standardised units: ``scale`` and
-    ``offset`` map them back to raw units); River's other detectors do not, so those fields are
+    ``offset`` map them back, then ``inverse`` undoes a variance-stabilising transform, the
+    std through a symmetric difference); River's other detectors do not, so those fields are
     NaN and the name is the class name. ``detector_params`` names class and parameters.
     """
     nan = math.nan
+    stats = []
+    for std_mean, std_std in (
+        (getattr(det, "before_mean", nan), getattr(det, "before_std", nan)),
+        (getattr(det, "after_mean", nan), getattr(det, "after_std", nan)),
+    ):
+        m, s = std_mean * scale + offset, std_std * scale
+        if inverse is not None and m == m:  # noqa: PLR0124 - NaN test
+            m, s = inverse(m), abs(inverse(m + s) - inverse(m - s)) / 2.0
+        stats.append((m, s))
+    (before_mean, before_std), (after_mean, after_std) = stats
     name = getattr(det, "name", type(det).__name__)
     direction = getattr(det, "direction", "")
     detector = f"{name}{suffix}:{direction}" if direction else f"{name}{suffix}"
@@ -172,10 +191,10 @@ def drift_event(
         statistic=float(getattr(det, "statistic", nan)),
         threshold=float(threshold),
         events_in_slice=events,
-        before_mean=getattr(det, "before_mean", nan) * scale + offset,
-        before_std=getattr(det, "before_std", nan) * scale,
-        after_mean=getattr(det, "after_mean", nan) * scale + offset,
-        after_std=getattr(det, "after_std", nan) * scale,
+        before_mean=before_mean,
+        before_std=before_std,
+        after_mean=after_mean,
+        after_std=after_std,
     )
 
 
@@ -188,11 +207,14 @@ class DriftMonitor:
         self._spec = parse_detector_spec(settings.drift_detector)
         self._binary_spec = parse_detector_spec(settings.drift_binary_detector, binary=True)
         self._lines: dict[str, LineDetectors] = {}
-        # (name, ref mean, ref std, edges, is_gaussian) per monitored signal.
-        self._prep = [
-            (name, ref.mean, ref.std, ref.edges, signal_kind(name) == "gaussian")
-            for name, ref in reference.signals.items()
-        ]
+        # (name, centre, scale, edges, is_gaussian) per monitored signal: a Gaussian detector
+        # sees (g(x) - centre) / scale, g the signal's variance-stabiliser (if skewed).
+        self._prep = []
+        self._stab: list[Stabiliser | RandomisedPit | None] = []
+        for name, ref in reference.signals.items():
+            centre, scale, stab = detector_scale(name, ref)
+            self._prep.append((name, centre, scale, ref.edges, signal_kind(name) == "gaussian"))
+            self._stab.append(pit_of(name, ref) or stab)
         # The lab's central range per signal (1st..99th percentile): coverage of the evaluation.
         self._range = [(ref.quantiles[0], ref.quantiles[-1]) for ref in reference.signals.values()]
         self._bins = [len(p[3]) + 1 for p in self._prep]
@@ -309,8 +331,15 @@ class DriftMonitor:
             if x is None or x != x:  # noqa: PLR0124 - fast NaN test
                 continue
             det = st.detectors[i]
+            stab = self._stab[i]
             if gaussian:
-                det.update((x - mean) / std)  # type: ignore[arg-type]  # continuous detector
+                if stab is None:
+                    y = x
+                elif isinstance(stab, RandomisedPit):
+                    y = stab(x, uniform_of(event_id, name))
+                else:
+                    y = stab(x)
+                det.update((y - mean) / std)  # type: ignore[arg-type]  # continuous detector
             else:
                 det.update(x >= 0.5)
             if det.drift_detected:
@@ -325,6 +354,7 @@ class DriftMonitor:
                         events=st.events,
                         scale=scale,
                         offset=offset,
+                        inverse=None if stab is None else stab.inverse,
                     )
                 )
             st.counts[i][bisect_right(edges, x)] += 1
@@ -381,7 +411,7 @@ class DriftMonitor:
         """
         out = []
         ref = self._reference
-        for i, (name, mean, _std, _edges, _g) in enumerate(self._prep):
+        for i, (name, _centre, _scale, _edges, _g) in enumerate(self._prep):
             counts = st.counts[i]
             total = sum(counts)
             if total:
@@ -393,7 +423,7 @@ class DriftMonitor:
                     "window_start": _utc(st.gap_start),
                     "window_end": _utc(captured_at),
                     "window_events": total,
-                    "reference_mean": mean,
+                    "reference_mean": ref[name].mean,
                     "window_mean": st.sums[i] / total,
                 }
                 for metric, distance in (

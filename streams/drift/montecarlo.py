@@ -26,6 +26,7 @@ import numpy as np
 from river import base
 
 from streams.drift.reference import SignalReference
+from streams.drift.signals import detector_scale, pit_of
 
 __all__ = [
     "CalibrationRow",
@@ -133,18 +134,27 @@ class VectorBernoulliCusum:
 VectorDetector = VectorGaussianCusum | VectorBernoulliCusum
 
 
-def bootstrap_sampler(ref: SignalReference, *, binary: bool) -> Sampler:
-    """Draws from the lab distribution of one signal, standardised as the monitor feeds it.
+def bootstrap_sampler(signal: str, ref: SignalReference, *, binary: bool) -> Sampler:
+    """Draws from the lab distribution of one signal, transformed as the monitor feeds it.
 
     Continuous signals: inverse-CDF between the stored 1st..99th percentiles (the extreme
-    1% tails are clipped to those percentiles). Discrete ones (few distinct percentiles): the
-    percentiles themselves, i.e. the observed values with their frequencies. Binary signals:
-    Bernoulli with the lab rate.
+    1% tails are clipped to those percentiles), then the signal's variance-stabiliser (if any)
+    and the monitor's standardisation (:func:`~streams.drift.signals.detector_scale`).
+    Discrete ones (few distinct percentiles): the percentiles themselves, i.e. the observed
+    values with their frequencies. Binary signals: Bernoulli with the lab rate.
     """
     if binary:
         p = min(max(ref.mean, 0.0), 1.0)
         return lambda rng, shape: (rng.random(shape) < p).astype(np.float64)
-    qs = (np.asarray(ref.quantiles) - ref.mean) / ref.std
+    pit = pit_of(signal, ref)
+    if pit is not None:
+        atoms = np.asarray(ref.quantiles, dtype=np.float64)
+        return lambda rng, shape: pit.array(
+            atoms[rng.integers(0, atoms.size, shape)], rng.random(shape)
+        )
+    centre, scale, stab = detector_scale(signal, ref)
+    raw = np.asarray(ref.quantiles, dtype=np.float64)
+    qs = ((raw if stab is None else stab.array(raw)) - centre) / scale
     levels = np.linspace(0.01, 0.99, qs.size)
     if np.unique(qs).size < 20:
         return lambda rng, shape: qs[rng.integers(0, qs.size, shape)]
