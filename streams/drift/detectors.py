@@ -247,7 +247,12 @@ class GaussianCusum(_Report, base.DriftDetector):
 
     def get_state(self) -> GaussianCusumState:
         """The detector's state as typed data (see :meth:`set_state`)."""
-        return GaussianCusumState(
+        return GaussianCusumState.model_validate(self.state_dict())
+
+    def state_dict(self) -> dict[str, object]:
+        """:meth:`get_state` as a plain dict (the fields of :class:`GaussianCusumState`)."""
+        return dict(
+            kind="gaussian-cusum",
             n=self._n,
             mean=self._mean,
             m2=self._m2,
@@ -388,7 +393,12 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
 
     def get_state(self) -> BernoulliCusumState:
         """The detector's state as typed data (see :meth:`set_state`)."""
-        return BernoulliCusumState(
+        return BernoulliCusumState.model_validate(self.state_dict())
+
+    def state_dict(self) -> dict[str, object]:
+        """:meth:`get_state` as a plain dict (the fields of :class:`BernoulliCusumState`)."""
+        return dict(
+            kind="bernoulli-cusum",
             n=self._n,
             ones=self._ones,
             s_up=self._s_up,
