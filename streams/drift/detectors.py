@@ -41,7 +41,8 @@ estimate (the last time the alarming side was at zero), to report "before" and "
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from river import base
@@ -278,7 +279,7 @@ class GaussianCusum(_Report, base.DriftDetector):
         self.after_mean, self.after_std = state.after
 
     @classmethod
-    def _unit_test_params(cls):  # type: ignore[no-untyped-def]
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
         yield {"k": 1.0, "h": 5.0, "warmup": 10}
 
@@ -423,7 +424,7 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         self.after_mean, self.after_std = state.after
 
     @classmethod
-    def _unit_test_params(cls):  # type: ignore[no-untyped-def]
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
         yield {"h": 5.0, "odds_ratio": 3.0, "warmup": 10}
 
@@ -506,6 +507,6 @@ class RateCusum(_Report, base.BinaryDriftDetector):
             self.after_mean, self.after_std = pb, math.sqrt(pb * (1.0 - pb))
 
     @classmethod
-    def _unit_test_params(cls):  # type: ignore[no-untyped-def]
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
         yield {"p0": 0.02, "odds_ratio": 5.0, "h": 6.0}

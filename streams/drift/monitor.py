@@ -64,8 +64,9 @@ LIGHTING_MIX_SIGNAL = "lighting_mix"
 MIX_MARKER = "*"
 """The ``lighting`` of lighting-mix drift events (they concern all buckets of a line-shift)."""
 
-Detector = base.DriftDetector | base.BinaryDriftDetector
-"""What the monitor talks to: any River detector."""
+SliceDetector = base.DriftDetector | base.BinaryDriftDetector
+"""The detector of one slice-signal: any River detector (not :class:`streams.inference.Detector`,
+the model)."""
 Record = DriftEventRecord | ReferenceGapRecord
 
 OUTSIDE_LAB_RANGE = "outside_lab_range"
@@ -85,7 +86,7 @@ class _SliceState:
         "sums",
     )
 
-    def __init__(self, detectors: list[Detector], bins: list[int], now: datetime) -> None:
+    def __init__(self, detectors: list[SliceDetector], bins: list[int], now: datetime) -> None:
         self.detectors = detectors
         self.events = 0
         self.last_seen = now
@@ -100,7 +101,7 @@ class _SliceState:
 class _MixState:
     __slots__ = ("detectors", "events", "last_seen")
 
-    def __init__(self, detectors: list[Detector], now: datetime) -> None:
+    def __init__(self, detectors: list[SliceDetector], now: datetime) -> None:
         self.detectors = detectors
         self.events = 0
         self.last_seen = now
@@ -115,23 +116,23 @@ class LineDetectors(NamedTuple):
 
     rate: float
     """False alarms per slice-signal update the thresholds are calibrated for."""
-    continuous: Detector
-    binary: Detector
+    continuous: SliceDetector
+    binary: SliceDetector
     continuous_label: str
     binary_label: str
 
 
-def _build(spec: DetectorSpec, cusum: Detector) -> Detector:
+def _build(spec: DetectorSpec, cusum: SliceDetector) -> SliceDetector:
     return cusum if spec.is_cusum else spec.build()
 
 
-def _snap(det: Detector, label: str) -> dict[str, object]:
+def _snap(det: SliceDetector, label: str) -> dict[str, object]:
     """A :class:`DetectorSnapshot` as a plain dict (built per detector: the fast path)."""
     state = det.state_dict() if isinstance(det, GaussianCusum | BernoulliCusum) else None
     return {"label": label, "state": state}
 
 
-def _load(det: Detector, snap: DetectorSnapshot, label: str) -> bool:
+def _load(det: SliceDetector, snap: DetectorSnapshot, label: str) -> bool:
     """Put a stored state into a fresh detector; False if it must start cold."""
     if snap.label != label or snap.state is None:
         return False
@@ -147,7 +148,7 @@ def _load(det: Detector, snap: DetectorSnapshot, label: str) -> bool:
 def drift_event(
     key: SliceKey,
     signal: str,
-    det: Detector,
+    det: SliceDetector,
     *,
     event_id: str,
     captured_at: datetime,
@@ -274,7 +275,7 @@ class DriftMonitor:
 
     def _new_slice(self, line_id: str, now: datetime) -> _SliceState:
         protos = self.line_detectors(line_id)
-        dets: list[Detector] = [
+        dets: list[SliceDetector] = [
             protos.continuous.clone() if p[4] else protos.binary.clone() for p in self._prep
         ]
         return _SliceState(dets, self._bins, now)
