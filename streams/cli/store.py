@@ -184,8 +184,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 raise _readonly_refusal(exc) from exc
         render(result, fmt)
 
-    @app.command("drift")
-    def drift(
+    @groups.drift.callback()
+    def drift(  # noqa: PLR0917 (one parameter per CLI option)
+        ctx: typer.Context,
         line: Annotated[str | None, typer.Option("--line", help="Only this line.")] = None,
         since: Annotated[
             str | None,
@@ -195,7 +196,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         limit: Annotated[int, typer.Option("--limit", min=1, help="Most alarms to list.")] = 50,
         fmt: FormatOption = OutputFormat.table,
     ) -> None:
-        """List drift alarms, newest first."""
+        """List drift alarms, newest first (`drift calibrate --help`: measure the detectors)."""
+        if ctx.invoked_subcommand is not None:
+            return
         params: dict[str, Any] = {"limit": limit}
         if line is not None:
             params["line"] = line
