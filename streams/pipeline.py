@@ -26,7 +26,7 @@ from streams.drift import DriftMonitor, ReferenceProfile, frame_signals
 from streams.errors import ConfigError, EventRejected
 from streams.features import ImageStats, compute_image_stats
 from streams.inference import Detector
-from streams.ingest import DecodedFrame, RawRecord, decode_frame, parse_event
+from streams.ingest import DecodedFrame, IngestLimits, RawRecord, decode_frame, parse_event
 from streams.slicing import SliceKey, Slicer
 
 __all__ = ["MonitoringPipeline", "PipelineOutput", "PreparedBatch"]
@@ -76,13 +76,14 @@ class PreparedBatch:
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
 
 
-def _reject(raw: RawRecord, exc: EventRejected) -> DeadLetterRecord:
+def _reject(raw: RawRecord, exc: EventRejected, max_payload_bytes: int) -> DeadLetterRecord:
     return DeadLetterRecord.build(
         reason=exc.reason,
         detail=exc.detail,
         payload=raw.payload,
         source=raw.source,
         received_at=raw.received_at,
+        max_payload_bytes=max_payload_bytes,
     )
 
 
@@ -117,17 +118,18 @@ class MonitoringPipeline:
                 f"threshold {self.operating_threshold}: flagged boxes would not be stored; lower it"
             )
         self._known_lines = frozenset(settings.lines)
+        self.limits = IngestLimits.from_settings(settings)
 
     def _accept(self, raw: RawRecord) -> _Accepted:
         start = time.perf_counter()
-        event = parse_event(raw.payload, max_image_bytes=self.settings.max_image_bytes)
+        event = parse_event(raw.payload, self.limits, now=raw.received_at)
         if self._known_lines and event.line_id not in self._known_lines:
             raise EventRejected(
                 "unknown_line",
                 f"line {event.line_id!r} is not configured (known: {sorted(self._known_lines)}); "
                 "add it to LINEWATCH_LINES",
             )
-        frame = decode_frame(event, max_image_bytes=self.settings.max_image_bytes)
+        frame = decode_frame(event, self.limits)
         return _Accepted(raw, frame, (time.perf_counter() - start) * 1000.0)
 
     def prepare(self, batch: Sequence[RawRecord]) -> PreparedBatch:
@@ -141,7 +143,9 @@ class MonitoringPipeline:
             try:
                 prepared.accepted.append(self._accept(raw))
             except EventRejected as exc:
-                prepared.dead_letters.append(_reject(raw, exc))
+                prepared.dead_letters.append(
+                    _reject(raw, exc, self.settings.dead_letter_max_payload_bytes)
+                )
         return prepared
 
     def process(
@@ -168,11 +172,11 @@ class MonitoringPipeline:
         if not accepted:
             return out
         start = time.perf_counter()
-        results = self.detector.detect([a.frame.rgb for a in accepted])
+        results, invalid = self.detector.detect_counted([a.frame.rgb for a in accepted])
         inference_ms = (time.perf_counter() - start) * 1000.0 / len(accepted)
-        for item, detections in zip(accepted, results, strict=True):
+        for item, detections, bad in zip(accepted, results, invalid, strict=True):
             monitor = self.monitor if monitor_of is None else monitor_of(item.raw)
-            self._monitor_one(item, detections, inference_ms, monitor, out)
+            self._monitor_one(item, detections, inference_ms, monitor, out, invalid_outputs=bad)
         return out
 
     def _monitor_one(
@@ -182,6 +186,8 @@ class MonitoringPipeline:
         inference_ms: float,
         monitor: DriftMonitor,
         out: PipelineOutput,
+        *,
+        invalid_outputs: int = 0,
     ) -> None:
         start = time.perf_counter()
         event = item.frame.event
@@ -233,6 +239,7 @@ class MonitoringPipeline:
                 latency_ms=latency_ms,
                 source=item.raw.source,
                 ingested_at=now,
+                invalid_outputs=invalid_outputs,
             )
         )
         floor = self.settings.store_score_floor

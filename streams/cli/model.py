@@ -20,7 +20,7 @@ from streams.cli.progress import make_progress, stderr_console
 from streams.config import Settings, get_settings
 from streams.errors import EventRejected, LinewatchError
 from streams.inference import Detector, ModelSpec
-from streams.ingest import DecodedFrame, decode_frame, parse_event
+from streams.ingest import DecodedFrame, IngestLimits, decode_frame, parse_event
 
 __all__ = ["DetectSummary", "detect_lines", "model_info", "register"]
 
@@ -56,7 +56,7 @@ def detect_lines(
     write: Callable[[str], Any],
     *,
     batch_size: int,
-    max_image_bytes: int,
+    limits: IngestLimits | None = None,
     on_reject: Callable[[int, EventRejected], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> DetectSummary:
@@ -66,6 +66,7 @@ def detect_lines(
     event, in input order; rejected lines go to ``on_reject(line_number, error)``. Blank lines
     are skipped. ``on_batch(lines_done)`` is called after each batch.
     """
+    limits = limits or IngestLimits()
     summary = DetectSummary()
     pending: list[DecodedFrame] = []
     done = 0
@@ -89,8 +90,8 @@ def detect_lines(
     for number, line in _numbered(lines):
         done = number
         try:
-            event = parse_event(line, max_image_bytes=max_image_bytes)
-            pending.append(decode_frame(event, max_image_bytes=max_image_bytes))
+            event = parse_event(line, limits)
+            pending.append(decode_frame(event, limits))
         except EventRejected as exc:
             summary.rejected += 1
             summary.reasons[exc.reason] = summary.reasons.get(exc.reason, 0) + 1
@@ -230,7 +231,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 detector,
                 writer.write,
                 batch_size=size,
-                max_image_bytes=settings.max_image_bytes,
+                limits=IngestLimits.from_settings(settings),
                 on_reject=on_reject,
                 on_batch=lambda done: progress.update(task, completed=done),
             )

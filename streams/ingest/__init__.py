@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from streams.ingest.decode import DecodedFrame, decode_frame, decode_image, parse_event
+from streams.ingest.decode import (
+    DecodedFrame,
+    check_clock,
+    decode_frame,
+    decode_image,
+    describe_bytes,
+    parse_event,
+    read_image_file,
+)
+from streams.ingest.limits import IngestLimits
 from streams.ingest.raw import RawRecord
 
-__all__ = ["DecodedFrame", "RawRecord", "decode_frame", "decode_image", "parse_event"]
+__all__ = [
+    "DecodedFrame",
+    "IngestLimits",
+    "RawRecord",
+    "check_clock",
+    "decode_frame",
+    "decode_image",
+    "describe_bytes",
+    "parse_event",
+    "read_image_file",
+]

@@ -15,7 +15,7 @@ from streams.drift import ReferenceProfile, frame_signals
 from streams.errors import ConfigError, EventRejected
 from streams.features import compute_image_stats
 from streams.inference import Detector
-from streams.ingest import DecodedFrame, RawRecord, decode_frame, parse_event
+from streams.ingest import DecodedFrame, IngestLimits, RawRecord, decode_frame, parse_event
 
 __all__ = ["SHIPPED_REFERENCE", "build_reference", "load_reference"]
 
@@ -39,6 +39,7 @@ def build_reference(
     rows: list[dict[str, float]] = []
     batch: list[DecodedFrame] = []
     done = 0
+    limits = IngestLimits.from_settings(settings)
 
     def flush() -> None:
         nonlocal done
@@ -55,8 +56,8 @@ def build_reference(
 
     for raw in records:
         try:
-            event = parse_event(raw.payload, max_image_bytes=settings.max_image_bytes)
-            batch.append(decode_frame(event, max_image_bytes=settings.max_image_bytes))
+            event = parse_event(raw.payload, limits, now=raw.received_at)
+            batch.append(decode_frame(event, limits))
         except EventRejected:
             continue
         if len(batch) >= batch_size:
