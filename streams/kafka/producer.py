@@ -42,7 +42,7 @@ _FLUSH_TIMEOUT_S = 120.0
 def _field_key(payload: bytes, name: str) -> bytes | None:
     try:
         obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # the worker dead-letters these
         return None
     value = obj.get(name) if isinstance(obj, dict) else None
     return value.encode() if isinstance(value, str) and value else None
