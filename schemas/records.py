@@ -189,9 +189,15 @@ class DeadLetterRecord(StoreRecord):
         source: str,
         received_at: datetime,
         max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES,
+        whole: tuple[int, str] | None = None,
     ) -> DeadLetterRecord:
-        """A dead letter whose id is derived from its source and payload (idempotent replays)."""
+        """A dead letter whose id is derived from its source and payload (idempotent replays).
+
+        ``whole`` gives (length, sha256) when ``payload`` is already only the start of a longer
+        input (a reader cut it).
+        """
         prefix = payload[:max_payload_bytes]
+        length, digest = whole or (len(payload), hashlib.sha256(payload).hexdigest())
         return cls(
             dead_letter_id=stable_id(source, payload),
             reason=reason,
@@ -199,8 +205,8 @@ class DeadLetterRecord(StoreRecord):
             payload=prefix.decode("utf-8", errors="replace"),
             source=source,
             received_at=received_at,
-            payload_bytes=len(payload),
-            payload_sha256=hashlib.sha256(payload).hexdigest(),
+            payload_bytes=length,
+            payload_sha256=digest,
         )
 
 

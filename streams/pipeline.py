@@ -26,7 +26,14 @@ from streams.drift import DriftMonitor, ReferenceProfile, frame_signals
 from streams.errors import ConfigError, EventRejected
 from streams.features import ImageStats, compute_image_stats
 from streams.inference import Detector
-from streams.ingest import DecodedFrame, IngestLimits, RawRecord, decode_frame, parse_event
+from streams.ingest import (
+    DecodedFrame,
+    IngestLimits,
+    RawRecord,
+    decode_frame,
+    event_too_large,
+    parse_event,
+)
 from streams.slicing import SliceKey, Slicer
 
 __all__ = ["MonitoringPipeline", "PipelineOutput", "PreparedBatch"]
@@ -84,6 +91,7 @@ def _reject(raw: RawRecord, exc: EventRejected, max_payload_bytes: int) -> DeadL
         source=raw.source,
         received_at=raw.received_at,
         max_payload_bytes=max_payload_bytes,
+        whole=None if raw.cut is None else (raw.cut.length, raw.cut.sha256),
     )
 
 
@@ -122,6 +130,8 @@ class MonitoringPipeline:
 
     def _accept(self, raw: RawRecord) -> _Accepted:
         start = time.perf_counter()
+        if raw.cut is not None:
+            raise event_too_large(raw.cut.length, self.limits)
         event = parse_event(raw.payload, self.limits, now=raw.received_at)
         if self._known_lines and event.line_id not in self._known_lines:
             raise EventRejected(

@@ -7,6 +7,7 @@ Generated cases are kept few (``max_examples``) so the file runs in seconds on C
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import string
@@ -22,7 +23,7 @@ from PIL import Image
 from streams.config import Settings
 from streams.errors import EventRejected
 from streams.inference import Detector
-from streams.ingest import IngestLimits, RawRecord, decode_image
+from streams.ingest import IngestLimits, LineCut, RawRecord, decode_image, read_lines
 from streams.pipeline import MonitoringPipeline
 from streams.readiness.labels import label_records
 from streams.runners.reference import load_reference
@@ -198,5 +199,30 @@ def test_labels_end_as_one_label_or_one_dead_letter() -> None:
         assert len(good) + len(bad) == sum(1 for line in lines if line.strip())
         for label in good:
             assert all(abs(v) < float("inf") for box in label.boxes for v in box)
+
+    check()
+
+
+def test_read_lines_keeps_at_most_the_bound_and_describes_long_lines() -> None:
+    @FEW
+    @given(
+        st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=6),
+        st.sampled_from([b"\n", b"\r\n"]),
+        st.booleans(),
+        st.integers(1, 30),
+    )
+    def check(lines: list[bytes], newline: bytes, last_newline: bool, bound: int) -> None:
+        text = newline.join(lines) + (newline if last_newline and lines else b"")
+        got = list(read_lines(io.BytesIO(text), bound))
+        expected = [line.rstrip(b"\r") for line in lines]
+        if lines and not last_newline and lines[-1] == b"":
+            expected = expected[:-1]  # an empty last line without newline is no line
+        assert [n for n, _, _ in got] == list(range(1, len(expected) + 1))
+        for (_, payload, cut), line in zip(got, expected, strict=True):
+            if len(line) <= bound:
+                assert (payload, cut) == (line, None)
+            else:
+                assert payload == line[:bound]
+                assert cut == LineCut(len(line), hashlib.sha256(line).hexdigest())
 
     check()

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -20,7 +21,16 @@ from streams.cli.progress import make_progress, stderr_console
 from streams.config import Settings, get_settings
 from streams.errors import EventRejected, LinewatchError
 from streams.inference import Detector, ModelSpec
-from streams.ingest import DecodedFrame, IngestLimits, decode_frame, parse_event
+from streams.ingest import (
+    DecodedFrame,
+    IngestLimits,
+    LineCut,
+    RawRecord,
+    decode_frame,
+    event_too_large,
+    parse_event,
+    read_lines,
+)
 
 __all__ = ["DetectSummary", "detect_lines", "model_info", "register"]
 
@@ -44,14 +54,21 @@ class DetectSummary:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+def _numbered(lines: Iterable[bytes | RawRecord]) -> Iterator[tuple[int, bytes, LineCut | None]]:
     for number, line in enumerate(lines, start=1):
-        if line.strip():
-            yield number, line
+        payload, cut = (line.payload, line.cut) if isinstance(line, RawRecord) else (line, None)
+        if cut is not None or payload.strip():
+            yield number, payload, cut
+
+
+def _stream_lines(stream: IO[bytes], limits: IngestLimits) -> Iterator[RawRecord]:
+    """Every line of ``stream`` (blank ones too, for numbering), none held beyond the limit."""
+    for number, payload, cut in read_lines(stream, limits.max_event_bytes):
+        yield RawRecord(payload, f"line:{number}", datetime.now(UTC), cut)
 
 
 def detect_lines(
-    lines: Iterable[bytes],
+    lines: Iterable[bytes | RawRecord],
     detector: Detector,
     write: Callable[[str], Any],
     *,
@@ -87,9 +104,11 @@ def detect_lines(
         summary.accepted += len(pending)
         pending.clear()
 
-    for number, line in _numbered(lines):
+    for number, line, cut in _numbered(lines):
         done = number
         try:
+            if cut is not None:
+                raise event_too_large(cut.length, limits)
             event = parse_event(line, limits)
             pending.append(decode_frame(event, limits))
         except EventRejected as exc:
@@ -226,12 +245,13 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             progress = stack.enter_context(make_progress())
             task = progress.add_task("detect", total=total)
             start = time.perf_counter()
+            limits = IngestLimits.from_settings(settings)
             summary = detect_lines(
-                reader,
+                _stream_lines(reader, limits),
                 detector,
                 writer.write,
                 batch_size=size,
-                limits=IngestLimits.from_settings(settings),
+                limits=limits,
                 on_reject=on_reject,
                 on_batch=lambda done: progress.update(task, completed=done),
             )

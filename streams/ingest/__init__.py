@@ -8,20 +8,24 @@ from streams.ingest.decode import (
     decode_frame,
     decode_image,
     describe_bytes,
+    event_too_large,
     parse_event,
     read_image_file,
 )
 from streams.ingest.limits import IngestLimits
-from streams.ingest.raw import RawRecord
+from streams.ingest.raw import LineCut, RawRecord, read_lines
 
 __all__ = [
     "DecodedFrame",
     "IngestLimits",
+    "LineCut",
     "RawRecord",
     "check_clock",
     "decode_frame",
     "decode_image",
     "describe_bytes",
+    "event_too_large",
     "parse_event",
     "read_image_file",
+    "read_lines",
 ]

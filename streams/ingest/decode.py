@@ -59,6 +59,7 @@ __all__ = [
     "decode_frame",
     "decode_image",
     "describe_bytes",
+    "event_too_large",
     "parse_event",
     "read_image_file",
 ]
@@ -143,6 +144,16 @@ def check_clock(captured_at: datetime, limits: IngestLimits, now: datetime) -> N
     )
 
 
+def event_too_large(length: int, limits: IngestLimits) -> EventRejected:
+    """The rejection of a line of ``length`` bytes, longer than any valid event."""
+    return EventRejected(
+        "event_too_large",
+        f"line is {length} bytes; no valid event is longer than {limits.max_event_bytes} (a "
+        f"base64 frame of LINEWATCH_MAX_IMAGE_BYTES={limits.max_image_bytes} plus its fields); "
+        "raise LINEWATCH_MAX_IMAGE_BYTES to accept larger frames",
+    )
+
+
 def parse_event(
     payload: bytes | str, limits: IngestLimits = _DEFAULT_LIMITS, *, now: datetime | None = None
 ) -> CameraEvent:
@@ -151,13 +162,7 @@ def parse_event(
     Lines longer than ``limits.max_event_bytes`` are refused before they are parsed.
     """
     if len(payload) > limits.max_event_bytes:
-        raise EventRejected(
-            "event_too_large",
-            f"line is {len(payload)} bytes; no valid event is longer than "
-            f"{limits.max_event_bytes} (a base64 frame of LINEWATCH_MAX_IMAGE_BYTES="
-            f"{limits.max_image_bytes} plus its fields); raise LINEWATCH_MAX_IMAGE_BYTES to "
-            "accept larger frames",
-        )
+        raise event_too_large(len(payload), limits)
     try:
         obj = json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

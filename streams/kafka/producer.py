@@ -181,6 +181,13 @@ def _send_all(
 
     unkeyed = 0
     for record in records:
+        if record.cut is not None:
+            deliveries.failed(
+                kind,
+                f"{record.source}: line is {record.cut.length} bytes, longer than any valid "
+                "message; not sent",
+            )
+            continue
         pacer.wait()
         key = key_of(record.payload)
         if key is None:

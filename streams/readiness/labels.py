@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from schemas.events import GroundTruth
 from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, DeadLetterRecord, LabelRecord, stable_id
 from streams.errors import EventRejected
-from streams.ingest import IngestLimits, RawRecord, check_clock
+from streams.ingest import IngestLimits, LineCut, RawRecord, check_clock
 
 __all__ = ["LABEL_INVALID", "label_id_for", "label_records", "parse_label"]
 
@@ -67,15 +67,16 @@ def label_records(
     bad: list[DeadLetterRecord] = []
     now = datetime.now(UTC)
     for index, item in enumerate(lines):
+        cut = None
         if isinstance(item, RawRecord):
-            payload, where, received = item.payload, item.source, item.received_at
+            payload, where, received, cut = item.payload, item.source, item.received_at, item.cut
         else:
             payload = item.encode() if isinstance(item, str) else bytes(item)
             where, received = f"{source}:{index + 1}", now
-        if not payload.strip():
+        if not payload.strip() and cut is None:
             continue
         try:
-            good.append(_one_label(payload, received, limits))
+            good.append(_one_label(payload, received, limits, cut))
         except EventRejected as exc:
             bad.append(
                 DeadLetterRecord.build(
@@ -85,16 +86,20 @@ def label_records(
                     source=where,
                     received_at=received,
                     max_payload_bytes=max_payload_bytes,
+                    whole=None if cut is None else (cut.length, cut.sha256),
                 )
             )
     return good, bad
 
 
-def _one_label(payload: bytes, received: datetime, limits: IngestLimits) -> LabelRecord:
-    if len(payload) > limits.max_event_bytes:
+def _one_label(
+    payload: bytes, received: datetime, limits: IngestLimits, cut: LineCut | None
+) -> LabelRecord:
+    length = len(payload) if cut is None else cut.length
+    if cut is not None or length > limits.max_event_bytes:
         raise EventRejected(
             LABEL_INVALID,
-            f"label line is {len(payload)} bytes, longer than any label needs "
+            f"label line is {length} bytes, longer than any label needs "
             f"({limits.max_event_bytes}); not parsed",
         )
     try:
