@@ -46,6 +46,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     return folder, hostile_events(folder, huge_line_mb=8)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_every_hostile_event_gets_its_reason(cases: tuple[Path, list]) -> None:
     folder, lines = cases
     limits = IngestLimits(image_roots=(Path(os.path.realpath(folder)),))
@@ -82,6 +83,7 @@ def test_settings_roots_must_be_absolute() -> None:
         Settings(image_roots=["frames"])
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_pixel_limit_is_read_from_the_header_before_decoding() -> None:
     with pytest.raises(EventRejected, match=r"12000x12000 = 144000000 pixels") as info:
         decode_image(png_header_only(12000, 12000), "png")
