@@ -246,3 +246,23 @@ def test_nan_boxes_never_reach_the_store_rows(
     assert len(out.detections) == 4
     assert all(np.isfinite([d.x1, d.y1, d.x2, d.y2]).all() for d in out.detections)
     assert json.loads(out.detections[0].model_dump_json())["x1"] is not None
+
+
+def test_open_walk_follows_no_symlink_swapped_in_after_the_check(tmp_path: Path) -> None:
+    from streams.ingest.decode import _open_under
+
+    root = tmp_path / "root"
+    (root / "cam").mkdir(parents=True)
+    (root / "cam" / "f.png").write_bytes(png_bytes(16, 16))
+    os.close(_open_under(root, root / "cam" / "f.png"))  # the checked path opens
+    (root / "cam" / "f.png").unlink()
+    (root / "cam").rmdir()
+    (root / "cam").symlink_to("/etc")  # swapped after a check would have passed
+    (root / "cam2").symlink_to("/etc/passwd")
+    for path in (root / "cam" / "passwd", root / "cam2"):
+        with pytest.raises(OSError):
+            os.close(_open_under(root, path))
+    limits = IngestLimits(image_roots=(Path(os.path.realpath(root)),))
+    with pytest.raises(EventRejected, match="a directory") as info:
+        decode_frame(parse_event(event({"uri": f"file://{root}"}), limits), limits)
+    assert info.value.reason == "image_uri_refused"

@@ -80,10 +80,12 @@ _MAGIC = (
     (b"\x1f\x8b", "gzip data"),
 )
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # the resolved path must not have become a symlink
+_DIR_FLAGS = getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _OPEN_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_NONBLOCK", 0)  # a FIFO opens at once instead of waiting for a writer
-    | getattr(os, "O_NOFOLLOW", 0)  # the resolved path must not have become a symlink
+    | _NOFOLLOW
     | getattr(os, "O_CLOEXEC", 0)
 )
 
@@ -235,8 +237,8 @@ def _refuse(uri: str, why: str) -> EventRejected:
     return EventRejected("image_uri_refused", f"{uri[:200]}: {why}")
 
 
-def _allowed_path(uri: str, limits: IngestLimits) -> Path:
-    """The resolved path of a ``file://`` URI, if it lies under one of the image roots."""
+def _allowed_path(uri: str, limits: IngestLimits) -> tuple[Path, Path]:
+    """The image root and resolved path of a ``file://`` URI that lies under that root."""
     if not limits.image_roots:
         raise _refuse(
             uri,
@@ -255,9 +257,30 @@ def _allowed_path(uri: str, limits: IngestLimits) -> Path:
     if "\x00" in raw or not raw.startswith("/"):
         raise _refuse(uri, "the path must be absolute and must not contain NUL")
     resolved = Path(os.path.realpath(raw))  # symlinks and '..' resolved before the check
-    if not any(resolved.is_relative_to(root) for root in limits.image_roots):
-        raise _refuse(uri, "resolves outside the folders listed in LINEWATCH_IMAGE_ROOTS")
-    return resolved
+    for root in limits.image_roots:
+        if resolved.is_relative_to(root):
+            return root, resolved
+    raise _refuse(uri, "resolves outside the folders listed in LINEWATCH_IMAGE_ROOTS")
+
+
+def _open_under(root: Path, path: Path) -> int:
+    """Open ``path`` one component at a time from ``root``, following no symlink on the way.
+
+    ``path`` was resolved (no symlinks) when it was checked; walking it with ``O_NOFOLLOW``
+    makes sure no component was swapped for a symlink since.
+    """
+    parts = path.relative_to(root).parts
+    fd = os.open(root, os.O_RDONLY | _DIR_FLAGS)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        if not parts:  # the root itself: a directory, refused after fstat
+            return os.dup(fd)
+        return os.open(parts[-1], _OPEN_FLAGS, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def _file_kind(mode: int) -> str:
@@ -278,9 +301,9 @@ def read_image_file(uri: str, limits: IngestLimits) -> bytes:
 
     The size is checked on the opened descriptor and the read is bounded by it.
     """
-    path = _allowed_path(uri, limits)
+    root, path = _allowed_path(uri, limits)
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = _open_under(root, path)
     except OSError as exc:
         raise EventRejected("image_unreadable", f"cannot open {uri[:200]}: {exc.strerror}") from exc
     try:
