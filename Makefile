@@ -33,7 +33,7 @@ kafka-down: ## Stop the local Kafka broker
 lint: setup ## ruff + mypy
 	$(VENV)/bin/ruff check streams schemas tests bench tools
 	$(VENV)/bin/ruff format --check streams schemas tests bench tools
-	$(VENV)/bin/mypy streams schemas
+	$(VENV)/bin/mypy streams schemas tests bench
 
 browser: ## Install headless Chromium (Debian package) for the report rendering test, if missing
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \

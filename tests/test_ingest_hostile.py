@@ -19,6 +19,7 @@ from streams.inference import Detector, ModelSpec
 from streams.ingest import IngestLimits, RawRecord, decode_frame, decode_image, parse_event
 from streams.readiness.labels import label_records
 from tests.hostile_inputs import (
+    HostileLine,
     event,
     hostile_events,
     hostile_labels,
@@ -41,20 +42,22 @@ def _outcome(payload: bytes, limits: IngestLimits) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def cases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+def cases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[HostileLine]]:
     folder = tmp_path_factory.mktemp("frames")
     return folder, hostile_events(folder, huge_line_mb=8)
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-def test_every_hostile_event_gets_its_reason(cases: tuple[Path, list]) -> None:
+def test_every_hostile_event_gets_its_reason(cases: tuple[Path, list[HostileLine]]) -> None:
     folder, lines = cases
     limits = IngestLimits(image_roots=(Path(os.path.realpath(folder)),))
     got = {c.name: _outcome(c.payload, limits) for c in lines}
     assert got == {c.name: c.reason for c in lines}
 
 
-def test_file_uris_are_refused_until_roots_are_configured(cases: tuple[Path, list]) -> None:
+def test_file_uris_are_refused_until_roots_are_configured(
+    cases: tuple[Path, list[HostileLine]],
+) -> None:
     folder, _ = cases
     line = event({"uri": f"file://{folder.as_posix()}/good.png"})
     with pytest.raises(EventRejected, match="LINEWATCH_IMAGE_ROOTS") as info:
@@ -64,7 +67,7 @@ def test_file_uris_are_refused_until_roots_are_configured(cases: tuple[Path, lis
     assert decode_frame(parse_event(line, limits), limits).rgb.shape == (48, 64, 3)
 
 
-def test_file_details_never_carry_the_size_or_bytes(cases: tuple[Path, list]) -> None:
+def test_file_details_never_carry_the_size_or_bytes(cases: tuple[Path, list[HostileLine]]) -> None:
     folder, _ = cases
     limits = IngestLimits(image_roots=(Path(os.path.realpath(folder)),))
     with pytest.raises(EventRejected) as info:

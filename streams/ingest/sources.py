@@ -1,5 +1,8 @@
 """Where raw records come from: a JSON-lines file, standard input, or a ``simulate:`` source.
 
+Read by the runners (``linewatch run``, ``demo``, the reference builder) and by the Kafka
+producer (``linewatch produce``) alike.
+
 >>> spec = SourceSpec.parse("events.jsonl")
 >>> spec.kind, spec.target
 ('file', 'events.jsonl')
@@ -18,9 +21,17 @@ from pathlib import Path
 from typing import IO, Literal
 
 from streams.errors import ConfigError
-from streams.ingest import IngestLimits, RawRecord, read_lines
+from streams.ingest.limits import IngestLimits
+from streams.ingest.raw import RawRecord, read_lines
 
-__all__ = ["OpenedSource", "SourceSpec", "open_source", "read_records"]
+__all__ = [
+    "OpenedSource",
+    "SourceSpec",
+    "count_lines",
+    "count_records",
+    "open_source",
+    "read_records",
+]
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,22 @@ def _file_records(path: Path, origin: str, max_line_bytes: int) -> Iterator[RawR
         yield from _records(fh, origin, max_line_bytes)
 
 
-def _count_lines(path: Path) -> int:
+def count_records(path: Path) -> int:
+    """How many records a JSON-lines file holds: its non-blank lines."""
     with path.open("rb") as fh:
         return sum(1 for _, payload, cut in read_lines(fh, 1 << 16) if cut or payload.strip())
+
+
+def count_lines(path: Path) -> int | None:
+    """How many lines a file has, blank ones included (None if it cannot be read).
+
+    The progress total of ``linewatch detect``, which reports line numbers.
+    """
+    try:
+        with path.open("rb") as fh:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    except OSError:
+        return None
 
 
 def read_records(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> list[RawRecord]:
@@ -112,5 +136,5 @@ def open_source(text: str, max_line_bytes: int = MAX_LINE_BYTES) -> OpenedSource
             "or simulate:production?events=N)"
         )
     return OpenedSource(
-        _file_records(path, f"file:{path.name}", max_line_bytes), _count_lines(path)
+        _file_records(path, f"file:{path.name}", max_line_bytes), count_records(path)
     )
