@@ -1,4 +1,4 @@
-"""The pipeline stage composition and the embedded runner, against a real chDB store."""
+"""The pipeline stage composition and the embedded runner, against real stores (chDB, HTTP)."""
 
 from __future__ import annotations
 
@@ -86,12 +86,13 @@ def test_embedded_run_accounts_for_every_line_and_replays_idempotently(
     settings_factory: Callable[..., Settings],
     detector: Detector,
     tmp_path: Path,
+    store_dsn: str,
 ) -> None:
     events_path, labels_path = production_events
     good = events_path.read_bytes().splitlines()
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_bytes(b"\n".join(good + _bad_lines(good[0])) + b"\n")
-    settings = settings_factory(batch_size=50)
+    settings = settings_factory(store=store_dsn, batch_size=50)
     total_lines = len(good) + 5
 
     def run_once() -> tuple[int, int, int, int]:
@@ -120,9 +121,9 @@ def test_embedded_run_accounts_for_every_line_and_replays_idempotently(
 
 
 def test_embedded_run_end_to_end_checked_by_sql(
-    settings_factory: Callable[..., Settings], detector: Detector
+    settings_factory: Callable[..., Settings], detector: Detector, store_dsn: str
 ) -> None:
-    settings = settings_factory()
+    settings = settings_factory(store=store_dsn)
     source = (
         "simulate:production?events=90&seed=9&scenario=stationary&lines=3"
         "&start=2026-11-29T21:00:00Z&duration=2h"
