@@ -156,9 +156,9 @@ def test_stationary_production_day_raises_no_drift_alarm(
 ) -> None:
     """A stationary day (shift lighting only) through the full pipeline: no alarm.
 
-    1,800 frames x 11 signals over 9 slices at the calibrated 1e-6 per slice-signal per event
-    expect ~0.02 false alarms; a miscalibrated detector (or a simulator whose slices are not
-    stationary) fires several.
+    1,800 frames x 15 detectors at the default budget (1 false alarm per line-week at 1 frame/s:
+    1.1e-7 per slice-signal update) expect ~0.003 false alarms; a miscalibrated detector (or a
+    simulator whose slices are not stationary) fires several.
     """
     settings = settings_factory()
     pipeline = _pipeline(settings, detector)
