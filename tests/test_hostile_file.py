@@ -30,8 +30,8 @@ pytestmark = [pytest.mark.slow]
 PASSWD_MARK = "root:x:0:0"
 MAX_RSS_MB = 800
 """Peak resident memory allowed to a command on the hostile file. Measured on the development
-machine: a clean `run` of the same good events peaks at ~520 MB (model, chDB, Python), the hostile
-file at ~535 MB; `detect` ~140 / ~150 MB; the worker ~570 MB. Before issue 8 one 12000x12000 PNG
+machine: `run` of the same good events alone ~580 MB (model, chDB, River, Python), the hostile
+file ~595 MB; `detect` ~205 / ~220 MB; the worker ~620 MB. Before issue 8 one 12000x12000 PNG
 alone added ~1.5 GB."""
 
 
