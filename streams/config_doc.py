@@ -20,7 +20,7 @@ from typing import Any
 from annotated_types import Ge, Gt, Le, Lt, MinLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from streams.config import ENV_PREFIX, LineConfig, ReadinessCriteria, Settings
 
@@ -97,15 +97,7 @@ def _default(info: FieldInfo) -> str:
         value = info.default
     if value is None:
         return "unset"
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    elif isinstance(value, dict):
-        value = {
-            k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v
-            for k, v in value.items()
-        }
-    elif isinstance(value, list):
-        value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+    value = to_jsonable_python(value)  # models, datetimes, paths... as JSON-ready values
     text = json.dumps(value) if not isinstance(value, str) else value
     return f"`{text}`".replace("|", "\\|")
 
