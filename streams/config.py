@@ -9,12 +9,12 @@ as JSON in the environment, e.g. ``LINEWATCH_LINES='{"line-1": {"takt_units_per_
 >>> s.as_dict()["kafka_sasl_password"] is None
 True
 
-An invalid value is a :class:`~streams.errors.ConfigError` whose one-line message names the
-variable, the value and what is allowed:
+An invalid value is an :class:`~streams.errors.InvalidSettings` (a ``ConfigError`` and a
+``ValueError``) whose one-line message names the variable, the value and what is allowed:
 
 >>> try:
 ...     Settings(worker_web_port=-1)
-... except ConfigError as exc:
+... except InvalidSettings as exc:
 ...     print(exc)
 LINEWATCH_WORKER_WEB_PORT=-1 (given as an option) is invalid: Input should be greater than or \
 equal to 1
@@ -43,7 +43,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as _SettingsSourceError
 
-from streams.errors import ConfigError, LinewatchError
+from streams.errors import InvalidSettings, LinewatchError
 
 __all__ = [
     "ENV_PREFIX",
@@ -137,7 +137,8 @@ class Settings(BaseSettings):
     """linewatch's settings; each field is read from ``LINEWATCH_<FIELD>``.
 
     Construction validates every value (floats must be finite) and raises
-    :class:`~streams.errors.ConfigError` with one line per problem, see :func:`settings_error`.
+    :class:`~streams.errors.InvalidSettings` with one line per problem, see
+    :func:`settings_error`.
     """
 
     model_config = SettingsConfigDict(
@@ -607,23 +608,23 @@ def _problem(error: Any, given: dict[str, Any]) -> str:
 _SECRET_FIELDS = frozenset({"store_password", "kafka_sasl_password"})
 
 
-def settings_error(exc: Exception, *, given: dict[str, Any] | None = None) -> ConfigError:
-    """One :class:`ConfigError` line for an invalid configuration: for each problem the
-    variable, the value (secrets hidden) and what is allowed.
+def settings_error(exc: Exception, *, given: dict[str, Any] | None = None) -> InvalidSettings:
+    """One :class:`~streams.errors.InvalidSettings` line for an invalid configuration: for each
+    problem the variable, the value (secrets hidden) and what is allowed.
 
     ``given`` are the values passed to :class:`Settings` directly (command-line options).
     """
     if isinstance(exc, ValidationError):
         problems = [_problem(e, given or {}) for e in exc.errors()]
-        return ConfigError("; ".join(dict.fromkeys(problems)))
+        return InvalidSettings("; ".join(dict.fromkeys(problems)))
     text = str(exc)
     found = re.search(r'field "([^"]+)"', text)
     if found:
-        return ConfigError(
+        return InvalidSettings(
             f"{_env_name(found.group(1))} is not valid JSON: give lists and mappings as JSON, "
             """e.g. [0.15, 0.5] or {"line-1": {"takt_units_per_minute": 90}}"""
         )
-    return ConfigError(f"invalid LINEWATCH_* configuration: {text}")
+    return InvalidSettings(f"invalid LINEWATCH_* configuration: {text}")
 
 
 @lru_cache(maxsize=1)

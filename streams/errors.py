@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "EventRejected",
     "ImageDecodeError",
+    "InvalidSettings",
     "KafkaUnavailable",
     "LinewatchError",
     "ModelError",
@@ -33,6 +34,11 @@ class LinewatchError(Exception):
 
 class ConfigError(LinewatchError):
     """A setting is missing or invalid."""
+
+
+class InvalidSettings(ConfigError, ValueError):
+    """``LINEWATCH_*`` values (or command-line overrides) that fail validation; one line naming
+    each variable, its value and what is allowed. A ``ValueError`` too, like pydantic's errors."""
 
 
 class EventRejected(LinewatchError):
