@@ -7,7 +7,16 @@ threshold ``t`` is then estimated by its expectation::
     TP = Σ_{s_i ≥ t} p_i        FP = Σ_{s_i ≥ t} (1 − p_i)
     FN = Σ_{s_i < t} p_i        TN = Σ_{s_i < t} (1 − p_i)
 
-and precision, recall and FPR are the usual ratios of those sums. The 95 % interval comes from
+and precision, recall and FPR are the usual ratios of those sums.
+
+Where the prevalence is known from audits (not estimated from the scores), the expected number of
+defective frames ``π·N`` is a second, independent count. When the calibration explains far fewer
+defects than that (``P(Poisson(π·N) ≤ TP + FN) < 0.001``), the scores have stopped meaning what
+they meant in the lab (a failing lamp: defects score like good units), and recall is divided by
+``π·N`` instead: the defects the base rate says are there and the model does not see count as
+missed. ``recall_denominator`` says which count was used.
+
+The 95 % interval comes from
 ``draws`` Monte-Carlo replicates, each refitting the calibration on a bootstrap resample of the
 lab set (calibration uncertainty), re-deriving the prevalence the same way as the point estimate,
 and drawing every frame's outcome from its ``p_i`` (sampling uncertainty of the slice itself).
@@ -21,12 +30,15 @@ and drawing every frame's outcome from its ``p_i`` (sampling uncertainty of the 
 >>> prod_s = np.where(prod_y, rng.uniform(0.3, 1.0, 4000), rng.uniform(0.0, 0.5, 4000))
 >>> est = estimate_performance(prod_s, 0.45, LabSet(lab_s, lab_y), prevalence=0.05, draws=50)
 >>> true_recall = (prod_s[prod_y] >= 0.45).mean()
->>> bool(abs(est.recall.value - true_recall) < 0.1), est.recall.lo <= est.recall.value <= est.recall.hi
-(True, True)
+>>> bool(abs(est.recall.value - true_recall) < 0.1)
+True
+>>> est.recall.lo <= est.recall.value <= est.recall.hi
+True
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +49,17 @@ import numpy.typing as npt
 from streams.errors import EstimationError
 from streams.estimation.calibration import IsotonicCalibration, em_prevalence
 
-__all__ = ["Estimate", "LabSet", "PerformanceEstimate", "estimate_performance"]
+__all__ = [
+    "BASE_RATE_CHECK_P",
+    "Estimate",
+    "LabSet",
+    "PerformanceEstimate",
+    "estimate_performance",
+    "poisson_cdf",
+]
+
+BASE_RATE_CHECK_P = 0.001
+"""Below this probability of seeing so few defects, recall is divided by the base-rate count."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -52,6 +74,24 @@ class LabSet:
     def calibration(self) -> IsotonicCalibration:
         """The isotonic calibration fitted on the whole set."""
         return IsotonicCalibration.fit(self.scores, np.asarray(self.defective, dtype=np.float64))
+
+
+def poisson_cdf(k: float, mean: float) -> float:
+    """``P(X <= floor(k))`` for ``X ~ Poisson(mean)``, summed in log space.
+
+    >>> round(poisson_cdf(0, 7.0), 5), round(poisson_cdf(50, 57.0), 3)
+    (0.00091, 0.196)
+    """
+    if mean <= 0:
+        return 1.0
+    top = math.floor(k)
+    if top < 0:
+        return 0.0
+    log_mean = math.log(mean)
+    total = 0.0
+    for i in range(top + 1):
+        total += math.exp(i * log_mean - mean - math.lgamma(i + 1))
+    return min(total, 1.0)
 
 
 @dataclass(frozen=True)
@@ -82,6 +122,7 @@ class PerformanceEstimate:
     prevalence: float
     prevalence_source: str
     expected_defective: float
+    recall_denominator: str
     precision: Estimate
     recall: Estimate
     fpr: Estimate
@@ -94,35 +135,21 @@ class PerformanceEstimate:
             "prevalence": self.prevalence,
             "prevalence_source": self.prevalence_source,
             "expected_defective": self.expected_defective,
+            "recall_denominator": self.recall_denominator,
             "precision": self.precision.as_dict(),
             "recall": self.recall.as_dict(),
             "fpr": self.fpr.as_dict(),
         }
 
 
-def _ratios(p: FloatArray, flagged: npt.NDArray[np.bool_]) -> tuple[float, float, float]:
-    tp = float(p[flagged].sum())
-    fp = float(flagged.sum()) - tp
-    fn = float(p[~flagged].sum())
-    tn = float((~flagged).sum()) - fn
+def _ratios(
+    tp: float, fp: float, fn: float, tn: float, defective: float
+) -> tuple[float, float, float]:
+    """Precision, recall (over ``defective`` units) and FPR; NaN where undefined."""
     return (
         tp / (tp + fp) if tp + fp > 0 else np.nan,
-        tp / (tp + fn) if tp + fn > 0 else np.nan,
+        min(tp / defective, 1.0) if defective > 0 else np.nan,
         fp / (fp + tn) if fp + tn > 0 else np.nan,
-    )
-
-
-def _draw_ratios(
-    y: npt.NDArray[np.bool_], flagged: npt.NDArray[np.bool_]
-) -> tuple[float, float, float]:
-    tp = int(np.count_nonzero(y & flagged))
-    fp = int(np.count_nonzero(~y & flagged))
-    fn = int(np.count_nonzero(y & ~flagged))
-    tn = int(y.size) - tp - fp - fn
-    return (
-        tp / (tp + fp) if tp + fp else np.nan,
-        tp / (tp + fn) if tp + fn else np.nan,
-        fp / (fp + tn) if fp + tn else np.nan,
     )
 
 
@@ -167,7 +194,12 @@ def estimate_performance(
         prior = prevalence
     prior = min(max(prior, 1e-6), 1 - 1e-6)
     p = cal.at_prevalence(s, prior)
-    point = _ratios(p, flagged)
+    n_flagged = float(np.count_nonzero(flagged))
+    tp = float(p[flagged].sum())
+    fn = float(p[~flagged].sum())
+    base = prior * s.size
+    use_base = source != "em" and poisson_cdf(tp + fn, base) < BASE_RATE_CHECK_P
+    point = _ratios(tp, n_flagged - tp, fn, s.size - n_flagged - fn, base if use_base else tp + fn)
     rng = np.random.default_rng(seed)
     lab_s = np.asarray(lab.scores, dtype=np.float64)
     lab_y = np.asarray(lab.defective, dtype=np.float64)
@@ -181,17 +213,21 @@ def estimate_performance(
         b_prior = em_prevalence(boot, s) if prevalence is None else prior
         b_prior = min(max(b_prior, 1e-6), 1 - 1e-6)
         outcome = rng.random(s.size) < boot.at_prevalence(s, b_prior)
-        for acc, v in zip(samples, _draw_ratios(outcome, flagged), strict=True):
+        d_tp = int(np.count_nonzero(outcome & flagged))
+        d_fp = int(n_flagged) - d_tp
+        d_fn = int(np.count_nonzero(outcome & ~flagged))
+        d_tn = s.size - d_tp - d_fp - d_fn
+        defective = max(float(rng.poisson(base)), d_tp) if use_base else d_tp + d_fn
+        for acc, v in zip(samples, _ratios(d_tp, d_fp, d_fn, d_tn, defective), strict=True):
             acc.append(v)
-    precision, recall, fpr = (
-        _estimate(v, acc) for v, acc in zip(point, samples, strict=True)
-    )
+    precision, recall, fpr = (_estimate(v, acc) for v, acc in zip(point, samples, strict=True))
     return PerformanceEstimate(
         frames=int(s.size),
         threshold=float(threshold),
         prevalence=float(prior),
         prevalence_source=source,
-        expected_defective=float(p.sum()),
+        expected_defective=base if use_base else tp + fn,
+        recall_denominator="base_rate" if use_base else "calibration",
         precision=precision,
         recall=recall,
         fpr=fpr,
