@@ -30,3 +30,11 @@ CREATE TABLE IF NOT EXISTS linewatch.estimated_performance
 )
 ENGINE = ReplacingMergeTree(estimated_at)
 ORDER BY (line_id, shift, lighting, window_start, estimate_id);
+
+-- The latest estimate of each slice window: a window re-estimated with more frames (a tail that
+-- grew) or a later run replaces the older row.
+CREATE VIEW IF NOT EXISTS linewatch.v_estimated_performance AS
+SELECT *
+FROM linewatch.estimated_performance
+ORDER BY estimated_at DESC, frames DESC
+LIMIT 1 BY line_id, shift, lighting, window_start, threshold, model_version;

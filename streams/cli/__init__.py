@@ -8,6 +8,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``run``, ``demo``                  → :mod:`streams.cli.run`
 - ``topics create``, ``produce``, ``worker`` → :mod:`streams.cli.kafka`
 - ``metrics``, ``assess``, ``report`` → :mod:`streams.cli.readiness`
+- ``estimate``                       → :mod:`streams.cli.estimate`
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ _COMMAND_MODULES = (
     "kafka",
     "worker",
     "readiness",
+    "estimate",
 )
 
 

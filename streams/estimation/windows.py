@@ -218,7 +218,12 @@ def estimate_windows(
             )
             record = EstimatedPerformanceRecord(
                 estimate_id=stable_id(
-                    *key, first.isoformat(), threshold, group.model_version, window_frames
+                    *key,
+                    first.isoformat(),
+                    group.captured_at[end - 1].isoformat(),
+                    end - start,
+                    threshold,
+                    group.model_version,
                 ),
                 line_id=key[0],
                 shift=key[1],
