@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from schemas.records import EstimatedPerformanceRecord
 from streams.cli.groups import CliGroups
 from streams.cli.options import ModelOpt, StoreOpt, settings_with
 
@@ -80,16 +82,14 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             t.add_column(col)
         for col in ("precision", "recall", "FPR"):
             t.add_column(col)
-        latest: dict[tuple[str, str, str], list[object]] = {}
+        latest: dict[tuple[str, str, str], EstimatedPerformanceRecord] = {}
+        counts: Counter[tuple[str, str, str]] = Counter()
         for w in run.windows:
             key = (w.line_id, w.shift, w.lighting)
-            entry = latest.setdefault(key, [0, w])
-            entry[0] = int(str(entry[0])) + 1
-            entry[1] = w
-        for key, (count, w) in sorted(latest.items()):
-            from schemas.records import EstimatedPerformanceRecord
-
-            assert isinstance(w, EstimatedPerformanceRecord)
+            latest[key] = w
+            counts[key] += 1
+        for key, w in sorted(latest.items()):
+            count = counts[key]
             t.add_row(
                 *key,
                 str(count),
@@ -109,4 +109,6 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 f"at {e.detected_at:%Y-%m-%d %H:%M}"
             )
         written = "nothing written (--dry-run)" if dry_run else f"{run.rows_written} rows written"
-        console.print(f"{len(run.windows)} windows, {len(run.drift_events)} drift events; {written}")
+        console.print(
+            f"{len(run.windows)} windows, {len(run.drift_events)} drift events; {written}"
+        )
