@@ -126,6 +126,8 @@ class DriftEventRecord(StoreRecord):
     before_std: float
     after_mean: float
     after_std: float
+    cause: str = "unknown"
+    evidence: str = ""
 
 
 class ReferenceGapRecord(StoreRecord):

@@ -285,3 +285,43 @@ def test_estimate_cli_prints_and_dry_run_writes_nothing(store: ClickHouseStore, 
     result = CliRunner().invoke(app, ["estimate", "--store", dsn], env=env)
     assert result.exit_code == 0, result.output
     assert "1 rows written" in result.output
+
+
+def test_a_recall_drop_with_lighting_alarms_is_attributed_to_lighting(
+    store: ClickHouseStore,
+) -> None:
+    rng = np.random.default_rng(12)
+    _write_lab(store, rng)
+    dark, _ = production(rng, 1000, 0.03, defect_scale=0.3)
+    _write_slice(store, dark, "dark", 0, T0)
+    store.insert(
+        [
+            DriftEventRecord(
+                drift_id="d1",
+                line_id="line-1",
+                shift="day",
+                lighting="*",
+                signal="lighting_mix",
+                detector="cusum",
+                detected_at=T0 + timedelta(seconds=30),
+                trigger_event_id=event_uuid(30),
+                statistic=9.0,
+                threshold=5.0,
+                events_in_slice=30,
+                before_mean=0.0,
+                before_std=0.0,
+                after_mean=1.0,
+                after_std=0.0,
+            )
+        ]
+    )
+    params = EstimationSettings(window_frames=500, prevalence=0.03, draws=20)
+    run = run_estimates(store, THRESHOLD, params)
+    assert [(e.signal, e.cause) for e in run.drift_events] == [
+        (ESTIMATED_RECALL_SIGNAL, "lighting")
+    ]
+    assert "lighting_mix" in run.drift_events[0].evidence
+    stored = store.query(
+        "SELECT cause FROM linewatch.drift_events WHERE signal = 'estimated_recall'"
+    ).result_rows
+    assert stored == [("lighting",)]
