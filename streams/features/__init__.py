@@ -8,7 +8,15 @@
 
 from __future__ import annotations
 
+from streams.features.camera_health import CAMERA_HEALTH_SIGNALS, CameraHealth
 from streams.features.colour import colour_temp_from_rb
 from streams.features.image_stats import SUBSAMPLE, ImageStats, compute_image_stats
 
-__all__ = ["SUBSAMPLE", "ImageStats", "colour_temp_from_rb", "compute_image_stats"]
+__all__ = [
+    "CAMERA_HEALTH_SIGNALS",
+    "SUBSAMPLE",
+    "CameraHealth",
+    "ImageStats",
+    "colour_temp_from_rb",
+    "compute_image_stats",
+]
