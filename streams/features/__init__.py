@@ -1,4 +1,5 @@
-"""Cheap per-frame image statistics: the input signals of drift monitoring.
+"""Cheap per-frame image statistics (the input signals of drift monitoring) and per-camera
+health signals (a frozen stream, occlusion, loss of detail).
 
 >>> import numpy as np
 >>> stats = compute_image_stats(np.full((8, 8, 3), 128, dtype=np.uint8))

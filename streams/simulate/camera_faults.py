@@ -56,7 +56,8 @@ def _smudge_mask(height: int, width: int) -> npt.NDArray[np.float32]:
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     cy, cx = 0.45 * height, 0.4 * width
     r = np.sqrt(((yy - cy) / (0.42 * height)) ** 2 + ((xx - cx) / (0.38 * width)) ** 2)
-    return np.clip(1.0 - r, 0.0, 1.0) ** 0.7 * np.float32(0.75)
+    mask: npt.NDArray[np.float32] = (np.clip(1.0 - r, 0.0, 1.0) ** 0.7 * 0.75).astype(np.float32)
+    return mask
 
 
 def apply_fault(fault: CameraFault, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -76,4 +77,5 @@ def apply_fault(fault: CameraFault, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[n
         img = img * (1 - alpha) + milky * alpha
     else:  # pragma: no cover - the Literal type rules it out
         raise ValueError(f"unknown camera fault {fault!r}")
-    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    out: npt.NDArray[np.uint8] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    return out
