@@ -10,11 +10,11 @@ threshold ``t`` is then estimated by its expectation::
 and precision, recall and FPR are the usual ratios of those sums.
 
 Where the prevalence is known from audits (not estimated from the scores), the expected number of
-defective frames ``π·N`` is a second, independent count. When the calibration explains far fewer
-defects than that (``P(Poisson(π·N) ≤ TP + FN) < 0.001``), the scores have stopped meaning what
-they meant in the lab (a failing lamp: defects score like good units), and recall is divided by
-``π·N`` instead: the defects the base rate says are there and the model does not see count as
-missed. ``recall_denominator`` says which count was used.
+defective frames ``π·N`` is a second, independent count. When even every flagged frame plus the
+expected misses fall far short of it (``P(Poisson(π·N) ≤ flagged + FN) < 0.001``), the scores
+have stopped meaning what they meant in the lab (a failing lamp: defects score like good units),
+and recall is ``TP / (π·N)`` instead: the defects the base rate says are there and the model
+does not see count as missed. ``recall_denominator`` says which count was used.
 
 The 95 % interval comes from
 ``draws`` Monte-Carlo replicates, each refitting the calibration on a bootstrap resample of the
@@ -198,7 +198,10 @@ def estimate_performance(
     tp = float(p[flagged].sum())
     fn = float(p[~flagged].sum())
     base = prior * s.size
-    use_base = source != "em" and poisson_cdf(tp + fn, base) < BASE_RATE_CHECK_P
+    # Every flagged frame counts as a possible defect here: the check must not fire because the
+    # calibration doubts the flagged frames (a precision question), only because defects the
+    # base rate says are there are neither flagged nor expected among the unflagged frames.
+    use_base = source != "em" and poisson_cdf(n_flagged + fn, base) < BASE_RATE_CHECK_P
     point = _ratios(tp, n_flagged - tp, fn, s.size - n_flagged - fn, base if use_base else tp + fn)
     rng = np.random.default_rng(seed)
     lab_s = np.asarray(lab.scores, dtype=np.float64)
