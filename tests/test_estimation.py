@@ -266,7 +266,9 @@ def test_metrics_without_a_lab_assessment_say_what_to_run(
     assert m.overall.estimated is None
 
 
-def test_estimate_cli_prints_and_dry_run_writes_nothing(store: ClickHouseStore, tmp_path: Path):
+def test_estimate_cli_prints_and_dry_run_writes_nothing(
+    store: ClickHouseStore, tmp_path: Path
+) -> None:
     from streams.cli import app
 
     rng = np.random.default_rng(11)

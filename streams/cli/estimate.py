@@ -52,7 +52,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         slice's estimated recall stays below the lab's. See docs/estimation.md.
         """
         from streams.estimation.job import run_estimates
-        from streams.readiness.threshold import operating_threshold
+        from streams.inference.threshold import operating_threshold
         from streams.sinks import ClickHouseStore
 
         settings = settings_with(store=store, model=model)
