@@ -327,3 +327,23 @@ def test_a_recall_drop_with_lighting_alarms_is_attributed_to_lighting(
         "SELECT cause FROM linewatch.drift_events WHERE signal = 'estimated_recall'"
     ).result_rows
     assert stored == [("lighting",)]
+
+
+def test_report_shows_estimates_beside_realized_figures(
+    store: ClickHouseStore, tmp_path: Path
+) -> None:
+    from streams.report import render_report
+
+    rng = np.random.default_rng(13)
+    _write_lab(store, rng)
+    normal, _ = production(rng, 400, 0.03)
+    _write_slice(store, normal, "normal", 0, T0)
+    settings = Settings(
+        store=f"chdb://{tmp_path / 'store'}",
+        operating_threshold=THRESHOLD,
+        estimation=EstimationSettings(prevalence=0.03, draws=10),
+    )
+    html = render_report(store, settings)
+    section = html.split('id="estimates"', 1)[1].split("</section>", 1)[0]
+    assert "est. recall" in section and "No data" not in section
+    assert "3.00% (configured)" in section and "no labels" in section
