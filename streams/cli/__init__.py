@@ -6,6 +6,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``simulate``                       → :mod:`streams.cli.simulate`
 - ``detect``, ``model info``         → :mod:`streams.cli.model`
 - ``schema apply``, ``query``, ``drift`` → :mod:`streams.cli.store`
+- ``drift calibrate``                → :mod:`streams.cli.drift`
 - ``run``, ``reference build``, ``demo`` → :mod:`streams.cli.run`
 - ``topics create``, ``produce``     → :mod:`streams.cli.kafka`
 - ``worker``                         → :mod:`streams.cli.worker`
@@ -22,8 +23,10 @@ import logging
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from streams.cli import (
+    drift,
     estimate,
     kafka,
     model,
@@ -53,6 +56,7 @@ for _module in (
     simulate,
     model,
     store,
+    drift,
     run,
     kafka,
     worker,
@@ -71,4 +75,10 @@ def main() -> None:
         app()
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except ValidationError as exc:  # settings from LINEWATCH_* variables
+        for err in exc.errors():
+            field = "_".join(str(p) for p in err["loc"]).upper()
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            typer.secho(f"error: LINEWATCH_{field}: {msg}", fg=typer.colors.RED, err=True)
         sys.exit(2)
