@@ -89,7 +89,7 @@ class MonitoringPipeline:
 
     Stateful through its :class:`DriftMonitor` (per-slice detectors), which callers may
     snapshot and restore, and its :class:`~streams.drift.cause.CauseAttributor` (the alarms of
-    the last 30 minutes per line and shift, which give each new alarm its cause; not snapshotted:
+    the last 2 hours per line and shift, which give each new alarm its cause; not snapshotted:
     after a restart the first alarm of an episode is attributed from its own signal alone).
     """
 
@@ -106,7 +106,9 @@ class MonitoringPipeline:
         self.monitor = monitor if monitor is not None else DriftMonitor(reference, settings)
         self.slicer = Slicer(settings)
         self.causes = CauseAttributor()
-        self.describer = FrameDescriber.from_settings(detector, settings, check_lines=True)
+        self.describer = FrameDescriber.from_settings(
+            detector, settings, check_lines=True, track_cameras=True
+        )
         self.operating_threshold = self.describer.operating_threshold
         if settings.store_score_floor > self.operating_threshold:
             raise ConfigError(

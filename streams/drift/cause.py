@@ -21,7 +21,8 @@ cause             rule (first that matches, over the recent alarms of the line  
 ================  ===========================================================  ===================
 
 :class:`CauseAttributor` keeps, per line and shift, the alarms of the last ``window`` of event
-time and attributes each new alarm when it is raised (a later alarm of the same episode sees the
+time (default 2 hours: a camera fault or a lamp keeps explaining the output alarms that follow
+it) and attributes each new alarm when it is raised (a later alarm of the same episode sees the
 earlier ones). The ``evidence`` text names the signals that moved together.
 
 >>> from datetime import UTC, datetime, timedelta
@@ -83,9 +84,7 @@ LIGHTING_SIGNALS = frozenset(
 )
 OPTICS_SIGNALS = frozenset({"sharpness", "contrast"})
 """Moved alone at stable lighting: focus loss, lens dirt or haze."""
-CAMERA_SIGNALS = frozenset(
-    {"frame_change", "repeated_frame", "static_share", "sharpness_ratio", "contrast_ratio"}
-)
+CAMERA_SIGNALS = frozenset({"frame_change", "repeated_frame", "static_share", "detail_ratio"})
 """Camera-health signals: any of them moving points at the camera itself."""
 PRODUCT_SIGNALS = frozenset({"product_mix"})
 OUTPUT_SIGNALS = frozenset(
@@ -142,7 +141,7 @@ def attribute_signals(signal: str, moved: Iterable[str]) -> tuple[Cause, str]:
 class CauseAttributor:
     """Attributes alarms as they are raised, remembering recent alarms per line and shift."""
 
-    def __init__(self, window: timedelta = timedelta(minutes=30), max_alarms: int = 64) -> None:
+    def __init__(self, window: timedelta = timedelta(hours=2), max_alarms: int = 64) -> None:
         self._window = window
         self._max = max_alarms
         self._recent: dict[tuple[str, str], deque[tuple[datetime, str]]] = {}
