@@ -22,7 +22,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from streams.config import ENV_PREFIX, LineConfig, ReadinessCriteria, Settings
+from streams.config import (
+    ENV_PREFIX,
+    EstimationSettings,
+    LineConfig,
+    ReadinessCriteria,
+    Settings,
+)
 
 __all__ = ["DOC_PATH", "render_markdown"]
 
@@ -125,6 +131,8 @@ def render_markdown() -> str:
     out += _rows(Settings, lambda f: f"{ENV_PREFIX}{f.upper()}")
     out += ["", "## Keys of `LINEWATCH_READINESS` (JSON object)", ""]
     out += _rows(ReadinessCriteria, str, "key")
+    out += ["", "## Keys of `LINEWATCH_ESTIMATION` (JSON object)", ""]
+    out += _rows(EstimationSettings, str, "key")
     out += ["", "## Keys of each line in `LINEWATCH_LINES` (JSON object of line id to these)", ""]
     out += _rows(LineConfig, str, "key")
     return "\n".join(out) + "\n"
