@@ -96,14 +96,17 @@ def create_app(settings: Settings) -> faust.App:
     holder: dict[str, StreamWorker] = {}
     ready = asyncio.Event()
 
+    creating = asyncio.Lock()  # both agents and load_worker ask at start-up: create one worker
+
     async def worker() -> StreamWorker:
-        found = holder.get("worker")
-        if found is None:
-            loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(executor, StreamWorker.create, settings)
-            holder["worker"] = found
-            ready.set()
-            log.info("linewatch worker ready: model, reference and store %s", settings.store)
+        async with creating:
+            found = holder.get("worker")
+            if found is None:
+                loop = asyncio.get_running_loop()
+                found = await loop.run_in_executor(executor, StreamWorker.create, settings)
+                holder["worker"] = found
+                ready.set()
+                log.info("linewatch worker ready: model, reference and store %s", settings.store)
         return found
 
     metrics = WorkerMetrics()
@@ -132,6 +135,7 @@ def create_app(settings: Settings) -> faust.App:
         loop = asyncio.get_running_loop()
         result: FlushResult = await loop.run_in_executor(executor, w.flush)
         metrics.flushed(result)
+        log.debug("flushed %d events, %d rows in %.3fs", result.events, result.rows, result.seconds)
         await publish(result.dead_letters, result.drift_events)
         if result.drift_events:
             log.info("%d drift event(s) in this flush", len(result.drift_events))

@@ -33,13 +33,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from streams.pipeline import PipelineOutput
 from streams.runners.stream_worker import FlushResult
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4"
+"""Prometheus text format 0.0.4 (aiohttp adds the charset itself: ``utf-8``)."""
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 _INFERENCE_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
