@@ -91,4 +91,4 @@ def test_broker_outage_mid_stream_worker_recovers_nothing_lost_nothing_duplicate
         dead = store.query("SELECT count() FROM linewatch.dead_letters").result_rows[0][0]
     assert total == distinct == len(events), worker.log()
     assert dead == 0
-    assert "is unreachable: not ready" in worker.log()
+    assert "is unreachable: not ready" in worker.log_path.read_text(errors="replace")
