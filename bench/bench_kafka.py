@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -43,10 +44,13 @@ from streams.simulate import generate, parse_simulate_source  # noqa: E402
 from streams.sinks import ClickHouseStore  # noqa: E402
 from tests.worker_harness import KafkaHarness, event_key  # noqa: E402
 
+LINES = 6
+"""Six camera lines: with 6 partitions (keyed by line) two workers get data to share."""
+
 
 def _events(n: int) -> list[bytes]:
     request = parse_simulate_source(
-        f"simulate:production?events={n}&seed=91&scenario=stationary&lines=3"
+        f"simulate:production?events={n}&seed=91&scenario=stationary&lines={LINES}"
         "&start=2026-11-29T00:00:00Z&duration=24h"
     )
     return [json.dumps(sim.event).encode() for sim in generate(request)]
@@ -75,7 +79,7 @@ def _run_worker_phase(
     tmp: Path, name: str, events: list[bytes], rate: float | None, workers: int = 1
 ) -> tuple[dict[str, datetime], dict[str, float], list[int]]:
     """Run ``workers`` workers over ``events``; returns row times, send times, frames/worker."""
-    harness = KafkaHarness(tmp / name, partitions=3)
+    harness = KafkaHarness(tmp / name, partitions=6)
     (tmp / name).mkdir()
     harness.create_topics()
     started = [harness.start_worker(f"{name}{i}") for i in range(workers)]
@@ -137,6 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Kafka → worker → store vs embedded runner")
     parser.add_argument("--frames", type=int, default=600)
     args = parser.parse_args(argv)
+    # the workers (subprocesses) and the embedded runner read the same line settings
+    os.environ["LINEWATCH_LINES"] = json.dumps(
+        {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, LINES + 1)}
+    )
     events = _events(args.frames)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -152,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         times3, sent3, split = _run_worker_phase(tmp, "two", events, rate=None, workers=2)
         two_fps = _whole_fps(times3, sent3)
-    print(f"kafka benchmark: {len(events)} frames, shipped model, 3 partitions")
+    print(f"kafka benchmark: {len(events)} frames of {LINES} lines, shipped model, 6 partitions")
     print(f"  embedded runner            {embedded:8.1f} frames/s")
     print(
         f"  kafka -> 1 worker -> store {kafka_fps:8.1f} frames/s -> {kafka_fps / embedded:6.1%} "
