@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from streams.pipeline import PipelineOutput

@@ -120,7 +120,3 @@ class BatchWriter:
         self._oldest_at = self._clock() if self._pending else None
         self.rows_written += written
         return written
-
-    def close(self) -> None:
-        """Flush what is pending (raising like :meth:`flush` if the store fails)."""
-        self.flush()
