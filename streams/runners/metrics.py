@@ -33,7 +33,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from streams.pipeline import PipelineOutput
 from streams.runners.stream_worker import FlushResult
@@ -52,6 +59,9 @@ class WorkerMetrics:
     """The worker's counters, histograms and lag gauge, in a registry of their own."""
 
     def __init__(self) -> None:
+        # no ``*_created`` series (process-wide setting of prometheus-client): dashboards and
+        # KEDA read the values, and the extra series only double what Prometheus stores
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = r = CollectorRegistry()
         self.events = Counter(
             "linewatch_events_consumed", "Events taken from camera-events.", registry=r
