@@ -181,13 +181,20 @@ class StreamWorker:
         for r in fresh:
             self._offsets[r.partition] = max(self._offsets.get(r.partition, -1), r.offset)
         partition_of = {r.raw.source: r.partition for r in fresh}
-        raws = [r.raw for r in fresh]
-        out = self.pipeline.process(
-            raws, monitor_of=lambda raw: self.partitions.monitor(partition_of[raw.source])
-        )
-        groups = group_by_event(out, raws, [r.produced_at for r in fresh])
-        self._groups.extend(groups)
-        self._rows += sum(len(g.records) for g in groups)
+        out = PipelineOutput()
+        # the model runs on inference_batch_size frames at a time, as in the embedded runner:
+        # one 64-frame call costs more per frame than eight 8-frame calls (measured: ~30 %)
+        step = self.settings.inference_batch_size
+        for start in range(0, len(fresh), step):
+            chunk = fresh[start : start + step]
+            raws = [r.raw for r in chunk]
+            part = self.pipeline.process(
+                raws, monitor_of=lambda raw: self.partitions.monitor(partition_of[raw.source])
+            )
+            groups = group_by_event(part, raws, [r.produced_at for r in chunk])
+            self._groups.extend(groups)
+            self._rows += sum(len(g.records) for g in groups)
+            out.extend(part)
         return out
 
     @property
