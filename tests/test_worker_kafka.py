@@ -240,4 +240,4 @@ def test_poison_event_is_dead_lettered_with_the_store_message_and_the_partition_
     assert payload.encode() == events[37]
     assert [dict(m.headers)["reason"] for m in dlq] == [b"store_rejected"]  # type: ignore[attr-defined]
     assert metrics['linewatch_dead_letters_total{reason="store_rejected"}'] == 1
-    assert "bisecting" in worker.log()
+    assert "bisecting" in worker.log_path.read_text(errors="replace")
