@@ -12,12 +12,13 @@ True
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     Field,
     SecretStr,
@@ -200,6 +201,53 @@ class Settings(BaseSettings):
         "a camera exposed for 650 lux).",
     )
     lighting_bucket_names: list[str] = Field(["dark", "dim", "normal", "bright"])
+
+    # --- hostile input: what one event may cost (issue 8) --------------------------------
+    max_image_pixels: int = Field(
+        4096 * 4096,
+        ge=1,
+        le=1 << 28,
+        description="Largest accepted frame in pixels (width x height), read from the image "
+        "header before decoding; larger frames are dead letters 'image_too_large'.",
+    )
+    min_image_side: int = Field(
+        8,
+        ge=1,
+        le=4096,
+        description="Smallest accepted frame side in pixels; smaller frames (e.g. 1x1) are dead "
+        "letters 'image_too_small'.",
+    )
+    image_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders file:// frames may be read from (JSON list of absolute paths). "
+        "Empty (the default): every file:// frame is refused ('image_uri_refused').",
+    )
+    captured_at_min: AwareDatetime = Field(
+        datetime(2000, 1, 1, tzinfo=UTC),
+        description="Events captured before this are dead letters 'clock_out_of_range'.",
+    )
+    captured_at_max_ahead_s: float = Field(
+        86_400.0,
+        ge=0,
+        le=366 * 86_400.0,
+        description="Events captured more than this many seconds after their time of ingest are "
+        "dead letters 'clock_out_of_range'.",
+    )
+    dead_letter_max_payload_bytes: int = Field(
+        64 * 1024,
+        ge=0,
+        le=16 * 1024 * 1024,
+        description="A dead letter keeps at most this prefix of its payload, plus the payload's "
+        "length and sha256.",
+    )
+
+    @field_validator("image_roots")
+    @classmethod
+    def _absolute_roots(cls, value: list[str]) -> list[str]:
+        for root in value:
+            if not root.startswith("/"):
+                raise ValueError(f"image root {root!r} must be an absolute path")
+        return value
 
     # --- drift -------------------------------------------------------------------------
     drift_detector: str = Field(

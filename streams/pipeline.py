@@ -72,7 +72,7 @@ class PreparedBatch:
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
 
 
-def _dead_letter(rejected: RejectedRecord) -> DeadLetterRecord:
+def _dead_letter(rejected: RejectedRecord, max_payload_bytes: int) -> DeadLetterRecord:
     raw, exc = rejected.raw, rejected.error
     return DeadLetterRecord.build(
         reason=exc.reason,
@@ -80,6 +80,8 @@ def _dead_letter(rejected: RejectedRecord) -> DeadLetterRecord:
         payload=raw.payload,
         source=raw.source,
         received_at=raw.received_at,
+        max_payload_bytes=max_payload_bytes,
+        whole=None if raw.cut is None else (raw.cut.length, raw.cut.sha256),
     )
 
 
@@ -104,6 +106,7 @@ class MonitoringPipeline:
         self.slicer = Slicer(settings)
         self.describer = FrameDescriber.from_settings(detector, settings, check_lines=True)
         self.operating_threshold = self.describer.operating_threshold
+        self.limits = self.describer.limits
         if settings.store_score_floor > self.operating_threshold:
             raise ConfigError(
                 f"LINEWATCH_STORE_SCORE_FLOOR={settings.store_score_floor} is above the operating "
@@ -117,7 +120,8 @@ class MonitoringPipeline:
         embedded runner overlaps JPEG decoding with inference this way.
         """
         decoded = self.describer.decode(batch)
-        return PreparedBatch(decoded.accepted, [_dead_letter(r) for r in decoded.rejected])
+        most = self.settings.dead_letter_max_payload_bytes
+        return PreparedBatch(decoded.accepted, [_dead_letter(r, most) for r in decoded.rejected])
 
     def process(
         self,
@@ -199,6 +203,7 @@ class MonitoringPipeline:
             latency_ms=max(0.0, (now - raw.received_at).total_seconds() * 1000.0),
             source=raw.source,
             ingested_at=now,
+            invalid_outputs=frame.invalid_outputs,
         )
 
     def _detection_records(self, frame: DescribedFrame) -> list[DetectionRecord]:

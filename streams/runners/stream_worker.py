@@ -264,7 +264,8 @@ class StreamWorker:
                 exc,
             )
             refused = bisect_write(groups, lambda part: self.write(part, attempts=1))
-            letters = [rejected_letter(g, why) for g, why in refused]
+            cap = self.settings.dead_letter_max_payload_bytes
+            letters = [rejected_letter(g, why, cap) for g, why in refused]
             for g, why in refused:
                 log.error("dead-lettered %s: the store refused its rows: %s", _name(g), why)
             self._write_forever([*letters, *snapshots])
@@ -290,7 +291,11 @@ class StreamWorker:
 
     def handle_labels(self, batch: Sequence[RawRecord]) -> tuple[int, list[DeadLetterRecord]]:
         """Store ground-truth messages; returns how many were good and the dead letters."""
-        good, bad = label_records(batch)
+        good, bad = label_records(
+            batch,
+            limits=self.pipeline.limits,
+            max_payload_bytes=self.settings.dead_letter_max_payload_bytes,
+        )
         self._write_forever([*good, *bad])
         return len(good), bad
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from schemas.records import DeadLetterRecord, StoreRecord
+from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, DeadLetterRecord, StoreRecord
 from streams.errors import StoreError, StoreUnavailable
 from streams.ingest import RawRecord
 from streams.pipeline import PipelineOutput
@@ -114,7 +114,9 @@ def bisect_write(
     return bisect_write(groups[:mid], insert) + bisect_write(groups[mid:], insert)
 
 
-def rejected_letter(group: EventRows, message: str) -> DeadLetterRecord:
+def rejected_letter(
+    group: EventRows, message: str, max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES
+) -> DeadLetterRecord:
     """The dead letter of an event (or a loose row) the store refused, with its message."""
     detail = f"the store refused this event's rows: {message[:400]}"
     if group.raw is not None:
@@ -125,6 +127,7 @@ def rejected_letter(group: EventRows, message: str) -> DeadLetterRecord:
             payload=raw.payload,
             source=raw.source,
             received_at=raw.received_at,
+            max_payload_bytes=max_payload_bytes,
         )
     first = group.records[0]
     payload = json.dumps([r.model_dump(mode="json") for r in group.records]).encode()
@@ -134,4 +137,5 @@ def rejected_letter(group: EventRows, message: str) -> DeadLetterRecord:
         payload=payload,
         source=f"{first.__table__}:{'/'.join(map(str, first.key()))}",
         received_at=datetime.now(UTC),
+        max_payload_bytes=max_payload_bytes,
     )
