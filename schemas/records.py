@@ -18,6 +18,7 @@ __all__ = [
     "DeadLetterRecord",
     "DetectionRecord",
     "DriftEventRecord",
+    "EstimatedPerformanceRecord",
     "FrameRecord",
     "LabelRecord",
     "MonitorSnapshotRecord",
@@ -130,6 +131,8 @@ class DriftEventRecord(StoreRecord):
     before_std: float
     after_mean: float
     after_std: float
+    cause: str = "unknown"
+    evidence: str = ""
 
 
 class ReferenceGapRecord(StoreRecord):
@@ -244,3 +247,33 @@ class MonitorSnapshotRecord(StoreRecord):
     offset: int
     snapshot: str
     saved_at: AwareDatetime
+
+
+class EstimatedPerformanceRecord(StoreRecord):
+    """Label-free precision/recall/FPR of one slice window (table ``estimated_performance``)."""
+
+    __table__ = "estimated_performance"
+    __key__ = ("estimate_id",)
+
+    estimate_id: str
+    line_id: str
+    shift: str
+    lighting: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    frames: int
+    threshold: float
+    model_version: str
+    prevalence: float
+    prevalence_source: str
+    expected_defective: float
+    precision: float | None
+    precision_lo: float | None
+    precision_hi: float | None
+    recall: float | None
+    recall_lo: float | None
+    recall_hi: float | None
+    fpr: float | None
+    fpr_lo: float | None
+    fpr_hi: float | None
+    estimated_at: AwareDatetime

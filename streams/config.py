@@ -30,7 +30,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.errors import LinewatchError
 
-__all__ = ["LineConfig", "ReadinessCriteria", "Settings", "ShiftStart", "get_settings"]
+__all__ = [
+    "EstimationSettings",
+    "LineConfig",
+    "ReadinessCriteria",
+    "Settings",
+    "ShiftStart",
+    "get_settings",
+]
 
 
 class LineConfig(BaseModel):
@@ -76,6 +83,42 @@ class ReadinessCriteria(BaseModel):
         0.25,
         description="Max share of a slice's frames outside the lab's range of any image "
         "statistic (reference_gap metric 'outside_lab_range').",
+    )
+
+
+class EstimationSettings(BaseModel):
+    """Label-free performance estimates (``linewatch estimate``; see docs/estimation.md).
+
+    Given as JSON in ``LINEWATCH_ESTIMATION``, e.g. ``'{"window_frames": 1000}'``.
+    """
+
+    window_frames: int = Field(
+        500, ge=20, le=10_000_000, description="Frames per estimation window of a slice."
+    )
+    prevalence: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Production defect share to calibrate to; default: from audited units "
+        "(labels), else estimated from the scores (EM).",
+    )
+    min_audited: int = Field(
+        200, ge=1, description="Audited production units needed to use their defect share."
+    )
+    min_audited_slice: int = Field(
+        500, ge=1, description="Audited units of one slice needed to use that slice's own share."
+    )
+    draws: int = Field(
+        200, ge=0, le=10_000, description="Monte-Carlo replicates for the 95 % intervals."
+    )
+    recall_drop_margin: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="A window's estimated recall (upper bound) this far below the lab's is low.",
+    )
+    recall_drop_windows: int = Field(
+        2, ge=1, description="Consecutive low windows of a slice that make a drift event."
     )
 
 
@@ -313,6 +356,7 @@ class Settings(BaseSettings):
 
     # --- readiness ---------------------------------------------------------------------
     readiness: ReadinessCriteria = Field(default_factory=ReadinessCriteria)
+    estimation: EstimationSettings = Field(default_factory=EstimationSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -26,6 +26,7 @@ from streams.config import Settings
 from streams.drift.signals import frame_signals
 from streams.errors import EventRejected
 from streams.features import ImageStats, compute_image_stats
+from streams.features.camera_health import CameraHealth
 from streams.inference import Detector, operating_threshold
 from streams.ingest import (
     DecodedFrame,
@@ -98,6 +99,8 @@ class DescribedFrame:
         """Model outputs dropped before NMS (non-finite or inverted boxes, non-finite scores)."""
         self._threshold = operating_threshold
         self._review_band = review_band
+        self.camera: dict[str, float | None] = {}
+        """Camera-health signals, set by a describer that tracks cameras (else empty)."""
 
     @property
     def raw(self) -> RawRecord:
@@ -116,8 +119,11 @@ class DescribedFrame:
 
     @cached_property
     def signals(self) -> dict[str, float]:
-        """Every drift signal of the frame: image statistics and detector outputs."""
-        return frame_signals(self.stats, self.detections, self._threshold, self._review_band)
+        """Every drift signal of the frame: image statistics, detector outputs and, where the
+        describer tracks cameras, the camera-health signals that are defined for this frame."""
+        out = frame_signals(self.stats, self.detections, self._threshold, self._review_band)
+        out.update({k: v for k, v in self.camera.items() if v is not None})
+        return out
 
     @property
     def flagged(self) -> list[Detection]:
@@ -145,21 +151,29 @@ class FrameDescriber:
         review_band: tuple[float, float],
         limits: IngestLimits | None = None,
         known_lines: Iterable[str] = (),
+        camera_health: CameraHealth | None = None,
     ) -> None:
         self.detector = detector
         self.operating_threshold = operating_threshold
         self.review_band = review_band
         self.limits = limits or IngestLimits()
         self.known_lines = frozenset(known_lines)
+        self.camera_health = camera_health
 
     @classmethod
     def from_settings(
-        cls, detector: Detector, settings: Settings, *, check_lines: bool = False
+        cls,
+        detector: Detector,
+        settings: Settings,
+        *,
+        check_lines: bool = False,
+        track_cameras: bool = False,
     ) -> FrameDescriber:
         """A describer with the settings' threshold, review band and ingest limits.
 
         ``check_lines`` rejects events of lines not in ``settings.lines`` (production only; lab
-        events may come from any line).
+        events may come from any line). ``track_cameras`` adds the camera-health signals, which
+        compare each frame with its camera's previous one (frames must come in capture order).
         """
         return cls(
             detector,
@@ -167,6 +181,7 @@ class FrameDescriber:
             review_band=settings.review_band,
             limits=IngestLimits.from_settings(settings),
             known_lines=settings.lines if check_lines else (),
+            camera_health=CameraHealth() if track_cameras else None,
         )
 
     def accept(self, raw: RawRecord) -> AcceptedFrame:
@@ -204,12 +219,22 @@ class FrameDescriber:
         start = time.perf_counter()
         results, invalid = self.detector.detect_counted([a.frame.rgb for a in accepted])
         share_ms = (time.perf_counter() - start) * 1000.0 / len(accepted)
-        return [
+        frames = [
             DescribedFrame(
                 a, dets, share_ms, self.operating_threshold, self.review_band, invalid_outputs=bad
             )
             for a, dets, bad in zip(accepted, results, invalid, strict=True)
         ]
+        health = self.camera_health
+        if health is not None:
+            for frame in frames:
+                frame.camera = health.observe(
+                    frame.event.camera_id,
+                    frame.accepted.frame.rgb,
+                    sharpness=frame.stats.sharpness,
+                    contrast=frame.stats.contrast,
+                )
+        return frames
 
     def batches(
         self,

@@ -27,6 +27,7 @@ from schemas.records import (
 from streams.config import Settings
 from streams.describe import AcceptedFrame, DescribedFrame, FrameDescriber, RejectedRecord
 from streams.drift import DriftMonitor, ReferenceProfile
+from streams.drift.cause import CauseAttributor
 from streams.errors import ConfigError
 from streams.inference import Detector
 from streams.ingest import RawRecord
@@ -88,8 +89,10 @@ def _dead_letter(rejected: RejectedRecord, max_payload_bytes: int) -> DeadLetter
 class MonitoringPipeline:
     """Runs one micro-batch of raw camera events through every stage.
 
-    Stateful only through its :class:`DriftMonitor` (per-slice detectors), which callers may
-    snapshot and restore.
+    Stateful through its :class:`DriftMonitor` (per-slice detectors), which callers may
+    snapshot and restore, and its :class:`~streams.drift.cause.CauseAttributor` (the alarms of
+    the last 2 hours per line and shift, which give each new alarm its cause; not snapshotted:
+    after a restart the first alarm of an episode is attributed from its own signal alone).
     """
 
     def __init__(
@@ -104,7 +107,10 @@ class MonitoringPipeline:
         self.reference = reference
         self.monitor = monitor if monitor is not None else DriftMonitor(reference, settings)
         self.slicer = Slicer(settings)
-        self.describer = FrameDescriber.from_settings(detector, settings, check_lines=True)
+        self.causes = CauseAttributor()
+        self.describer = FrameDescriber.from_settings(
+            detector, settings, check_lines=True, track_cameras=True
+        )
         self.operating_threshold = self.describer.operating_threshold
         self.limits = self.describer.limits
         if settings.store_score_floor > self.operating_threshold:
@@ -158,15 +164,19 @@ class MonitoringPipeline:
         out.frames.append(self._frame_record(frame, key, monitor_ms))
         out.detections.extend(self._detection_records(frame))
 
-    @staticmethod
     def _observe_drift(
-        frame: DescribedFrame, key: SliceKey, monitor: DriftMonitor, out: PipelineOutput
+        self, frame: DescribedFrame, key: SliceKey, monitor: DriftMonitor, out: PipelineOutput
     ) -> None:
         event = frame.event
         captured_at = event.captured_at.astimezone(UTC)
         for record in monitor.observe(key, str(event.event_id), captured_at, frame.signals):
             if isinstance(record, DriftEventRecord):
-                out.drift_events.append(record)
+                cause, evidence = self.causes.attribute(
+                    record.line_id, record.shift, record.signal, record.detected_at
+                )
+                out.drift_events.append(
+                    record.model_copy(update={"cause": cause, "evidence": evidence})
+                )
             else:
                 out.reference_gaps.append(record)
 
