@@ -254,7 +254,27 @@ class Settings(BaseSettings):
         64,
         gt=0,
         le=100_000,
-        description="Max events per worker micro-batch (Kafka take, one store write).",
+        description="Max events per worker micro-batch (Kafka take, one inference run).",
+    )
+    worker_flush_rows: int = Field(
+        2000,
+        gt=0,
+        le=1_000_000,
+        description="Worker write-behind: flush once this many rows are pending (size trigger).",
+    )
+    worker_flush_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=3600,
+        description="Worker write-behind: flush once the oldest pending row is this old (time "
+        "trigger; bounds produce-to-row latency). Offsets are committed only after the flush.",
+    )
+    worker_write_attempts: int = Field(
+        3,
+        gt=0,
+        le=1000,
+        description="Tries of a flush the store rejects (not: cannot be reached, which is "
+        "retried without limit) before the batch is bisected and rejected events dead-lettered.",
     )
     inference_batch_timeout_s: float = Field(
         0.5, gt=0, le=600, description="Max wait to fill a batch."
