@@ -238,6 +238,13 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
+    joined = asyncio.Event()  # the consumer finished its first rebalance (even with 0 partitions)
+
+    async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        joined.set()
+
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
+
     @app.page("/livez")
     class Livez(View):
         async def get(self, request: Request) -> Response:
@@ -247,10 +254,11 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     class Readyz(View):
         async def get(self, request: Request) -> Response:
             rebalancing = bool(getattr(app, "rebalancing", False))
-            ok = ready.is_set() and not rebalancing and broker["up"]
+            ok = ready.is_set() and joined.is_set() and not rebalancing and broker["up"]
             body = {
                 "ready": ok,
                 "worker_loaded": ready.is_set(),
+                "joined": joined.is_set(),
                 "rebalancing": rebalancing,
                 "broker_reachable": broker["up"],
             }
