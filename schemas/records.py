@@ -22,6 +22,7 @@ __all__ = [
     "MonitorSnapshotRecord",
     "ReferenceGapRecord",
     "StoreRecord",
+    "content_hash",
     "stable_id",
 ]
 
@@ -37,6 +38,15 @@ def stable_id(*parts: object) -> str:
         h.update(repr(part).encode())
         h.update(b"\x1f")
     return h.hexdigest()
+
+
+def content_hash(payload: bytes) -> str:
+    """The 32-hex blake2b digest of a raw input event: what "same content" means for an event_id.
+
+    >>> content_hash(b'{"a": 1}') == content_hash(b'{"a": 1}') != content_hash(b'{"a": 2}')
+    True
+    """
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
 class StoreRecord(BaseModel):
@@ -84,6 +94,9 @@ class FrameRecord(StoreRecord):
     latency_ms: float
     source: str
     ingested_at: AwareDatetime
+    content_hash: str = ""
+    """:func:`content_hash` of the input event; ``""`` = unknown (never reported as a conflict).
+    The same ``event_id`` with another non-empty hash is an ``event_id_conflict``."""
 
 
 class DetectionRecord(StoreRecord):

@@ -19,6 +19,7 @@ from schemas.records import (
     FrameRecord,
     ReferenceGapRecord,
     StoreRecord,
+    content_hash,
 )
 from schemas.results import Detection
 from streams.config import Settings
@@ -233,6 +234,7 @@ class MonitoringPipeline:
                 latency_ms=latency_ms,
                 source=item.raw.source,
                 ingested_at=now,
+                content_hash=content_hash(item.raw.payload),
             )
         )
         floor = self.settings.store_score_floor

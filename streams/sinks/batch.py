@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from schemas.records import StoreRecord
 from streams.errors import StoreError, StoreUnavailable, StoreWriteError
+from streams.sinks.clickhouse import WriteResult
 
-__all__ = ["BatchWriter", "RecordSink"]
+__all__ = ["BatchWriter", "RecordSink", "ReportingSink"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,15 @@ class RecordSink(Protocol):
 
     def insert(self, records: Sequence[StoreRecord]) -> int:
         """Write records idempotently; return the rows written."""
+        ...
+
+
+@runtime_checkable
+class ReportingSink(Protocol):
+    """A sink that also says what it skipped and which events conflicted."""
+
+    def write(self, records: Sequence[StoreRecord]) -> WriteResult:
+        """Write records idempotently; say what happened per table."""
         ...
 
 
@@ -69,6 +79,9 @@ class BatchWriter:
         self._pending: list[StoreRecord] = []
         self._oldest_at: float | None = None
         self.rows_written = 0
+        self.stats = WriteResult()
+        """Rows really written and skipped per table, and conflicts, over all flushes (filled
+        in full when the store is a :class:`ReportingSink`, as ``ClickHouseStore`` is)."""
 
     @property
     def pending(self) -> int:
@@ -105,7 +118,11 @@ class BatchWriter:
             return 0
         batch = list(self._pending)
         try:
-            written = self.store.insert(batch)
+            if isinstance(self.store, ReportingSink):
+                result = self.store.write(batch)
+            else:
+                result = WriteResult()
+                result.written["*"] = self.store.insert(batch)
         except StoreUnavailable as exc:
             log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
             raise StoreUnavailable(
@@ -118,8 +135,9 @@ class BatchWriter:
             ) from exc
         del self._pending[: len(batch)]
         self._oldest_at = self._clock() if self._pending else None
-        self.rows_written += written
-        return written
+        self.stats.add(result)
+        self.rows_written += result.rows
+        return result.rows
 
     def close(self) -> None:
         """Flush what is pending (raising like :meth:`flush` if the store fails)."""
