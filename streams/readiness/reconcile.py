@@ -45,6 +45,12 @@ INNER JOIN (
     SELECT event_id, line_id, camera_id, shift, lighting, product_variant, captured_at,
            model_version, max_confidence, latency_ms, inference_ms
     FROM linewatch.frames FINAL
+    -- only the labelled frames, found through event_keys by primary key, then read from frames
+    -- by its sort key: never a scan or a join over every frame
+    WHERE (line_id, captured_at, event_id) IN (
+        SELECT line_id, captured_at, event_id FROM linewatch.event_keys
+        WHERE event_id IN (SELECT event_id FROM linewatch.labels)
+    )
 ) AS f ON f.event_id = l.event_id
 LEFT ANTI JOIN (
     SELECT event_id, label_id FROM linewatch.v_frame_outcomes

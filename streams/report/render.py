@@ -353,7 +353,7 @@ def _latency_section(store: ClickHouseStore, m: ReadinessMetrics, settings: Sett
         return _nodata("latency", FILL["frames"])
     qs = ", ".join(f"{q / 100:.2f}" for q in range(101))
     res = store.query(
-        f"SELECT line_id, quantiles({qs})(latency_ms) FROM linewatch.frames GROUP BY line_id"
+        f"SELECT line_id, quantiles({qs})(latency_ms) FROM linewatch.frames FINAL GROUP BY line_id"
     )
     curves = {str(line): [float(v) for v in values] for line, values in res.result_rows}
     takt = {lat.line_id: lat.takt_ms for lat in m.latency}
