@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from schemas.records import content_hash
 from streams.config import Settings
+from streams.errors import StoreError
 from streams.readiness.metrics import compute_metrics, parse_by, review_queue
 from streams.readiness.reconcile import reconcile
 from streams.sinks import ClickHouseStore
@@ -155,3 +157,47 @@ def build_hand_case_previous(store: ClickHouseStore) -> None:
             return len(records)
 
     build_hand_case(PreviousStore())  # type: ignore[arg-type]
+
+
+def test_rollups_equal_the_raw_aggregates(store: ClickHouseStore) -> None:
+    from tests.test_store_samples import frame
+
+    rows = [
+        frame(i, line=f"line-{i % 3}").model_copy(
+            update={"captured_at": frame(0).captured_at + timedelta(minutes=7 * i)}
+        )
+        for i in range(300)
+    ]
+    for start in range(0, 300, 64):
+        store.insert(rows[start : start + 64])
+    store.insert(rows[:100])  # a replay adds nothing to the rollups either
+    for table, period in (("frames_hourly", "toStartOfHour"), ("frames_daily", "toStartOfDay")):
+        rollup = store.query(
+            f"SELECT line_id, shift, lighting, toDateTime(hour), countMerge(frames), "
+            f"sumMerge(flagged), round(avgMerge(brightness), 9) FROM linewatch.{table} "
+            "GROUP BY ALL ORDER BY ALL"
+        ).result_rows
+        raw = store.query(
+            f"SELECT line_id, shift, lighting, toDateTime({period}(captured_at)) AS p, count(), "
+            "sum(predicted_defective), round(avg(brightness), 9) FROM linewatch.frames FINAL "
+            "GROUP BY ALL ORDER BY ALL"
+        ).result_rows
+        assert rollup == raw and len(raw) > 3, table
+
+
+def test_retention_drops_expired_parts(store: ClickHouseStore) -> None:
+    from tests.test_store_samples import frame
+
+    old = [frame(i) for i in range(5)]  # captured in 2024
+    fresh = [frame(9).model_copy(update={"captured_at": datetime.now(UTC)})]
+    store.insert(old)
+    store.insert(fresh)
+    store.set_retention("frames", 3600)
+    assert "toIntervalSecond(3600)" in store.retention()["frames"]
+    store.command("OPTIMIZE TABLE linewatch.frames FINAL")
+    ids = store.query("SELECT event_id FROM linewatch.frames").result_rows
+    assert ids == [("evt-000009",)]
+    store.set_retention("frames", 0)
+    assert "frames" not in store.retention()
+    with pytest.raises(StoreError, match="choose one of"):
+        store.set_retention("schema_migrations", 10)

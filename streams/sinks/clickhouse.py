@@ -74,7 +74,7 @@ from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
 from streams.sinks.identity import conflict_dead_letter, is_conflict
 from streams.sinks.migrations import MIGRATIONS_TABLE, load_migrations
 
-__all__ = ["LOOKUP_CHUNK", "ClickHouseStore", "QueryResult", "WriteResult"]
+__all__ = ["LOOKUP_CHUNK", "RETENTION_COLUMNS", "ClickHouseStore", "QueryResult", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,19 @@ LOOKUP_CHUNK = 2000
 """Keys per ``IN`` query of the existing-key lookup."""
 
 _AUTH_FAILED = 516
+
+RETENTION_COLUMNS: dict[str, str] = {
+    "frames": "captured_at",
+    "detections": "captured_at",
+    "event_keys": "captured_at",
+    "drift_events": "detected_at",
+    "reference_gap": "window_end",
+    "labels": "labelled_at",
+    "dead_letters": "received_at",
+    "frames_hourly": "hour",
+    "frames_daily": "hour",
+}
+"""Tables whose retention ``set_retention`` manages, and the time column their TTL uses."""
 
 
 @dataclass
@@ -340,6 +353,41 @@ class ClickHouseStore:
                 newly.append(m.name)
             self._client.database = DATABASE
             return newly
+
+    # --- retention --------------------------------------------------------------------------
+
+    def set_retention(self, table: str, seconds: int | None) -> None:
+        """Keep ``table``'s rows ``seconds`` after their time column (``None``/0: forever).
+
+        Tables drop whole expired parts (``ttl_only_drop_parts``, migration 072), so with
+        daily-or-finer parts a day's data goes at once, without rewriting anything.
+        """
+        if table not in RETENTION_COLUMNS:
+            raise StoreError(
+                f"no retention for table {table!r}: choose one of {', '.join(RETENTION_COLUMNS)}"
+            )
+        if seconds is not None and seconds < 0:
+            raise StoreError(f"retention must be >= 0 seconds, not {seconds}")
+        if seconds:
+            column = RETENTION_COLUMNS[table]
+            self.command(
+                f"ALTER TABLE {DATABASE}.{table} MODIFY TTL "
+                f"toDateTime({column}) + toIntervalSecond({int(seconds)})"
+            )
+        elif self.retention().get(table):
+            self.command(f"ALTER TABLE {DATABASE}.{table} REMOVE TTL")
+
+    def retention(self) -> dict[str, str]:
+        """The TTL expression of each table that has one."""
+        found: dict[str, str] = {}
+        for name, ddl in self.query(
+            "SELECT name, create_table_query FROM system.tables WHERE database = {db:String}",
+            {"db": DATABASE},
+        ).result_rows:
+            match = re.search(r"\bTTL (.+?) SETTINGS", str(ddl))
+            if name in RETENTION_COLUMNS and match:
+                found[str(name)] = match.group(1).strip()
+        return found
 
     # --- writes -----------------------------------------------------------------------------
 
