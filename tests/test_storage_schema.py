@@ -99,7 +99,10 @@ def test_label_coverage_prefilter_gives_the_rows_of_the_full_scan(
 
     good, _ = label_records([sample_label_line(event_uuid(100 + n), []) for n in range(3)])
     store.insert(good)
-    reconcile(store, settings)
+    for _ in range(2):  # before reconcile (nothing paired yet) and after
+        new = store.query("SELECT * FROM linewatch.v_label_coverage").result_rows
+        assert new == store.query(OLD_LABEL_COVERAGE).result_rows
+        reconcile(store, settings)
     new = store.query("SELECT * FROM linewatch.v_label_coverage").result_rows
     old = store.query(OLD_LABEL_COVERAGE).result_rows
     assert new == old
@@ -201,3 +204,39 @@ def test_retention_drops_expired_parts(store: ClickHouseStore) -> None:
     assert "frames" not in store.retention()
     with pytest.raises(StoreError, match="choose one of"):
         store.set_retention("schema_migrations", 10)
+
+
+def test_grafana_panel_queries_run_and_rollup_panels_match_raw(store: ClickHouseStore) -> None:
+    import json
+    import re
+
+    from tests.test_store_samples import frame
+
+    store.insert([frame(i, line=f"line-{i % 2}") for i in range(40)])
+    dashboard = json.loads(
+        (Path(__file__).parents[1] / "deploy/grafana/dashboards/linewatch.json").read_text()
+    )
+    sqls: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("rawSql", "query") and isinstance(value, str) and "SELECT" in value:
+                    sqls.append(value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(dashboard)
+    assert any("frames_hourly" in sql for sql in sqls)
+    for sql in sqls:
+        sql = re.sub(r"\$__timeInterval\((\w+)\)", r"toStartOfHour(\1)", sql)
+        sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 >= '2000-01-01'", sql)
+        sql = sql.replace("${line:singlequote}", "'line-0', 'line-1'")
+        store.query(sql)  # every panel's query runs against the current schema
+    rollup = store.query(
+        "SELECT line_id, countMerge(frames) FROM linewatch.frames_hourly GROUP BY line_id "
+        "ORDER BY line_id"
+    ).result_rows
+    assert rollup == [("line-0", 20), ("line-1", 20)]

@@ -31,31 +31,38 @@ PRODUCTION_SPLIT = "production"
 _CHUNK = 5000
 
 PENDING_SQL = """
+WITH pending AS (
+    -- the latest label of each event, unless its outcome at this threshold is stored already:
+    -- in steady state a handful of rows, whatever the size of the store
+    SELECT l.event_id AS event_id, l.label_id AS label_id, l.source AS source,
+           l.labelled_at AS labelled_at, l.class_names AS class_names, l.boxes AS boxes
+    FROM (
+        SELECT event_id, label_id, source, labelled_at, class_names, boxes
+        FROM linewatch.labels FINAL
+        ORDER BY event_id, labelled_at DESC, label_id DESC
+        LIMIT 1 BY event_id
+    ) AS l
+    LEFT ANTI JOIN (
+        SELECT event_id, label_id FROM linewatch.v_frame_outcomes
+        WHERE threshold = {threshold:Float64}
+    ) AS o ON o.event_id = l.event_id AND o.label_id = l.label_id
+)
 SELECT
     l.event_id, l.label_id, l.source, l.labelled_at, l.class_names, l.boxes,
     f.line_id, f.camera_id, f.shift, f.lighting, f.product_variant, f.captured_at,
     f.model_version, f.max_confidence, f.latency_ms, f.inference_ms
-FROM (
-    SELECT event_id, label_id, source, labelled_at, class_names, boxes
-    FROM linewatch.labels FINAL
-    ORDER BY event_id, labelled_at DESC, label_id DESC
-    LIMIT 1 BY event_id
-) AS l
+FROM pending AS l
 INNER JOIN (
     SELECT event_id, line_id, camera_id, shift, lighting, product_variant, captured_at,
            model_version, max_confidence, latency_ms, inference_ms
     FROM linewatch.frames FINAL
-    -- only the labelled frames, found through event_keys by primary key, then read from frames
-    -- by its sort key: never a scan or a join over every frame
+    -- only the pending labels' frames, found through event_keys by primary key, then read
+    -- from frames by its sort key: never a join over every frame
     WHERE (line_id, captured_at, event_id) IN (
         SELECT line_id, captured_at, event_id FROM linewatch.event_keys
-        WHERE event_id IN (SELECT event_id FROM linewatch.labels)
+        WHERE event_id IN (SELECT event_id FROM pending)
     )
 ) AS f ON f.event_id = l.event_id
-LEFT ANTI JOIN (
-    SELECT event_id, label_id FROM linewatch.v_frame_outcomes
-    WHERE threshold = {threshold:Float64}
-) AS o ON o.event_id = l.event_id AND o.label_id = l.label_id
 """
 
 DETECTIONS_SQL = """
