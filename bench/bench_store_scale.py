@@ -43,15 +43,34 @@ def _store(path: str) -> object:
     return ClickHouseStore.open(f"chdb://{path}")
 
 
-def build(path: str, frames: int, labels: int) -> None:
-    """Fill a fresh store with synthetic rows by INSERT ... SELECT from numbers()."""
+def build(path: str, frames: int, labels: int, upto: str | None = None) -> None:
+    """Fill a fresh store with synthetic rows by INSERT ... SELECT from numbers().
+
+    ``upto``: apply only the DDL files named before it (e.g. ``073`` for the rows before
+    compaction) - for before/after byte counts.
+    """
+    import shutil
+
     from streams.sinks import ClickHouseStore
+    from streams.sinks.migrations import default_schema_dir
 
     span_ms = DAYS * 86_400_000
+    ddl = None
+    if upto:
+        ddl = Path(tempfile.mkdtemp()) / "ddl"
+        ddl.mkdir()
+        for f in default_schema_dir().glob("*.sql"):
+            if f.name < upto:
+                shutil.copy(f, ddl)
     with ClickHouseStore.open(f"chdb://{path}") as store:
-        store.apply_schema()
+        store.apply_schema(ddl)
         t = time.perf_counter()
         step = 2_000_000
+        has_hash = store.query(
+            "SELECT count() FROM system.columns WHERE database = 'linewatch' "
+            "AND table = 'frames' AND name = 'content_hash'"
+        ).result_rows[0][0]
+        hashed = ",\n    lower(hex(cityHash64(number)))" if has_hash else ""
         for start in range(0, frames, step):
             n = min(step, frames - start)
             store.command(
@@ -76,8 +95,7 @@ SELECT
     max_confidence >= 0.5,
     1 + (cityHash64(number, 10) % 100) / 50, 20 + (cityHash64(number, 11) % 100) / 10,
     0.2, 30 + (cityHash64(number, 12) % 300) / 10,
-    concat('bench:', toString(number)), captured_at + toIntervalMillisecond(30),
-    lower(hex(cityHash64(number)))
+    concat('bench:', toString(number)), captured_at + toIntervalMillisecond(30){hashed}
 FROM numbers({start}, {n})
 """
             )
@@ -104,12 +122,12 @@ LIMIT {labels}
         )
         counts = {
             t: store.query(f"SELECT count() FROM linewatch.{t}").result_rows[0][0]
-            for t in ("frames", "detections", "labels", "event_keys")
+            for t in ("frames", "detections", "labels")
         }
         print(f"build: {counts} in {time.perf_counter() - t:.1f}s (frames {built_frames:.1f}s)")
 
 
-def write(path: str, n: int, batch: int, apply: bool) -> None:
+def write(path: str, n: int, batch: int, apply: bool, offset: int = 0) -> None:
     """BatchWriter: the same n frames (+1 detection each); prints one JSON line of timings."""
     from schemas.records import content_hash
     from streams.readiness.samples import sample_detection, sample_frame
@@ -117,7 +135,7 @@ def write(path: str, n: int, batch: int, apply: bool) -> None:
 
     rows = []
     for i in range(n):
-        eid = str(uuid.UUID(int=(i * 2654435761) % (1 << 128) + 12345))
+        eid = str(uuid.UUID(int=((i + offset) * 2654435761) % (1 << 128) + 12345))
         line = f"line-{i % LINES + 1}"
         at = T0 + timedelta(days=DAYS, milliseconds=100 * i)
         rows.append(
@@ -186,7 +204,16 @@ def queries(path: str) -> None:
                 rows = store.query(sql, {"t7": t7}).result_rows
                 times.append(time.perf_counter() - t)
             print(f"query {name}: {sorted(times)[1]:.3f}s median of 3, {len(rows)} rows")
-        print("bytes per row (compressed on disk):")
+    sizes(path)
+
+
+def sizes(path: str) -> None:
+    """Bytes per row of every table, and of the biggest frames columns."""
+    from streams.sinks import ClickHouseStore
+
+    with ClickHouseStore.open(f"chdb://{path}") as store:
+        store.command("OPTIMIZE TABLE linewatch.frames FINAL")
+        print("bytes per row (compressed on disk, frames merged):")
         for table, rows, size in store.query(
             "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts "
             "WHERE database = 'linewatch' AND active GROUP BY table ORDER BY table"
@@ -226,11 +253,24 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
     parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--path", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--id-offset", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sizes-only",
+        default=None,
+        metavar="NNN",
+        help="only build a store with the DDL files before NNN (e.g. 073, or 999 for all) "
+        "and print its bytes per row",
+    )
     args = parser.parse_args()
     if args.step == "build":
         return build(args.path, args.frames, args.labels)
+    if args.sizes_only:
+        path = tempfile.mkdtemp(prefix="linewatch-sizes-") + "/store"
+        build(path, args.frames, args.labels, upto=args.sizes_only)
+        return sizes(path)
     if args.step in ("write-empty", "write-full"):
-        return write(args.path, args.write, args.batch, apply=args.step == "write-empty")
+        apply = args.step == "write-empty"
+        return write(args.path, args.write, args.batch, apply=apply, offset=args.id_offset)
     if args.step == "queries":
         return queries(args.path)
 

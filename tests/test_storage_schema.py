@@ -230,8 +230,8 @@ def test_grafana_panel_queries_run_and_rollup_panels_match_raw(store: ClickHouse
 
     walk(dashboard)
     assert any("frames_hourly" in sql for sql in sqls)
-    for sql in sqls:
-        sql = re.sub(r"\$__timeInterval\((\w+)\)", r"toStartOfHour(\1)", sql)
+    for panel in sqls:
+        sql = re.sub(r"\$__timeInterval\((\w+)\)", r"toStartOfHour(\1)", panel)
         sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 >= '2000-01-01'", sql)
         sql = sql.replace("${line:singlequote}", "'line-0', 'line-1'")
         store.query(sql)  # every panel's query runs against the current schema

@@ -424,7 +424,7 @@ class ClickHouseStore:
         ids = sorted(set(event_ids))
         for chunk in _chunks(ids, LOOKUP_CHUNK):
             rows = self.query(
-                f"SELECT DISTINCT event_id, content_hash, source FROM {DATABASE}.event_keys "
+                f"SELECT event_id, content_hash, source FROM {DATABASE}.event_keys "
                 "WHERE event_id IN {ids:Array(String)}",
                 {"ids": list(chunk)},
             ).result_rows
