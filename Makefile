@@ -7,7 +7,7 @@ LINEWATCH := $(VENV)/bin/linewatch
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast lint bench kafka-up kafka-down clean train browser
+.PHONY: help setup demo test test-fast lint bench kafka-up kafka-down clean train browser k8s-validate
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ kafka-down: ## Stop the local Kafka broker
 lint: setup ## ruff + mypy
 	$(VENV)/bin/ruff check streams schemas tests bench tools
 	$(VENV)/bin/ruff format --check streams schemas tests bench tools
-	$(VENV)/bin/mypy streams schemas
+	$(VENV)/bin/mypy streams schemas tests bench
 
 browser: ## Install headless Chromium (Debian package) for the report rendering test, if missing
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
@@ -52,6 +52,9 @@ test: setup kafka-up browser ## Lint, then every test against a real Kafka broke
 
 test-fast: setup ## Tests that need no Kafka broker
 	$(PY) -m pytest -m "not kafka"
+
+k8s-validate: ## Render every k8s/ kustomization and validate it offline (Kubernetes + KEDA schemas; needs Go)
+	cd deploy/tools/k8s-validate && go run . $(patsubst %/kustomization.yaml,../../../%,$(shell grep -l '^kind: Kustomization' $$(find k8s -name kustomization.yaml)))
 
 bench: setup ## Benchmarks: print measured ratios side by side (never assert times)
 	$(PY) bench/run_all.py

@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from streams.config import Settings  # noqa: E402
 from streams.inference import Detector  # noqa: E402
+from streams.ingest.sources import open_source  # noqa: E402
 from streams.pipeline import MonitoringPipeline  # noqa: E402
 from streams.runners.embedded import run_embedded  # noqa: E402
 from streams.runners.reference import load_reference  # noqa: E402
-from streams.runners.sources import open_source  # noqa: E402
 from streams.simulate import generate, parse_simulate_source  # noqa: E402
 from streams.sinks import ClickHouseStore  # noqa: E402
 from tests.worker_harness import KafkaHarness, event_key  # noqa: E402

@@ -27,10 +27,10 @@ from pathlib import Path
 from streams.config import Settings
 from streams.inference import Detector
 from streams.ingest import RawRecord, decode_frame, parse_event
+from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import build_reference
-from streams.runners.sources import open_source
 from streams.simulate import generate, parse_simulate_source
 from streams.sinks import BatchWriter, ClickHouseStore
 

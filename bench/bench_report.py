@@ -109,7 +109,8 @@ def _labels_of(
     defective = (rng.random(n) < 0.02) | (picked["max_confidence"].to_numpy() >= 0.5) & (
         rng.random(n) < 0.6
     )
-    classes, boxes = [], []
+    classes: list[list[str]] = []
+    boxes: list[list[list[float]]] = []
     for eid, bad in zip(picked["event_id"].to_numpy(), defective, strict=True):
         if not bad:
             classes.append([])

@@ -1,6 +1,6 @@
 """linewatch: is the computer-vision model on the factory line really working?
 
-The package holds the pipeline stages (decode, image statistics, inference, slicing, drift),
+The package holds the pipeline stages (decode, inference, image statistics, slicing, drift),
 the ClickHouse store, the embedded and Faust runners, and the ``linewatch`` CLI.
 """
 

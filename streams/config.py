@@ -104,7 +104,11 @@ class Settings(BaseSettings):
     topic_replication: int = Field(1, gt=0)
     worker_id: str = Field("linewatch", description="Faust app id / consumer group.")
     worker_web_port: int = Field(6066, description="Faust web port (liveness/readiness).")
-    worker_data_dir: str = Field(".linewatch/worker", description="Faust tables and snapshots.")
+    worker_data_dir: str = Field(
+        ".linewatch/worker",
+        description="Faust's own data directory (linewatch keeps no Faust tables there: drift "
+        "snapshots live in the ClickHouse table monitor_snapshots).",
+    )
     inference_batch_size: int = Field(8, gt=0, description="Frames per embedded micro-batch.")
     worker_batch_size: int = Field(
         64, gt=0, description="Max events per worker micro-batch (Kafka take, one store write)."

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from schemas.results import Detection
 from streams.assess import CORRUPTIONS, NOVEL_INPUTS, apply_corruption, conditions, evaluate_suite
-from streams.assess.suite import run_corruption_suite
+from streams.assess.suite import SuiteResult, run_corruption_suite
 from streams.config import Settings
 from streams.sinks import ClickHouseStore
 
@@ -97,16 +97,25 @@ def test_novel_inputs() -> None:
     assert none == [] and not np.array_equal(obj, belt)
 
 
-def _comparable(result: object) -> list[tuple[object, ...]]:
-    rows = result.results  # type: ignore[attr-defined]
-    return [tuple(r.model_dump().values()) for r in rows]
+def _comparable(result: SuiteResult) -> list[tuple[object, ...]]:
+    return [tuple(r.model_dump().values()) for r in result.results]
 
 
 def test_suite_is_deterministic_by_seed() -> None:
-    kw = {"threshold": 0.5, "review_band": (0.15, 0.5), "frames": 6, "severities": (1, 5)}
-    a = evaluate_suite(DarkSpotDetector(), seed=3, **kw)  # type: ignore[arg-type]
-    b = evaluate_suite(DarkSpotDetector(), seed=3, batch_size=4, **kw)  # type: ignore[arg-type]
-    c = evaluate_suite(DarkSpotDetector(), seed=4, **kw)  # type: ignore[arg-type]
+    def run(seed: int, batch_size: int = 32) -> SuiteResult:
+        return evaluate_suite(
+            DarkSpotDetector(),
+            threshold=0.5,
+            review_band=(0.15, 0.5),
+            frames=6,
+            severities=(1, 5),
+            seed=seed,
+            batch_size=batch_size,
+        )
+
+    a = run(seed=3)
+    b = run(seed=3, batch_size=4)
+    c = run(seed=4)
     assert _comparable(a) == _comparable(b)
     assert [r.model_dump() for r in a.frames] == [r.model_dump() for r in b.frames]
     assert a.run.run_id == b.run.run_id != c.run.run_id
@@ -132,9 +141,13 @@ def test_failure_modes_of_a_blind_and_a_trigger_happy_model() -> None:
                 [Detection(class_name="dent", confidence=0.99, box=(0, 0, 5, 5))] for _ in frames
             ]
 
-    kw = {"threshold": 0.5, "review_band": (0.15, 0.5), "frames": 6, "severities": (1,), "seed": 1}
-    blind = {r.corruption: r for r in evaluate_suite(Blind(), **kw).results}  # type: ignore[arg-type]
-    loud = {r.corruption: r for r in evaluate_suite(Alarmist(), **kw).results}  # type: ignore[arg-type]
+    def run(detector: DarkSpotDetector) -> SuiteResult:
+        return evaluate_suite(
+            detector, threshold=0.5, review_band=(0.15, 0.5), frames=6, severities=(1,), seed=1
+        )
+
+    blind = {r.corruption: r for r in run(Blind()).results}
+    loud = {r.corruption: r for r in run(Alarmist()).results}
     for name in NOVEL_INPUTS:
         assert (blind[name].fail_safe, blind[name].fail_silent) == (2, 0)
         assert (loud[name].fail_safe, loud[name].fail_silent) == (0, 2)
@@ -155,7 +168,7 @@ def test_suite_writes_tables_and_views(tmp_path: Path) -> None:
             detector=DarkSpotDetector(),
             frames=6,
             seed=2,
-            severities=(2,),  # type: ignore[arg-type]
+            severities=(2,),
         )
         n = store.query("SELECT count() FROM v_corruption_robustness").result_rows[0][0]
         assert n == len(res.results)
@@ -168,7 +181,7 @@ def test_suite_writes_tables_and_views(tmp_path: Path) -> None:
             detector=DarkSpotDetector(),
             frames=6,
             seed=2,
-            severities=(2,),  # type: ignore[arg-type]
+            severities=(2,),
         )
         assert again.run.run_id == res.run.run_id
         total = store.query("SELECT count() FROM lab_eval").result_rows[0][0]

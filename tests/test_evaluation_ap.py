@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from streams.evaluation.ap import Prediction, Truth, average_precision, evaluate_detections
+from streams.evaluation.ap import average_precision, evaluate_detections
+from streams.evaluation.boxes import PredictedBox, TruthBox
 
 
 def test_average_precision_hand_case() -> None:
@@ -51,11 +52,11 @@ def test_average_precision_matches_the_textbook_definition() -> None:
 
 
 def test_evaluate_detections_uses_it_per_class() -> None:
-    truths = [[Truth("a", (0, 0, 10, 10))], [Truth("a", (0, 0, 10, 10))], []]
+    truths = [[TruthBox("a", (0, 0, 10, 10))], [TruthBox("a", (0, 0, 10, 10))], []]
     preds = [
-        [Prediction("a", 0.9, (0, 0, 10, 10)), Prediction("b", 0.8, (0, 0, 10, 10))],
-        [Prediction("a", 0.3, (1, 0, 11, 10))],
-        [Prediction("a", 0.6, (0, 0, 10, 10))],
+        [PredictedBox("a", 0.9, (0, 0, 10, 10)), PredictedBox("b", 0.8, (0, 0, 10, 10))],
+        [PredictedBox("a", 0.3, (1, 0, 11, 10))],
+        [PredictedBox("a", 0.6, (0, 0, 10, 10))],
     ]
     r = evaluate_detections(preds, truths, ["a", "b"])
     # class a, ranked: TP (0.9), FP (0.6, no truth in frame 3), TP (0.3) of 2 truths

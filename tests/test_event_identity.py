@@ -12,10 +12,10 @@ import pytest
 from schemas.records import FrameRecord, content_hash
 from streams.config import Settings
 from streams.inference import Detector
+from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
-from streams.runners.sources import open_source
 from streams.sinks import BatchWriter, ClickHouseStore
 from tests.test_store_samples import detection, frame
 
@@ -47,13 +47,19 @@ def conflicts(store: ClickHouseStore) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.parametrize("interleaved", [True, False])
 def test_conflict_in_one_batch_is_a_dead_letter_and_keeps_its_detections_out(
-    store: ClickHouseStore,
+    store: ClickHouseStore, interleaved: bool
 ) -> None:
     first = hashed(1, b"A", "file:a.jsonl:1")
     other = hashed(1, b"B", "file:b.jsonl:9", line_id="line-2", camera_id="cam-z")
     replay = hashed(1, b"A", "file:a.jsonl:1")
-    batch = [first, detection(1, 0), other, detection(1, 0), detection(1, 1), replay]
+    mine = [detection(1, 0)]
+    theirs = [detection(1, k).model_copy(update={"line_id": "line-2"}) for k in (0, 1)]
+    if interleaved:
+        batch = [first, *mine, other, *theirs, replay]
+    else:  # the pipeline's order: every frame, then every detection
+        batch = [first, other, replay, *mine, *theirs]
     result = store.write(batch)
     assert result.written["frames"] == 1
     assert result.written["detections"] == 1  # the first frame's; not the other's two

@@ -86,9 +86,10 @@ def test_as_dict_and_frozen() -> None:
         "clipped_high",
         "clipped_low",
     ]
+    assert d == {name: getattr(s, name) for name in d}  # values are the fields, in field order
+    assert ImageStats(**d) == s
     with pytest.raises(AttributeError):
         s.brightness = 0.0  # type: ignore[misc]
-    assert isinstance(s, ImageStats)
 
 
 def test_tiny_and_invalid_frames() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from schemas.results import Detection
 from streams.errors import ModelFormatError
 from streams.inference import Detector, ModelSpec
 from streams.inference.decoders import (
@@ -26,7 +29,7 @@ def _frame(w: int = SIZE, h: int = SIZE) -> np.ndarray:
     return np.zeros((h, w, 3), np.uint8)
 
 
-def _as_tuples(dets) -> list[tuple[str, float, list[float]]]:
+def _as_tuples(dets: Sequence[Detection]) -> list[tuple[str, float, list[float]]]:
     return [(d.class_name, round(d.confidence, 4), [round(v, 3) for v in d.box]) for d in dets]
 
 
@@ -49,7 +52,7 @@ YOLOV8_EXPECTED = [
 ]
 
 
-def _spec(path: Path, onnx: Path, **kw) -> ModelSpec:
+def _spec(path: Path, onnx: Path, **kw: Any) -> ModelSpec:
     return ModelSpec(name=path.stem, onnx=onnx, **kw)
 
 
@@ -100,8 +103,8 @@ def test_boxes_scores_labels_with_num_detections(tmp_path: Path, units: str) -> 
         [[10, 20, 110, 220], [0, 0, 32, 32], [5, 5, 6, 6], [0, 0, 320, 320]], np.float32
     )
     if units == "normalized":
-        boxes = boxes / SIZE
-    outputs = {
+        boxes = (boxes / SIZE).astype(np.float32)
+    outputs: dict[str, np.ndarray] = {
         "det_boxes": boxes,
         "det_scores": np.array([0.95, 0.3, 0.01, 0.99], np.float32),
         "det_labels": np.array([2, 0, 1, 1], np.int64),
@@ -146,7 +149,7 @@ def test_boxes_scores_labels_found_by_order(tmp_path: Path) -> None:
         ([("b", 100, 4), ("b", 100), ("b", 100)], 2, "boxes_scores_labels"),
     ],
 )
-def test_infer_format(shapes, n_names, expected) -> None:
+def test_infer_format(shapes: list[tuple[Any, ...]], n_names: int | None, expected: str) -> None:
     infos = [OutputInfo(f"out{i}", tuple(s)) for i, s in enumerate(shapes)]
     assert infer_format(infos, n_names) == expected
 
@@ -161,7 +164,9 @@ def test_infer_format(shapes, n_names, expected) -> None:
         ([(1, "a", "n")], None, "symbolic"),
     ],
 )
-def test_infer_format_refuses_ambiguous_or_unknown(shapes, n_names, message) -> None:
+def test_infer_format_refuses_ambiguous_or_unknown(
+    shapes: list[tuple[Any, ...]], n_names: int | None, message: str
+) -> None:
     infos = [OutputInfo(f"out{i}", tuple(s)) for i, s in enumerate(shapes)]
     with pytest.raises(ModelFormatError, match=message) as info:
         infer_format(infos, n_names)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from schemas.results import FrameDetections
-from streams.cli.model import detect_lines
+from streams.describe import detect_lines
 from streams.inference import Detector
 from tests.onnx_graphs import constant_detector
 from tests.test_inference_decoders import yolov8_output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import Any
 
 import certifi
 import faust
@@ -18,7 +19,7 @@ from streams.kafka.config import (
     kafka_python_options,
 )
 
-SASL_SSL = {
+SASL_SSL: dict[str, Any] = {
     "kafka_bootstrap": "k1:9093,k2:9093",
     "kafka_security_protocol": "SASL_SSL",
     "kafka_sasl_mechanism": "SCRAM-SHA-256",
@@ -80,7 +81,7 @@ def test_password_is_never_in_the_settings_dump() -> None:
         {"kafka_sasl_username": None},
     ],
 )
-def test_incomplete_sasl_is_a_config_error(overrides: dict[str, object]) -> None:
+def test_incomplete_sasl_is_a_config_error(overrides: dict[str, Any]) -> None:
     s = Settings(**{**SASL_SSL, **overrides})
     for build in (kafka_python_options, aiokafka_options, faust_broker_options):
         with pytest.raises(ConfigError, match="LINEWATCH_KAFKA_SASL"):

@@ -17,7 +17,9 @@ from streams.inference.preprocess import LetterboxTransform, Preprocessor
         ((320, 320), (320, 320), (0, 0)),
     ],
 )
-def test_fit_keeps_aspect_and_centres(frame, expected_resized, expected_pad) -> None:
+def test_fit_keeps_aspect_and_centres(
+    frame: tuple[int, int], expected_resized: tuple[int, int], expected_pad: tuple[int, int]
+) -> None:
     t = LetterboxTransform.fit(frame_size=frame, input_size=(320, 320), letterbox=True)
     assert t.resized_size == expected_resized
     assert (t.pad_x, t.pad_y) == expected_pad
@@ -26,7 +28,7 @@ def test_fit_keeps_aspect_and_centres(frame, expected_resized, expected_pad) -> 
 
 @pytest.mark.parametrize("frame", [(640, 480), (480, 640), (1280, 200), (37, 91)])
 @pytest.mark.parametrize("letterbox", [True, False])
-def test_round_trip_frame_to_input_and_back(frame, letterbox) -> None:
+def test_round_trip_frame_to_input_and_back(frame: tuple[int, int], letterbox: bool) -> None:
     fw, fh = frame
     rng = np.random.default_rng(fw * fh)
     xy = rng.uniform(0, 0.5, (50, 2)) * (fw, fh)

@@ -8,10 +8,16 @@ import pytest
 from streams.inference.nms import box_iou, nms
 
 
-def _reference_nms(boxes, scores, labels, iou_threshold, max_detections):
+def _reference_nms(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    iou_threshold: float,
+    max_detections: int,
+) -> list[int]:
     """Textbook greedy NMS, one class at a time, merged by score (slow but obvious)."""
     iou = box_iou(boxes, boxes)
-    kept = []
+    kept: list[int] = []
     for cls in np.unique(labels):
         idx = [int(i) for i in np.argsort(-scores, kind="stable") if labels[i] == cls]
         while idx:

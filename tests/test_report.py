@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from schemas.records import DriftEventRecord, ReferenceGapRecord
+from streams.cli.tables import verdict_table
 from streams.config import Settings
-from streams.readiness.samples import T0
+from streams.drift.signals import ALL_SIGNALS
+from streams.readiness.samples import T0, event_uuid, sample_frame
 from streams.report import SECTIONS, compute_verdict, render_report
 from streams.sinks import ClickHouseStore
 from tests.test_assess import DarkSpotDetector
@@ -84,7 +86,7 @@ def full_report(tmp_path: Path) -> tuple[str, Settings, Path]:
             detector=DarkSpotDetector(),
             frames=6,
             seed=1,
-            severities=(1, 5),  # type: ignore[arg-type]
+            severities=(1, 5),
         )
         html = render_report(store, settings)
     return html, settings, tmp_path
@@ -146,7 +148,7 @@ def test_verdict_on_the_hand_case(tmp_path: Path) -> None:
     gap = by_name["frames outside lab conditions, worst slice × image statistic"]
     assert gap.status == "fail" and gap.measured == "50%"
     assert v.status == "fail" and not v.ready
-    assert "FAIL" in str(v.as_table().title)
+    assert "FAIL" in str(verdict_table(v).title)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason=f"chromium not installed; {INSTALL_HINT}")
@@ -173,3 +175,26 @@ def test_report_renders_in_headless_chromium(full_report: tuple[str, Settings, P
         check=True,
     )
     assert shot.stat().st_size > 10_000
+
+
+def test_producer_names_are_escaped_and_a_quiet_drift_section_says_what_was_watched(
+    tmp_path: Path,
+) -> None:
+    hostile = '<script>alert("x")</script>'
+    settings = _settings(tmp_path)
+    with ClickHouseStore.open(settings.store) as store:
+        store.apply_schema()
+        frames = [
+            sample_frame(event_uuid(n), line_id=hostile if n % 2 else "line-1", shift=shift)
+            for n, shift in enumerate(["day", "day", "night", "night", "day"])
+        ]
+        store.insert(frames)
+        html = render_report(store, settings)
+    assert hostile not in html and "<script" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html  # shown, as text
+    drift = html.split('id="drift"', 1)[1].split("</section>", 1)[0]
+    assert "No data" not in drift
+    # 4 slices (line-1 and the hostile line, each by day and by night) x every signal
+    signals = len(ALL_SIGNALS)
+    assert f"{4 * signals} slice-signals ({signals} signals on each of 4 slices)" in drift
+    assert "over 5 frames" in drift

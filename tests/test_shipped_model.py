@@ -17,7 +17,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from streams.evaluation import Prediction, Truth, evaluate_detections
+from streams.evaluation import PredictedBox, TruthBox, evaluate_detections
 from streams.inference.decoders import YoloV8Decoder
 from streams.inference.nms import nms
 from streams.simulate import TRAINED_CLASSES, SimulationRequest, generate
@@ -44,13 +44,13 @@ def session(spec: dict[str, Any]) -> ort.InferenceSession:
 
 
 @pytest.fixture(scope="module")
-def fresh_lab() -> tuple[list[np.ndarray], list[list[Truth]]]:
+def fresh_lab() -> tuple[list[np.ndarray], list[list[TruthBox]]]:
     req = SimulationRequest.build(split="lab", events=FRAMES, seed=FRESH_SEED, lines=1)
     frames, truths = [], []
     for sim in generate(req):
         jpeg = base64.b64decode(sim.event["image"]["data"])
         frames.append(np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")))
-        truths.append([Truth(o["class_name"], tuple(o["box"])) for o in sim.label["objects"]])
+        truths.append([TruthBox(o["class_name"], tuple(o["box"])) for o in sim.label["objects"]])
     return frames, truths
 
 
@@ -82,11 +82,11 @@ def _letterbox(frame: np.ndarray, size: tuple[int, int], pad: int) -> np.ndarray
 def test_lab_map50_on_a_fresh_seed(
     spec: dict[str, Any],
     session: ort.InferenceSession,
-    fresh_lab: tuple[list[np.ndarray], list[list[Truth]]],
+    fresh_lab: tuple[list[np.ndarray], list[list[TruthBox]]],
 ) -> None:
     frames, truths = fresh_lab
     size = tuple(spec["input_size"])
-    preds: list[list[Prediction]] = []
+    preds: list[list[PredictedBox]] = []
     for k in range(0, len(frames), 50):
         batch = np.stack([_letterbox(f, size, spec["pad_value"]) for f in frames[k : k + 50]])
         x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) * spec["scale"]
@@ -101,7 +101,7 @@ def test_lab_map50_on_a_fresh_seed(
             )
             preds.append(
                 [
-                    Prediction(spec["class_names"][c], s, tuple(b))
+                    PredictedBox(spec["class_names"][c], s, tuple(b))
                     for c, s, b in zip(
                         cand.labels[keep].tolist(),
                         cand.scores[keep].tolist(),
@@ -118,19 +118,19 @@ def test_lab_map50_on_a_fresh_seed(
     for name, c in result.per_class.items():
         assert c.recall >= 0.8, (name, c)
     good = [p for p, t in zip(preds, truths, strict=True) if not t]
-    flagged = sum(any(d.score >= spec["operating_threshold"] for d in p) for p in good)
+    flagged = sum(any(d.confidence >= spec["operating_threshold"] for d in p) for p in good)
     assert flagged / len(good) < 0.1
 
 
 def test_production_detector_reads_the_shipped_spec(
-    fresh_lab: tuple[list[np.ndarray], list[list[Truth]]],
+    fresh_lab: tuple[list[np.ndarray], list[list[TruthBox]]],
 ) -> None:
     inference = pytest.importorskip("streams.inference")
     detector = inference.Detector.load(None, intra_op_num_threads=1)
     frames, truths = fresh_lab
     detections = detector.detect(frames[:100])
     preds = [
-        [Prediction(d.class_name, d.confidence, tuple(d.box)) for d in frame]
+        [PredictedBox(d.class_name, d.confidence, tuple(d.box)) for d in frame]
         for frame in detections
     ]
     result = evaluate_detections(preds, truths[:100], TRAINED_CLASSES)

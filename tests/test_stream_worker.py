@@ -64,7 +64,7 @@ def test_retry_after_a_partial_write_looks_keys_up_again(worker: StreamWorker) -
         sleeps.append(seconds)
         store.command("RENAME TABLE linewatch.detections_away TO linewatch.detections")
 
-    worker._sleep = heal
+    worker = StreamWorker(worker.settings, worker.pipeline, store, worker.partitions, sleep=heal)
     # frames land, detections fail; the retry must not insert the frames a second time even
     # though the first attempt trusted the batch to be new
     worker.write([frame(1), frame(2), detection(1, 0)], known_new=True)

@@ -10,15 +10,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from streams.config import Settings
 from streams.inference import Detector
+from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
-from streams.runners.sources import open_source
 from streams.sinks import ClickHouseStore
 from tests.worker_harness import KafkaHarness, event_key
 
@@ -52,15 +53,29 @@ def _embedded_drift(events_file: Path, tmp: Path, settings: Settings) -> tuple[s
     return drift, int(gaps)
 
 
-def _store_counts(path: Path) -> dict[str, object]:
+class _Counts(TypedDict):
+    frames: int
+    distinct: int
+    dead: int
+    labels: int
+    gaps: int
+    drift: set[str]
+    event_ids: set[str]
+
+
+def _store_counts(path: Path) -> _Counts:
     with ClickHouseStore.open(f"chdb://{path}") as store:
         q = store.query
+
+        def count(sql: str) -> int:
+            return int(q(sql).result_rows[0][0])
+
         return {
-            "frames": q("SELECT count() FROM linewatch.frames").result_rows[0][0],
-            "distinct": q("SELECT uniqExact(event_id) FROM linewatch.frames").result_rows[0][0],
-            "dead": q("SELECT count() FROM linewatch.dead_letters").result_rows[0][0],
-            "labels": q("SELECT count() FROM linewatch.labels").result_rows[0][0],
-            "gaps": q("SELECT count() FROM linewatch.reference_gap").result_rows[0][0],
+            "frames": count("SELECT count() FROM linewatch.frames"),
+            "distinct": count("SELECT uniqExact(event_id) FROM linewatch.frames"),
+            "dead": count("SELECT count() FROM linewatch.dead_letters"),
+            "labels": count("SELECT count() FROM linewatch.labels"),
+            "gaps": count("SELECT count() FROM linewatch.reference_gap"),
             "drift": {r[0] for r in q("SELECT drift_id FROM linewatch.drift_events").result_rows},
             "event_ids": {r[0] for r in q("SELECT event_id FROM linewatch.frames").result_rows},
         }
@@ -134,9 +149,9 @@ def test_two_workers_split_partitions_and_store_each_event_once(
     harness.stop_all()
     ca, cb = _store_counts(a.store_path), _store_counts(b.store_path)
     assert ca["frames"] > 0 and cb["frames"] > 0, "both workers should own partitions"
-    assert not (ca["event_ids"] & cb["event_ids"])  # type: ignore[operator]
-    assert ca["frames"] + cb["frames"] == len(events)  # type: ignore[operator]
-    assert len(ca["event_ids"] | cb["event_ids"]) == len(events)  # type: ignore[operator]
+    assert not (ca["event_ids"] & cb["event_ids"])
+    assert ca["frames"] + cb["frames"] == len(events)
+    assert len(ca["event_ids"] | cb["event_ids"]) == len(events)
 
 
 def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detectors(

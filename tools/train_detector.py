@@ -43,8 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streams.evaluation import (  # noqa: E402
-    Prediction,
-    Truth,
+    PredictedBox,
+    TruthBox,
     best_f1_threshold,
     evaluate_detections,
 )
@@ -228,10 +228,10 @@ def load_ort(path: Path) -> Any:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def predict(session: Any, frames: list[np.ndarray], batch: int = 32) -> list[list[Prediction]]:
+def predict(session: Any, frames: list[np.ndarray], batch: int = 32) -> list[list[PredictedBox]]:
     """Detections per frame, decoded and NMS'd by ``streams.inference`` (the production code)."""
     decode = YoloV8Decoder(len(TRAINED_CLASSES))
-    out: list[list[Prediction]] = []
+    out: list[list[PredictedBox]] = []
     for k in range(0, len(frames), batch):
         x = to_tensor(frames[k : k + batch]).numpy()  # 320x240 frames = input size: no padding
         raw = session.run(["output0"], {"images": x})[0]
@@ -239,7 +239,7 @@ def predict(session: Any, frames: list[np.ndarray], batch: int = 32) -> list[lis
             keep = nms(cand.boxes, cand.scores, cand.labels, iou_threshold=0.5, max_detections=50)
             out.append(
                 [
-                    Prediction(TRAINED_CLASSES[c], s, (x1, y1, x2, y2))
+                    PredictedBox(TRAINED_CLASSES[c], s, (x1, y1, x2, y2))
                     for c, s, (x1, y1, x2, y2) in zip(
                         cand.labels[keep].tolist(),
                         cand.scores[keep].tolist(),
@@ -251,14 +251,16 @@ def predict(session: Any, frames: list[np.ndarray], batch: int = 32) -> list[lis
     return out
 
 
-def simulated(request: SimulationRequest) -> tuple[list[np.ndarray], list[list[Truth]], list[Any]]:
+def simulated(
+    request: SimulationRequest,
+) -> tuple[list[np.ndarray], list[list[TruthBox]], list[Any]]:
     import base64
 
     frames, truths, sims = [], [], []
     for ev in generate(request):
         data = base64.b64decode(ev.event["image"]["data"])
         frames.append(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
-        truths.append([Truth(o["class_name"], tuple(o["box"])) for o in ev.label["objects"]])
+        truths.append([TruthBox(o["class_name"], tuple(o["box"])) for o in ev.label["objects"]])
         sims.append(ev)
     return frames, truths, sims
 
@@ -280,9 +282,9 @@ def demo_report(session: Any, threshold: float, events: int) -> dict[str, Any]:
         t = [[x for x in truths[i] if x.class_name in TRAINED_CLASSES] for i in idx]
         ev = evaluate_detections(p, t, TRAINED_CLASSES, operating_threshold=threshold)
         good = [i for i in idx if not truths[i]]
-        flagged = sum(1 for i in good if any(q.score >= threshold for q in preds[i]))
+        flagged = sum(1 for i in good if any(q.confidence >= threshold for q in preds[i]))
         cracks = [i for i in idx if any(x.class_name == "crack" for x in truths[i])]
-        crack_hit = sum(1 for i in cracks if any(q.score >= threshold for q in preds[i]))
+        crack_hit = sum(1 for i in cracks if any(q.confidence >= threshold for q in preds[i]))
         n_truth = sum(c.n_truth for c in ev.per_class.values())
         tp = sum(round(c.recall * c.n_truth) for c in ev.per_class.values() if c.n_truth)
         report["slices"][key] = {
@@ -324,7 +326,7 @@ def stress_report(session: Any, threshold: float, units: int) -> dict[str, Any]:
             cond = conditions(name, np.random.default_rng([STRESS_SEED, 1, k]))
             rgb, objs = render_scene(np.random.default_rng([STRESS_SEED, 2, k]), cond, [cls_name])
             frames.append(jpeg_roundtrip(rgb))
-            truths.append([Truth(o.class_name, o.box) for o in objs])
+            truths.append([TruthBox(o.class_name, o.box) for o in objs])
         ev = evaluate_detections(
             predict(session, frames), truths, TRAINED_CLASSES, operating_threshold=threshold
         )
@@ -340,7 +342,7 @@ def stress_report(session: Any, threshold: float, units: int) -> dict[str, Any]:
         crack_frames.append(jpeg_roundtrip(rgb))
     seen_as = Counter[str]()
     for dets in predict(session, crack_frames):
-        top = [d for d in dets if d.score >= threshold]
+        top = [d for d in dets if d.confidence >= threshold]
         seen_as[top[0].class_name if top else "(missed)"] += 1
     report["novel_crack_under_lab_light"] = dict(sorted(seen_as.items()))
     return report

@@ -31,7 +31,9 @@ from schemas.results import Detection
 from streams.assess.corruptions import CORRUPTIONS, apply_corruption
 from streams.assess.novel import NOVEL_INPUTS
 from streams.config import Settings
-from streams.readiness.matching import Pred, Truth, frame_outcome
+from streams.evaluation.boxes import PredictedBox, TruthBox
+from streams.inference.threshold import operating_threshold
+from streams.readiness.matching import frame_outcome
 from streams.readiness.records import AssessmentRunRecord, CorruptionResultRecord, LabEvalRecord
 from streams.simulate import SimulationRequest, generate
 from streams.sinks import ClickHouseStore
@@ -108,14 +110,16 @@ class SuiteResult:
         return [*self.frames, *self.results, self.run]
 
 
-def _lab_sample(frames: int, seed: int) -> list[tuple[NDArray[np.uint8], list[Truth]]]:
+def _lab_sample(frames: int, seed: int) -> list[tuple[NDArray[np.uint8], list[TruthBox]]]:
     request = SimulationRequest(split="lab", events=frames, seed=seed, lines=3)
     return [
-        (sim.rgb, [Truth(o.class_name, o.box) for o in sim.objects]) for sim in generate(request)
+        (sim.rgb, [TruthBox(o.class_name, o.box) for o in sim.objects]) for sim in generate(request)
     ]
 
 
-def _failure_mode(kind: str, truths: Sequence[Truth], preds: Sequence[Pred], thr: float) -> str:
+def _failure_mode(
+    kind: str, truths: Sequence[TruthBox], preds: Sequence[PredictedBox], thr: float
+) -> str:
     fo = frame_outcome(preds, truths, thr)
     confident = fo.pred_defective
     if kind == "novel" or not truths:
@@ -128,15 +132,15 @@ def _failure_mode(kind: str, truths: Sequence[Truth], preds: Sequence[Pred], thr
 
 def _frames_of(
     cond: Condition,
-    sample: list[tuple[NDArray[np.uint8], list[Truth]]],
+    sample: list[tuple[NDArray[np.uint8], list[TruthBox]]],
     seed: int,
     novel_frames: int,
-) -> Iterator[tuple[int, NDArray[np.uint8], list[Truth]]]:
+) -> Iterator[tuple[int, NDArray[np.uint8], list[TruthBox]]]:
     if cond.kind == "novel":
         make = NOVEL_INPUTS[cond.corruption]
         for i in range(novel_frames):
             rgb, objects = make(np.random.default_rng([seed, cond.index, i]))
-            yield i, rgb, [Truth(o.class_name, o.box) for o in objects]
+            yield i, rgb, [TruthBox(o.class_name, o.box) for o in objects]
         return
     for i, (rgb, truths) in enumerate(sample):
         if cond.kind == "clean":
@@ -210,7 +214,7 @@ def evaluate_suite(
             batch = items[start : start + batch_size]
             dets = detector.detect([rgb for _, rgb, _ in batch])
             for (i, _rgb, truths), frame_dets in zip(batch, dets, strict=True):
-                preds = [Pred(d.class_name, float(d.confidence), d.box) for d in frame_dets]
+                preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in frame_dets]
                 fo = frame_outcome(preds, truths, threshold)
                 known = [t for t in truths if not trained or t.class_name in trained]
                 kfo = frame_outcome(preds, known, threshold)
@@ -277,11 +281,7 @@ def run_corruption_suite(
         from streams.inference import Detector
 
         detector = Detector.load(settings.model, settings=settings)
-    threshold = (
-        float(settings.operating_threshold)
-        if settings.operating_threshold is not None
-        else float(detector.spec.operating_threshold)
-    )
+    threshold = operating_threshold(settings, detector.spec)
     result = evaluate_suite(
         detector,
         threshold=threshold,

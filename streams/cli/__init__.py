@@ -2,22 +2,36 @@
 
 Each command group lives in its own module and registers itself on the shared Typer apps:
 
+- ``schema export``                  → :mod:`streams.cli.schema_export`
 - ``simulate``                       → :mod:`streams.cli.simulate`
 - ``detect``, ``model info``         → :mod:`streams.cli.model`
-- ``schema export|apply``, ``query``, ``drift`` → :mod:`streams.cli.store`
-- ``run``, ``demo``                  → :mod:`streams.cli.run`
-- ``topics create``, ``produce``, ``worker`` → :mod:`streams.cli.kafka`
+- ``schema apply``, ``query``, ``drift`` → :mod:`streams.cli.store`
+- ``run``, ``reference build``, ``demo`` → :mod:`streams.cli.run`
+- ``topics create``, ``produce``     → :mod:`streams.cli.kafka`
+- ``worker``                         → :mod:`streams.cli.worker`
 - ``metrics``, ``assess``, ``report`` → :mod:`streams.cli.readiness`
+
+A new command module is imported and registered below; a module that fails to import fails
+the CLI loudly instead of silently losing its commands.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
 import typer
 
+from streams.cli import (
+    kafka,
+    model,
+    readiness,
+    run,
+    schema_export,
+    simulate,
+    store,
+    worker,
+)
 from streams.cli.groups import CliGroups
 from streams.errors import LinewatchError
 
@@ -32,30 +46,8 @@ app = typer.Typer(
 )
 _groups = CliGroups.attach(app)
 
-_COMMAND_MODULES = (
-    "schema_export",
-    "simulate",
-    "model",
-    "store",
-    "run",
-    "kafka",
-    "worker",
-    "readiness",
-)
-
-
-def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"streams.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"streams.cli.{name}":
-                continue  # command group not built yet
-            raise
-        module.register(app, _groups)
-
-
-_register_all()
+for _module in (schema_export, simulate, model, store, run, kafka, worker, readiness):
+    _module.register(app, _groups)
 
 
 def main() -> None:

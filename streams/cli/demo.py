@@ -111,10 +111,11 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
     from streams.assess import run_corruption_suite
     from streams.cli.progress import make_progress
     from streams.cli.run_source import run_source
+    from streams.cli.tables import verdict_table
     from streams.inference import Detector
+    from streams.ingest.sources import open_source
     from streams.report import compute_verdict, render_report
     from streams.runners.reference import build_reference
-    from streams.runners.sources import open_source
 
     out.mkdir(parents=True, exist_ok=True)
     reference_path = out / "reference.json"
@@ -153,5 +154,5 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
         report_path = out / "report.html"
         report_path.write_text(render_report(store, settings))
         verdict = compute_verdict(store, settings)
-        console.print(verdict.as_table() if hasattr(verdict, "as_table") else str(verdict))
+        console.print(verdict_table(verdict))
         console.print(f"report: {report_path.resolve()}")

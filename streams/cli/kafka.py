@@ -12,7 +12,7 @@ import typer
 
 from streams.cli.groups import CliGroups
 from streams.cli.options import settings_with
-from streams.cli.progress import make_progress, stderr_console
+from streams.cli.progress import make_progress, progress_starter, stderr_console
 from streams.config import Settings
 
 __all__ = ["register"]
@@ -104,7 +104,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 rate=rate,
                 topic=topic,
                 labels_topic=labels_topic,
-                progress=progress,
+                on_progress=progress_starter(progress),
             )
         stderr_console.print(
             f"events: {summary.events_sent} sent, {summary.events_failed} failed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -13,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["make_progress", "stderr_console"]
+__all__ = ["make_progress", "progress_starter", "stderr_console"]
 
 stderr_console = Console(stderr=True)
 
@@ -30,3 +32,13 @@ def make_progress() -> Progress:
         console=stderr_console,
         transient=False,
     )
+
+
+def progress_starter(progress: Progress) -> Callable[[str, int | None], Callable[[], None]]:
+    """Adapt ``progress`` to a stage's ``start(description, total) -> advance()`` callback."""
+
+    def start(description: str, total: int | None) -> Callable[[], None]:
+        task = progress.add_task(description, total=total)
+        return lambda: progress.advance(task)
+
+    return start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 from streams.cli.groups import CliGroups
 from streams.cli.options import ModelOpt, StoreOpt, settings_with
 from streams.errors import ConfigError
+
+if TYPE_CHECKING:
+    from streams.assess.suite import SuiteResult
 
 __all__ = ["print_metrics", "register"]
 
@@ -97,130 +100,146 @@ def print_metrics(metrics: Any, out: Console) -> None:
         out.print(f"[yellow]note:[/] {note}")
 
 
+def _review_queue_table(rows: list[dict[str, Any]], band: tuple[float, float]) -> Table:
+    t = Table(title=f"review queue: top confidence in {list(band)}")
+    for col in ("event_id", "line", "captured_at", "top conf.", "labelled"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r["event_id"],
+            r["line_id"],
+            str(r["captured_at"]),
+            f"{r['max_confidence']:.3f}",
+            "yes" if r["labelled"] else "no",
+        )
+    return t
+
+
+def _parse_severities(text: str) -> tuple[int, ...]:
+    """``--severities 1,3,5`` → ``(1, 3, 5)``, each within 1..5."""
+    try:
+        levels = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError as exc:
+        raise ConfigError(f"--severities must be integers like 1,3,5 ({exc})") from exc
+    if not levels or any(not 1 <= s <= 5 for s in levels):
+        raise ConfigError(f"--severities must be within 1..5, got {text!r}")
+    return levels
+
+
+def _suite_table(result: SuiteResult, seed: int) -> Table:
+    t = Table(title=f"corruption suite {result.run.run_id[:12]} (seed {seed})")
+    for col in ("condition", "sev", "recall", "mean top conf", "fail-safe", "fail-silent"):
+        t.add_column(col)
+    for r in result.results:
+        t.add_row(
+            r.corruption,
+            str(r.severity or ""),
+            "no data" if r.recall is None else f"{r.recall:.1%}",
+            f"{r.mean_top_confidence:.2f}",
+            f"{r.fail_safe}/{r.frames}",
+            f"{r.fail_silent}/{r.frames}",
+        )
+    return t
+
+
+def metrics_command(  # noqa: PLR0917
+    by: Annotated[
+        str, typer.Option(help="Group by any of line,shift,lighting ('' for overall only).")
+    ] = "line,shift,lighting",
+    fmt: Annotated[
+        Literal["table", "json"], typer.Option("--format", help="table or json.")
+    ] = "table",
+    review_queue: Annotated[
+        bool, typer.Option("--review-queue", help="List the frames in the review band.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="Rows of --review-queue.")] = 100,
+    store: StoreOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Readiness metrics: FPR, per-class FNR, per-slice precision/recall, latency, base rate."""
+    from streams.readiness.metrics import compute_metrics, parse_by
+    from streams.readiness.metrics import review_queue as queue_of
+    from streams.sinks import ClickHouseStore
+
+    settings = settings_with(store=store, model=model)
+    columns = parse_by(by)
+    with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
+        st.apply_schema()
+        if review_queue:
+            rows = queue_of(st, settings, limit=limit)
+            if fmt == "json":
+                typer.echo(json.dumps(rows, default=_json_default, indent=2))
+                return
+            console.print(_review_queue_table(rows, settings.review_band))
+            return
+        m = compute_metrics(st, settings, by=columns)
+    if fmt == "json":
+        typer.echo(json.dumps(m.as_dict(), default=_json_default, indent=2))
+    else:
+        print_metrics(m, console)
+
+
+def assess_command(  # noqa: PLR0917
+    suite: Annotated[str, typer.Option(help="The suite to run: corruptions.")] = "corruptions",
+    frames: Annotated[int, typer.Option(min=1, help="Lab frames to render.")] = 120,
+    seed: Annotated[int, typer.Option(min=0, help="Seed: same seed, same results.")] = 0,
+    severities: Annotated[
+        str, typer.Option(help="Comma-separated severities out of 1..5.")
+    ] = "1,3,5",
+    store: StoreOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Corruptions and novel inputs: recall, confidence, fail-safe vs fail-silent."""
+    from streams.assess import run_corruption_suite
+    from streams.cli.progress import make_progress
+    from streams.sinks import ClickHouseStore
+
+    if suite != "corruptions":
+        raise ConfigError(f"unknown suite {suite!r}; the available suite is 'corruptions'")
+    levels = _parse_severities(severities)
+    settings = settings_with(store=store, model=model)
+    with (
+        ClickHouseStore.open(settings.store, password=settings.store_password) as st,
+        make_progress() as progress,
+    ):
+        task = progress.add_task("conditions", total=None)
+        result = run_corruption_suite(
+            st,
+            settings,
+            frames=frames,
+            seed=seed,
+            severities=levels,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(_suite_table(result, seed))
+    console.print(f"{result.run.elapsed_s:.1f} s; stored in {settings.store}")
+
+
+def report_command(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
+    store: StoreOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Write the readiness report: one self-contained HTML file; prints the verdict."""
+    from streams.cli.tables import verdict_table
+    from streams.readiness.metrics import compute_metrics
+    from streams.report import compute_verdict, render_report
+    from streams.sinks import ClickHouseStore
+
+    settings = settings_with(store=store, model=model)
+    with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
+        st.apply_schema()
+        m = compute_metrics(st, settings)
+        verdict = compute_verdict(st, settings, metrics=m)
+        html = render_report(st, settings, metrics=m, verdict=verdict)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    console.print(verdict_table(verdict))
+    console.print(f"report: {out.resolve()}")
+
+
 def register(app: typer.Typer, groups: CliGroups) -> None:
     """Add ``metrics``, ``assess`` and ``report``."""
-
-    @app.command("metrics")
-    def metrics(  # noqa: PLR0917
-        by: Annotated[
-            str, typer.Option(help="Group by any of line,shift,lighting ('' for overall only).")
-        ] = "line,shift,lighting",
-        fmt: Annotated[
-            Literal["table", "json"], typer.Option("--format", help="table or json.")
-        ] = "table",
-        review_queue: Annotated[
-            bool, typer.Option("--review-queue", help="List the frames in the review band.")
-        ] = False,
-        limit: Annotated[int, typer.Option(help="Rows of --review-queue.")] = 100,
-        store: StoreOpt = None,
-        model: ModelOpt = None,
-    ) -> None:
-        """Readiness metrics: FPR, per-class FNR, per-slice precision/recall, latency, base rate."""
-        from streams.readiness.metrics import compute_metrics, parse_by
-        from streams.readiness.metrics import review_queue as queue_of
-        from streams.sinks import ClickHouseStore
-
-        settings = settings_with(store=store, model=model)
-        columns = parse_by(by)
-        with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
-            st.apply_schema()
-            if review_queue:
-                rows = queue_of(st, settings, limit=limit)
-                if fmt == "json":
-                    typer.echo(json.dumps(rows, default=_json_default, indent=2))
-                    return
-                t = Table(title=f"review queue: top confidence in {list(settings.review_band)}")
-                for col in ("event_id", "line", "captured_at", "top conf.", "labelled"):
-                    t.add_column(col)
-                for r in rows:
-                    t.add_row(
-                        r["event_id"],
-                        r["line_id"],
-                        str(r["captured_at"]),
-                        f"{r['max_confidence']:.3f}",
-                        "yes" if r["labelled"] else "no",
-                    )
-                console.print(t)
-                return
-            m = compute_metrics(st, settings, by=columns)
-        if fmt == "json":
-            typer.echo(json.dumps(m.as_dict(), default=_json_default, indent=2))
-        else:
-            print_metrics(m, console)
-
-    @app.command("assess")
-    def assess(  # noqa: PLR0917
-        suite: Annotated[str, typer.Option(help="The suite to run: corruptions.")] = "corruptions",
-        frames: Annotated[int, typer.Option(min=1, help="Lab frames to render.")] = 120,
-        seed: Annotated[int, typer.Option(min=0, help="Seed: same seed, same results.")] = 0,
-        severities: Annotated[
-            str, typer.Option(help="Comma-separated severities out of 1..5.")
-        ] = "1,3,5",
-        store: StoreOpt = None,
-        model: ModelOpt = None,
-    ) -> None:
-        """Corruptions and novel inputs: recall, confidence, fail-safe vs fail-silent."""
-        from streams.assess import run_corruption_suite
-        from streams.cli.progress import make_progress
-        from streams.sinks import ClickHouseStore
-
-        if suite != "corruptions":
-            raise ConfigError(f"unknown suite {suite!r}; the available suite is 'corruptions'")
-        try:
-            levels = tuple(int(s) for s in severities.split(",") if s.strip())
-        except ValueError as exc:
-            raise ConfigError(f"--severities must be integers like 1,3,5 ({exc})") from exc
-        if not levels or any(not 1 <= s <= 5 for s in levels):
-            raise ConfigError(f"--severities must be within 1..5, got {severities!r}")
-        settings = settings_with(store=store, model=model)
-        with (
-            ClickHouseStore.open(settings.store, password=settings.store_password) as st,
-            make_progress() as progress,
-        ):
-            task = progress.add_task("conditions", total=None)
-            result = run_corruption_suite(
-                st,
-                settings,
-                frames=frames,
-                seed=seed,
-                severities=levels,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-        t = Table(title=f"corruption suite {result.run.run_id[:12]} (seed {seed})")
-        for col in ("condition", "sev", "recall", "mean top conf", "fail-safe", "fail-silent"):
-            t.add_column(col)
-        for r in result.results:
-            t.add_row(
-                r.corruption,
-                str(r.severity or ""),
-                "no data" if r.recall is None else f"{r.recall:.1%}",
-                f"{r.mean_top_confidence:.2f}",
-                f"{r.fail_safe}/{r.frames}",
-                f"{r.fail_silent}/{r.frames}",
-            )
-        console.print(t)
-        console.print(f"{result.run.elapsed_s:.1f} s; stored in {settings.store}")
-
-    @app.command("report")
-    def report(
-        out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
-            "report.html"
-        ),
-        store: StoreOpt = None,
-        model: ModelOpt = None,
-    ) -> None:
-        """Write the readiness report: one self-contained HTML file; prints the verdict."""
-        from streams.readiness.metrics import compute_metrics
-        from streams.report import compute_verdict, render_report
-        from streams.sinks import ClickHouseStore
-
-        settings = settings_with(store=store, model=model)
-        with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
-            st.apply_schema()
-            m = compute_metrics(st, settings)
-            verdict = compute_verdict(st, settings, metrics=m)
-            html = render_report(st, settings, metrics=m, verdict=verdict)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(html, encoding="utf-8")
-        console.print(verdict.as_table())
-        console.print(f"report: {out.resolve()}")
+    app.command("metrics")(metrics_command)
+    app.command("assess")(assess_command)
+    app.command("report")(report_command)

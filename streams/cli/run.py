@@ -57,7 +57,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         model: ModelOpt = None,
         reference: ReferenceOpt = None,
     ) -> None:
-        """Run decode → statistics → inference → slice → drift → store over a source."""
+        """Run decode → inference → statistics → slice → drift → store over a source."""
         settings = settings_with(store=store, model=model, reference=reference)
         summary = run_source(source, settings, labels)
         _print_summary(summary)
@@ -79,8 +79,8 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     ) -> None:
         """Fit the lab reference profile (signals under evaluation conditions)."""
         from streams.inference import Detector
+        from streams.ingest.sources import open_source
         from streams.runners.reference import build_reference
-        from streams.runners.sources import open_source
 
         settings = settings_with(model=model)
         detector = Detector.load(settings.model)

@@ -21,11 +21,11 @@ def run_source(
 ) -> RunSummary:
     """Open the store, run ``source`` through the pipeline with a progress bar, reconcile."""
     from streams.inference import Detector
+    from streams.ingest.sources import open_source, read_records
     from streams.pipeline import MonitoringPipeline
     from streams.readiness import reconcile
     from streams.runners.embedded import run_embedded
     from streams.runners.reference import load_reference
-    from streams.runners.sources import open_source, read_records
     from streams.sinks import ClickHouseStore
 
     detector = Detector.load(settings.model)

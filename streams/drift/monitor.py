@@ -36,7 +36,8 @@ MIX_MARKER = "*"
 
 _SNAPSHOT_FORMAT = "linewatch.drift-monitor/1"
 
-Detector = GaussianCusum | BernoulliCusum
+SliceDetector = GaussianCusum | BernoulliCusum
+"""The detector of one slice-signal (not :class:`streams.inference.Detector`, the model)."""
 Record = DriftEventRecord | ReferenceGapRecord
 
 OUTSIDE_LAB_RANGE = "outside_lab_range"
@@ -56,7 +57,7 @@ class _SliceState:
         "sums",
     )
 
-    def __init__(self, detectors: list[Detector], bins: list[int], now: datetime) -> None:
+    def __init__(self, detectors: list[SliceDetector], bins: list[int], now: datetime) -> None:
         self.detectors = detectors
         self.events = 0
         self.last_seen = now
@@ -118,7 +119,7 @@ class DriftMonitor:
         return list(self._slices)
 
     def _new_slice(self, now: datetime) -> _SliceState:
-        dets: list[Detector] = [
+        dets: list[SliceDetector] = [
             self._gauss.clone() if p[4] else self._bern.clone() for p in self._prep
         ]
         return _SliceState(dets, self._bins, now)
@@ -234,7 +235,7 @@ class DriftMonitor:
         self,
         key: SliceKey,
         signal: str,
-        det: Detector,
+        det: SliceDetector,
         *,
         event_id: str,
         captured_at: datetime,

@@ -37,7 +37,10 @@ class SignalReference:
     std: float
     edges: tuple[float, ...]
     proportions: tuple[float, ...]
-    quantiles: tuple[float, ...]  # the 1st..99th percentiles, for the approximate KS distance
+    quantiles: tuple[float, ...]
+    """The 1st..99th percentiles: the 1st and 99th bound the lab range of the drift monitor's
+    ``outside_lab_range`` gap; only :meth:`ReferenceProfile.ks` (not used by the monitor) reads
+    the ones between."""
 
 
 def _std_floor(mean: float) -> float:
@@ -103,10 +106,6 @@ class ReferenceProfile:
         """``(x - mean) / std`` of the reference."""
         ref = self[signal]
         return (x - ref.mean) / ref.std
-
-    def bin_of(self, signal: str, x: float) -> int:
-        """Index of the reference bin that ``x`` falls into."""
-        return bisect_right(self[signal].edges, x)
 
     def psi_counts(self, signal: str, counts: Sequence[int]) -> float:
         """Population stability index of a window given as counts per reference bin."""

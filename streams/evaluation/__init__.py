@@ -10,18 +10,17 @@ from __future__ import annotations
 from streams.evaluation.ap import (
     ClassEval,
     DetectorEval,
-    Prediction,
-    Truth,
     average_precision,
     best_f1_threshold,
     evaluate_detections,
 )
+from streams.evaluation.boxes import PredictedBox, TruthBox
 
 __all__ = [
     "ClassEval",
     "DetectorEval",
-    "Prediction",
-    "Truth",
+    "PredictedBox",
+    "TruthBox",
     "average_precision",
     "best_f1_threshold",
     "evaluate_detections",

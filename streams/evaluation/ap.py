@@ -4,8 +4,8 @@ Matching follows PASCAL VOC: per class, predictions are taken in descending scor
 frames; each is a true positive when its best-IoU ground-truth box of that class in the same
 frame has IoU >= ``iou_threshold`` and is not matched yet, else a false positive.
 
->>> t = [[Truth("dent", (10, 10, 30, 30))], [Truth("dent", (50, 50, 70, 70))]]
->>> p = [[Prediction("dent", 0.9, (11, 11, 30, 30))], [Prediction("dent", 0.4, (0, 0, 5, 5))]]
+>>> t = [[TruthBox("dent", (10, 10, 30, 30))], [TruthBox("dent", (50, 50, 70, 70))]]
+>>> p = [[PredictedBox("dent", 0.9, (11, 11, 30, 30))], [PredictedBox("dent", 0.4, (0, 0, 5, 5))]]
 >>> r = evaluate_detections(p, t, ["dent"], operating_threshold=0.5)
 >>> r.per_class["dent"].ap, r.per_class["dent"].recall, r.map
 (0.5, 0.5, 0.5)
@@ -21,36 +21,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.inference.nms import box_iou
 
 __all__ = [
     "ClassEval",
     "DetectorEval",
-    "Prediction",
-    "Truth",
     "average_precision",
     "best_f1_threshold",
     "evaluate_detections",
 ]
-
-Box = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """A predicted box ``[x1, y1, x2, y2]`` with its class and confidence."""
-
-    class_name: str
-    score: float
-    box: Box
-
-
-@dataclass(frozen=True, slots=True)
-class Truth:
-    """A ground-truth box ``[x1, y1, x2, y2]`` with its class."""
-
-    class_name: str
-    box: Box
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +92,8 @@ def average_precision(
 
 
 def _match_class(
-    predictions: Sequence[Sequence[Prediction]],
-    truths: Sequence[Sequence[Truth]],
+    predictions: Sequence[Sequence[PredictedBox]],
+    truths: Sequence[Sequence[TruthBox]],
     class_name: str,
     iou_threshold: float,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], int]:
@@ -121,7 +101,7 @@ def _match_class(
     gt = [np.asarray([t.box for t in ts if t.class_name == class_name]) for ts in truths]
     n_truth = sum(len(g) for g in gt)
     flat = [
-        (p.score, i, p.box)
+        (p.confidence, i, p.box)
         for i, ps in enumerate(predictions)
         for p in ps
         if p.class_name == class_name
@@ -142,8 +122,8 @@ def _match_class(
 
 
 def evaluate_detections(
-    predictions: Sequence[Sequence[Prediction]],
-    truths: Sequence[Sequence[Truth]],
+    predictions: Sequence[Sequence[PredictedBox]],
+    truths: Sequence[Sequence[TruthBox]],
     class_names: Sequence[str],
     *,
     iou_threshold: float = 0.5,
@@ -177,17 +157,17 @@ def evaluate_detections(
 
 
 def best_f1_threshold(
-    predictions: Sequence[Sequence[Prediction]],
-    truths: Sequence[Sequence[Truth]],
+    predictions: Sequence[Sequence[PredictedBox]],
+    truths: Sequence[Sequence[TruthBox]],
     class_names: Sequence[str],
     *,
     iou_threshold: float = 0.5,
 ) -> tuple[float, float]:
     """The score threshold maximising the pooled F1 over all classes, and that F1.
 
-    >>> t = [[Truth("a", (0, 0, 10, 10))], [Truth("a", (0, 0, 10, 10))]]
-    >>> p = [[Prediction("a", 0.9, (0, 0, 10, 10))], [Prediction("a", 0.3, (0, 0, 10, 10)),
-    ...       Prediction("a", 0.6, (20, 20, 30, 30))]]
+    >>> t = [[TruthBox("a", (0, 0, 10, 10))], [TruthBox("a", (0, 0, 10, 10))]]
+    >>> p = [[PredictedBox("a", 0.9, (0, 0, 10, 10))], [PredictedBox("a", 0.3, (0, 0, 10, 10)),
+    ...       PredictedBox("a", 0.6, (20, 20, 30, 30))]]
     >>> best_f1_threshold(p, t, ["a"])
     (0.3, 0.8)
     """

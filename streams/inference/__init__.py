@@ -12,8 +12,10 @@ from streams.inference.detector import Detector, shipped_spec_path
 from streams.inference.nms import box_iou, nms
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
 from streams.inference.spec import OUTPUT_FORMATS, ModelSpec, OutputFormat, load_spec
+from streams.inference.threshold import DEFAULT_OPERATING_THRESHOLD, operating_threshold
 
 __all__ = [
+    "DEFAULT_OPERATING_THRESHOLD",
     "OUTPUT_FORMATS",
     "Candidates",
     "Detector",
@@ -26,5 +28,6 @@ __all__ = [
     "infer_format",
     "load_spec",
     "nms",
+    "operating_threshold",
     "shipped_spec_path",
 ]

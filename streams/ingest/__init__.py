@@ -1,4 +1,7 @@
-"""The first pipeline stage: raw bytes → validated event → decoded RGB frame, or a rejection."""
+"""The first pipeline stage: raw bytes → validated event → decoded RGB frame, or a rejection.
+
+Where the raw bytes come from (files, stdin, the simulator) is :mod:`streams.ingest.sources`.
+"""
 
 from __future__ import annotations
 

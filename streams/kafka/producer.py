@@ -26,14 +26,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.progress import Progress, TaskID
-
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.ingest import RawRecord
+from streams.ingest.sources import open_source, read_records
 from streams.kafka.clients import open_admin, open_producer
 
-__all__ = ["Pacer", "ProduceSummary", "event_id_key", "line_key", "produce"]
+__all__ = ["Pacer", "ProduceSummary", "StartProgress", "event_id_key", "line_key", "produce"]
+
+StartProgress = Callable[[str, int | None], Callable[[], None]]
+"""``start(description, total)`` opens one progress counter and returns its ``advance()``.
+
+:func:`produce` opens one per topic and advances it once per acknowledged or failed message,
+from the producer's I/O thread; the CLI draws it as a progress bar."""
 
 _MAX_ERRORS_KEPT = 5
 _FLUSH_TIMEOUT_S = 120.0
@@ -124,9 +129,8 @@ class ProduceSummary:
 class _Deliveries:
     """Counts acknowledgements and failures reported from the producer's I/O thread."""
 
-    def __init__(self, summary: ProduceSummary, progress: Progress | None) -> None:
+    def __init__(self, summary: ProduceSummary) -> None:
         self._summary = summary
-        self._progress = progress
         self._lock = threading.Lock()
         self.pending = 0
 
@@ -134,15 +138,17 @@ class _Deliveries:
         with self._lock:
             self.pending += 1
 
-    def done(self, kind: str, task: TaskID | None, error: BaseException | None) -> None:
+    def done(
+        self, kind: str, advance: Callable[[], None] | None, error: BaseException | None
+    ) -> None:
         with self._lock:
             self.pending -= 1
             if error is None:
                 setattr(self._summary, f"{kind}_sent", getattr(self._summary, f"{kind}_sent") + 1)
             else:
                 self.failed(kind, error)
-        if self._progress is not None and task is not None:
-            self._progress.advance(task)
+        if advance is not None:
+            advance()
 
     def failed(self, kind: str, error: BaseException | str) -> None:
         name = f"{kind}_failed"
@@ -174,7 +180,7 @@ def _send_all(
     key_of: Callable[[bytes], bytes | None],
     deliveries: _Deliveries,
     pacer: Pacer,
-    task: TaskID | None,
+    advance: Callable[[], None] | None,
 ) -> int:
     """Send every record; return how many had no key."""
     from kafka.errors import KafkaError
@@ -191,8 +197,8 @@ def _send_all(
             deliveries.failed(kind, f"{record.source}: {exc}")
             continue
         deliveries.enqueued()
-        future.add_callback(lambda _md: deliveries.done(kind, task, None))
-        future.add_errback(lambda exc: deliveries.done(kind, task, exc))
+        future.add_callback(lambda _md: deliveries.done(kind, advance, None))
+        future.add_errback(lambda exc: deliveries.done(kind, advance, exc))
     return unkeyed
 
 
@@ -204,7 +210,7 @@ def produce(
     rate: float | None = None,
     topic: str | None = None,
     labels_topic: str | None = None,
-    progress: Progress | None = None,
+    on_progress: StartProgress | None = None,
 ) -> ProduceSummary:
     """Send the events of ``source`` and then the labels (of the source and of ``labels_file``).
 
@@ -212,10 +218,9 @@ def produce(
     sent as labels). ``rate`` caps events per second. Raises
     :class:`~streams.errors.KafkaUnavailable` when the broker cannot be reached and
     :class:`~streams.errors.ConfigError` when a topic is missing; failures of single messages
-    are counted in the returned summary instead.
+    are counted in the returned summary instead. ``on_progress`` (see :data:`StartProgress`)
+    is told of every message the broker answered.
     """
-    from streams.runners.sources import open_source, read_records
-
     events_topic = topic or settings.topic_events
     label_topic = labels_topic or settings.topic_labels
     pacer = Pacer(rate)
@@ -225,12 +230,12 @@ def produce(
     _check_topics(settings, [events_topic, label_topic] if wants_labels else [events_topic])
 
     summary = ProduceSummary()
-    deliveries = _Deliveries(summary, progress)
+    deliveries = _Deliveries(summary)
     producer = open_producer(settings, delivery_timeout_ms=60_000)
     try:
-        task = None
-        if progress is not None:
-            task = progress.add_task(f"events → {events_topic}", total=opened.total)
+        advance = None
+        if on_progress is not None:
+            advance = on_progress(f"events → {events_topic}", opened.total)
         summary.events_unkeyed = _send_all(
             producer,
             opened.events,
@@ -239,12 +244,12 @@ def produce(
             key_of=line_key,
             deliveries=deliveries,
             pacer=pacer,
-            task=task,
+            advance=advance,
         )
         labels = [*opened.labels, *extra_labels]
         if labels:
-            if progress is not None:
-                task = progress.add_task(f"labels → {label_topic}", total=len(labels))
+            if on_progress is not None:
+                advance = on_progress(f"labels → {label_topic}", len(labels))
             _send_all(
                 producer,
                 labels,
@@ -253,7 +258,7 @@ def produce(
                 key_of=event_id_key,
                 deliveries=deliveries,
                 pacer=Pacer(None),
-                task=task,
+                advance=advance,
             )
         producer.flush(timeout=_FLUSH_TIMEOUT_S)
     finally:

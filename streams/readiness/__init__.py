@@ -16,7 +16,6 @@ from streams.readiness.labels import label_records
 from streams.readiness.matching import frame_outcome, match_boxes
 from streams.readiness.reconcile import ReconcileSummary, reconcile
 from streams.readiness.stats import wilson_interval
-from streams.readiness.threshold import operating_threshold
 
 __all__ = [
     "BaseRateOutcome",
@@ -25,7 +24,6 @@ __all__ = [
     "frame_outcome",
     "label_records",
     "match_boxes",
-    "operating_threshold",
     "precision_at_prevalence",
     "reconcile",
     "wilson_interval",

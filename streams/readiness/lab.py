@@ -1,7 +1,7 @@
 """Lab-split accuracy: mAP@0.5 from every stored lab detection (all scores ≥ the score floor).
 
->>> preds = [Pred("dent", 0.9, (0, 0, 10, 10)), Pred("dent", 0.3, (20, 20, 30, 30))]
->>> frames = [LabFrame(gt=[Truth("dent", (0, 0, 10, 10))], preds=preds)]
+>>> preds = [PredictedBox("dent", 0.9, (0, 0, 10, 10)), PredictedBox("dent", 0.3, (20, 20, 30, 30))]
+>>> frames = [LabFrame(gt=[TruthBox("dent", (0, 0, 10, 10))], preds=preds)]
 >>> r = mean_average_precision(frames, ["dent", "scratch"])
 >>> r.map50, r.per_class
 (1.0, {'dent': 1.0, 'scratch': None})
@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from streams.evaluation.ap import average_precision
-from streams.readiness.matching import Pred, Truth, match_boxes
+from streams.evaluation.boxes import PredictedBox, TruthBox
+from streams.readiness.matching import match_boxes
 from streams.readiness.stats import mean_or_none
 
 __all__ = ["LabFrame", "MapResult", "mean_average_precision"]
@@ -21,10 +22,10 @@ __all__ = ["LabFrame", "MapResult", "mean_average_precision"]
 
 @dataclass(frozen=True)
 class LabFrame:
-    """Truth and predictions of one lab frame."""
+    """TruthBox and predictions of one lab frame."""
 
-    gt: Sequence[Truth]
-    preds: Sequence[Pred]
+    gt: Sequence[TruthBox]
+    preds: Sequence[PredictedBox]
 
 
 @dataclass(frozen=True)

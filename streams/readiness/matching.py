@@ -4,8 +4,8 @@ Matching is class-aware (a ``dent`` never matches a ``scratch``), needs IoU ≥ 
 :func:`~streams.inference.nms.box_iou`, so a box at exactly 0.5 matches) and is greedy
 by confidence: the most confident prediction takes its best still-free ground-truth box first.
 
->>> preds = [Pred("dent", 0.9, (0, 0, 10, 10)), Pred("dent", 0.8, (0, 0, 10, 10))]
->>> gts = [Truth("dent", (0, 0, 10, 10))]
+>>> preds = [PredictedBox("dent", 0.9, (0, 0, 10, 10)), PredictedBox("dent", 0.8, (0, 0, 10, 10))]
+>>> gts = [TruthBox("dent", (0, 0, 10, 10))]
 >>> m = match_boxes(preds, gts)
 >>> m.pred_tp.tolist(), m.gt_matched.tolist()
 ([True, False], [True])
@@ -22,37 +22,19 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.inference.nms import box_iou
 
 __all__ = [
     "FrameOutcome",
     "MatchResult",
     "Outcome",
-    "Pred",
-    "Truth",
     "frame_outcome",
     "match_boxes",
 ]
 
 Outcome = Literal["TP", "FP", "FN", "TN"]
-BoxT = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class Pred:
-    """One predicted box."""
-
-    class_name: str
-    confidence: float
-    box: BoxT
-
-
-@dataclass(frozen=True)
-class Truth:
-    """One ground-truth box."""
-
-    class_name: str
-    box: BoxT
+Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -78,7 +60,7 @@ class MatchResult:
 
 
 def match_boxes(
-    preds: Sequence[Pred], truths: Sequence[Truth], iou_threshold: float = 0.5
+    preds: Sequence[PredictedBox], truths: Sequence[TruthBox], iou_threshold: float = 0.5
 ) -> MatchResult:
     """Greedy, class-aware matching by descending confidence (ties keep input order)."""
     n_pred, n_gt = len(preds), len(truths)
@@ -127,7 +109,10 @@ class FrameOutcome:
 
 
 def frame_outcome(
-    preds: Sequence[Pred], truths: Sequence[Truth], threshold: float, iou_threshold: float = 0.5
+    preds: Sequence[PredictedBox],
+    truths: Sequence[TruthBox],
+    threshold: float,
+    iou_threshold: float = 0.5,
 ) -> FrameOutcome:
     """Outcome of a frame: flagged good unit = ``FP``, passed defective unit = ``FN``.
 

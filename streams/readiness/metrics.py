@@ -13,11 +13,11 @@ from typing import Any
 
 from streams.config import Settings
 from streams.errors import ConfigError
+from streams.evaluation.boxes import PredictedBox, TruthBox
+from streams.inference.threshold import operating_threshold
 from streams.readiness.baserate import BaseRateOutcome, at_base_rate
 from streams.readiness.lab import LabFrame, MapResult, mean_average_precision
-from streams.readiness.matching import Pred, Truth
 from streams.readiness.proportion import Proportion
-from streams.readiness.threshold import operating_threshold
 from streams.sinks import ClickHouseStore
 
 __all__ = [
@@ -309,9 +309,9 @@ def _lab(store: ClickHouseStore, trained: Sequence[str]) -> LabMetrics:
     rates = _rows(store, "SELECT * FROM linewatch.v_lab_rates")[0]
     frames = [
         LabFrame(
-            gt=[Truth(c, (b[0], b[1], b[2], b[3])) for c, b in zip(gc, gb, strict=True)],
+            gt=[TruthBox(c, (b[0], b[1], b[2], b[3])) for c, b in zip(gc, gb, strict=True)],
             preds=[
-                Pred(c, float(s), (b[0], b[1], b[2], b[3]))
+                PredictedBox(c, float(s), (b[0], b[1], b[2], b[3]))
                 for c, s, b in zip(dc, ds, db, strict=True)
             ],
         )

@@ -17,9 +17,10 @@ from typing import Any
 
 from schemas.records import stable_id
 from streams.config import Settings
-from streams.readiness.matching import Pred, Truth, frame_outcome
+from streams.evaluation.boxes import PredictedBox, TruthBox
+from streams.inference.threshold import operating_threshold
+from streams.readiness.matching import frame_outcome
 from streams.readiness.records import FrameOutcomeRecord
-from streams.readiness.threshold import operating_threshold
 from streams.sinks import ClickHouseStore
 
 __all__ = ["IOU_THRESHOLD", "PRODUCTION_SPLIT", "ReconcileSummary", "reconcile"]
@@ -83,21 +84,23 @@ class ReconcileSummary:
 
 def _detections(
     store: ClickHouseStore, ids: Sequence[str], threshold: float
-) -> dict[str, list[Pred]]:
-    found: dict[str, list[Pred]] = defaultdict(list)
+) -> dict[str, list[PredictedBox]]:
+    found: dict[str, list[PredictedBox]] = defaultdict(list)
     rows = store.query(DETECTIONS_SQL, {"ids": list(ids), "threshold": threshold}).result_rows
     for event_id, _idx, cls, conf, x1, y1, x2, y2 in rows:
-        found[event_id].append(Pred(cls, float(conf), (x1, y1, x2, y2)))
+        found[event_id].append(PredictedBox(cls, float(conf), (x1, y1, x2, y2)))
     return found
 
 
 def _outcome_record(
-    row: tuple[Any, ...], preds: list[Pred], threshold: float, now: datetime
+    row: tuple[Any, ...], preds: list[PredictedBox], threshold: float, now: datetime
 ) -> FrameOutcomeRecord:
     (event_id, label_id, source, labelled_at, class_names, boxes) = row[:6]
     (line_id, camera_id, shift, lighting, variant, captured_at) = row[6:12]
     (model_version, max_conf, latency_ms, inference_ms) = row[12:]
-    truths = [Truth(c, (b[0], b[1], b[2], b[3])) for c, b in zip(class_names, boxes, strict=True)]
+    truths = [
+        TruthBox(c, (b[0], b[1], b[2], b[3])) for c, b in zip(class_names, boxes, strict=True)
+    ]
     fo = frame_outcome(preds, truths, threshold, IOU_THRESHOLD)
     return FrameOutcomeRecord(
         outcome_id=stable_id(event_id, label_id, threshold, model_version),

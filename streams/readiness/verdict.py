@@ -1,15 +1,14 @@
 """The readiness verdict: each criterion of ``settings.readiness`` is pass, fail or no data.
 
 A criterion passes on its point estimate; ``certain`` says whether the 95 % interval lies on
-the same side of the limit (a pass on 20 frames is a weak pass).
+the same side of the limit (a pass on 20 frames is a weak pass). The terminal table of a verdict
+is drawn by :func:`streams.cli.tables.verdict_table`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from rich.table import Table
 
 from streams.config import Settings
 from streams.drift.signals import INPUT_SIGNALS
@@ -80,23 +79,6 @@ class ReadinessVerdict:
 
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "criteria": [c.as_dict() for c in self.criteria]}
-
-    def as_table(self) -> Table:
-        """A rich table for the terminal (``linewatch demo``)."""
-        colours = {"pass": "green", "fail": "bold red", "no data": "yellow"}
-        table = Table(title=f"readiness verdict: {self.status.upper()}")
-        for col in ("criterion", "status", "measured", "limit", "detail"):
-            table.add_column(col)
-        for c in self.criteria:
-            status = c.status if c.certain or c.status == "no data" else f"{c.status} (uncertain)"
-            table.add_row(
-                c.name,
-                f"[{colours[c.status]}]{status}[/]",
-                c.measured,
-                c.limit,
-                c.detail or c.how_to_fill,
-            )
-        return table
 
     def __str__(self) -> str:
         lines = [f"readiness verdict: {self.status}"]

@@ -1,10 +1,11 @@
-"""The report's figures: matplotlib (Agg) rendered to inline base64 PNG ``<img>`` tags."""
+"""The report's figures: matplotlib (Agg) rendered to base64 PNGs, inlined as ``<img>``."""
 
 from __future__ import annotations
 
 import base64
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -16,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = [
+    "Plot",
     "confidence_histograms",
     "drift_timeline",
     "failure_mode_bars",
@@ -28,16 +30,23 @@ __all__ = [
 _DPI = 110
 
 
-def figure_to_img(fig: Figure, alt: str) -> str:
-    """``<img src="data:image/png;base64,…">`` of ``fig`` (the figure is closed)."""
+@dataclass(frozen=True, slots=True)
+class Plot:
+    """A rendered figure: its alt text and its PNG, base64-encoded (the template writes the tag)."""
+
+    alt: str
+    png_base64: str
+
+
+def figure_to_img(fig: Figure, alt: str) -> Plot:
+    """``fig`` as a base64 PNG (the figure is closed)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
     plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img class="plot" alt="{alt}" src="data:image/png;base64,{data}">'
+    return Plot(alt, base64.b64encode(buf.getvalue()).decode("ascii"))
 
 
-def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> str:
+def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> Plot:
     """Recall and FPR per (line × shift) row and lighting column; grey cells: no data."""
     rows = sorted({(s["line_id"], s["shift"]) for s in slices})
     cols = sorted({s["lighting"] for s in slices})
@@ -66,7 +75,7 @@ def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> str:
     return figure_to_img(fig, "recall and false-positive rate per slice")
 
 
-def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> str:
+def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> Plot:
     """Drift alarms per hour, one row per slice, marker per signal."""
     slices = sorted({f"{r[0]}/{r[1]}/{r[2]}" for r in rows})
     signals = sorted({r[3] for r in rows})
@@ -92,7 +101,7 @@ def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> str:
 
 def confidence_histograms(
     lab: dict[float, int], production: dict[float, int], threshold: float, band: tuple[float, float]
-) -> str:
+) -> Plot:
     """Top-confidence distributions (share of frames per 0.05 bin), lab vs production."""
     fig, ax = plt.subplots(figsize=(8, 3.2))
     width = 0.05
@@ -118,7 +127,7 @@ def confidence_histograms(
     return figure_to_img(fig, "confidence histograms lab versus production")
 
 
-def robustness_curves(rows: Sequence[dict[str, Any]], clean_recall: float | None) -> str:
+def robustness_curves(rows: Sequence[dict[str, Any]], clean_recall: float | None) -> Plot:
     """Recall vs severity per corruption (severity 0 = clean)."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for name in sorted({r["corruption"] for r in rows}):
@@ -139,7 +148,7 @@ def robustness_curves(rows: Sequence[dict[str, Any]], clean_recall: float | None
     return figure_to_img(fig, "recall versus corruption severity")
 
 
-def failure_mode_bars(rows: Sequence[dict[str, Any]]) -> str:
+def failure_mode_bars(rows: Sequence[dict[str, Any]]) -> Plot:
     """Fail-safe vs fail-silent share of frames per condition."""
     labels = [
         r["corruption"] if r["kind"] != "corruption" else f"{r['corruption']} s{r['severity']}"
@@ -159,7 +168,7 @@ def failure_mode_bars(rows: Sequence[dict[str, Any]]) -> str:
     return figure_to_img(fig, "fail-safe versus fail-silent per condition")
 
 
-def latency_curves(curves: dict[str, list[float]], takt: dict[str, float | None]) -> str:
+def latency_curves(curves: dict[str, list[float]], takt: dict[str, float | None]) -> Plot:
     """Latency quantile curves per line with the line's takt time."""
     fig, ax = plt.subplots(figsize=(8, 3.2))
     qs = np.linspace(0, 1, 101)

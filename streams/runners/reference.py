@@ -1,7 +1,8 @@
 """The lab reference profile: what the evaluation conditions looked like to every signal.
 
-Built by running the lab split through the same stages as production (decode, statistics,
-inference, signals) and fitting a :class:`~streams.drift.ReferenceProfile`.
+Built by running the lab split through the same stages as production
+(:class:`~streams.describe.FrameDescriber`: decode, batched inference, image statistics, signals)
+and fitting a :class:`~streams.drift.ReferenceProfile`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from importlib import resources
 from pathlib import Path
 
 from streams.config import Settings
-from streams.drift import ReferenceProfile, frame_signals
-from streams.errors import ConfigError, EventRejected
-from streams.features import compute_image_stats
+from streams.describe import FrameDescriber
+from streams.drift import ReferenceProfile
+from streams.errors import ConfigError
 from streams.inference import Detector
-from streams.ingest import DecodedFrame, RawRecord, decode_frame, parse_event
+from streams.ingest import RawRecord
 
 __all__ = ["SHIPPED_REFERENCE", "build_reference", "load_reference"]
 
@@ -31,37 +32,12 @@ def build_reference(
     on_progress: Callable[[int], None] | None = None,
 ) -> ReferenceProfile:
     """Fit the reference profile from lab events (undecodable ones are skipped)."""
-    threshold = (
-        settings.operating_threshold
-        if settings.operating_threshold is not None
-        else detector.spec.operating_threshold
-    )
+    describer = FrameDescriber.from_settings(detector, settings)
     rows: list[dict[str, float]] = []
-    batch: list[DecodedFrame] = []
-    done = 0
-
-    def flush() -> None:
-        nonlocal done
-        if not batch:
-            return
-        results = detector.detect([f.rgb for f in batch])
-        for frame, dets in zip(batch, results, strict=True):
-            stats = compute_image_stats(frame.rgb)
-            rows.append(frame_signals(stats, dets, threshold, settings.review_band))
-        done += len(batch)
+    for batch in describer.batches(records, batch_size=batch_size):
+        rows.extend(frame.signals for frame in batch)
         if on_progress is not None:
             on_progress(len(batch))
-        batch.clear()
-
-    for raw in records:
-        try:
-            event = parse_event(raw.payload, max_image_bytes=settings.max_image_bytes)
-            batch.append(decode_frame(event, max_image_bytes=settings.max_image_bytes))
-        except EventRejected:
-            continue
-        if len(batch) >= batch_size:
-            flush()
-    flush()
     if len(rows) < 50:
         raise ConfigError(
             f"only {len(rows)} usable lab frames: a reference needs at least 50 "

@@ -3,7 +3,8 @@
 - :class:`ClickHouseStore` — open/close, migrations (``apply_schema``), idempotent ``insert``,
   ``query`` with server-side parameters.
 - :class:`BatchWriter` — size/time-triggered batching that never drops rows on failure.
-- :func:`retry` — exponential back-off for store calls.
+- :func:`retry`, :func:`backoff_delays` — exponential back-off with a cap, for a caller that
+  retries a store call (:class:`BatchWriter` itself does not retry: it keeps the rows).
 """
 
 from __future__ import annotations

@@ -138,7 +138,3 @@ class BatchWriter:
         self.stats.add(result)
         self.rows_written += result.rows
         return result.rows
-
-    def close(self) -> None:
-        """Flush what is pending (raising like :meth:`flush` if the store fails)."""
-        self.flush()

@@ -479,41 +479,47 @@ class ClickHouseStore:
 
         Rows whose key is already stored, or repeats a key earlier in ``records``, are skipped.
         A frame whose ``event_id`` is stored (or earlier in ``records``) with *other* content is
-        an ``event_id_conflict`` (:mod:`streams.sinks.identity`): it and the detections that
-        follow it in ``records`` are not written, a dead letter naming both sources is.
+        an ``event_id_conflict`` (:mod:`streams.sinks.identity`): it and its detections (those
+        whose line and capture time are not the kept frame's) are not written, a dead letter
+        naming both sources is.
         On failure nothing of the failing table is written and the whole call can be retried.
         ``known_new=True`` skips the lookup of stored keys, for a caller that can prove none of
         the keys was written before (a streaming worker past its first batch on a partition);
         frames are still checked against ``event_keys`` (a conflict can arrive at any offset).
         """
         result = WriteResult()
-        frames: dict[str, FrameRecord] = {}
-        rejected: set[int] = set()  # id() of frames in conflict
-        detections: dict[tuple[object, ...], DetectionRecord] = {}
+        frames: dict[str, FrameRecord] = {}  # event_id -> the first frame with it
+        conflicted: set[str] = set()  # event_ids with another content later in records
+        batch_detections: list[DetectionRecord] = []
         others: dict[type[StoreRecord], dict[tuple[object, ...], StoreRecord]] = defaultdict(dict)
-        owner: dict[str, FrameRecord] = {}  # event_id -> the frame last seen with it
         for record in records:
             if isinstance(record, FrameRecord):
-                owner[record.event_id] = record
                 first = frames.setdefault(record.event_id, record)
-                if first is not record:
-                    if is_conflict(first.content_hash, record.content_hash):
-                        rejected.add(id(record))
-                        result.conflicts.append(
-                            conflict_dead_letter(
-                                record, stored_source=first.source, stored_hash=first.content_hash
-                            )
-                        )
-                    else:
-                        result.skipped["frames"] += 1
-            elif isinstance(record, DetectionRecord):
-                frame = owner.get(record.event_id)
-                if frame is not None and id(frame) in rejected:
+                if first is record:
                     continue
-                if detections.setdefault(record.key(), record) is not record:
-                    result.skipped["detections"] += 1
+                if is_conflict(first.content_hash, record.content_hash):
+                    conflicted.add(record.event_id)
+                    result.conflicts.append(
+                        conflict_dead_letter(
+                            record, stored_source=first.source, stored_hash=first.content_hash
+                        )
+                    )
+                else:
+                    result.skipped["frames"] += 1
+            elif isinstance(record, DetectionRecord):
+                batch_detections.append(record)
             elif others[type(record)].setdefault(record.key(), record) is not record:
                 result.skipped[record.__table__] += 1
+        detections: dict[tuple[object, ...], DetectionRecord] = {}
+        for d in batch_detections:
+            if d.event_id in conflicted:
+                # a detection carries its frame's line and capture time: keep only those of
+                # the frame that stays (the first one); the other content's boxes are dropped
+                first = frames[d.event_id]
+                if (d.line_id, d.captured_at) != (first.line_id, first.captured_at):
+                    continue
+            if detections.setdefault(d.key(), d) is not d:
+                result.skipped["detections"] += 1
         with self._lock:
             stored = self.stored_events(list(frames))
             new_frames: list[FrameRecord] = []

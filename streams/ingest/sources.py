@@ -1,5 +1,8 @@
 """Where raw records come from: a JSON-lines file, standard input, or a ``simulate:`` source.
 
+Read by the runners (``linewatch run``, ``demo``, the reference builder) and by the Kafka
+producer (``linewatch produce``) alike.
+
 >>> spec = SourceSpec.parse("events.jsonl")
 >>> spec.kind, spec.target
 ('file', 'events.jsonl')
@@ -18,9 +21,16 @@ from pathlib import Path
 from typing import Literal
 
 from streams.errors import ConfigError
-from streams.ingest import RawRecord
+from streams.ingest.raw import RawRecord
 
-__all__ = ["OpenedSource", "SourceSpec", "open_source", "read_records"]
+__all__ = [
+    "OpenedSource",
+    "SourceSpec",
+    "count_lines",
+    "count_records",
+    "open_source",
+    "read_records",
+]
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,22 @@ def _file_records(path: Path, origin: str) -> Iterator[RawRecord]:
             yield RawRecord(payload, f"{origin}:{number}", datetime.now(UTC))
 
 
-def _count_lines(path: Path) -> int:
+def count_records(path: Path) -> int:
+    """How many records a JSON-lines file holds: its non-blank lines."""
     with path.open("rb") as fh:
         return sum(1 for line in fh if line.strip())
+
+
+def count_lines(path: Path) -> int | None:
+    """How many lines a file has, blank ones included (None if it cannot be read).
+
+    The progress total of ``linewatch detect``, which reports line numbers.
+    """
+    try:
+        with path.open("rb") as fh:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    except OSError:
+        return None
 
 
 def _stdin_records() -> Iterator[RawRecord]:
@@ -107,4 +130,4 @@ def open_source(text: str) -> OpenedSource:
             f"no such source file: {spec.target} (give a JSON-lines file, '-' for stdin, "
             "or simulate:production?events=N)"
         )
-    return OpenedSource(_file_records(path, f"file:{path.name}"), _count_lines(path))
+    return OpenedSource(_file_records(path, f"file:{path.name}"), count_records(path))

@@ -1,0 +1,284 @@
+"""Decode → batch → detect → describe: the one path from raw camera events to what the model saw.
+
+:class:`FrameDescriber` parses and decodes raw records (a rejection keeps its reason), runs the
+detector once per batch and describes every accepted frame: its detections, its share of the
+batch's inference time and, on first use, its image statistics and drift signals. The monitoring
+pipeline (:class:`~streams.pipeline.MonitoringPipeline`), the lab reference builder
+(:func:`~streams.runners.reference.build_reference`) and ``linewatch detect``
+(:func:`detect_lines`) all go through it, so they agree on what a frame is.
+
+The describer knows nothing of Kafka, the store or the terminal; it holds no state between
+batches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from schemas.events import CameraEvent
+from schemas.results import Detection, FrameDetections
+from streams.config import Settings
+from streams.drift.signals import frame_signals
+from streams.errors import EventRejected
+from streams.features import ImageStats, compute_image_stats
+from streams.inference import Detector, operating_threshold
+from streams.ingest import DecodedFrame, RawRecord, decode_frame, parse_event
+
+__all__ = [
+    "AcceptedFrame",
+    "DecodedBatch",
+    "DescribedFrame",
+    "DetectSummary",
+    "FrameDescriber",
+    "RejectedRecord",
+    "detect_lines",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedFrame:
+    """A raw record that parsed and decoded, with the time that took."""
+
+    raw: RawRecord
+    frame: DecodedFrame
+    decode_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRecord:
+    """A raw record that did not make it to the model, and why."""
+
+    raw: RawRecord
+    error: EventRejected
+
+
+@dataclass
+class DecodedBatch:
+    """A batch after decoding: frames ready for the model, and the rejected records."""
+
+    accepted: list[AcceptedFrame] = field(default_factory=list)
+    rejected: list[RejectedRecord] = field(default_factory=list)
+
+
+class DescribedFrame:
+    """One accepted frame after inference.
+
+    ``stats`` (image statistics) and ``signals`` (the drift signals of
+    :func:`~streams.drift.signals.frame_signals`) are computed on first access, so a caller that
+    needs only detections (``linewatch detect``) does not pay for them.
+    """
+
+    def __init__(
+        self,
+        accepted: AcceptedFrame,
+        detections: list[Detection],
+        inference_ms: float,
+        operating_threshold: float,
+        review_band: tuple[float, float],
+    ) -> None:
+        self.accepted = accepted
+        self.detections = detections
+        self.inference_ms = inference_ms
+        """This frame's share of its batch's inference time."""
+        self._threshold = operating_threshold
+        self._review_band = review_band
+
+    @property
+    def raw(self) -> RawRecord:
+        """The record the frame came from."""
+        return self.accepted.raw
+
+    @property
+    def event(self) -> CameraEvent:
+        """The validated camera event."""
+        return self.accepted.frame.event
+
+    @cached_property
+    def stats(self) -> ImageStats:
+        """Image statistics of the frame (computed once, on first access)."""
+        return compute_image_stats(self.accepted.frame.rgb)
+
+    @cached_property
+    def signals(self) -> dict[str, float]:
+        """Every drift signal of the frame: image statistics and detector outputs."""
+        return frame_signals(self.stats, self.detections, self._threshold, self._review_band)
+
+    @property
+    def flagged(self) -> list[Detection]:
+        """Detections at or above the operating threshold."""
+        return [d for d in self.detections if d.confidence >= self._threshold]
+
+    @property
+    def max_confidence(self) -> float:
+        """The top confidence, 0 without detections."""
+        return max((d.confidence for d in self.detections), default=0.0)
+
+
+class FrameDescriber:
+    """Decodes raw records, runs the detector per batch and describes each frame.
+
+    ``known_lines``: when not empty, events of any other line are rejected (``unknown_line``).
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        *,
+        operating_threshold: float,
+        review_band: tuple[float, float],
+        max_image_bytes: int,
+        known_lines: Iterable[str] = (),
+    ) -> None:
+        self.detector = detector
+        self.operating_threshold = operating_threshold
+        self.review_band = review_band
+        self.max_image_bytes = max_image_bytes
+        self.known_lines = frozenset(known_lines)
+
+    @classmethod
+    def from_settings(
+        cls, detector: Detector, settings: Settings, *, check_lines: bool = False
+    ) -> FrameDescriber:
+        """A describer with the settings' threshold, review band and image limit.
+
+        ``check_lines`` rejects events of lines not in ``settings.lines`` (production only; lab
+        events may come from any line).
+        """
+        return cls(
+            detector,
+            operating_threshold=operating_threshold(settings, detector.spec),
+            review_band=settings.review_band,
+            max_image_bytes=settings.max_image_bytes,
+            known_lines=settings.lines if check_lines else (),
+        )
+
+    def accept(self, raw: RawRecord) -> AcceptedFrame:
+        """Parse, validate and decode one record; raises :class:`EventRejected` with a reason."""
+        start = time.perf_counter()
+        event = parse_event(raw.payload, max_image_bytes=self.max_image_bytes)
+        if self.known_lines and event.line_id not in self.known_lines:
+            raise EventRejected(
+                "unknown_line",
+                f"line {event.line_id!r} is not configured (known: {sorted(self.known_lines)}); "
+                "add it to LINEWATCH_LINES",
+            )
+        frame = decode_frame(event, max_image_bytes=self.max_image_bytes)
+        return AcceptedFrame(raw, frame, (time.perf_counter() - start) * 1000.0)
+
+    def decode(self, records: Iterable[RawRecord]) -> DecodedBatch:
+        """Decode every record (no model, no state): safe to run in another thread."""
+        batch = DecodedBatch()
+        for raw in records:
+            try:
+                batch.accepted.append(self.accept(raw))
+            except EventRejected as exc:
+                batch.rejected.append(RejectedRecord(raw, exc))
+        return batch
+
+    def describe(self, accepted: Sequence[AcceptedFrame]) -> list[DescribedFrame]:
+        """One detector call for the whole batch; frames come back in input order."""
+        if not accepted:
+            return []
+        start = time.perf_counter()
+        results = self.detector.detect([a.frame.rgb for a in accepted])
+        share_ms = (time.perf_counter() - start) * 1000.0 / len(accepted)
+        return [
+            DescribedFrame(a, dets, share_ms, self.operating_threshold, self.review_band)
+            for a, dets in zip(accepted, results, strict=True)
+        ]
+
+    def batches(
+        self,
+        records: Iterable[RawRecord],
+        *,
+        batch_size: int,
+        on_reject: Callable[[RejectedRecord], None] | None = None,
+    ) -> Iterator[list[DescribedFrame]]:
+        """Decode ``records`` as they are read and describe them ``batch_size`` accepted at a time.
+
+        Rejected records go to ``on_reject`` (default: dropped). The last batch may be smaller.
+        """
+        pending: list[AcceptedFrame] = []
+        for raw in records:
+            try:
+                pending.append(self.accept(raw))
+            except EventRejected as exc:
+                if on_reject is not None:
+                    on_reject(RejectedRecord(raw, exc))
+                continue
+            if len(pending) >= batch_size:
+                yield self.describe(pending)
+                pending = []
+        if pending:
+            yield self.describe(pending)
+
+
+@dataclass
+class DetectSummary:
+    """What :func:`detect_lines` did."""
+
+    accepted: int = 0
+    rejected: int = 0
+    inference_s: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def detect_lines(
+    lines: Iterable[bytes],
+    detector: Detector,
+    write: Callable[[str], Any],
+    *,
+    batch_size: int,
+    max_image_bytes: int,
+    on_reject: Callable[[int, EventRejected], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> DetectSummary:
+    """Run camera-event JSON ``lines`` through :class:`FrameDescriber`; ``write`` each result.
+
+    Writes one :class:`~schemas.results.FrameDetections` JSON line (with a newline) per accepted
+    event, in input order; rejected lines go to ``on_reject(line_number, error)``. Blank lines
+    are skipped. ``on_batch(lines_done)`` is called after each batch.
+    """
+    describer = FrameDescriber(
+        detector,
+        operating_threshold=float(detector.spec.operating_threshold),
+        review_band=(0.0, 0.0),  # detect writes detections only, never statistics or signals
+        max_image_bytes=max_image_bytes,
+    )
+    summary = DetectSummary()
+    done = 0  # number of the line read last: records() is consumed lazily, one line at a time
+
+    def records() -> Iterator[RawRecord]:
+        nonlocal done
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                done = number
+                yield RawRecord(line, f"line {number}", datetime.now(UTC))
+
+    def rejected(item: RejectedRecord) -> None:
+        summary.rejected += 1
+        reason = item.error.reason
+        summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
+        if on_reject is not None:
+            on_reject(done, item.error)
+
+    for batch in describer.batches(records(), batch_size=batch_size, on_reject=rejected):
+        for item in batch:
+            record = FrameDetections.model_construct(
+                event_id=str(item.event.event_id),
+                detections=item.detections,
+                inference_ms=round(item.inference_ms, 3),
+            )
+            write(record.model_dump_json() + "\n")
+            summary.inference_s += item.inference_ms / 1000.0
+        summary.accepted += len(batch)
+        if on_batch is not None:
+            on_batch(done)
+    if on_batch is not None:
+        on_batch(done)
+    return summary
