@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.records import FrameRecord, content_hash
+from schemas.records import DetectionRecord, FrameRecord, content_hash
 from streams.config import Settings
 from streams.inference import Detector
 from streams.ingest.sources import open_source
@@ -116,15 +116,33 @@ def test_unknown_content_hash_never_conflicts(store: ClickHouseStore) -> None:
 def test_backfill_spanning_three_years_is_one_insert(store: ClickHouseStore) -> None:
     start = dt.datetime(2023, 1, 1, 12, tzinfo=dt.UTC)
     days = 3 * 365
-    rows = []
+    rows: list[FrameRecord | DetectionRecord] = []
     for i in range(days):
         at = start + dt.timedelta(days=i)
         rows.append(frame(i).model_copy(update={"captured_at": at}))
         rows.append(detection(i, 0).model_copy(update={"captured_at": at}))
     assert store.insert(rows) == 2 * days
     months = count(store, "SELECT uniqExact(toYYYYMM(captured_at)) FROM linewatch.frames")
-    assert months == 36  # > 100 daily partitions would fail too, see test_storage_schema
+    assert months == 36
     assert store.insert(rows) == 0
+
+
+def test_insert_touching_more_partitions_than_clickhouse_allows_by_default(
+    store: ClickHouseStore,
+) -> None:
+    # 130 monthly partitions in one block: ClickHouse's default limit is 100
+    start = dt.datetime(2015, 1, 15, tzinfo=dt.UTC)
+    rows = [
+        frame(i).model_copy(update={"captured_at": start + dt.timedelta(days=31 * i)})
+        for i in range(130)
+    ]
+    with pytest.raises(Exception, match="Too many partitions"):
+        store._client.insert(  # the bare driver, with ClickHouse's defaults
+            "linewatch.frames",
+            [[getattr(r, c) for c in FrameRecord.model_fields] for r in rows],
+            column_names=list(FrameRecord.model_fields),
+        )
+    assert store.insert(rows) == 130
 
 
 @pytest.fixture(scope="module")
