@@ -136,7 +136,11 @@ class FrameRecord(StoreRecord):
 
 
 class DetectionRecord(StoreRecord):
-    """One predicted box (table ``detections``); all boxes above the model's score floor."""
+    """One predicted box (table ``detections``); all boxes above the model's score floor.
+
+    ``line_id`` and ``captured_at`` are always those of the box's frame: the table is sorted by
+    them, and the store and reconcile find a frame's boxes within that line and time.
+    """
 
     __table__ = "detections"
     __key__ = ("event_id", "det_index")
