@@ -169,6 +169,8 @@ class DriftEventRecord(StoreRecord):
     lighting: str
     signal: str
     detector: str
+    detector_params: str = ""
+    """The detector's class and parameters, e.g. ``river.drift.ADWIN(clock=32, delta=0.002)``."""
     detected_at: AwareDatetime
     trigger_event_id: str
     statistic: float
@@ -245,7 +247,11 @@ class LabelRecord(StoreRecord):
 
 
 class MonitorSnapshotRecord(StoreRecord):
-    """Pickled drift state of one Kafka partition up to ``offset`` (table ``monitor_snapshots``)."""
+    """Drift state of one Kafka partition up to ``offset`` (table ``monitor_snapshots``).
+
+    ``snapshot``: base64 of the versioned JSON of :mod:`streams.drift.state` (older rows: a
+    version-1 pickle, converted on restore without unpickling arbitrary objects).
+    """
 
     __table__ = "monitor_snapshots"
     __key__ = ("group_id", "topic", "partition", "offset")

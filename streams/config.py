@@ -17,8 +17,17 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import LinewatchError
 
 __all__ = ["LineConfig", "ReadinessCriteria", "Settings", "ShiftStart", "get_settings"]
 
@@ -27,6 +36,19 @@ class LineConfig(BaseModel):
     """One camera line of the plant."""
 
     takt_units_per_minute: float = Field(60.0, gt=0, description="Line speed: units per minute.")
+    frames_per_second: float | None = Field(
+        None,
+        gt=0,
+        description="Camera frames per second of the line, for the drift false-alarm budget; "
+        "None: one frame per unit (takt_units_per_minute / 60).",
+    )
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second: configured, else one frame per unit at the takt rate."""
+        if self.frames_per_second is not None:
+            return self.frames_per_second
+        return self.takt_units_per_minute / 60.0
 
     @property
     def takt_ms(self) -> float:
@@ -163,13 +185,66 @@ class Settings(BaseSettings):
     lighting_bucket_names: list[str] = Field(["dark", "dim", "normal", "bright"])
 
     # --- drift -------------------------------------------------------------------------
-    drift_false_alarms_per_event: float = Field(
-        1e-6, gt=0, description="Target false-alarm rate per slice-signal per event."
+    drift_detector: str = Field(
+        "cusum",
+        description="Detector of continuous signals: 'cusum' (calibrated self-starting CUSUM) "
+        "or a river.drift class with literal keyword arguments, e.g. "
+        "'river.drift.ADWIN(delta=0.002)'.",
+    )
+    drift_binary_detector: str = Field(
+        "cusum",
+        description="Detector of 0/1 signals (and lighting mix): 'cusum' (calibrated Bernoulli "
+        "CUSUM) or a river.drift / river.drift.binary class, e.g. "
+        "'river.drift.binary.HDDMW(drift_confidence=1e-6)'.",
+    )
+    drift_label_detector: str = Field(
+        "cusum",
+        description="Detector of the label-driven fnr / fpr streams: 'cusum' (rate CUSUM "
+        "against drift_label_fnr / drift_label_fpr) or a river.drift.binary class.",
+    )
+    drift_label_fnr: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="In-control miss rate per labelled defect of the 'cusum' label detector "
+        "(the lab's: the shipped model recalls 0.95-1.0 per class); fnr alarms when the "
+        "odds rise x4.",
+    )
+    drift_label_fpr: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="In-control share of labelled good units flagged (fpr drift events).",
+    )
+    false_alarms_per_line_week: float = Field(
+        1.0,
+        gt=0,
+        description="False-alarm budget of the 'cusum' detectors: expected false alarms per "
+        "line per week, split over the line's slice-signal updates (frames/s x detectors per "
+        "frame); sets every threshold of the line.",
+    )
+    drift_false_alarms_per_event: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Fixed false-alarm rate per slice-signal update instead of the line-week "
+        "budget (e.g. 1e-6); None: derived from false_alarms_per_line_week.",
     )
     drift_warmup_events: int = Field(30, ge=0, description="Events before a slice may alarm.")
     gap_window_events: int = Field(200, gt=0, description="Events per reference-gap window.")
     slice_idle_seconds: float = Field(6 * 3600.0, gt=0, description="Evict slices idle this long.")
     max_slices: int = Field(10_000, gt=0, description="Hard cap of live slices.")
+
+    @field_validator("drift_detector", "drift_binary_detector", "drift_label_detector")
+    @classmethod
+    def _parsable_detector(cls, value: str, info: ValidationInfo) -> str:
+        from streams.drift.spec import parse_detector_spec  # lazy: streams.drift imports us
+
+        try:
+            parse_detector_spec(value, binary=info.field_name != "drift_detector")
+        except LinewatchError as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
 
     # --- readiness ---------------------------------------------------------------------
     readiness: ReadinessCriteria = Field(default_factory=ReadinessCriteria)

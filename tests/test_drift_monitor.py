@@ -69,7 +69,9 @@ def _drifts(records: list[tuple[int, Record]]) -> list[tuple[int, DriftEventReco
 def test_brightness_shift_is_detected_with_a_complete_record(reference: ReferenceProfile) -> None:
     rng = np.random.default_rng(1)
     rows = list(_rows(rng, 1000)) + list(_rows(rng, 1000, brightness_shift=1.0))
-    monitor = DriftMonitor(reference, Settings())
+    # the pinned index of the fixed per-update rate of 1e-6 (h = 12.65) ...
+    fixed = Settings(drift_false_alarms_per_event=1e-6)
+    monitor = DriftMonitor(reference, fixed)
     drifts = _drifts(_feed(monitor, rows))
     assert [(i, r.signal) for i, r in drifts] == [(1030, "brightness")]  # pinned
     i, rec = drifts[0]
@@ -79,13 +81,20 @@ def test_brightness_shift_is_detected_with_a_complete_record(reference: Referenc
     assert rec.events_in_slice == i + 1
     assert rec.statistic > rec.threshold > 10
     assert rec.detector == "cusum-selfstart:up"
+    assert rec.detector_params == (
+        "streams.drift.GaussianCusum(h=12.6495, k=0.5, std_floor=0.01, warmup=30, winsor=2.5)"
+    )
     assert (rec.line_id, rec.lighting, rec.shift) == KEY
     assert rec.before_mean == pytest.approx(0.5, abs=0.01)
     assert rec.before_std == pytest.approx(0.05, rel=0.15)
     assert rec.after_mean > 0.53
     # deterministic id: the same input gives the same record
-    again = _drifts(_feed(DriftMonitor(reference, Settings()), rows))
+    again = _drifts(_feed(DriftMonitor(reference, fixed), rows))
     assert again[0][1].drift_id == rec.drift_id
+    # ... and of the default line-week budget (1 fps, 15 detectors per frame: h = 14.85)
+    budget = _drifts(_feed(DriftMonitor(reference, Settings()), rows))
+    assert [(i, r.signal) for i, r in budget] == [(1033, "brightness")]  # pinned
+    assert budget[0][1].threshold == pytest.approx(14.85, abs=0.01)
 
 
 def test_no_drift_on_a_stationary_multi_signal_stream(reference: ReferenceProfile) -> None:

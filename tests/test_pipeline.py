@@ -1,4 +1,4 @@
-"""The pipeline stage composition and the embedded runner, against a real chDB store."""
+"""The pipeline stage composition and the embedded runner, against real stores (chDB, HTTP)."""
 
 from __future__ import annotations
 
@@ -86,12 +86,13 @@ def test_embedded_run_accounts_for_every_line_and_replays_idempotently(
     settings_factory: Callable[..., Settings],
     detector: Detector,
     tmp_path: Path,
+    store_dsn: str,
 ) -> None:
     events_path, labels_path = production_events
     good = events_path.read_bytes().splitlines()
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_bytes(b"\n".join(good + _bad_lines(good[0])) + b"\n")
-    settings = settings_factory(batch_size=50)
+    settings = settings_factory(store=store_dsn, batch_size=50)
     total_lines = len(good) + 5
 
     def run_once() -> tuple[int, int, int, int]:
@@ -120,9 +121,9 @@ def test_embedded_run_accounts_for_every_line_and_replays_idempotently(
 
 
 def test_embedded_run_end_to_end_checked_by_sql(
-    settings_factory: Callable[..., Settings], detector: Detector
+    settings_factory: Callable[..., Settings], detector: Detector, store_dsn: str
 ) -> None:
-    settings = settings_factory()
+    settings = settings_factory(store=store_dsn)
     source = (
         "simulate:production?events=90&seed=9&scenario=stationary&lines=3"
         "&start=2026-11-29T21:00:00Z&duration=2h"
@@ -155,9 +156,9 @@ def test_stationary_production_day_raises_no_drift_alarm(
 ) -> None:
     """A stationary day (shift lighting only) through the full pipeline: no alarm.
 
-    1,800 frames x 11 signals over 9 slices at the calibrated 1e-6 per slice-signal per event
-    expect ~0.02 false alarms; a miscalibrated detector (or a simulator whose slices are not
-    stationary) fires several.
+    1,800 frames x 15 detectors at the default budget (1 false alarm per line-week at 1 frame/s:
+    1.1e-7 per slice-signal update) expect ~0.003 false alarms; a miscalibrated detector (or a
+    simulator whose slices are not stationary) fires several.
     """
     settings = settings_factory()
     pipeline = _pipeline(settings, detector)

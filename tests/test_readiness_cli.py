@@ -1,4 +1,4 @@
-"""``linewatch metrics`` and ``linewatch report`` on a real embedded store."""
+"""``linewatch metrics`` and ``linewatch report`` on real stores (embedded and over HTTP)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from tests.test_readiness_store import build_hand_case
 
 
 @pytest.fixture
-def dsn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def dsn(store_dsn: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("LINEWATCH_OPERATING_THRESHOLD", "0.5")
-    dsn = f"chdb://{tmp_path / 'store'}"
+    dsn = store_dsn
     with ClickHouseStore.open(dsn) as store:
         store.apply_schema()
         build_hand_case(store)

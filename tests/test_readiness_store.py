@@ -1,10 +1,9 @@
-"""Reconciliation and metric views on real embedded (chDB) stores in tmp dirs."""
+"""Reconciliation and metric views on real stores: embedded chDB and the HTTP fixture server."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -27,15 +26,15 @@ OTHER = (100.0, 100.0, 130.0, 130.0)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
-    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as s:
+def store(store_dsn: str) -> Iterator[ClickHouseStore]:
+    with ClickHouseStore.open(store_dsn) as s:
         s.apply_schema()
         yield s
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(store=f"chdb://{tmp_path / 'store'}", operating_threshold=0.5)
+def settings(store_dsn: str) -> Settings:
+    return Settings(store=store_dsn, operating_threshold=0.5)
 
 
 def ingest_labels(store: ClickHouseStore, lines: list[str]) -> None:
@@ -183,9 +182,9 @@ def test_late_label_correction_replaces_the_outcome(
     assert store.query("SELECT outcome FROM v_frame_outcomes").result_rows == [("FN",)]
 
 
-def test_latency_against_takt(store: ClickHouseStore, tmp_path: Path) -> None:
+def test_latency_against_takt(store: ClickHouseStore, store_dsn: str) -> None:
     settings = Settings(
-        store=f"chdb://{tmp_path / 'store'}",
+        store=store_dsn,
         operating_threshold=0.5,
         lines={"line-1": {"takt_units_per_minute": 600}},  # 100 ms per unit
     )

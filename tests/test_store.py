@@ -23,11 +23,13 @@ from streams.errors import (
     StoreError,
     StoreLocked,
     StoreUnavailable,
+    StoreWriteError,
 )
 from streams.sinks import chdb_lock
 from streams.sinks.clickhouse import ClickHouseStore
 from streams.sinks.dsn import parse_dsn
 from streams.sinks.migrations import default_schema_dir, load_migrations
+from tests.store_fixtures import READER, ChdbHttpServer, ServerFactory
 from tests.test_store_samples import (
     BERLIN,
     T0,
@@ -41,8 +43,9 @@ from tests.test_store_samples import (
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
-    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as s:
+def store(store_dsn: str) -> Iterator[ClickHouseStore]:
+    """An empty store with the schema, embedded (chdb) and behind HTTP (the fixture server)."""
+    with ClickHouseStore.open(store_dsn) as s:
         s.apply_schema()
         yield s
 
@@ -64,9 +67,9 @@ def read_back(store: ClickHouseStore, model: type[R]) -> list[R]:
 # --- schema -------------------------------------------------------------------------------
 
 
-def test_apply_schema_is_idempotent_and_recorded(tmp_path: Path) -> None:
+def test_apply_schema_is_idempotent_and_recorded(store_dsn: str) -> None:
     shipped = load_migrations()
-    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as store:
+    with ClickHouseStore.open(store_dsn) as store:
         assert store.applied_migrations() == {}
         first = store.apply_schema()
         assert first == [m.name for m in shipped]
@@ -77,7 +80,7 @@ def test_apply_schema_is_idempotent_and_recorded(tmp_path: Path) -> None:
         data = (default_schema_dir() / m.name).read_bytes()
         assert ledger[m.name] == hashlib.sha256(data).hexdigest()
     # and again after reopening: nothing pending
-    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as store:
+    with ClickHouseStore.open(store_dsn) as store:
         assert store.apply_schema() == []
         (n,) = store.query("SELECT count() FROM schema_migrations").result_rows[0]
         assert n == len(shipped)
@@ -114,10 +117,12 @@ def test_every_table_is_replacing_merge_tree_sorted_by_its_key(store: ClickHouse
         assert columns == list(model.model_fields), model.__table__
 
 
-def test_changed_applied_file_is_refused_and_new_files_are_applied(tmp_path: Path) -> None:
+def test_changed_applied_file_is_refused_and_new_files_are_applied(
+    tmp_path: Path, store_dsn: str
+) -> None:
     ddl = tmp_path / "ddl"
     shutil.copytree(default_schema_dir(), ddl)
-    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as store:
+    with ClickHouseStore.open(store_dsn) as store:
         store.apply_schema(ddl)
         frames = ddl / "002_frames.sql"
         frames.write_text(frames.read_text() + "\n-- edited\n")
@@ -133,14 +138,14 @@ def test_changed_applied_file_is_refused_and_new_files_are_applied(tmp_path: Pat
         assert count(store, "extra") == 0
 
 
-def test_broken_ddl_names_the_file_and_is_not_recorded(tmp_path: Path) -> None:
+def test_broken_ddl_names_the_file_and_is_not_recorded(tmp_path: Path, store_dsn: str) -> None:
     ddl = tmp_path / "ddl"
     ddl.mkdir()
     shutil.copy(default_schema_dir() / "001_schema_migrations.sql", ddl)
     (ddl / "002_bad.sql").write_text(
         "CREATE TABLE IF NOT EXISTS linewatch.bad (k Strin) ENGINE=Log;"
     )
-    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as store:
+    with ClickHouseStore.open(store_dsn) as store:
         with pytest.raises(StoreError, match=r"002_bad\.sql"):
             store.apply_schema(ddl)
         assert list(store.applied_migrations()) == ["001_schema_migrations.sql"]
@@ -245,8 +250,8 @@ def test_query_parameters_are_bound_not_pasted(store: ClickHouseStore) -> None:
         store.query("SELECT {missing:UInt8}")
 
 
-def test_bad_sql_is_a_store_error_and_closed_store_is_unavailable(tmp_path: Path) -> None:
-    store = ClickHouseStore.open(f"chdb://{tmp_path / 'store'}")
+def test_bad_sql_is_a_store_error_and_closed_store_is_unavailable(store_dsn: str) -> None:
+    store = ClickHouseStore.open(store_dsn)
     with pytest.raises(StoreError, match="Syntax error"):
         store.query("SELEC 1")
     store.close()
@@ -379,3 +384,38 @@ def test_empty_results_still_name_their_columns(store: ClickHouseStore) -> None:
     )
     assert empty == (("drift_id", "line"), [])
     assert store.query("SELECT 1 AS a WHERE 0;").column_names == ("a",)
+
+
+def test_read_only_server_user_can_query_but_not_write(
+    http_store_dsn: str, shared_http_server: ChdbHttpServer
+) -> None:
+    with ClickHouseStore.open(http_store_dsn) as writer:
+        writer.apply_schema()
+        writer.insert([frame(1)])
+    with ClickHouseStore.open(shared_http_server.dsn(READER)) as reader:
+        assert count(reader, "frames") == 1
+        assert reader.query(
+            "SELECT event_id FROM frames WHERE event_id = {e:String}", {"e": "evt-000001"}
+        ).result_rows == [("evt-000001",)]
+        with pytest.raises(StoreWriteError, match="readonly"):
+            reader.insert([frame(2)])
+        assert reader.apply_schema() == []  # nothing pending: no write attempted
+        with pytest.raises(StoreError, match="readonly"):
+            reader.command("OPTIMIZE TABLE frames FINAL")
+    with ClickHouseStore.open(http_store_dsn) as writer:
+        assert count(writer, "frames") == 1
+
+
+def test_https_store_with_a_private_ca(
+    http_server_factory: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http_server_factory("tls", tls=True)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(StoreUnavailable, match=r"certificate is not trusted.*SSL_CERT_FILE"):
+        ClickHouseStore.open(server.dsn())
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.cert_file))
+    with ClickHouseStore.open(server.dsn()) as store:
+        assert store.dsn.startswith("https://linewatch:***@127.0.0.1:")
+        store.apply_schema()
+        assert store.insert([frame(1)]) == 1
+        assert count(store, "frames") == 1

@@ -21,9 +21,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def dsn(tmp_path: Path) -> str:
-    """A store with the schema and four drift alarms on two lines."""
-    dsn = f"chdb://{tmp_path / 'store'}"
+def dsn(store_dsn: str) -> str:
+    """A store with the schema and four drift alarms on two lines (chdb:// and http://)."""
+    dsn = store_dsn
     with ClickHouseStore.open(dsn) as store:
         store.apply_schema()
         store.insert(
@@ -37,8 +37,8 @@ def dsn(tmp_path: Path) -> str:
     return dsn
 
 
-def test_schema_apply_twice(tmp_path: Path) -> None:
-    dsn = f"chdb://{tmp_path / 'fresh'}"
+def test_schema_apply_twice(store_dsn: str) -> None:
+    dsn = store_dsn
     names = [m.name for m in load_migrations()]
     first = runner.invoke(app, ["schema", "apply", "--store", dsn])
     assert first.exit_code == 0, first.output

@@ -16,8 +16,8 @@ from tests.test_store_samples import detection, frame
 
 
 @pytest.fixture
-def worker(tmp_path: Path) -> Iterator[StreamWorker]:
-    w = StreamWorker.create(Settings(store=f"chdb://{tmp_path / 'store'}"))
+def worker(store_dsn: str) -> Iterator[StreamWorker]:
+    w = StreamWorker.create(Settings(store=store_dsn))
     yield w
     w.close()
 

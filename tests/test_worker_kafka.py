@@ -21,6 +21,7 @@ from streams.pipeline import MonitoringPipeline
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
 from streams.sinks import ClickHouseStore
+from tests.store_fixtures import ServerFactory
 from tests.worker_harness import KafkaHarness, event_key
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -63,8 +64,10 @@ class _Counts(TypedDict):
     event_ids: set[str]
 
 
-def _store_counts(path: Path) -> _Counts:
-    with ClickHouseStore.open(f"chdb://{path}") as store:
+def _store_counts(store_at: Path | str) -> _Counts:
+    """Counts in a worker's store: a chDB directory, or a DSN (the HTTP fixture server)."""
+    dsn = f"chdb://{store_at}" if isinstance(store_at, Path) else store_at
+    with ClickHouseStore.open(dsn) as store:
         q = store.query
 
         def count(sql: str) -> int:
@@ -102,8 +105,9 @@ def _wait_group_stable(h: KafkaHarness, members: int, timeout: float = 120) -> N
     raise AssertionError(f"group {h.group}: {state}, {owners}/{members} owners\n{logs}")
 
 
+@pytest.mark.parametrize("store_kind", ["chdb", "http"])
 def test_one_worker_stores_every_event_dead_letters_and_labels(
-    harness: KafkaHarness, tmp_path: Path
+    harness: KafkaHarness, tmp_path: Path, store_kind: str, http_server_factory: ServerFactory
 ) -> None:
     events, labels = _events(
         "simulate:production?events=120&seed=21&scenario=demo&lines=3"
@@ -111,7 +115,12 @@ def test_one_worker_stores_every_event_dead_letters_and_labels(
         tmp_path,
     )
     malformed = [b"not json", b'{"event_id": "x"}', json.dumps({"line_id": "line-1"}).encode()]
-    worker = harness.start_worker("solo")
+    if store_kind == "http":  # the worker talks ClickHouse's HTTP protocol to the fixture
+        store_at: Path | str = http_server_factory("worker-store").dsn()
+        worker = harness.start_worker("solo", store_dsn=str(store_at))
+    else:
+        worker = harness.start_worker("solo")
+        store_at = worker.store_path
     produced = harness.produce((event_key(e), e) for e in [*events, *malformed])
     harness.produce(((None, lab) for lab in labels), topic="labels")
     harness.wait_committed(produced)
@@ -119,7 +128,7 @@ def test_one_worker_stores_every_event_dead_letters_and_labels(
     dlq = harness.read_topic("dlq", expected=len(malformed))
     worker.stop()
 
-    counts = _store_counts(worker.store_path)
+    counts = _store_counts(store_at)
     assert counts["frames"] == counts["distinct"] == len(events)
     assert counts["dead"] == len(malformed)
     assert counts["frames"] + counts["dead"] == produced

@@ -92,11 +92,11 @@ class KafkaHarness:
         finally:
             admin.close()
 
-    def env(self, store_path: Path, port: int) -> dict[str, str]:
+    def env(self, store_path: Path, port: int, store_dsn: str | None = None) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             LINEWATCH_KAFKA_BOOTSTRAP=BOOTSTRAP,
-            LINEWATCH_STORE=f"chdb://{store_path}",
+            LINEWATCH_STORE=store_dsn or f"chdb://{store_path}",
             LINEWATCH_WORKER_ID=self.group,
             LINEWATCH_WORKER_WEB_PORT=str(port),
             LINEWATCH_WORKER_DATA_DIR=str(self.tmp / f"faust-{port}"),
@@ -111,14 +111,17 @@ class KafkaHarness:
         )
         return env
 
-    def start_worker(self, name: str, store_path: Path | None = None) -> WorkerProcess:
+    def start_worker(
+        self, name: str, store_path: Path | None = None, *, store_dsn: str | None = None
+    ) -> WorkerProcess:
+        """Start a worker on its own chDB directory, or on ``store_dsn`` (e.g. an http:// one)."""
         store = store_path or self.tmp / f"store-{name}"
         port = free_port()
         log_path = self.tmp / f"worker-{name}-{len(self.workers)}.log"
         fh = log_path.open("wb")
         proc = subprocess.Popen(
             [LINEWATCH, "worker", "--loglevel", "info"],
-            env=self.env(store, port),
+            env=self.env(store, port, store_dsn),
             stdout=fh,
             stderr=subprocess.STDOUT,
         )

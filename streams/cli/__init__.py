@@ -6,6 +6,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``simulate``                       → :mod:`streams.cli.simulate`
 - ``detect``, ``model info``         → :mod:`streams.cli.model`
 - ``schema apply``, ``query``, ``drift`` → :mod:`streams.cli.store`
+- ``drift calibrate``                → :mod:`streams.cli.drift`
 - ``run``, ``reference build``, ``demo`` → :mod:`streams.cli.run`
 - ``topics create``, ``produce``     → :mod:`streams.cli.kafka`
 - ``worker``                         → :mod:`streams.cli.worker`
@@ -21,8 +22,10 @@ import logging
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from streams.cli import (
+    drift,
     kafka,
     model,
     readiness,
@@ -46,7 +49,7 @@ app = typer.Typer(
 )
 _groups = CliGroups.attach(app)
 
-for _module in (schema_export, simulate, model, store, run, kafka, worker, readiness):
+for _module in (schema_export, simulate, model, store, drift, run, kafka, worker, readiness):
     _module.register(app, _groups)
 
 
@@ -59,4 +62,10 @@ def main() -> None:
         app()
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except ValidationError as exc:  # settings from LINEWATCH_* variables
+        for err in exc.errors():
+            field = "_".join(str(p) for p in err["loc"]).upper()
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            typer.secho(f"error: LINEWATCH_{field}: {msg}", fg=typer.colors.RED, err=True)
         sys.exit(2)

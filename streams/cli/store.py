@@ -175,8 +175,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             result = s.query(sql, params)
         render(result, fmt)
 
-    @app.command("drift")
-    def drift(
+    @groups.drift.callback()
+    def drift(  # noqa: PLR0917 (one parameter per CLI option)
+        ctx: typer.Context,
         line: Annotated[str | None, typer.Option("--line", help="Only this line.")] = None,
         since: Annotated[
             str | None,
@@ -186,7 +187,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         limit: Annotated[int, typer.Option("--limit", min=1, help="Most alarms to list.")] = 50,
         fmt: FormatOption = OutputFormat.table,
     ) -> None:
-        """List drift alarms, newest first."""
+        """List drift alarms, newest first (`drift calibrate --help`: measure the detectors)."""
+        if ctx.invoked_subcommand is not None:
+            return
         params: dict[str, Any] = {"limit": limit}
         if line is not None:
             params["line"] = line

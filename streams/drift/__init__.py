@@ -1,6 +1,8 @@
 """Drift monitoring: per-frame signals, the lab reference, calibrated detectors, the monitor.
 
-See ``docs/drift.md`` for the method and its measured delays and false-alarm rates.
+See ``docs/drift.md`` for the method and its measured delays and false-alarm rates. The
+detectors are River detectors (``river.base.DriftDetector`` / ``BinaryDriftDetector``); any
+``river.drift`` class can replace them (:mod:`streams.drift.spec`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ from streams.drift.calibration import (
     siegmund_arl,
     simulate_arl,
 )
-from streams.drift.detectors import BernoulliCusum, GaussianCusum
-from streams.drift.monitor import LIGHTING_MIX_SIGNAL, MIX_MARKER, OUTSIDE_LAB_RANGE, DriftMonitor
+from streams.drift.detectors import BernoulliCusum, GaussianCusum, RateCusum
+from streams.drift.monitor import (
+    LIGHTING_MIX_SIGNAL,
+    MIX_MARKER,
+    OUTSIDE_LAB_RANGE,
+    DriftMonitor,
+    drift_event,
+)
 from streams.drift.reference import ReferenceProfile, SignalReference
 from streams.drift.signals import (
     ALL_SIGNALS,
@@ -35,10 +43,12 @@ __all__ = [
     "BernoulliCusum",
     "DriftMonitor",
     "GaussianCusum",
+    "RateCusum",
     "ReferenceProfile",
     "SignalReference",
     "arl_per_side",
     "bernoulli_threshold",
+    "drift_event",
     "frame_signals",
     "gaussian_threshold",
     "siegmund_arl",

@@ -18,6 +18,17 @@ Bernoulli CUSUM (log-likelihood-ratio increments): ``h = ln(ARL0)``. Lorden's bo
 (12.65, 2000000)
 >>> gaussian_threshold(0.5, 2e4) < h
 True
+
+The false-alarm budget is set per line and week (``Settings.false_alarms_per_line_week``):
+each frame of a line updates ``detectors_per_frame`` slice-signal detectors (the signals of
+its slice plus the lighting-mix detectors of its line-shift), so a per-update rate ``alpha``
+gives ``frames_per_week x detectors_per_frame x alpha`` expected false alarms per line-week
+however the frames spread over the line's live slices. :func:`budget_rate` solves that for
+``alpha``; every slice-signal of the line gets the same share per update.
+
+>>> rate = budget_rate(1.0, frames_per_second=1.0, detectors_per_frame=15)
+>>> f"{rate:.3g}", round(gaussian_threshold(0.5, arl_per_side(rate)), 2)
+('1.1e-07', 14.85)
 """
 
 from __future__ import annotations
@@ -28,8 +39,11 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = [
+    "SECONDS_PER_WEEK",
     "arl_per_side",
     "bernoulli_threshold",
+    "budget_rate",
+    "expected_false_alarms",
     "gaussian_threshold",
     "siegmund_arl",
     "simulate_arl",
@@ -41,6 +55,24 @@ def arl_per_side(false_alarms_per_event: float) -> float:
     if not 0 < false_alarms_per_event < 1:
         raise ValueError("the false-alarm rate must be in (0, 1)")
     return 2.0 / false_alarms_per_event
+
+
+SECONDS_PER_WEEK = 7 * 24 * 3600
+
+
+def budget_rate(
+    false_alarms_per_line_week: float, *, frames_per_second: float, detectors_per_frame: int
+) -> float:
+    """Per-update false-alarm rate that spends a line's weekly budget (see the module doc)."""
+    if false_alarms_per_line_week <= 0 or frames_per_second <= 0 or detectors_per_frame <= 0:
+        raise ValueError("budget, frame rate and detectors per frame must be positive")
+    updates = frames_per_second * SECONDS_PER_WEEK * detectors_per_frame
+    return min(false_alarms_per_line_week / updates, 0.5)
+
+
+def expected_false_alarms(rate: float, updates: int) -> float:
+    """False alarms the calibration expects from ``updates`` stationary detector updates."""
+    return rate * updates
 
 
 def siegmund_arl(k: float, h: float) -> float:

@@ -1,4 +1,10 @@
-"""Change detectors with River's contract: ``update(x)``, then read ``drift_detected``.
+"""linewatch's calibrated change detectors, as River detectors.
+
+:class:`GaussianCusum` is a :class:`river.base.DriftDetector` and :class:`BernoulliCusum` a
+:class:`river.base.BinaryDriftDetector`: ``update(x)``, then read the read-only
+``drift_detected``; ``_reset()`` restarts them; ``clone()`` (from :class:`river.base.Base`)
+builds a fresh detector with the same constructor parameters. They can be used in any River
+pipeline, and any River detector can replace them in linewatch (``LINEWATCH_DRIFT_DETECTOR``).
 
 Why not ``river.drift.PageHinkley``: PH compares each value with the running mean of the
 stream *including that value*, in the raw units of the stream, so its false-alarm rate depends
@@ -35,10 +41,25 @@ estimate (the last time the alarming side was at zero), to report "before" and "
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any, Literal
 
-from streams.drift.calibration import gaussian_threshold
+from pydantic import BaseModel, ConfigDict
+from river import base
 
-__all__ = ["BernoulliCusum", "GaussianCusum", "wallace_t_to_z"]
+from streams.drift.calibration import bernoulli_threshold, gaussian_threshold
+
+__all__ = [
+    "BernoulliCusum",
+    "BernoulliCusumState",
+    "GaussianCusum",
+    "GaussianCusumState",
+    "RateCusum",
+    "wallace_t_to_z",
+]
+
+_DEFAULT_ARL0 = 2e6
+"""In-control run length per side of the default thresholds (1e-6 false alarms per update)."""
 
 
 def wallace_t_to_z(t: float, df: float) -> float:
@@ -49,6 +70,7 @@ def wallace_t_to_z(t: float, df: float) -> float:
 
 # Baseline statistics: (n, mean, m2) for Gaussian, (n, ones) for Bernoulli.
 _Welford = tuple[int, float, float]
+_Counts = tuple[int, int]
 
 
 def _split(total: _Welford, head: _Welford) -> tuple[float, float, float, float]:
@@ -65,35 +87,86 @@ def _split(total: _Welford, head: _Welford) -> tuple[float, float, float, float]
     return ma, std_a, mb, std_b
 
 
-class GaussianCusum:
+class _Report:
+    """What the last alarm said (shared by both detectors)."""
+
+    statistic: float
+    direction: str
+    before_mean: float
+    before_std: float
+    after_mean: float
+    after_std: float
+
+    def _clear_report(self) -> None:
+        self.statistic = 0.0
+        self.direction = ""
+        self.before_mean = self.before_std = self.after_mean = self.after_std = 0.0
+
+
+class GaussianCusumState(BaseModel):
+    """The complete mutable state of a :class:`GaussianCusum` (typed, JSON-serialisable)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["gaussian-cusum"] = "gaussian-cusum"
+    n: int
+    mean: float
+    m2: float
+    s_up: float
+    s_dn: float
+    mark_up: tuple[int, float, float]
+    mark_dn: tuple[int, float, float]
+    drift_detected: bool
+    statistic: float
+    direction: str
+    before: tuple[float, float]
+    after: tuple[float, float]
+
+
+class BernoulliCusumState(BaseModel):
+    """The complete mutable state of a :class:`BernoulliCusum` (typed, JSON-serialisable)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["bernoulli-cusum"] = "bernoulli-cusum"
+    n: int
+    ones: int
+    s_up: float
+    s_dn: float
+    mark_up: tuple[int, int]
+    mark_dn: tuple[int, int]
+    drift_detected: bool
+    statistic: float
+    direction: str
+    before: tuple[float, float]
+    after: tuple[float, float]
+
+
+class GaussianCusum(_Report, base.DriftDetector):
     """Two-sided self-starting CUSUM for a continuous signal (see the module docstring).
 
-    ``k`` is the reference value (half the shift to detect, in noise standard deviations),
-    ``h`` the threshold, ``warmup`` the values collected after a reset before testing, and
-    ``std_floor`` the smallest noise std assumed (in the units of ``x``).
-    """
+    Parameters
+    ----------
+    k
+        Reference value: half the shift to detect, in noise standard deviations.
+    h
+        Threshold; ``None``: calibrated for 1e-6 false alarms per update (h = 12.65 at k=0.5).
+    warmup
+        Values collected after a reset before testing (at least 5 are used).
+    winsor
+        Scores are clipped at +-winsor (a single outlier cannot alarm).
+    std_floor
+        Smallest noise std assumed, in the units of ``x``.
 
-    __slots__ = (
-        "_m2",
-        "_mark_dn",
-        "_mark_up",
-        "_mean",
-        "_n",
-        "_s_dn",
-        "_s_up",
-        "after_mean",
-        "after_std",
-        "before_mean",
-        "before_std",
-        "direction",
-        "drift_detected",
-        "h",
-        "k",
-        "statistic",
-        "std_floor",
-        "warmup",
-        "winsor",
-    )
+    Examples
+    --------
+    >>> det = GaussianCusum(h=5.0, warmup=10)
+    >>> for i, x in enumerate([0.0, 1.0] * 20 + [6.0] * 5):
+    ...     det.update(x)
+    ...     if det.drift_detected:
+    ...         print(i, det.direction)
+    42 up
+    """
 
     name = "cusum-selfstart"
 
@@ -105,15 +178,17 @@ class GaussianCusum:
         winsor: float = 2.5,
         std_floor: float = 1e-2,
     ) -> None:
+        super().__init__()
         self.k = k
-        self.h = gaussian_threshold(k, 2e6) if h is None else h
-        self.warmup = max(warmup, 5)
+        self.h = gaussian_threshold(k, _DEFAULT_ARL0) if h is None else h
+        self.warmup = warmup
+        self._warmup = max(warmup, 5)
         self.winsor = winsor
         self.std_floor = std_floor
-        self.drift_detected = False
         self._reset()
 
     def _reset(self) -> None:
+        super()._reset()
         self._n = 0
         self._mean = 0.0
         self._m2 = 0.0
@@ -121,14 +196,7 @@ class GaussianCusum:
         self._s_dn = 0.0
         self._mark_up: _Welford = (0, 0.0, 0.0)
         self._mark_dn: _Welford = (0, 0.0, 0.0)
-        self.drift_detected = False
-        self.statistic = 0.0
-        self.direction = ""
-        self.before_mean = self.before_std = self.after_mean = self.after_std = 0.0
-
-    def clone(self) -> GaussianCusum:
-        """A fresh detector with the same parameters."""
-        return GaussianCusum(self.k, self.h, self.warmup, self.winsor, self.std_floor)
+        self._clear_report()
 
     @property
     def n(self) -> int:
@@ -137,11 +205,11 @@ class GaussianCusum:
 
     def update(self, x: float) -> None:
         """Add one value; sets ``drift_detected`` (and the alarm's details) when it alarms."""
-        if self.drift_detected:
+        if self._drift_detected:
             self._reset()
         n = self._n
         mean = self._mean
-        if n >= self.warmup:
+        if n >= self._warmup:
             std = math.sqrt(self._m2 / (n - 1))
             std = max(std, self.std_floor)
             t = (x - mean) / (std * math.sqrt(1.0 + 1.0 / n))
@@ -170,7 +238,7 @@ class GaussianCusum:
         h = self.h
         if s_up > h or s_dn > h:
             up = s_up >= s_dn
-            self.drift_detected = True
+            self._drift_detected = True
             self.direction = "up" if up else "down"
             self.statistic = s_up if up else s_dn
             mark = self._mark_up if up else self._mark_dn
@@ -178,8 +246,45 @@ class GaussianCusum:
                 (n, mean, self._m2), mark
             )
 
+    def get_state(self) -> GaussianCusumState:
+        """The detector's state as typed data (see :meth:`set_state`)."""
+        return GaussianCusumState.model_validate(self.state_dict())
 
-class BernoulliCusum:
+    def state_dict(self) -> dict[str, object]:
+        """:meth:`get_state` as a plain dict (the fields of :class:`GaussianCusumState`)."""
+        return dict(
+            kind="gaussian-cusum",
+            n=self._n,
+            mean=self._mean,
+            m2=self._m2,
+            s_up=self._s_up,
+            s_dn=self._s_dn,
+            mark_up=self._mark_up,
+            mark_dn=self._mark_dn,
+            drift_detected=self._drift_detected,
+            statistic=self.statistic,
+            direction=self.direction,
+            before=(self.before_mean, self.before_std),
+            after=(self.after_mean, self.after_std),
+        )
+
+    def set_state(self, state: GaussianCusumState) -> None:
+        """Continue exactly where the detector that produced ``state`` stopped."""
+        self._n, self._mean, self._m2 = state.n, state.mean, state.m2
+        self._s_up, self._s_dn = state.s_up, state.s_dn
+        self._mark_up, self._mark_dn = state.mark_up, state.mark_dn
+        self._drift_detected = state.drift_detected
+        self.statistic, self.direction = state.statistic, state.direction
+        self.before_mean, self.before_std = state.before
+        self.after_mean, self.after_std = state.after
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"k": 1.0, "h": 5.0, "warmup": 10}
+
+
+class BernoulliCusum(_Report, base.BinaryDriftDetector):
     """Two-sided CUSUM of log-likelihood ratios for a 0/1 signal.
 
     The in-control rate ``p0`` is estimated from the values since the last reset (Jeffreys
@@ -187,35 +292,31 @@ class BernoulliCusum:
     or divide them (down). Testing starts once ``n >= warmup`` and either at least
     ``min_count`` zeros and ones were seen or ``n >= max_warmup`` (a rare event needs more
     values for a usable rate).
-    """
 
-    __slots__ = (
-        "_ln_r",
-        "_mark_dn",
-        "_mark_up",
-        "_n",
-        "_ones",
-        "_s_dn",
-        "_s_up",
-        "after_mean",
-        "after_std",
-        "before_mean",
-        "before_std",
-        "direction",
-        "drift_detected",
-        "h",
-        "max_warmup",
-        "min_count",
-        "odds_ratio",
-        "statistic",
-        "warmup",
-    )
+    Parameters
+    ----------
+    h
+        Threshold; ``None``: ``ln(2e6)`` (Lorden's bound for 1e-6 false alarms per update).
+    odds_ratio
+        Factor of the odds to detect, up or down (> 1).
+    warmup, min_count, max_warmup
+        When testing starts (see above).
+
+    Examples
+    --------
+    >>> det = BernoulliCusum(h=4.0, warmup=10, min_count=2)
+    >>> for i, x in enumerate([False] * 3 + [True] + [False] * 36 + [True] * 10):
+    ...     det.update(x)
+    ...     if det.drift_detected:
+    ...         print(i, det.direction)
+    47 up
+    """
 
     name = "bernoulli-cusum"
 
     def __init__(
         self,
-        h: float,
+        h: float | None = None,
         odds_ratio: float = 2.0,
         warmup: int = 30,
         min_count: int = 5,
@@ -223,45 +324,40 @@ class BernoulliCusum:
     ) -> None:
         if odds_ratio <= 1:
             raise ValueError("odds_ratio must exceed 1")
-        self.h = h
+        super().__init__()
+        self.h = bernoulli_threshold(_DEFAULT_ARL0) if h is None else h
         self.odds_ratio = odds_ratio
         self._ln_r = math.log(odds_ratio)
         self.warmup = warmup
         self.min_count = min_count
-        self.max_warmup = max(max_warmup, warmup)
-        self.drift_detected = False
+        self.max_warmup = max_warmup
+        self._max_warmup = max(max_warmup, warmup)
         self._reset()
 
     def _reset(self) -> None:
+        super()._reset()
         self._n = 0
         self._ones = 0
         self._s_up = 0.0
         self._s_dn = 0.0
-        self._mark_up = (0, 0)
-        self._mark_dn = (0, 0)
-        self.drift_detected = False
-        self.statistic = 0.0
-        self.direction = ""
-        self.before_mean = self.before_std = self.after_mean = self.after_std = 0.0
-
-    def clone(self) -> BernoulliCusum:
-        """A fresh detector with the same parameters."""
-        return BernoulliCusum(self.h, self.odds_ratio, self.warmup, self.min_count, self.max_warmup)
+        self._mark_up: _Counts = (0, 0)
+        self._mark_dn: _Counts = (0, 0)
+        self._clear_report()
 
     @property
     def n(self) -> int:
         """Values since the last reset."""
         return self._n
 
-    def update(self, x: float) -> None:
-        """Add one value (>= 0.5 counts as 1); sets ``drift_detected`` when it alarms."""
-        if self.drift_detected:
+    def update(self, x: bool | float) -> None:
+        """Add one value (True, or >= 0.5, counts as 1); sets ``drift_detected`` on an alarm."""
+        if self._drift_detected:
             self._reset()
         n = self._n
         ones = self._ones
         one = x >= 0.5
         s_up = s_dn = 0.0
-        if n >= self.warmup and (n >= self.max_warmup or min(ones, n - ones) >= self.min_count):
+        if n >= self.warmup and (n >= self._max_warmup or min(ones, n - ones) >= self.min_count):
             p0 = (ones + 0.5) / (n + 1.0)
             r = self.odds_ratio
             # ln P1/P0 for "up" (odds x r) and "down" (odds / r) alternatives.
@@ -287,7 +383,7 @@ class BernoulliCusum:
         h = self.h
         if s_up > h or s_dn > h:
             up = s_up >= s_dn
-            self.drift_detected = True
+            self._drift_detected = True
             self.direction = "up" if up else "down"
             self.statistic = s_up if up else s_dn
             na, oa = self._mark_up if up else self._mark_dn
@@ -295,3 +391,122 @@ class BernoulliCusum:
             pb = (ones - oa) / (n - na) if n > na else pa
             self.before_mean, self.before_std = pa, math.sqrt(pa * (1.0 - pa))
             self.after_mean, self.after_std = pb, math.sqrt(pb * (1.0 - pb))
+
+    def get_state(self) -> BernoulliCusumState:
+        """The detector's state as typed data (see :meth:`set_state`)."""
+        return BernoulliCusumState.model_validate(self.state_dict())
+
+    def state_dict(self) -> dict[str, object]:
+        """:meth:`get_state` as a plain dict (the fields of :class:`BernoulliCusumState`)."""
+        return dict(
+            kind="bernoulli-cusum",
+            n=self._n,
+            ones=self._ones,
+            s_up=self._s_up,
+            s_dn=self._s_dn,
+            mark_up=self._mark_up,
+            mark_dn=self._mark_dn,
+            drift_detected=self._drift_detected,
+            statistic=self.statistic,
+            direction=self.direction,
+            before=(self.before_mean, self.before_std),
+            after=(self.after_mean, self.after_std),
+        )
+
+    def set_state(self, state: BernoulliCusumState) -> None:
+        """Continue exactly where the detector that produced ``state`` stopped."""
+        self._n, self._ones = state.n, state.ones
+        self._s_up, self._s_dn = state.s_up, state.s_dn
+        self._mark_up, self._mark_dn = state.mark_up, state.mark_dn
+        self._drift_detected = state.drift_detected
+        self.statistic, self.direction = state.statistic, state.direction
+        self.before_mean, self.before_std = state.before
+        self.after_mean, self.after_std = state.after
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"h": 5.0, "odds_ratio": 3.0, "warmup": 10}
+
+
+class RateCusum(_Report, base.BinaryDriftDetector):
+    """One-sided CUSUM: has the rate of ones risen above a *known* acceptable rate ``p0``?
+
+    For streams too short to learn their own baseline, e.g. "was this labelled defective unit
+    missed?" (a few dozen per slice and day): log-likelihood ratios of ``p1`` (the odds of
+    ``p0`` times ``odds_ratio``) against ``p0``, accumulated from the first update.
+
+    Parameters
+    ----------
+    p0
+        The in-control rate (e.g. the highest miss rate readiness accepts).
+    odds_ratio
+        Factor of the odds to detect (> 1).
+    h
+        Threshold; ``None``: ``ln(1e6)`` (Lorden's bound for 1e-6 false alarms per update).
+
+    Examples
+    --------
+    >>> det = RateCusum(p0=0.1, odds_ratio=4.0, h=4.0)
+    >>> for i, x in enumerate([False] * 20 + [True, False] * 10):
+    ...     det.update(x)
+    ...     if det.drift_detected:
+    ...         print(i, det.direction, round(det.after_mean, 2))
+    28 up 0.56
+    38 up 0.56
+    """
+
+    name = "rate-cusum"
+
+    def __init__(self, p0: float = 0.1, odds_ratio: float = 3.0, h: float | None = None) -> None:
+        if not 0.0 < p0 < 1.0:
+            raise ValueError("p0 must be in (0, 1)")
+        if odds_ratio <= 1:
+            raise ValueError("odds_ratio must exceed 1")
+        super().__init__()
+        self.p0 = p0
+        self.odds_ratio = odds_ratio
+        self.h = bernoulli_threshold(1e6) if h is None else h
+        odds = p0 / (1.0 - p0) * odds_ratio
+        p1 = odds / (1.0 + odds)
+        self._inc_one = math.log(p1 / p0)
+        self._inc_zero = math.log((1.0 - p1) / (1.0 - p0))
+        self._reset()
+
+    def _reset(self) -> None:
+        super()._reset()
+        self._n = 0
+        self._ones = 0
+        self._s = 0.0
+        self._mark: _Counts = (0, 0)
+        self._clear_report()
+
+    @property
+    def n(self) -> int:
+        """Values since the last reset."""
+        return self._n
+
+    def update(self, x: bool | float) -> None:
+        """Add one outcome (True, or >= 0.5, is a one); sets ``drift_detected`` on an alarm."""
+        if self._drift_detected:
+            self._reset()
+        one = x >= 0.5
+        s = self._s + (self._inc_one if one else self._inc_zero)
+        self._s = s = s if s > 0.0 else 0.0
+        self._n += 1
+        self._ones += one
+        if s == 0.0:
+            self._mark = (self._n, self._ones)
+        if s > self.h:
+            self._drift_detected = True
+            self.direction = "up"
+            self.statistic = s
+            na, oa = self._mark
+            pb = (self._ones - oa) / (self._n - na)
+            self.before_mean, self.before_std = self.p0, math.sqrt(self.p0 * (1.0 - self.p0))
+            self.after_mean, self.after_std = pb, math.sqrt(pb * (1.0 - pb))
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"p0": 0.02, "odds_ratio": 5.0, "h": 6.0}

@@ -11,22 +11,52 @@ and at most ``max_slices`` are kept (least recently used first out). See ``docs/
 
 from __future__ import annotations
 
-import pickle
+import json
+import logging
+import math
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from river import base
 
 from schemas.records import DriftEventRecord, ReferenceGapRecord, stable_id
-from streams.config import Settings
-from streams.drift.calibration import arl_per_side, bernoulli_threshold, gaussian_threshold
+from streams.config import LineConfig, Settings
+from streams.drift.calibration import (
+    arl_per_side,
+    bernoulli_threshold,
+    budget_rate,
+    gaussian_threshold,
+)
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
 from streams.drift.reference import ReferenceProfile
-from streams.drift.signals import signal_kind
+from streams.drift.signals import (
+    RandomisedPit,
+    Stabiliser,
+    detector_scale,
+    pit_of,
+    signal_kind,
+    uniform_of,
+)
+from streams.drift.spec import DetectorSpec, detector_label, parse_detector_spec
+from streams.drift.state import FORMAT, VERSION, DetectorSnapshot
+from streams.drift.state import decode_snapshot as _decode
 from streams.errors import ConfigError
 from streams.slicing import SliceKey
 
-__all__ = ["CUSUM_K", "LIGHTING_MIX_SIGNAL", "MIX_MARKER", "OUTSIDE_LAB_RANGE", "DriftMonitor"]
+__all__ = [
+    "CUSUM_K",
+    "LIGHTING_MIX_SIGNAL",
+    "MIX_MARKER",
+    "OUTSIDE_LAB_RANGE",
+    "DriftMonitor",
+    "LineDetectors",
+    "drift_event",
+]
+
+log = logging.getLogger(__name__)
 
 CUSUM_K = 0.5
 """Reference value of the Gaussian CUSUM: tuned to detect shifts of ~1 noise std fastest."""
@@ -34,10 +64,9 @@ LIGHTING_MIX_SIGNAL = "lighting_mix"
 MIX_MARKER = "*"
 """The ``lighting`` of lighting-mix drift events (they concern all buckets of a line-shift)."""
 
-_SNAPSHOT_FORMAT = "linewatch.drift-monitor/1"
-
-SliceDetector = GaussianCusum | BernoulliCusum
-"""The detector of one slice-signal (not :class:`streams.inference.Detector`, the model)."""
+SliceDetector = base.DriftDetector | base.BinaryDriftDetector
+"""The detector of one slice-signal: any River detector (not :class:`streams.inference.Detector`,
+the model)."""
 Record = DriftEventRecord | ReferenceGapRecord
 
 OUTSIDE_LAB_RANGE = "outside_lab_range"
@@ -72,7 +101,7 @@ class _SliceState:
 class _MixState:
     __slots__ = ("detectors", "events", "last_seen")
 
-    def __init__(self, detectors: list[BernoulliCusum], now: datetime) -> None:
+    def __init__(self, detectors: list[SliceDetector], now: datetime) -> None:
         self.detectors = detectors
         self.events = 0
         self.last_seen = now
@@ -82,21 +111,113 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+class LineDetectors(NamedTuple):
+    """The detector prototypes of one line (cloned per slice) and what they promise."""
+
+    rate: float
+    """False alarms per slice-signal update the thresholds are calibrated for."""
+    continuous: SliceDetector
+    binary: SliceDetector
+    continuous_label: str
+    binary_label: str
+
+
+def _build(spec: DetectorSpec, cusum: SliceDetector) -> SliceDetector:
+    return cusum if spec.is_cusum else spec.build()
+
+
+def _snap(det: SliceDetector, label: str) -> dict[str, object]:
+    """A :class:`DetectorSnapshot` as a plain dict (built per detector: the fast path)."""
+    state = det.state_dict() if isinstance(det, GaussianCusum | BernoulliCusum) else None
+    return {"label": label, "state": state}
+
+
+def _load(det: SliceDetector, snap: DetectorSnapshot, label: str) -> bool:
+    """Put a stored state into a fresh detector; False if it must start cold."""
+    if snap.label != label or snap.state is None:
+        return False
+    if isinstance(det, GaussianCusum) and snap.state.kind == "gaussian-cusum":
+        det.set_state(snap.state)
+        return True
+    if isinstance(det, BernoulliCusum) and snap.state.kind == "bernoulli-cusum":
+        det.set_state(snap.state)
+        return True
+    return False
+
+
+def drift_event(
+    key: SliceKey,
+    signal: str,
+    det: SliceDetector,
+    *,
+    event_id: str,
+    captured_at: datetime,
+    events: int,
+    scale: float = 1.0,
+    offset: float = 0.0,
+    inverse: Callable[[float], float] | None = None,
+    suffix: str = "",
+) -> DriftEventRecord:
+    """The one place drift events are built: frame signals, lighting mix and labels (fnr/fpr).
+
+    ``det`` has just alarmed. linewatch's CUSUMs report their statistic, threshold, direction
+    and the baseline before / after the change point (in standardised units: ``scale`` and
+    ``offset`` map them back, then ``inverse`` undoes a variance-stabilising transform, the
+    std through a symmetric difference); River's other detectors do not, so those fields are
+    NaN and the name is the class name. ``detector_params`` names class and parameters.
+    """
+    nan = math.nan
+    stats = []
+    for std_mean, std_std in (
+        (getattr(det, "before_mean", nan), getattr(det, "before_std", nan)),
+        (getattr(det, "after_mean", nan), getattr(det, "after_std", nan)),
+    ):
+        m, s = std_mean * scale + offset, std_std * scale
+        if inverse is not None and m == m:  # noqa: PLR0124 - NaN test
+            m, s = inverse(m), abs(inverse(m + s) - inverse(m - s)) / 2.0
+        stats.append((m, s))
+    (before_mean, before_std), (after_mean, after_std) = stats
+    name = getattr(det, "name", type(det).__name__)
+    direction = getattr(det, "direction", "")
+    detector = f"{name}{suffix}:{direction}" if direction else f"{name}{suffix}"
+    threshold = getattr(det, "h", getattr(det, "threshold", nan))
+    return DriftEventRecord(
+        drift_id=stable_id(key.line_id, key.lighting, key.shift, signal, detector, event_id),
+        line_id=key.line_id,
+        shift=key.shift,
+        lighting=key.lighting,
+        signal=signal,
+        detector=detector,
+        detector_params=detector_label(det),
+        detected_at=_utc(captured_at),
+        trigger_event_id=event_id,
+        statistic=float(getattr(det, "statistic", nan)),
+        threshold=float(threshold),
+        events_in_slice=events,
+        before_mean=before_mean,
+        before_std=before_std,
+        after_mean=after_mean,
+        after_std=after_std,
+    )
+
+
 class DriftMonitor:
     """Drift detection over slices; feed it every frame with :meth:`observe`."""
 
     def __init__(self, reference: ReferenceProfile, settings: Settings) -> None:
         self._reference = reference
         self._settings = settings
-        arl = arl_per_side(settings.drift_false_alarms_per_event)
-        warmup = settings.drift_warmup_events
-        self._gauss = GaussianCusum(k=CUSUM_K, h=gaussian_threshold(CUSUM_K, arl), warmup=warmup)
-        self._bern = BernoulliCusum(h=bernoulli_threshold(arl), warmup=warmup)
-        # (name, ref mean, ref std, edges, is_gaussian) per monitored signal.
-        self._prep = [
-            (name, ref.mean, ref.std, ref.edges, signal_kind(name) == "gaussian")
-            for name, ref in reference.signals.items()
-        ]
+        self._spec = parse_detector_spec(settings.drift_detector)
+        self._binary_spec = parse_detector_spec(settings.drift_binary_detector, binary=True)
+        self._lines: dict[str, LineDetectors] = {}
+        # (name, centre, scale, edges, is_gaussian) per monitored signal: a Gaussian detector
+        # sees (g(x) - centre) / scale, g the signal's variance-stabiliser (if skewed).
+        self._prep = []
+        self._stab: list[Stabiliser | RandomisedPit | None] = []
+        for name, ref in reference.signals.items():
+            centre, scale, stab = detector_scale(name, ref)
+            self._prep.append((name, centre, scale, ref.edges, signal_kind(name) == "gaussian"))
+            self._stab.append(pit_of(name, ref) or stab)
         # The lab's central range per signal (1st..99th percentile): coverage of the evaluation.
         self._range = [(ref.quantiles[0], ref.quantiles[-1]) for ref in reference.signals.values()]
         self._bins = [len(p[3]) + 1 for p in self._prep]
@@ -107,6 +228,40 @@ class DriftMonitor:
         self._slices: OrderedDict[SliceKey, _SliceState] = OrderedDict()
         self._mix: OrderedDict[tuple[str, str], _MixState] = OrderedDict()
         self._watermark: datetime | None = None
+        self.detectors_per_frame = len(self._prep) + len(self._buckets)
+        """Detectors one frame updates: its slice's signals and its line-shift's mix buckets."""
+
+    # ------------------------------------------------------------------ detectors
+    def update_rate(self, line_id: str) -> float:
+        """False alarms per slice-signal update of this line's calibrated detectors.
+
+        ``drift_false_alarms_per_event`` if set, else the line-week budget spread over the
+        line's updates (its frame rate x :attr:`detectors_per_frame`).
+        """
+        fixed = self._settings.drift_false_alarms_per_event
+        if fixed is not None:
+            return fixed
+        line = self._settings.lines.get(line_id) or LineConfig()
+        return budget_rate(
+            self._settings.false_alarms_per_line_week,
+            frames_per_second=line.frame_rate,
+            detectors_per_frame=self.detectors_per_frame,
+        )
+
+    def line_detectors(self, line_id: str) -> LineDetectors:
+        """This line's detector prototypes, thresholds set from its false-alarm budget."""
+        found = self._lines.get(line_id)
+        if found is None:
+            rate = self.update_rate(line_id)
+            arl = arl_per_side(rate)
+            warmup = self._settings.drift_warmup_events
+            gauss = GaussianCusum(k=CUSUM_K, h=gaussian_threshold(CUSUM_K, arl), warmup=warmup)
+            bern = BernoulliCusum(h=bernoulli_threshold(arl), warmup=warmup)
+            cont = _build(self._spec, gauss)
+            binary = _build(self._binary_spec, bern)
+            found = LineDetectors(rate, cont, binary, detector_label(cont), detector_label(binary))
+            self._lines[line_id] = found
+        return found
 
     # ------------------------------------------------------------------ state
     @property
@@ -118,11 +273,16 @@ class DriftMonitor:
         """Live slices, least recently seen first."""
         return list(self._slices)
 
-    def _new_slice(self, now: datetime) -> _SliceState:
+    def _new_slice(self, line_id: str, now: datetime) -> _SliceState:
+        protos = self.line_detectors(line_id)
         dets: list[SliceDetector] = [
-            self._gauss.clone() if p[4] else self._bern.clone() for p in self._prep
+            protos.continuous.clone() if p[4] else protos.binary.clone() for p in self._prep
         ]
         return _SliceState(dets, self._bins, now)
+
+    def _new_mix(self, line_id: str, now: datetime) -> _MixState:
+        proto = self.line_detectors(line_id).binary
+        return _MixState([proto.clone() for _ in self._buckets], now)
 
     def _evict(self, watermark: datetime) -> None:
         cutoff = watermark - self._idle
@@ -155,7 +315,7 @@ class DriftMonitor:
         self._evict(wm)
         st = self._slices.get(key)
         if st is None:
-            st = self._slices[key] = self._new_slice(captured_at)
+            st = self._slices[key] = self._new_slice(key.line_id, captured_at)
             if len(self._slices) > self._max_slices:
                 self._slices.popitem(last=False)
         else:
@@ -174,11 +334,21 @@ class DriftMonitor:
             if x is None or x != x:  # noqa: PLR0124 - fast NaN test
                 continue
             det = st.detectors[i]
-            det.update((x - mean) / std if gaussian else x)
+            stab = self._stab[i]
+            if gaussian:
+                if stab is None:
+                    y = x
+                elif isinstance(stab, RandomisedPit):
+                    y = stab(x, uniform_of(event_id, name))
+                else:
+                    y = stab(x)
+                det.update((y - mean) / std)  # type: ignore[arg-type]  # continuous detector
+            else:
+                det.update(x >= 0.5)
             if det.drift_detected:
                 scale, offset = (std, mean) if gaussian else (1.0, 0.0)
                 records.append(
-                    self._drift_record(
+                    drift_event(
                         key,
                         name,
                         det,
@@ -187,6 +357,7 @@ class DriftMonitor:
                         events=st.events,
                         scale=scale,
                         offset=offset,
+                        inverse=None if stab is None else stab.inverse,
                     )
                 )
             st.counts[i][bisect_right(edges, x)] += 1
@@ -203,7 +374,7 @@ class DriftMonitor:
         mk = (key.line_id, key.shift)
         ms = self._mix.get(mk)
         if ms is None:
-            ms = self._mix[mk] = _MixState([self._bern.clone() for _ in self._buckets], captured_at)
+            ms = self._mix[mk] = self._new_mix(key.line_id, captured_at)
             if len(self._mix) > self._max_slices:
                 self._mix.popitem(last=False)
         else:
@@ -213,11 +384,11 @@ class DriftMonitor:
         out: list[Record] = []
         lighting = key.lighting
         for bucket, det in zip(self._buckets, ms.detectors, strict=True):
-            det.update(1.0 if lighting == bucket else 0.0)
+            det.update(lighting == bucket)
             if det.drift_detected:
                 mix_key = SliceKey(key.line_id, MIX_MARKER, key.shift)
                 out.append(
-                    self._drift_record(
+                    drift_event(
                         mix_key,
                         LIGHTING_MIX_SIGNAL,
                         det,
@@ -231,38 +402,6 @@ class DriftMonitor:
                 )
         return out
 
-    def _drift_record(
-        self,
-        key: SliceKey,
-        signal: str,
-        det: SliceDetector,
-        *,
-        event_id: str,
-        captured_at: datetime,
-        events: int,
-        scale: float,
-        offset: float,
-        suffix: str = "",
-    ) -> DriftEventRecord:
-        detector = f"{det.name}{suffix}:{det.direction}"
-        return DriftEventRecord(
-            drift_id=stable_id(key.line_id, key.lighting, key.shift, signal, detector, event_id),
-            line_id=key.line_id,
-            shift=key.shift,
-            lighting=key.lighting,
-            signal=signal,
-            detector=detector,
-            detected_at=_utc(captured_at),
-            trigger_event_id=event_id,
-            statistic=det.statistic,
-            threshold=det.h,
-            events_in_slice=events,
-            before_mean=det.before_mean * scale + offset,
-            before_std=det.before_std * scale,
-            after_mean=det.after_mean * scale + offset,
-            after_std=det.after_std * scale,
-        )
-
     def _gap_records(
         self, key: SliceKey, st: _SliceState, captured_at: datetime
     ) -> list[ReferenceGapRecord]:
@@ -275,7 +414,7 @@ class DriftMonitor:
         """
         out = []
         ref = self._reference
-        for i, (name, mean, _std, _edges, _g) in enumerate(self._prep):
+        for i, (name, _centre, _scale, _edges, _g) in enumerate(self._prep):
             counts = st.counts[i]
             total = sum(counts)
             if total:
@@ -287,7 +426,7 @@ class DriftMonitor:
                     "window_start": _utc(st.gap_start),
                     "window_end": _utc(captured_at),
                     "window_events": total,
-                    "reference_mean": mean,
+                    "reference_mean": ref[name].mean,
                     "window_mean": st.sums[i] / total,
                 }
                 for metric, distance in (
@@ -310,37 +449,96 @@ class DriftMonitor:
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> bytes:
-        """The monitor's state as bytes (pickle); see :meth:`restore`."""
-        state = {
-            "format": _SNAPSHOT_FORMAT,
-            "reference": self._reference.fingerprint(),
-            "watermark": self._watermark,
-            "slices": self._slices,
-            "mix": self._mix,
-        }
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        """The monitor's state as versioned JSON: a :class:`MonitorSnapshot`.
+
+        Written from plain dicts with the model's field names (building ~10^4 pydantic objects
+        per snapshot would cost milliseconds); :meth:`restore` validates it against the models.
+        """
+        gaussian = [p[4] for p in self._prep]
+        slices = []
+        for key, st in self._slices.items():
+            protos = self.line_detectors(key.line_id)
+            labels = [protos.continuous_label if g else protos.binary_label for g in gaussian]
+            slices.append(
+                {
+                    "line_id": key.line_id,
+                    "lighting": key.lighting,
+                    "shift": key.shift,
+                    "detectors": [_snap(d, lb) for d, lb in zip(st.detectors, labels, strict=True)],
+                    "events": st.events,
+                    "last_seen": st.last_seen.isoformat(),
+                    "counts": st.counts,
+                    "sums": st.sums,
+                    "outside": st.outside,
+                    "gap_n": st.gap_n,
+                    "gap_start": st.gap_start.isoformat(),
+                    "gap_first": st.gap_first,
+                }
+            )
+        mix = []
+        for (line_id, shift), ms in self._mix.items():
+            label = self.line_detectors(line_id).binary_label
+            mix.append(
+                {
+                    "line_id": line_id,
+                    "shift": shift,
+                    "detectors": [_snap(d, label) for d in ms.detectors],
+                    "events": ms.events,
+                    "last_seen": ms.last_seen.isoformat(),
+                }
+            )
+        wm = self._watermark
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "reference": self._reference.fingerprint(),
+                "watermark": None if wm is None else wm.isoformat(),
+                "slices": slices,
+                "mix": mix,
+            },
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
     def restore(cls, data: bytes, reference: ReferenceProfile, settings: Settings) -> DriftMonitor:
         """A monitor that continues exactly where the snapshotted one stopped.
 
-        Only load snapshots this process (or a trusted worker) wrote: they are pickles.
+        Reads the current JSON format and converts version-1 pickles without executing them
+        (:func:`streams.drift.state.decode_snapshot`). A detector whose class or parameters
+        changed since the snapshot (other settings, another frame rate), or a River detector
+        without a typed state, starts cold; the others continue exactly.
         """
-        try:
-            state = pickle.loads(data)
-            if state.get("format") != _SNAPSHOT_FORMAT:
-                raise ValueError(f"format is {state.get('format')!r}")
-        except Exception as exc:
-            raise ConfigError(
-                f"not a drift-monitor snapshot ({exc}); delete it to start cold"
-            ) from exc
-        if state["reference"] != reference.fingerprint():
+        snap = _decode(data)
+        if snap.reference != reference.fingerprint():
             raise ConfigError(
                 "the drift snapshot was taken with another reference profile; "
                 "delete the snapshot to start cold with the new reference"
             )
         monitor = cls(reference, settings)
-        monitor._watermark = state["watermark"]
-        monitor._slices = state["slices"]
-        monitor._mix = state["mix"]
+        monitor._watermark = snap.watermark
+        gaussian = [p[4] for p in monitor._prep]
+        cold = 0
+        for s in snap.slices:
+            protos = monitor.line_detectors(s.line_id)
+            labels = [protos.continuous_label if g else protos.binary_label for g in gaussian]
+            st = monitor._new_slice(s.line_id, s.last_seen)
+            if len(s.detectors) != len(st.detectors) or len(s.counts) != len(st.counts):
+                raise ConfigError("the drift snapshot does not match the reference's signals")
+            for det, ds, label in zip(st.detectors, s.detectors, labels, strict=True):
+                cold += not _load(det, ds, label)
+            st.events, st.counts, st.sums, st.outside = s.events, s.counts, s.sums, s.outside
+            st.gap_n, st.gap_start, st.gap_first = s.gap_n, s.gap_start, s.gap_first
+            monitor._slices[SliceKey(s.line_id, s.lighting, s.shift)] = st
+        for m in snap.mix:
+            label = monitor.line_detectors(m.line_id).binary_label
+            ms = monitor._new_mix(m.line_id, m.last_seen)
+            if len(m.detectors) != len(ms.detectors):
+                raise ConfigError("the drift snapshot has other lighting buckets; delete it")
+            for det, ds in zip(ms.detectors, m.detectors, strict=True):
+                cold += not _load(det, ds, label)
+            ms.events = m.events
+            monitor._mix[(m.line_id, m.shift)] = ms
+        if cold:
+            log.info("drift snapshot: %d detectors start cold (changed or stateless)", cold)
         return monitor

@@ -39,8 +39,9 @@ class SignalReference:
     proportions: tuple[float, ...]
     quantiles: tuple[float, ...]
     """The 1st..99th percentiles: the 1st and 99th bound the lab range of the drift monitor's
-    ``outside_lab_range`` gap; only :meth:`ReferenceProfile.ks` (not used by the monitor) reads
-    the ones between."""
+    ``outside_lab_range`` gap; all of them give the scale of a variance-stabilised signal and
+    the quantile function of a randomised-PIT one (:mod:`streams.drift.signals`), and are what
+    ``linewatch drift calibrate`` bootstraps from; :meth:`ReferenceProfile.ks` reads them too."""
 
 
 def _std_floor(mean: float) -> float:

@@ -2,7 +2,14 @@
 
 Input signals describe the image (what the camera sees); output signals describe what the
 detector says. Binary signals (0/1 per frame) are tested with a Bernoulli CUSUM, all others with
-a Gaussian self-starting CUSUM (see :mod:`streams.drift.detectors`).
+a Gaussian self-starting CUSUM (see :mod:`streams.drift.detectors`). Skewed signals are first
+mapped by a variance-stabilising transform (:data:`STABILISERS`): the arcsine square root for
+proportions in [0, 1] (clipped-pixel fractions, the top confidence); the count of detections
+per frame by a *randomised probability integral transform* against its lab distribution
+(Dunn & Smyth's randomised quantile residual: ``z = Phi^-1(F(x-) + v p(x))``, ``v`` uniform
+from a hash of the event id, so replays are identical), which turns the 4-valued count into a
+continuous N(0, 1) score under the lab distribution. Their Gaussian CUSUM sees the transformed
+values.
 
 >>> from streams.features import ImageStats
 >>> from schemas.results import Detection
@@ -15,10 +22,17 @@ a Gaussian self-starting CUSUM (see :mod:`streams.drift.detectors`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import zlib
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from statistics import NormalDist
 from typing import Literal
 
+import numpy as np
+
 from schemas.results import Detection
+from streams.drift.reference import SignalReference
 from streams.features import ImageStats
 
 __all__ = [
@@ -26,9 +40,17 @@ __all__ = [
     "BINARY_SIGNALS",
     "INPUT_SIGNALS",
     "OUTPUT_SIGNALS",
+    "PIT_SIGNALS",
+    "STABILISERS",
+    "RandomisedPit",
     "SignalKind",
+    "Stabiliser",
+    "detector_scale",
     "frame_signals",
+    "pit_of",
     "signal_kind",
+    "stabiliser",
+    "uniform_of",
 ]
 
 SignalKind = Literal["gaussian", "bernoulli"]
@@ -50,6 +72,124 @@ OUTPUT_SIGNALS: tuple[str, ...] = (
 )
 ALL_SIGNALS: tuple[str, ...] = INPUT_SIGNALS + OUTPUT_SIGNALS
 BINARY_SIGNALS: frozenset[str] = frozenset({"predicted_defective", "review_band"})
+
+
+class Stabiliser:
+    """A variance-stabilising transform, its inverse and a vectorised form.
+
+    >>> arcsine = STABILISERS["clipped_high"]
+    >>> round(arcsine.inverse(arcsine(0.25)), 12), round(arcsine(1.0), 4)
+    (0.25, 1.5708)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[[float], float],
+        inverse: Callable[[float], float],
+        array: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        self.name, self._forward, self.inverse, self.array = name, forward, inverse, array
+
+    def __call__(self, x: float) -> float:
+        return self._forward(x)
+
+    def __repr__(self) -> str:
+        return f"Stabiliser({self.name!r})"
+
+
+_ARCSINE = Stabiliser(
+    "arcsine",
+    lambda x: math.asin(math.sqrt(min(max(x, 0.0), 1.0))),
+    lambda y: math.sin(min(max(y, 0.0), math.pi / 2)) ** 2,
+    lambda xs: np.arcsin(np.sqrt(np.clip(xs, 0.0, 1.0))),
+)
+STABILISERS: dict[str, Stabiliser] = {
+    "clipped_high": _ARCSINE,
+    "clipped_low": _ARCSINE,
+    "max_confidence": _ARCSINE,
+}
+"""Skewed continuous signals and the transform their Gaussian CUSUM sees."""
+PIT_SIGNALS: frozenset[str] = frozenset({"detections_per_frame"})
+"""Discrete counts scored by a :class:`RandomisedPit` against the lab distribution."""
+
+_NORMAL = NormalDist()
+
+
+def uniform_of(event_id: str, signal: str) -> float:
+    """A uniform number in (0, 1) fixed by the event and the signal (replays are identical).
+
+    >>> uniform_of("ev-1", "x") == uniform_of("ev-1", "x") != uniform_of("ev-2", "x")
+    True
+    """
+    return (zlib.crc32(f"{signal}/{event_id}".encode()) + 0.5) / 4294967296.0
+
+
+class RandomisedPit:
+    """``z = Phi^-1(F(x-) + v p(x))`` for a discrete signal, lab bins ``edges``/``proportions``.
+
+    >>> pit = RandomisedPit((0.5, 1.5), (0.5, 0.3, 0.2), (0.0,) * 50 + (1.0,) * 30 + (2.0,) * 19)
+    >>> round(pit(0.0, 0.5), 4), round(pit(2.0, 0.5), 4), pit.inverse(-3.0)
+    (-0.6745, 1.2816, 0.0)
+    """
+
+    def __init__(
+        self, edges: Sequence[float], proportions: Sequence[float], quantiles: Sequence[float]
+    ) -> None:
+        self.edges = tuple(edges)
+        total = float(sum(proportions))
+        probs = [p / total for p in proportions]
+        self.low = [sum(probs[:i]) for i in range(len(probs))]
+        self.mass = probs
+        self._levels = np.linspace(0.01, 0.99, len(quantiles))
+        self._quantiles = np.asarray(quantiles, dtype=np.float64)
+
+    def __call__(self, x: float, v: float) -> float:
+        b = bisect_right(self.edges, x)
+        u = min(max(self.low[b] + v * self.mass[b], 1e-12), 1.0 - 1e-12)
+        return _NORMAL.inv_cdf(u)
+
+    def array(self, xs: np.ndarray, vs: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`__call__`."""
+        from scipy.special import ndtri
+
+        b = np.searchsorted(np.asarray(self.edges), xs, side="right")
+        u = np.asarray(self.low)[b] + vs * np.asarray(self.mass)[b]
+        return np.asarray(ndtri(np.clip(u, 1e-12, 1.0 - 1e-12)))
+
+    def inverse(self, z: float) -> float:
+        """The lab value at the score's quantile (for reporting means in raw units)."""
+        return float(np.interp(_NORMAL.cdf(z), self._levels, self._quantiles))
+
+
+def stabiliser(signal: str) -> Stabiliser | None:
+    """The signal's variance-stabilising transform, or None (tested as it is)."""
+    return STABILISERS.get(signal)
+
+
+def detector_scale(signal: str, ref: SignalReference) -> tuple[float, float, Stabiliser | None]:
+    """(centre, scale, transform) of what a Gaussian detector sees: ``(g(x) - centre) / scale``.
+
+    Without a transform: the lab mean and std. With one: mean and std of the transformed lab
+    percentiles (floored like the reference's std). Randomised-PIT signals: (0, 1, None), their
+    scores are standard normal already (:func:`pit_of`).
+    """
+    if signal in PIT_SIGNALS:
+        return 0.0, 1.0, None
+    stab = stabiliser(signal)
+    if stab is None:
+        return ref.mean, ref.std, None
+    values = stab.array(np.asarray(ref.quantiles, dtype=np.float64))
+    centre = float(values.mean())
+    scale = max(float(values.std(ddof=1)), 1e-3 * max(1.0, abs(centre)))
+    return centre, scale, stab
+
+
+def pit_of(signal: str, ref: SignalReference) -> RandomisedPit | None:
+    """The randomised PIT of a discrete count signal, or None."""
+    if signal not in PIT_SIGNALS:
+        return None
+    return RandomisedPit(ref.edges, ref.proportions, ref.quantiles)
 
 
 def signal_kind(signal: str) -> SignalKind:

@@ -3,7 +3,9 @@
 ``reconcile`` is incremental: it processes only labelled frames whose current outcome is
 missing or stale (a newer label arrived, or the operating threshold changed). A label that
 arrived before its frame simply waits: the next ``reconcile`` after the frame lands pairs them.
-It runs after label ingestion (runners) and before ``linewatch metrics`` / ``report``.
+It runs after label ingestion (runners) and before ``linewatch metrics`` / ``report``. When it
+reconciled new labels, it replays the outcomes through the label-driven drift detectors
+(:mod:`streams.readiness.label_drift`: ``fnr`` / ``fpr`` drift events).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from schemas.records import stable_id
 from streams.config import Settings
 from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.inference.threshold import operating_threshold
+from streams.readiness.label_drift import detect_label_drift
 from streams.readiness.matching import frame_outcome
 from streams.readiness.records import FrameOutcomeRecord
 from streams.sinks import ClickHouseStore
@@ -87,6 +90,8 @@ class ReconcileSummary:
     threshold: float
     reconciled: int
     labels_without_frames: int
+    label_drift_events: int = 0
+    """fnr / fpr drift events found over all reconciled units (:mod:`.label_drift`)."""
 
 
 def _window(pending: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
@@ -189,6 +194,13 @@ def reconcile(
     orphans = store.query(
         "SELECT labels_without_frames FROM linewatch.v_label_coverage"
     ).result_rows[0][0]
+    drifts = 0
     if written:
         log.info("reconciled %d labelled frames at threshold %.3f", written, thr)
-    return ReconcileSummary(threshold=thr, reconciled=written, labels_without_frames=int(orphans))
+        drifts = detect_label_drift(store, settings, thr)
+    return ReconcileSummary(
+        threshold=thr,
+        reconciled=written,
+        labels_without_frames=int(orphans),
+        label_drift_events=drifts,
+    )

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from streams.config import Settings
+from streams.drift.budget import line_budgets
 from streams.drift.signals import ALL_SIGNALS
 from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
 from streams.readiness.proportion import Proportion
@@ -178,14 +179,58 @@ def _slices_section(m: ReadinessMetrics) -> dict[str, Any] | None:
 _WATCHED_SQL = "SELECT count(), uniqExact(line_id, shift, lighting) FROM linewatch.frames"
 
 
-def _drift_section(store: ClickHouseStore) -> dict[str, Any]:
+_BUDGET_SQL = """
+SELECT f.line_id, f.frames, f.seconds, ifNull(d.alarms, 0), ifNull(d.label_alarms, 0)
+FROM (
+    SELECT line_id, count() AS frames,
+           dateDiff('millisecond', min(captured_at), max(captured_at)) / 1000.0 AS seconds
+    FROM linewatch.frames FINAL GROUP BY line_id
+) AS f
+LEFT JOIN (
+    SELECT line_id, countIf(signal NOT IN ('fnr', 'fpr')) AS alarms,
+           countIf(signal IN ('fnr', 'fpr')) AS label_alarms
+    FROM linewatch.drift_events FINAL GROUP BY line_id
+) AS d ON d.line_id = f.line_id
+ORDER BY f.line_id
+"""
+
+
+def _budget_rows(store: ClickHouseStore, settings: Settings) -> Rows | None:
+    """Per line: the false-alarm budget, the alarms raised, the false alarms expected."""
+    rows = store.query(_BUDGET_SQL).result_rows
+    if not rows:
+        return None
+    labels = {r[0]: int(r[4]) for r in rows}
+    budgets = line_budgets(
+        settings,
+        signals=len(ALL_SIGNALS),
+        rows=[(str(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows],
+    )
+    measured = [b.measured_frames_per_second for b in budgets]
+    return [
+        [
+            b.line_id,
+            f"{b.frames:,}",
+            f"{b.configured_frames_per_second:g} / " + ("–" if fps is None else f"{fps:.2g}"),
+            f"{b.budget_per_week:g} ({b.budget_for_period:.2f})",
+            str(b.alarms),
+            f"{b.expected_false_alarms:.2f}",
+            str(labels.get(b.line_id, 0)),
+        ]
+        for b, fps in zip(budgets, measured, strict=True)
+    ]
+
+
+def _drift_section(store: ClickHouseStore, settings: Settings) -> dict[str, Any]:
     rows = store.query(
         "SELECT line_id, shift, lighting, signal, hour, alarms "
         "FROM linewatch.v_drift_timeline ORDER BY hour"
     ).result_rows
+    budget = _budget_rows(store, settings)
     if not rows:
         frames, slices = store.query(_WATCHED_SQL).result_rows[0]
         return {
+            "budget": budget,
             "timeline": None,
             "frames": f"{int(frames):,}" if frames else "",
             "slices": f"{int(slices):,}",
@@ -197,7 +242,11 @@ def _drift_section(store: ClickHouseStore) -> dict[str, Any]:
         key = f"{r[0]} / {r[1]} / {r[2]} — {r[3]}"
         by_slice[key] = by_slice.get(key, 0) + int(r[5])
     top = sorted(by_slice.items(), key=lambda kv: -kv[1])[:15]
-    return {"timeline": plots.drift_timeline(rows), "rows": [[k, str(v)] for k, v in top]}
+    return {
+        "budget": budget,
+        "timeline": plots.drift_timeline(rows),
+        "rows": [[k, str(v)] for k, v in top],
+    }
 
 
 def _gap_section(gaps: list[tuple[Any, ...]], limit: float) -> dict[str, Any]:
@@ -333,7 +382,7 @@ def render_report(
         verdict=v,
         production=_production_section(m),
         slices=_slices_section(m),
-        drift=_drift_section(store),
+        drift=_drift_section(store, settings),
         gap=_gap_section(gaps, settings.readiness.max_reference_gap),
         confidence=_confidence_section(store, m),
         robustness=_robustness_section(store),

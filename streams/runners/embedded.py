@@ -5,6 +5,12 @@ It is a thin adapter: it reads raw records, cuts them into micro-batches, hands 
 :class:`~streams.sinks.BatchWriter`. Every record read ends as a frame stored, a replay of a
 frame already stored (same ``event_id``, same content: skipped) or a dead letter (an
 ``event_id_conflict`` among them); the summary counts what the store really wrote.
+
+While the store is unreachable (:class:`~streams.errors.StoreUnavailable`, e.g. a ClickHouse
+server restarting) a flush is retried with capped exponential back-off
+(:func:`~streams.sinks.retry.retry_until_available`) and nothing more is read meanwhile: memory
+stays bounded by one flush batch plus the one micro-batch read ahead. Other store errors (a
+write the server refuses) still end the run.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.labels import label_records
 from streams.sinks import BatchWriter, ClickHouseStore
+from streams.sinks.retry import retry_until_available
 
 __all__ = ["RunSummary", "ingest_labels", "run_embedded"]
 
@@ -104,13 +111,13 @@ def run_embedded(
             read, prepared = ready
             out = pipeline.complete(prepared)
             writer.add_many(out.records())
-            writer.maybe_flush()
+            retry_until_available(writer.maybe_flush, what="store flush (reading paused)")
             summary.add(out, read)
             if on_batch is not None:
                 on_batch(read, out)
     if labels is not None:
         summary.labels, summary.label_dead_letters = ingest_labels(labels(), writer)
-    writer.flush()
+    retry_until_available(writer.flush, what="store flush (reading paused)")
     summary.frames = writer.stats.written["frames"]
     summary.replays = writer.stats.skipped["frames"]
     for dl in writer.stats.conflicts:

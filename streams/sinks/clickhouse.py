@@ -205,6 +205,13 @@ class ClickHouseStore:
                 tz_mode="aware",
             )
         except OperationalError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSLError" in str(exc):
+                raise StoreUnavailable(
+                    f"TLS to ClickHouse at {dsn.masked} failed: {_reason(exc)}; the server's "
+                    "certificate is not trusted here or does not name this host: point "
+                    "SSL_CERT_FILE at the CA bundle that signed it, or use the host name the "
+                    "certificate was issued for"
+                ) from exc
             raise StoreUnavailable(
                 f"cannot reach ClickHouse at {dsn.masked}: {_reason(exc)}; check that the server "
                 "is running and the host/port are right (LINEWATCH_STORE / --store), or use an "
@@ -264,6 +271,11 @@ class ClickHouseStore:
             )
         return StoreError(f"ClickHouse could not {doing}: {_reason(exc)}")
 
+    def _check_open(self, doing: str) -> None:
+        """Refuse calls after :meth:`close` (an HTTP client would otherwise just reconnect)."""
+        if self._closed:
+            raise StoreUnavailable(f"the store {self.dsn} is closed; open it again to {doing}")
+
     def _use_database_if_present(self) -> None:
         rows = self.query(
             "SELECT count() FROM system.databases WHERE name = {db:String}", {"db": DATABASE}
@@ -278,6 +290,7 @@ class ClickHouseStore:
         Unqualified table names resolve in ``linewatch`` once the schema exists.
         """
         with self._lock:
+            self._check_open("run the query")
             try:
                 result = self._client.query(sql, parameters=dict(parameters or {}))
             except (ClickHouseError, OSError) as exc:
@@ -302,6 +315,7 @@ class ClickHouseStore:
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         """Run a statement that returns no rows (DDL, ``OPTIMIZE`` …)."""
         with self._lock:
+            self._check_open("run the command")
             try:
                 self._client.command(sql, parameters=dict(parameters or {}))
             except (ClickHouseError, OSError) as exc:
@@ -521,6 +535,7 @@ class ClickHouseStore:
             if detections.setdefault(d.key(), d) is not d:
                 result.skipped["detections"] += 1
         with self._lock:
+            self._check_open(f"write {len(records)} rows")
             stored = self.stored_events(list(frames))
             new_frames: list[FrameRecord] = []
             for event_id, frame in frames.items():

@@ -1,4 +1,7 @@
-"""A tiny retry helper: exponential back-off with a cap, logging each failed attempt.
+"""Retry helpers: exponential back-off with a cap, logging each failed attempt.
+
+``retry`` gives up after a number of attempts; ``retry_until_available`` waits out a store
+outage however long it lasts (for callers that must not drop rows and can pause their input).
 
 >>> from streams.errors import StoreUnavailable
 >>> delays = []
@@ -21,9 +24,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from streams.errors import StoreError
+from streams.errors import StoreError, StoreUnavailable
 
-__all__ = ["backoff_delays", "retry"]
+__all__ = ["backoff_delays", "retry", "retry_until_available"]
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +81,49 @@ def retry(
             )
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def retry_until_available(
+    fn: Callable[[], T],
+    *,
+    base_delay_s: float = 0.5,
+    max_delay_s: float = 10.0,
+    sleep: Callable[[float], object] = time.sleep,
+    what: str = "store write",
+) -> T:
+    """Call ``fn`` until it does not raise :class:`StoreUnavailable`; other errors propagate.
+
+    Use it only around idempotent work (a ``BatchWriter`` flush keeps its rows on failure and
+    ``ClickHouseStore.insert`` skips rows already stored), and only where the caller reads no
+    more input meanwhile, so memory stays bounded for however long the outage lasts.
+
+    >>> outcomes = iter([StoreUnavailable("down"), StoreUnavailable("down"), 7])
+    >>> def flaky() -> int:
+    ...     outcome = next(outcomes)
+    ...     if isinstance(outcome, Exception):
+    ...         raise outcome
+    ...     return outcome
+    >>> waits: list[float] = []
+    >>> retry_until_available(flaky, sleep=waits.append), waits
+    (7, [0.5, 1.0])
+    """
+    delays = backoff_delays(base_delay_s, max_delay_s)
+    attempt = 1
+    while True:
+        try:
+            result = fn()
+        except StoreUnavailable as exc:
+            delay = next(delays)
+            log.warning(
+                "%s: store unreachable (attempt %d), retrying in %.1fs: %s",
+                what,
+                attempt,
+                delay,
+                exc,
+            )
+            sleep(delay)
+            attempt += 1
+            continue
+        if attempt > 1:
+            log.warning("%s: store is back after %d attempts; resuming", what, attempt)
+        return result

@@ -1,0 +1,102 @@
+"""Drift snapshots are versioned JSON; version-1 pickles are converted without running code."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from schemas.records import DriftEventRecord
+from streams.config import Settings
+from streams.drift import DriftMonitor, ReferenceProfile
+from streams.drift.state import VERSION, decode_snapshot
+from streams.errors import ConfigError
+from streams.slicing import SliceKey
+from tests.test_drift_monitor import T0, Record, _rows
+
+V1 = Path(__file__).parent / "data" / "drift_snapshot_v1.b64"
+"""Written by linewatch's version-1 monitor (pickle) after events 0..899 of ``_stream()`` with
+``Settings(gap_window_events=150, drift_false_alarms_per_event=1e-6)``."""
+
+KEYS = [SliceKey("line-1", "normal", "day"), SliceKey("line-1", "dim", "day")]
+
+
+@pytest.fixture(scope="module")
+def reference() -> ReferenceProfile:
+    return ReferenceProfile.fit(_rows(np.random.default_rng(0), 5000))
+
+
+def _stream() -> list[dict[str, float]]:
+    rng = np.random.default_rng(8)
+    return list(_rows(rng, 1200)) + list(_rows(rng, 800, brightness_shift=-1.0))
+
+
+def _feed(
+    monitor: DriftMonitor, rows: list[dict[str, float]], start: int, stop: int
+) -> list[Record]:
+    out: list[Record] = []
+    for i in range(start, stop):
+        key = KEYS[i % 7 == 0]
+        out.extend(monitor.observe(key, f"ev-{i}", T0 + timedelta(seconds=i), rows[i]))
+    return out
+
+
+def test_snapshot_is_versioned_json(reference: ReferenceProfile) -> None:
+    settings = Settings(gap_window_events=150)
+    monitor = DriftMonitor(reference, settings)
+    _feed(monitor, _stream(), 0, 300)
+    data = json.loads(monitor.snapshot())
+    assert data["version"] == VERSION == 2 and data["format"] == "linewatch.drift-monitor"
+    first = data["slices"][0]["detectors"][0]
+    assert first["label"].startswith("streams.drift.GaussianCusum(")
+    assert first["state"]["kind"] == "gaussian-cusum" and first["state"]["n"] > 0
+
+
+def test_version_1_pickle_is_converted_and_continues_exactly(reference: ReferenceProfile) -> None:
+    settings = Settings(gap_window_events=150, drift_false_alarms_per_event=1e-6)
+    rows = _stream()
+    straight = DriftMonitor(reference, settings)
+    _feed(straight, rows, 0, 900)
+    expected = _feed(straight, rows, 900, 2000)
+    legacy = base64.b64decode(V1.read_text())
+    assert legacy[:1] == b"\x80"  # a pickle
+    restored = DriftMonitor.restore(legacy, reference, settings)
+    assert restored.slices() == KEYS[::-1] or restored.slices() == KEYS
+    got = _feed(restored, rows, 900, 2000)
+    assert got == expected
+    assert any(isinstance(r, DriftEventRecord) for r in got)
+    # the next snapshot is written in the new format and restores to the same state
+    again = DriftMonitor.restore(restored.snapshot(), reference, settings)
+    assert decode_snapshot(restored.snapshot()).version == 2
+    assert again.snapshot() == restored.snapshot()
+
+
+class _Boom:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_foreign_pickles_are_refused_without_running_them(reference: ReferenceProfile) -> None:
+    evil = pickle.dumps({"format": "linewatch.drift-monitor/1", "x": _Boom()}, protocol=4)
+    with pytest.raises(ConfigError, match=r"posix\.system|os\.system"):
+        DriftMonitor.restore(evil, reference, Settings())
+    with pytest.raises(ConfigError, match="snapshot"):
+        DriftMonitor.restore(b'{"version": 3}', reference, Settings())
+
+
+def test_changed_detector_settings_start_cold(reference: ReferenceProfile) -> None:
+    rows = _stream()
+    monitor = DriftMonitor(reference, Settings(drift_false_alarms_per_event=1e-6))
+    _feed(monitor, rows, 0, 600)
+    blob = monitor.snapshot()
+    other = Settings(drift_false_alarms_per_event=1e-4)  # other thresholds: other detectors
+    restored = DriftMonitor.restore(blob, reference, other)  # windows continue, detectors restart
+    state = json.loads(restored.snapshot())
+    assert all(d["state"]["n"] == 0 for s in state["slices"] for d in s["detectors"])
+    assert state["slices"][0]["events"] > 0
