@@ -176,7 +176,12 @@ def _slices_section(m: ReadinessMetrics) -> dict[str, Any] | None:
     return {"heatmap": plots.slice_heatmaps(slices), "rows": rows}
 
 
-_WATCHED_SQL = "SELECT count(), uniqExact(line_id, shift, lighting) FROM linewatch.frames"
+# frames counted exactly (FINAL); the slices from the daily rollup (one row per slice and day,
+# docs/storage.md) instead of a scan of every frame
+_WATCHED_SQL = """
+SELECT (SELECT count() FROM linewatch.frames FINAL),
+       (SELECT uniqExact(line_id, shift, lighting) FROM linewatch.frames_daily)
+"""
 
 
 _BUDGET_SQL = """
