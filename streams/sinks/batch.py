@@ -79,6 +79,7 @@ class BatchWriter:
         self._pending: list[StoreRecord] = []
         self._oldest_at: float | None = None
         self.rows_written = 0
+        self._in_doubt: set[tuple[str, tuple[object, ...]]] = set()
         self.stats = WriteResult()
         """Rows really written and skipped per table, and conflicts, over all flushes (filled
         in full when the store is a :class:`ReportingSink`, as ``ClickHouseStore`` is)."""
@@ -123,16 +124,24 @@ class BatchWriter:
             else:
                 result = WriteResult()
                 result.written["*"] = self.store.insert(batch)
-        except StoreUnavailable as exc:
+        except StoreError as exc:
+            # part of the batch may have landed (a server that stored an insert and died before
+            # answering): rows the retry then finds stored were written by this writer
+            self._in_doubt |= {(r.__table__, r.key()) for r in batch}
+            if not isinstance(exc, StoreUnavailable):
+                log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
+                raise StoreWriteError(
+                    f"{exc} ({len(batch)} rows stay pending; back off, then flush() again)"
+                ) from exc
             log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
             raise StoreUnavailable(
                 f"{exc} ({len(batch)} rows stay pending; back off, then flush() again)"
             ) from exc
-        except StoreError as exc:
-            log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
-            raise StoreWriteError(
-                f"{exc} ({len(batch)} rows stay pending; back off, then flush() again)"
-            ) from exc
+        if self._in_doubt:
+            for table, _key in result.found_stored & self._in_doubt:
+                result.written[table] += 1
+                result.skipped[table] -= 1
+            self._in_doubt -= {(r.__table__, r.key()) for r in batch}
         del self._pending[: len(batch)]
         self._oldest_at = self._clock() if self._pending else None
         self.stats.add(result)

@@ -107,6 +107,10 @@ class WriteResult:
     """Rows not written because their key was already stored or repeated: replays."""
     conflicts: list[DeadLetterRecord] = field(default_factory=list)
     """``event_id_conflict`` dead letters (also written to ``dead_letters``)."""
+    found_stored: set[tuple[str, tuple[object, ...]]] = field(default_factory=set)
+    """``(table, key)`` of the rows skipped because the store already held them (not the
+    repeats inside the call): lets a caller whose previous attempt failed tell the rows that
+    attempt did land (see :class:`~streams.sinks.batch.BatchWriter`)."""
 
     @property
     def rows(self) -> int:
@@ -118,6 +122,7 @@ class WriteResult:
         self.written.update(other.written)
         self.skipped.update(other.skipped)
         self.conflicts.extend(other.conflicts)
+        self.found_stored |= other.found_stored
 
 
 class QueryResult(NamedTuple):
@@ -552,12 +557,14 @@ class ClickHouseStore:
                         del detections[k]
                 else:
                     result.skipped["frames"] += 1
+                    result.found_stored.add(("frames", frame.key()))
             self._insert_rows(FrameRecord, new_frames, result)
             # a detection can only be stored already if its frame is (frames are written first)
             fresh_ids = {f.event_id for f in new_frames}
             maybe_stored = [d for d in detections.values() if d.event_id not in fresh_ids]
             done = set() if known_new else self._stored_detections(maybe_stored)
             result.skipped["detections"] += len(done)
+            result.found_stored |= {("detections", k) for k in done}
             self._insert_rows(
                 DetectionRecord, [d for k, d in detections.items() if k not in done], result
             )
@@ -574,6 +581,7 @@ class ClickHouseStore:
                 else:
                     existing = set()
                 result.skipped[model.__table__] += len(existing)
+                result.found_stored |= {(model.__table__, k) for k in existing}
                 self._insert_rows(
                     model, [r for k, r in unique.items() if k not in existing], result
                 )
