@@ -36,10 +36,10 @@ from streams.describe import detect_lines
 from streams.errors import ModelError
 from streams.inference import Detector, ModelSpec
 from streams.inference.detector import shipped_spec_path
-from streams.ingest import decode_frame, parse_event
+from streams.ingest import IngestLimits, decode_frame, parse_event
 
 YOLO_CLASS = Path(__file__).parent / ".cache" / "yolo-class-320.onnx"
-MAX_IMAGE_BYTES = 1 << 24
+LIMITS = IngestLimits(max_image_bytes=1 << 24)
 
 
 def _events(n: int) -> list[bytes]:
@@ -199,12 +199,7 @@ def bench_model(
         print(f"{label}: cannot load ({exc})")
         return
     spec = detector.spec
-    frames = [
-        decode_frame(
-            parse_event(x, max_image_bytes=MAX_IMAGE_BYTES), max_image_bytes=MAX_IMAGE_BYTES
-        ).rgb
-        for x in lines
-    ]
+    frames = [decode_frame(parse_event(x, LIMITS), LIMITS).rgb for x in lines]
     if detector.max_batch_size is not None:  # static batch dim: the graph's size it is
         batch = min(batch, detector.max_batch_size)
     chunks = [frames[i : i + batch] for i in range(0, len(frames), batch)]
@@ -229,9 +224,7 @@ def bench_model(
 
     def full() -> None:
         sink = io.StringIO()
-        summary = detect_lines(
-            lines, detector, sink.write, batch_size=batch, max_image_bytes=MAX_IMAGE_BYTES
-        )
+        summary = detect_lines(lines, detector, sink.write, batch_size=batch, limits=LIMITS)
         counts.append(summary.accepted)
 
     outputs = [detector.run_raw(t) for t in tensors]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from streams.config import Settings
 from streams.inference import Detector
-from streams.ingest import RawRecord, decode_frame, parse_event
+from streams.ingest import IngestLimits, RawRecord, decode_frame, parse_event
 from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
 from streams.runners.embedded import run_embedded
@@ -50,10 +50,8 @@ def _records(n: int) -> list[RawRecord]:
 
 
 def _raw_fps(detector: Detector, records: list[RawRecord], batch: int) -> float:
-    frames = [
-        decode_frame(parse_event(r.payload, max_image_bytes=1 << 24), max_image_bytes=1 << 24).rgb
-        for r in records
-    ]
+    limits = IngestLimits(max_image_bytes=1 << 24)
+    frames = [decode_frame(parse_event(r.payload, limits), limits).rgb for r in records]
     tensors = [detector.preprocess(frames[i : i + batch])[0] for i in range(0, len(frames), batch)]
     detector.run_raw(tensors[0])  # warm-up
     start = time.perf_counter()

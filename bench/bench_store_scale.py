@@ -66,11 +66,18 @@ def build(path: str, frames: int, labels: int, upto: str | None = None) -> None:
         store.apply_schema(ddl)
         t = time.perf_counter()
         step = 2_000_000
-        has_hash = store.query(
-            "SELECT count() FROM system.columns WHERE database = 'linewatch' "
-            "AND table = 'frames' AND name = 'content_hash'"
-        ).result_rows[0][0]
-        hashed = ",\n    lower(hex(cityHash64(number)))" if has_hash else ""
+        later = {  # columns added by later migrations, in table order, and their values
+            "content_hash": "lower(hex(cityHash64(number)))",
+            "invalid_outputs": "0",
+        }
+        present = [
+            str(r[0])
+            for r in store.query(
+                "SELECT name FROM system.columns WHERE database = 'linewatch' "
+                "AND table = 'frames' ORDER BY position"
+            ).result_rows
+        ]
+        hashed = "".join(f",\n    {later[c]}" for c in present if c in later)
         for start in range(0, frames, step):
             n = min(step, frames - start)
             store.command(

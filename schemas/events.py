@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -45,6 +46,8 @@ ImageEncoding = Literal["jpeg", "png"]
 
 def _valid_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
     x1, y1, x2, y2 = box
+    if not all(math.isfinite(v) for v in box):
+        raise ValueError(f"box corners must be finite numbers, got {list(box)}")
     if not (x2 > x1 and y2 > y1):
         raise ValueError(f"box must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1, got {list(box)}")
     return box

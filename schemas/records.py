@@ -15,10 +15,12 @@ from typing import ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 __all__ = [
+    "DEAD_LETTER_PAYLOAD_BYTES",
     "FLOAT32_FRAME_COLUMNS",
     "DeadLetterRecord",
     "DetectionRecord",
     "DriftEventRecord",
+    "EstimatedPerformanceRecord",
     "FrameRecord",
     "LabelRecord",
     "MonitorSnapshotRecord",
@@ -128,6 +130,9 @@ class FrameRecord(StoreRecord):
     """:func:`content_hash` of the input event; ``""`` = unknown (never reported as a conflict).
     The same ``event_id`` with another non-empty hash is an ``event_id_conflict``."""
 
+    invalid_outputs: int = 0
+    """Model outputs dropped before NMS: non-finite or inverted boxes, non-finite scores."""
+
     @field_validator(*FLOAT32_FRAME_COLUMNS)
     @classmethod
     def _as_stored(cls, value: float | None) -> float | None:
@@ -180,6 +185,8 @@ class DriftEventRecord(StoreRecord):
     before_std: float
     after_mean: float
     after_std: float
+    cause: str = "unknown"
+    evidence: str = ""
 
 
 class ReferenceGapRecord(StoreRecord):
@@ -202,8 +209,22 @@ class ReferenceGapRecord(StoreRecord):
     window_mean: float
 
 
+DEAD_LETTER_PAYLOAD_BYTES = 64 * 1024
+"""Default longest payload prefix a dead letter keeps (LINEWATCH_DEAD_LETTER_MAX_PAYLOAD_BYTES)."""
+
+
 class DeadLetterRecord(StoreRecord):
-    """An input that could not be processed, with why (table ``dead_letters``)."""
+    """An input that could not be processed, with why (table ``dead_letters``).
+
+    ``payload`` keeps at most the first ``max_payload_bytes`` of the input (as UTF-8 text, bad
+    bytes replaced); ``payload_bytes`` and ``payload_sha256`` describe the whole input.
+
+    >>> from datetime import UTC, datetime
+    >>> dl = DeadLetterRecord.build(reason="not_json", detail="", payload=b"x" * 100,
+    ...     source="t:1", received_at=datetime(2026, 1, 1, tzinfo=UTC), max_payload_bytes=10)
+    >>> dl.payload, dl.payload_bytes, dl.payload_sha256[:12]
+    ('xxxxxxxxxx', 100, '09ecb6ebc8bc')
+    """
 
     __table__ = "dead_letters"
     __key__ = ("dead_letter_id",)
@@ -214,19 +235,37 @@ class DeadLetterRecord(StoreRecord):
     payload: str
     source: str
     received_at: AwareDatetime
+    payload_bytes: int = 0
+    payload_sha256: str = ""
 
     @classmethod
     def build(
-        cls, *, reason: str, detail: str, payload: bytes, source: str, received_at: datetime
+        cls,
+        *,
+        reason: str,
+        detail: str,
+        payload: bytes,
+        source: str,
+        received_at: datetime,
+        max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES,
+        whole: tuple[int, str] | None = None,
     ) -> DeadLetterRecord:
-        """A dead letter whose id is derived from its source and payload (idempotent replays)."""
+        """A dead letter whose id is derived from its source and payload (idempotent replays).
+
+        ``whole`` gives (length, sha256) when ``payload`` is already only the start of a longer
+        input (a reader cut it).
+        """
+        prefix = payload[:max_payload_bytes]
+        length, digest = whole or (len(payload), hashlib.sha256(payload).hexdigest())
         return cls(
             dead_letter_id=stable_id(source, payload),
             reason=reason,
             detail=detail[:2000],
-            payload=payload.decode("utf-8", errors="replace"),
+            payload=prefix.decode("utf-8", errors="replace"),
             source=source,
             received_at=received_at,
+            payload_bytes=length,
+            payload_sha256=digest,
         )
 
 
@@ -262,3 +301,33 @@ class MonitorSnapshotRecord(StoreRecord):
     offset: int
     snapshot: str
     saved_at: AwareDatetime
+
+
+class EstimatedPerformanceRecord(StoreRecord):
+    """Label-free precision/recall/FPR of one slice window (table ``estimated_performance``)."""
+
+    __table__ = "estimated_performance"
+    __key__ = ("estimate_id",)
+
+    estimate_id: str
+    line_id: str
+    shift: str
+    lighting: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    frames: int
+    threshold: float
+    model_version: str
+    prevalence: float
+    prevalence_source: str
+    expected_defective: float
+    precision: float | None
+    precision_lo: float | None
+    precision_hi: float | None
+    recall: float | None
+    recall_lo: float | None
+    recall_hi: float | None
+    fpr: float | None
+    fpr_lo: float | None
+    fpr_hi: float | None
+    estimated_at: AwareDatetime

@@ -12,12 +12,13 @@ True
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     Field,
     SecretStr,
@@ -29,7 +30,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.errors import LinewatchError
 
-__all__ = ["LineConfig", "ReadinessCriteria", "Settings", "ShiftStart", "get_settings"]
+__all__ = [
+    "EstimationSettings",
+    "LineConfig",
+    "ReadinessCriteria",
+    "Settings",
+    "ShiftStart",
+    "get_settings",
+]
 
 
 class LineConfig(BaseModel):
@@ -75,6 +83,42 @@ class ReadinessCriteria(BaseModel):
         0.25,
         description="Max share of a slice's frames outside the lab's range of any image "
         "statistic (reference_gap metric 'outside_lab_range').",
+    )
+
+
+class EstimationSettings(BaseModel):
+    """Label-free performance estimates (``linewatch estimate``; see docs/estimation.md).
+
+    Given as JSON in ``LINEWATCH_ESTIMATION``, e.g. ``'{"window_frames": 1000}'``.
+    """
+
+    window_frames: int = Field(
+        500, ge=20, le=10_000_000, description="Frames per estimation window of a slice."
+    )
+    prevalence: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Production defect share to calibrate to; default: from audited units "
+        "(labels), else estimated from the scores (EM).",
+    )
+    min_audited: int = Field(
+        200, ge=1, description="Audited production units needed to use their defect share."
+    )
+    min_audited_slice: int = Field(
+        500, ge=1, description="Audited units of one slice needed to use that slice's own share."
+    )
+    draws: int = Field(
+        200, ge=0, le=10_000, description="Monte-Carlo replicates for the 95 % intervals."
+    )
+    recall_drop_margin: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="A window's estimated recall (upper bound) this far below the lab's is low.",
+    )
+    recall_drop_windows: int = Field(
+        2, ge=1, description="Consecutive low windows of a slice that make a drift event."
     )
 
 
@@ -184,6 +228,53 @@ class Settings(BaseSettings):
     )
     lighting_bucket_names: list[str] = Field(["dark", "dim", "normal", "bright"])
 
+    # --- hostile input: what one event may cost (issue 8) --------------------------------
+    max_image_pixels: int = Field(
+        4096 * 4096,
+        ge=1,
+        le=1 << 28,
+        description="Largest accepted frame in pixels (width x height), read from the image "
+        "header before decoding; larger frames are dead letters 'image_too_large'.",
+    )
+    min_image_side: int = Field(
+        8,
+        ge=1,
+        le=4096,
+        description="Smallest accepted frame side in pixels; smaller frames (e.g. 1x1) are dead "
+        "letters 'image_too_small'.",
+    )
+    image_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders file:// frames may be read from (JSON list of absolute paths). "
+        "Empty (the default): every file:// frame is refused ('image_uri_refused').",
+    )
+    captured_at_min: AwareDatetime = Field(
+        datetime(2000, 1, 1, tzinfo=UTC),
+        description="Events captured before this are dead letters 'clock_out_of_range'.",
+    )
+    captured_at_max_ahead_s: float = Field(
+        86_400.0,
+        ge=0,
+        le=366 * 86_400.0,
+        description="Events captured more than this many seconds after their time of ingest are "
+        "dead letters 'clock_out_of_range'.",
+    )
+    dead_letter_max_payload_bytes: int = Field(
+        64 * 1024,
+        ge=0,
+        le=16 * 1024 * 1024,
+        description="A dead letter keeps at most this prefix of its payload, plus the payload's "
+        "length and sha256.",
+    )
+
+    @field_validator("image_roots")
+    @classmethod
+    def _absolute_roots(cls, value: list[str]) -> list[str]:
+        for root in value:
+            if not root.startswith("/"):
+                raise ValueError(f"image root {root!r} must be an absolute path")
+        return value
+
     # --- drift -------------------------------------------------------------------------
     drift_detector: str = Field(
         "cusum",
@@ -248,6 +339,7 @@ class Settings(BaseSettings):
 
     # --- readiness ---------------------------------------------------------------------
     readiness: ReadinessCriteria = Field(default_factory=ReadinessCriteria)
+    estimation: EstimationSettings = Field(default_factory=EstimationSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -26,8 +26,16 @@ from streams.config import Settings
 from streams.drift.signals import frame_signals
 from streams.errors import EventRejected
 from streams.features import ImageStats, compute_image_stats
+from streams.features.camera_health import CameraHealth
 from streams.inference import Detector, operating_threshold
-from streams.ingest import DecodedFrame, RawRecord, decode_frame, parse_event
+from streams.ingest import (
+    DecodedFrame,
+    IngestLimits,
+    RawRecord,
+    decode_frame,
+    event_too_large,
+    parse_event,
+)
 
 __all__ = [
     "AcceptedFrame",
@@ -80,13 +88,19 @@ class DescribedFrame:
         inference_ms: float,
         operating_threshold: float,
         review_band: tuple[float, float],
+        *,
+        invalid_outputs: int = 0,
     ) -> None:
         self.accepted = accepted
         self.detections = detections
         self.inference_ms = inference_ms
         """This frame's share of its batch's inference time."""
+        self.invalid_outputs = invalid_outputs
+        """Model outputs dropped before NMS (non-finite or inverted boxes, non-finite scores)."""
         self._threshold = operating_threshold
         self._review_band = review_band
+        self.camera: dict[str, float | None] = {}
+        """Camera-health signals, set by a describer that tracks cameras (else empty)."""
 
     @property
     def raw(self) -> RawRecord:
@@ -105,8 +119,11 @@ class DescribedFrame:
 
     @cached_property
     def signals(self) -> dict[str, float]:
-        """Every drift signal of the frame: image statistics and detector outputs."""
-        return frame_signals(self.stats, self.detections, self._threshold, self._review_band)
+        """Every drift signal of the frame: image statistics, detector outputs and, where the
+        describer tracks cameras, the camera-health signals that are defined for this frame."""
+        out = frame_signals(self.stats, self.detections, self._threshold, self._review_band)
+        out.update({k: v for k, v in self.camera.items() if v is not None})
+        return out
 
     @property
     def flagged(self) -> list[Detection]:
@@ -122,6 +139,7 @@ class DescribedFrame:
 class FrameDescriber:
     """Decodes raw records, runs the detector per batch and describes each frame.
 
+    ``limits``: what an accepted event may be (sizes, image roots, clock window).
     ``known_lines``: when not empty, events of any other line are rejected (``unknown_line``).
     """
 
@@ -131,43 +149,57 @@ class FrameDescriber:
         *,
         operating_threshold: float,
         review_band: tuple[float, float],
-        max_image_bytes: int,
+        limits: IngestLimits | None = None,
         known_lines: Iterable[str] = (),
+        camera_health: CameraHealth | None = None,
     ) -> None:
         self.detector = detector
         self.operating_threshold = operating_threshold
         self.review_band = review_band
-        self.max_image_bytes = max_image_bytes
+        self.limits = limits or IngestLimits()
         self.known_lines = frozenset(known_lines)
+        self.camera_health = camera_health
 
     @classmethod
     def from_settings(
-        cls, detector: Detector, settings: Settings, *, check_lines: bool = False
+        cls,
+        detector: Detector,
+        settings: Settings,
+        *,
+        check_lines: bool = False,
+        track_cameras: bool = False,
     ) -> FrameDescriber:
-        """A describer with the settings' threshold, review band and image limit.
+        """A describer with the settings' threshold, review band and ingest limits.
 
         ``check_lines`` rejects events of lines not in ``settings.lines`` (production only; lab
-        events may come from any line).
+        events may come from any line). ``track_cameras`` adds the camera-health signals, which
+        compare each frame with its camera's previous one (frames must come in capture order).
         """
         return cls(
             detector,
             operating_threshold=operating_threshold(settings, detector.spec),
             review_band=settings.review_band,
-            max_image_bytes=settings.max_image_bytes,
+            limits=IngestLimits.from_settings(settings),
             known_lines=settings.lines if check_lines else (),
+            camera_health=CameraHealth() if track_cameras else None,
         )
 
     def accept(self, raw: RawRecord) -> AcceptedFrame:
-        """Parse, validate and decode one record; raises :class:`EventRejected` with a reason."""
+        """Parse, validate and decode one record; raises :class:`EventRejected` with a reason.
+
+        The clock window is checked against the record's arrival time.
+        """
         start = time.perf_counter()
-        event = parse_event(raw.payload, max_image_bytes=self.max_image_bytes)
+        if raw.cut is not None:  # the reader kept only the start of a longer line
+            raise event_too_large(raw.cut.length, self.limits)
+        event = parse_event(raw.payload, self.limits, now=raw.received_at)
         if self.known_lines and event.line_id not in self.known_lines:
             raise EventRejected(
                 "unknown_line",
                 f"line {event.line_id!r} is not configured (known: {sorted(self.known_lines)}); "
                 "add it to LINEWATCH_LINES",
             )
-        frame = decode_frame(event, max_image_bytes=self.max_image_bytes)
+        frame = decode_frame(event, self.limits)
         return AcceptedFrame(raw, frame, (time.perf_counter() - start) * 1000.0)
 
     def decode(self, records: Iterable[RawRecord]) -> DecodedBatch:
@@ -185,12 +217,24 @@ class FrameDescriber:
         if not accepted:
             return []
         start = time.perf_counter()
-        results = self.detector.detect([a.frame.rgb for a in accepted])
+        results, invalid = self.detector.detect_counted([a.frame.rgb for a in accepted])
         share_ms = (time.perf_counter() - start) * 1000.0 / len(accepted)
-        return [
-            DescribedFrame(a, dets, share_ms, self.operating_threshold, self.review_band)
-            for a, dets in zip(accepted, results, strict=True)
+        frames = [
+            DescribedFrame(
+                a, dets, share_ms, self.operating_threshold, self.review_band, invalid_outputs=bad
+            )
+            for a, dets, bad in zip(accepted, results, invalid, strict=True)
         ]
+        health = self.camera_health
+        if health is not None:
+            for frame in frames:
+                frame.camera = health.observe(
+                    frame.event.camera_id,
+                    frame.accepted.frame.rgb,
+                    sharpness=frame.stats.sharpness,
+                    contrast=frame.stats.contrast,
+                )
+        return frames
 
     def batches(
         self,
@@ -229,12 +273,12 @@ class DetectSummary:
 
 
 def detect_lines(
-    lines: Iterable[bytes],
+    lines: Iterable[bytes | RawRecord],
     detector: Detector,
     write: Callable[[str], Any],
     *,
     batch_size: int,
-    max_image_bytes: int,
+    limits: IngestLimits | None = None,
     on_reject: Callable[[int, EventRejected], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> DetectSummary:
@@ -242,13 +286,15 @@ def detect_lines(
 
     Writes one :class:`~schemas.results.FrameDetections` JSON line (with a newline) per accepted
     event, in input order; rejected lines go to ``on_reject(line_number, error)``. Blank lines
-    are skipped. ``on_batch(lines_done)`` is called after each batch.
+    are skipped. ``on_batch(lines_done)`` is called after each batch. ``lines`` may be
+    :class:`~streams.ingest.RawRecord` from :func:`~streams.ingest.read_lines` (one per line,
+    blank ones too), so a line longer than any event is never held whole.
     """
     describer = FrameDescriber(
         detector,
         operating_threshold=float(detector.spec.operating_threshold),
         review_band=(0.0, 0.0),  # detect writes detections only, never statistics or signals
-        max_image_bytes=max_image_bytes,
+        limits=limits,
     )
     summary = DetectSummary()
     done = 0  # number of the line read last: records() is consumed lazily, one line at a time
@@ -256,9 +302,10 @@ def detect_lines(
     def records() -> Iterator[RawRecord]:
         nonlocal done
         for number, line in enumerate(lines, start=1):
-            if line.strip():
+            raw = line if isinstance(line, RawRecord) else RawRecord(line, "", datetime.now(UTC))
+            if raw.cut is not None or raw.payload.strip():
                 done = number
-                yield RawRecord(line, f"line {number}", datetime.now(UTC))
+                yield RawRecord(raw.payload, f"line {number}", raw.received_at, raw.cut)
 
     def rejected(item: RejectedRecord) -> None:
         summary.rejected += 1

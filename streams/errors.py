@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "EstimationError",
     "EventRejected",
     "ImageDecodeError",
     "KafkaUnavailable",
@@ -91,3 +92,7 @@ class KafkaUnavailable(LinewatchError):
 
 class SimulationError(LinewatchError):
     """A simulation request (``simulate:`` source or ``linewatch simulate`` options) is invalid."""
+
+
+class EstimationError(LinewatchError):
+    """Label-free performance estimates cannot be computed (e.g. no labelled lab frames yet)."""

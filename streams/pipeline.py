@@ -28,6 +28,7 @@ from schemas.records import (
 from streams.config import Settings
 from streams.describe import AcceptedFrame, DescribedFrame, FrameDescriber, RejectedRecord
 from streams.drift import DriftMonitor, ReferenceProfile
+from streams.drift.cause import CauseAttributor
 from streams.errors import ConfigError
 from streams.inference import Detector
 from streams.ingest import RawRecord
@@ -73,7 +74,7 @@ class PreparedBatch:
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
 
 
-def _dead_letter(rejected: RejectedRecord) -> DeadLetterRecord:
+def _dead_letter(rejected: RejectedRecord, max_payload_bytes: int) -> DeadLetterRecord:
     raw, exc = rejected.raw, rejected.error
     return DeadLetterRecord.build(
         reason=exc.reason,
@@ -81,14 +82,18 @@ def _dead_letter(rejected: RejectedRecord) -> DeadLetterRecord:
         payload=raw.payload,
         source=raw.source,
         received_at=raw.received_at,
+        max_payload_bytes=max_payload_bytes,
+        whole=None if raw.cut is None else (raw.cut.length, raw.cut.sha256),
     )
 
 
 class MonitoringPipeline:
     """Runs one micro-batch of raw camera events through every stage.
 
-    Stateful only through its :class:`DriftMonitor` (per-slice detectors), which callers may
-    snapshot and restore.
+    Stateful through its :class:`DriftMonitor` (per-slice detectors), which callers may
+    snapshot and restore, and its :class:`~streams.drift.cause.CauseAttributor` (the alarms of
+    the last 2 hours per line and shift, which give each new alarm its cause; not snapshotted:
+    after a restart the first alarm of an episode is attributed from its own signal alone).
     """
 
     def __init__(
@@ -103,8 +108,12 @@ class MonitoringPipeline:
         self.reference = reference
         self.monitor = monitor if monitor is not None else DriftMonitor(reference, settings)
         self.slicer = Slicer(settings)
-        self.describer = FrameDescriber.from_settings(detector, settings, check_lines=True)
+        self.causes = CauseAttributor()
+        self.describer = FrameDescriber.from_settings(
+            detector, settings, check_lines=True, track_cameras=True
+        )
         self.operating_threshold = self.describer.operating_threshold
+        self.limits = self.describer.limits
         if settings.store_score_floor > self.operating_threshold:
             raise ConfigError(
                 f"LINEWATCH_STORE_SCORE_FLOOR={settings.store_score_floor} is above the operating "
@@ -118,7 +127,8 @@ class MonitoringPipeline:
         embedded runner overlaps JPEG decoding with inference this way.
         """
         decoded = self.describer.decode(batch)
-        return PreparedBatch(decoded.accepted, [_dead_letter(r) for r in decoded.rejected])
+        most = self.settings.dead_letter_max_payload_bytes
+        return PreparedBatch(decoded.accepted, [_dead_letter(r, most) for r in decoded.rejected])
 
     def process(
         self,
@@ -155,15 +165,19 @@ class MonitoringPipeline:
         out.frames.append(self._frame_record(frame, key, monitor_ms))
         out.detections.extend(self._detection_records(frame))
 
-    @staticmethod
     def _observe_drift(
-        frame: DescribedFrame, key: SliceKey, monitor: DriftMonitor, out: PipelineOutput
+        self, frame: DescribedFrame, key: SliceKey, monitor: DriftMonitor, out: PipelineOutput
     ) -> None:
         event = frame.event
         captured_at = event.captured_at.astimezone(UTC)
         for record in monitor.observe(key, str(event.event_id), captured_at, frame.signals):
             if isinstance(record, DriftEventRecord):
-                out.drift_events.append(record)
+                cause, evidence = self.causes.attribute(
+                    record.line_id, record.shift, record.signal, record.detected_at
+                )
+                out.drift_events.append(
+                    record.model_copy(update={"cause": cause, "evidence": evidence})
+                )
             else:
                 out.reference_gaps.append(record)
 
@@ -201,6 +215,7 @@ class MonitoringPipeline:
             source=raw.source,
             ingested_at=now,
             content_hash=content_hash(raw.payload),
+            invalid_outputs=frame.invalid_outputs,
         )
 
     def _detection_records(self, frame: DescribedFrame) -> list[DetectionRecord]:

@@ -11,7 +11,7 @@ from streams.describe import FrameDescriber, RejectedRecord
 from streams.drift import frame_signals
 from streams.features import compute_image_stats
 from streams.inference import Detector
-from streams.ingest import RawRecord
+from streams.ingest import IngestLimits, RawRecord
 from tests.onnx_graphs import constant_detector
 from tests.test_inference_decoders import yolov8_output
 
@@ -45,7 +45,7 @@ def test_batches_describe_every_accepted_record_in_order(detector: Detector) -> 
         detector,
         operating_threshold=0.5,
         review_band=(0.2, 0.5),
-        max_image_bytes=1 << 22,
+        limits=IngestLimits(max_image_bytes=1 << 22),
         known_lines=[first_line],
     )
     rejected: list[RejectedRecord] = []
@@ -68,7 +68,10 @@ def test_batches_describe_every_accepted_record_in_order(detector: Detector) -> 
 
 def test_decode_keeps_rejections_with_their_reason(detector: Detector) -> None:
     describer = FrameDescriber(
-        detector, operating_threshold=0.5, review_band=(0.2, 0.5), max_image_bytes=1 << 22
+        detector,
+        operating_threshold=0.5,
+        review_band=(0.2, 0.5),
+        limits=IngestLimits(max_image_bytes=1 << 22),
     )
     good = _records(1)[0]
     bad = RawRecord(json.dumps({"event_id": "nope"}).encode(), "bad:2", good.received_at)

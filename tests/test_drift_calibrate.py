@@ -68,7 +68,8 @@ def test_calibrate_small_run_counts() -> None:
     rows = calibrate(ref, settings, line="line-1", updates=20_000, jobs=1, signals=["brightness"])
     (row,) = rows
     assert row.signal == "brightness" and row.updates == 20_000
-    assert row.detector.startswith("streams.drift.GaussianCusum(h=14.85")
+    # 1 false alarm per line-week at 1 frame/s over 19 detectors per frame (15 signals + 4 mix)
+    assert row.detector.startswith("streams.drift.GaussianCusum(h=15.09")
     assert row.false_alarms == 0  # target 0.11 per 1M
     median, p95, missed = row.delays["1"]
     assert 15 <= median <= 45 and p95 < 80 and missed == 0.0
@@ -79,10 +80,10 @@ def test_budget_arithmetic_and_small_simulation() -> None:
     settings = Settings(lines={"line-9": {"takt_units_per_minute": 60, "frames_per_second": 10}})
     ref = load_reference(settings)
     result = budget_check(ref, settings, line="line-9", line_weeks=0.005, slice_hours=0.05)
-    # 10 frames/s x 604,800 s x 15 detectors per frame = 90.72M updates per line-week
-    assert result.detectors_per_frame == len(ref.signals) + 4 == 15
-    assert result.rate_per_update == pytest.approx(1 / 90_720_000)
-    assert result.updates >= 0.005 * 90_720_000
+    # 10 frames/s x 604,800 s x 19 detectors per frame = 114.912M updates per line-week
+    assert result.detectors_per_frame == len(ref.signals) + 4 == 19
+    assert result.rate_per_update == pytest.approx(1 / 114_912_000)
+    assert result.updates >= 0.005 * 114_912_000
     assert result.gaussian_threshold > 16 and result.false_alarms <= 2
     assert result.within_budget and result.delay_1sd_median <= 60
 
@@ -101,5 +102,5 @@ def test_cli_calibrate_json(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert [r["signal"] for r in data["rows"]] == ["brightness", "review_band"]
     assert {r["updates"] for r in data["rows"]} == {4000}
-    assert data["rows"][1]["detector"].startswith("streams.drift.BernoulliCusum(h=16.7")
+    assert data["rows"][1]["detector"].startswith("streams.drift.BernoulliCusum(h=16.95")
     assert data["budget"]["budget_per_line_week"] == 1.0

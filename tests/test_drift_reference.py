@@ -7,7 +7,13 @@ import pytest
 
 from schemas.results import Detection
 from streams.drift.reference import ReferenceProfile
-from streams.drift.signals import ALL_SIGNALS, INPUT_SIGNALS, OUTPUT_SIGNALS, frame_signals
+from streams.drift.signals import (
+    ALL_SIGNALS,
+    CAMERA_SIGNALS,
+    INPUT_SIGNALS,
+    OUTPUT_SIGNALS,
+    frame_signals,
+)
 from streams.errors import ConfigError
 from streams.features import ImageStats
 
@@ -82,7 +88,8 @@ def test_frame_signals() -> None:
         Detection(class_name="stain", confidence=0.2, box=(2, 2, 5, 5)),
     ]
     s = frame_signals(_stats(), dets, operating_threshold=0.6, review_band=(0.15, 0.5))
-    assert tuple(s) == ALL_SIGNALS == INPUT_SIGNALS + OUTPUT_SIGNALS
+    assert tuple(s) == INPUT_SIGNALS + OUTPUT_SIGNALS
+    assert ALL_SIGNALS == INPUT_SIGNALS + OUTPUT_SIGNALS + CAMERA_SIGNALS
     assert s["max_confidence"] == 0.7
     assert s["detections_per_frame"] == 2.0  # the 0.6 box counts (>= threshold)
     assert s["predicted_defective"] == 1.0

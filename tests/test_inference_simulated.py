@@ -26,7 +26,7 @@ def test_simulated_events_through_detect_lines(tmp_path: Path) -> None:
     detector = Detector.load(onnx)
     lines = [json.dumps(s.event).encode() for s in sims]
     buf = io.StringIO()
-    summary = detect_lines(lines, detector, buf.write, batch_size=2, max_image_bytes=1 << 22)
+    summary = detect_lines(lines, detector, buf.write, batch_size=2)
     assert (summary.accepted, summary.rejected) == (5, 0)
     rows = [FrameDetections.model_validate_json(x) for x in buf.getvalue().splitlines()]
     assert [r.event_id for r in rows] == [s.event["event_id"] for s in sims]

@@ -191,14 +191,19 @@ def test_demo_lamp_failure_is_detected_within_200_events_of_the_affected_slice(
     failure = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
     affected = 0  # line-2 night frames since the lamp failed
     detected_after: int | None = None
+    causes: list[str] = []
     for raw in source.events:
         out = pipeline.process([raw])
         frame = out.frames[0]
         if frame.line_id == "line-2" and frame.shift == "night" and frame.captured_at >= failure:
             affected += 1
         for d in out.drift_events:
+            if d.line_id == "line-2" and d.detected_at >= failure:
+                causes.append(d.cause)
             if d.line_id == "line-2" and d.signal == "lighting_mix" and detected_after is None:
                 assert d.detected_at >= failure, "alarm before the lamp failed"
                 detected_after = affected
     assert detected_after is not None, "the lamp failure was never detected"
     assert 0 < detected_after < 200
+    # every alarm of line-2 after the failure is attributed to the lamp, not the model
+    assert causes and set(causes) == {"lighting"}, causes

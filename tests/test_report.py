@@ -46,6 +46,8 @@ def _drift_and_gap(store: ClickHouseStore) -> None:
             before_std=0.1,
             after_mean=0.3,
             after_std=0.1,
+            cause="lighting",
+            evidence="lighting signals moved: brightness",
         )
         for i in range(3)
     ]
@@ -106,6 +108,8 @@ def test_full_report_has_every_section_and_is_self_contained(
     assert "crack" in html and "no (novel)" in html
     # the novel class is a miss the verdict catches
     assert "missed units with crack (never trained)" in html
+    drift = html.split('id="drift"', 1)[1].split("</section>", 1)[0]
+    assert "whom to call" in drift and "maintenance (lamps" in drift
 
 
 def test_empty_store_report_says_no_data_with_what_to_run(tmp_path: Path) -> None:

@@ -154,7 +154,15 @@ def build_hand_case_previous(store: ClickHouseStore) -> None:
             for r in records:
                 by_table.setdefault(r.__table__, []).append(r)
             for table, rows in by_table.items():
-                cols = [c for c in type(rows[0]).model_fields if c != "content_hash"]
+                present = {
+                    str(r[0])
+                    for r in store.query(
+                        "SELECT name FROM system.columns WHERE database = 'linewatch' "
+                        "AND table = {t:String}",
+                        {"t": table},
+                    ).result_rows
+                }  # the columns of the previous schema only
+                cols = [c for c in type(rows[0]).model_fields if c in present]
                 store._client.insert(
                     f"linewatch.{table}", [[getattr(r, c) for c in cols] for r in rows], cols
                 )

@@ -30,7 +30,7 @@ def dsn(store_dsn: str) -> str:
             [
                 drift(1, line="line-1", minutes=0),
                 drift(2, line="line-1", minutes=20),
-                drift(3, line="line-2", minutes=40),
+                drift(3, line="line-2", minutes=40, cause="camera"),
                 drift(4, line="line-1", minutes=60),
             ]
         )
@@ -132,6 +132,19 @@ def test_drift_filters_by_line_and_since(dsn: str) -> None:
     table = runner.invoke(app, ["drift", "--store", dsn, "--line", "line-2"])
     assert table.exit_code == 0, table.output
     assert "drift-line-2-3" in table.stdout and "1 row" in table.stdout
+
+
+def test_drift_lists_causes_filters_by_cause_and_says_whom_to_call(dsn: str) -> None:
+    result = runner.invoke(app, ["drift", "--store", dsn, "--format", "json", "--cause", "camera"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["drift_id"], r["cause"]) for r in rows] == [("drift-line-2-3", "camera")]
+    assert rows[0]["evidence"] == "camera signals moved"
+    table = runner.invoke(app, ["drift", "--store", dsn])
+    assert "by cause" in table.stdout and "whom to call" in table.stdout
+    assert "maintenance (camera" in table.stdout and "maintenance (lamps" in table.stdout
+    bad = runner.invoke(app, ["drift", "--store", dsn, "--cause", "weather"])
+    assert isinstance(bad.exception, ConfigError) and "not one of" in str(bad.exception)
 
 
 def test_drift_rejects_a_bad_since(dsn: str) -> None:

@@ -66,7 +66,9 @@ def detection(i: int, k: int) -> DetectionRecord:
     )
 
 
-def drift(i: int, *, line: str = "line-1", minutes: int = 0) -> DriftEventRecord:
+def drift(
+    i: int, *, line: str = "line-1", minutes: int = 0, cause: str = "lighting"
+) -> DriftEventRecord:
     return DriftEventRecord(
         drift_id=f"drift-{line}-{i}",
         line_id=line,
@@ -83,6 +85,8 @@ def drift(i: int, *, line: str = "line-1", minutes: int = 0) -> DriftEventRecord
         before_std=0.1,
         after_mean=0.3,
         after_std=0.12,
+        cause=cause,
+        evidence=f"{cause} signals moved",
     )
 
 

@@ -11,6 +11,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``topics create``, ``produce``     → :mod:`streams.cli.kafka`
 - ``worker``                         → :mod:`streams.cli.worker`
 - ``metrics``, ``assess``, ``report`` → :mod:`streams.cli.readiness`
+- ``estimate``                       → :mod:`streams.cli.estimate`
 
 A new command module is imported and registered below; a module that fails to import fails
 the CLI loudly instead of silently losing its commands.
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 
 from streams.cli import (
     drift,
+    estimate,
     kafka,
     model,
     readiness,
@@ -49,7 +51,18 @@ app = typer.Typer(
 )
 _groups = CliGroups.attach(app)
 
-for _module in (schema_export, simulate, model, store, drift, run, kafka, worker, readiness):
+for _module in (
+    schema_export,
+    simulate,
+    model,
+    store,
+    drift,
+    run,
+    kafka,
+    worker,
+    readiness,
+    estimate,
+):
     _module.register(app, _groups)
 
 

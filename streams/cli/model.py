@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -19,6 +20,7 @@ from streams.config import Settings, get_settings
 from streams.describe import DetectSummary, detect_lines
 from streams.errors import EventRejected, LinewatchError
 from streams.inference import Detector, ModelSpec
+from streams.ingest import IngestLimits, RawRecord, read_lines
 from streams.ingest.sources import count_lines
 
 __all__ = ["model_info", "register"]
@@ -158,12 +160,16 @@ def detect_command(
         progress = stack.enter_context(make_progress())
         task = progress.add_task("detect", total=total)
         start = time.perf_counter()
+        limits = IngestLimits.from_settings(settings)
         summary = detect_lines(
-            reader,
+            (
+                RawRecord(payload, "", datetime.now(UTC), cut)
+                for _, payload, cut in read_lines(reader, limits.max_event_bytes)
+            ),
             detector,
             writer.write,
             batch_size=size,
-            max_image_bytes=settings.max_image_bytes,
+            limits=limits,
             on_reject=_print_rejection,
             on_batch=lambda done: progress.update(task, completed=done),
         )

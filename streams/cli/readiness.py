@@ -44,12 +44,18 @@ def print_metrics(metrics: Any, out: Console) -> None:
     )
     out.print(t)
     if m.slices:
-        t = Table(title="per " + " x ".join(m.by))
-        for col in (*m.by, "frames", "precision", "recall", "FPR"):
+        t = Table(title="per " + " x ".join(m.by) + " (est.: label-free, docs/estimation.md)")
+        for col in (*m.by, "frames", "precision", "recall", "FPR", "est. recall"):
             t.add_column(col)
         for s in m.slices:
+            est = "–" if s.estimated is None else s.estimated.recall.fmt()
             t.add_row(
-                *s.key.values(), str(s.frames), s.precision.fmt(), s.recall.fmt(), s.fpr.fmt()
+                *s.key.values(),
+                str(s.frames),
+                s.precision.fmt(),
+                s.recall.fmt(),
+                s.fpr.fmt(),
+                est,
             )
         out.print(t)
     t = Table(title="misses per defect class")

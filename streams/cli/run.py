@@ -57,15 +57,21 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         model: ModelOpt = None,
         reference: ReferenceOpt = None,
     ) -> None:
-        """Run decode → inference → statistics → slice → drift → store over a source."""
+        """Run decode → inference → statistics → slice → drift → store over a source.
+
+        Exit status: 0 every record stored, 1 some records (events or labels) were
+        dead-lettered (all others are stored), 2 fatal error.
+        """
         settings = settings_with(store=store, model=model, reference=reference)
         summary = run_source(source, settings, labels)
         _print_summary(summary)
-        if summary.dead_letters:
+        rejected = summary.dead_letters + summary.label_dead_letters
+        if rejected:
             stderr_console.print(
-                f"[yellow]{summary.dead_letters} records were dead-lettered: "
+                f"[yellow]{rejected} records were dead-lettered: "
                 f'linewatch query "SELECT reason, source, detail FROM linewatch.dead_letters"[/]'
             )
+            raise typer.Exit(1)
 
     @reference_group.command("build")
     def reference_build(

@@ -30,8 +30,11 @@ def run_source(
 
     detector = Detector.load(settings.model)
     reference = load_reference(settings)
-    opened = open_source(source)
-    label_lines = read_records(labels_file) if labels_file else None
+    from streams.ingest import IngestLimits
+
+    max_line = IngestLimits.from_settings(settings).max_event_bytes
+    opened = open_source(source, max_line)
+    label_lines = read_records(labels_file, max_line) if labels_file else None
     with ClickHouseStore.open(settings.store, password=settings.store_password) as store:
         store.apply_schema()
         pipeline = MonitoringPipeline(settings, detector, reference)

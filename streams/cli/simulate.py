@@ -40,6 +40,7 @@ class Scenario(StrEnum):
 
     stationary = "stationary"
     demo = "demo"
+    camera_faults = "camera-faults"
 
 
 def _parse_lines(text: str) -> int | tuple[str, ...]:

@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from rich.table import Table
 from streams.cli.groups import CliGroups
 from streams.cli.options import StoreOpt
 from streams.config import Settings
+from streams.drift.cause import CAUSES, WHOM_TO_CALL
 from streams.errors import ConfigError
 from streams.sinks.clickhouse import ClickHouseStore, QueryResult
 
@@ -82,7 +84,7 @@ def parse_since(text: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def drift_sql(*, line: bool, since: bool) -> str:
+def drift_sql(*, line: bool, since: bool, cause: bool = False) -> str:
     """The drift listing query; filters are placeholders, never values.
 
     >>> "{line:String}" in drift_sql(line=True, since=False)
@@ -93,13 +95,29 @@ def drift_sql(*, line: bool, since: bool) -> str:
         where.append("line_id = {line:String}")
     if since:
         where.append("detected_at >= {since:DateTime64(3, 'UTC')}")
+    if cause:
+        where.append("cause = {cause:String}")
     return (
-        "SELECT detected_at, line_id, shift, lighting, signal, detector, statistic, threshold, "
-        "events_in_slice, before_mean, after_mean, trigger_event_id, drift_id "
+        "SELECT detected_at, line_id, shift, lighting, signal, cause, detector, statistic, "
+        "threshold, events_in_slice, before_mean, after_mean, evidence, trigger_event_id, "
+        "drift_id "
         "FROM linewatch.drift_events FINAL "
         f"WHERE {' AND '.join(where)} "
         "ORDER BY detected_at DESC, drift_id LIMIT {limit:UInt32}"
     )
+
+
+def _print_causes(result: QueryResult) -> None:
+    """The listed alarms grouped by cause, each with whom to call."""
+    columns, rows = result
+    if not rows:
+        return
+    at = columns.index("cause")
+    counts = Counter(str(row[at]) for row in rows)
+    table = Table("cause", "alarms", "whom to call", title="by cause")
+    for name, n in counts.most_common():
+        table.add_row(name, str(n), WHOM_TO_CALL.get(name, WHOM_TO_CALL["unknown"]))
+    Console().print(table)
 
 
 def _cell(value: Any) -> Any:
@@ -185,17 +203,30 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         ] = None,
         store: StoreOpt = None,
         limit: Annotated[int, typer.Option("--limit", min=1, help="Most alarms to list.")] = 50,
+        cause: Annotated[
+            str | None,
+            typer.Option("--cause", help=f"Only this cause: {', '.join(CAUSES)}."),
+        ] = None,
         fmt: FormatOption = OutputFormat.table,
     ) -> None:
-        """List drift alarms, newest first (`drift calibrate --help`: measure the detectors)."""
+        """List drift alarms, newest first, with their cause and whom to call.
+
+        `drift calibrate --help`: measure the detectors.
+        """
         if ctx.invoked_subcommand is not None:
             return
+        if cause is not None and cause not in CAUSES:
+            raise ConfigError(f"--cause {cause!r} is not one of {', '.join(CAUSES)}")
         params: dict[str, Any] = {"limit": limit}
         if line is not None:
             params["line"] = line
         if since is not None:
             params["since"] = parse_since(since)
-        sql = drift_sql(line=line is not None, since=since is not None)
+        if cause is not None:
+            params["cause"] = cause
+        sql = drift_sql(line=line is not None, since=since is not None, cause=cause is not None)
         with _open(store) as s:
             result = s.query(sql, params)
         render(result, fmt, title="drift events")
+        if fmt is OutputFormat.table:
+            _print_causes(result)

@@ -30,6 +30,7 @@ from streams.drift.calibration import (
     budget_rate,
     gaussian_threshold,
 )
+from streams.drift.cause import attribute_signals
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
 from streams.drift.reference import ReferenceProfile
 from streams.drift.signals import (
@@ -181,6 +182,8 @@ def drift_event(
     direction = getattr(det, "direction", "")
     detector = f"{name}{suffix}:{direction}" if direction else f"{name}{suffix}"
     threshold = getattr(det, "h", getattr(det, "threshold", nan))
+    # The signal's own cause; the pipeline refines it from the alarms that moved with it.
+    cause, evidence = attribute_signals(signal, ())
     return DriftEventRecord(
         drift_id=stable_id(key.line_id, key.lighting, key.shift, signal, detector, event_id),
         line_id=key.line_id,
@@ -198,6 +201,8 @@ def drift_event(
         before_std=before_std,
         after_mean=after_mean,
         after_std=after_std,
+        cause=cause,
+        evidence=evidence,
     )
 
 

@@ -38,6 +38,7 @@ from streams.features import ImageStats
 __all__ = [
     "ALL_SIGNALS",
     "BINARY_SIGNALS",
+    "CAMERA_SIGNALS",
     "INPUT_SIGNALS",
     "OUTPUT_SIGNALS",
     "PIT_SIGNALS",
@@ -70,8 +71,11 @@ OUTPUT_SIGNALS: tuple[str, ...] = (
     "predicted_defective",
     "review_band",
 )
-ALL_SIGNALS: tuple[str, ...] = INPUT_SIGNALS + OUTPUT_SIGNALS
-BINARY_SIGNALS: frozenset[str] = frozenset({"predicted_defective", "review_band"})
+CAMERA_SIGNALS: tuple[str, ...] = ("frame_change", "repeated_frame", "static_share", "detail_ratio")
+"""Camera-health signals (:mod:`streams.features.camera_health`): per camera, against its
+previous frame; absent for a camera's first frame and for sources without camera history."""
+ALL_SIGNALS: tuple[str, ...] = INPUT_SIGNALS + OUTPUT_SIGNALS + CAMERA_SIGNALS
+BINARY_SIGNALS: frozenset[str] = frozenset({"predicted_defective", "review_band", "repeated_frame"})
 
 
 class Stabiliser:

@@ -62,16 +62,28 @@ class OutputInfo:
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """Boxes of one image before NMS: xyxy in input pixels, score, class index."""
+    """Boxes of one image before NMS: xyxy in input pixels, score, class index.
+
+    Rows of the output with a non-finite box or score are never candidates: ``invalid`` counts
+    them, out of ``outputs`` rows the model gave for this image.
+    """
 
     boxes: npt.NDArray[np.float32]
     scores: npt.NDArray[np.float32]
     labels: npt.NDArray[np.int64]
+    invalid: int = 0
+    outputs: int = 0
 
     @classmethod
-    def empty(cls) -> Candidates:
+    def empty(cls, invalid: int = 0, outputs: int = 0) -> Candidates:
         """No boxes."""
-        return cls(np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty(0, np.int64))
+        return cls(
+            np.empty((0, 4), np.float32),
+            np.empty(0, np.float32),
+            np.empty(0, np.int64),
+            invalid,
+            outputs,
+        )
 
 
 class Decoder(Protocol):
@@ -113,19 +125,24 @@ class YoloV8Decoder:
                 f"yolov8 output should be [B, {4 + self.num_classes}, N], got {list(out.shape)}"
             )
         cls = out[:, 4:, :]
-        best = cls.max(axis=1)  # [B, N]
+        best = cls.max(axis=1)  # [B, N]; NaN if any class score is NaN
+        # [B, N]: box and every class score finite
+        finite = np.asarray(np.isfinite(out).all(axis=1), dtype=np.bool_)
+        n = out.shape[2]
         result = []
         for b in range(out.shape[0]):
-            keep = np.flatnonzero(best[b] > score_threshold)
+            invalid = n - int(np.count_nonzero(finite[b]))
+            above = best[b] > score_threshold
+            keep = np.flatnonzero(above & finite[b] if invalid else above)
             if keep.size == 0:
-                result.append(Candidates.empty())
+                result.append(Candidates.empty(invalid, n))
                 continue
             if keep.size * 8 > out.shape[2]:  # many candidates: one pass beats a gather
                 labels = cls[b].argmax(axis=0)[keep].astype(np.int64)
             else:
                 labels = cls[b][:, keep].argmax(axis=0).astype(np.int64)
             boxes = _xywh_to_xyxy(np.ascontiguousarray(out[b, :4][:, keep].T))
-            result.append(Candidates(boxes, best[b, keep], labels))
+            result.append(Candidates(boxes, best[b, keep], labels, invalid, n))
         return result
 
 
@@ -144,16 +161,25 @@ class YoloV5Decoder:
             raise ModelFormatError(
                 f"yolov5 output should be [B, N, {5 + self.num_classes}], got {list(out.shape)}"
             )
+        # [B, N]: box, objectness and class scores finite
+        finite = np.asarray(np.isfinite(out).all(axis=2), dtype=np.bool_)
+        n = out.shape[1]
         result = []
         for b in range(out.shape[0]):
-            rows = out[b][out[b, :, 4] > score_threshold]  # obj * p <= obj when p <= 1
+            invalid = n - int(np.count_nonzero(finite[b]))
+            above = out[b, :, 4] > score_threshold  # obj * p <= obj when p <= 1
+            rows = out[b][above & finite[b] if invalid else above]
             cls = rows[:, 5:] * rows[:, 4:5]
             labels = cls.argmax(axis=1)
             scores = np.take_along_axis(cls, labels[:, None], axis=1)[:, 0]
             keep = scores > score_threshold
             result.append(
                 Candidates(
-                    _xywh_to_xyxy(rows[keep, :4]), scores[keep], labels[keep].astype(np.int64)
+                    _xywh_to_xyxy(rows[keep, :4]),
+                    scores[keep],
+                    labels[keep].astype(np.int64),
+                    invalid,
+                    n,
                 )
             )
         return result
@@ -189,12 +215,22 @@ class BoxesScoresLabelsDecoder:
             w, h = self.input_size
             boxes = boxes * np.array([w, h, w, h], dtype=np.float32)
         result = []
+        rows = boxes.shape[1]
         for b in range(boxes.shape[0]):
-            n = boxes.shape[1] if counts is None else int(counts[b])
-            keep = np.flatnonzero(scores[b, :n] > score_threshold)
+            n = rows
+            if counts is not None:  # a count outside [0, rows] (or NaN) is clamped into it
+                n = int(np.clip(np.nan_to_num(float(counts[b]), nan=rows), 0, rows))
+            finite = np.isfinite(boxes[b, :n]).all(axis=1) & np.isfinite(scores[b, :n])
+            finite &= np.isfinite(labels[b, :n].astype(np.float64))
+            invalid = n - int(np.count_nonzero(finite))
+            keep = np.flatnonzero((scores[b, :n] > score_threshold) & finite)
             result.append(
                 Candidates(
-                    boxes[b, keep], scores[b, keep], np.rint(labels[b, keep]).astype(np.int64)
+                    boxes[b, keep],
+                    scores[b, keep],
+                    np.rint(labels[b, keep]).astype(np.int64),
+                    invalid,
+                    n,
                 )
             )
         return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,15 @@ from pydantic import TypeAdapter
 
 from schemas.results import Detection
 from streams.config import Settings, get_settings
-from streams.errors import ModelFormatError, ModelNotFound
+from streams.errors import ModelError, ModelFormatError, ModelNotFound
 from streams.inference.decoders import Decoder, OutputInfo, infer_format, make_decoder
-from streams.inference.nms import nms
+from streams.inference.nms import nms, valid_boxes
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
 from streams.inference.spec import ModelSpec, load_spec
 
 __all__ = ["SHIPPED_SPEC", "Detector", "shipped_spec_path"]
+
+log = logging.getLogger(__name__)
 
 SHIPPED_SPEC = "linewatch-defects.json"
 
@@ -121,6 +124,7 @@ class Detector:
         )
         names = spec.class_names or ()
         self._names = list(names)
+        self._warned_invalid = False
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -275,14 +279,28 @@ class Detector:
         self, outputs: Sequence[npt.NDArray[Any]], transforms: Sequence[LetterboxTransform]
     ) -> list[list[Detection]]:
         """Decode, NMS, keep the top ``max_detections``, map boxes back to each frame."""
+        return self._postprocess(outputs, transforms)[0]
+
+    def _postprocess(
+        self, outputs: Sequence[npt.NDArray[Any]], transforms: Sequence[LetterboxTransform]
+    ) -> tuple[list[list[Detection]], list[tuple[int, int]]]:
+        """Detections per frame, and per frame (invalid outputs dropped, outputs given)."""
         spec = self._spec
         candidates = self._decoder(outputs, spec.score_threshold)
         results: list[list[Detection]] = []
+        counts: list[tuple[int, int]] = []
         for cand, transform in zip(candidates, transforms, strict=False):
+            boxes, scores, labels = cand.boxes, cand.scores, cand.labels
+            ok = valid_boxes(boxes, scores)  # non-finite rows are gone already; inverted ones
+            invalid = cand.invalid
+            if not ok.all():
+                invalid += int(ok.size - np.count_nonzero(ok))
+                boxes, scores, labels = boxes[ok], scores[ok], labels[ok]
+            counts.append((invalid, max(cand.outputs, invalid)))
             keep = nms(
-                cand.boxes,
-                cand.scores,
-                cand.labels,
+                boxes,
+                scores,
+                labels,
                 iou_threshold=spec.iou_threshold,
                 max_detections=spec.max_detections,
             )
@@ -290,37 +308,73 @@ class Detector:
                 results.append([])
                 continue
             # float32 → float64 and rounded, so JSON shows 0.9, not 0.8999999761581421
-            boxes = transform.to_frame(cand.boxes[keep]).astype(np.float64).round(3).tolist()
-            scores = np.clip(cand.scores[keep].astype(np.float64), 0.0, 1.0).round(6).tolist()
-            labels = cand.labels[keep].tolist()
+            frame_boxes = transform.to_frame(boxes[keep]).astype(np.float64).round(3).tolist()
+            frame_scores = np.clip(scores[keep].astype(np.float64), 0.0, 1.0).round(6).tolist()
             names = self._names
             n_names = len(names)
             rows = [
                 {
                     "class_name": names[c] if 0 <= c < n_names else f"class_{c}",
-                    "confidence": s,
-                    "box": b,
+                    "confidence": sc,
+                    "box": bx,
                 }
-                for b, s, c in zip(boxes, scores, labels, strict=True)
+                for bx, sc, c in zip(frame_boxes, frame_scores, labels[keep].tolist(), strict=True)
             ]
             results.append(_DETECTIONS.validate_python(rows))  # one validation call per frame
-        return results
+        return results, counts
 
     def detect(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[list[Detection]]:
         """Detections of each RGB uint8 ``(H, W, 3)`` frame, boxes in that frame's pixels.
 
         All boxes scoring above ``spec.score_threshold`` after NMS, best first; the graph runs
-        once per batch (in chunks of its static batch size if it has one).
+        once per batch (in chunks of its static batch size if it has one). Invalid outputs are
+        dropped (see :meth:`detect_counted`).
+        """
+        return self.detect_counted(frames)[0]
+
+    def detect_counted(
+        self, frames: Sequence[npt.NDArray[np.uint8]]
+    ) -> tuple[list[list[Detection]], list[int]]:
+        """:meth:`detect`, plus the invalid outputs dropped before NMS for each frame.
+
+        Invalid: a non-finite box or score, or an inverted box (``x2 < x1`` or ``y2 < y1``).
+        The first frame with any logs a warning (once per detector). A batch whose outputs are
+        *all* invalid raises :class:`~streams.errors.ModelError`: the model or its spec is broken.
         """
         if len(frames) == 0:
-            return []
+            return [], []
         step = self._static_batch or len(frames)
         results: list[list[Detection]] = []
+        counts: list[tuple[int, int]] = []
         for start in range(0, len(frames), step):
             chunk = frames[start : start + step]
             tensor, transforms = self.preprocess(chunk)
-            results.extend(self.postprocess(self.run_raw(tensor), transforms))
-        return results
+            found, chunk_counts = self._postprocess(self.run_raw(tensor), transforms)
+            results.extend(found)
+            counts.extend(chunk_counts)
+        invalid = [bad for bad, _ in counts]
+        total_bad, total = sum(invalid), sum(n for _, n in counts)
+        if total_bad:
+            s = self._spec
+            if total_bad == total:
+                raise ModelError(
+                    f"model {s.name} v{s.version} gave only invalid outputs (non-finite or "
+                    f"inverted boxes, non-finite scores) for a whole batch of {len(frames)} "
+                    f"frames ({total_bad} outputs); check the model export and its spec "
+                    f"(output_format {s.output_format}, box_units {s.box_units})"
+                )
+            if not self._warned_invalid:
+                self._warned_invalid = True
+                log.warning(
+                    "model %s v%s gave %d invalid outputs (non-finite or inverted boxes, "
+                    "non-finite scores) in a batch of %d frames; they are dropped before NMS and "
+                    "counted per frame (frames.invalid_outputs). Shown once per run.",
+                    s.name,
+                    s.version,
+                    total_bad,
+                    len(frames),
+                )
+        return results, invalid[: len(results)]
 
     def __repr__(self) -> str:
         s = self._spec

@@ -19,13 +19,31 @@ from typing import Any, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["box_iou", "nms"]
+__all__ = ["box_iou", "nms", "valid_boxes"]
 
 MAX_CANDIDATES = 10_000
 """At most this many highest-scoring boxes enter NMS (the rest could not make the top-k anyway
 in any realistic output)."""
 
 _F = TypeVar("_F", np.float32, np.float64)
+
+
+def valid_boxes(
+    boxes: npt.NDArray[np.floating[Any]], scores: npt.ArrayLike
+) -> npt.NDArray[np.bool_]:
+    """Which candidates may enter NMS: finite corners and score, ``x2 >= x1`` and ``y2 >= y1``.
+
+    NaN boxes would never overlap anything (NMS would keep every duplicate) and inverted ones
+    are not boxes at all; callers drop and count the others.
+
+    >>> valid_boxes(np.array([[0, 0, 1, 1], [np.nan, 0, 1, 1], [2, 0, 1, 1]]), [0.9, 0.9, 0.9])
+    array([ True, False, False])
+    """
+    b = np.asarray(boxes).reshape(-1, 4)
+    ok: npt.NDArray[np.bool_] = np.isfinite(b).all(axis=1) & np.isfinite(np.asarray(scores))
+    ok &= (b[:, 2] >= b[:, 0]) & (b[:, 3] >= b[:, 1])
+    return ok
+
 
 _BLOCK = 128
 """Candidates whose pairwise overlaps are computed at once."""

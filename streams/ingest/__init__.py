@@ -5,7 +5,30 @@ Where the raw bytes come from (files, stdin, the simulator) is :mod:`streams.ing
 
 from __future__ import annotations
 
-from streams.ingest.decode import DecodedFrame, decode_frame, decode_image, parse_event
-from streams.ingest.raw import RawRecord
+from streams.ingest.decode import (
+    DecodedFrame,
+    check_clock,
+    decode_frame,
+    decode_image,
+    describe_bytes,
+    event_too_large,
+    parse_event,
+    read_image_file,
+)
+from streams.ingest.limits import IngestLimits
+from streams.ingest.raw import LineCut, RawRecord, read_lines
 
-__all__ = ["DecodedFrame", "RawRecord", "decode_frame", "decode_image", "parse_event"]
+__all__ = [
+    "DecodedFrame",
+    "IngestLimits",
+    "LineCut",
+    "RawRecord",
+    "check_clock",
+    "decode_frame",
+    "decode_image",
+    "describe_bytes",
+    "event_too_large",
+    "parse_event",
+    "read_image_file",
+    "read_lines",
+]

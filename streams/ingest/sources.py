@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from streams.errors import ConfigError
-from streams.ingest.raw import RawRecord
+from streams.ingest.limits import IngestLimits
+from streams.ingest.raw import RawRecord, read_lines
 
 __all__ = [
     "OpenedSource",
@@ -59,19 +60,26 @@ class OpenedSource:
     labels: list[RawRecord] = field(default_factory=list)
 
 
-def _file_records(path: Path, origin: str) -> Iterator[RawRecord]:
+MAX_LINE_BYTES = IngestLimits().max_event_bytes
+"""Default bound of one line held in memory: the longest valid event under default limits."""
+
+
+def _records(stream: IO[bytes], origin: str, max_line_bytes: int) -> Iterator[RawRecord]:
+    """Non-blank lines as raw records; a line over ``max_line_bytes`` comes cut (a dead letter)."""
+    for number, payload, cut in read_lines(stream, max_line_bytes):
+        if cut is not None or payload.strip():
+            yield RawRecord(payload, f"{origin}:{number}", datetime.now(UTC), cut)
+
+
+def _file_records(path: Path, origin: str, max_line_bytes: int) -> Iterator[RawRecord]:
     with path.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            payload = line.rstrip(b"\r\n")
-            if not payload.strip():
-                continue
-            yield RawRecord(payload, f"{origin}:{number}", datetime.now(UTC))
+        yield from _records(fh, origin, max_line_bytes)
 
 
 def count_records(path: Path) -> int:
     """How many records a JSON-lines file holds: its non-blank lines."""
     with path.open("rb") as fh:
-        return sum(1 for line in fh if line.strip())
+        return sum(1 for _, payload, cut in read_lines(fh, 1 << 16) if cut or payload.strip())
 
 
 def count_lines(path: Path) -> int | None:
@@ -86,19 +94,12 @@ def count_lines(path: Path) -> int | None:
         return None
 
 
-def _stdin_records() -> Iterator[RawRecord]:
-    for number, line in enumerate(sys.stdin.buffer, start=1):
-        payload = line.rstrip(b"\r\n")
-        if payload.strip():
-            yield RawRecord(payload, f"stdin:{number}", datetime.now(UTC))
-
-
-def read_records(path: str) -> list[RawRecord]:
+def read_records(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> list[RawRecord]:
     """All non-empty lines of a file as raw records (for labels files)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"no such file: {path}")
-    return list(_file_records(p, f"file:{p.name}"))
+    return list(_file_records(p, f"file:{p.name}", max_line_bytes))
 
 
 def _simulated(text: str, labels: list[RawRecord]) -> tuple[Iterator[RawRecord], int]:
@@ -115,11 +116,15 @@ def _simulated(text: str, labels: list[RawRecord]) -> tuple[Iterator[RawRecord],
     return records(), request.events
 
 
-def open_source(text: str) -> OpenedSource:
-    """Open ``--source``; a ``simulate:`` source also fills ``labels`` as events are read."""
+def open_source(text: str, max_line_bytes: int = MAX_LINE_BYTES) -> OpenedSource:
+    """Open ``--source``; a ``simulate:`` source also fills ``labels`` as events are read.
+
+    No more than ``max_line_bytes`` of one line is held: a longer line comes as a cut
+    :class:`~streams.ingest.RawRecord` (its first bytes, its length and sha256).
+    """
     spec = SourceSpec.parse(text)
     if spec.kind == "stdin":
-        return OpenedSource(_stdin_records(), None)
+        return OpenedSource(_records(sys.stdin.buffer, "stdin", max_line_bytes), None)
     if spec.kind == "simulate":
         labels: list[RawRecord] = []
         events, total = _simulated(spec.target, labels)
@@ -130,4 +135,6 @@ def open_source(text: str) -> OpenedSource:
             f"no such source file: {spec.target} (give a JSON-lines file, '-' for stdin, "
             "or simulate:production?events=N)"
         )
-    return OpenedSource(_file_records(path, f"file:{path.name}"), count_records(path))
+    return OpenedSource(
+        _file_records(path, f"file:{path.name}", max_line_bytes), count_records(path)
+    )

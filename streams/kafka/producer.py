@@ -47,7 +47,7 @@ _FLUSH_TIMEOUT_S = 120.0
 def _field_key(payload: bytes, name: str) -> bytes | None:
     try:
         obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # the worker dead-letters these
         return None
     value = obj.get(name) if isinstance(obj, dict) else None
     return value.encode() if isinstance(value, str) and value else None
@@ -187,6 +187,13 @@ def _send_all(
 
     unkeyed = 0
     for record in records:
+        if record.cut is not None:
+            deliveries.failed(
+                kind,
+                f"{record.source}: line is {record.cut.length} bytes, longer than any valid "
+                "message; not sent",
+            )
+            continue
         pacer.wait()
         key = key_of(record.payload)
         if key is None:

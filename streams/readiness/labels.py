@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from schemas.events import GroundTruth
-from schemas.records import DeadLetterRecord, LabelRecord, stable_id
-from streams.ingest import RawRecord
+from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, DeadLetterRecord, LabelRecord, stable_id
+from streams.errors import EventRejected
+from streams.ingest import IngestLimits, LineCut, RawRecord, check_clock
 
 __all__ = ["LABEL_INVALID", "label_id_for", "label_records", "parse_label"]
 
@@ -48,41 +49,75 @@ def parse_label(gt: GroundTruth, ingested_at: datetime) -> LabelRecord:
 
 
 def label_records(
-    lines: Iterable[RawRecord | bytes | str], *, source: str = "labels"
+    lines: Iterable[RawRecord | bytes | str],
+    *,
+    source: str = "labels",
+    limits: IngestLimits | None = None,
+    max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES,
 ) -> tuple[list[LabelRecord], list[DeadLetterRecord]]:
     """Validate ground-truth JSON lines; invalid ones become dead letters (``label_invalid``).
 
     ``lines`` are :class:`~streams.ingest.RawRecord` (their source and arrival time are kept
     on dead letters) or plain JSON strings/bytes (``source`` is used). Blank lines are skipped.
+    A line longer than ``limits.max_event_bytes`` is refused unparsed (``label_invalid``), and a
+    ``labelled_at`` outside the clock window of ``limits`` is ``clock_out_of_range``.
     """
+    limits = limits or IngestLimits()
     good: list[LabelRecord] = []
     bad: list[DeadLetterRecord] = []
     now = datetime.now(UTC)
     for index, item in enumerate(lines):
+        cut = None
         if isinstance(item, RawRecord):
-            payload, where, received = item.payload, item.source, item.received_at
+            payload, where, received, cut = item.payload, item.source, item.received_at, item.cut
         else:
             payload = item.encode() if isinstance(item, str) else bytes(item)
             where, received = f"{source}:{index + 1}", now
-        if not payload.strip():
+        if not payload.strip() and cut is None:
             continue
         try:
-            gt = GroundTruth.model_validate_json(payload)
-        except ValidationError as exc:
-            detail = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}"
-                for err in exc.errors()
-            )
+            good.append(_one_label(payload, received, limits, cut))
+        except EventRejected as exc:
             bad.append(
                 DeadLetterRecord.build(
-                    reason=LABEL_INVALID,
-                    detail=f"not a ground-truth label ({detail}); expected "
-                    '{"event_id": UUID, "objects": [{"class_name", "box"}], "labelled_at"}',
+                    reason=exc.reason,
+                    detail=exc.detail,
                     payload=payload,
                     source=where,
                     received_at=received,
+                    max_payload_bytes=max_payload_bytes,
+                    whole=None if cut is None else (cut.length, cut.sha256),
                 )
             )
-            continue
-        good.append(parse_label(gt, ingested_at=received))
     return good, bad
+
+
+def _one_label(
+    payload: bytes, received: datetime, limits: IngestLimits, cut: LineCut | None
+) -> LabelRecord:
+    length = len(payload) if cut is None else cut.length
+    if cut is not None or length > limits.max_event_bytes:
+        raise EventRejected(
+            LABEL_INVALID,
+            f"label line is {length} bytes, longer than any label needs "
+            f"({limits.max_event_bytes}); not parsed",
+        )
+    try:
+        gt = GroundTruth.model_validate_json(payload)
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise EventRejected(
+            LABEL_INVALID,
+            f"not a ground-truth label ({detail}); expected "
+            '{"event_id": UUID, "objects": [{"class_name", "box"}], "labelled_at"}',
+        ) from exc
+    try:
+        check_clock(gt.labelled_at, limits, received)
+    except EventRejected as exc:
+        raise EventRejected(
+            exc.reason, exc.detail.replace("captured_at", "labelled_at", 1)
+        ) from exc
+    return parse_label(gt, ingested_at=received)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streams.config import Settings
-from streams.errors import ConfigError
+from streams.errors import ConfigError, EstimationError
+from streams.estimation import PerformanceEstimate
 from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.inference.threshold import operating_threshold
 from streams.readiness.baserate import BaseRateOutcome, at_base_rate
@@ -82,6 +83,7 @@ class SliceMetrics:
     fp: int
     fn: int
     tn: int
+    estimated: PerformanceEstimate | None = None
 
     @property
     def precision(self) -> Proportion:
@@ -99,6 +101,16 @@ class SliceMetrics:
     def prevalence(self) -> Proportion:
         return Proportion(self.tp + self.fn, self.frames)
 
+    def estimate_error(self) -> dict[str, float | None]:
+        """Estimated minus realized, per figure (``None`` where either is missing)."""
+        est = self.estimated
+        out: dict[str, float | None] = {}
+        for name in ("precision", "recall", "fpr"):
+            realized = getattr(self, name).value
+            guess = None if est is None else getattr(est, name).value
+            out[name] = None if realized is None or guess is None else guess - realized
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.key,
@@ -110,6 +122,8 @@ class SliceMetrics:
             "precision": self.precision.as_dict(),
             "recall": self.recall.as_dict(),
             "fpr": self.fpr.as_dict(),
+            "estimated": None if self.estimated is None else self.estimated.as_dict(),
+            "estimate_error": self.estimate_error(),
         }
 
 
@@ -205,6 +219,7 @@ class ReadinessMetrics:
     coverage: Coverage
     review_queue_size: int
     notes: list[str] = field(default_factory=list)
+    estimated: list[tuple[dict[str, str], PerformanceEstimate]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -221,6 +236,7 @@ class ReadinessMetrics:
             "coverage": self.coverage.as_dict(),
             "review_queue_size": self.review_queue_size,
             "notes": self.notes,
+            "estimated": [{**key, **est.as_dict()} for key, est in self.estimated],
         }
 
 
@@ -240,11 +256,12 @@ def _slices(store: ClickHouseStore, by: tuple[str, ...]) -> tuple[SliceMetrics, 
         for i, v in enumerate(counts):
             acc[key][i] += int(v)
             total[i] += int(v)
-    groups = [
-        SliceMetrics(dict(zip(by, key, strict=True)), *counts)
-        for key, counts in sorted(acc.items())
-    ]
-    return SliceMetrics({}, *total), groups if by else []
+
+    def metrics(key: dict[str, str], c: list[int]) -> SliceMetrics:
+        return SliceMetrics(key, frames=c[0], tp=c[1], fp=c[2], fn=c[3], tn=c[4])
+
+    groups = [metrics(dict(zip(by, key, strict=True)), c) for key, c in sorted(acc.items())]
+    return metrics({}, total), groups if by else []
 
 
 def _classes(store: ClickHouseStore, trained: Sequence[str]) -> list[ClassMetrics]:
@@ -384,6 +401,14 @@ def compute_metrics(
             f"{coverage.labels_without_frames} labelled event(s) have no frame yet "
             "(label arrived first, or the event was dead-lettered)"
         )
+    estimated: dict[tuple[str, ...], PerformanceEstimate] = {}
+    if overall_frames(store):
+        try:
+            estimated = _estimates(store, settings, threshold, by_t)
+        except EstimationError as exc:
+            notes.append(f"label-free estimates: {exc}")
+    overall = replace(overall, estimated=estimated.get(("__overall__",)))
+    slices = [replace(s, estimated=estimated.get(tuple(s.key.values()))) for s in slices]
     return ReadinessMetrics(
         threshold=threshold,
         review_band=settings.review_band,
@@ -397,4 +422,29 @@ def compute_metrics(
         coverage=coverage,
         review_queue_size=_review_count(store, settings),
         notes=notes,
+        estimated=[
+            (dict(zip(by_t, key, strict=True)), est)
+            for key, est in estimated.items()
+            if key != ("__overall__",)
+        ],
     )
+
+
+def overall_frames(store: ClickHouseStore) -> int:
+    """Production frames in the store."""
+    return int(store.query("SELECT count() FROM linewatch.frames").result_rows[0][0])
+
+
+def _estimates(
+    store: ClickHouseStore, settings: Settings, threshold: float, by: tuple[str, ...]
+) -> dict[tuple[str, ...], PerformanceEstimate]:
+    """Label-free estimates per group of ``by`` (all slices, labelled or not) and overall."""
+    from streams.estimation.job import policy_of
+    from streams.estimation.windows import estimate_groups
+
+    policy = policy_of(settings.estimation)
+    draws = settings.estimation.draws
+    out = estimate_groups(store, threshold, by, policy=policy, draws=draws) if by else {}
+    overall = estimate_groups(store, threshold, (), policy=policy, draws=draws)
+    out[("__overall__",)] = overall[()]
+    return out

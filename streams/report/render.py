@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from streams.config import Settings
 from streams.drift.budget import line_budgets
+from streams.drift.cause import WHOM_TO_CALL
 from streams.drift.signals import ALL_SIGNALS
 from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
 from streams.readiness.proportion import Proportion
@@ -40,7 +41,8 @@ SECTIONS = {
     "verdict": "Readiness verdict",
     "production": "Production performance at the operating threshold",
     "slices": "Performance per slice (line × shift × lighting)",
-    "drift": "Drift timeline per slice",
+    "estimates": "Label-free estimates per slice (no labels needed)",
+    "drift": "Drift timeline per slice, and whom to call",
     "gap": "Distance to the lab reference",
     "confidence": "Confidence: lab versus production",
     "robustness": "Corruption robustness and novel inputs",
@@ -53,6 +55,7 @@ FILL = {
     "production": "`linewatch run --source … --labels labels.jsonl` or `linewatch demo`",
     "drift": "`linewatch run --source …` with a lab reference (`linewatch reference build`)",
     "lab": "`linewatch assess --suite corruptions`",
+    "estimates": "`linewatch assess` (the lab calibration) after `linewatch run --source …`",
     "frames": "`linewatch run --source …`",
 }
 """What to run to fill each kind of empty section."""
@@ -184,6 +187,50 @@ SELECT (SELECT count() FROM linewatch.frames FINAL),
 """
 
 
+def _estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:
+    """Every slice's label-free estimate, beside its realized figures where labels exist."""
+    if not m.estimated:
+        return None
+    realized = {tuple(s.key.get(c, "") for c in m.by): s for s in m.slices}
+    rows = []
+    for key, est in m.estimated:
+        labelled = realized.get(tuple(key.get(c, "") for c in m.by))
+        recall = labelled.recall if labelled is not None else None
+        error = labelled.estimate_error()["recall"] if labelled is not None else None
+        rows.append(
+            [
+                *(str(key.get(c, "")) for c in m.by),
+                f"{est.frames:,}",
+                f"{est.prevalence:.2%} ({est.prevalence_source})",
+                est.precision.fmt(),
+                est.recall.fmt(),
+                est.fpr.fmt(),
+                "no labels" if recall is None else _p(recall),
+                "–" if error is None else f"{error:+.1%}",
+            ]
+        )
+    blind = [
+        f"{c.class_name}: {c.fnr.fmt()} of its boxes missed, {c.unit_fnr.fmt()} of its units "
+        "passed unflagged"
+        for c in m.classes
+        if not c.trained and c.fnr.value is not None and c.fnr.value >= 0.5
+    ]
+    head = [*m.by, "frames", "prevalence", "est. precision", "est. recall", "est. FPR"]
+    return {"head": [*head, "realized recall", "est. − realized"], "rows": rows, "blind": blind}
+
+
+def _cause_rows(store: ClickHouseStore) -> list[list[str]]:
+    rows = store.query(
+        "SELECT cause, count() AS alarms, uniqExact(line_id, shift, lighting) AS slices, "
+        "argMax(evidence, detected_at) FROM linewatch.drift_events FINAL "
+        "GROUP BY cause ORDER BY alarms DESC"
+    ).result_rows
+    return [
+        [str(c), str(n), str(k), WHOM_TO_CALL.get(str(c), WHOM_TO_CALL["unknown"]), str(e)]
+        for c, n, k, e in rows
+    ]
+
+
 _BUDGET_SQL = """
 SELECT f.line_id, f.frames, f.seconds, ifNull(d.alarms, 0), ifNull(d.label_alarms, 0)
 FROM (
@@ -251,6 +298,7 @@ def _drift_section(store: ClickHouseStore, settings: Settings) -> dict[str, Any]
         "budget": budget,
         "timeline": plots.drift_timeline(rows),
         "rows": [[k, str(v)] for k, v in top],
+        "causes": _cause_rows(store),
     }
 
 
@@ -387,6 +435,7 @@ def render_report(
         verdict=v,
         production=_production_section(m),
         slices=_slices_section(m),
+        estimates=_estimates_section(m),
         drift=_drift_section(store, settings),
         gap=_gap_section(gaps, settings.readiness.max_reference_gap),
         confidence=_confidence_section(store, m),

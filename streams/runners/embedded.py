@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
-from streams.ingest import RawRecord
+from streams.ingest import IngestLimits, RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.labels import label_records
 from streams.sinks import BatchWriter, ClickHouseStore
@@ -72,9 +72,17 @@ def _batches(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord
         yield batch
 
 
-def ingest_labels(records: Sequence[RawRecord], writer: BatchWriter) -> tuple[int, int]:
+def ingest_labels(
+    records: Sequence[RawRecord],
+    writer: BatchWriter,
+    limits: IngestLimits | None = None,
+    max_payload_bytes: int | None = None,
+) -> tuple[int, int]:
     """Validate ground-truth lines into the store; returns (labels, dead letters)."""
-    good, bad = label_records(records)
+    if max_payload_bytes is None:
+        good, bad = label_records(records, limits=limits)
+    else:
+        good, bad = label_records(records, limits=limits, max_payload_bytes=max_payload_bytes)
     writer.add_many([*good, *bad])
     return len(good), len(bad)
 
@@ -116,7 +124,9 @@ def run_embedded(
             if on_batch is not None:
                 on_batch(read, out)
     if labels is not None:
-        summary.labels, summary.label_dead_letters = ingest_labels(labels(), writer)
+        summary.labels, summary.label_dead_letters = ingest_labels(
+            labels(), writer, pipeline.limits, settings.dead_letter_max_payload_bytes
+        )
     retry_until_available(writer.flush, what="store flush (reading paused)")
     summary.frames = writer.stats.written["frames"]
     summary.replays = writer.stats.skipped["frames"]

@@ -88,6 +88,8 @@ def create_app(settings: Settings) -> faust.App:
                     "reason": dl.reason.encode(),
                     "source": dl.source.encode(),
                     "detail": dl.detail[:500].encode(),
+                    "payload_bytes": str(dl.payload_bytes).encode(),
+                    "payload_sha256": dl.payload_sha256.encode(),
                 },
             )
         for drift in out.drift_events:

@@ -32,7 +32,7 @@ def build_reference(
     on_progress: Callable[[int], None] | None = None,
 ) -> ReferenceProfile:
     """Fit the reference profile from lab events (undecodable ones are skipped)."""
-    describer = FrameDescriber.from_settings(detector, settings)
+    describer = FrameDescriber.from_settings(detector, settings, track_cameras=True)
     rows: list[dict[str, float]] = []
     for batch in describer.batches(records, batch_size=batch_size):
         rows.extend(frame.signals for frame in batch)

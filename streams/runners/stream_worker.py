@@ -129,7 +129,11 @@ class StreamWorker:
 
     def handle_labels(self, batch: Sequence[RawRecord]) -> int:
         """Validate and store ground-truth messages; malformed ones become dead letters."""
-        good, bad = label_records(batch)
+        good, bad = label_records(
+            batch,
+            limits=self.pipeline.limits,
+            max_payload_bytes=self.settings.dead_letter_max_payload_bytes,
+        )
         self.write([*good, *bad])
         return len(good)
 

@@ -11,6 +11,9 @@ Scenarios (production split):
   is failing (night-shift hours only: ~30 % of the light, 2900 K, flicker) and on ``line-3``
   the novel ``crack`` defect appears, adding ~2.5 % cracked units. The demo runs from 12:00 to
   12:00, so line-2's night shift starts normal (22:00-24:00) and the lamp fails at midnight.
+- ``camera-faults``: like stationary, but from the run's midpoint on, line-1's camera freezes
+  (it repeats its first frame after the midpoint), line-2's loses focus and line-3's gets a
+  smudge on the lens (:mod:`streams.simulate.camera_faults`). Labels stay the units' truth.
 
 >>> from datetime import timedelta
 >>> req = SimulationRequest.build(split="lab", events=4, seed=3, duration=timedelta(hours=1))
@@ -36,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from streams.simulate.camera_faults import CAMERA_FAULTS, apply_fault
 from streams.simulate.classes import NOVEL_CLASSES, TRAINED_CLASSES
 from streams.simulate.lighting import (
     SceneConditions,
@@ -125,6 +129,8 @@ def generate(request: SimulationRequest) -> Iterator[SimulatedEvent]:
     midpoint = request.start + request.duration / 2
     namespace = uuid.uuid5(_NAMESPACE, request.canonical())
     demo = request.scenario == "demo"
+    faults = request.scenario == "camera-faults"
+    frozen: dict[str, npt.NDArray[np.uint8]] = {}
     previous_ms = -1
     for index in range(request.events):
         rng = np.random.default_rng([request.seed, _SPLIT_CODE[request.split], index])
@@ -152,6 +158,11 @@ def generate(request: SimulationRequest) -> Iterator[SimulatedEvent]:
         review_minutes = min(5.0 + math.exp(float(rng.normal(math.log(45.0), 0.9))), 720.0)
         scene_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
         rgb, objects = render_scene(scene_rng, conditions, defects, variant=variant)
+        fault = CAMERA_FAULTS.get(line_id) if faults and at >= midpoint else None
+        if fault == "frozen":
+            rgb = frozen.setdefault(line_id, rgb)
+        elif fault is not None:
+            rgb = apply_fault(fault, rgb)
         event_id = str(uuid.uuid5(namespace, str(index)))
         data = base64.b64encode(encode_jpeg(rgb, request.jpeg_quality)).decode("ascii")
         event = {

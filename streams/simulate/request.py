@@ -66,7 +66,7 @@ class SimulationRequest(BaseModel):
     lines: int | tuple[str, ...] = Field(3, description="Number of lines, or their ids.")
     start: AwareDatetime = DEFAULT_START
     duration: timedelta = timedelta(hours=24)
-    scenario: Literal["stationary", "demo"] = "stationary"
+    scenario: Literal["stationary", "demo", "camera-faults"] = "stationary"
     jpeg_quality: int = Field(85, ge=30, le=100)
     timezone: str = Field("UTC", description="Plant IANA timezone; shifts are local times.")
 
@@ -125,14 +125,21 @@ class SimulationRequest(BaseModel):
                 for err in exc.errors()[:5]
             )
             raise SimulationError(f"invalid simulation request: {problems}") from exc
-        if request.scenario == "demo":
+        if request.scenario in ("demo", "camera-faults"):
             if request.split != "production":
-                raise SimulationError("scenario 'demo' needs split 'production' (got 'lab')")
-            missing = {"line-2", "line-3"} - set(request.line_ids)
+                raise SimulationError(
+                    f"scenario {request.scenario!r} needs split 'production' (got 'lab')"
+                )
+            changed = (
+                {"line-2", "line-3"}
+                if request.scenario == "demo"
+                else {"line-1", "line-2", "line-3"}
+            )
+            missing = changed - set(request.line_ids)
             if missing:
                 raise SimulationError(
-                    f"scenario 'demo' changes line-2 and line-3; add {sorted(missing)} "
-                    "(e.g. lines=3)"
+                    f"scenario {request.scenario!r} changes {', '.join(sorted(changed))}; "
+                    f"add {sorted(missing)} (e.g. lines=3)"
                 )
         return request
 

@@ -1,0 +1,114 @@
+"""``linewatch estimate``: label-free precision / recall / FPR per slice window, into the store."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from schemas.records import EstimatedPerformanceRecord
+from streams.cli.groups import CliGroups
+from streams.cli.options import ModelOpt, StoreOpt, settings_with
+
+__all__ = ["register"]
+
+console = Console()
+
+
+def _pct(value: float | None, lo: float | None, hi: float | None) -> str:
+    if value is None:
+        return "–"
+    if lo is None or hi is None:
+        return f"{value:.1%}"
+    return f"{value:.1%} [{lo:.1%}–{hi:.1%}]"
+
+
+def register(app: typer.Typer, groups: CliGroups) -> None:
+    """Add ``estimate``."""
+
+    @app.command("estimate")
+    def estimate(
+        window_frames: Annotated[
+            int | None,
+            typer.Option(min=20, help="Frames per slice window (default: LINEWATCH_ESTIMATION)."),
+        ] = None,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Compute and print, write nothing.")
+        ] = False,
+        fmt: Annotated[
+            Literal["table", "json"], typer.Option("--format", help="table or json.")
+        ] = "table",
+        store: StoreOpt = None,
+        model: ModelOpt = None,
+    ) -> None:
+        """Estimate each slice's precision, recall and FPR from the model's scores alone.
+
+        Calibrated on the lab split of the latest `linewatch assess`; writes one row per slice
+        window to `estimated_performance` and a drift event (signal estimated_recall) where a
+        slice's estimated recall stays below the lab's. See docs/estimation.md.
+        """
+        from streams.estimation.job import run_estimates
+        from streams.inference.threshold import operating_threshold
+        from streams.sinks import ClickHouseStore
+
+        settings = settings_with(store=store, model=model)
+        params = settings.estimation
+        if window_frames is not None:
+            params = params.model_validate({**params.model_dump(), "window_frames": window_frames})
+        threshold = operating_threshold(settings)
+        with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
+            st.apply_schema()
+            run = run_estimates(st, threshold, params, write=not dry_run)
+        if fmt == "json":
+            typer.echo(
+                json.dumps(
+                    {
+                        "threshold": threshold,
+                        "reference_recall": run.reference_recall,
+                        "windows": [w.model_dump(mode="json") for w in run.windows],
+                        "drift_events": [e.model_dump(mode="json") for e in run.drift_events],
+                        "rows_written": run.rows_written,
+                    },
+                    indent=2,
+                )
+            )
+            return
+        t = Table(title=f"estimated at threshold {threshold:.2f}, latest window per slice")
+        for col in ("line", "shift", "lighting", "windows", "frames", "prevalence"):
+            t.add_column(col)
+        for col in ("precision", "recall", "FPR"):
+            t.add_column(col)
+        latest: dict[tuple[str, str, str], EstimatedPerformanceRecord] = {}
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for w in run.windows:
+            key = (w.line_id, w.shift, w.lighting)
+            latest[key] = w
+            counts[key] += 1
+        for key, w in sorted(latest.items()):
+            count = counts[key]
+            t.add_row(
+                *key,
+                str(count),
+                str(w.frames),
+                f"{w.prevalence:.2%} ({w.prevalence_source})",
+                _pct(w.precision, w.precision_lo, w.precision_hi),
+                _pct(w.recall, w.recall_lo, w.recall_hi),
+                _pct(w.fpr, w.fpr_lo, w.fpr_hi),
+                style="bold red" if w.recall_hi is not None and w.recall_hi < 0.5 else None,
+            )
+        console.print(t)
+        ref = "unknown" if run.reference_recall is None else f"{run.reference_recall:.1%}"
+        for e in run.drift_events:
+            console.print(
+                f"[bold red]estimated recall drop[/] {e.line_id}/{e.shift}/{e.lighting}: "
+                f"{e.after_mean:.1%} (interval top {e.statistic:.1%}) vs lab {ref}, "
+                f"at {e.detected_at:%Y-%m-%d %H:%M}"
+            )
+        written = "nothing written (--dry-run)" if dry_run else f"{run.rows_written} rows written"
+        console.print(
+            f"{len(run.windows)} windows, {len(run.drift_events)} drift events; {written}"
+        )

@@ -1,0 +1,124 @@
+"""``linewatch estimate`` as a function: estimate every slice window of a store and write it.
+
+Writes one ``estimated_performance`` row per slice window and a drift event (signal
+``estimated_recall``) where a slice's estimated recall stays below the lab's; both idempotent,
+so a rerun over the same frames writes nothing new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from schemas.records import DriftEventRecord, EstimatedPerformanceRecord
+from streams.config import EstimationSettings
+from streams.drift.cause import attribute_signals
+from streams.errors import EstimationError
+from streams.estimation.windows import (
+    PrevalencePolicy,
+    estimate_windows,
+    lab_recall,
+    recall_drop_events,
+)
+from streams.sinks import ClickHouseStore
+
+__all__ = ["EstimateRun", "attribute_recall_drops", "policy_of", "run_estimates"]
+
+CO_MOVING_SQL = """
+SELECT DISTINCT signal FROM linewatch.drift_events
+WHERE line_id = {line:String} AND shift = {shift:String} AND signal != {own:String}
+  AND detected_at BETWEEN {start:DateTime64(3)} AND {end:DateTime64(3)}
+"""
+
+
+@dataclass
+class EstimateRun:
+    """What one estimation run computed and wrote."""
+
+    windows: list[EstimatedPerformanceRecord] = field(default_factory=list)
+    drift_events: list[DriftEventRecord] = field(default_factory=list)
+    reference_recall: float | None = None
+    rows_written: int = 0
+
+
+def policy_of(params: EstimationSettings) -> PrevalencePolicy:
+    """The prevalence policy of the estimation settings."""
+    return PrevalencePolicy(
+        configured=params.prevalence,
+        min_audited=params.min_audited,
+        min_audited_slice=params.min_audited_slice,
+    )
+
+
+def run_estimates(
+    store: ClickHouseStore,
+    threshold: float,
+    params: EstimationSettings,
+    *,
+    now: datetime | None = None,
+    write: bool = True,
+) -> EstimateRun:
+    """Estimate every slice window; write the rows and drift events unless ``write`` is off."""
+    windows = estimate_windows(
+        store,
+        threshold,
+        window_frames=params.window_frames,
+        policy=policy_of(params),
+        draws=params.draws,
+        now=now,
+    )
+    run = EstimateRun(windows=[w for w, _ in windows])
+    run.reference_recall = lab_recall(store)
+    if run.reference_recall is None:
+        raise EstimationError(
+            "the lab recall is unknown (no defective lab frames): run `linewatch assess` first"
+        )
+    run.drift_events = recall_drop_events(
+        windows,
+        run.reference_recall,
+        margin=params.recall_drop_margin,
+        consecutive=params.recall_drop_windows,
+    )
+    run.drift_events = attribute_recall_drops(store, run.drift_events, run.windows)
+    if write:
+        run.rows_written = store.insert([*run.windows, *run.drift_events])
+    return run
+
+
+def attribute_recall_drops(
+    store: ClickHouseStore,
+    events: list[DriftEventRecord],
+    windows: list[EstimatedPerformanceRecord],
+    lead: timedelta = timedelta(minutes=30),
+) -> list[DriftEventRecord]:
+    """Give each estimated-recall drop the cause of the stored alarms that moved with it.
+
+    The alarms considered are those of the same line and shift from ``lead`` before the first
+    low window of the episode up to the event (a lamp failure's brightness alarms explain a
+    recall drop as ``lighting``; with no input alarm it is ``model``).
+    """
+    out = []
+    for event in events:
+        starts = [
+            w.window_start
+            for w in windows
+            if (w.line_id, w.shift, w.lighting) == (event.line_id, event.shift, event.lighting)
+            and w.window_end <= event.detected_at
+        ]
+        start = (min(starts) if starts else event.detected_at) - lead
+        moved = {
+            str(r[0])
+            for r in store.query(
+                CO_MOVING_SQL,
+                {
+                    "line": event.line_id,
+                    "shift": event.shift,
+                    "own": event.signal,
+                    "start": start,
+                    "end": event.detected_at,
+                },
+            ).result_rows
+        }
+        cause, evidence = attribute_signals(event.signal, moved)
+        out.append(event.model_copy(update={"cause": cause, "evidence": evidence}))
+    return out

@@ -1,0 +1,322 @@
+"""Estimates over the store: lab calibration set, production prevalence, per-slice windows.
+
+Reads the labelled lab split (``v_lab_clean``, written by ``linewatch assess``), the audited
+production units (``v_frame_outcomes``) and the production frames' top confidences, and turns
+them into :class:`~streams.estimation.PerformanceEstimate` per slice and per slice window. Every
+function takes the store and plain parameters; the CLI passes the settings' values in.
+
+The prevalence a slice is calibrated to comes from what is known, most specific first:
+the slice's own audited units (at least ``min_audited_slice``), all audited production units (at
+least ``min_audited``), else an EM estimate from the slice's own scores (label-free).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from schemas.records import DriftEventRecord, EstimatedPerformanceRecord, stable_id
+from streams.errors import EstimationError
+from streams.estimation.estimator import LabSet, PerformanceEstimate, estimate_performance
+from streams.sinks import ClickHouseStore
+
+__all__ = [
+    "ESTIMATED_RECALL_SIGNAL",
+    "ESTIMATE_DETECTOR",
+    "PrevalencePolicy",
+    "SliceFrames",
+    "estimate_groups",
+    "estimate_windows",
+    "load_lab_set",
+    "load_slice_frames",
+    "recall_drop_events",
+]
+
+ESTIMATED_RECALL_SIGNAL = "estimated_recall"
+"""Drift-event signal of a sustained drop of estimated recall below the lab's."""
+ESTIMATE_DETECTOR = "estimate-vs-lab"
+
+LAB_SQL = "SELECT max_confidence, gt_defective FROM linewatch.v_lab_clean"
+LAB_RECALL_SQL = "SELECT tp, defective FROM linewatch.v_lab_rates"
+AUDIT_SQL = """
+SELECT line_id, shift, lighting, count() AS units, sum(gt_defective) AS defective
+FROM linewatch.v_frame_outcomes
+WHERE split = 'production'
+GROUP BY line_id, shift, lighting
+"""
+FRAMES_SQL = """
+SELECT line_id, shift, lighting, captured_at, event_id, max_confidence, model_version
+FROM linewatch.frames FINAL
+ORDER BY line_id, shift, lighting, captured_at, event_id
+"""
+
+SliceKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class PrevalencePolicy:
+    """Where a slice's defect prevalence comes from (see the module docstring)."""
+
+    configured: float | None = None
+    min_audited: int = 200
+    min_audited_slice: int = 500
+
+
+@dataclass
+class SliceFrames:
+    """Production frames of one slice in capture order."""
+
+    captured_at: list[datetime]
+    event_ids: list[str]
+    scores: list[float]
+    model_version: str
+
+
+def load_lab_set(store: ClickHouseStore) -> LabSet:
+    """The labelled lab frames of the latest corruption-suite run (clean condition)."""
+    rows = store.query(LAB_SQL).result_rows
+    if not rows:
+        raise EstimationError(
+            "no labelled lab frames in the store: run `linewatch assess` (it evaluates the lab "
+            "split the calibration is fitted on), then estimate again"
+        )
+    scores = np.asarray([float(r[0]) for r in rows])
+    defective = np.asarray([int(r[1]) for r in rows])
+    return LabSet(scores, defective)
+
+
+def lab_recall(store: ClickHouseStore) -> float | None:
+    """Frame-level recall of the lab split at the threshold of the latest assessment."""
+    rows = store.query(LAB_RECALL_SQL).result_rows
+    if not rows or not rows[0][1]:
+        return None
+    return float(rows[0][0]) / float(rows[0][1])
+
+
+def _audits(store: ClickHouseStore) -> dict[SliceKey, tuple[int, int]]:
+    return {
+        (str(r[0]), str(r[1]), str(r[2])): (int(r[3]), int(r[4]))
+        for r in store.query(AUDIT_SQL).result_rows
+    }
+
+
+def load_slice_frames(store: ClickHouseStore) -> dict[SliceKey, SliceFrames]:
+    """Every production frame's top confidence, grouped by slice, in capture order."""
+    out: dict[SliceKey, SliceFrames] = {}
+    for line, shift, lighting, at, event_id, score, version in store.query(FRAMES_SQL).result_rows:
+        key = (str(line), str(shift), str(lighting))
+        group = out.get(key)
+        if group is None:
+            group = out[key] = SliceFrames([], [], [], str(version))
+        group.captured_at.append(at if at.tzinfo else at.replace(tzinfo=UTC))
+        group.event_ids.append(str(event_id))
+        group.scores.append(float(score))
+    return out
+
+
+def _prevalence(
+    keys: Sequence[SliceKey], audits: dict[SliceKey, tuple[int, int]], policy: PrevalencePolicy
+) -> tuple[float | None, str]:
+    if policy.configured is not None:
+        return policy.configured, "configured"
+    units = sum(audits.get(k, (0, 0))[0] for k in keys)
+    defective = sum(audits.get(k, (0, 0))[1] for k in keys)
+    if units >= policy.min_audited_slice and defective > 0:
+        return defective / units, "audited-slice"
+    total = sum(u for u, _ in audits.values())
+    total_def = sum(d for _, d in audits.values())
+    if total >= policy.min_audited and total_def > 0:
+        return total_def / total, "audited"
+    return None, "em"
+
+
+def estimate_groups(
+    store: ClickHouseStore,
+    threshold: float,
+    by: Sequence[str],
+    *,
+    policy: PrevalencePolicy,
+    draws: int = 200,
+) -> dict[tuple[str, ...], PerformanceEstimate]:
+    """Estimates for every group of slices by the columns ``by`` (subset of line/shift/lighting).
+
+    An empty ``by`` gives one overall group keyed ``()``.
+    """
+    columns = ("line_id", "shift", "lighting")
+    lab = load_lab_set(store)
+    audits = _audits(store)
+    grouped: dict[tuple[str, ...], list[SliceKey]] = defaultdict(list)
+    frames = load_slice_frames(store)
+    for key in frames:
+        grouped[tuple(key[columns.index(c)] for c in by)].append(key)
+    out: dict[tuple[str, ...], PerformanceEstimate] = {}
+    for group, keys in sorted(grouped.items()):
+        scores = np.concatenate([np.asarray(frames[k].scores) for k in keys])
+        prevalence, source = _prevalence(keys, audits, policy)
+        out[group] = estimate_performance(
+            scores,
+            threshold,
+            lab,
+            prevalence=prevalence,
+            prevalence_source=source,
+            draws=draws,
+            seed=int(stable_id(*group)[:8], 16),
+        )
+    return out
+
+
+def _windows(n: int, size: int) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` of consecutive windows; a short tail joins the last window."""
+    if n < size:
+        if n >= size // 2:
+            yield 0, n
+        return
+    starts = list(range(0, n - size + 1, size))
+    for i, start in enumerate(starts):
+        end = n if i == len(starts) - 1 else start + size
+        yield start, end
+
+
+def estimate_windows(
+    store: ClickHouseStore,
+    threshold: float,
+    *,
+    window_frames: int,
+    policy: PrevalencePolicy,
+    draws: int = 200,
+    now: datetime | None = None,
+) -> list[tuple[EstimatedPerformanceRecord, str]]:
+    """One record per slice window of ``window_frames`` frames, with its last event id.
+
+    Windows are consecutive in capture order within each slice; a tail shorter than a window
+    joins the last one, a slice shorter than half a window gets none.
+    """
+    if window_frames < 20:
+        raise EstimationError(f"an estimation window needs >= 20 frames, got {window_frames}")
+    lab = load_lab_set(store)
+    audits = _audits(store)
+    stamp = now or datetime.now(UTC)
+    out: list[tuple[EstimatedPerformanceRecord, str]] = []
+    for key, group in sorted(load_slice_frames(store).items()):
+        prevalence, source = _prevalence([key], audits, policy)
+        scores = np.asarray(group.scores)
+        for start, end in _windows(len(scores), window_frames):
+            first = group.captured_at[start]
+            est = estimate_performance(
+                scores[start:end],
+                threshold,
+                lab,
+                prevalence=prevalence,
+                prevalence_source=source,
+                draws=draws,
+                seed=int(stable_id(*key, first.isoformat())[:8], 16),
+            )
+            record = EstimatedPerformanceRecord(
+                estimate_id=stable_id(
+                    *key,
+                    first.isoformat(),
+                    group.captured_at[end - 1].isoformat(),
+                    end - start,
+                    threshold,
+                    group.model_version,
+                ),
+                line_id=key[0],
+                shift=key[1],
+                lighting=key[2],
+                window_start=first,
+                window_end=group.captured_at[end - 1],
+                frames=end - start,
+                threshold=threshold,
+                model_version=group.model_version,
+                prevalence=est.prevalence,
+                prevalence_source=est.prevalence_source,
+                expected_defective=est.expected_defective,
+                precision=est.precision.value,
+                precision_lo=est.precision.lo,
+                precision_hi=est.precision.hi,
+                recall=est.recall.value,
+                recall_lo=est.recall.lo,
+                recall_hi=est.recall.hi,
+                fpr=est.fpr.value,
+                fpr_lo=est.fpr.lo,
+                fpr_hi=est.fpr.hi,
+                estimated_at=stamp,
+            )
+            out.append((record, group.event_ids[end - 1]))
+    return out
+
+
+def recall_drop_events(
+    windows: Sequence[tuple[EstimatedPerformanceRecord, str]],
+    reference_recall: float,
+    *,
+    margin: float,
+    consecutive: int,
+) -> list[DriftEventRecord]:
+    """A drift event where ``consecutive`` windows of a slice all have their estimated-recall
+    interval entirely below ``reference_recall - margin`` (one event per run of such windows).
+
+    >>> from datetime import timedelta
+    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> def w(i: int, hi: float) -> tuple[Any, str]:
+    ...     r = EstimatedPerformanceRecord(estimate_id=str(i), line_id="l", shift="s",
+    ...         lighting="b", window_start=t0 + timedelta(hours=i),
+    ...         window_end=t0 + timedelta(hours=i, minutes=59), frames=100, threshold=0.5,
+    ...         model_version="1", prevalence=0.02, prevalence_source="audited",
+    ...         expected_defective=2.0, precision=None, precision_lo=None, precision_hi=None,
+    ...         recall=hi - 0.1, recall_lo=hi - 0.2, recall_hi=hi, fpr=0.01, fpr_lo=0.0,
+    ...         fpr_hi=0.02, estimated_at=t0)
+    ...     return r, f"e{i}"
+    >>> events = recall_drop_events([w(0, 0.99), w(1, 0.5), w(2, 0.6), w(3, 0.4)],
+    ...                             0.95, margin=0.1, consecutive=2)
+    >>> [(e.signal, e.trigger_event_id) for e in events]
+    [('estimated_recall', 'e2')]
+    """
+    limit = reference_recall - margin
+    by_slice: dict[SliceKey, list[tuple[EstimatedPerformanceRecord, str]]] = defaultdict(list)
+    for record, last_event in windows:
+        by_slice[(record.line_id, record.shift, record.lighting)].append((record, last_event))
+    events: list[DriftEventRecord] = []
+    for key, items in sorted(by_slice.items()):
+        items.sort(key=lambda item: item[0].window_start)
+        run = 0
+        before: list[float] = []
+        frames_seen = 0
+        for record, last_event in items:
+            frames_seen += record.frames
+            low = record.recall_hi is not None and record.recall_hi < limit
+            run = run + 1 if low else 0
+            if not low and record.recall is not None:
+                before.append(record.recall)
+            if run == consecutive:
+                recent = [r.recall for r, _ in items if r.recall is not None]
+                events.append(
+                    DriftEventRecord(
+                        drift_id=stable_id(*key, ESTIMATED_RECALL_SIGNAL, record.estimate_id),
+                        line_id=key[0],
+                        shift=key[1],
+                        lighting=key[2],
+                        signal=ESTIMATED_RECALL_SIGNAL,
+                        detector=ESTIMATE_DETECTOR,
+                        detected_at=record.window_end,
+                        trigger_event_id=last_event,
+                        statistic=float(record.recall_hi or 0.0),
+                        threshold=limit,
+                        events_in_slice=frames_seen,
+                        before_mean=float(np.mean(before)) if before else reference_recall,
+                        before_std=float(np.std(before)) if len(before) > 1 else 0.0,
+                        after_mean=float(record.recall or 0.0),
+                        after_std=float(np.std(recent)) if len(recent) > 1 else 0.0,
+                    )
+                )
+    return events
+
+
+def as_rows(estimates: dict[tuple[str, ...], PerformanceEstimate]) -> list[dict[str, Any]]:
+    """Plain rows for printing: the group key and each estimate's dict."""
+    return [{"key": list(k), **v.as_dict()} for k, v in estimates.items()]

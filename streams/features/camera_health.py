@@ -1,0 +1,130 @@
+"""Camera-health signals: is the camera itself still sending a live, sharp, clean picture?
+
+Per camera, :class:`CameraHealth` keeps a 30x40 luma thumbnail of the previous frame (4.8 KB)
+and compares each new frame with it. Cost: one strided subsample and a few sums (measured by
+``bench/bench_monitoring.py``).
+
+Signals per frame (``None`` for a camera's first frame, which has nothing to compare with):
+
+- ``frame_change``: mean |thumbnail - previous thumbnail| / 255. Consecutive units on a belt
+  differ; a frozen stream sends the same picture again and this falls to 0.
+- ``repeated_frame``: 1.0 when the thumbnail is identical to the previous one (to 1e-3),
+  else 0.0 (a 0/1 signal: tested with the Bernoulli CUSUM).
+- ``static_share``: share of the 4x4 grid cells whose content did not change (< 1/255 mean
+  change) while the frame as a whole did: a part of the view stopped changing (occlusion by a
+  cable, a label stuck on the housing, a dead region of the sensor).
+- ``detail_ratio``: sharpness / contrast (see :mod:`streams.features.image_stats`). Dimming
+  scales both alike; focus loss, a smudge or haze remove fine detail far more than contrast.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> health = CameraHealth()
+>>> a = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+>>> health.observe("cam-1", a, sharpness=0.1, contrast=0.2)["frame_change"] is None
+True
+>>> s = health.observe("cam-1", a, sharpness=0.1, contrast=0.2)
+>>> s["frame_change"], s["repeated_frame"], s["detail_ratio"]
+(0.0, 1.0, 0.5)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "CAMERA_HEALTH_SIGNALS",
+    "CameraHealth",
+    "thumbnail",
+]
+
+CAMERA_HEALTH_SIGNALS: tuple[str, ...] = (
+    "frame_change",
+    "repeated_frame",
+    "static_share",
+    "detail_ratio",
+)
+"""The signals :meth:`CameraHealth.observe` returns, in order."""
+
+_THUMB = (30, 40)
+_GRID = 4
+_REPEAT_EPS = 1e-3
+_STATIC_EPS = 1.0 / 255.0
+_CONTRAST_FLOOR = 1e-3
+
+
+def thumbnail(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """A luma thumbnail (0..1) of at most ``30x40`` by strided sampling (a view, then one copy).
+
+    Frames smaller than that give a smaller thumbnail; thumbnails of different shapes are
+    never compared.
+    """
+    h, w = rgb.shape[0], rgb.shape[1]
+    sy, sx = max(h // _THUMB[0], 1), max(w // _THUMB[1], 1)
+    sub = rgb[::sy, ::sx][: _THUMB[0], : _THUMB[1]]
+    luma = sub @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
+    return luma * np.float32(1.0 / 255.0)
+
+
+class CameraHealth:
+    """Per-camera state for the camera-health signals; bounded to ``max_cameras`` cameras."""
+
+    def __init__(self, max_cameras: int = 10_000) -> None:
+        self._max = max_cameras
+        self._previous: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+
+    @property
+    def cameras(self) -> int:
+        """Cameras with a remembered frame."""
+        return len(self._previous)
+
+    def observe(
+        self, camera_id: str, rgb: npt.NDArray[np.uint8], *, sharpness: float, contrast: float
+    ) -> dict[str, float | None]:
+        """The camera-health signals of this frame; remembers it as the camera's latest."""
+        thumb = thumbnail(rgb)
+        previous = self._previous.pop(camera_id, None)
+        self._previous[camera_id] = thumb
+        if len(self._previous) > self._max:
+            self._previous.popitem(last=False)
+        detail = sharpness / max(contrast, _CONTRAST_FLOOR)
+        if previous is None or previous.shape != thumb.shape:
+            return {
+                "frame_change": None,
+                "repeated_frame": None,
+                "static_share": None,
+                "detail_ratio": detail,
+            }
+        diff = np.abs(thumb - previous)
+        change = float(diff.mean())
+        gh, gw = max(diff.shape[0] // _GRID, 1), max(diff.shape[1] // _GRID, 1)
+        cells = diff[: gh * _GRID, : gw * _GRID].reshape(-1, gh, _GRID, gw).mean(axis=(1, 3))
+        static = float(np.count_nonzero(cells < _STATIC_EPS)) / max(cells.size, 1)
+        repeated = change < _REPEAT_EPS
+        return {
+            "frame_change": change,
+            "repeated_frame": 1.0 if repeated else 0.0,
+            # a frozen frame is "all static" by construction: occlusion means part of it
+            "static_share": 0.0 if repeated else static,
+            "detail_ratio": detail,
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """The remembered thumbnails as plain data (uint8 lists), for drift-state snapshots."""
+        return {
+            camera: np.round(thumb * 255).astype(np.uint8).tolist()
+            for camera, thumb in self._previous.items()
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], max_cameras: int = 10_000) -> CameraHealth:
+        """The state :meth:`snapshot` saved."""
+        health = cls(max_cameras)
+        for camera, rows in data.items():
+            arr = np.asarray(rows, dtype=np.float32) / np.float32(255.0)
+            if arr.ndim == 2 and arr.shape[0] <= _THUMB[0] and arr.shape[1] <= _THUMB[1]:
+                health._previous[str(camera)] = arr
+        return health
