@@ -5,9 +5,15 @@ Needs the local broker (``make kafka-up``). Prints, never asserts. Each phase us
 a fresh consumer group and a fresh embedded store.
 
 - max rate: all events are produced at once after the worker is ready; throughput is
-  ``frames / (last row built − first row built)`` from the store's ``ingested_at``;
+  ``frames / (last row stored − first event produced)`` ("start to caught-up", the same span
+  the embedded runner's figure covers), with the store's ``ingested_at`` (the worker sets it
+  when the flush holding the row starts). The older figure, ``frames / (last − first
+  ingested_at)``, is printed too;
 - latency: events are produced at half that rate; latency = ``ingested_at`` of the frame's row
-  (set just before the batch is inserted) − the moment the producer sent it.
+  − the moment the producer sent it;
+- two workers (same group, separate stores) at max rate: throughput and how many frames each
+  stored (partition split). On a 2-core machine shared with the broker this shows correctness
+  of the split more than speed.
 
 Run: ``python bench/bench_kafka.py [--frames 600]``.
 """
@@ -16,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,10 +45,13 @@ from streams.simulate import generate, parse_simulate_source  # noqa: E402
 from streams.sinks import ClickHouseStore  # noqa: E402
 from tests.worker_harness import KafkaHarness, event_key  # noqa: E402
 
+LINES = 6
+"""Six camera lines: with 6 partitions (keyed by line) two workers get data to share."""
+
 
 def _events(n: int) -> list[bytes]:
     request = parse_simulate_source(
-        f"simulate:production?events={n}&seed=91&scenario=stationary&lines=3"
+        f"simulate:production?events={n}&seed=91&scenario=stationary&lines={LINES}"
         "&start=2026-11-29T00:00:00Z&duration=24h"
     )
     return [json.dumps(sim.event).encode() for sim in generate(request)]
@@ -65,18 +76,70 @@ def _frame_times(store_path: Path) -> dict[str, datetime]:
     return {str(r[0]): r[1] for r in rows}
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _brokers_cpu_s() -> float:
+    """CPU seconds of every local Kafka broker process (``kafka.Kafka`` JVMs)."""
+    total = 0.0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"kafka.Kafka" in cmdline.read_bytes():
+                total += _cpu_s(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return total
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds all cores spent busy (not idle or waiting on I/O) since boot."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK
+
+
+@dataclass
+class Phase:
+    """One worker phase: row and send times, frames per worker, CPU seconds while it ran."""
+
+    times: dict[str, datetime]
+    sent: dict[str, float]
+    split: list[int]
+    workers_cpu_s: float
+    broker_cpu_s: float
+    machine_busy_s: float
+    wall_s: float
+
+
 def _run_worker_phase(
-    tmp: Path, name: str, events: list[bytes], rate: float | None
-) -> tuple[dict[str, datetime], dict[str, float]]:
-    harness = KafkaHarness(tmp / name, partitions=3)
+    tmp: Path, name: str, events: list[bytes], rate: float | None, workers: int = 1
+) -> Phase:
+    """Run ``workers`` workers over ``events``, from the first event produced to caught up."""
+    harness = KafkaHarness(tmp / name, partitions=6)
     (tmp / name).mkdir()
     harness.create_topics()
-    worker = harness.start_worker(name)
+    started = [harness.start_worker(f"{name}{i}") for i in range(workers)]
     try:
-        _wait_ready(worker.port)
-        time.sleep(3.0)  # let the group settle on its assignment
+        for worker in started:
+            _wait_ready(worker.port)
+        deadline = time.monotonic() + 120
+        while harness.assigned_members() != ("Stable", workers):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"group never settled on {workers} members")
+            time.sleep(0.5)
+        time.sleep(2.0)  # let the group settle on its assignment
         sent_at: dict[str, float] = {}
         gap = 1.0 / rate if rate else 0.0
+        cpu0 = sum(_cpu_s(w.proc.pid) for w in started)
+        broker0, busy0, wall0 = _brokers_cpu_s(), _machine_busy_s(), time.monotonic()
         start = time.time()
         from kafka import KafkaProducer
 
@@ -91,20 +154,38 @@ def _run_worker_phase(
         producer.flush()
         producer.close()
         harness.wait_committed(len(events), timeout=600)
+        cpu = sum(_cpu_s(w.proc.pid) for w in started) - cpu0
+        broker, busy = _brokers_cpu_s() - broker0, _machine_busy_s() - busy0
+        wall = time.monotonic() - wall0
     finally:
         harness.stop_all()
-    return _frame_times(worker.store_path), sent_at
+    times: dict[str, datetime] = {}
+    split = []
+    for worker in started:
+        own = _frame_times(worker.store_path)
+        split.append(len(own))
+        times.update(own)
+    return Phase(times, sent_at, split, cpu, broker, busy, wall)
 
 
-def _embedded_fps(tmp: Path, events: list[bytes]) -> float:
+def _whole_fps(times: dict[str, datetime], sent: dict[str, float]) -> float:
+    """Frames per second from the first event produced to the last row stored."""
+    span = max(t.timestamp() for t in times.values()) - min(sent.values())
+    return len(times) / span if span > 0 else float("nan")
+
+
+def _embedded_fps(tmp: Path, events: list[bytes]) -> tuple[float, float]:
+    """Frames/s of the embedded runner and its CPU seconds per frame."""
     path = tmp / "events.jsonl"
     path.write_bytes(b"\n".join(events) + b"\n")
     settings = Settings(store=f"chdb://{tmp / 'embedded'}")
     with ClickHouseStore.open(settings.store) as store:
         store.apply_schema()
         pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
+        cpu0 = time.process_time()
         summary = run_embedded(open_source(str(path)).events, pipeline, store)
-    return summary.frames_per_s
+        cpu = time.process_time() - cpu0
+    return summary.frames_per_s, cpu / max(summary.frames, 1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,23 +193,40 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Kafka → worker → store vs embedded runner")
     parser.add_argument("--frames", type=int, default=600)
     args = parser.parse_args(argv)
+    # the workers (subprocesses) and the embedded runner read the same line settings
+    os.environ["LINEWATCH_LINES"] = json.dumps(
+        {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, LINES + 1)}
+    )
     events = _events(args.frames)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        embedded = _embedded_fps(tmp, events)
-        times, _ = _run_worker_phase(tmp, "max", events, rate=None)
-        span = (max(times.values()) - min(times.values())).total_seconds()
-        kafka_fps = len(times) / span if span > 0 else float("nan")
+        embedded, embedded_cpu = _embedded_fps(tmp, events)
+        one = _run_worker_phase(tmp, "max", events, rate=None)
+        kafka_fps = _whole_fps(one.times, one.sent)
+        span = (max(one.times.values()) - min(one.times.values())).total_seconds()
+        rows_fps = len(one.times) / span if span > 0 else float("nan")
         half = kafka_fps / 2
-        times2, sent = _run_worker_phase(tmp, "half", events, rate=half)
+        paced = _run_worker_phase(tmp, "half", events, rate=half)
         lat = sorted(
-            (times2[eid].timestamp() - sent[eid]) * 1000.0 for eid in times2 if eid in sent
+            (paced.times[e].timestamp() - paced.sent[e]) * 1000.0
+            for e in paced.times
+            if e in paced.sent
         )
-    print(f"kafka benchmark: {len(events)} frames, shipped model, 1 worker, 3 partitions")
-    print(f"  embedded runner            {embedded:8.1f} frames/s")
+        two = _run_worker_phase(tmp, "two", events, rate=None, workers=2)
+        two_fps = _whole_fps(two.times, two.sent)
+    n = len(events)
+    print(f"kafka benchmark: {n} frames of {LINES} lines, shipped model, 6 partitions")
     print(
-        f"  kafka -> worker -> store   {kafka_fps:8.1f} frames/s -> {kafka_fps / embedded:6.1%} "
-        "of embedded"
+        f"  embedded runner            {embedded:8.1f} frames/s   "
+        f"CPU {embedded_cpu * 1000:5.1f} ms/frame"
+    )
+    print(
+        f"  kafka -> 1 worker -> store {kafka_fps:8.1f} frames/s -> {kafka_fps / embedded:6.1%} "
+        f"of embedded (first produced -> last stored; {rows_fps:.1f} first -> last row)"
+    )
+    print(
+        f"  kafka -> 2 workers         {two_fps:8.1f} frames/s -> {two_fps / kafka_fps:5.2f}x one "
+        f"worker; frames per worker {two.split} (sum {sum(two.split)})"
     )
     p50 = statistics.median(lat)
     p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
@@ -136,6 +234,14 @@ def main(argv: list[str] | None = None) -> None:
         f"  at {half:.1f} events/s (half max): produce->row latency p50 {p50:.0f} ms, "
         f"p99 {p99:.0f} ms over {len(lat)} frames ({datetime.now(UTC):%H:%M} UTC)"
     )
+    print("  CPU while the phase ran (ms per frame; machine = all processes on all cores):")
+    for label, ph in (("1 worker", one), ("half rate", paced), ("2 workers", two)):
+        print(
+            f"    {label:10s} workers {ph.workers_cpu_s / n * 1000:5.1f}  broker "
+            f"{ph.broker_cpu_s / n * 1000:5.1f}  machine {ph.machine_busy_s / n * 1000:5.1f} "
+            f"over {ph.wall_s:5.1f} s wall ({ph.machine_busy_s / ph.wall_s:4.2f} of "
+            f"{os.cpu_count()} cores busy)"
+        )
 
 
 if __name__ == "__main__":

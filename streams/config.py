@@ -177,7 +177,24 @@ class Settings(BaseSettings):
     )
     inference_batch_size: int = Field(8, gt=0, description="Frames per embedded micro-batch.")
     worker_batch_size: int = Field(
-        64, gt=0, description="Max events per worker micro-batch (Kafka take, one store write)."
+        64, gt=0, description="Max events per worker micro-batch (Kafka take, one inference run)."
+    )
+    worker_flush_rows: int = Field(
+        2000,
+        gt=0,
+        description="Worker write-behind: flush once this many rows are pending (size trigger).",
+    )
+    worker_flush_interval_s: float = Field(
+        1.0,
+        gt=0,
+        description="Worker write-behind: flush once the oldest pending row is this old (time "
+        "trigger; bounds produce-to-row latency). Offsets are committed only after the flush.",
+    )
+    worker_write_attempts: int = Field(
+        3,
+        gt=0,
+        description="Tries of a flush the store rejects (not: cannot be reached, which is "
+        "retried without limit) before the batch is bisected and rejected events dead-lettered.",
     )
     inference_batch_timeout_s: float = Field(0.5, gt=0, description="Max wait to fill a batch.")
     inference_threads: int | None = Field(

@@ -126,9 +126,26 @@ def test_one_worker_stores_every_event_dead_letters_and_labels(
     harness.wait_committed(produced)
     harness.wait_committed(len(labels), topic="labels")
     dlq = harness.read_topic("dlq", expected=len(malformed))
+    metrics = worker.metrics()
     worker.stop()
 
     counts = _store_counts(store_at)
+    # /metrics agrees with the store
+    assert metrics["linewatch_events_consumed_total"] == produced
+    assert metrics["linewatch_frames_stored_total"] == counts["frames"]
+    dead_by_reason = {
+        k: v for k, v in metrics.items() if k.startswith("linewatch_dead_letters_total{")
+    }
+    assert sum(dead_by_reason.values()) == counts["dead"]
+    assert dead_by_reason['linewatch_dead_letters_total{reason="not_json"}'] == 1
+    alarms = sum(v for k, v in metrics.items() if k.startswith("linewatch_drift_alarms_total{"))
+    assert alarms == len(counts["drift"])
+    assert metrics["linewatch_inference_seconds_count"] == counts["frames"]
+    assert metrics["linewatch_end_to_end_seconds_count"] == counts["frames"]
+    assert metrics["linewatch_flush_rows_count"] >= 1
+    assert metrics["linewatch_flush_seconds_count"] == metrics["linewatch_flush_rows_count"]
+    lag = {k: v for k, v in metrics.items() if k.startswith("linewatch_consumer_lag{")}
+    assert len(lag) == harness.partitions and set(lag.values()) == {0.0}
     assert counts["frames"] == counts["distinct"] == len(events)
     assert counts["dead"] == len(malformed)
     assert counts["frames"] + counts["dead"] == produced
@@ -199,3 +216,37 @@ def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detecto
     drift, gaps = _embedded_drift(tmp_path / "events.jsonl", tmp_path, Settings())
     assert counts["drift"] == drift
     assert counts["gaps"] == gaps
+
+
+def test_poison_event_is_dead_lettered_with_the_store_message_and_the_partition_moves_on(
+    harness: KafkaHarness, tmp_path: Path
+) -> None:
+    events, _ = _events(
+        "simulate:production?events=60&seed=24&scenario=stationary&lines=1"
+        "&start=2026-11-29T06:00:00Z&duration=1h",
+        tmp_path,
+    )
+    poison = json.loads(events[37])["event_id"]
+    store = tmp_path / "store-poison"
+    with ClickHouseStore.open(f"chdb://{store}") as s:
+        s.apply_schema()  # a store-side rule the pipeline cannot know about
+        s.command(
+            f"ALTER TABLE linewatch.frames ADD CONSTRAINT no_poison CHECK event_id != '{poison}'"
+        )
+    worker = harness.start_worker("poison", store)
+    produced = harness.produce((event_key(e), e) for e in events)  # one line: one partition
+    harness.wait_committed(produced)
+    dlq = harness.read_topic("dlq", expected=1)
+    metrics = worker.metrics()
+    worker.stop()
+    with ClickHouseStore.open(f"chdb://{store}") as s:
+        frames = {r[0] for r in s.query("SELECT event_id FROM linewatch.frames").result_rows}
+        dead = s.query("SELECT reason, detail, payload FROM linewatch.dead_letters").result_rows
+    assert len(frames) == len(events) - 1 and poison not in frames
+    assert len(dead) == 1
+    reason, detail, payload = dead[0]
+    assert reason == "store_rejected" and "no_poison" in detail
+    assert payload.encode() == events[37]
+    assert [dict(m.headers)["reason"] for m in dlq] == [b"store_rejected"]  # type: ignore[attr-defined]
+    assert metrics['linewatch_dead_letters_total{reason="store_rejected"}'] == 1
+    assert "bisecting" in worker.log_path.read_text(errors="replace")

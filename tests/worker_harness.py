@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +44,26 @@ class WorkerProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
 
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path`` on the worker's web port: (status, body); (0, b"") if it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return int(r.status), r.read()
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read()
+        except OSError:
+            return 0, b""
+
+    def metrics(self) -> dict[str, float]:
+        """``/metrics`` samples as ``{"name{labels}": value}``, labels as Prometheus prints them."""
+        _, body = self.get("/metrics")
+        samples: dict[str, float] = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
+
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
@@ -64,6 +86,8 @@ class KafkaHarness:
 
     tmp: Path
     partitions: int = 4
+    bootstrap: str = BOOTSTRAP
+    """The broker: the shared local one unless a test brings its own (tests/private_broker.py)."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     workers: list[WorkerProcess] = field(default_factory=list)
 
@@ -81,7 +105,7 @@ class KafkaHarness:
         return f"lw-{self.run_id}"
 
     def create_topics(self) -> None:
-        admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=20000)
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=20000)
         try:
             admin.create_topics(
                 [
@@ -95,7 +119,7 @@ class KafkaHarness:
     def env(self, store_path: Path, port: int, store_dsn: str | None = None) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            LINEWATCH_KAFKA_BOOTSTRAP=BOOTSTRAP,
+            LINEWATCH_KAFKA_BOOTSTRAP=self.bootstrap,
             LINEWATCH_STORE=store_dsn or f"chdb://{store_path}",
             LINEWATCH_WORKER_ID=self.group,
             LINEWATCH_WORKER_WEB_PORT=str(port),
@@ -130,7 +154,7 @@ class KafkaHarness:
         return worker
 
     def produce(self, payloads: Iterable[tuple[bytes | None, bytes]], topic: str = "events") -> int:
-        producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=5)
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
         n = 0
         for key, value in payloads:
             producer.send(self.topics[topic], key=key, value=value)
@@ -141,7 +165,7 @@ class KafkaHarness:
 
     def committed(self, topic: str = "events") -> int:
         """Offsets committed by the worker group on a topic, summed over partitions."""
-        admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         try:
             offsets = admin.list_group_offsets(self.group).get(self.group, {})
         finally:
@@ -152,7 +176,7 @@ class KafkaHarness:
 
     def assigned_members(self) -> tuple[str, int]:
         """The group's state and how many members own partitions of the events topic."""
-        admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         try:
             group = admin.describe_groups([self.group])[self.group]
         finally:
@@ -182,7 +206,7 @@ class KafkaHarness:
 
     def read_topic(self, topic: str, expected: int, timeout: float = 30) -> list[object]:
         consumer = KafkaConsumer(
-            bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", consumer_timeout_ms=2000
+            bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=2000
         )
         name = self.topics[topic]
         parts = consumer.partitions_for_topic(name) or {0}

@@ -5,6 +5,8 @@
 #   kafka.sh down           stop (SIGTERM, then SIGKILL after $KAFKA_STOP_TIMEOUT s)
 #   kafka.sh status         exit 0 when running and accepting connections, 3 when stopped
 #   kafka.sh logs [-f]      last lines of the broker log (-f: follow)
+#   kafka.sh lib            only assemble the jars into target/lib and print that directory
+#                           (tests start private brokers from it: tests/private_broker.py)
 #
 # Everything it writes lives under deploy/kafka-local/: target/lib (jars, from ~/.m2) and run/
 # (config, data, logs, pid; git-ignored). `up --fresh` wipes run/data first (all topics are lost).
@@ -213,5 +215,6 @@ case "${1:-}" in
     down) cmd_down ;;
     status) cmd_status ;;
     logs) shift; cmd_logs "$@" ;;
-    *) printf 'usage: %s up [--fresh] | down | status | logs [-f]\n' "$0" >&2; exit 2 ;;
+    lib) need_tools; build_lib >&2; printf '%s\n' "$LIB_DIR" ;;
+    *) printf 'usage: %s up [--fresh] | down | status | logs [-f] | lib\n' "$0" >&2; exit 2 ;;
 esac

@@ -1,13 +1,17 @@
 """The Faust application: thin agents that move bytes between Kafka and :class:`StreamWorker`.
 
-- ``camera-events`` → micro-batches (``take_events`` by size and time) → pipeline in a worker
-  thread → rows in the store → dead letters to ``camera-events.dlq``, drift events to
-  ``drift-events`` → drift state snapshot per partition. Events are acknowledged only after all
-  of that, so a SIGKILL at any point replays them, and the store's idempotent writes plus the
-  snapshot offsets keep replays invisible.
+- ``camera-events`` → micro-batches (``noack_take`` by size and time) → pipeline in a worker
+  thread → rows pending in the worker (write-behind) → a flush when ``worker_flush_rows`` rows
+  are pending or the oldest is ``worker_flush_interval_s`` old (a timer checks even when no
+  events arrive): rows, then the drift snapshot per partition, then dead letters to
+  ``camera-events.dlq`` and drift events to ``drift-events``. Only then are the flushed events
+  acknowledged, so Faust commits no offset whose row is not stored; a SIGKILL at any point
+  replays them, and the store's idempotent writes plus the snapshot offsets keep replays
+  invisible.
 - ``labels`` → ground truth into the store.
-- ``/livez`` and ``/readyz`` on the Faust web port: ready once the model, reference and store are
-  loaded and the consumer has finished its (re)balance.
+- ``/livez``, ``/readyz`` and ``/metrics`` (Prometheus) on the Faust web port: ready once the
+  model, reference and store are loaded, the consumer has finished its (re)balance and a Kafka
+  bootstrap server accepts connections.
 
 Agents run with ``concurrency=1`` (with more, an open faust-streaming bug can commit an offset past
 an unfinished message); scale with partitions and worker processes.
@@ -27,8 +31,8 @@ from faust.web import Request, Response, View
 from streams.config import Settings
 from streams.ingest import RawRecord
 from streams.kafka.config import faust_broker_options
-from streams.pipeline import PipelineOutput
-from streams.runners.stream_worker import KafkaRecord, StreamWorker
+from streams.runners.metrics import CONTENT_TYPE, WorkerMetrics
+from streams.runners.stream_worker import FlushResult, KafkaRecord, StreamWorker
 
 __all__ = ["create_app"]
 
@@ -40,7 +44,30 @@ def _record(event: Any, topic: str) -> KafkaRecord:
     payload = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
     partition, offset = int(message.partition), int(message.offset)
     raw = RawRecord(payload, f"kafka:{topic}:{partition}:{offset}", datetime.now(UTC))
-    return KafkaRecord(raw, partition, offset)
+    stamp = getattr(message, "timestamp", None)
+    return KafkaRecord(raw, partition, offset, float(stamp) if stamp else None)
+
+
+def _bootstrap_addresses(bootstrap: str) -> list[tuple[str, int]]:
+    """``host:port`` pairs of a bootstrap list (``kafka://`` prefixes allowed)."""
+    pairs = []
+    for item in bootstrap.split(","):
+        host, _, port = item.strip().removeprefix("kafka://").rpartition(":")
+        if host and port.isdigit():
+            pairs.append((host.strip("[]"), int(port)))
+    return pairs
+
+
+async def _reachable(addresses: list[tuple[str, int]], timeout_s: float = 2.0) -> bool:
+    """Whether any bootstrap server accepts a TCP connection."""
+    for host, port in addresses:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        return True
+    return False
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -69,18 +96,26 @@ def create_app(settings: Settings) -> faust.App:
     holder: dict[str, StreamWorker] = {}
     ready = asyncio.Event()
 
+    creating = asyncio.Lock()  # both agents and load_worker ask at start-up: create one worker
+
     async def worker() -> StreamWorker:
-        found = holder.get("worker")
-        if found is None:
-            loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(executor, StreamWorker.create, settings)
-            holder["worker"] = found
-            ready.set()
-            log.info("linewatch worker ready: model, reference and store %s", settings.store)
+        async with creating:
+            found = holder.get("worker")
+            if found is None:
+                loop = asyncio.get_running_loop()
+                found = await loop.run_in_executor(executor, StreamWorker.create, settings)
+                holder["worker"] = found
+                ready.set()
+                log.info("linewatch worker ready: model, reference and store %s", settings.store)
         return found
 
-    async def publish(out: PipelineOutput) -> None:
-        for dl in out.dead_letters:
+    metrics = WorkerMetrics()
+    flush_lock = asyncio.Lock()
+    unacked: list[tuple[Any, Any]] = []  # (stream, event) whose rows are pending in the worker
+    broker = {"up": True}
+
+    async def publish(dead_letters: list[Any], drift_events: list[Any]) -> None:
+        for dl in dead_letters:
             await dlq_topic.send(
                 key=dl.source.encode(),
                 value=dl.payload.encode(),
@@ -92,24 +127,62 @@ def create_app(settings: Settings) -> faust.App:
                     "payload_sha256": dl.payload_sha256.encode(),
                 },
             )
-        for drift in out.drift_events:
+        for drift in drift_events:
             await drift_topic.send(
                 key=drift.line_id.encode(), value=drift.model_dump_json().encode()
             )
+
+    async def flush_locked(w: StreamWorker) -> None:
+        """Write what is pending, publish, then acknowledge its events (hold flush_lock)."""
+        loop = asyncio.get_running_loop()
+        result: FlushResult = await loop.run_in_executor(executor, w.flush)
+        metrics.flushed(result)
+        log.debug("flushed %d events, %d rows in %.3fs", result.events, result.rows, result.seconds)
+        await publish(result.dead_letters, result.drift_events)
+        if result.drift_events:
+            log.info("%d drift event(s) in this flush", len(result.drift_events))
+        done, unacked[:] = list(unacked), []
+        for stream, event in done:
+            await stream.ack(event)
 
     @app.agent(events_topic, concurrency=1)
     async def monitor(stream: Any) -> None:
         w = await worker()
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(
+        async for events in stream.noack_take(
             settings.worker_batch_size, within=settings.inference_batch_timeout_s
         ):
             batch = [_record(e, settings.topic_events) for e in events]
-            out, offsets = await loop.run_in_executor(executor, w.handle_events, batch)
-            await publish(out)
-            await loop.run_in_executor(executor, w.save_state, offsets)
-            if out.drift_events:
-                log.info("%d drift event(s) in this batch", len(out.drift_events))
+            metrics.consumed(len(batch))
+            async with flush_lock:
+                out = await loop.run_in_executor(executor, w.process, batch)
+                unacked.extend((stream, e) for e in events)
+                metrics.processed(out)
+                if w.flush_due():
+                    await flush_locked(w)
+
+    async def flush_when_due() -> None:
+        """The time trigger: a quiet partition's pending rows are flushed too."""
+        w = holder.get("worker")
+        if w is None or not w.pending_events:
+            return
+        async with flush_lock:
+            if w.flush_due():
+                await flush_locked(w)
+
+    async def watch_broker() -> None:
+        """Readiness follows whether a bootstrap server accepts connections."""
+        up = await _reachable(_bootstrap_addresses(settings.kafka_bootstrap))
+        if up != broker["up"]:
+            log.warning(
+                "Kafka bootstrap %s %s",
+                settings.kafka_bootstrap,
+                "is reachable again" if up else "is unreachable: not ready",
+            )
+        broker["up"] = up
+
+    app.timer(interval=min(0.25, settings.worker_flush_interval_s / 4))(flush_when_due)
+    app.timer(interval=2.0)(watch_broker)
 
     @app.agent(labels_topic, concurrency=1)
     async def labels(stream: Any) -> None:
@@ -117,7 +190,9 @@ def create_app(settings: Settings) -> faust.App:
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(256, within=1.0):
             raws = [_record(e, settings.topic_labels).raw for e in events]
-            await loop.run_in_executor(executor, w.handle_labels, raws)
+            _, bad = await loop.run_in_executor(executor, w.handle_labels, raws)
+            for letter in bad:
+                metrics.dead_letters.labels(reason=letter.reason).inc()
 
     async def load_worker() -> None:
         await worker()
@@ -128,7 +203,9 @@ def create_app(settings: Settings) -> faust.App:
         w = holder.get("worker")
         if w is not None:
             gone = {tp.partition for tp in revoked if tp.topic == settings.topic_events}
-            await asyncio.get_running_loop().run_in_executor(executor, w.revoke, gone)
+            async with flush_lock:  # rows of the revoked partitions are pending: write them
+                await flush_locked(w)
+                await asyncio.get_running_loop().run_in_executor(executor, w.revoke, gone)
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
@@ -141,8 +218,42 @@ def create_app(settings: Settings) -> faust.App:
     class Readyz(View):
         async def get(self, request: Request) -> Response:
             rebalancing = bool(getattr(app, "rebalancing", False))
-            ok = ready.is_set() and not rebalancing
-            body = {"ready": ok, "worker_loaded": ready.is_set(), "rebalancing": rebalancing}
+            ok = ready.is_set() and not rebalancing and broker["up"]
+            body = {
+                "ready": ok,
+                "worker_loaded": ready.is_set(),
+                "rebalancing": rebalancing,
+                "broker_reachable": broker["up"],
+            }
             return self.json(body, status=200 if ok else 503)
 
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            metrics.set_lag(settings.topic_events, _lag(app, settings.topic_events))
+            return self.bytes(metrics.render(), content_type=CONTENT_TYPE)
+
     return app
+
+
+def _lag(app: faust.App, topic: str) -> dict[int, int]:
+    """Log-end minus committed offset of each owned partition of ``topic`` (what KEDA reads).
+
+    Faust keeps the committed offsets it knows in ``Consumer._committed_offset`` (no public
+    accessor); before the first commit of a partition the lag counts from offset 0.
+    """
+    try:
+        consumer = app.consumer
+        committed = getattr(consumer, "_committed_offset", {})
+        lag = {}
+        for tp in consumer.assignment():
+            if tp.topic != topic:
+                continue
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            lag[tp.partition] = max(0, int(end) - int(committed.get(tp) or 0))
+        return lag
+    except Exception as exc:  # the consumer is (re)connecting: report no lag series
+        log.debug("consumer lag unavailable: %s", exc)
+        return {}

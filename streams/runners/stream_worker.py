@@ -1,7 +1,13 @@
-"""What a streaming worker does with a micro-batch, independent of Faust.
+"""What a streaming worker does with Kafka events, independent of Faust.
 
 The Faust agents (:mod:`streams.runners.faust_app`) only move bytes between Kafka and this
 class; everything here is plain, blocking code that the agents run off the event loop.
+
+Write-behind: :meth:`StreamWorker.process` runs a micro-batch through the pipeline and keeps its
+rows pending; :meth:`StreamWorker.flush` writes every pending row and, last, the drift snapshot of
+each partition involved, once :meth:`StreamWorker.flush_due` says so (``worker_flush_rows`` rows
+or ``worker_flush_interval_s`` seconds). The caller acknowledges the events to Kafka only after
+the flush that holds their rows returned.
 """
 
 from __future__ import annotations
@@ -9,35 +15,66 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from schemas.records import StoreRecord
+from schemas.records import (
+    DeadLetterRecord,
+    DriftEventRecord,
+    FrameRecord,
+    StoreRecord,
+)
 from streams.config import Settings
-from streams.errors import StoreError
+from streams.errors import StoreError, StoreUnavailable
 from streams.inference import Detector
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput
 from streams.readiness.labels import label_records
 from streams.runners.partitions import PartitionMonitors
 from streams.runners.reference import load_reference
-from streams.sinks import ClickHouseStore
+from streams.runners.write_behind import (
+    EventRows,
+    bisect_write,
+    group_by_event,
+    rejected_letter,
+)
+from streams.sinks import ClickHouseStore, retry
 
-__all__ = ["KafkaRecord", "StreamWorker"]
+__all__ = ["FlushResult", "KafkaRecord", "StreamWorker"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class KafkaRecord:
-    """A raw record with the partition and offset it was read from."""
+    """A raw record with the partition and offset it was read from.
+
+    ``produced_at`` is the Kafka record timestamp (epoch seconds) when the broker gives one.
+    """
 
     raw: RawRecord
     partition: int
     offset: int
+    produced_at: float | None = None
+
+
+@dataclass
+class FlushResult:
+    """What one flush wrote, for publishing (dead letters, drift events) and metrics."""
+
+    events: int = 0
+    rows: int = 0
+    frames: int = 0
+    dead_letters: list[DeadLetterRecord] = field(default_factory=list)
+    drift_events: list[DriftEventRecord] = field(default_factory=list)
+    end_to_end_s: list[float] = field(default_factory=list)
+    """Per stored frame: seconds from its Kafka timestamp to the end of the flush."""
+    seconds: float = 0.0
 
 
 class StreamWorker:
-    """Runs batches from ``camera-events`` and ``labels`` into the store, durably."""
+    """Runs events from ``camera-events`` and ``labels`` into the store, durably."""
 
     def __init__(
         self,
@@ -46,8 +83,9 @@ class StreamWorker:
         store: ClickHouseStore,
         partitions: PartitionMonitors,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         max_backoff_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -55,6 +93,13 @@ class StreamWorker:
         self.partitions = partitions
         self._sleep = sleep
         self._max_backoff_s = max_backoff_s
+        self._clock = clock
+        self._groups: list[EventRows] = []
+        self._rows = 0
+        self._events = 0
+        self._offsets: dict[int, int] = {}
+        self._oldest_at: float | None = None
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-decode")
 
     @classmethod
     def create(cls, settings: Settings) -> StreamWorker:
@@ -69,78 +114,203 @@ class StreamWorker:
         )
         return cls(settings, pipeline, store, partitions)
 
-    def write(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> None:
-        """Insert rows, retrying with exponential backoff while the store is unavailable.
+    # --- writing ----------------------------------------------------------------------------
 
-        Never gives up: losing or skipping events is worse than stalling, and the caller's
-        Kafka consumer stops fetching while this call blocks.
+    def write(
+        self,
+        records: Sequence[StoreRecord],
+        *,
+        known_new: bool = False,
+        attempts: int | None = None,
+    ) -> None:
+        """Insert rows with :func:`~streams.sinks.retry` back-off.
+
+        A store that cannot be reached (:class:`StoreUnavailable`) is waited for without limit:
+        losing events is worse than stalling, and the Kafka consumer stops fetching while this
+        call blocks. Other store errors get ``attempts`` tries (``None``: the setting
+        ``worker_write_attempts``) and then propagate.
         """
-        delay = 0.5
-        attempt = 1
-        while True:
-            try:
-                self.store.insert(records, known_new=known_new)
-                if attempt > 1:
-                    log.warning("store is back after %d attempts; resuming", attempt)
-                return
-            except StoreError as exc:
-                log.warning(
-                    "store write failed (attempt %d, %d rows): %s — retrying in %.1fs; "
-                    "consumption is paused meanwhile",
-                    attempt,
-                    len(records),
-                    exc,
-                    delay,
-                )
-                self._sleep(delay)
-                delay = min(delay * 2, self._max_backoff_s)
-                attempt += 1
-                known_new = False  # part of the batch may have landed: look keys up again
+        state = {"known_new": known_new}
 
-    def handle_events(self, batch: Sequence[KafkaRecord]) -> tuple[PipelineOutput, dict[int, int]]:
-        """Process and store a batch; returns its output and the last offset per partition.
+        def attempt() -> int:
+            try:
+                return self.store.insert(records, known_new=state["known_new"])
+            except StoreError:
+                state["known_new"] = False  # part may have landed: look keys up again
+                raise
+
+        retry(
+            attempt,
+            attempts=attempts or self.settings.worker_write_attempts,
+            max_delay_s=self._max_backoff_s,
+            forever_on=(StoreUnavailable,),
+            sleep=self._sleep,
+            what=f"store write of {len(records)} rows",
+        )
+
+    def _write_forever(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> None:
+        """Write rows that must not be dropped (dead letters, snapshots): retry any store error."""
+        state = {"known_new": known_new}
+
+        def attempt() -> int:
+            try:
+                return self.store.insert(records, known_new=state["known_new"])
+            except StoreError:
+                state["known_new"] = False
+                raise
+
+        retry(
+            attempt,
+            attempts=None,
+            max_delay_s=self._max_backoff_s,
+            sleep=self._sleep,
+            what=f"store write of {len(records)} rows that must not be dropped",
+        )
+
+    # --- events: process, then flush --------------------------------------------------------
+
+    def process(self, batch: Sequence[KafkaRecord]) -> PipelineOutput:
+        """Run a micro-batch through the pipeline and keep its rows pending (nothing written).
 
         Events already covered by a restored snapshot are skipped (they are stored).
         """
+        if self._oldest_at is None and batch:
+            self._oldest_at = self._clock()
+        self._events += len(batch)
         fresh = [r for r in batch if not self.partitions.already_stored(r.partition, r.offset)]
-        offsets: dict[int, int] = {}
-        for r in fresh:
-            offsets[r.partition] = max(offsets.get(r.partition, -1), r.offset)
         if not fresh:
-            return PipelineOutput(), offsets
+            return PipelineOutput()
+        for r in fresh:
+            self._offsets[r.partition] = max(self._offsets.get(r.partition, -1), r.offset)
         partition_of = {r.raw.source: r.partition for r in fresh}
-        out = self.pipeline.process(
-            [r.raw for r in fresh],
-            monitor_of=lambda raw: self.partitions.monitor(partition_of[raw.source]),
-        )
-        # Only the first batch of a partition after (re)gaining it can hold rows that are
-        # already stored (written before a crash, after the last snapshot); later batches are
+        out = PipelineOutput()
+        # As in the embedded runner: the model runs on inference_batch_size frames at a time
+        # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls), and decoding
+        # chunk n+1 (one helper thread) overlaps inference on chunk n; the model, the drift state
+        # and the pending rows stay on this thread, in offset order.
+        step = self.settings.inference_batch_size
+        chunks = [fresh[start : start + step] for start in range(0, len(fresh), step)]
+        pending = self._decoder.submit(self.pipeline.prepare, [r.raw for r in chunks[0]])
+        for k, chunk in enumerate(chunks):
+            prepared = pending.result()
+            if k + 1 < len(chunks):
+                pending = self._decoder.submit(
+                    self.pipeline.prepare, [r.raw for r in chunks[k + 1]]
+                )
+            part = self.pipeline.complete(
+                prepared, monitor_of=lambda raw: self.partitions.monitor(partition_of[raw.source])
+            )
+            groups = group_by_event(part, [r.raw for r in chunk], [r.produced_at for r in chunk])
+            self._groups.extend(groups)
+            self._rows += sum(len(g.records) for g in groups)
+            out.extend(part)
+        return out
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows processed but not yet flushed."""
+        return self._rows
+
+    @property
+    def pending_events(self) -> int:
+        """Events given to :meth:`process` since the last flush (skipped replays included)."""
+        return self._events
+
+    def flush_due(self) -> bool:
+        """Whether a trigger fired: enough rows pending, or the oldest pending event is old."""
+        if not self._events:
+            return False
+        if self._rows >= self.settings.worker_flush_rows:
+            return True
+        assert self._oldest_at is not None
+        return self._clock() - self._oldest_at >= self.settings.worker_flush_interval_s
+
+    def flush(self) -> FlushResult:
+        """Write every pending row, then the drift snapshots of the partitions involved.
+
+        Rows go in one insert per table. If the store keeps rejecting them (not: cannot be
+        reached, which is waited for), the events are bisected until the refused ones are
+        isolated; they become ``store_rejected`` dead letters and everything else is written.
+        Snapshots are written last, so a snapshot in the store implies its rows are there.
+        """
+        start = time.perf_counter()
+        groups, offsets = self._groups, self._offsets
+        result = FlushResult(events=self._events)
+        self._groups, self._offsets, self._rows, self._events = [], {}, 0, 0
+        self._oldest_at = None
+        if not groups and not offsets:
+            return result
+        stamp = datetime.now(UTC)
+        for g in groups:  # ingested_at says when the row went to the store
+            g.records = [
+                r.model_copy(update={"ingested_at": stamp}) if isinstance(r, FrameRecord) else r
+                for r in g.records
+            ]
+        # Only the first flush of a partition after (re)gaining it can hold rows that are
+        # already stored (written before a crash, after the last snapshot); later flushes are
         # new by construction, so their writes skip the stored-key lookup.
-        warm = all(self.partitions.is_warm(p) for p in offsets)
-        self.write(out.records(), known_new=warm)
-        return out, offsets
-
-    def save_state(self, offsets: dict[int, int]) -> None:
-        """Persist the drift state of the partitions a stored batch touched."""
+        known_new = all(self.partitions.is_warm(p) for p in offsets)
+        rows = [r for g in groups for r in g.records]
+        snapshots = self.partitions.snapshots(offsets) if offsets else []
+        try:
+            # one insert per table; snapshots come last in the list and so are written last
+            self.write([*rows, *snapshots], known_new=known_new)
+            stored = list(groups)
+        except StoreError as exc:
+            log.error(
+                "the store keeps rejecting a flush of %d rows (%s); bisecting it to find the "
+                "events it refuses",
+                len(rows),
+                exc,
+            )
+            refused = bisect_write(groups, lambda part: self.write(part, attempts=1))
+            cap = self.settings.dead_letter_max_payload_bytes
+            letters = [rejected_letter(g, why, cap) for g, why in refused]
+            for g, why in refused:
+                log.error("dead-lettered %s: the store refused its rows: %s", _name(g), why)
+            self._write_forever([*letters, *snapshots])
+            refused_ids = {id(g) for g, _ in refused}
+            stored = [g for g in groups if id(g) not in refused_ids]
+            result.dead_letters.extend(letters)
         if offsets:
-            # each snapshot row's key includes its new, higher offset: never stored before
-            self.write(self.partitions.snapshots(offsets), known_new=True)
             self.partitions.mark_saved(offsets)
+        done = time.time()
+        for g in stored:
+            for r in g.records:
+                if isinstance(r, FrameRecord):
+                    result.frames += 1
+                    if g.produced_at is not None:
+                        result.end_to_end_s.append(max(0.0, done - g.produced_at))
+                elif isinstance(r, DeadLetterRecord):
+                    result.dead_letters.append(r)
+                elif isinstance(r, DriftEventRecord):
+                    result.drift_events.append(r)
+        result.rows = len(rows) + len(snapshots)
+        result.seconds = time.perf_counter() - start
+        return result
 
-    def handle_labels(self, batch: Sequence[RawRecord]) -> int:
-        """Validate and store ground-truth messages; malformed ones become dead letters."""
+    def handle_labels(self, batch: Sequence[RawRecord]) -> tuple[int, list[DeadLetterRecord]]:
+        """Store ground-truth messages; returns how many were good and the dead letters."""
         good, bad = label_records(
             batch,
             limits=self.pipeline.limits,
             max_payload_bytes=self.settings.dead_letter_max_payload_bytes,
         )
-        self.write([*good, *bad])
-        return len(good)
+        self._write_forever([*good, *bad])
+        return len(good), bad
 
     def revoke(self, partitions: set[int]) -> None:
-        """Forget the drift state of partitions this worker no longer owns."""
+        """Forget the drift state of partitions this worker no longer owns.
+
+        Call :meth:`flush` first: pending rows of those partitions are written by it.
+        """
         self.partitions.forget(partitions)
 
     def close(self) -> None:
-        """Release the store."""
+        """Release the decode thread and the store."""
+        self._decoder.shutdown(wait=True)
         self.store.close()
+
+
+def _name(group: EventRows) -> str:
+    return group.raw.source if group.raw is not None else type(group.records[0]).__name__

@@ -1,7 +1,9 @@
-"""Retry helpers: exponential back-off with a cap, logging each failed attempt.
+"""linewatch's one retry implementation: exponential back-off with a cap, logging each failure.
 
-``retry`` gives up after a number of attempts; ``retry_until_available`` waits out a store
-outage however long it lasts (for callers that must not drop rows and can pause their input).
+``retry`` is the loop. The streaming worker's store writes (:mod:`streams.runners.stream_worker`)
+wait without limit for a store that cannot be reached (``forever_on=(StoreUnavailable,)``) and
+give any other store error ``attempts`` tries; ``retry_until_available`` is ``retry`` set up to
+wait out a store outage however long it lasts (the embedded runner's flushes).
 
 >>> from streams.errors import StoreUnavailable
 >>> delays = []
@@ -49,38 +51,59 @@ def backoff_delays(base_delay_s: float, max_delay_s: float, factor: float = 2.0)
 def retry(
     fn: Callable[[], T],
     *,
-    attempts: int = 5,
+    attempts: int | None = 5,
     base_delay_s: float = 0.5,
     max_delay_s: float = 30.0,
     retry_on: tuple[type[BaseException], ...] = (StoreError,),
+    forever_on: tuple[type[BaseException], ...] = (),
     sleep: Callable[[float], object] = time.sleep,
     what: str = "store write",
 ) -> T:
     """Call ``fn`` until it succeeds or ``attempts`` calls failed with ``retry_on``.
 
-    The last failure is re-raised unchanged; other exceptions propagate at once.
+    ``attempts=None`` retries without limit. Failures that are instances of ``forever_on`` are
+    retried without limit and do not count against ``attempts`` (e.g. a store that cannot be
+    reached, as opposed to one that rejects the rows). The last failure is re-raised unchanged;
+    other exceptions propagate at once.
+
+    >>> from streams.errors import StoreUnavailable, StoreWriteError
+    >>> outcomes = iter([StoreUnavailable("down")] * 6 + [StoreWriteError("bad row")] * 2)
+    >>> def flaky() -> int:
+    ...     raise next(outcomes)
+    >>> slept = []
+    >>> retry(flaky, attempts=2, forever_on=(StoreUnavailable,), sleep=slept.append)
+    Traceback (most recent call last):
+    ...
+    streams.errors.StoreWriteError: bad row
+    >>> len(slept)  # six waits for the store, one between the two rejections
+    7
     """
-    if attempts < 1:
-        raise ValueError("attempts must be at least 1")
+    if attempts is not None and attempts < 1:
+        raise ValueError("attempts must be at least 1 (or None: without limit)")
     delays = backoff_delays(base_delay_s, max_delay_s)
-    for attempt in range(1, attempts + 1):
+    failures = 0
+    calls = 0
+    while True:
+        calls += 1
         try:
             return fn()
         except retry_on as exc:
-            if attempt == attempts:
-                log.error("%s failed %d times, giving up: %s", what, attempt, exc)
+            counted = not isinstance(exc, forever_on)
+            failures += counted
+            if counted and attempts is not None and failures >= attempts:
+                log.error("%s failed %d times, giving up: %s", what, calls, exc)
                 raise
             delay = next(delays)
+            limit = "" if attempts is None or not counted else f"/{attempts}"
             log.warning(
-                "%s failed (attempt %d/%d), retrying in %.1fs: %s",
+                "%s failed (attempt %d%s), retrying in %.1fs: %s",
                 what,
-                attempt,
-                attempts,
+                calls,
+                limit,
                 delay,
                 exc,
             )
             sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def retry_until_available(
@@ -107,23 +130,12 @@ def retry_until_available(
     >>> retry_until_available(flaky, sleep=waits.append), waits
     (7, [0.5, 1.0])
     """
-    delays = backoff_delays(base_delay_s, max_delay_s)
-    attempt = 1
-    while True:
-        try:
-            result = fn()
-        except StoreUnavailable as exc:
-            delay = next(delays)
-            log.warning(
-                "%s: store unreachable (attempt %d), retrying in %.1fs: %s",
-                what,
-                attempt,
-                delay,
-                exc,
-            )
-            sleep(delay)
-            attempt += 1
-            continue
-        if attempt > 1:
-            log.warning("%s: store is back after %d attempts; resuming", what, attempt)
-        return result
+    return retry(
+        fn,
+        attempts=None,
+        base_delay_s=base_delay_s,
+        max_delay_s=max_delay_s,
+        retry_on=(StoreUnavailable,),
+        sleep=sleep,
+        what=what,
+    )

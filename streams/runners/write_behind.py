@@ -1,0 +1,141 @@
+"""Write-behind for the streaming worker: rows grouped by the event that produced them.
+
+A flush writes every pending row in as few inserts as possible. When the store *rejects* the
+rows (an error other than "cannot be reached", still there after the retries), the flush is
+bisected over the events until the offending ones are isolated: those become dead letters with
+the store's message (reason ``store_rejected``) and everything else is written, so one poison
+event never stalls its partition.
+
+>>> from datetime import UTC, datetime
+>>> from schemas.records import DeadLetterRecord
+>>> from streams.errors import StoreWriteError
+>>> from streams.ingest import RawRecord
+>>> now = datetime(2026, 12, 1, tzinfo=UTC)
+>>> def letter(text: str) -> DeadLetterRecord:
+...     return DeadLetterRecord.build(reason="x", detail="", payload=text.encode(), source=text,
+...                                   received_at=now)
+>>> units = [EventRows(RawRecord(t.encode(), t, now), [letter(t)]) for t in "abcdefgh"]
+>>> stored = []
+>>> def insert(records):  # a store that refuses any batch holding the row of event "f"
+...     if any(r.source == "f" for r in records):
+...         raise StoreWriteError("Constraint `poison` is violated")
+...     stored.extend(r.source for r in records)
+>>> rejected = bisect_write(units, insert)
+>>> [(u.raw.source, why) for u, why in rejected]
+[('f', 'Constraint `poison` is violated')]
+>>> sorted(stored)
+['a', 'b', 'c', 'd', 'e', 'g', 'h']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, DeadLetterRecord, StoreRecord
+from streams.errors import StoreError, StoreUnavailable
+from streams.ingest import RawRecord
+from streams.pipeline import PipelineOutput
+
+__all__ = ["STORE_REJECTED", "EventRows", "bisect_write", "group_by_event", "rejected_letter"]
+
+STORE_REJECTED = "store_rejected"
+"""Dead-letter reason of an event whose rows the store refused to write."""
+
+
+@dataclass
+class EventRows:
+    """The rows one input event produced (``raw`` is None for rows of no single event)."""
+
+    raw: RawRecord | None
+    records: list[StoreRecord] = field(default_factory=list)
+    produced_at: float | None = None
+    """When the event was published to Kafka (epoch seconds), for end-to-end latency."""
+
+
+def group_by_event(
+    out: PipelineOutput, raws: Sequence[RawRecord], produced_at: Sequence[float | None]
+) -> list[EventRows]:
+    """Split a batch's output into per-event groups, in input order.
+
+    Frames and dead letters name their event by ``source``; detections by ``event_id``; drift
+    events by ``trigger_event_id``. Rows that belong to no one event (reference-gap windows)
+    get a group each.
+    """
+    by_source = {
+        raw.source: EventRows(raw, produced_at=ts)
+        for raw, ts in zip(raws, produced_at, strict=True)
+    }
+    by_event_id: dict[str, EventRows] = {}
+    loose: list[EventRows] = []
+
+    def place(group: EventRows | None, record: StoreRecord) -> None:
+        if group is None:
+            loose.append(EventRows(None, [record]))
+        else:
+            group.records.append(record)
+
+    for frame in out.frames:
+        group = by_source.get(frame.source)
+        by_event_id[frame.event_id] = group if group is not None else EventRows(None)
+        place(group, frame)
+    for det in out.detections:
+        place(by_event_id.get(det.event_id), det)
+    for drift in out.drift_events:
+        place(by_event_id.get(drift.trigger_event_id), drift)
+    for letter in out.dead_letters:
+        place(by_source.get(letter.source), letter)
+    for gap in out.reference_gaps:
+        place(None, gap)
+    return [g for g in by_source.values() if g.records] + loose
+
+
+def bisect_write(
+    groups: Sequence[EventRows], insert: Callable[[list[StoreRecord]], object]
+) -> list[tuple[EventRows, str]]:
+    """Write ``groups`` with ``insert``, halving on rejection; return the groups refused alone.
+
+    :class:`StoreUnavailable` is not a rejection and propagates (the caller waits for the
+    store). ``insert`` must be idempotent: a half that failed may have been partly written.
+    """
+    if not groups:
+        return []
+    try:
+        insert([r for g in groups for r in g.records])
+        return []
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        if len(groups) == 1:
+            return [(groups[0], str(exc))]
+    mid = len(groups) // 2
+    return bisect_write(groups[:mid], insert) + bisect_write(groups[mid:], insert)
+
+
+def rejected_letter(
+    group: EventRows, message: str, max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES
+) -> DeadLetterRecord:
+    """The dead letter of an event (or a loose row) the store refused, with its message."""
+    detail = f"the store refused this event's rows: {message[:400]}"
+    if group.raw is not None:
+        raw = group.raw
+        return DeadLetterRecord.build(
+            reason=STORE_REJECTED,
+            detail=detail,
+            payload=raw.payload,
+            source=raw.source,
+            received_at=raw.received_at,
+            max_payload_bytes=max_payload_bytes,
+        )
+    first = group.records[0]
+    payload = json.dumps([r.model_dump(mode="json") for r in group.records]).encode()
+    return DeadLetterRecord.build(
+        reason=STORE_REJECTED,
+        detail=detail,
+        payload=payload,
+        source=f"{first.__table__}:{'/'.join(map(str, first.key()))}",
+        received_at=datetime.now(UTC),
+        max_payload_bytes=max_payload_bytes,
+    )
