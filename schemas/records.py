@@ -8,13 +8,15 @@ Field names are column names; datetimes are timezone-aware UTC.
 from __future__ import annotations
 
 import hashlib
+import struct
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 __all__ = [
     "DEAD_LETTER_PAYLOAD_BYTES",
+    "FLOAT32_FRAME_COLUMNS",
     "DeadLetterRecord",
     "DetectionRecord",
     "DriftEventRecord",
@@ -24,6 +26,8 @@ __all__ = [
     "MonitorSnapshotRecord",
     "ReferenceGapRecord",
     "StoreRecord",
+    "content_hash",
+    "float32",
     "stable_id",
 ]
 
@@ -41,6 +45,24 @@ def stable_id(*parts: object) -> str:
     return h.hexdigest()
 
 
+def content_hash(payload: bytes) -> str:
+    """The 32-hex blake2b digest of a raw input event: what "same content" means for an event_id.
+
+    >>> content_hash(b'{"a": 1}') == content_hash(b'{"a": 1}') != content_hash(b'{"a": 2}')
+    True
+    """
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+def float32(value: float) -> float:
+    """``value`` rounded to the nearest Float32, as a ``Float32`` column stores it.
+
+    >>> float32(0.1), float32(1.5)
+    (0.10000000149011612, 1.5)
+    """
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
 class StoreRecord(BaseModel):
     """Base of every stored row."""
 
@@ -51,6 +73,24 @@ class StoreRecord(BaseModel):
     def key(self) -> tuple[object, ...]:
         """The idempotency key of this row."""
         return tuple(getattr(self, name) for name in self.__key__)
+
+
+FLOAT32_FRAME_COLUMNS = (
+    "sensor_lux",
+    "sensor_colour_temp_k",
+    "brightness",
+    "contrast",
+    "sharpness",
+    "colour_cast",
+    "est_colour_temp_k",
+    "clipped_high",
+    "clipped_low",
+    "decode_ms",
+    "inference_ms",
+    "monitor_ms",
+    "latency_ms",
+)
+"""``frames`` columns stored as Float32 (``max_confidence`` stays Float64: thresholds)."""
 
 
 class FrameRecord(StoreRecord):
@@ -86,12 +126,26 @@ class FrameRecord(StoreRecord):
     latency_ms: float
     source: str
     ingested_at: AwareDatetime
+    content_hash: str = ""
+    """:func:`content_hash` of the input event; ``""`` = unknown (never reported as a conflict).
+    The same ``event_id`` with another non-empty hash is an ``event_id_conflict``."""
+
     invalid_outputs: int = 0
     """Model outputs dropped before NMS: non-finite or inverted boxes, non-finite scores."""
 
+    @field_validator(*FLOAT32_FRAME_COLUMNS)
+    @classmethod
+    def _as_stored(cls, value: float | None) -> float | None:
+        """Statistics and timings are Float32 columns (073_compact_rows.sql): round alike."""
+        return None if value is None else float32(value)
+
 
 class DetectionRecord(StoreRecord):
-    """One predicted box (table ``detections``); all boxes above the model's score floor."""
+    """One predicted box (table ``detections``); all boxes above the model's score floor.
+
+    ``line_id`` and ``captured_at`` are always those of the box's frame: the table is sorted by
+    them, and the store and reconcile find a frame's boxes within that line and time.
+    """
 
     __table__ = "detections"
     __key__ = ("event_id", "det_index")

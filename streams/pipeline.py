@@ -23,6 +23,7 @@ from schemas.records import (
     FrameRecord,
     ReferenceGapRecord,
     StoreRecord,
+    content_hash,
 )
 from streams.config import Settings
 from streams.describe import AcceptedFrame, DescribedFrame, FrameDescriber, RejectedRecord
@@ -213,6 +214,7 @@ class MonitoringPipeline:
             latency_ms=max(0.0, (now - raw.received_at).total_seconds() * 1000.0),
             source=raw.source,
             ingested_at=now,
+            content_hash=content_hash(raw.payload),
             invalid_outputs=frame.invalid_outputs,
         )
 

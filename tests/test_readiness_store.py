@@ -61,7 +61,7 @@ def add_frame(
     store.insert([frame])
     store.insert(
         [
-            sample_detection(eid, i, c, s, b, line_id=frame.line_id)
+            sample_detection(eid, i, c, s, b, line_id=frame.line_id, captured_at=frame.captured_at)
             for i, (c, s, b) in enumerate(dets)
         ]
     )

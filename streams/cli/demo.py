@@ -30,20 +30,20 @@ SELECT f.line_id, f.shift, f.lighting, f.frames,
        ifNull(g.max_gap, -1) AS max_gap, ifNull(g.gap_signal, '') AS gap_signal
 FROM (
     SELECT line_id, shift, lighting, count() AS frames
-    FROM linewatch.frames GROUP BY line_id, shift, lighting
+    FROM linewatch.frames FINAL GROUP BY line_id, shift, lighting
 ) AS f
 LEFT JOIN (
     SELECT line_id, shift, lighting, sum(n) AS drift_events,
            arrayStringConcat(groupArray(concat(signal, '×', toString(n))), ' ') AS signals
     FROM (
         SELECT line_id, shift, lighting, signal, count() AS n
-        FROM linewatch.drift_events GROUP BY line_id, shift, lighting, signal ORDER BY n DESC
+        FROM linewatch.drift_events FINAL GROUP BY line_id, shift, lighting, signal ORDER BY n DESC
     ) GROUP BY line_id, shift, lighting
 ) AS d ON f.line_id = d.line_id AND f.shift = d.shift AND f.lighting = d.lighting
 LEFT JOIN (
     SELECT line_id, shift, lighting, max(distance) AS max_gap,
            argMax(signal, distance) AS gap_signal
-    FROM linewatch.reference_gap
+    FROM linewatch.reference_gap FINAL
     WHERE metric = 'outside_lab_range' AND signal IN {signals:Array(String)}
     GROUP BY line_id, shift, lighting
 ) AS g ON f.line_id = g.line_id AND f.shift = g.shift AND f.lighting = g.lighting

@@ -28,6 +28,8 @@ def _print_summary(summary: RunSummary) -> None:
     table = Table(title="run summary", show_header=False)
     table.add_row("records read", str(summary.records_read))
     table.add_row("frames stored", str(summary.frames))
+    if summary.replays:
+        table.add_row("  replays (already stored)", str(summary.replays))
     table.add_row("dead letters", str(summary.dead_letters))
     for reason, n in sorted(summary.dead_letter_reasons.items()):
         table.add_row(f"  {reason}", str(n))

@@ -179,6 +179,18 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             total = len(s.applied_migrations())
             typer.echo(f"{s.dsn}: schema up to date ({total} files, {len(applied)} newly applied)")
 
+    @groups.schema.command("retention")
+    def retention(
+        table: Annotated[str, typer.Argument(help="frames, detections, event_keys, labels, …")],
+        days: Annotated[float, typer.Argument(help="Days to keep (0: forever).")],
+        store: StoreOpt = None,
+    ) -> None:
+        """Set how long a table keeps its rows (TTL; whole expired parts are dropped)."""
+        with _open(store) as s:
+            s.set_retention(table, round(days * 86400))
+            ttl = s.retention().get(table, "none (kept forever)")
+            typer.echo(f"{s.dsn}: {table} TTL {ttl}")
+
     @app.command("query")
     def query(
         sql: Annotated[str, typer.Argument(help="SQL; reference parameters as {name:Type}.")],

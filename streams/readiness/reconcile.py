@@ -35,31 +35,51 @@ PRODUCTION_SPLIT = "production"
 _CHUNK = 5000
 
 PENDING_SQL = """
+WITH pending AS (
+    -- the latest label of each event, unless its outcome at this threshold is stored already:
+    -- in steady state a handful of rows, whatever the size of the store
+    SELECT l.event_id AS event_id, l.label_id AS label_id, l.source AS source,
+           l.labelled_at AS labelled_at, l.class_names AS class_names, l.boxes AS boxes
+    FROM (
+        SELECT event_id, label_id, source, labelled_at, class_names, boxes
+        FROM linewatch.labels FINAL
+        ORDER BY event_id, labelled_at DESC, label_id DESC
+        LIMIT 1 BY event_id
+    ) AS l
+    LEFT ANTI JOIN (
+        SELECT event_id, label_id FROM linewatch.v_frame_outcomes
+        WHERE threshold = {threshold:Float64}
+    ) AS o ON o.event_id = l.event_id AND o.label_id = l.label_id
+)
 SELECT
     l.event_id, l.label_id, l.source, l.labelled_at, l.class_names, l.boxes,
-    f.line_id, f.camera_id, f.shift, f.lighting, f.product_variant, f.captured_at,
-    f.model_version, f.max_confidence, f.latency_ms, f.inference_ms
-FROM (
-    SELECT event_id, label_id, source, labelled_at, class_names, boxes
-    FROM linewatch.labels FINAL
-    ORDER BY event_id, labelled_at DESC, label_id DESC
-    LIMIT 1 BY event_id
-) AS l
+    k.line_id, k.captured_at
+FROM pending AS l
+-- where each pending label's frame is (line, capture time), from event_keys by primary key:
+-- labels whose frame has not arrived drop out here
 INNER JOIN (
-    SELECT event_id, line_id, camera_id, shift, lighting, product_variant, captured_at,
-           model_version, max_confidence, latency_ms, inference_ms
-    FROM linewatch.frames FINAL
-) AS f ON f.event_id = l.event_id
-LEFT ANTI JOIN (
-    SELECT event_id, label_id FROM linewatch.v_frame_outcomes
-    WHERE threshold = {threshold:Float64}
-) AS o ON o.event_id = l.event_id AND o.label_id = l.label_id
+    SELECT event_id, line_id, captured_at FROM linewatch.event_keys
+    WHERE event_id IN (SELECT event_id FROM pending)
+) AS k ON k.event_id = l.event_id
+LIMIT 1 BY l.event_id
+"""
+
+FRAMES_SQL = """
+SELECT event_id, line_id, camera_id, shift, lighting, product_variant, captured_at,
+       model_version, max_confidence, latency_ms, inference_ms
+FROM linewatch.frames
+WHERE line_id IN {lines:Array(String)}
+  AND captured_at >= {lo:DateTime64(3, 'UTC')} AND captured_at <= {hi:DateTime64(3, 'UTC')}
+  AND event_id IN {ids:Array(String)}
+LIMIT 1 BY event_id
 """
 
 DETECTIONS_SQL = """
 SELECT DISTINCT event_id, det_index, class_name, confidence, x1, y1, x2, y2
 FROM linewatch.detections
-WHERE event_id IN {ids:Array(String)} AND confidence >= {threshold:Float64}
+WHERE line_id IN {lines:Array(String)}
+  AND captured_at >= {lo:DateTime64(3, 'UTC')} AND captured_at <= {hi:DateTime64(3, 'UTC')}
+  AND event_id IN {ids:Array(String)} AND confidence >= {threshold:Float64}
 """
 
 
@@ -74,11 +94,32 @@ class ReconcileSummary:
     """fnr / fpr drift events found over all reconciled units (:mod:`.label_drift`)."""
 
 
+def _window(pending: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """Event ids, lines and capture-time range of pending rows (``frames``/``detections`` are
+    sorted by line and capture time, so a query bounded by them reads only that window)."""
+    return {
+        "ids": [r[0] for r in pending],
+        "lines": sorted({r[6] for r in pending}),
+        "lo": min(r[7] for r in pending),
+        "hi": max(r[7] for r in pending),
+    }
+
+
+def _frames(
+    store: ClickHouseStore, pending: Sequence[tuple[Any, ...]]
+) -> dict[str, tuple[Any, ...]]:
+    """``event_id -> (line_id, camera_id, …, inference_ms)`` of the pending rows' frames."""
+    rows = store.query(FRAMES_SQL, _window(pending)).result_rows
+    return {str(r[0]): tuple(r[1:]) for r in rows}
+
+
 def _detections(
-    store: ClickHouseStore, ids: Sequence[str], threshold: float
+    store: ClickHouseStore, pending: Sequence[tuple[Any, ...]], threshold: float
 ) -> dict[str, list[PredictedBox]]:
+    """Detections at ``threshold`` of the ``pending`` rows' frames, within their window."""
     found: dict[str, list[PredictedBox]] = defaultdict(list)
-    rows = store.query(DETECTIONS_SQL, {"ids": list(ids), "threshold": threshold}).result_rows
+    params = {**_window(pending), "threshold": threshold}
+    rows = store.query(DETECTIONS_SQL, params).result_rows
     for event_id, _idx, cls, conf, x1, y1, x2, y2 in rows:
         found[event_id].append(PredictedBox(cls, float(conf), (x1, y1, x2, y2)))
     return found
@@ -137,12 +178,18 @@ def reconcile(
     """
     thr = operating_threshold(settings) if threshold is None else float(threshold)
     pending = store.query(PENDING_SQL, {"threshold": thr}).result_rows
+    pending.sort(key=lambda r: (r[6], r[7]))  # line, capture time: each chunk a narrow window
     now = datetime.now(UTC)
     written = 0
     for start in range(0, len(pending), _CHUNK):
         chunk = pending[start : start + _CHUNK]
-        preds = _detections(store, [r[0] for r in chunk], thr)
-        records = [_outcome_record(r, preds.get(r[0], []), thr, now) for r in chunk]
+        frames = _frames(store, chunk)
+        preds = _detections(store, chunk, thr)
+        records = [
+            _outcome_record((*r[:6], *frames[r[0]]), preds.get(r[0], []), thr, now)
+            for r in chunk
+            if r[0] in frames
+        ]
         written += store.insert(records)
     orphans = store.query(
         "SELECT labels_without_frames FROM linewatch.v_label_coverage"

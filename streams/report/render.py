@@ -179,7 +179,12 @@ def _slices_section(m: ReadinessMetrics) -> dict[str, Any] | None:
     return {"heatmap": plots.slice_heatmaps(slices), "rows": rows}
 
 
-_WATCHED_SQL = "SELECT count(), uniqExact(line_id, shift, lighting) FROM linewatch.frames"
+# frames counted exactly (FINAL); the slices from the daily rollup (one row per slice and day,
+# docs/storage.md) instead of a scan of every frame
+_WATCHED_SQL = """
+SELECT (SELECT count() FROM linewatch.frames FINAL),
+       (SELECT uniqExact(line_id, shift, lighting) FROM linewatch.frames_daily)
+"""
 
 
 def _estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:
@@ -370,7 +375,7 @@ def _latency_section(store: ClickHouseStore, m: ReadinessMetrics) -> dict[str, A
         return None
     qs = ", ".join(f"{q / 100:.2f}" for q in range(101))
     res = store.query(
-        f"SELECT line_id, quantiles({qs})(latency_ms) FROM linewatch.frames GROUP BY line_id"
+        f"SELECT line_id, quantiles({qs})(latency_ms) FROM linewatch.frames FINAL GROUP BY line_id"
     )
     curves = {str(line): [float(v) for v in values] for line, values in res.result_rows}
     takt = {lat.line_id: lat.takt_ms for lat in m.latency}

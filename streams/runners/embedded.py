@@ -2,8 +2,9 @@
 
 It is a thin adapter: it reads raw records, cuts them into micro-batches, hands each to
 :class:`~streams.pipeline.MonitoringPipeline` and the result to a
-:class:`~streams.sinks.BatchWriter`. Rows in ``frames`` + rows in ``dead_letters`` always equal
-the records read.
+:class:`~streams.sinks.BatchWriter`. Every record read ends as a frame stored, a replay of a
+frame already stored (same ``event_id``, same content: skipped) or a dead letter (an
+``event_id_conflict`` among them); the summary counts what the store really wrote.
 
 While the store is unreachable (:class:`~streams.errors.StoreUnavailable`, e.g. a ClickHouse
 server restarting) a flush is retried with capped exponential back-off
@@ -34,7 +35,12 @@ class RunSummary:
     """What one run did."""
 
     records_read: int = 0
+    processed: int = 0
+    """Events that went through the model (frames stored + replays + conflicts)."""
     frames: int = 0
+    """Frames the store really wrote (after replays and conflicts were set aside)."""
+    replays: int = 0
+    """Frames not written because the same event (same id, same content) was already stored."""
     dead_letters: int = 0
     drift_events: int = 0
     reference_gaps: int = 0
@@ -46,12 +52,13 @@ class RunSummary:
     @property
     def frames_per_s(self) -> float:
         """Throughput over the whole run."""
-        return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def add(self, out: PipelineOutput, read: int) -> None:
         """Count one batch."""
         self.records_read += read
-        self.frames += len(out.frames)
+        self.processed += len(out.frames)
+        self.frames += len(out.frames)  # until the writer says what it really wrote
         self.dead_letters += len(out.dead_letters)
         self.drift_events += len(out.drift_events)
         self.reference_gaps += len(out.reference_gaps)
@@ -121,5 +128,10 @@ def run_embedded(
             labels(), writer, pipeline.limits, settings.dead_letter_max_payload_bytes
         )
     retry_until_available(writer.flush, what="store flush (reading paused)")
+    summary.frames = writer.stats.written["frames"]
+    summary.replays = writer.stats.skipped["frames"]
+    for dl in writer.stats.conflicts:
+        summary.dead_letters += 1
+        summary.dead_letter_reasons[dl.reason] = summary.dead_letter_reasons.get(dl.reason, 0) + 1
     summary.elapsed_s = time.perf_counter() - start
     return summary

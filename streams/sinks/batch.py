@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from schemas.records import StoreRecord
 from streams.errors import StoreError, StoreUnavailable, StoreWriteError
+from streams.sinks.clickhouse import WriteResult
 
-__all__ = ["BatchWriter", "RecordSink"]
+__all__ = ["BatchWriter", "RecordSink", "ReportingSink"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,15 @@ class RecordSink(Protocol):
 
     def insert(self, records: Sequence[StoreRecord]) -> int:
         """Write records idempotently; return the rows written."""
+        ...
+
+
+@runtime_checkable
+class ReportingSink(Protocol):
+    """A sink that also says what it skipped and which events conflicted."""
+
+    def write(self, records: Sequence[StoreRecord]) -> WriteResult:
+        """Write records idempotently; say what happened per table."""
         ...
 
 
@@ -69,6 +79,10 @@ class BatchWriter:
         self._pending: list[StoreRecord] = []
         self._oldest_at: float | None = None
         self.rows_written = 0
+        self._in_doubt: set[tuple[str, tuple[object, ...]]] = set()
+        self.stats = WriteResult()
+        """Rows really written and skipped per table, and conflicts, over all flushes (filled
+        in full when the store is a :class:`ReportingSink`, as ``ClickHouseStore`` is)."""
 
     @property
     def pending(self) -> int:
@@ -105,18 +119,31 @@ class BatchWriter:
             return 0
         batch = list(self._pending)
         try:
-            written = self.store.insert(batch)
-        except StoreUnavailable as exc:
+            if isinstance(self.store, ReportingSink):
+                result = self.store.write(batch)
+            else:
+                result = WriteResult()
+                result.written["*"] = self.store.insert(batch)
+        except StoreError as exc:
+            # part of the batch may have landed (a server that stored an insert and died before
+            # answering): rows the retry then finds stored were written by this writer
+            self._in_doubt |= {(r.__table__, r.key()) for r in batch}
+            if not isinstance(exc, StoreUnavailable):
+                log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
+                raise StoreWriteError(
+                    f"{exc} ({len(batch)} rows stay pending; back off, then flush() again)"
+                ) from exc
             log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
             raise StoreUnavailable(
                 f"{exc} ({len(batch)} rows stay pending; back off, then flush() again)"
             ) from exc
-        except StoreError as exc:
-            log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
-            raise StoreWriteError(
-                f"{exc} ({len(batch)} rows stay pending; back off, then flush() again)"
-            ) from exc
+        if self._in_doubt:
+            for table, _key in result.found_stored & self._in_doubt:
+                result.written[table] += 1
+                result.skipped[table] -= 1
+            self._in_doubt -= {(r.__table__, r.key()) for r in batch}
         del self._pending[: len(batch)]
         self._oldest_at = self._clock() if self._pending else None
-        self.rows_written += written
-        return written
+        self.stats.add(result)
+        self.rows_written += result.rows
+        return result.rows

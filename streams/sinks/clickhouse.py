@@ -17,13 +17,22 @@
 
 Design notes (checked against chDB 4.4 / ClickHouse 26.9):
 
-- Writes are idempotent by each record's ``__key__``: the keys already present are looked up
-  first (chunked ``IN`` on the first key column, parameters bound server-side), duplicates in
-  the batch are dropped, and the insert carries ``insert_deduplication_token`` (a hash of its
-  keys; effective because tables set ``non_replicated_deduplication_window``). Tables are
-  ``ReplacingMergeTree`` with the key in the sort key as a last backstop.
-- ``insert`` returns the rows it wrote. ClickHouse's own ``written_rows`` summary is *not*
-  used: it reports the rows sent even when the deduplication token discarded the block.
+- Writes are idempotent by each record's ``__key__``; the cost of the stored-key lookup is
+  bounded by the batch, not by the history (see ``docs/storage.md``):
+  frames are looked up in ``event_keys`` (narrow, sorted by ``event_id``, fed by a materialized
+  view), which also yields their content hash: same ``event_id`` with other content is an
+  ``event_id_conflict`` dead letter (:mod:`streams.sinks.identity`); detections are looked up
+  only for frames already stored, within their lines' capture-time window (the sort key);
+  the small tables by an ``IN`` on their first key column. Duplicates in the batch are
+  dropped, and each insert carries ``insert_deduplication_token`` (a hash of its keys).
+  Tables are ``ReplacingMergeTree`` with the key in the sort key, and every view that counts
+  reads ``FINAL`` (or ``uniqExact``), so counts are exact even for a duplicate that got past
+  both the lookup and the token (two writers racing on one batch).
+- ``insert``/``write`` count the rows they sent after the lookup. ClickHouse's own
+  ``written_rows`` summary is *not* used: it reports the rows sent even when the deduplication
+  token discarded the block. The token can only discard a block whose keys were all written
+  between this call's lookup and its insert (a concurrent writer): the one overcount left.
+- No insert fails for touching many partitions (``max_partitions_per_insert_block = 0``).
 - Query parameters use ClickHouse's server-side ``{name:Type}`` syntax, which chDB supports
   like the server (``Array(String)``, ``DateTime64(3, 'UTC')``, ``Nullable(...)`` …); values
   are never pasted into SQL. A string value is parsed by ClickHouse as the declared type.
@@ -45,8 +54,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Self
@@ -56,13 +66,20 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 from pydantic import SecretStr
 
-from schemas.records import StoreRecord, stable_id
+from schemas.records import (
+    DeadLetterRecord,
+    DetectionRecord,
+    FrameRecord,
+    StoreRecord,
+    stable_id,
+)
 from streams.errors import SchemaChanged, StoreError, StoreUnavailable, StoreWriteError
 from streams.sinks import chdb_lock
 from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
+from streams.sinks.identity import conflict_dead_letter, is_conflict
 from streams.sinks.migrations import MIGRATIONS_TABLE, load_migrations
 
-__all__ = ["LOOKUP_CHUNK", "ClickHouseStore", "QueryResult"]
+__all__ = ["LOOKUP_CHUNK", "RETENTION_COLUMNS", "ClickHouseStore", "QueryResult", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +87,47 @@ LOOKUP_CHUNK = 2000
 """Keys per ``IN`` query of the existing-key lookup."""
 
 _AUTH_FAILED = 516
+
+RETENTION_COLUMNS: dict[str, str] = {
+    "frames": "captured_at",
+    "detections": "captured_at",
+    "event_keys": "captured_at",
+    "drift_events": "detected_at",
+    "reference_gap": "window_end",
+    "labels": "labelled_at",
+    "dead_letters": "received_at",
+    "frames_hourly": "hour",
+    "frames_daily": "hour",
+}
+"""Tables whose retention ``set_retention`` manages, and the time column their TTL uses."""
+
+
+@dataclass
+class WriteResult:
+    """What one :meth:`ClickHouseStore.write` did, per table."""
+
+    written: Counter[str] = field(default_factory=Counter)
+    """Rows inserted per table (after the stored-key lookup)."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Rows not written because their key was already stored or repeated: replays."""
+    conflicts: list[DeadLetterRecord] = field(default_factory=list)
+    """``event_id_conflict`` dead letters (also written to ``dead_letters``)."""
+    found_stored: set[tuple[str, tuple[object, ...]]] = field(default_factory=set)
+    """``(table, key)`` of the rows skipped because the store already held them (not the
+    repeats inside the call): lets a caller whose previous attempt failed tell the rows that
+    attempt did land (see :class:`~streams.sinks.batch.BatchWriter`)."""
+
+    @property
+    def rows(self) -> int:
+        """All rows inserted."""
+        return sum(self.written.values())
+
+    def add(self, other: WriteResult) -> None:
+        """Accumulate another result."""
+        self.written.update(other.written)
+        self.skipped.update(other.skipped)
+        self.conflicts.extend(other.conflicts)
+        self.found_stored |= other.found_stored
 
 
 class QueryResult(NamedTuple):
@@ -336,12 +394,47 @@ class ClickHouseStore:
             self._client.database = DATABASE
             return newly
 
+    # --- retention --------------------------------------------------------------------------
+
+    def set_retention(self, table: str, seconds: int | None) -> None:
+        """Keep ``table``'s rows ``seconds`` after their time column (``None``/0: forever).
+
+        Tables drop whole expired parts (``ttl_only_drop_parts``, migration 072), so with
+        daily-or-finer parts a day's data goes at once, without rewriting anything.
+        """
+        if table not in RETENTION_COLUMNS:
+            raise StoreError(
+                f"no retention for table {table!r}: choose one of {', '.join(RETENTION_COLUMNS)}"
+            )
+        if seconds is not None and seconds < 0:
+            raise StoreError(f"retention must be >= 0 seconds, not {seconds}")
+        if seconds:
+            column = RETENTION_COLUMNS[table]
+            self.command(
+                f"ALTER TABLE {DATABASE}.{table} MODIFY TTL "
+                f"toDateTime({column}) + toIntervalSecond({int(seconds)})"
+            )
+        elif self.retention().get(table):
+            self.command(f"ALTER TABLE {DATABASE}.{table} REMOVE TTL")
+
+    def retention(self) -> dict[str, str]:
+        """The TTL expression of each table that has one."""
+        found: dict[str, str] = {}
+        for name, ddl in self.query(
+            "SELECT name, create_table_query FROM system.tables WHERE database = {db:String}",
+            {"db": DATABASE},
+        ).result_rows:
+            match = re.search(r"\bTTL (.+?) SETTINGS", str(ddl))
+            if name in RETENTION_COLUMNS and match:
+                found[str(name)] = match.group(1).strip()
+        return found
+
     # --- writes -----------------------------------------------------------------------------
 
     def existing_keys(
         self, model: type[StoreRecord], keys: Sequence[tuple[object, ...]]
     ) -> set[tuple[object, ...]]:
-        """Those of ``keys`` already stored in ``model``'s table."""
+        """Those of ``keys`` already stored in ``model``'s table (any table; not bounded)."""
         if not keys:
             return set()
         key_cols = model.__key__
@@ -360,42 +453,190 @@ class ClickHouseStore:
                     found.add(tuple(row))
         return found
 
+    def stored_events(self, event_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``event_id -> (content_hash, source)`` of those of ``event_ids`` already stored.
+
+        Reads ``event_keys`` by its primary key (``event_id``): only the granules that can hold
+        the given ids, whatever line or time they were stored under. A non-empty hash wins over
+        ``""`` when an event was stored both before and after hashes existed.
+        """
+        found: dict[str, tuple[str, str]] = {}
+        ids = sorted(set(event_ids))
+        for chunk in _chunks(ids, LOOKUP_CHUNK):
+            rows = self.query(
+                f"SELECT event_id, content_hash, source FROM {DATABASE}.event_keys "
+                "WHERE event_id IN {ids:Array(String)}",
+                {"ids": list(chunk)},
+            ).result_rows
+            for event_id, digest, source in rows:
+                if event_id not in found or not found[event_id][0]:
+                    found[str(event_id)] = (str(digest), str(source))
+        return found
+
+    def _stored_detections(self, detections: Sequence[DetectionRecord]) -> set[tuple[object, ...]]:
+        """Keys of ``detections`` already stored, read within their lines and capture times.
+
+        The filter on ``line_id`` and a ``captured_at`` range (per line) is the table's sort key,
+        so the lookup reads the granules of the batch's time window only: a detection's line and
+        capture time are those of its frame, identical in a replay.
+        """
+        if not detections:
+            return set()
+        spans: dict[str, tuple[Any, Any]] = {}
+        for d in detections:
+            lo, hi = spans.get(d.line_id, (d.captured_at, d.captured_at))
+            spans[d.line_id] = (min(lo, d.captured_at), max(hi, d.captured_at))
+        params: dict[str, Any] = {}
+        ranges: list[str] = []
+        for n, (line, (lo, hi)) in enumerate(sorted(spans.items())):
+            params[f"l{n}"], params[f"lo{n}"], params[f"hi{n}"] = line, lo, hi
+            ranges.append(
+                f"(line_id = {{l{n}:String}} AND captured_at >= {{lo{n}:DateTime64(3, 'UTC')}} "
+                f"AND captured_at <= {{hi{n}:DateTime64(3, 'UTC')}})"
+            )
+        wanted = {d.key() for d in detections}
+        found: set[tuple[object, ...]] = set()
+        ids = sorted({d.event_id for d in detections})
+        for chunk in _chunks(ids, LOOKUP_CHUNK):
+            sql = (
+                f"SELECT DISTINCT event_id, det_index FROM {DATABASE}.detections "
+                f"WHERE ({' OR '.join(ranges)}) AND event_id IN {{ids:Array(String)}}"
+            )
+            for row in self.query(sql, {**params, "ids": list(chunk)}).result_rows:
+                if tuple(row) in wanted:
+                    found.add(tuple(row))
+        return found
+
     def insert(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> int:
         """Write records idempotently (grouped by table); return the rows actually written.
 
+        See :meth:`write`, which also says what was skipped and which events conflicted.
+        """
+        return self.write(records, known_new=known_new).rows
+
+    def write(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> WriteResult:
+        """Write records idempotently, table by table (frames first); say what happened.
+
         Rows whose key is already stored, or repeats a key earlier in ``records``, are skipped.
+        A frame whose ``event_id`` is stored (or earlier in ``records``) with *other* content is
+        an ``event_id_conflict`` (:mod:`streams.sinks.identity`): it and its detections (those
+        whose line and capture time are not the kept frame's) are not written, a dead letter
+        naming both sources is.
         On failure nothing of the failing table is written and the whole call can be retried.
         ``known_new=True`` skips the lookup of stored keys, for a caller that can prove none of
         the keys was written before (a streaming worker past its first batch on a partition);
-        keys repeated within ``records`` are still dropped and the dedup token still applies.
+        frames are still checked against ``event_keys`` (a conflict can arrive at any offset).
         """
-        by_model: dict[type[StoreRecord], dict[tuple[object, ...], StoreRecord]] = defaultdict(dict)
+        result = WriteResult()
+        frames: dict[str, FrameRecord] = {}  # event_id -> the first frame with it
+        conflicted: set[str] = set()  # event_ids with another content later in records
+        batch_detections: list[DetectionRecord] = []
+        others: dict[type[StoreRecord], dict[tuple[object, ...], StoreRecord]] = defaultdict(dict)
         for record in records:
-            by_model[type(record)].setdefault(record.key(), record)
-        written = 0
+            if isinstance(record, FrameRecord):
+                first = frames.setdefault(record.event_id, record)
+                if first is record:
+                    continue
+                if is_conflict(first.content_hash, record.content_hash):
+                    conflicted.add(record.event_id)
+                    result.conflicts.append(
+                        conflict_dead_letter(
+                            record, stored_source=first.source, stored_hash=first.content_hash
+                        )
+                    )
+                else:
+                    result.skipped["frames"] += 1
+            elif isinstance(record, DetectionRecord):
+                batch_detections.append(record)
+            elif others[type(record)].setdefault(record.key(), record) is not record:
+                result.skipped[record.__table__] += 1
+        detections: dict[tuple[object, ...], DetectionRecord] = {}
+        for d in batch_detections:
+            if d.event_id in conflicted:
+                # a detection carries its frame's line and capture time: keep only those of
+                # the frame that stays (the first one); the other content's boxes are dropped
+                first = frames[d.event_id]
+                if (d.line_id, d.captured_at) != (first.line_id, first.captured_at):
+                    continue
+            if detections.setdefault(d.key(), d) is not d:
+                result.skipped["detections"] += 1
         with self._lock:
             self._check_open(f"write {len(records)} rows")
-            for model, unique in by_model.items():
-                existing = set() if known_new else self.existing_keys(model, list(unique))
-                fresh = [r for k, r in unique.items() if k not in existing]
-                if not fresh:
+            stored = self.stored_events(list(frames))
+            new_frames: list[FrameRecord] = []
+            for event_id, frame in frames.items():
+                if event_id not in stored:
+                    new_frames.append(frame)
                     continue
-                columns = list(model.model_fields)
-                rows = [[getattr(r, c) for c in columns] for r in fresh]
-                token = stable_id(model.__table__, *sorted((r.key() for r in fresh), key=repr))
-                try:
-                    self._client.insert(
-                        f"{DATABASE}.{model.__table__}",
-                        rows,
-                        column_names=columns,
-                        settings={"insert_deduplication_token": token},
+                digest, source = stored[event_id]
+                if is_conflict(digest, frame.content_hash):
+                    result.conflicts.append(
+                        conflict_dead_letter(frame, stored_source=source, stored_hash=digest)
                     )
-                except (ClickHouseError, OSError) as exc:
-                    failure = self._failure(exc, f"write {len(rows)} rows to {model.__table__}")
-                    if isinstance(failure, StoreUnavailable):
-                        raise failure from exc
-                    raise StoreWriteError(
-                        f"{failure}; nothing of this table was written: retry after a back-off"
-                    ) from exc
-                written += len(rows)
-        return written
+                    dropped = [k for k, d in detections.items() if d.event_id == event_id]
+                    for k in dropped:
+                        del detections[k]
+                else:
+                    result.skipped["frames"] += 1
+                    result.found_stored.add(("frames", frame.key()))
+            self._insert_rows(FrameRecord, new_frames, result)
+            # a detection can only be stored already if its frame is (frames are written first)
+            fresh_ids = {f.event_id for f in new_frames}
+            maybe_stored = [d for d in detections.values() if d.event_id not in fresh_ids]
+            done = set() if known_new else self._stored_detections(maybe_stored)
+            result.skipped["detections"] += len(done)
+            result.found_stored |= {("detections", k) for k in done}
+            self._insert_rows(
+                DetectionRecord, [d for k, d in detections.items() if k not in done], result
+            )
+            for dl in result.conflicts:
+                others[DeadLetterRecord].setdefault(dl.key(), dl)
+            # conflict dead letters recur with every replay of the conflicting event: always
+            # looked up, even for a caller that knows its own rows are new
+            conflict_keys = [dl.key() for dl in result.conflicts]
+            for model, unique in others.items():
+                if not known_new:
+                    existing = self.existing_keys(model, list(unique))
+                elif model is DeadLetterRecord and conflict_keys:
+                    existing = self.existing_keys(model, conflict_keys)
+                else:
+                    existing = set()
+                result.skipped[model.__table__] += len(existing)
+                result.found_stored |= {(model.__table__, k) for k in existing}
+                self._insert_rows(
+                    model, [r for k, r in unique.items() if k not in existing], result
+                )
+        return result
+
+    def _insert_rows(
+        self, model: type[StoreRecord], fresh: Sequence[StoreRecord], result: WriteResult
+    ) -> None:
+        """One ``INSERT`` of ``fresh`` rows into ``model``'s table, counted in ``result``.
+
+        ``max_partitions_per_insert_block = 0``: a backfill spanning years of legitimate capture
+        times touches many monthly/daily partitions; ClickHouse would refuse the whole block
+        ("Too many partitions for single INSERT block") and a retry would fail forever.
+        """
+        if not fresh:
+            return
+        columns = list(model.model_fields)
+        rows = [[getattr(r, c) for c in columns] for r in fresh]
+        token = stable_id(model.__table__, *sorted((r.key() for r in fresh), key=repr))
+        try:
+            self._client.insert(
+                f"{DATABASE}.{model.__table__}",
+                rows,
+                column_names=columns,
+                settings={
+                    "insert_deduplication_token": token,
+                    "max_partitions_per_insert_block": 0,
+                },
+            )
+        except (ClickHouseError, OSError) as exc:
+            failure = self._failure(exc, f"write {len(rows)} rows to {model.__table__}")
+            if isinstance(failure, StoreUnavailable):
+                raise failure from exc
+            raise StoreWriteError(
+                f"{failure}; nothing of this table was written: retry after a back-off"
+            ) from exc
+        result.written[model.__table__] += len(rows)

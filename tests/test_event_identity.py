@@ -1,0 +1,183 @@
+"""Event identity (replay = no-op, conflict = dead letter) and many-partition inserts, on chDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from schemas.records import DetectionRecord, FrameRecord, content_hash
+from streams.config import Settings
+from streams.inference import Detector
+from streams.ingest.sources import open_source
+from streams.pipeline import MonitoringPipeline
+from streams.runners.embedded import run_embedded
+from streams.runners.reference import load_reference
+from streams.sinks import BatchWriter, ClickHouseStore
+from tests.test_store_samples import detection, frame
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
+    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as s:
+        s.apply_schema()
+        yield s
+
+
+def count(store: ClickHouseStore, sql: str) -> int:
+    return int(store.query(sql).result_rows[0][0])
+
+
+def hashed(i: int, content: bytes, source: str, **update: object) -> FrameRecord:
+    return frame(i).model_copy(
+        update={"content_hash": content_hash(content), "source": source, **update}
+    )
+
+
+def conflicts(store: ClickHouseStore) -> list[tuple[str, str]]:
+    return [
+        (str(r[0]), str(r[1]))
+        for r in store.query(
+            "SELECT source, detail FROM linewatch.dead_letters "
+            "WHERE reason = 'event_id_conflict' ORDER BY source"
+        ).result_rows
+    ]
+
+
+@pytest.mark.parametrize("interleaved", [True, False])
+def test_conflict_in_one_batch_is_a_dead_letter_and_keeps_its_detections_out(
+    store: ClickHouseStore, interleaved: bool
+) -> None:
+    first = hashed(1, b"A", "file:a.jsonl:1")
+    other = hashed(1, b"B", "file:b.jsonl:9", line_id="line-2", camera_id="cam-z")
+    replay = hashed(1, b"A", "file:a.jsonl:1")
+    mine = [detection(1, 0)]
+    theirs = [detection(1, k).model_copy(update={"line_id": "line-2"}) for k in (0, 1)]
+    if interleaved:
+        batch = [first, *mine, other, *theirs, replay]
+    else:  # the pipeline's order: every frame, then every detection
+        batch = [first, other, replay, *mine, *theirs]
+    result = store.write(batch)
+    assert result.written["frames"] == 1
+    assert result.written["detections"] == 1  # the first frame's; not the other's two
+    assert result.skipped["frames"] == 1  # the replay
+    assert result.written["dead_letters"] == 1
+    ((source, detail),) = conflicts(store)
+    assert source == "file:b.jsonl:9"
+    assert "file:a.jsonl:1" in detail and "evt-000001" in detail
+    assert count(store, "SELECT count() FROM linewatch.frames") == 1
+    assert store.query("SELECT line_id FROM linewatch.frames").result_rows == [("line-1",)]
+
+
+def test_conflict_across_runs_replay_silent_and_counts_exact(store: ClickHouseStore) -> None:
+    stored = [hashed(i, f"A{i}".encode(), f"file:a:{i}") for i in range(5)]
+    assert store.insert([*stored, detection(2, 0)]) == 6
+    # a later run: a replay of event 1, a conflict on event 2 (other line, other time), a new one
+    later = [
+        hashed(1, b"A1", "kafka:camera-events:0:17"),
+        hashed(
+            2,
+            b"X",
+            "kafka:camera-events:1:5",
+            line_id="line-9",
+            captured_at=frame(2).captured_at + dt.timedelta(days=40),
+        ),
+        detection(2, 1),
+        hashed(7, b"A7", "file:a:7"),
+    ]
+    writer = BatchWriter(store, batch_size=100, flush_interval_s=60.0)
+    writer.add_many(later)
+    assert writer.flush() == 2  # event 7 and the conflict's dead letter
+    assert writer.stats.written["frames"] == 1
+    assert writer.stats.skipped["frames"] == 1
+    assert [d.reason for d in writer.stats.conflicts] == ["event_id_conflict"]
+    ((source, detail),) = conflicts(store)
+    assert source == "kafka:camera-events:1:5" and "file:a:2" in detail
+    # the conflicting frame's detection was not stored under the first frame
+    assert (
+        count(store, "SELECT count() FROM linewatch.detections WHERE event_id = 'evt-000002'") == 1
+    )
+    # the same conflict again: reported again, stored once; the same known_new path too
+    again = store.write(later, known_new=True)
+    assert (again.rows, len(again.conflicts)) == (0, 1)
+    assert len(conflicts(store)) == 1
+    assert count(store, "SELECT count() FROM linewatch.frames") == 6
+
+
+def test_unknown_content_hash_never_conflicts(store: ClickHouseStore) -> None:
+    assert store.insert([frame(1)]) == 1  # content_hash "" (written before hashes existed)
+    result = store.write([hashed(1, b"anything", "file:x:1")])
+    assert (result.rows, result.skipped["frames"], result.conflicts) == (0, 1, [])
+
+
+def test_backfill_spanning_three_years_is_one_insert(store: ClickHouseStore) -> None:
+    start = dt.datetime(2023, 1, 1, 12, tzinfo=dt.UTC)
+    days = 3 * 365
+    rows: list[FrameRecord | DetectionRecord] = []
+    for i in range(days):
+        at = start + dt.timedelta(days=i)
+        rows.append(frame(i).model_copy(update={"captured_at": at}))
+        rows.append(detection(i, 0).model_copy(update={"captured_at": at}))
+    assert store.insert(rows) == 2 * days
+    months = count(store, "SELECT uniqExact(toYYYYMM(captured_at)) FROM linewatch.frames")
+    assert months == 36
+    assert store.insert(rows) == 0
+
+
+def test_insert_touching_more_partitions_than_clickhouse_allows_by_default(
+    store: ClickHouseStore,
+) -> None:
+    # 130 monthly partitions in one block: ClickHouse's default limit is 100
+    start = dt.datetime(2015, 1, 15, tzinfo=dt.UTC)
+    rows = [
+        frame(i).model_copy(update={"captured_at": start + dt.timedelta(days=31 * i)})
+        for i in range(130)
+    ]
+    with pytest.raises(Exception, match="Too many partitions"):
+        store._client.insert(  # the bare driver, with ClickHouse's defaults
+            "linewatch.frames",
+            [[getattr(r, c) for c in FrameRecord.model_fields] for r in rows],
+            column_names=list(FrameRecord.model_fields),
+        )
+    assert store.insert(rows) == 130
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector.load(None)
+
+
+def test_embedded_run_reports_conflicts_and_what_was_written(
+    production_events: tuple[Path, Path],
+    settings_factory: Callable[..., Settings],
+    detector: Detector,
+    tmp_path: Path,
+) -> None:
+    events_path, _ = production_events
+    good = events_path.read_bytes().splitlines()[:30]
+    reused = json.loads(good[3])
+    clash = json.loads(good[10])
+    clash["event_id"] = reused["event_id"]  # another line/camera/time under the same id
+    lines = [*good, good[5], json.dumps(clash).encode()]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    settings = settings_factory(batch_size=8)
+
+    def run() -> tuple[int, int, dict[str, int], int, int]:
+        with ClickHouseStore.open(settings.store) as store:
+            store.apply_schema()
+            pipeline = MonitoringPipeline(settings, detector, load_reference(settings))
+            s = run_embedded(open_source(str(path)).events, pipeline, store)
+            stored = count(store, "SELECT count() FROM linewatch.frames")
+            dead = count(store, "SELECT count() FROM linewatch.dead_letters")
+        return s.frames, s.replays, s.dead_letter_reasons, stored, dead
+
+    frames, replays, reasons, stored, dead = run()
+    assert (frames, replays, stored) == (30, 1, 30)
+    assert reasons == {"event_id_conflict": 1} and dead == 1
+    frames, replays, reasons, stored, dead = run()
+    assert (frames, replays, stored) == (0, 32 - 1, 30)
+    assert reasons == {"event_id_conflict": 1} and dead == 1
