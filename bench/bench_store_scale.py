@@ -30,6 +30,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from schemas.records import StoreRecord
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 30
@@ -140,7 +144,7 @@ def write(path: str, n: int, batch: int, apply: bool, offset: int = 0) -> None:
     from streams.readiness.samples import sample_detection, sample_frame
     from streams.sinks import BatchWriter, ClickHouseStore
 
-    rows = []
+    rows: list[StoreRecord] = []
     for i in range(n):
         eid = str(uuid.UUID(int=((i + offset) * 2654435761) % (1 << 128) + 12345))
         line = f"line-{i % LINES + 1}"

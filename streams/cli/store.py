@@ -186,7 +186,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         store: StoreOpt = None,
     ) -> None:
         """Set how long a table keeps its rows (TTL; whole expired parts are dropped)."""
-        with _open(store) as s:
+        with _open(store, readonly=False) as s:
             s.set_retention(table, round(days * 86400))
             ttl = s.retention().get(table, "none (kept forever)")
             typer.echo(f"{s.dsn}: {table} TTL {ttl}")
