@@ -4,15 +4,13 @@ and exit status 2, from the console entry point; no pydantic traceback."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from streams.cli import main
-
-LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
+from tests.console import clean_env, run_linewatch
 
 # (variable, bad value, words the one error line must hold besides the variable)
 BAD_VALUES = [
@@ -163,17 +161,7 @@ def test_several_bad_values_are_still_one_line(
     ],
 )
 def test_console_script(args: list[str], variable: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEWATCH_")}
-    env["LINEWATCH_WORKER_WEB_PORT"] = "-1" if "--web-port" not in args else "6066"
-    done = subprocess.run(
-        [LINEWATCH, *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    env = clean_env(LINEWATCH_WORKER_WEB_PORT="-1" if "--web-port" not in args else "6066")
+    done = run_linewatch(args, env=env, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert variable in _one_error_line(done.stdout + done.stderr)

@@ -7,8 +7,6 @@ DSN whose port nobody listens on, so each of them reaches the point where it nam
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +15,8 @@ from streams.config import Settings
 from streams.errors import ConfigError
 from streams.sinks.clickhouse import ClickHouseStore
 from streams.sinks.dsn import mask_dsn, parse_dsn
+from tests.console import run_linewatch
 from tests.worker_harness import free_port
-
-LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
 
 PASSWORD = "p/a#s?s@w:o%rd"
 """A store password with every character that breaks naive URL parsing."""
@@ -94,16 +91,7 @@ COMMANDS = [
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_no_command_shows_a_password(args: list[str], tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    done = subprocess.run(
-        [LINEWATCH, *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_linewatch(args, env=_env(tmp_path), cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "lw:***@127.0.0.1" in output  # the store is named, masked
@@ -116,14 +104,7 @@ def test_store_password_variable_is_never_shown(tmp_path: Path) -> None:
     env = _env(tmp_path)
     env["LINEWATCH_STORE"] = env["LINEWATCH_STORE"].replace(f"lw:{PASSWORD}@", "lw@")
     env["LINEWATCH_STORE_PASSWORD"] = STORE_PASSWORD
-    done = subprocess.run(
-        [LINEWATCH, "query", "SELECT 1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_linewatch(["query", "SELECT 1"], env=env, cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 2 and "lw@127.0.0.1" in output, output
     assert not [secret for secret in SECRETS if secret in output], output
@@ -143,15 +124,7 @@ def test_successful_commands_on_a_server_show_no_password(
         store.apply_schema()
     env = _env(tmp_path)
     env["LINEWATCH_STORE"] = http_store_dsn
-    done = subprocess.run(
-        [LINEWATCH, *args, "--store", http_store_dsn],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_linewatch([*args, "--store", http_store_dsn], env=env, cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert WRITER[1] not in output and KAFKA_PASSWORD not in output, output

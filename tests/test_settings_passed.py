@@ -3,9 +3,6 @@ detector (no stage reads the environment itself)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +11,8 @@ from streams.config import Settings
 from streams.errors import ConfigError
 from streams.inference import Detector
 from streams.runners.stream_worker import StreamWorker
+from tests.console import clean_env, run_linewatch
 
-LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
 MISSING_PROVIDER = '["TensorrtExecutionProvider"]'
 
 
@@ -55,19 +52,11 @@ def test_stream_worker_passes_its_settings(tmp_path: Path) -> None:
     ids=lambda a: a[0],
 )
 def test_commands_pass_their_settings(args: list[str], tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEWATCH_")}
-    env["LINEWATCH_INFERENCE_PROVIDERS"] = MISSING_PROVIDER
-    env["LINEWATCH_STORE"] = f"chdb://{tmp_path / 'store'}"
-    done = subprocess.run(
-        [LINEWATCH, *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        stdin=subprocess.DEVNULL,
+    env = clean_env(
+        LINEWATCH_INFERENCE_PROVIDERS=MISSING_PROVIDER,
+        LINEWATCH_STORE=f"chdb://{tmp_path / 'store'}",
     )
+    done = run_linewatch(args, env=env, cwd=tmp_path, timeout=300)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "TensorrtExecutionProvider" in output and "Traceback" not in output, output
