@@ -29,6 +29,7 @@ from streams.config import Settings
 from streams.describe import AcceptedFrame, DescribedFrame, FrameDescriber, RejectedRecord
 from streams.drift import DriftMonitor, ReferenceProfile
 from streams.drift.cause import CauseAttributor
+from streams.drift.product_mix import ProductMixWatch
 from streams.errors import ConfigError
 from streams.inference import Detector
 from streams.ingest import RawRecord
@@ -93,7 +94,9 @@ class MonitoringPipeline:
     Stateful through its :class:`DriftMonitor` (per-slice detectors), which callers may
     snapshot and restore, and its :class:`~streams.drift.cause.CauseAttributor` (the alarms of
     the last 2 hours per line and shift, which give each new alarm its cause; not snapshotted:
-    after a restart the first alarm of an episode is attributed from its own signal alone).
+    after a restart the first alarm of an episode is attributed from its own signal alone), and
+    its :class:`~streams.drift.product_mix.ProductMixWatch` (the product-variant shares per line
+    and shift; not snapshotted either).
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class MonitoringPipeline:
         self.monitor = monitor if monitor is not None else DriftMonitor(reference, settings)
         self.slicer = Slicer(settings)
         self.causes = CauseAttributor()
+        self.product_mix = ProductMixWatch(lambda line: self.monitor.line_detectors(line).binary)
         self.describer = FrameDescriber.from_settings(
             detector, settings, check_lines=True, track_cameras=True
         )
@@ -170,7 +174,13 @@ class MonitoringPipeline:
     ) -> None:
         event = frame.event
         captured_at = event.captured_at.astimezone(UTC)
-        for record in monitor.observe(key, str(event.event_id), captured_at, frame.signals):
+        records = monitor.observe(key, str(event.event_id), captured_at, frame.signals)
+        records.extend(
+            self.product_mix.observe(
+                key.line_id, key.shift, event.product_variant, str(event.event_id), captured_at
+            )
+        )
+        for record in records:
             if isinstance(record, DriftEventRecord):
                 cause, evidence = self.causes.attribute(
                     record.line_id, record.shift, record.signal, record.detected_at
