@@ -21,6 +21,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 
 from streams.kafka.producer import line_key as event_key
 from tests.kafka_fixtures import BOOTSTRAP
@@ -164,10 +165,16 @@ class KafkaHarness:
         return n
 
     def committed(self, topic: str = "events") -> int:
-        """Offsets committed by the worker group on a topic, summed over partitions."""
+        """Offsets committed by the worker group on a topic, summed over partitions.
+
+        0 while the broker has no coordinator for the group yet: on a fresh broker the offsets
+        topic is created by the first group, and asking before that answers "not available".
+        """
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         try:
             offsets = admin.list_group_offsets(self.group).get(self.group, {})
+        except (CoordinatorNotAvailableError, NotCoordinatorError):
+            return 0
         finally:
             admin.close()
         return sum(
@@ -179,6 +186,8 @@ class KafkaHarness:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         try:
             group = admin.describe_groups([self.group])[self.group]
+        except (CoordinatorNotAvailableError, NotCoordinatorError):
+            return "Unknown", 0  # no coordinator yet (a fresh broker): no member owns anything
         finally:
             admin.close()
         owners = 0
