@@ -154,7 +154,11 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         ] = None,
         duration: Annotated[str, typer.Option(help="Span of the run: 24h, 90m, 2d.")] = "24h",
         scenario: Annotated[
-            Scenario, typer.Option(help="stationary, or demo (line-2 lamp, line-3 cracks).")
+            Scenario,
+            typer.Option(
+                help="stationary, demo (line-2 lamp, line-3 cracks) or camera-faults (line-1 "
+                "frozen, line-2 out of focus, line-3 smudged), faults from the midpoint."
+            ),
         ] = Scenario.stationary,
         timezone: Annotated[str, typer.Option(help="Plant IANA timezone for shifts.")] = "UTC",
         jpeg_quality: Annotated[int, typer.Option(help="JPEG quality 30..100.")] = 85,
