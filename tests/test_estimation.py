@@ -210,6 +210,21 @@ def _write_slice(
     )
 
 
+def _lab_and_slice(
+    store: ClickHouseStore, tmp_path: Path, *, seed: int, frames: int, draws: int
+) -> Settings:
+    """A lab assessment, one production slice of ``frames`` frames, and settings for them."""
+    rng = np.random.default_rng(seed)
+    _write_lab(store, rng)
+    normal, _ = production(rng, frames, 0.03)
+    _write_slice(store, normal, "normal", 0, T0)
+    return Settings(
+        store=f"chdb://{tmp_path / 'store'}",
+        operating_threshold=THRESHOLD,
+        estimation=EstimationSettings(prevalence=0.03, draws=draws),
+    )
+
+
 def test_estimate_job_writes_windows_once_and_raises_a_recall_drop(store: ClickHouseStore) -> None:
     rng = np.random.default_rng(9)
     _write_lab(store, rng)
@@ -239,15 +254,7 @@ def test_estimate_job_writes_windows_once_and_raises_a_recall_drop(store: ClickH
 def test_metrics_give_each_slice_an_estimate_beside_the_realized_figures(
     store: ClickHouseStore, tmp_path: Path
 ) -> None:
-    rng = np.random.default_rng(10)
-    _write_lab(store, rng)
-    normal, _ = production(rng, 600, 0.03)
-    _write_slice(store, normal, "normal", 0, T0)
-    settings = Settings(
-        store=f"chdb://{tmp_path / 'store'}",
-        operating_threshold=THRESHOLD,
-        estimation=EstimationSettings(prevalence=0.03, draws=20),
-    )
+    settings = _lab_and_slice(store, tmp_path, seed=10, frames=600, draws=20)
     m = compute_metrics(store, settings, by=("line_id", "lighting"))
     data = json.loads(json.dumps(m.as_dict(), default=str))
     assert data["estimated"][0]["line_id"] == "line-1"
@@ -334,15 +341,7 @@ def test_report_shows_estimates_beside_realized_figures(
 ) -> None:
     from streams.report import render_report
 
-    rng = np.random.default_rng(13)
-    _write_lab(store, rng)
-    normal, _ = production(rng, 400, 0.03)
-    _write_slice(store, normal, "normal", 0, T0)
-    settings = Settings(
-        store=f"chdb://{tmp_path / 'store'}",
-        operating_threshold=THRESHOLD,
-        estimation=EstimationSettings(prevalence=0.03, draws=10),
-    )
+    settings = _lab_and_slice(store, tmp_path, seed=13, frames=400, draws=10)
     html = render_report(store, settings)
     section = html.split('id="estimates"', 1)[1].split("</section>", 1)[0]
     assert "est. recall" in section and "No data" not in section

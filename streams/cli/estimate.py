@@ -13,18 +13,11 @@ from rich.table import Table
 from schemas.records import EstimatedPerformanceRecord
 from streams.cli.groups import CliGroups
 from streams.cli.options import ModelOpt, StoreOpt, settings_with
+from streams.estimation import Estimate
 
 __all__ = ["register"]
 
 console = Console()
-
-
-def _pct(value: float | None, lo: float | None, hi: float | None) -> str:
-    if value is None:
-        return "–"
-    if lo is None or hi is None:
-        return f"{value:.1%}"
-    return f"{value:.1%} [{lo:.1%}–{hi:.1%}]"
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:
@@ -95,9 +88,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 str(count),
                 str(w.frames),
                 f"{w.prevalence:.2%} ({w.prevalence_source})",
-                _pct(w.precision, w.precision_lo, w.precision_hi),
-                _pct(w.recall, w.recall_lo, w.recall_hi),
-                _pct(w.fpr, w.fpr_lo, w.fpr_hi),
+                Estimate(w.precision, w.precision_lo, w.precision_hi).fmt(),
+                Estimate(w.recall, w.recall_lo, w.recall_hi).fmt(),
+                Estimate(w.fpr, w.fpr_lo, w.fpr_hi).fmt(),
                 style="bold red" if w.recall_hi is not None and w.recall_hi < 0.5 else None,
             )
         console.print(t)

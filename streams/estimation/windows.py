@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
@@ -315,8 +314,3 @@ def recall_drop_events(
                     )
                 )
     return events
-
-
-def as_rows(estimates: dict[tuple[str, ...], PerformanceEstimate]) -> list[dict[str, Any]]:
-    """Plain rows for printing: the group key and each estimate's dict."""
-    return [{"key": list(k), **v.as_dict()} for k, v in estimates.items()]
