@@ -181,3 +181,20 @@ def test_embedded_run_reports_conflicts_and_what_was_written(
     frames, replays, reasons, stored, dead = run()
     assert (frames, replays, stored) == (0, 32 - 1, 30)
     assert reasons == {"event_id_conflict": 1} and dead == 1
+
+
+@pytest.mark.parametrize("known_new", [False, True])
+def test_frames_whose_key_row_was_lost_in_a_crash_are_not_written_twice(
+    store: ClickHouseStore, known_new: bool
+) -> None:
+    """A kill between the frames insert and its event_keys view insert leaves keyless frames."""
+    frames = [hashed(i, f"content-{i}".encode(), f"file:a:{i}") for i in range(5)]
+    assert store.write(frames).rows == 5
+    store.command("TRUNCATE TABLE linewatch.event_keys")  # the view's insert never landed
+    again = store.write(frames, known_new=known_new)
+    assert again.rows == 0
+    assert count(store, "SELECT count() FROM linewatch.frames") == 5
+    changed = hashed(2, b"other content", "file:b:2")
+    assert store.write([changed]).rows == 1  # the conflict's dead letter, no frame
+    assert count(store, "SELECT count() FROM linewatch.frames") == 5
+    assert [source for source, _ in conflicts(store)] == ["file:b:2"]

@@ -473,6 +473,35 @@ class ClickHouseStore:
                     found[str(event_id)] = (str(digest), str(source))
         return found
 
+    def _stored_frames_without_keys(
+        self, frames: Mapping[str, FrameRecord], known: Mapping[str, tuple[str, str]]
+    ) -> dict[str, tuple[str, str]]:
+        """Frames stored without their ``event_keys`` row, among ``frames`` not in ``known``.
+
+        ``event_keys`` is filled by a materialized view in a second insert: a process killed
+        between the two leaves frames whose keys are missing. They are looked up in ``frames``
+        itself, within each line's capture window of the batch (its sort key, so only the
+        granules of that window are read).
+        """
+        windows: dict[str, list[FrameRecord]] = defaultdict(list)
+        for event_id, frame in frames.items():
+            if event_id not in known:
+                windows[frame.line_id].append(frame)
+        found: dict[str, tuple[str, str]] = {}
+        for line, batch in windows.items():
+            times = [f.captured_at for f in batch]
+            for chunk in _chunks(sorted({f.event_id for f in batch}), LOOKUP_CHUNK):
+                rows = self.query(
+                    f"SELECT event_id, content_hash, source FROM {DATABASE}.frames "
+                    "WHERE line_id = {line:String} "
+                    "AND captured_at BETWEEN {start:DateTime64(3, 'UTC')} "
+                    "AND {end:DateTime64(3, 'UTC')} AND event_id IN {ids:Array(String)}",
+                    {"line": line, "start": min(times), "end": max(times), "ids": list(chunk)},
+                ).result_rows
+                for event_id, digest, source in rows:
+                    found[str(event_id)] = (str(digest), str(source))
+        return found
+
     def _stored_detections(self, detections: Sequence[DetectionRecord]) -> set[tuple[object, ...]]:
         """Keys of ``detections`` already stored, read within their lines and capture times.
 
@@ -563,6 +592,7 @@ class ClickHouseStore:
         with self._lock:
             self._check_open(f"write {len(records)} rows")
             stored = self.stored_events(list(frames))
+            stored.update(self._stored_frames_without_keys(frames, stored))
             new_frames: list[FrameRecord] = []
             for event_id, frame in frames.items():
                 if event_id not in stored:
