@@ -178,10 +178,10 @@ def _embedded_fps(tmp: Path, events: list[bytes]) -> tuple[float, float]:
     """Frames/s of the embedded runner and its CPU seconds per frame."""
     path = tmp / "events.jsonl"
     path.write_bytes(b"\n".join(events) + b"\n")
-    settings = Settings(store=f"chdb://{tmp / 'embedded'}")
-    with ClickHouseStore.open(settings.store, password=settings.store_password) as store:
+    settings = Settings(store={"dsn": f"chdb://{tmp / 'embedded'}"})
+    with ClickHouseStore.open(settings.store.dsn, password=settings.store.password) as store:
         store.apply_schema()
-        detector = Detector.load(settings.model, settings=settings)
+        detector = Detector.load(settings.inference.model, settings=settings)
         pipeline = MonitoringPipeline(settings, detector, load_reference(settings))
         cpu0 = time.process_time()
         summary = run_embedded(open_source(str(path)).events, pipeline, store)
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=600)
     args = parser.parse_args(argv)
     # the workers (subprocesses) and the embedded runner read the same line settings
-    os.environ["LINEWATCH_LINES"] = json.dumps(
+    os.environ["LINEWATCH_PLANT__LINES"] = json.dumps(
         {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, LINES + 1)}
     )
     events = _events(args.frames)

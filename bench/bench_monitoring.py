@@ -40,7 +40,7 @@ def main() -> None:
     frames = [
         np.clip(rng.normal(128, 40, size=(240, 320, 3)), 0, 255).astype(np.uint8) for _ in range(16)
     ]
-    settings = Settings(timezone="Europe/Berlin")
+    settings = Settings(plant={"timezone": "Europe/Berlin"})
     slicer = Slicer(settings)
     t0 = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
     events = [
@@ -69,7 +69,7 @@ def main() -> None:
         )
 
     def with_camera(i: int) -> dict[str, float]:
-        out = frame_signals(stats[i % 16], dets[i % 3], 0.6, settings.review_band)
+        out = frame_signals(stats[i % 16], dets[i % 3], 0.6, settings.inference.review_band)
         out.update({k: v for k, v in camera(i).items() if v is not None})
         return out
 
@@ -83,7 +83,7 @@ def main() -> None:
     stats_ms = _best_per_call(lambda i: compute_image_stats(frames[i % 16]), n)
     slice_ms = _best_per_call(lambda i: slicer.assign(events[i % 64], stats[i % 16]), n)
     signals_ms = _best_per_call(
-        lambda i: frame_signals(stats[i % 16], dets[i % 3], 0.6, settings.review_band), n
+        lambda i: frame_signals(stats[i % 16], dets[i % 3], 0.6, settings.inference.review_band), n
     )
     camera_ms = _best_per_call(camera, n)
     signals = [with_camera(i) for i in range(64)]

@@ -66,13 +66,13 @@ def _pipeline_fps(
     """(frames/s of ``run_embedded``, monitoring ms/frame, store ms/frame) on fresh stores."""
     lab = open_source("simulate:lab?events=200&seed=3")
     reference = build_reference(lab.events, detector, settings)
-    settings = settings.replace(inference_batch_size=batch)
+    settings = settings.replace(inference={"batch_frames": batch})
     with tempfile.TemporaryDirectory() as tmp:
         # 1) the cost breakdown: stages one after the other, the store timed on its own
         with ClickHouseStore.open(f"chdb://{tmp}/breakdown") as store:
             store.apply_schema()
             pipeline = MonitoringPipeline(settings, detector, reference)
-            writer = BatchWriter(store, settings.batch_size, settings.flush_interval_s)
+            writer = BatchWriter(store, settings.store.flush_rows, settings.store.flush_interval_s)
             monitor_ms: list[float] = []
             store_s = 0.0
             for i in range(0, len(records), batch):
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"(no {YOLO_CLASS}: run bench/make_yolo_class_model.py to add a YOLO-class model)")
     print(f"pipeline benchmark: {len(records)} frames of 320x240 JPEG, batch {args.batch}")
     for label, model in models:
-        settings = Settings(model=model, reference=None)
+        settings = Settings(inference={"model": model}, drift={"reference": None})
         detector = Detector.load(model, settings=settings)
         batch = detector.max_batch_size or args.batch  # a static-batch graph runs its own size
         # raw and pipeline alternate, args.repeats times each; medians absorb machine noise

@@ -297,8 +297,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, default=None, help="store directory to keep")
     args = parser.parse_args(argv)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-report-"))
-    settings = Settings(store=f"chdb://{folder / 'store'}", operating_threshold=0.5)
-    with ClickHouseStore.open(settings.store) as store:
+    settings = Settings(
+        store={"dsn": f"chdb://{folder / 'store'}"}, inference={"operating_threshold": 0.5}
+    )
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()
         t = time.perf_counter()
         counts = fill(store, args.frames, args.labelled, args.seed)

@@ -210,7 +210,8 @@ class ReferenceGapRecord(StoreRecord):
 
 
 DEAD_LETTER_PAYLOAD_BYTES = 64 * 1024
-"""Default longest payload prefix a dead letter keeps (LINEWATCH_DEAD_LETTER_MAX_PAYLOAD_BYTES)."""
+"""Default longest payload prefix a dead letter keeps
+(LINEWATCH_INGEST__DEAD_LETTER_MAX_PAYLOAD_BYTES)."""
 
 
 class DeadLetterRecord(StoreRecord):

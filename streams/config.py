@@ -1,29 +1,50 @@
 """All configuration of linewatch: one pydantic-settings object read from ``LINEWATCH_*``.
 
-Every field is documented next to its definition; nested values (lists, mappings) are given
-as JSON in the environment, e.g. ``LINEWATCH_LINES='{"line-1": {"takt_units_per_minute": 90}}'``.
+Settings are grouped by concern; each group is a nested model and each value is read from
+``LINEWATCH_<GROUP>__<NAME>`` (two underscores), e.g. ``LINEWATCH_STORE__DSN`` or
+``LINEWATCH_WORKER__TAKE_MAX_EVENTS``. Lists and mappings are JSON, e.g.
+``LINEWATCH_PLANT__LINES='{"line-1": {"takt_units_per_minute": 90}}'``. The groups:
 
->>> s = Settings(store="chdb:///tmp/x")
->>> s.store
+- ``store``: the ClickHouse store and the embedded runner's batch writer;
+- ``kafka``: brokers, security and topics;
+- ``worker``: the Faust stream worker (app id, web port, take window, write-behind);
+- ``inference``: the model, its threshold and onnxruntime;
+- ``ingest``: what one event may cost and which frames are accepted;
+- ``plant``: timezone, shifts, lines and lighting buckets (how frames are sliced);
+- ``drift``: detectors, false-alarm budget and slice bookkeeping;
+- ``readiness`` and ``estimation``: the verdict's criteria and label-free estimates.
+
+The flat names of the previous release (``LINEWATCH_STORE``, ``LINEWATCH_BATCH_SIZE``, ...) still
+work for one release: each is read into its new place with a :class:`DeprecationWarning` and a
+log line naming the new variable (:data:`DEPRECATED_NAMES`); the new variable wins when both are
+set. ``docs/configuration.md`` lists every variable with its old name.
+
+>>> s = Settings(store={"dsn": "chdb:///tmp/x"})
+>>> s.store.dsn
 'chdb:///tmp/x'
->>> s.as_dict()["kafka_sasl_password"] is None
+>>> s.as_dict()["kafka"]["sasl_password"] is None
 True
 
 An invalid value is an :class:`~streams.errors.InvalidSettings` (a ``ConfigError`` and a
 ``ValueError``) whose one-line message names the variable, the value and what is allowed:
 
 >>> try:
-...     Settings(worker_web_port=-1)
+...     Settings(worker={"web_port": -1})
 ... except InvalidSettings as exc:
 ...     print(exc)
-LINEWATCH_WORKER_WEB_PORT=-1 (given as an option) is invalid: Input should be greater than or \
+LINEWATCH_WORKER__WEB_PORT=-1 (given as an option) is invalid: Input should be greater than or \
 equal to 1
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import logging
+import os
 import re
+import warnings
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from functools import lru_cache
 from typing import Any, Literal
@@ -40,27 +61,65 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings import SettingsError as _SettingsSourceError
 
 from streams.errors import InvalidSettings, LinewatchError
 
 __all__ = [
+    "DEPRECATED_NAMES",
     "ENV_PREFIX",
+    "GROUPS",
+    "NESTED_DELIMITER",
+    "DriftSettings",
     "EstimationSettings",
+    "InferenceSettings",
+    "IngestSettings",
+    "KafkaSettings",
     "LineConfig",
+    "PlantSettings",
     "ReadinessCriteria",
     "Settings",
     "ShiftStart",
+    "StoreSettings",
+    "WorkerSettings",
+    "env_name",
     "get_settings",
     "settings_error",
 ]
 
 ENV_PREFIX = "LINEWATCH_"
-"""Every setting ``name`` is read from the environment variable ``LINEWATCH_<NAME>``."""
+"""Every setting ``<group>.<name>`` is read from ``LINEWATCH_<GROUP>__<NAME>``."""
+
+NESTED_DELIMITER = "__"
+"""Separates the group from the setting's name in a variable."""
 
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _SHOWN_VALUE_CHARS = 120
+_log = logging.getLogger(__name__)
+
+
+def env_name(group: str, name: str | None = None) -> str:
+    """The variable of setting ``group.name`` (or of a whole group, given as JSON).
+
+    >>> env_name("store", "dsn"), env_name("readiness")
+    ('LINEWATCH_STORE__DSN', 'LINEWATCH_READINESS')
+    """
+    if name is None:
+        return f"{ENV_PREFIX}{group.upper()}"
+    return f"{ENV_PREFIX}{group.upper()}{NESTED_DELIMITER}{name.upper()}"
+
+
+class _Group(BaseModel):
+    """A group of settings: frozen, finite floats, unknown names refused (typos)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class LineConfig(BaseModel):
@@ -125,7 +184,9 @@ class ReadinessCriteria(BaseModel):
 class EstimationSettings(BaseModel):
     """Label-free performance estimates (``linewatch estimate``; see docs/estimation.md).
 
-    Given as JSON in ``LINEWATCH_ESTIMATION``, e.g. ``'{"window_frames": 1000}'``.
+    Each key is read from ``LINEWATCH_ESTIMATION__<KEY>``, e.g.
+    ``LINEWATCH_ESTIMATION__WINDOW_FRAMES=1000`` (the whole group as JSON in
+    ``LINEWATCH_ESTIMATION`` works too).
     """
 
     model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
@@ -172,124 +233,175 @@ def _default_shifts() -> list[ShiftStart]:
     ]
 
 
-class Settings(BaseSettings):
-    """linewatch's settings; each field is read from ``LINEWATCH_<FIELD>``.
+class StoreSettings(_Group):
+    """The ClickHouse store (``LINEWATCH_STORE__*``) and the embedded runner's batch writer."""
 
-    Construction validates every value (floats must be finite) and raises
-    :class:`~streams.errors.InvalidSettings` with one line per problem, see
-    :func:`settings_error`.
-    """
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", allow_inf_nan=False
-    )
-
-    def __init__(self, **values: Any) -> None:
-        """Read the environment, with ``values`` (e.g. command-line options) taking precedence."""
-        try:
-            super().__init__(**values)
-        except (ValidationError, _SettingsSourceError) as exc:
-            raise settings_error(exc, given=values) from exc
-
-    # --- store -------------------------------------------------------------------------
-    store: str = Field(
+    dsn: str = Field(
         "chdb://.linewatch/store",
         description="clickhouse-connect DSN: chdb://PATH (embedded) or "
         "http(s)://user:password@host:port[/linewatch]. The password may hold any character "
         "(/ # ? @ :); percent-escapes are decoded, so write a % before two hex digits as %25, "
-        "or give the password in LINEWATCH_STORE_PASSWORD.",
+        "or give the password in LINEWATCH_STORE__PASSWORD.",
     )
-    store_password: SecretStr | None = Field(
+    password: SecretStr | None = Field(
         None, description="ClickHouse password, if not given in the DSN; never shown."
     )
-    batch_size: int = Field(
+    flush_rows: int = Field(
         2000,
         gt=0,
         le=1_000_000,
-        description="Rows per store flush (size trigger). Each insert has a fixed cost "
-        "(~20-30 ms in chDB), so larger batches are cheaper per frame.",
+        description="Embedded runs (`linewatch run`, `demo`): rows per store flush (size "
+        "trigger). Each insert has a fixed cost (~20-30 ms in chDB), so larger flushes are "
+        "cheaper per frame. The worker's is LINEWATCH_WORKER__FLUSH_ROWS.",
     )
     flush_interval_s: float = Field(
-        5.0, gt=0, le=3600, description="Seconds between flushes (time)."
+        5.0,
+        gt=0,
+        le=3600,
+        description="Embedded runs: seconds between flushes (time trigger). The worker's is "
+        "LINEWATCH_WORKER__FLUSH_INTERVAL_S.",
     )
 
-    # --- kafka -------------------------------------------------------------------------
-    kafka_bootstrap: str = Field(
+    @field_validator("dsn")
+    @classmethod
+    def _known_store_scheme(cls, value: str) -> str:
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        if scheme not in ("chdb", "http", "https"):
+            raise ValueError(
+                "use chdb://PATH (embedded) or http(s)://user:password@host:port/linewatch"
+            )
+        return value
+
+    def __repr_args__(self) -> Any:
+        """``repr``/``str`` show the DSN with its password masked."""
+        from streams.sinks.dsn import mask_dsn
+
+        for key, value in super().__repr_args__():
+            yield key, mask_dsn(value) if key == "dsn" and isinstance(value, str) else value
+
+
+class KafkaSettings(_Group):
+    """Kafka brokers, security and topics (``LINEWATCH_KAFKA__*``), for every client."""
+
+    bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers: host:port[,host:port...]."
     )
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Kafka security protocol of every client (worker, producer)."
     )
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
         None, description="SASL mechanism (SASL_* protocols only); default PLAIN."
     )
-    kafka_sasl_username: str | None = Field(
+    sasl_username: str | None = Field(
         None, description="SASL user; required by the SASL_* protocols."
     )
-    kafka_sasl_password: SecretStr | None = Field(
+    sasl_password: SecretStr | None = Field(
         None, description="SASL password; required by the SASL_* protocols; never shown."
     )
-    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL/SASL_SSL.")
+    ssl_cafile: str | None = Field(None, description="CA bundle for SSL/SASL_SSL.")
     topic_events: str = Field("camera-events", description="Topic of camera events (input).")
     topic_labels: str = Field("labels", description="Topic of ground-truth labels (input).")
     topic_dlq: str = Field("camera-events.dlq", description="Dead-letter topic (output).")
     topic_drift: str = Field("drift-events", description="Drift alarm topic (output).")
-    topic_partitions: int = Field(6, gt=0, le=10_000, description="Partitions of camera-events.")
-    topic_replication: int = Field(1, gt=0, le=100, description="Replication factor of topics.")
-    worker_id: str = Field("linewatch", min_length=1, description="Faust app id / consumer group.")
-    worker_web_port: int = Field(
-        6066, ge=1, le=65535, description="Faust web port (liveness/readiness)."
+    topic_partitions: int = Field(
+        6, gt=0, le=10_000, description="Partitions of the camera-events topic."
     )
-    worker_data_dir: str = Field(
+    topic_replication: int = Field(
+        1, gt=0, le=100, description="Replication factor of the topics linewatch creates."
+    )
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        servers = [hp.strip() for hp in value.split(",") if hp.strip()]
+        if not servers:
+            raise ValueError("give host:port[,host:port...], e.g. 127.0.0.1:9092")
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(
+                    f"{server!r} is not host:port with a port in 1..65535, e.g. 127.0.0.1:9092"
+                )
+        return value
+
+    @field_validator("topic_events", "topic_labels", "topic_dlq", "topic_drift")
+    @classmethod
+    def _kafka_topic_name(cls, value: str) -> str:
+        if not _TOPIC_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError("a Kafka topic name is 1-249 of the characters A-Z a-z 0-9 . _ -")
+        return value
+
+    @model_validator(mode="after")
+    def _complete_sasl(self) -> KafkaSettings:
+        protocol = self.security_protocol
+        if protocol.startswith("SASL"):
+            if not self.sasl_username or self.sasl_password is None:
+                raise ValueError(
+                    f"LINEWATCH_KAFKA__SECURITY_PROTOCOL={protocol} needs "
+                    "LINEWATCH_KAFKA__SASL_USERNAME and LINEWATCH_KAFKA__SASL_PASSWORD"
+                )
+        elif self.sasl_mechanism is not None:
+            raise ValueError(
+                f"LINEWATCH_KAFKA__SASL_MECHANISM={self.sasl_mechanism} needs "
+                "LINEWATCH_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL "
+                f"(it is {protocol})"
+            )
+        return self
+
+
+class WorkerSettings(_Group):
+    """The Faust stream worker (``LINEWATCH_WORKER__*``): what it takes from Kafka per
+    inference run and how it writes behind to the store."""
+
+    app_id: str = Field("linewatch", min_length=1, description="Faust app id / consumer group.")
+    web_port: int = Field(6066, ge=1, le=65535, description="Faust web port (liveness/readiness).")
+    data_dir: str = Field(
         ".linewatch/worker",
         min_length=1,
         description="Faust's own data directory, relative to the current directory and created "
         "with its parents (linewatch keeps no Faust tables there: drift snapshots live in the "
         "ClickHouse table monitor_snapshots).",
     )
-    inference_batch_size: int = Field(
-        8, gt=0, le=4096, description="Frames per embedded micro-batch."
-    )
-    worker_batch_size: int = Field(
+    take_max_events: int = Field(
         64,
         gt=0,
         le=100_000,
-        description="Max events per worker micro-batch (Kafka take, one inference run).",
+        description="Most events the worker takes from Kafka at once (Faust stream.take): one "
+        "decode and inference run over them, in slices of LINEWATCH_INFERENCE__BATCH_FRAMES.",
     )
-    worker_flush_rows: int = Field(
+    take_window_s: float = Field(
+        0.5,
+        gt=0,
+        le=600,
+        description="Most seconds the worker waits to gather LINEWATCH_WORKER__TAKE_MAX_EVENTS "
+        "(Faust stream.take's window) before it runs what it has.",
+    )
+    flush_rows: int = Field(
         2000,
         gt=0,
         le=1_000_000,
         description="Worker write-behind: flush once this many rows are pending (size trigger).",
     )
-    worker_flush_interval_s: float = Field(
+    flush_interval_s: float = Field(
         1.0,
         gt=0,
         le=3600,
         description="Worker write-behind: flush once the oldest pending row is this old (time "
         "trigger; bounds produce-to-row latency). Offsets are committed only after the flush.",
     )
-    worker_write_attempts: int = Field(
+    write_attempts: int = Field(
         3,
         gt=0,
         le=1000,
         description="Tries of a flush the store rejects (not: cannot be reached, which is "
         "retried without limit) before the batch is bisected and rejected events dead-lettered.",
     )
-    inference_batch_timeout_s: float = Field(
-        0.5, gt=0, le=600, description="Max wait to fill a batch."
-    )
-    inference_threads: int | None = Field(
-        None,
-        gt=0,
-        le=1024,
-        description="onnxruntime intra-op threads; None: onnxruntime's default.",
-    )
-    inference_providers: list[str] | None = Field(
-        None, description='onnxruntime execution providers, e.g. ["CPUExecutionProvider"].'
-    )
 
-    # --- model -------------------------------------------------------------------------
+
+class InferenceSettings(_Group):
+    """The detector: model, operating threshold, stored scores, onnxruntime
+    (``LINEWATCH_INFERENCE__*``)."""
+
     model: str | None = Field(
         None,
         min_length=1,
@@ -297,12 +409,6 @@ class Settings(BaseSettings):
     )
     operating_threshold: float | None = Field(
         None, ge=0, le=1, description="Override the model card's operating threshold."
-    )
-    reference: str | None = Field(
-        None,
-        min_length=1,
-        description="Lab reference profile (.json from `linewatch reference build`); "
-        "default: the one shipped with the default model.",
     )
     store_score_floor: float = Field(
         0.15,
@@ -315,35 +421,63 @@ class Settings(BaseSettings):
         (0.15, 0.5),
         description="Top confidences in [low, high) go to the review queue; 0 <= low < high <= 1.",
     )
+    batch_frames: int = Field(
+        8,
+        gt=0,
+        le=4096,
+        description="Frames per inference run (one onnxruntime call), in every runner.",
+    )
+    threads: int | None = Field(
+        None,
+        gt=0,
+        le=1024,
+        description="onnxruntime intra-op threads; None: onnxruntime's default.",
+    )
+    providers: list[str] | None = Field(
+        None, description='onnxruntime execution providers, e.g. ["CPUExecutionProvider"].'
+    )
 
-    # --- events and plant --------------------------------------------------------------
+    @field_validator("providers")
+    @classmethod
+    def _provider_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError('list at least one provider, e.g. ["CPUExecutionProvider"]')
+            for name in value:
+                if not name.endswith("ExecutionProvider"):
+                    raise ValueError(
+                        f"{name!r} is not an onnxruntime execution provider name "
+                        '(e.g. "CPUExecutionProvider", "CUDAExecutionProvider")'
+                    )
+        return value
+
+    @field_validator("review_band")
+    @classmethod
+    def _band_in_order(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 <= low < high <= 1:
+            raise ValueError("need [low, high] with 0 <= low < high <= 1, e.g. [0.15, 0.5]")
+        return value
+
+    @model_validator(mode="after")
+    def _floor_below_threshold(self) -> InferenceSettings:
+        threshold = self.operating_threshold
+        if threshold is not None and self.store_score_floor > threshold:
+            raise ValueError(
+                f"LINEWATCH_INFERENCE__STORE_SCORE_FLOOR={self.store_score_floor} is above "
+                f"LINEWATCH_INFERENCE__OPERATING_THRESHOLD={threshold}: boxes at the threshold "
+                "would not be stored; keep the floor at or below the threshold"
+            )
+        return self
+
+
+class IngestSettings(_Group):
+    """What one event may cost and which frames are accepted (``LINEWATCH_INGEST__*``);
+    anything else is a dead letter with its reason."""
+
     max_image_bytes: int = Field(
-        4 * 1024 * 1024, gt=0, le=1024**3, description="Largest accepted frame."
+        4 * 1024 * 1024, gt=0, le=1024**3, description="Largest accepted frame in bytes."
     )
-    timezone: str = Field("UTC", description="The plant's IANA timezone, for shifts.")
-    shifts: list[ShiftStart] = Field(
-        default_factory=_default_shifts,
-        description='Work shifts, JSON: [{"name": "day", "start": "06:00"}, ...]; distinct '
-        "names and start times.",
-    )
-    lines: dict[str, LineConfig] = Field(
-        default_factory=_default_lines,
-        description="Known camera lines; events of other lines are dead-lettered.",
-    )
-    lux_bucket_edges: list[float] = Field(
-        [200.0, 400.0, 900.0], description="Lux edges of the lighting buckets (increasing, >= 0)."
-    )
-    brightness_bucket_edges: list[float] = Field(
-        [0.18, 0.30, 0.61],
-        description="Mean-brightness edges (increasing, within 0..1), used without lux (~ the "
-        "lux edges as seen by a camera exposed for 650 lux).",
-    )
-    lighting_bucket_names: list[str] = Field(
-        ["dark", "dim", "normal", "bright"],
-        description="Names of the lighting buckets: one more than the edges, distinct.",
-    )
-
-    # --- hostile input: what one event may cost (issue 8) --------------------------------
     max_image_pixels: int = Field(
         4096 * 4096,
         ge=1,
@@ -390,84 +524,39 @@ class Settings(BaseSettings):
                 raise ValueError(f"image root {root!r} must be an absolute path")
         return value
 
-    # --- drift -------------------------------------------------------------------------
-    drift_detector: str = Field(
-        "cusum",
-        description="Detector of continuous signals: 'cusum' (calibrated self-starting CUSUM) "
-        "or a river.drift class with literal keyword arguments, e.g. "
-        "'river.drift.ADWIN(delta=0.002)'.",
-    )
-    drift_binary_detector: str = Field(
-        "cusum",
-        description="Detector of 0/1 signals (and lighting mix): 'cusum' (calibrated Bernoulli "
-        "CUSUM) or a river.drift / river.drift.binary class, e.g. "
-        "'river.drift.binary.HDDMW(drift_confidence=1e-6)'.",
-    )
-    drift_label_detector: str = Field(
-        "cusum",
-        description="Detector of the label-driven fnr / fpr streams: 'cusum' (rate CUSUM "
-        "against drift_label_fnr / drift_label_fpr) or a river.drift.binary class.",
-    )
-    drift_label_fnr: float = Field(
-        0.05,
-        gt=0,
-        lt=1,
-        description="In-control miss rate per labelled defect of the 'cusum' label detector "
-        "(the lab's: the shipped model recalls 0.95-1.0 per class); fnr alarms when the "
-        "odds rise x4.",
-    )
-    drift_label_fpr: float = Field(
-        0.02,
-        gt=0,
-        lt=1,
-        description="In-control share of labelled good units flagged (fpr drift events).",
-    )
-    false_alarms_per_line_week: float = Field(
-        1.0,
-        gt=0,
-        le=1_000_000,
-        description="False-alarm budget of the 'cusum' detectors: expected false alarms per "
-        "line per week, split over the line's slice-signal updates (frames/s x detectors per "
-        "frame); sets every threshold of the line.",
-    )
-    drift_false_alarms_per_event: float | None = Field(
-        None,
-        gt=0,
-        lt=1,
-        description="Fixed false-alarm rate per slice-signal update instead of the line-week "
-        "budget (e.g. 1e-6); None: derived from false_alarms_per_line_week.",
-    )
-    drift_warmup_events: int = Field(
-        30, ge=0, le=10_000_000, description="Events before a slice may alarm."
-    )
-    gap_window_events: int = Field(
-        200, gt=0, le=10_000_000, description="Events per reference-gap window."
-    )
-    slice_idle_seconds: float = Field(
-        6 * 3600.0, gt=0, le=366 * 86400.0, description="Evict slices idle this long."
-    )
-    max_slices: int = Field(10_000, gt=0, le=10_000_000, description="Hard cap of live slices.")
 
-    @field_validator("drift_detector", "drift_binary_detector", "drift_label_detector")
-    @classmethod
-    def _parsable_detector(cls, value: str, info: ValidationInfo) -> str:
-        from streams.drift.spec import parse_detector_spec  # lazy: streams.drift imports us
+class PlantSettings(_Group):
+    """The plant: timezone, shifts, lines and lighting buckets, which name the slices
+    (``LINEWATCH_PLANT__*``)."""
 
-        try:
-            parse_detector_spec(value, binary=info.field_name != "drift_detector")
-        except LinewatchError as exc:
-            raise ValueError(str(exc)) from None
-        return value.strip()
+    timezone: str = Field("UTC", description="The plant's IANA timezone, for shifts.")
+    shifts: list[ShiftStart] = Field(
+        default_factory=_default_shifts,
+        description='Work shifts, JSON: [{"name": "day", "start": "06:00"}, ...]; distinct '
+        "names and start times.",
+    )
+    lines: dict[str, LineConfig] = Field(
+        default_factory=_default_lines,
+        description="Known camera lines, JSON (keys in the table below); events of other lines "
+        "are dead-lettered.",
+    )
+    lux_bucket_edges: list[float] = Field(
+        [200.0, 400.0, 900.0], description="Lux edges of the lighting buckets (increasing, >= 0)."
+    )
+    brightness_bucket_edges: list[float] = Field(
+        [0.18, 0.30, 0.61],
+        description="Mean-brightness edges (increasing, within 0..1), used without lux (~ the "
+        "lux edges as seen by a camera exposed for 650 lux).",
+    )
+    lighting_bucket_names: list[str] = Field(
+        ["dark", "dim", "normal", "bright"],
+        description="Names of the lighting buckets: one more than the edges, distinct.",
+    )
 
-    # --- readiness ---------------------------------------------------------------------
-    readiness: ReadinessCriteria = Field(
-        default_factory=ReadinessCriteria,
-        description="Criteria of the readiness verdict, JSON (keys in the table below).",
-    )
-    estimation: EstimationSettings = Field(
-        default_factory=EstimationSettings,
-        description="Label-free estimation, JSON (keys in the table below).",
-    )
+    @property
+    def zone(self) -> ZoneInfo:
+        """The plant's timezone."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("timezone")
     @classmethod
@@ -478,62 +567,9 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Europe/Berlin')") from exc
         return value
 
-    @field_validator("store")
-    @classmethod
-    def _known_store_scheme(cls, value: str) -> str:
-        scheme = value.partition("://")[0].lower() if "://" in value else ""
-        if scheme not in ("chdb", "http", "https"):
-            raise ValueError(
-                "use chdb://PATH (embedded) or http(s)://user:password@host:port/linewatch"
-            )
-        return value
-
-    @field_validator("kafka_bootstrap")
-    @classmethod
-    def _host_ports(cls, value: str) -> str:
-        servers = [hp.strip() for hp in value.split(",") if hp.strip()]
-        if not servers:
-            raise ValueError("give host:port[,host:port...], e.g. 127.0.0.1:9092")
-        for server in servers:
-            host, _, port = server.rpartition(":")
-            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-                raise ValueError(
-                    f"{server!r} is not host:port with a port in 1..65535, e.g. 127.0.0.1:9092"
-                )
-        return value
-
-    @field_validator("topic_events", "topic_labels", "topic_dlq", "topic_drift")
-    @classmethod
-    def _kafka_topic_name(cls, value: str) -> str:
-        if not _TOPIC_NAME.fullmatch(value) or value in (".", ".."):
-            raise ValueError("a Kafka topic name is 1-249 of the characters A-Z a-z 0-9 . _ -")
-        return value
-
-    @field_validator("inference_providers")
-    @classmethod
-    def _provider_names(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            if not value:
-                raise ValueError('list at least one provider, e.g. ["CPUExecutionProvider"]')
-            for name in value:
-                if not name.endswith("ExecutionProvider"):
-                    raise ValueError(
-                        f"{name!r} is not an onnxruntime execution provider name "
-                        '(e.g. "CPUExecutionProvider", "CUDAExecutionProvider")'
-                    )
-        return value
-
-    @field_validator("review_band")
-    @classmethod
-    def _band_in_order(cls, value: tuple[float, float]) -> tuple[float, float]:
-        low, high = value
-        if not 0 <= low < high <= 1:
-            raise ValueError("need [low, high] with 0 <= low < high <= 1, e.g. [0.15, 0.5]")
-        return value
-
     @field_validator("lux_bucket_edges", "brightness_bucket_edges")
     @classmethod
-    def _increasing_edges(cls, value: list[float], info: Any) -> list[float]:
+    def _increasing_edges(cls, value: list[float], info: ValidationInfo) -> list[float]:
         if any(b <= a for a, b in itertools.pairwise(value)):
             raise ValueError("edges must be strictly increasing, e.g. [0.18, 0.30, 0.61]")
         if any(v < 0 for v in value):
@@ -568,85 +604,352 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _consistent_buckets(self) -> Settings:
+    def _consistent_buckets(self) -> PlantSettings:
         n = len(self.lighting_bucket_names)
         if len(self.lux_bucket_edges) != n - 1 or len(self.brightness_bucket_edges) != n - 1:
             raise ValueError(
-                f"LINEWATCH_LIGHTING_BUCKET_NAMES has {n} names, so LINEWATCH_LUX_BUCKET_EDGES "
-                f"({len(self.lux_bucket_edges)}) and LINEWATCH_BRIGHTNESS_BUCKET_EDGES "
-                f"({len(self.brightness_bucket_edges)}) need {n - 1} edges each"
+                f"LINEWATCH_PLANT__LIGHTING_BUCKET_NAMES has {n} names, so "
+                f"LINEWATCH_PLANT__LUX_BUCKET_EDGES ({len(self.lux_bucket_edges)}) and "
+                f"LINEWATCH_PLANT__BRIGHTNESS_BUCKET_EDGES ({len(self.brightness_bucket_edges)}) "
+                f"need {n - 1} edges each"
             )
         return self
 
-    @model_validator(mode="after")
-    def _floor_below_threshold(self) -> Settings:
-        threshold = self.operating_threshold
-        if threshold is not None and self.store_score_floor > threshold:
-            raise ValueError(
-                f"LINEWATCH_STORE_SCORE_FLOOR={self.store_score_floor} is above "
-                f"LINEWATCH_OPERATING_THRESHOLD={threshold}: boxes at the threshold would not be "
-                "stored; keep the floor at or below the threshold"
+
+class DriftSettings(_Group):
+    """Drift detection: the lab reference, detectors, false-alarm budget and the bookkeeping
+    of slices (``LINEWATCH_DRIFT__*``)."""
+
+    reference: str | None = Field(
+        None,
+        min_length=1,
+        description="Lab reference profile (.json from `linewatch reference build`); "
+        "default: the one shipped with the default model.",
+    )
+    detector: str = Field(
+        "cusum",
+        description="Detector of continuous signals: 'cusum' (calibrated self-starting CUSUM) "
+        "or a river.drift class with literal keyword arguments, e.g. "
+        "'river.drift.ADWIN(delta=0.002)'.",
+    )
+    binary_detector: str = Field(
+        "cusum",
+        description="Detector of 0/1 signals (and lighting mix): 'cusum' (calibrated Bernoulli "
+        "CUSUM) or a river.drift / river.drift.binary class, e.g. "
+        "'river.drift.binary.HDDMW(drift_confidence=1e-6)'.",
+    )
+    label_detector: str = Field(
+        "cusum",
+        description="Detector of the label-driven fnr / fpr streams: 'cusum' (rate CUSUM "
+        "against LINEWATCH_DRIFT__LABEL_FNR / LINEWATCH_DRIFT__LABEL_FPR) or a "
+        "river.drift.binary class.",
+    )
+    label_fnr: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="In-control miss rate per labelled defect of the 'cusum' label detector "
+        "(the lab's: the shipped model recalls 0.95-1.0 per class); fnr alarms when the "
+        "odds rise x4.",
+    )
+    label_fpr: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="In-control share of labelled good units flagged (fpr drift events).",
+    )
+    false_alarms_per_line_week: float = Field(
+        1.0,
+        gt=0,
+        le=1_000_000,
+        description="False-alarm budget of the 'cusum' detectors: expected false alarms per "
+        "line per week, split over the line's slice-signal updates (frames/s x detectors per "
+        "frame); sets every threshold of the line.",
+    )
+    false_alarms_per_event: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Fixed false-alarm rate per slice-signal update instead of the line-week "
+        "budget (e.g. 1e-6); None: derived from LINEWATCH_DRIFT__FALSE_ALARMS_PER_LINE_WEEK.",
+    )
+    warmup_events: int = Field(
+        30, ge=0, le=10_000_000, description="Events before a slice may alarm."
+    )
+    gap_window_events: int = Field(
+        200, gt=0, le=10_000_000, description="Events per reference-gap window."
+    )
+    slice_idle_s: float = Field(
+        6 * 3600.0, gt=0, le=366 * 86400.0, description="Evict slices idle this many seconds."
+    )
+    max_slices: int = Field(10_000, gt=0, le=10_000_000, description="Hard cap of live slices.")
+
+    @field_validator("detector", "binary_detector", "label_detector")
+    @classmethod
+    def _parsable_detector(cls, value: str, info: ValidationInfo) -> str:
+        from streams.drift.spec import parse_detector_spec  # lazy: streams.drift imports us
+
+        try:
+            parse_detector_spec(value, binary=info.field_name != "detector")
+        except LinewatchError as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
+
+GROUPS: dict[str, type[BaseModel]] = {
+    "store": StoreSettings,
+    "kafka": KafkaSettings,
+    "worker": WorkerSettings,
+    "inference": InferenceSettings,
+    "ingest": IngestSettings,
+    "plant": PlantSettings,
+    "drift": DriftSettings,
+    "readiness": ReadinessCriteria,
+    "estimation": EstimationSettings,
+}
+"""Every group of :class:`Settings`, by its field name."""
+
+DEPRECATED_NAMES: dict[str, tuple[str, str]] = {
+    f"{ENV_PREFIX}{old.upper()}": (group, new)
+    for old, group, new in [
+        ("store", "store", "dsn"),
+        ("store_password", "store", "password"),
+        ("batch_size", "store", "flush_rows"),
+        ("flush_interval_s", "store", "flush_interval_s"),
+        ("kafka_bootstrap", "kafka", "bootstrap"),
+        ("kafka_security_protocol", "kafka", "security_protocol"),
+        ("kafka_sasl_mechanism", "kafka", "sasl_mechanism"),
+        ("kafka_sasl_username", "kafka", "sasl_username"),
+        ("kafka_sasl_password", "kafka", "sasl_password"),
+        ("kafka_ssl_cafile", "kafka", "ssl_cafile"),
+        ("topic_events", "kafka", "topic_events"),
+        ("topic_labels", "kafka", "topic_labels"),
+        ("topic_dlq", "kafka", "topic_dlq"),
+        ("topic_drift", "kafka", "topic_drift"),
+        ("topic_partitions", "kafka", "topic_partitions"),
+        ("topic_replication", "kafka", "topic_replication"),
+        ("worker_id", "worker", "app_id"),
+        ("worker_web_port", "worker", "web_port"),
+        ("worker_data_dir", "worker", "data_dir"),
+        ("worker_batch_size", "worker", "take_max_events"),
+        ("inference_batch_timeout_s", "worker", "take_window_s"),
+        ("worker_flush_rows", "worker", "flush_rows"),
+        ("worker_flush_interval_s", "worker", "flush_interval_s"),
+        ("worker_write_attempts", "worker", "write_attempts"),
+        ("model", "inference", "model"),
+        ("operating_threshold", "inference", "operating_threshold"),
+        ("store_score_floor", "inference", "store_score_floor"),
+        ("review_band", "inference", "review_band"),
+        ("inference_batch_size", "inference", "batch_frames"),
+        ("inference_threads", "inference", "threads"),
+        ("inference_providers", "inference", "providers"),
+        ("max_image_bytes", "ingest", "max_image_bytes"),
+        ("max_image_pixels", "ingest", "max_image_pixels"),
+        ("min_image_side", "ingest", "min_image_side"),
+        ("image_roots", "ingest", "image_roots"),
+        ("captured_at_min", "ingest", "captured_at_min"),
+        ("captured_at_max_ahead_s", "ingest", "captured_at_max_ahead_s"),
+        ("dead_letter_max_payload_bytes", "ingest", "dead_letter_max_payload_bytes"),
+        ("timezone", "plant", "timezone"),
+        ("shifts", "plant", "shifts"),
+        ("lines", "plant", "lines"),
+        ("lux_bucket_edges", "plant", "lux_bucket_edges"),
+        ("brightness_bucket_edges", "plant", "brightness_bucket_edges"),
+        ("lighting_bucket_names", "plant", "lighting_bucket_names"),
+        ("reference", "drift", "reference"),
+        ("drift_detector", "drift", "detector"),
+        ("drift_binary_detector", "drift", "binary_detector"),
+        ("drift_label_detector", "drift", "label_detector"),
+        ("drift_label_fnr", "drift", "label_fnr"),
+        ("drift_label_fpr", "drift", "label_fpr"),
+        ("false_alarms_per_line_week", "drift", "false_alarms_per_line_week"),
+        ("drift_false_alarms_per_event", "drift", "false_alarms_per_event"),
+        ("drift_warmup_events", "drift", "warmup_events"),
+        ("gap_window_events", "drift", "gap_window_events"),
+        ("slice_idle_seconds", "drift", "slice_idle_s"),
+        ("max_slices", "drift", "max_slices"),
+    ]
+}
+"""The previous release's flat variables (read for one more release, with a warning) and the
+``(group, name)`` each now sets."""
+
+_OLD_NAME = {new: old for old, new in DEPRECATED_NAMES.items()}
+
+
+def _is_complex(info: FieldInfo) -> bool:
+    """Whether a setting is given as JSON (lists, tuples, mappings, models)."""
+    text = repr(info.annotation)
+    return any(word in text for word in ("list", "tuple", "dict", "LineConfig", "ShiftStart"))
+
+
+def _deprecated_values(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The settings given by deprecated flat variables, as ``{group: {name: value}}``, with one
+    :class:`DeprecationWarning` and log line per variable naming its replacement."""
+    found: dict[str, dict[str, Any]] = {}
+    upper = {name.upper(): value for name, value in environ.items()}
+    for old, (group, name) in DEPRECATED_NAMES.items():
+        if old not in upper:
+            continue
+        new = env_name(group, name)
+        if new in upper:
+            message = (
+                f"{old} is deprecated and ignored because {new} is set too (the new name wins); "
+                f"remove {old}"
             )
-        return self
-
-    @model_validator(mode="after")
-    def _complete_sasl(self) -> Settings:
-        protocol = self.kafka_security_protocol
-        if protocol.startswith("SASL"):
-            if not self.kafka_sasl_username or self.kafka_sasl_password is None:
-                raise ValueError(
-                    f"LINEWATCH_KAFKA_SECURITY_PROTOCOL={protocol} needs "
-                    "LINEWATCH_KAFKA_SASL_USERNAME and LINEWATCH_KAFKA_SASL_PASSWORD"
-                )
-        elif self.kafka_sasl_mechanism is not None:
-            raise ValueError(
-                f"LINEWATCH_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism} needs "
-                "LINEWATCH_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL "
-                f"(it is {protocol})"
+        else:
+            message = (
+                f"{old} is deprecated and will stop working in the next release: rename it to {new}"
             )
-        return self
+            raw = upper[old]
+            value: Any = raw
+            if _is_complex(GROUPS[group].model_fields[name]):
+                try:
+                    value = json.loads(raw)
+                except ValueError:
+                    raise InvalidSettings(
+                        f"{old} (now {new}) is not valid JSON: give lists and mappings as JSON, "
+                        """e.g. [0.15, 0.5] or {"line-1": {"takt_units_per_minute": 90}}"""
+                    ) from None
+            found.setdefault(group, {})[name] = value
+        warnings.warn(message, DeprecationWarning, stacklevel=4)
+        _log.warning("%s", message)
+    return found
 
-    @property
-    def zone(self) -> ZoneInfo:
-        """The plant's timezone."""
-        return ZoneInfo(self.timezone)
 
-    def __repr_args__(self) -> Any:
-        """``repr``/``str`` show the store DSN with its password masked."""
-        from streams.sinks.dsn import mask_dsn
+class _DeprecatedEnvSource(PydanticBaseSettingsSource):
+    """The deprecated flat variables, below the new ones in priority."""
 
-        for key, value in super().__repr_args__():
-            yield key, mask_dsn(value) if key == "store" and isinstance(value, str) else value
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is read at once in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        return _deprecated_values(os.environ)
+
+
+class _EnvSource(EnvSettingsSource):
+    """``LINEWATCH_<GROUP>__<NAME>`` variables; ``LINEWATCH_STORE`` is the deprecated DSN, not
+    the store group as JSON."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = super()._load_env_vars()
+        return {k: v for k, v in env.items() if k.upper() != env_name("store")}
+
+
+class Settings(BaseSettings):
+    """linewatch's settings, one nested model per group; ``group.name`` is read from
+    ``LINEWATCH_<GROUP>__<NAME>``.
+
+    Construction validates every value (floats must be finite) and raises
+    :class:`~streams.errors.InvalidSettings` with one line per problem, see
+    :func:`settings_error`. Keyword arguments (command-line options) give groups as mappings,
+    merged over the environment: ``Settings(store={"dsn": "chdb:///tmp/x"})``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        frozen=True,
+        extra="ignore",
+        allow_inf_nan=False,
+    )
+
+    def __init__(self, **values: Any) -> None:
+        """Read the environment, with ``values`` (e.g. command-line options) taking precedence."""
+        try:
+            super().__init__(**values)
+        except (ValidationError, _SettingsSourceError) as exc:
+            raise settings_error(exc, given=values) from exc
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Options, then ``LINEWATCH_<GROUP>__<NAME>``, then the deprecated flat names."""
+        return (init_settings, _EnvSource(settings_cls), _DeprecatedEnvSource(settings_cls))
+
+    store: StoreSettings = Field(
+        default_factory=StoreSettings,
+        description="The ClickHouse store, and how embedded runs flush to it.",
+    )
+    kafka: KafkaSettings = Field(
+        default_factory=KafkaSettings,
+        description="Kafka brokers, security and topics, for every client.",
+    )
+    worker: WorkerSettings = Field(
+        default_factory=WorkerSettings,
+        description="The Faust stream worker: app id, web port, what it takes from Kafka per "
+        "inference run, write-behind to the store.",
+    )
+    inference: InferenceSettings = Field(
+        default_factory=InferenceSettings,
+        description="The detector: model, operating threshold, stored scores, review band, "
+        "onnxruntime.",
+    )
+    ingest: IngestSettings = Field(
+        default_factory=IngestSettings,
+        description="What one event may cost and which frames are accepted; the rest are dead "
+        "letters.",
+    )
+    plant: PlantSettings = Field(
+        default_factory=PlantSettings,
+        description="Timezone, shifts, lines and lighting buckets: what names a slice.",
+    )
+    drift: DriftSettings = Field(
+        default_factory=DriftSettings,
+        description="Drift detection: lab reference, detectors, false-alarm budget, slices.",
+    )
+    readiness: ReadinessCriteria = Field(
+        default_factory=ReadinessCriteria,
+        description="Criteria of the readiness verdict (`linewatch report`).",
+    )
+    estimation: EstimationSettings = Field(
+        default_factory=EstimationSettings,
+        description="Label-free performance estimates (`linewatch estimate`).",
+    )
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes``, validated like the environment (unlike ``model_copy``).
 
-        >>> Settings(batch_size=10).replace(batch_size=20).batch_size
-        20
+        A mapping is merged into its group; a group model replaces the group. The environment
+        is not read again.
+
+        >>> s = Settings(store={"flush_rows": 10}).replace(store={"flush_rows": 20})
+        >>> s.store.flush_rows, s.store.flush_interval_s
+        (20, 5.0)
         """
-        return type(self)(**{**dict(self), **changes})
+        data = self.model_dump()  # secrets stay SecretStr
+        for key, value in changes.items():
+            if key not in GROUPS:
+                raise InvalidSettings(f"no settings group {key!r}; groups: {', '.join(GROUPS)}")
+            data[key] = {**data[key], **value} if isinstance(value, Mapping) else value
+        try:
+            return type(self).model_validate(data)
+        except ValidationError as exc:
+            raise settings_error(exc, given=changes) from exc
 
     def as_dict(self) -> dict[str, Any]:
-        """All settings with secrets masked (passwords and the store DSN's), for logs."""
+        """All settings by group with secrets masked (passwords and the store DSN's), for logs."""
         from streams.sinks.dsn import mask_dsn
 
         data = self.model_dump(mode="json")
-        for key, value in list(data.items()):
-            if isinstance(getattr(self, key), SecretStr):
-                data[key] = "**********" if value else None
-        data["store"] = mask_dsn(self.store)
+        for group, values in data.items():
+            for key, value in list(values.items()):
+                if isinstance(getattr(getattr(self, group), key), SecretStr):
+                    values[key] = "**********" if value else None
+        data["store"]["dsn"] = mask_dsn(self.store.dsn)
         return data
 
 
-def _env_name(field: str) -> str:
-    return f"{ENV_PREFIX}{field.upper()}"
-
-
-def _shown(field: str, value: Any) -> str:
+def _shown(secret: bool, value: Any) -> str:
     """A value for an error message: secrets hidden, DSNs masked, long values cut."""
     from streams.sinks.dsn import mask_dsn
 
-    if isinstance(value, SecretStr) or field in _SECRET_FIELDS:
+    if isinstance(value, SecretStr) or secret:
         return "'***'"
     text = mask_dsn(value) if isinstance(value, str) else value
     shown = repr(text) if isinstance(text, str) else str(text)
@@ -655,36 +958,68 @@ def _shown(field: str, value: Any) -> str:
     return shown
 
 
-def _problem(error: Any, given: dict[str, Any]) -> str:
+def _given(given: Mapping[str, Any], group: str, name: str) -> bool:
+    values = given.get(group)
+    if isinstance(values, Mapping):
+        return name in values
+    return values is not None
+
+
+def _problem(error: Any, given: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     message = str(error.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if not loc:  # a check across fields: its message names the variables
+    if len(loc) < 2 or loc[0] not in GROUPS:  # a check across fields names the variables
         return message
-    field, inner = loc[0], loc[1:]
-    name = _env_name(field) + (f" {'.'.join(inner)}" if inner else "")
-    source = " (given as an option)" if field in given else ""
-    value = _shown(field, error.get("input"))
-    return f"{name}={value}{source} is invalid: {message}"
+    group, name, inner = loc[0], loc[1], loc[2:]
+    variable = env_name(group, name)
+    shown = variable + (f" {'.'.join(inner)}" if inner else "")
+    old = _OLD_NAME.get((group, name))
+    if _given(given, group, name):
+        source = " (given as an option)"
+    elif old is not None and old in environ and variable not in environ:
+        source = f" (given as {old}, deprecated)"
+    else:
+        source = ""
+    secret = (group, name) in _SECRET_FIELDS
+    return f"{shown}={_shown(secret, error.get('input'))}{source} is invalid: {message}"
 
 
-_SECRET_FIELDS = frozenset({"store_password", "kafka_sasl_password"})
+_SECRET_FIELDS = frozenset({("store", "password"), ("kafka", "sasl_password")})
 
 
-def settings_error(exc: Exception, *, given: dict[str, Any] | None = None) -> InvalidSettings:
+def _bad_json(group: str, environ: Mapping[str, str]) -> str:
+    """The variable of ``group`` whose JSON value does not parse, or the group's own."""
+    prefix = env_name(group) + NESTED_DELIMITER
+    for variable, value in environ.items():
+        if variable.startswith(prefix):
+            try:
+                json.loads(value)
+            except ValueError:
+                name = variable[len(prefix) :].lower().split(NESTED_DELIMITER)[0]
+                info = GROUPS[group].model_fields.get(name)
+                if info is not None and _is_complex(info):
+                    return variable
+    return env_name(group)
+
+
+def settings_error(exc: Exception, *, given: Mapping[str, Any] | None = None) -> InvalidSettings:
     """One :class:`~streams.errors.InvalidSettings` line for an invalid configuration: for each
     problem the variable, the value (secrets hidden) and what is allowed.
 
     ``given`` are the values passed to :class:`Settings` directly (command-line options).
     """
+    environ = {name.upper(): value for name, value in os.environ.items()}
     if isinstance(exc, ValidationError):
-        problems = [_problem(e, given or {}) for e in exc.errors()]
+        problems = [_problem(e, given or {}, environ) for e in exc.errors()]
         return InvalidSettings("; ".join(dict.fromkeys(problems)))
     text = str(exc)
     found = re.search(r'field "([^"]+)"', text)
     if found:
+        group = found.group(1)
+        variable = _bad_json(group, environ) if group in GROUPS else env_name(group)
         return InvalidSettings(
-            f"{_env_name(found.group(1))} is not valid JSON: give lists and mappings as JSON, "
+            f"{variable} is not valid JSON: give lists and mappings as JSON, "
             """e.g. [0.15, 0.5] or {"line-1": {"takt_units_per_minute": 90}}"""
         )
     return InvalidSettings(f"invalid LINEWATCH_* configuration: {text}")

@@ -3,7 +3,7 @@
 ``docs/configuration.md`` is this module's output (``make config-doc`` or
 ``python -m streams.config_doc --write``); a test fails when it is out of date.
 
->>> "| `LINEWATCH_STORE` |" in render_markdown()
+>>> "| `LINEWATCH_STORE__DSN` |" in render_markdown()
 True
 """
 
@@ -22,13 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from streams.config import (
-    ENV_PREFIX,
-    EstimationSettings,
-    LineConfig,
-    ReadinessCriteria,
-    Settings,
-)
+from streams.config import DEPRECATED_NAMES, GROUPS, LineConfig, Settings, env_name
 
 __all__ = ["DOC_PATH", "render_markdown"]
 
@@ -40,17 +34,28 @@ _HEADER = """\
 
 <!-- Generated from streams/config.py by `make config-doc`; do not edit by hand. -->
 
-linewatch reads one settings object from `LINEWATCH_*` environment variables. Lists and mappings
-are JSON (`LINEWATCH_REVIEW_BAND='[0.15, 0.5]'`). Floats must be finite. Command-line options
-(`--store`, `--model`, ...) override the variable of the same setting and are checked the same way.
-An invalid value stops every command with one `error:` line naming the variable, the value and
-what is allowed (exit status 2). Secrets (passwords, the password in a store DSN) are never shown.
+linewatch reads one settings object from `LINEWATCH_*` environment variables, grouped by concern:
+setting `name` of group `group` is read from `LINEWATCH_<GROUP>__<NAME>` (two underscores), e.g.
+`LINEWATCH_STORE__DSN`, `LINEWATCH_WORKER__TAKE_MAX_EVENTS`. Lists and mappings are JSON
+(`LINEWATCH_INFERENCE__REVIEW_BAND='[0.15, 0.5]'`). Floats must be finite. A name a group does not
+have (a typo such as `LINEWATCH_STORE__FLUSHROWS`) is refused. Command-line options (`--store`,
+`--model`, ...) override the variable of the same setting and are checked the same way. An invalid
+value stops every command with one `error:` line naming the variable, the value and what is
+allowed (exit status 2). Secrets (passwords, the password in a store DSN) are never shown.
+`readiness` and `estimation` may also be given whole, as one JSON object in
+`LINEWATCH_READINESS` / `LINEWATCH_ESTIMATION` (as in earlier releases); a `__` variable of the
+same group overrides the key it names.
 
-Checks across variables: `LINEWATCH_LIGHTING_BUCKET_NAMES` has one more name than
-`LINEWATCH_LUX_BUCKET_EDGES` and `LINEWATCH_BRIGHTNESS_BUCKET_EDGES` have edges;
-`LINEWATCH_STORE_SCORE_FLOOR` <= `LINEWATCH_OPERATING_THRESHOLD` when the threshold is set;
-the `SASL_*` protocols need `LINEWATCH_KAFKA_SASL_USERNAME` and `LINEWATCH_KAFKA_SASL_PASSWORD`,
-and `LINEWATCH_KAFKA_SASL_MECHANISM` needs a `SASL_*` protocol.
+**Deprecated names.** The flat names of earlier releases (last column) still work in this
+release: each is read into its new setting, with a `DeprecationWarning` and a log line naming the
+new variable. When both are set, the new variable wins (and the warning says so). They will stop
+working in the next release: rename them.
+
+Checks across variables: `LINEWATCH_PLANT__LIGHTING_BUCKET_NAMES` has one more name than
+`LINEWATCH_PLANT__LUX_BUCKET_EDGES` and `LINEWATCH_PLANT__BRIGHTNESS_BUCKET_EDGES` have edges;
+`LINEWATCH_INFERENCE__STORE_SCORE_FLOOR` <= `LINEWATCH_INFERENCE__OPERATING_THRESHOLD` when the
+threshold is set; the `SASL_*` protocols need `LINEWATCH_KAFKA__SASL_USERNAME` and
+`LINEWATCH_KAFKA__SASL_PASSWORD`, and `LINEWATCH_KAFKA__SASL_MECHANISM` needs a `SASL_*` protocol.
 
 Checks of single variables beyond the table's bounds: the store DSN is `chdb://PATH` or
 `http(s)://user:password@host:port[/linewatch]` (the password may hold any character);
@@ -112,29 +117,53 @@ def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
-def _rows(model: type[BaseModel], name_of: Any, label: str = "variable") -> list[str]:
+def _rows(model: type[BaseModel]) -> list[str]:
+    """The keys of a JSON object: key, type, allowed, default, description."""
     lines = [
-        f"| {label} | type | allowed | default | description |",
+        "| key | type | allowed | default | description |",
         "| --- | --- | --- | --- | --- |",
     ]
     for field, info in model.model_fields.items():
         lines.append(
-            f"| `{name_of(field)}` | {_cell(_type_name(info.annotation))} | "
+            f"| `{field}` | {_cell(_type_name(info.annotation))} | "
             f"{_cell(_bounds(info))} | {_default(info)} | {_cell(info.description)} |"
         )
     return lines
 
 
+def _variables() -> list[str]:
+    """One row per variable of every group."""
+    old_of = {new: old for old, new in DEPRECATED_NAMES.items()}
+    lines = [
+        "| variable | group | type | allowed | default | description | deprecated name |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for group in Settings.model_fields:
+        model = GROUPS[group]
+        for field, leaf in model.model_fields.items():
+            old = old_of.get((group, field))
+            lines.append(
+                f"| `{env_name(group, field)}` | `{group}` | "
+                f"{_cell(_type_name(leaf.annotation))} | {_cell(_bounds(leaf))} | "
+                f"{_default(leaf)} | {_cell(leaf.description)} | "
+                f"{f'`{old}`' if old else ''} |"
+            )
+    return lines
+
+
 def render_markdown() -> str:
     """The whole ``docs/configuration.md``."""
-    out = [_HEADER, "## Variables", ""]
-    out += _rows(Settings, lambda f: f"{ENV_PREFIX}{f.upper()}")
-    out += ["", "## Keys of `LINEWATCH_READINESS` (JSON object)", ""]
-    out += _rows(ReadinessCriteria, str, "key")
-    out += ["", "## Keys of `LINEWATCH_ESTIMATION` (JSON object)", ""]
-    out += _rows(EstimationSettings, str, "key")
-    out += ["", "## Keys of each line in `LINEWATCH_LINES` (JSON object of line id to these)", ""]
-    out += _rows(LineConfig, str, "key")
+    out = [_HEADER, "## Groups", "", "| group | variables | what |", "| --- | --- | --- |"]
+    for group, info in Settings.model_fields.items():
+        out.append(f"| `{group}` | `{env_name(group)}__*` | {_cell(info.description)} |")
+    out += ["", "## Variables", ""]
+    out += _variables()
+    out += [
+        "",
+        "## Keys of each line in `LINEWATCH_PLANT__LINES` (JSON object of line id to these)",
+        "",
+    ]
+    out += _rows(LineConfig)
     return "\n".join(out) + "\n"
 
 

@@ -171,16 +171,16 @@ class FrameDescriber:
     ) -> FrameDescriber:
         """A describer with the settings' threshold, review band and ingest limits.
 
-        ``check_lines`` rejects events of lines not in ``settings.lines`` (production only; lab
-        events may come from any line). ``track_cameras`` adds the camera-health signals, which
+        ``check_lines`` rejects events of lines not in ``settings.plant.lines`` (production only;
+        lab events may come from any line). ``track_cameras`` adds the camera-health signals, which
         compare each frame with its camera's previous one (frames must come in capture order).
         """
         return cls(
             detector,
             operating_threshold=operating_threshold(settings, detector.spec),
-            review_band=settings.review_band,
+            review_band=settings.inference.review_band,
             limits=IngestLimits.from_settings(settings),
-            known_lines=settings.lines if check_lines else (),
+            known_lines=settings.plant.lines if check_lines else (),
             camera_health=CameraHealth() if track_cameras else None,
         )
 
@@ -197,7 +197,7 @@ class FrameDescriber:
             raise EventRejected(
                 "unknown_line",
                 f"line {event.line_id!r} is not configured (known: {sorted(self.known_lines)}); "
-                "add it to LINEWATCH_LINES",
+                "add it to LINEWATCH_PLANT__LINES",
             )
         frame = decode_frame(event, self.limits)
         return AcceptedFrame(raw, frame, (time.perf_counter() - start) * 1000.0)

@@ -118,9 +118,10 @@ class MonitoringPipeline:
         )
         self.operating_threshold = self.describer.operating_threshold
         self.limits = self.describer.limits
-        if settings.store_score_floor > self.operating_threshold:
+        if settings.inference.store_score_floor > self.operating_threshold:
             raise ConfigError(
-                f"LINEWATCH_STORE_SCORE_FLOOR={settings.store_score_floor} is above the operating "
+                "LINEWATCH_INFERENCE__STORE_SCORE_FLOOR="
+                f"{settings.inference.store_score_floor} is above the operating "
                 f"threshold {self.operating_threshold}: flagged boxes would not be stored; lower it"
             )
 
@@ -131,7 +132,7 @@ class MonitoringPipeline:
         embedded runner overlaps JPEG decoding with inference this way.
         """
         decoded = self.describer.decode(batch)
-        most = self.settings.dead_letter_max_payload_bytes
+        most = self.settings.ingest.dead_letter_max_payload_bytes
         return PreparedBatch(decoded.accepted, [_dead_letter(r, most) for r in decoded.rejected])
 
     def process(
@@ -232,7 +233,7 @@ class MonitoringPipeline:
         """Boxes at or above ``store_score_floor``; ``det_index`` keeps the detector's order."""
         event = frame.event
         captured_at = event.captured_at.astimezone(UTC)
-        floor = self.settings.store_score_floor
+        floor = self.settings.inference.store_score_floor
         return [
             DetectionRecord(
                 event_id=str(event.event_id),

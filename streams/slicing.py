@@ -2,7 +2,7 @@
 
 >>> from datetime import datetime, timezone
 >>> from streams.config import Settings
->>> s = Slicer(Settings(timezone="Europe/Berlin"))
+>>> s = Slicer(Settings(plant={"timezone": "Europe/Berlin"}))
 >>> s.shift_of(datetime(2026, 7, 1, 20, 0, tzinfo=timezone.utc))  # 22:00 in Berlin (CEST)
 'night'
 >>> s.lighting_of(None, 0.5), s.lighting_of(1000.0, 0.1)
@@ -37,12 +37,12 @@ class Slicer:
     __slots__ = ("_bright_edges", "_lux_edges", "_names", "_starts", "_zone")
 
     def __init__(self, settings: Settings) -> None:
-        self._zone = settings.zone
-        starts = sorted((s.start.replace(tzinfo=None), s.name) for s in settings.shifts)
+        self._zone = settings.plant.zone
+        starts = sorted((s.start.replace(tzinfo=None), s.name) for s in settings.plant.shifts)
         self._starts: list[tuple[time, str]] = starts
-        self._lux_edges = list(settings.lux_bucket_edges)
-        self._bright_edges = list(settings.brightness_bucket_edges)
-        self._names = list(settings.lighting_bucket_names)
+        self._lux_edges = list(settings.plant.lux_bucket_edges)
+        self._bright_edges = list(settings.plant.brightness_bucket_edges)
+        self._names = list(settings.plant.lighting_bucket_names)
 
     def shift_of(self, captured_at: datetime) -> str:
         """The shift whose start is the latest at or before the local wall time.

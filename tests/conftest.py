@@ -16,12 +16,11 @@ pytest_plugins = ["tests.kafka_fixtures", "tests.store_fixtures"]
 
 @pytest.fixture
 def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
-    """Settings with a fresh chDB store under tmp_path; keyword overrides win."""
+    """Settings with a fresh chDB store under tmp_path; keyword overrides (by group) win."""
 
-    def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"store": f"chdb://{tmp_path / 'store'}"}
-        values.update(overrides)
-        return Settings(**values)
+    def make(**overrides: dict[str, Any]) -> Settings:
+        store = {"dsn": f"chdb://{tmp_path / 'store'}", **overrides.pop("store", {})}
+        return Settings(store=store, **overrides)
 
     return make
 

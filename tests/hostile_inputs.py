@@ -97,7 +97,8 @@ class HostileLine:
 
 
 def hostile_events(folder: Path, *, huge_line_mb: int = 50) -> list[HostileLine]:
-    """Every hostile event case; ``folder`` becomes the only image root (LINEWATCH_IMAGE_ROOTS).
+    """Every hostile event case; ``folder`` becomes the only image root
+    (LINEWATCH_INGEST__IMAGE_ROOTS).
 
     Creates in ``folder``: a good frame, a symlink to /etc/passwd, a FIFO, a directory.
     """

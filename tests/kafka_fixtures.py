@@ -19,7 +19,7 @@ from streams.config import Settings
 
 __all__ = ["BOOTSTRAP", "kafka_settings", "read_topic", "require_broker", "topic_reader"]
 
-BOOTSTRAP = os.environ.get("LINEWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+BOOTSTRAP = os.environ.get("LINEWATCH_KAFKA__BOOTSTRAP", "127.0.0.1:9092")
 
 
 def require_broker() -> None:
@@ -54,16 +54,23 @@ def kafka_settings() -> Iterator[Settings]:
     require_broker()
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     settings = Settings(
-        kafka_bootstrap=BOOTSTRAP,
-        topic_events=f"{prefix}-camera-events",
-        topic_labels=f"{prefix}-labels",
-        topic_dlq=f"{prefix}-camera-events.dlq",
-        topic_drift=f"{prefix}-drift-events",
-        topic_partitions=3,
+        kafka={
+            "bootstrap": BOOTSTRAP,
+            "topic_events": f"{prefix}-camera-events",
+            "topic_labels": f"{prefix}-labels",
+            "topic_dlq": f"{prefix}-camera-events.dlq",
+            "topic_drift": f"{prefix}-drift-events",
+            "topic_partitions": 3,
+        }
     )
     yield settings
     _delete_topics(
-        [settings.topic_events, settings.topic_labels, settings.topic_dlq, settings.topic_drift]
+        [
+            settings.kafka.topic_events,
+            settings.kafka.topic_labels,
+            settings.kafka.topic_dlq,
+            settings.kafka.topic_drift,
+        ]
     )
 
 

@@ -160,8 +160,10 @@ def test_failure_modes_of_a_blind_and_a_trigger_happy_model() -> None:
 
 
 def test_suite_writes_tables_and_views(tmp_path: Path) -> None:
-    settings = Settings(store=f"chdb://{tmp_path / 'store'}", operating_threshold=0.5)
-    with ClickHouseStore.open(settings.store) as store:
+    settings = Settings(
+        store={"dsn": f"chdb://{tmp_path / 'store'}"}, inference={"operating_threshold": 0.5}
+    )
+    with ClickHouseStore.open(settings.store.dsn) as store:
         res = run_corruption_suite(
             store,
             settings,

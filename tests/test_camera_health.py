@@ -84,7 +84,7 @@ def test_camera_faults_scenario_freezes_line_1_from_the_midpoint() -> None:
 
 @pytest.mark.slow
 def test_each_camera_fault_is_caught_within_30_frames_on_its_own_camera_as_camera() -> None:
-    settings = Settings(store="chdb:///nonexistent-unused")
+    settings = Settings(store={"dsn": "chdb:///nonexistent-unused"})
     pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
     start = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
     duration = timedelta(hours=8)

@@ -118,7 +118,7 @@ def test_read_only_user_is_told_to_skip_reconcile(
     from streams.cli import options
     from tests.test_readiness_store import build_hand_case
 
-    monkeypatch.setenv("LINEWATCH_OPERATING_THRESHOLD", "0.5")
+    monkeypatch.setenv("LINEWATCH_INFERENCE__OPERATING_THRESHOLD", "0.5")
     dsn = f"chdb://{tmp_path / 'labelled'}"
     with ClickHouseStore.open(dsn) as store:
         store.apply_schema()

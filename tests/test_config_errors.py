@@ -14,75 +14,88 @@ from tests.console import clean_env, run_linewatch
 
 # (variable, bad value, words the one error line must hold besides the variable)
 BAD_VALUES = [
-    ("LINEWATCH_WORKER_WEB_PORT", "-1", ["-1", "greater than or equal to 1"]),
-    ("LINEWATCH_WORKER_WEB_PORT", "70000", ["70000", "less than or equal to 65535"]),
-    ("LINEWATCH_WORKER_WEB_PORT", "web", ["web", "valid integer"]),
-    ("LINEWATCH_REVIEW_BAND", "[0.9, 0.1]", ["0.9", "low < high"]),
-    ("LINEWATCH_REVIEW_BAND", "[0.5, 1.5]", ["1.5", "high <= 1"]),
-    ("LINEWATCH_BRIGHTNESS_BUCKET_EDGES", "[0.61, 0.30, 0.18]", ["0.61", "increasing"]),
-    ("LINEWATCH_BRIGHTNESS_BUCKET_EDGES", "[0.2, 0.5, 3]", ["3", "within 0..1"]),
-    ("LINEWATCH_LUX_BUCKET_EDGES", "[400, 200, 900]", ["400", "increasing"]),
-    ("LINEWATCH_READINESS", '{"max_fpr": -3}', ["max_fpr", "-3", "greater than or equal to 0"]),
-    ("LINEWATCH_READINESS", '{"max_fnr_per_class": 2}', ["2", "less than or equal to 1"]),
-    ("LINEWATCH_READINESS", '{"max_fpr": 0.1, "typo": 1}', ["typo", "not permitted"]),
-    ("LINEWATCH_FLUSH_INTERVAL_S", "inf", ["inf", "finite"]),
-    ("LINEWATCH_FLUSH_INTERVAL_S", "nan", ["nan", "finite"]),
-    ("LINEWATCH_FLUSH_INTERVAL_S", "0", ["0", "greater than 0"]),
-    ("LINEWATCH_SLICE_IDLE_SECONDS", "-inf", ["-inf", "finite"]),
-    ("LINEWATCH_BATCH_SIZE", "0", ["0", "greater than 0"]),
-    ("LINEWATCH_WORKER_BATCH_SIZE", "1e9", ["1e9", "integer"]),
-    ("LINEWATCH_INFERENCE_THREADS", "0", ["0", "greater than 0"]),
-    ("LINEWATCH_INFERENCE_PROVIDERS", '["CPU"]', ["CPU", "execution provider"]),
-    ("LINEWATCH_INFERENCE_BATCH_TIMEOUT_S", "-1", ["-1", "greater than 0"]),
-    ("LINEWATCH_MAX_SLICES", "-5", ["-5", "greater than 0"]),
-    ("LINEWATCH_MAX_IMAGE_BYTES", "0", ["0", "greater than 0"]),
-    ("LINEWATCH_OPERATING_THRESHOLD", "1.5", ["1.5", "less than or equal to 1"]),
-    ("LINEWATCH_STORE_SCORE_FLOOR", "-0.1", ["-0.1", "greater than or equal to 0"]),
-    ("LINEWATCH_DRIFT_FALSE_ALARMS_PER_EVENT", "2", ["2", "less than 1"]),
-    ("LINEWATCH_DRIFT_WARMUP_EVENTS", "-1", ["-1", "greater than or equal to 0"]),
-    ("LINEWATCH_GAP_WINDOW_EVENTS", "0", ["0", "greater than 0"]),
-    ("LINEWATCH_TOPIC_PARTITIONS", "0", ["0", "greater than 0"]),
-    ("LINEWATCH_TOPIC_REPLICATION", "0", ["0", "greater than 0"]),
-    ("LINEWATCH_TOPIC_EVENTS", "camera events", ["camera events", "topic name"]),
-    ("LINEWATCH_WORKER_ID", "", ["at least 1 character"]),
-    ("LINEWATCH_WORKER_DATA_DIR", "", ["at least 1 character"]),
-    ("LINEWATCH_STORE", "ftp://u:pw@h", ["ftp://u:***@h", "chdb://PATH"]),
-    ("LINEWATCH_KAFKA_BOOTSTRAP", "kafka", ["kafka", "host:port"]),
-    ("LINEWATCH_KAFKA_BOOTSTRAP", "k:99999", ["99999", "1..65535"]),
-    ("LINEWATCH_KAFKA_SECURITY_PROTOCOL", "TLS", ["TLS", "SASL_SSL"]),
-    ("LINEWATCH_KAFKA_SASL_MECHANISM", "MD5", ["MD5", "SCRAM-SHA-512"]),
-    ("LINEWATCH_TIMEZONE", "Mars/Base", ["Mars/Base", "IANA"]),
-    ("LINEWATCH_LINES", "{}", ["{}", "at least one line"]),
-    ("LINEWATCH_LINES", '{"line-1": {"takt_units_per_minute": 0}}', ["0", "greater than 0"]),
-    ("LINEWATCH_LINES", "{not json", ["not valid JSON"]),
-    ("LINEWATCH_SHIFTS", "[]", ["[]", "at least one shift"]),
+    ("LINEWATCH_WORKER__WEB_PORT", "-1", ["-1", "greater than or equal to 1"]),
+    ("LINEWATCH_WORKER__WEB_PORT", "70000", ["70000", "less than or equal to 65535"]),
+    ("LINEWATCH_WORKER__WEB_PORT", "web", ["web", "valid integer"]),
+    ("LINEWATCH_INFERENCE__REVIEW_BAND", "[0.9, 0.1]", ["0.9", "low < high"]),
+    ("LINEWATCH_INFERENCE__REVIEW_BAND", "[0.5, 1.5]", ["1.5", "high <= 1"]),
+    ("LINEWATCH_PLANT__BRIGHTNESS_BUCKET_EDGES", "[0.61, 0.30, 0.18]", ["0.61", "increasing"]),
+    ("LINEWATCH_PLANT__BRIGHTNESS_BUCKET_EDGES", "[0.2, 0.5, 3]", ["3", "within 0..1"]),
+    ("LINEWATCH_PLANT__LUX_BUCKET_EDGES", "[400, 200, 900]", ["400", "increasing"]),
     (
-        "LINEWATCH_SHIFTS",
+        "LINEWATCH_READINESS",
+        '{"max_fpr": -3}',
+        ["_READINESS__MAX_FPR=-3", "greater than or equal to 0"],
+    ),
+    ("LINEWATCH_READINESS__MAX_FPR", "-3", ["-3", "greater than or equal to 0"]),
+    ("LINEWATCH_ESTIMATION__DRAWS", "-1", ["-1", "greater than or equal to 0"]),
+    ("LINEWATCH_READINESS", '{"max_fnr_per_class": 2}', ["2", "less than or equal to 1"]),
+    ("LINEWATCH_READINESS", '{"max_fpr": 0.1, "typo": 1}', ["_READINESS__TYPO", "not permitted"]),
+    ("LINEWATCH_WORKER__TAKE_MAX_EVENTS_TYPO", "1", ["not permitted"]),
+    ("LINEWATCH_STORE__FLUSH_INTERVAL_S", "inf", ["inf", "finite"]),
+    ("LINEWATCH_STORE__FLUSH_INTERVAL_S", "nan", ["nan", "finite"]),
+    ("LINEWATCH_STORE__FLUSH_INTERVAL_S", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_DRIFT__SLICE_IDLE_S", "-inf", ["-inf", "finite"]),
+    ("LINEWATCH_STORE__FLUSH_ROWS", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_WORKER__TAKE_MAX_EVENTS", "1e9", ["1e9", "integer"]),
+    ("LINEWATCH_INFERENCE__THREADS", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_INFERENCE__PROVIDERS", '["CPU"]', ["CPU", "execution provider"]),
+    ("LINEWATCH_WORKER__TAKE_WINDOW_S", "-1", ["-1", "greater than 0"]),
+    ("LINEWATCH_DRIFT__MAX_SLICES", "-5", ["-5", "greater than 0"]),
+    ("LINEWATCH_INGEST__MAX_IMAGE_BYTES", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_INFERENCE__OPERATING_THRESHOLD", "1.5", ["1.5", "less than or equal to 1"]),
+    ("LINEWATCH_INFERENCE__STORE_SCORE_FLOOR", "-0.1", ["-0.1", "greater than or equal to 0"]),
+    ("LINEWATCH_DRIFT__FALSE_ALARMS_PER_EVENT", "2", ["2", "less than 1"]),
+    ("LINEWATCH_DRIFT__WARMUP_EVENTS", "-1", ["-1", "greater than or equal to 0"]),
+    ("LINEWATCH_DRIFT__GAP_WINDOW_EVENTS", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_KAFKA__TOPIC_PARTITIONS", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_KAFKA__TOPIC_REPLICATION", "0", ["0", "greater than 0"]),
+    ("LINEWATCH_KAFKA__TOPIC_EVENTS", "camera events", ["camera events", "topic name"]),
+    ("LINEWATCH_WORKER__APP_ID", "", ["at least 1 character"]),
+    ("LINEWATCH_WORKER__DATA_DIR", "", ["at least 1 character"]),
+    ("LINEWATCH_STORE__DSN", "ftp://u:pw@h", ["ftp://u:***@h", "chdb://PATH"]),
+    ("LINEWATCH_KAFKA__BOOTSTRAP", "kafka", ["kafka", "host:port"]),
+    ("LINEWATCH_KAFKA__BOOTSTRAP", "k:99999", ["99999", "1..65535"]),
+    ("LINEWATCH_KAFKA__SECURITY_PROTOCOL", "TLS", ["TLS", "SASL_SSL"]),
+    ("LINEWATCH_KAFKA__SASL_MECHANISM", "MD5", ["MD5", "SCRAM-SHA-512"]),
+    ("LINEWATCH_PLANT__TIMEZONE", "Mars/Base", ["Mars/Base", "IANA"]),
+    ("LINEWATCH_PLANT__LINES", "{}", ["{}", "at least one line"]),
+    ("LINEWATCH_PLANT__LINES", '{"line-1": {"takt_units_per_minute": 0}}', ["0", "greater than 0"]),
+    ("LINEWATCH_PLANT__LINES", "{not json", ["not valid JSON"]),
+    ("LINEWATCH_PLANT__SHIFTS", "[]", ["[]", "at least one shift"]),
+    (
+        "LINEWATCH_PLANT__SHIFTS",
         '[{"name": "a", "start": "06:00"}, {"name": "a", "start": "18:00"}]',
         ["distinct"],
     ),
-    ("LINEWATCH_SHIFTS", '[{"name": "day", "start": "25:00"}]', ["25:00", "time"]),
-    ("LINEWATCH_LIGHTING_BUCKET_NAMES", '["a", "a", "b", "c"]', ["distinct"]),
-    ("LINEWATCH_MODEL", "", ["at least 1 character"]),
+    ("LINEWATCH_PLANT__SHIFTS", '[{"name": "day", "start": "25:00"}]', ["25:00", "time"]),
+    ("LINEWATCH_PLANT__LIGHTING_BUCKET_NAMES", '["a", "a", "b", "c"]', ["distinct"]),
+    ("LINEWATCH_INFERENCE__MODEL", "", ["at least 1 character"]),
 ]
 
 # cross-field checks: (environment, words the error line must hold)
 CROSS_FIELD = [
     (
-        {"LINEWATCH_STORE_SCORE_FLOOR": "0.6", "LINEWATCH_OPERATING_THRESHOLD": "0.5"},
-        ["LINEWATCH_STORE_SCORE_FLOOR=0.6", "LINEWATCH_OPERATING_THRESHOLD=0.5"],
+        {
+            "LINEWATCH_INFERENCE__STORE_SCORE_FLOOR": "0.6",
+            "LINEWATCH_INFERENCE__OPERATING_THRESHOLD": "0.5",
+        },
+        [
+            "LINEWATCH_INFERENCE__STORE_SCORE_FLOOR=0.6",
+            "LINEWATCH_INFERENCE__OPERATING_THRESHOLD=0.5",
+        ],
     ),
     (
-        {"LINEWATCH_KAFKA_SASL_MECHANISM": "PLAIN"},
-        ["LINEWATCH_KAFKA_SASL_MECHANISM=PLAIN", "LINEWATCH_KAFKA_SECURITY_PROTOCOL"],
+        {"LINEWATCH_KAFKA__SASL_MECHANISM": "PLAIN"},
+        ["LINEWATCH_KAFKA__SASL_MECHANISM=PLAIN", "LINEWATCH_KAFKA__SECURITY_PROTOCOL"],
     ),
     (
-        {"LINEWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"},
-        ["LINEWATCH_KAFKA_SASL_USERNAME", "LINEWATCH_KAFKA_SASL_PASSWORD"],
+        {"LINEWATCH_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"},
+        ["LINEWATCH_KAFKA__SASL_USERNAME", "LINEWATCH_KAFKA__SASL_PASSWORD"],
     ),
     (
-        {"LINEWATCH_LIGHTING_BUCKET_NAMES": '["a", "b", "c"]'},
-        ["LINEWATCH_LIGHTING_BUCKET_NAMES", "LINEWATCH_LUX_BUCKET_EDGES", "2 edges"],
+        {"LINEWATCH_PLANT__LIGHTING_BUCKET_NAMES": '["a", "b", "c"]'},
+        ["LINEWATCH_PLANT__LIGHTING_BUCKET_NAMES", "LINEWATCH_PLANT__LUX_BUCKET_EDGES", "2 edges"],
     ),
 ]
 
@@ -146,22 +159,26 @@ def test_cross_field_checks(
 def test_several_bad_values_are_still_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = {"LINEWATCH_WORKER_WEB_PORT": "-1", "LINEWATCH_REVIEW_BAND": "[0.9, 0.1]"}
+    env = {"LINEWATCH_WORKER__WEB_PORT": "-1", "LINEWATCH_INFERENCE__REVIEW_BAND": "[0.9, 0.1]"}
     code, output = _run_main(env, monkeypatch, capsys)
     line = _one_error_line(output)
-    assert code == 2 and "LINEWATCH_WORKER_WEB_PORT" in line and "LINEWATCH_REVIEW_BAND" in line
+    assert (
+        code == 2
+        and "LINEWATCH_WORKER__WEB_PORT" in line
+        and "LINEWATCH_INFERENCE__REVIEW_BAND" in line
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "variable"),
     [
-        (["worker"], "LINEWATCH_WORKER_WEB_PORT"),
-        (["detect", "--source", "-", "--out", "-"], "LINEWATCH_WORKER_WEB_PORT"),
-        (["worker", "--web-port", "0"], "LINEWATCH_WORKER_WEB_PORT=0 (given as an option)"),
+        (["worker"], "LINEWATCH_WORKER__WEB_PORT"),
+        (["detect", "--source", "-", "--out", "-"], "LINEWATCH_WORKER__WEB_PORT"),
+        (["worker", "--web-port", "0"], "LINEWATCH_WORKER__WEB_PORT=0 (given as an option)"),
     ],
 )
 def test_console_script(args: list[str], variable: str, tmp_path: Path) -> None:
-    env = clean_env(LINEWATCH_WORKER_WEB_PORT="-1" if "--web-port" not in args else "6066")
+    env = clean_env(LINEWATCH_WORKER__WEB_PORT="-1" if "--web-port" not in args else "6066")
     done = run_linewatch(args, env=env, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert variable in _one_error_line(done.stdout + done.stderr)

@@ -237,7 +237,7 @@ def _config(objs: list[dict[str, Any]]) -> dict[str, str]:
 def test_default_scales_with_keda_on_consumer_lag_within_partitions(k8s_validate: Path) -> None:
     objs = _render(k8s_validate, K8S)
     cfg = _config(objs)
-    partitions = int(cfg["LINEWATCH_TOPIC_PARTITIONS"])
+    partitions = int(cfg["LINEWATCH_KAFKA__TOPIC_PARTITIONS"])
     assert not [o for o in objs if o["kind"] == "HorizontalPodAutoscaler"]
     so = _one(objs, "ScaledObject")
     assert so["spec"]["scaleTargetRef"]["name"] == _one(objs, "Deployment")["metadata"]["name"]
@@ -245,9 +245,13 @@ def test_default_scales_with_keda_on_consumer_lag_within_partitions(k8s_validate
     (trigger,) = so["spec"]["triggers"]
     meta = trigger["metadata"]
     assert trigger["type"] == "kafka"
-    assert meta["topic"] == cfg.get("LINEWATCH_TOPIC_EVENTS", "camera-events") == "camera-events"
-    assert meta["consumerGroup"] == cfg["LINEWATCH_WORKER_ID"]
-    assert meta["bootstrapServers"] == cfg["LINEWATCH_KAFKA_BOOTSTRAP"]
+    assert (
+        meta["topic"]
+        == cfg.get("LINEWATCH_KAFKA__TOPIC_EVENTS", "camera-events")
+        == "camera-events"
+    )
+    assert meta["consumerGroup"] == cfg["LINEWATCH_WORKER__APP_ID"]
+    assert meta["bootstrapServers"] == cfg["LINEWATCH_KAFKA__BOOTSTRAP"]
     assert meta["allowIdleConsumers"] == "false"
     assert int(meta["lagThreshold"]) > 0
     auth = _one(objs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
@@ -325,7 +329,7 @@ def test_cpu_hpa_overlay_replaces_keda(k8s_validate: Path) -> None:
     objs = _render(k8s_validate, K8S / "overlays" / "cpu-hpa")
     assert not [o for o in objs if o["kind"] in ("ScaledObject", "TriggerAuthentication")]
     hpa = _one(objs, "HorizontalPodAutoscaler")
-    assert hpa["spec"]["maxReplicas"] <= int(_config(objs)["LINEWATCH_TOPIC_PARTITIONS"])
+    assert hpa["spec"]["maxReplicas"] <= int(_config(objs)["LINEWATCH_KAFKA__TOPIC_PARTITIONS"])
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
 
 
@@ -337,15 +341,15 @@ def _labels_match(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 def test_workers_networkpolicy_tls_store_and_metrics_scraping(k8s_validate: Path) -> None:
     objs = _render(k8s_validate, K8S)
     cfg = _config(objs)
-    web_port = int(cfg["LINEWATCH_WORKER_WEB_PORT"])
+    web_port = int(cfg["LINEWATCH_WORKER__WEB_PORT"])
     dep = _one(objs, "Deployment", "linewatch-worker")
     pod = dep["spec"]["template"]
     (container,) = pod["spec"]["containers"]
     assert [p["containerPort"] for p in container["ports"]] == [web_port]
 
     # ClickHouse over TLS: https DSN on 8443, CA file mounted from a (required) Secret.
-    assert cfg["LINEWATCH_STORE"].startswith("https://")
-    assert ":8443/" in cfg["LINEWATCH_STORE"]
+    assert cfg["LINEWATCH_STORE__DSN"].startswith("https://")
+    assert ":8443/" in cfg["LINEWATCH_STORE__DSN"]
     ca_file = cfg["SSL_CERT_FILE"]
     for obj in [dep, _one(objs, "Job", "linewatch-schema-apply")]:
         spec = obj["spec"]["template"]["spec"]
@@ -362,7 +366,7 @@ def test_workers_networkpolicy_tls_store_and_metrics_scraping(k8s_validate: Path
     assert set(pol["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     assert [p["port"] for r in pol["spec"]["ingress"] for p in r["ports"]] == [web_port]
     egress_ports = {p["port"] for r in pol["spec"]["egress"] for p in r["ports"]}
-    kafka_port = int(cfg["LINEWATCH_KAFKA_BOOTSTRAP"].rsplit(":", 1)[1])
+    kafka_port = int(cfg["LINEWATCH_KAFKA__BOOTSTRAP"].rsplit(":", 1)[1])
     assert egress_ports == {53, kafka_port, 8443}
 
     # Scrape annotations point at /metrics on the web port.
@@ -516,11 +520,11 @@ def test_compose_users_prometheus_and_grafana(compose_config: Path, tmp_path: Pa
     writer_pw, reader_pw = env["CLICKHOUSE_WRITER_PASSWORD"], env["CLICKHOUSE_READER_PASSWORD"]
     for name in ("schema", "topics", "worker"):
         e = services[name]["environment"]
-        assert e["LINEWATCH_STORE"].startswith("http://linewatch@clickhouse:")
-        assert e["LINEWATCH_STORE_PASSWORD"] == writer_pw
+        assert e["LINEWATCH_STORE__DSN"].startswith("http://linewatch@clickhouse:")
+        assert e["LINEWATCH_STORE__PASSWORD"] == writer_pw
     q = services["query"]["environment"]
-    assert q["LINEWATCH_STORE"].startswith("http://linewatch_reader@clickhouse:")
-    assert q["LINEWATCH_STORE_PASSWORD"] == reader_pw
+    assert q["LINEWATCH_STORE__DSN"].startswith("http://linewatch_reader@clickhouse:")
+    assert q["LINEWATCH_STORE__PASSWORD"] == reader_pw
     ch = services["clickhouse"]
     assert ch["environment"]["CLICKHOUSE_WRITER_PASSWORD"] == writer_pw
     assert ch["environment"]["CLICKHOUSE_READER_PASSWORD"] == reader_pw
@@ -531,7 +535,7 @@ def test_compose_users_prometheus_and_grafana(compose_config: Path, tmp_path: Pa
     assert "CLICKHOUSE_WRITER_PASSWORD" not in graf
 
     # Prometheus scrapes the workers' web port, found by the compose service name.
-    web_port = services["worker"]["environment"]["LINEWATCH_WORKER_WEB_PORT"]
+    web_port = services["worker"]["environment"]["LINEWATCH_WORKER__WEB_PORT"]
     prom_cfg = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
     assert re.search(r'names: \["worker"\]', prom_cfg)
     assert re.search(rf"port: {web_port}\b", prom_cfg)

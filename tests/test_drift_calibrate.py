@@ -77,7 +77,9 @@ def test_calibrate_small_run_counts() -> None:
 
 
 def test_budget_arithmetic_and_small_simulation() -> None:
-    settings = Settings(lines={"line-9": {"takt_units_per_minute": 60, "frames_per_second": 10}})
+    settings = Settings(
+        plant={"lines": {"line-9": {"takt_units_per_minute": 60, "frames_per_second": 10}}}
+    )
     ref = load_reference(settings)
     result = budget_check(ref, settings, line="line-9", line_weeks=0.005, slice_hours=0.05)
     # 10 frames/s x 604,800 s x 19 detectors per frame = 114.912M updates per line-week

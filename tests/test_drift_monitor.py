@@ -70,7 +70,7 @@ def test_brightness_shift_is_detected_with_a_complete_record(reference: Referenc
     rng = np.random.default_rng(1)
     rows = list(_rows(rng, 1000)) + list(_rows(rng, 1000, brightness_shift=1.0))
     # the pinned index of the fixed per-update rate of 1e-6 (h = 12.65) ...
-    fixed = Settings(drift_false_alarms_per_event=1e-6)
+    fixed = Settings(drift={"false_alarms_per_event": 1e-6})
     monitor = DriftMonitor(reference, fixed)
     drifts = _drifts(_feed(monitor, rows))
     assert [(i, r.signal) for i, r in drifts] == [(1030, "brightness")]  # pinned
@@ -108,7 +108,7 @@ def test_no_drift_on_a_stationary_multi_signal_stream(reference: ReferenceProfil
 
 
 def test_gap_records_every_window(reference: ReferenceProfile) -> None:
-    settings = Settings(gap_window_events=200)
+    settings = Settings(drift={"gap_window_events": 200})
     rows = list(_rows(np.random.default_rng(3), 400))
     rows[200:] = [dict(r, brightness=r["brightness"] + 0.1) for r in rows[200:]]  # +2 sd
     out = _feed(DriftMonitor(reference, settings), rows)
@@ -150,7 +150,7 @@ def test_lighting_mix_change(reference: ReferenceProfile) -> None:
 
 
 def test_idle_slices_are_evicted_in_event_time(reference: ReferenceProfile) -> None:
-    monitor = DriftMonitor(reference, Settings(slice_idle_seconds=60))
+    monitor = DriftMonitor(reference, Settings(drift={"slice_idle_s": 60}))
     row = next(_rows(np.random.default_rng(6), 1))
     a, b = SliceKey("line-1", "dim", "day"), SliceKey("line-2", "dim", "day")
     monitor.observe(a, "e1", T0, row)
@@ -161,7 +161,7 @@ def test_idle_slices_are_evicted_in_event_time(reference: ReferenceProfile) -> N
 
 
 def test_slice_cap_is_lru(reference: ReferenceProfile) -> None:
-    monitor = DriftMonitor(reference, Settings(max_slices=3))
+    monitor = DriftMonitor(reference, Settings(drift={"max_slices": 3}))
     row = next(_rows(np.random.default_rng(7), 1))
     keys = [SliceKey(f"line-{i}", "normal", "day") for i in range(5)]
     for n, key in enumerate([keys[0], keys[1], keys[2], keys[0], keys[3], keys[4]]):
@@ -171,7 +171,7 @@ def test_slice_cap_is_lru(reference: ReferenceProfile) -> None:
 
 
 def test_snapshot_restore_continues_exactly(reference: ReferenceProfile) -> None:
-    settings = Settings(gap_window_events=150)
+    settings = Settings(drift={"gap_window_events": 150})
     rng = np.random.default_rng(8)
     rows = list(_rows(rng, 1200)) + list(_rows(rng, 800, brightness_shift=-1.0))
     keys = [SliceKey("line-1", "normal", "day"), SliceKey("line-1", "dim", "day")]

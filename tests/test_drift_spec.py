@@ -1,4 +1,4 @@
-"""LINEWATCH_DRIFT_DETECTOR / LINEWATCH_DRIFT_BINARY_DETECTOR: parsing and use by the monitor."""
+"""LINEWATCH_DRIFT__DETECTOR / LINEWATCH_DRIFT__BINARY_DETECTOR: parsing and use by the monitor."""
 
 from __future__ import annotations
 
@@ -53,25 +53,27 @@ def test_bad_specs_are_one_clear_error(text: str, binary: bool, message: str) ->
 
 def test_settings_validate_and_cli_prints_one_error_line() -> None:
     with pytest.raises(ConfigError, match="unexpected keyword argument"):
-        Settings(drift_binary_detector="river.drift.binary.DDM(x=1)")
+        Settings(drift={"binary_detector": "river.drift.binary.DDM(x=1)"})
     proc = subprocess.run(
         [sys.executable, "-c", "from streams.cli import main; main()", "drift"],
-        env={"LINEWATCH_DRIFT_DETECTOR": "river.drift.Nope", "PATH": ""},
+        env={"LINEWATCH_DRIFT__DETECTOR": "river.drift.Nope", "PATH": ""},
         capture_output=True,
         text=True,
         check=False,
     )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith("error: LINEWATCH_DRIFT_DETECTOR=")
+    assert len(errors) == 1 and errors[0].startswith("error: LINEWATCH_DRIFT__DETECTOR=")
     assert "is invalid: there is no" in errors[0]
 
 
 def test_monitor_runs_any_river_detector_and_names_it() -> None:
     reference = ReferenceProfile.fit(_rows(np.random.default_rng(0), 3000))
     settings = Settings(
-        drift_detector="river.drift.PageHinkley(threshold=25.0, min_instances=50)",
-        drift_binary_detector="river.drift.binary.DDM()",
+        drift={
+            "detector": "river.drift.PageHinkley(threshold=25.0, min_instances=50)",
+            "binary_detector": "river.drift.binary.DDM()",
+        }
     )
     monitor = DriftMonitor(reference, settings)
     rng = np.random.default_rng(1)

@@ -48,7 +48,7 @@ def _feed(
 
 
 def test_snapshot_is_versioned_json(reference: ReferenceProfile) -> None:
-    settings = Settings(gap_window_events=150)
+    settings = Settings(drift={"gap_window_events": 150})
     monitor = DriftMonitor(reference, settings)
     _feed(monitor, _stream(), 0, 300)
     data = json.loads(monitor.snapshot())
@@ -59,7 +59,7 @@ def test_snapshot_is_versioned_json(reference: ReferenceProfile) -> None:
 
 
 def test_version_1_pickle_is_converted_and_continues_exactly(reference: ReferenceProfile) -> None:
-    settings = Settings(gap_window_events=150, drift_false_alarms_per_event=1e-6)
+    settings = Settings(drift={"gap_window_events": 150, "false_alarms_per_event": 1e-6})
     rows = _stream()
     straight = DriftMonitor(reference, settings)
     _feed(straight, rows, 0, 900)
@@ -92,10 +92,10 @@ def test_foreign_pickles_are_refused_without_running_them(reference: ReferencePr
 
 def test_changed_detector_settings_start_cold(reference: ReferenceProfile) -> None:
     rows = _stream()
-    monitor = DriftMonitor(reference, Settings(drift_false_alarms_per_event=1e-6))
+    monitor = DriftMonitor(reference, Settings(drift={"false_alarms_per_event": 1e-6}))
     _feed(monitor, rows, 0, 600)
     blob = monitor.snapshot()
-    other = Settings(drift_false_alarms_per_event=1e-4)  # other thresholds: other detectors
+    other = Settings(drift={"false_alarms_per_event": 1e-4})  # other thresholds: other detectors
     restored = DriftMonitor.restore(blob, reference, other)  # windows continue, detectors restart
     state = json.loads(restored.snapshot())
     assert all(d["state"]["n"] == 0 for s in state["slices"] for d in s["detectors"])

@@ -219,9 +219,9 @@ def _lab_and_slice(
     normal, _ = production(rng, frames, 0.03)
     _write_slice(store, normal, "normal", 0, T0)
     return Settings(
-        store=f"chdb://{tmp_path / 'store'}",
-        operating_threshold=THRESHOLD,
         estimation=EstimationSettings(prevalence=0.03, draws=draws),
+        store={"dsn": f"chdb://{tmp_path / 'store'}"},
+        inference={"operating_threshold": THRESHOLD},
     )
 
 
@@ -267,7 +267,9 @@ def test_metrics_without_a_lab_assessment_say_what_to_run(
     store: ClickHouseStore, tmp_path: Path
 ) -> None:
     _write_slice(store, np.array([0.1, 0.9]), "normal", 0, T0)
-    settings = Settings(store=f"chdb://{tmp_path / 'store'}", operating_threshold=THRESHOLD)
+    settings = Settings(
+        store={"dsn": f"chdb://{tmp_path / 'store'}"}, inference={"operating_threshold": THRESHOLD}
+    )
     m = compute_metrics(store, settings)
     assert any("linewatch assess" in note for note in m.notes)
     assert m.overall.estimated is None
@@ -284,7 +286,10 @@ def test_estimate_cli_prints_and_dry_run_writes_nothing(
     _write_slice(store, normal, "normal", 0, T0)
     store.close()
     dsn = f"chdb://{tmp_path / 'store'}"
-    env = {"LINEWATCH_OPERATING_THRESHOLD": "0.5", "LINEWATCH_ESTIMATION": '{"draws": 10}'}
+    env = {
+        "LINEWATCH_INFERENCE__OPERATING_THRESHOLD": "0.5",
+        "LINEWATCH_ESTIMATION": '{"draws": 10}',
+    }
     result = CliRunner().invoke(
         app, ["estimate", "--store", dsn, "--dry-run", "--format", "json"], env=env
     )

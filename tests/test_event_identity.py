@@ -164,10 +164,10 @@ def test_embedded_run_reports_conflicts_and_what_was_written(
     lines = [*good, good[5], json.dumps(clash).encode()]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    settings = settings_factory(batch_size=8)
+    settings = settings_factory(store={"flush_rows": 8})
 
     def run() -> tuple[int, int, dict[str, int], int, int]:
-        with ClickHouseStore.open(settings.store) as store:
+        with ClickHouseStore.open(settings.store.dsn) as store:
             store.apply_schema()
             pipeline = MonitoringPipeline(settings, detector, load_reference(settings))
             s = run_embedded(open_source(str(path)).events, pipeline, store)

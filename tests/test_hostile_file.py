@@ -74,8 +74,8 @@ class HostileFile:
     def env(self, store: Path) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            LINEWATCH_STORE=f"chdb://{store}",
-            LINEWATCH_IMAGE_ROOTS=json.dumps([str(self.roots)]),
+            LINEWATCH_STORE__DSN=f"chdb://{store}",
+            LINEWATCH_INGEST__IMAGE_ROOTS=json.dumps([str(self.roots)]),
             PYTHONUNBUFFERED="1",
         )
         return env
@@ -207,7 +207,7 @@ def test_worker_stores_every_good_event_once_and_dead_letters_each_hostile_messa
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hostile = HostileFile(tmp_path, kafka=True)
-    monkeypatch.setenv("LINEWATCH_IMAGE_ROOTS", json.dumps([str(hostile.roots)]))
+    monkeypatch.setenv("LINEWATCH_INGEST__IMAGE_ROOTS", json.dumps([str(hostile.roots)]))
     harness = KafkaHarness(tmp_path)
     harness.create_topics()
     try:

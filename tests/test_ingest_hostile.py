@@ -60,10 +60,10 @@ def test_file_uris_are_refused_until_roots_are_configured(
 ) -> None:
     folder, _ = cases
     line = event({"uri": f"file://{folder.as_posix()}/good.png"})
-    with pytest.raises(EventRejected, match="LINEWATCH_IMAGE_ROOTS") as info:
+    with pytest.raises(EventRejected, match="LINEWATCH_INGEST__IMAGE_ROOTS") as info:
         decode_frame(parse_event(line))
     assert info.value.reason == "image_uri_refused"
-    limits = IngestLimits.from_settings(Settings(image_roots=[str(folder)]))
+    limits = IngestLimits.from_settings(Settings(ingest={"image_roots": [str(folder)]}))
     assert decode_frame(parse_event(line, limits), limits).rgb.shape == (48, 64, 3)
 
 
@@ -83,7 +83,7 @@ def test_file_details_never_carry_the_size_or_bytes(cases: tuple[Path, list[Host
 
 def test_settings_roots_must_be_absolute() -> None:
     with pytest.raises(ValueError, match="absolute"):
-        Settings(image_roots=["frames"])
+        Settings(ingest={"image_roots": ["frames"]})
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -96,7 +96,7 @@ def test_pixel_limit_is_read_from_the_header_before_decoding() -> None:
     assert info.value.reason == "image_too_large"
     small = IngestLimits(max_image_pixels=64 * 48)
     assert decode_image(png_bytes(64, 48), "png", small).shape == (48, 64, 3)
-    with pytest.raises(EventRejected, match="LINEWATCH_MAX_IMAGE_PIXELS"):
+    with pytest.raises(EventRejected, match="LINEWATCH_INGEST__MAX_IMAGE_PIXELS"):
         decode_image(png_bytes(65, 48), "png", small)
 
 
@@ -239,7 +239,9 @@ def test_nan_boxes_never_reach_the_store_rows(
     from streams.runners.reference import load_reference
 
     det = _detector(tmp_path, _v8([([20, 20, 10, 10], 0.9), ([float("nan")] * 4, 0.9)]))
-    settings = Settings(store=f"chdb://{tmp_path / 's'}", operating_threshold=0.5)
+    settings = Settings(
+        store={"dsn": f"chdb://{tmp_path / 's'}"}, inference={"operating_threshold": 0.5}
+    )
     pipeline = MonitoringPipeline(settings, det, load_reference(settings))
     events_path, _ = production_events
     now = datetime.now(UTC)

@@ -52,10 +52,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pipeline(root: Path, tmp_path_factory: pytest.TempPathFactory) -> MonitoringPipeline:
     s = Settings(
-        store=f"chdb://{tmp_path_factory.mktemp('unused')}",
-        image_roots=[str(root)],
-        max_image_bytes=64 * 1024,
-        max_image_pixels=4096,
+        store={"dsn": f"chdb://{tmp_path_factory.mktemp('unused')}"},
+        ingest={"image_roots": [str(root)], "max_image_bytes": 64 * 1024, "max_image_pixels": 4096},
     )
     return MonitoringPipeline(s, Detector.load(None), load_reference(s))
 

@@ -26,18 +26,18 @@ def _create(settings: Settings, partitions: int = 3) -> str:
 
     admin = open_admin(settings)
     try:
-        admin.create_topics([NewTopic(settings.topic_events, partitions, 1)])
+        admin.create_topics([NewTopic(settings.kafka.topic_events, partitions, 1)])
         # metadata of a new topic reaches the broker's cache a moment after creation
         deadline = time.monotonic() + 15
         while True:
-            described = admin.describe_topics([settings.topic_events])
+            described = admin.describe_topics([settings.kafka.topic_events])
             if described[0]["partitions"] or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
     finally:
         admin.close()
     assert len(described[0]["partitions"]) == partitions
-    return settings.topic_events
+    return settings.kafka.topic_events
 
 
 def test_kafka_python_admin_produce_consume(kafka_settings: Settings) -> None:

@@ -17,11 +17,11 @@ pytestmark = pytest.mark.kafka
 
 def _env(s: Settings) -> dict[str, str]:
     return {
-        "LINEWATCH_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-        "LINEWATCH_TOPIC_EVENTS": s.topic_events,
-        "LINEWATCH_TOPIC_LABELS": s.topic_labels,
-        "LINEWATCH_TOPIC_DLQ": s.topic_dlq,
-        "LINEWATCH_TOPIC_DRIFT": s.topic_drift,
+        "LINEWATCH_KAFKA__BOOTSTRAP": s.kafka.bootstrap,
+        "LINEWATCH_KAFKA__TOPIC_EVENTS": s.kafka.topic_events,
+        "LINEWATCH_KAFKA__TOPIC_LABELS": s.kafka.topic_labels,
+        "LINEWATCH_KAFKA__TOPIC_DLQ": s.kafka.topic_dlq,
+        "LINEWATCH_KAFKA__TOPIC_DRIFT": s.kafka.topic_drift,
     }
 
 

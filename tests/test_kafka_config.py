@@ -20,12 +20,12 @@ from streams.kafka.config import (
 )
 
 SASL_SSL: dict[str, Any] = {
-    "kafka_bootstrap": "k1:9093,k2:9093",
-    "kafka_security_protocol": "SASL_SSL",
-    "kafka_sasl_mechanism": "SCRAM-SHA-256",
-    "kafka_sasl_username": "linewatch",
-    "kafka_sasl_password": "s3cret",
-    "kafka_ssl_cafile": certifi.where(),
+    "bootstrap": "k1:9093,k2:9093",
+    "security_protocol": "SASL_SSL",
+    "sasl_mechanism": "SCRAM-SHA-256",
+    "sasl_username": "linewatch",
+    "sasl_password": "s3cret",
+    "ssl_cafile": certifi.where(),
 }
 
 
@@ -39,7 +39,7 @@ def test_plaintext_defaults() -> None:
 
 
 def test_sasl_ssl_is_the_same_for_every_client() -> None:
-    s = Settings(**SASL_SSL)
+    s = Settings(kafka=SASL_SSL)
     kp, ak, fa = kafka_python_options(s), aiokafka_options(s), faust_broker_options(s)
     for opts in (kp, ak):
         assert opts["bootstrap_servers"] == ["k1:9093", "k2:9093"]
@@ -58,43 +58,43 @@ def test_sasl_ssl_is_the_same_for_every_client() -> None:
 
 
 def test_sasl_plaintext_has_no_tls() -> None:
-    s = Settings(**{**SASL_SSL, "kafka_security_protocol": "SASL_PLAINTEXT"})
+    s = Settings(kafka={**SASL_SSL, "security_protocol": "SASL_PLAINTEXT"})
     assert "ssl_context" not in aiokafka_options(s)
     assert "ssl_cafile" not in kafka_python_options(s)
     assert faust_broker_options(s)["broker_credentials"].protocol.value == "SASL_PLAINTEXT"
 
 
 def test_ssl_only_gets_ssl_credentials() -> None:
-    s = Settings(kafka_security_protocol="SSL", kafka_ssl_cafile=certifi.where())
+    s = Settings(kafka={"security_protocol": "SSL", "ssl_cafile": certifi.where()})
     assert isinstance(faust_broker_options(s)["broker_credentials"], faust.SSLCredentials)
     assert "sasl_mechanism" not in kafka_python_options(s)
 
 
 def test_password_is_never_in_the_settings_dump() -> None:
-    assert "s3cret" not in str(Settings(**SASL_SSL).as_dict())
+    assert "s3cret" not in str(Settings(kafka=SASL_SSL).as_dict())
 
 
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"kafka_sasl_password": None},
-        {"kafka_sasl_username": None},
+        {"sasl_password": None},
+        {"sasl_username": None},
     ],
 )
 def test_incomplete_sasl_is_a_config_error(overrides: dict[str, Any]) -> None:
-    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA_SASL"):  # when settings are read
-        Settings(**{**SASL_SSL, **overrides})
+    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA__SASL"):  # when settings are read
+        Settings(kafka={**SASL_SSL, **overrides})
 
 
 def test_missing_cafile_is_a_config_error(tmp_path: Path) -> None:
-    s = Settings(kafka_security_protocol="SSL", kafka_ssl_cafile=str(tmp_path / "nope.pem"))
-    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA_SSL_CAFILE"):
+    s = Settings(kafka={"security_protocol": "SSL", "ssl_cafile": str(tmp_path / "nope.pem")})
+    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA__SSL_CAFILE"):
         aiokafka_options(s)
-    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA_SSL_CAFILE"):
+    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA__SSL_CAFILE"):
         kafka_python_options(s)
 
 
 @pytest.mark.parametrize("bad", ["", "host", "host:port", ":9092", " , "])
 def test_bad_bootstrap_is_a_config_error(bad: str) -> None:
-    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA_BOOTSTRAP"):  # when settings are read
-        bootstrap_servers(Settings(kafka_bootstrap=bad))
+    with pytest.raises(ConfigError, match="LINEWATCH_KAFKA__BOOTSTRAP"):  # when settings are read
+        bootstrap_servers(Settings(kafka={"bootstrap": bad}))

@@ -94,7 +94,7 @@ def test_unreachable_broker_says_make_kafka_up(
     source = tmp_path / "events.jsonl"
     source.write_text('{"line_id": "line-1"}\n')
     with pytest.raises(KafkaUnavailable, match="make kafka-up"):
-        produce(Settings(kafka_bootstrap=f"127.0.0.1:{port}"), str(source))
+        produce(Settings(kafka={"bootstrap": f"127.0.0.1:{port}"}), str(source))
 
 
 @pytest.mark.kafka
@@ -112,7 +112,7 @@ def test_events_keyed_by_line_and_garbage_still_sent(
     assert summary.ok, summary.errors
     assert (summary.events_sent, summary.events_unkeyed) == (n + len(GARBAGE), len(GARBAGE))
     assert summary.labels_sent == n
-    records = topic_reader(kafka_settings.topic_events, n + len(GARBAGE))
+    records = topic_reader(kafka_settings.kafka.topic_events, n + len(GARBAGE))
     assert len(records) == n + len(GARBAGE)
     partitions_of_line: dict[bytes, set[int]] = {}
     for record in records:
@@ -122,7 +122,7 @@ def test_events_keyed_by_line_and_garbage_still_sent(
         assert json.loads(record.value)["line_id"].encode() == record.key
         partitions_of_line.setdefault(record.key, set()).add(record.partition)
     assert all(len(p) == 1 for p in partitions_of_line.values())
-    label_records = topic_reader(kafka_settings.topic_labels, n)
+    label_records = topic_reader(kafka_settings.kafka.topic_labels, n)
     assert sorted(r.key for r in label_records) == sorted(
         json.loads(r.value)["event_id"].encode() for r in label_records
     )
@@ -136,8 +136,12 @@ def test_simulate_source_sends_its_ground_truth(
     ensure_topics(kafka_settings)
     summary = produce(kafka_settings, "simulate:production?events=6&seed=1", rate=500)
     assert summary.ok and summary.events_sent == 6 and summary.labels_sent == 6
-    events = {json.loads(r.value)["event_id"] for r in topic_reader(kafka_settings.topic_events, 6)}
-    labels = {json.loads(r.value)["event_id"] for r in topic_reader(kafka_settings.topic_labels, 6)}
+    events = {
+        json.loads(r.value)["event_id"] for r in topic_reader(kafka_settings.kafka.topic_events, 6)
+    }
+    labels = {
+        json.loads(r.value)["event_id"] for r in topic_reader(kafka_settings.kafka.topic_labels, 6)
+    }
     assert events == labels and len(events) == 6
 
 

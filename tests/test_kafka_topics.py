@@ -11,7 +11,7 @@ from streams.kafka.topics import ensure_topics, ensure_topics_report, topic_spec
 
 
 def test_specs_follow_the_settings() -> None:
-    s = Settings(topic_events="ev", topic_partitions=5, topic_replication=3)
+    s = Settings(kafka={"topic_events": "ev", "topic_partitions": 5, "topic_replication": 3})
     specs = {t.name: t for t in topic_specs(s)}
     assert set(specs) == {"ev", "labels", "camera-events.dlq", "drift-events"}
     assert {(t.partitions, t.replication) for t in specs.values()} == {(5, 3)}
@@ -43,7 +43,7 @@ def test_creates_then_is_idempotent(kafka_settings: Settings) -> None:
 @pytest.mark.kafka
 def test_partition_mismatch_is_reported_not_changed(kafka_settings: Settings) -> None:
     ensure_topics(kafka_settings)
-    wants_more = kafka_settings.replace(topic_partitions=5)
+    wants_more = kafka_settings.replace(kafka={"topic_partitions": 5})
     report = ensure_topics_report(wants_more)
     assert report.created == []
     assert {(m.name, m.wanted, m.actual) for m in report.mismatched} == {
@@ -59,10 +59,12 @@ def test_only_missing_topics_are_created(kafka_settings: Settings) -> None:
 
     admin = open_admin(kafka_settings)
     try:
-        admin.create_topics([NewTopic(kafka_settings.topic_labels, 2, 1)])
+        admin.create_topics([NewTopic(kafka_settings.kafka.topic_labels, 2, 1)])
     finally:
         admin.close()
     report = ensure_topics_report(kafka_settings)
-    assert kafka_settings.topic_labels not in report.created
+    assert kafka_settings.kafka.topic_labels not in report.created
     assert len(report.created) == 3
-    assert [(m.name, m.actual) for m in report.mismatched] == [(kafka_settings.topic_labels, 2)]
+    assert [(m.name, m.actual) for m in report.mismatched] == [
+        (kafka_settings.kafka.topic_labels, 2)
+    ]

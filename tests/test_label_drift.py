@@ -75,6 +75,6 @@ def test_fpr_rises_and_stationary_streams_stay_quiet() -> None:
 
 def test_label_budget_arithmetic() -> None:
     # 1 false alarm per line-week over 4 label detectors per frame at 10 frames/s
-    settings = Settings(lines={"l": {"frames_per_second": 10}})
+    settings = Settings(plant={"lines": {"l": {"frames_per_second": 10}}})
     assert label_rate(settings, "l") == 1 / (4 * 10 * 604_800)
-    assert label_rate(Settings(drift_false_alarms_per_event=1e-5), "l") == 1e-5
+    assert label_rate(Settings(drift={"false_alarms_per_event": 1e-5}), "l") == 1e-5

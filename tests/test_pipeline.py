@@ -92,11 +92,11 @@ def test_embedded_run_accounts_for_every_line_and_replays_idempotently(
     good = events_path.read_bytes().splitlines()
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_bytes(b"\n".join(good + _bad_lines(good[0])) + b"\n")
-    settings = settings_factory(store=store_dsn, batch_size=50)
+    settings = settings_factory(store={"dsn": store_dsn, "flush_rows": 50})
     total_lines = len(good) + 5
 
     def run_once() -> tuple[int, int, int, int]:
-        with ClickHouseStore.open(settings.store) as store:
+        with ClickHouseStore.open(settings.store.dsn) as store:
             store.apply_schema()
             opened = open_source(str(mixed))
             summary = run_embedded(
@@ -123,12 +123,12 @@ def test_embedded_run_accounts_for_every_line_and_replays_idempotently(
 def test_embedded_run_end_to_end_checked_by_sql(
     settings_factory: Callable[..., Settings], detector: Detector, store_dsn: str
 ) -> None:
-    settings = settings_factory(store=store_dsn)
+    settings = settings_factory(store={"dsn": store_dsn})
     source = (
         "simulate:production?events=90&seed=9&scenario=stationary&lines=3"
         "&start=2026-11-29T21:00:00Z&duration=2h"
     )
-    with ClickHouseStore.open(settings.store) as store:
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()
         opened = open_source(source)
         run_embedded(

@@ -59,7 +59,7 @@ def test_variants_are_bounded_per_line_and_shift() -> None:
 
 
 def test_the_pipeline_attributes_a_product_change_to_product() -> None:
-    settings = Settings(store="chdb:///nonexistent-unused")
+    settings = Settings(store={"dsn": "chdb:///nonexistent-unused"})
     pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
     request = parse_simulate_source(
         "simulate:production?events=500&seed=3&lines=1&start=2026-11-29T06:00:00Z&duration=6h"

@@ -15,7 +15,7 @@ from tests.test_readiness_store import build_hand_case
 
 @pytest.fixture
 def dsn(store_dsn: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("LINEWATCH_OPERATING_THRESHOLD", "0.5")
+    monkeypatch.setenv("LINEWATCH_INFERENCE__OPERATING_THRESHOLD", "0.5")
     dsn = store_dsn
     with ClickHouseStore.open(dsn) as store:
         store.apply_schema()

@@ -34,7 +34,7 @@ def store(store_dsn: str) -> Iterator[ClickHouseStore]:
 
 @pytest.fixture
 def settings(store_dsn: str) -> Settings:
-    return Settings(store=store_dsn, operating_threshold=0.5)
+    return Settings(store={"dsn": store_dsn}, inference={"operating_threshold": 0.5})
 
 
 def ingest_labels(store: ClickHouseStore, lines: list[str]) -> None:
@@ -177,16 +177,16 @@ def test_late_label_correction_replaces_the_outcome(
     assert reconcile(store, settings).reconciled == 1
     assert store.query("SELECT outcome FROM v_frame_outcomes").result_rows == [("TP",)]
     # a different operating threshold re-reconciles too
-    strict = Settings(store=settings.store, operating_threshold=0.95)
+    strict = Settings(store={"dsn": settings.store.dsn}, inference={"operating_threshold": 0.95})
     assert reconcile(store, strict).reconciled == 1
     assert store.query("SELECT outcome FROM v_frame_outcomes").result_rows == [("FN",)]
 
 
 def test_latency_against_takt(store: ClickHouseStore, store_dsn: str) -> None:
     settings = Settings(
-        store=store_dsn,
-        operating_threshold=0.5,
-        lines={"line-1": {"takt_units_per_minute": 600}},  # 100 ms per unit
+        store={"dsn": store_dsn},
+        inference={"operating_threshold": 0.5},
+        plant={"lines": {"line-1": {"takt_units_per_minute": 600}}},
     )
     for n in range(100):
         add_frame(store, n, [], latency_ms=float(n + 1))

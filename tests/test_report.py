@@ -25,7 +25,9 @@ INSTALL_HINT = "install Debian's chromium: apt-get update && apt-get install -y 
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(store=f"chdb://{tmp_path / 'store'}", operating_threshold=0.5)
+    return Settings(
+        store={"dsn": f"chdb://{tmp_path / 'store'}"}, inference={"operating_threshold": 0.5}
+    )
 
 
 def _drift_and_gap(store: ClickHouseStore) -> None:
@@ -78,7 +80,7 @@ def full_report(tmp_path: Path) -> tuple[str, Settings, Path]:
     settings = _settings(tmp_path)
     from streams.assess.suite import run_corruption_suite
 
-    with ClickHouseStore.open(settings.store) as store:
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()
         build_hand_case(store)
         _drift_and_gap(store)
@@ -114,7 +116,7 @@ def test_full_report_has_every_section_and_is_self_contained(
 
 def test_empty_store_report_says_no_data_with_what_to_run(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    with ClickHouseStore.open(settings.store) as store:
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()
         html = render_report(store, settings)
         verdict = compute_verdict(store, settings)
@@ -130,11 +132,16 @@ def test_empty_store_report_says_no_data_with_what_to_run(tmp_path: Path) -> Non
 
 def test_verdict_on_the_hand_case(tmp_path: Path) -> None:
     settings = Settings(
-        store=f"chdb://{tmp_path / 'store'}",
-        operating_threshold=0.5,
-        lines={"line-1": {"takt_units_per_minute": 60}, "line-2": {"takt_units_per_minute": 60}},
+        store={"dsn": f"chdb://{tmp_path / 'store'}"},
+        inference={"operating_threshold": 0.5},
+        plant={
+            "lines": {
+                "line-1": {"takt_units_per_minute": 60},
+                "line-2": {"takt_units_per_minute": 60},
+            }
+        },
     )
-    with ClickHouseStore.open(settings.store) as store:
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()
         build_hand_case(store)
         _drift_and_gap(store)
@@ -186,7 +193,7 @@ def test_producer_names_are_escaped_and_a_quiet_drift_section_says_what_was_watc
 ) -> None:
     hostile = '<script>alert("x")</script>'
     settings = _settings(tmp_path)
-    with ClickHouseStore.open(settings.store) as store:
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()
         frames = [
             sample_frame(event_uuid(n), line_id=hostile if n % 2 else "line-1", shift=shift)

@@ -52,14 +52,15 @@ def test_parse_dsn_keeps_any_password() -> None:
 
 def test_settings_never_show_secrets() -> None:
     s = Settings(
-        store=f"http://lw:{PASSWORD}@h:1/linewatch",
-        store_password=STORE_PASSWORD,
-        kafka_sasl_password=KAFKA_PASSWORD,
+        store={"dsn": f"http://lw:{PASSWORD}@h:1/linewatch", "password": STORE_PASSWORD},
+        kafka={"sasl_password": KAFKA_PASSWORD},
     )
     dumped = str(s.as_dict()) + repr(s) + str(s)
     assert not [secret for secret in SECRETS if secret in dumped]
     with pytest.raises(ConfigError) as bad:
-        Settings(store=f"ftp://lw:{PASSWORD}@h:1", store_password=STORE_PASSWORD, batch_size=0)
+        Settings(
+            store={"dsn": f"ftp://lw:{PASSWORD}@h:1", "password": STORE_PASSWORD, "flush_rows": 0}
+        )
     assert not [secret for secret in SECRETS if secret in str(bad.value)]
     assert "lw:***@h:1" in str(bad.value)
 
@@ -67,10 +68,10 @@ def test_settings_never_show_secrets() -> None:
 def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        LINEWATCH_STORE=f"http://lw:{PASSWORD}@127.0.0.1:{free_port()}/linewatch",
-        LINEWATCH_KAFKA_SASL_PASSWORD=KAFKA_PASSWORD,
-        LINEWATCH_WORKER_DATA_DIR=str(tmp_path / "faust"),
-        LINEWATCH_WORKER_WEB_PORT=str(free_port()),
+        LINEWATCH_STORE__DSN=f"http://lw:{PASSWORD}@127.0.0.1:{free_port()}/linewatch",
+        LINEWATCH_KAFKA__SASL_PASSWORD=KAFKA_PASSWORD,
+        LINEWATCH_WORKER__DATA_DIR=str(tmp_path / "faust"),
+        LINEWATCH_WORKER__WEB_PORT=str(free_port()),
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -102,8 +103,8 @@ def test_no_command_shows_a_password(args: list[str], tmp_path: Path) -> None:
 
 def test_store_password_variable_is_never_shown(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    env["LINEWATCH_STORE"] = env["LINEWATCH_STORE"].replace(f"lw:{PASSWORD}@", "lw@")
-    env["LINEWATCH_STORE_PASSWORD"] = STORE_PASSWORD
+    env["LINEWATCH_STORE__DSN"] = env["LINEWATCH_STORE__DSN"].replace(f"lw:{PASSWORD}@", "lw@")
+    env["LINEWATCH_STORE__PASSWORD"] = STORE_PASSWORD
     done = run_linewatch(["query", "SELECT 1"], env=env, cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 2 and "lw@127.0.0.1" in output, output
@@ -123,7 +124,7 @@ def test_successful_commands_on_a_server_show_no_password(
     with ClickHouseStore.open(http_store_dsn) as store:
         store.apply_schema()
     env = _env(tmp_path)
-    env["LINEWATCH_STORE"] = http_store_dsn
+    env["LINEWATCH_STORE__DSN"] = http_store_dsn
     done = run_linewatch([*args, "--store", http_store_dsn], env=env, cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output

@@ -17,23 +17,28 @@ MISSING_PROVIDER = '["TensorrtExecutionProvider"]'
 
 
 def test_detector_uses_the_settings_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LINEWATCH_INFERENCE_THREADS", "3")  # the environment is not read here
-    options = Detector.load(None, settings=Settings(inference_threads=1))
+    monkeypatch.setenv("LINEWATCH_INFERENCE__THREADS", "3")  # the environment is not read here
+    options = Detector.load(None, settings=Settings(inference={"threads": 1}))
     assert options._session.get_session_options().intra_op_num_threads == 1
-    explicit = Detector.load(None, intra_op_num_threads=2, settings=Settings(inference_threads=1))
+    explicit = Detector.load(
+        None, intra_op_num_threads=2, settings=Settings(inference={"threads": 1})
+    )
     assert explicit._session.get_session_options().intra_op_num_threads == 2
     default = Detector.load(None)
     assert default._session.get_session_options().intra_op_num_threads == 0  # onnxruntime's
 
 
 def test_unavailable_provider_is_an_error_not_a_silent_cpu_fallback() -> None:
-    with pytest.raises(ConfigError, match="LINEWATCH_INFERENCE_PROVIDERS"):
-        Detector.load(None, settings=Settings(inference_providers=["TensorrtExecutionProvider"]))
+    with pytest.raises(ConfigError, match="LINEWATCH_INFERENCE__PROVIDERS"):
+        Detector.load(
+            None, settings=Settings(inference={"providers": ["TensorrtExecutionProvider"]})
+        )
 
 
 def test_stream_worker_passes_its_settings(tmp_path: Path) -> None:
     settings = Settings(
-        store=f"chdb://{tmp_path / 'store'}", inference_providers=["TensorrtExecutionProvider"]
+        store={"dsn": f"chdb://{tmp_path / 'store'}"},
+        inference={"providers": ["TensorrtExecutionProvider"]},
     )
     with pytest.raises(ConfigError, match="TensorrtExecutionProvider"):
         StreamWorker.create(settings)
@@ -53,8 +58,8 @@ def test_stream_worker_passes_its_settings(tmp_path: Path) -> None:
 )
 def test_commands_pass_their_settings(args: list[str], tmp_path: Path) -> None:
     env = clean_env(
-        LINEWATCH_INFERENCE_PROVIDERS=MISSING_PROVIDER,
-        LINEWATCH_STORE=f"chdb://{tmp_path / 'store'}",
+        LINEWATCH_INFERENCE__PROVIDERS=MISSING_PROVIDER,
+        LINEWATCH_STORE__DSN=f"chdb://{tmp_path / 'store'}",
     )
     done = run_linewatch(args, env=env, cwd=tmp_path, timeout=300)
     output = done.stdout + done.stderr

@@ -48,7 +48,7 @@ def test_utc_shift_boundaries() -> None:
 
 
 def test_non_utc_timezone() -> None:
-    s = Slicer(Settings(timezone="America/New_York"))
+    s = Slicer(Settings(plant={"timezone": "America/New_York"}))
     # 2026-07-01 22:00 EDT = 02:00 UTC next day.
     assert s.shift_of(datetime(2026, 7, 2, 1, 59, 59, tzinfo=UTC)) == "evening"
     assert s.shift_of(datetime(2026, 7, 2, 2, 0, 0, tzinfo=UTC)) == "night"
@@ -71,7 +71,7 @@ def test_non_utc_timezone() -> None:
     ],
 )
 def test_berlin_dst_days(utc_before: datetime, utc_at: datetime) -> None:
-    s = Slicer(Settings(timezone="Europe/Berlin"))
+    s = Slicer(Settings(plant={"timezone": "Europe/Berlin"}))
     assert s.shift_of(utc_before) == "night"
     assert s.shift_of(utc_at) == "day"
 
@@ -81,7 +81,7 @@ def test_shift_starting_inside_dst_gap_and_overlap() -> None:
         ShiftStart(name="early", start=time(0, 0)),
         ShiftStart(name="late", start=time(2, 30)),
     ]
-    s = Slicer(Settings(timezone="Europe/Berlin", shifts=shifts))
+    s = Slicer(Settings(plant={"timezone": "Europe/Berlin", "shifts": shifts}))
     # Spring: 02:00-03:00 local does not exist; the shift starting 02:30 runs from 03:00 CEST.
     assert s.shift_of(datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC)) == "early"  # 01:59:59 CET
     assert s.shift_of(datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC)) == "late"  # 03:00 CEST
@@ -118,7 +118,7 @@ def test_lux_buckets_and_brightness_fallback() -> None:
 
 
 def test_assign_uses_sensor_schedule_and_override() -> None:
-    s = Slicer(Settings(timezone="Europe/Berlin"))
+    s = Slicer(Settings(plant={"timezone": "Europe/Berlin"}))
     at = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # 13:00 CET -> day
     assert s.assign(_event(at, lux=600.0), _stats(0.1)) == SliceKey("line-2", "normal", "day")
     assert s.assign(_event(at), _stats(0.1)) == SliceKey("line-2", "dark", "day")

@@ -42,7 +42,9 @@ def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(store=f"chdb://{tmp_path / 'store'}", operating_threshold=0.5)
+    return Settings(
+        store={"dsn": f"chdb://{tmp_path / 'store'}"}, inference={"operating_threshold": 0.5}
+    )
 
 
 def every_view(store: ClickHouseStore) -> dict[str, list[tuple[Any, ...]]]:

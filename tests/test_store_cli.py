@@ -50,7 +50,7 @@ def test_schema_apply_twice(store_dsn: str) -> None:
 
 
 def test_store_defaults_to_linewatch_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LINEWATCH_STORE", f"chdb://{tmp_path / 'from-env'}")
+    monkeypatch.setenv("LINEWATCH_STORE__DSN", f"chdb://{tmp_path / 'from-env'}")
     result = runner.invoke(app, ["schema", "apply"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "from-env" / "linewatch.lock").exists()

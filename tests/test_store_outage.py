@@ -83,7 +83,8 @@ def test_embedded_runner_pauses_through_a_store_outage_and_loses_nothing(
         fh.write(b"not json\n" + json.dumps({"event_id": "x"}).encode() + b"\n")
     total += 2
     settings = Settings(
-        store=server.dsn(), batch_size=40, flush_interval_s=0.5, inference_batch_size=8
+        store={"dsn": server.dsn(), "flush_rows": 40, "flush_interval_s": 0.5},
+        inference={"batch_frames": 8},
     )
     outage = _Outage(server, outage_seconds())
     batches = 0
@@ -98,7 +99,7 @@ def test_embedded_runner_pauses_through_a_store_outage_and_loses_nothing(
             read_while_down += read
 
     pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
-    with ClickHouseStore.open(settings.store) as store:
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()
         summary = run_embedded(open_source(str(events)).events, pipeline, store, on_batch=on_batch)
     outage.join()
@@ -107,8 +108,8 @@ def test_embedded_runner_pauses_through_a_store_outage_and_loses_nothing(
     assert summary.records_read == total
     # paused: while the server was down the runner read at most what fills one flush batch
     # (rows >= frames) plus the micro-batch read ahead, not the rest of the file
-    assert read_while_down <= settings.batch_size + 2 * settings.inference_batch_size
-    assert read_while_down < total - 8 * settings.inference_batch_size
+    assert read_while_down <= settings.store.flush_rows + 2 * settings.inference.batch_frames
+    assert read_while_down < total - 8 * settings.inference.batch_frames
     frames, distinct, dead = _counts(server.dsn())
     assert frames == distinct == summary.frames == total - 2
     assert dead == 2
@@ -169,10 +170,11 @@ def test_a_server_crash_between_commit_and_answer_duplicates_nothing(
         "&start=2026-11-29T05:00:00Z&duration=4h",
     )
     settings = Settings(
-        store=server.dsn(), batch_size=30, flush_interval_s=0.5, inference_batch_size=8
+        store={"dsn": server.dsn(), "flush_rows": 30, "flush_interval_s": 0.5},
+        inference={"batch_frames": 8},
     )
     pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
-    with ClickHouseStore.open(settings.store) as store:
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()  # DDL and the migration ledger are not INSERTs with data
         server.stop()
         server.start(crash_after_inserts=3)

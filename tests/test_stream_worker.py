@@ -18,7 +18,7 @@ from tests.test_store_samples import detection, frame
 
 @pytest.fixture
 def worker(store_dsn: str) -> Iterator[StreamWorker]:
-    w = StreamWorker.create(Settings(store=store_dsn))
+    w = StreamWorker.create(Settings(store={"dsn": store_dsn}))
     yield w
     w.close()
 
@@ -68,7 +68,8 @@ def test_flush_is_due_by_rows_or_by_age(
 ) -> None:
     now = [0.0]
     settings = Settings(
-        store=f"chdb://{tmp_path / 'due'}", worker_flush_rows=10, worker_flush_interval_s=1.0
+        store={"dsn": f"chdb://{tmp_path / 'due'}"},
+        worker={"flush_rows": 10, "flush_interval_s": 1.0},
     )
     base = StreamWorker.create(settings)
     w = StreamWorker(settings, base.pipeline, base.store, base.partitions, clock=lambda: now[0])
@@ -113,7 +114,7 @@ def test_poison_event_is_bisected_out_and_dead_lettered_with_the_store_message(
     rows = worker.store.query("SELECT reason, source FROM linewatch.dead_letters").result_rows
     assert rows == [("store_rejected", "kafka:t:2:13")]
     assert worker.partitions.committed[2] == 19  # the partition moves on
-    assert len(slept) == worker.settings.worker_write_attempts - 1  # retried, then bisected
+    assert len(slept) == worker.settings.worker.write_attempts - 1  # retried, then bisected
 
 
 def test_retry_after_a_partial_write_looks_keys_up_again(worker: StreamWorker) -> None:

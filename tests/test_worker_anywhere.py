@@ -32,9 +32,12 @@ def test_worker_from_a_fresh_directory_processes_events(tmp_path: Path) -> None:
     fresh.mkdir(parents=True)
     port = free_port()
     env = harness.env(fresh / "unused", port)
-    del env["LINEWATCH_STORE"], env["LINEWATCH_WORKER_DATA_DIR"]  # the defaults, under the cwd
-    env["LINEWATCH_STORE_PASSWORD"] = STORE_PASSWORD  # unused by chDB, must never be logged
-    env["LINEWATCH_KAFKA_SASL_PASSWORD"] = KAFKA_PASSWORD
+    del (
+        env["LINEWATCH_STORE__DSN"],
+        env["LINEWATCH_WORKER__DATA_DIR"],
+    )  # the defaults, under the cwd
+    env["LINEWATCH_STORE__PASSWORD"] = STORE_PASSWORD  # unused by chDB, must never be logged
+    env["LINEWATCH_KAFKA__SASL_PASSWORD"] = KAFKA_PASSWORD
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as fh:
         proc = subprocess.Popen(
@@ -89,17 +92,17 @@ def _start_worker(env_updates: dict[str, str], cwd: Path) -> subprocess.Complete
 )
 def test_start_up_failure_is_one_error_line(case: str, expected: str, tmp_path: Path) -> None:
     env = {
-        "LINEWATCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # nobody listens
-        "LINEWATCH_WORKER_WEB_PORT": str(free_port()),
+        "LINEWATCH_KAFKA__BOOTSTRAP": f"127.0.0.1:{free_port()}",  # nobody listens
+        "LINEWATCH_WORKER__WEB_PORT": str(free_port()),
     }
     with socket.socket() as taken:
         if case == "port_taken":
             taken.bind(("0.0.0.0", 0))
             taken.listen()
-            env["LINEWATCH_WORKER_WEB_PORT"] = str(taken.getsockname()[1])
+            env["LINEWATCH_WORKER__WEB_PORT"] = str(taken.getsockname()[1])
         if case == "data_dir_is_a_file":
             (tmp_path / "file").write_text("")
-            env["LINEWATCH_WORKER_DATA_DIR"] = str(tmp_path / "file" / "worker")
+            env["LINEWATCH_WORKER__DATA_DIR"] = str(tmp_path / "file" / "worker")
         done = _start_worker(env, tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output

@@ -42,8 +42,8 @@ def _events(text: str, tmp: Path) -> tuple[list[bytes], list[bytes]]:
 
 
 def _embedded_drift(events_file: Path, tmp: Path, settings: Settings) -> tuple[set[str], int]:
-    settings = settings.replace(store=f"chdb://{tmp / 'embedded'}")
-    with ClickHouseStore.open(settings.store) as store:
+    settings = settings.replace(store={"dsn": f"chdb://{tmp / 'embedded'}"})
+    with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()
         pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
         run_embedded(open_source(str(events_file)).events, pipeline, store)
@@ -86,7 +86,7 @@ def _store_counts(store_at: Path | str) -> _Counts:
 
 @pytest.fixture
 def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KafkaHarness]:
-    monkeypatch.setenv("LINEWATCH_GAP_WINDOW_EVENTS", "20")
+    monkeypatch.setenv("LINEWATCH_DRIFT__GAP_WINDOW_EVENTS", "20")
     h = KafkaHarness(tmp_path)
     h.create_topics()
     yield h
@@ -161,7 +161,7 @@ def test_one_worker_stores_every_event_dead_letters_and_labels(
 def test_two_workers_split_partitions_and_store_each_event_once(
     harness: KafkaHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LINEWATCH_LINES", SIX_LINES)
+    monkeypatch.setenv("LINEWATCH_PLANT__LINES", SIX_LINES)
     events, _ = _events(
         "simulate:production?events=180&seed=22&scenario=stationary&lines=6"
         "&start=2026-11-29T08:00:00Z&duration=2h",

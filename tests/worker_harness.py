@@ -120,18 +120,18 @@ class KafkaHarness:
     def env(self, store_path: Path, port: int, store_dsn: str | None = None) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            LINEWATCH_KAFKA_BOOTSTRAP=self.bootstrap,
-            LINEWATCH_STORE=store_dsn or f"chdb://{store_path}",
-            LINEWATCH_WORKER_ID=self.group,
-            LINEWATCH_WORKER_WEB_PORT=str(port),
-            LINEWATCH_WORKER_DATA_DIR=str(self.tmp / f"faust-{port}"),
-            LINEWATCH_TOPIC_EVENTS=self.topics["events"],
-            LINEWATCH_TOPIC_LABELS=self.topics["labels"],
-            LINEWATCH_TOPIC_DLQ=self.topics["dlq"],
-            LINEWATCH_TOPIC_DRIFT=self.topics["drift"],
-            LINEWATCH_TOPIC_PARTITIONS=str(self.partitions),
-            LINEWATCH_INFERENCE_BATCH_SIZE="8",
-            LINEWATCH_INFERENCE_BATCH_TIMEOUT_S="0.3",
+            LINEWATCH_KAFKA__BOOTSTRAP=self.bootstrap,
+            LINEWATCH_STORE__DSN=store_dsn or f"chdb://{store_path}",
+            LINEWATCH_WORKER__APP_ID=self.group,
+            LINEWATCH_WORKER__WEB_PORT=str(port),
+            LINEWATCH_WORKER__DATA_DIR=str(self.tmp / f"faust-{port}"),
+            LINEWATCH_KAFKA__TOPIC_EVENTS=self.topics["events"],
+            LINEWATCH_KAFKA__TOPIC_LABELS=self.topics["labels"],
+            LINEWATCH_KAFKA__TOPIC_DLQ=self.topics["dlq"],
+            LINEWATCH_KAFKA__TOPIC_DRIFT=self.topics["drift"],
+            LINEWATCH_KAFKA__TOPIC_PARTITIONS=str(self.partitions),
+            LINEWATCH_INFERENCE__BATCH_FRAMES="8",
+            LINEWATCH_WORKER__TAKE_WINDOW_S="0.3",
             PYTHONUNBUFFERED="1",
         )
         return env

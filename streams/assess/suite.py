@@ -274,22 +274,22 @@ def run_corruption_suite(
 ) -> SuiteResult:
     """Run the suite and write ``assessment_runs``, ``corruption_results`` and ``lab_eval``.
 
-    ``detector`` defaults to ``settings.model`` (the shipped detector); the threshold is
-    ``settings.operating_threshold`` or the model card's.
+    ``detector`` defaults to ``settings.inference.model`` (the shipped detector); the threshold is
+    ``settings.inference.operating_threshold`` or the model card's.
     """
     if detector is None:
         from streams.inference import Detector
 
-        detector = Detector.load(settings.model, settings=settings)
+        detector = Detector.load(settings.inference.model, settings=settings)
     threshold = operating_threshold(settings, detector.spec)
     result = evaluate_suite(
         detector,
         threshold=threshold,
-        review_band=settings.review_band,
+        review_band=settings.inference.review_band,
         frames=frames,
         seed=seed,
         severities=severities,
-        batch_size=max(1, settings.inference_batch_size * 4),
+        batch_size=max(1, settings.inference.batch_frames * 4),
         on_progress=on_progress,
     )
     store.apply_schema()

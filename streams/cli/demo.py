@@ -188,8 +188,11 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     reference_path = out / "reference.json"
-    settings = Settings(store=f"chdb://{(out / 'store').resolve()}", reference=str(reference_path))
-    detector = Detector.load(settings.model, settings=settings)
+    settings = Settings(
+        store={"dsn": f"chdb://{(out / 'store').resolve()}"},
+        drift={"reference": str(reference_path)},
+    )
+    detector = Detector.load(settings.inference.model, settings=settings)
 
     console.rule("1/5 lab reference (evaluation conditions)")
     lab = open_source(f"simulate:lab?events=600&seed={seed + 1}")
@@ -212,7 +215,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
         f"{summary.frames_per_s:.0f} frames/s"
     )
 
-    with ClickHouseStore.open(settings.store, password=settings.store_password) as store:
+    with ClickHouseStore.open(settings.store.dsn, password=settings.store.password) as store:
         console.rule("3/5 corruptions and novel inputs")
         run_corruption_suite(store, settings, detector=detector, seed=seed)
 

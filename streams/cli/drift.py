@@ -137,11 +137,13 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         detection delays of 0.5 / 1 / 2 sd shifts, for the configured detectors."""
         from streams.runners.reference import load_reference
 
-        settings = settings_with(reference=reference)
+        settings = settings_with(drift={"reference": reference})
         ref = load_reference(settings)
-        line_id = line or next(iter(settings.lines), "line-1")
-        if line is not None and line not in settings.lines:
-            raise ConfigError(f"unknown line {line!r}; configured: {', '.join(settings.lines)}")
+        line_id = line or next(iter(settings.plant.lines), "line-1")
+        if line is not None and line not in settings.plant.lines:
+            raise ConfigError(
+                f"unknown line {line!r}; configured: {', '.join(settings.plant.lines)}"
+            )
         rows = calibrate(
             ref,
             settings,

@@ -48,12 +48,12 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         from streams.inference.threshold import operating_threshold
         from streams.sinks import ClickHouseStore
 
-        settings = settings_with(store=store, model=model)
+        settings = settings_with(store={"dsn": store}, inference={"model": model})
         params = settings.estimation
         if window_frames is not None:
             params = params.model_validate({**params.model_dump(), "window_frames": window_frames})
         threshold = operating_threshold(settings)
-        with ClickHouseStore.open(settings.store, password=settings.store_password) as st:
+        with ClickHouseStore.open(settings.store.dsn, password=settings.store.password) as st:
             st.apply_schema()
             run = run_estimates(st, threshold, params, write=not dry_run)
         if fmt == "json":

@@ -6,6 +6,7 @@ The consuming side, ``linewatch worker``, lives in :mod:`streams.cli.worker`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -17,10 +18,10 @@ from streams.config import Settings
 
 __all__ = ["register"]
 
-_BOOTSTRAP_HELP = "Kafka bootstrap host:port[,host:port] (default $LINEWATCH_KAFKA_BOOTSTRAP)."
+_BOOTSTRAP_HELP = "Kafka bootstrap host:port[,host:port] (default $LINEWATCH_KAFKA__BOOTSTRAP)."
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(**overrides: Mapping[str, Any]) -> Settings:
     """The environment's settings with the given command-line values (None: keep the setting).
 
     Also quiets kafka-python, which logs every connection at INFO.
@@ -41,20 +42,26 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             int | None,
             typer.Option(
                 min=1,
-                help="Partitions per topic (default $LINEWATCH_TOPIC_PARTITIONS); "
+                help="Partitions per topic (default $LINEWATCH_KAFKA__TOPIC_PARTITIONS); "
                 "caps the number of workers.",
             ),
         ] = None,
         replication: Annotated[
             int | None,
-            typer.Option(min=1, help="Replication factor (default $LINEWATCH_TOPIC_REPLICATION)."),
+            typer.Option(
+                min=1, help="Replication factor (default $LINEWATCH_KAFKA__TOPIC_REPLICATION)."
+            ),
         ] = None,
     ) -> None:
         """Create camera-events, labels, camera-events.dlq and drift-events if missing."""
         from streams.kafka.topics import ensure_topics_report
 
         settings = _settings(
-            kafka_bootstrap=bootstrap, topic_partitions=partitions, topic_replication=replication
+            kafka={
+                "bootstrap": bootstrap,
+                "topic_partitions": partitions,
+                "topic_replication": replication,
+            }
         )
         report = ensure_topics_report(settings)
         for name in report.created:
@@ -82,10 +89,10 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             float | None, typer.Option(min=0.001, help="Max events per second (default: no limit).")
         ] = None,
         topic: Annotated[
-            str | None, typer.Option(help="Events topic (default $LINEWATCH_TOPIC_EVENTS).")
+            str | None, typer.Option(help="Events topic (default $LINEWATCH_KAFKA__TOPIC_EVENTS).")
         ] = None,
         labels_topic: Annotated[
-            str | None, typer.Option(help="Labels topic (default $LINEWATCH_TOPIC_LABELS).")
+            str | None, typer.Option(help="Labels topic (default $LINEWATCH_KAFKA__TOPIC_LABELS).")
         ] = None,
     ) -> None:
         """Send camera events keyed by line_id (acks=all); exit 1 if any send failed.
@@ -95,7 +102,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """
         from streams.kafka.producer import produce as produce_events
 
-        settings = _settings(kafka_bootstrap=bootstrap)
+        settings = _settings(kafka={"bootstrap": bootstrap})
         with make_progress() as progress:
             summary = produce_events(
                 settings,

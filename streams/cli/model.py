@@ -30,7 +30,8 @@ ModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="Model spec (.json) or bare .onnx file (default: $LINEWATCH_MODEL, else the shipped "
+        help="Model spec (.json) or bare .onnx file (default: $LINEWATCH_INFERENCE__MODEL, else "
+        "the shipped "
         "detector).",
     ),
 ]
@@ -58,7 +59,7 @@ def model_info(spec: ModelSpec) -> dict[str, Any]:
 
 
 def _load(model: str | None, settings: Settings) -> Detector:
-    return Detector.load(model or settings.model, settings=settings)
+    return Detector.load(model or settings.inference.model, settings=settings)
 
 
 class InfoFormat(StrEnum):
@@ -139,7 +140,7 @@ def detect_command(
         typer.Option(
             "--batch-size",
             min=1,
-            help="Frames per inference batch (default: 8, or $LINEWATCH_INFERENCE_BATCH_SIZE).",
+            help="Frames per inference batch (default: 8, or $LINEWATCH_INFERENCE__BATCH_FRAMES).",
         ),
     ] = None,
 ) -> None:
@@ -149,12 +150,12 @@ def detect_command(
     1 some rejected, 2 fatal error (model missing, unreadable source).
     """
     try:
-        settings = settings_with(model=model, inference_batch_size=batch_size)
+        settings = settings_with(inference={"model": model, "batch_frames": batch_size})
         detector = _load(model, settings)
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    size = settings.inference_batch_size
+    size = settings.inference.batch_frames
 
     with ExitStack() as stack:
         reader, writer, total = stack.enter_context(_open_streams(source, out))
@@ -185,7 +186,7 @@ def info_command(
 ) -> None:
     """Print the model card: classes, input size, output format, thresholds."""
     try:
-        settings = settings_with(model=model)
+        settings = settings_with(inference={"model": model})
         detector = _load(model, settings)
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)

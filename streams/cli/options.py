@@ -1,12 +1,13 @@
 """Command-line options shared by several commands, settings with their overrides, and the
 one way commands open the store.
 
->>> settings_with(store="chdb:///tmp/x", model=None).store
+>>> settings_with(store={"dsn": "chdb:///tmp/x"}, inference={"model": None}).store.dsn
 'chdb:///tmp/x'
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -31,7 +32,8 @@ StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store DSN: chdb://PATH or http(s)://user:pass@host:port. Default: LINEWATCH_STORE.",
+        help="Store DSN: chdb://PATH or http(s)://user:pass@host:port. "
+        "Default: LINEWATCH_STORE__DSN.",
     ),
 ]
 ModelOpt = Annotated[
@@ -50,25 +52,32 @@ ReconcileOpt = Annotated[
 ]
 
 
-def settings_with(**overrides: Any) -> Settings:
-    """The environment's settings with the given command-line values (``None``: keep it).
+def settings_with(**overrides: Mapping[str, Any]) -> Settings:
+    """The environment's settings with the given command-line values, by group
+    (``settings_with(worker={"web_port": 7000})``; a value ``None``: keep the setting).
 
-    The overrides are validated like the environment: a bad value is a :class:`ConfigError`.
+    The overrides are validated like the environment: a bad value is a :class:`ConfigError`
+    whose message names the variable, e.g. ``LINEWATCH_WORKER__WEB_PORT``.
     """
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    given: dict[str, dict[str, Any]] = {}
+    for group, values in overrides.items():
+        kept = {name: value for name, value in values.items() if value is not None}
+        if kept:
+            given[group] = kept
+    return Settings(**given)
 
 
 def open_store(
     settings: Settings, *, readonly: bool = False, require_schema: bool = False
 ) -> ClickHouseStore:
-    """Open ``settings.store``; ``readonly``: with ClickHouse's ``readonly=1`` (no writes, no
+    """Open ``settings.store.dsn``; ``readonly``: with ClickHouse's ``readonly=1`` (no writes, no
     DDL, no ``file()``/``url()``); ``require_schema``: refuse a store whose schema is not up to
     date (read-only commands never apply it: that is ``linewatch schema apply``'s job)."""
     from streams.sinks import ClickHouseStore
     from streams.sinks.migrations import load_migrations
 
     store = ClickHouseStore.open(
-        settings.store, password=settings.store_password, readonly=readonly
+        settings.store.dsn, password=settings.store.password, readonly=readonly
     )
     if require_schema:
         try:

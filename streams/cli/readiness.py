@@ -177,7 +177,7 @@ def metrics_command(  # noqa: PLR0917
     from streams.readiness.metrics import compute_metrics, parse_by
     from streams.readiness.metrics import review_queue as queue_of
 
-    settings = settings_with(store=store, model=model)
+    settings = settings_with(store={"dsn": store}, inference={"model": model})
     columns = parse_by(by)
     if reconcile:
         reconcile_labels(settings)
@@ -187,7 +187,7 @@ def metrics_command(  # noqa: PLR0917
             if fmt == "json":
                 typer.echo(json.dumps(rows, default=_json_default, indent=2))
                 return
-            console.print(_review_queue_table(rows, settings.review_band))
+            console.print(_review_queue_table(rows, settings.inference.review_band))
             return
         m = compute_metrics(st, settings, by=columns, reconcile_first=False)
     if fmt == "json":
@@ -213,7 +213,7 @@ def assess_command(  # noqa: PLR0917
     if suite != "corruptions":
         raise ConfigError(f"unknown suite {suite!r}; the available suite is 'corruptions'")
     levels = _parse_severities(severities)
-    settings = settings_with(store=store, model=model)
+    settings = settings_with(store={"dsn": store}, inference={"model": model})
     with (
         open_store(settings) as st,
         make_progress() as progress,
@@ -245,7 +245,7 @@ def report_command(
     from streams.readiness.metrics import compute_metrics
     from streams.report import compute_verdict, render_report
 
-    settings = settings_with(store=store, model=model)
+    settings = settings_with(store={"dsn": store}, inference={"model": model})
     if reconcile:
         reconcile_labels(settings)
     with open_store(settings, readonly=True, require_schema=True) as st:

@@ -62,7 +62,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         Exit status: 0 every record stored, 1 some records (events or labels) were
         dead-lettered (all others are stored), 2 fatal error.
         """
-        settings = settings_with(store=store, model=model, reference=reference)
+        settings = settings_with(
+            store={"dsn": store}, inference={"model": model}, drift={"reference": reference}
+        )
         summary = run_source(source, settings, labels)
         _print_summary(summary)
         rejected = summary.dead_letters + summary.label_dead_letters
@@ -88,8 +90,8 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         from streams.ingest.sources import open_source
         from streams.runners.reference import build_reference
 
-        settings = settings_with(model=model)
-        detector = Detector.load(settings.model, settings=settings)
+        settings = settings_with(inference={"model": model})
+        detector = Detector.load(settings.inference.model, settings=settings)
         opened = open_source(source)
         with make_progress() as progress:
             task = progress.add_task("reference", total=opened.total)

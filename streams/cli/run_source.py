@@ -28,14 +28,14 @@ def run_source(
     from streams.runners.reference import load_reference
     from streams.sinks import ClickHouseStore
 
-    detector = Detector.load(settings.model, settings=settings)
+    detector = Detector.load(settings.inference.model, settings=settings)
     reference = load_reference(settings)
     from streams.ingest import IngestLimits
 
     max_line = IngestLimits.from_settings(settings).max_event_bytes
     opened = open_source(source, max_line)
     label_lines = read_records(labels_file, max_line) if labels_file else None
-    with ClickHouseStore.open(settings.store, password=settings.store_password) as store:
+    with ClickHouseStore.open(settings.store.dsn, password=settings.store.password) as store:
         store.apply_schema()
         pipeline = MonitoringPipeline(settings, detector, reference)
         with make_progress() as progress:

@@ -1,6 +1,6 @@
 """``linewatch schema apply``, ``query`` and ``drift``: the store from the shell.
 
-Every command takes ``--store DSN`` (default ``LINEWATCH_STORE``). Values given on the command
+Every command takes ``--store DSN`` (default ``LINEWATCH_STORE__DSN``). Values given on the command
 line are bound as server-side query parameters, never pasted into SQL. ``query`` and ``drift``
 run with ClickHouse's ``readonly=1``: no writes, no DDL, no ``file()``/``url()`` table
 functions; ``query`` also passes :func:`streams.sinks.sql_guard.check_read_only` (one
@@ -47,7 +47,7 @@ FormatOption = Annotated[
 
 
 def _open(store: str | None, *, readonly: bool) -> ClickHouseStore:
-    return open_store(settings_with(store=store), readonly=readonly)
+    return open_store(settings_with(store={"dsn": store}), readonly=readonly)
 
 
 def _readonly_refusal(exc: StoreError) -> StoreError:

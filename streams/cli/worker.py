@@ -22,7 +22,7 @@ def _check_port_free(port: int) -> None:
             probe.bind(("0.0.0.0", port))  # where Faust's web server listens
         except OSError as exc:
             raise ConfigError(
-                f"the worker's web port LINEWATCH_WORKER_WEB_PORT={port} is not free "
+                f"the worker's web port LINEWATCH_WORKER__WEB_PORT={port} is not free "
                 f"({exc.strerror or exc}); stop what uses it or pass --web-port"
             ) from exc
 
@@ -33,10 +33,10 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     @app.command("worker")
     def worker(
         bootstrap: Annotated[
-            str | None, typer.Option(help="Kafka bootstrap (default $LINEWATCH_KAFKA_BOOTSTRAP).")
+            str | None, typer.Option(help="Kafka bootstrap (default $LINEWATCH_KAFKA__BOOTSTRAP).")
         ] = None,
         store: Annotated[
-            str | None, typer.Option(help="Store DSN (default $LINEWATCH_STORE).")
+            str | None, typer.Option(help="Store DSN (default $LINEWATCH_STORE__DSN).")
         ] = None,
         web_port: Annotated[
             int | None, typer.Option(help="Faust web port (liveness/readiness).")
@@ -53,9 +53,11 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         from streams.runners.faust_app import create_app, data_dir
         from streams.runners.stream_worker import StreamWorker
 
-        settings = settings_with(kafka_bootstrap=bootstrap, store=store, worker_web_port=web_port)
+        settings = settings_with(
+            kafka={"bootstrap": bootstrap}, store={"dsn": store}, worker={"web_port": web_port}
+        )
         data_dir(settings)
-        _check_port_free(settings.worker_web_port)
+        _check_port_free(settings.worker.web_port)
         stream_worker = StreamWorker.create(settings)
         try:
             open_admin(settings).close()  # KafkaUnavailable now rather than a Faust crash later
@@ -69,6 +71,6 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             "--loglevel",
             loglevel,
             "--web-port",
-            str(settings.worker_web_port),
+            str(settings.worker.web_port),
         ]
         faust_app.main()

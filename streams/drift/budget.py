@@ -46,16 +46,16 @@ def line_budgets(
     settings: Settings, *, signals: int, rows: Sequence[tuple[str, int, float, int]]
 ) -> list[LineBudget]:
     """``rows``: (line, frames, seconds from first to last frame, frame-signal alarms)."""
-    per_frame = signals + len(settings.lighting_bucket_names)
+    per_frame = signals + len(settings.plant.lighting_bucket_names)
     out = []
     for line_id, frames, seconds, alarms in rows:
-        line = settings.lines.get(line_id) or LineConfig()
-        fixed = settings.drift_false_alarms_per_event
+        line = settings.plant.lines.get(line_id) or LineConfig()
+        fixed = settings.drift.false_alarms_per_event
         rate = (
             fixed
             if fixed is not None
             else budget_rate(
-                settings.false_alarms_per_line_week,
+                settings.drift.false_alarms_per_line_week,
                 frames_per_second=line.frame_rate,
                 detectors_per_frame=per_frame,
             )
@@ -64,7 +64,7 @@ def line_budgets(
         out.append(
             LineBudget(
                 line_id=line_id,
-                budget_per_week=settings.false_alarms_per_line_week,
+                budget_per_week=settings.drift.false_alarms_per_line_week,
                 configured_frames_per_second=line.frame_rate,
                 measured_frames_per_second=measured,
                 frames=frames,
@@ -72,7 +72,7 @@ def line_budgets(
                 rate_per_update=rate,
                 alarms=alarms,
                 expected_false_alarms=frames * per_frame * rate,
-                budget_for_period=settings.false_alarms_per_line_week
+                budget_for_period=settings.drift.false_alarms_per_line_week
                 * max(seconds, 0.0)
                 / SECONDS_PER_WEEK,
             )

@@ -282,14 +282,14 @@ def budget_check(
     if not isinstance(gauss, GaussianCusum) or not isinstance(bern, BernoulliCusum):
         raise ConfigError(
             "the line-week budget sets the thresholds of the 'cusum' detectors only; "
-            "unset LINEWATCH_DRIFT_DETECTOR / LINEWATCH_DRIFT_BINARY_DETECTOR for --budget"
+            "unset LINEWATCH_DRIFT__DETECTOR / LINEWATCH_DRIFT__BINARY_DETECTOR for --budget"
         )
-    fps = (settings.lines.get(line) or LineConfig()).frame_rate
+    fps = (settings.plant.lines.get(line) or LineConfig()).frame_rate
     frames = max(1, round(fps * SECONDS_PER_WEEK * line_weeks))
     paths = max(1, math.ceil(frames / max(1.0, fps * 3600.0 * slice_hours)))
     alarms = 0
     updates = 0
-    buckets = len(settings.lighting_bucket_names)
+    buckets = len(settings.plant.lighting_bucket_names)
     streams: list[tuple[Callable[[int], VectorDetector], Sampler]] = []
     for name in reference.signals:
         binary = signal_kind(name) == "bernoulli"
@@ -316,7 +316,7 @@ def budget_check(
         line=line,
         frames_per_second=fps,
         detectors_per_frame=len(streams),
-        budget_per_line_week=settings.false_alarms_per_line_week,
+        budget_per_line_week=settings.drift.false_alarms_per_line_week,
         rate_per_update=protos.rate,
         gaussian_threshold=gauss.h,
         bernoulli_threshold=bern.h,

@@ -4,7 +4,7 @@
 :class:`river.base.BinaryDriftDetector`: ``update(x)``, then read the read-only
 ``drift_detected``; ``_reset()`` restarts them; ``clone()`` (from :class:`river.base.Base`)
 builds a fresh detector with the same constructor parameters. They can be used in any River
-pipeline, and any River detector can replace them in linewatch (``LINEWATCH_DRIFT_DETECTOR``).
+pipeline, and any River detector can replace them in linewatch (``LINEWATCH_DRIFT__DETECTOR``).
 
 Why not ``river.drift.PageHinkley``: PH compares each value with the running mean of the
 stream *including that value*, in the raw units of the stream, so its false-alarm rate depends

@@ -212,8 +212,8 @@ class DriftMonitor:
     def __init__(self, reference: ReferenceProfile, settings: Settings) -> None:
         self._reference = reference
         self._settings = settings
-        self._spec = parse_detector_spec(settings.drift_detector)
-        self._binary_spec = parse_detector_spec(settings.drift_binary_detector, binary=True)
+        self._spec = parse_detector_spec(settings.drift.detector)
+        self._binary_spec = parse_detector_spec(settings.drift.binary_detector, binary=True)
         self._lines: dict[str, LineDetectors] = {}
         # (name, centre, scale, edges, is_gaussian) per monitored signal: a Gaussian detector
         # sees (g(x) - centre) / scale, g the signal's variance-stabiliser (if skewed).
@@ -226,10 +226,10 @@ class DriftMonitor:
         # The lab's central range per signal (1st..99th percentile): coverage of the evaluation.
         self._range = [(ref.quantiles[0], ref.quantiles[-1]) for ref in reference.signals.values()]
         self._bins = [len(p[3]) + 1 for p in self._prep]
-        self._buckets = list(settings.lighting_bucket_names)
-        self._idle = timedelta(seconds=settings.slice_idle_seconds)
-        self._max_slices = settings.max_slices
-        self._gap_window = settings.gap_window_events
+        self._buckets = list(settings.plant.lighting_bucket_names)
+        self._idle = timedelta(seconds=settings.drift.slice_idle_s)
+        self._max_slices = settings.drift.max_slices
+        self._gap_window = settings.drift.gap_window_events
         self._slices: OrderedDict[SliceKey, _SliceState] = OrderedDict()
         self._mix: OrderedDict[tuple[str, str], _MixState] = OrderedDict()
         self._watermark: datetime | None = None
@@ -243,12 +243,12 @@ class DriftMonitor:
         ``drift_false_alarms_per_event`` if set, else the line-week budget spread over the
         line's updates (its frame rate x :attr:`detectors_per_frame`).
         """
-        fixed = self._settings.drift_false_alarms_per_event
+        fixed = self._settings.drift.false_alarms_per_event
         if fixed is not None:
             return fixed
-        line = self._settings.lines.get(line_id) or LineConfig()
+        line = self._settings.plant.lines.get(line_id) or LineConfig()
         return budget_rate(
-            self._settings.false_alarms_per_line_week,
+            self._settings.drift.false_alarms_per_line_week,
             frames_per_second=line.frame_rate,
             detectors_per_frame=self.detectors_per_frame,
         )
@@ -259,7 +259,7 @@ class DriftMonitor:
         if found is None:
             rate = self.update_rate(line_id)
             arl = arl_per_side(rate)
-            warmup = self._settings.drift_warmup_events
+            warmup = self._settings.drift.warmup_events
             gauss = GaussianCusum(k=CUSUM_K, h=gaussian_threshold(CUSUM_K, arl), warmup=warmup)
             bern = BernoulliCusum(h=bernoulli_threshold(arl), warmup=warmup)
             cont = _build(self._spec, gauss)

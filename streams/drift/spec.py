@@ -1,6 +1,6 @@
 """Which detector watches a slice-signal: ``cusum`` or any River class, parsed without ``eval``.
 
-``LINEWATCH_DRIFT_DETECTOR`` (continuous signals) and ``LINEWATCH_DRIFT_BINARY_DETECTOR``
+``LINEWATCH_DRIFT__DETECTOR`` (continuous signals) and ``LINEWATCH_DRIFT__BINARY_DETECTOR``
 (0/1 signals) hold ``cusum`` (linewatch's calibrated :class:`~streams.drift.GaussianCusum` /
 :class:`~streams.drift.BernoulliCusum`, the default) or a class under ``river.drift`` called
 with literal keyword arguments. The text is parsed with :mod:`ast`: only a dotted name under

@@ -138,8 +138,8 @@ class Detector:
     ) -> Detector:
         """Load a spec (``.json``), a bare ``.onnx`` file, or (``None``) the shipped detector.
 
-        Threads and providers default to ``settings`` (``LINEWATCH_INFERENCE_THREADS`` /
-        ``LINEWATCH_INFERENCE_PROVIDERS``) when given, else onnxruntime's defaults on the CPU;
+        Threads and providers default to ``settings`` (``LINEWATCH_INFERENCE__THREADS`` /
+        ``LINEWATCH_INFERENCE__PROVIDERS``) when given, else onnxruntime's defaults on the CPU;
         the settings are never read from the environment here: the entry point passes them.
         """
         if model is None:
@@ -148,7 +148,7 @@ class Detector:
                 raise ModelNotFound(
                     f"the shipped detector spec {path} does not exist yet (it is produced by "
                     "`make train`); pass --model with a model spec (.json) or an .onnx file, "
-                    "or set LINEWATCH_MODEL"
+                    "or set LINEWATCH_INFERENCE__MODEL"
                 )
             spec = load_spec(path)
         elif isinstance(model, ModelSpec):
@@ -159,16 +159,16 @@ class Detector:
             spec = load_spec(model)
         if settings is not None:  # explicit arguments win over the settings
             if intra_op_num_threads is None:
-                intra_op_num_threads = settings.inference_threads
-            if providers is None and settings.inference_providers:
-                providers = settings.inference_providers
+                intra_op_num_threads = settings.inference.threads
+            if providers is None and settings.inference.providers:
+                providers = settings.inference.providers
         if providers:
             missing = [p for p in providers if p not in ort.get_available_providers()]
             if missing:  # onnxruntime would only warn and run on the CPU instead
                 raise ConfigError(
                     f"onnxruntime execution provider(s) {', '.join(missing)} not available here "
                     f"(available: {', '.join(ort.get_available_providers())}); fix "
-                    "LINEWATCH_INFERENCE_PROVIDERS or install the onnxruntime build that has them"
+                    "LINEWATCH_INFERENCE__PROVIDERS or install the onnxruntime build that has them"
                 )
         session = _session(spec.onnx, intra_op_num_threads, providers or ["CPUExecutionProvider"])
         return cls._from_session(spec, session)

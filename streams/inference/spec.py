@@ -130,7 +130,7 @@ def load_spec(path: str | Path) -> ModelSpec:
     if not path.is_file():
         raise ModelNotFound(
             f"model file {path} does not exist; pass --model with a model spec (.json) or an "
-            ".onnx file, or set LINEWATCH_MODEL"
+            ".onnx file, or set LINEWATCH_INFERENCE__MODEL"
         )
     if path.suffix.lower() != ".json":
         return ModelSpec.for_onnx(path)

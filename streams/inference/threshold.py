@@ -1,10 +1,11 @@
 """Which confidence the plant acts on: the one place the operating threshold is resolved.
 
-The setting ``LINEWATCH_OPERATING_THRESHOLD`` wins; else the model card's ``operating_threshold``
-(of the loaded detector's spec when there is one, else of the configured or shipped spec file).
+The setting ``LINEWATCH_INFERENCE__OPERATING_THRESHOLD`` wins; else the model card's
+``operating_threshold`` (of the loaded detector's spec when there is one, else of the configured
+or shipped spec file).
 
 >>> from streams.config import Settings
->>> operating_threshold(Settings(operating_threshold=0.7))
+>>> operating_threshold(Settings(inference={"operating_threshold": 0.7}))
 0.7
 """
 
@@ -33,24 +34,25 @@ class HasOperatingThreshold(Protocol):
 
 
 def operating_threshold(settings: Settings, spec: HasOperatingThreshold | None = None) -> float:
-    """``LINEWATCH_OPERATING_THRESHOLD`` if set, else the model spec's ``operating_threshold``.
+    """``LINEWATCH_INFERENCE__OPERATING_THRESHOLD`` if set, else the model spec's
+    ``operating_threshold``.
 
-    ``spec`` is the loaded detector's spec; without one, the spec file of ``settings.model`` (or
-    the shipped detector's) is read, and if that cannot be read the threshold is
-    :data:`DEFAULT_OPERATING_THRESHOLD`, with a warning saying how to choose one.
+    ``spec`` is the loaded detector's spec; without one, the spec file of
+    ``settings.inference.model`` (or the shipped detector's) is read, and if that cannot be read
+    the threshold is :data:`DEFAULT_OPERATING_THRESHOLD`, with a warning saying how to choose one.
     """
-    if settings.operating_threshold is not None:
-        return float(settings.operating_threshold)
+    if settings.inference.operating_threshold is not None:
+        return float(settings.inference.operating_threshold)
     if spec is not None:
         return float(spec.operating_threshold)
     from streams.inference.detector import shipped_spec_path
 
     try:
-        loaded = load_spec(settings.model or shipped_spec_path())
+        loaded = load_spec(settings.inference.model or shipped_spec_path())
     except ModelError as exc:
         log.warning(
             "no model spec readable (%s); using operating threshold %.2f — set "
-            "LINEWATCH_OPERATING_THRESHOLD to choose one",
+            "LINEWATCH_INFERENCE__OPERATING_THRESHOLD to choose one",
             exc,
             DEFAULT_OPERATING_THRESHOLD,
         )

@@ -5,17 +5,19 @@ Every way a line can fail has its dead-letter reason:
 - ``not_json``, ``schema_invalid``: not a JSON object / not a valid
   :class:`~schemas.events.CameraEvent`; ``event_too_large``: a line longer than any accepted event
   could be (refused before parsing).
-- ``clock_out_of_range``: ``captured_at`` before ``LINEWATCH_CAPTURED_AT_MIN`` or more than
-  ``LINEWATCH_CAPTURED_AT_MAX_AHEAD_S`` after the time of ingest (a camera with a broken clock).
-- ``image_too_large``: more encoded bytes than ``LINEWATCH_MAX_IMAGE_BYTES``, or more pixels
-  than ``LINEWATCH_MAX_IMAGE_PIXELS`` (read from the header, before decoding), or refused by
+- ``clock_out_of_range``: ``captured_at`` before ``LINEWATCH_INGEST__CAPTURED_AT_MIN`` or more
+  than ``LINEWATCH_INGEST__CAPTURED_AT_MAX_AHEAD_S`` after the time of ingest (a camera with a
+  broken clock).
+- ``image_too_large``: more encoded bytes than ``LINEWATCH_INGEST__MAX_IMAGE_BYTES``, or more pixels
+  than ``LINEWATCH_INGEST__MAX_IMAGE_PIXELS`` (read from the header, before decoding), or refused by
   Pillow's decompression-bomb check; ``image_too_small``: a side under
-  ``LINEWATCH_MIN_IMAGE_SIDE`` pixels.
+  ``LINEWATCH_INGEST__MIN_IMAGE_SIDE`` pixels.
 - ``image_undecodable``: anything else the codec refuses, with what the bytes look like.
-- ``image_uri_refused``: a ``file://`` frame that may not be read: ``LINEWATCH_IMAGE_ROOTS`` is
-  empty (the default), the path resolves outside those folders, the URI has a host, or the
-  target is not a regular file (FIFO, device, directory); ``image_unreadable``: an allowed file
-  that cannot be opened or read. These details never carry the file's size or bytes.
+- ``image_uri_refused``: a ``file://`` frame that may not be read:
+  ``LINEWATCH_INGEST__IMAGE_ROOTS`` is empty (the default), the path resolves outside those
+  folders, the URI has a host, or the target is not a regular file (FIFO, device, directory);
+  ``image_unreadable``: an allowed file that cannot be opened or read. These details never carry
+  the file's size or bytes.
 
 >>> import base64, io
 >>> from PIL import Image
@@ -140,8 +142,10 @@ def check_clock(captured_at: datetime, limits: IngestLimits, now: datetime) -> N
     raise EventRejected(
         "clock_out_of_range",
         f"captured_at {utc_iso(captured_at)} is outside the accepted window "
-        f"[{utc_iso(limits.captured_at_min)}, {utc_iso(latest)}] (LINEWATCH_CAPTURED_AT_MIN to "
-        f"LINEWATCH_CAPTURED_AT_MAX_AHEAD_S={limits.captured_at_max_ahead.total_seconds():g} "
+        f"[{utc_iso(limits.captured_at_min)}, {utc_iso(latest)}] "
+        "(LINEWATCH_INGEST__CAPTURED_AT_MIN to "
+        "LINEWATCH_INGEST__CAPTURED_AT_MAX_AHEAD_S="
+        f"{limits.captured_at_max_ahead.total_seconds():g} "
         "after ingest); fix the camera's clock, or widen the window for a backfill",
     )
 
@@ -151,8 +155,9 @@ def event_too_large(length: int, limits: IngestLimits) -> EventRejected:
     return EventRejected(
         "event_too_large",
         f"line is {length} bytes; no valid event is longer than {limits.max_event_bytes} (a "
-        f"base64 frame of LINEWATCH_MAX_IMAGE_BYTES={limits.max_image_bytes} plus its fields); "
-        "raise LINEWATCH_MAX_IMAGE_BYTES to accept larger frames",
+        "base64 frame of "
+        f"LINEWATCH_INGEST__MAX_IMAGE_BYTES={limits.max_image_bytes} plus its fields); "
+        "raise LINEWATCH_INGEST__MAX_IMAGE_BYTES to accept larger frames",
     )
 
 
@@ -178,7 +183,7 @@ def parse_event(
         raise EventRejected(
             "image_too_large",
             f"image is ~{len(data) * 3 // 4} bytes, limit is {limits.max_image_bytes} "
-            "(raise LINEWATCH_MAX_IMAGE_BYTES to accept larger frames)",
+            "(raise LINEWATCH_INGEST__MAX_IMAGE_BYTES to accept larger frames)",
         )
     try:
         event = CameraEvent.model_validate(obj)
@@ -206,13 +211,14 @@ def decode_image(
                 raise EventRejected(
                     "image_too_large",
                     f"{encoding} frame is {width}x{height} = {width * height} pixels, the limit "
-                    f"is {limits.max_image_pixels} (LINEWATCH_MAX_IMAGE_PIXELS); not decoded",
+                    f"is {limits.max_image_pixels} (LINEWATCH_INGEST__MAX_IMAGE_PIXELS); "
+                    "not decoded",
                 )
             if min(width, height) < limits.min_image_side:
                 raise EventRejected(
                     "image_too_small",
                     f"{encoding} frame is {width}x{height}; each side needs at least "
-                    f"{limits.min_image_side} pixels (LINEWATCH_MIN_IMAGE_SIDE)",
+                    f"{limits.min_image_side} pixels (LINEWATCH_INGEST__MIN_IMAGE_SIDE)",
                 )
             rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
     except EventRejected:
@@ -243,7 +249,8 @@ def _allowed_path(uri: str, limits: IngestLimits) -> tuple[Path, Path]:
         raise _refuse(
             uri,
             "file:// frames are off; list the folders they may be read from in "
-            "LINEWATCH_IMAGE_ROOTS (a JSON list, e.g. '[\"/data/frames\"]'), or send the image "
+            "LINEWATCH_INGEST__IMAGE_ROOTS (a JSON list, e.g. '[\"/data/frames\"]'), or send the "
+            "image "
             "inline as base64 data",
         )
     parts = urlsplit(uri)
@@ -260,7 +267,7 @@ def _allowed_path(uri: str, limits: IngestLimits) -> tuple[Path, Path]:
     for root in limits.image_roots:
         if resolved.is_relative_to(root):
             return root, resolved
-    raise _refuse(uri, "resolves outside the folders listed in LINEWATCH_IMAGE_ROOTS")
+    raise _refuse(uri, "resolves outside the folders listed in LINEWATCH_INGEST__IMAGE_ROOTS")
 
 
 def _open_under(root: Path, path: Path) -> int:
@@ -313,7 +320,8 @@ def read_image_file(uri: str, limits: IngestLimits) -> bytes:
         if st.st_size > limits.max_image_bytes:
             raise EventRejected(
                 "image_too_large",
-                f"{uri[:200]} is larger than LINEWATCH_MAX_IMAGE_BYTES={limits.max_image_bytes}",
+                f"{uri[:200]} is larger than "
+                f"LINEWATCH_INGEST__MAX_IMAGE_BYTES={limits.max_image_bytes}",
             )
         chunks: list[bytes] = []
         left = st.st_size
@@ -348,7 +356,7 @@ def decode_frame(event: CameraEvent, limits: IngestLimits = _DEFAULT_LIMITS) -> 
             raise EventRejected(
                 "image_too_large",
                 f"image is {len(raw)} bytes, limit {limits.max_image_bytes} "
-                "(LINEWATCH_MAX_IMAGE_BYTES)",
+                "(LINEWATCH_INGEST__MAX_IMAGE_BYTES)",
             )
         encoding: str = image.encoding or "jpeg"
     else:

@@ -3,7 +3,7 @@
 Built once by the entry point (:meth:`IngestLimits.from_settings`) and passed to
 :func:`~streams.ingest.parse_event` and :func:`~streams.ingest.decode_frame`. The defaults are
 the safe ones: no ``file://`` frame is read until the operator lists folders in
-``LINEWATCH_IMAGE_ROOTS``.
+``LINEWATCH_INGEST__IMAGE_ROOTS``.
 
 >>> limits = IngestLimits()
 >>> limits.image_roots, limits.max_image_pixels == 4096 * 4096, limits.min_image_side
@@ -53,10 +53,10 @@ class IngestLimits:
     def from_settings(cls, settings: Settings) -> IngestLimits:
         """The limits configured by ``settings`` (roots resolved here, once)."""
         return cls(
-            max_image_bytes=settings.max_image_bytes,
-            max_image_pixels=settings.max_image_pixels,
-            min_image_side=settings.min_image_side,
-            image_roots=tuple(Path(os.path.realpath(root)) for root in settings.image_roots),
-            captured_at_min=settings.captured_at_min,
-            captured_at_max_ahead=timedelta(seconds=settings.captured_at_max_ahead_s),
+            max_image_bytes=settings.ingest.max_image_bytes,
+            max_image_pixels=settings.ingest.max_image_pixels,
+            min_image_side=settings.ingest.min_image_side,
+            image_roots=tuple(Path(os.path.realpath(root)) for root in settings.ingest.image_roots),
+            captured_at_min=settings.ingest.captured_at_min,
+            captured_at_max_ahead=timedelta(seconds=settings.ingest.captured_at_max_ahead_s),
         )

@@ -22,8 +22,8 @@ T = TypeVar("T")
 def unavailable(settings: Settings, cause: BaseException | str) -> KafkaUnavailable:
     """The error for a broker that cannot be reached, with what to do about it."""
     return KafkaUnavailable(
-        f"cannot reach Kafka at {settings.kafka_bootstrap} ({cause}). Start the local broker "
-        "with `make kafka-up`, or point LINEWATCH_KAFKA_BOOTSTRAP / --bootstrap at yours"
+        f"cannot reach Kafka at {settings.kafka.bootstrap} ({cause}). Start the local broker "
+        "with `make kafka-up`, or point LINEWATCH_KAFKA__BOOTSTRAP / --bootstrap at yours"
     )
 
 

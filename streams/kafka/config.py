@@ -5,13 +5,13 @@ bootstrap servers and the same security settings (protocol, SASL mechanism / use
 SSL CA bundle), so a deployment that works for one works for all.
 
 >>> from streams.config import Settings
->>> opts = kafka_python_options(Settings(kafka_bootstrap="k1:9092, k2:9092"))
+>>> opts = kafka_python_options(Settings(kafka={"bootstrap": "k1:9092, k2:9092"}))
 >>> opts["bootstrap_servers"], opts["security_protocol"]
 (['k1:9092', 'k2:9092'], 'PLAINTEXT')
->>> faust_broker_options(Settings(kafka_bootstrap="k1:9092,k2:9092"))["broker"]
+>>> faust_broker_options(Settings(kafka={"bootstrap": "k1:9092,k2:9092"}))["broker"]
 'kafka://k1:9092;kafka://k2:9092'
->>> s = Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="SCRAM-SHA-512",
-...              kafka_sasl_username="lw", kafka_sasl_password="pw")
+>>> s = Settings(kafka={"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+...                    "sasl_username": "lw", "sasl_password": "pw"})
 >>> o = aiokafka_options(s)
 >>> o["sasl_mechanism"], o["sasl_plain_username"], o["sasl_plain_password"]
 ('SCRAM-SHA-512', 'lw', 'pw')
@@ -44,14 +44,14 @@ BOOTSTRAP_TIMEOUT_MS = 10_000
 
 
 def bootstrap_servers(settings: Settings) -> list[str]:
-    """``LINEWATCH_KAFKA_BOOTSTRAP`` as a list of ``host:port``.
+    """``LINEWATCH_KAFKA__BOOTSTRAP`` as a list of ``host:port``.
 
-    >>> bootstrap_servers(Settings(kafka_bootstrap=" a:1 ,b:2,"))
+    >>> bootstrap_servers(Settings(kafka={"bootstrap": " a:1 ,b:2,"}))
     ['a:1', 'b:2']
     """
-    servers = [hp.strip() for hp in settings.kafka_bootstrap.split(",") if hp.strip()]
+    servers = [hp.strip() for hp in settings.kafka.bootstrap.split(",") if hp.strip()]
     if not servers:
-        raise ConfigError("LINEWATCH_KAFKA_BOOTSTRAP is empty: give host:port[,host:port...]")
+        raise ConfigError("LINEWATCH_KAFKA__BOOTSTRAP is empty: give host:port[,host:port...]")
     for server in servers:
         host, _, port = server.rpartition(":")
         if not host or not port.isdigit():
@@ -63,16 +63,16 @@ def bootstrap_servers(settings: Settings) -> list[str]:
 
 def _sasl(settings: Settings) -> tuple[str, str, str] | None:
     """(mechanism, username, password) for SASL protocols, None otherwise; checks completeness."""
-    if not settings.kafka_security_protocol.startswith("SASL"):
+    if not settings.kafka.security_protocol.startswith("SASL"):
         return None
-    password = settings.kafka_sasl_password
-    if not settings.kafka_sasl_username or password is None:
+    password = settings.kafka.sasl_password
+    if not settings.kafka.sasl_username or password is None:
         raise ConfigError(
-            f"LINEWATCH_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
-            "LINEWATCH_KAFKA_SASL_USERNAME and LINEWATCH_KAFKA_SASL_PASSWORD"
+            f"LINEWATCH_KAFKA__SECURITY_PROTOCOL={settings.kafka.security_protocol} needs "
+            "LINEWATCH_KAFKA__SASL_USERNAME and LINEWATCH_KAFKA__SASL_PASSWORD"
         )
-    mechanism = settings.kafka_sasl_mechanism or "PLAIN"
-    return mechanism, settings.kafka_sasl_username, password.get_secret_value()
+    mechanism = settings.kafka.sasl_mechanism or "PLAIN"
+    return mechanism, settings.kafka.sasl_username, password.get_secret_value()
 
 
 def _sasl_options(settings: Settings) -> dict[str, str]:
@@ -89,15 +89,15 @@ def _sasl_options(settings: Settings) -> dict[str, str]:
 
 
 def _cafile(settings: Settings) -> str | None:
-    cafile = settings.kafka_ssl_cafile
+    cafile = settings.kafka.ssl_cafile
     if cafile is not None and not Path(cafile).is_file():
-        raise ConfigError(f"LINEWATCH_KAFKA_SSL_CAFILE={cafile} does not exist")
+        raise ConfigError(f"LINEWATCH_KAFKA__SSL_CAFILE={cafile} does not exist")
     return cafile
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     """A verifying TLS context for SSL / SASL_SSL (system CAs plus the CA bundle), else None."""
-    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+    if settings.kafka.security_protocol not in ("SSL", "SASL_SSL"):
         return None
     return ssl.create_default_context(cafile=_cafile(settings))
 
@@ -107,10 +107,10 @@ def kafka_python_options(settings: Settings, *, client_id: str = "linewatch") ->
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap_servers(settings),
         "client_id": client_id,
-        "security_protocol": settings.kafka_security_protocol,
+        "security_protocol": settings.kafka.security_protocol,
         "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
     }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+    if settings.kafka.security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_check_hostname"] = True
         cafile = _cafile(settings)
         if cafile is not None:
@@ -124,7 +124,7 @@ def aiokafka_options(settings: Settings, *, client_id: str = "linewatch") -> dic
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap_servers(settings),
         "client_id": client_id,
-        "security_protocol": settings.kafka_security_protocol,
+        "security_protocol": settings.kafka.security_protocol,
     }
     context = ssl_context(settings)
     if context is not None:

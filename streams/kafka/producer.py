@@ -166,7 +166,7 @@ def _check_topics(settings: Settings, topics: Iterable[str]) -> None:
     missing = sorted(set(topics) - present)
     if missing:
         raise ConfigError(
-            f"topic(s) {', '.join(missing)} do not exist on {settings.kafka_bootstrap}: "
+            f"topic(s) {', '.join(missing)} do not exist on {settings.kafka.bootstrap}: "
             "run `linewatch topics create` first"
         )
 
@@ -228,8 +228,8 @@ def produce(
     are counted in the returned summary instead. ``on_progress`` (see :data:`StartProgress`)
     is told of every message the broker answered.
     """
-    events_topic = topic or settings.topic_events
-    label_topic = labels_topic or settings.topic_labels
+    events_topic = topic or settings.kafka.topic_events
+    label_topic = labels_topic or settings.kafka.topic_labels
     pacer = Pacer(rate)
     opened = open_source(source)
     extra_labels = read_records(labels_file) if labels_file is not None else []

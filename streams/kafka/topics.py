@@ -10,12 +10,12 @@ topic                 key                          written by
 ``drift-events``      ``line_id``                  the worker
 ===================== ============================ =====================================
 
-``camera-events`` has ``settings.topic_partitions`` partitions; that number caps how many workers
-share the load (a partition is consumed by one worker of the group). The others get the same count
-so that label and dead-letter traffic spreads the same way.
+``camera-events`` has ``settings.kafka.topic_partitions`` partitions; that number caps how many
+workers share the load (a partition is consumed by one worker of the group). The others get the
+same count so that label and dead-letter traffic spreads the same way.
 
 >>> from streams.config import Settings
->>> [(t.name, t.partitions) for t in topic_specs(Settings(topic_partitions=3))][:2]
+>>> [(t.name, t.partitions) for t in topic_specs(Settings(kafka={"topic_partitions": 3}))][:2]
 [('camera-events', 3), ('labels', 3)]
 """
 
@@ -87,13 +87,13 @@ class TopicsReport:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics linewatch needs, from the settings (names, partitions, replication)."""
-    n, rf = settings.topic_partitions, settings.topic_replication
+    n, rf = settings.kafka.topic_partitions, settings.kafka.topic_replication
     big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
     return [
-        TopicSpec(settings.topic_events, n, rf, {**big, "retention.ms": str(_WEEK_MS)}),
-        TopicSpec(settings.topic_labels, n, rf, {"retention.ms": str(4 * _WEEK_MS)}),
-        TopicSpec(settings.topic_dlq, n, rf, {**big, "retention.ms": str(4 * _WEEK_MS)}),
-        TopicSpec(settings.topic_drift, n, rf, {"retention.ms": str(4 * _WEEK_MS)}),
+        TopicSpec(settings.kafka.topic_events, n, rf, {**big, "retention.ms": str(_WEEK_MS)}),
+        TopicSpec(settings.kafka.topic_labels, n, rf, {"retention.ms": str(4 * _WEEK_MS)}),
+        TopicSpec(settings.kafka.topic_dlq, n, rf, {**big, "retention.ms": str(4 * _WEEK_MS)}),
+        TopicSpec(settings.kafka.topic_drift, n, rf, {"retention.ms": str(4 * _WEEK_MS)}),
     ]
 
 

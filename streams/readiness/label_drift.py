@@ -12,7 +12,7 @@ extra false alarms. An alarm is a
 :class:`~schemas.records.DriftEventRecord` with signal ``fnr`` / ``fpr`` in ``drift_events``,
 built by the same :func:`~streams.drift.monitor.drift_event` as every other drift event.
 
-Detector (``LINEWATCH_DRIFT_LABEL_DETECTOR``): ``cusum`` (default) is a
+Detector (``LINEWATCH_DRIFT__LABEL_DETECTOR``): ``cusum`` (default) is a
 :class:`~streams.drift.detectors.RateCusum` against the in-control rates the model showed in
 the lab (``drift_label_fnr`` 0.05: the shipped model's lab recall is 0.95-1.0 per class;
 ``drift_label_fpr`` 0.02), alarming when the odds rise x4. River's self-referenced binary
@@ -92,21 +92,21 @@ def label_rate(settings: Settings, line_id: str) -> float:
     >>> round(label_rate(Settings(), "line-1") * 4 * 604_800, 6)
     1.0
     """
-    fixed = settings.drift_false_alarms_per_event
+    fixed = settings.drift.false_alarms_per_event
     if fixed is not None:
         return fixed
-    fps = (settings.lines.get(line_id) or LineConfig()).frame_rate
-    return min(settings.false_alarms_per_line_week / (4.0 * fps * SECONDS_PER_WEEK), 0.5)
+    fps = (settings.plant.lines.get(line_id) or LineConfig()).frame_rate
+    return min(settings.drift.false_alarms_per_line_week / (4.0 * fps * SECONDS_PER_WEEK), 0.5)
 
 
 def label_detector(
     settings: Settings, signal: str, line_id: str
 ) -> base.BinaryDriftDetector | base.DriftDetector:
     """A fresh detector for the ``fnr`` or ``fpr`` stream of one slice of ``line_id``."""
-    spec = parse_detector_spec(settings.drift_label_detector, binary=True)
+    spec = parse_detector_spec(settings.drift.label_detector, binary=True)
     if not spec.is_cusum:
         return spec.build()
-    p0 = settings.drift_label_fnr if signal == FNR_SIGNAL else settings.drift_label_fpr
+    p0 = settings.drift.label_fnr if signal == FNR_SIGNAL else settings.drift.label_fpr
     h = math.log(1.0 / label_rate(settings, line_id))
     return RateCusum(p0=p0, odds_ratio=ODDS_RATIO, h=h)
 

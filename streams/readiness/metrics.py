@@ -63,7 +63,7 @@ def model_classes(settings: Settings) -> tuple[str, ...]:
     from streams.inference.spec import load_spec
 
     try:
-        names = load_spec(settings.model or shipped_spec_path()).class_names
+        names = load_spec(settings.inference.model or shipped_spec_path()).class_names
     except ModelError:
         names = None
     if names:
@@ -290,9 +290,9 @@ def _classes(store: ClickHouseStore, trained: Sequence[str]) -> list[ClassMetric
 def _latency(store: ClickHouseStore, settings: Settings) -> list[LatencyMetrics]:
     found = {r["line_id"]: r for r in _rows(store, "SELECT * FROM linewatch.v_latency_by_line")}
     out = []
-    for line in sorted(set(settings.lines) | set(found)):
+    for line in sorted(set(settings.plant.lines) | set(found)):
         r = found.get(line)
-        cfg = settings.lines.get(line)
+        cfg = settings.plant.lines.get(line)
 
         def val(name: str, row: dict[str, Any] | None = r) -> float | None:
             return None if row is None else float(row[name])
@@ -346,8 +346,9 @@ def _lab(store: ClickHouseStore, trained: Sequence[str]) -> LabMetrics:
 def review_queue(
     store: ClickHouseStore, settings: Settings, limit: int | None = 100
 ) -> list[dict[str, Any]]:
-    """Frames whose top confidence is in ``settings.review_band``: unlabelled, nearest the top."""
-    lo, hi = settings.review_band
+    """Frames whose top confidence is in ``settings.inference.review_band``: unlabelled, nearest
+    the top."""
+    lo, hi = settings.inference.review_band
     sql = (
         "SELECT * FROM linewatch.v_review_queue("
         "review_low = {lo:Float64}, review_high = {hi:Float64})"
@@ -359,7 +360,7 @@ def review_queue(
 
 
 def _review_count(store: ClickHouseStore, settings: Settings) -> int:
-    lo, hi = settings.review_band
+    lo, hi = settings.inference.review_band
     rows = store.query(
         "SELECT count() FROM linewatch.v_review_queue("
         "review_low = {lo:Float64}, review_high = {hi:Float64}) WHERE NOT labelled",
@@ -411,7 +412,7 @@ def compute_metrics(
     slices = [replace(s, estimated=estimated.get(tuple(s.key.values()))) for s in slices]
     return ReadinessMetrics(
         threshold=threshold,
-        review_band=settings.review_band,
+        review_band=settings.inference.review_band,
         by=by_t,
         overall=overall,
         slices=slices,

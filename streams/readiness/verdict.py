@@ -133,7 +133,7 @@ def verdict_from_metrics(
         ratio = lat.p99_takt_ratio
         if ratio is None:
             hint = (
-                f"add {lat.line_id} to LINEWATCH_LINES with its takt"
+                f"add {lat.line_id} to LINEWATCH_PLANT__LINES with its takt"
                 if lat.takt_ms is None and lat.frames
                 else f"run production frames of {lat.line_id} through `linewatch run`"
             )

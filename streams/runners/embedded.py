@@ -101,10 +101,10 @@ def run_embedded(
     while events are read).
     """
     settings = pipeline.settings
-    writer = BatchWriter(store, settings.batch_size, settings.flush_interval_s)
+    writer = BatchWriter(store, settings.store.flush_rows, settings.store.flush_interval_s)
     summary = RunSummary()
     start = time.perf_counter()
-    batches = _batches(records, settings.inference_batch_size)
+    batches = _batches(records, settings.inference.batch_frames)
 
     def read_and_prepare() -> tuple[int, PreparedBatch] | None:
         batch = next(batches, None)
@@ -125,7 +125,7 @@ def run_embedded(
                 on_batch(read, out)
     if labels is not None:
         summary.labels, summary.label_dead_letters = ingest_labels(
-            labels(), writer, pipeline.limits, settings.dead_letter_max_payload_bytes
+            labels(), writer, pipeline.limits, settings.ingest.dead_letter_max_payload_bytes
         )
     retry_until_available(writer.flush, what="store flush (reading paused)")
     summary.frames = writer.stats.written["frames"]

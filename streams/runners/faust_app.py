@@ -75,12 +75,12 @@ async def _reachable(addresses: list[tuple[str, int]], timeout_s: float = 2.0) -
 
 def data_dir(settings: Settings) -> Path:
     """The worker's Faust data directory, created with its parents (any current directory)."""
-    path = Path(settings.worker_data_dir).expanduser()
+    path = Path(settings.worker.data_dir).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"cannot create the worker's data directory LINEWATCH_WORKER_DATA_DIR={path}: "
+            f"cannot create the worker's data directory LINEWATCH_WORKER__DATA_DIR={path}: "
             f"{exc.strerror or exc}; choose a writable directory"
         ) from exc
     return path
@@ -95,24 +95,24 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     """
     datadir = data_dir(settings)
     app = faust.App(
-        settings.worker_id,
+        settings.worker.app_id,
         **faust_broker_options(settings),
         value_serializer="raw",
         key_serializer="raw",
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
+        topic_partitions=settings.kafka.topic_partitions,
+        topic_replication_factor=settings.kafka.topic_replication,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        web_port=settings.worker_web_port,
+        web_port=settings.worker.web_port,
         web_host="0.0.0.0",
         datadir=str(datadir),
         store="memory://",
         stream_wait_empty=False,
     )
-    events_topic = app.topic(settings.topic_events, value_type=bytes, key_type=bytes)
-    labels_topic = app.topic(settings.topic_labels, value_type=bytes, key_type=bytes)
-    dlq_topic = app.topic(settings.topic_dlq, value_type=bytes, key_type=bytes)
-    drift_topic = app.topic(settings.topic_drift, value_type=bytes, key_type=bytes)
+    events_topic = app.topic(settings.kafka.topic_events, value_type=bytes, key_type=bytes)
+    labels_topic = app.topic(settings.kafka.topic_labels, value_type=bytes, key_type=bytes)
+    dlq_topic = app.topic(settings.kafka.topic_dlq, value_type=bytes, key_type=bytes)
+    drift_topic = app.topic(settings.kafka.topic_drift, value_type=bytes, key_type=bytes)
 
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
     holder: dict[str, StreamWorker] = {}
@@ -120,7 +120,9 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     if stream_worker is not None:
         holder["worker"] = stream_worker
         ready.set()
-        log.info("linewatch worker ready: model, reference and store %s", mask_dsn(settings.store))
+        log.info(
+            "linewatch worker ready: model, reference and store %s", mask_dsn(settings.store.dsn)
+        )
 
     creating = asyncio.Lock()  # both agents and load_worker ask at start-up: create one worker
 
@@ -134,7 +136,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
                 ready.set()
                 log.info(
                     "linewatch worker ready: model, reference and store %s",
-                    mask_dsn(settings.store),
+                    mask_dsn(settings.store.dsn),
                 )
         return found
 
@@ -179,9 +181,9 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
         w = await worker()
         loop = asyncio.get_running_loop()
         async for events in stream.noack_take(
-            settings.worker_batch_size, within=settings.inference_batch_timeout_s
+            settings.worker.take_max_events, within=settings.worker.take_window_s
         ):
-            batch = [_record(e, settings.topic_events) for e in events]
+            batch = [_record(e, settings.kafka.topic_events) for e in events]
             metrics.consumed(len(batch))
             async with flush_lock:
                 out = await loop.run_in_executor(executor, w.process, batch)
@@ -201,16 +203,16 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
 
     async def watch_broker() -> None:
         """Readiness follows whether a bootstrap server accepts connections."""
-        up = await _reachable(_bootstrap_addresses(settings.kafka_bootstrap))
+        up = await _reachable(_bootstrap_addresses(settings.kafka.bootstrap))
         if up != broker["up"]:
             log.warning(
                 "Kafka bootstrap %s %s",
-                settings.kafka_bootstrap,
+                settings.kafka.bootstrap,
                 "is reachable again" if up else "is unreachable: not ready",
             )
         broker["up"] = up
 
-    app.timer(interval=min(0.25, settings.worker_flush_interval_s / 4))(flush_when_due)
+    app.timer(interval=min(0.25, settings.worker.flush_interval_s / 4))(flush_when_due)
     app.timer(interval=2.0)(watch_broker)
 
     @app.agent(labels_topic, concurrency=1)
@@ -218,7 +220,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
         w = await worker()
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(256, within=1.0):
-            raws = [_record(e, settings.topic_labels).raw for e in events]
+            raws = [_record(e, settings.kafka.topic_labels).raw for e in events]
             _, bad = await loop.run_in_executor(executor, w.handle_labels, raws)
             for letter in bad:
                 metrics.dead_letters.labels(reason=letter.reason).inc()
@@ -231,7 +233,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         w = holder.get("worker")
         if w is not None:
-            gone = {tp.partition for tp in revoked if tp.topic == settings.topic_events}
+            gone = {tp.partition for tp in revoked if tp.topic == settings.kafka.topic_events}
             async with flush_lock:  # rows of the revoked partitions are pending: write them
                 await flush_locked(w)
                 await asyncio.get_running_loop().run_in_executor(executor, w.revoke, gone)
@@ -267,7 +269,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            metrics.set_lag(settings.topic_events, _lag(app, settings.topic_events))
+            metrics.set_lag(settings.kafka.topic_events, _lag(app, settings.kafka.topic_events))
             return self.bytes(metrics.render(), content_type=CONTENT_TYPE)
 
     return app

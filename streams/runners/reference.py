@@ -48,19 +48,19 @@ def build_reference(
 
 def load_reference(settings: Settings) -> ReferenceProfile:
     """The configured reference, else the one shipped with the default model."""
-    if settings.reference:
-        path = Path(settings.reference)
+    if settings.drift.reference:
+        path = Path(settings.drift.reference)
         if not path.is_file():
             raise ConfigError(
                 f"reference profile {path} not found; build one with "
                 "`linewatch reference build --source LAB_EVENTS --out PATH`"
             )
         return ReferenceProfile.from_json(path.read_text())
-    if settings.model:
+    if settings.inference.model:
         raise ConfigError(
-            "a custom LINEWATCH_MODEL needs its own lab reference: run "
+            "a custom LINEWATCH_INFERENCE__MODEL needs its own lab reference: run "
             "`linewatch reference build --source LAB_EVENTS --out ref.json` and set "
-            "LINEWATCH_REFERENCE=ref.json"
+            "LINEWATCH_DRIFT__REFERENCE=ref.json"
         )
     shipped = resources.files("streams.models") / SHIPPED_REFERENCE
     if not shipped.is_file():

@@ -104,14 +104,14 @@ class StreamWorker:
     @classmethod
     def create(cls, settings: Settings) -> StreamWorker:
         """Load the detector and reference, open the store and apply the schema."""
-        detector = Detector.load(settings.model, settings=settings)
+        detector = Detector.load(settings.inference.model, settings=settings)
         reference = load_reference(settings)
-        store = ClickHouseStore.open(settings.store, password=settings.store_password)
+        store = ClickHouseStore.open(settings.store.dsn, password=settings.store.password)
         try:
             store.apply_schema()
             pipeline = MonitoringPipeline(settings, detector, reference)
             partitions = PartitionMonitors(
-                store, reference, settings, settings.worker_id, settings.topic_events
+                store, reference, settings, settings.worker.app_id, settings.kafka.topic_events
             )
         except BaseException:
             store.close()
@@ -145,7 +145,7 @@ class StreamWorker:
 
         retry(
             attempt,
-            attempts=attempts or self.settings.worker_write_attempts,
+            attempts=attempts or self.settings.worker.write_attempts,
             max_delay_s=self._max_backoff_s,
             forever_on=(StoreUnavailable,),
             sleep=self._sleep,
@@ -192,7 +192,7 @@ class StreamWorker:
         # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls), and decoding
         # chunk n+1 (one helper thread) overlaps inference on chunk n; the model, the drift state
         # and the pending rows stay on this thread, in offset order.
-        step = self.settings.inference_batch_size
+        step = self.settings.inference.batch_frames
         chunks = [fresh[start : start + step] for start in range(0, len(fresh), step)]
         pending = self._decoder.submit(self.pipeline.prepare, [r.raw for r in chunks[0]])
         for k, chunk in enumerate(chunks):
@@ -224,10 +224,10 @@ class StreamWorker:
         """Whether a trigger fired: enough rows pending, or the oldest pending event is old."""
         if not self._events:
             return False
-        if self._rows >= self.settings.worker_flush_rows:
+        if self._rows >= self.settings.worker.flush_rows:
             return True
         assert self._oldest_at is not None
-        return self._clock() - self._oldest_at >= self.settings.worker_flush_interval_s
+        return self._clock() - self._oldest_at >= self.settings.worker.flush_interval_s
 
     def flush(self) -> FlushResult:
         """Write every pending row, then the drift snapshots of the partitions involved.
@@ -268,7 +268,7 @@ class StreamWorker:
                 exc,
             )
             refused = bisect_write(groups, lambda part: self.write(part, attempts=1))
-            cap = self.settings.dead_letter_max_payload_bytes
+            cap = self.settings.ingest.dead_letter_max_payload_bytes
             letters = [rejected_letter(g, why, cap) for g, why in refused]
             for g, why in refused:
                 log.error("dead-lettered %s: the store refused its rows: %s", _name(g), why)
@@ -298,7 +298,7 @@ class StreamWorker:
         good, bad = label_records(
             batch,
             limits=self.pipeline.limits,
-            max_payload_bytes=self.settings.dead_letter_max_payload_bytes,
+            max_payload_bytes=self.settings.ingest.dead_letter_max_payload_bytes,
         )
         self._write_forever([*good, *bad])
         return len(good), bad

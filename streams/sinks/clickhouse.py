@@ -176,7 +176,7 @@ class ClickHouseStore:
 
         ``chdb://PATH``: embedded store in directory PATH (relative to the cwd; created).
         ``http(s)://user:pass@host:port[/linewatch]``: a ClickHouse server; ``password``
-        (e.g. ``LINEWATCH_STORE_PASSWORD``) overrides one given in the DSN.
+        (e.g. ``LINEWATCH_STORE__PASSWORD``) overrides one given in the DSN.
         ``readonly``: the connection runs with ClickHouse's ``readonly=1`` (reads only).
         """
         parsed = parse_dsn(dsn)
@@ -229,12 +229,13 @@ class ClickHouseStore:
                 ) from exc
             raise StoreUnavailable(
                 f"cannot reach ClickHouse at {dsn.masked}: {_reason(exc)}; check that the server "
-                "is running and the host/port are right (LINEWATCH_STORE / --store), or use an "
+                "is running and the host/port are right (LINEWATCH_STORE__DSN / --store), or use "
+                "an "
                 "embedded store: --store chdb://.linewatch/store"
             ) from exc
         except ClickHouseError as exc:
             if getattr(exc, "code", None) == _AUTH_FAILED or "Authentication" in str(exc):
-                advice = "check the user and password (LINEWATCH_STORE_PASSWORD)"
+                advice = "check the user and password (LINEWATCH_STORE__PASSWORD)"
             else:
                 advice = "check the DSN and the server's logs"
             raise StoreUnavailable(
