@@ -230,7 +230,8 @@ class MonitoringPipeline:
         )
 
     def _detection_records(self, frame: DescribedFrame) -> list[DetectionRecord]:
-        """Boxes at or above ``store_score_floor``; ``det_index`` keeps the detector's order."""
+        """Boxes at or above ``inference.store_score_floor``; ``det_index`` keeps the detector's
+        order."""
         event = frame.event
         captured_at = event.captured_at.astimezone(UTC)
         floor = self.settings.inference.store_score_floor

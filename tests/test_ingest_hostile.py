@@ -137,7 +137,7 @@ def test_clock_window() -> None:
     assert parse_event(at(now + timedelta(hours=23)), limits, now=now)
     assert parse_event(at(datetime(2000, 1, 1, tzinfo=UTC)), limits, now=now)
     for bad in (now + timedelta(days=1, seconds=1), datetime(1999, 12, 31, 23, tzinfo=UTC)):
-        with pytest.raises(EventRejected, match="LINEWATCH_CAPTURED_AT") as info:
+        with pytest.raises(EventRejected, match="LINEWATCH_INGEST__CAPTURED_AT") as info:
             parse_event(at(bad), limits, now=now)
         assert info.value.reason == "clock_out_of_range"
     wide = IngestLimits(captured_at_min=datetime(1990, 1, 1, tzinfo=UTC))

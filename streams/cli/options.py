@@ -37,10 +37,18 @@ StoreOpt = Annotated[
     ),
 ]
 ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="Model spec .json or bare .onnx (default: shipped).")
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model spec .json or bare .onnx (default: $LINEWATCH_INFERENCE__MODEL, else shipped).",
+    ),
 ]
 ReferenceOpt = Annotated[
-    str | None, typer.Option("--reference", help="Lab reference profile .json.")
+    str | None,
+    typer.Option(
+        "--reference",
+        help="Lab reference profile .json (default: $LINEWATCH_DRIFT__REFERENCE, else shipped).",
+    ),
 ]
 ReconcileOpt = Annotated[
     bool,

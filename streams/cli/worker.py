@@ -39,7 +39,10 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             str | None, typer.Option(help="Store DSN (default $LINEWATCH_STORE__DSN).")
         ] = None,
         web_port: Annotated[
-            int | None, typer.Option(help="Faust web port (liveness/readiness).")
+            int | None,
+            typer.Option(
+                help="Faust web port (liveness/readiness; default $LINEWATCH_WORKER__WEB_PORT)."
+            ),
         ] = None,
         loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
     ) -> None:

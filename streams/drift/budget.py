@@ -1,6 +1,6 @@
 """The false-alarm budget of each line, against the alarms the line actually raised.
 
-For the readiness report: per line, the budget (``false_alarms_per_line_week``), the frames it
+For the readiness report: per line, the budget (``drift.false_alarms_per_line_week``), the frames it
 processed and over how long (the measured frame rate next to the configured one), the alarms
 raised, and how many false alarms the calibration expects over those frames (frames x
 detectors per frame x the per-update rate of the thresholds). Alarms well above that

@@ -2,7 +2,7 @@
 
 A detector watches one slice-signal and tests both directions with two one-sided CUSUMs. For a
 target rate ``alpha`` (false alarms per slice-signal per event,
-``Settings.drift_false_alarms_per_event``) each side gets ``alpha / 2`` (Bonferroni over the two
+``drift.false_alarms_per_event``) each side gets ``alpha / 2`` (Bonferroni over the two
 sides), i.e. an in-control average run length ``ARL0 = 2 / alpha`` events per side.
 
 Gaussian CUSUM (``S = max(0, S + z - k)`` on iid N(0, 1) scores ``z``): the threshold solves
@@ -19,7 +19,7 @@ Bernoulli CUSUM (log-likelihood-ratio increments): ``h = ln(ARL0)``. Lorden's bo
 >>> gaussian_threshold(0.5, 2e4) < h
 True
 
-The false-alarm budget is set per line and week (``Settings.false_alarms_per_line_week``):
+The false-alarm budget is set per line and week (``drift.false_alarms_per_line_week``):
 each frame of a line updates ``detectors_per_frame`` slice-signal detectors (the signals of
 its slice plus the lighting-mix detectors of its line-shift), so a per-update rate ``alpha``
 gives ``frames_per_week x detectors_per_frame x alpha`` expected false alarms per line-week

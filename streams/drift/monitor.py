@@ -4,9 +4,9 @@
 signal of the reference profile, created lazily, and for every (line, shift) one detector per
 lighting bucket watching that bucket's share of the events (a lighting change moves events
 *between* slices, which the per-slice detectors alone would not see). Every
-``gap_window_events`` events of a slice it also reports each signal's PSI distance to the lab
-reference. State is bounded: slices idle for ``slice_idle_seconds`` of event time are evicted,
-and at most ``max_slices`` are kept (least recently used first out). See ``docs/drift.md``.
+``drift.gap_window_events`` events of a slice it also reports each signal's PSI distance to the lab
+reference. State is bounded: slices idle for ``drift.slice_idle_s`` of event time are evicted,
+and at most ``drift.max_slices`` are kept (least recently used first out). See ``docs/drift.md``.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ class DriftMonitor:
     def update_rate(self, line_id: str) -> float:
         """False alarms per slice-signal update of this line's calibrated detectors.
 
-        ``drift_false_alarms_per_event`` if set, else the line-week budget spread over the
+        ``drift.false_alarms_per_event`` if set, else the line-week budget spread over the
         line's updates (its frame rate x :attr:`detectors_per_frame`).
         """
         fixed = self._settings.drift.false_alarms_per_event

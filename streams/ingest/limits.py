@@ -33,7 +33,7 @@ EVENT_OVERHEAD_BYTES = 64 * 1024
 class IngestLimits:
     """Bounds of one accepted camera event (see the ``LINEWATCH_*`` settings of the same names).
 
-    ``image_roots`` are absolute, already resolved folders (symlinks and ``..`` removed).
+    ``ingest.image_roots`` are absolute, already resolved folders (symlinks and ``..`` removed).
     ``captured_at_max_ahead`` is how far ``captured_at`` may lie after the time of ingest.
     """
 

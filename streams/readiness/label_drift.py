@@ -14,13 +14,13 @@ built by the same :func:`~streams.drift.monitor.drift_event` as every other drif
 
 Detector (``LINEWATCH_DRIFT__LABEL_DETECTOR``): ``cusum`` (default) is a
 :class:`~streams.drift.detectors.RateCusum` against the in-control rates the model showed in
-the lab (``drift_label_fnr`` 0.05: the shipped model's lab recall is 0.95-1.0 per class;
-``drift_label_fpr`` 0.02), alarming when the odds rise x4. River's self-referenced binary
+the lab (``drift.label_fnr`` 0.05: the shipped model's lab recall is 0.95-1.0 per class;
+``drift.label_fpr`` 0.02), alarming when the odds rise x4. River's self-referenced binary
 detectors (DDM, HDDM_A/W, FHDDM) need dozens of outcomes of the slice's own baseline before
 they can alarm, while a slice sees a few labelled defects per shift (measured: with 12
 outcomes at 7% before a jump to 50%, they missed 80-100% of the jumps); any
 ``river.drift.binary`` class can still be configured. Threshold: the line-week budget (its
-own, the same ``false_alarms_per_line_week``) spread over the label updates a line can make:
+own, the same ``drift.false_alarms_per_line_week``) spread over the label updates a line can make:
 two streams (fnr, fpr), two detectors each (slice, line), at most one labelled item per frame:
 ``h = ln(4 x frames per week / budget)`` (Lorden's bound), 14.7 at 1 frame/s.
 

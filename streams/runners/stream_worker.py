@@ -5,8 +5,8 @@ class; everything here is plain, blocking code that the agents run off the event
 
 Write-behind: :meth:`StreamWorker.process` runs a micro-batch through the pipeline and keeps its
 rows pending; :meth:`StreamWorker.flush` writes every pending row and, last, the drift snapshot of
-each partition involved, once :meth:`StreamWorker.flush_due` says so (``worker_flush_rows`` rows
-or ``worker_flush_interval_s`` seconds). The caller acknowledges the events to Kafka only after
+each partition involved, once :meth:`StreamWorker.flush_due` says so (``worker.flush_rows`` rows
+or ``worker.flush_interval_s`` seconds). The caller acknowledges the events to Kafka only after
 the flush that holds their rows returned.
 """
 
@@ -132,7 +132,7 @@ class StreamWorker:
         A store that cannot be reached (:class:`StoreUnavailable`) is waited for without limit:
         losing events is worse than stalling, and the Kafka consumer stops fetching while this
         call blocks. Other store errors get ``attempts`` tries (``None``: the setting
-        ``worker_write_attempts``) and then propagate.
+        ``worker.write_attempts``) and then propagate.
         """
         state = {"known_new": known_new}
 
