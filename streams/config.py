@@ -43,6 +43,8 @@ import json
 import logging
 import os
 import re
+import types
+import typing
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
@@ -777,9 +779,21 @@ _OLD_NAME = {new: old for old, new in DEPRECATED_NAMES.items()}
 
 
 def _is_complex(info: FieldInfo) -> bool:
-    """Whether a setting is given as JSON (lists, tuples, mappings, models)."""
-    text = repr(info.annotation)
-    return any(word in text for word in ("list", "tuple", "dict", "LineConfig", "ShiftStart"))
+    """Whether a setting is given as JSON (lists, tuples, mappings, models), e.g. review_band.
+
+    >>> _is_complex(InferenceSettings.model_fields["providers"])
+    True
+    >>> _is_complex(InferenceSettings.model_fields["threads"])
+    False
+    """
+    kinds = [info.annotation]
+    if typing.get_origin(info.annotation) in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(info.annotation) if a is not type(None)]
+    return any(
+        typing.get_origin(kind) in (list, tuple, dict)
+        or (isinstance(kind, type) and issubclass(kind, BaseModel))
+        for kind in kinds
+    )
 
 
 def _deprecated_values(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
