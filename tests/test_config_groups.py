@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -254,3 +255,19 @@ def test_cli_prints_the_deprecation_and_still_works(tmp_path: Path) -> None:
     assert "LINEWATCH_STORE is deprecated" in done.stderr
     assert "LINEWATCH_STORE__DSN" in done.stderr
     assert (tmp_path / "store").exists()
+
+
+def test_manifests_and_docs_use_only_the_new_names() -> None:
+    """Deployments and docs name the grouped variables (the table lists the old ones on purpose)."""
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "docker-compose.yml", root / "README.md", root / "Makefile"]
+    files += sorted((root / "k8s").rglob("*.yaml")) + sorted((root / "deploy").rglob("*"))
+    files += [p for p in sorted((root / "docs").glob("*.md")) if p.name != "configuration.md"]
+    pattern = re.compile(r"\b(" + "|".join(DEPRECATED_NAMES) + r")\b")
+    found = [
+        f"{path.relative_to(root)}: {match}"
+        for path in files
+        if path.is_file() and path.suffix not in {".png", ".sum"}
+        for match in pattern.findall(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert not found, found
