@@ -22,7 +22,7 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
   frames are looked up in ``event_keys`` (narrow, sorted by ``event_id``, fed by a materialized
   view), which also yields their content hash: same ``event_id`` with other content is an
   ``event_id_conflict`` dead letter (:mod:`streams.sinks.identity`); detections are looked up
-  only for frames already stored, within their lines' capture-time window (the sort key);
+  only for frames already stored, by their frames' sort-key prefix (line, capture time, id);
   the small tables by an ``IN`` on their first key column. Duplicates in the batch are
   dropped, and each insert carries ``insert_deduplication_token`` (a hash of its keys).
   Tables are ``ReplacingMergeTree`` with the key in the sort key, and every view that counts
@@ -141,6 +141,10 @@ def _reason(exc: BaseException) -> str:
     """The first line of a driver error, without the driver's boilerplate."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:500]
+
+
+_SORT_KEYS = "{keys:Array(Tuple(String, DateTime64(3, 'UTC'), String))}"
+"""The ``(line_id, captured_at, event_id)`` keys parameter of the sort-key lookups."""
 
 
 def _key_type(values: Sequence[object]) -> str:
@@ -480,58 +484,45 @@ class ClickHouseStore:
 
         ``event_keys`` is filled by a materialized view in a second insert: a process killed
         between the two leaves frames whose keys are missing. They are looked up in ``frames``
-        itself, within each line's capture window of the batch (its sort key, so only the
-        granules of that window are read).
+        itself by their full sort key ``(line_id, captured_at, event_id)`` (a replay carries the
+        stored frame's line and capture time): the primary index then keeps only the granules
+        that can hold one of those exact keys - for new frames, none but the newest parts' -
+        in one query per :data:`LOOKUP_CHUNK` ids, whatever the number of lines.
         """
-        windows: dict[str, list[FrameRecord]] = defaultdict(list)
-        for event_id, frame in frames.items():
-            if event_id not in known:
-                windows[frame.line_id].append(frame)
+        keys = [
+            (f.line_id, f.captured_at, event_id)
+            for event_id, f in sorted(frames.items())
+            if event_id not in known
+        ]
         found: dict[str, tuple[str, str]] = {}
-        for line, batch in windows.items():
-            times = [f.captured_at for f in batch]
-            for chunk in _chunks(sorted({f.event_id for f in batch}), LOOKUP_CHUNK):
-                rows = self.query(
-                    f"SELECT event_id, content_hash, source FROM {DATABASE}.frames "
-                    "WHERE line_id = {line:String} "
-                    "AND captured_at BETWEEN {start:DateTime64(3, 'UTC')} "
-                    "AND {end:DateTime64(3, 'UTC')} AND event_id IN {ids:Array(String)}",
-                    {"line": line, "start": min(times), "end": max(times), "ids": list(chunk)},
-                ).result_rows
-                for event_id, digest, source in rows:
-                    found[str(event_id)] = (str(digest), str(source))
+        for chunk in _chunks(keys, LOOKUP_CHUNK):
+            rows = self.query(
+                f"SELECT event_id, content_hash, source FROM {DATABASE}.frames "
+                f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}",
+                {"keys": list(chunk)},
+            ).result_rows
+            for event_id, digest, source in rows:
+                found[str(event_id)] = (str(digest), str(source))
         return found
 
     def _stored_detections(self, detections: Sequence[DetectionRecord]) -> set[tuple[object, ...]]:
-        """Keys of ``detections`` already stored, read within their lines and capture times.
+        """Keys of ``detections`` already stored, read by their frames' sort-key prefix.
 
-        The filter on ``line_id`` and a ``captured_at`` range (per line) is the table's sort key,
-        so the lookup reads the granules of the batch's time window only: a detection's line and
+        ``(line_id, captured_at, event_id)`` opens the table's sort key, so the primary index
+        keeps only the granules that can hold those frames' detections: a detection's line and
         capture time are those of its frame, identical in a replay.
         """
         if not detections:
             return set()
-        spans: dict[str, tuple[Any, Any]] = {}
-        for d in detections:
-            lo, hi = spans.get(d.line_id, (d.captured_at, d.captured_at))
-            spans[d.line_id] = (min(lo, d.captured_at), max(hi, d.captured_at))
-        params: dict[str, Any] = {}
-        ranges: list[str] = []
-        for n, (line, (lo, hi)) in enumerate(sorted(spans.items())):
-            params[f"l{n}"], params[f"lo{n}"], params[f"hi{n}"] = line, lo, hi
-            ranges.append(
-                f"(line_id = {{l{n}:String}} AND captured_at >= {{lo{n}:DateTime64(3, 'UTC')}} "
-                f"AND captured_at <= {{hi{n}:DateTime64(3, 'UTC')}})"
-            )
         wanted = {d.key() for d in detections}
+        frames = sorted({(d.line_id, d.captured_at, d.event_id) for d in detections})
         found: set[tuple[object, ...]] = set()
-        ids = sorted({d.event_id for d in detections})
-        for chunk in _chunks(ids, LOOKUP_CHUNK):
+        for chunk in _chunks(frames, LOOKUP_CHUNK):
             sql = (
                 f"SELECT DISTINCT event_id, det_index FROM {DATABASE}.detections "
-                f"WHERE ({' OR '.join(ranges)}) AND event_id IN {{ids:Array(String)}}"
+                f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}"
             )
-            for row in self.query(sql, {**params, "ids": list(chunk)}).result_rows:
+            for row in self.query(sql, {"keys": list(chunk)}).result_rows:
                 if tuple(row) in wanted:
                     found.add(tuple(row))
         return found
