@@ -17,6 +17,7 @@ from streams.errors import StoreError
 from streams.readiness.metrics import compute_metrics, parse_by, review_queue
 from streams.readiness.reconcile import reconcile
 from streams.sinks import ClickHouseStore
+from streams.sinks.clickhouse import DAILY_PARTITION, REPARTITION_TABLES
 from streams.sinks.migrations import default_schema_dir, load_migrations
 from tests.test_readiness_store import build_hand_case
 
@@ -249,3 +250,64 @@ def test_grafana_panel_queries_run_and_rollup_panels_match_raw(store: ClickHouse
         "ORDER BY line_id"
     ).result_rows
     assert rollup == [("line-0", 20), ("line-1", 20)]
+
+
+def test_a_new_store_partitions_raw_tables_by_day(store: ClickHouseStore) -> None:
+    for table in REPARTITION_TABLES:
+        assert store.partition_key(table) == DAILY_PARTITION
+    leftovers = store.query(
+        "SELECT name FROM system.tables WHERE database = 'linewatch' AND name LIKE '%\\_\\_%'"
+    ).result_rows
+    assert leftovers == []
+
+
+def test_repartition_an_existing_monthly_store_by_day(tmp_path: Path) -> None:
+    from streams.readiness.samples import sample_detection, sample_frame
+
+    ddl = tmp_path / "ddl"  # every file, from another directory: the store stays monthly
+    shutil.copytree(default_schema_dir(), ddl)
+    t0 = datetime(2026, 1, 30, 22, tzinfo=UTC)
+    rows: list[Any] = []
+    for i in range(12):  # 12 frames, one every 5 hours: 4 days over 2 months
+        at = t0 + timedelta(hours=5 * i)
+        rows.append(sample_frame(f"e{i}", line_id=f"line-{i % 2}", captured_at=at))
+        rows.append(
+            sample_detection(
+                f"e{i}", 0, "dent", 0.7, (1, 2, 3, 4), line_id=f"line-{i % 2}", captured_at=at
+            )
+        )
+    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as store:
+        store.apply_schema(ddl)
+        assert store.partition_key("frames") == "toYYYYMM(captured_at)"
+        assert store.write(rows).rows == 24
+        store.set_retention("frames", 400 * 86400)
+        snapshot = "SELECT * FROM linewatch.{t} FINAL ORDER BY ALL"
+        before = {t: store.query(snapshot.format(t=t)).result_rows for t in REPARTITION_TABLES}
+        store.command(  # a copy left by an interrupted run is started over
+            "CREATE TABLE linewatch.frames__daily (event_id String) ENGINE = MergeTree ORDER BY ()"
+        )
+        assert store.repartition_daily("frames") == "frames__monthly"
+        assert store.repartition_daily("detections", drop_old=True) is None
+        assert store.repartition_daily("frames") is None  # daily already
+        for table in REPARTITION_TABLES:
+            assert store.partition_key(table) == DAILY_PARTITION
+            assert store.query(snapshot.format(t=table)).result_rows == before[table]
+        days = store.query(
+            "SELECT uniqExact(partition) FROM system.parts WHERE database = 'linewatch' "
+            "AND table = 'frames' AND active"
+        ).result_rows[0][0]
+        assert days == 4
+        assert "34560000" in store.retention()["frames"]  # the TTL came along
+        kept = store.query("SELECT count() FROM linewatch.frames__monthly").result_rows
+        assert kept == [(12,)]
+        # replays are still found; a new frame still feeds event_keys and the rollups
+        assert store.write(rows).rows == 0
+        new = sample_frame("e-new", line_id="line-0", captured_at=t0 + timedelta(days=3))
+        assert store.write([new]).rows == 1
+        counts = store.query(
+            "SELECT (SELECT count() FROM linewatch.event_keys FINAL), "
+            "(SELECT countMerge(frames) FROM linewatch.frames_hourly)"
+        ).result_rows
+        assert counts == [(13, 13)]
+        with pytest.raises(StoreError, match="cannot repartition"):
+            store.repartition_daily("labels")

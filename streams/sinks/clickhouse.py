@@ -79,7 +79,15 @@ from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
 from streams.sinks.identity import conflict_dead_letter, is_conflict
 from streams.sinks.migrations import MIGRATIONS_TABLE, load_migrations
 
-__all__ = ["LOOKUP_CHUNK", "RETENTION_COLUMNS", "ClickHouseStore", "QueryResult", "WriteResult"]
+__all__ = [
+    "DAILY_PARTITION",
+    "LOOKUP_CHUNK",
+    "REPARTITION_TABLES",
+    "RETENTION_COLUMNS",
+    "ClickHouseStore",
+    "QueryResult",
+    "WriteResult",
+]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +108,15 @@ RETENTION_COLUMNS: dict[str, str] = {
     "frames_daily": "hour",
 }
 """Tables whose retention ``set_retention`` manages, and the time column their TTL uses."""
+
+DAILY_PARTITION = "toYYYYMMDD(captured_at)"
+"""The partition key of the raw tables in a store created now (``repartition_daily``)."""
+
+REPARTITION_TABLES: dict[str, str] = {
+    "frames": "002_frames.sql",
+    "detections": "003_detections.sql",
+}
+"""The raw tables ``repartition_daily`` converts, and the DDL file that creates each."""
 
 
 @dataclass
@@ -396,7 +413,116 @@ class ClickHouseStore:
                 log.info("applied %s to %s", m.name, self.dsn)
                 newly.append(m.name)
             self._client.database = DATABASE
+            if directory is None:
+                # a store created by this call: its raw tables, still empty, get daily partitions
+                # (the DDL files create them monthly, and applied files never change)
+                for table, created_by in REPARTITION_TABLES.items():
+                    if created_by in newly:
+                        self.repartition_daily(table, drop_old=True)
             return newly
+
+    def partition_key(self, table: str) -> str:
+        """The partition key expression of ``table`` (``""`` if it has none)."""
+        rows = self.query(
+            "SELECT partition_key FROM system.tables WHERE database = {db:String} "
+            "AND name = {t:String}",
+            {"db": DATABASE, "t": table},
+        ).result_rows
+        if not rows:
+            raise StoreError(f"no table {DATABASE}.{table}: run `linewatch schema apply` first")
+        return str(rows[0][0])
+
+    def _table_exists(self, table: str) -> bool:
+        return bool(
+            self.query(
+                "SELECT count() FROM system.tables WHERE database = {db:String} "
+                "AND name = {t:String}",
+                {"db": DATABASE, "t": table},
+            ).result_rows[0][0]
+        )
+
+    def repartition_daily(self, table: str, *, drop_old: bool = False) -> str | None:
+        """Rebuild a raw table (``frames``, ``detections``) with daily partitions.
+
+        Daily partitions let a TTL drop a whole day at once (``ttl_only_drop_parts``) and keep
+        ``FINAL`` and the key lookups within the days they touch. ClickHouse cannot change a
+        table's partition key in place, so: a copy ``TABLE__daily`` (same columns, codecs,
+        indexes, settings and TTL; ``PARTITION BY toYYYYMMDD(captured_at)``) is filled by
+        ``INSERT ... SELECT`` one old partition at a time (the materialized views do not fire:
+        they read ``TABLE`` by name), the row counts are compared, then ``EXCHANGE TABLES``
+        swaps the names atomically, so the views feed ``event_keys`` and the rollups from the
+        daily table from then on. The monthly table is kept as ``TABLE__monthly`` (returned)
+        unless ``drop_old``. Returns ``None`` if the table is daily already.
+
+        Writers must be stopped meanwhile (a chDB store is this process's alone anyway): a row
+        written during the copy makes the counts differ, and the call fails before the swap,
+        leaving the table as it was. An interrupted call can simply be run again.
+        """
+        if table not in REPARTITION_TABLES:
+            raise StoreError(
+                f"cannot repartition {table!r}: choose one of {', '.join(REPARTITION_TABLES)}"
+            )
+        with self._lock:
+            copy, old = f"{table}__daily", f"{table}__monthly"
+            if self.partition_key(table) == DAILY_PARTITION:
+                if self._table_exists(copy):  # interrupted after the swap: finish
+                    self.command(f"RENAME TABLE {DATABASE}.{copy} TO {DATABASE}.{old}")
+                    return self._drop_or_keep(old, drop_old)
+                return None
+            if self._table_exists(old):
+                raise StoreError(
+                    f"{DATABASE}.{table} is monthly but {DATABASE}.{old} exists already: "
+                    f"drop or rename {old} (a previous conversion's monthly rows), then retry"
+                )
+            (engine,) = self.query(
+                "SELECT engine_full FROM system.tables WHERE database = {db:String} "
+                "AND name = {t:String}",
+                {"db": DATABASE, "t": table},
+            ).result_rows[0]
+            daily, n = re.subn(
+                r"PARTITION BY \S.*? (?=ORDER BY|PRIMARY KEY|SAMPLE BY|TTL|SETTINGS|$)",
+                f"PARTITION BY {DAILY_PARTITION} ",
+                str(engine),
+                count=1,
+            )
+            if not n:
+                raise StoreError(f"cannot read the partition key of {table} from: {engine}")
+            self.command(f"DROP TABLE IF EXISTS {DATABASE}.{copy}")  # an interrupted copy
+            self.command(f"CREATE TABLE {DATABASE}.{copy} AS {DATABASE}.{table} ENGINE = {daily}")
+            partitions = self.query(
+                "SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} "
+                "AND table = {t:String} AND active ORDER BY partition_id",
+                {"db": DATABASE, "t": table},
+            ).result_rows
+            for (partition,) in partitions:
+                # one old partition per INSERT (~30 daily parts); no dedup token: the rows are
+                # copied once, and identical blocks of two partitions must both land
+                self.command(
+                    f"INSERT INTO {DATABASE}.{copy} SETTINGS max_partitions_per_insert_block = 0, "
+                    f"insert_deduplicate = 0 SELECT * FROM {DATABASE}.{table} "
+                    "WHERE _partition_id = {p:String}",
+                    {"p": str(partition)},
+                )
+            counts = [
+                int(self.query(f"SELECT count() FROM {DATABASE}.{t}").result_rows[0][0])
+                for t in (table, copy)
+            ]
+            if counts[0] != counts[1]:
+                self.command(f"DROP TABLE IF EXISTS {DATABASE}.{copy}")
+                raise StoreError(
+                    f"{table} changed while it was copied ({counts[0]} rows, copy {counts[1]}): "
+                    f"stop the writers and run the conversion again; {table} is unchanged"
+                )
+            self.command(f"EXCHANGE TABLES {DATABASE}.{table} AND {DATABASE}.{copy}")
+            self.command(f"RENAME TABLE {DATABASE}.{copy} TO {DATABASE}.{old}")
+            log.info("%s repartitioned by day (%d rows)", table, counts[0])
+            return self._drop_or_keep(old, drop_old)
+
+    def _drop_or_keep(self, old: str, drop: bool) -> str | None:
+        if drop:
+            self.command(f"DROP TABLE IF EXISTS {DATABASE}.{old}")
+            return None
+        return old
 
     # --- retention --------------------------------------------------------------------------
 
