@@ -31,6 +31,15 @@ SELECT
     (SELECT count() FROM linewatch.v_frame_outcomes) AS reconciled_frames
 """
 
+# 071's v_latency_by_line: one quantileExact state per percentile (076 keeps one per column)
+OLD_LATENCY = """
+SELECT line_id, count() AS frames, quantileExact(0.5)(latency_ms) AS p50_ms,
+    quantileExact(0.95)(latency_ms) AS p95_ms, quantileExact(0.99)(latency_ms) AS p99_ms,
+    max(latency_ms) AS max_ms, quantileExact(0.5)(inference_ms) AS inference_p50_ms,
+    quantileExact(0.99)(inference_ms) AS inference_p99_ms
+FROM linewatch.frames FINAL GROUP BY line_id ORDER BY line_id
+"""
+
 DUPLICATED = ("frames", "detections", "labels", "frame_outcomes", "drift_events", "reference_gap")
 
 
@@ -109,6 +118,26 @@ def test_label_coverage_prefilter_gives_the_rows_of_the_full_scan(
     assert new == old
     assert new[0][2] == 3  # labels_without_frames
     assert reconcile(store, settings).labels_without_frames == 3
+
+
+def test_latency_view_gives_the_values_of_one_state_per_percentile(
+    store: ClickHouseStore,
+) -> None:
+    from streams.readiness.samples import sample_frame
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    frames = [
+        sample_frame(
+            f"e{i}", line_id=f"line-{i % 3}", captured_at=t0 + timedelta(seconds=i)
+        ).model_copy(update={"latency_ms": (i * 37) % 101 + 0.25, "inference_ms": (i * 11) % 23})
+        for i in range(300)
+    ]
+    store.write(frames)
+    store.write(frames[:50])  # replays: skipped, and FINAL would hide them anyway
+    new = store.query("SELECT * FROM linewatch.v_latency_by_line ORDER BY line_id")
+    old = store.query(OLD_LATENCY)
+    assert new == old
+    assert len(new.result_rows) == 3 and new.result_rows[0][1] == 100
 
 
 def test_migration_from_the_previous_schema(tmp_path: Path, settings: Settings) -> None:
