@@ -151,7 +151,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     # one write in flight; while a write waits for the store, the next cut waits for it, the
     # processor stops, the queue fills and the agent stops taking.
     flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
-    batches: asyncio.Queue[tuple[Any, list[Any]]] = asyncio.Queue(maxsize=1)
+    batches: asyncio.Queue[tuple[Any, list[Any], list[KafkaRecord]]] = asyncio.Queue(maxsize=1)
     process_lock = asyncio.Lock()  # held while a batch is processed or a flush is cut
     unacked: list[tuple[Any, Any]] = []  # (stream, event) whose rows are pending in the worker
     writing: dict[str, asyncio.Task[None]] = {}  # "last": the newest write and its acks
@@ -232,26 +232,30 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
 
     @app.agent(events_topic, concurrency=1)
     async def monitor(stream: Any) -> None:
-        await worker()
+        w = await worker()
         async for events in stream.noack_take(
             settings.worker_batch_size, within=settings.inference_batch_timeout_s
         ):
             metrics.consumed(len(events))
-            await batches.put((stream, events))  # waits while the processor is behind
+            batch = [_record(e, settings.topic_events) for e in events]
+            w.prefetch(batch)  # its first chunk decodes while the processor is busy
+            await batches.put((stream, events, batch))  # waits while the processor is behind
 
     async def process_batches() -> None:
         """Run queued micro-batches through the pipeline in order; cut flushes when due."""
         w = await worker()
         loop = asyncio.get_running_loop()
+        cut_at["last"] = loop.time()
         while True:
-            stream, events = await batches.get()
+            stream, events, batch = await batches.get()
             async with process_lock:
                 if state["stopping"]:
                     continue  # not acknowledged: replayed after the restart
                 owned = _owned(app, settings.topic_events)
-                if owned is not None:  # events of a partition revoked meanwhile: not ours
+                if owned is not None and any(r.partition not in owned for r in batch):
+                    # events of a partition revoked meanwhile: not ours (not acknowledged)
                     events = [e for e in events if int(e.message.partition) in owned]
-                batch = [_record(e, settings.topic_events) for e in events]
+                    batch = [r for r in batch if r.partition in owned]
                 out = await loop.run_in_executor(executor, w.process, batch)
                 unacked.extend((stream, e) for e in events)
                 metrics.processed(out)

@@ -20,10 +20,11 @@ Kafka only after the write that holds their rows returned.
 from __future__ import annotations
 
 import logging
+import operator as op
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -38,7 +39,7 @@ from streams.config import Settings
 from streams.errors import StoreError, StoreUnavailable
 from streams.inference import Detector
 from streams.ingest import RawRecord
-from streams.pipeline import MonitoringPipeline, PipelineOutput
+from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.labels import label_records
 from streams.runners.partitions import PartitionMonitors
 from streams.runners.reference import load_reference
@@ -123,6 +124,8 @@ class StreamWorker:
         self._offsets: dict[int, int] = {}
         self._oldest_at: float | None = None
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-decode")
+        self._ahead: dict[tuple[int, int], tuple[list[RawRecord], Future[PreparedBatch]]] = {}
+        """First chunks decoded ahead by :meth:`prefetch`, by their first (partition, offset)."""
         self._store_lock = threading.Lock()
         """Held around every store call: processing and a flush write run on two threads."""
 
@@ -200,6 +203,20 @@ class StreamWorker:
 
     # --- events: process, then flush --------------------------------------------------------
 
+    def prefetch(self, batch: Sequence[KafkaRecord]) -> None:
+        """Start decoding the first chunk of a micro-batch that :meth:`process` gets next.
+
+        Callable from any thread (e.g. the event loop, while the previous micro-batch is
+        processed); :meth:`process` uses the result if its first chunk is the same records.
+        """
+        if not batch:
+            return
+        if len(self._ahead) > 4:  # decoded for micro-batches never processed (a rebalance)
+            self._ahead.clear()
+        chunk = [r.raw for r in batch[: self.settings.inference_batch_size]]
+        key = (batch[0].partition, batch[0].offset)
+        self._ahead[key] = (chunk, self._decoder.submit(self.pipeline.prepare, chunk))
+
     def process(self, batch: Sequence[KafkaRecord]) -> PipelineOutput:
         """Run a micro-batch through the pipeline and keep its rows pending (nothing written).
 
@@ -222,7 +239,12 @@ class StreamWorker:
         # and the pending rows stay on this thread, in offset order.
         step = self.settings.inference_batch_size
         chunks = [fresh[start : start + step] for start in range(0, len(fresh), step)]
-        pending = self._decoder.submit(self.pipeline.prepare, [r.raw for r in chunks[0]])
+        first = [r.raw for r in chunks[0]]
+        ahead = self._ahead.pop((chunks[0][0].partition, chunks[0][0].offset), None)
+        if ahead is not None and len(ahead[0]) == len(first) and all(map(op.is_, ahead[0], first)):
+            pending = ahead[1]  # decoded while the previous micro-batch was processed
+        else:
+            pending = self._decoder.submit(self.pipeline.prepare, first)
         for k, chunk in enumerate(chunks):
             prepared = pending.result()
             if k + 1 < len(chunks):
