@@ -11,8 +11,11 @@ store directory per process):
    replayed into the full one; prints the full/empty ratio;
 3. user queries, raw and from the hourly rollup: slice x hour means over 7 days, frames per line
    per hour over 30 days;
-4. ``linewatch metrics --format json`` and ``linewatch report``: wall time and peak RSS;
-5. bytes per row of every table (compressed, on disk).
+4. ``linewatch metrics --format json`` (first call: reconciles the ``--labels`` new labels;
+   then the steady state) and ``linewatch report``: wall time and peak RSS;
+5. the views changed for speed (migrations 074-076) against their previous definitions on the
+   same store: equal rows or not;
+6. bytes per row of every table (compressed, on disk).
 
     .venv/bin/python bench/bench_store_scale.py                 # 10M frames, ~10 min on 2 cores
     .venv/bin/python bench/bench_store_scale.py --frames 1000000 --write 20000
@@ -239,6 +242,39 @@ def sizes(path: str) -> None:
             print(f"    frames.{col:<22} {size / max(1, n):6.2f} B/row")
 
 
+# the previous definitions of the views made cheaper later (071's SQL), to compare on the store
+PREVIOUS_VIEWS = {
+    "v_latency_by_line": """
+SELECT line_id, count() AS frames, quantileExact(0.5)(latency_ms) AS p50_ms,
+    quantileExact(0.95)(latency_ms) AS p95_ms, quantileExact(0.99)(latency_ms) AS p99_ms,
+    max(latency_ms) AS max_ms, quantileExact(0.5)(inference_ms) AS inference_p50_ms,
+    quantileExact(0.99)(inference_ms) AS inference_p99_ms
+FROM linewatch.frames FINAL GROUP BY line_id""",
+    "v_label_coverage": """
+SELECT
+    (SELECT count() FROM linewatch.frames FINAL) AS frames,
+    (SELECT uniqExact(event_id) FROM linewatch.labels) AS labelled_events,
+    (SELECT uniqExact(event_id) FROM linewatch.labels
+        WHERE event_id NOT IN (
+            SELECT event_id FROM linewatch.event_keys
+            WHERE event_id IN (SELECT event_id FROM linewatch.labels))) AS labels_without_frames,
+    (SELECT count() FROM linewatch.v_frame_outcomes) AS reconciled_frames""",
+}
+
+
+def compare_views(path: str) -> None:
+    """Each view of PREVIOUS_VIEWS against its previous SQL on the same store."""
+    from streams.sinks import ClickHouseStore
+
+    with ClickHouseStore.open(f"chdb://{path}", readonly=True) as store:
+        for view, sql in PREVIOUS_VIEWS.items():
+            new = store.query(f"SELECT * FROM linewatch.{view} ORDER BY ALL")
+            old = store.query(f"SELECT * FROM ({sql}) ORDER BY ALL")
+            print(
+                f"view {view}: {len(new.result_rows)} rows, equal to the previous SQL: {new == old}"
+            )
+
+
 def timed_cli(args: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB) and stdout of a linewatch command."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -284,8 +320,11 @@ def main() -> None:
         return write(args.path, args.write, args.batch, apply=apply, offset=args.id_offset)
     if args.step == "queries":
         return queries(args.path)
+    if args.step == "compare-views":
+        return compare_views(args.path)
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="linewatch-scale-"))
+    print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     full, empty = str(work / "full"), str(work / "empty")
     common = ["--frames", str(args.frames), "--labels", str(args.labels)]
     common += ["--write", str(args.write), "--batch", str(args.batch)]
@@ -308,12 +347,16 @@ def main() -> None:
     )
     subprocess.run([*BIN, *common, "--step", "queries", "--path", full], check=True)
     store = f"chdb://{full}"
+    metrics = ["metrics", "--format", "json", "--store", store]
     for name, cli in (
-        ("metrics", ["metrics", "--format", "json", "--store", store]),
+        (f"metrics, first call ({args.labels} labels to reconcile)", metrics),
+        ("metrics, steady state", metrics),
         ("report", ["report", "--out", str(work / "report.html"), "--store", store]),
     ):
         elapsed, rss, _ = timed_cli(cli)
         print(f"{name}: {elapsed:.1f}s, peak RSS {rss:.0f} MB")
+    subprocess.run([*BIN, *common, "--step", "compare-views", "--path", full], check=True)
+    print("load average (1, 5, 15 min) at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def test_backfill_spanning_three_years_is_one_insert(store: ClickHouseStore) -> 
         at = start + dt.timedelta(days=i)
         rows.append(frame(i).model_copy(update={"captured_at": at}))
         rows.append(detection(i, 0).model_copy(update={"captured_at": at}))
-    assert store.insert(rows) == 2 * days
+    assert store.insert(rows) == 2 * days  # 1,095 daily partitions in one insert
     months = count(store, "SELECT uniqExact(toYYYYMM(captured_at)) FROM linewatch.frames")
     assert months == 36
     assert store.insert(rows) == 0
@@ -130,7 +130,8 @@ def test_backfill_spanning_three_years_is_one_insert(store: ClickHouseStore) -> 
 def test_insert_touching_more_partitions_than_clickhouse_allows_by_default(
     store: ClickHouseStore,
 ) -> None:
-    # 130 monthly partitions in one block: ClickHouse's default limit is 100
+    # 130 partitions in one block (one frame a month; daily or monthly partitions alike):
+    # ClickHouse's default limit is 100
     start = dt.datetime(2015, 1, 15, tzinfo=dt.UTC)
     rows = [
         frame(i).model_copy(update={"captured_at": start + dt.timedelta(days=31 * i)})

@@ -17,6 +17,7 @@ from streams.errors import StoreError
 from streams.readiness.metrics import compute_metrics, parse_by, review_queue
 from streams.readiness.reconcile import reconcile
 from streams.sinks import ClickHouseStore
+from streams.sinks.clickhouse import DAILY_PARTITION, REPARTITION_TABLES
 from streams.sinks.migrations import default_schema_dir, load_migrations
 from tests.test_readiness_store import build_hand_case
 
@@ -28,6 +29,15 @@ SELECT
     (SELECT uniqExact(event_id) FROM linewatch.labels
         WHERE event_id NOT IN (SELECT event_id FROM linewatch.frames)) AS labels_without_frames,
     (SELECT count() FROM linewatch.v_frame_outcomes) AS reconciled_frames
+"""
+
+# 071's v_latency_by_line: one quantileExact state per percentile (076 keeps one per column)
+OLD_LATENCY = """
+SELECT line_id, count() AS frames, quantileExact(0.5)(latency_ms) AS p50_ms,
+    quantileExact(0.95)(latency_ms) AS p95_ms, quantileExact(0.99)(latency_ms) AS p99_ms,
+    max(latency_ms) AS max_ms, quantileExact(0.5)(inference_ms) AS inference_p50_ms,
+    quantileExact(0.99)(inference_ms) AS inference_p99_ms
+FROM linewatch.frames FINAL GROUP BY line_id ORDER BY line_id
 """
 
 DUPLICATED = ("frames", "detections", "labels", "frame_outcomes", "drift_events", "reference_gap")
@@ -108,6 +118,26 @@ def test_label_coverage_prefilter_gives_the_rows_of_the_full_scan(
     assert new == old
     assert new[0][2] == 3  # labels_without_frames
     assert reconcile(store, settings).labels_without_frames == 3
+
+
+def test_latency_view_gives_the_values_of_one_state_per_percentile(
+    store: ClickHouseStore,
+) -> None:
+    from streams.readiness.samples import sample_frame
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    frames = [
+        sample_frame(
+            f"e{i}", line_id=f"line-{i % 3}", captured_at=t0 + timedelta(seconds=i)
+        ).model_copy(update={"latency_ms": (i * 37) % 101 + 0.25, "inference_ms": (i * 11) % 23})
+        for i in range(300)
+    ]
+    store.write(frames)
+    store.write(frames[:50])  # replays: skipped, and FINAL would hide them anyway
+    new = store.query("SELECT * FROM linewatch.v_latency_by_line ORDER BY line_id")
+    old = store.query(OLD_LATENCY)
+    assert new == old
+    assert len(new.result_rows) == 3 and new.result_rows[0][1] == 100
 
 
 def test_migration_from_the_previous_schema(tmp_path: Path, settings: Settings) -> None:
@@ -249,3 +279,64 @@ def test_grafana_panel_queries_run_and_rollup_panels_match_raw(store: ClickHouse
         "ORDER BY line_id"
     ).result_rows
     assert rollup == [("line-0", 20), ("line-1", 20)]
+
+
+def test_a_new_store_partitions_raw_tables_by_day(store: ClickHouseStore) -> None:
+    for table in REPARTITION_TABLES:
+        assert store.partition_key(table) == DAILY_PARTITION
+    leftovers = store.query(
+        "SELECT name FROM system.tables WHERE database = 'linewatch' AND name LIKE '%\\_\\_%'"
+    ).result_rows
+    assert leftovers == []
+
+
+def test_repartition_an_existing_monthly_store_by_day(tmp_path: Path) -> None:
+    from streams.readiness.samples import sample_detection, sample_frame
+
+    ddl = tmp_path / "ddl"  # every file, from another directory: the store stays monthly
+    shutil.copytree(default_schema_dir(), ddl)
+    t0 = datetime(2026, 1, 30, 22, tzinfo=UTC)
+    rows: list[Any] = []
+    for i in range(12):  # 12 frames, one every 5 hours: 4 days over 2 months
+        at = t0 + timedelta(hours=5 * i)
+        rows.append(sample_frame(f"e{i}", line_id=f"line-{i % 2}", captured_at=at))
+        rows.append(
+            sample_detection(
+                f"e{i}", 0, "dent", 0.7, (1, 2, 3, 4), line_id=f"line-{i % 2}", captured_at=at
+            )
+        )
+    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as store:
+        store.apply_schema(ddl)
+        assert store.partition_key("frames") == "toYYYYMM(captured_at)"
+        assert store.write(rows).rows == 24
+        store.set_retention("frames", 400 * 86400)
+        snapshot = "SELECT * FROM linewatch.{t} FINAL ORDER BY ALL"
+        before = {t: store.query(snapshot.format(t=t)).result_rows for t in REPARTITION_TABLES}
+        store.command(  # a copy left by an interrupted run is started over
+            "CREATE TABLE linewatch.frames__daily (event_id String) ENGINE = MergeTree ORDER BY ()"
+        )
+        assert store.repartition_daily("frames") == "frames__monthly"
+        assert store.repartition_daily("detections", drop_old=True) is None
+        assert store.repartition_daily("frames") is None  # daily already
+        for table in REPARTITION_TABLES:
+            assert store.partition_key(table) == DAILY_PARTITION
+            assert store.query(snapshot.format(t=table)).result_rows == before[table]
+        days = store.query(
+            "SELECT uniqExact(partition) FROM system.parts WHERE database = 'linewatch' "
+            "AND table = 'frames' AND active"
+        ).result_rows[0][0]
+        assert days == 4
+        assert "34560000" in store.retention()["frames"]  # the TTL came along
+        kept = store.query("SELECT count() FROM linewatch.frames__monthly").result_rows
+        assert kept == [(12,)]
+        # replays are still found; a new frame still feeds event_keys and the rollups
+        assert store.write(rows).rows == 0
+        new = sample_frame("e-new", line_id="line-0", captured_at=t0 + timedelta(days=3))
+        assert store.write([new]).rows == 1
+        counts = store.query(
+            "SELECT (SELECT count() FROM linewatch.event_keys FINAL), "
+            "(SELECT countMerge(frames) FROM linewatch.frames_hourly)"
+        ).result_rows
+        assert counts == [(13, 13)]
+        with pytest.raises(StoreError, match="cannot repartition"):
+            store.repartition_daily("labels")

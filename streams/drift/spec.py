@@ -154,7 +154,10 @@ def detector_label(det: base.Base) -> str:
     """
     cls = type(det)
     where = cls.__module__
-    for module in ("streams.drift", *_MODULES):
+    # river's modules cannot hold a linewatch class: not importing them (river.drift pulls in
+    # scipy, ~2.5 s) keeps label-drift replays in `linewatch metrics` fast
+    river = () if where.startswith("streams.") else _MODULES
+    for module in ("streams.drift", *river):
         if getattr(importlib.import_module(module), cls.__name__, None) is cls:
             where = module
     return _format(f"{where}.{cls.__qualname__}", det._get_params())

@@ -83,6 +83,12 @@ WHERE line_id IN {lines:Array(String)}
 """
 
 
+ORPHANS_SQL = """
+SELECT labels_without_frames FROM linewatch.v_labels_without_frames
+"""
+"""``v_label_coverage``'s ``labels_without_frames`` alone (without its count of all frames)."""
+
+
 @dataclass(frozen=True)
 class ReconcileSummary:
     """What one ``reconcile`` did."""
@@ -190,10 +196,10 @@ def reconcile(
             for r in chunk
             if r[0] in frames
         ]
-        written += store.insert(records)
-    orphans = store.query(
-        "SELECT labels_without_frames FROM linewatch.v_label_coverage"
-    ).result_rows[0][0]
+        # known_new: a pending row has no outcome at this threshold (the anti-join above), and
+        # its outcome_id is a hash of (event, label, threshold, model version): none is stored
+        written += store.insert(records, known_new=True)
+    orphans = store.query(ORPHANS_SQL).result_rows[0][0]
     drifts = 0
     if written:
         log.info("reconciled %d labelled frames at threshold %.3f", written, thr)

@@ -28,6 +28,11 @@ __all__ = [
 ]
 
 _DPI = 110
+ANNOTATED_ROWS = 30
+"""``slice_heatmaps`` writes each cell's value and n only up to this many rows: beyond it the
+text is what costs (seconds at a plant's 90+ rows) and the report's slice table lists them."""
+TIMELINE_SLICES = 40
+"""``drift_timeline`` draws at most this many slices (those with the most alarms)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +52,22 @@ def figure_to_img(fig: Figure, alt: str) -> Plot:
 
 
 def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> Plot:
-    """Recall and FPR per (line × shift) row and lighting column; grey cells: no data."""
+    """Recall and FPR per (line × shift) row and lighting column; grey cells: no data.
+
+    Cells carry their value and n up to :data:`ANNOTATED_ROWS` rows, colour only beyond.
+    """
     rows = sorted({(s["line_id"], s["shift"]) for s in slices})
     cols = sorted({s["lighting"] for s in slices})
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.8), squeeze=False)
+    annotate = len(rows) <= ANNOTATED_ROWS
+    index = {key: i for i, key in enumerate(rows)}
+    col_index = {key: j for j, key in enumerate(cols)}
+    row_inches = 0.45 if annotate else 0.22  # room for two lines of text, or for a tick label
+    fig, axes = plt.subplots(1, 2, figsize=(10, row_inches * len(rows) + 1.8), squeeze=False)
     for ax, metric, cmap in zip(axes[0], ("recall", "fpr"), ("RdYlGn", "RdYlGn_r"), strict=True):
         grid = np.full((len(rows), len(cols)), np.nan)
         text = {(i, j): "no data" for i in range(len(rows)) for j in range(len(cols))}
         for s in slices:
-            i, j = rows.index((s["line_id"], s["shift"])), cols.index(s["lighting"])
+            i, j = index[s["line_id"], s["shift"]], col_index[s["lighting"]]
             p = s[metric]
             if p.value is not None:
                 grid[i, j] = p.value
@@ -64,20 +76,32 @@ def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> Plot:
                 text[i, j] = "no data"
         cm = plt.get_cmap(cmap).with_extremes(bad="#dddddd")
         ax.imshow(np.ma.masked_invalid(grid), cmap=cm, vmin=0, vmax=1, aspect="auto")
-        for (i, j), t in text.items():
+        for (i, j), t in text.items() if annotate else ():
             ax.text(j, i, t, ha="center", va="center", fontsize=7)
         ax.set_xticks(range(len(cols)), cols)
         ax.set_yticks(range(len(rows)), [f"{a} / {b}" for a, b in rows])
-        ax.set_title(
+        title = (
             "recall (defective units flagged)" if metric == "recall" else "FPR (good units flagged)"
         )
+        ax.set_title(title if annotate else f"{title}; values and n: slice table")
     fig.tight_layout()
     return figure_to_img(fig, "recall and false-positive rate per slice")
 
 
 def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> Plot:
-    """Drift alarms per hour, one row per slice, marker per signal."""
-    slices = sorted({f"{r[0]}/{r[1]}/{r[2]}" for r in rows})
+    """Drift alarms per hour, one row per slice, marker per signal.
+
+    At most :data:`TIMELINE_SLICES` slices: those with the most alarms (the title says how many
+    were left out).
+    """
+    alarms: dict[str, int] = {}
+    for r in rows:
+        name = f"{r[0]}/{r[1]}/{r[2]}"
+        alarms[name] = alarms.get(name, 0) + int(r[5])
+    shown = sorted(alarms, key=lambda k: (-alarms[k], k))[:TIMELINE_SLICES]
+    slices = sorted(shown)
+    position = {name: i for i, name in enumerate(slices)}
+    rows = [r for r in rows if f"{r[0]}/{r[1]}/{r[2]}" in position]
     signals = sorted({r[3] for r in rows})
     fig, ax = plt.subplots(figsize=(10, 0.35 * len(slices) + 1.8))
     markers = "osD^vP*Xh"
@@ -85,7 +109,7 @@ def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> Plot:
         pts = [r for r in rows if r[3] == sig]
         ax.scatter(
             [r[4] for r in pts],
-            [slices.index(f"{r[0]}/{r[1]}/{r[2]}") for r in pts],
+            [position[f"{r[0]}/{r[1]}/{r[2]}"] for r in pts],
             s=[18 + 10 * min(int(r[5]), 10) for r in pts],
             marker=markers[k % len(markers)],
             label=sig,
@@ -93,6 +117,8 @@ def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> Plot:
         )
     ax.set_yticks(range(len(slices)), slices)
     ax.set_xlabel("hour (UTC)")
+    if len(alarms) > len(slices):
+        ax.set_title(f"the {len(slices)} slices with the most alarms, of {len(alarms)}", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()

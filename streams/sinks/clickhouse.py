@@ -22,7 +22,7 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
   frames are looked up in ``event_keys`` (narrow, sorted by ``event_id``, fed by a materialized
   view), which also yields their content hash: same ``event_id`` with other content is an
   ``event_id_conflict`` dead letter (:mod:`streams.sinks.identity`); detections are looked up
-  only for frames already stored, within their lines' capture-time window (the sort key);
+  only for frames already stored, by their frames' sort-key prefix (line, capture time, id);
   the small tables by an ``IN`` on their first key column. Duplicates in the batch are
   dropped, and each insert carries ``insert_deduplication_token`` (a hash of its keys).
   Tables are ``ReplacingMergeTree`` with the key in the sort key, and every view that counts
@@ -79,7 +79,15 @@ from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
 from streams.sinks.identity import conflict_dead_letter, is_conflict
 from streams.sinks.migrations import MIGRATIONS_TABLE, load_migrations
 
-__all__ = ["LOOKUP_CHUNK", "RETENTION_COLUMNS", "ClickHouseStore", "QueryResult", "WriteResult"]
+__all__ = [
+    "DAILY_PARTITION",
+    "LOOKUP_CHUNK",
+    "REPARTITION_TABLES",
+    "RETENTION_COLUMNS",
+    "ClickHouseStore",
+    "QueryResult",
+    "WriteResult",
+]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +108,15 @@ RETENTION_COLUMNS: dict[str, str] = {
     "frames_daily": "hour",
 }
 """Tables whose retention ``set_retention`` manages, and the time column their TTL uses."""
+
+DAILY_PARTITION = "toYYYYMMDD(captured_at)"
+"""The partition key of the raw tables in a store created now (``repartition_daily``)."""
+
+REPARTITION_TABLES: dict[str, str] = {
+    "frames": "002_frames.sql",
+    "detections": "003_detections.sql",
+}
+"""The raw tables ``repartition_daily`` converts, and the DDL file that creates each."""
 
 
 @dataclass
@@ -141,6 +158,10 @@ def _reason(exc: BaseException) -> str:
     """The first line of a driver error, without the driver's boilerplate."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:500]
+
+
+_SORT_KEYS = "{keys:Array(Tuple(String, DateTime64(3, 'UTC'), String))}"
+"""The ``(line_id, captured_at, event_id)`` keys parameter of the sort-key lookups."""
 
 
 def _key_type(values: Sequence[object]) -> str:
@@ -392,7 +413,115 @@ class ClickHouseStore:
                 log.info("applied %s to %s", m.name, self.dsn)
                 newly.append(m.name)
             self._client.database = DATABASE
+            if directory is None:
+                # a store created by this call: its raw tables, still empty, get daily partitions
+                # (the DDL files create them monthly, and applied files never change)
+                for table, created_by in REPARTITION_TABLES.items():
+                    if created_by in newly:
+                        self.repartition_daily(table, drop_old=True)
             return newly
+
+    def partition_key(self, table: str) -> str:
+        """The partition key expression of ``table`` (``""`` if it has none)."""
+        rows = self.query(
+            "SELECT partition_key FROM system.tables WHERE database = {db:String} "
+            "AND name = {t:String}",
+            {"db": DATABASE, "t": table},
+        ).result_rows
+        if not rows:
+            raise StoreError(f"no table {DATABASE}.{table}: run `linewatch schema apply` first")
+        return str(rows[0][0])
+
+    def _table_exists(self, table: str) -> bool:
+        return bool(
+            self.query(
+                "SELECT count() FROM system.tables WHERE database = {db:String} "
+                "AND name = {t:String}",
+                {"db": DATABASE, "t": table},
+            ).result_rows[0][0]
+        )
+
+    def repartition_daily(self, table: str, *, drop_old: bool = False) -> str | None:
+        """Rebuild a raw table (``frames``, ``detections``) with daily partitions.
+
+        Daily partitions let a TTL drop a whole day at once (``ttl_only_drop_parts``) and keep
+        ``FINAL`` and the key lookups within the days they touch. ClickHouse cannot change a
+        table's partition key in place, so: a copy ``TABLE__daily`` (same columns, codecs,
+        indexes, settings and TTL; ``PARTITION BY toYYYYMMDD(captured_at)``) is filled by
+        ``INSERT ... SELECT`` one day at a time (the materialized views do not fire:
+        they read ``TABLE`` by name), the row counts are compared, then ``EXCHANGE TABLES``
+        swaps the names atomically, so the views feed ``event_keys`` and the rollups from the
+        daily table from then on. The monthly table is kept as ``TABLE__monthly`` (returned)
+        unless ``drop_old``. Returns ``None`` if the table is daily already.
+
+        Writers must be stopped meanwhile (a chDB store is this process's alone anyway): a row
+        written during the copy makes the counts differ, and the call fails before the swap,
+        leaving the table as it was. An interrupted call can simply be run again.
+        """
+        if table not in REPARTITION_TABLES:
+            raise StoreError(
+                f"cannot repartition {table!r}: choose one of {', '.join(REPARTITION_TABLES)}"
+            )
+        with self._lock:
+            copy, old = f"{table}__daily", f"{table}__monthly"
+            if self.partition_key(table) == DAILY_PARTITION:
+                if self._table_exists(copy):  # interrupted after the swap: finish
+                    self.command(f"RENAME TABLE {DATABASE}.{copy} TO {DATABASE}.{old}")
+                    return self._drop_or_keep(old, drop_old)
+                return None
+            if self._table_exists(old):
+                raise StoreError(
+                    f"{DATABASE}.{table} is monthly but {DATABASE}.{old} exists already: "
+                    f"drop or rename {old} (a previous conversion's monthly rows), then retry"
+                )
+            (engine,) = self.query(
+                "SELECT engine_full FROM system.tables WHERE database = {db:String} "
+                "AND name = {t:String}",
+                {"db": DATABASE, "t": table},
+            ).result_rows[0]
+            daily, n = re.subn(
+                r"PARTITION BY \S.*? (?=ORDER BY|PRIMARY KEY|SAMPLE BY|TTL|SETTINGS|$)",
+                f"PARTITION BY {DAILY_PARTITION} ",
+                str(engine),
+                count=1,
+            )
+            if not n:
+                raise StoreError(f"cannot read the partition key of {table} from: {engine}")
+            self.command(f"DROP TABLE IF EXISTS {DATABASE}.{copy}")  # an interrupted copy
+            self.command(f"CREATE TABLE {DATABASE}.{copy} AS {DATABASE}.{table} ENGINE = {daily}")
+            days = self.query(
+                f"SELECT DISTINCT _partition_id, toYYYYMMDD(captured_at) FROM {DATABASE}.{table} "
+                "ORDER BY 1, 2"
+            ).result_rows
+            for partition, day in days:
+                # one day per INSERT: one new part at a time (a month per INSERT wrote ~30 at
+                # once: 1.9 GB peak for 10M frames); no dedup: identical blocks must both land
+                self.command(
+                    f"INSERT INTO {DATABASE}.{copy} SETTINGS insert_deduplicate = 0 "
+                    f"SELECT * FROM {DATABASE}.{table} WHERE _partition_id = {{p:String}} "
+                    "AND toYYYYMMDD(captured_at) = {d:UInt32}",
+                    {"p": str(partition), "d": int(day)},
+                )
+            counts = [
+                int(self.query(f"SELECT count() FROM {DATABASE}.{t}").result_rows[0][0])
+                for t in (table, copy)
+            ]
+            if counts[0] != counts[1]:
+                self.command(f"DROP TABLE IF EXISTS {DATABASE}.{copy}")
+                raise StoreError(
+                    f"{table} changed while it was copied ({counts[0]} rows, copy {counts[1]}): "
+                    f"stop the writers and run the conversion again; {table} is unchanged"
+                )
+            self.command(f"EXCHANGE TABLES {DATABASE}.{table} AND {DATABASE}.{copy}")
+            self.command(f"RENAME TABLE {DATABASE}.{copy} TO {DATABASE}.{old}")
+            log.info("%s repartitioned by day (%d rows)", table, counts[0])
+            return self._drop_or_keep(old, drop_old)
+
+    def _drop_or_keep(self, old: str, drop: bool) -> str | None:
+        if drop:
+            self.command(f"DROP TABLE IF EXISTS {DATABASE}.{old}")
+            return None
+        return old
 
     # --- retention --------------------------------------------------------------------------
 
@@ -480,58 +609,45 @@ class ClickHouseStore:
 
         ``event_keys`` is filled by a materialized view in a second insert: a process killed
         between the two leaves frames whose keys are missing. They are looked up in ``frames``
-        itself, within each line's capture window of the batch (its sort key, so only the
-        granules of that window are read).
+        itself by their full sort key ``(line_id, captured_at, event_id)`` (a replay carries the
+        stored frame's line and capture time): the primary index then keeps only the granules
+        that can hold one of those exact keys - for new frames, none but the newest parts' -
+        in one query per :data:`LOOKUP_CHUNK` ids, whatever the number of lines.
         """
-        windows: dict[str, list[FrameRecord]] = defaultdict(list)
-        for event_id, frame in frames.items():
-            if event_id not in known:
-                windows[frame.line_id].append(frame)
+        keys = [
+            (f.line_id, f.captured_at, event_id)
+            for event_id, f in sorted(frames.items())
+            if event_id not in known
+        ]
         found: dict[str, tuple[str, str]] = {}
-        for line, batch in windows.items():
-            times = [f.captured_at for f in batch]
-            for chunk in _chunks(sorted({f.event_id for f in batch}), LOOKUP_CHUNK):
-                rows = self.query(
-                    f"SELECT event_id, content_hash, source FROM {DATABASE}.frames "
-                    "WHERE line_id = {line:String} "
-                    "AND captured_at BETWEEN {start:DateTime64(3, 'UTC')} "
-                    "AND {end:DateTime64(3, 'UTC')} AND event_id IN {ids:Array(String)}",
-                    {"line": line, "start": min(times), "end": max(times), "ids": list(chunk)},
-                ).result_rows
-                for event_id, digest, source in rows:
-                    found[str(event_id)] = (str(digest), str(source))
+        for chunk in _chunks(keys, LOOKUP_CHUNK):
+            rows = self.query(
+                f"SELECT event_id, content_hash, source FROM {DATABASE}.frames "
+                f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}",
+                {"keys": list(chunk)},
+            ).result_rows
+            for event_id, digest, source in rows:
+                found[str(event_id)] = (str(digest), str(source))
         return found
 
     def _stored_detections(self, detections: Sequence[DetectionRecord]) -> set[tuple[object, ...]]:
-        """Keys of ``detections`` already stored, read within their lines and capture times.
+        """Keys of ``detections`` already stored, read by their frames' sort-key prefix.
 
-        The filter on ``line_id`` and a ``captured_at`` range (per line) is the table's sort key,
-        so the lookup reads the granules of the batch's time window only: a detection's line and
+        ``(line_id, captured_at, event_id)`` opens the table's sort key, so the primary index
+        keeps only the granules that can hold those frames' detections: a detection's line and
         capture time are those of its frame, identical in a replay.
         """
         if not detections:
             return set()
-        spans: dict[str, tuple[Any, Any]] = {}
-        for d in detections:
-            lo, hi = spans.get(d.line_id, (d.captured_at, d.captured_at))
-            spans[d.line_id] = (min(lo, d.captured_at), max(hi, d.captured_at))
-        params: dict[str, Any] = {}
-        ranges: list[str] = []
-        for n, (line, (lo, hi)) in enumerate(sorted(spans.items())):
-            params[f"l{n}"], params[f"lo{n}"], params[f"hi{n}"] = line, lo, hi
-            ranges.append(
-                f"(line_id = {{l{n}:String}} AND captured_at >= {{lo{n}:DateTime64(3, 'UTC')}} "
-                f"AND captured_at <= {{hi{n}:DateTime64(3, 'UTC')}})"
-            )
         wanted = {d.key() for d in detections}
+        frames = sorted({(d.line_id, d.captured_at, d.event_id) for d in detections})
         found: set[tuple[object, ...]] = set()
-        ids = sorted({d.event_id for d in detections})
-        for chunk in _chunks(ids, LOOKUP_CHUNK):
+        for chunk in _chunks(frames, LOOKUP_CHUNK):
             sql = (
                 f"SELECT DISTINCT event_id, det_index FROM {DATABASE}.detections "
-                f"WHERE ({' OR '.join(ranges)}) AND event_id IN {{ids:Array(String)}}"
+                f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}"
             )
-            for row in self.query(sql, {**params, "ids": list(chunk)}).result_rows:
+            for row in self.query(sql, {"keys": list(chunk)}).result_rows:
                 if tuple(row) in wanted:
                     found.add(tuple(row))
         return found
