@@ -204,3 +204,41 @@ def test_parse_by_rejects_unknown() -> None:
     assert parse_by("") == ()
     with pytest.raises(ConfigError, match="camera"):
         parse_by("camera")
+
+
+def test_outcome_rows_are_what_validating_them_gives() -> None:
+    # reconcile builds plain rows (no pydantic record per row): every value must already be
+    # what FrameOutcomeRecord's validation makes of it, type included
+    from streams.evaluation.boxes import PredictedBox
+    from streams.readiness.reconcile import _outcome_row, outcome_record
+    from streams.readiness.records import FrameOutcomeRecord
+
+    truths = [[10.0, 10.0, 40.0, 40.0], [100.0, 100.0, 130.0, 130.0]]
+    pending = (event_uuid(1), "lab-1", "qa", T0 + timedelta(hours=1), ["dent", "scratch"], truths)
+    frame = ("line-1", "cam-1", "day", "normal", "A", T0, "1.0.0", 0.9, 12.5, 7.25)
+    preds = [PredictedBox("dent", 0.9, BOX), PredictedBox("stain", 0.6, OTHER)]
+    for boxes in (preds, []):
+        row = _outcome_row((*pending, *frame), boxes, 0.5, T0 + timedelta(days=1))
+        record = outcome_record(row)
+        validated = tuple(getattr(record, f) for f in FrameOutcomeRecord.model_fields)
+        assert validated == row
+        assert [type(v) for v in validated] == [type(v) for v in row]
+    assert record.outcome == "FN" and record.gt_matched == [0, 0] and record.fn_boxes == 2
+
+
+def test_insert_new_rows_writes_each_key_once_like_insert(store: ClickHouseStore) -> None:
+    from streams.readiness.reconcile import _outcome_row
+    from streams.readiness.records import FrameOutcomeRecord
+
+    frame = ("line-1", "cam-1", "day", "normal", "A", T0, "1.0.0", 0.9, 12.5, 7.25)
+    rows = [
+        _outcome_row(
+            (event_uuid(n), f"lab-{n}", "qa", T0, [], [], *frame), [], 0.5, T0 + timedelta(days=1)
+        )
+        for n in range(3)
+    ]
+    assert store.insert_new_rows(FrameOutcomeRecord, [*rows, rows[0]]) == 3
+    stored = store.query(
+        "SELECT outcome_id, outcome, captured_at FROM frame_outcomes ORDER BY outcome_id"
+    ).result_rows
+    assert stored == sorted((r[0], "TN", T0) for r in rows)
