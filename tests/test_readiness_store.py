@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -242,3 +243,26 @@ def test_insert_new_rows_writes_each_key_once_like_insert(store: ClickHouseStore
         "SELECT outcome_id, outcome, captured_at FROM frame_outcomes ORDER BY outcome_id"
     ).result_rows
     assert stored == sorted((r[0], "TN", T0) for r in rows)
+
+
+def test_the_scan_path_stores_the_same_outcomes_as_the_key_path(
+    store: ClickHouseStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # from SCAN_FROM pending labels on, reconcile reads all their frames in one scan instead of
+    # through event_keys chunk by chunk: the stored outcomes must not depend on the path
+    module = importlib.import_module("streams.readiness.reconcile")  # the package's name
+    # `reconcile` is the function
+
+    build_hand_case(store)
+    labels = [sample_label_line(event_uuid(99), [("dent", BOX)])]  # its frame never arrives
+    ingest_labels(store, labels)
+    sql = "SELECT * EXCEPT reconciled_at FROM frame_outcomes FINAL ORDER BY outcome_id"
+    assert reconcile(store, settings).reconciled == 9  # 9 < SCAN_FROM: the key path
+    by_keys = store.query(sql).result_rows
+    store.command("TRUNCATE TABLE linewatch.frame_outcomes")
+    monkeypatch.setattr(module, "SCAN_FROM", 1)
+    summary = reconcile(store, settings)
+    assert (summary.reconciled, summary.labels_without_frames) == (9, 1)
+    assert store.query(sql).result_rows == by_keys
+    assert any(r[15] == "TP" for r in by_keys) and any(r[15] == "FN" for r in by_keys)
+    assert reconcile(store, settings).reconciled == 0  # idempotent on the scan path too

@@ -34,7 +34,7 @@ IOU_THRESHOLD = 0.5
 PRODUCTION_SPLIT = "production"
 _CHUNK = 10_000
 
-PENDING_SQL = """
+PENDING_CTE = """
 WITH pending AS (
     -- the latest label of each event, unless its outcome at this threshold is stored already:
     -- in steady state a handful of rows, whatever the size of the store
@@ -51,18 +51,26 @@ WITH pending AS (
         WHERE threshold = {threshold:Float64}
     ) AS o ON o.event_id = l.event_id AND o.label_id = l.label_id
 )
-SELECT
-    l.event_id, l.label_id, l.source, l.labelled_at, l.class_names, l.boxes,
-    k.line_id, k.captured_at
-FROM pending AS l
+"""
+
+PENDING_SQL = PENDING_CTE + "SELECT * FROM pending"
+
+KEYS_SQL = (
+    PENDING_CTE
+    + """
 -- where each pending label's frame is (line, capture time), from event_keys by primary key:
 -- labels whose frame has not arrived drop out here
-INNER JOIN (
-    SELECT event_id, line_id, captured_at FROM linewatch.event_keys
-    WHERE event_id IN (SELECT event_id FROM pending)
-) AS k ON k.event_id = l.event_id
-LIMIT 1 BY l.event_id
+SELECT event_id, line_id, captured_at FROM linewatch.event_keys
+WHERE event_id IN (SELECT event_id FROM pending)
+LIMIT 1 BY event_id
 """
+)
+
+SCAN_FROM = 20_000
+"""Pending labels from which ``reconcile`` reads the frames of all of them in one scan of
+``frames``/``detections`` (``event_id IN pending``) instead of finding each frame through
+``event_keys`` and reading it by sort key, chunk by chunk: when labels are spread over the whole
+store, both paths read every granule, and the scan reads each once."""
 
 LOOKUP_SQL = """
 -- the frames of one chunk of pending rows, each with its detections at the threshold (sorted by
@@ -129,21 +137,37 @@ def _window(pending: Sequence[tuple[Any, ...]]) -> tuple[str, dict[str, Any]]:
     return "(" + " OR ".join(terms) + ")", params
 
 
-def _lookups(
-    store: ClickHouseStore, pending: Sequence[tuple[Any, ...]], threshold: float
-) -> dict[str, tuple[tuple[Any, ...], list[PredictedBox]]]:
-    """``event_id -> ((line_id, camera_id, …, inference_ms), detections at threshold)`` of the
-    frames of one chunk of pending rows."""
-    found: dict[str, tuple[tuple[Any, ...], list[PredictedBox]]] = {}
-    window, params = _window(pending)
-    sql = LOOKUP_SQL.replace("/*window*/", window)
-    for row in store.query(sql, {**params, "threshold": threshold}).result_rows:
+_Found = dict[str, tuple[tuple[Any, ...], list[PredictedBox]]]
+"""``event_id -> ((line_id, camera_id, …, inference_ms), detections at the threshold)``."""
+
+
+def _scan_sql() -> str:
+    """:data:`LOOKUP_SQL` for every pending label at once (see :data:`SCAN_FROM`)."""
+    bounded = "/*window*/ AND event_id IN {ids:Array(String)}"
+    assert LOOKUP_SQL.count(bounded) == 2
+    return PENDING_CTE + LOOKUP_SQL.replace(bounded, "event_id IN (SELECT event_id FROM pending)")
+
+
+def _found(rows: Sequence[tuple[Any, ...]]) -> _Found:
+    """``event_id -> ((line_id, camera_id, …, inference_ms), detections)`` of lookup rows."""
+    found: _Found = {}
+    for row in rows:
         preds = [
             PredictedBox(c, float(conf), (x1, y1, x2, y2))
             for _i, c, conf, x1, y1, x2, y2 in row[11]
         ]
         found[str(row[0])] = (tuple(row[1:11]), preds)
     return found
+
+
+def _lookups(
+    store: ClickHouseStore, pending: Sequence[tuple[Any, ...]], threshold: float
+) -> dict[str, tuple[tuple[Any, ...], list[PredictedBox]]]:
+    """``event_id -> ((line_id, camera_id, …, inference_ms), detections at threshold)`` of the
+    frames of one chunk of pending rows."""
+    window, params = _window(pending)
+    sql = LOOKUP_SQL.replace("/*window*/", window)
+    return _found(store.query(sql, {**params, "threshold": threshold}).result_rows)
 
 
 def _outcome_row(
@@ -205,29 +229,39 @@ def reconcile(
     operating threshold); the per-box matching is class-aware at IoU ≥ 0.5, greedy by confidence.
     """
     thr = operating_threshold(settings) if threshold is None else float(threshold)
-    pending = store.query(PENDING_SQL, {"threshold": thr}).result_rows
-    pending.sort(key=lambda r: (r[6], r[7]))  # line, capture time: each chunk a narrow window
+    labels = store.query(PENDING_SQL, {"threshold": thr}).result_rows
     now = datetime.now(UTC)
     written = 0
-    chunks = [pending[start : start + _CHUNK] for start in range(0, len(pending), _CHUNK)]
-    # the next chunk's frames and detections are read (chDB / the server work outside the GIL)
-    # while this chunk's outcomes are built and written
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = pool.submit(_lookups, store, chunks[0], thr) if chunks else None
-        for i, chunk in enumerate(chunks):
-            assert ahead is not None
-            found = ahead.result()
-            if i + 1 < len(chunks):
-                ahead = pool.submit(_lookups, store, chunks[i + 1], thr)
-            rows = [
-                _outcome_row((*r[:6], *found[r[0]][0]), found[r[0]][1], thr, now)
-                for r in chunk
-                if r[0] in found
-            ]
-            # known_new: a pending row has no outcome at this threshold (the anti-join above),
-            # and its outcome_id is a hash of (event, label, threshold, model version): none is
-            # stored
-            written += store.insert_new_rows(FrameOutcomeRecord, rows)
+
+    def write(chunk: Sequence[tuple[Any, ...]], found: _Found) -> int:
+        rows = [
+            _outcome_row((*r[:6], *found[r[0]][0]), found[r[0]][1], thr, now)
+            for r in chunk
+            if r[0] in found
+        ]
+        # known_new: a pending row has no outcome at this threshold (the anti-join above), and
+        # its outcome_id is a hash of (event, label, threshold, model version): none is stored
+        return store.insert_new_rows(FrameOutcomeRecord, rows)
+
+    if len(labels) >= SCAN_FROM:
+        found = _found(store.query(_scan_sql(), {"threshold": thr}).result_rows)
+        for start in range(0, len(labels), _CHUNK):
+            written += write(labels[start : start + _CHUNK], found)
+    elif labels:
+        keys = {r[0]: r[1:] for r in store.query(KEYS_SQL, {"threshold": thr}).result_rows}
+        pending = [(*r, *keys[r[0]]) for r in labels if r[0] in keys]
+        pending.sort(key=lambda r: (r[6], r[7]))  # line, capture time: each chunk a narrow window
+        chunks = [pending[start : start + _CHUNK] for start in range(0, len(pending), _CHUNK)]
+        # the next chunk's frames and detections are read (chDB / the server work outside the
+        # GIL) while this chunk's outcomes are built and written
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(_lookups, store, chunks[0], thr) if chunks else None
+            for i, chunk in enumerate(chunks):
+                assert ahead is not None
+                found = ahead.result()
+                if i + 1 < len(chunks):
+                    ahead = pool.submit(_lookups, store, chunks[i + 1], thr)
+                written += write(chunk, found)
     orphans = store.query(ORPHANS_SQL).result_rows[0][0]
     drifts = 0
     if written:
