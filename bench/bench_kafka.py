@@ -11,6 +11,8 @@ a fresh consumer group and a fresh embedded store.
   ingested_at)``, is printed too;
 - latency: events are produced at half that rate; latency = ``ingested_at`` of the frame's row
   − the moment the producer sent it;
+- the CPU ceiling: cores / (worker + broker CPU seconds per frame at max rate), the most any
+  worker could reach on this machine while the broker runs on the same cores;
 - two workers (same group, separate stores) at max rate: throughput and how many frames each
   stored (partition split). On a 2-core machine shared with the broker this shows correctness
   of the split more than speed.
@@ -234,6 +236,17 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  at {half:.1f} events/s (half max): produce->row latency p50 {p50:.0f} ms, "
         f"p99 {p99:.0f} ms over {len(lat)} frames ({datetime.now(UTC):%H:%M} UTC)"
+    )
+    # On a machine whose cores the worker shares with the broker, the whole stream cannot go
+    # faster than the cores can supply the CPU both spend per frame (an upper bound: the
+    # producer, the kernel and anything else running need CPU too).
+    cores = os.cpu_count() or 1
+    per_frame = (one.workers_cpu_s + one.broker_cpu_s) / n
+    ceiling = cores / per_frame if per_frame > 0 else float("nan")
+    print(
+        f"  CPU ceiling: {cores} cores / (worker {one.workers_cpu_s / n * 1000:.1f} + broker "
+        f"{one.broker_cpu_s / n * 1000:.1f} ms/frame) = {ceiling:.1f} frames/s -> "
+        f"{ceiling / embedded:6.1%} of embedded at most"
     )
     print("  CPU while the phase ran (ms per frame; machine = all processes on all cores):")
     for label, ph in (("1 worker", one), ("half rate", paced), ("2 workers", two)):

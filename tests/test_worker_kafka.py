@@ -250,3 +250,32 @@ def test_poison_event_is_dead_lettered_with_the_store_message_and_the_partition_
     assert [dict(m.headers)["reason"] for m in dlq] == [b"store_rejected"]  # type: ignore[attr-defined]
     assert metrics['linewatch_dead_letters_total{reason="store_rejected"}'] == 1
     assert "bisecting" in worker.log_path.read_text(errors="replace")
+
+
+def test_sigterm_writes_and_commits_the_pending_rows(
+    harness: KafkaHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no flush trigger can fire during the test: only the graceful stop can write the rows
+    monkeypatch.setenv("LINEWATCH_WORKER_FLUSH_INTERVAL_S", "3600")
+    monkeypatch.setenv("LINEWATCH_WORKER_FLUSH_ROWS", "1000000")
+    events, _ = _events(
+        "simulate:production?events=40&seed=24&scenario=stationary&lines=3"
+        "&start=2026-11-29T10:00:00Z&duration=1h",
+        tmp_path,
+    )
+    worker = harness.start_worker("term")
+    _wait_group_stable(harness, members=1)
+    produced = harness.produce((event_key(e), e) for e in events)
+    deadline = time.monotonic() + 120
+    while worker.metrics().get("linewatch_inference_seconds_count", 0) < produced:
+        assert time.monotonic() < deadline, worker.log()
+        time.sleep(0.2)
+    metrics = worker.metrics()
+    assert metrics["linewatch_frames_stored_total"] == 0  # every row is pending
+    assert harness.committed() == 0
+    worker.stop()  # SIGTERM
+    assert worker.proc.returncode == 0, worker.log()
+    assert harness.committed() == produced, worker.log()
+    counts = _store_counts(worker.store_path)
+    assert counts["frames"] == counts["distinct"] == len(events)
+    assert "pending rows written and acknowledged" in worker.log()

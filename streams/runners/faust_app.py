@@ -34,7 +34,12 @@ from streams.errors import ConfigError
 from streams.ingest import RawRecord
 from streams.kafka.config import faust_broker_options
 from streams.runners.metrics import CONTENT_TYPE, WorkerMetrics
-from streams.runners.stream_worker import FlushResult, KafkaRecord, StreamWorker
+from streams.runners.stream_worker import (
+    FlushResult,
+    KafkaRecord,
+    PendingFlush,
+    StreamWorker,
+)
 from streams.sinks.dsn import mask_dsn
 
 __all__ = ["create_app", "data_dir"]
@@ -139,8 +144,18 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
         return found
 
     metrics = WorkerMetrics()
-    flush_lock = asyncio.Lock()
+    # Three stages overlap, each in order: the agent takes micro-batches off Kafka (event loop),
+    # the processor runs them through the pipeline (``executor``) and cuts flushes, and the
+    # flusher writes a cut to the store (``flusher``, one write at a time) while the next
+    # micro-batches are processed. Bounded: one batch queued, one being processed, at most
+    # one write in flight; while a write waits for the store, the next cut waits for it, the
+    # processor stops, the queue fills and the agent stops taking.
+    flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
+    batches: asyncio.Queue[tuple[Any, list[Any], list[KafkaRecord]]] = asyncio.Queue(maxsize=1)
+    process_lock = asyncio.Lock()  # held while a batch is processed or a flush is cut
     unacked: list[tuple[Any, Any]] = []  # (stream, event) whose rows are pending in the worker
+    writing: dict[str, asyncio.Task[None]] = {}  # "last": the newest write and its acks
+    state = {"stopping": False}
     broker = {"up": True}
 
     async def publish(dead_letters: list[Any], drift_events: list[Any]) -> None:
@@ -161,43 +176,110 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
                 key=drift.line_id.encode(), value=drift.model_dump_json().encode()
             )
 
-    async def flush_locked(w: StreamWorker) -> None:
-        """Write what is pending, publish, then acknowledge its events (hold flush_lock)."""
+    async def write_and_ack(
+        w: StreamWorker, pending: PendingFlush, events: list[tuple[Any, Any]]
+    ) -> None:
+        """Write a cut (flusher thread), publish, then acknowledge its events."""
+        try:
+            loop = asyncio.get_running_loop()
+            result: FlushResult = await loop.run_in_executor(flusher, w.write_flush, pending)
+            metrics.flushed(result)
+            log.debug(
+                "flushed %d events, %d rows in %.3fs", result.events, result.rows, result.seconds
+            )
+            await publish(result.dead_letters, result.drift_events)
+            if result.drift_events:
+                log.info("%d drift event(s) in this flush", len(result.drift_events))
+            for stream, event in events:
+                await stream.ack(event)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # nothing acknowledged: the events are replayed
+            log.exception("a flush failed; stopping the worker (its events will be replayed)")
+            await app.crash(exc)
+            raise
+
+    async def written() -> None:
+        """Wait until the write in flight (if any) is stored and acknowledged."""
+        last = writing.get("last")
+        if last is not None:
+            await asyncio.shield(last)
+
+    async def start_flush(w: StreamWorker) -> None:
+        """Cut what is pending and start writing it (hold process_lock)."""
+        await written()  # one write in flight at most, in cut order
+        if not w.pending_events:
+            return
         loop = asyncio.get_running_loop()
-        result: FlushResult = await loop.run_in_executor(executor, w.flush)
-        metrics.flushed(result)
-        log.debug("flushed %d events, %d rows in %.3fs", result.events, result.rows, result.seconds)
-        await publish(result.dead_letters, result.drift_events)
-        if result.drift_events:
-            log.info("%d drift event(s) in this flush", len(result.drift_events))
-        done, unacked[:] = list(unacked), []
-        for stream, event in done:
-            await stream.ack(event)
+        cut_at["last"] = loop.time()
+        pending = await loop.run_in_executor(executor, w.cut)
+        events, unacked[:] = list(unacked), []
+        writing["last"] = asyncio.ensure_future(write_and_ack(w, pending, events))
+
+    cut_at = {"last": 0.0}  # event-loop time of the newest cut
+    min_gap_s = settings.worker_flush_interval_s / 2
+
+    def idle() -> bool:
+        """The worker caught up: no batch waits to be processed, no write is in flight, and
+        the last cut is at least half a flush interval old (bounds the insert rate of a
+        worker kept just busy by a trickle of events to two flushes per interval)."""
+        last = writing.get("last")
+        return (
+            batches.empty()
+            and (last is None or last.done())
+            and asyncio.get_running_loop().time() - cut_at["last"] >= min_gap_s
+        )
 
     @app.agent(events_topic, concurrency=1)
     async def monitor(stream: Any) -> None:
         w = await worker()
-        loop = asyncio.get_running_loop()
         async for events in stream.noack_take(
             settings.worker_batch_size, within=settings.inference_batch_timeout_s
         ):
+            metrics.consumed(len(events))
             batch = [_record(e, settings.topic_events) for e in events]
-            metrics.consumed(len(batch))
-            async with flush_lock:
+            w.prefetch(batch)  # its first chunk decodes while the processor is busy
+            await batches.put((stream, events, batch))  # waits while the processor is behind
+
+    async def process_batches() -> None:
+        """Run queued micro-batches through the pipeline in order; cut flushes when due."""
+        w = await worker()
+        loop = asyncio.get_running_loop()
+        cut_at["last"] = loop.time()
+        while True:
+            stream, events, batch = await batches.get()
+            async with process_lock:
+                if state["stopping"]:
+                    continue  # not acknowledged: replayed after the restart
+                owned = _owned(app, settings.topic_events)
+                if owned is not None and any(r.partition not in owned for r in batch):
+                    # events of a partition revoked meanwhile: not ours (not acknowledged)
+                    events = [e for e in events if int(e.message.partition) in owned]
+                    batch = [r for r in batch if r.partition in owned]
                 out = await loop.run_in_executor(executor, w.process, batch)
                 unacked.extend((stream, e) for e in events)
                 metrics.processed(out)
-                if w.flush_due():
-                    await flush_locked(w)
+                # caught up (a partial take, nothing queued): flush now, not on the timer
+                caught_up = len(events) < settings.worker_batch_size and idle()
+                if w.flush_due() or caught_up:
+                    await start_flush(w)
+
+    app.task(process_batches)
 
     async def flush_when_due() -> None:
-        """The time trigger: a quiet partition's pending rows are flushed too."""
+        """The time trigger (a quiet partition's pending rows are flushed too), and rows left
+        pending because a write was in flight when the worker caught up."""
         w = holder.get("worker")
-        if w is None or not w.pending_events:
+        if w is None or not w.pending_events or process_lock.locked():
             return
-        async with flush_lock:
-            if w.flush_due():
-                await flush_locked(w)
+        async with process_lock:
+            if w.flush_due() or idle():
+                await start_flush(w)
+
+    async def flush_all(w: StreamWorker) -> None:
+        """Write and acknowledge everything pending (hold process_lock)."""
+        await start_flush(w)
+        await written()
 
     async def watch_broker() -> None:
         """Readiness follows whether a bootstrap server accepts connections."""
@@ -232,11 +314,24 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
         w = holder.get("worker")
         if w is not None:
             gone = {tp.partition for tp in revoked if tp.topic == settings.topic_events}
-            async with flush_lock:  # rows of the revoked partitions are pending: write them
-                await flush_locked(w)
+            async with process_lock:  # rows of the revoked partitions are pending: write them
+                await flush_all(w)
                 await asyncio.get_running_loop().run_in_executor(executor, w.revoke, gone)
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+
+    async def on_shutdown(sender: Any, **_: Any) -> None:
+        """SIGTERM: the fetcher has stopped; write and acknowledge what is pending, so the
+        consumer commits it when it stops (queued batches are dropped, unacknowledged)."""
+        w = holder.get("worker")
+        if w is None:
+            return
+        async with process_lock:
+            state["stopping"] = True
+            await flush_all(w)
+        log.info("stopping: pending rows written and acknowledged")
+
+    app.on_before_shutdown.connect(on_shutdown)  # type: ignore[arg-type]
 
     joined = asyncio.Event()  # the consumer finished its first rebalance (even with 0 partitions)
 
@@ -271,6 +366,14 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
             return self.bytes(metrics.render(), content_type=CONTENT_TYPE)
 
     return app
+
+
+def _owned(app: faust.App, topic: str) -> set[int] | None:
+    """Partitions of ``topic`` assigned to this worker now (None: the consumer cannot say)."""
+    try:
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+    except Exception:  # not started yet / reconnecting: keep every event
+        return None
 
 
 def _lag(app: faust.App, topic: str) -> dict[int, int]:

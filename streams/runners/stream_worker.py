@@ -4,18 +4,27 @@ The Faust agents (:mod:`streams.runners.faust_app`) only move bytes between Kafk
 class; everything here is plain, blocking code that the agents run off the event loop.
 
 Write-behind: :meth:`StreamWorker.process` runs a micro-batch through the pipeline and keeps its
-rows pending; :meth:`StreamWorker.flush` writes every pending row and, last, the drift snapshot of
-each partition involved, once :meth:`StreamWorker.flush_due` says so (``worker_flush_rows`` rows
-or ``worker_flush_interval_s`` seconds). The caller acknowledges the events to Kafka only after
-the flush that holds their rows returned.
+rows pending. Once :meth:`StreamWorker.flush_due` says so (``worker_flush_rows`` rows or
+``worker_flush_interval_s`` seconds), :meth:`StreamWorker.cut` takes every pending row and the
+drift snapshot of each partition involved (the state right after those rows), and
+:meth:`StreamWorker.write_flush` writes them: rows first, snapshots last.
+:meth:`StreamWorker.flush` is the two in one call.
+
+The cut runs on the thread that runs :meth:`~StreamWorker.process`; the write may run on another
+thread, so that the next micro-batches are processed while a flush waits for the store (the
+Faust app keeps at most one write in flight, and writes in cut order). Every store call holds
+one lock: a store client is used by one thread at a time. The caller acknowledges the events to
+Kafka only after the write that holds their rows returned.
 """
 
 from __future__ import annotations
 
 import logging
+import operator as op
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,13 +32,14 @@ from schemas.records import (
     DeadLetterRecord,
     DriftEventRecord,
     FrameRecord,
+    MonitorSnapshotRecord,
     StoreRecord,
 )
 from streams.config import Settings
 from streams.errors import StoreError, StoreUnavailable
 from streams.inference import Detector
 from streams.ingest import RawRecord
-from streams.pipeline import MonitoringPipeline, PipelineOutput
+from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.labels import label_records
 from streams.runners.partitions import PartitionMonitors
 from streams.runners.reference import load_reference
@@ -41,7 +51,7 @@ from streams.runners.write_behind import (
 )
 from streams.sinks import ClickHouseStore, retry
 
-__all__ = ["FlushResult", "KafkaRecord", "StreamWorker"]
+__all__ = ["FlushResult", "KafkaRecord", "PendingFlush", "StreamWorker"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +83,20 @@ class FlushResult:
     seconds: float = 0.0
 
 
+@dataclass
+class PendingFlush:
+    """Rows and drift snapshots cut from the pending state, to be written by :meth:`write_flush`.
+
+    ``events`` counts the events given to :meth:`StreamWorker.process` since the previous cut
+    (skipped replays included); ``offsets`` the highest offset of each partition involved.
+    """
+
+    groups: list[EventRows] = field(default_factory=list)
+    offsets: dict[int, int] = field(default_factory=dict)
+    snapshots: list[MonitorSnapshotRecord] = field(default_factory=list)
+    events: int = 0
+
+
 class StreamWorker:
     """Runs events from ``camera-events`` and ``labels`` into the store, durably."""
 
@@ -100,6 +124,10 @@ class StreamWorker:
         self._offsets: dict[int, int] = {}
         self._oldest_at: float | None = None
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-decode")
+        self._ahead: dict[tuple[int, int], tuple[list[RawRecord], Future[PreparedBatch]]] = {}
+        """First chunks decoded ahead by :meth:`prefetch`, by their first (partition, offset)."""
+        self._store_lock = threading.Lock()
+        """Held around every store call: processing and a flush write run on two threads."""
 
     @classmethod
     def create(cls, settings: Settings) -> StreamWorker:
@@ -138,7 +166,8 @@ class StreamWorker:
 
         def attempt() -> int:
             try:
-                return self.store.insert(records, known_new=state["known_new"])
+                with self._store_lock:
+                    return self.store.insert(records, known_new=state["known_new"])
             except StoreError:
                 state["known_new"] = False  # part may have landed: look keys up again
                 raise
@@ -158,7 +187,8 @@ class StreamWorker:
 
         def attempt() -> int:
             try:
-                return self.store.insert(records, known_new=state["known_new"])
+                with self._store_lock:
+                    return self.store.insert(records, known_new=state["known_new"])
             except StoreError:
                 state["known_new"] = False
                 raise
@@ -173,6 +203,20 @@ class StreamWorker:
 
     # --- events: process, then flush --------------------------------------------------------
 
+    def prefetch(self, batch: Sequence[KafkaRecord]) -> None:
+        """Start decoding the first chunk of a micro-batch that :meth:`process` gets next.
+
+        Callable from any thread (e.g. the event loop, while the previous micro-batch is
+        processed); :meth:`process` uses the result if its first chunk is the same records.
+        """
+        if not batch:
+            return
+        if len(self._ahead) > 4:  # decoded for micro-batches never processed (a rebalance)
+            self._ahead.clear()
+        chunk = [r.raw for r in batch[: self.settings.inference_batch_size]]
+        key = (batch[0].partition, batch[0].offset)
+        self._ahead[key] = (chunk, self._decoder.submit(self.pipeline.prepare, chunk))
+
     def process(self, batch: Sequence[KafkaRecord]) -> PipelineOutput:
         """Run a micro-batch through the pipeline and keep its rows pending (nothing written).
 
@@ -181,7 +225,8 @@ class StreamWorker:
         if self._oldest_at is None and batch:
             self._oldest_at = self._clock()
         self._events += len(batch)
-        fresh = [r for r in batch if not self.partitions.already_stored(r.partition, r.offset)]
+        with self._store_lock:  # a partition's first event restores its snapshot from the store
+            fresh = [r for r in batch if not self.partitions.already_stored(r.partition, r.offset)]
         if not fresh:
             return PipelineOutput()
         for r in fresh:
@@ -194,7 +239,12 @@ class StreamWorker:
         # and the pending rows stay on this thread, in offset order.
         step = self.settings.inference_batch_size
         chunks = [fresh[start : start + step] for start in range(0, len(fresh), step)]
-        pending = self._decoder.submit(self.pipeline.prepare, [r.raw for r in chunks[0]])
+        first = [r.raw for r in chunks[0]]
+        ahead = self._ahead.pop((chunks[0][0].partition, chunks[0][0].offset), None)
+        if ahead is not None and len(ahead[0]) == len(first) and all(map(op.is_, ahead[0], first)):
+            pending = ahead[1]  # decoded while the previous micro-batch was processed
+        else:
+            pending = self._decoder.submit(self.pipeline.prepare, first)
         for k, chunk in enumerate(chunks):
             prepared = pending.result()
             if k + 1 < len(chunks):
@@ -230,18 +280,35 @@ class StreamWorker:
         return self._clock() - self._oldest_at >= self.settings.worker_flush_interval_s
 
     def flush(self) -> FlushResult:
-        """Write every pending row, then the drift snapshots of the partitions involved.
+        """Write every pending row, then the drift snapshots: :meth:`cut` + :meth:`write_flush`."""
+        return self.write_flush(self.cut())
 
-        Rows go in one insert per table. If the store keeps rejecting them (not: cannot be
-        reached, which is waited for), the events are bisected until the refused ones are
-        isolated; they become ``store_rejected`` dead letters and everything else is written.
-        Snapshots are written last, so a snapshot in the store implies its rows are there.
+    def cut(self) -> PendingFlush:
+        """Take every pending row and snapshot the drift state of the partitions involved.
+
+        Call it on the thread that runs :meth:`process` (it reads the state that
+        :meth:`process` changes); the snapshots are the state right after the rows taken.
         """
-        start = time.perf_counter()
-        groups, offsets = self._groups, self._offsets
-        result = FlushResult(events=self._events)
+        pending = PendingFlush(self._groups, self._offsets, [], self._events)
         self._groups, self._offsets, self._rows, self._events = [], {}, 0, 0
         self._oldest_at = None
+        if pending.offsets:
+            pending.snapshots = self.partitions.snapshots(pending.offsets)
+        return pending
+
+    def write_flush(self, pending: PendingFlush) -> FlushResult:
+        """Write a cut: its rows in one insert per table, then its snapshots.
+
+        Write cuts one at a time, in the order they were cut (a snapshot in the store implies
+        the rows of every earlier cut are there). If the store keeps rejecting the rows (not:
+        cannot be reached, which is waited for), the events are bisected until the refused
+        ones are isolated; they become ``store_rejected`` dead letters and everything else is
+        written. Snapshots are written last, so a snapshot in the store implies its rows are
+        there.
+        """
+        start = time.perf_counter()
+        groups, offsets, snapshots = pending.groups, pending.offsets, pending.snapshots
+        result = FlushResult(events=pending.events)
         if not groups and not offsets:
             return result
         stamp = datetime.now(UTC)
@@ -252,10 +319,10 @@ class StreamWorker:
             ]
         # Only the first flush of a partition after (re)gaining it can hold rows that are
         # already stored (written before a crash, after the last snapshot); later flushes are
-        # new by construction, so their writes skip the stored-key lookup.
+        # new by construction, so their writes skip the stored-key lookup. (Asked now, when
+        # every earlier cut is written.)
         known_new = all(self.partitions.is_warm(p) for p in offsets)
         rows = [r for g in groups for r in g.records]
-        snapshots = self.partitions.snapshots(offsets) if offsets else []
         try:
             # one insert per table; snapshots come last in the list and so are written last
             self.write([*rows, *snapshots], known_new=known_new)
