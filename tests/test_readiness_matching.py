@@ -7,7 +7,9 @@ tests/test_evaluation_ap.py).
 from __future__ import annotations
 
 import json
+import random
 
+import numpy as np
 import pytest
 
 from streams.evaluation.boxes import PredictedBox, TruthBox
@@ -150,3 +152,79 @@ def test_label_id_is_stable_id_of_event_source_time() -> None:
 
     gt = GroundTruth.model_validate_json(_gt([]))
     assert label_id_for(gt) == stable_id(EVENT, "audit", gt.labelled_at.isoformat())
+
+
+def _outcome_by_match_boxes(
+    preds: list[PredictedBox], truths: list[TruthBox], threshold: float
+) -> tuple[object, ...]:
+    """frame_outcome's fields as match_boxes gives them for every frame (no shortcut)."""
+    kept = [p for p in preds if p.confidence >= threshold]
+    m = match_boxes(kept, truths)
+    return (
+        tuple(bool(x) for x in m.gt_matched),
+        tuple(bool(x) for x in m.pred_tp),
+        tuple(p.class_name for p in kept),
+        tuple(t.class_name for t in truths),
+    )
+
+
+def test_frame_outcome_without_boxes_on_one_side_equals_matching_them() -> None:
+    # frame_outcome skips match_boxes when there is nothing to match (no kept prediction or
+    # no truth): on random frames, with and without boxes, it must say what matching says
+    rng = random.Random(13)
+    classes = ["dent", "scratch", "stain"]
+
+    def box() -> tuple[float, float, float, float]:
+        x, y = rng.uniform(0, 50), rng.uniform(0, 50)
+        return (x, y, x + rng.uniform(0, 20), y + rng.uniform(0, 20))
+
+    shortcut = 0
+    for _ in range(2000):
+        preds = [
+            PredictedBox(rng.choice(classes), rng.random(), box())
+            for _ in range(rng.choice([0, 0, 1, 1, 2, 3]))
+        ]
+        truths = [TruthBox(rng.choice(classes), box()) for _ in range(rng.choice([0, 0, 1, 2]))]
+        threshold = rng.choice([0.3, 0.5, 0.8])
+        fo = frame_outcome(preds, truths, threshold)
+        assert (fo.gt_matched, fo.pred_tp, fo.pred_classes, fo.gt_classes) == (
+            _outcome_by_match_boxes(preds, truths, threshold)
+        )
+        shortcut += not (fo.gt_defective and fo.pred_defective)
+    assert 500 < shortcut < 1900  # both paths were taken many times
+
+
+def test_single_box_iou_equals_box_iou() -> None:
+    # match_boxes computes one prediction against one truth without numpy: the same IoU bits
+    from streams.inference.nms import box_iou
+    from streams.readiness.matching import _iou
+
+    rng = random.Random(7)
+    grid = [0.0, 0.1, 0.19, 0.2, 0.3, 1.0, 2.0, 10.0, 12.0, 14.0]
+    for _ in range(5000):
+        pick = rng.choice(grid) if rng.random() < 0.5 else rng.uniform(-5, 40)
+        a = sorted([pick, rng.choice(grid)]) + sorted([rng.uniform(-5, 40), rng.choice(grid)])
+        b = sorted([rng.choice(grid), rng.uniform(-5, 40)]) + sorted(rng.choice(grid) for _ in "xy")
+        a = [a[0], a[2], a[1], a[3]]
+        b = [b[0], b[2], b[1], b[3]] if rng.random() < 0.9 else [b[1], b[3], b[0], b[2]]
+        assert _iou(a, b) == float(box_iou([a], [b], np.float64)[0, 0])
+
+
+def test_one_prediction_one_truth_matches_like_the_matrix_path() -> None:
+    # the 1x1 shortcut against the general matrix path (reached with a second, unmatchable truth)
+    rng = random.Random(11)
+    far = TruthBox("dent", (1000.0, 1000.0, 1001.0, 1001.0))
+    for _ in range(3000):
+        x, y = rng.uniform(0, 10), rng.uniform(0, 10)
+        truth = TruthBox(rng.choice(["dent", "scratch"]), (x, y, x + 10, y + 10))
+        dx, dy = rng.choice([0.0, 2.0, 4.0, rng.uniform(-8, 8)]), rng.uniform(-8, 8)
+        pred = PredictedBox(
+            rng.choice(["dent", "scratch"]), 0.9, (x + dx, y + dy, x + dx + 10, y + dy + 10)
+        )
+        one = match_boxes([pred], [truth])
+        general = match_boxes([pred], [truth, far])
+        assert one.pred_tp.tolist() == general.pred_tp.tolist()
+        assert one.pred_gt.tolist() == general.pred_gt.tolist()
+        assert one.gt_matched.tolist() == general.gt_matched.tolist()[:1]
+    nan = PredictedBox("dent", 0.9, (float("nan"), 0.0, 10.0, 10.0))
+    assert match_boxes([nan], [TruthBox("dent", (0, 0, 10, 10))]).tp == 0  # numpy path

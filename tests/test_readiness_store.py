@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -204,3 +205,64 @@ def test_parse_by_rejects_unknown() -> None:
     assert parse_by("") == ()
     with pytest.raises(ConfigError, match="camera"):
         parse_by("camera")
+
+
+def test_outcome_rows_are_what_validating_them_gives() -> None:
+    # reconcile builds plain rows (no pydantic record per row): every value must already be
+    # what FrameOutcomeRecord's validation makes of it, type included
+    from streams.evaluation.boxes import PredictedBox
+    from streams.readiness.reconcile import _outcome_row, outcome_record
+    from streams.readiness.records import FrameOutcomeRecord
+
+    truths = [[10.0, 10.0, 40.0, 40.0], [100.0, 100.0, 130.0, 130.0]]
+    pending = (event_uuid(1), "lab-1", "qa", T0 + timedelta(hours=1), ["dent", "scratch"], truths)
+    frame = ("line-1", "cam-1", "day", "normal", "A", T0, "1.0.0", 0.9, 12.5, 7.25)
+    preds = [PredictedBox("dent", 0.9, BOX), PredictedBox("stain", 0.6, OTHER)]
+    for boxes in (preds, []):
+        row = _outcome_row((*pending, *frame), boxes, 0.5, T0 + timedelta(days=1))
+        record = outcome_record(row)
+        validated = tuple(getattr(record, f) for f in FrameOutcomeRecord.model_fields)
+        assert validated == row
+        assert [type(v) for v in validated] == [type(v) for v in row]
+    assert record.outcome == "FN" and record.gt_matched == [0, 0] and record.fn_boxes == 2
+
+
+def test_insert_new_rows_writes_each_key_once_like_insert(store: ClickHouseStore) -> None:
+    from streams.readiness.reconcile import _outcome_row
+    from streams.readiness.records import FrameOutcomeRecord
+
+    frame = ("line-1", "cam-1", "day", "normal", "A", T0, "1.0.0", 0.9, 12.5, 7.25)
+    rows = [
+        _outcome_row(
+            (event_uuid(n), f"lab-{n}", "qa", T0, [], [], *frame), [], 0.5, T0 + timedelta(days=1)
+        )
+        for n in range(3)
+    ]
+    assert store.insert_new_rows(FrameOutcomeRecord, [*rows, rows[0]]) == 3
+    stored = store.query(
+        "SELECT outcome_id, outcome, captured_at FROM frame_outcomes ORDER BY outcome_id"
+    ).result_rows
+    assert stored == sorted((r[0], "TN", T0) for r in rows)
+
+
+def test_the_scan_path_stores_the_same_outcomes_as_the_key_path(
+    store: ClickHouseStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # from SCAN_FROM pending labels on, reconcile reads all their frames in one scan instead of
+    # through event_keys chunk by chunk: the stored outcomes must not depend on the path
+    module = importlib.import_module("streams.readiness.reconcile")  # the package's name
+    # `reconcile` is the function
+
+    build_hand_case(store)
+    labels = [sample_label_line(event_uuid(99), [("dent", BOX)])]  # its frame never arrives
+    ingest_labels(store, labels)
+    sql = "SELECT * EXCEPT reconciled_at FROM frame_outcomes FINAL ORDER BY outcome_id"
+    assert reconcile(store, settings).reconciled == 9  # 9 < SCAN_FROM: the key path
+    by_keys = store.query(sql).result_rows
+    store.command("TRUNCATE TABLE linewatch.frame_outcomes")
+    monkeypatch.setattr(module, "SCAN_FROM", 1)
+    summary = reconcile(store, settings)
+    assert (summary.reconciled, summary.labels_without_frames) == (9, 1)
+    assert store.query(sql).result_rows == by_keys
+    assert any(r[15] == "TP" for r in by_keys) and any(r[15] == "FN" for r in by_keys)
+    assert reconcile(store, settings).reconciled == 0  # idempotent on the scan path too

@@ -15,6 +15,7 @@ by confidence: the most confident prediction takes its best still-free ground-tr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -64,6 +65,16 @@ def match_boxes(
 ) -> MatchResult:
     """Greedy, class-aware matching by descending confidence (ties keep input order)."""
     n_pred, n_gt = len(preds), len(truths)
+    if n_pred == 1 and n_gt == 1 and _finite(preds[0].box, truths[0].box):
+        # the common labelled defect: one box each; the same float64 IoU without numpy arrays
+        hit = preds[0].class_name == truths[0].class_name and (
+            _iou(preds[0].box, truths[0].box) >= iou_threshold
+        )
+        return MatchResult(
+            pred_tp=np.array([hit]),
+            pred_gt=np.array([0 if hit else -1], dtype=np.int64),
+            gt_matched=np.array([hit]),
+        )
     pred_gt = np.full(n_pred, -1, dtype=np.int64)
     gt_matched = np.zeros(n_gt, dtype=np.bool_)
     if n_pred and n_gt:
@@ -80,6 +91,22 @@ def match_boxes(
                 gt_matched[j] = True
                 pred_gt[i] = j
     return MatchResult(pred_tp=pred_gt >= 0, pred_gt=pred_gt, gt_matched=gt_matched)
+
+
+def _finite(*boxes: Sequence[float]) -> bool:
+    return all(math.isfinite(v) for box in boxes for v in box)
+
+
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """:func:`box_iou` of two finite boxes in float64, as plain floats (the same operations in
+    the same order, so the same value: ``test_single_box_iou_equals_box_iou``)."""
+    ax1, ay1, ax2, ay2 = (float(v) for v in a)
+    bx1, by1, bx2, by2 = (float(v) for v in b)
+    inter = max(min(ax2, bx2) - max(ax1, bx1), 0.0) * max(min(ay2, by2) - max(ay1, by1), 0.0)
+    area_a = max(ax2 - ax1, 0.0) * max(ay2 - ay1, 0.0)
+    area_b = max(bx2 - bx1, 0.0) * max(by2 - by1, 0.0)
+    union = area_a + area_b - inter
+    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -121,16 +148,21 @@ def frame_outcome(
     the true box an FN.
     """
     kept = [p for p in preds if p.confidence >= threshold]
-    m = match_boxes(kept, truths, iou_threshold)
     gt_def, pred_def = bool(truths), bool(kept)
     outcome: Outcome = ("TP" if pred_def else "FN") if gt_def else ("FP" if pred_def else "TN")
+    if gt_def and pred_def:
+        m = match_boxes(kept, truths, iou_threshold)
+        gt_matched = tuple(bool(x) for x in m.gt_matched)
+        pred_tp = tuple(bool(x) for x in m.pred_tp)
+    else:  # nothing to match (most labelled frames): what match_boxes returns, without numpy
+        gt_matched, pred_tp = (False,) * len(truths), (False,) * len(kept)
     return FrameOutcome(
         outcome=outcome,
         gt_defective=gt_def,
         pred_defective=pred_def,
         gt_classes=tuple(t.class_name for t in truths),
-        gt_matched=tuple(bool(x) for x in m.gt_matched),
+        gt_matched=gt_matched,
         pred_classes=tuple(p.class_name for p in kept),
-        pred_tp=tuple(bool(x) for x in m.pred_tp),
+        pred_tp=pred_tp,
         max_confidence=max((p.confidence for p in preds), default=0.0),
     )

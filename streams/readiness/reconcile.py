@@ -11,8 +11,8 @@ reconciled new labels, it replays the outcomes through the label-driven drift de
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,15 +26,15 @@ from streams.readiness.matching import frame_outcome
 from streams.readiness.records import FrameOutcomeRecord
 from streams.sinks import ClickHouseStore
 
-__all__ = ["IOU_THRESHOLD", "PRODUCTION_SPLIT", "ReconcileSummary", "reconcile"]
+__all__ = ["IOU_THRESHOLD", "PRODUCTION_SPLIT", "ReconcileSummary", "outcome_record", "reconcile"]
 
 log = logging.getLogger(__name__)
 
 IOU_THRESHOLD = 0.5
 PRODUCTION_SPLIT = "production"
-_CHUNK = 5000
+_CHUNK = 10_000
 
-PENDING_SQL = """
+PENDING_CTE = """
 WITH pending AS (
     -- the latest label of each event, unless its outcome at this threshold is stored already:
     -- in steady state a handful of rows, whatever the size of the store
@@ -51,35 +51,52 @@ WITH pending AS (
         WHERE threshold = {threshold:Float64}
     ) AS o ON o.event_id = l.event_id AND o.label_id = l.label_id
 )
-SELECT
-    l.event_id, l.label_id, l.source, l.labelled_at, l.class_names, l.boxes,
-    k.line_id, k.captured_at
-FROM pending AS l
+"""
+
+PENDING_SQL = PENDING_CTE + "SELECT * FROM pending"
+
+KEYS_SQL = (
+    PENDING_CTE
+    + """
 -- where each pending label's frame is (line, capture time), from event_keys by primary key:
 -- labels whose frame has not arrived drop out here
-INNER JOIN (
-    SELECT event_id, line_id, captured_at FROM linewatch.event_keys
-    WHERE event_id IN (SELECT event_id FROM pending)
-) AS k ON k.event_id = l.event_id
-LIMIT 1 BY l.event_id
-"""
-
-FRAMES_SQL = """
-SELECT event_id, line_id, camera_id, shift, lighting, product_variant, captured_at,
-       model_version, max_confidence, latency_ms, inference_ms
-FROM linewatch.frames
-WHERE line_id IN {lines:Array(String)}
-  AND captured_at >= {lo:DateTime64(3, 'UTC')} AND captured_at <= {hi:DateTime64(3, 'UTC')}
-  AND event_id IN {ids:Array(String)}
+SELECT event_id, line_id, captured_at FROM linewatch.event_keys
+WHERE event_id IN (SELECT event_id FROM pending)
 LIMIT 1 BY event_id
 """
+)
 
-DETECTIONS_SQL = """
-SELECT DISTINCT event_id, det_index, class_name, confidence, x1, y1, x2, y2
-FROM linewatch.detections
-WHERE line_id IN {lines:Array(String)}
-  AND captured_at >= {lo:DateTime64(3, 'UTC')} AND captured_at <= {hi:DateTime64(3, 'UTC')}
-  AND event_id IN {ids:Array(String)} AND confidence >= {threshold:Float64}
+SCAN_FROM = 20_000
+"""Pending labels from which ``reconcile`` reads the frames of all of them in one scan of
+``frames``/``detections`` (``event_id IN pending``) instead of finding each frame through
+``event_keys`` and reading it by sort key, chunk by chunk: when labels are spread over the whole
+store, both paths read every granule, and the scan reads each once."""
+
+LOOKUP_SQL = """
+-- the frames of one chunk of pending rows, each with its detections at the threshold (sorted by
+-- det_index); the chunk's ids are bound once for both tables, whose reads are bounded by the
+-- chunk's capture-time range on each of its lines (/*window*/, see _window)
+SELECT f.event_id, f.line_id, f.camera_id, f.shift, f.lighting, f.product_variant,
+       f.captured_at, f.model_version, f.max_confidence, f.latency_ms, f.inference_ms, d.dets
+FROM (
+    SELECT event_id, line_id, camera_id, shift, lighting, product_variant, captured_at,
+           model_version, max_confidence, latency_ms, inference_ms
+    FROM linewatch.frames
+    WHERE /*window*/ AND event_id IN {ids:Array(String)}
+    LIMIT 1 BY event_id
+) AS f
+LEFT JOIN (
+    SELECT event_id, arraySort(groupArray((det_index, class_name, confidence, x1, y1, x2, y2)))
+           AS dets
+    FROM (
+        SELECT DISTINCT event_id, det_index, class_name, confidence, x1, y1, x2, y2
+        FROM linewatch.detections
+        WHERE /*window*/ AND event_id IN {ids:Array(String)}
+          AND confidence >= {threshold:Float64}
+    )
+    GROUP BY event_id
+) AS d ON d.event_id = f.event_id
+SETTINGS join_use_nulls = 0
 """
 
 
@@ -100,40 +117,64 @@ class ReconcileSummary:
     """fnr / fpr drift events found over all reconciled units (:mod:`.label_drift`)."""
 
 
-def _window(pending: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
-    """Event ids, lines and capture-time range of pending rows (``frames``/``detections`` are
-    sorted by line and capture time, so a query bounded by them reads only that window)."""
-    return {
-        "ids": [r[0] for r in pending],
-        "lines": sorted({r[6] for r in pending}),
-        "lo": min(r[7] for r in pending),
-        "hi": max(r[7] for r in pending),
-    }
+def _window(pending: Sequence[tuple[Any, ...]]) -> tuple[str, dict[str, Any]]:
+    """The condition and parameters that bound a read of ``frames``/``detections`` (both sorted
+    by line and capture time) to the pending rows: per line, its capture-time range; and the
+    event ids. A chunk of rows sorted by (line, capture time) spans a few lines, the first and
+    the last of them only in part: one range per line reads only that part of them."""
+    ranges: dict[str, list[Any]] = {}
+    for r in pending:
+        span = ranges.setdefault(r[6], [r[7], r[7]])
+        span[0], span[1] = min(span[0], r[7]), max(span[1], r[7])
+    params: dict[str, Any] = {"ids": [r[0] for r in pending]}
+    terms = []
+    for i, (line, (lo, hi)) in enumerate(sorted(ranges.items())):
+        params |= {f"line{i}": line, f"lo{i}": lo, f"hi{i}": hi}
+        terms.append(
+            f"(line_id = {{line{i}:String}} AND captured_at >= {{lo{i}:DateTime64(3, 'UTC')}}"
+            f" AND captured_at <= {{hi{i}:DateTime64(3, 'UTC')}})"
+        )
+    return "(" + " OR ".join(terms) + ")", params
 
 
-def _frames(
-    store: ClickHouseStore, pending: Sequence[tuple[Any, ...]]
-) -> dict[str, tuple[Any, ...]]:
-    """``event_id -> (line_id, camera_id, …, inference_ms)`` of the pending rows' frames."""
-    rows = store.query(FRAMES_SQL, _window(pending)).result_rows
-    return {str(r[0]): tuple(r[1:]) for r in rows}
+_Found = dict[str, tuple[tuple[Any, ...], list[PredictedBox]]]
+"""``event_id -> ((line_id, camera_id, …, inference_ms), detections at the threshold)``."""
 
 
-def _detections(
-    store: ClickHouseStore, pending: Sequence[tuple[Any, ...]], threshold: float
-) -> dict[str, list[PredictedBox]]:
-    """Detections at ``threshold`` of the ``pending`` rows' frames, within their window."""
-    found: dict[str, list[PredictedBox]] = defaultdict(list)
-    params = {**_window(pending), "threshold": threshold}
-    rows = store.query(DETECTIONS_SQL, params).result_rows
-    for event_id, _idx, cls, conf, x1, y1, x2, y2 in rows:
-        found[event_id].append(PredictedBox(cls, float(conf), (x1, y1, x2, y2)))
+def _scan_sql() -> str:
+    """:data:`LOOKUP_SQL` for every pending label at once (see :data:`SCAN_FROM`)."""
+    bounded = "/*window*/ AND event_id IN {ids:Array(String)}"
+    assert LOOKUP_SQL.count(bounded) == 2
+    return PENDING_CTE + LOOKUP_SQL.replace(bounded, "event_id IN (SELECT event_id FROM pending)")
+
+
+def _found(rows: Sequence[tuple[Any, ...]]) -> _Found:
+    """``event_id -> ((line_id, camera_id, …, inference_ms), detections)`` of lookup rows."""
+    found: _Found = {}
+    for row in rows:
+        preds = [
+            PredictedBox(c, float(conf), (x1, y1, x2, y2))
+            for _i, c, conf, x1, y1, x2, y2 in row[11]
+        ]
+        found[str(row[0])] = (tuple(row[1:11]), preds)
     return found
 
 
-def _outcome_record(
+def _lookups(
+    store: ClickHouseStore, pending: Sequence[tuple[Any, ...]], threshold: float
+) -> dict[str, tuple[tuple[Any, ...], list[PredictedBox]]]:
+    """``event_id -> ((line_id, camera_id, …, inference_ms), detections at threshold)`` of the
+    frames of one chunk of pending rows."""
+    window, params = _window(pending)
+    sql = LOOKUP_SQL.replace("/*window*/", window)
+    return _found(store.query(sql, {**params, "threshold": threshold}).result_rows)
+
+
+def _outcome_row(
     row: tuple[Any, ...], preds: list[PredictedBox], threshold: float, now: datetime
-) -> FrameOutcomeRecord:
+) -> tuple[Any, ...]:
+    """The ``frame_outcomes`` row of one pending label (values in :class:`FrameOutcomeRecord`
+    field order, each already of its field's type: :func:`outcome_record` validates one)."""
     (event_id, label_id, source, labelled_at, class_names, boxes) = row[:6]
     (line_id, camera_id, shift, lighting, variant, captured_at) = row[6:12]
     (model_version, max_conf, latency_ms, inference_ms) = row[12:]
@@ -141,37 +182,42 @@ def _outcome_record(
         TruthBox(c, (b[0], b[1], b[2], b[3])) for c, b in zip(class_names, boxes, strict=True)
     ]
     fo = frame_outcome(preds, truths, threshold, IOU_THRESHOLD)
-    return FrameOutcomeRecord(
-        outcome_id=stable_id(event_id, label_id, threshold, model_version),
-        event_id=event_id,
-        label_id=label_id,
-        line_id=line_id,
-        camera_id=camera_id,
-        shift=shift,
-        lighting=lighting,
-        product_variant=variant,
-        split=PRODUCTION_SPLIT,
-        captured_at=captured_at,
-        labelled_at=labelled_at,
-        label_source=source,
-        model_version=model_version,
-        threshold=threshold,
-        iou_threshold=IOU_THRESHOLD,
-        outcome=fo.outcome,
-        gt_defective=fo.gt_defective,
-        pred_defective=fo.pred_defective,
-        gt_classes=list(fo.gt_classes),
-        gt_matched=[int(m) for m in fo.gt_matched],
-        pred_classes=list(fo.pred_classes),
-        pred_tp=[int(t) for t in fo.pred_tp],
-        tp_boxes=fo.tp_boxes,
-        fp_boxes=fo.fp_boxes,
-        fn_boxes=fo.fn_boxes,
-        max_confidence=float(max_conf),
-        latency_ms=float(latency_ms),
-        inference_ms=float(inference_ms),
-        reconciled_at=now,
+    return (
+        stable_id(event_id, label_id, threshold, model_version),  # outcome_id
+        str(event_id),
+        str(label_id),
+        str(line_id),
+        str(camera_id),
+        str(shift),
+        str(lighting),
+        str(variant),  # product_variant
+        PRODUCTION_SPLIT,  # split
+        captured_at,
+        labelled_at,
+        str(source),  # label_source
+        str(model_version),
+        float(threshold),
+        IOU_THRESHOLD,
+        fo.outcome,
+        fo.gt_defective,
+        fo.pred_defective,
+        list(fo.gt_classes),
+        [int(m) for m in fo.gt_matched],
+        list(fo.pred_classes),
+        [int(t) for t in fo.pred_tp],
+        fo.tp_boxes,
+        fo.fp_boxes,
+        fo.fn_boxes,
+        float(max_conf),  # max_confidence
+        float(latency_ms),
+        float(inference_ms),
+        now,  # reconciled_at
     )
+
+
+def outcome_record(row: tuple[Any, ...]) -> FrameOutcomeRecord:
+    """A validated record of one ``frame_outcomes`` row (tests: the rows need no validation)."""
+    return FrameOutcomeRecord(**dict(zip(FrameOutcomeRecord.model_fields, row, strict=True)))
 
 
 def reconcile(
@@ -183,22 +229,39 @@ def reconcile(
     operating threshold); the per-box matching is class-aware at IoU ≥ 0.5, greedy by confidence.
     """
     thr = operating_threshold(settings) if threshold is None else float(threshold)
-    pending = store.query(PENDING_SQL, {"threshold": thr}).result_rows
-    pending.sort(key=lambda r: (r[6], r[7]))  # line, capture time: each chunk a narrow window
+    labels = store.query(PENDING_SQL, {"threshold": thr}).result_rows
     now = datetime.now(UTC)
     written = 0
-    for start in range(0, len(pending), _CHUNK):
-        chunk = pending[start : start + _CHUNK]
-        frames = _frames(store, chunk)
-        preds = _detections(store, chunk, thr)
-        records = [
-            _outcome_record((*r[:6], *frames[r[0]]), preds.get(r[0], []), thr, now)
+
+    def write(chunk: Sequence[tuple[Any, ...]], found: _Found) -> int:
+        rows = [
+            _outcome_row((*r[:6], *found[r[0]][0]), found[r[0]][1], thr, now)
             for r in chunk
-            if r[0] in frames
+            if r[0] in found
         ]
         # known_new: a pending row has no outcome at this threshold (the anti-join above), and
         # its outcome_id is a hash of (event, label, threshold, model version): none is stored
-        written += store.insert(records, known_new=True)
+        return store.insert_new_rows(FrameOutcomeRecord, rows)
+
+    if len(labels) >= SCAN_FROM:
+        found = _found(store.query(_scan_sql(), {"threshold": thr}).result_rows)
+        for start in range(0, len(labels), _CHUNK):
+            written += write(labels[start : start + _CHUNK], found)
+    elif labels:
+        keys = {r[0]: r[1:] for r in store.query(KEYS_SQL, {"threshold": thr}).result_rows}
+        pending = [(*r, *keys[r[0]]) for r in labels if r[0] in keys]
+        pending.sort(key=lambda r: (r[6], r[7]))  # line, capture time: each chunk a narrow window
+        chunks = [pending[start : start + _CHUNK] for start in range(0, len(pending), _CHUNK)]
+        # the next chunk's frames and detections are read (chDB / the server work outside the
+        # GIL) while this chunk's outcomes are built and written
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(_lookups, store, chunks[0], thr) if chunks else None
+            for i, chunk in enumerate(chunks):
+                assert ahead is not None
+                found = ahead.result()
+                if i + 1 < len(chunks):
+                    ahead = pool.submit(_lookups, store, chunks[i + 1], thr)
+                written += write(chunk, found)
     orphans = store.query(ORPHANS_SQL).result_rows[0][0]
     drifts = 0
     if written:

@@ -768,7 +768,39 @@ class ClickHouseStore:
             return
         columns = list(model.model_fields)
         rows = [[getattr(r, c) for c in columns] for r in fresh]
-        token = stable_id(model.__table__, *sorted((r.key() for r in fresh), key=repr))
+        self._insert_values(model, rows, [r.key() for r in fresh], result)
+
+    def insert_new_rows(self, model: type[StoreRecord], rows: Sequence[Sequence[object]]) -> int:
+        """Write plain rows (one value per field of ``model``, in field order) whose keys the
+        caller can prove are not stored yet, as :meth:`write` with ``known_new=True`` does for
+        records; a key repeated within ``rows`` is written once. Return the rows written.
+
+        For a caller that builds tens of thousands of rows of one table at once (``reconcile``):
+        it saves building and reading back a pydantic record per row. The values must already
+        have their field's type (what validating them as ``model`` would give).
+        """
+        index = [list(model.model_fields).index(k) for k in model.__key__]
+        unique: dict[tuple[object, ...], Sequence[object]] = {}
+        for row in rows:
+            unique.setdefault(tuple(row[i] for i in index), row)
+        result = WriteResult()
+        with self._lock:
+            self._check_open(f"write {len(rows)} rows")
+            self._insert_values(model, list(unique.values()), list(unique), result)
+        return result.rows
+
+    def _insert_values(
+        self,
+        model: type[StoreRecord],
+        rows: Sequence[Sequence[object]],
+        keys: Sequence[tuple[object, ...]],
+        result: WriteResult,
+    ) -> None:
+        """One ``INSERT`` of ``rows`` (values in field order) with the token of their ``keys``."""
+        if not rows:
+            return
+        columns = list(model.model_fields)
+        token = stable_id(model.__table__, *sorted(keys, key=repr))
         try:
             self._client.insert(
                 f"{DATABASE}.{model.__table__}",
