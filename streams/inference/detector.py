@@ -6,11 +6,10 @@ import importlib.resources
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 from pydantic import TypeAdapter
 
 from schemas.results import Detection
@@ -20,6 +19,9 @@ from streams.inference.decoders import Decoder, OutputInfo, infer_format, make_d
 from streams.inference.nms import nms, valid_boxes
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
 from streams.inference.spec import ModelSpec, load_spec
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 __all__ = ["SHIPPED_SPEC", "Detector", "shipped_spec_path"]
 
@@ -66,6 +68,8 @@ def _sniff(path: Path) -> str:
 
 
 def _session(path: Path, threads: int | None, providers: Sequence[str]) -> ort.InferenceSession:
+    import onnxruntime as ort  # only a loaded model needs it: store-only commands start without
+
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # No busy-waiting between runs: the pipeline's own work (decode, statistics, drift, store)
@@ -163,6 +167,8 @@ class Detector:
             if providers is None and settings.inference.providers:
                 providers = settings.inference.providers
         if providers:
+            import onnxruntime as ort
+
             missing = [p for p in providers if p not in ort.get_available_providers()]
             if missing:  # onnxruntime would only warn and run on the CPU instead
                 raise ConfigError(

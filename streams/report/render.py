@@ -11,10 +11,12 @@ each section shows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import Any, ParamSpec
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -68,6 +70,9 @@ _ENV = Environment(
 )
 
 Rows = list[list[str]]
+_P = ParamSpec("_P")
+_Draw = Callable[..., "Future[Plot]"]
+"""Queues one plot function with its arguments on the report's drawing thread."""
 
 
 def _p(p: Proportion) -> str:
@@ -160,7 +165,7 @@ def _production_section(m: ReadinessMetrics) -> _Production:
 
 
 # ---------------------------------------------------------------- other sections
-def _slices_section(m: ReadinessMetrics) -> dict[str, Any] | None:
+def _slices_section(m: ReadinessMetrics, draw: _Draw) -> dict[str, Any] | None:
     if not m.slices:
         return None
     slices = [{**s.key, "recall": s.recall, "fpr": s.fpr} for s in m.slices]
@@ -176,7 +181,7 @@ def _slices_section(m: ReadinessMetrics) -> dict[str, Any] | None:
         ]
         for s in m.slices
     ]
-    return {"heatmap": plots.slice_heatmaps(slices), "rows": rows}
+    return {"heatmap": draw(plots.slice_heatmaps, slices), "rows": rows}
 
 
 # frames counted exactly (FINAL); the slices from the daily rollup (one row per slice and day,
@@ -273,7 +278,7 @@ def _budget_rows(store: ClickHouseStore, settings: Settings) -> Rows | None:
     ]
 
 
-def _drift_section(store: ClickHouseStore, settings: Settings) -> dict[str, Any]:
+def _drift_section(store: ClickHouseStore, settings: Settings, draw: _Draw) -> dict[str, Any]:
     rows = store.query(
         "SELECT line_id, shift, lighting, signal, hour, alarms "
         "FROM linewatch.v_drift_timeline ORDER BY hour"
@@ -296,7 +301,7 @@ def _drift_section(store: ClickHouseStore, settings: Settings) -> dict[str, Any]
     top = sorted(by_slice.items(), key=lambda kv: -kv[1])[:15]
     return {
         "budget": budget,
-        "timeline": plots.drift_timeline(rows),
+        "timeline": draw(plots.drift_timeline, rows),
         "rows": [[k, str(v)] for k, v in top],
         "causes": _cause_rows(store),
     }
@@ -321,14 +326,14 @@ def _hist(rows: list[tuple[Any, ...]]) -> dict[float, int]:
     return out
 
 
-def _confidence_section(store: ClickHouseStore, m: ReadinessMetrics) -> dict[str, Any]:
+def _confidence_section(store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw) -> dict[str, Any]:
     prod = _hist(
         store.query("SELECT bin, frames FROM linewatch.v_confidence_hist_production").result_rows
     )
     lab = _hist(store.query("SELECT bin, frames FROM linewatch.v_confidence_hist_lab").result_rows)
-    histograms: Plot | None = None
+    histograms: Future[Plot] | None = None
     if prod or lab:
-        histograms = plots.confidence_histograms(lab, prod, m.threshold, m.review_band)
+        histograms = draw(plots.confidence_histograms, lab, prod, m.threshold, m.review_band)
     return {"histograms": histograms, "lab": bool(lab), "production": bool(prod)}
 
 
@@ -336,7 +341,7 @@ def _share(k: int, n: int) -> str:
     return "no data" if n == 0 else f"{k / n:.0%} ({k}/{n})"
 
 
-def _robustness_section(store: ClickHouseStore) -> dict[str, Any]:
+def _robustness_section(store: ClickHouseStore, draw: _Draw) -> dict[str, Any]:
     res = store.query(
         "SELECT * FROM linewatch.v_corruption_robustness "
         "ORDER BY kind = 'novel', kind != 'clean', corruption, severity"
@@ -361,16 +366,18 @@ def _robustness_section(store: ClickHouseStore) -> dict[str, Any]:
     ]
     return {
         "curves": (
-            plots.robustness_curves(corr, None if clean is None else clean["recall"])
+            draw(plots.robustness_curves, corr, None if clean is None else clean["recall"])
             if corr
             else None
         ),
-        "failure_modes": plots.failure_mode_bars(rows),
+        "failure_modes": draw(plots.failure_mode_bars, rows),
         "rows": table,
     }
 
 
-def _latency_section(store: ClickHouseStore, m: ReadinessMetrics) -> dict[str, Any] | None:
+def _latency_section(
+    store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw
+) -> dict[str, Any] | None:
     if not any(lat.frames for lat in m.latency):
         return None
     qs = ", ".join(f"{q / 100:.2f}" for q in range(101))
@@ -392,7 +399,7 @@ def _latency_section(store: ClickHouseStore, m: ReadinessMetrics) -> dict[str, A
         ]
         for lat in m.latency
     ]
-    return {"curves": plots.latency_curves(curves, takt), "rows": rows}
+    return {"curves": draw(plots.latency_curves, curves, takt), "rows": rows}
 
 
 def _review_section(
@@ -412,6 +419,13 @@ def _review_section(
     }
 
 
+def _drawn(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``section`` with each plot's future replaced by the plot (re-raising a drawing error)."""
+    if section is None:
+        return None
+    return {k: v.result() if isinstance(v, Future) else v for k, v in section.items()}
+
+
 def render_report(
     store: ClickHouseStore,
     settings: Settings,
@@ -419,12 +433,31 @@ def render_report(
     metrics: ReadinessMetrics | None = None,
     verdict: ReadinessVerdict | None = None,
 ) -> str:
-    """The whole report (reconciles pending labels first unless ``metrics`` is given)."""
+    """The whole report (reconciles pending labels first unless ``metrics`` is given).
+
+    The plots are drawn on one worker thread, in the order the sections ask for them, while
+    this thread runs the next sections' queries (chDB and the HTTP client release the GIL while
+    a query runs); only that thread uses pyplot. The HTML is the same as drawing them in turn.
+    """
     m = metrics or compute_metrics(store, settings)
     gaps = [tuple(r) for r in store.query(GAP_SQL, GAP_PARAMETERS).result_rows]
     v = verdict or verdict_from_metrics(m, settings, gaps)
     # the stylesheet ships with the package: the one value written unescaped
     css = Markup(resources.files("streams.report").joinpath("report.css").read_text("utf-8"))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-plots") as pool:
+
+        def draw(fn: Callable[_P, Plot], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[Plot]:
+            return pool.submit(fn, *args, **kwargs)
+
+        built = {
+            "slices": _slices_section(m, draw),
+            "drift": _drift_section(store, settings, draw),
+            "confidence": _confidence_section(store, m, draw),
+            "robustness": _robustness_section(store, draw),
+            "latency": _latency_section(store, m, draw),
+            "review": _review_section(store, m, settings),
+        }
+        drawn = {name: _drawn(section) for name, section in built.items()}
     return _ENV.get_template("report.html.j2").render(
         sections=SECTIONS,
         fill=FILL,
@@ -434,12 +467,12 @@ def render_report(
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         verdict=v,
         production=_production_section(m),
-        slices=_slices_section(m),
+        slices=drawn["slices"],
         estimates=_estimates_section(m),
-        drift=_drift_section(store, settings),
+        drift=drawn["drift"],
         gap=_gap_section(gaps, settings.readiness.max_reference_gap),
-        confidence=_confidence_section(store, m),
-        robustness=_robustness_section(store),
-        latency=_latency_section(store, m),
-        review=_review_section(store, m, settings),
+        confidence=drawn["confidence"],
+        robustness=drawn["robustness"],
+        latency=drawn["latency"],
+        review=drawn["review"],
     )
