@@ -162,7 +162,7 @@ def _found(rows: Sequence[tuple[Any, ...]]) -> _Found:
 
 def _lookups(
     store: ClickHouseStore, pending: Sequence[tuple[Any, ...]], threshold: float
-) -> dict[str, tuple[tuple[Any, ...], list[PredictedBox]]]:
+) -> _Found:
     """``event_id -> ((line_id, camera_id, …, inference_ms), detections at threshold)`` of the
     frames of one chunk of pending rows."""
     window, params = _window(pending)

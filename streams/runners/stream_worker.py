@@ -162,6 +162,35 @@ class StreamWorker:
         call blocks. Other store errors get ``attempts`` tries (``None``: the setting
         ``worker.write_attempts``) and then propagate.
         """
+        self._insert_retrying(
+            records,
+            known_new,
+            attempts=attempts or self.settings.worker.write_attempts,
+            forever_on=(StoreUnavailable,),
+            what=f"store write of {len(records)} rows",
+        )
+
+    def _write_forever(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> None:
+        """Write rows that must not be dropped (dead letters, snapshots): retry any store error."""
+        self._insert_retrying(
+            records,
+            known_new,
+            attempts=None,
+            forever_on=(),
+            what=f"store write of {len(records)} rows that must not be dropped",
+        )
+
+    def _insert_retrying(
+        self,
+        records: Sequence[StoreRecord],
+        known_new: bool,
+        *,
+        attempts: int | None,
+        forever_on: tuple[type[BaseException], ...],
+        what: str,
+    ) -> None:
+        """One insert under the store lock, retried by :func:`~streams.sinks.retry`; after a
+        failed try the stored-key lookup is back on (part of the rows may have landed)."""
         state = {"known_new": known_new}
 
         def attempt() -> int:
@@ -174,31 +203,11 @@ class StreamWorker:
 
         retry(
             attempt,
-            attempts=attempts or self.settings.worker.write_attempts,
+            attempts=attempts,
             max_delay_s=self._max_backoff_s,
-            forever_on=(StoreUnavailable,),
+            forever_on=forever_on,
             sleep=self._sleep,
-            what=f"store write of {len(records)} rows",
-        )
-
-    def _write_forever(self, records: Sequence[StoreRecord], *, known_new: bool = False) -> None:
-        """Write rows that must not be dropped (dead letters, snapshots): retry any store error."""
-        state = {"known_new": known_new}
-
-        def attempt() -> int:
-            try:
-                with self._store_lock:
-                    return self.store.insert(records, known_new=state["known_new"])
-            except StoreError:
-                state["known_new"] = False
-                raise
-
-        retry(
-            attempt,
-            attempts=None,
-            max_delay_s=self._max_backoff_s,
-            sleep=self._sleep,
-            what=f"store write of {len(records)} rows that must not be dropped",
+            what=what,
         )
 
     # --- events: process, then flush --------------------------------------------------------
