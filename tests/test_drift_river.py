@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -54,6 +55,24 @@ def test_all_of_rivers_general_checks_are_collected() -> None:
     with pytest.raises(AttributeError):
         # River's own detectors are not Estimators either
         checks.common.check_tags(drift.ADWIN())  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize("model", list(_models()), ids=lambda m: m.__class__.__name__)
+def test_clone_is_independent(model: base.Base) -> None:
+    # River's check_clone_is_independent is a dataset check (needs scikit-learn): the same
+    # property here. Updating a clone leaves the original's state untouched, and the reverse.
+    original = model.clone()
+    binary = isinstance(original, base.BinaryDriftDetector)
+    stream = [i % 2 for i in range(300)] if binary else [float(i % 7) for i in range(300)]
+    before = pickle.dumps(original)
+    twin = original.clone()
+    for x in stream:
+        twin.update(x)  # type: ignore[attr-defined]
+    assert pickle.dumps(original) == before
+    assert pickle.dumps(twin) != before
+    for x in stream[:50]:
+        original.update(x)  # type: ignore[attr-defined]
+    assert pickle.dumps(original.clone()) == before
 
 
 def test_river_base_types_and_read_only_flag() -> None:
