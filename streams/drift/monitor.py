@@ -509,8 +509,8 @@ class DriftMonitor:
     def restore(cls, data: bytes, reference: ReferenceProfile, settings: Settings) -> DriftMonitor:
         """A monitor that continues exactly where the snapshotted one stopped.
 
-        Reads the current JSON format and converts version-1 pickles without executing them
-        (:func:`streams.drift.state.decode_snapshot`). A detector whose class or parameters
+        Reads the JSON format of :func:`streams.drift.state.decode_snapshot` (anything else,
+        a pickle included, is refused with a :class:`~streams.errors.ConfigError`). A detector whose class or parameters
         changed since the snapshot (other settings, another frame rate), or a River detector
         without a typed state, starts cold; the others continue exactly.
         """
