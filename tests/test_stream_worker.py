@@ -58,6 +58,9 @@ def test_partition_turns_warm_after_its_first_flush_and_replays_are_skipped(
     assert worker.flush().frames == 8
     assert _count(worker.store, "frames") == 16
     assert _count(worker.store, "monitor_snapshots") == 2  # one per flush, not per micro-batch
+    # the table keeps the latest snapshot per partition: merges replace the older one
+    worker.store.command("OPTIMIZE TABLE linewatch.monitor_snapshots FINAL")
+    assert _count(worker.store, "monitor_snapshots") == 1
     assert worker.partitions.committed[0] == 15
     worker.revoke({0})
     assert not worker.partitions.is_warm(0)
