@@ -14,12 +14,11 @@ Settings are grouped by concern; each group is a nested model and each value is 
 - ``drift``: detectors, false-alarm budget and slice bookkeeping;
 - ``readiness`` and ``estimation``: the verdict's criteria and label-free estimates.
 
-The flat names of the previous release (``LINEWATCH_STORE``, ``LINEWATCH_BATCH_SIZE``, ...) still
-work for one release: each is read into its new place with a :class:`DeprecationWarning` and a
-log line naming the new variable (:data:`DEPRECATED_NAMES`); the new variable wins when both are
-set. ``docs/configuration.md`` lists every variable with its old name. The groups' models
-(fields, bounds, descriptions, checks) are in :mod:`streams.config_groups`; this module reads
-them from the environment and explains what is wrong with a value.
+A whole group may also be given as one JSON object (``LINEWATCH_READINESS='{"max_fpr": 0.05}'``).
+A ``LINEWATCH_*`` variable that names no setting is logged once with the nearest variable that
+does (a typo is never silently ignored). ``docs/configuration.md`` lists every variable. The
+groups' models (fields, bounds, descriptions, checks) are in :mod:`streams.config_groups`; this
+module reads them from the environment and explains what is wrong with a value.
 
 >>> s = Settings(store={"dsn": "chdb:///tmp/x"})
 >>> s.store.dsn
@@ -40,13 +39,13 @@ equal to 1
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
 import re
 import types
 import typing
-import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -60,7 +59,6 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -86,10 +84,10 @@ from streams.config_groups import (
 from streams.errors import InvalidSettings
 
 __all__ = [
-    "DEPRECATED_NAMES",
     "ENV_PREFIX",
     "GROUPS",
     "NESTED_DELIMITER",
+    "OTHER_VARIABLES",
     "DriftSettings",
     "EstimationSettings",
     "InferenceSettings",
@@ -105,77 +103,14 @@ __all__ = [
     "env_name",
     "get_settings",
     "settings_error",
+    "unknown_variables",
 ]
+
+OTHER_VARIABLES: tuple[str, ...] = ()
+"""``LINEWATCH_*`` variables read outside the settings groups."""
 
 _SHOWN_VALUE_CHARS = 120
 _log = logging.getLogger(__name__)
-
-
-DEPRECATED_NAMES: dict[str, tuple[str, str]] = {
-    f"{ENV_PREFIX}{old.upper()}": (group, new)
-    for old, group, new in [
-        ("store", "store", "dsn"),
-        ("store_password", "store", "password"),
-        ("batch_size", "store", "flush_rows"),
-        ("flush_interval_s", "store", "flush_interval_s"),
-        ("kafka_bootstrap", "kafka", "bootstrap"),
-        ("kafka_security_protocol", "kafka", "security_protocol"),
-        ("kafka_sasl_mechanism", "kafka", "sasl_mechanism"),
-        ("kafka_sasl_username", "kafka", "sasl_username"),
-        ("kafka_sasl_password", "kafka", "sasl_password"),
-        ("kafka_ssl_cafile", "kafka", "ssl_cafile"),
-        ("topic_events", "kafka", "topic_events"),
-        ("topic_labels", "kafka", "topic_labels"),
-        ("topic_dlq", "kafka", "topic_dlq"),
-        ("topic_drift", "kafka", "topic_drift"),
-        ("topic_partitions", "kafka", "topic_partitions"),
-        ("topic_replication", "kafka", "topic_replication"),
-        ("worker_id", "worker", "app_id"),
-        ("worker_web_port", "worker", "web_port"),
-        ("worker_data_dir", "worker", "data_dir"),
-        ("worker_batch_size", "worker", "take_max_events"),
-        ("inference_batch_timeout_s", "worker", "take_window_s"),
-        ("worker_flush_rows", "worker", "flush_rows"),
-        ("worker_flush_interval_s", "worker", "flush_interval_s"),
-        ("worker_write_attempts", "worker", "write_attempts"),
-        ("model", "inference", "model"),
-        ("operating_threshold", "inference", "operating_threshold"),
-        ("store_score_floor", "inference", "store_score_floor"),
-        ("review_band", "inference", "review_band"),
-        ("inference_batch_size", "inference", "batch_frames"),
-        ("inference_threads", "inference", "threads"),
-        ("inference_providers", "inference", "providers"),
-        ("max_image_bytes", "ingest", "max_image_bytes"),
-        ("max_image_pixels", "ingest", "max_image_pixels"),
-        ("min_image_side", "ingest", "min_image_side"),
-        ("image_roots", "ingest", "image_roots"),
-        ("captured_at_min", "ingest", "captured_at_min"),
-        ("captured_at_max_ahead_s", "ingest", "captured_at_max_ahead_s"),
-        ("dead_letter_max_payload_bytes", "ingest", "dead_letter_max_payload_bytes"),
-        ("timezone", "plant", "timezone"),
-        ("shifts", "plant", "shifts"),
-        ("lines", "plant", "lines"),
-        ("lux_bucket_edges", "plant", "lux_bucket_edges"),
-        ("brightness_bucket_edges", "plant", "brightness_bucket_edges"),
-        ("lighting_bucket_names", "plant", "lighting_bucket_names"),
-        ("reference", "drift", "reference"),
-        ("drift_detector", "drift", "detector"),
-        ("drift_binary_detector", "drift", "binary_detector"),
-        ("drift_label_detector", "drift", "label_detector"),
-        ("drift_label_fnr", "drift", "label_fnr"),
-        ("drift_label_fpr", "drift", "label_fpr"),
-        ("false_alarms_per_line_week", "drift", "false_alarms_per_line_week"),
-        ("drift_false_alarms_per_event", "drift", "false_alarms_per_event"),
-        ("drift_warmup_events", "drift", "warmup_events"),
-        ("gap_window_events", "drift", "gap_window_events"),
-        ("slice_idle_seconds", "drift", "slice_idle_s"),
-        ("max_slices", "drift", "max_slices"),
-    ]
-}
-"""The previous release's flat variables (read for one more release, with a warning) and the
-``(group, name)`` each now sets."""
-
-_OLD_NAME = {new: old for old, new in DEPRECATED_NAMES.items()}
 
 
 def _is_complex(info: FieldInfo) -> bool:
@@ -196,57 +131,42 @@ def _is_complex(info: FieldInfo) -> bool:
     )
 
 
-def _deprecated_values(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """The settings given by deprecated flat variables, as ``{group: {name: value}}``, with one
-    :class:`DeprecationWarning` and log line per variable naming its replacement."""
-    found: dict[str, dict[str, Any]] = {}
-    upper = {name.upper(): value for name, value in environ.items()}
-    for old, (group, name) in DEPRECATED_NAMES.items():
-        if old not in upper:
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``LINEWATCH_*`` variables that name no setting, each with the nearest one that does.
+
+    A misspelt name inside a group (``LINEWATCH_STORE__FLUSHROWS``) is refused by the group
+    itself; this finds the rest, e.g. a flat name without its group:
+
+    >>> unknown_variables({"LINEWATCH_STORE__FLUSH_ROWS": "5", "LINEWATCH_TIMEZONE": "UTC"})
+    ['LINEWATCH_TIMEZONE names no setting (did you mean LINEWATCH_PLANT__TIMEZONE?)']
+    """
+    by_name = {
+        name: env_name(group, name)
+        for group, model in GROUPS.items()
+        for name in model.model_fields
+    }
+    known = {env_name(group) for group in GROUPS} | set(OTHER_VARIABLES) | set(by_name.values())
+    found = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or NESTED_DELIMITER in upper:
             continue
-        new = env_name(group, name)
-        if new in upper:
-            message = (
-                f"{old} is deprecated and ignored because {new} is set too (the new name wins); "
-                f"remove {old}"
-            )
-        else:
-            message = (
-                f"{old} is deprecated and will stop working in the next release: rename it to {new}"
-            )
-            raw = upper[old]
-            value: Any = raw
-            if _is_complex(GROUPS[group].model_fields[name]):
-                try:
-                    value = json.loads(raw)
-                except ValueError:
-                    raise InvalidSettings(
-                        f"{old} (now {new}) is not valid JSON: give lists and mappings as JSON, "
-                        """e.g. [0.15, 0.5] or {"line-1": {"takt_units_per_minute": 90}}"""
-                    ) from None
-            found.setdefault(group, {})[name] = value
-        warnings.warn(message, DeprecationWarning, stacklevel=4)
-        _log.warning("%s", message)
+        name = upper.removeprefix(ENV_PREFIX).lower()
+        near = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.6)
+        hint = f" (did you mean {by_name[near[0]]}?)" if near else ""
+        found.append(f"{variable} names no setting{hint}")
     return found
 
 
-class _DeprecatedEnvSource(PydanticBaseSettingsSource):
-    """The deprecated flat variables, below the new ones in priority."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # everything is read at once in __call__
-
-    def __call__(self) -> dict[str, Any]:
-        return _deprecated_values(os.environ)
+_warned: set[str] = set()
 
 
-class _EnvSource(EnvSettingsSource):
-    """``LINEWATCH_<GROUP>__<NAME>`` variables; ``LINEWATCH_STORE`` is the deprecated DSN, not
-    the store group as JSON."""
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        env = super()._load_env_vars()
-        return {k: v for k, v in env.items() if k.upper() != env_name("store")}
+def _warn_unknown_variables() -> None:
+    """Log each variable :func:`unknown_variables` finds, once per process."""
+    for problem in unknown_variables(os.environ):
+        if problem not in _warned:
+            _warned.add(problem)
+            _log.warning("%s; it is ignored", problem)
 
 
 class Settings(BaseSettings):
@@ -283,8 +203,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Options, then ``LINEWATCH_<GROUP>__<NAME>``, then the deprecated flat names."""
-        return (init_settings, _EnvSource(settings_cls), _DeprecatedEnvSource(settings_cls))
+        """Options, then ``LINEWATCH_<GROUP>__<NAME>`` (or a group as JSON)."""
+        _warn_unknown_variables()
+        return (init_settings, env_settings)
 
     store: StoreSettings = Field(
         default_factory=StoreSettings,
@@ -379,7 +300,7 @@ def _given(given: Mapping[str, Any], group: str, name: str) -> bool:
     return values is not None
 
 
-def _problem(error: Any, given: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+def _problem(error: Any, given: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     message = str(error.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -388,13 +309,7 @@ def _problem(error: Any, given: Mapping[str, Any], environ: Mapping[str, str]) -
     group, name, inner = loc[0], loc[1], loc[2:]
     variable = env_name(group, name)
     shown = variable + (f" {'.'.join(inner)}" if inner else "")
-    old = _OLD_NAME.get((group, name))
-    if _given(given, group, name):
-        source = " (given as an option)"
-    elif old is not None and old in environ and variable not in environ:
-        source = f" (given as {old}, deprecated)"
-    else:
-        source = ""
+    source = " (given as an option)" if _given(given, group, name) else ""
     secret = (group, name) in _SECRET_FIELDS
     return f"{shown}={_shown(secret, error.get('input'))}{source} is invalid: {message}"
 
@@ -425,13 +340,20 @@ def settings_error(exc: Exception, *, given: Mapping[str, Any] | None = None) ->
     """
     environ = {name.upper(): value for name, value in os.environ.items()}
     if isinstance(exc, ValidationError):
-        problems = [_problem(e, given or {}, environ) for e in exc.errors()]
+        problems = [_problem(e, given or {}) for e in exc.errors()]
         return InvalidSettings("; ".join(dict.fromkeys(problems)))
     text = str(exc)
     found = re.search(r'field "([^"]+)"', text)
     if found:
         group = found.group(1)
         variable = _bad_json(group, environ) if group in GROUPS else env_name(group)
+        if group in GROUPS and variable == env_name(group):
+            first = next(iter(GROUPS[group].model_fields))
+            return InvalidSettings(
+                f"{variable} is not valid JSON: it gives the whole {group} group as one JSON "
+                f"object; one setting is {env_name(group, '<name>')}, e.g. "
+                f"{env_name(group, first)}"
+            )
         return InvalidSettings(
             f"{variable} is not valid JSON: give lists and mappings as JSON, "
             """e.g. [0.15, 0.5] or {"line-1": {"takt_units_per_minute": 90}}"""

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from streams.config import DEPRECATED_NAMES, GROUPS, LineConfig, Settings, env_name
+from streams.config import GROUPS, LineConfig, Settings, env_name
 
 __all__ = ["DOC_PATH", "render_markdown"]
 
@@ -42,14 +42,11 @@ have (a typo such as `LINEWATCH_STORE__FLUSHROWS`) is refused. Command-line opti
 `--model`, ...) override the variable of the same setting and are checked the same way. An invalid
 value stops every command with one `error:` line naming the variable, the value and what is
 allowed (exit status 2). Secrets (passwords, the password in a store DSN) are never shown.
-`readiness` and `estimation` may also be given whole, as one JSON object in
-`LINEWATCH_READINESS` / `LINEWATCH_ESTIMATION` (as in earlier releases); a `__` variable of the
-same group overrides the key it names.
-
-**Deprecated names.** The flat names of earlier releases (last column) still work in this
-release: each is read into its new setting, with a `DeprecationWarning` and a log line naming the
-new variable. When both are set, the new variable wins (and the warning says so). They will stop
-working in the next release: rename them.
+Every group may also be given whole, as one JSON object in `LINEWATCH_<GROUP>` (e.g.
+`LINEWATCH_READINESS='{"max_fpr": 0.05}'`); a `__` variable of the same group overrides the key it
+names. Any other `LINEWATCH_*` variable names no setting: it is ignored with one log line naming
+the nearest variable that does (`LINEWATCH_TIMEZONE names no setting (did you mean
+LINEWATCH_PLANT__TIMEZONE?)`).
 
 Checks across variables: `LINEWATCH_PLANT__LIGHTING_BUCKET_NAMES` has one more name than
 `LINEWATCH_PLANT__LUX_BUCKET_EDGES` and `LINEWATCH_PLANT__BRIGHTNESS_BUCKET_EDGES` have edges;
@@ -133,20 +130,17 @@ def _rows(model: type[BaseModel]) -> list[str]:
 
 def _variables() -> list[str]:
     """One row per variable of every group."""
-    old_of = {new: old for old, new in DEPRECATED_NAMES.items()}
     lines = [
-        "| variable | group | type | allowed | default | description | deprecated name |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| variable | group | type | allowed | default | description |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for group in Settings.model_fields:
         model = GROUPS[group]
         for field, leaf in model.model_fields.items():
-            old = old_of.get((group, field))
             lines.append(
                 f"| `{env_name(group, field)}` | `{group}` | "
                 f"{_cell(_type_name(leaf.annotation))} | {_cell(_bounds(leaf))} | "
-                f"{_default(leaf)} | {_cell(leaf.description)} | "
-                f"{f'`{old}`' if old else ''} |"
+                f"{_default(leaf)} | {_cell(leaf.description)} |"
             )
     return lines
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from streams.config import DEPRECATED_NAMES, GROUPS, Settings, env_name
+from streams.config import GROUPS, Settings, env_name
 from streams.config_doc import DOC_PATH, render_markdown
 
 
@@ -33,14 +33,6 @@ def test_every_setting_is_documented() -> None:
         for name in model.model_fields:
             (row,) = [r for r in rows if r.startswith(f"| `{env_name(group, name)}` |")]
             assert f"| `{group}` |" in row
-
-
-def test_every_deprecated_name_is_in_the_table_next_to_its_new_name() -> None:
-    text = render_markdown()
-    for old, (group, name) in DEPRECATED_NAMES.items():
-        assert name in GROUPS[group].model_fields, (old, group, name)
-        (row,) = [r for r in text.splitlines() if r.startswith(f"| `{env_name(group, name)}` |")]
-        assert row.endswith(f"| `{old}` |"), row
 
 
 ROOT = DOC_PATH.parent.parent

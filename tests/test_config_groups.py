@@ -1,20 +1,17 @@
-"""Settings grouped by concern: ``LINEWATCH_<GROUP>__<NAME>`` variables, the previous release's
-flat names (read with a deprecation warning; the new name wins), validated overrides."""
+"""Settings grouped by concern: ``LINEWATCH_<GROUP>__<NAME>`` variables, a group as one JSON
+object, variables that name no setting, validated overrides."""
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import warnings
-from pathlib import Path
 
 import pytest
 
 from streams.cli.options import settings_with
-from streams.config import DEPRECATED_NAMES, Settings, env_name
+from streams.config import Settings
 from streams.errors import InvalidSettings
-from tests.console import clean_env, run_linewatch
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +22,7 @@ def _no_linewatch_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _read(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, list[str]]:
-    """Settings read from ``env``, and the deprecation warnings that reading gave."""
+    """Settings read from ``env``, and any DeprecationWarning that reading gave (none expected)."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with warnings.catch_warnings(record=True) as caught:
@@ -75,99 +72,34 @@ def test_whole_group_json_still_works_for_readiness(monkeypatch: pytest.MonkeyPa
     assert (s.readiness.max_fpr, s.readiness.max_fnr_per_class, warned) == (0.05, 0.2, [])
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        ("LINEWATCH_STORE", "chdb:///tmp/old-store", "store", "dsn", "chdb:///tmp/old-store"),
-        ("LINEWATCH_BATCH_SIZE", "77", "store", "flush_rows", 77),
-        ("LINEWATCH_WORKER_BATCH_SIZE", "9", "worker", "take_max_events", 9),
-        ("LINEWATCH_INFERENCE_BATCH_TIMEOUT_S", "0.2", "worker", "take_window_s", 0.2),
-        ("LINEWATCH_INFERENCE_BATCH_SIZE", "3", "inference", "batch_frames", 3),
-        ("LINEWATCH_WORKER_ID", "lw-2", "worker", "app_id", "lw-2"),
-        ("LINEWATCH_REVIEW_BAND", "[0.2, 0.3]", "inference", "review_band", (0.2, 0.3)),
-        ("LINEWATCH_SLICE_IDLE_SECONDS", "30", "drift", "slice_idle_s", 30.0),
-        ("LINEWATCH_TIMEZONE", "Europe/Berlin", "plant", "timezone", "Europe/Berlin"),
-        ("LINEWATCH_TOPIC_DLQ", "dead", "kafka", "topic_dlq", "dead"),
-    ],
-)
-def test_old_name_works_with_a_warning_naming_the_new_one(
-    case: tuple[str, str, str, str, object],
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+def test_a_variable_that_names_no_setting_is_logged_with_the_nearest_one(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    old, value, group, name, expected = case
+    monkeypatch.setattr("streams.config._warned", set())
     with caplog.at_level(logging.WARNING, logger="streams.config"):
-        s, warned = _read({old: value}, monkeypatch)
-    assert getattr(getattr(s, group), name) == expected
-    new = env_name(group, name)
-    assert DEPRECATED_NAMES[old] == (group, name)
-    assert len(warned) == 1 and old in warned[0] and new in warned[0], warned
-    assert any(old in r.getMessage() and new in r.getMessage() for r in caplog.records)
+        s, _ = _read(
+            {"LINEWATCH_BATCH_FRAMES": "3", "LINEWATCH_TIMEZONE": "Asia/Tokyo"}, monkeypatch
+        )
+        Settings()  # once per process, not per construction
+    assert s.inference.batch_frames != 3 and s.plant.timezone != "Asia/Tokyo"
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "LINEWATCH_BATCH_FRAMES names no setting (did you mean "
+        "LINEWATCH_INFERENCE__BATCH_FRAMES?); it is ignored",
+        "LINEWATCH_TIMEZONE names no setting (did you mean LINEWATCH_PLANT__TIMEZONE?); "
+        "it is ignored",
+    ]
 
 
-def test_every_old_name_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each old variable lands on its new setting (a valid value unlike the default)."""
-    values = {
-        "store": "chdb:///tmp/every",
-        "store_password": "pw",
-        "kafka_bootstrap": "k:1",
-        "kafka_security_protocol": "SASL_PLAINTEXT",
-        "kafka_sasl_mechanism": "PLAIN",
-        "kafka_sasl_username": "u",
-        "kafka_sasl_password": "p",
-        "kafka_ssl_cafile": "/ca.pem",
-        "topic_events": "t1",
-        "topic_labels": "t2",
-        "topic_dlq": "t3",
-        "topic_drift": "t4",
-        "worker_id": "w",
-        "worker_data_dir": "/tmp/w",
-        "model": "m.json",
-        "operating_threshold": "0.6",
-        "store_score_floor": "0.1",
-        "review_band": "[0.1, 0.2]",
-        "inference_threads": "2",
-        "inference_providers": '["CPUExecutionProvider"]',
-        "image_roots": '["/frames"]',
-        "captured_at_min": "2010-01-01T00:00:00Z",
-        "timezone": "Europe/Berlin",
-        "shifts": '[{"name": "all", "start": "00:00"}]',
-        "lines": '{"l": {}}',
-        "lux_bucket_edges": "[1, 2, 3]",
-        "brightness_bucket_edges": "[0.1, 0.2, 0.3]",
-        "lighting_bucket_names": '["a", "b", "c", "d"]',
-        "reference": "ref.json",
-        "drift_detector": "river.drift.ADWIN(delta=0.01)",
-        "drift_binary_detector": "river.drift.binary.DDM()",
-        "drift_label_detector": "river.drift.binary.DDM()",
-        "drift_label_fnr": "0.1",
-        "drift_label_fpr": "0.1",
-        "drift_false_alarms_per_event": "0.001",
-    }
-    env = {old: values.get(old.removeprefix("LINEWATCH_").lower(), "7") for old in DEPRECATED_NAMES}
-    s, warned = _read(env, monkeypatch)
-    assert len(warned) == len(DEPRECATED_NAMES)
-    for old, (group, name) in DEPRECATED_NAMES.items():
-        default = getattr(_default_group(group), name)
-        assert getattr(getattr(s, group), name) != default, f"{old} not read into {group}.{name}"
-
-
-def _default_group(group: str) -> object:
-    info = Settings.model_fields[group]
-    assert info.default_factory is not None
-    return info.default_factory()  # type: ignore[call-arg]
-
-
-def test_both_set_the_new_one_wins_and_the_warning_says_so(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    s, warned = _read(
-        {"LINEWATCH_BATCH_SIZE": "11", "LINEWATCH_STORE__FLUSH_ROWS": "22"}, monkeypatch
-    )
-    assert s.store.flush_rows == 22
-    (message,) = warned
-    assert "LINEWATCH_BATCH_SIZE" in message and "LINEWATCH_STORE__FLUSH_ROWS" in message
-    assert "wins" in message
+def test_a_group_is_one_json_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    s, _ = _read({"LINEWATCH_STORE": '{"dsn": "chdb:///tmp/whole", "flush_rows": 7}'}, monkeypatch)
+    assert (s.store.dsn, s.store.flush_rows) == ("chdb:///tmp/whole", 7)
+    monkeypatch.setenv("LINEWATCH_STORE", "chdb:///tmp/not-json")
+    with pytest.raises(InvalidSettings) as raised:
+        Settings()
+    message = str(raised.value)
+    assert message.startswith("LINEWATCH_STORE is not valid JSON: it gives the whole store group")
+    assert "LINEWATCH_STORE__DSN" in message and "\n" not in message
 
 
 def test_invalid_nested_value_names_the_full_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,20 +109,6 @@ def test_invalid_nested_value_names_the_full_variable(monkeypatch: pytest.Monkey
     message = str(raised.value)
     assert message.startswith("LINEWATCH_WORKER__TAKE_WINDOW_S='-1' is invalid: ")
     assert "greater than 0" in message and "\n" not in message
-
-
-def test_invalid_old_value_names_the_new_variable_and_the_old_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("LINEWATCH_INFERENCE_BATCH_TIMEOUT_S", "-1")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        with pytest.raises(InvalidSettings) as raised:
-            Settings()
-    assert str(raised.value).startswith(
-        "LINEWATCH_WORKER__TAKE_WINDOW_S='-1' (given as LINEWATCH_INFERENCE_BATCH_TIMEOUT_S, "
-        "deprecated) is invalid"
-    )
 
 
 def test_a_name_a_group_does_not_have_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,30 +162,3 @@ def test_secrets_are_masked_in_every_group() -> None:
     shown = f"{s.as_dict()} {s!r} {s}"
     for secret in ("dsn-secret", "store-secret", "kafka-secret"):
         assert secret not in shown
-
-
-def test_cli_prints_the_deprecation_and_still_works(tmp_path: Path) -> None:
-    """The console script shows the warning (a log line on stderr) and uses the old value."""
-    store = f"chdb://{tmp_path / 'store'}"
-    env = clean_env(LINEWATCH_STORE=store)
-    done = run_linewatch(["schema", "apply"], env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "LINEWATCH_STORE is deprecated" in done.stderr
-    assert "LINEWATCH_STORE__DSN" in done.stderr
-    assert (tmp_path / "store").exists()
-
-
-def test_manifests_and_docs_use_only_the_new_names() -> None:
-    """Deployments and docs name the grouped variables (the table lists the old ones on purpose)."""
-    root = Path(__file__).resolve().parent.parent
-    files = [root / "docker-compose.yml", root / "README.md", root / "Makefile"]
-    files += sorted((root / "k8s").rglob("*.yaml")) + sorted((root / "deploy").rglob("*"))
-    files += [p for p in sorted((root / "docs").glob("*.md")) if p.name != "configuration.md"]
-    pattern = re.compile(r"\b(" + "|".join(DEPRECATED_NAMES) + r")\b")
-    found = [
-        f"{path.relative_to(root)}: {match}"
-        for path in files
-        if path.is_file() and path.suffix not in {".png", ".sum"}
-        for match in pattern.findall(path.read_text(encoding="utf-8", errors="replace"))
-    ]
-    assert not found, found
