@@ -106,8 +106,9 @@ __all__ = [
     "unknown_variables",
 ]
 
-OTHER_VARIABLES: tuple[str, ...] = ()
-"""``LINEWATCH_*`` variables read outside the settings groups."""
+OTHER_VARIABLES: tuple[str, ...] = ("LINEWATCH_KAFKA_LIB",)
+"""``LINEWATCH_*`` variables read outside the settings groups (the local broker's jars); the
+test suite's own ``LINEWATCH_TEST_*`` variables are not settings either."""
 
 _SHOWN_VALUE_CHARS = 120
 _log = logging.getLogger(__name__)
@@ -150,6 +151,8 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     for variable in sorted(environ):
         upper = variable.upper()
         if not upper.startswith(ENV_PREFIX) or upper in known or NESTED_DELIMITER in upper:
+            continue
+        if upper.startswith(f"{ENV_PREFIX}TEST_"):
             continue
         name = upper.removeprefix(ENV_PREFIX).lower()
         near = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.6)
