@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from streams.evaluation.boxes import TruthBox
 from streams.ingest import IngestLimits
 from streams.lab.frames import decode_lab_image
+from streams.lab.naming import SIMULATED_LAB, lab_set_label
 from streams.lab.sample import LabImage, LabSetInfo
 
 __all__ = [
@@ -48,19 +49,7 @@ __all__ = [
     "simulated_sample",
 ]
 
-SIMULATED_LAB = "simulated lab"
-"""How every output names the lab split when it came from the simulator (no lab set)."""
-
 RGB = NDArray[np.uint8]
-
-
-def lab_set_label(name: str | None) -> str:
-    """The lab set's name as outputs print it: the name, or ``simulated lab``.
-
-    >>> lab_set_label("bench-2026"), lab_set_label(""), lab_set_label(None)
-    ('bench-2026', 'simulated lab', 'simulated lab')
-    """
-    return name or SIMULATED_LAB
 
 
 @dataclass(frozen=True)

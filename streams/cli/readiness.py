@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from streams.errors import ConfigError
 
 if TYPE_CHECKING:
     from streams.assess.suite import SuiteResult
+    from streams.readiness.metrics import NovelResult
 
 __all__ = ["print_metrics", "register"]
 
@@ -91,8 +93,14 @@ def print_metrics(metrics: Any, out: Console) -> None:
         )
     out.print(t)
     lab = m.lab
-    t = Table(title="lab (clean split of the latest `linewatch assess`)", show_header=False)
-    t.add_row("mAP@0.5", "no data" if lab.map.map50 is None else f"{lab.map.map50:.3f}")
+    source = "no `linewatch assess` yet" if lab.label is None else lab.label
+    t = Table(
+        title=f"lab: clean split of the latest `linewatch assess` ({source})", show_header=False
+    )
+    t.add_row("lab set", source)
+    t.add_row("mAP@0.5 (COCO)", "no data" if lab.map.map50 is None else f"{lab.map.map50:.3f}")
+    for name, ap in lab.map.per_class.items():
+        t.add_row(f"  AP@0.5 {name}", "no data" if ap is None else f"{ap:.3f}")
     t.add_row("lab TPR", lab.tpr.fmt())
     t.add_row("lab FPR", lab.fpr.fmt())
     br = m.base_rate
@@ -103,6 +111,8 @@ def print_metrics(metrics: Any, out: Console) -> None:
         t.add_row("expected false alarms / 1M units", f"{br.false_alarms_per_million:,.0f}")
         t.add_row("expected missed defects / 1M units", f"{br.missed_per_million:,.0f}")
     out.print(t)
+    if lab.novel:
+        out.print(_novel_table(lab.novel, source))
     cov = m.coverage
     out.print(
         f"{cov.frames} frames, {cov.reconciled_frames} labelled+reconciled, "
@@ -111,6 +121,23 @@ def print_metrics(metrics: Any, out: Console) -> None:
     )
     for note in m.notes:
         out.print(f"[yellow]note:[/] {note}")
+
+
+def _novel_table(novel: Sequence[NovelResult], source: str) -> Table:
+    t = Table(title=f"novel inputs ({source}): did the model flag them, as what?")
+    for col in ("input", "frames", "flagged", "flagged as", "fail-safe", "fail-silent"):
+        t.add_column(col)
+    for n in novel:
+        called = ", ".join(f"{k} {v}" for k, v in sorted(n.flagged_as.items())) or "–"
+        t.add_row(
+            n.name,
+            str(n.frames),
+            f"{n.flagged}/{n.frames}",
+            called,
+            f"{n.fail_safe}/{n.frames}",
+            f"{n.fail_silent}/{n.frames}",
+        )
+    return t
 
 
 def _review_queue_table(rows: list[dict[str, Any]], band: tuple[float, float]) -> Table:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from schemas.events import ImageEncoding
 from streams.errors import ConfigError, EventRejected
 from streams.ingest import IngestLimits, decode_image
 from streams.lab.sample import LabImage
@@ -30,7 +31,7 @@ __all__ = ["decode_lab_image", "lab_encoding"]
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def lab_encoding(image: LabImage) -> str:
+def lab_encoding(image: LabImage) -> ImageEncoding:
     """``png`` or ``jpeg``, by the bytes (the importers accept only those two)."""
     return "png" if image.data.startswith(_PNG) else "jpeg"
 
