@@ -10,3 +10,8 @@ ALTER TABLE linewatch.assessment_runs
     ADD COLUMN IF NOT EXISTS novel_classes Array(String) DEFAULT [];
 ALTER TABLE linewatch.corruption_results
     ADD COLUMN IF NOT EXISTS flagged_as Map(String, UInt32) DEFAULT map();
+-- The view's `SELECT *` was expanded when 060 created it: recreate it to carry flagged_as.
+CREATE OR REPLACE VIEW linewatch.v_corruption_robustness AS
+SELECT *
+FROM linewatch.corruption_results FINAL
+WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions');
