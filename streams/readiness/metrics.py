@@ -58,8 +58,11 @@ def parse_by(text: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(cols)
 
 
-def model_classes(settings: Settings) -> tuple[str, ...]:
-    """The classes the detector knows (its spec's ``class_names``), else the simulator's."""
+def model_classes(settings: Settings, store: ClickHouseStore | None = None) -> tuple[str, ...]:
+    """The classes the detector knows: its spec's ``class_names``; for a bare ``.onnx``, the
+    classes the latest ``linewatch assess`` recorded (read from the model then), else the
+    model's own (its export metadata, loading the model); the simulator's for no model at all.
+    """
     from streams.errors import ModelError
     from streams.inference.detector import shipped_spec_path
     from streams.inference.spec import load_spec
@@ -70,6 +73,19 @@ def model_classes(settings: Settings) -> tuple[str, ...]:
         names = None
     if names:
         return tuple(names)
+    if store is not None:
+        run = _rows(store, LAB_RUN_SQL)
+        if run and run[0]["classes"]:
+            return tuple(str(c) for c in run[0]["classes"])
+    if settings.inference.model:
+        from streams.inference import Detector
+
+        try:
+            return tuple(
+                Detector.load(settings.inference.model, settings=settings).spec.class_names or ()
+            )
+        except ModelError:
+            return ()
     from streams.simulate.classes import TRAINED_CLASSES
 
     return TRAINED_CLASSES
@@ -440,7 +456,7 @@ def compute_metrics(
 
         reconcile(store, settings, threshold=threshold)
     by_t = tuple(by)
-    trained = model_classes(settings)
+    trained = model_classes(settings, store)
     overall, slices = _slices(store, by_t)
     lab = _lab(store, trained)
     cov = _rows(store, "SELECT * FROM linewatch.v_label_coverage")[0]
