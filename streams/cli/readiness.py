@@ -23,8 +23,11 @@ from streams.cli.options import (
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
+    from streams.assess.sample import SuiteSample
     from streams.assess.suite import SuiteResult
+    from streams.config import Settings
     from streams.readiness.metrics import NovelResult
+    from streams.sinks import ClickHouseStore
 
 __all__ = ["print_metrics", "register"]
 
@@ -167,19 +170,56 @@ def _parse_severities(text: str) -> tuple[int, ...]:
 
 
 def _suite_table(result: SuiteResult, seed: int) -> Table:
-    t = Table(title=f"corruption suite {result.run.run_id[:12]} (seed {seed})")
-    for col in ("condition", "sev", "recall", "mean top conf", "fail-safe", "fail-silent"):
+    from streams.lab.naming import lab_set_label
+
+    run = result.run
+    t = Table(
+        title=f"corruption suite {run.run_id[:12]} on {lab_set_label(run.lab_set)} (seed {seed})"
+    )
+    for col in ("condition", "sev", "frames", "recall", "mean top conf", "fail-safe"):
+        t.add_column(col)
+    for col in ("fail-silent", "flagged as"):
         t.add_column(col)
     for r in result.results:
+        called = ", ".join(f"{k} {v}" for k, v in sorted(r.flagged_as.items()))
         t.add_row(
             r.corruption,
             str(r.severity or ""),
+            str(r.frames),
             "no data" if r.recall is None else f"{r.recall:.1%}",
             f"{r.mean_top_confidence:.2f}",
             f"{r.fail_safe}/{r.frames}",
             f"{r.fail_silent}/{r.frames}",
+            (called or "–") if r.kind == "novel" else "",
         )
     return t
+
+
+def _lab_sample_of(  # noqa: PLR0917
+    st: ClickHouseStore,
+    settings: Settings,
+    classes: Sequence[str],
+    lab: str | None,
+    frames: int,
+    seed: int,
+) -> SuiteSample | None:
+    """The suite's frames from lab set ``lab`` (default: the latest imported one); ``None``
+    (the simulated lab) where the store holds no lab set and none was named."""
+    from streams.assess.sample import lab_sample
+    from streams.ingest import IngestLimits
+    from streams.sinks.lab_sets import lab_sets, load_lab_set
+
+    if lab is None and not lab_sets(st):
+        return None
+    info, images = load_lab_set(st, lab)
+    return lab_sample(
+        images,
+        info,
+        model_classes=classes,
+        frames=frames,
+        seed=seed,
+        limits=IngestLimits.from_settings(settings),
+    )
 
 
 def metrics_command(  # noqa: PLR0917
@@ -225,7 +265,28 @@ def metrics_command(  # noqa: PLR0917
 
 def assess_command(  # noqa: PLR0917
     suite: Annotated[str, typer.Option(help="The suite to run: corruptions.")] = "corruptions",
-    frames: Annotated[int, typer.Option(min=1, help="Lab frames to render.")] = 120,
+    lab: Annotated[
+        str | None,
+        typer.Option(
+            "--lab",
+            help="Imported lab set to judge the model on (default: the latest `linewatch lab "
+            "import`; none imported: the simulated lab).",
+        ),
+    ] = None,
+    simulated: Annotated[
+        bool,
+        typer.Option(
+            "--simulated-lab", help="Judge on the simulated lab even where a lab set exists."
+        ),
+    ] = False,
+    frames: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Simulated lab: frames to render. Lab set: images each corruption is applied "
+            "to (drawn by --seed; the clean split is every image).",
+        ),
+    ] = 120,
     seed: Annotated[int, typer.Option(min=0, help="Seed: same seed, same results.")] = 0,
     severities: Annotated[
         str, typer.Option(help="Comma-separated severities out of 1..5.")
@@ -233,27 +294,37 @@ def assess_command(  # noqa: PLR0917
     store: StoreOpt = None,
     model: ModelOpt = None,
 ) -> None:
-    """Corruptions and novel inputs: recall, confidence, fail-safe vs fail-silent."""
+    """Lab mAP, TPR/FPR, corruptions and novel inputs on the lab set: recall, confidence,
+    fail-safe vs fail-silent, and what each novel class was flagged as."""
     from streams.assess import run_corruption_suite
-    from streams.cli.progress import make_progress
+    from streams.cli.progress import make_progress, stderr_console
+    from streams.inference import Detector
 
     if suite != "corruptions":
         raise ConfigError(f"unknown suite {suite!r}; the available suite is 'corruptions'")
+    if lab is not None and simulated:
+        raise ConfigError("--lab and --simulated-lab exclude each other; pass one")
     levels = _parse_severities(severities)
     settings = settings_with(store={"dsn": store}, inference={"model": model})
-    with (
-        open_store(settings) as st,
-        make_progress() as progress,
-    ):
-        task = progress.add_task("conditions", total=None)
-        result = run_corruption_suite(
-            st,
-            settings,
-            frames=frames,
-            seed=seed,
-            severities=levels,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+    detector = Detector.load(settings.inference.model, settings=settings)
+    classes = detector.spec.class_names or ()
+    with open_store(settings) as st:
+        st.apply_schema()
+        sample = None if simulated else _lab_sample_of(st, settings, classes, lab, frames, seed)
+        for warning in () if sample is None else sample.warnings:
+            stderr_console.print(f"[yellow]warning:[/] {warning}")
+        with make_progress() as progress:
+            task = progress.add_task("conditions", total=None)
+            result = run_corruption_suite(
+                st,
+                settings,
+                detector=detector,
+                sample=sample,
+                frames=frames,
+                seed=seed,
+                severities=levels,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
     console.print(_suite_table(result, seed))
     console.print(f"{result.run.elapsed_s:.1f} s; stored in {st.dsn}")
 
