@@ -21,7 +21,7 @@ from schemas.results import Detection
 from streams.assess.sample import lab_sample
 from streams.assess.suite import evaluate_suite, run_corruption_suite
 from streams.config import Settings
-from streams.errors import ConfigError
+from streams.errors import ConfigError, LabSetError
 from streams.estimation.job import run_estimates
 from streams.estimation.windows import lab_set_name, load_lab_set
 from streams.evaluation.ap import average_precision
@@ -236,3 +236,37 @@ def test_simulated_lab_is_named_so(tmp_path: Path) -> None:
         metrics = compute_metrics(store, settings, by=(), reconcile_first=False)
     assert result.run.lab_set == "" and metrics.lab.label == "simulated lab"
     assert metrics.as_dict()["lab"]["lab_set"] == "simulated lab"
+
+
+def test_assess_cli_names_the_lab_set_and_warns_of_an_unknown_class(
+    tmp_path: Path, world2_model: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli import app
+    from streams.lab.importer import lab_set_digest
+    from streams.sinks.lab_sets import save_lab_set
+
+    info, images = make_lab_set(n=24)
+    info = LabSetInfo(
+        info.name, lab_set_digest(images), "coco", info.classes, info.novel_classes,
+        len(images), sum(len(i.boxes) for i in images),
+    )  # fmt: skip
+    dsn = f"chdb://{tmp_path / 'store'}"
+    runner = CliRunner()
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
+    missing = runner.invoke(app, ["assess", "--store", dsn, "--lab", "nope"])
+    assert isinstance(missing.exception, LabSetError)  # `main` prints it as one error: line
+    assert "holds no lab set" in str(missing.exception)
+    with ClickHouseStore.open(dsn) as store:
+        assert save_lab_set(store, info, images)
+    args = ["assess", "--store", dsn, "--model", str(world2_model), "--severities", "3"]
+    res = runner.invoke(app, [*args, "--frames", "6"])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())  # rich wraps at the terminal's width
+    assert "on bench-2026" in said and "novel:crack" in said and "simulated" not in said
+    assert "lab class 'dent' is not a class of the model (burr, chip)" in said
+    res = runner.invoke(app, [*args, "--lab", "other"])
+    assert isinstance(res.exception, LabSetError)
+    assert "no lab set named 'other'" in str(res.exception)

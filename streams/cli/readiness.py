@@ -176,16 +176,16 @@ def _suite_table(result: SuiteResult, seed: int) -> Table:
     t = Table(
         title=f"corruption suite {run.run_id[:12]} on {lab_set_label(run.lab_set)} (seed {seed})"
     )
-    for col in ("condition", "sev", "frames", "recall", "mean top conf", "fail-safe"):
+    names = [f"{r.corruption} {r.severity or ''}".strip() for r in result.results]
+    t.add_column("condition (sev)", min_width=min(20, max(map(len, names))), overflow="fold")
+    for col in ("recall", "conf", "fail-safe", "fail-silent"):
         t.add_column(col)
-    for col in ("fail-silent", "flagged as"):
-        t.add_column(col)
-    for r in result.results:
+    t.add_column("flagged as", overflow="fold")
+    t.caption = "conf: mean top confidence; flagged as: novel frames per class flagged"
+    for name, r in zip(names, result.results, strict=True):
         called = ", ".join(f"{k} {v}" for k, v in sorted(r.flagged_as.items()))
         t.add_row(
-            r.corruption,
-            str(r.severity or ""),
-            str(r.frames),
+            name,
             "no data" if r.recall is None else f"{r.recall:.1%}",
             f"{r.mean_top_confidence:.2f}",
             f"{r.fail_safe}/{r.frames}",
