@@ -217,7 +217,16 @@ def evaluate_suite(
         sample = simulated_sample(frames, seed, severities, spec.class_names or ())
     conds = conditions(severities, tuple(sample.novel))
     run_id = stable_id(
-        SUITE, seed, frames, tuple(severities), spec.name, spec.version, threshold, sample.digest
+        SUITE,
+        seed,
+        frames,
+        tuple(severities),
+        spec.name,
+        spec.version,
+        threshold,
+        sample.digest,
+        sample.name,
+        sample.novel_classes if sample.digest else (),
     )
     lab_rows: list[LabEvalRecord] = []
     results: list[CorruptionResultRecord] = []
