@@ -124,7 +124,12 @@ def save_lab_set(
     ).result_rows
     if stored and int(stored[0][0]):
         return False
-    for start in range(0, len(images), _CHUNK):
+    listed = store.query(
+        "SELECT uniqExact(image_id) FROM linewatch.lab_set_images WHERE set_digest = {d:String}",
+        {"d": info.digest},
+    ).result_rows
+    complete = bool(listed) and int(listed[0][0]) == len(images)  # the digest stored, other name
+    for start in range(0 if not complete else len(images), len(images), _CHUNK):
         chunk = images[start : start + _CHUNK]
         have = _stored_images(store, [i.image_id for i in chunk])
         store.insert_new_rows(
