@@ -23,10 +23,7 @@ from typer.testing import CliRunner
 import streams.simulate
 from streams.cli import app
 from streams.inference import Detector
-from streams.lab.importer import read_lab_set
-from streams.lab.sample import LabSetInfo
 from streams.sinks import ClickHouseStore
-from streams.sinks.lab_sets import save_lab_set
 from tests.world2 import LINES, NOVEL_CLASS, make_lab_set, write_coco
 
 LAB = "plates-bench"
@@ -56,18 +53,6 @@ def plant(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
 
     monkeypatch.setattr(streams.simulate, "generate", no_simulator)
     return f"chdb://{tmp_path / 'store'}"
-
-
-def _import(store: str, annotations: Path) -> None:
-    """``linewatch lab import`` as a function: read the COCO set, store it with its novel class."""
-    read = read_lab_set(annotations, "coco", images=annotations.parent / "images")
-    info = LabSetInfo(
-        LAB, read.digest, read.source_format, read.classes, (NOVEL_CLASS,), len(read.images),
-        read.boxes,
-    )  # fmt: skip
-    with ClickHouseStore.open(store) as st:
-        st.apply_schema()
-        assert save_lab_set(st, info, read.images)
 
 
 def _invoke(args: list[str]) -> str:
@@ -125,7 +110,10 @@ def test_every_judgement_runs_on_the_imported_lab_set(
     tmp_path: Path,
 ) -> None:
     store, model = plant, str(world2_model)
-    _import(store, lab_coco)
+    out = _invoke(
+        ["lab", "import", str(lab_coco), "--format", "coco", "--name", LAB,
+         "--novel", NOVEL_CLASS, "--store", store]
+    )  # fmt: skip
     # assess: the latest imported lab set by default, no spec file beside the model
     out = _invoke(
         ["assess", "--store", store, "--model", model, "--severities", SEVERITIES, "--frames", "16"]
