@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 import streams.simulate
 from streams.cli import app
+from streams.errors import ConfigError
 from streams.inference import Detector
 from streams.sinks import ClickHouseStore
 from tests.world2 import LINES, NOVEL_CLASS, make_lab_set, write_coco
@@ -186,3 +187,27 @@ def test_every_judgement_runs_on_the_imported_lab_set(
     _invoke(["report", "--store", store, "--model", model, "--out", str(report)])
     html = report.read_text()
     assert f"<strong>{LAB}</strong>" in html and "simulated lab" not in html
+
+
+def test_reference_of_a_small_lab_set_warns_and_of_a_tiny_one_is_refused(
+    plant: str, world2_coco: Path, world2_model: Path, tmp_path: Path
+) -> None:
+    store, model = plant, str(world2_model)
+    _invoke(["lab", "import", str(world2_coco), "--name", "bench36", "--store", store])
+    out = _invoke(
+        ["reference", "build", "--lab", "bench36", "--store", store, "--model", model,
+         "--out", str(tmp_path / "ref36.json")]
+    )  # fmt: skip
+    said = " ".join(out.split())
+    assert "lab set bench36 has 36 images" in said and "coarse" in said
+    assert (tmp_path / "ref36.json").is_file()
+    tiny = write_coco(tmp_path / "tiny", make_lab_set(20, seed=3))
+    _invoke(["lab", "import", str(tiny), "--name", "tiny", "--store", store])
+    res = CliRunner().invoke(
+        app,
+        ["reference", "build", "--lab", "tiny", "--store", store, "--model", model,
+         "--out", str(tmp_path / "tiny.json")],
+    )  # fmt: skip
+    assert isinstance(res.exception, ConfigError)
+    assert "only 20 usable lab frames" in str(res.exception) and "'tiny'" in str(res.exception)
+    assert not (tmp_path / "tiny.json").exists()

@@ -99,7 +99,11 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """Fit the lab reference profile (signals under evaluation conditions) from a lab set's
         images (--lab) or from lab events (--source)."""
         from streams.inference import Detector
-        from streams.runners.reference import build_lab_reference, build_reference
+        from streams.runners.reference import (
+            MIN_REFERENCE_FRAMES,
+            build_lab_reference,
+            build_reference,
+        )
 
         if lab is not None and source is not None:
             raise ConfigError("--lab and --source exclude each other; pass one")
@@ -121,6 +125,12 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                     on_progress=lambda n: progress.advance(task, n),
                 )
             origin = f"lab set {info.name} ({len(images)} images)"
+            if len(images) < MIN_REFERENCE_FRAMES:
+                stderr_console.print(
+                    f"[yellow]warning:[/] lab set {info.name} has {len(images)} images: a "
+                    f"reference from fewer than {MIN_REFERENCE_FRAMES} is coarse (its lab range is "
+                    "close to the set's extremes); import a larger lab set when you can"
+                )
         else:
             from streams.ingest.sources import open_source
 

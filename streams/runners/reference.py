@@ -29,6 +29,7 @@ from streams.lab.frames import decode_lab_image, lab_encoding
 from streams.lab.sample import LabImage, LabSetInfo
 
 __all__ = [
+    "MIN_LAB_REFERENCE_IMAGES",
     "MIN_REFERENCE_FRAMES",
     "SHIPPED_REFERENCE",
     "build_lab_reference",
@@ -38,18 +39,22 @@ __all__ = [
 ]
 
 MIN_REFERENCE_FRAMES = 50
-"""A reference profile needs at least this many usable lab frames."""
+"""A reference profile from lab events needs at least this many usable frames."""
+MIN_LAB_REFERENCE_IMAGES = 30
+"""A plant's lab set is what it is: from this many images on it gives a reference, coarse below
+:data:`MIN_REFERENCE_FRAMES` (``linewatch reference build --lab`` warns)."""
 LAB_CAPTURED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 """Lab images carry no capture time: frame ``i`` is given this time plus ``i`` seconds."""
 
 SHIPPED_REFERENCE = "linewatch-defects.reference.json"
 
 
-def _fit(rows: list[dict[str, float]], hint: str) -> ReferenceProfile:
-    if len(rows) < MIN_REFERENCE_FRAMES:
+def _fit(
+    rows: list[dict[str, float]], hint: str, minimum: int = MIN_REFERENCE_FRAMES
+) -> ReferenceProfile:
+    if len(rows) < minimum:
         raise ConfigError(
-            f"only {len(rows)} usable lab frames: a reference needs at least "
-            f"{MIN_REFERENCE_FRAMES} ({hint})"
+            f"only {len(rows)} usable lab frames: a reference needs at least {minimum} ({hint})"
         )
     return ReferenceProfile.fit(rows)
 
@@ -114,7 +119,12 @@ def build_lab_reference(
     on_progress: Callable[[int], None] | None = None,
 ) -> ReferenceProfile:
     """Fit the reference profile from a plant's lab set: every image, decoded and described
-    the way a production frame is (detections, image statistics, drift signals)."""
+    the way a production frame is (detections, image statistics, drift signals).
+
+    Needs :data:`MIN_LAB_REFERENCE_IMAGES` images; under :data:`MIN_REFERENCE_FRAMES` the lab
+    range (1st-99th percentile) is close to the extremes of the set, so fewer production frames
+    fall outside it than its name says.
+    """
     describer = FrameDescriber.from_settings(detector, settings, track_cameras=True)
     frames = lab_frames(images, info, IngestLimits.from_settings(settings))
     rows: list[dict[str, float]] = []
@@ -122,7 +132,11 @@ def build_lab_reference(
         rows.extend(frame.signals for frame in describer.describe(batch))
         if on_progress is not None:
             on_progress(len(batch))
-    return _fit(rows, f"lab set {info.name!r} has {len(images)} images; import a larger one")
+    return _fit(
+        rows,
+        f"lab set {info.name!r} has {len(images)} images; import a larger one",
+        MIN_LAB_REFERENCE_IMAGES,
+    )
 
 
 def load_reference(settings: Settings) -> ReferenceProfile:
