@@ -158,7 +158,8 @@ def test_every_judgement_runs_on_the_imported_lab_set(
         ["reference", "build", "--lab", LAB, "--store", store, "--model", model,
          "--out", str(reference)]
     )  # fmt: skip
-    assert LAB in out and json.loads(reference.read_text())["signals"]
+    profile = json.loads(reference.read_text())
+    assert LAB in out and profile["lab_set"] == LAB and "brightness" in profile["signals"]
     events, labels = world2_events
     res = CliRunner().invoke(
         app,

@@ -50,13 +50,13 @@ SHIPPED_REFERENCE = "linewatch-defects.reference.json"
 
 
 def _fit(
-    rows: list[dict[str, float]], hint: str, minimum: int = MIN_REFERENCE_FRAMES
+    rows: list[dict[str, float]], hint: str, minimum: int = MIN_REFERENCE_FRAMES, lab_set: str = ""
 ) -> ReferenceProfile:
     if len(rows) < minimum:
         raise ConfigError(
             f"only {len(rows)} usable lab frames: a reference needs at least {minimum} ({hint})"
         )
-    return ReferenceProfile.fit(rows)
+    return ReferenceProfile.fit(rows, lab_set=lab_set)
 
 
 def build_reference(
@@ -83,8 +83,8 @@ def lab_frames(
     """Each lab image as an accepted frame of camera ``lab:NAME`` on line ``lab``.
 
     The image is decoded by the ingest decoder; its lighting metadata become the event's sensor
-    readings (so the reference gets lux / colour-temperature signals when the lab set has them).
-    A refused image is a :class:`ConfigError` naming its file, never skipped.
+    readings, as a camera would send them. A refused image is a :class:`ConfigError` naming its
+    file, never skipped.
     """
     for i, image in enumerate(images):
         start = time.perf_counter()
@@ -136,6 +136,7 @@ def build_lab_reference(
         rows,
         f"lab set {info.name!r} has {len(images)} images; import a larger one",
         MIN_LAB_REFERENCE_IMAGES,
+        info.name,
     )
 
 
