@@ -340,7 +340,12 @@ def _confidence_section(store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw
     histograms: Future[Plot] | None = None
     if prod or lab:
         histograms = draw(plots.confidence_histograms, lab, prod, m.threshold, m.review_band)
-    return {"histograms": histograms, "lab": bool(lab), "production": bool(prod)}
+    return {
+        "histograms": histograms,
+        "lab": bool(lab),
+        "production": bool(prod),
+        "lab_set": m.lab.label or "–",
+    }
 
 
 def _share(k: int, n: int) -> str:
