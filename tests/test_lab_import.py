@@ -311,3 +311,12 @@ def test_row_models_match_the_tables(tmp_path: Path) -> None:
                 ).result_rows
             ]
             assert columns == list(model.model_fields), model.__table__
+
+
+def test_list_on_a_new_store_says_how_to_import(app: typer.Typer, tmp_path: Path) -> None:
+    dsn = _store(tmp_path)
+    result = CliRunner().invoke(app, ["lab", "list", "--store", dsn])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        f"no lab set in {dsn}; import one with `linewatch lab import PATH --store {dsn}`"
+    )
