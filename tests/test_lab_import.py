@@ -293,3 +293,30 @@ def test_images_elsewhere_with_images_option(
         read_lab_set(labels / "annotations.json")
     read = read_lab_set(labels / "annotations.json", "coco", images=frames)
     assert list(read.images) == expected_lab_images(world2_lab)
+
+
+def test_row_models_match_the_tables(tmp_path: Path) -> None:
+    from streams.sinks import lab_sets as module
+
+    rows = (module._LabImageRow, module._LabSetImageRow, module._LabSetRow)
+    with ClickHouseStore.open(_store(tmp_path)) as store:
+        store.apply_schema()
+        for model in rows:
+            columns = [
+                r[0]
+                for r in store.query(
+                    "SELECT name FROM system.columns WHERE database = 'linewatch' "
+                    "AND table = {t:String} ORDER BY position",
+                    {"t": model.__table__},
+                ).result_rows
+            ]
+            assert columns == list(model.model_fields), model.__table__
+
+
+def test_list_on_a_new_store_says_how_to_import(app: typer.Typer, tmp_path: Path) -> None:
+    dsn = _store(tmp_path)
+    result = CliRunner().invoke(app, ["lab", "list", "--store", dsn])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        f"no lab set in {dsn}; import one with `linewatch lab import PATH --store {dsn}`"
+    )

@@ -104,12 +104,13 @@ def _import(  # noqa: PLR0917 (the command's options)
     with open_store(settings) as opened:
         opened.apply_schema()
         written = save_lab_set(opened, info, read.images, source_path=str(resolved))
+        where = opened.dsn  # the password masked
     what = "imported" if written else "already stored, nothing changed:"
     novel_text = f", novel {', '.join(novel_classes)}" if novel_classes else ""
     typer.echo(
         f"{what} lab set {info.name} ({info.source_format}, {info.images} images, {info.boxes} "
         f"boxes, classes {', '.join(info.classes)}{novel_text}) digest {info.digest[:12]} "
-        f"into {settings.store.dsn}"
+        f"into {where}"
     )
 
 
@@ -119,13 +120,16 @@ def list_command(store: StoreOpt = None) -> None:
 
     try:
         settings = settings_with(store={"dsn": store})
-        with open_store(settings, readonly=True, require_schema=True) as opened:
+        with open_store(settings, readonly=True) as opened:
             sets = lab_sets(opened)
+            where = opened.dsn  # the password masked
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
     if not sets:
-        typer.echo(f"no lab set in {settings.store.dsn}; import one with `linewatch lab import`")
+        typer.echo(
+            f"no lab set in {where}; import one with `linewatch lab import PATH --store {where}`"
+        )
         return
     header = ("name", "digest", "format", "images", "boxes", "classes", "novel", "imported")
     rows = [

@@ -178,7 +178,13 @@ def save_lab_set(
 
 
 def lab_sets(store: ClickHouseStore) -> list[LabSetInfo]:
-    """The latest version of every named lab set, most recently imported first."""
+    """The latest version of every named lab set, most recently imported first (none on a store
+    without the lab tables yet)."""
+    present = store.query(
+        "SELECT count() FROM system.tables WHERE database = 'linewatch' AND name = 'lab_sets'"
+    ).result_rows
+    if not present or not int(present[0][0]):
+        return []
     rows = store.query(_LATEST + "LIMIT 1 BY name").result_rows
     return [_info(r) for r in rows]
 
@@ -195,7 +201,7 @@ def load_lab_set(
     if not sets:
         raise LabSetError(
             f"the store {store.dsn} holds no lab set; import one with `linewatch lab import PATH "
-            "--store ...`",
+            f"--store {store.dsn}`",
             [],
         )
     chosen = sets[0] if name is None else next((s for s in sets if s.name == name), None)

@@ -9,7 +9,7 @@ Tests of the real-data path (a plant's own model and lab set) use this world.
 """
 
 from tests.world2.detector import IMGSZ, STRIDE, build_detector, ultralytics_metadata
-from tests.world2.events import LINES, World2Event, iter_events, write_events
+from tests.world2.events import LINES, World2Event, iter_events, plant_lines, write_events
 from tests.world2.labset import (
     LabSample,
     expected_lab_images,
@@ -46,6 +46,7 @@ __all__ = [
     "iter_events",
     "lab_classes",
     "make_lab_set",
+    "plant_lines",
     "random_scene",
     "render_scene",
     "ultralytics_metadata",

@@ -21,7 +21,7 @@ import numpy as np
 from schemas.events import utc_iso
 from tests.world2.scene import Scene, random_scene
 
-__all__ = ["LINES", "World2Event", "iter_events", "write_events"]
+__all__ = ["LINES", "World2Event", "iter_events", "plant_lines", "write_events"]
 
 LINES = ("press-a", "press-b")
 START = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
@@ -34,6 +34,16 @@ class World2Event:
     event: dict[str, object]
     label: dict[str, object]
     scene: Scene
+
+
+def plant_lines(lines: Sequence[str] = LINES) -> dict[str, dict[str, float]]:
+    """The plant-lines setting for these lines: ``Settings(plant={"lines": plant_lines()})`` or
+    ``LINEWATCH_PLANT__LINES=json.dumps(plant_lines())`` (one plate a second on each line).
+
+    >>> plant_lines(("press-a",))
+    {'press-a': {'takt_units_per_minute': 60.0}}
+    """
+    return {line: {"takt_units_per_minute": 60.0} for line in lines}
 
 
 def _night(moment: datetime) -> bool:
