@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"\nshipped: {shipped} not present, skipped")
     if YOLO_CLASS.is_file():
-        bench_model("yolo-class-320", YOLO_CLASS, **common)
+        bench_model("yolo-class-320", ModelSpec.for_onnx(YOLO_CLASS), **common)
     else:
         print(f"yolo-class-320: {YOLO_CLASS} not present, skipped")
     if not args.no_synthetic:
@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for dense in (False, True):
                 name = "dense" if dense else "sparse"
                 path = build_synthetic_yolo(Path(tmp) / f"synthetic-{name}.onnx", dense=dense)
-                bench_model(f"synthetic-yolo-320-{name}", path, **common)
+                bench_model(f"synthetic-yolo-320-{name}", ModelSpec.for_onnx(path), **common)
     return 0
 
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from streams.config import Settings
-from streams.inference import Detector
+from streams.inference import Detector, ModelSpec
 from streams.ingest import IngestLimits, RawRecord, decode_frame, parse_event
 from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"pipeline benchmark: {len(records)} frames of 320x240 JPEG, batch {args.batch}")
     for label, model in models:
         settings = Settings(inference={"model": model}, drift={"reference": None})
-        detector = Detector.load(model, settings=settings)
+        # the YOLO-class graph has no class names (no metadata): a spec of it names them class_<i>
+        detector = Detector.load(ModelSpec.for_onnx(model) if model else None, settings=settings)
         batch = detector.max_batch_size or args.batch  # a static-batch graph runs its own size
         # raw and pipeline alternate, args.repeats times each; medians absorb machine noise
         raws, runs = [], []

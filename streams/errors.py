@@ -15,6 +15,7 @@ __all__ = [
     "ImageDecodeError",
     "InvalidSettings",
     "KafkaUnavailable",
+    "LabSetError",
     "LinewatchError",
     "ModelError",
     "ModelFormatError",
@@ -103,6 +104,19 @@ class KafkaUnavailable(LinewatchError):
 
 class SimulationError(LinewatchError):
     """A simulation request (``simulate:`` source or ``linewatch simulate`` options) is invalid."""
+
+
+class LabSetError(LinewatchError):
+    """A lab set to import is invalid: ``problems`` holds one line per bad file, each naming the
+    file and the line or field. Nothing of the set was stored."""
+
+    def __init__(self, summary: str, problems: list[str]) -> None:
+        shown = problems[:50]
+        more = (
+            f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        )
+        super().__init__(summary + "".join(f"\n  {p}" for p in shown) + more)
+        self.problems = problems
 
 
 class EstimationError(LinewatchError):

@@ -11,7 +11,7 @@ import pytest
 
 from streams.config import Settings
 
-pytest_plugins = ["tests.kafka_fixtures", "tests.store_fixtures"]
+pytest_plugins = ["tests.kafka_fixtures", "tests.store_fixtures", "tests.world2.fixtures"]
 
 
 @pytest.fixture

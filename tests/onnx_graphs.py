@@ -22,10 +22,15 @@ IR_VERSION = 8
 Dim = int | str
 
 
-def save_model(graph: onnx.GraphProto, path: Path) -> Path:
-    """Check and write ``graph`` as a model of a widely supported opset / IR version."""
+def save_model(
+    graph: onnx.GraphProto, path: Path, metadata: Mapping[str, str] | None = None
+) -> Path:
+    """Check and write ``graph`` as a model of a widely supported opset / IR version, with
+    ``metadata`` as its ``metadata_props`` (as an exporter writes them)."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
+    if metadata:
+        helper.set_model_props(model, dict(metadata))
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
@@ -39,12 +44,14 @@ def constant_detector(
     input_name: str = "images",
     output_shapes: Mapping[str, Sequence[Dim]] | None = None,
     echo_input: bool = False,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
     """A detector graph whose output ``name`` is ``outputs[name]`` for every image in the batch.
 
     ``outputs[name]`` is one image's output (no batch dim). Declared output shapes default to
     ``("batch", *array.shape)``; pass ``output_shapes`` to declare others (e.g. symbolic dims).
     ``echo_input`` adds a last output ``echo`` equal to the input (to inspect pre-processing).
+    ``metadata`` becomes the model's ``metadata_props`` (e.g. Ultralytics ``names``, ``imgsz``).
     """
     nodes = [
         helper.make_node("Shape", [input_name], ["batch_dim"], start=0, end=1),
@@ -75,4 +82,4 @@ def constant_detector(
         graph_outputs,
         initializer=initializers,
     )
-    return save_model(graph, path)
+    return save_model(graph, path, metadata)

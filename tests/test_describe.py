@@ -10,7 +10,7 @@ import pytest
 from streams.describe import FrameDescriber, RejectedRecord
 from streams.drift import frame_signals
 from streams.features import compute_image_stats
-from streams.inference import Detector
+from streams.inference import Detector, ModelSpec
 from streams.ingest import IngestLimits, RawRecord
 from tests.onnx_graphs import constant_detector
 from tests.test_inference_decoders import yolov8_output
@@ -25,7 +25,7 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Detector:
         {"output0": yolov8_output()},
         input_shape=("batch", 3, 320, 320),
     )
-    return Detector.load(onnx)
+    return Detector.load(ModelSpec.for_onnx(onnx))
 
 
 def _records(events: int) -> list[RawRecord]:

@@ -70,7 +70,7 @@ def test_yolov8_boxes_map_back_to_non_square_frames(tmp_path: Path) -> None:
     onnx = constant_detector(
         tmp_path / "v8.onnx", {"output0": yolov8_output()}, input_shape=(1, 3, SIZE, SIZE)
     )
-    det = Detector.load(onnx)
+    det = Detector.load(ModelSpec.for_onnx(onnx))
     wide, tall = det.detect([_frame(640, 480), _frame(160, 320)])
     # 640x480 -> scale 0.5, pad_y 40; 160x320 -> scale 1, pad_x 80
     assert _as_tuples(wide)[0] == ("class_1", 0.9, [160.0, 80.0, 240.0, 160.0])
@@ -87,7 +87,7 @@ def test_yolov5_score_is_objectness_times_class(tmp_path: Path) -> None:
     onnx = constant_detector(
         tmp_path / "v5.onnx", {"output": out}, input_shape=("batch", 3, SIZE, SIZE)
     )
-    det = Detector.load(onnx)
+    det = Detector.load(ModelSpec.for_onnx(onnx))
     assert det.spec.output_format == "yolov5"
     assert det.spec.class_names == ("class_0", "class_1", "class_2")
     [dets] = det.detect([_frame()])
@@ -128,7 +128,7 @@ def test_boxes_scores_labels_found_by_order(tmp_path: Path) -> None:
         "o3": np.array([4.0], np.float32),  # float labels are rounded
     }
     onnx = constant_detector(tmp_path / "ord.onnx", outputs, input_shape=(1, 3, SIZE, SIZE))
-    det = Detector.load(onnx)
+    det = Detector.load(ModelSpec.for_onnx(onnx))
     assert det.spec.class_names is None
     [dets] = det.detect([_frame()])
     assert _as_tuples(dets) == [("class_4", 0.8, [10.0, 10.0, 20.0, 20.0])]

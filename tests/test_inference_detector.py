@@ -11,7 +11,7 @@ from PIL import Image
 
 import streams.inference.detector as detector_module
 from streams.errors import ModelFormatError, ModelNotFound
-from streams.inference import Detector, load_spec
+from streams.inference import Detector, ModelSpec, load_spec
 from tests.onnx_graphs import constant_detector
 from tests.test_inference_decoders import yolov8_output
 
@@ -23,8 +23,14 @@ def v8_onnx(tmp_path: Path) -> Path:
     )
 
 
-def test_bare_onnx_gets_everything_from_the_graph(v8_onnx: Path) -> None:
-    det = Detector.load(v8_onnx)
+def test_bare_onnx_without_names_says_to_run_model_init(v8_onnx: Path) -> None:
+    with pytest.raises(ModelFormatError, match=r"no class names.*linewatch model init") as info:
+        Detector.load(v8_onnx)
+    assert "\n" not in str(info.value) and str(v8_onnx) in str(info.value)
+
+
+def test_spec_of_an_onnx_gets_everything_else_from_the_graph(v8_onnx: Path) -> None:
+    det = Detector.load(ModelSpec.for_onnx(v8_onnx))
     spec = det.spec
     assert (spec.name, spec.input_name, spec.input_size, spec.layout) == (
         "det",
@@ -139,7 +145,7 @@ def test_static_batch_of_one_is_run_in_chunks(tmp_path: Path) -> None:
     onnx = constant_detector(
         tmp_path / "b1.onnx", {"output0": yolov8_output()}, input_shape=(1, 3, 320, 320)
     )
-    det = Detector.load(onnx)
+    det = Detector.load(ModelSpec.for_onnx(onnx))
     assert det.max_batch_size == 1
     results = det.detect([np.zeros((320, 320, 3), np.uint8)] * 5)
     assert len(results) == 5 and all(len(r) == 3 for r in results)
@@ -153,7 +159,7 @@ def test_static_batch_of_two_is_padded(tmp_path: Path) -> None:
         input_shape=(2, 3, 320, 320),
         output_shapes={"output0": (2, 7, 10)},
     )
-    det = Detector.load(onnx)
+    det = Detector.load(ModelSpec.for_onnx(onnx))
     assert det.max_batch_size == 2
     assert [len(r) for r in det.detect([np.zeros((64, 64, 3), np.uint8)] * 3)] == [3, 3, 3]
 
@@ -165,7 +171,7 @@ def test_symbolic_output_dims_are_probed(tmp_path: Path) -> None:
         input_shape=("batch", 3, 320, 320),
         output_shapes={"output0": ("batch", "ch", "anchors")},
     )
-    det = Detector.load(onnx)
+    det = Detector.load(ModelSpec.for_onnx(onnx))
     assert det.spec.output_format == "yolov8" and len(det.spec.class_names or ()) == 3
 
 

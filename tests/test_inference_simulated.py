@@ -10,7 +10,7 @@ import pytest
 
 from schemas.results import FrameDetections
 from streams.describe import detect_lines
-from streams.inference import Detector
+from streams.inference import Detector, ModelSpec
 from tests.onnx_graphs import constant_detector
 from tests.test_inference_decoders import yolov8_output
 
@@ -23,7 +23,7 @@ def test_simulated_events_through_detect_lines(tmp_path: Path) -> None:
     onnx = constant_detector(
         tmp_path / "d.onnx", {"output0": yolov8_output()}, input_shape=("batch", 3, 320, 320)
     )
-    detector = Detector.load(onnx)
+    detector = Detector.load(ModelSpec.for_onnx(onnx))
     lines = [json.dumps(s.event).encode() for s in sims]
     buf = io.StringIO()
     summary = detect_lines(lines, detector, buf.write, batch_size=2)

@@ -1,9 +1,11 @@
 """The corruption / out-of-distribution suite behind ``linewatch assess --suite corruptions``.
 
-A lab sample is rendered with the simulator, every corruption is applied at several severities,
-and novel inputs (a never-seen defect, an empty belt, a foreign object) are added. For every
-condition the suite records recall at the operating threshold, the mean top confidence and how
-the model fails:
+The suite runs on a :class:`~streams.assess.sample.SuiteSample`: the plant's own lab set (its
+clean images, every corruption applied to them at several severities, and its images of each
+novel class) or, where no lab set exists, the simulator's lab split with its novel inputs (a
+never-seen defect, an empty belt, a foreign object). For every condition the suite records recall
+at the operating threshold, the mean top confidence, the classes the model flagged, and how the
+model fails:
 
 - **fail-safe**: it is unsure — a true defect's best confidence stays below the threshold (it
   may still reach the review band), or a novel input gets only low confidences;
@@ -12,7 +14,8 @@ the model fails:
   defect confidently called one of the trained classes.
 
 Everything is deterministic by ``seed``: frame ``i`` of condition ``c`` always uses the random
-stream ``(seed, c, i)``.
+stream ``(seed, c, i)``. The run names its lab set (``assessment_runs.lab_set``, empty for the
+simulated lab), which every later figure (lab mAP, ``linewatch estimate``, the report) reads.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Protocol
 
 import numpy as np
@@ -29,13 +33,12 @@ from numpy.typing import NDArray
 from schemas.records import stable_id
 from schemas.results import Detection
 from streams.assess.corruptions import CORRUPTIONS, apply_corruption
-from streams.assess.novel import NOVEL_INPUTS
+from streams.assess.sample import SuiteFrame, SuiteSample, simulated_sample
 from streams.config import Settings
 from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.inference.threshold import operating_threshold
 from streams.readiness.matching import frame_outcome
 from streams.readiness.records import AssessmentRunRecord, CorruptionResultRecord, LabEvalRecord
-from streams.simulate import SimulationRequest, generate
 from streams.sinks import ClickHouseStore
 
 __all__ = [
@@ -53,8 +56,6 @@ __all__ = [
 SUITE = "corruptions"
 DEFAULT_FRAMES = 120
 DEFAULT_SEVERITIES = (1, 3, 5)
-NOVEL_FRACTION = 3
-"""Each novel input gets ``frames // NOVEL_FRACTION`` frames."""
 
 
 class _SpecLike(Protocol):
@@ -87,13 +88,20 @@ class Condition:
     severity: int
 
 
-def conditions(severities: Sequence[int] = DEFAULT_SEVERITIES) -> list[Condition]:
-    """Clean first, then every corruption x severity, then the novel inputs."""
+def conditions(
+    severities: Sequence[int] = DEFAULT_SEVERITIES, novel: Sequence[str] | None = None
+) -> list[Condition]:
+    """Clean first, then every corruption x severity, then the novel inputs (``novel``: their
+    names, default the simulator's :data:`~streams.assess.novel.NOVEL_INPUTS`)."""
+    if novel is None:
+        from streams.assess.novel import NOVEL_INPUTS
+
+        novel = tuple(NOVEL_INPUTS)
     out = [Condition(0, "clean", "clean", 0)]
     for name in CORRUPTIONS:
         for sev in severities:
             out.append(Condition(len(out), "corruption", name, int(sev)))
-    for name in NOVEL_INPUTS:
+    for name in novel:
         out.append(Condition(len(out), "novel", name, 0))
     return out
 
@@ -105,16 +113,11 @@ class SuiteResult:
     run: AssessmentRunRecord
     results: list[CorruptionResultRecord] = field(default_factory=list)
     frames: list[LabEvalRecord] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
+    """What the lab set's classes made doubtful (a class the model does not know, ...)."""
 
     def records(self) -> list[AssessmentRunRecord | CorruptionResultRecord | LabEvalRecord]:
         return [*self.frames, *self.results, self.run]
-
-
-def _lab_sample(frames: int, seed: int) -> list[tuple[NDArray[np.uint8], list[TruthBox]]]:
-    request = SimulationRequest(split="lab", events=frames, seed=seed, lines=3)
-    return [
-        (sim.rgb, [TruthBox(o.class_name, o.box) for o in sim.objects]) for sim in generate(request)
-    ]
 
 
 def _failure_mode(
@@ -131,23 +134,21 @@ def _failure_mode(
 
 
 def _frames_of(
-    cond: Condition,
-    sample: list[tuple[NDArray[np.uint8], list[TruthBox]]],
-    seed: int,
-    novel_frames: int,
-) -> Iterator[tuple[int, NDArray[np.uint8], list[TruthBox]]]:
+    cond: Condition, sample: SuiteSample, seed: int
+) -> Iterator[tuple[int, SuiteFrame, NDArray[np.uint8]]]:
+    """``(index, frame, pixels)`` of every frame of a condition, decoded as it is reached."""
     if cond.kind == "novel":
-        make = NOVEL_INPUTS[cond.corruption]
-        for i in range(novel_frames):
-            rgb, objects = make(np.random.default_rng([seed, cond.index, i]))
-            yield i, rgb, [TruthBox(o.class_name, o.box) for o in objects]
+        for i, item in enumerate(sample.novel[cond.corruption]):
+            yield i, item, item.load()
         return
-    for i, (rgb, truths) in enumerate(sample):
+    frames = sample.clean if cond.kind == "clean" else sample.corrupt
+    for i, item in enumerate(frames):
+        rgb = item.load()
         if cond.kind == "clean":
-            yield i, rgb, truths
+            yield i, item, rgb
         else:
             rng = np.random.default_rng([seed, cond.index, i])
-            yield i, apply_corruption(cond.corruption, rgb, cond.severity, rng), truths
+            yield i, item, apply_corruption(cond.corruption, rgb, cond.severity, rng)
 
 
 def _summarise(
@@ -163,6 +164,12 @@ def _summarise(
     defective = [r for r in rows if r.gt_defective]
     good = [r for r in rows if not r.gt_defective]
     modes = [r.failure_mode for r in rows]
+    flagged_as: dict[str, int] = {}
+    for r in rows:
+        for name in sorted(
+            {c for c, p in zip(r.det_classes, r.det_confidences, strict=True) if p >= r.threshold}
+        ):
+            flagged_as[name] = flagged_as.get(name, 0) + 1
     return CorruptionResultRecord(
         result_id=stable_id(run_id, cond.corruption, cond.severity),
         run_id=run_id,
@@ -181,6 +188,7 @@ def _summarise(
         fail_safe=modes.count("fail_safe"),
         fail_silent=modes.count("fail_silent"),
         in_review_band=sum(lo <= r.max_confidence < hi for r in rows),
+        flagged_as=flagged_as,
     )
 
 
@@ -189,36 +197,57 @@ def evaluate_suite(
     *,
     threshold: float,
     review_band: tuple[float, float],
+    sample: SuiteSample | None = None,
     frames: int = DEFAULT_FRAMES,
     seed: int = 0,
     severities: Sequence[int] = DEFAULT_SEVERITIES,
     batch_size: int = 32,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SuiteResult:
-    """Run the suite in memory (no store); ``on_progress(done, total)`` after each condition."""
+    """Run the suite in memory (no store); ``on_progress(done, total)`` after each condition.
+
+    ``sample``: the frames to run on (a lab set's, :func:`~streams.assess.sample.lab_sample`);
+    ``None``: ``frames`` scenes of the simulated lab, by ``seed``.
+    """
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     spec = detector.spec
     trained = set(spec.class_names or ())
-    conds = conditions(severities)
-    run_id = stable_id(SUITE, seed, frames, tuple(severities), spec.name, spec.version, threshold)
-    sample = _lab_sample(frames, seed)
-    novel_frames = max(1, frames // NOVEL_FRACTION)
+    if sample is None:
+        sample = simulated_sample(frames, seed, severities, spec.class_names or ())
+    conds = conditions(severities, tuple(sample.novel))
+    run_id = stable_id(
+        SUITE,
+        seed,
+        frames,
+        tuple(severities),
+        spec.name,
+        spec.version,
+        threshold,
+        sample.digest,
+        sample.name,
+        sample.novel_classes if sample.digest else (),
+    )
     lab_rows: list[LabEvalRecord] = []
     results: list[CorruptionResultRecord] = []
     for done, cond in enumerate(conds, start=1):
-        items = list(_frames_of(cond, sample, seed, novel_frames))
         rows: list[LabEvalRecord] = []
         matched: list[tuple[int, int]] = []
-        for start in range(0, len(items), batch_size):
-            batch = items[start : start + batch_size]
-            dets = detector.detect([rgb for _, rgb, _ in batch])
-            for (i, _rgb, truths), frame_dets in zip(batch, dets, strict=True):
+        items = _frames_of(cond, sample, seed)
+        while batch := list(islice(items, batch_size)):
+            dets = detector.detect([rgb for _, _, rgb in batch])
+            for (i, item, _rgb), frame_dets in zip(batch, dets, strict=True):
+                truths = list(item.truths)
                 preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in frame_dets]
                 fo = frame_outcome(preds, truths, threshold)
                 known = [t for t in truths if not trained or t.class_name in trained]
                 kfo = frame_outcome(preds, known, threshold)
                 matched.append((len(known), sum(kfo.gt_matched)))
+                scene = (
+                    item.key
+                    if sample.digest
+                    else stable_id(seed, cond.kind == "novel", cond.corruption, i)
+                )
                 rows.append(
                     LabEvalRecord(
                         row_id=stable_id(run_id, cond.corruption, cond.severity, i),
@@ -226,7 +255,7 @@ def evaluate_suite(
                         corruption=cond.corruption,
                         severity=cond.severity,
                         frame_index=i,
-                        scene_id=stable_id(seed, cond.kind == "novel", cond.corruption, i),
+                        scene_id=scene,
                         gt_classes=[t.class_name for t in truths],
                         gt_boxes=[list(t.box) for t in truths],
                         det_classes=[p.class_name for p in preds],
@@ -248,7 +277,7 @@ def evaluate_suite(
         run_id=run_id,
         suite=SUITE,
         seed=seed,
-        frames=frames,
+        frames=len(sample.clean),
         conditions=len(conds),
         model_name=spec.name,
         model_version=spec.version,
@@ -258,8 +287,12 @@ def evaluate_suite(
         started_at=started,
         finished_at=datetime.now(UTC),
         elapsed_s=time.perf_counter() - t0,
+        lab_set=sample.name,
+        lab_digest=sample.digest,
+        classes=list(sample.classes),
+        novel_classes=list(sample.novel_classes),
     )
-    return SuiteResult(run=run, results=results, frames=lab_rows)
+    return SuiteResult(run=run, results=results, frames=lab_rows, warnings=sample.warnings)
 
 
 def run_corruption_suite(
@@ -267,6 +300,7 @@ def run_corruption_suite(
     settings: Settings,
     *,
     detector: DetectorLike | None = None,
+    sample: SuiteSample | None = None,
     frames: int = DEFAULT_FRAMES,
     seed: int = 0,
     severities: Sequence[int] = DEFAULT_SEVERITIES,
@@ -275,7 +309,8 @@ def run_corruption_suite(
     """Run the suite and write ``assessment_runs``, ``corruption_results`` and ``lab_eval``.
 
     ``detector`` defaults to ``settings.inference.model`` (the shipped detector); the threshold is
-    ``settings.inference.operating_threshold`` or the model card's.
+    ``settings.inference.operating_threshold`` or the model card's. ``sample``: the lab set's
+    frames (:func:`~streams.assess.sample.lab_sample`), ``None`` for the simulated lab.
     """
     if detector is None:
         from streams.inference import Detector
@@ -286,6 +321,7 @@ def run_corruption_suite(
         detector,
         threshold=threshold,
         review_band=settings.inference.review_band,
+        sample=sample,
         frames=frames,
         seed=seed,
         severities=severities,

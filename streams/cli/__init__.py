@@ -12,6 +12,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``worker``                         → :mod:`streams.cli.worker`
 - ``metrics``, ``assess``, ``report`` → :mod:`streams.cli.readiness`
 - ``estimate``                       → :mod:`streams.cli.estimate`
+- ``lab import``, ``lab list``       → :mod:`streams.cli.lab`
 
 A new command module is imported and registered below; a module that fails to import fails
 the CLI loudly instead of silently losing its commands.
@@ -29,6 +30,7 @@ from streams.cli import (
     drift,
     estimate,
     kafka,
+    lab,
     model,
     readiness,
     run,
@@ -63,6 +65,7 @@ for _module in (
     worker,
     readiness,
     estimate,
+    lab,
 ):
     _module.register(app, _groups)
 

@@ -14,6 +14,7 @@ from schemas.records import EstimatedPerformanceRecord
 from streams.cli.groups import CliGroups
 from streams.cli.options import ModelOpt, StoreOpt, settings_with
 from streams.estimation import Estimate
+from streams.lab.naming import lab_set_label
 
 __all__ = ["register"]
 
@@ -40,7 +41,8 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     ) -> None:
         """Estimate each slice's precision, recall and FPR from the model's scores alone.
 
-        Calibrated on the lab split of the latest `linewatch assess`; writes one row per slice
+        Calibrated on the lab split of the latest `linewatch assess` (the plant's lab set when
+        it ran on one, else the simulated lab; the output names it); writes one row per slice
         window to `estimated_performance` and a drift event (signal estimated_recall) where a
         slice's estimated recall stays below the lab's. See docs/estimation.md.
         """
@@ -61,6 +63,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 json.dumps(
                     {
                         "threshold": threshold,
+                        "lab_set": lab_set_label(run.lab_set),
                         "reference_recall": run.reference_recall,
                         "windows": [w.model_dump(mode="json") for w in run.windows],
                         "drift_events": [e.model_dump(mode="json") for e in run.drift_events],
@@ -70,7 +73,10 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 )
             )
             return
-        t = Table(title=f"estimated at threshold {threshold:.2f}, latest window per slice")
+        t = Table(
+            title=f"estimated at threshold {threshold:.2f}, latest window per slice "
+            f"(calibrated on {lab_set_label(run.lab_set)})"
+        )
         for col in ("line", "shift", "lighting", "windows", "frames", "prevalence"):
             t.add_column(col)
         for col in ("precision", "recall", "FPR"):

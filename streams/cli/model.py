@@ -1,4 +1,5 @@
-"""``linewatch detect`` (camera events → detections, JSON lines) and ``linewatch model info``."""
+"""``linewatch detect`` (camera events → detections, JSON lines), ``linewatch model info`` and
+``linewatch model init`` (write a spec for a model that carries no class names)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from streams.cli.options import settings_with
 from streams.cli.progress import make_progress, stderr_console
 from streams.config import Settings
 from streams.describe import DetectSummary, detect_lines
-from streams.errors import EventRejected, LinewatchError
-from streams.inference import Detector, ModelSpec
+from streams.errors import EventRejected, LinewatchError, ModelFormatError, ModelNotFound
+from streams.inference import OUTPUT_FORMATS, Detector, ModelSpec
+from streams.inference.export_metadata import ExportMetadata
+from streams.inference.spec import spec_document
 from streams.ingest import IngestLimits, RawRecord, read_lines
 from streams.ingest.sources import count_lines
 
@@ -37,8 +40,15 @@ ModelOpt = Annotated[
 ]
 
 
-def model_info(spec: ModelSpec) -> dict[str, Any]:
-    """The model card as a JSON-ready dict (the resolved spec of a loaded detector)."""
+def _metadata_keys(meta: ExportMetadata) -> list[str]:
+    """Which of names / imgsz / stride / task the model's export metadata gave."""
+    pairs = (("names", meta.names), ("imgsz", meta.input_size), ("stride", meta.stride))
+    return [k for k, v in (*pairs, ("task", meta.task)) if v is not None]
+
+
+def model_info(spec: ModelSpec, metadata: ExportMetadata | None = None) -> dict[str, Any]:
+    """The model card as a JSON-ready dict (the resolved spec of a loaded detector); ``metadata``
+    adds which keys came from the export's metadata."""
     return {
         "name": spec.name,
         "version": spec.version,
@@ -46,6 +56,7 @@ def model_info(spec: ModelSpec) -> dict[str, Any]:
         "classes": list(spec.class_names) if spec.class_names is not None else None,
         "input_name": spec.input_name,
         "input_size": list(spec.input_size) if spec.input_size is not None else None,
+        "stride": spec.stride,
         "layout": spec.layout,
         "channel_order": spec.channel_order,
         "letterbox": spec.letterbox,
@@ -54,6 +65,7 @@ def model_info(spec: ModelSpec) -> dict[str, Any]:
         "iou_threshold": spec.iou_threshold,
         "operating_threshold": spec.operating_threshold,
         "max_detections": spec.max_detections,
+        "metadata": _metadata_keys(metadata) if metadata is not None else [],
         "card": spec.card,
     }
 
@@ -191,14 +203,85 @@ def info_command(
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    data = model_info(detector.spec)
+    data = model_info(detector.spec, detector.export_metadata)
     if fmt is InfoFormat.json:
         typer.echo(json.dumps(data, indent=2))
     else:
         _print_info(data)
 
 
+def init_command(
+    onnx: Annotated[Path, typer.Argument(help="The .onnx file to write a spec for.")],
+    classes: Annotated[
+        str | None,
+        typer.Option(
+            "--classes",
+            help="Class names in class-index order, comma-separated (default: the ONNX "
+            "metadata's names, else class_0, class_1, ...).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the spec (default: beside the .onnx, .json)."),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--output-format",
+            help=f"One of {', '.join(OUTPUT_FORMATS)} when the outputs' shapes cannot tell.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.")] = False,
+) -> None:
+    """Write a model spec (.json) for ONNX_FILE from what its graph and metadata say.
+
+    Input name, size and layout, output format and class count are read from the graph; class
+    names from --classes or the export's metadata. Edit the written file to change thresholds
+    or pre-processing (docs/models.md), then pass it to --model.
+    """
+    target = out or onnx.with_suffix(".json")
+    try:
+        names = tuple(c.strip() for c in classes.split(",")) if classes is not None else None
+        if names is not None and not all(names):
+            raise ModelFormatError(f"--classes has an empty class name: {classes!r}")
+        if output_format is not None and output_format not in OUTPUT_FORMATS:
+            raise ModelFormatError(
+                f"--output-format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}"
+            )
+        if not onnx.is_file():
+            raise ModelNotFound(f"{onnx} does not exist; pass the path of an .onnx file")
+        if target.exists() and not force:
+            raise ModelFormatError(f"{target} exists; pass --force to overwrite it or --out")
+        spec = ModelSpec.model_validate(
+            {
+                "name": onnx.stem,
+                "onnx": onnx.resolve(),
+                "class_names": names,
+                "output_format": output_format,
+            }
+        )
+        detector = Detector.load(spec)
+    except (LinewatchError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    resolved = detector.spec
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(spec_document(resolved, target), indent=2) + "\n")
+    shown = ", ".join(resolved.class_names or ())
+    size = "x".join(map(str, resolved.input_size or ()))
+    _print_plain(
+        f"wrote {target}: {resolved.output_format}, input {size} {resolved.layout}, "
+        f"classes {shown}; use --model {target}"
+    )
+    if names is None and detector.export_metadata.names is None:
+        _print_plain(
+            f"warning: the model names no classes; replace class_names in {target} with yours "
+            "(or rerun with --classes a,b,... --force)"
+        )
+
+
 def register(app: typer.Typer, groups: CliGroups) -> None:
-    """Add ``detect`` to the app and ``info`` to the ``model`` group."""
+    """Add ``detect`` to the app, ``info`` and ``init`` to the ``model`` group."""
     app.command("detect")(detect_command)
     groups.model.command("info")(info_command)
+    groups.model.command("init")(init_command)

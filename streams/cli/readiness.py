@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -22,7 +23,11 @@ from streams.cli.options import (
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
+    from streams.assess.sample import SuiteSample
     from streams.assess.suite import SuiteResult
+    from streams.config import Settings
+    from streams.readiness.metrics import NovelResult
+    from streams.sinks import ClickHouseStore
 
 __all__ = ["print_metrics", "register"]
 
@@ -91,8 +96,14 @@ def print_metrics(metrics: Any, out: Console) -> None:
         )
     out.print(t)
     lab = m.lab
-    t = Table(title="lab (clean split of the latest `linewatch assess`)", show_header=False)
-    t.add_row("mAP@0.5", "no data" if lab.map.map50 is None else f"{lab.map.map50:.3f}")
+    source = "no `linewatch assess` yet" if lab.label is None else lab.label
+    t = Table(
+        title=f"lab: clean split of the latest `linewatch assess` ({source})", show_header=False
+    )
+    t.add_row("lab set", source)
+    t.add_row("mAP@0.5 (COCO)", "no data" if lab.map.map50 is None else f"{lab.map.map50:.3f}")
+    for name, ap in lab.map.per_class.items():
+        t.add_row(f"  AP@0.5 {name}", "no data" if ap is None else f"{ap:.3f}")
     t.add_row("lab TPR", lab.tpr.fmt())
     t.add_row("lab FPR", lab.fpr.fmt())
     br = m.base_rate
@@ -103,6 +114,8 @@ def print_metrics(metrics: Any, out: Console) -> None:
         t.add_row("expected false alarms / 1M units", f"{br.false_alarms_per_million:,.0f}")
         t.add_row("expected missed defects / 1M units", f"{br.missed_per_million:,.0f}")
     out.print(t)
+    if lab.novel:
+        out.print(_novel_table(lab.novel, source))
     cov = m.coverage
     out.print(
         f"{cov.frames} frames, {cov.reconciled_frames} labelled+reconciled, "
@@ -111,6 +124,23 @@ def print_metrics(metrics: Any, out: Console) -> None:
     )
     for note in m.notes:
         out.print(f"[yellow]note:[/] {note}")
+
+
+def _novel_table(novel: Sequence[NovelResult], source: str) -> Table:
+    t = Table(title=f"novel inputs ({source}): did the model flag them, as what?")
+    for col in ("input", "frames", "flagged", "flagged as", "fail-safe", "fail-silent"):
+        t.add_column(col)
+    for n in novel:
+        called = ", ".join(f"{k} {v}" for k, v in sorted(n.flagged_as.items())) or "–"
+        t.add_row(
+            n.name,
+            str(n.frames),
+            f"{n.flagged}/{n.frames}",
+            called,
+            f"{n.fail_safe}/{n.frames}",
+            f"{n.fail_silent}/{n.frames}",
+        )
+    return t
 
 
 def _review_queue_table(rows: list[dict[str, Any]], band: tuple[float, float]) -> Table:
@@ -140,19 +170,56 @@ def _parse_severities(text: str) -> tuple[int, ...]:
 
 
 def _suite_table(result: SuiteResult, seed: int) -> Table:
-    t = Table(title=f"corruption suite {result.run.run_id[:12]} (seed {seed})")
-    for col in ("condition", "sev", "recall", "mean top conf", "fail-safe", "fail-silent"):
+    from streams.lab.naming import lab_set_label
+
+    run = result.run
+    t = Table(
+        title=f"corruption suite {run.run_id[:12]} on {lab_set_label(run.lab_set)} (seed {seed})"
+    )
+    names = [f"{r.corruption} {r.severity or ''}".strip() for r in result.results]
+    t.add_column("condition (sev)", min_width=min(20, max(map(len, names))), overflow="fold")
+    for col in ("recall", "conf", "fail-safe", "fail-silent"):
         t.add_column(col)
-    for r in result.results:
+    t.add_column("flagged as", overflow="fold")
+    t.caption = "conf: mean top confidence; flagged as: novel frames per class flagged"
+    for name, r in zip(names, result.results, strict=True):
+        called = ", ".join(f"{k} {v}" for k, v in sorted(r.flagged_as.items()))
         t.add_row(
-            r.corruption,
-            str(r.severity or ""),
+            name,
             "no data" if r.recall is None else f"{r.recall:.1%}",
             f"{r.mean_top_confidence:.2f}",
             f"{r.fail_safe}/{r.frames}",
             f"{r.fail_silent}/{r.frames}",
+            (called or "–") if r.kind == "novel" else "",
         )
     return t
+
+
+def _lab_sample_of(  # noqa: PLR0917
+    st: ClickHouseStore,
+    settings: Settings,
+    classes: Sequence[str],
+    lab: str | None,
+    frames: int,
+    seed: int,
+) -> SuiteSample | None:
+    """The suite's frames from lab set ``lab`` (default: the latest imported one); ``None``
+    (the simulated lab) where the store holds no lab set and none was named."""
+    from streams.assess.sample import lab_sample
+    from streams.ingest import IngestLimits
+    from streams.sinks.lab_sets import lab_sets, load_lab_set
+
+    if lab is None and not lab_sets(st):
+        return None
+    info, images = load_lab_set(st, lab)
+    return lab_sample(
+        images,
+        info,
+        model_classes=classes,
+        frames=frames,
+        seed=seed,
+        limits=IngestLimits.from_settings(settings),
+    )
 
 
 def metrics_command(  # noqa: PLR0917
@@ -198,7 +265,28 @@ def metrics_command(  # noqa: PLR0917
 
 def assess_command(  # noqa: PLR0917
     suite: Annotated[str, typer.Option(help="The suite to run: corruptions.")] = "corruptions",
-    frames: Annotated[int, typer.Option(min=1, help="Lab frames to render.")] = 120,
+    lab: Annotated[
+        str | None,
+        typer.Option(
+            "--lab",
+            help="Imported lab set to judge the model on (default: the latest `linewatch lab "
+            "import`; none imported: the simulated lab).",
+        ),
+    ] = None,
+    simulated: Annotated[
+        bool,
+        typer.Option(
+            "--simulated-lab", help="Judge on the simulated lab even where a lab set exists."
+        ),
+    ] = False,
+    frames: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Simulated lab: frames to render. Lab set: images each corruption is applied "
+            "to (drawn by --seed; the clean split is every image).",
+        ),
+    ] = 120,
     seed: Annotated[int, typer.Option(min=0, help="Seed: same seed, same results.")] = 0,
     severities: Annotated[
         str, typer.Option(help="Comma-separated severities out of 1..5.")
@@ -206,27 +294,37 @@ def assess_command(  # noqa: PLR0917
     store: StoreOpt = None,
     model: ModelOpt = None,
 ) -> None:
-    """Corruptions and novel inputs: recall, confidence, fail-safe vs fail-silent."""
+    """Lab mAP, TPR/FPR, corruptions and novel inputs on the lab set: recall, confidence,
+    fail-safe vs fail-silent, and what each novel class was flagged as."""
     from streams.assess import run_corruption_suite
-    from streams.cli.progress import make_progress
+    from streams.cli.progress import make_progress, stderr_console
+    from streams.inference import Detector
 
     if suite != "corruptions":
         raise ConfigError(f"unknown suite {suite!r}; the available suite is 'corruptions'")
+    if lab is not None and simulated:
+        raise ConfigError("--lab and --simulated-lab exclude each other; pass one")
     levels = _parse_severities(severities)
     settings = settings_with(store={"dsn": store}, inference={"model": model})
-    with (
-        open_store(settings) as st,
-        make_progress() as progress,
-    ):
-        task = progress.add_task("conditions", total=None)
-        result = run_corruption_suite(
-            st,
-            settings,
-            frames=frames,
-            seed=seed,
-            severities=levels,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+    detector = Detector.load(settings.inference.model, settings=settings)
+    classes = detector.spec.class_names or ()
+    with open_store(settings) as st:
+        st.apply_schema()
+        sample = None if simulated else _lab_sample_of(st, settings, classes, lab, frames, seed)
+        for warning in () if sample is None else sample.warnings:
+            stderr_console.print(f"[yellow]warning:[/] {warning}")
+        with make_progress() as progress:
+            task = progress.add_task("conditions", total=None)
+            result = run_corruption_suite(
+                st,
+                settings,
+                detector=detector,
+                sample=sample,
+                frames=frames,
+                seed=seed,
+                severities=levels,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
     console.print(_suite_table(result, seed))
     console.print(f"{result.run.elapsed_s:.1f} s; stored in {st.dsn}")
 

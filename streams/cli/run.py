@@ -77,30 +77,76 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
 
     @reference_group.command("build")
     def reference_build(
+        lab: Annotated[
+            str | None,
+            typer.Option(
+                "--lab", help="An imported lab set (`linewatch lab import`) in --store: its images."
+            ),
+        ] = None,
         source: Annotated[
-            str, typer.Option(help="Lab events: a file or simulate:lab?events=N&seed=S")
-        ] = "simulate:lab?events=600&seed=11",
+            str | None,
+            typer.Option(
+                help="Lab events instead: a file or simulate:lab?events=N&seed=S "
+                "(default without --lab: simulate:lab?events=600&seed=11)."
+            ),
+        ] = None,
         out: Annotated[Path, typer.Option(help="Where to write the profile.")] = Path(
             "reference.json"
         ),
+        store: StoreOpt = None,
         model: ModelOpt = None,
     ) -> None:
-        """Fit the lab reference profile (signals under evaluation conditions)."""
+        """Fit the lab reference profile (signals under evaluation conditions) from a lab set's
+        images (--lab) or from lab events (--source)."""
         from streams.inference import Detector
-        from streams.ingest.sources import open_source
-        from streams.runners.reference import build_reference
+        from streams.runners.reference import (
+            MIN_REFERENCE_FRAMES,
+            build_lab_reference,
+            build_reference,
+        )
 
-        settings = settings_with(inference={"model": model})
+        if lab is not None and source is not None:
+            raise ConfigError("--lab and --source exclude each other; pass one")
+        settings = settings_with(store={"dsn": store}, inference={"model": model})
         detector = Detector.load(settings.inference.model, settings=settings)
-        opened = open_source(source)
-        with make_progress() as progress:
-            task = progress.add_task("reference", total=opened.total)
-            profile = build_reference(
-                opened.events, detector, settings, on_progress=lambda n: progress.advance(task, n)
-            )
+        if lab is not None:
+            from streams.cli.options import open_store
+            from streams.sinks.lab_sets import load_lab_set
+
+            with open_store(settings, readonly=True) as st:
+                info, images = load_lab_set(st, lab)
+            with make_progress() as progress:
+                task = progress.add_task(f"reference of lab set {info.name}", total=len(images))
+                profile = build_lab_reference(
+                    images,
+                    info,
+                    detector,
+                    settings,
+                    on_progress=lambda n: progress.advance(task, n),
+                )
+            origin = f"lab set {info.name} ({len(images)} images)"
+            if len(images) < MIN_REFERENCE_FRAMES:
+                stderr_console.print(
+                    f"[yellow]warning:[/] lab set {info.name} has {len(images)} images: a "
+                    f"reference from fewer than {MIN_REFERENCE_FRAMES} is coarse (its lab range is "
+                    "close to the set's extremes); import a larger lab set when you can"
+                )
+        else:
+            from streams.ingest.sources import open_source
+
+            opened = open_source(source or "simulate:lab?events=600&seed=11")
+            with make_progress() as progress:
+                task = progress.add_task("reference", total=opened.total)
+                profile = build_reference(
+                    opened.events,
+                    detector,
+                    settings,
+                    on_progress=lambda n: progress.advance(task, n),
+                )
+            origin = source or "the simulated lab"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(profile.to_json())
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out} (from {origin})")
 
     @app.command("demo")
     def demo(

@@ -6,6 +6,9 @@
 0.0
 >>> ReferenceProfile.from_json(ref.to_json()) == ref
 True
+>>> lab = ReferenceProfile.fit(rows, lab_set="bench")
+>>> ReferenceProfile.from_json(lab.to_json()).lab_set, lab.fingerprint() != ref.fingerprint()
+('bench', True)
 """
 
 from __future__ import annotations
@@ -79,12 +82,19 @@ def _fit_signal(values: np.ndarray, bins: int) -> SignalReference:
 
 @dataclass(frozen=True, slots=True)
 class ReferenceProfile:
-    """Per-signal mean, std (floored above zero), quantile bins with proportions."""
+    """Per-signal mean, std (floored above zero), quantile bins with proportions.
+
+    ``lab_set`` names the imported lab set the profile was fitted on (empty: lab events, e.g.
+    the simulated lab); it is written to the JSON only when set.
+    """
 
     signals: Mapping[str, SignalReference] = field(default_factory=dict)
+    lab_set: str = ""
 
     @classmethod
-    def fit(cls, rows: Iterable[Mapping[str, float]], bins: int = 10) -> ReferenceProfile:
+    def fit(
+        cls, rows: Iterable[Mapping[str, float]], bins: int = 10, *, lab_set: str = ""
+    ) -> ReferenceProfile:
         """Fit from the lab split's per-frame signals (e.g. rows of :func:`frame_signals`)."""
         columns: dict[str, list[float]] = {}
         for row in rows:
@@ -93,7 +103,8 @@ class ReferenceProfile:
                     columns.setdefault(name, []).append(float(value))
         if not columns:
             raise ConfigError("cannot fit a reference profile from no rows; pass the lab split")
-        return cls({name: _fit_signal(np.asarray(v), bins) for name, v in columns.items()})
+        signals = {name: _fit_signal(np.asarray(v), bins) for name, v in columns.items()}
+        return cls(signals, lab_set)
 
     def __getitem__(self, signal: str) -> SignalReference:
         try:
@@ -146,7 +157,7 @@ class ReferenceProfile:
 
     def to_json(self) -> str:
         """Serialise (stable key order)."""
-        data = {
+        data: dict[str, object] = {
             "format": _FORMAT,
             "signals": {
                 name: {
@@ -160,6 +171,8 @@ class ReferenceProfile:
                 for name, ref in self.signals.items()
             },
         }
+        if self.lab_set:
+            data["lab_set"] = self.lab_set
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -180,8 +193,9 @@ class ReferenceProfile:
                 )
                 for name, v in data["signals"].items()
             }
+            lab_set = str(data.get("lab_set", ""))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(
                 f"not a linewatch reference profile ({exc}); refit it from the lab split"
             ) from exc
-        return cls(signals)
+        return cls(signals, lab_set)

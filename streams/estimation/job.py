@@ -18,6 +18,7 @@ from streams.estimation.windows import (
     PrevalencePolicy,
     estimate_windows,
     lab_recall,
+    lab_set_name,
     recall_drop_events,
 )
 from streams.sinks import ClickHouseStore
@@ -39,6 +40,8 @@ class EstimateRun:
     drift_events: list[DriftEventRecord] = field(default_factory=list)
     reference_recall: float | None = None
     rows_written: int = 0
+    lab_set: str = ""
+    """The lab set the calibration was fitted on (``""``: the simulated lab)."""
 
 
 def policy_of(params: EstimationSettings) -> PrevalencePolicy:
@@ -67,7 +70,7 @@ def run_estimates(
         draws=params.draws,
         now=now,
     )
-    run = EstimateRun(windows=[w for w, _ in windows])
+    run = EstimateRun(windows=[w for w, _ in windows], lab_set=lab_set_name(store) or "")
     run.reference_recall = lab_recall(store)
     if run.reference_recall is None:
         raise EstimationError(

@@ -1,6 +1,7 @@
 """Estimates over the store: lab calibration set, production prevalence, per-slice windows.
 
-Reads the labelled lab split (``v_lab_clean``, written by ``linewatch assess``), the audited
+Reads the labelled lab split (``v_lab_clean``, written by ``linewatch assess``: the plant's lab
+set when one was imported, else the simulated lab; :func:`lab_set_name` says which), the audited
 production units (``v_frame_outcomes``) and the production frames' top confidences, and turns
 them into :class:`~streams.estimation.PerformanceEstimate` per slice and per slice window. Every
 function takes the store and plain parameters; the CLI passes the settings' values in.
@@ -31,6 +32,7 @@ __all__ = [
     "SliceFrames",
     "estimate_groups",
     "estimate_windows",
+    "lab_set_name",
     "load_lab_set",
     "load_slice_frames",
     "recall_drop_events",
@@ -42,6 +44,10 @@ ESTIMATE_DETECTOR = "estimate-vs-lab"
 
 LAB_SQL = "SELECT max_confidence, gt_defective FROM linewatch.v_lab_clean"
 LAB_RECALL_SQL = "SELECT tp, defective FROM linewatch.v_lab_rates"
+LAB_NAME_SQL = """
+SELECT lab_set FROM linewatch.assessment_runs FINAL
+WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions')
+"""
 AUDIT_SQL = """
 SELECT line_id, shift, lighting, count() AS units, sum(gt_defective) AS defective
 FROM linewatch.v_frame_outcomes
@@ -87,6 +93,13 @@ def load_lab_set(store: ClickHouseStore) -> LabSet:
     scores = np.asarray([float(r[0]) for r in rows])
     defective = np.asarray([int(r[1]) for r in rows])
     return LabSet(scores, defective)
+
+
+def lab_set_name(store: ClickHouseStore) -> str | None:
+    """The lab set the calibration is fitted on: the latest assessment's (``""``: the simulated
+    lab; ``None``: no assessment yet)."""
+    rows = store.query(LAB_NAME_SQL).result_rows
+    return str(rows[0][0]) if rows else None
 
 
 def lab_recall(store: ClickHouseStore) -> float | None:

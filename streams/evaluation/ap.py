@@ -54,15 +54,24 @@ class DetectorEval:
 
 
 def average_precision(
-    scores: npt.ArrayLike, is_tp: npt.ArrayLike, n_ground_truth: int
+    scores: npt.ArrayLike,
+    is_tp: npt.ArrayLike,
+    n_ground_truth: int,
+    *,
+    recall_points: int | None = None,
 ) -> float | None:
-    """All-point interpolated average precision (VOC 2010+ / COCO-style envelope).
+    """Interpolated average precision: all-point (VOC 2010+) or at ``recall_points`` recalls.
 
-    The single AP of linewatch (offline evaluation here, lab mAP in ``streams.readiness``).
-    ``scores`` and ``is_tp`` describe every prediction of one class (matched greedily by
-    confidence beforehand), in any order: they are ranked by descending score, ties keeping
-    their input order. ``n_ground_truth`` is the number of true objects of that class.
-    Returns ``None`` when the class has no ground truth.
+    The single AP of linewatch: all-point for the offline evaluation here; 101 recall points
+    (``recall_points=101``, COCO's definition, what pycocotools reports as AP@0.5) for the lab
+    mAP of ``streams.readiness.lab``. ``scores`` and ``is_tp`` describe every prediction of one
+    class (matched greedily by confidence beforehand), in any order: they are ranked by
+    descending score, ties keeping their input order. ``n_ground_truth`` is the number of true
+    objects of that class. Returns ``None`` when the class has no ground truth.
+
+    With ``recall_points=n`` the precision envelope (the best precision at any recall at least
+    ``r``) is read at ``r = 0, 1/(n-1), ..., 1`` and averaged, 0 where the recall never reaches
+    ``r``; that is how pycocotools' ``COCOeval.accumulate`` computes it.
 
     >>> average_precision([0.9, 0.8, 0.7], [1, 0, 1], 2)  # P=1 at R=.5, P=2/3 at R=1
     0.8333333333333333
@@ -70,6 +79,9 @@ def average_precision(
     0.0
     >>> average_precision([0.5], [0], 0) is None
     True
+    >>> ap = average_precision([0.9, 0.8, 0.7], [1, 0, 1], 2, recall_points=101)
+    >>> round(ap, 6), round((51 * 1 + 50 * 2 / 3) / 101, 6)  # P=1 up to R=.5, 2/3 above
+    (0.834983, 0.834983)
     """
     if n_ground_truth <= 0:
         return None
@@ -84,6 +96,13 @@ def average_precision(
     fp_cum = np.cumsum(1.0 - tp[order])
     recall = tp_cum / n_ground_truth
     precision = tp_cum / np.maximum(tp_cum + fp_cum, np.finfo(np.float64).eps)
+    if recall_points is not None:
+        if recall_points < 2:
+            raise ValueError(f"recall_points must be at least 2, got {recall_points}")
+        envelope = np.maximum.accumulate(precision[::-1])[::-1]
+        at = np.searchsorted(recall, np.linspace(0.0, 1.0, recall_points), side="left")
+        reached = at < recall.size
+        return float(np.where(reached, envelope[np.minimum(at, recall.size - 1)], 0.0).mean())
     mrec = np.concatenate(([0.0], recall, [1.0]))
     mpre = np.concatenate(([0.0], precision, [0.0]))
     mpre = np.maximum.accumulate(mpre[::-1])[::-1]

@@ -16,6 +16,7 @@ from schemas.results import Detection
 from streams.config import Settings
 from streams.errors import ConfigError, ModelError, ModelFormatError, ModelNotFound
 from streams.inference.decoders import Decoder, OutputInfo, infer_format, make_decoder
+from streams.inference.export_metadata import DETECT_TASK, ExportMetadata, read_export_metadata
 from streams.inference.nms import nms, valid_boxes
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
 from streams.inference.spec import ModelSpec, load_spec
@@ -92,11 +93,22 @@ def _session(path: Path, threads: int | None, providers: Sequence[str]) -> ort.I
         ) from exc
 
 
+def _model_metadata(session: ort.InferenceSession) -> ExportMetadata:
+    """The exporter's metadata of a loaded model (names, imgsz, stride, task)."""
+    try:
+        props = dict(session.get_modelmeta().custom_metadata_map)
+    except Exception:  # onnxruntime raises its own (unexported) exception types
+        props = {}
+    return read_export_metadata(props)
+
+
 class Detector:
     """An ONNX detector with its spec: ``detect(frames)`` → boxes in frame pixels.
 
-    Build it with :meth:`load`. ``spec`` is the *resolved* spec: input name/size, layout, output
-    format and class names filled in from the graph where the spec left them open.
+    Build it with :meth:`load`. ``spec`` is the *resolved* spec: what the spec left open is
+    filled in from the model's export metadata (Ultralytics ``names``, ``imgsz``, ``stride``;
+    :mod:`streams.inference.export_metadata`), then from the graph (input name/size, layout,
+    output format). The spec always wins.
     """
 
     def __init__(
@@ -107,6 +119,7 @@ class Detector:
         *,
         static_batch: int | None,
         input_dtype: npt.DTypeLike = np.float32,
+        metadata: ExportMetadata | None = None,
     ) -> None:
         assert spec.input_size is not None and spec.input_name is not None
         self._spec = spec
@@ -128,6 +141,7 @@ class Detector:
         )
         names = spec.class_names or ()
         self._names = list(names)
+        self._metadata = metadata or ExportMetadata()
         self._warned_invalid = False
 
     # --- construction ------------------------------------------------------------------
@@ -141,6 +155,11 @@ class Detector:
         settings: Settings | None = None,
     ) -> Detector:
         """Load a spec (``.json``), a bare ``.onnx`` file, or (``None``) the shipped detector.
+
+        A bare ``.onnx`` file takes its class names from the export's metadata (Ultralytics
+        ``names``); one without them raises :class:`ModelFormatError` saying to write a spec
+        with ``linewatch model init``. A :class:`ModelSpec` passed in leaves unnamed classes
+        ``class_<i>``.
 
         Threads and providers default to ``settings`` (``LINEWATCH_INFERENCE__THREADS`` /
         ``LINEWATCH_INFERENCE__PROVIDERS``) when given, else onnxruntime's defaults on the CPU;
@@ -161,6 +180,11 @@ class Detector:
                 raise ModelNotFound(f"model graph {spec.onnx} does not exist; fix the spec's onnx")
         else:
             spec = load_spec(model)
+        bare = (
+            not isinstance(model, ModelSpec)
+            and model is not None
+            and (Path(model).suffix.lower() != ".json")
+        )
         if settings is not None:  # explicit arguments win over the settings
             if intra_op_num_threads is None:
                 intra_op_num_threads = settings.inference.threads
@@ -177,10 +201,18 @@ class Detector:
                     "LINEWATCH_INFERENCE__PROVIDERS or install the onnxruntime build that has them"
                 )
         session = _session(spec.onnx, intra_op_num_threads, providers or ["CPUExecutionProvider"])
-        return cls._from_session(spec, session)
+        return cls._from_session(spec, session, require_names=bare)
 
     @classmethod
-    def _from_session(cls, spec: ModelSpec, session: ort.InferenceSession) -> Detector:
+    def _from_session(
+        cls, spec: ModelSpec, session: ort.InferenceSession, *, require_names: bool = False
+    ) -> Detector:
+        meta = _model_metadata(session)
+        if meta.task is not None and meta.task != DETECT_TASK:
+            raise ModelFormatError(
+                f"model {spec.onnx} is an exported {meta.task!r} model (ONNX metadata task); "
+                f"linewatch runs object detectors: export a {DETECT_TASK!r} model"
+            )
         inputs = session.get_inputs()
         by_name = {i.name: i for i in inputs}
         if spec.input_name is not None and spec.input_name not in by_name:
@@ -209,36 +241,62 @@ class Detector:
                 "expected 3 (fix layout in the spec)"
             )
         graph_size = (w_dim, h_dim) if isinstance(w_dim, int) and isinstance(h_dim, int) else None
-        input_size = spec.input_size or graph_size
+        input_size = spec.input_size or graph_size or meta.input_size
         if input_size is None:
             raise ModelFormatError(
-                f"model input {inp.name} {shape} has no static size; set input_size [W, H] in "
-                "the model spec"
+                f"model input {inp.name} {shape} has no static size and no imgsz metadata; set "
+                "input_size [W, H] in the model spec (`linewatch model init` writes one)"
             )
         if graph_size is not None and tuple(input_size) != graph_size:
             raise ModelFormatError(
                 f"spec input_size {list(input_size)} differs from the graph's {list(graph_size)}"
             )
+        stride = spec.stride or meta.stride
+        if stride is not None and any(side % stride for side in input_size):
+            raise ModelFormatError(
+                f"model {spec.onnx}: input size {list(input_size)} is not a multiple of its "
+                f"stride {stride}; fix input_size (or stride) in the spec"
+            )
         static_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        card = spec.card or ({"export": dict(meta.about)} if meta.about else {})
         resolved = spec.model_copy(
-            update={"input_name": inp.name, "input_size": tuple(input_size), "layout": layout}
+            update={
+                "input_name": inp.name,
+                "input_size": tuple(input_size),
+                "layout": layout,
+                "stride": stride,
+                "class_names": spec.class_names or meta.names,
+                "card": card,
+            }
         )
         infos = [OutputInfo(o.name, tuple(o.shape)) for o in session.get_outputs()]
         if any(not isinstance(d, int) for o in infos for d in o.shape[1:]):
             infos = cls._probe_shapes(session, resolved, inp.type, static_batch or 1)
-        n_names = None if spec.class_names is None else len(spec.class_names)
+        names = resolved.class_names
+        n_names = None if names is None else len(names)
         try:
             fmt = spec.output_format or infer_format(infos, n_names)
+            decoder = make_decoder(
+                fmt,
+                infos,
+                class_names=names,
+                box_units=spec.box_units,
+                input_size=resolved.input_size or input_size,
+            )
         except ModelFormatError as exc:
+            if spec.class_names is None and meta.names is not None:
+                raise ModelFormatError(
+                    f"model {spec.onnx}: {exc} (class names from its ONNX metadata 'names'); "
+                    "write a spec with `linewatch model init --classes`"
+                ) from exc
             raise ModelFormatError(f"model {spec.onnx}: {exc}") from exc
-        decoder = make_decoder(
-            fmt,
-            infos,
-            class_names=spec.class_names,
-            box_units=spec.box_units,
-            input_size=resolved.input_size or input_size,
-        )
-        class_names = spec.class_names
+        class_names = names
+        if class_names is None and require_names:
+            raise ModelFormatError(
+                f"model {spec.onnx} has no class names: no spec file and no exporter metadata "
+                f"('names'); run `linewatch model init {spec.onnx} --classes NAME,...` and pass "
+                "the spec it writes to --model"
+            )
         if class_names is None and decoder.num_classes is not None:
             class_names = tuple(f"class_{i}" for i in range(decoder.num_classes))
         resolved = resolved.model_copy(update={"output_format": fmt, "class_names": class_names})
@@ -248,6 +306,7 @@ class Detector:
             decoder,
             static_batch=static_batch,
             input_dtype=_ORT_FLOAT_TYPES[inp.type],
+            metadata=meta,
         )
 
     @staticmethod
@@ -273,6 +332,11 @@ class Detector:
     def spec(self) -> ModelSpec:
         """The resolved model spec."""
         return self._spec
+
+    @property
+    def export_metadata(self) -> ExportMetadata:
+        """What the model's exporter wrote in its metadata (empty when nothing)."""
+        return self._metadata
 
     @property
     def max_batch_size(self) -> int | None:

@@ -1,8 +1,9 @@
 """The model spec: everything needed to run an ONNX detector and read its outputs.
 
-A spec is a JSON file next to (or pointing at) an ``.onnx`` graph; a bare ``.onnx`` path gets a
-default spec whose unknowns (input name and size, output format, class names) are filled in from
-the graph when :class:`~streams.inference.detector.Detector` loads it.
+A spec is a JSON file next to (or pointing at) an ``.onnx`` graph (``linewatch model init``
+writes one; ``docs/models.md`` shows the format); a bare ``.onnx`` path gets a default spec whose
+unknowns (class names, input name and size, stride, output format) are filled in from the
+exporter's metadata and the graph when :class:`~streams.inference.detector.Detector` loads it.
 
 >>> spec = ModelSpec.model_validate({"name": "m", "onnx": "/models/m.onnx", "version": 3})
 >>> spec.version, spec.input_size, spec.score_threshold, spec.letterbox
@@ -17,6 +18,7 @@ pydantic_core._pydantic_core.ValidationError: ...
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from streams.errors import ModelFormatError, ModelNotFound
 
-__all__ = ["OUTPUT_FORMATS", "BoxUnits", "ModelSpec", "OutputFormat", "load_spec"]
+__all__ = ["OUTPUT_FORMATS", "BoxUnits", "ModelSpec", "OutputFormat", "load_spec", "spec_document"]
 
 OutputFormat = Literal["yolov8", "yolov5", "boxes_scores_labels"]
 BoxUnits = Literal["pixels", "normalized"]
@@ -34,8 +36,10 @@ OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("yolov8", "yolov5", "boxes_scores_la
 class ModelSpec(BaseModel):
     """How to feed an ONNX detector and how to read what it returns.
 
-    ``None`` in ``input_name``, ``input_size``, ``layout``, ``class_names`` and ``output_format``
-    means "take it from the graph" (the loaded :class:`Detector`'s ``spec`` has them filled in).
+    ``None`` in ``input_name``, ``input_size``, ``layout``, ``stride``, ``class_names`` and
+    ``output_format`` means "take it from the model": from the exporter's metadata (Ultralytics
+    ``names``, ``imgsz``, ``stride``), else from the graph (the loaded :class:`Detector`'s
+    ``spec`` has them filled in).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -57,6 +61,12 @@ class ModelSpec(BaseModel):
     )
     std: tuple[float, float, float] = Field(
         (1.0, 1.0, 1.0), description="…divided by this (per channel, in channel_order)."
+    )
+    stride: int | None = Field(
+        None,
+        gt=0,
+        description="Network stride: input sides are multiples of it; None: from "
+        "the export's metadata, else unchecked.",
     )
     letterbox: bool = Field(True, description="Keep aspect ratio and pad; False: plain resize.")
     pad_value: int = Field(114, ge=0, le=255, description="Grey level of the letterbox padding.")
@@ -118,6 +128,20 @@ class ModelSpec(BaseModel):
         if names is not None and 0 <= index < len(names):
             return names[index]
         return f"class_{index}"
+
+
+def spec_document(spec: ModelSpec, spec_path: Path) -> dict[str, Any]:
+    """``spec`` as the JSON object of a spec file at ``spec_path``: every field, with ``onnx``
+    relative to the spec file's folder (as :func:`load_spec` reads it back).
+
+    >>> spec = ModelSpec(name="m", onnx=Path("/models/m.onnx"))
+    >>> doc = spec_document(spec, Path("/models/m.json"))
+    >>> doc["onnx"], doc["class_names"], doc["score_threshold"]
+    ('m.onnx', None, 0.05)
+    """
+    doc = spec.model_dump(mode="json")
+    doc["onnx"] = Path(os.path.relpath(spec.onnx.resolve(), spec_path.resolve().parent)).as_posix()
+    return doc
 
 
 def load_spec(path: str | Path) -> ModelSpec:

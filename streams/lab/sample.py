@@ -13,6 +13,7 @@ calibration behind the label-free estimates read them back as the same values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from streams.evaluation.boxes import TruthBox
 
@@ -54,6 +55,8 @@ class LabSetInfo:
 
     ``novel_classes`` are lab classes the model was never trained on (``lab import --novel``):
     the corruption suite reports them as novel inputs, never as misses of a known class.
+    ``classes`` are sorted by name; they are matched to the model's class names by name.
+    ``imported_at`` is when this version was stored (``None`` before it is).
     """
 
     name: str
@@ -63,3 +66,4 @@ class LabSetInfo:
     novel_classes: tuple[str, ...]
     images: int
     boxes: int
+    imported_at: datetime | None = None

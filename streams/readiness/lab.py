@@ -1,4 +1,5 @@
-"""Lab-split accuracy: mAP@0.5 from every stored lab detection (all scores ≥ the score floor).
+"""Lab-split accuracy: COCO AP@0.5 per class from every stored lab detection (all scores ≥ the
+score floor), the figure pycocotools reports for the same boxes (``tests/test_lab_judge.py``).
 
 >>> preds = [PredictedBox("dent", 0.9, (0, 0, 10, 10)), PredictedBox("dent", 0.3, (20, 20, 30, 30))]
 >>> frames = [LabFrame(gt=[TruthBox("dent", (0, 0, 10, 10))], preds=preds)]
@@ -17,7 +18,18 @@ from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.readiness.matching import match_boxes
 from streams.readiness.stats import mean_or_none
 
-__all__ = ["LabFrame", "MapResult", "mean_average_precision"]
+__all__ = [
+    "COCO_MAX_DETECTIONS",
+    "COCO_RECALL_POINTS",
+    "LabFrame",
+    "MapResult",
+    "mean_average_precision",
+]
+
+COCO_RECALL_POINTS = 101
+"""COCO reads the precision envelope at recall 0, 0.01, ..., 1."""
+COCO_MAX_DETECTIONS = 100
+"""COCO keeps a frame's 100 most confident detections of a class (``maxDets``)."""
 
 
 @dataclass(frozen=True)
@@ -40,13 +52,22 @@ class MapResult:
 def mean_average_precision(
     frames: Iterable[LabFrame], classes: Sequence[str], iou_threshold: float = 0.5
 ) -> MapResult:
-    """mAP@``iou_threshold`` over ``classes`` (VOC all-point AP, greedy matching per frame)."""
+    """COCO's mAP@``iou_threshold`` over ``classes``, as pycocotools computes it.
+
+    Per frame and class, the (at most 100) most confident predictions take their best
+    still-free ground-truth box by confidence (:func:`~streams.readiness.matching.match_boxes`,
+    COCO's matching); AP is the precision envelope at 101 recall points. A class without ground
+    truth has AP ``None`` and stays out of the mean.
+    """
     scores: dict[str, list[float]] = {c: [] for c in classes}
     hits: dict[str, list[bool]] = {c: [] for c in classes}
     n_gt: dict[str, int] = dict.fromkeys(classes, 0)
     for frame in frames:
         for c in classes:
-            preds = [p for p in frame.preds if p.class_name == c]
+            ranked = sorted(
+                (p for p in frame.preds if p.class_name == c), key=lambda p: -p.confidence
+            )
+            preds = ranked[:COCO_MAX_DETECTIONS]
             truths = [t for t in frame.gt if t.class_name == c]
             n_gt[c] += len(truths)
             if not preds:
@@ -54,7 +75,10 @@ def mean_average_precision(
             m = match_boxes(preds, truths, iou_threshold)
             scores[c].extend(p.confidence for p in preds)
             hits[c].extend(bool(x) for x in m.pred_tp)
-    per_class = {c: average_precision(scores[c], hits[c], n_gt[c]) for c in classes}
+    per_class = {
+        c: average_precision(scores[c], hits[c], n_gt[c], recall_points=COCO_RECALL_POINTS)
+        for c in classes
+    }
     return MapResult(
         map50=mean_or_none(list(per_class.values())), per_class=per_class, ground_truth=n_gt
     )

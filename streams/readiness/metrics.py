@@ -16,6 +16,7 @@ from streams.errors import ConfigError, EstimationError
 from streams.estimation import PerformanceEstimate
 from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.inference.threshold import operating_threshold
+from streams.lab.naming import lab_set_label
 from streams.readiness.baserate import BaseRateOutcome, at_base_rate
 from streams.readiness.lab import LabFrame, MapResult, mean_average_precision
 from streams.readiness.proportion import Proportion
@@ -27,6 +28,7 @@ __all__ = [
     "Coverage",
     "LabMetrics",
     "LatencyMetrics",
+    "NovelResult",
     "ReadinessMetrics",
     "SliceMetrics",
     "compute_metrics",
@@ -56,8 +58,11 @@ def parse_by(text: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(cols)
 
 
-def model_classes(settings: Settings) -> tuple[str, ...]:
-    """The classes the detector knows (its spec's ``class_names``), else the simulator's."""
+def model_classes(settings: Settings, store: ClickHouseStore | None = None) -> tuple[str, ...]:
+    """The classes the detector knows: its spec's ``class_names``; for a bare ``.onnx``, the
+    classes the latest ``linewatch assess`` recorded (read from the model then), else the
+    model's own (its export metadata, loading the model); the simulator's for no model at all.
+    """
     from streams.errors import ModelError
     from streams.inference.detector import shipped_spec_path
     from streams.inference.spec import load_spec
@@ -68,6 +73,19 @@ def model_classes(settings: Settings) -> tuple[str, ...]:
         names = None
     if names:
         return tuple(names)
+    if store is not None:
+        run = _rows(store, LAB_RUN_SQL)
+        if run and run[0]["classes"]:
+            return tuple(str(c) for c in run[0]["classes"])
+    if settings.inference.model:
+        from streams.inference import Detector
+
+        try:
+            return tuple(
+                Detector.load(settings.inference.model, settings=settings).spec.class_names or ()
+            )
+        except ModelError:
+            return ()
     from streams.simulate.classes import TRAINED_CLASSES
 
     return TRAINED_CLASSES
@@ -170,23 +188,52 @@ class LatencyMetrics:
 
 
 @dataclass(frozen=True)
+class NovelResult:
+    """How the model met the lab images of one novel class (or novel input) at the threshold:
+    how many it flagged, and as which classes."""
+
+    name: str
+    frames: int
+    flagged: int
+    flagged_as: dict[str, int]
+    fail_safe: int
+    fail_silent: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class LabMetrics:
-    """The clean lab split of the latest corruption-suite run."""
+    """The clean lab split of the latest corruption-suite run, and the lab set it came from.
+
+    ``lab_set`` is the imported lab set's name, empty for the simulated lab; :attr:`label`
+    prints it (``simulated lab``). Without any assessment ``run_id`` is ``None``.
+    """
 
     run_id: str | None
     frames: int
     tpr: Proportion
     fpr: Proportion
     map: MapResult
+    lab_set: str = ""
+    novel: list[NovelResult] = field(default_factory=list)
+
+    @property
+    def label(self) -> str | None:
+        """The lab set's name, ``simulated lab``, or ``None`` before any assessment."""
+        return None if self.run_id is None else lab_set_label(self.lab_set)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "lab_set": self.label,
             "frames": self.frames,
             "tpr": self.tpr.as_dict(),
             "fpr": self.fpr.as_dict(),
             "map50": self.map.map50,
             "ap50_per_class": self.map.per_class,
+            "novel": [n.as_dict() for n in self.novel],
         }
 
 
@@ -319,10 +366,22 @@ FROM linewatch.v_lab_clean
 """
 
 
+LAB_RUN_SQL = """
+SELECT run_id, lab_set, classes FROM linewatch.assessment_runs FINAL
+WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions')
+"""
+
+NOVEL_SQL = """
+SELECT corruption, frames, caught_frames + flagged_good_frames AS flagged, flagged_as,
+       fail_safe, fail_silent
+FROM linewatch.v_corruption_robustness WHERE kind = 'novel' ORDER BY corruption
+"""
+
+
 def _lab(store: ClickHouseStore, trained: Sequence[str]) -> LabMetrics:
-    run = _rows(
-        store, "SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions'"
-    )
+    """The latest assessment's lab figures; AP over the classes that run recorded (the model's
+    classes at the time), else ``trained``."""
+    run = _rows(store, LAB_RUN_SQL)
     rates = _rows(store, "SELECT * FROM linewatch.v_lab_rates")[0]
     frames = [
         LabFrame(
@@ -334,12 +393,26 @@ def _lab(store: ClickHouseStore, trained: Sequence[str]) -> LabMetrics:
         )
         for gc, gb, dc, ds, db in store.query(LAB_FRAMES_SQL).result_rows
     ]
+    classes = list(run[0]["classes"]) if run and run[0]["classes"] else list(trained)
+    novel = [
+        NovelResult(
+            name=str(r["corruption"]),
+            frames=int(r["frames"]),
+            flagged=int(r["flagged"]),
+            flagged_as={str(k): int(v) for k, v in dict(r["flagged_as"]).items()},
+            fail_safe=int(r["fail_safe"]),
+            fail_silent=int(r["fail_silent"]),
+        )
+        for r in (_rows(store, NOVEL_SQL) if run else [])
+    ]
     return LabMetrics(
         run_id=run[0]["run_id"] if run else None,
         frames=int(rates["frames"]),
         tpr=Proportion(int(rates["tp"]), int(rates["defective"])),
         fpr=Proportion(int(rates["fp"]), int(rates["good"])),
-        map=mean_average_precision(frames, list(trained)) if frames else MapResult(None),
+        map=mean_average_precision(frames, classes) if frames else MapResult(None),
+        lab_set=str(run[0]["lab_set"]) if run else "",
+        novel=novel,
     )
 
 
@@ -383,7 +456,7 @@ def compute_metrics(
 
         reconcile(store, settings, threshold=threshold)
     by_t = tuple(by)
-    trained = model_classes(settings)
+    trained = model_classes(settings, store)
     overall, slices = _slices(store, by_t)
     lab = _lab(store, trained)
     cov = _rows(store, "SELECT * FROM linewatch.v_label_coverage")[0]

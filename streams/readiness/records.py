@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from schemas.records import StoreRecord
 
@@ -70,6 +70,12 @@ class AssessmentRunRecord(StoreRecord):
     started_at: AwareDatetime
     finished_at: AwareDatetime
     elapsed_s: float
+    lab_set: str = ""
+    """The lab set the run judged the model on; empty: the simulated lab."""
+    lab_digest: str = ""
+    classes: list[str] = Field(default_factory=list)
+    """The model's classes the lab mAP is computed over."""
+    novel_classes: list[str] = Field(default_factory=list)
 
 
 class CorruptionResultRecord(StoreRecord):
@@ -95,6 +101,9 @@ class CorruptionResultRecord(StoreRecord):
     fail_safe: int
     fail_silent: int
     in_review_band: int
+    flagged_as: dict[str, int] = Field(default_factory=dict)
+    """Frames with a detection of each class at or above the threshold (a novel class: what the
+    model took it for)."""
 
 
 class LabEvalRecord(StoreRecord):

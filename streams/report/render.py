@@ -116,7 +116,8 @@ def _lab_rows(m: ReadinessMetrics) -> Rows | None:
         f"{k} {'no data' if v is None else f'{v:.3f}'}" for k, v in lab.map.per_class.items()
     )
     return [
-        ["mAP@0.5 (clean lab split)", _pct(lab.map.map50, ".3f")],
+        ["lab set", lab.label or "–"],
+        ["mAP@0.5 (COCO, clean lab split)", _pct(lab.map.map50, ".3f")],
         ["AP@0.5 per class", ap],
         ["lab TPR (defective units flagged)", _p(lab.tpr)],
         ["lab FPR (good units flagged)", _p(lab.fpr)],
@@ -221,7 +222,12 @@ def _estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:
         if not c.trained and c.fnr.value is not None and c.fnr.value >= 0.5
     ]
     head = [*m.by, "frames", "prevalence", "est. precision", "est. recall", "est. FPR"]
-    return {"head": [*head, "realized recall", "est. − realized"], "rows": rows, "blind": blind}
+    return {
+        "head": [*head, "realized recall", "est. − realized"],
+        "rows": rows,
+        "blind": blind,
+        "lab_set": m.lab.label or "–",
+    }
 
 
 def _cause_rows(store: ClickHouseStore) -> list[list[str]]:
@@ -334,14 +340,31 @@ def _confidence_section(store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw
     histograms: Future[Plot] | None = None
     if prod or lab:
         histograms = draw(plots.confidence_histograms, lab, prod, m.threshold, m.review_band)
-    return {"histograms": histograms, "lab": bool(lab), "production": bool(prod)}
+    return {
+        "histograms": histograms,
+        "lab": bool(lab),
+        "production": bool(prod),
+        "lab_set": m.lab.label or "–",
+    }
 
 
 def _share(k: int, n: int) -> str:
     return "no data" if n == 0 else f"{k / n:.0%} ({k}/{n})"
 
 
-def _robustness_section(store: ClickHouseStore, draw: _Draw) -> dict[str, Any]:
+def _novel_lines(m: ReadinessMetrics) -> list[str]:
+    """One sentence per novel input: how many of its frames the model flagged, as what."""
+    out = []
+    for n in m.lab.novel:
+        called = ", ".join(f"{k} ({v})" for k, v in sorted(n.flagged_as.items()))
+        out.append(
+            f"{n.name}: flagged {_share(n.flagged, n.frames)}"
+            + (f", as {called}" if called else "")
+        )
+    return out
+
+
+def _robustness_section(store: ClickHouseStore, draw: _Draw, m: ReadinessMetrics) -> dict[str, Any]:
     res = store.query(
         "SELECT * FROM linewatch.v_corruption_robustness "
         "ORDER BY kind = 'novel', kind != 'clean', corruption, severity"
@@ -372,6 +395,8 @@ def _robustness_section(store: ClickHouseStore, draw: _Draw) -> dict[str, Any]:
         ),
         "failure_modes": draw(plots.failure_mode_bars, rows),
         "rows": table,
+        "lab_set": m.lab.label or "–",
+        "novel": _novel_lines(m),
     }
 
 
@@ -453,7 +478,7 @@ def render_report(
             "slices": _slices_section(m, draw),
             "drift": _drift_section(store, settings, draw),
             "confidence": _confidence_section(store, m, draw),
-            "robustness": _robustness_section(store, draw),
+            "robustness": _robustness_section(store, draw, m),
             "latency": _latency_section(store, m, draw),
             "review": _review_section(store, m, settings),
         }
