@@ -320,3 +320,14 @@ def test_list_on_a_new_store_says_how_to_import(app: typer.Typer, tmp_path: Path
     assert result.output.strip() == (
         f"no lab set in {dsn}; import one with `linewatch lab import PATH --store {dsn}`"
     )
+
+
+def test_files_written_on_windows_read_the_same(
+    tmp_path: Path, world2_yolo: Path, world2_coco: Path
+) -> None:
+    for src in (world2_yolo, world2_coco):
+        root = _copy(src, tmp_path)
+        for path in [*root.rglob("*.txt"), *root.rglob("*.yaml"), *root.rglob("*.json")]:
+            text = path.read_text().replace("\n", "\r\n")
+            path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert read_lab_set(root).digest == read_lab_set(src).digest
