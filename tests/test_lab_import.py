@@ -255,18 +255,25 @@ def test_a_broken_file_names_itself_and_stores_nothing(
     fixture, breaker = BROKEN[case]
     root = _copy(request.getfixturevalue(fixture), tmp_path)
     expected = breaker(root)
-    dsn = _store(tmp_path)
-    # a good set first: a failed import must leave it as it was
-    good = request.getfixturevalue(fixture)
-    assert _import(app, str(good), "--name", "good", "--store", dsn)[0] == 0
-    before = _counts(dsn)
-    code, out = _import(app, str(root), "--name", "broken", "--store", dsn)
+    code, out = _import(app, str(root), "--name", "broken", "--store", _store(tmp_path))
     assert code == 2 and expected in out
+    assert not (tmp_path / "store").exists()  # checked before the store is even opened
     with pytest.raises(LabSetError) as info:
         read_lab_set(root)
     message = str(info.value)
     assert expected in message, message
     assert "nothing was imported" in message.splitlines()[0]
+
+
+def test_a_failed_import_leaves_the_stored_sets_as_they_were(
+    app: typer.Typer, tmp_path: Path, world2_coco: Path
+) -> None:
+    dsn = _store(tmp_path)
+    assert _import(app, str(world2_coco), "--name", "plates", "--store", dsn)[0] == 0
+    before = _counts(dsn)
+    root = _copy(world2_coco, tmp_path)
+    _box_outside(root)
+    assert _import(app, str(root), "--name", "plates", "--store", dsn)[0] == 2
     assert _counts(dsn) == before
 
 
