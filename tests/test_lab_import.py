@@ -141,8 +141,17 @@ def test_reimport_changes_nothing(app: typer.Typer, tmp_path: Path, world2_coco:
     code, out = _import(app, str(world2_coco), "--name", "plates", "--store", dsn)
     assert code == 0 and "already stored, nothing changed" in out
     assert _counts(dsn) == before
+    # the same images marked with a novel class: a new version of the name, no image rewritten
+    code, out = _import(
+        app, str(world2_coco), "--name", "plates", "--novel", "scratch", "--store", dsn
+    )
+    assert code == 0 and "imported lab set plates" in out
+    after = _counts(dsn)
+    assert after["lab_images"] == before["lab_images"]
+    assert after["lab_set_images"] == before["lab_set_images"]
     with ClickHouseStore.open(dsn) as store:
         [info] = lab_sets(store)
+        assert info.novel_classes == ("scratch",)
         info_again = LabSetInfo(
             info.name,
             info.digest,
