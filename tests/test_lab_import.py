@@ -347,3 +347,15 @@ def test_files_written_on_windows_read_the_same(
             text = path.read_text().replace("\n", "\r\n")
             path.write_bytes(b"\xef\xbb\xbf" + text.encode())
         assert read_lab_set(root).digest == read_lab_set(src).digest
+
+
+def test_the_cli_starts_without_the_lab_readers() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, streams.cli; "
+        "print('yaml' in sys.modules, 'streams.lab.importer' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "False"]
