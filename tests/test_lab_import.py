@@ -141,8 +141,17 @@ def test_reimport_changes_nothing(app: typer.Typer, tmp_path: Path, world2_coco:
     code, out = _import(app, str(world2_coco), "--name", "plates", "--store", dsn)
     assert code == 0 and "already stored, nothing changed" in out
     assert _counts(dsn) == before
+    # the same images marked with a novel class: a new version of the name, no image rewritten
+    code, out = _import(
+        app, str(world2_coco), "--name", "plates", "--novel", "scratch", "--store", dsn
+    )
+    assert code == 0 and "imported lab set plates" in out
+    after = _counts(dsn)
+    assert after["lab_images"] == before["lab_images"]
+    assert after["lab_set_images"] == before["lab_set_images"]
     with ClickHouseStore.open(dsn) as store:
         [info] = lab_sets(store)
+        assert info.novel_classes == ("scratch",)
         info_again = LabSetInfo(
             info.name,
             info.digest,
@@ -255,18 +264,25 @@ def test_a_broken_file_names_itself_and_stores_nothing(
     fixture, breaker = BROKEN[case]
     root = _copy(request.getfixturevalue(fixture), tmp_path)
     expected = breaker(root)
-    dsn = _store(tmp_path)
-    # a good set first: a failed import must leave it as it was
-    good = request.getfixturevalue(fixture)
-    assert _import(app, str(good), "--name", "good", "--store", dsn)[0] == 0
-    before = _counts(dsn)
-    code, out = _import(app, str(root), "--name", "broken", "--store", dsn)
+    code, out = _import(app, str(root), "--name", "broken", "--store", _store(tmp_path))
     assert code == 2 and expected in out
+    assert not (tmp_path / "store").exists()  # checked before the store is even opened
     with pytest.raises(LabSetError) as info:
         read_lab_set(root)
     message = str(info.value)
     assert expected in message, message
     assert "nothing was imported" in message.splitlines()[0]
+
+
+def test_a_failed_import_leaves_the_stored_sets_as_they_were(
+    app: typer.Typer, tmp_path: Path, world2_coco: Path
+) -> None:
+    dsn = _store(tmp_path)
+    assert _import(app, str(world2_coco), "--name", "plates", "--store", dsn)[0] == 0
+    before = _counts(dsn)
+    root = _copy(world2_coco, tmp_path)
+    _box_outside(root)
+    assert _import(app, str(root), "--name", "plates", "--store", dsn)[0] == 2
     assert _counts(dsn) == before
 
 
@@ -320,3 +336,26 @@ def test_list_on_a_new_store_says_how_to_import(app: typer.Typer, tmp_path: Path
     assert result.output.strip() == (
         f"no lab set in {dsn}; import one with `linewatch lab import PATH --store {dsn}`"
     )
+
+
+def test_files_written_on_windows_read_the_same(
+    tmp_path: Path, world2_yolo: Path, world2_coco: Path
+) -> None:
+    for src in (world2_yolo, world2_coco):
+        root = _copy(src, tmp_path)
+        for path in [*root.rglob("*.txt"), *root.rglob("*.yaml"), *root.rglob("*.json")]:
+            text = path.read_text().replace("\n", "\r\n")
+            path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert read_lab_set(root).digest == read_lab_set(src).digest
+
+
+def test_the_cli_starts_without_the_lab_readers() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, streams.cli; "
+        "print('yaml' in sys.modules, 'streams.lab.importer' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "False"]

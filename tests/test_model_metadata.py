@@ -161,3 +161,13 @@ def test_yolov5_repository_metadata_has_stride_and_names_only() -> None:
     meta = read_export_metadata({"stride": "32", "names": "{0: 'burr', 1: 'chip'}"})
     assert (meta.names, meta.stride, meta.input_size, meta.task) == (CLASSES, 32, None, None)
     assert read_export_metadata({}).empty
+
+
+def test_the_documented_spec_example_is_a_valid_spec() -> None:
+    import re
+
+    doc = (Path(__file__).parents[1] / "docs" / "models.md").read_text()
+    block = re.search(r"```json\n(.*?)```", doc, re.S)
+    assert block is not None
+    spec = ModelSpec.model_validate(json.loads(block.group(1)))
+    assert spec.class_names == ("burr", "chip") and spec.stride == 32

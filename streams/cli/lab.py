@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated
 
 import typer
 
@@ -12,7 +12,6 @@ from streams.cli.groups import CliGroups
 from streams.cli.options import StoreOpt, open_store, settings_with
 from streams.cli.progress import make_progress
 from streams.errors import LabSetError, LinewatchError
-from streams.lab.importer import LAB_FORMATS, LabFormat, read_lab_set
 from streams.lab.sample import LabSetInfo
 
 __all__ = ["import_command", "list_command", "register"]
@@ -69,9 +68,12 @@ def _import(  # noqa: PLR0917 (the command's options)
     novel: str | None,
     store: str | None,
 ) -> None:
-    if fmt is not None and fmt not in LAB_FORMATS:
+    # the readers (PIL, PyYAML) load only when a set is imported: other commands start without
+    from streams.lab.importer import LAB_FORMATS, read_lab_set
+
+    source_format = next((f for f in LAB_FORMATS if f == fmt), None)
+    if fmt is not None and source_format is None:
         raise LabSetError(f"--format {fmt!r} is not one of {', '.join(LAB_FORMATS)}", [])
-    source_format: LabFormat | None = next((f for f in get_args(LabFormat) if f == fmt), None)
     settings = settings_with(store={"dsn": store})
     with make_progress() as progress:
         task = progress.add_task("check images", total=None)

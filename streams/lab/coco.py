@@ -106,7 +106,7 @@ def read_coco(
     """
     name = json_path.name
     try:
-        doc = json.loads(json_path.read_text(encoding="utf-8"))
+        doc = json.loads(json_path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         problems.add(f"{json_path} line {exc.lineno} column {exc.colno}", f"not JSON ({exc.msg})")
         return (), []

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
+from PIL.Image import DecompressionBombError
 
 from streams.errors import LabSetError
 from streams.evaluation.boxes import TruthBox
@@ -121,7 +122,7 @@ def _float_or_none(
 def _read_sidecar(path: Path, problems: Problems) -> dict[str, tuple[float | None, float | None]]:
     """``file_name → (lux, colour_temp_k)`` from a ``lighting.csv``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         problems.add(str(path), f"cannot read it ({exc})")
         return {}
@@ -165,7 +166,13 @@ def _read_image(item: LabelledFile, problems: Problems) -> tuple[bytes, int, int
                 )
                 return None
             img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         problems.add(str(item.path), f"is not a readable JPEG or PNG image ({exc})")
         return None
     if (
@@ -280,7 +287,7 @@ def read_lab_set(
     sidecar = folder / LIGHTING_SIDECAR
     lighting = _read_sidecar(sidecar, problems) if sidecar.is_file() else {}
     known = {f.file_name for f in files}
-    for name in lighting:
+    for name in lighting if not problems else ():  # (a label problem would echo here)
         if name not in known:
             problems.add(str(sidecar), f"{name!r} is not an image of this set")
     out: list[LabImage] = []

@@ -40,7 +40,7 @@ def find_yolo_names(root: Path) -> Path | None:
 
 def _names_from_yaml(path: Path, problems: Problems) -> tuple[str, ...]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path} line {mark.line + 1}" if mark is not None else str(path)
@@ -66,7 +66,7 @@ def _names_from_yaml(path: Path, problems: Problems) -> tuple[str, ...]:
 
 def _names_from_lines(path: Path, problems: Problems) -> tuple[str, ...]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         problems.add(str(path), f"cannot read it ({exc})")
         return ()
@@ -78,7 +78,7 @@ def _names_from_lines(path: Path, problems: Problems) -> tuple[str, ...]:
 
 def _boxes(path: Path, names: tuple[str, ...], problems: Problems) -> list[RawBox]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         problems.add(str(path), f"cannot read it ({exc})")
         return []
@@ -137,6 +137,9 @@ def read_yolo(
     if not image_root.is_dir():
         problems.add(str(image_root), "no such folder; a YOLO set keeps its images in images/")
         return names, []
+    if not label_root.is_dir():
+        problems.add(str(label_root), "no such folder; a YOLO set keeps its label files in labels/")
+        return names, []
     files: list[LabelledFile] = []
     seen: set[Path] = set()
     for path in sorted(p for p in image_root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
@@ -145,13 +148,12 @@ def read_yolo(
         seen.add(label)
         boxes = _boxes(label, names, problems) if label.is_file() else []
         files.append(LabelledFile(rel.as_posix(), path, str(label), boxes))
-    if label_root.is_dir():
-        for label in sorted(label_root.rglob("*.txt")):
-            if label not in seen:
-                problems.add(
-                    str(label),
-                    f"no image for this label file in {image_root} (looked for "
-                    f"{label.relative_to(label_root).with_suffix('').as_posix()}"
-                    f"{{{','.join(IMAGE_SUFFIXES)}}})",
-                )
+    for label in sorted(label_root.rglob("*.txt")):
+        if label not in seen:
+            problems.add(
+                str(label),
+                f"no image for this label file in {image_root} (looked for "
+                f"{label.relative_to(label_root).with_suffix('').as_posix()}"
+                f"{{{','.join(IMAGE_SUFFIXES)}}})",
+            )
     return names, files

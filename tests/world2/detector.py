@@ -81,7 +81,6 @@ def build_detector(path: Path, *, metadata: dict[str, str] | None = None) -> Pat
         _const("sixteen", 16.0),
         _const("min_var", 0.25),
         numpy_helper.from_array(np.array([1, 6, n * n], np.int64), "out_shape"),
-        numpy_helper.from_array(np.array([0, 1], np.int64), "lum_index"),
     ]
 
     def avg(x: str, out: str, k: int, pad: int) -> list[onnx.NodeProto]:
@@ -183,7 +182,7 @@ def build_detector(path: Path, *, metadata: dict[str, str] | None = None) -> Pat
         "main_graph",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, s, s])],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 4 + len(CLASSES), n * n])],
-        initializer=[t for t in init if t.name != "lum_index"],
+        initializer=init,
     )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pytorch"
