@@ -510,9 +510,10 @@ class DriftMonitor:
         """A monitor that continues exactly where the snapshotted one stopped.
 
         Reads the JSON format of :func:`streams.drift.state.decode_snapshot` (anything else,
-        a pickle included, is refused with a :class:`~streams.errors.ConfigError`). A detector whose class or parameters
-        changed since the snapshot (other settings, another frame rate), or a River detector
-        without a typed state, starts cold; the others continue exactly.
+        a pickle included, is refused with a :class:`~streams.errors.ConfigError`). A detector
+        whose class or parameters changed since the snapshot (other settings, another frame
+        rate), or a River detector without a typed state, starts cold; the others continue
+        exactly.
         """
         snap = _decode(data)
         if snap.reference != reference.fingerprint():
