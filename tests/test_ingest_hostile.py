@@ -254,7 +254,7 @@ def test_nan_boxes_never_reach_the_store_rows(
 
 
 def test_open_walk_follows_no_symlink_swapped_in_after_the_check(tmp_path: Path) -> None:
-    from streams.ingest.decode import _open_under
+    from streams.ingest.files import _open_under
 
     root = tmp_path / "root"
     (root / "cam").mkdir(parents=True)
