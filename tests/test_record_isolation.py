@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from streams.runners.reference import load_reference
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
 from streams.sinks import ClickHouseStore
 from tests.hostile_inputs import HostileLine, hostile_events, hostile_labels
+from tests.store_fixtures import ServerFactory
 from tests.test_store_samples import detection, frame
 
 POISON_EVENTS = (
@@ -372,3 +374,27 @@ def test_declared_column_types_are_those_of_the_migrated_store() -> None:
             actual = {n: re.sub(r"LowCardinality\((\w+)\)", r"\1", str(t)) for n, t in rows}
             declared = {n: column_type(f) for n, f in model.model_fields.items()}
             assert declared == {n: actual[n] for n in declared}, table
+
+
+@pytest.mark.slow
+def test_worker_waits_out_a_store_outage_for_labels_instead_of_dead_lettering_them(
+    http_server_factory: ServerFactory, tmp_path: Path, frames_root: tuple[Path, list[HostileLine]]
+) -> None:
+    """Retries are for transient errors: a store that cannot be reached is waited for, and no
+    label becomes a dead letter because of it."""
+    server = http_server_factory("labels-outage")
+    worker = StreamWorker.create(
+        Settings(store={"dsn": server.dsn()}, ingest={"image_roots": [str(frames_root[0])]})
+    )
+    try:
+        server.stop()
+        back = threading.Timer(2.0, server.start)
+        back.start()
+        good, bad = worker.handle_labels(_label_lines(6, poison_at=-1))
+        back.join()
+        assert server.starts == 2  # the write did meet the outage, and waited it out
+        assert (good, bad) == (6, [])
+        assert _rows(worker.store, "SELECT count() FROM linewatch.labels") == [(6,)]
+        assert _rows(worker.store, "SELECT count() FROM linewatch.dead_letters") == [(0,)]
+    finally:
+        worker.close()
