@@ -823,7 +823,7 @@ class ClickHouseStore:
             # the driver could not serialise a value for its column (text that is not UTF-8, an
             # integer past its UInt width): the same rows fail the same way every time
             raise StoreWriteError(
-                f"ClickHouse could not write {len(rows)} rows to {model.__table__}: a value does "
+                f"ClickHouse could not write {len(keys)} rows to {model.__table__}: a value does "
                 f"not fit its column ({_reason(exc)}); nothing of this table was written"
             ) from exc
         result.written[model.__table__] += len(rows)
