@@ -29,6 +29,7 @@ from schemas.columns import FLOAT32_MAX, column_type
 from schemas.records import DeadLetterRecord, DetectionRecord, FrameRecord, LabelRecord
 from streams.config import Settings
 from streams.describe import detect_lines
+from streams.errors import StoreWriteError
 from streams.inference import Detector
 from streams.ingest import IngestLimits, RawRecord
 from streams.pipeline import MonitoringPipeline
@@ -398,3 +399,16 @@ def test_worker_waits_out_a_store_outage_for_labels_instead_of_dead_lettering_th
         assert _rows(worker.store, "SELECT count() FROM linewatch.dead_letters") == [(0,)]
     finally:
         worker.close()
+
+
+def test_a_row_the_driver_cannot_serialise_is_a_store_write_error(tmp_path: Path) -> None:
+    """Rows that skip record validation (plain rows) and do not fit their column fail as a
+    deterministic :class:`StoreWriteError` (bisectable), not as a driver's own exception."""
+    now = datetime.now(UTC)
+    row = ["l1", "e1", "audit", now, 0, ["\ud800"], [], now]
+    too_wide = ["l2", "e2", "audit", now, 2**33, [], [], now]
+    with ClickHouseStore.open(f"chdb://{tmp_path / 's'}") as store:
+        store.apply_schema()
+        for bad in (row, too_wide):
+            with pytest.raises(StoreWriteError, match="could not write 1 rows to labels"):
+                store.insert_new_rows(LabelRecord, [bad])
