@@ -134,6 +134,8 @@ def read_image_file(uri: str, limits: IngestLimits) -> bytes:
                 "LINEWATCH_INGEST__IMAGE_ROOTS and write the URI under it",
             ) from exc
         raise EventRejected("image_unreadable", f"cannot open {uri[:200]}: {exc.strerror}") from exc
+    except ValueError as exc:  # a name the OS cannot take (NUL is refused before)
+        raise EventRejected.failed("image_unreadable", f"opening {uri[:200]}", exc) from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
