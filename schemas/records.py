@@ -284,6 +284,10 @@ class LabelRecord(StoreRecord):
     class_names: list[str]
     boxes: list[list[float]]
     ingested_at: AwareDatetime
+    audit_policy: str = ""
+    """The audit policy that chose the unit (``GroundTruth.audit``); empty: no design given."""
+    inclusion_probability: float = 0.0
+    """Its probability of being chosen, in (0, 1]; 0: no design given."""
 
 
 class MonitorSnapshotRecord(StoreRecord):
