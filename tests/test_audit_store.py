@@ -78,7 +78,8 @@ def test_label_audit_is_stored_and_a_bad_one_is_a_dead_letter(store: ClickHouseS
     ).result_rows
     assert rows == [(event_uuid(1), "flagged+2%", 0.02), (event_uuid(2), "", 0.0)]
     schema = export_json_schemas()["ground-truth.schema.json"]
-    assert "audit" in schema["properties"]
+    properties = schema["properties"]
+    assert isinstance(properties, dict) and "audit" in properties
     assert GroundTruth.model_validate_json(good).audit is not None
 
 
