@@ -72,7 +72,7 @@ def world(seed: int, events: int, store: str | None = None) -> list[Unit]:
     with ClickHouseStore.open(dsn) as st:
         reconcile(st, settings, threshold=threshold)
         rows = design_outcomes(st, threshold, settings.inference.review_band[0])
-    return [((r.line_id, r.shift, r.lighting), r.band, r.outcome) for r in rows]
+    return sorted(((r.line_id, r.shift, r.lighting), r.band, r.outcome) for r in rows)
 
 
 def _truth(units: list[Unit]) -> dict[tuple[str, ...], dict[str, float | None]]:
@@ -159,6 +159,30 @@ def policy_check(units: list[Unit], seeds: int, passed_rate: float = 0.02) -> di
     }
 
 
+def slice_table(units: list[Unit], passed_rate: float = 0.02) -> None:
+    """Per slice, audit seed 0 of the policy: truth, naive and design-weighted figures."""
+    truth = _truth(units)
+    draw = np.random.default_rng(1000).random(len(units))
+    labels = [
+        DesignLabel(key, band, outcome, 1.0 if band == "flagged" else passed_rate)
+        for (key, band, outcome), u in zip(units, draw, strict=True)
+        if band == "flagged" or u < passed_rate
+    ]
+    est = estimate_slices(_population(units), labels, seed=0)
+
+    def f(v: float | None) -> str:
+        return "  -  " if v is None else f"{v:.3f}"
+
+    print("  slice | labels | FNR true naive design [95%] | FPR true naive design [95%]")
+    for key, t in sorted(truth.items()):
+        d = est[key]
+        print(
+            f"  {'/'.join(key)} | {d.labels} | {f(t['fnr'])} {f(d.naive_fnr)} {f(d.fnr.value)} "
+            f"[{f(d.fnr.lo)}-{f(d.fnr.hi)}] | {f(t['fpr'])} {f(d.naive_fpr)} {f(d.fpr.value)} "
+            f"[{f(d.fpr.lo)}-{f(d.fpr.hi)}]"
+        )
+
+
 def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[str, float]:
     """``audit plan`` (stratified, Neyman) against uniform random audits of the same size."""
     truth = _truth(units)
@@ -189,8 +213,11 @@ def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[
                 rate = est[key].fnr
                 if t["fnr"] is None:
                     continue
-                widths[name].append(1.0 if rate.width is None else rate.width)
-                cover[name].append(_covers(rate.lo, rate.hi, t["fnr"]) is True)
+                # no defective unit among the labels: nothing is known, the interval is [0, 1]
+                lo, hi = (0.0, 1.0) if rate.value is None else (rate.lo, rate.hi)
+                assert lo is not None and hi is not None
+                widths[name].append(hi - lo)
+                cover[name].append(_covers(lo, hi, t["fnr"]) is True)
     plan_w, uni_w = statistics.median(widths["plan"]), statistics.median(widths["uniform"])
     return {
         "labels": n,
@@ -208,6 +235,7 @@ def main() -> None:
     parser.add_argument("--worlds", type=int, default=1, help="world seeds 1..N")
     parser.add_argument("--seeds", type=int, default=20, help="audit seeds per world")
     parser.add_argument("--store", help="a fully labelled store to use as the (one) world")
+    parser.add_argument("--slices", action="store_true", help="print audit seed 0 per slice")
     args = parser.parse_args()
     os.environ.setdefault("LINEWATCH_STORE__DSN", "chdb://" + str(CACHE / "unused"))
     for w in range(1, args.worlds + 1):
@@ -236,6 +264,8 @@ def main() -> None:
             f"({bud['narrower_by']:.0%} narrower); coverage plan {bud['cover_plan']:.1%}, "
             f"uniform {bud['cover_uniform']:.1%}"
         )
+        if args.slices:
+            slice_table(units)
 
 
 if __name__ == "__main__":
