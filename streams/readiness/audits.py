@@ -41,41 +41,55 @@ __all__ = ["SLICE_COLUMNS", "AuditPlan", "design_estimates", "plan_audit"]
 SLICE_COLUMNS = ("line_id", "shift", "lighting")
 
 
-def _labels(
-    store: ClickHouseStore, threshold: float, review_low: float, by: Sequence[str]
-) -> tuple[dict[tuple[tuple[str, ...], str], int], list[DesignLabel]]:
-    idx = [SLICE_COLUMNS.index(c) for c in by]
-    population: dict[tuple[tuple[str, ...], str], int] = defaultdict(int)
-    for (line, shift, lighting, band), n in band_counts(store, threshold, review_low).items():
-        values = (line, shift, lighting)
-        population[(tuple(values[i] for i in idx), band)] += n
+_Population = dict[tuple[tuple[str, str, str], str], int]
+
+
+def _read(
+    store: ClickHouseStore, threshold: float, review_low: float
+) -> tuple[_Population, list[DesignLabel]]:
+    """Frames per (line, shift, lighting) x band and every labelled frame, at the finest grain."""
+    population: _Population = {
+        ((line, shift, lighting), band): n
+        for (line, shift, lighting, band), n in band_counts(store, threshold, review_low).items()
+    }
     labels = [
-        DesignLabel(
-            tuple((o.line_id, o.shift, o.lighting)[i] for i in idx),
-            o.band,
-            o.outcome,
-            o.inclusion_probability,
-        )
+        DesignLabel((o.line_id, o.shift, o.lighting), o.band, o.outcome, o.inclusion_probability)
         for o in design_outcomes(store, threshold, review_low)
     ]
-    return dict(population), labels
+    return population, labels
+
+
+def _grouped(
+    population: _Population, labels: list[DesignLabel], by: Sequence[str]
+) -> tuple[dict[tuple[tuple[str, ...], str], int], list[DesignLabel]]:
+    """The same, grouped by the columns ``by`` (a subset of :data:`SLICE_COLUMNS`)."""
+    idx = [SLICE_COLUMNS.index(c) for c in by]
+    pop: dict[tuple[tuple[str, ...], str], int] = defaultdict(int)
+    for (key, band), n in population.items():
+        pop[(tuple(key[i] for i in idx), band)] += n
+    grouped = [
+        DesignLabel(tuple(x.slice[i] for i in idx), x.band, x.outcome, x.inclusion_probability)
+        for x in labels
+    ]
+    return dict(pop), grouped
 
 
 def design_estimates(
     store: ClickHouseStore,
     settings: Settings,
     threshold: float,
-    by: Sequence[str] = SLICE_COLUMNS,
+    groupings: Sequence[Sequence[str]] = (SLICE_COLUMNS,),
     *,
     draws: int = 2000,
-) -> dict[tuple[str, ...], SliceDesign]:
-    """Design-weighted FNR / FPR per group of ``by`` (a subset of :data:`SLICE_COLUMNS`;
-    ``()``: overall), keyed by the group's values."""
-    unknown = [c for c in by if c not in SLICE_COLUMNS]
-    if unknown:
-        raise ConfigError(f"design estimates group by {SLICE_COLUMNS}, not {unknown}")
-    population, labels = _labels(store, threshold, settings.inference.review_band[0], by)
-    return estimate_slices(population, labels, draws=draws)
+) -> list[dict[tuple[str, ...], SliceDesign]]:
+    """Design-weighted FNR / FPR per group, for each grouping (columns of
+    :data:`SLICE_COLUMNS`; ``()``: overall), keyed by the group's values; one read of the store."""
+    for by in groupings:
+        unknown = [c for c in by if c not in SLICE_COLUMNS]
+        if unknown:
+            raise ConfigError(f"design estimates group by {SLICE_COLUMNS}, not {unknown}")
+    population, labels = _read(store, threshold, settings.inference.review_band[0])
+    return [estimate_slices(*_grouped(population, labels, by), draws=draws) for by in groupings]
 
 
 @dataclass(frozen=True)
@@ -150,7 +164,7 @@ def plan_audit(
     end = until or max(f.captured_at for f in frames) + timedelta(milliseconds=1)
     days = (end - start).total_seconds() / 86400
     n = budget.units(len(frames), days)
-    _pop, labels = _labels(store, threshold, review_low, SLICE_COLUMNS)
+    _pop, labels = _read(store, threshold, review_low)
     rates = prior_defect_rates(labels)
     groups: dict[tuple[tuple[str, ...], str], list[str]] = defaultdict(list)
     for f in frames:

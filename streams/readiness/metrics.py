@@ -463,8 +463,7 @@ def _with_designs(
     """The design-weighted figures (:mod:`streams.readiness.audits`) beside the plain ones."""
     from streams.readiness.audits import design_estimates
 
-    whole = design_estimates(store, settings, threshold, ())
-    groups = design_estimates(store, settings, threshold, by) if by else {}
+    whole, groups = design_estimates(store, settings, threshold, [(), by])
     return (
         replace(overall, design=whole.get(())),
         [replace(s, design=groups.get(tuple(s.key.values()))) for s in slices],

@@ -83,10 +83,11 @@ class PlanFrame:
 def band_counts(
     store: ClickHouseStore, threshold: float, review_low: float
 ) -> dict[tuple[str, str, str, str], int]:
-    """``(line_id, shift, lighting, band) -> frames`` over every stored frame."""
+    """``(line_id, shift, lighting, band) -> frames`` over every stored frame (``FINAL``, as
+    ``v_label_coverage`` counts them)."""
     sql = (
-        f"SELECT line_id, shift, lighting, {_BAND} AS band, uniqExact(event_id) "
-        "FROM linewatch.frames GROUP BY line_id, shift, lighting, band"
+        f"SELECT line_id, shift, lighting, {_BAND} AS band, count() "
+        "FROM linewatch.frames FINAL GROUP BY line_id, shift, lighting, band"
     )
     rows = store.query(sql, {"threshold": threshold, "review_low": review_low}).result_rows
     return {(str(r[0]), str(r[1]), str(r[2]), str(r[3])): int(r[4]) for r in rows}
