@@ -175,3 +175,35 @@ def test_audit_plan_command(dsn: str, store: ClickHouseStore, tmp_path: Path) ->
     assert label_records([label])[1] == []
     res = CliRunner().invoke(app, ["audit", "plan", "--budget", "1/week", "--store", dsn])
     assert isinstance(res.exception, ConfigError) and "--budget" in str(res.exception)
+
+
+def test_labels_with_their_own_audit_are_weighted(
+    store: ClickHouseStore, settings: Settings
+) -> None:
+    """Every flagged unit (p = 1) plus 10 of 100 passed ones (p = 0.1), one of them a miss."""
+    lines = []
+    for n in range(6):  # flagged: 3 defects found, 3 good units flagged
+        eid = add_frame(store, 200 + n, [("dent", 0.9, BOX)])
+        truth = [("dent", BOX)] if n < 3 else []
+        lines.append(
+            with_audit(
+                sample_label_line(eid, truth), {"policy": "all-flagged", "inclusion_probability": 1}
+            )
+        )
+    for n in range(100):
+        eid = add_frame(store, 300 + n, [("dent", 0.05, OTHER)])
+        if n < 10:
+            truth = [("dent", BOX)] if n == 0 else []
+            audit = {"policy": "10%-passed", "inclusion_probability": 0.1}
+            lines.append(with_audit(sample_label_line(eid, truth), audit))
+    ingest_labels(store, lines)
+    m = compute_metrics(store, settings, by=parse_by("line,shift,lighting"))
+    (s,) = m.slices
+    assert (s.tp, s.fp, s.fn, s.tn) == (3, 3, 1, 9)  # today's figures: the labelled frames
+    d = s.design
+    assert d is not None and d.labels == 16 and d.undesigned == 0 and not d.census
+    assert d.fnr.value == pytest.approx(10 / 13)  # 1 + 90 x 1/10 misses against 3 found
+    assert d.fpr.value == pytest.approx(3 / 93)  # 9 + 90 x 9/10 good units passed
+    assert d.naive_fnr == pytest.approx(1 / 4) and d.naive_fpr == pytest.approx(3 / 12)
+    assert d.fnr.lo is not None and d.fnr.hi is not None and d.fnr.lo < 10 / 13 < d.fnr.hi
+    assert d.next_audit is not None and d.next_audit.band == "passed"
