@@ -236,13 +236,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20, help="audit seeds per world")
     parser.add_argument("--store", help="a fully labelled store to use as the (one) world")
     parser.add_argument("--slices", action="store_true", help="print audit seed 0 per slice")
+    parser.add_argument("--budget", type=float, default=0.01, help="fraction of units to audit")
     args = parser.parse_args()
     os.environ.setdefault("LINEWATCH_STORE__DSN", "chdb://" + str(CACHE / "unused"))
     for w in range(1, args.worlds + 1):
         units = world(w, args.events, args.store)
         cpu = time.process_time()
         pol = policy_check(units, args.seeds)
-        bud = budget_check(units, args.seeds)
+        bud = budget_check(units, args.seeds, args.budget)
         cpu = time.process_time() - cpu
         print(f"world seed {w}: {len(units)} units, {len(_truth(units))} slices, "
               f"{args.seeds} audit seeds ({cpu:.0f} s CPU)")  # fmt: skip
@@ -259,7 +260,7 @@ def main() -> None:
             f"{pol['naive_fpr_hi']:.3f}, median true FPR {pol['true_fpr_median']:.3f})"
         )
         print(
-            f"  budget 1% ({bud['labels']} labels): median FNR interval width plan "
+            f"  budget {args.budget:.0%} ({bud['labels']} labels): median FNR interval width plan "
             f"{bud['median_width_plan']:.3f} vs uniform {bud['median_width_uniform']:.3f} "
             f"({bud['narrower_by']:.0%} narrower); coverage plan {bud['cover_plan']:.1%}, "
             f"uniform {bud['cover_uniform']:.1%}"

@@ -176,7 +176,7 @@ def test_priors_from_designed_labels() -> None:
     ] * 9
     rates = prior_defect_rates(labels)
     assert rates["flagged"] == DEFAULT_DEFECT_RATES["flagged"]
-    assert rates["passed"] == pytest.approx((1 + 0.005) / 11)
+    assert rates["passed"] == pytest.approx((1 + DEFAULT_DEFECT_RATES["passed"]) / 11)
 
 
 def test_plan_narrows_fnr_intervals_against_uniform_audits() -> None:

@@ -16,7 +16,9 @@ Interval (95 %): a Bayesian bootstrap that respects the cells, Clopper-Pearson s
 sampled cell's unlabelled share is drawn from a Dirichlet over its outcomes with the cell's
 (Kish effective) label counts plus one pseudo-unit that pushes the rate down (for the 2.5 %
 quantile) or up (for the 97.5 % quantile), e.g. one more miss among the passed units for FNR's
-upper end: a cell where no miss was seen still admits some. Census cells are exact. A cell
+upper end: a cell where no miss was seen still admits some. The unlabelled units' outcomes are
+then drawn (multinomial) from that share, so a nearly labelled cell is nearly exact. Census
+cells are exact. A cell
 with frames but no labels joins its neighbouring band on the same side of the threshold
 (``uncertain`` <-> ``passed``; ``flagged`` -> ``uncertain``).
 
@@ -296,7 +298,9 @@ def _rate(
             shares = rng.standard_gamma(np.broadcast_to(alpha, (draws, 4)))
             total = shares.sum(axis=1, keepdims=True)
             shares = np.divide(shares, total, out=np.zeros_like(shares), where=total > 0)
-            sample += c.counts + (c.frames - c.labelled) * shares
+            # the unlabelled units are whole units: a share of 0.4 % of 13 units is 0 units
+            # most of the time, not 0.05 of a unit every time
+            sample += c.counts + rng.multinomial(c.frames - c.labelled, shares)
         ratios = _ratio(sample[:, num], sample[:, num] + sample[:, other])
         ratios = ratios[~np.isnan(ratios)]
         bounds.append(value if ratios.size == 0 else float(np.quantile(ratios, q)))
