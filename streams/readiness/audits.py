@@ -26,7 +26,13 @@ from streams.readiness.audit_plan import (
     prior_defect_rates,
     select_units,
 )
-from streams.readiness.design import BANDS, DesignLabel, SliceDesign, estimate_slices
+from streams.readiness.design import (
+    BANDS,
+    DesignLabel,
+    SliceDesign,
+    estimate_slices,
+    resolve_designs,
+)
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import (
     AuditUnitRecord,
@@ -164,8 +170,11 @@ def plan_audit(
     end = until or max(f.captured_at for f in frames) + timedelta(milliseconds=1)
     days = (end - start).total_seconds() / 86400
     n = budget.units(len(frames), days)
-    _pop, labels = _read(store, threshold, review_low)
-    rates = prior_defect_rates(labels)
+    population, labels = _read(store, threshold, review_low)
+    designed, _undesigned, _every = resolve_designs(
+        labels, _grouped(population, [], SLICE_COLUMNS)[0]
+    )
+    rates = prior_defect_rates(designed)
     groups: dict[tuple[tuple[str, ...], str], list[str]] = defaultdict(list)
     for f in frames:
         groups[((f.line_id, f.shift, f.lighting), f.band)].append(f.event_id)
