@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas.events import (
+    AuditDesign,
     BoundingBox,
     CameraEvent,
     GroundTruth,
@@ -24,6 +25,7 @@ from schemas.records import (
 from schemas.results import Detection, FrameDetections
 
 __all__ = [
+    "AuditDesign",
     "BoundingBox",
     "CameraEvent",
     "DeadLetterRecord",

@@ -34,6 +34,7 @@ from pydantic import (
 from schemas.columns import String
 
 __all__ = [
+    "AuditDesign",
     "BoundingBox",
     "CameraEvent",
     "GroundTruth",
@@ -130,13 +131,36 @@ class GroundTruthObject(_Strict):
     box: BoundingBox
 
 
+class AuditDesign(_Strict):
+    """How a label's unit was chosen for review: the audit policy and the unit's probability of
+    being chosen by it (``1`` for every unit the policy always reviews, e.g. every flagged one).
+
+    Metrics weight a label by ``1 / inclusion_probability`` (docs/estimation.md, "Audits").
+    """
+
+    policy: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._:/+%-]*$",
+        description="Short name of the audit policy, e.g. 'flagged+2%passed' or 'plan:<id>'.",
+    )
+    inclusion_probability: float = Field(
+        gt=0, le=1, description="Probability that the policy chose this unit: 0 < p <= 1."
+    )
+
+
 class GroundTruth(_Strict):
-    """Human review of one event; an empty ``objects`` list means a good unit."""
+    """Human review of one event; an empty ``objects`` list means a good unit.
+
+    ``audit`` says how the unit was chosen; a label without it (a complaint, an ad-hoc check)
+    counts in design-weighted rates only where every frame of its slice is labelled (a census).
+    """
 
     event_id: UUID
     objects: list[GroundTruthObject]
     source: String = Field("audit", max_length=64)
     labelled_at: AwareDatetime
+    audit: AuditDesign | None = None
 
 
 def utc_iso(moment: datetime) -> str:

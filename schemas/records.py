@@ -298,6 +298,10 @@ class LabelRecord(StoreRecord):
     class_names: list[String]
     boxes: list[list[Float32]]
     ingested_at: DateTime64
+    audit_policy: String = ""
+    """The audit policy that chose the unit (``GroundTruth.audit``); empty: no design given."""
+    inclusion_probability: Float64 = 0.0
+    """Its probability of being chosen, in (0, 1]; 0: no design given."""
 
 
 class MonitorSnapshotRecord(StoreRecord):

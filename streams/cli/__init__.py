@@ -13,6 +13,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``metrics``, ``assess``, ``report`` → :mod:`streams.cli.readiness`
 - ``estimate``                       → :mod:`streams.cli.estimate`
 - ``lab import``, ``lab list``       → :mod:`streams.cli.lab`
+- ``audit plan``                     → :mod:`streams.cli.audit`
 
 A new command module is imported and registered below; a module that fails to import fails
 the CLI loudly instead of silently losing its commands.
@@ -27,6 +28,7 @@ import typer
 from pydantic import ValidationError
 
 from streams.cli import (
+    audit,
     drift,
     estimate,
     kafka,
@@ -66,6 +68,7 @@ for _module in (
     readiness,
     estimate,
     lab,
+    audit,
 ):
     _module.register(app, _groups)
 

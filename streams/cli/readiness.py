@@ -70,6 +70,11 @@ def print_metrics(metrics: Any, out: Console) -> None:
                 est,
             )
         out.print(t)
+    from streams.cli.audit import design_table
+
+    designed = design_table(m)
+    if designed is not None:
+        out.print(designed)
     t = Table(title="misses per defect class")
     for col in ("class", "trained", "box-level FNR", "units passed"):
         t.add_column(col)

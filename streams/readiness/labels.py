@@ -45,6 +45,8 @@ def parse_label(gt: GroundTruth, ingested_at: datetime) -> LabelRecord:
         class_names=[o.class_name for o in gt.objects],
         boxes=[[float(v) for v in o.box] for o in gt.objects],
         ingested_at=ingested_at,
+        audit_policy="" if gt.audit is None else gt.audit.policy,
+        inclusion_probability=0.0 if gt.audit is None else gt.audit.inclusion_probability,
     )
 
 

@@ -18,6 +18,7 @@ from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.inference.threshold import operating_threshold
 from streams.lab.naming import lab_set_label
 from streams.readiness.baserate import BaseRateOutcome, at_base_rate
+from streams.readiness.design import SliceDesign
 from streams.readiness.lab import LabFrame, MapResult, mean_average_precision
 from streams.readiness.proportion import Proportion
 from streams.sinks import ClickHouseStore
@@ -102,6 +103,8 @@ class SliceMetrics:
     fn: int
     tn: int
     estimated: PerformanceEstimate | None = None
+    design: SliceDesign | None = None
+    """Design-weighted FNR / FPR: each label weighted by how its unit was chosen (audits)."""
 
     @property
     def precision(self) -> Proportion:
@@ -142,6 +145,7 @@ class SliceMetrics:
             "fpr": self.fpr.as_dict(),
             "estimated": None if self.estimated is None else self.estimated.as_dict(),
             "estimate_error": self.estimate_error(),
+            "design": None if self.design is None else self.design.as_dict(),
         }
 
 
@@ -268,6 +272,18 @@ class ReadinessMetrics:
     notes: list[str] = field(default_factory=list)
     estimated: list[tuple[dict[str, str], PerformanceEstimate]] = field(default_factory=list)
 
+    def audit_next(self, top: int = 5) -> list[dict[str, Any]]:
+        """The audits that would narrow the widest design intervals most, widest first."""
+        found = []
+        for s in self.slices or [self.overall]:
+            d = s.design
+            if d is None or d.next_audit is None:
+                continue
+            rate = d.fnr if d.next_audit.metric == "fnr" else d.fpr
+            found.append((rate.width or 0.0, s.key, d.next_audit))
+        found.sort(key=lambda item: -item[0])
+        return [{**key, "width": w, **nxt.as_dict()} for w, key, nxt in found[:top]]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold,
@@ -284,6 +300,7 @@ class ReadinessMetrics:
             "review_queue_size": self.review_queue_size,
             "notes": self.notes,
             "estimated": [{**key, **est.as_dict()} for key, est in self.estimated],
+            "audit_next": self.audit_next(),
         }
 
 
@@ -483,6 +500,9 @@ def compute_metrics(
             notes.append(f"label-free estimates: {exc}")
     overall = replace(overall, estimated=estimated.get(("__overall__",)))
     slices = [replace(s, estimated=estimated.get(tuple(s.key.values()))) for s in slices]
+    overall, slices = _with_designs(
+        store, settings, threshold, by_t, overall=overall, slices=slices
+    )
     return ReadinessMetrics(
         threshold=threshold,
         review_band=settings.inference.review_band,
@@ -501,6 +521,25 @@ def compute_metrics(
             for key, est in estimated.items()
             if key != ("__overall__",)
         ],
+    )
+
+
+def _with_designs(
+    store: ClickHouseStore,
+    settings: Settings,
+    threshold: float,
+    by: tuple[str, ...],
+    *,
+    overall: SliceMetrics,
+    slices: list[SliceMetrics],
+) -> tuple[SliceMetrics, list[SliceMetrics]]:
+    """The design-weighted figures (:mod:`streams.readiness.audits`) beside the plain ones."""
+    from streams.readiness.audits import design_estimates
+
+    whole, groups = design_estimates(store, settings, threshold, [(), by])
+    return (
+        replace(overall, design=whole.get(())),
+        [replace(s, design=groups.get(tuple(s.key.values()))) for s in slices],
     )
 
 

@@ -25,6 +25,7 @@ from streams.config import Settings
 from streams.drift.budget import line_budgets
 from streams.drift.cause import WHOM_TO_CALL
 from streams.drift.signals import ALL_SIGNALS
+from streams.readiness.design import DesignRate
 from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
 from streams.readiness.proportion import Proportion
 from streams.readiness.verdict import (
@@ -44,6 +45,7 @@ SECTIONS = {
     "production": "Production performance at the operating threshold",
     "slices": "Performance per slice (line × shift × lighting)",
     "estimates": "Label-free estimates per slice (no labels needed)",
+    "audits": "Audits: rates weighted by how each label was chosen",
     "drift": "Drift timeline per slice, and whom to call",
     "gap": "Distance to the lab reference",
     "confidence": "Confidence: lab versus production",
@@ -58,6 +60,8 @@ FILL = {
     "drift": "`linewatch run --source …` with a lab reference (`linewatch reference build`)",
     "lab": "`linewatch assess --suite corruptions`",
     "estimates": "`linewatch assess` (the lab calibration) after `linewatch run --source …`",
+    "audits": "labels (`linewatch run --labels …`), chosen by `linewatch audit plan` or carrying "
+    "`audit`",
     "frames": "`linewatch run --source …`",
 }
 """What to run to fill each kind of empty section."""
@@ -191,6 +195,38 @@ _WATCHED_SQL = """
 SELECT (SELECT count() FROM linewatch.frames FINAL),
        (SELECT uniqExact(line_id, shift, lighting) FROM linewatch.frames_daily)
 """
+
+
+def _design_cell(rate: DesignRate) -> str:
+    if rate.value is None or rate.lo is None or rate.hi is None:
+        return "no data"
+    return f"{rate.value:.1%} [{rate.lo:.1%}–{rate.hi:.1%}]"
+
+
+def _audits_section(m: ReadinessMetrics) -> dict[str, Any] | None:
+    """Per slice: design-weighted FNR / FPR, labels used, the naive figures, the next audit."""
+    rows = []
+    for s in m.slices or [m.overall]:
+        d = s.design
+        if d is None:
+            continue
+        nxt = d.next_audit
+        rows.append(
+            [
+                *(str(s.key.get(c, "")) for c in m.by),
+                f"{d.labels:,}",
+                f"{d.undesigned:,}",
+                _design_cell(d.fnr),
+                _pct(d.naive_fnr),
+                _design_cell(d.fpr),
+                _pct(d.naive_fpr),
+                "census" if d.census else ("–" if nxt is None else f"{nxt.units} {nxt.band}"),
+            ]
+        )
+    if not rows:
+        return None
+    head = [*m.by, "labels", "without design", "FNR", "naive FNR", "FPR", "naive FPR"]
+    return {"head": [*head, "next audit"], "rows": rows}
 
 
 def _estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:
@@ -494,6 +530,7 @@ def render_report(
         production=_production_section(m),
         slices=drawn["slices"],
         estimates=_estimates_section(m),
+        audits=_audits_section(m),
         drift=drawn["drift"],
         gap=_gap_section(gaps, settings.readiness.max_reference_gap),
         confidence=drawn["confidence"],

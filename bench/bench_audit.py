@@ -1,0 +1,273 @@
+"""Audits chosen and weighted by design (issue 21): prints, never asserts.
+
+World: the demo scenario (``linewatch simulate --scenario demo``) run through the pipeline with
+every frame labelled, into an embedded store under ``bench/.cache/`` (built once per seed);
+the full labels are the truth. Then, per audit seed, labels are drawn from that world and
+weighted by :mod:`streams.readiness.design` (the code behind ``metrics``):
+
+1. policy "every flagged unit plus 2 % of the others" (Bernoulli): per slice, whether the
+   design-weighted FNR / FPR 95 % intervals cover the full-label truth, and the naive figures
+   (the labelled frames taken as the line, today's ``metrics``) with their Wilson intervals;
+2. a budget of 1 % of units: ``audit plan``'s stratified Neyman allocation
+   (:mod:`streams.readiness.audit_plan`) against uniform random audits with the same number of
+   labels, both estimated the same way: median per-slice FNR interval width and coverage.
+
+Run: ``python bench/bench_audit.py [--events 30000] [--worlds 1] [--seeds 20]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from streams.config import Settings
+from streams.inference.threshold import operating_threshold
+from streams.readiness.audit_plan import (
+    DEFAULT_DEFECT_RATES,
+    Stratum,
+    neyman_allocation,
+    select_units,
+)
+from streams.readiness.design import DesignLabel, estimate_slices
+from streams.readiness.reconcile import reconcile
+from streams.readiness.stats import wilson_interval
+from streams.sinks import ClickHouseStore
+from streams.sinks.audits import design_outcomes
+
+CACHE = Path(__file__).parent / ".cache"
+
+Unit = tuple[tuple[str, ...], str, str]  # slice, band, outcome
+
+
+def _linewatch(*args: str) -> None:
+    exe = Path(sys.executable).with_name("linewatch")
+    subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def world(seed: int, events: int, store: str | None = None) -> list[Unit]:
+    """Every frame of a demo-scenario world with its full-label outcome (built once, cached);
+    ``store``: an existing fully labelled store instead."""
+    store_dir = CACHE / f"audit-world-s{seed}-n{events}"
+    dsn = store or f"chdb://{store_dir}"
+    if store is None and not (store_dir / "done").exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        ev, lab = CACHE / f"audit-ev-{seed}.jsonl", CACHE / f"audit-lab-{seed}.jsonl"
+        print(f"building world seed {seed}: {events} events through the pipeline ...", flush=True)
+        _linewatch("simulate", "--events", str(events), "--seed", str(seed), "--scenario",
+                   "demo", "--out", str(ev), "--labels-out", str(lab))  # fmt: skip
+        _linewatch("run", "--source", str(ev), "--labels", str(lab), "--store", dsn)
+        ev.unlink()
+        lab.unlink()
+        (store_dir / "done").write_text("ok\n")
+    settings = Settings(store={"dsn": dsn})
+    threshold = operating_threshold(settings)
+    with ClickHouseStore.open(dsn) as st:
+        reconcile(st, settings, threshold=threshold)
+        rows = design_outcomes(st, threshold, settings.inference.review_band[0])
+    return sorted(((r.line_id, r.shift, r.lighting), r.band, r.outcome) for r in rows)
+
+
+def _truth(units: list[Unit]) -> dict[tuple[str, ...], dict[str, float | None]]:
+    counts: dict[tuple[str, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for key, _band, outcome in units:
+        counts[key][outcome] += 1
+    out = {}
+    for key, c in counts.items():
+        d, g = c["TP"] + c["FN"], c["FP"] + c["TN"]
+        out[key] = {"fnr": c["FN"] / d if d else None, "fpr": c["FP"] / g if g else None}
+    return out
+
+
+def _population(units: list[Unit]) -> dict[tuple[tuple[str, ...], str], int]:
+    pop: dict[tuple[tuple[str, ...], str], int] = defaultdict(int)
+    for key, band, _o in units:
+        pop[(key, band)] += 1
+    return dict(pop)
+
+
+def _covers(rate_lo: float | None, rate_hi: float | None, truth: float | None) -> bool | None:
+    if truth is None or rate_lo is None or rate_hi is None:
+        return None
+    return rate_lo - 1e-12 <= truth <= rate_hi + 1e-12
+
+
+def policy_check(units: list[Unit], seeds: int, passed_rate: float = 0.02) -> dict[str, float]:
+    """Every flagged unit plus ``passed_rate`` of the others, over ``seeds`` audit seeds."""
+    truth = _truth(units)
+    pop = _population(units)
+    cover = {"fnr": [], "fpr": []}  # type: dict[str, list[bool]]
+    naive_cover = {"fnr": [], "fpr": []}  # type: dict[str, list[bool]]
+    naive_bias = {"fnr": [], "fpr": []}  # type: dict[str, list[float]]
+    design_bias = {"fnr": [], "fpr": []}  # type: dict[str, list[float]]
+    labels_used = []
+    naive_fpr: list[float] = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(1000 + seed)
+        draw = rng.random(len(units))
+        labels = [
+            DesignLabel(key, band, outcome, 1.0 if band == "flagged" else passed_rate)
+            for (key, band, outcome), u in zip(units, draw, strict=True)
+            if band == "flagged" or u < passed_rate
+        ]
+        labels_used.append(len(labels))
+        est = estimate_slices(pop, labels, seed=seed)
+        naive_counts: dict[tuple[str, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for lab in labels:
+            naive_counts[lab.slice][lab.outcome] += 1
+        for key, t in truth.items():
+            c = naive_counts[key]
+            for metric, (num, other) in (("fnr", ("FN", "TP")), ("fpr", ("FP", "TN"))):
+                true = t[metric]
+                rate = getattr(est[key], metric)
+                hit = _covers(rate.lo, rate.hi, true)
+                if hit is None or true is None:
+                    continue
+                cover[metric].append(hit)
+                assert rate.value is not None
+                design_bias[metric].append(rate.value - true)
+                n = c[num] + c[other]
+                interval = wilson_interval(c[num], n)
+                if interval is not None:
+                    naive_cover[metric].append(_covers(*interval, true) is True)
+                    naive_bias[metric].append(c[num] / n - true)
+                    if metric == "fpr":
+                        naive_fpr.append(c[num] / n)
+    return {
+        "labels_mean": statistics.mean(labels_used),
+        "slice_metrics": len(cover["fnr"]) + len(cover["fpr"]),
+        "cover_fnr": statistics.mean(cover["fnr"]),
+        "cover_fpr": statistics.mean(cover["fpr"]),
+        "cover_all": statistics.mean(cover["fnr"] + cover["fpr"]),
+        "naive_cover_all": statistics.mean(naive_cover["fnr"] + naive_cover["fpr"]),
+        "naive_bias_fnr": statistics.mean(naive_bias["fnr"]),
+        "naive_bias_fpr": statistics.mean(naive_bias["fpr"]),
+        "design_bias_fnr": statistics.mean(design_bias["fnr"]),
+        "design_bias_fpr": statistics.mean(design_bias["fpr"]),
+        "true_fpr_median": statistics.median(
+            t["fpr"] for t in truth.values() if t["fpr"] is not None
+        ),
+        "naive_fpr_lo": min(naive_fpr),
+        "naive_fpr_hi": max(naive_fpr),
+    }
+
+
+def slice_table(units: list[Unit], passed_rate: float = 0.02) -> None:
+    """Per slice, audit seed 0 of the policy: truth, naive and design-weighted figures."""
+    truth = _truth(units)
+    draw = np.random.default_rng(1000).random(len(units))
+    labels = [
+        DesignLabel(key, band, outcome, 1.0 if band == "flagged" else passed_rate)
+        for (key, band, outcome), u in zip(units, draw, strict=True)
+        if band == "flagged" or u < passed_rate
+    ]
+    est = estimate_slices(_population(units), labels, seed=0)
+
+    def f(v: float | None) -> str:
+        return "  -  " if v is None else f"{v:.3f}"
+
+    print("  slice | labels | FNR true naive design [95%] | FPR true naive design [95%]")
+    for key, t in sorted(truth.items()):
+        d = est[key]
+        print(
+            f"  {'/'.join(key)} | {d.labels} | {f(t['fnr'])} {f(d.naive_fnr)} {f(d.fnr.value)} "
+            f"[{f(d.fnr.lo)}-{f(d.fnr.hi)}] | {f(t['fpr'])} {f(d.naive_fpr)} {f(d.fpr.value)} "
+            f"[{f(d.fpr.lo)}-{f(d.fpr.hi)}]"
+        )
+
+
+def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[str, float]:
+    """``audit plan`` (stratified, Neyman) against uniform random audits of the same size."""
+    truth = _truth(units)
+    pop = _population(units)
+    n = int(np.ceil(fraction * len(units)))
+    groups: dict[tuple[tuple[str, ...], str], list[str]] = defaultdict(list)
+    for i, (key, band, _o) in enumerate(units):
+        groups[(key, band)].append(str(i))
+    keys = sorted(groups)
+    strata = [Stratum(k[0], k[1], len(groups[k]), DEFAULT_DEFECT_RATES[k[1]]) for k in keys]
+    allocation = neyman_allocation(strata, n)
+    widths: dict[str, list[float]] = {"plan": [], "uniform": []}
+    cover: dict[str, list[bool]] = {"plan": [], "uniform": []}
+    for seed in range(seeds):
+        chosen = select_units(groups, strata, allocation, seed=seed)
+        plan = [
+            DesignLabel(*units[int(u.event_id)], inclusion_probability=u.inclusion_probability)
+            for u in chosen
+        ]
+        rng = np.random.default_rng(5000 + seed)
+        picked = rng.choice(len(units), size=n, replace=False)
+        uniform = [
+            DesignLabel(*units[int(i)], inclusion_probability=n / len(units)) for i in picked
+        ]
+        for name, labels in (("plan", plan), ("uniform", uniform)):
+            est = estimate_slices(pop, labels, seed=seed)
+            for key, t in truth.items():
+                rate = est[key].fnr
+                if t["fnr"] is None:
+                    continue
+                # no defective unit among the labels: nothing is known, the interval is [0, 1]
+                lo, hi = (0.0, 1.0) if rate.value is None else (rate.lo, rate.hi)
+                assert lo is not None and hi is not None
+                widths[name].append(hi - lo)
+                cover[name].append(_covers(lo, hi, t["fnr"]) is True)
+    plan_w, uni_w = statistics.median(widths["plan"]), statistics.median(widths["uniform"])
+    return {
+        "labels": n,
+        "median_width_plan": plan_w,
+        "median_width_uniform": uni_w,
+        "narrower_by": 1 - plan_w / uni_w,
+        "cover_plan": statistics.mean(cover["plan"]),
+        "cover_uniform": statistics.mean(cover["uniform"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--worlds", type=int, default=1, help="world seeds 1..N")
+    parser.add_argument("--seeds", type=int, default=20, help="audit seeds per world")
+    parser.add_argument("--store", help="a fully labelled store to use as the (one) world")
+    parser.add_argument("--slices", action="store_true", help="print audit seed 0 per slice")
+    parser.add_argument("--budget", type=float, default=0.01, help="fraction of units to audit")
+    args = parser.parse_args()
+    os.environ.setdefault("LINEWATCH_STORE__DSN", "chdb://" + str(CACHE / "unused"))
+    for w in range(1, args.worlds + 1):
+        units = world(w, args.events, args.store)
+        cpu = time.process_time()
+        pol = policy_check(units, args.seeds)
+        bud = budget_check(units, args.seeds, args.budget)
+        cpu = time.process_time() - cpu
+        print(f"world seed {w}: {len(units)} units, {len(_truth(units))} slices, "
+              f"{args.seeds} audit seeds ({cpu:.0f} s CPU)")  # fmt: skip
+        print(
+            f"  flagged + 2% passed: {pol['labels_mean']:.0f} labels; 95% intervals cover the "
+            f"full-label truth in {pol['cover_all']:.1%} of {pol['slice_metrics']} slice-metrics "
+            f"(FNR {pol['cover_fnr']:.1%}, FPR {pol['cover_fpr']:.1%}); naive "
+            f"{pol['naive_cover_all']:.1%}"
+        )
+        print(
+            f"  mean bias: design FNR {pol['design_bias_fnr']:+.3f} FPR "
+            f"{pol['design_bias_fpr']:+.3f}; naive FNR {pol['naive_bias_fnr']:+.3f} FPR "
+            f"{pol['naive_bias_fpr']:+.3f} (naive FPR {pol['naive_fpr_lo']:.3f}-"
+            f"{pol['naive_fpr_hi']:.3f}, median true FPR {pol['true_fpr_median']:.3f})"
+        )
+        print(
+            f"  budget {args.budget:.0%} ({bud['labels']} labels): median FNR interval width plan "
+            f"{bud['median_width_plan']:.3f} vs uniform {bud['median_width_uniform']:.3f} "
+            f"({bud['narrower_by']:.0%} narrower); coverage plan {bud['cover_plan']:.1%}, "
+            f"uniform {bud['cover_uniform']:.1%}"
+        )
+        if args.slices:
+            slice_table(units)
+
+
+if __name__ == "__main__":
+    main()
