@@ -13,6 +13,7 @@ Each group's fields carry their bounds, default and ``description`` (the text of
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from datetime import UTC, datetime, time
 from typing import Any, Literal
@@ -510,6 +511,18 @@ class PlantSettings(_Group):
     def zone(self) -> ZoneInfo:
         """The plant's timezone."""
         return ZoneInfo(self.timezone)
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _lines_by_id(cls, value: Any) -> Any:
+        """A list of line ids is the common first try: answer with the dict form for them."""
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            example = json.dumps({v: {"takt_units_per_minute": 60} for v in value[:3]})
+            raise ValueError(
+                "lines is a JSON object keyed by line id, each with its settings (or {} for "
+                f"the defaults), not a list; for these lines: {example}"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -64,6 +64,7 @@ __all__ = [
     "event_too_large",
     "parse_event",
     "read_image_file",
+    "validation_detail",
 ]
 
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG"}
@@ -81,6 +82,9 @@ _MAGIC = (
     (b"PK\x03\x04", "a ZIP archive"),
     (b"\x1f\x8b", "gzip data"),
 )
+
+_ENCODING_OF = {"a PNG image": "png", "a JPEG image": "jpeg"}
+"""The ``encoding`` to give for bytes :func:`describe_bytes` recognises as a supported format."""
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # the resolved path must not have become a symlink
 _DIR_FLAGS = getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -117,11 +121,33 @@ def describe_bytes(data: bytes) -> str:
     return "unrecognised binary data"
 
 
-def _validation_detail(exc: ValidationError) -> str:
+FIELD_FIXES = {
+    "captured_at": 'ISO 8601 with a time zone, e.g. "2026-11-29T06:00:00.123Z" or '
+    '"2026-11-29T07:00:00+01:00"',
+    "labelled_at": 'ISO 8601 with a time zone, e.g. "2026-11-29T06:05:00Z"',
+    "event_id": 'a UUID, e.g. "0b9f8e9a-2a53-4c9e-9c57-2f1b8f0d1a11"; from an id of your own: '
+    'str(uuid.uuid5(uuid.NAMESPACE_URL, "cam-1a/frame-000123")), the same for its label',
+}
+"""The fix a newcomer needs, by field of the wire contract, appended to its validation error."""
+
+
+def validation_detail(exc: ValidationError) -> str:
+    """The first five errors as ``field: message``, each followed by the fix for that field
+    (:data:`FIELD_FIXES`) where one is known.
+
+    >>> from schemas.events import GroundTruth
+    >>> try:
+    ...     GroundTruth.model_validate({"event_id": "frame-1", "objects": [],
+    ...                                 "labelled_at": "2026-11-29T06:05:00Z"})
+    ... except ValidationError as exc:
+    ...     print(validation_detail(exc))  # doctest: +ELLIPSIS
+    event_id: Input should be a valid UUID, ... (use a UUID, e.g. "0b9f8e9a-...
+    """
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
+        fix = FIELD_FIXES.get(str(err["loc"][-1])) if err["loc"] else None
+        parts.append(f"{loc}: {err['msg']}" + (f" (use {fix})" if fix else ""))
     return "; ".join(parts)
 
 
@@ -188,7 +214,7 @@ def parse_event(
     try:
         event = CameraEvent.model_validate(obj)
     except ValidationError as exc:
-        raise EventRejected("schema_invalid", _validation_detail(exc)) from exc
+        raise EventRejected("schema_invalid", validation_detail(exc)) from exc
     check_clock(event.captured_at, limits, now if now is not None else datetime.now(UTC))
     return event
 
@@ -229,7 +255,10 @@ def decode_image(
             f"{encoding} frame refused by Pillow's decompression-bomb check: {exc}",
         ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageDecodeError(f"not a {encoding} image: found {describe_bytes(data)}") from exc
+        found = describe_bytes(data)
+        actual = _ENCODING_OF.get(found)
+        fix = f'; set the event\'s image "encoding" to "{actual}"' if actual else ""
+        raise ImageDecodeError(f"not a {encoding} image: found {found}{fix}") from exc
     except Exception as exc:  # any codec failure of untrusted bytes is this event's alone
         raise ImageDecodeError(
             f"cannot decode {encoding} ({type(exc).__name__}: {exc}); found {describe_bytes(data)}"

@@ -22,6 +22,7 @@ from schemas.events import GroundTruth
 from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, DeadLetterRecord, LabelRecord, stable_id
 from streams.errors import EventRejected
 from streams.ingest import IngestLimits, LineCut, RawRecord, check_clock
+from streams.ingest.decode import validation_detail
 
 __all__ = ["LABEL_INVALID", "label_id_for", "label_records", "parse_label"]
 
@@ -105,10 +106,7 @@ def _one_label(
     try:
         gt = GroundTruth.model_validate_json(payload)
     except ValidationError as exc:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}"
-            for err in exc.errors()[:5]
-        )
+        detail = validation_detail(exc)
         raise EventRejected(
             LABEL_INVALID,
             f"not a ground-truth label ({detail}); expected "
