@@ -66,6 +66,7 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as _SettingsSourceError
 
+from streams.config_file import PlantFileSource, plant_file_values
 from streams.config_groups import (
     ENV_PREFIX,
     GROUPS,
@@ -283,8 +284,14 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Options, then ``LINEWATCH_<GROUP>__<NAME>``, then the deprecated flat names."""
-        return (init_settings, _EnvSource(settings_cls), _DeprecatedEnvSource(settings_cls))
+        """Options, then ``LINEWATCH_<GROUP>__<NAME>``, then the deprecated flat names, then
+        the plant file (``linewatch.toml`` or ``$LINEWATCH_CONFIG``, :mod:`streams.config_file`)."""
+        return (
+            init_settings,
+            _EnvSource(settings_cls),
+            _DeprecatedEnvSource(settings_cls),
+            PlantFileSource(settings_cls),
+        )
 
     store: StoreSettings = Field(
         default_factory=StoreSettings,
@@ -396,7 +403,15 @@ def _problem(error: Any, given: Mapping[str, Any], environ: Mapping[str, str]) -
     else:
         source = ""
     secret = (group, name) in _SECRET_FIELDS
-    return f"{shown}={_shown(secret, error.get('input'))}{source} is invalid: {message}"
+    value = _shown(secret, error.get("input"))
+    path, in_file = plant_file_values(environ)
+    if not source and variable not in environ and name in in_file.get(group, {}):
+        key = ".".join([name, *inner])
+        if error.get("type") == "extra_forbidden" and not inner:
+            known = ", ".join(GROUPS[group].model_fields)
+            return f"{path}: [{group}] {key} is not a setting; the [{group}] settings are {known}"
+        return f"{path}: [{group}] {key} = {value} is invalid: {message} (or set {variable})"
+    return f"{shown}={value}{source} is invalid: {message}"
 
 
 _SECRET_FIELDS = frozenset({("store", "password"), ("kafka", "sasl_password")})

@@ -46,6 +46,14 @@ allowed (exit status 2). Secrets (passwords, the password in a store DSN) are ne
 `LINEWATCH_READINESS` / `LINEWATCH_ESTIMATION` (as in earlier releases); a `__` variable of the
 same group overrides the key it names.
 
+**The plant file.** Every setting can also come from `linewatch.toml` in the working directory
+(or the file `LINEWATCH_CONFIG` names): one TOML table per group, a key per setting, e.g.
+`[plant]` with `timezone = "Europe/Berlin"`, `[[plant.shifts]]` entries with `name` and
+`start = "06:00"`, and `[plant.lines.press-a]` with `takt_units_per_minute = 90`. Environment
+variables win over the file, command-line options over both. `linewatch init --lines a,b` writes a
+commented one. A bad value in it is one `error:` line naming the file, the table and key, and what
+is allowed; a table that is no group, or a key a group does not have, is refused the same way.
+
 **Deprecated names.** The flat names of earlier releases (last column) still work in this
 release: each is read into its new setting, with a `DeprecationWarning` and a log line naming the
 new variable. When both are set, the new variable wins (and the warning says so). They will stop

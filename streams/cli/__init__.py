@@ -12,6 +12,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``worker``                         → :mod:`streams.cli.worker`
 - ``metrics``, ``assess``, ``report`` → :mod:`streams.cli.readiness`
 - ``estimate``                       → :mod:`streams.cli.estimate`
+- ``init``                           → :mod:`streams.cli.init`
 
 A new command module is imported and registered below; a module that fails to import fails
 the CLI loudly instead of silently losing its commands.
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 from streams.cli import (
     drift,
     estimate,
+    init,
     kafka,
     model,
     readiness,
@@ -63,6 +65,7 @@ for _module in (
     worker,
     readiness,
     estimate,
+    init,
 ):
     _module.register(app, _groups)
 
