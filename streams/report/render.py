@@ -25,9 +25,9 @@ from streams.config import Settings
 from streams.drift.budget import line_budgets
 from streams.drift.cause import WHOM_TO_CALL
 from streams.drift.signals import ALL_SIGNALS
-from streams.readiness.baserate import precision_at_prevalence
+from streams.readiness.baserate import per_million, predicted_precision
 from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
-from streams.readiness.proportion import NO_DATA, Proportion
+from streams.readiness.proportion import Proportion
 from streams.readiness.verdict import (
     GAP_PARAMETERS,
     GAP_SQL,
@@ -124,39 +124,6 @@ def _lab_rows(m: ReadinessMetrics) -> Rows | None:
     ]
 
 
-def _per_million(p: Proportion, scale: float, of: str) -> str:
-    """``k/n × scale`` per 1,000,000 with its 95 % Wilson interval and the counts it comes from;
-    ``0 of n`` gives its upper bound too (by the rule of three, about ``3/n``), never a bare 0.
-
-    >>> _per_million(Proportion(0, 62), 0.98, "good lab units")
-    '0 [0–57,177] (0 of 62 good lab units; with none seen, up to 47,419 by the rule of three)'
-    >>> _per_million(Proportion(5, 500), 1.0, "good units")
-    '10,000 [4,279–23,193] (5 of 500 good units)'
-    """
-    if p.n == 0:
-        return NO_DATA
-    lo, hi = p.interval or (0.0, 0.0)
-    value = p.k / p.n
-    text = f"{value * scale * 1e6:,.0f} [{lo * scale * 1e6:,.0f}–{hi * scale * 1e6:,.0f}]"
-    counts = f"{p.k} of {p.n} {of}"
-    if p.k == 0:
-        counts += f"; with none seen, up to {3 / p.n * scale * 1e6:,.0f} by the rule of three"
-    return f"{text} ({counts})"
-
-
-def _predicted_precision(m: ReadinessMetrics, prevalence: float) -> str:
-    """Bayes' precision from lab TPR/FPR at the production prevalence, with the range the two
-    lab intervals allow."""
-    tpr, fpr = m.lab.tpr, m.lab.fpr
-    point = precision_at_prevalence(tpr.value or 0.0, fpr.value or 0.0, prevalence)
-    if point is None or tpr.interval is None or fpr.interval is None:
-        return _pct(point)
-    low = precision_at_prevalence(tpr.interval[0], fpr.interval[1], prevalence)
-    high = precision_at_prevalence(tpr.interval[1], fpr.interval[0], prevalence)
-    span = "" if low is None or high is None else f" [{low:.1%}–{high:.1%}]"
-    return f"{point:.1%}{span} (lab: {tpr.k} of {tpr.n} defective, {fpr.k} of {fpr.n} good flagged)"
-
-
 def _base_rate_rows(m: ReadinessMetrics) -> Rows | None:
     """What the lab's TPR/FPR mean at the production prevalence, each figure with the 95 %
     interval its lab counts allow (a lab split is small: 0 of 62 is not 0)."""
@@ -166,19 +133,22 @@ def _base_rate_rows(m: ReadinessMetrics) -> Rows | None:
     good = 1 - br.prevalence
     return [
         ["prevalence (labelled production frames)", f"{br.prevalence:.2%}"],
-        ["precision predicted from lab TPR/FPR (Bayes)", _predicted_precision(m, br.prevalence)],
+        [
+            "precision predicted from lab TPR/FPR (Bayes)",
+            predicted_precision(m.lab.tpr, m.lab.fpr, br.prevalence),
+        ],
         ["precision measured in production", _p(m.overall.precision)],
         [
             "expected false alarms per 1,000,000 units (lab FPR)",
-            _per_million(m.lab.fpr, good, "good lab units flagged"),
+            per_million(m.lab.fpr, good, "good lab units flagged"),
         ],
         [
             "false alarms per 1,000,000 units (production FPR)",
-            _per_million(m.overall.fpr, good, "good production units flagged"),
+            per_million(m.overall.fpr, good, "good production units flagged"),
         ],
         [
             "expected missed defects per 1,000,000 units (lab TPR)",
-            _per_million(
+            per_million(
                 Proportion(m.lab.tpr.n - m.lab.tpr.k, m.lab.tpr.n),
                 br.prevalence,
                 "defective lab units missed",
