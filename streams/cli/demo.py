@@ -5,10 +5,15 @@
    lamp starts failing and line-3 starts seeing a defect type the model never saw — and run it
    through the monitor with labels;
 3. run the corruption / out-of-distribution suite;
-4. print per slice: frames, drift events by signal, the largest gaps to the reference; the
+4. print per slice: frames, drift events by signal (with those filed for the slice's whole line
+   or shift), the largest gaps to the reference; the
    label-free estimates beside the realized recall (``linewatch estimate``), and the drift
    alarms by cause with whom to call;
-5. write the readiness report and print its verdict.
+5. write the readiness report and print its verdict;
+6. print the commands that explore the demo's store, each with ``--store`` (they run as printed
+   from the same directory; ``tests/test_first_day.py`` runs them).
+
+Every figure and sentence it prints is read from the store: nothing concludes ahead of the data.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from streams.sinks import ClickHouseStore
 
 __all__ = [
     "SliceDrift",
+    "covers",
     "follow_up_commands",
     "masked_class_notes",
     "print_causes",
