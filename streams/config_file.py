@@ -183,6 +183,7 @@ def plant_file_text(lines: Sequence[str], *, takt_units_per_minute: float = 60.0
         out += [f"[plant.lines.{_key(line)}]"]
         out += _described(type(config), "takt_units_per_minute", config.takt_units_per_minute)
         out += _described(type(config), "frames_per_second", 2.0, commented=True)
+        out += _described(type(config), "cameras", [f"{line}-cam-1"], commented=True)
     out += ["", "[inference]"]
     out += _described(GROUPS["inference"], "model", "/models/plant.onnx", commented=True)
     out += _described(GROUPS["inference"], "operating_threshold", 0.5, commented=True)

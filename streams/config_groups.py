@@ -91,6 +91,18 @@ class LineConfig(BaseModel):
         description="Camera frames per second of the line, for the drift false-alarm budget; "
         "None: one frame per unit (takt_units_per_minute / 60).",
     )
+    cameras: list[str] = Field(
+        default_factory=list,
+        description="The line's camera ids; events of another camera on this line are "
+        "dead-lettered (unknown_camera). Empty: any camera.",
+    )
+
+    @field_validator("cameras")
+    @classmethod
+    def _distinct_cameras(cls, value: list[str]) -> list[str]:
+        if not all(c.strip() for c in value) or len(set(value)) != len(value):
+            raise ValueError('camera ids must be non-empty and distinct, e.g. ["cam-1a", "cam-1b"]')
+        return value
 
     @property
     def frame_rate(self) -> float:

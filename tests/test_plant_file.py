@@ -178,3 +178,49 @@ def test_the_written_file_round_trips(plant_dir: Path) -> None:
     assert s.plant == type(s.plant)(
         lines={"a": {"takt_units_per_minute": 30}, "b": {"takt_units_per_minute": 30}}
     )
+
+
+def test_a_lines_cameras_turn_other_cameras_into_dead_letters(
+    plant_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from streams.describe import FrameDescriber
+    from streams.errors import EventRejected
+    from streams.ingest import RawRecord
+
+    (plant_dir / "linewatch.toml").write_text(
+        '[plant.lines.press-a]\ncameras = ["cam-a1", "cam-a2"]\n[plant.lines.press-b]\n'
+    )
+    settings = Settings()
+    assert settings.plant.lines["press-a"].cameras == ["cam-a1", "cam-a2"]
+    assert settings.plant.lines["press-b"].cameras == []
+    describer = FrameDescriber(
+        None,  # type: ignore[arg-type]  # accept() never runs the detector
+        operating_threshold=0.5,
+        review_band=(0.2, 0.5),
+        known_lines=settings.plant.lines,
+        known_cameras={k: v.cameras for k, v in settings.plant.lines.items()},
+    )
+
+    def reason(line: str, camera: str) -> str:
+        event = {
+            "event_id": "0b9f8e9a-2a53-4c9e-9c57-2f1b8f0d1a11",
+            "camera_id": camera,
+            "line_id": line,
+            "captured_at": datetime.now(UTC).isoformat(),
+            "image": {"encoding": "jpeg", "data": "/9j/"},
+        }
+        raw = RawRecord(json.dumps(event).encode(), "t:1", datetime.now(UTC))
+        try:
+            describer.accept(raw)
+        except EventRejected as exc:
+            return exc.reason
+        return "accepted"
+
+    assert reason("press-a", "cam-a9") == "unknown_camera"
+    assert reason("press-c", "cam-a1") == "unknown_line"
+    # a listed camera, or any camera of a line that lists none, gets past the check (to decoding)
+    assert reason("press-a", "cam-a1") == "image_undecodable"
+    assert reason("press-b", "anything") == "image_undecodable"
