@@ -24,7 +24,7 @@ setup: $(STAMP) ## Create .venv and install linewatch with its dev tools
 demo: setup ## Simulate a lab reference and a production day, run the monitor, print the verdict
 	$(LINEWATCH) demo
 
-kafka-up: ## Build (first time) and start the local Kafka broker on 127.0.0.1:9092
+kafka-up: ## Build (first time) and start the local Kafka broker on 127.0.0.1:9092 (KAFKA_PORT=9094 for another)
 	bash deploy/kafka-local/kafka.sh up
 
 kafka-down: ## Stop the local Kafka broker

@@ -60,6 +60,26 @@ BoundingBox = Annotated[tuple[float, float, float, float], AfterValidator(_valid
 """A box in pixels of the original frame: ``[x1, y1, x2, y2]``."""
 
 
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _looks_like_path(value: str) -> bool:
+    r"""Whether an image's ``data`` looks like a file path or uri rather than base64.
+
+    >>> _looks_like_path("/data/frames/a.jpg"), _looks_like_path("C:\\frames\\a.PNG")
+    (True, True)
+    >>> _looks_like_path("file:///data/a.jpg"), _looks_like_path("/9j/4AAQSkZJRg==")
+    (True, False)
+    """
+    short = value.strip()
+    if len(short) > 4096:
+        return False
+    lowered = short.lower()
+    return lowered.startswith("file:") or (
+        ("/" in short or "\\" in short) and lowered.endswith(_IMAGE_SUFFIXES)
+    )
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -89,6 +109,12 @@ class ImagePayload(_Strict):
         try:
             base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as exc:
+            if _looks_like_path(value):
+                raise ValueError(
+                    "image data holds a file path, not base64 bytes: give the file as "
+                    '"uri": "file:///data/frames/a.jpg" instead (an absolute path under '
+                    "LINEWATCH_INGEST__IMAGE_ROOTS)"
+                ) from exc
             raise ValueError(f"image data is not valid base64 ({exc})") from exc
         return value
 

@@ -64,6 +64,7 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as _SettingsSourceError
 
+from streams.config_file import PlantFileSource, plant_file_values
 from streams.config_groups import (
     ENV_PREFIX,
     GROUPS,
@@ -106,8 +107,9 @@ __all__ = [
     "unknown_variables",
 ]
 
-OTHER_VARIABLES: tuple[str, ...] = ("LINEWATCH_KAFKA_LIB",)
-"""``LINEWATCH_*`` variables read outside the settings groups (the local broker's jars); the
+OTHER_VARIABLES: tuple[str, ...] = ("LINEWATCH_CONFIG", "LINEWATCH_KAFKA_LIB")
+"""``LINEWATCH_*`` variables read outside the settings groups (the plant file, the local
+broker's jars); the
 test suite's own ``LINEWATCH_TEST_*`` variables are not settings either."""
 
 _SHOWN_VALUE_CHARS = 120
@@ -206,9 +208,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Options, then ``LINEWATCH_<GROUP>__<NAME>`` (or a group as JSON)."""
+        """Options, then ``LINEWATCH_<GROUP>__<NAME>`` (or a group as JSON), then the plant file
+        (``linewatch.toml`` or ``$LINEWATCH_CONFIG``, :mod:`streams.config_file`)."""
         _warn_unknown_variables()
-        return (init_settings, env_settings)
+        return (init_settings, env_settings, PlantFileSource(settings_cls))
 
     store: StoreSettings = Field(
         default_factory=StoreSettings,
@@ -303,7 +306,7 @@ def _given(given: Mapping[str, Any], group: str, name: str) -> bool:
     return values is not None
 
 
-def _problem(error: Any, given: Mapping[str, Any]) -> str:
+def _problem(error: Any, given: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     message = str(error.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -314,7 +317,15 @@ def _problem(error: Any, given: Mapping[str, Any]) -> str:
     shown = variable + (f" {'.'.join(inner)}" if inner else "")
     source = " (given as an option)" if _given(given, group, name) else ""
     secret = (group, name) in _SECRET_FIELDS
-    return f"{shown}={_shown(secret, error.get('input'))}{source} is invalid: {message}"
+    value = _shown(secret, error.get("input"))
+    path, in_file = plant_file_values(environ)
+    if not source and variable not in environ and name in in_file.get(group, {}):
+        key = ".".join([name, *inner])
+        if error.get("type") == "extra_forbidden" and not inner:
+            known = ", ".join(GROUPS[group].model_fields)
+            return f"{path}: [{group}] {key} is not a setting; the [{group}] settings are {known}"
+        return f"{path}: [{group}] {key} = {value} is invalid: {message} (or set {variable})"
+    return f"{shown}={value}{source} is invalid: {message}"
 
 
 _SECRET_FIELDS = frozenset({("store", "password"), ("kafka", "sasl_password")})
@@ -343,7 +354,7 @@ def settings_error(exc: Exception, *, given: Mapping[str, Any] | None = None) ->
     """
     environ = {name.upper(): value for name, value in os.environ.items()}
     if isinstance(exc, ValidationError):
-        problems = [_problem(e, given or {}) for e in exc.errors()]
+        problems = [_problem(e, given or {}, environ) for e in exc.errors()]
         return InvalidSettings("; ".join(dict.fromkeys(problems)))
     text = str(exc)
     found = re.search(r'field "([^"]+)"', text)

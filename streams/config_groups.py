@@ -13,6 +13,7 @@ Each group's fields carry their bounds, default and ``description`` (the text of
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from datetime import UTC, datetime, time
 from typing import Any, Literal
@@ -90,6 +91,18 @@ class LineConfig(BaseModel):
         description="Camera frames per second of the line, for the drift false-alarm budget; "
         "None: one frame per unit (takt_units_per_minute / 60).",
     )
+    cameras: list[str] = Field(
+        default_factory=list,
+        description="The line's camera ids; events of another camera on this line are "
+        "dead-lettered (unknown_camera). Empty: any camera.",
+    )
+
+    @field_validator("cameras")
+    @classmethod
+    def _distinct_cameras(cls, value: list[str]) -> list[str]:
+        if not all(c.strip() for c in value) or len(set(value)) != len(value):
+            raise ValueError('camera ids must be non-empty and distinct, e.g. ["cam-1a", "cam-1b"]')
+        return value
 
     @property
     def frame_rate(self) -> float:
@@ -511,6 +524,18 @@ class PlantSettings(_Group):
     def zone(self) -> ZoneInfo:
         """The plant's timezone."""
         return ZoneInfo(self.timezone)
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _lines_by_id(cls, value: Any) -> Any:
+        """A list of line ids is the common first try: answer with the dict form for them."""
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            example = json.dumps({v: {"takt_units_per_minute": 60} for v in value[:3]})
+            raise ValueError(
+                "lines is a JSON object keyed by line id, each with its settings (or {} for "
+                f"the defaults), not a list; for these lines: {example}"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

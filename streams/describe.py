@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -161,6 +161,8 @@ class FrameDescriber:
 
     ``limits``: what an accepted event may be (sizes, image roots, clock window).
     ``known_lines``: when not empty, events of any other line are rejected (``unknown_line``).
+    ``known_cameras``: per line, its cameras; an event of another camera on a line listed here is
+    rejected (``unknown_camera``).
     """
 
     def __init__(
@@ -171,6 +173,7 @@ class FrameDescriber:
         review_band: tuple[float, float],
         limits: IngestLimits | None = None,
         known_lines: Iterable[str] = (),
+        known_cameras: Mapping[str, Iterable[str]] | None = None,
         camera_health: CameraHealth | None = None,
     ) -> None:
         self.detector = detector
@@ -178,6 +181,9 @@ class FrameDescriber:
         self.review_band = review_band
         self.limits = limits or IngestLimits()
         self.known_lines = frozenset(known_lines)
+        self.known_cameras = {
+            line: frozenset(cams) for line, cams in (known_cameras or {}).items() if cams
+        }
         self.camera_health = camera_health
 
     @classmethod
@@ -201,6 +207,11 @@ class FrameDescriber:
             review_band=settings.inference.review_band,
             limits=IngestLimits.from_settings(settings),
             known_lines=settings.plant.lines if check_lines else (),
+            known_cameras=(
+                {line: c.cameras for line, c in settings.plant.lines.items()}
+                if check_lines
+                else None
+            ),
             camera_health=CameraHealth() if track_cameras else None,
         )
 
@@ -217,7 +228,15 @@ class FrameDescriber:
             raise EventRejected(
                 "unknown_line",
                 f"line {event.line_id!r} is not configured (known: {sorted(self.known_lines)}); "
-                "add it to LINEWATCH_PLANT__LINES",
+                "add it to [plant.lines] of linewatch.toml or to LINEWATCH_PLANT__LINES",
+            )
+        cameras = self.known_cameras.get(event.line_id)
+        if cameras is not None and event.camera_id not in cameras:
+            raise EventRejected(
+                "unknown_camera",
+                f"camera {event.camera_id!r} is not a camera of line {event.line_id!r} (known: "
+                f"{sorted(cameras)}); add it to the line's cameras in linewatch.toml "
+                "([plant.lines.LINE] cameras) or LINEWATCH_PLANT__LINES",
             )
         frame = decode_frame(event, self.limits)
         return AcceptedFrame(raw, frame, (time.perf_counter() - start) * 1000.0)

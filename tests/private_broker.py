@@ -99,8 +99,8 @@ class PrivateBroker:
         text = (KAFKA_LOCAL / "server.properties").read_text()
         text = (
             text.replace("@RUN_DIR@", str(self.root))
-            .replace("127.0.0.1:9092", f"127.0.0.1:{self.port}")
-            .replace("127.0.0.1:9093", f"127.0.0.1:{self.controller_port}")
+            .replace("@PORT@", str(self.port))
+            .replace("@CONTROLLER_PORT@", str(self.controller_port))
         )
         config.write_text(text)
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()

@@ -145,8 +145,8 @@ BROKEN = [
     ),
     (
         "base/worker-deployment.yaml",
-        "readOnlyRootFilesystem: true",
-        "readOnlyRootFilesystem: yes-please",
+        "readOnlyRootFilesystem: true\n",
+        "readOnlyRootFilesystem: yes-please\n",
         "overlays/cpu-hpa",
         "securityContext/readOnlyRootFilesystem: got string, want boolean",
     ),
@@ -192,6 +192,14 @@ BROKEN = [
         "averageUtilisation: 70",
         "overlays/cpu-hpa",
         "additional properties 'averageUtilisation' not allowed",
+    ),
+    (
+        "base/report-cronjob.yaml",
+        "  successfulJobsHistoryLimit: 3\n",
+        '  successfulJobsHistoryLimit: "3"\n',
+        ".",
+        "CronJob linewatch/linewatch-report: at /spec/successfulJobsHistoryLimit: got string, "
+        "want integer",
     ),
     (
         "components/prometheus-operator/worker-servicemonitor.yaml",
@@ -391,6 +399,116 @@ def test_servicemonitor_overlay_scrapes_the_worker_port(k8s_validate: Path) -> N
     assert endpoint["path"] == "/metrics"
     assert endpoint["port"] in {p["name"] for p in svc["spec"]["ports"]}
     _one(objs, "ScaledObject")  # the overlay keeps the default autoscaler
+
+
+# --- the plant's files and the scheduled report ---------------------------------------------
+
+PLANT_MOUNT = "/etc/linewatch/plant"
+PLANT_FILES = "/etc/linewatch/plant-files"
+REPORTS = "/var/lib/linewatch/reports"
+
+
+def _pod(obj: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = obj["spec"]
+    if obj["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    pod: dict[str, Any] = spec["template"]["spec"]
+    return pod
+
+
+def _mounts(container: dict[str, Any]) -> dict[str, str]:
+    return {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+
+
+@pytest.mark.slow
+def test_k8s_pods_take_the_plant_from_a_configmap_and_an_init_container(
+    k8s_validate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streams.config import Settings
+
+    objs = _render(k8s_validate, K8S)
+    cfg = _config(objs)
+    assert cfg["LINEWATCH_CONFIG"] == f"{PLANT_MOUNT}/linewatch.toml"
+    assert not [k for k in cfg if k.startswith("LINEWATCH_PLANT__")]  # would win over the file
+    plant = [
+        o
+        for o in objs
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("linewatch-plant")
+    ]
+    assert len(plant) == 1
+    plant_file = tmp_path / "linewatch.toml"
+    plant_file.write_text(plant[0]["data"]["linewatch.toml"])
+    monkeypatch.setenv("LINEWATCH_CONFIG", str(plant_file))
+    settings = Settings()
+    assert settings.inference.model == f"{PLANT_FILES}/model.json"
+    assert settings.drift.reference == f"{PLANT_FILES}/reference.json"
+    assert len(settings.plant.lines) == 3
+    for obj in (_one(objs, "Deployment"), _one(objs, "CronJob", "linewatch-report")):
+        pod = _pod(obj)
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        (init,) = pod["initContainers"]
+        assert init["image"] == "registry.example.com/linewatch-plant:1"
+        assert _mounts(init) == {PLANT_FILES: "plant-files"}
+        (main,) = pod["containers"]
+        assert main["image"] == "registry.example.com/linewatch:0.1.0"
+        mounts = _mounts(main)
+        assert volumes[mounts[PLANT_MOUNT]]["configMap"]["name"] == plant[0]["metadata"]["name"]
+        assert mounts[PLANT_FILES] == "plant-files" and "emptyDir" in volumes["plant-files"]
+        assert {"configMapRef": {"name": "linewatch"}} in main["envFrom"]
+
+
+@pytest.mark.slow
+def test_k8s_cronjob_writes_the_report_to_a_volume(k8s_validate: Path) -> None:
+    objs = _render(k8s_validate, K8S)
+    cron = _one(objs, "CronJob", "linewatch-report")
+    assert cron["spec"]["schedule"] and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = _pod(cron)
+    (main,) = pod["containers"]
+    script = " ".join(main["args"])
+    assert 'linewatch report --out "$out"' in script and f"out={REPORTS}/report-" in script
+    volume = {v["name"]: v for v in pod["volumes"]}[_mounts(main)[REPORTS]]
+    claim = volume["persistentVolumeClaim"]["claimName"]
+    assert _one(objs, "PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+@pytest.mark.slow
+def test_compose_takes_the_plant_from_a_folder_and_writes_reports(
+    compose_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streams.config import Settings
+
+    env = {k: "s3cret-" + k for k in COMPOSE_SECRETS} | {"COMPOSE_PROFILES": "tools,setup"}
+    proc = _compose(compose_config, tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    services = json.loads(proc.stdout)["services"]
+    for name in ("schema", "topics", "worker", "query", "report"):
+        e = services[name]["environment"]
+        assert e["LINEWATCH_CONFIG"] == f"{PLANT_MOUNT}/linewatch.toml", name
+        assert not [k for k in e if k.startswith("LINEWATCH_PLANT__")], name
+        mount = next(v for v in services[name]["volumes"] if v["target"] == PLANT_MOUNT)
+        assert mount["read_only"] and mount["source"].endswith("deploy/plant"), name
+    monkeypatch.setenv("LINEWATCH_CONFIG", str(ROOT / "deploy" / "plant" / "linewatch.toml"))
+    assert sorted(Settings().plant.lines) == ["line-1", "line-2", "line-3"]
+    report = services["report"]
+    script = " ".join(report["command"])
+    assert f"out={REPORTS}/report-" in script and 'linewatch report --out "$out"' in script
+    assert any(v["target"] == REPORTS and v["type"] == "volume" for v in report["volumes"])
+    assert "reports" in json.loads(proc.stdout)["volumes"]
+    graf = services["grafana"]
+    assert "GF_INSTALL_PLUGINS" not in graf["environment"]  # nothing downloaded at start
+    plugins = graf["environment"]["GF_PATHS_PLUGINS"]
+    assert any(v["target"] == plugins and v["read_only"] for v in graf["volumes"])
+    fill = services["grafana-plugins"]
+    assert "grafana-clickhouse-datasource" in fill["entrypoint"]
+    assert any(v["target"] == "/plugins" for v in fill["volumes"])
+
+
+def test_the_image_holds_no_plant_file_and_has_a_reports_folder() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "install -d -o linewatch -g linewatch /var/lib/linewatch/reports" in dockerfile
+    assert not re.search(r"^COPY .*(\.onnx|reference\.json|linewatch\.toml)", dockerfile, re.M)
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    assert "docker push registry.example.com/linewatch:0.1.0" in readme
 
 
 # --- ClickHouse users: k8s Job script and compose XML agree -----------------------------------

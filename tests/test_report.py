@@ -108,8 +108,9 @@ def test_full_report_has_every_section_and_is_self_contained(
     assert "@media print" in html and 'name="viewport"' in html
     assert "NaN" not in html and "nan%" not in html
     assert "crack" in html and "no (novel)" in html
-    # the novel class is a miss the verdict catches
-    assert "missed units with crack (never trained)" in html
+    # the novel class is a blind spot with its own status, never PASS beside its misses
+    row = html.split("blind spot: crack (never trained)", 1)[1].split("</tr>", 1)[0]
+    assert ">BLIND SPOT</span>" in row and "PASS" not in row
     drift = html.split('id="drift"', 1)[1].split("</section>", 1)[0]
     assert "whom to call" in drift and "maintenance (lamps" in drift
 
@@ -153,7 +154,10 @@ def test_verdict_on_the_hand_case(tmp_path: Path) -> None:
     dent = by_name["missed units with dent"]
     assert dent.status == "fail" and dent.measured.startswith("50.0%")
     assert not dent.certain  # 1 of 2: the interval [9.5 %, 90.5 %] straddles 10 %
-    assert by_name["missed units with crack (never trained)"].status == "fail"
+    crack = by_name["blind spot: crack (never trained)"]
+    assert (crack.status, crack.shown_status) == ("fail", "blind spot")
+    assert crack.measured.endswith("boxes missed") and crack.blind_spot
+    assert "missed units with crack" not in by_name
     assert by_name["missed units with stain"].status == "no data"
     assert by_name["p99 latency line-1 / takt"].status == "pass"  # 40 ms of 1000 ms
     gap = by_name["frames outside lab conditions, worst slice × image statistic"]

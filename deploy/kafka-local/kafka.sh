@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local Apache Kafka (KRaft, one broker+controller node on 127.0.0.1:9092) without Docker.
+# Local Apache Kafka (KRaft, one broker+controller node on 127.0.0.1:$KAFKA_PORT, default 9092)
+# without Docker.
 #
 #   kafka.sh up [--fresh]   build the jars once (Maven), format storage once, start, wait until ready
 #   kafka.sh down           stop (SIGTERM, then SIGKILL after $KAFKA_STOP_TIMEOUT s)
@@ -9,23 +10,35 @@
 #                           (tests start private brokers from it: tests/private_broker.py)
 #
 # Everything it writes lives under deploy/kafka-local/: target/lib (jars, from ~/.m2) and run/
-# (config, data, logs, pid; git-ignored). `up --fresh` wipes run/data first (all topics are lost).
+# (config, data, logs, pid; git-ignored; run-PORT/ for another KAFKA_PORT, so brokers on two
+# ports keep apart). `up --fresh` wipes the data first (all topics are lost).
 #
-# Environment: KAFKA_HEAP_OPTS (default "-Xms128m -Xmx512m"), KAFKA_START_TIMEOUT (s, default 120),
-# KAFKA_STOP_TIMEOUT (s, default 30), MVN (default mvn), JAVA (default java on PATH).
+# Environment: KAFKA_PORT (client port, default 9092: `KAFKA_PORT=9094 make kafka-up` when 9092
+# is taken, then LINEWATCH_KAFKA__BOOTSTRAP=127.0.0.1:9094), KAFKA_CONTROLLER_PORT (default
+# KAFKA_PORT + 1), KAFKA_HEAP_OPTS (default "-Xms128m -Xmx512m"), KAFKA_START_TIMEOUT (s,
+# default 120), KAFKA_STOP_TIMEOUT (s, default 30), MVN (default mvn), JAVA (default java on PATH).
+# A taken port stops `up` with the process holding it (as far as `ss`/`lsof` can tell).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIB_DIR="$HERE/target/lib"
 LIB_STAMP="$HERE/target/lib.complete"
-RUN_DIR="$HERE/run"
+HOST=127.0.0.1
+PORT="${KAFKA_PORT:-9092}"
+[[ "$PORT" =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT < 65535)) \
+    || { printf 'kafka-local: error: KAFKA_PORT=%s is not a port (1-65534)\n' "$PORT" >&2; exit 2; }
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}"
+[[ "$CONTROLLER_PORT" =~ ^[0-9]+$ && "$CONTROLLER_PORT" != "$PORT" ]] \
+    || { printf 'kafka-local: error: KAFKA_CONTROLLER_PORT=%s must be a port other than %s\n' "$CONTROLLER_PORT" "$PORT" >&2; exit 2; }
+if [[ "$PORT" == 9092 && "$CONTROLLER_PORT" == 9093 ]]; then
+    RUN_DIR="$HERE/run"
+else
+    RUN_DIR="$HERE/run-$PORT"
+fi
 DATA_DIR="$RUN_DIR/data"
 LOG_DIR="$RUN_DIR/logs"
 PID_FILE="$RUN_DIR/kafka.pid"
 CONFIG="$RUN_DIR/server.properties"
-HOST=127.0.0.1
-PORT=9092
-CONTROLLER_PORT=9093
 
 JAVA="${JAVA:-java}"
 MVN="${MVN:-mvn}"
@@ -37,6 +50,24 @@ say() { printf 'kafka-local: %s\n' "$*"; }
 die() { printf 'kafka-local: error: %s\n' "$*" >&2; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# Who listens on TCP port $1: "java (pid 123)" from ss or lsof, or why that cannot be told.
+port_holder() {
+    local port="$1" found=""
+    if command -v ss >/dev/null; then
+        found="$(ss -H -ltnp "sport = :$port" 2>/dev/null | grep -o 'users:(([^)]*))' \
+            | sed -E 's/users:\(\("([^"]*)",pid=([0-9]+).*/\1 (pid \2)/' | sort -u | paste -sd, -)"
+    fi
+    if [[ -z "$found" ]] && command -v lsof >/dev/null; then
+        found="$(lsof -nP -iTCP:"$port" -sTCP:LISTEN -Fcp 2>/dev/null \
+            | awk '/^p/ {pid=substr($0,2)} /^c/ {print substr($0,2) " (pid " pid ")"}' | sort -u | paste -sd, -)"
+    fi
+    if [[ -n "$found" ]]; then
+        printf '%s' "$found"
+    else
+        printf "a process this user cannot see (try: sudo ss -ltnp 'sport = :%s')" "$port"
+    fi
+}
 
 # The pid of our broker, if the pid file names a live process running kafka.Kafka.
 broker_pid() {
@@ -76,7 +107,8 @@ build_lib() {
 
 write_config() {
     mkdir -p "$DATA_DIR" "$LOG_DIR"
-    sed "s|@RUN_DIR@|$RUN_DIR|g" "$HERE/server.properties" >"$CONFIG"
+    sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@PORT@|$PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
+        "$HERE/server.properties" >"$CONFIG"
 }
 
 # The JVM command line, as the array JAVA_CMD, for main class and arguments "$@".
@@ -130,9 +162,12 @@ cmd_up() {
         wait_ready "$pid"
         return 0
     fi
-    if port_open "$HOST" "$PORT" || port_open "$HOST" "$CONTROLLER_PORT"; then
-        die "$HOST:$PORT or :$CONTROLLER_PORT is taken by a process this script did not start; stop it (e.g. 'docker compose down') and retry"
-    fi
+    local port
+    for port in "$PORT" "$CONTROLLER_PORT"; do
+        if port_open "$HOST" "$port"; then
+            die "$HOST:$port is taken by $(port_holder "$port"), not by this script's broker; stop it (e.g. 'docker compose down'), or start on other ports: KAFKA_PORT=$((PORT + 2)) make kafka-up (then LINEWATCH_KAFKA__BOOTSTRAP=$HOST:$((PORT + 2)))"
+        fi
+    done
     need_tools
     build_lib
     write_config
@@ -158,6 +193,7 @@ wait_ready() {
         fi
         if port_open "$HOST" "$PORT" && grep -q 'Kafka Server started' "$LOG_DIR/server.log" 2>/dev/null; then
             say "up (pid $pid) on $HOST:$PORT after $((SECONDS - started)) s"
+            [[ "$PORT" == 9092 ]] || say "point linewatch at it: export LINEWATCH_KAFKA__BOOTSTRAP=$HOST:$PORT"
             return 0
         fi
         sleep 0.5

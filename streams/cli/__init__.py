@@ -14,6 +14,7 @@ Each command group lives in its own module and registers itself on the shared Ty
 - ``estimate``                       → :mod:`streams.cli.estimate`
 - ``lab import``, ``lab list``       → :mod:`streams.cli.lab`
 - ``audit plan``                     → :mod:`streams.cli.audit`
+- ``init``                           → :mod:`streams.cli.init`
 
 A new command module is imported and registered below; a module that fails to import fails
 the CLI loudly instead of silently losing its commands.
@@ -31,6 +32,7 @@ from streams.cli import (
     audit,
     drift,
     estimate,
+    init,
     kafka,
     lab,
     model,
@@ -69,6 +71,7 @@ for _module in (
     estimate,
     lab,
     audit,
+    init,
 ):
     _module.register(app, _groups)
 

@@ -5,14 +5,21 @@
    lamp starts failing and line-3 starts seeing a defect type the model never saw — and run it
    through the monitor with labels;
 3. run the corruption / out-of-distribution suite;
-4. print per slice: frames, drift events by signal, the largest gaps to the reference; the
+4. print per slice: frames, drift events by signal (with those filed for the slice's whole line
+   or shift), the largest gaps to the reference; the
    label-free estimates beside the realized recall (``linewatch estimate``), and the drift
    alarms by cause with whom to call;
-5. write the readiness report and print its verdict.
+5. write the readiness report and print its verdict;
+6. print the commands that explore the demo's store, each with ``--store`` (they run as printed
+   from the same directory; ``tests/test_first_day.py`` runs them).
+
+Every figure and sentence it prints is read from the store: nothing concludes ahead of the data.
 """
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -22,33 +29,34 @@ from streams.config import Settings
 from streams.readiness.verdict import GAP_PARAMETERS
 from streams.sinks import ClickHouseStore
 
-__all__ = ["print_causes", "print_estimates", "print_slice_summary", "run_demo"]
+__all__ = [
+    "SliceDrift",
+    "covers",
+    "follow_up_commands",
+    "masked_class_notes",
+    "print_causes",
+    "print_estimates",
+    "print_slice_summary",
+    "run_demo",
+    "slice_drift",
+]
 
-SLICE_SUMMARY_SQL = """
-SELECT f.line_id, f.shift, f.lighting, f.frames,
-       ifNull(d.drift_events, 0) AS drift_events, ifNull(d.signals, '') AS signals,
-       ifNull(g.max_gap, -1) AS max_gap, ifNull(g.gap_signal, '') AS gap_signal
-FROM (
-    SELECT line_id, shift, lighting, count() AS frames
-    FROM linewatch.frames FINAL GROUP BY line_id, shift, lighting
-) AS f
-LEFT JOIN (
-    SELECT line_id, shift, lighting, sum(n) AS drift_events,
-           arrayStringConcat(groupArray(concat(signal, '×', toString(n))), ' ') AS signals
-    FROM (
-        SELECT line_id, shift, lighting, signal, count() AS n
-        FROM linewatch.drift_events FINAL GROUP BY line_id, shift, lighting, signal ORDER BY n DESC
-    ) GROUP BY line_id, shift, lighting
-) AS d ON f.line_id = d.line_id AND f.shift = d.shift AND f.lighting = d.lighting
-LEFT JOIN (
-    SELECT line_id, shift, lighting, max(distance) AS max_gap,
-           argMax(signal, distance) AS gap_signal
-    FROM linewatch.reference_gap FINAL
-    WHERE metric = 'outside_lab_range' AND signal IN {signals:Array(String)}
-    GROUP BY line_id, shift, lighting
-) AS g ON f.line_id = g.line_id AND f.shift = g.shift AND f.lighting = g.lighting
-ORDER BY f.line_id, f.shift, f.lighting
-SETTINGS join_use_nulls = 1
+SLICE_FRAMES_SQL = """
+SELECT line_id, shift, lighting, count() AS frames
+FROM linewatch.frames FINAL GROUP BY line_id, shift, lighting ORDER BY line_id, shift, lighting
+"""
+
+DRIFT_BY_SCOPE_SQL = """
+SELECT line_id, shift, lighting, signal, count() AS n
+FROM linewatch.drift_events FINAL GROUP BY line_id, shift, lighting, signal
+ORDER BY line_id, shift, lighting, n DESC, signal
+"""
+
+SLICE_GAP_SQL = """
+SELECT line_id, shift, lighting, max(distance) AS max_gap, argMax(signal, distance) AS gap_signal
+FROM linewatch.reference_gap FINAL
+WHERE metric = 'outside_lab_range' AND signal IN {signals:Array(String)}
+GROUP BY line_id, shift, lighting
 """
 
 CLASS_BY_LINE_SQL = """
@@ -56,41 +64,113 @@ SELECT line_id, class_name, sum(objects), sum(missed), sum(frames_passed)
 FROM linewatch.v_class_slice_counts GROUP BY line_id, class_name ORDER BY line_id, class_name
 """
 
-LINE_MIX_SQL = """
-SELECT line_id, count() AS n, groupUniqArray(signal) AS signals
-FROM linewatch.drift_events FINAL WHERE lighting = '*' AND signal = 'lighting_mix'
-GROUP BY line_id ORDER BY line_id
-"""
+ALL_SCOPE = "*"
+"""The shift or lighting of a drift event filed for a whole line or shift (``line-2/night/*``)."""
+
+
+@dataclass(frozen=True)
+class SliceDrift:
+    """The drift alarms that concern one slice: its own and those filed for its line or shift."""
+
+    own: dict[str, int]
+    shared: dict[str, dict[str, int]]
+    """scope (``line-2/night/*``) → signal → alarms."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.own.values()) + sum(sum(s.values()) for s in self.shared.values())
+
+    def describe(self) -> str:
+        """``sharpness×1 lighting_mix×2 (line-2/night/*)``."""
+        parts = [f"{signal}×{n}" for signal, n in self.own.items()]
+        for scope, signals in sorted(self.shared.items()):
+            listed = " ".join(f"{signal}×{n}" for signal, n in signals.items())
+            parts.append(f"{listed} ({scope})")
+        return " ".join(parts)
+
+
+def covers(scope: str, value: str) -> bool:
+    """Whether a drift event's ``shift``/``lighting`` (``*`` = all) covers a slice's value.
+
+    >>> covers("*", "dark"), covers("dark", "dark"), covers("dark", "normal")
+    (True, True, False)
+    """
+    return scope in (ALL_SCOPE, value)
+
+
+def slice_drift(
+    slices: list[tuple[str, str, str]], events: list[tuple[str, str, str, str, int]]
+) -> dict[tuple[str, str, str], SliceDrift]:
+    """Each slice's drift alarms by signal: those filed for the slice itself, and those filed
+    for its whole line or shift (``lighting`` or ``shift`` ``*``), which count for every slice
+    they cover.
+
+    >>> d = slice_drift(
+    ...     [("l2", "night", "dark"), ("l2", "day", "normal")],
+    ...     [("l2", "night", "*", "lighting_mix", 2), ("l2", "night", "dark", "brightness", 1)],
+    ... )
+    >>> d[("l2", "night", "dark")].total, d[("l2", "night", "dark")].describe()
+    (3, 'brightness×1 lighting_mix×2 (l2/night/*)')
+    >>> d[("l2", "day", "normal")].total
+    0
+    """
+    out: dict[tuple[str, str, str], SliceDrift] = {}
+    for line, shift, lighting in slices:
+        own: dict[str, int] = {}
+        shared: dict[str, dict[str, int]] = {}
+        for e_line, e_shift, e_lighting, signal, n in events:
+            if e_line != line or not covers(e_shift, shift) or not covers(e_lighting, lighting):
+                continue
+            if (e_shift, e_lighting) == (shift, lighting):
+                own[signal] = own.get(signal, 0) + n
+            else:
+                scope = shared.setdefault(f"{e_line}/{e_shift}/{e_lighting}", {})
+                scope[signal] = scope.get(signal, 0) + n
+        out[(line, shift, lighting)] = SliceDrift(own, shared)
+    return out
 
 
 def print_slice_summary(store: ClickHouseStore, console: Console, threshold: float) -> None:
-    """Per slice: frames, drift events by signal, the largest share outside lab conditions."""
-    result = store.query(SLICE_SUMMARY_SQL, GAP_PARAMETERS)
+    """Per slice: frames, drift alarms by signal (with those filed for the slice's whole line or
+    shift), the largest share outside lab conditions; then the labelled defects per line."""
+    frames = {
+        (str(r[0]), str(r[1]), str(r[2])): int(r[3])
+        for r in store.query(SLICE_FRAMES_SQL).result_rows
+    }
+    events = [
+        (str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]))
+        for r in store.query(DRIFT_BY_SCOPE_SQL).result_rows
+    ]
+    gaps = {
+        (str(r[0]), str(r[1]), str(r[2])): (float(r[3]), str(r[4]))
+        for r in store.query(SLICE_GAP_SQL, GAP_PARAMETERS).result_rows
+    }
+    drift = slice_drift(list(frames), events)
     table = Table(title="per slice (line × shift × lighting)")
-    for col in ("line", "shift", "lighting", "frames", "drift", "drift by signal"):
+    for col in ("line", "shift", "lighting", "frames", "drift", "drift by signal (scope)"):
         table.add_column(col)
     table.add_column("outside lab", justify="right")
     table.add_column("worst statistic")
-    for line, shift, lighting, frames, drifts, signals, gap, gap_signal in result.result_rows:
-        hot = drifts > 0 or gap > threshold
+    for key, n in frames.items():
+        gap, gap_signal = gaps.get(key, (-1.0, ""))
+        d = drift[key]
+        hot = d.total > 0 or gap > threshold
         table.add_row(
-            line,
-            shift,
-            lighting,
-            str(frames),
-            str(drifts),
-            signals,
+            *key,
+            str(n),
+            str(d.total),
+            d.describe(),
             f"{gap:.0%}" if gap >= 0 else "–",
             gap_signal,
             style="bold red" if hot else None,
         )
     console.print(table)
     console.print(
-        "outside lab: share of the slice's frames whose image statistics fall outside the lab "
-        "set's range (worst 200-frame window; – = no full window yet)"
+        "drift: the slice's own alarms plus those filed for its whole line or shift (scope "
+        "line/shift/*, e.g. a change in the lighting-bucket mix). outside lab: share of the "
+        "slice's frames whose image statistics fall outside the lab set's range (worst 200-frame "
+        "window; – = no full window yet)"
     )
-    for line, n, signals in store.query(LINE_MIX_SQL).result_rows:
-        console.print(f"[bold red]{line}[/]: {n} change(s) in the lighting-bucket mix ({signals})")
     classes = Table(title="labelled defects per line (after human review)")
     for col in ("line", "class", "defects", "found as that class", "units passed"):
         classes.add_column(col)
@@ -157,9 +237,51 @@ def print_estimates(store: ClickHouseStore, console: Console, settings: Settings
     console.print(table)
     console.print(
         f"{len(run.windows)} estimate windows stored, {len(run.drift_events)} estimated-recall "
-        "drift event(s); a class the model flags as another class (the crack) leaves both "
-        "figures unchanged: only the per-class table above shows it (docs/estimation.md)"
+        "drift event(s)"
     )
+    rows = [
+        (str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]))
+        for r in store.query(CLASS_BY_LINE_SQL).result_rows
+    ]
+    for note in masked_class_notes(rows):
+        console.print(note)
+
+
+def masked_class_notes(rows: list[tuple[str, str, int, int, int]]) -> list[str]:
+    """What the recall figures say about each class never found as itself on a line, from
+    ``(line, class, defects, missed, units passed)`` rows: a unit flagged as another class
+    counts as caught in both recall figures, one that passed counts as missed.
+
+    >>> for note in masked_class_notes([("l3", "crack", 4, 4, 0), ("l1", "dent", 2, 0, 0)]):
+    ...     print(note)  # doctest: +NORMALIZE_WHITESPACE
+    crack on l3: 0 of 4 found as crack, all 4 units flagged as another class: both recall
+    figures count them as caught, only the per-class table shows the miss (docs/estimation.md)
+    >>> masked_class_notes([("l3", "crack", 4, 4, 4)])[0].split(": ")[1]
+    '0 of 4 found as crack, all 4 units passed unflagged'
+    """
+    notes = []
+    for line, cls, objects, missed, passed in rows:
+        if objects == 0 or missed < objects:
+            continue
+        flagged = objects - passed
+        head = f"{cls} on {line}: 0 of {objects} found as {cls}, "
+        if passed == 0:
+            notes.append(
+                f"{head}all {objects} units flagged as another class: both recall figures "
+                "count them as caught, only the per-class table shows the miss "
+                "(docs/estimation.md)"
+            )
+        elif flagged == 0:
+            notes.append(
+                f"{head}all {objects} units passed unflagged: the realized recall of "
+                f"{line}'s slices counts them as missed"
+            )
+        else:
+            notes.append(
+                f"{head}{flagged} unit(s) flagged as another class (counted as caught by both "
+                f"recall figures), {passed} passed unflagged (counted as missed)"
+            )
+    return notes
 
 
 def print_causes(store: ClickHouseStore, console: Console) -> None:
@@ -173,6 +295,31 @@ def print_causes(store: ClickHouseStore, console: Console) -> None:
         who = WHOM_TO_CALL.get(str(cause), WHOM_TO_CALL["unknown"])
         table.add_row(str(cause), str(n), ", ".join(sorted(signals)), who)
     console.print(table)
+
+
+FOLLOW_UP_QUERY = (
+    "SELECT line_id, shift, lighting, count() AS frames, sum(predicted_defective) AS flagged "
+    "FROM linewatch.frames FINAL GROUP BY line_id, shift, lighting "
+    "ORDER BY line_id, shift, lighting"
+)
+
+
+def follow_up_commands(out: Path) -> list[str]:
+    """The commands the demo prints at its end, each reading the demo's store (``--store``), so
+    they run as printed from the directory the demo ran in.
+
+    >>> follow_up_commands(Path("demo-out"))[1]
+    'linewatch drift --store chdb://demo-out/store'
+    """
+    store = shlex.quote(f"chdb://{out / 'store'}")
+    return [
+        f"linewatch query --store {store} {shlex.quote(FOLLOW_UP_QUERY)}",
+        f"linewatch drift --store {store}",
+        f"linewatch metrics --store {store}",
+        f"linewatch metrics --review-queue --store {store}",
+        f"linewatch estimate --dry-run --store {store}",
+        f"linewatch report --store {store} --out {shlex.quote(str(out / 'report.html'))}",
+    ]
 
 
 def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
@@ -230,3 +377,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
         verdict = compute_verdict(store, settings)
         console.print(verdict_table(verdict))
         console.print(f"report: {report_path.resolve()}")
+
+    console.rule("next: explore the demo's store")
+    for command in follow_up_commands(out):
+        console.print(command, markup=False, highlight=False, soft_wrap=True)

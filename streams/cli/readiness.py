@@ -113,11 +113,19 @@ def print_metrics(metrics: Any, out: Console) -> None:
     t.add_row("lab FPR", lab.fpr.fmt())
     br = m.base_rate
     if br is not None:
-        prec = "no data" if br.precision is None else f"{br.precision:.1%}"
+        from streams.readiness.baserate import per_million, predicted_precision
+        from streams.readiness.proportion import Proportion
+
         t.add_row("prevalence (production)", f"{br.prevalence:.2%}")
-        t.add_row("precision at that base rate (Bayes)", prec)
-        t.add_row("expected false alarms / 1M units", f"{br.false_alarms_per_million:,.0f}")
-        t.add_row("expected missed defects / 1M units", f"{br.missed_per_million:,.0f}")
+        t.add_row(
+            "precision at that base rate (Bayes)",
+            predicted_precision(lab.tpr, lab.fpr, br.prevalence),
+        )
+        good, missed = 1 - br.prevalence, Proportion(lab.tpr.n - lab.tpr.k, lab.tpr.n)
+        t.add_row("expected false alarms / 1M units", per_million(lab.fpr, good, "good flagged"))
+        t.add_row(
+            "expected missed defects / 1M units", per_million(missed, br.prevalence, "missed")
+        )
     out.print(t)
     if lab.novel:
         out.print(_novel_table(lab.novel, source))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,7 +20,7 @@ from streams.errors import ConfigError
 if TYPE_CHECKING:
     from streams.runners.embedded import RunSummary
 
-__all__ = ["register"]
+__all__ = ["dead_letter_hint", "register"]
 
 console = Console()
 
@@ -38,6 +39,18 @@ def _print_summary(summary: RunSummary) -> None:
     table.add_row("labels", f"{summary.labels} (+{summary.label_dead_letters} rejected)")
     table.add_row("throughput", f"{summary.frames_per_s:.1f} frames/s")
     console.print(table)
+
+
+def dead_letter_hint(store: str | None) -> str:
+    """The command that lists a run's dead letters, with the run's ``--store`` when it was given
+    one (without it the command reads ``LINEWATCH_STORE__DSN``, as the run did).
+
+    >>> print(dead_letter_hint("chdb://out/store"))  # doctest: +NORMALIZE_WHITESPACE
+    linewatch query --store chdb://out/store
+    "SELECT reason, source, detail FROM linewatch.dead_letters"
+    """
+    where = "" if store is None else f"--store {shlex.quote(store)} "
+    return f'linewatch query {where}"SELECT reason, source, detail FROM linewatch.dead_letters"'
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:
@@ -70,8 +83,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         rejected = summary.dead_letters + summary.label_dead_letters
         if rejected:
             stderr_console.print(
-                f"[yellow]{rejected} records were dead-lettered: "
-                f'linewatch query "SELECT reason, source, detail FROM linewatch.dead_letters"[/]'
+                f"[yellow]{rejected} records were dead-lettered: {dead_letter_hint(store)}[/]",
+                highlight=False,
+                soft_wrap=True,
             )
             raise typer.Exit(1)
 

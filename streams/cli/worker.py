@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import sys
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -12,7 +13,60 @@ from streams.cli.groups import CliGroups
 from streams.cli.options import settings_with
 from streams.errors import ConfigError
 
-__all__ = ["register"]
+__all__ = ["PipeSafeStream", "register"]
+
+
+class PipeSafeStream(io.TextIOBase):
+    r"""``stream`` until its reader has gone, then nothing: what is written after a pipe closed
+    is dropped instead of raising :class:`BrokenPipeError`.
+
+    ``linewatch worker 2>&1 | tee log``: Ctrl-C stops ``tee`` too, and the worker's SIGINT
+    handler (Faust's) first prints a line to stderr; on the closed pipe that print raised, the
+    handler never scheduled the shutdown and the worker ran on. Behind this stream every message
+    is best effort and the shutdown always starts.
+
+    >>> import os
+    >>> r, w = os.pipe()
+    >>> safe = PipeSafeStream(open(w, "w", buffering=1))
+    >>> os.close(r)
+    >>> safe.write("nobody reads this\n"), safe.gone
+    (18, True)
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                self._stream.write(text)
+                if "\n" in text:
+                    self._stream.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.gone = True
+
+    def isatty(self) -> bool:
+        return not self.gone and self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream, "encoding", "utf-8"))
 
 
 def _check_port_free(port: int) -> None:
@@ -68,6 +122,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             stream_worker.close()
             raise
         faust_app = create_app(settings, stream_worker)
+        # a pipe reader stopped by the same Ctrl-C must not stop the worker's own shutdown
+        sys.stdout = PipeSafeStream(sys.stdout)
+        sys.stderr = PipeSafeStream(sys.stderr)
         sys.argv = [
             "linewatch worker",
             "worker",

@@ -36,6 +36,9 @@ __all__ = ["decode_image", "describe_bytes"]
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG"}
 _DEFAULT_LIMITS = IngestLimits()
 
+_ENCODING_OF = {"a PNG image": "png", "a JPEG image": "jpeg"}
+"""The ``encoding`` to give for bytes :func:`describe_bytes` recognises as a supported format."""
+
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -103,7 +106,10 @@ def decode_image(
             f"{encoding} frame refused by Pillow's decompression-bomb check: {exc}",
         ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageDecodeError(f"not a {encoding} image: found {describe_bytes(data)}") from exc
+        found = describe_bytes(data)
+        actual = _ENCODING_OF.get(found)
+        fix = f'; set the event\'s image "encoding" to "{actual}"' if actual else ""
+        raise ImageDecodeError(f"not a {encoding} image: found {found}{fix}") from exc
     except Exception as exc:  # any codec failure of untrusted bytes is this event's alone
         raise ImageDecodeError(
             f"cannot decode {encoding} ({type(exc).__name__}: {exc}); found {describe_bytes(data)}"

@@ -26,7 +26,7 @@ from schemas.events import CameraEvent, utc_iso
 from streams.errors import EventRejected
 from streams.ingest.limits import IngestLimits
 
-__all__ = ["check_clock", "event_too_large", "parse_event"]
+__all__ = ["FIELD_FIXES", "check_clock", "event_too_large", "parse_event", "validation_detail"]
 
 _DEFAULT_LIMITS = IngestLimits()
 
@@ -46,11 +46,33 @@ def _json_int(text: str) -> int | float:
     return int(text) if len(text) <= _LONGEST_INT else float(text)
 
 
-def _validation_detail(exc: ValidationError) -> str:
+FIELD_FIXES = {
+    "captured_at": 'ISO 8601 with a time zone, e.g. "2026-11-29T06:00:00.123Z" or '
+    '"2026-11-29T07:00:00+01:00"',
+    "labelled_at": 'ISO 8601 with a time zone, e.g. "2026-11-29T06:05:00Z"',
+    "event_id": 'a UUID, e.g. "0b9f8e9a-2a53-4c9e-9c57-2f1b8f0d1a11"; from an id of your own: '
+    'str(uuid.uuid5(uuid.NAMESPACE_URL, "cam-1a/frame-000123")), the same for its label',
+}
+"""The fix a newcomer needs, by field of the wire contract, appended to its validation error."""
+
+
+def validation_detail(exc: ValidationError, where: str = "") -> str:
+    """The first five errors as ``field: message`` (``where`` before each field), each followed
+    by the fix for that field (:data:`FIELD_FIXES`) where one is known; never the input.
+
+    >>> from schemas.events import GroundTruth
+    >>> try:
+    ...     GroundTruth.model_validate({"event_id": "frame-1", "objects": [],
+    ...                                 "labelled_at": "2026-11-29T06:05:00Z"})
+    ... except ValidationError as exc:
+    ...     print(validation_detail(exc))  # doctest: +ELLIPSIS
+    event_id: Input should be a valid UUID, ... (use a UUID, e.g. "0b9f8e9a-...
+    """
     parts = []
     for err in exc.errors(include_input=False)[:5]:
         loc = ".".join(str(p)[:100] for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
+        fix = FIELD_FIXES.get(str(err["loc"][-1])) if err["loc"] else None
+        parts.append(f"{where}{loc}: {err['msg']}" + (f" (use {fix})" if fix else ""))
     return "; ".join(parts)
 
 
@@ -121,7 +143,7 @@ def parse_event(
     try:
         event = CameraEvent.model_validate(obj)
     except ValidationError as exc:
-        raise EventRejected("schema_invalid", _validation_detail(exc)) from exc
+        raise EventRejected("schema_invalid", validation_detail(exc)) from exc
     except Exception as exc:  # a validator that raised something else: still this event's
         raise EventRejected.failed("schema_invalid", "validating the event", exc) from exc
     try:

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["BaseRateOutcome", "at_base_rate", "precision_at_prevalence"]
+from streams.readiness.proportion import NO_DATA, Proportion
+
+__all__ = [
+    "BaseRateOutcome",
+    "at_base_rate",
+    "per_million",
+    "precision_at_prevalence",
+    "predicted_precision",
+]
 
 
 def precision_at_prevalence(tpr: float, fpr: float, prevalence: float) -> float | None:
@@ -63,3 +71,39 @@ def at_base_rate(tpr: float, fpr: float, prevalence: float) -> BaseRateOutcome:
         false_alarms_per_million=false_alarms,
         missed_per_million=(1.0 - tpr) * prevalence * million,
     )
+
+
+def per_million(p: Proportion, scale: float, of: str) -> str:
+    """``k/n × scale`` per 1,000,000 with its 95 % Wilson interval and the counts it comes from;
+    ``0 of n`` gives its upper bound too (by the rule of three, about ``3/n``), never a bare 0.
+
+    >>> per_million(Proportion(0, 62), 0.98, "good lab units")
+    '0 [0–57,177] (0 of 62 good lab units; with none seen, up to 47,419 by the rule of three)'
+    >>> per_million(Proportion(5, 500), 1.0, "good units")
+    '10,000 [4,279–23,193] (5 of 500 good units)'
+    """
+    if p.n == 0:
+        return NO_DATA
+    lo, hi = p.interval or (0.0, 0.0)
+    value = p.k / p.n
+    text = f"{value * scale * 1e6:,.0f} [{lo * scale * 1e6:,.0f}–{hi * scale * 1e6:,.0f}]"
+    counts = f"{p.k} of {p.n} {of}"
+    if p.k == 0:
+        counts += f"; with none seen, up to {3 / p.n * scale * 1e6:,.0f} by the rule of three"
+    return f"{text} ({counts})"
+
+
+def predicted_precision(tpr: Proportion, fpr: Proportion, prevalence: float) -> str:
+    """Bayes' precision from lab TPR/FPR at ``prevalence``, with the range the two lab intervals
+    allow and the counts behind them.
+
+    >>> predicted_precision(Proportion(57, 58), Proportion(0, 62), 0.0183)
+    '100.0% [22.5–100.0] (lab: 57 of 58 defective, 0 of 62 good flagged)'
+    """
+    point = precision_at_prevalence(tpr.value or 0.0, fpr.value or 0.0, prevalence)
+    if point is None or tpr.interval is None or fpr.interval is None:
+        return NO_DATA if point is None else f"{point:.1%}"
+    low = precision_at_prevalence(tpr.interval[0], fpr.interval[1], prevalence)
+    high = precision_at_prevalence(tpr.interval[1], fpr.interval[0], prevalence)
+    span = "" if low is None or high is None else f" [{100 * low:.1f}–{100 * high:.1f}]"
+    return f"{point:.1%}{span} (lab: {tpr.k} of {tpr.n} defective, {fpr.k} of {fpr.n} good flagged)"

@@ -22,6 +22,7 @@ from schemas.events import GroundTruth
 from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, DeadLetterRecord, LabelRecord, stable_id
 from streams.errors import EventRejected
 from streams.ingest import IngestLimits, LineCut, RawRecord, check_clock
+from streams.ingest.event import validation_detail
 
 __all__ = ["LABEL_INVALID", "label_id_for", "label_records", "parse_label", "read_labels"]
 
@@ -120,13 +121,6 @@ def label_records(
     return good, bad
 
 
-def _detail(exc: ValidationError, where: str = "") -> str:
-    return "; ".join(
-        f"{where}{'.'.join(str(p)[:100] for p in err['loc']) or 'line'}: {err['msg']}"
-        for err in exc.errors(include_input=False)[:5]
-    )
-
-
 def _one_label(
     payload: bytes, received: datetime, limits: IngestLimits, cut: LineCut | None
 ) -> LabelRecord:
@@ -142,7 +136,7 @@ def _one_label(
     except ValidationError as exc:
         raise EventRejected(
             LABEL_INVALID,
-            f"not a ground-truth label ({_detail(exc)}); expected "
+            f"not a ground-truth label ({validation_detail(exc)}); expected "
             '{"event_id": UUID, "objects": [{"class_name", "box"}], "labelled_at"}',
         ) from exc
     try:
@@ -155,5 +149,5 @@ def _one_label(
         return parse_label(gt, ingested_at=received)
     except ValidationError as exc:  # a value its column cannot hold (labels.boxes: Float32)
         raise EventRejected(
-            LABEL_INVALID, f"a value the store cannot hold ({_detail(exc, 'labels.')})"
+            LABEL_INVALID, f"a value the store cannot hold ({validation_detail(exc, 'labels.')})"
         ) from exc

@@ -1,8 +1,10 @@
 """The readiness verdict: each criterion of ``settings.readiness`` is pass, fail or no data.
 
 A criterion passes on its point estimate; ``certain`` says whether the 95 % interval lies on
-the same side of the limit (a pass on 20 frames is a weak pass). The terminal table of a verdict
-is drawn by :func:`streams.cli.tables.verdict_table`.
+the same side of the limit (a pass on 20 frames is a weak pass). A defect class the model was
+never trained on, once labelled in production, is a blind spot: it fails (every box of it is a
+miss, whatever share of its units were flagged as another class) and shows as ``blind spot``.
+The terminal table of a verdict is drawn by :func:`streams.cli.tables.verdict_table`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any, Literal
 
 from streams.config import Settings
 from streams.drift.signals import INPUT_SIGNALS
-from streams.readiness.metrics import ReadinessMetrics, compute_metrics
+from streams.readiness.metrics import ClassMetrics, ReadinessMetrics, compute_metrics
 from streams.readiness.proportion import Proportion
 from streams.sinks import ClickHouseStore
 
@@ -53,9 +55,17 @@ class Criterion:
     certain: bool = True
     detail: str = ""
     how_to_fill: str = ""
+    blind_spot: bool = False
+    """A defect class the model was never trained on, seen in production: it fails whatever
+    the unit-level figures say, and the report shows it with its own status."""
+
+    @property
+    def shown_status(self) -> str:
+        """The status a reader sees: ``blind spot`` for one, else :attr:`status`."""
+        return "blind spot" if self.blind_spot else self.status
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "shown_status": self.shown_status}
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,38 @@ def _max_rate(name: str, p: Proportion, limit: float, fill: str, detail: str = "
     return Criterion(name, status, p.fmt(), f"≤ {limit:.1%}", certain, detail)
 
 
+def _blind_spot(c: ClassMetrics) -> Criterion:
+    """A class outside the model's classes: it can never be found as itself, so it is judged by
+    its labelled boxes (every one a miss), never by the units flagged as something else.
+
+    >>> from streams.readiness.proportion import Proportion
+    >>> crit = _blind_spot(ClassMetrics("crack", False, Proportion(4, 4), Proportion(0, 4)))
+    >>> crit.status, crit.shown_status, crit.measured
+    ('fail', 'blind spot', '4 of 4 boxes missed')
+    >>> print(crit.detail)  # doctest: +NORMALIZE_WHITESPACE
+    never trained: 4 of 4 units flagged anyway, as another class (unit FNR 0.0% [0.0–49.0]
+    n=4); retrain with crack or accept it as any defect
+    """
+    name = f"blind spot: {c.class_name} (never trained)"
+    if c.fnr.n == 0:
+        return Criterion(
+            name, "no data", "no data", "a class of the model", how_to_fill=LABELS_HINT
+        )
+    flagged = c.unit_fnr.n - c.unit_fnr.k
+    return Criterion(
+        name,
+        "fail",
+        f"{c.fnr.k} of {c.fnr.n} boxes missed",
+        "a class of the model",
+        detail=(
+            f"never trained: {flagged} of {c.unit_fnr.n} units flagged anyway, as another class "
+            f"(unit FNR {c.unit_fnr.fmt()}); retrain with {c.class_name} or accept it as any "
+            "defect"
+        ),
+        blind_spot=True,
+    )
+
+
 LABELS_HINT = (
     "run `linewatch run --source … --labels labels.jsonl` (or `linewatch demo`) "
     "to store labelled production frames"
@@ -117,10 +159,12 @@ def verdict_from_metrics(
         )
     ]
     for c in m.classes:
-        tag = "" if c.trained else " (never trained)"
+        if not c.trained:
+            out.append(_blind_spot(c))
+            continue
         out.append(
             _max_rate(
-                f"missed units with {c.class_name}{tag}",
+                f"missed units with {c.class_name}",
                 c.unit_fnr,
                 crit.max_fnr_per_class,
                 LABELS_HINT,

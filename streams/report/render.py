@@ -25,6 +25,7 @@ from streams.config import Settings
 from streams.drift.budget import line_budgets
 from streams.drift.cause import WHOM_TO_CALL
 from streams.drift.signals import ALL_SIGNALS
+from streams.readiness.baserate import per_million, predicted_precision
 from streams.readiness.design import DesignRate
 from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
 from streams.readiness.proportion import Proportion
@@ -129,23 +130,35 @@ def _lab_rows(m: ReadinessMetrics) -> Rows | None:
 
 
 def _base_rate_rows(m: ReadinessMetrics) -> Rows | None:
+    """What the lab's TPR/FPR mean at the production prevalence, each figure with the 95 %
+    interval its lab counts allow (a lab split is small: 0 of 62 is not 0)."""
     br = m.base_rate
     if br is None:
         return None
-    measured = m.overall.fpr.value
+    good = 1 - br.prevalence
     return [
         ["prevalence (labelled production frames)", f"{br.prevalence:.2%}"],
-        ["precision predicted from lab TPR/FPR (Bayes)", _pct(br.precision)],
+        [
+            "precision predicted from lab TPR/FPR (Bayes)",
+            predicted_precision(m.lab.tpr, m.lab.fpr, br.prevalence),
+        ],
         ["precision measured in production", _p(m.overall.precision)],
         [
             "expected false alarms per 1,000,000 units (lab FPR)",
-            f"{br.false_alarms_per_million:,.0f}",
+            per_million(m.lab.fpr, good, "good lab units flagged"),
         ],
         [
             "false alarms per 1,000,000 units (production FPR)",
-            "no data" if measured is None else f"{measured * (1 - br.prevalence) * 1e6:,.0f}",
+            per_million(m.overall.fpr, good, "good production units flagged"),
         ],
-        ["expected missed defects per 1,000,000 units (lab TPR)", f"{br.missed_per_million:,.0f}"],
+        [
+            "expected missed defects per 1,000,000 units (lab TPR)",
+            per_million(
+                Proportion(m.lab.tpr.n - m.lab.tpr.k, m.lab.tpr.n),
+                br.prevalence,
+                "defective lab units missed",
+            ),
+        ],
     ]
 
 
@@ -463,20 +476,33 @@ def _latency_section(
     return {"curves": draw(plots.latency_curves, curves, takt), "rows": rows}
 
 
+_IN_BAND_SQL = """
+SELECT (SELECT count() FROM linewatch.frames FINAL), count(), countIf(labelled)
+FROM linewatch.v_review_queue(review_low = {lo:Float64}, review_high = {hi:Float64})
+"""
+
+
 def _review_section(
     store: ClickHouseStore, m: ReadinessMetrics, settings: Settings
 ) -> dict[str, Any]:
+    """The unlabelled frames in the review band; when there are none, why (no frames, none in
+    the band, or every one in the band already labelled)."""
     lo, hi = m.review_band
     queue = [r for r in review_queue(store, settings, limit=20) if not r["labelled"]]
     rows = [
         [str(r["event_id"]), str(r["line_id"]), str(r["captured_at"]), f"{r['max_confidence']:.3f}"]
         for r in queue
     ]
+    frames, in_band, labelled = store.query(_IN_BAND_SQL, {"lo": lo, "hi": hi}).result_rows[0]
     return {
         "rows": rows or None,
         "size": f"{m.review_queue_size:,}",
         "low": f"{lo:.2f}",
         "high": f"{hi:.2f}",
+        "frames": int(frames),
+        "in_band": f"{int(in_band):,}",
+        "labelled": f"{int(labelled):,}",
+        "all_frames": f"{int(frames):,}",
     }
 
 
