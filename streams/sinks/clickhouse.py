@@ -36,6 +36,8 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
 - Query parameters use ClickHouse's server-side ``{name:Type}`` syntax, which chDB supports
   like the server (``Array(String)``, ``DateTime64(3, 'UTC')``, ``Nullable(...)`` …); values
   are never pasted into SQL. A string value is parsed by ClickHouse as the declared type.
+  ``query`` and ``command`` refuse (``QueryRefused``) a call whose parameters the client
+  would paste into the text instead (``%(name)s`` placeholders, no ``{name:Type}``).
 - Datetimes come back timezone-aware UTC (``tz_mode="aware"``); columns are
   ``DateTime64(3, 'UTC')``, so sub-millisecond digits are truncated on write.
 - chDB (via clickhouse-connect) returns no column names for an empty result; ``query``
@@ -78,6 +80,7 @@ from streams.sinks import chdb_lock
 from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
 from streams.sinks.identity import conflict_dead_letter, is_conflict
 from streams.sinks.migrations import MIGRATIONS_TABLE, load_migrations
+from streams.sinks.sql_guard import bound_text
 
 __all__ = [
     "DAILY_PARTITION",
@@ -337,6 +340,7 @@ class ClickHouseStore:
 
         Unqualified table names resolve in ``linewatch`` once the schema exists.
         """
+        bound_text(sql, parameters)  # parameters are bound by the server, never pasted
         with self._lock:
             self._check_open("run the query")
             try:
@@ -362,6 +366,7 @@ class ClickHouseStore:
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         """Run a statement that returns no rows (DDL, ``OPTIMIZE`` …)."""
+        bound_text(sql, parameters)  # parameters are bound by the server, never pasted
         with self._lock:
             self._check_open("run the command")
             try:
