@@ -69,8 +69,47 @@ def env_name(group: str, name: str | None = None) -> str:
     return f"{ENV_PREFIX}{group.upper()}{NESTED_DELIMITER}{name.upper()}"
 
 
-class _Group(BaseModel):
-    """A group of settings: frozen, finite floats, unknown names refused (typos)."""
+def _nul_free(value: Any) -> Any:
+    """``value`` unchanged, or a ``ValueError`` if any text in it holds a NUL character (no
+    path, host, topic or name can: the OS and every protocol stop at it).
+
+    >>> _nul_free(["/data", {"k": "v"}])
+    ['/data', {'k': 'v'}]
+    >>> _nul_free(["/data\x00/x"])
+    Traceback (most recent call last):
+    ...
+    ValueError: holds a NUL character (\x00); no path or name can hold one: remove it
+    """
+    texts = [value]
+    while texts:
+        item = texts.pop()
+        if isinstance(item, SecretStr):
+            item = item.get_secret_value()
+        if isinstance(item, str | bytes) and (
+            "\x00" in item if isinstance(item, str) else b"\0" in item
+        ):
+            raise ValueError(
+                "holds a NUL character (\\x00); no path or name can hold one: remove it"
+            )
+        if isinstance(item, dict):
+            texts.extend(item.keys())
+            texts.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            texts.extend(item)
+    return value
+
+
+class _Checked(BaseModel):
+    """A model whose every field is refused when any text in it holds a NUL character."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return _nul_free(value)
+
+
+class _Group(_Checked):
+    """A group of settings: frozen, finite floats, unknown names refused (typos), no NUL."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -111,7 +150,7 @@ class ShiftStart(BaseModel):
     start: time
 
 
-class ReadinessCriteria(BaseModel):
+class ReadinessCriteria(_Checked):
     """Thresholds of the readiness verdict (see ``linewatch report``)."""
 
     model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
@@ -134,7 +173,7 @@ class ReadinessCriteria(BaseModel):
     )
 
 
-class EstimationSettings(BaseModel):
+class EstimationSettings(_Checked):
     """Label-free performance estimates (``linewatch estimate``; see docs/estimation.md).
 
     Each key is read from ``LINEWATCH_ESTIMATION__<KEY>``, e.g.
@@ -223,6 +262,13 @@ class StoreSettings(_Group):
             raise ValueError(
                 "use chdb://PATH (embedded) or http(s)://user:password@host:port/linewatch"
             )
+        if scheme != "chdb":  # a server DSN must parse: host, port, IPv6 brackets
+            from streams.sinks.dsn import parse_dsn  # loads clickhouse-connect: servers only
+
+            try:
+                parse_dsn(value)
+            except LinewatchError as exc:
+                raise ValueError(str(exc)) from exc
         return value
 
     def __repr_args__(self) -> Any:
