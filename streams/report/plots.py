@@ -43,7 +43,6 @@ TIMELINE_SLICES = 40
 
 
 _P = ParamSpec("_P")
-_PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
 
 
 def _plain_text(fn: Callable[_P, Plot]) -> Callable[_P, Plot]:
@@ -55,7 +54,7 @@ def _plain_text(fn: Callable[_P, Plot]) -> Callable[_P, Plot]:
 
     @functools.wraps(fn)
     def plain(*args: _P.args, **kwargs: _P.kwargs) -> Plot:
-        with plt.rc_context(_PLAIN_TEXT):
+        with plt.rc_context({"text.parse_math": False, "text.usetex": False}):
             return fn(*args, **kwargs)
 
     return plain
