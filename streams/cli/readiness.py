@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from streams.cli.groups import CliGroups
 from streams.cli.options import (
@@ -19,14 +18,13 @@ from streams.cli.options import (
     reconcile_labels,
     settings_with,
 )
+from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
     from streams.assess.suite import SuiteResult
 
 __all__ = ["print_metrics", "register"]
-
-console = Console()
 
 
 def _json_default(value: object) -> str:
@@ -39,7 +37,7 @@ def print_metrics(metrics: Any, out: Console) -> None:
 
     m: ReadinessMetrics = metrics
     o = m.overall
-    t = Table(title=f"production at operating threshold {m.threshold:.2f} (frame level)")
+    t = DataTable(title=f"production at operating threshold {m.threshold:.2f} (frame level)")
     for col in ("frames", "TP", "FP", "FN", "TN", "FPR", "recall", "precision", "prevalence"):
         t.add_column(col)
     t.add_row(
@@ -51,7 +49,7 @@ def print_metrics(metrics: Any, out: Console) -> None:
     )
     out.print(t)
     if m.slices:
-        t = Table(title="per " + " x ".join(m.by) + " (est.: label-free, docs/estimation.md)")
+        t = DataTable(title="per " + " x ".join(m.by) + " (est.: label-free, docs/estimation.md)")
         for col in (*m.by, "frames", "precision", "recall", "FPR", "est. recall"):
             t.add_column(col)
         for s in m.slices:
@@ -65,13 +63,13 @@ def print_metrics(metrics: Any, out: Console) -> None:
                 est,
             )
         out.print(t)
-    t = Table(title="misses per defect class")
+    t = DataTable(title="misses per defect class")
     for col in ("class", "trained", "box-level FNR", "units passed"):
         t.add_column(col)
     for c in m.classes:
         t.add_row(c.class_name, "yes" if c.trained else "NO", c.fnr.fmt(), c.unit_fnr.fmt())
     out.print(t)
-    t = Table(title="latency per line vs takt")
+    t = DataTable(title="latency per line vs takt")
     for col in ("line", "frames", "p50 ms", "p95 ms", "p99 ms", "takt ms", "p99/takt"):
         t.add_column(col)
     for lat in m.latency:
@@ -91,7 +89,7 @@ def print_metrics(metrics: Any, out: Console) -> None:
         )
     out.print(t)
     lab = m.lab
-    t = Table(title="lab (clean split of the latest `linewatch assess`)", show_header=False)
+    t = DataTable(title="lab (clean split of the latest `linewatch assess`)", show_header=False)
     t.add_row("mAP@0.5", "no data" if lab.map.map50 is None else f"{lab.map.map50:.3f}")
     t.add_row("lab TPR", lab.tpr.fmt())
     t.add_row("lab FPR", lab.fpr.fmt())
@@ -110,11 +108,11 @@ def print_metrics(metrics: Any, out: Console) -> None:
         f"{m.review_queue_size} unlabelled frames in the review band {list(m.review_band)}"
     )
     for note in m.notes:
-        out.print(f"[yellow]note:[/] {note}")
+        out.print(f"[yellow]note:[/] {plain(note)}")
 
 
-def _review_queue_table(rows: list[dict[str, Any]], band: tuple[float, float]) -> Table:
-    t = Table(title=f"review queue: top confidence in {list(band)}")
+def _review_queue_table(rows: list[dict[str, Any]], band: tuple[float, float]) -> DataTable:
+    t = DataTable(title=f"review queue: top confidence in {list(band)}")
     for col in ("event_id", "line", "captured_at", "top conf.", "labelled"):
         t.add_column(col)
     for r in rows:
@@ -139,8 +137,8 @@ def _parse_severities(text: str) -> tuple[int, ...]:
     return levels
 
 
-def _suite_table(result: SuiteResult, seed: int) -> Table:
-    t = Table(title=f"corruption suite {result.run.run_id[:12]} (seed {seed})")
+def _suite_table(result: SuiteResult, seed: int) -> DataTable:
+    t = DataTable(title=f"corruption suite {result.run.run_id[:12]} (seed {seed})")
     for col in ("condition", "sev", "recall", "mean top conf", "fail-safe", "fail-silent"):
         t.add_column(col)
     for r in result.results:
@@ -187,13 +185,13 @@ def metrics_command(  # noqa: PLR0917
             if fmt == "json":
                 typer.echo(json.dumps(rows, default=_json_default, indent=2))
                 return
-            console.print(_review_queue_table(rows, settings.inference.review_band))
+            data_console().print(_review_queue_table(rows, settings.inference.review_band))
             return
         m = compute_metrics(st, settings, by=columns, reconcile_first=False)
     if fmt == "json":
         typer.echo(json.dumps(m.as_dict(), default=_json_default, indent=2))
     else:
-        print_metrics(m, console)
+        print_metrics(m, data_console())
 
 
 def assess_command(  # noqa: PLR0917
@@ -227,8 +225,8 @@ def assess_command(  # noqa: PLR0917
             severities=levels,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    console.print(_suite_table(result, seed))
-    console.print(f"{result.run.elapsed_s:.1f} s; stored in {st.dsn}")
+    data_console().print(_suite_table(result, seed))
+    data_console().print(f"{result.run.elapsed_s:.1f} s; stored in {plain(st.dsn)}")
 
 
 def report_command(
@@ -254,8 +252,8 @@ def report_command(
         html = render_report(st, settings, metrics=m, verdict=verdict)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
-    console.print(verdict_table(verdict))
-    console.print(f"report: {out.resolve()}")
+    data_console().print(verdict_table(verdict))
+    data_console().print(f"report: {plain(out.resolve())}")
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from streams.cli.groups import CliGroups
 from streams.cli.options import ModelOpt, ReferenceOpt, StoreOpt, settings_with
 from streams.cli.progress import make_progress, stderr_console
 from streams.cli.run_source import run_source
+from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -21,11 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-console = Console()
-
 
 def _print_summary(summary: RunSummary) -> None:
-    table = Table(title="run summary", show_header=False)
+    table = DataTable(title="run summary", show_header=False)
     table.add_row("records read", str(summary.records_read))
     table.add_row("frames stored", str(summary.frames))
     if summary.replays:
@@ -37,7 +34,7 @@ def _print_summary(summary: RunSummary) -> None:
     table.add_row("reference-gap windows", str(summary.reference_gaps))
     table.add_row("labels", f"{summary.labels} (+{summary.label_dead_letters} rejected)")
     table.add_row("throughput", f"{summary.frames_per_s:.1f} frames/s")
-    console.print(table)
+    data_console().print(table)
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:
@@ -100,7 +97,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             )
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(profile.to_json())
-        console.print(f"wrote {out}")
+        data_console().print(f"wrote {plain(out)}")
 
     @app.command("demo")
     def demo(
@@ -118,4 +115,4 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         store_dir = out / "store"
         if store_dir.exists():
             shutil.rmtree(store_dir)
-        run_demo(out, events=events, seed=seed, console=console)
+        run_demo(out, events=events, seed=seed, console=data_console())

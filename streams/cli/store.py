@@ -20,11 +20,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from streams.cli.groups import CliGroups
 from streams.cli.options import StoreOpt, open_store, settings_with
+from streams.cli.tables import DataTable, data_console
 from streams.drift.cause import CAUSES, WHOM_TO_CALL
 from streams.errors import ConfigError, StoreError
 from streams.sinks.clickhouse import ClickHouseStore, QueryResult
@@ -128,10 +127,10 @@ def _print_causes(result: QueryResult) -> None:
         return
     at = columns.index("cause")
     counts = Counter(str(row[at]) for row in rows)
-    table = Table("cause", "alarms", "whom to call", title="by cause")
+    table = DataTable("cause", "alarms", "whom to call", title="by cause")
     for name, n in counts.most_common():
         table.add_row(name, str(n), WHOM_TO_CALL.get(name, WHOM_TO_CALL["unknown"]))
-    Console().print(table)
+    data_console().print(table)
 
 
 def _cell(value: Any) -> Any:
@@ -156,13 +155,11 @@ def render(result: QueryResult, fmt: OutputFormat, *, title: str | None = None) 
         for row in rows:
             writer.writerow([_cell(v) for v in row])
     else:
-        table = Table(*columns, title=title)
+        # cells are text (no markup, no terminal control), floats rounded; csv/json keep all
+        table = DataTable(*columns, title=title)
         for row in rows:
-            table.add_row(*("∅" if v is None else str(_cell(v)) for v in row))
-        console = Console()
-        if not console.is_terminal:  # piped or captured: natural width, no truncated cells
-            console = Console(width=100_000)
-        console.print(table)
+            table.add_row(*(_cell(v) for v in row))
+        data_console().print(table)
         typer.echo(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
 
 
