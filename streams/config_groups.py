@@ -253,6 +253,21 @@ class StoreSettings(_Group):
         description="Embedded runs: seconds between flushes (time trigger). The worker's is "
         "LINEWATCH_WORKER__FLUSH_INTERVAL_S.",
     )
+    read_max_execution_time_s: float = Field(
+        300.0,
+        ge=0,
+        le=7 * 86_400,
+        description="Reads (`linewatch query`, `drift`, `metrics`, `report`): ClickHouse's "
+        "max_execution_time per query, in seconds (0: no limit). A 10M-frame store's metrics "
+        "and report queries take seconds; a runaway ad-hoc query stops here.",
+    )
+    read_max_memory_bytes: int = Field(
+        4 * 1024**3,
+        ge=0,
+        le=1024**4,
+        description="Reads: ClickHouse's max_memory_usage per query, in bytes (0: no limit; "
+        "default 4 GiB).",
+    )
 
     @field_validator("dsn")
     @classmethod

@@ -105,8 +105,16 @@ def open_store(
     from streams.sinks import ClickHouseStore
     from streams.sinks.migrations import load_migrations
 
+    limits = (
+        {
+            "max_execution_time": settings.store.read_max_execution_time_s,
+            "max_memory_usage": settings.store.read_max_memory_bytes,
+        }
+        if readonly
+        else None
+    )
     store = ClickHouseStore.open(
-        settings.store.dsn, password=settings.store.password, readonly=readonly
+        settings.store.dsn, password=settings.store.password, readonly=readonly, limits=limits
     )
     if require_schema:
         try:

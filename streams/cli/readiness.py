@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from streams.cli.groups import CliGroups
+from streams.cli.interrupt import interruptibly
 from streams.cli.options import (
     ModelOpt,
     ReconcileOpt,
@@ -181,13 +182,13 @@ def metrics_command(  # noqa: PLR0917
         reconcile_labels(settings)
     with open_store(settings, readonly=True, require_schema=True) as st:
         if review_queue:
-            rows = queue_of(st, settings, limit=limit)
+            rows = interruptibly(lambda: queue_of(st, settings, limit=limit))
             if fmt == "json":
                 typer.echo(json.dumps(rows, default=_json_default, indent=2))
                 return
             data_console().print(_review_queue_table(rows, settings.inference.review_band))
             return
-        m = compute_metrics(st, settings, by=columns, reconcile_first=False)
+        m = interruptibly(lambda: compute_metrics(st, settings, by=columns, reconcile_first=False))
     if fmt == "json":
         typer.echo(json.dumps(m.as_dict(), default=_json_default, indent=2))
     else:
@@ -247,9 +248,13 @@ def report_command(
     if reconcile:
         reconcile_labels(settings)
     with open_store(settings, readonly=True, require_schema=True) as st:
-        m = compute_metrics(st, settings, reconcile_first=False)
-        verdict = compute_verdict(st, settings, metrics=m)
-        html = render_report(st, settings, metrics=m, verdict=verdict)
+
+        def read() -> tuple[Any, str]:
+            m = compute_metrics(st, settings, reconcile_first=False)
+            verdict = compute_verdict(st, settings, metrics=m)
+            return verdict, render_report(st, settings, metrics=m, verdict=verdict)
+
+        verdict, html = interruptibly(read, what="the report's queries")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     data_console().print(verdict_table(verdict))

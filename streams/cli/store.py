@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from streams.cli.groups import CliGroups
+from streams.cli.interrupt import interruptibly
 from streams.cli.options import StoreOpt, open_store, settings_with
 from streams.cli.tables import DataTable, data_console
 from streams.drift.cause import CAUSES, WHOM_TO_CALL
@@ -224,9 +225,13 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """
         params = parse_params(param or [])
         with _open(store, readonly=True) as s:
-            try:
+
+            def read() -> QueryResult:
                 check_read_only(s, sql, params)
-                result = s.query(sql, params)
+                return s.query(sql, params)
+
+            try:
+                result = interruptibly(read)
             except StoreError as exc:
                 raise _readonly_refusal(exc) from exc
         render(result, fmt)
@@ -264,7 +269,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             params["cause"] = cause
         sql = drift_sql(line=line is not None, since=since is not None, cause=cause is not None)
         with _open(store, readonly=True) as s:
-            result = s.query(sql, params)
+            result = interruptibly(lambda: s.query(sql, params))
         render(result, fmt, title="drift events")
         if fmt is OutputFormat.table:
             _print_causes(result)
