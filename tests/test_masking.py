@@ -62,6 +62,8 @@ def test_no_dsn_shows_its_password(
         ("http://lw:Top@Sec/ret@9@h x", "http://lw:***@h x"),
         ("http://lw:p@[::1:8123", "http://lw:***@[::1:8123"),
         ("http://lw:#?%/:@h", "http://lw:***@h"),
+        ("http://lw:TopSecret9", "http://lw:***"),
+        ("https://lw:TopSecret9/linewatch", "https://lw:***/linewatch"),
     ],
 )
 def test_unparsable_dsns_are_masked_to_the_last_at(dsn: str, masked: str) -> None:

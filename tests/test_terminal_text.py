@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.cli.tables import DataTable, clean, render
 from streams.sinks.clickhouse import ClickHouseStore
+from tests.console import clean_env, run_linewatch
 from tests.test_readiness_store import add_frame, build_hand_case
 
 runner = CliRunner()
@@ -148,3 +149,12 @@ def test_a_wide_table_never_cuts_a_cell(width: int) -> None:
     assert "1235" in text and "1234.56789" not in text  # floats rounded
     wide = render(table, width=400)
     assert "00000001-aaaa-4bbb-8ccc-000000000001" in wide  # ids whole where they fit
+
+
+def test_an_error_line_quoting_input_carries_no_terminal_control(dsn: str, tmp_path: Path) -> None:
+    sql = "SELECT \x1b]0;pwned\x07 \x1b[2J FROM frames WHERE"
+    done = run_linewatch(["query", sql, "--store", dsn], env=clean_env(), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    _no_control(done.stderr)

@@ -45,6 +45,7 @@ class StoreDsn:
 
 _HOST_AFTER_AT = re.compile(r"[A-Za-z0-9._\-\[\]:]*(?:[/?#].*)?", re.DOTALL)
 _HOST_NAME = re.compile(r"[A-Za-z0-9._\-]+|[0-9A-Fa-f:.%A-Za-z]*:[0-9A-Fa-f:.%A-Za-z]*")
+_NOT_A_PORT = re.compile(r"^([^:/?#\[\]]*):(?![0-9]*(?:[/?#]|$))[^/?#]*")
 _SECRET_PARAM = re.compile(r"(?i)\b(password|passwd|pwd|secret|token)=([^&#\s]*)")
 
 
@@ -82,6 +83,12 @@ def mask_dsn(dsn: str) -> str:
     'http://h:8123/linewatch?password=***&x=1'
     >>> mask_dsn("chdb://.linewatch/store")
     'chdb://.linewatch/store'
+
+    With no ``@`` at all, what follows a ``:`` of the host part that is no port (a password
+    whose ``@host`` was forgotten) is masked too:
+
+    >>> mask_dsn("http://ops:TopSecret9"), mask_dsn("http://[::1]:8123/linewatch")
+    ('http://ops:***', 'http://[::1]:8123/linewatch')
     """
     scheme, sep, rest = dsn.partition("://")
     if not sep:
@@ -89,6 +96,8 @@ def mask_dsn(dsn: str) -> str:
     userinfo, at, hostpart = rest.rpartition("@")
     if at and ":" in userinfo:
         rest = f"{userinfo.split(':', 1)[0]}:***@{hostpart}"
+    elif not at:
+        rest = _NOT_A_PORT.sub(r"\1:***", rest)
     rest = _SECRET_PARAM.sub(r"\1=***", rest)
     return f"{scheme}{sep}{rest}"
 
