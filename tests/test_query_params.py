@@ -48,6 +48,8 @@ READS = [
     ("SELECT 1 AS a /* %s */", "*/, file($$SECRET$$) AS b /*"),
     ("SELECT 1 AS a /* %(p)r */", "*/, file($$SECRET$$) AS b /*"),
     ("SELECT 1 AS a /* %(p)-3s */", "*/, file($$SECRET$$) AS b /*"),
+    ("SELECT 1 AS a /* %r */", "*/, file($$SECRET$$) AS b /*"),
+    ("SELECT 1 AS a /* %5s */ WHERE 1 = {n:UInt8}", "*/, file($$SECRET$$) AS b /*"),
 ]
 
 
@@ -120,6 +122,8 @@ def test_parameter_rules() -> None:
     assert parameter_refusal("SELECT {a:String} WHERE x LIKE '%shift%'", ["a"]) is None
     assert parameter_refusal("SELECT {a:String} /* %(a)s */", ["a"]) is not None
     assert parameter_refusal("SELECT {a:String} /* %s */", ["a"]) is not None
+    assert parameter_refusal("SELECT {a:String} /* %r */", ["a"]) is not None
+    assert parameter_refusal("SELECT {a:String} -- %(a)d", ["a"]) is not None
     assert bound_text("SELECT {a:String};", {"a": "%(a)s"}) == "SELECT {a:String}"
     with pytest.raises(QueryRefused):
         bound_text("SELECT '%%'", {"a": 1})

@@ -78,7 +78,7 @@ _FIRST_WORD = re.compile(r"\(*\s*([A-Za-z]+)")
 _INTO_OUTFILE = re.compile(r"(?i)\bINTO\s+OUTFILE\b")
 _CALL = re.compile(r"""(?<![\w$])[`"]?([A-Za-z_][\w$]*)[`"]?\s*\(""")
 _SERVER_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_]\w*)\s*:[^{}]+\}")
-_CLIENT_PLACEHOLDER = re.compile(r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[A-Za-z]?|%s\b")
+_CLIENT_PLACEHOLDER = re.compile(r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[A-Za-z]?|%[-#0 +]*\d*[srd]\b")
 _HOW = "write {name:Type} where the value goes (e.g. WHERE line_id = {line:String})"
 
 
