@@ -196,7 +196,10 @@ class Settings(BaseSettings):
         """Read the environment, with ``values`` (e.g. command-line options) taking precedence."""
         try:
             super().__init__(**values)
-        except (ValidationError, _SettingsSourceError) as exc:
+        except InvalidSettings:
+            raise
+        except (ValidationError, _SettingsSourceError, ValueError, TypeError) as exc:
+            # a validator's ValueError/TypeError that pydantic does not wrap is one line too
             raise settings_error(exc, given=values) from exc
 
     @classmethod
@@ -270,7 +273,9 @@ class Settings(BaseSettings):
             data[key] = {**data[key], **value} if isinstance(value, Mapping) else value
         try:
             return type(self).model_validate(data)
-        except ValidationError as exc:
+        except InvalidSettings:
+            raise
+        except (ValidationError, ValueError, TypeError) as exc:
             raise settings_error(exc, given=changes) from exc
 
     def as_dict(self) -> dict[str, Any]:
@@ -354,7 +359,7 @@ def settings_error(exc: Exception, *, given: Mapping[str, Any] | None = None) ->
     """
     environ = {name.upper(): value for name, value in os.environ.items()}
     if isinstance(exc, ValidationError):
-        problems = [_problem(e, given or {}, environ) for e in exc.errors()]
+        problems = [" ".join(_problem(e, given or {}, environ).split()) for e in exc.errors()]
         return InvalidSettings("; ".join(dict.fromkeys(problems)))
     text = str(exc)
     found = re.search(r'field "([^"]+)"', text)
@@ -372,7 +377,7 @@ def settings_error(exc: Exception, *, given: Mapping[str, Any] | None = None) ->
             f"{variable} is not valid JSON: give lists and mappings as JSON, "
             """e.g. [0.15, 0.5] or {"line-1": {"takt_units_per_minute": 90}}"""
         )
-    return InvalidSettings(f"invalid LINEWATCH_* configuration: {text}")
+    return InvalidSettings(f"invalid LINEWATCH_* configuration: {' '.join(text.split())}")
 
 
 @lru_cache(maxsize=1)

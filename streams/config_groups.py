@@ -70,8 +70,47 @@ def env_name(group: str, name: str | None = None) -> str:
     return f"{ENV_PREFIX}{group.upper()}{NESTED_DELIMITER}{name.upper()}"
 
 
-class _Group(BaseModel):
-    """A group of settings: frozen, finite floats, unknown names refused (typos)."""
+def _nul_free(value: Any) -> Any:
+    """``value`` unchanged, or a ``ValueError`` if any text in it holds a NUL character (no
+    path, host, topic or name can: the OS and every protocol stop at it).
+
+    >>> _nul_free(["/data", {"k": "v"}])
+    ['/data', {'k': 'v'}]
+    >>> _nul_free(["/data\x00/x"])
+    Traceback (most recent call last):
+    ...
+    ValueError: holds a NUL character (\x00); no path or name can hold one: remove it
+    """
+    texts = [value]
+    while texts:
+        item = texts.pop()
+        if isinstance(item, SecretStr):
+            item = item.get_secret_value()
+        if isinstance(item, str | bytes) and (
+            "\x00" in item if isinstance(item, str) else b"\0" in item
+        ):
+            raise ValueError(
+                "holds a NUL character (\\x00); no path or name can hold one: remove it"
+            )
+        if isinstance(item, dict):
+            texts.extend(item.keys())
+            texts.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            texts.extend(item)
+    return value
+
+
+class _Checked(BaseModel):
+    """A model whose every field is refused when any text in it holds a NUL character."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return _nul_free(value)
+
+
+class _Group(_Checked):
+    """A group of settings: frozen, finite floats, unknown names refused (typos), no NUL."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -124,7 +163,7 @@ class ShiftStart(BaseModel):
     start: time
 
 
-class ReadinessCriteria(BaseModel):
+class ReadinessCriteria(_Checked):
     """Thresholds of the readiness verdict (see ``linewatch report``)."""
 
     model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
@@ -147,7 +186,7 @@ class ReadinessCriteria(BaseModel):
     )
 
 
-class EstimationSettings(BaseModel):
+class EstimationSettings(_Checked):
     """Label-free performance estimates (``linewatch estimate``; see docs/estimation.md).
 
     Each key is read from ``LINEWATCH_ESTIMATION__<KEY>``, e.g.
@@ -227,6 +266,21 @@ class StoreSettings(_Group):
         description="Embedded runs: seconds between flushes (time trigger). The worker's is "
         "LINEWATCH_WORKER__FLUSH_INTERVAL_S.",
     )
+    read_max_execution_time_s: float = Field(
+        300.0,
+        ge=0,
+        le=7 * 86_400,
+        description="Reads (`linewatch query`, `drift`, `metrics`, `report`): ClickHouse's "
+        "max_execution_time per query, in seconds (0: no limit). A 10M-frame store's metrics "
+        "and report queries take seconds; a runaway ad-hoc query stops here.",
+    )
+    read_max_memory_bytes: int = Field(
+        4 * 1024**3,
+        ge=0,
+        le=1024**4,
+        description="Reads: ClickHouse's max_memory_usage per query, in bytes (0: no limit; "
+        "default 4 GiB).",
+    )
 
     @field_validator("dsn")
     @classmethod
@@ -236,6 +290,13 @@ class StoreSettings(_Group):
             raise ValueError(
                 "use chdb://PATH (embedded) or http(s)://user:password@host:port/linewatch"
             )
+        if scheme != "chdb":  # a server DSN must parse: host, port, IPv6 brackets
+            from streams.sinks.dsn import parse_dsn  # loads clickhouse-connect: servers only
+
+            try:
+                parse_dsn(value)
+            except LinewatchError as exc:
+                raise ValueError(str(exc)) from exc
         return value
 
     def __repr_args__(self) -> Any:

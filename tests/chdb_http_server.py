@@ -29,7 +29,8 @@ What it implements (ClickHouse names):
   ``password`` parameters (mixing them is refused, like the server); a wrong user or password
   is ``AUTHENTICATION_FAILED`` (516, HTTP 403). A ``readonly`` user runs with ``readonly=1``
   (chDB refuses writes with ``READONLY``, 164) and may not change settings; a sessionless GET
-  runs with ``readonly=2`` like the server's.
+  runs with ``readonly=2`` like the server's. The readonly user's ``file()`` calls and
+  ``INTO OUTFILE`` are refused as a server refuses them (chDB alone would run both).
 - Errors: HTTP status from the exception code (the server's mapping), the
   ``X-ClickHouse-Exception-Code`` header and a ``Code: N. DB::Exception: … (version V)`` body.
 - Headers the client reads: ``X-ClickHouse-Summary``, ``X-ClickHouse-Query-Id``,
@@ -146,6 +147,12 @@ _RESPONSE_ENCODINGS: tuple[tuple[str, Callable[[bytes], bytes]], ...] = (
     ("gzip", gzip.compress),
     ("deflate", zlib.compress),
 )
+
+
+_FILE_CALL = re.compile(r"^\s*Function (?:file|fileCluster)\b", re.IGNORECASE)
+"""An ``EXPLAIN AST`` line of a call of ``file()`` (scalar or table function)."""
+_OUT_FILE = re.compile(r"^ Literal ")
+"""The ``INTO OUTFILE`` target: a literal child of the top ``SelectWithUnionQuery``."""
 
 
 class ServerError(Exception):
@@ -493,6 +500,30 @@ class ChdbHttpServer:
                     164, f"Cannot modify '{name}' setting in readonly mode. (READONLY)"
                 )
 
+    def _refuse_files(self, handle: Any, sql: str, bound: dict[str, str]) -> None:
+        """Refuse what a real server refuses its readonly user and chDB would run: the scalar
+        ``file()`` (a server reads only under its ``user_files_path``, which the fixture has
+        none of) and ``INTO OUTFILE`` (a server never writes a client's file).
+
+        The statement is parsed by the engine (``EXPLAIN AST``), so a string that spells
+        ``file(`` or ``INTO OUTFILE`` is data, as on the server; a statement that does not
+        parse is left to fail as itself.
+        """
+        try:
+            ast = self._run(handle, f"EXPLAIN AST {sql}", "TabSeparatedRaw", bound).bytes()
+        except ServerError:
+            return
+        lines = ast.decode(errors="replace").splitlines()
+        for line in lines:
+            if _FILE_CALL.match(line):
+                raise ServerError(
+                    291,
+                    "File is not inside the user_files directory and this user is readonly: "
+                    "file() cannot read it. (DATABASE_ACCESS_DENIED)",
+                )
+        if any(_OUT_FILE.match(line) for line in lines):
+            raise ServerError(358, "INTO OUTFILE is not allowed. (INTO_OUTFILE_NOT_ALLOWED)")
+
     def _execute(self, handle: Any, request: _Request) -> tuple[bytes, dict[str, str]]:
         if _INSERT.match(request.sql):
             keyword = _INSERT_KEYWORD.search(request.sql, 0, 1 << 16)
@@ -522,6 +553,8 @@ class ChdbHttpServer:
         _split_statements_check(sql)
         if request.user.readonly and _SET_STATEMENT.match(sql):
             raise ServerError(164, "Cannot modify settings in readonly mode. (READONLY)")
+        if request.user.readonly:
+            self._refuse_files(handle, sql, request.bound)
         fmt = request.params.get("default_format", "TabSeparated")
         trailing = _TRAILING_FORMAT.search(sql)
         produces_rows = bool(_RESULT_STATEMENT.match(sql)) or trailing is not None

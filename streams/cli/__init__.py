@@ -44,6 +44,7 @@ from streams.cli import (
     worker,
 )
 from streams.cli.groups import CliGroups
+from streams.cli.tables import clean
 from streams.config import settings_error
 from streams.errors import LinewatchError
 
@@ -86,8 +87,8 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         app()
-    except LinewatchError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    except LinewatchError as exc:  # one line, without terminal control from quoted input
+        typer.secho(f"error: {' '.join(clean(str(exc)).split())}", fg=typer.colors.RED, err=True)
         sys.exit(2)
     except ValidationError as exc:  # Settings raise ConfigError; this is a safety net
         typer.secho(f"error: {settings_error(exc)}", fg=typer.colors.RED, err=True)

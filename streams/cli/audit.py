@@ -9,19 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from streams.cli.groups import CliGroups
 from streams.cli.options import ModelOpt, StoreOpt, open_store, settings_with
+from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
     from streams.readiness.design import DesignRate
 
 __all__ = ["design_table", "register"]
-
-console = Console()
 
 
 def _fmt(rate: DesignRate) -> str:
@@ -34,7 +31,7 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def design_table(metrics: Any) -> Table | None:
+def design_table(metrics: Any) -> DataTable | None:
     """Per slice: design-weighted FNR / FPR with intervals, labels used, the naive figures and
     the audit that would narrow the wider interval most; ``None`` without labels."""
     from streams.readiness.metrics import ReadinessMetrics
@@ -43,7 +40,7 @@ def design_table(metrics: Any) -> Table | None:
     rows = [s for s in (m.slices or [m.overall]) if s.design is not None]
     if not rows:
         return None
-    t = Table(title="design-weighted (each label by how it was chosen; naive: labelled frames)")
+    t = DataTable(title="design-weighted (each label by how it was chosen; naive: labelled frames)")
     for col in (*m.by, "labels", "no design", "FNR", "naive FNR", "FPR", "naive FPR", "next"):
         t.add_column(col)
     for s in rows:
@@ -147,7 +144,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         if fmt == "json":
             typer.echo(json.dumps({**summary, "out": str(out)}, indent=2))
             return
-        t = Table(title=f"audit plan {result.plan_id}: {len(result.units)} of {result.frames}")
+        t = DataTable(title=f"audit plan {result.plan_id}: {len(result.units)} of {result.frames}")
         for col in ("line", "shift", "lighting", "band", "frames", "sample", "p"):
             t.add_column(col)
         for s in summary["strata"]:
@@ -161,8 +158,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 str(s["sample"]),
                 "–" if p is None else f"{p:.4f}",
             )
+        console = data_console()
         console.print(t)
         console.print(
             f"window {summary['window_start']} .. {summary['window_end']}; "
-            f"{len(result.units)} units to review in {out}"
+            f"{len(result.units)} units to review in {plain(out)}"
         )

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
+from streams.cli.tables import DataTable, plain
 from streams.config import Settings
 from streams.readiness.verdict import GAP_PARAMETERS
 from streams.sinks import ClickHouseStore
@@ -146,7 +146,7 @@ def print_slice_summary(store: ClickHouseStore, console: Console, threshold: flo
         for r in store.query(SLICE_GAP_SQL, GAP_PARAMETERS).result_rows
     }
     drift = slice_drift(list(frames), events)
-    table = Table(title="per slice (line × shift × lighting)")
+    table = DataTable(title="per slice (line × shift × lighting)")
     for col in ("line", "shift", "lighting", "frames", "drift", "drift by signal (scope)"):
         table.add_column(col)
     table.add_column("outside lab", justify="right")
@@ -171,7 +171,7 @@ def print_slice_summary(store: ClickHouseStore, console: Console, threshold: flo
         "slice's frames whose image statistics fall outside the lab set's range (worst 200-frame "
         "window; – = no full window yet)"
     )
-    classes = Table(title="labelled defects per line (after human review)")
+    classes = DataTable(title="labelled defects per line (after human review)")
     for col in ("line", "class", "defects", "found as that class", "units passed"):
         classes.add_column(col)
     for line, cls, objects, missed, passed in store.query(CLASS_BY_LINE_SQL).result_rows:
@@ -218,13 +218,13 @@ def print_estimates(store: ClickHouseStore, console: Console, settings: Settings
             draws=settings.estimation.draws,
         )
     except EstimationError as exc:
-        console.print(f"[yellow]label-free estimates:[/] {exc}")
+        console.print(f"[yellow]label-free estimates:[/] {plain(exc)}")
         return
     realized = {
         (str(r[0]), str(r[1]), str(r[2])): (int(r[3]), int(r[4]))
         for r in store.query(REALIZED_RECALL_SQL).result_rows
     }
-    table = Table(title="recall per slice: estimated without labels vs realized with labels")
+    table = DataTable(title="recall per slice: estimated without labels vs realized with labels")
     for col in ("line", "shift", "lighting", "frames", "estimated recall", "realized recall"):
         table.add_column(col)
     for key, est in groups.items():
@@ -288,7 +288,7 @@ def print_causes(store: ClickHouseStore, console: Console) -> None:
     """Drift alarms grouped by cause, with whom to call."""
     from streams.drift.cause import WHOM_TO_CALL
 
-    table = Table(title="drift alarms by cause")
+    table = DataTable(title="drift alarms by cause")
     for col in ("cause", "alarms", "signals", "whom to call"):
         table.add_column(col)
     for cause, n, signals in store.query(CAUSES_SQL).result_rows:
@@ -376,7 +376,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
         report_path.write_text(render_report(store, settings))
         verdict = compute_verdict(store, settings)
         console.print(verdict_table(verdict))
-        console.print(f"report: {report_path.resolve()}")
+        console.print(f"report: {plain(report_path.resolve())}")
 
     console.rule("next: explore the demo's store")
     for command in follow_up_commands(out):

@@ -7,18 +7,15 @@ from collections import Counter
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from schemas.records import EstimatedPerformanceRecord
 from streams.cli.groups import CliGroups
 from streams.cli.options import ModelOpt, StoreOpt, settings_with
+from streams.cli.tables import DataTable, data_console, plain
 from streams.estimation import Estimate
 from streams.lab.naming import lab_set_label
 
 __all__ = ["register"]
-
-console = Console()
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:
@@ -73,7 +70,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 )
             )
             return
-        t = Table(
+        t = DataTable(
             title=f"estimated at threshold {threshold:.2f}, latest window per slice "
             f"(calibrated on {lab_set_label(run.lab_set)})"
         )
@@ -99,15 +96,16 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 Estimate(w.fpr, w.fpr_lo, w.fpr_hi).fmt(),
                 style="bold red" if w.recall_hi is not None and w.recall_hi < 0.5 else None,
             )
-        console.print(t)
+        data_console().print(t)
         ref = "unknown" if run.reference_recall is None else f"{run.reference_recall:.1%}"
         for e in run.drift_events:
-            console.print(
-                f"[bold red]estimated recall drop[/] {e.line_id}/{e.shift}/{e.lighting}: "
+            data_console().print(
+                f"[bold red]estimated recall drop[/] "
+                f"{plain(e.line_id)}/{plain(e.shift)}/{plain(e.lighting)}: "
                 f"{e.after_mean:.1%} (interval top {e.statistic:.1%}) vs lab {ref}, "
                 f"at {e.detected_at:%Y-%m-%d %H:%M}"
             )
         written = "nothing written (--dry-run)" if dry_run else f"{run.rows_written} rows written"
-        console.print(
+        data_console().print(
             f"{len(run.windows)} windows, {len(run.drift_events)} drift events; {written}"
         )

@@ -28,12 +28,33 @@ __all__ = [
     "settings_with",
 ]
 
+_warned_password: list[bool] = []
+
+
+def _warn_password_in_store(value: str | None) -> str | None:
+    """Warn once per process that a password in ``--store`` is visible in ``ps``."""
+    from streams.sinks.dsn import has_password
+
+    if value is not None and not _warned_password and has_password(value):
+        _warned_password.append(True)
+        typer.secho(
+            "warning: --store holds a password, which every local user can read in `ps` and "
+            "the shell history keeps; leave it out of the DSN and set LINEWATCH_STORE__PASSWORD "
+            "in the environment instead",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    return value
+
+
 StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store DSN: chdb://PATH or http(s)://user:pass@host:port. "
+        help="Store DSN: chdb://PATH or http(s)://user@host:port (the password in "
+        "LINEWATCH_STORE__PASSWORD, not here: options are visible in `ps`). "
         "Default: LINEWATCH_STORE__DSN.",
+        callback=_warn_password_in_store,
     ),
 ]
 ModelOpt = Annotated[
@@ -84,8 +105,16 @@ def open_store(
     from streams.sinks import ClickHouseStore
     from streams.sinks.migrations import load_migrations
 
+    limits = (
+        {
+            "max_execution_time": settings.store.read_max_execution_time_s,
+            "max_memory_usage": settings.store.read_max_memory_bytes,
+        }
+        if readonly
+        else None
+    )
     store = ClickHouseStore.open(
-        settings.store.dsn, password=settings.store.password, readonly=readonly
+        settings.store.dsn, password=settings.store.password, readonly=readonly, limits=limits
     )
     if require_schema:
         try:

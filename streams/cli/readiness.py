@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from streams.cli.groups import CliGroups
+from streams.cli.interrupt import interruptibly
 from streams.cli.options import (
     ModelOpt,
     ReconcileOpt,
@@ -20,6 +20,7 @@ from streams.cli.options import (
     reconcile_labels,
     settings_with,
 )
+from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from streams.sinks import ClickHouseStore
 
 __all__ = ["print_metrics", "register"]
-
-console = Console()
 
 
 def _json_default(value: object) -> str:
@@ -44,7 +43,7 @@ def print_metrics(metrics: Any, out: Console) -> None:
 
     m: ReadinessMetrics = metrics
     o = m.overall
-    t = Table(title=f"production at operating threshold {m.threshold:.2f} (frame level)")
+    t = DataTable(title=f"production at operating threshold {m.threshold:.2f} (frame level)")
     for col in ("frames", "TP", "FP", "FN", "TN", "FPR", "recall", "precision", "prevalence"):
         t.add_column(col)
     t.add_row(
@@ -56,7 +55,7 @@ def print_metrics(metrics: Any, out: Console) -> None:
     )
     out.print(t)
     if m.slices:
-        t = Table(title="per " + " x ".join(m.by) + " (est.: label-free, docs/estimation.md)")
+        t = DataTable(title="per " + " x ".join(m.by) + " (est.: label-free, docs/estimation.md)")
         for col in (*m.by, "frames", "precision", "recall", "FPR", "est. recall"):
             t.add_column(col)
         for s in m.slices:
@@ -75,13 +74,13 @@ def print_metrics(metrics: Any, out: Console) -> None:
     designed = design_table(m)
     if designed is not None:
         out.print(designed)
-    t = Table(title="misses per defect class")
+    t = DataTable(title="misses per defect class")
     for col in ("class", "trained", "box-level FNR", "units passed"):
         t.add_column(col)
     for c in m.classes:
         t.add_row(c.class_name, "yes" if c.trained else "NO", c.fnr.fmt(), c.unit_fnr.fmt())
     out.print(t)
-    t = Table(title="latency per line vs takt")
+    t = DataTable(title="latency per line vs takt")
     for col in ("line", "frames", "p50 ms", "p95 ms", "p99 ms", "takt ms", "p99/takt"):
         t.add_column(col)
     for lat in m.latency:
@@ -102,7 +101,7 @@ def print_metrics(metrics: Any, out: Console) -> None:
     out.print(t)
     lab = m.lab
     source = "no `linewatch assess` yet" if lab.label is None else lab.label
-    t = Table(
+    t = DataTable(
         title=f"lab: clean split of the latest `linewatch assess` ({source})", show_header=False
     )
     t.add_row("lab set", source)
@@ -136,11 +135,11 @@ def print_metrics(metrics: Any, out: Console) -> None:
         f"{m.review_queue_size} unlabelled frames in the review band {list(m.review_band)}"
     )
     for note in m.notes:
-        out.print(f"[yellow]note:[/] {note}")
+        out.print(f"[yellow]note:[/] {plain(note)}")
 
 
-def _novel_table(novel: Sequence[NovelResult], source: str) -> Table:
-    t = Table(title=f"novel inputs ({source}): did the model flag them, as what?")
+def _novel_table(novel: Sequence[NovelResult], source: str) -> DataTable:
+    t = DataTable(title=f"novel inputs ({source}): did the model flag them, as what?")
     for col in ("input", "frames", "flagged", "flagged as", "fail-safe", "fail-silent"):
         t.add_column(col)
     for n in novel:
@@ -156,8 +155,8 @@ def _novel_table(novel: Sequence[NovelResult], source: str) -> Table:
     return t
 
 
-def _review_queue_table(rows: list[dict[str, Any]], band: tuple[float, float]) -> Table:
-    t = Table(title=f"review queue: top confidence in {list(band)}")
+def _review_queue_table(rows: list[dict[str, Any]], band: tuple[float, float]) -> DataTable:
+    t = DataTable(title=f"review queue: top confidence in {list(band)}")
     for col in ("event_id", "line", "captured_at", "top conf.", "labelled"):
         t.add_column(col)
     for r in rows:
@@ -182,11 +181,11 @@ def _parse_severities(text: str) -> tuple[int, ...]:
     return levels
 
 
-def _suite_table(result: SuiteResult, seed: int) -> Table:
+def _suite_table(result: SuiteResult, seed: int) -> DataTable:
     from streams.lab.naming import lab_set_label
 
     run = result.run
-    t = Table(
+    t = DataTable(
         title=f"corruption suite {run.run_id[:12]} on {lab_set_label(run.lab_set)} (seed {seed})"
     )
     names = [f"{r.corruption} {r.severity or ''}".strip() for r in result.results]
@@ -263,17 +262,17 @@ def metrics_command(  # noqa: PLR0917
         reconcile_labels(settings)
     with open_store(settings, readonly=True, require_schema=True) as st:
         if review_queue:
-            rows = queue_of(st, settings, limit=limit)
+            rows = interruptibly(lambda: queue_of(st, settings, limit=limit))
             if fmt == "json":
                 typer.echo(json.dumps(rows, default=_json_default, indent=2))
                 return
-            console.print(_review_queue_table(rows, settings.inference.review_band))
+            data_console().print(_review_queue_table(rows, settings.inference.review_band))
             return
-        m = compute_metrics(st, settings, by=columns, reconcile_first=False)
+        m = interruptibly(lambda: compute_metrics(st, settings, by=columns, reconcile_first=False))
     if fmt == "json":
         typer.echo(json.dumps(m.as_dict(), default=_json_default, indent=2))
     else:
-        print_metrics(m, console)
+        print_metrics(m, data_console())
 
 
 def assess_command(  # noqa: PLR0917
@@ -338,8 +337,8 @@ def assess_command(  # noqa: PLR0917
                 severities=levels,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-    console.print(_suite_table(result, seed))
-    console.print(f"{result.run.elapsed_s:.1f} s; stored in {st.dsn}")
+    data_console().print(_suite_table(result, seed))
+    data_console().print(f"{result.run.elapsed_s:.1f} s; stored in {plain(st.dsn)}")
 
 
 def report_command(
@@ -360,13 +359,17 @@ def report_command(
     if reconcile:
         reconcile_labels(settings)
     with open_store(settings, readonly=True, require_schema=True) as st:
-        m = compute_metrics(st, settings, reconcile_first=False)
-        verdict = compute_verdict(st, settings, metrics=m)
-        html = render_report(st, settings, metrics=m, verdict=verdict)
+
+        def read() -> tuple[Any, str]:
+            m = compute_metrics(st, settings, reconcile_first=False)
+            verdict = compute_verdict(st, settings, metrics=m)
+            return verdict, render_report(st, settings, metrics=m, verdict=verdict)
+
+        verdict, html = interruptibly(read, what="the report's queries")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
-    console.print(verdict_table(verdict))
-    console.print(f"report: {out.resolve()}")
+    data_console().print(verdict_table(verdict))
+    data_console().print(f"report: {plain(out.resolve())}")
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:

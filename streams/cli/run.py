@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from streams.cli.groups import CliGroups
 from streams.cli.options import ModelOpt, ReferenceOpt, StoreOpt, settings_with
 from streams.cli.progress import make_progress, stderr_console
 from streams.cli.run_source import run_source
+from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -22,11 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["dead_letter_hint", "register"]
 
-console = Console()
-
 
 def _print_summary(summary: RunSummary) -> None:
-    table = Table(title="run summary", show_header=False)
+    table = DataTable(title="run summary", show_header=False)
     table.add_row("records read", str(summary.records_read))
     table.add_row("frames stored", str(summary.frames))
     if summary.replays:
@@ -38,7 +35,7 @@ def _print_summary(summary: RunSummary) -> None:
     table.add_row("reference-gap windows", str(summary.reference_gaps))
     table.add_row("labels", f"{summary.labels} (+{summary.label_dead_letters} rejected)")
     table.add_row("throughput", f"{summary.frames_per_s:.1f} frames/s")
-    console.print(table)
+    data_console().print(table)
 
 
 def dead_letter_hint(store: str | None) -> str:
@@ -160,7 +157,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             origin = source or "the simulated lab"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(profile.to_json())
-        console.print(f"wrote {out} (from {origin})")
+        data_console().print(f"wrote {plain(out)} (from {plain(origin)})")
 
     @app.command("demo")
     def demo(
@@ -178,4 +175,4 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         store_dir = out / "store"
         if store_dir.exists():
             shutil.rmtree(store_dir)
-        run_demo(out, events=events, seed=seed, console=console)
+        run_demo(out, events=events, seed=seed, console=data_console())

@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from streams.cli.groups import CliGroups
+from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import SimulationError
 from streams.simulate import (
     ALL_CLASSES,
@@ -102,10 +102,10 @@ def run_simulation(
     return dict(per_line)
 
 
-def _summary(request: SimulationRequest, per_line: dict[str, Counter[str]]) -> Table:
+def _summary(request: SimulationRequest, per_line: dict[str, Counter[str]]) -> DataTable:
     seen = {k for c in per_line.values() for k in c} - {"units", "defective"}
     classes = [c for c in ALL_CLASSES if c in seen or c in TRAINED_CLASSES]
-    table = Table(title=f"simulate {request.split}/{request.scenario} seed={request.seed}")
+    table = DataTable(title=f"simulate {request.split}/{request.scenario} seed={request.seed}")
     table.add_column("line")
     table.add_column("units", justify="right")
     table.add_column("defective", justify="right")
@@ -178,9 +178,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             )
         except SimulationError as exc:
             raise typer.BadParameter(str(exc)) from exc
-        console = Console(stderr=True)
+        console = data_console(stderr=True)
         per_line = run_simulation(request, out, labels_out, console)
         console.print(_summary(request, per_line))
-        console.print(f"wrote {request.events} events to {out}")
+        console.print(f"wrote {request.events} events to {plain(out)}")
         if labels_out is not None:
-            console.print(f"wrote {request.events} labels to {labels_out}")
+            console.print(f"wrote {request.events} labels to {plain(labels_out)}")

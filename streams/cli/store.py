@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from streams.cli.groups import CliGroups
+from streams.cli.interrupt import interruptibly
 from streams.cli.options import StoreOpt, open_store, settings_with
+from streams.cli.tables import DataTable, data_console
 from streams.drift.cause import CAUSES, WHOM_TO_CALL
 from streams.errors import ConfigError, StoreError
 from streams.sinks.clickhouse import ClickHouseStore, QueryResult
@@ -128,10 +128,10 @@ def _print_causes(result: QueryResult) -> None:
         return
     at = columns.index("cause")
     counts = Counter(str(row[at]) for row in rows)
-    table = Table("cause", "alarms", "whom to call", title="by cause")
+    table = DataTable("cause", "alarms", "whom to call", title="by cause")
     for name, n in counts.most_common():
         table.add_row(name, str(n), WHOM_TO_CALL.get(name, WHOM_TO_CALL["unknown"]))
-    Console().print(table)
+    data_console().print(table)
 
 
 def _cell(value: Any) -> Any:
@@ -156,13 +156,11 @@ def render(result: QueryResult, fmt: OutputFormat, *, title: str | None = None) 
         for row in rows:
             writer.writerow([_cell(v) for v in row])
     else:
-        table = Table(*columns, title=title)
+        # cells are text (no markup, no terminal control), floats rounded; csv/json keep all
+        table = DataTable(*columns, title=title)
         for row in rows:
-            table.add_row(*("∅" if v is None else str(_cell(v)) for v in row))
-        console = Console()
-        if not console.is_terminal:  # piped or captured: natural width, no truncated cells
-            console = Console(width=100_000)
-        console.print(table)
+            table.add_row(*(_cell(v) for v in row))
+        data_console().print(table)
         typer.echo(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
 
 
@@ -227,9 +225,13 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """
         params = parse_params(param or [])
         with _open(store, readonly=True) as s:
-            try:
+
+            def read() -> QueryResult:
                 check_read_only(s, sql, params)
-                result = s.query(sql, params)
+                return s.query(sql, params)
+
+            try:
+                result = interruptibly(read)
             except StoreError as exc:
                 raise _readonly_refusal(exc) from exc
         render(result, fmt)
@@ -267,7 +269,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             params["cause"] = cause
         sql = drift_sql(line=line is not None, since=since is not None, cause=cause is not None)
         with _open(store, readonly=True) as s:
-            result = s.query(sql, params)
+            result = interruptibly(lambda: s.query(sql, params))
         render(result, fmt, title="drift events")
         if fmt is OutputFormat.table:
             _print_causes(result)

@@ -1,12 +1,19 @@
-"""The report's figures: matplotlib (Agg) rendered to base64 PNGs, inlined as ``<img>``."""
+"""The report's figures: matplotlib (Agg) rendered to base64 PNGs, inlined as ``<img>``.
+
+Text from events is text: line, shift, lighting, class and signal names come from producers,
+and matplotlib would read ``$...$`` in them as mathtext (``$\\foo$`` raises). Every figure
+function runs with ``text.parse_math`` and ``text.usetex`` off (:func:`_plain_text`), from its
+first artist to the PNG, so any name is drawn as the characters it holds.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 import matplotlib
 
@@ -35,6 +42,24 @@ TIMELINE_SLICES = 40
 """``drift_timeline`` draws at most this many slices (those with the most alarms)."""
 
 
+_P = ParamSpec("_P")
+
+
+def _plain_text(fn: Callable[_P, Plot]) -> Callable[_P, Plot]:
+    """Run a figure function with mathtext and TeX off: labels drawn from data stay text.
+
+    The settings hold from the first artist to ``savefig`` (tick labels are made while the
+    figure is drawn); the report draws on one thread, so the context is never shared.
+    """
+
+    @functools.wraps(fn)
+    def plain(*args: _P.args, **kwargs: _P.kwargs) -> Plot:
+        with plt.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return fn(*args, **kwargs)
+
+    return plain
+
+
 @dataclass(frozen=True, slots=True)
 class Plot:
     """A rendered figure: its alt text and its PNG, base64-encoded (the template writes the tag)."""
@@ -51,6 +76,7 @@ def figure_to_img(fig: Figure, alt: str) -> Plot:
     return Plot(alt, base64.b64encode(buf.getvalue()).decode("ascii"))
 
 
+@_plain_text
 def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> Plot:
     """Recall and FPR per (line × shift) row and lighting column; grey cells: no data.
 
@@ -88,6 +114,7 @@ def slice_heatmaps(slices: Sequence[dict[str, Any]]) -> Plot:
     return figure_to_img(fig, "recall and false-positive rate per slice")
 
 
+@_plain_text
 def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> Plot:
     """Drift alarms per hour, one row per slice, marker per signal.
 
@@ -125,6 +152,7 @@ def drift_timeline(rows: Sequence[tuple[Any, ...]]) -> Plot:
     return figure_to_img(fig, "drift alarms over time per slice")
 
 
+@_plain_text
 def confidence_histograms(
     lab: dict[float, int], production: dict[float, int], threshold: float, band: tuple[float, float]
 ) -> Plot:
@@ -153,6 +181,7 @@ def confidence_histograms(
     return figure_to_img(fig, "confidence histograms lab versus production")
 
 
+@_plain_text
 def robustness_curves(rows: Sequence[dict[str, Any]], clean_recall: float | None) -> Plot:
     """Recall vs severity per corruption (severity 0 = clean)."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -174,6 +203,7 @@ def robustness_curves(rows: Sequence[dict[str, Any]], clean_recall: float | None
     return figure_to_img(fig, "recall versus corruption severity")
 
 
+@_plain_text
 def failure_mode_bars(rows: Sequence[dict[str, Any]]) -> Plot:
     """Fail-safe vs fail-silent share of frames per condition."""
     labels = [
@@ -194,6 +224,7 @@ def failure_mode_bars(rows: Sequence[dict[str, Any]]) -> Plot:
     return figure_to_img(fig, "fail-safe versus fail-silent per condition")
 
 
+@_plain_text
 def latency_curves(curves: dict[str, list[float]], takt: dict[str, float | None]) -> Plot:
     """Latency quantile curves per line with the line's takt time."""
     fig, ax = plt.subplots(figsize=(8, 3.2))

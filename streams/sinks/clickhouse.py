@@ -36,6 +36,8 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
 - Query parameters use ClickHouse's server-side ``{name:Type}`` syntax, which chDB supports
   like the server (``Array(String)``, ``DateTime64(3, 'UTC')``, ``Nullable(...)`` …); values
   are never pasted into SQL. A string value is parsed by ClickHouse as the declared type.
+  ``query`` and ``command`` refuse (``QueryRefused``) a call whose parameters the client
+  would paste into the text instead (``%(name)s`` placeholders, no ``{name:Type}``).
 - Datetimes come back timezone-aware UTC (``tz_mode="aware"``); columns are
   ``DateTime64(3, 'UTC')``, so sub-millisecond digits are truncated on write.
 - chDB (via clickhouse-connect) returns no column names for an empty result; ``query``
@@ -79,6 +81,7 @@ from streams.sinks import chdb_lock
 from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
 from streams.sinks.identity import conflict_dead_letter, is_conflict
 from streams.sinks.migrations import MIGRATIONS_TABLE, load_migrations
+from streams.sinks.sql_guard import bound_text
 
 __all__ = [
     "DAILY_PARTITION",
@@ -178,6 +181,11 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def _setting_value(value: float) -> int | float:
+    """A limit as ClickHouse reads it: whole numbers without a fraction."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
 class ClickHouseStore:
     """A connection to the linewatch database; thread-safe (one lock around client calls)."""
 
@@ -192,7 +200,12 @@ class ClickHouseStore:
 
     @classmethod
     def open(
-        cls, dsn: str, *, password: SecretStr | None = None, readonly: bool = False
+        cls,
+        dsn: str,
+        *,
+        password: SecretStr | None = None,
+        readonly: bool = False,
+        limits: Mapping[str, float] | None = None,
     ) -> ClickHouseStore:
         """Connect to ``dsn`` and check it answers; raise :class:`StoreUnavailable` if not.
 
@@ -200,6 +213,9 @@ class ClickHouseStore:
         ``http(s)://user:pass@host:port[/linewatch]``: a ClickHouse server; ``password``
         (e.g. ``LINEWATCH_STORE__PASSWORD``) overrides one given in the DSN.
         ``readonly``: the connection runs with ClickHouse's ``readonly=1`` (reads only).
+        ``limits``: settings every query of a read-only connection runs with, e.g.
+        ``{"max_execution_time": 300, "max_memory_usage": 4 << 30}`` (0: no limit); an HTTP
+        connection also cancels its query when the client goes away (Ctrl-C).
         """
         parsed = parse_dsn(dsn)
         if parsed.kind == "chdb":
@@ -209,7 +225,7 @@ class ClickHouseStore:
         store = cls(client, parsed)
         try:
             if readonly:
-                store._make_readonly()
+                store._make_readonly(limits or {})
             store._use_database_if_present()
         except BaseException:
             store.close()
@@ -307,18 +323,35 @@ class ClickHouseStore:
                 f"lost ClickHouse at {self.dsn} while trying to {doing}: {_reason(exc)}; "
                 "back off and retry, and check the server"
             )
+        if "TIMEOUT_EXCEEDED" in str(exc) or "MEMORY_LIMIT_EXCEEDED" in str(exc):
+            return StoreError(
+                f"ClickHouse could not {doing}: {_reason(exc)}; the query hit a read limit: "
+                "narrow it (a WHERE on time or line, a LIMIT), or raise "
+                "LINEWATCH_STORE__READ_MAX_EXECUTION_TIME_S / "
+                "LINEWATCH_STORE__READ_MAX_MEMORY_BYTES"
+            )
         return StoreError(f"ClickHouse could not {doing}: {_reason(exc)}")
 
-    def _make_readonly(self) -> None:
-        """``readonly=1`` for this connection, unless the user is read-only already (a server
-        profile's ``readonly=2`` cannot be lowered; the server's grants then apply)."""
+    def _make_readonly(self, limits: Mapping[str, float]) -> None:
+        """``readonly=1`` and ``limits`` for this connection, unless the user is read-only
+        already (a server profile's ``readonly=2`` cannot be lowered; the server's grants then
+        apply; a ``readonly=1`` profile cannot take the limits either: the server's own
+        profile limits them)."""
         rows = self.query("SELECT value FROM system.settings WHERE name = 'readonly'").result_rows
-        if rows and str(rows[0][0]) == "0":
-            with self._lock:
-                try:
-                    self._client.set_client_setting("readonly", "1")
-                except (ClickHouseError, OSError) as exc:
-                    raise self._failure(exc, "make the connection read-only") from exc
+        level = str(rows[0][0]) if rows else "0"
+        settings: dict[str, str] = {}
+        if level in ("0", "2"):
+            settings = {name: str(_setting_value(value)) for name, value in limits.items()}
+            if self._dsn.kind == "http":
+                settings["cancel_http_readonly_queries_on_client_close"] = "1"
+        if level == "0":
+            settings["readonly"] = "1"
+        with self._lock:
+            try:
+                for name, value in settings.items():
+                    self._client.set_client_setting(name, value)
+            except (ClickHouseError, OSError) as exc:
+                raise self._failure(exc, "make the connection read-only") from exc
 
     def _check_open(self, doing: str) -> None:
         """Refuse calls after :meth:`close` (an HTTP client would otherwise just reconnect)."""
@@ -338,6 +371,7 @@ class ClickHouseStore:
 
         Unqualified table names resolve in ``linewatch`` once the schema exists.
         """
+        bound_text(sql, parameters)  # parameters are bound by the server, never pasted
         with self._lock:
             self._check_open("run the query")
             try:
@@ -363,6 +397,7 @@ class ClickHouseStore:
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         """Run a statement that returns no rows (DDL, ``OPTIMIZE`` …)."""
+        bound_text(sql, parameters)  # parameters are bound by the server, never pasted
         with self._lock:
             self._check_open("run the command")
             try:

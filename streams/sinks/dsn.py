@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from streams.errors import ConfigError
 
-__all__ = ["DATABASE", "StoreDsn", "mask_dsn", "parse_dsn"]
+__all__ = ["DATABASE", "StoreDsn", "has_password", "mask_dsn", "parse_dsn"]
 
 DATABASE = "linewatch"
 """The database every DDL file creates its tables in."""
@@ -44,6 +44,8 @@ class StoreDsn:
 
 
 _HOST_AFTER_AT = re.compile(r"[A-Za-z0-9._\-\[\]:]*(?:[/?#].*)?", re.DOTALL)
+_HOST_NAME = re.compile(r"[A-Za-z0-9._\-]+|[0-9A-Fa-f:.%A-Za-z]*:[0-9A-Fa-f:.%A-Za-z]*")
+_NOT_A_PORT = re.compile(r"^([^:/?#\[\]]*):(?![0-9]*(?:[/?#]|$))[^/?#]*")
 _SECRET_PARAM = re.compile(r"(?i)\b(password|passwd|pwd|secret|token)=([^&#\s]*)")
 
 
@@ -64,29 +66,49 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
 def mask_dsn(dsn: str) -> str:
     """The DSN with any password replaced by ``***``: the one masking function of linewatch.
 
-    Every log line, error and command output that shows a DSN goes through it.
+    Every log line, error and command output that shows a DSN goes through it. It never fails
+    open: whether the DSN parses or not, everything from the first ``:`` of the user
+    information (after ``://``) to the *last* ``@`` is replaced, so a password holding ``@ : /
+    # ? %`` or a host that is no host name (spaces, commas, ``!``) shows nothing of the password.
 
     >>> mask_dsn("http://u:pw@h:8123")
     'http://u:***@h:8123'
     >>> mask_dsn("https://ops:a/b#c?d@e:f%@ch:8443/linewatch")
     'https://ops:***@ch:8443/linewatch'
+    >>> mask_dsn("http://linewatch:TopSecret9@127.0.0.1 :8123/linewatch")
+    'http://linewatch:***@127.0.0.1 :8123/linewatch'
     >>> mask_dsn("u:pw@h:8123")
     'u:***@h:8123'
     >>> mask_dsn("http://h:8123/linewatch?password=pw&x=1")
     'http://h:8123/linewatch?password=***&x=1'
     >>> mask_dsn("chdb://.linewatch/store")
     'chdb://.linewatch/store'
+
+    With no ``@`` at all, what follows a ``:`` of the host part that is no port (a password
+    whose ``@host`` was forgotten) is masked too:
+
+    >>> mask_dsn("http://ops:TopSecret9"), mask_dsn("http://[::1]:8123/linewatch")
+    ('http://ops:***', 'http://[::1]:8123/linewatch')
     """
     scheme, sep, rest = dsn.partition("://")
     if not sep:
         scheme, rest = "", dsn
-    userinfo, hostpart = _split_userinfo(rest)
-    if userinfo is not None and ":" in userinfo:
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at and ":" in userinfo:
         rest = f"{userinfo.split(':', 1)[0]}:***@{hostpart}"
-    elif userinfo is not None:
-        rest = f"{userinfo}@{hostpart}"
+    elif not at:
+        rest = _NOT_A_PORT.sub(r"\1:***", rest)
     rest = _SECRET_PARAM.sub(r"\1=***", rest)
     return f"{scheme}{sep}{rest}"
+
+
+def has_password(dsn: str) -> bool:
+    """Whether ``dsn`` carries a secret (a password or a ``password=`` parameter).
+
+    >>> has_password("http://u:pw@h:8123"), has_password("http://u@h"), has_password("chdb://x")
+    (True, False, False)
+    """
+    return mask_dsn(dsn) != dsn
 
 
 def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
@@ -115,7 +137,21 @@ def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
             path = (cwd or Path.cwd()) / path
         return StoreDsn(kind="chdb", masked=masked, path=path.resolve())
     userinfo, hostpart = _split_userinfo(rest)
-    parts = urlsplit(f"{scheme}://{hostpart}")
+    bad_host = ConfigError(
+        f"store DSN {masked!r} names no valid host and port: use "
+        "http(s)://user@host:port/linewatch with a host of letters, digits, '.' and '-' (an IPv6 "
+        "address in brackets, e.g. [::1]:8123), a port from 1 to 65535, and the password in "
+        "LINEWATCH_STORE__PASSWORD"
+    )
+    if userinfo is None and "@" in rest:
+        raise bad_host
+    try:  # the exception's text may quote the DSN (a password): it is not shown
+        parts = urlsplit(f"{scheme}://{hostpart}")
+        hostname, port_given = parts.hostname, parts.port
+    except ValueError:
+        raise bad_host from None
+    if hostname and not _HOST_NAME.fullmatch(hostname):
+        raise bad_host
     user, _, password = (userinfo or "").partition(":")
     database = parts.path.strip("/")
     if database not in ("", DATABASE):
@@ -123,16 +159,13 @@ def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
             f"store DSN {masked!r} names database {database!r}, but linewatch's tables live in "
             f"{DATABASE!r}: end the DSN with /{DATABASE} or with the port"
         )
-    if not parts.hostname:
+    if not hostname:
         raise ConfigError(f"store DSN {masked!r} names no host: use http(s)://host:port")
-    try:
-        port = parts.port or _HTTP_DEFAULT_PORTS[scheme]
-    except ValueError as exc:
-        raise ConfigError(f"store DSN {masked!r} has an invalid port: {exc}") from exc
+    port = port_given or _HTTP_DEFAULT_PORTS[scheme]
     return StoreDsn(
         kind="http",
         masked=masked,
-        host=parts.hostname,
+        host=hostname,
         port=port,
         username=unquote(user) if user else "default",
         password=unquote(password),

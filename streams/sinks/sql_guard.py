@@ -19,20 +19,35 @@ The checks run over the whole canonical text, string literals included, so they 
 on the side of refusing (a value that spells ``file(`` goes in ``--param``). Table functions are
 taken from the engine's own ``system.table_functions``: one added by a newer ClickHouse is
 refused until it is listed as safe. Names are compared case-insensitively.
+
+Parameters are data: a ``--param`` value is sent to the server apart from the text and bound
+there to its ``{name:Type}`` placeholder, never pasted into the SQL. clickhouse-connect would
+fill ``%(name)s`` (or ``%s``) placeholders on the client when the SQL has no ``{name:Type}``,
+*after* the guard saw the text, so :func:`bound_text` refuses that (and any change the client
+would make to the text), and :func:`check_read_only` checks exactly the text that runs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
+
+from clickhouse_connect.driver.binding import bind_query
 
 from streams.errors import QueryRefused, StoreError
 
 if TYPE_CHECKING:
     from streams.sinks.clickhouse import ClickHouseStore
 
-__all__ = ["FILE_FUNCTIONS", "SAFE_TABLE_FUNCTIONS", "check_read_only", "refusal"]
+__all__ = [
+    "FILE_FUNCTIONS",
+    "SAFE_TABLE_FUNCTIONS",
+    "bound_text",
+    "check_read_only",
+    "parameter_refusal",
+    "refusal",
+]
 
 SAFE_TABLE_FUNCTIONS = frozenset(
     {
@@ -62,6 +77,70 @@ _FIRST_WORDS = ("select", "with", "show", "describe", "desc", "exists")
 _FIRST_WORD = re.compile(r"\(*\s*([A-Za-z]+)")
 _INTO_OUTFILE = re.compile(r"(?i)\bINTO\s+OUTFILE\b")
 _CALL = re.compile(r"""(?<![\w$])[`"]?([A-Za-z_][\w$]*)[`"]?\s*\(""")
+_SERVER_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_]\w*)\s*:[^{}]+\}")
+_CLIENT_PLACEHOLDER = re.compile(r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[A-Za-z]?|%[-#0 +]*\d*[srd]\b")
+_HOW = "write {name:Type} where the value goes (e.g. WHERE line_id = {line:String})"
+
+
+def parameter_refusal(sql: str, names: Collection[str]) -> str | None:
+    """Why ``sql`` cannot run with parameters ``names`` bound on the server, or None.
+
+    Every parameter must be used as a server-side ``{name:Type}`` placeholder, and the text
+    must hold no client-side placeholder (``%(name)s``, ``%s``): the client would paste the
+    value into the SQL.
+
+    >>> parameter_refusal("SELECT {n:UInt8}", ["n"]) is None
+    True
+    >>> parameter_refusal("SELECT 1 /* %(n)s */", ["n"])
+    "'%(n)s' is a client-side placeholder: the value would become SQL text; write {name:Type} \
+where the value goes (e.g. WHERE line_id = {line:String})"
+    >>> parameter_refusal("SELECT 1", ["n"])
+    '--param n is not used in the SQL: write {n:Type} where its value goes, e.g. {n:String}'
+    """
+    if not names:
+        return None
+    client = _CLIENT_PLACEHOLDER.search(sql)
+    if client is not None:
+        return (
+            f"{client.group(0)!r} is a client-side placeholder: the value would become SQL "
+            f"text; {_HOW}"
+        )
+    used = {m.group(1) for m in _SERVER_PLACEHOLDER.finditer(sql)}
+    for name in names:
+        if name not in used:
+            return (
+                f"--param {name} is not used in the SQL: write {{{name}:Type}} where its value "
+                f"goes, e.g. {{{name}:String}}"
+            )
+    return None
+
+
+def bound_text(sql: str, parameters: Mapping[str, Any] | None = None) -> str:
+    """The statement text the client sends for ``sql``; refused if binding would change it.
+
+    With parameters, clickhouse-connect sends them apart (``param_<name>``) when the SQL has
+    a ``{name:Type}`` placeholder; otherwise it pastes them into the text with ``%``. Only the
+    first is allowed: the text that runs is then the text given (less a final ``;``).
+
+    >>> bound_text("SELECT {n:UInt8};", {"n": 1})
+    'SELECT {n:UInt8}'
+    >>> bound_text("SELECT 1 -- %(n)s", {"n": 1})
+    Traceback (most recent call last):
+    ...
+    streams.errors.QueryRefused: refused: the client would paste a parameter value into the \
+SQL text; parameters are bound by the server only: write {name:Type} where the value goes \
+(e.g. WHERE line_id = {line:String})
+    """
+    text = sql.rstrip(";")
+    if not parameters:
+        return text
+    sent, _ = bind_query(sql, dict(parameters))
+    if sent != text:
+        raise QueryRefused(
+            "refused: the client would paste a parameter value into the SQL text; parameters "
+            f"are bound by the server only: {_HOW}"
+        )
+    return text
 
 
 def refusal(canonical: str, forbidden: frozenset[str] | set[str]) -> str | None:
@@ -92,13 +171,20 @@ def refusal(canonical: str, forbidden: frozenset[str] | set[str]) -> str | None:
 def check_read_only(
     store: ClickHouseStore, sql: str, parameters: Mapping[str, Any] | None = None
 ) -> None:
-    """Raise :class:`QueryRefused` unless ``sql`` is one statement that only reads the store.
+    """Raise :class:`QueryRefused` unless ``sql`` is one statement that only reads the store
+    and takes its ``parameters`` as server-side ``{name:Type}`` placeholders.
 
-    ``parameters`` are not needed: placeholders (``{name:Type}``) stay placeholders.
+    The text checked is the text that runs (:func:`bound_text`); it is parsed, not run, so its
+    placeholders need no values.
     """
-    del parameters  # the statement is parsed, not run: its placeholders need no values
+    reason = parameter_refusal(sql, list(parameters or {}))
+    if reason is not None:
+        raise QueryRefused(
+            f"refused: `linewatch query` binds --param values on the server; {reason}"
+        )
+    text = bound_text(sql, parameters)
     try:
-        rows = store.query("SELECT formatQuerySingleLine({sql:String})", {"sql": sql}).result_rows
+        rows = store.query("SELECT formatQuerySingleLine({sql:String})", {"sql": text}).result_rows
     except StoreError as exc:
         if "Syntax error" not in str(exc) and "SYNTAX_ERROR" not in str(exc):
             raise
