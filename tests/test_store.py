@@ -352,7 +352,7 @@ def test_unreachable_server_fails_fast_with_masked_password() -> None:
     ("dsn", "match"),
     [
         ("mysql://h/db", "unsupported store DSN"),
-        ("http://u:pw@h:8123/other", "names database 'other'"),
+        ("http://u:pw@h:8123/other", "names a database other than 'linewatch'"),
         ("chdb://", "names no directory"),
         ("chdb://:memory:", "names no directory"),
     ],

@@ -63,6 +63,9 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
     return None, rest
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
 def mask_dsn(dsn: str) -> str:
     """The DSN with any password replaced by ``***``: the one masking function of linewatch.
 
@@ -90,9 +93,8 @@ def mask_dsn(dsn: str) -> str:
     >>> mask_dsn("http://ops:TopSecret9"), mask_dsn("http://[::1]:8123/linewatch")
     ('http://ops:***', 'http://[::1]:8123/linewatch')
     """
-    scheme, sep, rest = dsn.partition("://")
-    if not sep:
-        scheme, rest = "", dsn
+    found = _SCHEME.match(dsn)  # a scheme is a token; a "://" later in the text is no scheme
+    scheme, sep, rest = (found[1], "://", dsn[found.end() :]) if found else ("", "", dsn)
     userinfo, at, hostpart = rest.rpartition("@")
     if at and ":" in userinfo:
         rest = f"{userinfo.split(':', 1)[0]}:***@{hostpart}"
@@ -156,8 +158,10 @@ def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
     database = parts.path.strip("/")
     if database not in ("", DATABASE):
         raise ConfigError(
-            f"store DSN {masked!r} names database {database!r}, but linewatch's tables live in "
-            f"{DATABASE!r}: end the DSN with /{DATABASE} or with the port"
+            # the path is not quoted: in a DSN that does not parse as intended it may hold
+            # part of the password
+            f"store DSN {masked!r} names a database other than {DATABASE!r}, where linewatch's "
+            f"tables live: end the DSN with /{DATABASE} or with the port"
         )
     if not hostname:
         raise ConfigError(f"store DSN {masked!r} names no host: use http(s)://host:port")
