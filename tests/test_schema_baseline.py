@@ -60,11 +60,11 @@ def _settings_sorted(ddl: str) -> str:
 def schema_of(store: ClickHouseStore) -> dict[str, Any]:
     """Every object of database ``linewatch``: engine, normalised DDL, and columns."""
     out: dict[str, Any] = {}
-    for name, engine, ddl in store.query(
+    for name, engine, query in store.query(
         "SELECT name, engine, create_table_query FROM system.tables "
         "WHERE database = 'linewatch' ORDER BY name"
     ).result_rows:
-        ddl = re.sub(r" UUID '[0-9a-f-]+'", "", str(ddl))
+        ddl = re.sub(r" UUID '[0-9a-f-]+'", "", str(query))
         out[str(name)] = {"engine": engine, "ddl": _settings_sorted(ddl), "columns": []}
     for row in store.query(
         "SELECT table, name, position, type, default_kind, default_expression, "
