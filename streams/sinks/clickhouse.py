@@ -642,7 +642,7 @@ class ClickHouseStore:
         """One ``INSERT`` of ``fresh`` rows into ``model``'s table, counted in ``result``.
 
         ``max_partitions_per_insert_block = 0``: a backfill spanning years of legitimate capture
-        times touches many monthly/daily partitions; ClickHouse would refuse the whole block
+        times touches many daily partitions; ClickHouse would refuse the whole block
         ("Too many partitions for single INSERT block") and a retry would fail forever.
         """
         if not fresh:
