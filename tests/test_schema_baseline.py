@@ -112,3 +112,14 @@ def test_the_shipped_files_are_the_ledger_and_the_baseline() -> None:
     assert all(n < "110" for n in names[:2])  # later migrations continue from 110
     ledger = (default_schema_dir() / "001_schema_migrations.sql").read_bytes()
     assert ledger == (CHAIN / "001_schema_migrations.sql").read_bytes()
+
+
+def test_a_store_of_the_old_chain_takes_the_baseline_as_a_no_op(tmp_path: Path) -> None:
+    """A developer's store built before the squash: ``schema apply`` records the baseline and
+    changes nothing (every statement is ``IF NOT EXISTS``); its raw tables stay monthly."""
+    with ClickHouseStore.open(f"chdb://{tmp_path / 'old'}") as store:
+        store.apply_schema(CHAIN)
+        before = schema_of(store)
+        assert store.apply_schema() == ["002_baseline.sql"]
+        assert schema_of(store) == before
+        assert "PARTITION BY toYYYYMM(captured_at)" in before["frames"]["ddl"]
