@@ -6,15 +6,18 @@
 -- one (NNN_name.sql, NNN >= 110, applied once in name order by `linewatch schema apply`); this
 -- file, like every applied file, never changes (its checksum is in schema_migrations).
 --
--- Conventions of every table written by the pipeline:
--- - Idempotent writes: each record type (schemas.records) has a key (`__key__`); the table is a
---   ReplacingMergeTree whose sort key ends with (or contains) it, so a replay that got past the
---   writer's stored-key lookup and its dedup token collapses at merge time, and every view that
---   counts reads FINAL or uniqExact (exact before merges). non_replicated_deduplication_window
---   lets a repeated insert block (same insert_deduplication_token) be dropped.
--- - Retention: the tables drop whole expired parts only (ttl_only_drop_parts = 1), so a TTL costs
---   no rewrite. No TTL is set here (nothing is deleted unless asked); `linewatch schema
---   retention TABLE DAYS` (ClickHouseStore.set_retention) sets one per table.
+-- Conventions:
+-- - Idempotent writes: each record type (schemas.records) has a key (`__key__`); its table is a
+--   ReplacingMergeTree whose sort key contains it, so a replay that got past the writer's
+--   stored-key lookup and its dedup token collapses at merge time, and every view that counts
+--   reads FINAL or uniqExact (exact before merges). frames, detections, event_keys,
+--   drift_events, reference_gap, dead_letters and labels keep non_replicated_deduplication_window
+--   = 1000, so a repeated insert block (same insert_deduplication_token) is dropped; the other
+--   tables rely on the lookup and the merge alone.
+-- - Retention: no TTL is set here (nothing is deleted unless asked); `linewatch schema retention
+--   TABLE DAYS` (ClickHouseStore.set_retention) sets one per table. frames, detections,
+--   event_keys, drift_events, labels, dead_letters and the rollups drop whole expired parts only
+--   (ttl_only_drop_parts = 1), so their TTL costs no rewrite.
 -- - The raw tables frames and detections are partitioned by day (toYYYYMMDD(captured_at)): a TTL
 --   drops a whole day at once, FINAL and the key lookups stay within the days they touch.
 -- - Compact rows (measured in docs/storage.md, bench/bench_store_scale.py): image statistics,
