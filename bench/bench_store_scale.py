@@ -13,7 +13,8 @@ store directory per process):
    per hour over 30 days;
 4. ``linewatch metrics --format json`` (first call: reconciles the ``--labels`` new labels;
    then the steady state) and ``linewatch report``: wall time and peak RSS;
-5. the views changed for speed (migrations 074-076) against their previous definitions on the
+5. the views changed for speed (074-076 of the migration chain squashed into
+   ``002_baseline.sql``, ``tests/data/schema_chain_0/``) against their previous definitions on the
    same store: equal rows or not;
 6. bytes per row of every table (compressed, on disk).
 
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 30
 LINES = 30
+CHAIN = Path(__file__).parents[1] / "tests" / "data" / "schema_chain_0"
+"""The migrations 001..101 squashed into ``schemas/clickhouse/002_baseline.sql``."""
 BIN = [sys.executable, str(Path(__file__).resolve())]
 
 
@@ -53,27 +56,27 @@ def _store(path: str) -> object:
 def build(path: str, frames: int, labels: int, upto: str | None = None) -> None:
     """Fill a fresh store with synthetic rows by INSERT ... SELECT from numbers().
 
-    ``upto``: apply only the DDL files named before it (e.g. ``073`` for the rows before
-    compaction) - for before/after byte counts.
+    ``upto``: apply only the files of the squashed migration chain (``CHAIN``) named before it
+    (e.g. ``073`` for the rows before compaction) - for before/after byte counts; without it,
+    the shipped schema.
     """
     import shutil
 
     from streams.sinks import ClickHouseStore
-    from streams.sinks.migrations import default_schema_dir
 
     span_ms = DAYS * 86_400_000
     ddl = None
     if upto:
         ddl = Path(tempfile.mkdtemp()) / "ddl"
         ddl.mkdir()
-        for f in default_schema_dir().glob("*.sql"):
+        for f in CHAIN.glob("*.sql"):
             if f.name < upto:
                 shutil.copy(f, ddl)
     with ClickHouseStore.open(f"chdb://{path}") as store:
         store.apply_schema(ddl)
         t = time.perf_counter()
         step = 2_000_000
-        later = {  # columns added by later migrations, in table order, and their values
+        later = {  # columns the early chain lacks, in table order, and their values
             "content_hash": "lower(hex(cityHash64(number)))",
             "invalid_outputs": "0",
         }
@@ -242,7 +245,8 @@ def sizes(path: str) -> None:
             print(f"    frames.{col:<22} {size / max(1, n):6.2f} B/row")
 
 
-# the previous definitions of the views made cheaper later (071's SQL), to compare on the store
+# the previous definitions of the views made cheaper later (071's SQL in CHAIN), to compare on the
+# store
 PREVIOUS_VIEWS = {
     "v_latency_by_line": """
 SELECT line_id, count() AS frames, quantileExact(0.5)(latency_ms) AS p50_ms,
@@ -305,8 +309,9 @@ def main() -> None:
         "--sizes-only",
         default=None,
         metavar="NNN",
-        help="only build a store with the DDL files before NNN (e.g. 073, or 999 for all) "
-        "and print its bytes per row",
+        help="only build a store with the files of tests/data/schema_chain_0 (the migrations "
+        "squashed into 002_baseline.sql) before NNN (e.g. 073, or 999 for all) and print its "
+        "bytes per row",
     )
     args = parser.parse_args()
     if args.step == "build":

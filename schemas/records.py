@@ -140,7 +140,7 @@ class FrameRecord(StoreRecord):
     @field_validator(*FLOAT32_FRAME_COLUMNS)
     @classmethod
     def _as_stored(cls, value: float | None) -> float | None:
-        """Statistics and timings are Float32 columns (073_compact_rows.sql): round alike."""
+        """Statistics and timings are Float32 columns (002_baseline.sql): round alike."""
         return None if value is None else float32(value)
 
 

@@ -1,9 +1,8 @@
-"""Store schema at scale: exact views before merges, the migration from the previous schema,
-the label-coverage pre-filter (issue 13), on real chDB stores."""
+"""Store schema at scale: exact views before merges, the label-coverage pre-filter, the
+rollups, retention and daily partitions (issue 13), on real chDB stores."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,17 +10,15 @@ from typing import Any
 
 import pytest
 
-from schemas.records import content_hash
 from streams.config import Settings
 from streams.errors import StoreError
 from streams.readiness.metrics import compute_metrics, parse_by, review_queue
 from streams.readiness.reconcile import reconcile
 from streams.sinks import ClickHouseStore
-from streams.sinks.clickhouse import DAILY_PARTITION, REPARTITION_TABLES
-from streams.sinks.migrations import default_schema_dir, load_migrations
 from tests.test_readiness_store import build_hand_case
 
-# what 060_readiness_views.sql computed, scanning every frame
+# v_label_coverage's first definition (before the schema was squashed into 002_baseline.sql;
+# tests/data/schema_chain_0/060_readiness_views.sql), scanning every frame
 OLD_LABEL_COVERAGE = """
 SELECT
     (SELECT count() FROM linewatch.frames) AS frames,
@@ -31,7 +28,8 @@ SELECT
     (SELECT count() FROM linewatch.v_frame_outcomes) AS reconciled_frames
 """
 
-# 071's v_latency_by_line: one quantileExact state per percentile (076 keeps one per column)
+# v_latency_by_line with one quantileExact state per percentile (the baseline keeps one per
+# column; tests/data/schema_chain_0/071_exact_views.sql)
 OLD_LATENCY = """
 SELECT line_id, count() AS frames, quantileExact(0.5)(latency_ms) AS p50_ms,
     quantileExact(0.95)(latency_ms) AS p95_ms, quantileExact(0.99)(latency_ms) AS p99_ms,
@@ -142,67 +140,6 @@ def test_latency_view_gives_the_values_of_one_state_per_percentile(
     assert len(new.result_rows) == 3 and new.result_rows[0][1] == 100
 
 
-def test_migration_from_the_previous_schema(tmp_path: Path, settings: Settings) -> None:
-    previous = tmp_path / "ddl-060"
-    previous.mkdir()
-    for path in default_schema_dir().glob("*.sql"):
-        if path.name < "070":
-            shutil.copy(path, previous)
-    dsn = f"chdb://{tmp_path / 'store'}"
-    with ClickHouseStore.open(dsn) as store:
-        store.apply_schema(previous)
-        # rows written by the previous writer: no content_hash column yet
-        build_hand_case_previous(store)
-        newly = store.apply_schema()
-        ours = [m.name for m in load_migrations() if "070" <= m.name < "080"]
-        assert len(ours) >= 5 and [n for n in newly if n in ours] == ours
-        keys = store.query("SELECT count(), countIf(content_hash = '') FROM event_keys").result_rows
-        assert keys == [(10, 10)]
-        frames = store.query("SELECT count() FROM frames").result_rows[0][0]
-        assert frames == 10
-        reconcile(store, settings)
-        m = compute_metrics(store, settings, by=parse_by("line"))
-        assert (m.overall.frames, m.overall.tp) == (9, 2)
-        # an old frame replayed with a hash now: a replay, not a conflict
-        from streams.readiness.samples import event_uuid
-
-        (row,) = store.query(
-            "SELECT * FROM frames WHERE event_id = {e:String}", {"e": event_uuid(0)}
-        ).result_rows
-        cols = store.query("SELECT * FROM frames LIMIT 0").column_names
-        from schemas.records import FrameRecord
-
-        old = FrameRecord.model_validate(dict(zip(cols, row, strict=True)))
-        result = store.write([old.model_copy(update={"content_hash": content_hash(b"x")})])
-        assert (result.rows, result.conflicts) == (0, [])
-
-
-def build_hand_case_previous(store: ClickHouseStore) -> None:
-    """The hand case, written the way the previous schema's writer did (no content_hash)."""
-
-    class PreviousStore:
-        def insert(self, records: list[Any]) -> int:
-            by_table: dict[str, list[Any]] = {}
-            for r in records:
-                by_table.setdefault(r.__table__, []).append(r)
-            for table, rows in by_table.items():
-                present = {
-                    str(r[0])
-                    for r in store.query(
-                        "SELECT name FROM system.columns WHERE database = 'linewatch' "
-                        "AND table = {t:String}",
-                        {"t": table},
-                    ).result_rows
-                }  # the columns of the previous schema only
-                cols = [c for c in type(rows[0]).model_fields if c in present]
-                store._client.insert(
-                    f"linewatch.{table}", [[getattr(r, c) for c in cols] for r in rows], cols
-                )
-            return len(records)
-
-    build_hand_case(PreviousStore())  # type: ignore[arg-type]
-
-
 def test_rollups_equal_the_raw_aggregates(store: ClickHouseStore) -> None:
     from tests.test_store_samples import frame
 
@@ -284,61 +221,19 @@ def test_grafana_panel_queries_run_and_rollup_panels_match_raw(store: ClickHouse
 
 
 def test_a_new_store_partitions_raw_tables_by_day(store: ClickHouseStore) -> None:
-    for table in REPARTITION_TABLES:
-        assert store.partition_key(table) == DAILY_PARTITION
-    leftovers = store.query(
-        "SELECT name FROM system.tables WHERE database = 'linewatch' AND name LIKE '%\\_\\_%'"
+    from streams.readiness.samples import sample_frame
+
+    keys = store.query(
+        "SELECT name, partition_key FROM system.tables WHERE database = 'linewatch' "
+        "AND name IN ('frames', 'detections') ORDER BY name"
     ).result_rows
-    assert leftovers == []
-
-
-def test_repartition_an_existing_monthly_store_by_day(tmp_path: Path) -> None:
-    from streams.readiness.samples import sample_detection, sample_frame
-
-    ddl = tmp_path / "ddl"  # every file, from another directory: the store stays monthly
-    shutil.copytree(default_schema_dir(), ddl)
-    t0 = datetime(2026, 1, 30, 22, tzinfo=UTC)
-    rows: list[Any] = []
-    for i in range(12):  # 12 frames, one every 5 hours: 4 days over 2 months
-        at = t0 + timedelta(hours=5 * i)
-        rows.append(sample_frame(f"e{i}", line_id=f"line-{i % 2}", captured_at=at))
-        rows.append(
-            sample_detection(
-                f"e{i}", 0, "dent", 0.7, (1, 2, 3, 4), line_id=f"line-{i % 2}", captured_at=at
-            )
-        )
-    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as store:
-        store.apply_schema(ddl)
-        assert store.partition_key("frames") == "toYYYYMM(captured_at)"
-        assert store.write(rows).rows == 24
-        store.set_retention("frames", 400 * 86400)
-        snapshot = "SELECT * FROM linewatch.{t} FINAL ORDER BY ALL"
-        before = {t: store.query(snapshot.format(t=t)).result_rows for t in REPARTITION_TABLES}
-        store.command(  # a copy left by an interrupted run is started over
-            "CREATE TABLE linewatch.frames__daily (event_id String) ENGINE = MergeTree ORDER BY ()"
-        )
-        assert store.repartition_daily("frames") == "frames__monthly"
-        assert store.repartition_daily("detections", drop_old=True) is None
-        assert store.repartition_daily("frames") is None  # daily already
-        for table in REPARTITION_TABLES:
-            assert store.partition_key(table) == DAILY_PARTITION
-            assert store.query(snapshot.format(t=table)).result_rows == before[table]
-        days = store.query(
-            "SELECT uniqExact(partition) FROM system.parts WHERE database = 'linewatch' "
-            "AND table = 'frames' AND active"
-        ).result_rows[0][0]
-        assert days == 4
-        assert "34560000" in store.retention()["frames"]  # the TTL came along
-        kept = store.query("SELECT count() FROM linewatch.frames__monthly").result_rows
-        assert kept == [(12,)]
-        # replays are still found; a new frame still feeds event_keys and the rollups
-        assert store.write(rows).rows == 0
-        new = sample_frame("e-new", line_id="line-0", captured_at=t0 + timedelta(days=3))
-        assert store.write([new]).rows == 1
-        counts = store.query(
-            "SELECT (SELECT count() FROM linewatch.event_keys FINAL), "
-            "(SELECT countMerge(frames) FROM linewatch.frames_hourly)"
-        ).result_rows
-        assert counts == [(13, 13)]
-        with pytest.raises(StoreError, match="cannot repartition"):
-            store.repartition_daily("labels")
+    assert keys == [(t, "toYYYYMMDD(captured_at)") for t in ("detections", "frames")]
+    t0 = datetime(2026, 1, 31, 22, tzinfo=UTC)
+    store.write(
+        [sample_frame(f"e{i}", captured_at=t0 + timedelta(hours=5 * i)) for i in range(4)]
+    )  # 20 hours over two days and two months
+    days = store.query(
+        "SELECT groupArray(partition) FROM (SELECT DISTINCT partition FROM system.parts "
+        "WHERE database = 'linewatch' AND table = 'frames' AND active ORDER BY partition)"
+    ).result_rows
+    assert days == [(["20260131", "20260201"],)]

@@ -124,17 +124,17 @@ def test_changed_applied_file_is_refused_and_new_files_are_applied(
     shutil.copytree(default_schema_dir(), ddl)
     with ClickHouseStore.open(store_dsn) as store:
         store.apply_schema(ddl)
-        frames = ddl / "002_frames.sql"
+        frames = ddl / "002_baseline.sql"
         frames.write_text(frames.read_text() + "\n-- edited\n")
-        (ddl / "049_extra.sql").write_text(
+        (ddl / "110_extra.sql").write_text(
             "CREATE TABLE IF NOT EXISTS linewatch.extra (k String) ENGINE = MergeTree ORDER BY k;"
         )
-        with pytest.raises(SchemaChanged, match=r"002_frames\.sql.*new NNN_name\.sql"):
+        with pytest.raises(SchemaChanged, match=r"002_baseline\.sql.*new NNN_name\.sql"):
             store.apply_schema(ddl)
         # refused before applying anything
-        assert "049_extra.sql" not in store.applied_migrations()
+        assert "110_extra.sql" not in store.applied_migrations()
         frames.write_text(frames.read_text().replace("\n-- edited\n", ""))
-        assert store.apply_schema(ddl) == ["049_extra.sql"]
+        assert store.apply_schema(ddl) == ["110_extra.sql"]
         assert count(store, "extra") == 0
 
 

@@ -158,14 +158,3 @@ def test_param_and_since_parsing() -> None:
     with pytest.raises(ConfigError, match="name=value"):
         parse_params(["=1"])
     assert parse_since("2024-05-01T06:00:00Z").isoformat() == "2024-05-01T06:00:00+00:00"
-
-
-def test_schema_repartition(dsn: str) -> None:
-    """A new store is daily already (tests/test_storage_schema.py converts a monthly one)."""
-    done = runner.invoke(app, ["schema", "repartition", "frames", "--store", dsn])
-    assert done.exit_code == 0, done.output
-    assert "frames PARTITION BY toYYYYMMDD(captured_at)" in done.stdout
-    assert "monthly" not in done.stdout
-    bad = runner.invoke(app, ["schema", "repartition", "labels", "--store", dsn])
-    assert isinstance(bad.exception, StoreError)
-    assert "choose one of frames, detections" in str(bad.exception)

@@ -165,7 +165,7 @@ def render(result: QueryResult, fmt: OutputFormat, *, title: str | None = None) 
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:
-    """Add ``schema apply``/``retention``/``repartition``, ``query`` and ``drift``."""
+    """Add ``schema apply``/``retention``, ``query`` and ``drift``."""
 
     @groups.schema.command("apply")
     def apply(store: StoreOpt = None) -> None:
@@ -188,26 +188,6 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             s.set_retention(table, round(days * 86400))
             ttl = s.retention().get(table, "none (kept forever)")
             typer.echo(f"{s.dsn}: {table} TTL {ttl}")
-
-    @groups.schema.command("repartition")
-    def repartition(
-        table: Annotated[str, typer.Argument(help="frames or detections")],
-        drop_old: Annotated[
-            bool, typer.Option("--drop-old", help="Drop the monthly table after the swap.")
-        ] = False,
-        store: StoreOpt = None,
-    ) -> None:
-        """Rebuild a raw table with daily partitions (stores created before them); stop writers.
-
-        Copies the table partition by partition, compares row counts, swaps the names
-        (EXCHANGE TABLES); the materialized views then read the daily table. The monthly table
-        is kept as TABLE__monthly unless --drop-old. See docs/storage.md.
-        """
-        with _open(store, readonly=False) as s:
-            old = s.repartition_daily(table, drop_old=drop_old)
-            key = s.partition_key(table)
-            kept = f"; the monthly rows are kept in linewatch.{old} (drop it once checked)"
-            typer.echo(f"{s.dsn}: {table} PARTITION BY {key}{kept if old else ''}")
 
     @app.command("query")
     def query(

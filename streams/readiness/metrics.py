@@ -1,4 +1,4 @@
-"""Every readiness metric, read from the views of ``schemas/clickhouse/060_readiness_views.sql``.
+"""Every readiness metric, read from the views of ``schemas/clickhouse/002_baseline.sql``.
 
 Counts come from the views at the finest grain (slice, or slice × class) and are summed here
 for coarser groupings (``--by line`` …): frame counts are additive, rates are not.

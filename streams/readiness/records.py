@@ -1,4 +1,4 @@
-"""Rows of the readiness tables (``schemas/clickhouse/050_readiness_tables.sql``)."""
+"""Rows of the readiness tables (``schemas/clickhouse/002_baseline.sql``)."""
 
 from __future__ import annotations
 

@@ -84,9 +84,7 @@ from streams.sinks.migrations import MIGRATIONS_TABLE, load_migrations
 from streams.sinks.sql_guard import bound_text
 
 __all__ = [
-    "DAILY_PARTITION",
     "LOOKUP_CHUNK",
-    "REPARTITION_TABLES",
     "RETENTION_COLUMNS",
     "ClickHouseStore",
     "QueryResult",
@@ -112,15 +110,6 @@ RETENTION_COLUMNS: dict[str, str] = {
     "frames_daily": "hour",
 }
 """Tables whose retention ``set_retention`` manages, and the time column their TTL uses."""
-
-DAILY_PARTITION = "toYYYYMMDD(captured_at)"
-"""The partition key of the raw tables in a store created now (``repartition_daily``)."""
-
-REPARTITION_TABLES: dict[str, str] = {
-    "frames": "002_frames.sql",
-    "detections": "003_detections.sql",
-}
-"""The raw tables ``repartition_daily`` converts, and the DDL file that creates each."""
 
 
 @dataclass
@@ -450,122 +439,14 @@ class ClickHouseStore:
                 log.info("applied %s to %s", m.name, self.dsn)
                 newly.append(m.name)
             self._client.database = DATABASE
-            if directory is None:
-                # a store created by this call: its raw tables, still empty, get daily partitions
-                # (the DDL files create them monthly, and applied files never change)
-                for table, created_by in REPARTITION_TABLES.items():
-                    if created_by in newly:
-                        self.repartition_daily(table, drop_old=True)
             return newly
-
-    def partition_key(self, table: str) -> str:
-        """The partition key expression of ``table`` (``""`` if it has none)."""
-        rows = self.query(
-            "SELECT partition_key FROM system.tables WHERE database = {db:String} "
-            "AND name = {t:String}",
-            {"db": DATABASE, "t": table},
-        ).result_rows
-        if not rows:
-            raise StoreError(f"no table {DATABASE}.{table}: run `linewatch schema apply` first")
-        return str(rows[0][0])
-
-    def _table_exists(self, table: str) -> bool:
-        return bool(
-            self.query(
-                "SELECT count() FROM system.tables WHERE database = {db:String} "
-                "AND name = {t:String}",
-                {"db": DATABASE, "t": table},
-            ).result_rows[0][0]
-        )
-
-    def repartition_daily(self, table: str, *, drop_old: bool = False) -> str | None:
-        """Rebuild a raw table (``frames``, ``detections``) with daily partitions.
-
-        Daily partitions let a TTL drop a whole day at once (``ttl_only_drop_parts``) and keep
-        ``FINAL`` and the key lookups within the days they touch. ClickHouse cannot change a
-        table's partition key in place, so: a copy ``TABLE__daily`` (same columns, codecs,
-        indexes, settings and TTL; ``PARTITION BY toYYYYMMDD(captured_at)``) is filled by
-        ``INSERT ... SELECT`` one day at a time (the materialized views do not fire:
-        they read ``TABLE`` by name), the row counts are compared, then ``EXCHANGE TABLES``
-        swaps the names atomically, so the views feed ``event_keys`` and the rollups from the
-        daily table from then on. The monthly table is kept as ``TABLE__monthly`` (returned)
-        unless ``drop_old``. Returns ``None`` if the table is daily already.
-
-        Writers must be stopped meanwhile (a chDB store is this process's alone anyway): a row
-        written during the copy makes the counts differ, and the call fails before the swap,
-        leaving the table as it was. An interrupted call can simply be run again.
-        """
-        if table not in REPARTITION_TABLES:
-            raise StoreError(
-                f"cannot repartition {table!r}: choose one of {', '.join(REPARTITION_TABLES)}"
-            )
-        with self._lock:
-            copy, old = f"{table}__daily", f"{table}__monthly"
-            if self.partition_key(table) == DAILY_PARTITION:
-                if self._table_exists(copy):  # interrupted after the swap: finish
-                    self.command(f"RENAME TABLE {DATABASE}.{copy} TO {DATABASE}.{old}")
-                    return self._drop_or_keep(old, drop_old)
-                return None
-            if self._table_exists(old):
-                raise StoreError(
-                    f"{DATABASE}.{table} is monthly but {DATABASE}.{old} exists already: "
-                    f"drop or rename {old} (a previous conversion's monthly rows), then retry"
-                )
-            (engine,) = self.query(
-                "SELECT engine_full FROM system.tables WHERE database = {db:String} "
-                "AND name = {t:String}",
-                {"db": DATABASE, "t": table},
-            ).result_rows[0]
-            daily, n = re.subn(
-                r"PARTITION BY \S.*? (?=ORDER BY|PRIMARY KEY|SAMPLE BY|TTL|SETTINGS|$)",
-                f"PARTITION BY {DAILY_PARTITION} ",
-                str(engine),
-                count=1,
-            )
-            if not n:
-                raise StoreError(f"cannot read the partition key of {table} from: {engine}")
-            self.command(f"DROP TABLE IF EXISTS {DATABASE}.{copy}")  # an interrupted copy
-            self.command(f"CREATE TABLE {DATABASE}.{copy} AS {DATABASE}.{table} ENGINE = {daily}")
-            days = self.query(
-                f"SELECT DISTINCT _partition_id, toYYYYMMDD(captured_at) FROM {DATABASE}.{table} "
-                "ORDER BY 1, 2"
-            ).result_rows
-            for partition, day in days:
-                # one day per INSERT: one new part at a time (a month per INSERT wrote ~30 at
-                # once: 1.9 GB peak for 10M frames); no dedup: identical blocks must both land
-                self.command(
-                    f"INSERT INTO {DATABASE}.{copy} SETTINGS insert_deduplicate = 0 "
-                    f"SELECT * FROM {DATABASE}.{table} WHERE _partition_id = {{p:String}} "
-                    "AND toYYYYMMDD(captured_at) = {d:UInt32}",
-                    {"p": str(partition), "d": int(day)},
-                )
-            counts = [
-                int(self.query(f"SELECT count() FROM {DATABASE}.{t}").result_rows[0][0])
-                for t in (table, copy)
-            ]
-            if counts[0] != counts[1]:
-                self.command(f"DROP TABLE IF EXISTS {DATABASE}.{copy}")
-                raise StoreError(
-                    f"{table} changed while it was copied ({counts[0]} rows, copy {counts[1]}): "
-                    f"stop the writers and run the conversion again; {table} is unchanged"
-                )
-            self.command(f"EXCHANGE TABLES {DATABASE}.{table} AND {DATABASE}.{copy}")
-            self.command(f"RENAME TABLE {DATABASE}.{copy} TO {DATABASE}.{old}")
-            log.info("%s repartitioned by day (%d rows)", table, counts[0])
-            return self._drop_or_keep(old, drop_old)
-
-    def _drop_or_keep(self, old: str, drop: bool) -> str | None:
-        if drop:
-            self.command(f"DROP TABLE IF EXISTS {DATABASE}.{old}")
-            return None
-        return old
 
     # --- retention --------------------------------------------------------------------------
 
     def set_retention(self, table: str, seconds: int | None) -> None:
         """Keep ``table``'s rows ``seconds`` after their time column (``None``/0: forever).
 
-        Tables drop whole expired parts (``ttl_only_drop_parts``, migration 072), so with
+        Tables drop whole expired parts (``ttl_only_drop_parts``, ``002_baseline.sql``), so with
         daily-or-finer parts a day's data goes at once, without rewriting anything.
         """
         if table not in RETENTION_COLUMNS:
@@ -797,7 +678,7 @@ class ClickHouseStore:
         """One ``INSERT`` of ``fresh`` rows into ``model``'s table, counted in ``result``.
 
         ``max_partitions_per_insert_block = 0``: a backfill spanning years of legitimate capture
-        times touches many monthly/daily partitions; ClickHouse would refuse the whole block
+        times touches many daily partitions; ClickHouse would refuse the whole block
         ("Too many partitions for single INSERT block") and a retry would fail forever.
         """
         if not fresh:
