@@ -445,6 +445,21 @@ class IngestSettings(_Group):
         description="Smallest accepted frame side in pixels; smaller frames (e.g. 1x1) are dead "
         "letters 'image_too_small'.",
     )
+    max_jpeg_scans: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Most scans a JPEG frame may hold (1 for baseline, about 10 for progressive; "
+        "each scan is one more pass over the frame), counted before decoding; more are dead "
+        "letters 'image_too_costly'.",
+    )
+    max_decode_ms: float = Field(
+        1000.0,
+        gt=0,
+        le=600_000,
+        description="CPU time one frame's decode may take (measured on the decoding thread); "
+        "a frame over it is a dead letter 'image_too_costly'.",
+    )
     image_roots: list[str] = Field(
         default_factory=list,
         description="Folders file:// frames may be read from (JSON list of absolute paths). "
