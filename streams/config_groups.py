@@ -384,7 +384,8 @@ class InferenceSettings(_Group):
         None,
         gt=0,
         le=1024,
-        description="onnxruntime intra-op threads; None: onnxruntime's default.",
+        description="onnxruntime intra-op threads; None: the cores this process may use (CPU "
+        "affinity and cgroup quota) less one for the decode thread, at least 1.",
     )
     providers: list[str] | None = Field(
         None, description='onnxruntime execution providers, e.g. ["CPUExecutionProvider"].'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from streams.inference.decoders import Decoder, OutputInfo, infer_format, make_d
 from streams.inference.nms import nms, valid_boxes
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
 from streams.inference.spec import ModelSpec, load_spec
+from streams.inference.threads import default_intra_op_threads
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -129,6 +131,8 @@ class Detector:
         names = spec.class_names or ()
         self._names = list(names)
         self._warned_invalid = False
+        self._buffers = threading.local()
+        """Per thread, the last input tensor: :meth:`detect_counted` fills it again in place."""
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -143,7 +147,9 @@ class Detector:
         """Load a spec (``.json``), a bare ``.onnx`` file, or (``None``) the shipped detector.
 
         Threads and providers default to ``settings`` (``LINEWATCH_INFERENCE__THREADS`` /
-        ``LINEWATCH_INFERENCE__PROVIDERS``) when given, else onnxruntime's defaults on the CPU;
+        ``LINEWATCH_INFERENCE__PROVIDERS``) when given; threads not set anywhere are
+        :func:`~streams.inference.threads.default_intra_op_threads` (the cores this process may
+        use, less one for the decode thread), providers the CPU's;
         the settings are never read from the environment here: the entry point passes them.
         """
         if model is None:
@@ -176,6 +182,8 @@ class Detector:
                     f"(available: {', '.join(ort.get_available_providers())}); fix "
                     "LINEWATCH_INFERENCE__PROVIDERS or install the onnxruntime build that has them"
                 )
+        if intra_op_num_threads is None:
+            intra_op_num_threads = default_intra_op_threads()
         session = _session(spec.onnx, intra_op_num_threads, providers or ["CPUExecutionProvider"])
         return cls._from_session(spec, session)
 
@@ -362,7 +370,10 @@ class Detector:
         counts: list[tuple[int, int]] = []
         for start in range(0, len(frames), step):
             chunk = frames[start : start + step]
-            tensor, transforms = self.preprocess(chunk)
+            tensor, transforms = self._preprocess(
+                chunk, batch_size=self._static_batch, out=getattr(self._buffers, "input", None)
+            )
+            self._buffers.input = tensor  # this thread's next batch of the same size reuses it
             found, chunk_counts = self._postprocess(self.run_raw(tensor), transforms)
             results.extend(found)
             counts.extend(chunk_counts)
