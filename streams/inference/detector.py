@@ -288,10 +288,21 @@ class Detector:
         return self._static_batch
 
     def preprocess(
-        self, frames: Sequence[npt.NDArray[np.uint8]]
+        self, frames: Sequence[npt.NDArray[np.uint8]], *, reuse: bool = False
     ) -> tuple[npt.NDArray[np.floating[Any]], list[LetterboxTransform]]:
-        """Frames → one input tensor (padded up to a static batch size) and their transforms."""
-        return self._preprocess(frames, batch_size=self._static_batch)
+        """Frames → one input tensor (padded up to a static batch size) and their transforms.
+
+        ``reuse=True`` fills this thread's input tensor of the last batch of the same shape
+        instead of a new one: the tensor is valid until this thread's next ``reuse`` call
+        (:meth:`detect_counted` runs each batch at once, so it reuses).
+        """
+        if not reuse:
+            return self._preprocess(frames, batch_size=self._static_batch)
+        tensor, transforms = self._preprocess(
+            frames, batch_size=self._static_batch, out=getattr(self._buffers, "input", None)
+        )
+        self._buffers.input = tensor
+        return tensor, transforms
 
     def run_raw(self, tensor: npt.NDArray[np.floating[Any]]) -> list[npt.NDArray[Any]]:
         """One onnxruntime run on a ready input tensor → all outputs, in graph order."""
@@ -370,10 +381,7 @@ class Detector:
         counts: list[tuple[int, int]] = []
         for start in range(0, len(frames), step):
             chunk = frames[start : start + step]
-            tensor, transforms = self._preprocess(
-                chunk, batch_size=self._static_batch, out=getattr(self._buffers, "input", None)
-            )
-            self._buffers.input = tensor  # this thread's next batch of the same size reuses it
+            tensor, transforms = self.preprocess(chunk, reuse=True)
             found, chunk_counts = self._postprocess(self.run_raw(tensor), transforms)
             results.extend(found)
             counts.extend(chunk_counts)
