@@ -131,8 +131,8 @@ class Preprocessor:
         shape = (rows, 3, ih, iw) if self.layout == "NCHW" else (rows, ih, iw, 3)
         if out is None or out.shape != shape or out.dtype != np.float32:
             out = np.empty(shape, dtype=np.float32)
-        if rows > n:
-            out[n:] = 0.0
+        if rows > n:  # a static batch's unused rows: black frames, normalised like the rest
+            out[n:] = self._add
         transforms = []
         for i, frame in enumerate(frames):
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -170,7 +170,7 @@ class Preprocessor:
             inner = slot[t.pad_y : t.pad_y + nh, t.pad_x : t.pad_x + nw]
         mul, add = self._mul[0], self._add[0]
         if inner.shape != slot.shape:  # letterbox bars: the pad colour, normalised
-            slot[...] = self._pad
+            self._fill_bars(slot, t)
         inner[...] = src  # uint8 -> float32 cast, laid out
         if self._uniform_mul is not None:
             inner *= np.float32(self._uniform_mul)
@@ -178,3 +178,18 @@ class Preprocessor:
             inner *= mul
         if self._add_needed:
             inner += add
+
+    def _fill_bars(self, slot: FloatArray, t: LetterboxTransform) -> None:
+        """The pad colour around the frame's place (not under it: the frame overwrites that)."""
+        nw, nh = t.resized_size
+        x0, y0, x1, y1 = t.pad_x, t.pad_y, t.pad_x + nw, t.pad_y + nh
+        if self.layout == "NCHW":
+            slot[:, :y0] = self._pad
+            slot[:, y1:] = self._pad
+            slot[:, y0:y1, :x0] = self._pad
+            slot[:, y0:y1, x1:] = self._pad
+        else:
+            slot[:y0] = self._pad
+            slot[y1:] = self._pad
+            slot[y0:y1, :x0] = self._pad
+            slot[y0:y1, x1:] = self._pad
