@@ -342,6 +342,14 @@ class WorkerSettings(_Group):
         description="Worker write-behind: flush once the oldest pending row is this old (time "
         "trigger; bounds produce-to-row latency). Offsets are committed only after the flush.",
     )
+    commit_interval_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="How often the worker commits the offsets of flushed and acknowledged events "
+        "to Kafka (Faust's broker_commit_interval, 2.8 s by default there): the consumer "
+        "group's lag reaches 0 at most this long after the last flush.",
+    )
     write_attempts: int = Field(
         3,
         gt=0,
