@@ -31,6 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.columns import String
+
 __all__ = [
     "BoundingBox",
     "CameraEvent",
@@ -117,22 +119,26 @@ class Lighting(_Strict):
 
 
 class CameraEvent(_Strict):
-    """One frame from one camera on one line."""
+    """One frame from one camera on one line.
+
+    The text fields are stored in ``String`` columns and so must be UTF-8 (no lone surrogate,
+    :mod:`schemas.columns`): an event that could not be stored is refused when it is parsed.
+    """
 
     event_id: UUID
-    camera_id: str = Field(min_length=1, max_length=128)
-    line_id: str = Field(min_length=1, max_length=128)
+    camera_id: String = Field(min_length=1, max_length=128)
+    line_id: String = Field(min_length=1, max_length=128)
     captured_at: AwareDatetime
     image: ImagePayload
     lighting: Lighting | None = None
-    shift: str | None = Field(None, max_length=64, description="Overrides the shift schedule.")
-    product_variant: str | None = Field(None, max_length=128)
+    shift: String | None = Field(None, max_length=64, description="Overrides the shift schedule.")
+    product_variant: String | None = Field(None, max_length=128)
 
 
 class GroundTruthObject(_Strict):
     """One labelled defect."""
 
-    class_name: str = Field(min_length=1, max_length=64)
+    class_name: String = Field(min_length=1, max_length=64)
     box: BoundingBox
 
 
@@ -141,7 +147,7 @@ class GroundTruth(_Strict):
 
     event_id: UUID
     objects: list[GroundTruthObject]
-    source: str = Field("audit", max_length=64)
+    source: String = Field("audit", max_length=64)
     labelled_at: AwareDatetime
 
 

@@ -2,7 +2,9 @@
 
 Each model's ``__table__`` names its table and ``__key__`` the column(s) that identify a row:
 the store writes idempotently by that key (replaying input adds no visible row).
-Field names are column names; datetimes are timezone-aware UTC.
+Field names are column names; datetimes are timezone-aware UTC. Fields declare their column's
+ClickHouse type (:mod:`schemas.columns`): a value the column cannot hold fails validation when
+the record is built, naming the field, instead of failing the store's insert.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import datetime
 from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
+
+from schemas.columns import Bool, DateTime64, Float32, Float64, String, UInt32, UInt64
 
 __all__ = [
     "DEAD_LETTER_PAYLOAD_BYTES",
@@ -99,38 +103,38 @@ class FrameRecord(StoreRecord):
     __table__ = "frames"
     __key__ = ("event_id",)
 
-    event_id: str
-    line_id: str
-    camera_id: str
-    captured_at: AwareDatetime
-    shift: str
-    lighting: str
-    product_variant: str = ""
-    sensor_lux: float | None = None
-    sensor_colour_temp_k: float | None = None
-    brightness: float
-    contrast: float
-    sharpness: float
-    colour_cast: float
-    est_colour_temp_k: float
-    clipped_high: float
-    clipped_low: float
-    model_name: str
-    model_version: str
-    detection_count: int
-    max_confidence: float
-    predicted_defective: bool
-    decode_ms: float
-    inference_ms: float
-    monitor_ms: float
-    latency_ms: float
-    source: str
-    ingested_at: AwareDatetime
-    content_hash: str = ""
+    event_id: String
+    line_id: String
+    camera_id: String
+    captured_at: DateTime64
+    shift: String
+    lighting: String
+    product_variant: String = ""
+    sensor_lux: Float32 | None = None
+    sensor_colour_temp_k: Float32 | None = None
+    brightness: Float32
+    contrast: Float32
+    sharpness: Float32
+    colour_cast: Float32
+    est_colour_temp_k: Float32
+    clipped_high: Float32
+    clipped_low: Float32
+    model_name: String
+    model_version: String
+    detection_count: UInt32
+    max_confidence: Float64
+    predicted_defective: Bool
+    decode_ms: Float32
+    inference_ms: Float32
+    monitor_ms: Float32
+    latency_ms: Float32
+    source: String
+    ingested_at: DateTime64
+    content_hash: String = ""
     """:func:`content_hash` of the input event; ``""`` = unknown (never reported as a conflict).
     The same ``event_id`` with another non-empty hash is an ``event_id_conflict``."""
 
-    invalid_outputs: int = 0
+    invalid_outputs: UInt32 = 0
     """Model outputs dropped before NMS: non-finite or inverted boxes, non-finite scores."""
 
     @field_validator(*FLOAT32_FRAME_COLUMNS)
@@ -150,16 +154,16 @@ class DetectionRecord(StoreRecord):
     __table__ = "detections"
     __key__ = ("event_id", "det_index")
 
-    event_id: str
-    det_index: int
-    line_id: str
-    captured_at: AwareDatetime
-    class_name: str
-    confidence: float
-    x1: float
-    y1: float
-    x2: float
-    y2: float
+    event_id: String
+    det_index: UInt32
+    line_id: String
+    captured_at: DateTime64
+    class_name: String
+    confidence: Float64
+    x1: Float32
+    y1: Float32
+    x2: Float32
+    y2: Float32
 
 
 class DriftEventRecord(StoreRecord):
@@ -230,14 +234,14 @@ class DeadLetterRecord(StoreRecord):
     __table__ = "dead_letters"
     __key__ = ("dead_letter_id",)
 
-    dead_letter_id: str
-    reason: str
-    detail: str
-    payload: str
-    source: str
-    received_at: AwareDatetime
-    payload_bytes: int = 0
-    payload_sha256: str = ""
+    dead_letter_id: String
+    reason: String
+    detail: String
+    payload: String
+    source: String
+    received_at: DateTime64
+    payload_bytes: UInt64 = 0
+    payload_sha256: String = ""
 
     @classmethod
     def build(
@@ -254,20 +258,30 @@ class DeadLetterRecord(StoreRecord):
         """A dead letter whose id is derived from its source and payload (idempotent replays).
 
         ``whole`` gives (length, sha256) when ``payload`` is already only the start of a longer
-        input (a reader cut it).
+        input (a reader cut it). Text that is not UTF-8 (a lone surrogate from a JSON escape,
+        quoted in ``detail``) is replaced by ``?``: a dead letter is never refused by the store.
         """
         prefix = payload[:max_payload_bytes]
         length, digest = whole or (len(payload), hashlib.sha256(payload).hexdigest())
         return cls(
             dead_letter_id=stable_id(source, payload),
-            reason=reason,
-            detail=detail[:2000],
+            reason=_utf8(reason),
+            detail=_utf8(detail[:2000]),
             payload=prefix.decode("utf-8", errors="replace"),
-            source=source,
+            source=_utf8(source),
             received_at=received_at,
             payload_bytes=length,
             payload_sha256=digest,
         )
+
+
+def _utf8(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates) replaced by ``?``.
+
+    >>> _utf8("cam-\\ud800"), _utf8("ok")
+    ('cam-?', 'ok')
+    """
+    return text.encode("utf-8", errors="replace").decode("utf-8")
 
 
 class LabelRecord(StoreRecord):
@@ -276,14 +290,14 @@ class LabelRecord(StoreRecord):
     __table__ = "labels"
     __key__ = ("label_id",)
 
-    label_id: str
-    event_id: str
-    source: str
-    labelled_at: AwareDatetime
-    object_count: int
-    class_names: list[str]
-    boxes: list[list[float]]
-    ingested_at: AwareDatetime
+    label_id: String
+    event_id: String
+    source: String
+    labelled_at: DateTime64
+    object_count: UInt32
+    class_names: list[String]
+    boxes: list[list[Float32]]
+    ingested_at: DateTime64
 
 
 class MonitorSnapshotRecord(StoreRecord):

@@ -471,7 +471,8 @@ class IngestSettings(_Group):
     )
     image_roots: list[str] = Field(
         default_factory=list,
-        description="Folders file:// frames may be read from (JSON list of absolute paths). "
+        description="Folders file:// frames may be read from (JSON list of absolute paths), "
+        "each opened once at start-up (it must exist); symlinks under them are not followed. "
         "Empty (the default): every file:// frame is refused ('image_uri_refused').",
     )
     captured_at_min: AwareDatetime = Field(

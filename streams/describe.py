@@ -13,6 +13,7 @@ batches.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from streams.ingest import (
 )
 
 __all__ = [
+    "EVENT_UNPROCESSABLE",
     "AcceptedFrame",
     "DecodedBatch",
     "DescribedFrame",
@@ -45,7 +47,25 @@ __all__ = [
     "FrameDescriber",
     "RejectedRecord",
     "detect_lines",
+    "unprocessable",
 ]
+
+log = logging.getLogger(__name__)
+
+EVENT_UNPROCESSABLE = "event_unprocessable"
+"""Dead-letter reason of an event that failed in a way no stage foresaw (a linewatch defect)."""
+
+
+def unprocessable(exc: BaseException) -> EventRejected:
+    """The rejection of an event whose processing raised ``exc``, which no stage foresaw.
+
+    >>> unprocessable(KeyError("x")).detail
+    "processing the event failed (KeyError: 'x'); please report this with the dead letter"
+    """
+    rejected = EventRejected.failed(EVENT_UNPROCESSABLE, "processing the event", exc)
+    return EventRejected(
+        rejected.reason, f"{rejected.detail}; please report this with the dead letter"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +223,21 @@ class FrameDescriber:
         return AcceptedFrame(raw, frame, (time.perf_counter() - start) * 1000.0)
 
     def decode(self, records: Iterable[RawRecord]) -> DecodedBatch:
-        """Decode every record (no model, no state): safe to run in another thread."""
+        """Decode every record (no model, no state): safe to run in another thread.
+
+        No exception of one record leaves it: a stage's own failures are
+        :class:`EventRejected` with their reason, and anything else (a defect of linewatch) is
+        rejected as ``event_unprocessable`` with the exception, and logged.
+        """
         batch = DecodedBatch()
         for raw in records:
             try:
                 batch.accepted.append(self.accept(raw))
             except EventRejected as exc:
                 batch.rejected.append(RejectedRecord(raw, exc))
+            except Exception as exc:
+                log.error("event %s could not be processed", raw.source[:200], exc_info=True)
+                batch.rejected.append(RejectedRecord(raw, unprocessable(exc)))
         return batch
 
     def describe(self, accepted: Sequence[AcceptedFrame]) -> list[DescribedFrame]:

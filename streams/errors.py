@@ -26,6 +26,7 @@ __all__ = [
     "StoreLocked",
     "StoreUnavailable",
     "StoreWriteError",
+    "brief_exception",
 ]
 
 
@@ -52,6 +53,16 @@ class EventRejected(LinewatchError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+    @classmethod
+    def failed(cls, reason: str, step: str, exc: BaseException) -> EventRejected:
+        """The rejection of a record whose ``step`` raised ``exc``: any exception of one record
+        becomes that record's dead letter, never its batch's.
+
+        >>> EventRejected.failed("not_json", "parsing the JSON", ValueError("Exceeds the limit"))
+        EventRejected('not_json: parsing the JSON failed (ValueError: Exceeds the limit)')
+        """
+        return cls(reason, f"{step} failed ({brief_exception(exc)})")
 
 
 class ImageDecodeError(EventRejected):
@@ -107,3 +118,17 @@ class SimulationError(LinewatchError):
 
 class EstimationError(LinewatchError):
     """Label-free performance estimates cannot be computed (e.g. no labelled lab frames yet)."""
+
+
+def brief_exception(exc: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of an exception, at most ``limit`` characters of message, never raising
+    (a message that cannot even be made into text gives the type alone).
+
+    >>> brief_exception(OSError(22, "Invalid argument"))
+    'OSError: [Errno 22] Invalid argument'
+    """
+    try:
+        text = str(exc)
+    except Exception:  # e.g. a message holding an int too long to print
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text[:limit]}" if text else type(exc).__name__

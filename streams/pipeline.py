@@ -11,10 +11,13 @@ class covers both paths.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from pydantic import ValidationError
 
 from schemas.records import (
     DeadLetterRecord,
@@ -24,18 +27,27 @@ from schemas.records import (
     ReferenceGapRecord,
     StoreRecord,
     content_hash,
+    float32,
 )
 from streams.config import Settings
-from streams.describe import AcceptedFrame, DescribedFrame, FrameDescriber, RejectedRecord
+from streams.describe import (
+    AcceptedFrame,
+    DescribedFrame,
+    FrameDescriber,
+    RejectedRecord,
+    unprocessable,
+)
 from streams.drift import DriftMonitor, ReferenceProfile
 from streams.drift.cause import CauseAttributor
 from streams.drift.product_mix import ProductMixWatch
-from streams.errors import ConfigError
+from streams.errors import ConfigError, EventRejected
 from streams.inference import Detector
 from streams.ingest import RawRecord
 from streams.slicing import SliceKey, Slicer
 
 __all__ = ["MonitoringPipeline", "PipelineOutput", "PreparedBatch"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +85,19 @@ class PreparedBatch:
 
     accepted: list[AcceptedFrame] = field(default_factory=list)
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
+
+
+def _column_detail(exc: ValidationError) -> str:
+    """``Record.field: why`` of each value a row's column cannot hold."""
+    return "; ".join(
+        f"{exc.title}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        for err in exc.errors(include_input=False)[:5]
+    )
+
+
+def _latency_ms(raw: RawRecord, now: datetime) -> float:
+    """Milliseconds from the record's arrival to ``now``, as the Float32 column stores them."""
+    return float32(max(0.0, (now - raw.received_at).total_seconds() * 1000.0))
 
 
 def _dead_letter(rejected: RejectedRecord, max_payload_bytes: int) -> DeadLetterRecord:
@@ -153,11 +178,24 @@ class MonitoringPipeline:
         prepared: PreparedBatch,
         monitor_of: Callable[[RawRecord], DriftMonitor] | None = None,
     ) -> PipelineOutput:
-        """Inference, then statistics, slicing and drift per frame, in order."""
+        """Inference, then statistics, slicing and drift per frame, in order.
+
+        A frame whose rows do not fit their columns (:mod:`schemas.columns`) is a
+        ``schema_invalid`` dead letter naming the field, found before its drift signals are
+        observed; any other failure of one frame is its ``event_unprocessable`` dead letter.
+        """
         out = PipelineOutput(dead_letters=list(prepared.dead_letters))
+        most = self.settings.ingest.dead_letter_max_payload_bytes
         for frame in self.describer.describe(prepared.accepted):
             monitor = self.monitor if monitor_of is None else monitor_of(frame.raw)
-            self._monitor_one(frame, monitor, out)
+            try:
+                self._monitor_one(frame, monitor, out)
+            except EventRejected as exc:
+                out.dead_letters.append(_dead_letter(RejectedRecord(frame.raw, exc), most))
+            except Exception as exc:
+                log.error("event %s could not be processed", frame.raw.source[:200], exc_info=True)
+                rejected = RejectedRecord(frame.raw, unprocessable(exc))
+                out.dead_letters.append(_dead_letter(rejected, most))
         return out
 
     def _monitor_one(
@@ -165,10 +203,22 @@ class MonitoringPipeline:
     ) -> None:
         start = time.perf_counter()
         key = self.slicer.assign(frame.event, frame.stats)
-        self._observe_drift(frame, key, monitor, out)
-        monitor_ms = (time.perf_counter() - start) * 1000.0
-        out.frames.append(self._frame_record(frame, key, monitor_ms))
-        out.detections.extend(self._detection_records(frame))
+        try:  # every row is built (its columns checked) before the drift state changes
+            record = self._frame_record(frame, key, 0.0)
+            detections = self._detection_records(frame)
+        except ValidationError as exc:
+            raise EventRejected(
+                "schema_invalid", f"a value the store cannot hold ({_column_detail(exc)})"
+            ) from exc
+        drift = PipelineOutput()
+        self._observe_drift(frame, key, monitor, drift)
+        monitor_ms = float32((time.perf_counter() - start) * 1000.0)
+        now = datetime.now(UTC)
+        done = {"monitor_ms": monitor_ms, "latency_ms": _latency_ms(frame.raw, now)}
+        out.frames.append(record.model_copy(update={**done, "ingested_at": now}))
+        out.detections.extend(detections)
+        out.drift_events.extend(drift.drift_events)
+        out.reference_gaps.extend(drift.reference_gaps)
 
     def _observe_drift(
         self, frame: DescribedFrame, key: SliceKey, monitor: DriftMonitor, out: PipelineOutput
@@ -222,7 +272,7 @@ class MonitoringPipeline:
             decode_ms=frame.accepted.decode_ms,
             inference_ms=frame.inference_ms,
             monitor_ms=monitor_ms,
-            latency_ms=max(0.0, (now - raw.received_at).total_seconds() * 1000.0),
+            latency_ms=_latency_ms(raw, now),
             source=raw.source,
             ingested_at=now,
             content_hash=content_hash(raw.payload),

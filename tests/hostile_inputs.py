@@ -86,6 +86,22 @@ def _inline(data: bytes, encoding: str = "png") -> dict[str, str]:
     return {"encoding": encoding, "data": base64.b64encode(data).decode()}
 
 
+HUGE_INT = b"9" * 5000
+"""A JSON integer past Python's int-string limit (4300 digits): ``int()`` of it raises."""
+
+
+def with_value(line: bytes, marker: str, value: bytes) -> bytes:
+    """``line`` with the JSON string ``"<marker>"`` replaced by the raw JSON ``value`` (which
+    ``json.dumps`` could not write: a 5000-digit integer, a lone surrogate escape).
+
+    >>> with_value(b'{"a": "@"}', "@", b"1e39")
+    b'{"a": 1e39}'
+    """
+    quoted = json.dumps(marker).encode()
+    assert line.count(quoted) == 1, line
+    return line.replace(quoted, value)
+
+
 @dataclass(frozen=True)
 class HostileLine:
     """One hostile line and the dead-letter reason it must give (``None``: it is stored)."""
@@ -154,6 +170,57 @@ def hostile_events(folder: Path, *, huge_line_mb: int = 50) -> list[HostileLine]
         HostileLine(
             "bad base64", event({"encoding": "png", "data": "!!!not base64!!!"}), "schema_invalid"
         ),
+        HostileLine(
+            "huge int lux",
+            with_value(event(_inline(png_bytes(32, 32)), lighting={"lux": "@"}), "@", HUGE_INT),
+            "schema_invalid",
+        ),
+        HostileLine(
+            "huge negative int in an extra field",
+            with_value(event(_inline(png_bytes(32, 32)), x=["@"]), "@", b"-" + HUGE_INT),
+            "schema_invalid",
+        ),
+        HostileLine(
+            "huge int event_id",
+            with_value(event(_inline(png_bytes(32, 32)), event_id="@"), "@", HUGE_INT),
+            "schema_invalid",
+        ),
+        HostileLine(
+            "huge int image data",
+            event({"encoding": "png", "data": 1}).replace(b'"data": 1', b'"data": ' + HUGE_INT),
+            "schema_invalid",
+        ),
+        HostileLine("huge int alone", HUGE_INT, "not_json"),
+        HostileLine(
+            "lux 1e39",
+            with_value(event(_inline(png_bytes(32, 32)), lighting={"lux": "@"}), "@", b"1e39"),
+            "schema_invalid",
+        ),
+        HostileLine(
+            "lone surrogate camera_id",
+            with_value(event(_inline(png_bytes(32, 32)), camera_id="@"), "@", b'"cam-\\ud800"'),
+            "schema_invalid",
+        ),
+        HostileLine(
+            "lone surrogate product_variant",
+            with_value(event(_inline(png_bytes(32, 32)), product_variant="@"), "@", b'"\\udfff"'),
+            "schema_invalid",
+        ),
+        HostileLine("uri bracket", event({"uri": "file://[x/a.png"}), "image_uri_refused"),
+        HostileLine("uri bracket ipv6", event({"uri": "file://[::1/a.png"}), "image_uri_refused"),
+        HostileLine(
+            "uri close bracket", event({"uri": f"file://]{f}/good.png"}), "image_uri_refused"
+        ),
+        HostileLine(
+            "uri lone surrogate",
+            with_value(event({"uri": "@"}), "@", b'"file:///\\ud800.png"'),
+            "schema_invalid",
+        ),
+        HostileLine(
+            "uri dot-dot inside",
+            event({"uri": f"file://{f}/dir.png/../good.png"}),
+            "image_uri_refused",
+        ),
         HostileLine("not json", b"\x00\xff this is not json", "not_json"),
         HostileLine("deep json", deep, "not_json"),
         HostileLine("junk 900 KB", b"x" * 900_000, "not_json"),
@@ -181,9 +248,27 @@ def hostile_labels(event_ids: Iterator[str]) -> list[HostileLine]:
     inf_box = label().replace(
         b'"objects": []', b'"objects": [{"class_name": "dent", "box": [0, 0, Infinity, 1e999]}]'
     )
+
+    def box(value: bytes, at: int = 2) -> bytes:
+        corners: list[Any] = [0, 0, 1, 1]
+        corners[at] = "@"
+        return with_value(label(objects=[{"class_name": "dent", "box": corners}]), "@", value)
+
+    surrogate_class = with_value(
+        label(objects=[{"class_name": "@", "box": [0, 0, 1, 1]}]), "@", b'"\\ud800"'
+    )
     return [
         *good,
         HostileLine("label inf box", inf_box, "label_invalid"),
+        HostileLine("label box 1e39", box(b"1e39"), "label_invalid"),
+        HostileLine("label box -1e39", box(b"-1e39", at=0), "label_invalid"),
+        HostileLine("label box huge int", box(HUGE_INT), "label_invalid"),
+        HostileLine("label class lone surrogate", surrogate_class, "label_invalid"),
+        HostileLine(
+            "label source lone surrogate",
+            with_value(label(source="@"), "@", b'"\\udc80x"'),
+            "label_invalid",
+        ),
         HostileLine("label 1970", label(labelled_at="1970-01-01T00:00:00Z"), "clock_out_of_range"),
         HostileLine("label not json", b"]]]", "label_invalid"),
         HostileLine("label deep", b"[" * 100_000, "label_invalid"),

@@ -16,7 +16,14 @@ from schemas.records import DeadLetterRecord
 from streams.config import Settings
 from streams.errors import EventRejected, ModelError
 from streams.inference import Detector, ModelSpec
-from streams.ingest import IngestLimits, RawRecord, decode_frame, decode_image, parse_event
+from streams.ingest import (
+    ImageRoot,
+    IngestLimits,
+    RawRecord,
+    decode_frame,
+    decode_image,
+    parse_event,
+)
 from streams.readiness.labels import label_records
 from tests.hostile_inputs import (
     HostileLine,
@@ -50,7 +57,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[HostileL
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_every_hostile_event_gets_its_reason(cases: tuple[Path, list[HostileLine]]) -> None:
     folder, lines = cases
-    limits = IngestLimits(image_roots=(Path(os.path.realpath(folder)),))
+    limits = IngestLimits(image_roots=(ImageRoot.open(folder),))
     got = {c.name: _outcome(c.payload, limits) for c in lines}
     assert got == {c.name: c.reason for c in lines}
 
@@ -69,7 +76,7 @@ def test_file_uris_are_refused_until_roots_are_configured(
 
 def test_file_details_never_carry_the_size_or_bytes(cases: tuple[Path, list[HostileLine]]) -> None:
     folder, _ = cases
-    limits = IngestLimits(image_roots=(Path(os.path.realpath(folder)),))
+    limits = IngestLimits(image_roots=(ImageRoot.open(folder),))
     with pytest.raises(EventRejected) as info:
         decode_frame(parse_event(event({"uri": f"file://{folder}/big.png"}), limits), limits)
     assert str(5 * 1024 * 1024) not in info.value.detail
@@ -259,15 +266,16 @@ def test_open_walk_follows_no_symlink_swapped_in_after_the_check(tmp_path: Path)
     root = tmp_path / "root"
     (root / "cam").mkdir(parents=True)
     (root / "cam" / "f.png").write_bytes(png_bytes(16, 16))
-    os.close(_open_under(root, root / "cam" / "f.png"))  # the checked path opens
+    held = ImageRoot.open(root)
+    os.close(_open_under(held.fd, ("cam", "f.png")))  # the checked path opens
     (root / "cam" / "f.png").unlink()
     (root / "cam").rmdir()
     (root / "cam").symlink_to("/etc")  # swapped after a check would have passed
     (root / "cam2").symlink_to("/etc/passwd")
-    for path in (root / "cam" / "passwd", root / "cam2"):
+    for parts in (("cam", "passwd"), ("cam2",)):
         with pytest.raises(OSError):
-            os.close(_open_under(root, path))
-    limits = IngestLimits(image_roots=(Path(os.path.realpath(root)),))
+            os.close(_open_under(held.fd, parts))
+    limits = IngestLimits(image_roots=(ImageRoot.open(root),))
     with pytest.raises(EventRejected, match="a directory") as info:
         decode_frame(parse_event(event({"uri": f"file://{root}"}), limits), limits)
     assert info.value.reason == "image_uri_refused"

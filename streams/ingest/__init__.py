@@ -14,9 +14,11 @@ from streams.ingest.files import read_image_file
 from streams.ingest.frame import DecodedFrame, decode_frame
 from streams.ingest.limits import IngestLimits
 from streams.ingest.raw import LineCut, RawRecord, read_lines
+from streams.ingest.roots import ImageRoot
 
 __all__ = [
     "DecodedFrame",
+    "ImageRoot",
     "IngestLimits",
     "LineCut",
     "RawRecord",

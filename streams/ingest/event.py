@@ -31,10 +31,25 @@ __all__ = ["check_clock", "event_too_large", "parse_event"]
 _DEFAULT_LIMITS = IngestLimits()
 
 
+_LONGEST_INT = 400
+"""Digits of the longest JSON integer read as an ``int``; longer ones (past any field's range,
+and past Python's int-string limit of 4300 digits) are read as a float (``±inf``), which
+validation then refuses naming the field."""
+
+
+def _json_int(text: str) -> int | float:
+    """A JSON integer: an ``int``, or a float when it has more than ``_LONGEST_INT`` digits.
+
+    >>> _json_int("12"), _json_int("-" + "9" * 5000)
+    (12, -inf)
+    """
+    return int(text) if len(text) <= _LONGEST_INT else float(text)
+
+
 def _validation_detail(exc: ValidationError) -> str:
     parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+    for err in exc.errors(include_input=False)[:5]:
+        loc = ".".join(str(p)[:100] for p in err["loc"]) or "(root)"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
 
@@ -80,19 +95,23 @@ def parse_event(
 ) -> CameraEvent:
     """Validate one JSON camera event: its size, its schema and its clock (``now``: ingest time).
 
-    Lines longer than ``limits.max_event_bytes`` are refused before they are parsed.
+    Lines longer than ``limits.max_event_bytes`` are refused before they are parsed. Whatever
+    the line holds, the only exception raised is :class:`EventRejected`.
     """
     if len(payload) > limits.max_event_bytes:
         raise event_too_large(len(payload), limits)
     try:
-        obj = json.loads(payload)
+        obj = json.loads(payload, parse_int=_json_int)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EventRejected("not_json", f"not a JSON object ({exc})") from exc
     except RecursionError as exc:
         raise EventRejected("not_json", "JSON nested too deeply to be an event") from exc
+    except Exception as exc:  # e.g. an integer past Python's 4300-digit limit
+        raise EventRejected.failed("not_json", "parsing the JSON", exc) from exc
     if not isinstance(obj, dict):
         raise EventRejected("not_json", f"expected a JSON object, got {type(obj).__name__}")
-    data = obj.get("image", {}).get("data") if isinstance(obj.get("image"), dict) else None
+    image = obj.get("image")
+    data = image.get("data") if isinstance(image, dict) else None
     if isinstance(data, str) and len(data) * 3 // 4 > limits.max_image_bytes:
         raise EventRejected(
             "image_too_large",
@@ -103,5 +122,12 @@ def parse_event(
         event = CameraEvent.model_validate(obj)
     except ValidationError as exc:
         raise EventRejected("schema_invalid", _validation_detail(exc)) from exc
-    check_clock(event.captured_at, limits, now if now is not None else datetime.now(UTC))
+    except Exception as exc:  # a validator that raised something else: still this event's
+        raise EventRejected.failed("schema_invalid", "validating the event", exc) from exc
+    try:
+        check_clock(event.captured_at, limits, now if now is not None else datetime.now(UTC))
+    except EventRejected:
+        raise
+    except Exception as exc:  # e.g. an offset that moves the time past datetime's range
+        raise EventRejected.failed("clock_out_of_range", "checking captured_at", exc) from exc
     return event

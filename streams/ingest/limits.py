@@ -14,11 +14,11 @@ True
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from streams.ingest.roots import ImageRoot
 
 if TYPE_CHECKING:
     from streams.config import Settings
@@ -33,7 +33,8 @@ EVENT_OVERHEAD_BYTES = 64 * 1024
 class IngestLimits:
     """Bounds of one accepted camera event (see the ``LINEWATCH_*`` settings of the same names).
 
-    ``ingest.image_roots`` are absolute, already resolved folders (symlinks and ``..`` removed).
+    ``image_roots`` are the allowed folders, each resolved and held open as a directory
+    descriptor (:class:`~streams.ingest.roots.ImageRoot`).
     ``captured_at_max_ahead`` is how far ``captured_at`` may lie after the time of ingest.
     """
 
@@ -42,7 +43,7 @@ class IngestLimits:
     min_image_side: int = 8
     max_jpeg_scans: int = 100
     max_decode_ms: float = 1000.0
-    image_roots: tuple[Path, ...] = ()
+    image_roots: tuple[ImageRoot, ...] = ()
     captured_at_min: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     captured_at_max_ahead: timedelta = timedelta(days=1)
 
@@ -53,14 +54,15 @@ class IngestLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestLimits:
-        """The limits configured by ``settings`` (roots resolved here, once)."""
+        """The limits configured by ``settings``; the image roots are resolved and opened here,
+        once (:class:`~streams.errors.ConfigError` for a root that cannot be opened)."""
         return cls(
             max_image_bytes=settings.ingest.max_image_bytes,
             max_image_pixels=settings.ingest.max_image_pixels,
             min_image_side=settings.ingest.min_image_side,
             max_jpeg_scans=settings.ingest.max_jpeg_scans,
             max_decode_ms=settings.ingest.max_decode_ms,
-            image_roots=tuple(Path(os.path.realpath(root)) for root in settings.ingest.image_roots),
+            image_roots=tuple(ImageRoot.open(root) for root in settings.ingest.image_roots),
             captured_at_min=settings.ingest.captured_at_min,
             captured_at_max_ahead=timedelta(seconds=settings.ingest.captured_at_max_ahead_s),
         )

@@ -78,9 +78,10 @@ def _rest_of_line(stream: IO[bytes], head: bytes) -> LineCut:
             body = data.rstrip(b"\r\n")
             digest.update(body)
             return LineCut(length + len(body), digest.hexdigest())
-        if not chunk:  # end of stream without a newline
-            digest.update(data)
-            return LineCut(length + len(data), digest.hexdigest())
+        if not chunk:  # end of stream without a newline: a trailing "\r" is not counted either
+            body = data.rstrip(b"\r\n")
+            digest.update(body)
+            return LineCut(length + len(body), digest.hexdigest())
         digest.update(data[:-1])
         length += len(data) - 1
         held = data[-1:]

@@ -23,7 +23,7 @@ from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, DeadLetterRecord, LabelRe
 from streams.errors import EventRejected
 from streams.ingest import IngestLimits, LineCut, RawRecord, check_clock
 
-__all__ = ["LABEL_INVALID", "label_id_for", "label_records", "parse_label"]
+__all__ = ["LABEL_INVALID", "label_id_for", "label_records", "parse_label", "read_labels"]
 
 LABEL_INVALID = "label_invalid"
 """Dead-letter reason of a ground-truth line that is not a valid ``GroundTruth``."""
@@ -48,6 +48,56 @@ def parse_label(gt: GroundTruth, ingested_at: datetime) -> LabelRecord:
     )
 
 
+def read_labels(
+    lines: Iterable[RawRecord | bytes | str],
+    *,
+    source: str = "labels",
+    limits: IngestLimits | None = None,
+    max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES,
+) -> list[tuple[RawRecord, LabelRecord | DeadLetterRecord]]:
+    """Each non-blank ground-truth line with its row: a ``labels`` row or its dead letter.
+
+    ``lines`` are :class:`~streams.ingest.RawRecord` (their source and arrival time are kept
+    on dead letters) or plain JSON strings/bytes (``source:N`` is used). Blank lines are skipped.
+    A line longer than ``limits.max_event_bytes`` is refused unparsed (``label_invalid``), and a
+    ``labelled_at`` outside the clock window of ``limits`` is ``clock_out_of_range``. A value
+    that its ``labels`` column cannot hold (a box corner past Float32) is ``label_invalid``
+    naming the field; any other failure of one line is that line's dead letter too.
+    """
+    limits = limits or IngestLimits()
+    rows: list[tuple[RawRecord, LabelRecord | DeadLetterRecord]] = []
+    now = datetime.now(UTC)
+    for index, item in enumerate(lines):
+        if isinstance(item, RawRecord):
+            raw = item
+        else:
+            payload = item.encode("utf-8", "surrogatepass") if isinstance(item, str) else item
+            raw = RawRecord(bytes(payload), f"{source}:{index + 1}", now)
+        if not raw.payload.strip() and raw.cut is None:
+            continue
+        try:
+            row: LabelRecord | DeadLetterRecord = _one_label(
+                raw.payload, raw.received_at, limits, raw.cut
+            )
+        except Exception as exc:  # any failure of one line is that line's dead letter
+            rejected = (
+                exc
+                if isinstance(exc, EventRejected)
+                else EventRejected.failed(LABEL_INVALID, "reading the label", exc)
+            )
+            row = DeadLetterRecord.build(
+                reason=rejected.reason,
+                detail=rejected.detail,
+                payload=raw.payload,
+                source=raw.source,
+                received_at=raw.received_at,
+                max_payload_bytes=max_payload_bytes,
+                whole=None if raw.cut is None else (raw.cut.length, raw.cut.sha256),
+            )
+        rows.append((raw, row))
+    return rows
+
+
 def label_records(
     lines: Iterable[RawRecord | bytes | str],
     *,
@@ -55,41 +105,24 @@ def label_records(
     limits: IngestLimits | None = None,
     max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES,
 ) -> tuple[list[LabelRecord], list[DeadLetterRecord]]:
-    """Validate ground-truth JSON lines; invalid ones become dead letters (``label_invalid``).
-
-    ``lines`` are :class:`~streams.ingest.RawRecord` (their source and arrival time are kept
-    on dead letters) or plain JSON strings/bytes (``source`` is used). Blank lines are skipped.
-    A line longer than ``limits.max_event_bytes`` is refused unparsed (``label_invalid``), and a
-    ``labelled_at`` outside the clock window of ``limits`` is ``clock_out_of_range``.
-    """
-    limits = limits or IngestLimits()
+    """Validate ground-truth JSON lines (:func:`read_labels`): the ``labels`` rows and the dead
+    letters (``label_invalid``, ``clock_out_of_range``)."""
     good: list[LabelRecord] = []
     bad: list[DeadLetterRecord] = []
-    now = datetime.now(UTC)
-    for index, item in enumerate(lines):
-        cut = None
-        if isinstance(item, RawRecord):
-            payload, where, received, cut = item.payload, item.source, item.received_at, item.cut
+    rows = read_labels(lines, source=source, limits=limits, max_payload_bytes=max_payload_bytes)
+    for _, row in rows:
+        if isinstance(row, LabelRecord):
+            good.append(row)
         else:
-            payload = item.encode() if isinstance(item, str) else bytes(item)
-            where, received = f"{source}:{index + 1}", now
-        if not payload.strip() and cut is None:
-            continue
-        try:
-            good.append(_one_label(payload, received, limits, cut))
-        except EventRejected as exc:
-            bad.append(
-                DeadLetterRecord.build(
-                    reason=exc.reason,
-                    detail=exc.detail,
-                    payload=payload,
-                    source=where,
-                    received_at=received,
-                    max_payload_bytes=max_payload_bytes,
-                    whole=None if cut is None else (cut.length, cut.sha256),
-                )
-            )
+            bad.append(row)
     return good, bad
+
+
+def _detail(exc: ValidationError, where: str = "") -> str:
+    return "; ".join(
+        f"{where}{'.'.join(str(p)[:100] for p in err['loc']) or 'line'}: {err['msg']}"
+        for err in exc.errors(include_input=False)[:5]
+    )
 
 
 def _one_label(
@@ -105,13 +138,9 @@ def _one_label(
     try:
         gt = GroundTruth.model_validate_json(payload)
     except ValidationError as exc:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}"
-            for err in exc.errors()[:5]
-        )
         raise EventRejected(
             LABEL_INVALID,
-            f"not a ground-truth label ({detail}); expected "
+            f"not a ground-truth label ({_detail(exc)}); expected "
             '{"event_id": UUID, "objects": [{"class_name", "box"}], "labelled_at"}',
         ) from exc
     try:
@@ -120,4 +149,9 @@ def _one_label(
         raise EventRejected(
             exc.reason, exc.detail.replace("captured_at", "labelled_at", 1)
         ) from exc
-    return parse_label(gt, ingested_at=received)
+    try:
+        return parse_label(gt, ingested_at=received)
+    except ValidationError as exc:  # a value its column cannot hold (labels.boxes: Float32)
+        raise EventRejected(
+            LABEL_INVALID, f"a value the store cannot hold ({_detail(exc, 'labels.')})"
+        ) from exc

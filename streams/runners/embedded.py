@@ -10,24 +10,31 @@ While the store is unreachable (:class:`~streams.errors.StoreUnavailable`, e.g. 
 server restarting) a flush is retried with capped exponential back-off
 (:func:`~streams.sinks.retry.retry_until_available`) and nothing more is read meanwhile: memory
 stays bounded by one flush batch plus the one micro-batch read ahead. Other store errors (a
-write the server refuses) still end the run.
+write the server refuses) still end the run, except for labels: a label the store refuses is
+isolated by bisection and dead-lettered (``store_rejected``), the others are stored.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
+from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, LabelRecord, StoreRecord
+from streams.errors import StoreError, StoreUnavailable
 from streams.ingest import IngestLimits, RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
-from streams.readiness.labels import label_records
+from streams.readiness.labels import read_labels
+from streams.runners.write_behind import EventRows, bisect_write, rejected_letter
 from streams.sinks import BatchWriter, ClickHouseStore
-from streams.sinks.retry import retry_until_available
+from streams.sinks.retry import retry, retry_until_available
 
 __all__ = ["RunSummary", "ingest_labels", "run_embedded"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,15 +83,43 @@ def ingest_labels(
     records: Sequence[RawRecord],
     writer: BatchWriter,
     limits: IngestLimits | None = None,
-    max_payload_bytes: int | None = None,
+    max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES,
+    *,
+    attempts: int = 3,
 ) -> tuple[int, int]:
-    """Validate ground-truth lines into the store; returns (labels, dead letters)."""
-    if max_payload_bytes is None:
-        good, bad = label_records(records, limits=limits)
-    else:
-        good, bad = label_records(records, limits=limits, max_payload_bytes=max_payload_bytes)
-    writer.add_many([*good, *bad])
-    return len(good), len(bad)
+    """Validate ground-truth lines into the store now; returns (labels stored, dead letters).
+
+    Invalid lines are dead letters (:func:`~streams.readiness.labels.read_labels`). The labels
+    are written apart from the writer's pending rows: a store that cannot be reached is waited
+    for; one that keeps refusing the write (``attempts`` tries) has the lines bisected
+    (:func:`~streams.runners.write_behind.bisect_write`) until the refused ones are isolated,
+    and those become ``store_rejected`` dead letters with the store's message.
+    """
+    rows = read_labels(records, limits=limits, max_payload_bytes=max_payload_bytes)
+    groups = [EventRows(raw, [row]) for raw, row in rows]
+
+    def write(part: Sequence[StoreRecord], tries: int) -> int:
+        return retry(
+            lambda: writer.write_now(part),
+            attempts=tries,
+            forever_on=(StoreUnavailable,),
+            what=f"label write of {len(part)} rows (reading paused)",
+        )
+
+    try:
+        write([r for g in groups for r in g.records], attempts)
+        refused: list[tuple[EventRows, str]] = []
+    except StoreError as exc:
+        log.error("the store keeps refusing %d labels (%s); bisecting them", len(groups), exc)
+        refused = bisect_write(groups, lambda part: write(part, 1))
+    letters = [rejected_letter(g, why, max_payload_bytes) for g, why in refused]
+    for g, why in refused:
+        log.error("dead-lettered label %s: the store refused it: %s", g.raw and g.raw.source, why)
+    retry_until_available(lambda: writer.write_now(letters), what="dead-letter write")
+    refused_ids = {id(g) for g, _ in refused}
+    kept = [r for g in groups if id(g) not in refused_ids for r in g.records]
+    good = sum(isinstance(r, LabelRecord) for r in kept)
+    return good, len(kept) - good + len(letters)
 
 
 def run_embedded(
@@ -123,11 +158,15 @@ def run_embedded(
             summary.add(out, read)
             if on_batch is not None:
                 on_batch(read, out)
+    retry_until_available(writer.flush, what="store flush (reading paused)")
     if labels is not None:
         summary.labels, summary.label_dead_letters = ingest_labels(
-            labels(), writer, pipeline.limits, settings.ingest.dead_letter_max_payload_bytes
+            labels(),
+            writer,
+            pipeline.limits,
+            settings.ingest.dead_letter_max_payload_bytes,
+            attempts=settings.worker.write_attempts,
         )
-    retry_until_available(writer.flush, what="store flush (reading paused)")
     summary.frames = writer.stats.written["frames"]
     summary.replays = writer.stats.skipped["frames"]
     for dl in writer.stats.conflicts:

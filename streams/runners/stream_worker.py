@@ -32,6 +32,7 @@ from schemas.records import (
     DeadLetterRecord,
     DriftEventRecord,
     FrameRecord,
+    LabelRecord,
     MonitorSnapshotRecord,
     StoreRecord,
 )
@@ -40,7 +41,7 @@ from streams.errors import StoreError, StoreUnavailable
 from streams.inference import Detector
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
-from streams.readiness.labels import label_records
+from streams.readiness.labels import read_labels
 from streams.runners.partitions import PartitionMonitors
 from streams.runners.reference import load_reference
 from streams.runners.write_behind import (
@@ -210,6 +211,37 @@ class StreamWorker:
             what=what,
         )
 
+    def _write_groups(
+        self, groups: Sequence[EventRows], after: Sequence[StoreRecord], *, known_new: bool = False
+    ) -> tuple[list[EventRows], list[DeadLetterRecord]]:
+        """Write the rows of ``groups``, then ``after`` (rows that must not be dropped).
+
+        If the store keeps rejecting the rows (not: cannot be reached, which is waited for), the
+        groups are bisected (:func:`~streams.runners.write_behind.bisect_write`) until the
+        refused ones are isolated: those become ``store_rejected`` dead letters with the
+        store's message, written with ``after``; everything else is written. Returns the groups
+        stored and those dead letters.
+        """
+        rows = [r for g in groups for r in g.records]
+        try:
+            self.write([*rows, *after], known_new=known_new)
+            return list(groups), []
+        except StoreError as exc:
+            log.error(
+                "the store keeps rejecting a write of %d rows (%s); bisecting it to find the "
+                "records it refuses",
+                len(rows),
+                exc,
+            )
+        refused = bisect_write(groups, lambda part: self.write(part, attempts=1))
+        cap = self.settings.ingest.dead_letter_max_payload_bytes
+        letters = [rejected_letter(g, why, cap) for g, why in refused]
+        for g, why in refused:
+            log.error("dead-lettered %s: the store refused its rows: %s", _name(g), why)
+        self._write_forever([*letters, *after])
+        refused_ids = {id(g) for g, _ in refused}
+        return [g for g in groups if id(g) not in refused_ids], letters
+
     # --- events: process, then flush --------------------------------------------------------
 
     def prefetch(self, batch: Sequence[KafkaRecord]) -> None:
@@ -332,26 +364,9 @@ class StreamWorker:
         # every earlier cut is written.)
         known_new = all(self.partitions.is_warm(p) for p in offsets)
         rows = [r for g in groups for r in g.records]
-        try:
-            # one insert per table; snapshots come last in the list and so are written last
-            self.write([*rows, *snapshots], known_new=known_new)
-            stored = list(groups)
-        except StoreError as exc:
-            log.error(
-                "the store keeps rejecting a flush of %d rows (%s); bisecting it to find the "
-                "events it refuses",
-                len(rows),
-                exc,
-            )
-            refused = bisect_write(groups, lambda part: self.write(part, attempts=1))
-            cap = self.settings.ingest.dead_letter_max_payload_bytes
-            letters = [rejected_letter(g, why, cap) for g, why in refused]
-            for g, why in refused:
-                log.error("dead-lettered %s: the store refused its rows: %s", _name(g), why)
-            self._write_forever([*letters, *snapshots])
-            refused_ids = {id(g) for g, _ in refused}
-            stored = [g for g in groups if id(g) not in refused_ids]
-            result.dead_letters.extend(letters)
+        # one insert per table; snapshots come last in the list and so are written last
+        stored, letters = self._write_groups(groups, snapshots, known_new=known_new)
+        result.dead_letters.extend(letters)
         if offsets:
             self.partitions.mark_saved(offsets)
         done = time.time()
@@ -370,14 +385,22 @@ class StreamWorker:
         return result
 
     def handle_labels(self, batch: Sequence[RawRecord]) -> tuple[int, list[DeadLetterRecord]]:
-        """Store ground-truth messages; returns how many were good and the dead letters."""
-        good, bad = label_records(
+        """Store ground-truth messages; returns how many were stored and the dead letters.
+
+        Invalid messages are dead letters (:func:`~streams.readiness.labels.read_labels`); a
+        label the store keeps refusing is isolated by bisection and dead-lettered with the
+        store's message (``store_rejected``) instead of being retried forever.
+        """
+        rows = read_labels(
             batch,
             limits=self.pipeline.limits,
             max_payload_bytes=self.settings.ingest.dead_letter_max_payload_bytes,
         )
-        self._write_forever([*good, *bad])
-        return len(good), bad
+        groups = [EventRows(raw, [row]) for raw, row in rows]
+        stored, letters = self._write_groups(groups, ())
+        bad = [r for g in stored for r in g.records if isinstance(r, DeadLetterRecord)]
+        good = sum(isinstance(r, LabelRecord) for g in stored for r in g.records)
+        return good, [*bad, *letters]
 
     def revoke(self, partitions: set[int]) -> None:
         """Forget the drift state of partitions this worker no longer owns.

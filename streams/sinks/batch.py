@@ -118,6 +118,24 @@ class BatchWriter:
         if not self._pending:
             return 0
         batch = list(self._pending)
+        then = f"{len(batch)} rows stay pending; back off, then flush() again"
+        written = self._write(batch, then)
+        del self._pending[: len(batch)]
+        self._oldest_at = self._clock() if self._pending else None
+        return written
+
+    def write_now(self, records: Sequence[StoreRecord]) -> int:
+        """Write ``records`` at once, apart from the pending rows; return the rows written.
+
+        Counted in :attr:`stats` like a flush. On failure nothing is kept: the caller retries
+        the same records, or splits them to find the ones the store refuses
+        (:func:`streams.runners.write_behind.bisect_write`).
+        """
+        if not records:
+            return 0
+        return self._write(list(records), "nothing was kept; write them again, or split them")
+
+    def _write(self, batch: list[StoreRecord], then: str) -> int:
         try:
             if isinstance(self.store, ReportingSink):
                 result = self.store.write(batch)
@@ -128,22 +146,15 @@ class BatchWriter:
             # part of the batch may have landed (a server that stored an insert and died before
             # answering): rows the retry then finds stored were written by this writer
             self._in_doubt |= {(r.__table__, r.key()) for r in batch}
+            log.warning("write of %d rows failed: %s", len(batch), exc)
             if not isinstance(exc, StoreUnavailable):
-                log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
-                raise StoreWriteError(
-                    f"{exc} ({len(batch)} rows stay pending; back off, then flush() again)"
-                ) from exc
-            log.warning("flush of %d rows failed, keeping them pending: %s", len(batch), exc)
-            raise StoreUnavailable(
-                f"{exc} ({len(batch)} rows stay pending; back off, then flush() again)"
-            ) from exc
+                raise StoreWriteError(f"{exc} ({then})") from exc
+            raise StoreUnavailable(f"{exc} ({then})") from exc
         if self._in_doubt:
             for table, _key in result.found_stored & self._in_doubt:
                 result.written[table] += 1
                 result.skipped[table] -= 1
             self._in_doubt -= {(r.__table__, r.key()) for r in batch}
-        del self._pending[: len(batch)]
-        self._oldest_at = self._clock() if self._pending else None
         self.stats.add(result)
         self.rows_written += result.rows
         return result.rows

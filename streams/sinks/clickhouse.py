@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -824,5 +825,12 @@ class ClickHouseStore:
                 raise failure from exc
             raise StoreWriteError(
                 f"{failure}; nothing of this table was written: retry after a back-off"
+            ) from exc
+        except (ValueError, TypeError, ArithmeticError, struct.error) as exc:
+            # the driver could not serialise a value for its column (text that is not UTF-8, an
+            # integer past its UInt width): the same rows fail the same way every time
+            raise StoreWriteError(
+                f"ClickHouse could not write {len(keys)} rows to {model.__table__}: a value does "
+                f"not fit its column ({_reason(exc)}); nothing of this table was written"
             ) from exc
         result.written[model.__table__] += len(keys)
