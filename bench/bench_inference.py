@@ -15,7 +15,13 @@ net (≈1.7 GFLOP at 320x320, 80 classes, 2100 anchors) built here with ``onnx``
 "sparse" (few boxes above the score threshold, like a trained model on mostly good parts) and
 "dense" (every anchor scores ~0.5: the worst case for NMS).
 
-Run: ``python bench/bench_inference.py [--frames 96] [--batch 8] [--repeats 3]``.
+Accelerators: ``--providers cuda,tensorrt`` (or ``cuda``) runs every model through those
+onnxruntime execution providers (CPU last, for the operators they lack) at batch 1, 8 and 32.
+Where onnxruntime here does not offer them (no GPU, or the CPU-only onnxruntime wheel), the bench
+says so on one line and skips: it never measures the CPU in their place.
+
+Run: ``python bench/bench_inference.py [--frames 96] [--batch 8] [--repeats 3]
+[--providers cuda,tensorrt]``.
 """
 
 from __future__ import annotations
@@ -191,10 +197,11 @@ def bench_model(
     batch: int,
     repeats: int,
     threads: int | None,
+    providers: Sequence[str] | None = None,
 ) -> None:
     """Print raw / detect / full throughput of one model on ``lines``."""
     try:
-        detector = Detector.load(model, intra_op_num_threads=threads)
+        detector = Detector.load(model, intra_op_num_threads=threads, providers=providers)
     except ModelError as exc:
         print(f"{label}: cannot load ({exc})")
         return
@@ -273,6 +280,38 @@ def bench_model(
     )
 
 
+PROVIDERS = {
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+"""``--providers`` names → onnxruntime execution providers."""
+
+
+def accelerator_providers(names: str) -> list[str] | None:
+    """The onnxruntime providers for ``--providers`` (CPU appended), or ``None`` after saying
+    plainly which are missing here."""
+    wanted = [n.strip().lower() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in PROVIDERS]
+    if unknown:
+        raise SystemExit(f"--providers: unknown {', '.join(unknown)}; use {', '.join(PROVIDERS)}")
+    providers = [PROVIDERS[n] for n in wanted]
+    available = ort.get_available_providers()
+    missing = [p for p in providers if p not in available]
+    if missing:
+        print(
+            f"no accelerator here: onnxruntime {ort.__version__} offers {', '.join(available)}; "
+            f"{', '.join(missing)} not available, so the accelerator bench is skipped (it needs a "
+            "GPU and the onnxruntime-gpu wheel)"
+        )
+        return None
+    return (
+        [*providers, "CPUExecutionProvider"]
+        if "CPUExecutionProvider" not in providers
+        else providers
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; prints a table per model."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -281,17 +320,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
     parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument(
+        "--providers", default=None, help="accelerators, e.g. cuda,tensorrt (batch 1, 8, 32)"
+    )
     args = parser.parse_args(argv)
+    providers = None
+    batches = [args.batch]
+    if args.providers:
+        providers = accelerator_providers(args.providers)
+        if providers is None:
+            return 0
+        batches = [1, 8, 32]
     lines = _events(args.frames)
     print(
         f"bench_inference: {len(lines)} events, onnxruntime {ort.__version__}, "
-        f"threads {args.threads or 'default'}"
+        f"threads {args.threads or 'default'}, providers {providers or 'CPU'}"
     )
+    for batch in batches:
+        _bench_all(args, lines, batch, providers)
+    return 0
+
+
+def _bench_all(
+    args: argparse.Namespace, lines: list[bytes], batch: int, providers: list[str] | None
+) -> None:
     common: dict[str, Any] = {
         "lines": lines,
-        "batch": args.batch,
+        "batch": batch,
         "repeats": args.repeats,
         "threads": args.threads,
+        "providers": providers,
     }
     shipped = shipped_spec_path()
     if shipped.is_file():
@@ -308,7 +366,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 name = "dense" if dense else "sparse"
                 path = build_synthetic_yolo(Path(tmp) / f"synthetic-{name}.onnx", dense=dense)
                 bench_model(f"synthetic-yolo-320-{name}", ModelSpec.for_onnx(path), **common)
-    return 0
 
 
 if __name__ == "__main__":

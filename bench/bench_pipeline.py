@@ -9,7 +9,11 @@ Prints, never asserts. For each available model (the shipped detector, and
   next batch, overlapping inference), pre-processing, inference, NMS, statistics, slicing,
   drift, row building and the batched writes into an embedded chDB store;
 - monitoring ms/frame: everything but image decode and inference (statistics + slice + drift +
-  rows + store), on one core.
+  rows + store), on one core;
+- the stage table: CPU ms per frame of each stage, one after the other on the same frames
+  (``time.process_time``, so the onnxruntime threads' CPU counts and another process's does
+  not; median of ``--repeats``), and the pipeline's own overhead per frame beside
+  ``session.run``: every stage but ``session.run``.
 
 Run: ``python bench/bench_pipeline.py [--frames 600]``.
 """
@@ -25,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from streams.config import Settings
+from streams.features import compute_image_stats
+from streams.features.camera_health import CameraHealth
 from streams.inference import Detector, ModelSpec
 from streams.ingest import IngestLimits, RawRecord, decode_frame, parse_event
 from streams.ingest.sources import open_source
@@ -94,12 +100,96 @@ def _pipeline_fps(
     return summary.frames_per_s, statistics.fmean(monitor_ms), store_s * 1000.0 / n
 
 
+STAGES = (
+    "parse + validate (JSON, schema, base64)",
+    "JPEG decode",
+    "pre-processing",
+    "session.run",
+    "decode outputs + NMS + detections",
+    "image statistics + camera health",
+    "slice + drift + rows (the rest of process)",
+    "store flush",
+)
+
+
+def _stage_ms(
+    detector: Detector, records: list[RawRecord], settings: Settings, batch: int
+) -> dict[str, float]:
+    """CPU ms per frame of each stage, run one after the other on the same frames."""
+    limits = IngestLimits.from_settings(settings)
+    n = len(records)
+    spent = dict.fromkeys(STAGES, 0.0)
+    clock = time.process_time
+
+    def timed(stage: str, start: float) -> float:
+        now = clock()
+        spent[stage] += now - start
+        return now
+
+    t = clock()
+    events = [parse_event(r.payload, limits, now=r.received_at) for r in records]
+    t = timed(STAGES[0], t)
+    frames = [decode_frame(e, limits).rgb for e in events]
+    t = timed(STAGES[1], t)
+    health = CameraHealth()
+    for i in range(0, n, batch):
+        t = clock()
+        tensor, transforms = detector.preprocess(frames[i : i + batch], reuse=True)
+        t = timed(STAGES[2], t)
+        outputs = detector.run_raw(tensor)
+        t = timed(STAGES[3], t)
+        detector.postprocess(outputs, transforms)
+        t = timed(STAGES[4], t)
+        for event, rgb in zip(events[i : i + batch], frames[i : i + batch], strict=True):
+            stats = compute_image_stats(rgb)
+            health.observe(event.camera_id, rgb, sharpness=stats.sharpness, contrast=stats.contrast)
+        timed(STAGES[5], t)
+    # the whole of MonitoringPipeline.process, then the store; the rest is what neither of the
+    # stages above measured (slicing, drift, product mix, row building)
+    lab = open_source("simulate:lab?events=200&seed=3")
+    reference = build_reference(lab.events, detector, settings)
+    pipeline = MonitoringPipeline(settings, detector, reference)
+    with tempfile.TemporaryDirectory() as tmp, ClickHouseStore.open(f"chdb://{tmp}/s") as store:
+        store.apply_schema()
+        writer = BatchWriter(store, settings.store.flush_rows, settings.store.flush_interval_s)
+        whole = flush = 0.0
+        for i in range(0, n, batch):
+            t = clock()
+            out = pipeline.process(records[i : i + batch])
+            u = clock()
+            writer.add_many(out.records())
+            writer.maybe_flush()
+            whole += u - t
+            flush += clock() - u
+        t = clock()
+        writer.flush()
+        flush += clock() - t
+    spent[STAGES[6]] = max(0.0, whole - sum(spent[s] for s in STAGES[:6]))
+    spent[STAGES[7]] = flush
+    return {stage: seconds * 1000.0 / n for stage, seconds in spent.items()}
+
+
+def print_stage_table(runs: list[dict[str, float]]) -> None:
+    """The stage table (medians over runs) and the own overhead beside ``session.run``."""
+    median = {s: statistics.median(r[s] for r in runs) for s in STAGES}
+    print(f"  stage (CPU ms/frame, median of {len(runs)})")
+    for stage in STAGES:
+        print(f"    {stage:<44} {median[stage]:7.3f}")
+    total = sum(median.values())
+    run = median["session.run"]
+    print(f"    {'total':<44} {total:7.3f}")
+    print(f"  own overhead per frame {total - run:7.3f} ms beside session.run {run:.3f} ms")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print the pipeline benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each path")
+    parser.add_argument(
+        "--stages-only", action="store_true", help="print only the stage table (CPU time)"
+    )
     args = parser.parse_args(argv)
     records = _records(args.frames)
     models: list[tuple[str, str | None]] = [("shipped linewatch-defects", None)]
@@ -113,6 +203,12 @@ def main(argv: list[str] | None = None) -> None:
         # the YOLO-class graph has no class names (no metadata): a spec of it names them class_<i>
         detector = Detector.load(ModelSpec.for_onnx(model) if model else None, settings=settings)
         batch = detector.max_batch_size or args.batch  # a static-batch graph runs its own size
+        print(f"\n== {label} (batch {batch})")
+        print_stage_table(
+            [_stage_ms(detector, records, settings, batch) for _ in range(args.repeats)]
+        )
+        if args.stages_only:
+            continue
         # raw and pipeline alternate, args.repeats times each; medians absorb machine noise
         raws, runs = [], []
         for _ in range(args.repeats):
@@ -122,7 +218,6 @@ def main(argv: list[str] | None = None) -> None:
         fps = statistics.median(r[0] for r in runs)
         monitor_ms = statistics.median(r[1] for r in runs)
         store_ms = statistics.median(r[2] for r in runs)
-        print(f"\n== {label} (batch {batch})")
         print(f"  raw onnxruntime        {raw:8.1f} frames/s  (median of {args.repeats})")
         print(f"  linewatch pipeline     {fps:8.1f} frames/s  -> {fps / raw:6.1%} of raw")
         print(

@@ -14,20 +14,20 @@ pydantic_core._pydantic_core.ValidationError: ...
 
 from __future__ import annotations
 
-import base64
 import binascii
 import math
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+import pybase64
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    field_validator,
+    PrivateAttr,
     model_validator,
 )
 
@@ -85,11 +85,20 @@ class _Strict(BaseModel):
 
 
 class ImagePayload(_Strict):
-    """The frame: inline base64 ``data`` with its ``encoding``, or a ``uri`` (``file://``)."""
+    """The frame: inline base64 ``data`` with its ``encoding``, or a ``uri`` (``file://``).
+
+    ``data`` is base64-decoded once, during validation (an invalid string is a validation
+    error); :meth:`image_bytes` hands out those bytes, so no later stage decodes it again.
+
+    >>> p = ImagePayload.model_validate({"encoding": "jpeg", "data": "/9j/"})
+    >>> p.image_bytes(), p.encoded_size()
+    (b'\\xff\\xd8\\xff', 3)
+    """
 
     encoding: ImageEncoding | None = None
     data: str | None = Field(None, description="Base64 of the encoded image bytes.")
     uri: str | None = Field(None, description="file:///absolute/path.jpg")
+    _bytes: bytes | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _one_source(self) -> ImagePayload:
@@ -99,31 +108,34 @@ class ImagePayload(_Strict):
             raise ValueError("image 'data' needs an 'encoding' ('jpeg' or 'png')")
         if self.uri is not None and not self.uri.startswith("file://"):
             raise ValueError(f"image uri must be a file:// uri, got {self.uri[:40]!r}")
+        if self.data is not None:
+            self._bytes = _b64decode(self.data)
         return self
 
-    @field_validator("data")
-    @classmethod
-    def _base64(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            if _looks_like_path(value):
-                raise ValueError(
-                    "image data holds a file path, not base64 bytes: give the file as "
-                    '"uri": "file:///data/frames/a.jpg" instead (an absolute path under '
-                    "LINEWATCH_INGEST__IMAGE_ROOTS)"
-                ) from exc
-            raise ValueError(f"image data is not valid base64 ({exc})") from exc
-        return value
+    def image_bytes(self) -> bytes | None:
+        """The decoded ``data`` (``None`` for a ``uri``): decoded at validation, kept."""
+        if self._bytes is None and self.data is not None:  # built without validation
+            self._bytes = _b64decode(self.data)
+        return self._bytes
 
     def encoded_size(self) -> int:
-        """Size in bytes of the decoded ``data`` (0 for a ``uri``), without decoding it."""
-        if self.data is None:
-            return 0
-        pad = self.data[-2:].count("=")
-        return len(self.data) * 3 // 4 - pad
+        """Size in bytes of the decoded ``data`` (0 for a ``uri``)."""
+        raw = self.image_bytes()
+        return 0 if raw is None else len(raw)
+
+
+def _b64decode(value: str) -> bytes:
+    """Strict base64 (pybase64: SIMD, ~10x the standard library's speed on a frame)."""
+    try:
+        return pybase64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        if _looks_like_path(value):
+            raise ValueError(
+                "image data holds a file path, not base64 bytes: give the file as "
+                '"uri": "file:///data/frames/a.jpg" instead (an absolute path under '
+                "LINEWATCH_INGEST__IMAGE_ROOTS)"
+            ) from exc
+        raise ValueError(f"image data is not valid base64 ({exc})") from exc
 
 
 class Lighting(_Strict):

@@ -416,6 +416,14 @@ class WorkerSettings(_Group):
         description="Worker write-behind: flush once the oldest pending row is this old (time "
         "trigger; bounds produce-to-row latency). Offsets are committed only after the flush.",
     )
+    commit_interval_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="How often the worker commits the offsets of flushed and acknowledged events "
+        "to Kafka (Faust's broker_commit_interval, 2.8 s by default there): the consumer "
+        "group's lag reaches 0 at most this long after the last flush.",
+    )
     write_attempts: int = Field(
         3,
         gt=0,
@@ -458,7 +466,8 @@ class InferenceSettings(_Group):
         None,
         gt=0,
         le=1024,
-        description="onnxruntime intra-op threads; None: onnxruntime's default.",
+        description="onnxruntime intra-op threads; None: the cores this process may use (CPU "
+        "affinity and cgroup quota) less one for the decode thread, at least 1.",
     )
     providers: list[str] | None = Field(
         None, description='onnxruntime execution providers, e.g. ["CPUExecutionProvider"].'
@@ -518,6 +527,21 @@ class IngestSettings(_Group):
         le=4096,
         description="Smallest accepted frame side in pixels; smaller frames (e.g. 1x1) are dead "
         "letters 'image_too_small'.",
+    )
+    max_jpeg_scans: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Most scans a JPEG frame may hold (1 for baseline, about 10 for progressive; "
+        "each scan is one more pass over the frame), counted before decoding; more are dead "
+        "letters 'image_too_costly'.",
+    )
+    max_decode_ms: float = Field(
+        1000.0,
+        gt=0,
+        le=600_000,
+        description="CPU time one frame's decode may take (measured on the decoding thread); "
+        "a frame over it is a dead letter 'image_too_costly'.",
     )
     image_roots: list[str] = Field(
         default_factory=list,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
 
@@ -89,3 +90,49 @@ def test_preprocessor_resizes_content() -> None:
 def test_preprocessor_rejects_non_rgb_frames() -> None:
     with pytest.raises(ValueError, match="uint8 RGB"):
         Preprocessor(input_size=(8, 8))([np.zeros((8, 8), np.uint8)])
+
+
+def _reference_tensor(p: Preprocessor, frames: list[np.ndarray], rows: int) -> np.ndarray:
+    """The plain way: a uint8 canvas of pad colour, frames pasted in, then normalised."""
+    iw, ih = p.input_size
+    canvas = np.full((rows, ih, iw, 3), p.pad_value if p.letterbox else 0, dtype=np.uint8)
+    canvas[len(frames) :] = 0
+    for i, frame in enumerate(frames):
+        t = LetterboxTransform.fit(
+            frame_size=(frame.shape[1], frame.shape[0]),
+            input_size=p.input_size,
+            letterbox=p.letterbox,
+        )
+        nw, nh = t.resized_size
+        placed = frame
+        if (nw, nh) != (frame.shape[1], frame.shape[0]):
+            placed = np.asarray(Image.fromarray(frame).resize((nw, nh), Image.Resampling.BILINEAR))
+        canvas[i, t.pad_y : t.pad_y + nh, t.pad_x : t.pad_x + nw] = placed
+    src = canvas[..., ::-1] if p._reverse else canvas
+    if p.layout == "NCHW":
+        src = src.transpose(0, 3, 1, 2)
+    out = np.multiply(src, p._mul, dtype=np.float32)
+    out += p._add
+    return out
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("order", ["RGB", "BGR"])
+def test_reused_tensor_equals_a_fresh_canvas_whatever_came_before(layout: str, order: str) -> None:
+    rng = np.random.default_rng(5)
+    p = Preprocessor(
+        input_size=(64, 48),
+        layout=layout,  # type: ignore[arg-type]
+        channel_order=order,  # type: ignore[arg-type]
+        mean=(0.4, 0.5, 0.6),
+        std=(0.2, 0.3, 0.4),
+    )
+    out = None
+    # frames of other shapes pass through the same tensor: no stale pixel may survive
+    for shapes in ([(48, 64), (30, 64)], [(20, 10), (48, 64)], [(60, 30)], [(48, 64), (9, 70)]):
+        frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
+        tensor, _ = p(frames, batch_size=3, out=out)
+        assert np.array_equal(tensor, _reference_tensor(p, frames, 3))
+        if out is not None:
+            assert tensor is out  # filled in place, not reallocated
+        out = tensor

@@ -10,6 +10,7 @@ import pytest
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.inference import Detector
+from streams.inference.threads import default_intra_op_threads
 from streams.runners.stream_worker import StreamWorker
 from tests.console import clean_env, run_linewatch
 
@@ -17,7 +18,8 @@ MISSING_PROVIDER = '["TensorrtExecutionProvider"]'
 
 
 def test_detector_uses_the_settings_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LINEWATCH_INFERENCE__THREADS", "3")  # the environment is not read here
+    # the environment is not read here (a count no default gives)
+    monkeypatch.setenv("LINEWATCH_INFERENCE__THREADS", str(default_intra_op_threads() + 2))
     options = Detector.load(None, settings=Settings(inference={"threads": 1}))
     assert options._session.get_session_options().intra_op_num_threads == 1
     explicit = Detector.load(
@@ -25,7 +27,9 @@ def test_detector_uses_the_settings_it_is_given(monkeypatch: pytest.MonkeyPatch)
     )
     assert explicit._session.get_session_options().intra_op_num_threads == 2
     default = Detector.load(None)
-    assert default._session.get_session_options().intra_op_num_threads == 0  # onnxruntime's
+    # not the environment's: the cores this process may use, less one for the decode thread
+    threads = default._session.get_session_options().intra_op_num_threads
+    assert threads == default_intra_op_threads()
 
 
 def test_unavailable_provider_is_an_error_not_a_silent_cpu_fallback() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from streams.inference.export_metadata import DETECT_TASK, ExportMetadata, read_
 from streams.inference.nms import nms, valid_boxes
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
 from streams.inference.spec import ModelSpec, load_spec
+from streams.inference.threads import default_intra_op_threads
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -143,6 +145,8 @@ class Detector:
         self._names = list(names)
         self._metadata = metadata or ExportMetadata()
         self._warned_invalid = False
+        self._buffers = threading.local()
+        """Per thread, the last input tensor: :meth:`detect_counted` fills it again in place."""
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -162,7 +166,9 @@ class Detector:
         ``class_<i>``.
 
         Threads and providers default to ``settings`` (``LINEWATCH_INFERENCE__THREADS`` /
-        ``LINEWATCH_INFERENCE__PROVIDERS``) when given, else onnxruntime's defaults on the CPU;
+        ``LINEWATCH_INFERENCE__PROVIDERS``) when given; threads not set anywhere are
+        :func:`~streams.inference.threads.default_intra_op_threads` (the cores this process may
+        use, less one for the decode thread), providers the CPU's;
         the settings are never read from the environment here: the entry point passes them.
         """
         if model is None:
@@ -200,6 +206,8 @@ class Detector:
                     f"(available: {', '.join(ort.get_available_providers())}); fix "
                     "LINEWATCH_INFERENCE__PROVIDERS or install the onnxruntime build that has them"
                 )
+        if intra_op_num_threads is None:
+            intra_op_num_threads = default_intra_op_threads()
         session = _session(spec.onnx, intra_op_num_threads, providers or ["CPUExecutionProvider"])
         return cls._from_session(spec, session, require_names=bare)
 
@@ -344,10 +352,21 @@ class Detector:
         return self._static_batch
 
     def preprocess(
-        self, frames: Sequence[npt.NDArray[np.uint8]]
+        self, frames: Sequence[npt.NDArray[np.uint8]], *, reuse: bool = False
     ) -> tuple[npt.NDArray[np.floating[Any]], list[LetterboxTransform]]:
-        """Frames → one input tensor (padded up to a static batch size) and their transforms."""
-        return self._preprocess(frames, batch_size=self._static_batch)
+        """Frames → one input tensor (padded up to a static batch size) and their transforms.
+
+        ``reuse=True`` fills this thread's input tensor of the last batch of the same shape
+        instead of a new one: the tensor is valid until this thread's next ``reuse`` call
+        (:meth:`detect_counted` runs each batch at once, so it reuses).
+        """
+        if not reuse:
+            return self._preprocess(frames, batch_size=self._static_batch)
+        tensor, transforms = self._preprocess(
+            frames, batch_size=self._static_batch, out=getattr(self._buffers, "input", None)
+        )
+        self._buffers.input = tensor
+        return tensor, transforms
 
     def run_raw(self, tensor: npt.NDArray[np.floating[Any]]) -> list[npt.NDArray[Any]]:
         """One onnxruntime run on a ready input tensor → all outputs, in graph order."""
@@ -426,7 +445,7 @@ class Detector:
         counts: list[tuple[int, int]] = []
         for start in range(0, len(frames), step):
             chunk = frames[start : start + step]
-            tensor, transforms = self.preprocess(chunk)
+            tensor, transforms = self.preprocess(chunk, reuse=True)
             found, chunk_counts = self._postprocess(self.run_raw(tensor), transforms)
             results.extend(found)
             counts.extend(chunk_counts)

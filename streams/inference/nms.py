@@ -120,19 +120,18 @@ def nms(
             break
         idx, later = live[:_BLOCK], live[_BLOCK:]
         over = _overlaps(b[idx], areas[idx], b[idx], areas[idx], iou_threshold)
-        suppressed = np.zeros(idx.size, dtype=bool)
+        # the greedy walk on Python integers: row i of ``over`` as a bit mask, read only for
+        # the boxes kept (a few per frame), so each step is an integer test, not a numpy call
+        rows = np.packbits(over, axis=1, bitorder="little")
+        suppressed = 0
         chosen = []
-        i = 0
-        while True:
+        for i in range(idx.size):
+            if suppressed >> i & 1:
+                continue
             chosen.append(i)
             if kept + len(chosen) >= max_detections:
                 break
-            suppressed |= over[i]
-            rest = suppressed[i + 1 :]
-            j = int(rest.argmin()) if rest.size else 0
-            if rest.size == 0 or rest[j]:
-                break  # everything after i is suppressed
-            i += 1 + j
+            suppressed |= int.from_bytes(rows[i].tobytes(), "little")
         winners = idx[chosen]
         keep.append(winners)
         kept += len(chosen)

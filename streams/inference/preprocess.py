@@ -108,20 +108,31 @@ class Preprocessor:
         shape = (1, 3, 1, 1) if layout == "NCHW" else (1, 1, 1, 3)
         self._mul: npt.NDArray[np.float32] = mul.reshape(shape)
         self._add: npt.NDArray[np.float32] = add.reshape(shape)
+        pad = np.float32(pad_value) * mul + add  # the pad colour after normalisation
+        self._pad: npt.NDArray[np.float32] = pad.reshape(shape)[0].astype(np.float32)
 
     def __call__(
-        self, frames: Sequence[npt.NDArray[np.uint8]], batch_size: int | None = None
+        self,
+        frames: Sequence[npt.NDArray[np.uint8]],
+        batch_size: int | None = None,
+        *,
+        out: FloatArray | None = None,
     ) -> tuple[FloatArray, list[LetterboxTransform]]:
-        """Batch ``frames`` (zero-padded to ``batch_size`` if given) → ``(tensor, transforms)``."""
+        """Batch ``frames`` (zero-padded to ``batch_size`` if given) → ``(tensor, transforms)``.
+
+        ``out``: a float32 tensor of the batch's shape to fill instead of a new one (the
+        detector reuses one per thread: no allocation and no page faults per batch). Each frame
+        is cast into its place in the tensor and scaled there, in one pass each; the letterbox
+        bars get the normalised ``pad_value``.
+        """
         iw, ih = self.input_size
         n = len(frames)
         rows = max(n, batch_size or 0)
-        if self.letterbox:
-            canvas = np.full((rows, ih, iw, 3), self.pad_value, dtype=np.uint8)
-        else:
-            canvas = np.empty((rows, ih, iw, 3), dtype=np.uint8)
-        if rows > n:
-            canvas[n:] = 0
+        shape = (rows, 3, ih, iw) if self.layout == "NCHW" else (rows, ih, iw, 3)
+        if out is None or out.shape != shape or out.dtype != np.float32:
+            out = np.empty(shape, dtype=np.float32)
+        if rows > n:  # a static batch's unused rows: black frames, normalised like the rest
+            out[n:] = self._add
         transforms = []
         for i, frame in enumerate(frames):
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -133,6 +144,7 @@ class Preprocessor:
             t = LetterboxTransform.fit(
                 frame_size=(fw, fh), input_size=self.input_size, letterbox=self.letterbox
             )
+            transforms.append(t)
             nw, nh = t.resized_size
             if (nw, nh) == (fw, fh):
                 resized = frame
@@ -140,21 +152,44 @@ class Preprocessor:
                 resized = np.asarray(
                     Image.fromarray(frame).resize((nw, nh), Image.Resampling.BILINEAR)
                 )
-            canvas[i, t.pad_y : t.pad_y + nh, t.pad_x : t.pad_x + nw] = resized
-            transforms.append(t)
-        return self._normalise(canvas), transforms
-
-    def _normalise(self, canvas: npt.NDArray[np.uint8]) -> FloatArray:
-        src = canvas[..., ::-1] if self._reverse else canvas
-        if self.layout == "NCHW":
-            src = src.transpose(0, 3, 1, 2)
-        out = np.empty(src.shape, dtype=np.float32)
-        if self._uniform_mul is not None:
-            np.multiply(src, np.float32(self._uniform_mul), out=out)
-        else:
-            np.multiply(src, self._mul, out=out)
-        if self._add_needed:
-            out += self._add
+            self._place(out[i], resized, t)
         if self.dtype != np.float32:
-            return out.astype(self.dtype)
-        return out
+            return out.astype(self.dtype), transforms
+        return out, transforms
+
+    def _place(
+        self, slot: FloatArray, resized: npt.NDArray[np.uint8], t: LetterboxTransform
+    ) -> None:
+        """Normalise one resized frame into its batch slot, and fill the letterbox bars."""
+        nw, nh = t.resized_size
+        src = resized[..., ::-1] if self._reverse else resized
+        if self.layout == "NCHW":
+            src = src.transpose(2, 0, 1)
+            inner = slot[:, t.pad_y : t.pad_y + nh, t.pad_x : t.pad_x + nw]
+        else:
+            inner = slot[t.pad_y : t.pad_y + nh, t.pad_x : t.pad_x + nw]
+        mul, add = self._mul[0], self._add[0]
+        if inner.shape != slot.shape:  # letterbox bars: the pad colour, normalised
+            self._fill_bars(slot, t)
+        inner[...] = src  # uint8 -> float32 cast, laid out
+        if self._uniform_mul is not None:
+            inner *= np.float32(self._uniform_mul)
+        else:
+            inner *= mul
+        if self._add_needed:
+            inner += add
+
+    def _fill_bars(self, slot: FloatArray, t: LetterboxTransform) -> None:
+        """The pad colour around the frame's place (not under it: the frame overwrites that)."""
+        nw, nh = t.resized_size
+        x0, y0, x1, y1 = t.pad_x, t.pad_y, t.pad_x + nw, t.pad_y + nh
+        if self.layout == "NCHW":
+            slot[:, :y0] = self._pad
+            slot[:, y1:] = self._pad
+            slot[:, y0:y1, :x0] = self._pad
+            slot[:, y0:y1, x1:] = self._pad
+        else:
+            slot[:y0] = self._pad
+            slot[y1:] = self._pad
+            slot[y0:y1, :x0] = self._pad
+            slot[y0:y1, x1:] = self._pad

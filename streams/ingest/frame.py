@@ -6,7 +6,6 @@ Fetching a file is :mod:`streams.ingest.files`'s; decoding the bytes is
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +33,9 @@ class DecodedFrame:
 def decode_frame(event: CameraEvent, limits: IngestLimits = _DEFAULT_LIMITS) -> DecodedFrame:
     """Fetch (inline, or an allowed ``file://``) and decode the event's frame within ``limits``."""
     image = event.image
-    if image.data is not None:
-        raw = base64.b64decode(image.data)
+    inline = image.image_bytes()  # base64-decoded once, when the event was validated
+    if inline is not None:
+        raw = inline
         if len(raw) > limits.max_image_bytes:
             raise EventRejected(
                 "image_too_large",

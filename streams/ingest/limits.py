@@ -41,6 +41,8 @@ class IngestLimits:
     max_image_bytes: int = 4 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
     min_image_side: int = 8
+    max_jpeg_scans: int = 100
+    max_decode_ms: float = 1000.0
     image_roots: tuple[ImageRoot, ...] = ()
     captured_at_min: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     captured_at_max_ahead: timedelta = timedelta(days=1)
@@ -58,6 +60,8 @@ class IngestLimits:
             max_image_bytes=settings.ingest.max_image_bytes,
             max_image_pixels=settings.ingest.max_image_pixels,
             min_image_side=settings.ingest.min_image_side,
+            max_jpeg_scans=settings.ingest.max_jpeg_scans,
+            max_decode_ms=settings.ingest.max_decode_ms,
             image_roots=tuple(ImageRoot.open(root) for root in settings.ingest.image_roots),
             captured_at_min=settings.ingest.captured_at_min,
             captured_at_max_ahead=timedelta(seconds=settings.ingest.captured_at_max_ahead_s),

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.tables import TableManager
 from faust.web import Request, Response, View
 
 from streams.config import Settings
@@ -78,6 +79,21 @@ async def _reachable(addresses: list[tuple[str, int]], timeout_s: float = 2.0) -
     return False
 
 
+class _NoTablesManager(TableManager):
+    """Faust's table manager without its fixed one-second sleep at start.
+
+    Faust sleeps 1 s before starting table recovery so that tables declared late can still be
+    registered; the app declares no table (``store="memory://"``, state lives in the store), so
+    the sleep only delays the consumer's subscription, and the first event, by a second.
+    """
+
+    async def on_start(self) -> None:
+        """Start recovery at once (Faust's own ``on_start`` minus ``sleep(1.0)``)."""
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 def data_dir(settings: Settings) -> Path:
     """The worker's Faust data directory, created with its parents (any current directory)."""
     path = Path(settings.worker.data_dir).expanduser()
@@ -113,6 +129,8 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
         datadir=str(datadir),
         store="memory://",
         stream_wait_empty=False,
+        TableManager=_NoTablesManager,
+        broker_commit_interval=settings.worker.commit_interval_s,
     )
     events_topic = app.topic(settings.kafka.topic_events, value_type=bytes, key_type=bytes)
     labels_topic = app.topic(settings.kafka.topic_labels, value_type=bytes, key_type=bytes)

@@ -683,9 +683,9 @@ class ClickHouseStore:
         """
         if not fresh:
             return
-        columns = list(model.model_fields)
-        rows = [[getattr(r, c) for c in columns] for r in fresh]
-        self._insert_values(model, rows, [r.key() for r in fresh], result)
+        names = list(model.model_fields)
+        columns = [[getattr(r, c) for r in fresh] for c in names]  # columnar: no transpose
+        self._insert_values(model, columns, [r.key() for r in fresh], result, by_column=True)
 
     def insert_new_rows(self, model: type[StoreRecord], rows: Sequence[Sequence[object]]) -> int:
         """Write plain rows (one value per field of ``model``, in field order) whose keys the
@@ -712,9 +712,15 @@ class ClickHouseStore:
         rows: Sequence[Sequence[object]],
         keys: Sequence[tuple[object, ...]],
         result: WriteResult,
+        *,
+        by_column: bool = False,
     ) -> None:
-        """One ``INSERT`` of ``rows`` (values in field order) with the token of their ``keys``."""
-        if not rows:
+        """One ``INSERT`` of ``rows`` (values in field order) with the token of their ``keys``.
+
+        ``by_column``: ``rows`` holds one list per field instead (clickhouse-connect then skips
+        turning rows into columns; its store flush row in ``bench/bench_pipeline.py``).
+        """
+        if not rows or not keys:
             return
         columns = list(model.model_fields)
         token = stable_id(model.__table__, *sorted(keys, key=repr))
@@ -723,13 +729,14 @@ class ClickHouseStore:
                 f"{DATABASE}.{model.__table__}",
                 rows,
                 column_names=columns,
+                column_oriented=by_column,
                 settings={
                     "insert_deduplication_token": token,
                     "max_partitions_per_insert_block": 0,
                 },
             )
         except (ClickHouseError, OSError) as exc:
-            failure = self._failure(exc, f"write {len(rows)} rows to {model.__table__}")
+            failure = self._failure(exc, f"write {len(keys)} rows to {model.__table__}")
             if isinstance(failure, StoreUnavailable):
                 raise failure from exc
             raise StoreWriteError(
@@ -742,4 +749,4 @@ class ClickHouseStore:
                 f"ClickHouse could not write {len(keys)} rows to {model.__table__}: a value does "
                 f"not fit its column ({_reason(exc)}); nothing of this table was written"
             ) from exc
-        result.written[model.__table__] += len(rows)
+        result.written[model.__table__] += len(keys)
