@@ -1,5 +1,5 @@
 """StreamWorker without Kafka: write-behind, skip-on-replay, warm partitions, retries that never
-duplicate, poison events bisected out."""
+duplicate, poison events bisected out, a partition's state handed over through its snapshot."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from schemas.records import DriftEventRecord, MonitorSnapshotRecord
 from streams.config import Settings
+from streams.drift.cause import CAMERA_SIGNALS
+from streams.drift.product_mix import PRODUCT_MIX_SIGNAL
 from streams.ingest import RawRecord
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
 from streams.sinks import ClickHouseStore
+from tests.belt_world import belt_records
 from tests.test_store_samples import detection, frame
 
 
@@ -135,3 +139,76 @@ def test_retry_after_a_partial_write_looks_keys_up_again(worker: StreamWorker) -
     worker.write([frame(1), frame(2), detection(1, 0)], known_new=True)
     assert sleeps == [0.5]
     assert (_count(store, "frames"), _count(store, "detections")) == (2, 1)
+
+
+def _stored(store: ClickHouseStore, table: str, key: str) -> list[tuple[object, ...]]:
+    rows = store.query(f"SELECT * FROM linewatch.{table} FINAL ORDER BY {key}").result_rows
+    return [tuple(r) for r in rows]
+
+
+def _run(worker: StreamWorker, records: list[KafkaRecord]) -> list[DriftEventRecord]:
+    """Micro-batches of 16 events, a flush after every second one."""
+    drift: list[DriftEventRecord] = []
+    for k in range(0, len(records), 16):
+        worker.process(records[k : k + 16])
+        if k % 32 == 16 or k + 16 >= len(records):
+            drift += worker.flush().drift_events
+    return drift
+
+
+def test_a_revoked_partition_continues_in_a_fresh_worker_as_if_it_never_stopped(
+    tmp_path: Path,
+) -> None:
+    split = 320  # inside the fault episode that starts at 240: after its first alarms
+    events = [
+        KafkaRecord(raw, partition=3, offset=i)
+        for i, raw in enumerate(belt_records(480, fault_at=240))
+    ]
+    one = StreamWorker.create(Settings(store={"dsn": f"chdb://{tmp_path / 'one'}"}))
+    try:
+        straight = _run(one, events)
+        expected = _stored(one.store, "drift_events", "drift_id")
+        gaps = _stored(one.store, "reference_gap", "gap_id")
+        frames = _count(one.store, "frames")
+    finally:
+        one.close()
+    assert {d.signal for d in straight[-10:]} & CAMERA_SIGNALS
+    assert any(d.signal == PRODUCT_MIX_SIGNAL for d in straight)
+
+    settings = Settings(store={"dsn": f"chdb://{tmp_path / 'two'}"})
+    first = StreamWorker.create(settings)
+    try:
+        handed = _run(first, events[:split])
+        first.revoke({3})  # after its flush: the partition goes to another worker
+    finally:
+        first.close()
+    second = StreamWorker.create(settings)
+    try:
+        state = second.partitions.state(3)
+        assert second.partitions.committed[3] == split - 1  # resumed from the snapshot
+        assert state.camera_health.cameras == 4
+        # a redelivery of what the first worker stored is skipped, the rest continues
+        handed += _run(second, events[split - 40 :])
+        assert handed == straight
+        assert _stored(second.store, "drift_events", "drift_id") == expected
+        assert _stored(second.store, "reference_gap", "gap_id") == gaps
+        assert _count(second.store, "frames") == frames == len(events)
+    finally:
+        second.close()
+
+
+def test_a_snapshot_of_another_format_starts_the_partition_cold_after_its_offset(
+    worker: StreamWorker,
+) -> None:
+    old = MonitorSnapshotRecord(
+        group_id=worker.partitions.group_id,
+        topic=worker.partitions.topic,
+        partition=5,
+        offset=41,
+        snapshot="eyJ2ZXJzaW9uIjogMX0=",  # base64 of a version-1 snapshot, as rows before 2 were
+        saved_at=datetime.now(UTC),
+    )
+    worker.store.insert([old])
+    state = worker.partitions.state(5)
+    assert state.monitor.slice_count == 0 and state.camera_health.cameras == 0
+    assert worker.partitions.already_stored(5, 41) and not worker.partitions.already_stored(5, 42)
