@@ -3,7 +3,8 @@
 decode → batched inference → image statistics → slice → drift → rows for the store.
 Decoding, inference and the per-frame statistics and signals are
 :class:`~streams.describe.FrameDescriber`'s (the same path the lab reference and
-``linewatch detect`` take); this module adds slicing, drift and the store rows. The embedded
+``linewatch detect`` take); this module adds camera health, slicing, drift and the store rows,
+with the state they keep in a :class:`~streams.drift.partition_state.PartitionState`. The embedded
 runner and the Faust agents both call :meth:`MonitoringPipeline.process` (or its two halves,
 :meth:`~MonitoringPipeline.prepare` and :meth:`~MonitoringPipeline.complete`), so a test of this
 class covers both paths.
