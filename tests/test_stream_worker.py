@@ -156,43 +156,68 @@ def _run(worker: StreamWorker, records: list[KafkaRecord]) -> list[DriftEventRec
     return drift
 
 
-def test_a_revoked_partition_continues_in_a_fresh_worker_as_if_it_never_stopped(
-    tmp_path: Path,
-) -> None:
-    split = 320  # inside the fault episode that starts at 240: after its first alarms
-    events = [
-        KafkaRecord(raw, partition=3, offset=i)
-        for i, raw in enumerate(belt_records(480, fault_at=240))
-    ]
-    one = StreamWorker.create(Settings(store={"dsn": f"chdb://{tmp_path / 'one'}"}))
+SPLIT = 320
+"""Inside the belt's fault episode (from event 240 on): after its first alarms."""
+
+Rows = list[tuple[object, ...]]
+
+
+@pytest.fixture(scope="module")
+def belt_events() -> list[KafkaRecord]:
+    records = belt_records(480, fault_at=240)
+    return [KafkaRecord(raw, partition=3, offset=i) for i, raw in enumerate(records)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(
+    belt_events: list[KafkaRecord], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[DriftEventRecord], Rows, Rows]:
+    """One worker on every event: its published drift events, stored drift events and gaps."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    one = StreamWorker.create(Settings(store={"dsn": f"chdb://{folder / 'store'}"}))
     try:
-        straight = _run(one, events)
-        expected = _stored(one.store, "drift_events", "drift_id")
-        gaps = _stored(one.store, "reference_gap", "gap_id")
-        frames = _count(one.store, "frames")
+        drift = _run(one, belt_events)
+        assert _count(one.store, "frames") == len(belt_events)
+        stored = _stored(one.store, "drift_events", "drift_id")
+        return drift, stored, _stored(one.store, "reference_gap", "gap_id")
     finally:
         one.close()
+
+
+@pytest.mark.parametrize("stop", ["revoked", "killed"])
+def test_a_partition_continues_in_a_fresh_worker_as_if_it_never_stopped(
+    stop: str,
+    belt_events: list[KafkaRecord],
+    uninterrupted: tuple[list[DriftEventRecord], Rows, Rows],
+    tmp_path: Path,
+) -> None:
+    """``revoked``: the partition moves after a flush. ``killed``: the worker also processed
+    events it never flushed (lost as in a SIGKILL); the next worker re-reads them."""
+    straight, drift_rows, gaps = uninterrupted
     assert {d.signal for d in straight[-10:]} & CAMERA_SIGNALS
     assert any(d.signal == PRODUCT_MIX_SIGNAL for d in straight)
-
-    settings = Settings(store={"dsn": f"chdb://{tmp_path / 'two'}"})
+    settings = Settings(store={"dsn": f"chdb://{tmp_path / 'store'}"})
     first = StreamWorker.create(settings)
     try:
-        handed = _run(first, events[:split])
-        first.revoke({3})  # after its flush: the partition goes to another worker
+        handed = _run(first, belt_events[:SPLIT])
+        if stop == "revoked":
+            first.revoke({3})
+        else:
+            lost = first.process(belt_events[SPLIT : SPLIT + 32])  # pending, never written
+            assert lost.frames and first.pending_rows
     finally:
         first.close()
     second = StreamWorker.create(settings)
     try:
         state = second.partitions.state(3)
-        assert second.partitions.committed[3] == split - 1  # resumed from the snapshot
+        assert second.partitions.committed[3] == SPLIT - 1  # resumed from the snapshot
         assert state.camera_health.cameras == 4
-        # a redelivery of what the first worker stored is skipped, the rest continues
-        handed += _run(second, events[split - 40 :])
+        # redelivered from before the snapshot: what the first worker stored is skipped
+        handed += _run(second, belt_events[SPLIT - 40 :])
         assert handed == straight
-        assert _stored(second.store, "drift_events", "drift_id") == expected
+        assert _stored(second.store, "drift_events", "drift_id") == drift_rows
         assert _stored(second.store, "reference_gap", "gap_id") == gaps
-        assert _count(second.store, "frames") == frames == len(events)
+        assert _count(second.store, "frames") == len(belt_events)
     finally:
         second.close()
 
