@@ -16,6 +16,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("bench_pipeline.py", []),
     ("bench_kafka.py", []),
     ("bench_report.py", ["--frames", "1000000"]),
+    ("bench_snapshot.py", []),
 ]
 
 

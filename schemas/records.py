@@ -305,10 +305,10 @@ class LabelRecord(StoreRecord):
 
 
 class MonitorSnapshotRecord(StoreRecord):
-    """Drift state of one Kafka partition up to ``offset`` (table ``monitor_snapshots``).
+    """State of one Kafka partition up to ``offset`` (table ``monitor_snapshots``).
 
-    ``snapshot``: base64 of the versioned JSON of :mod:`streams.drift.state` (older rows: a
-    version-1 pickle, converted on restore without unpickling arbitrary objects).
+    ``snapshot``: the versioned JSON of :mod:`streams.drift.state` (a ``PartitionSnapshot``:
+    drift monitor, camera health, product mix and cause memory), stored as text.
     """
 
     __table__ = "monitor_snapshots"

@@ -120,7 +120,8 @@ class DescribedFrame:
         self._threshold = operating_threshold
         self._review_band = review_band
         self.camera: dict[str, float | None] = {}
-        """Camera-health signals, set by a describer that tracks cameras (else empty)."""
+        """Camera-health signals, set by a describer that tracks cameras or by the pipeline from
+        the partition's state (else empty)."""
 
     @property
     def raw(self) -> RawRecord:
@@ -139,8 +140,8 @@ class DescribedFrame:
 
     @cached_property
     def signals(self) -> dict[str, float]:
-        """Every drift signal of the frame: image statistics, detector outputs and, where the
-        describer tracks cameras, the camera-health signals that are defined for this frame."""
+        """Every drift signal of the frame: image statistics, detector outputs and, where
+        :attr:`camera` was set, the camera-health signals that are defined for this frame."""
         out = frame_signals(self.stats, self.detections, self._threshold, self._review_band)
         out.update({k: v for k, v in self.camera.items() if v is not None})
         return out

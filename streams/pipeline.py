@@ -3,7 +3,8 @@
 decode → batched inference → image statistics → slice → drift → rows for the store.
 Decoding, inference and the per-frame statistics and signals are
 :class:`~streams.describe.FrameDescriber`'s (the same path the lab reference and
-``linewatch detect`` take); this module adds slicing, drift and the store rows. The embedded
+``linewatch detect`` take); this module adds camera health, slicing, drift and the store rows,
+with the state they keep in a :class:`~streams.drift.partition_state.PartitionState`. The embedded
 runner and the Faust agents both call :meth:`MonitoringPipeline.process` (or its two halves,
 :meth:`~MonitoringPipeline.prepare` and :meth:`~MonitoringPipeline.complete`), so a test of this
 class covers both paths.
@@ -37,9 +38,8 @@ from streams.describe import (
     RejectedRecord,
     unprocessable,
 )
-from streams.drift import DriftMonitor, ReferenceProfile
-from streams.drift.cause import CauseAttributor
-from streams.drift.product_mix import ProductMixWatch
+from streams.drift import ReferenceProfile
+from streams.drift.partition_state import PartitionState
 from streams.errors import ConfigError, EventRejected
 from streams.inference import Detector
 from streams.ingest import RawRecord
@@ -116,12 +116,12 @@ def _dead_letter(rejected: RejectedRecord, max_payload_bytes: int) -> DeadLetter
 class MonitoringPipeline:
     """Runs one micro-batch of raw camera events through every stage.
 
-    Stateful through its :class:`DriftMonitor` (per-slice detectors), which callers may
-    snapshot and restore, and its :class:`~streams.drift.cause.CauseAttributor` (the alarms of
-    the last 2 hours per line and shift, which give each new alarm its cause; not snapshotted:
-    after a restart the first alarm of an episode is attributed from its own signal alone), and
-    its :class:`~streams.drift.product_mix.ProductMixWatch` (the product-variant shares per line
-    and shift; not snapshotted either).
+    Every state it keeps between frames — drift monitor, camera health, product mix and cause
+    memory — is in a :class:`~streams.drift.partition_state.PartitionState`, which callers may
+    snapshot and restore as one: ``self.state`` by default (the embedded runner's one state for
+    the run), or one per Kafka partition picked by ``state_of`` (the streaming worker). The
+    describer itself tracks no camera: each frame's camera-health signals come from its
+    partition's ``camera_health``.
     """
 
     def __init__(
@@ -129,18 +129,14 @@ class MonitoringPipeline:
         settings: Settings,
         detector: Detector,
         reference: ReferenceProfile,
-        monitor: DriftMonitor | None = None,
+        state: PartitionState | None = None,
     ) -> None:
         self.settings = settings
         self.detector = detector
         self.reference = reference
-        self.monitor = monitor if monitor is not None else DriftMonitor(reference, settings)
+        self.state = state if state is not None else PartitionState(reference, settings)
         self.slicer = Slicer(settings)
-        self.causes = CauseAttributor()
-        self.product_mix = ProductMixWatch(lambda line: self.monitor.line_detectors(line).binary)
-        self.describer = FrameDescriber.from_settings(
-            detector, settings, check_lines=True, track_cameras=True
-        )
+        self.describer = FrameDescriber.from_settings(detector, settings, check_lines=True)
         self.operating_threshold = self.describer.operating_threshold
         self.limits = self.describer.limits
         if settings.inference.store_score_floor > self.operating_threshold:
@@ -163,22 +159,22 @@ class MonitoringPipeline:
     def process(
         self,
         batch: Sequence[RawRecord],
-        monitor_of: Callable[[RawRecord], DriftMonitor] | None = None,
+        state_of: Callable[[RawRecord], PartitionState] | None = None,
     ) -> PipelineOutput:
         """Process a micro-batch in order; bad records become dead letters, never exceptions.
 
-        ``monitor_of`` picks the drift state of each record (the Faust worker keeps one
-        :class:`DriftMonitor` per Kafka partition); by default all share ``self.monitor``.
+        ``state_of`` picks the partition state of each record (the streaming worker keeps one
+        :class:`PartitionState` per Kafka partition); by default all share ``self.state``.
         Inference is batched across the whole micro-batch either way.
         """
-        return self.complete(self.prepare(batch), monitor_of)
+        return self.complete(self.prepare(batch), state_of)
 
     def complete(
         self,
         prepared: PreparedBatch,
-        monitor_of: Callable[[RawRecord], DriftMonitor] | None = None,
+        state_of: Callable[[RawRecord], PartitionState] | None = None,
     ) -> PipelineOutput:
-        """Inference, then statistics, slicing and drift per frame, in order.
+        """Inference, then camera health, statistics, slicing and drift per frame, in order.
 
         A frame whose rows do not fit their columns (:mod:`schemas.columns`) is a
         ``schema_invalid`` dead letter naming the field, found before its drift signals are
@@ -187,9 +183,9 @@ class MonitoringPipeline:
         out = PipelineOutput(dead_letters=list(prepared.dead_letters))
         most = self.settings.ingest.dead_letter_max_payload_bytes
         for frame in self.describer.describe(prepared.accepted):
-            monitor = self.monitor if monitor_of is None else monitor_of(frame.raw)
+            state = self.state if state_of is None else state_of(frame.raw)
             try:
-                self._monitor_one(frame, monitor, out)
+                self._monitor_one(frame, state, out)
             except EventRejected as exc:
                 out.dead_letters.append(_dead_letter(RejectedRecord(frame.raw, exc), most))
             except Exception as exc:
@@ -199,8 +195,14 @@ class MonitoringPipeline:
         return out
 
     def _monitor_one(
-        self, frame: DescribedFrame, monitor: DriftMonitor, out: PipelineOutput
+        self, frame: DescribedFrame, state: PartitionState, out: PipelineOutput
     ) -> None:
+        frame.camera = state.camera_health.observe(
+            frame.event.camera_id,
+            frame.accepted.frame.rgb,
+            sharpness=frame.stats.sharpness,
+            contrast=frame.stats.contrast,
+        )
         start = time.perf_counter()
         key = self.slicer.assign(frame.event, frame.stats)
         try:  # every row is built (its columns checked) before the drift state changes
@@ -211,7 +213,7 @@ class MonitoringPipeline:
                 "schema_invalid", f"a value the store cannot hold ({_column_detail(exc)})"
             ) from exc
         drift = PipelineOutput()
-        self._observe_drift(frame, key, monitor, drift)
+        self._observe_drift(frame, key, state, drift)
         monitor_ms = float32((time.perf_counter() - start) * 1000.0)
         now = datetime.now(UTC)
         done = {"monitor_ms": monitor_ms, "latency_ms": _latency_ms(frame.raw, now)}
@@ -221,19 +223,19 @@ class MonitoringPipeline:
         out.reference_gaps.extend(drift.reference_gaps)
 
     def _observe_drift(
-        self, frame: DescribedFrame, key: SliceKey, monitor: DriftMonitor, out: PipelineOutput
+        self, frame: DescribedFrame, key: SliceKey, state: PartitionState, out: PipelineOutput
     ) -> None:
         event = frame.event
         captured_at = event.captured_at.astimezone(UTC)
-        records = monitor.observe(key, str(event.event_id), captured_at, frame.signals)
+        records = state.monitor.observe(key, str(event.event_id), captured_at, frame.signals)
         records.extend(
-            self.product_mix.observe(
+            state.product_mix.observe(
                 key.line_id, key.shift, event.product_variant, str(event.event_id), captured_at
             )
         )
         for record in records:
             if isinstance(record, DriftEventRecord):
-                cause, evidence = self.causes.attribute(
+                cause, evidence = state.causes.attribute(
                     record.line_id, record.shift, record.signal, record.detected_at
                 )
                 out.drift_events.append(

@@ -1,4 +1,4 @@
-"""Drift snapshots are versioned JSON; pickles are refused without running them."""
+"""Partition snapshots are versioned JSON; pickles and older versions are refused unread."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from streams.config import Settings
 from streams.drift import DriftMonitor, ReferenceProfile
+from streams.drift.partition_state import PartitionState
 from streams.drift.state import VERSION
 from streams.errors import ConfigError
 from streams.slicing import SliceKey
@@ -41,11 +42,12 @@ def _feed(
 
 def test_snapshot_is_versioned_json(reference: ReferenceProfile) -> None:
     settings = Settings(drift={"gap_window_events": 150})
-    monitor = DriftMonitor(reference, settings)
-    _feed(monitor, _stream(), 0, 300)
-    data = json.loads(monitor.snapshot())
-    assert data["version"] == VERSION == 1 and data["format"] == "linewatch.drift-monitor"
-    first = data["slices"][0]["detectors"][0]
+    state = PartitionState(reference, settings)
+    _feed(state.monitor, _stream(), 0, 300)
+    data = json.loads(state.snapshot())
+    assert data["version"] == VERSION == 2 and data["format"] == "linewatch.partition-state"
+    assert set(data) == {"format", "version", "monitor", "cameras", "product_mix", "causes"}
+    first = data["monitor"]["slices"][0]["detectors"][0]
     assert first["label"].startswith("streams.drift.GaussianCusum(")
     assert first["state"]["kind"] == "gaussian-cusum" and first["state"]["n"] > 0
 
@@ -63,8 +65,19 @@ def test_foreign_pickles_are_refused_without_running_them(reference: ReferencePr
     evil = pickle.dumps({"format": "linewatch.drift-monitor/1", "x": _Boom()}, protocol=4)
     with pytest.raises(ConfigError, match="not a drift-monitor snapshot"):
         DriftMonitor.restore(evil, reference, Settings())
+    with pytest.raises(ConfigError, match="not a partition-state snapshot"):
+        PartitionState.restore(evil, reference, Settings())
     with pytest.raises(ConfigError, match="snapshot"):
-        DriftMonitor.restore(b'{"version": 3}', reference, Settings())
+        PartitionState.restore(b'{"version": 3}', reference, Settings())
+
+
+def test_a_version_1_snapshot_is_refused(reference: ReferenceProfile) -> None:
+    """Version 1 held the drift monitor alone; it is not read (nothing was released)."""
+    monitor = DriftMonitor(reference, Settings())
+    _feed(monitor, _stream(), 0, 100)
+    old = json.loads(monitor.snapshot()) | {"format": "linewatch.drift-monitor", "version": 1}
+    with pytest.raises(ConfigError, match="not a partition-state snapshot"):
+        PartitionState.restore(json.dumps(old).encode(), reference, Settings())
 
 
 def test_changed_detector_settings_start_cold(reference: ReferenceProfile) -> None:

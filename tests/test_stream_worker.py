@@ -1,5 +1,5 @@
 """StreamWorker without Kafka: write-behind, skip-on-replay, warm partitions, retries that never
-duplicate, poison events bisected out."""
+duplicate, poison events bisected out, a partition's state handed over through its snapshot."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from schemas.records import DriftEventRecord, MonitorSnapshotRecord
 from streams.config import Settings
+from streams.drift.cause import CAMERA_SIGNALS
+from streams.drift.product_mix import PRODUCT_MIX_SIGNAL
 from streams.ingest import RawRecord
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
 from streams.sinks import ClickHouseStore
+from tests.belt_world import belt_records
 from tests.test_store_samples import detection, frame
 
 
@@ -135,3 +139,101 @@ def test_retry_after_a_partial_write_looks_keys_up_again(worker: StreamWorker) -
     worker.write([frame(1), frame(2), detection(1, 0)], known_new=True)
     assert sleeps == [0.5]
     assert (_count(store, "frames"), _count(store, "detections")) == (2, 1)
+
+
+def _stored(store: ClickHouseStore, table: str, key: str) -> list[tuple[object, ...]]:
+    rows = store.query(f"SELECT * FROM linewatch.{table} FINAL ORDER BY {key}").result_rows
+    return [tuple(r) for r in rows]
+
+
+def _run(worker: StreamWorker, records: list[KafkaRecord]) -> list[DriftEventRecord]:
+    """Micro-batches of 16 events, a flush after every second one."""
+    drift: list[DriftEventRecord] = []
+    for k in range(0, len(records), 16):
+        worker.process(records[k : k + 16])
+        if k % 32 == 16 or k + 16 >= len(records):
+            drift += worker.flush().drift_events
+    return drift
+
+
+SPLIT = 320
+"""Inside the belt's fault episode (from event 240 on): after its first alarms."""
+
+Rows = list[tuple[object, ...]]
+
+
+@pytest.fixture(scope="module")
+def belt_events() -> list[KafkaRecord]:
+    records = belt_records(480, fault_at=240)
+    return [KafkaRecord(raw, partition=3, offset=i) for i, raw in enumerate(records)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(
+    belt_events: list[KafkaRecord], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[DriftEventRecord], Rows, Rows]:
+    """One worker on every event: its published drift events, stored drift events and gaps."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    one = StreamWorker.create(Settings(store={"dsn": f"chdb://{folder / 'store'}"}))
+    try:
+        drift = _run(one, belt_events)
+        assert _count(one.store, "frames") == len(belt_events)
+        stored = _stored(one.store, "drift_events", "drift_id")
+        return drift, stored, _stored(one.store, "reference_gap", "gap_id")
+    finally:
+        one.close()
+
+
+@pytest.mark.parametrize("stop", ["revoked", "killed"])
+def test_a_partition_continues_in_a_fresh_worker_as_if_it_never_stopped(
+    stop: str,
+    belt_events: list[KafkaRecord],
+    uninterrupted: tuple[list[DriftEventRecord], Rows, Rows],
+    tmp_path: Path,
+) -> None:
+    """``revoked``: the partition moves after a flush. ``killed``: the worker also processed
+    events it never flushed (lost as in a SIGKILL); the next worker re-reads them."""
+    straight, drift_rows, gaps = uninterrupted
+    assert {d.signal for d in straight[-10:]} & CAMERA_SIGNALS
+    assert any(d.signal == PRODUCT_MIX_SIGNAL for d in straight)
+    settings = Settings(store={"dsn": f"chdb://{tmp_path / 'store'}"})
+    first = StreamWorker.create(settings)
+    try:
+        handed = _run(first, belt_events[:SPLIT])
+        if stop == "revoked":
+            first.revoke({3})
+        else:
+            lost = first.process(belt_events[SPLIT : SPLIT + 32])  # pending, never written
+            assert lost.frames and first.pending_rows
+    finally:
+        first.close()
+    second = StreamWorker.create(settings)
+    try:
+        state = second.partitions.state(3)
+        assert second.partitions.committed[3] == SPLIT - 1  # resumed from the snapshot
+        assert state.camera_health.cameras == 4
+        # redelivered from before the snapshot: what the first worker stored is skipped
+        handed += _run(second, belt_events[SPLIT - 40 :])
+        assert handed == straight
+        assert _stored(second.store, "drift_events", "drift_id") == drift_rows
+        assert _stored(second.store, "reference_gap", "gap_id") == gaps
+        assert _count(second.store, "frames") == len(belt_events)
+    finally:
+        second.close()
+
+
+def test_a_snapshot_of_another_format_starts_the_partition_cold_after_its_offset(
+    worker: StreamWorker,
+) -> None:
+    old = MonitorSnapshotRecord(
+        group_id=worker.partitions.group_id,
+        topic=worker.partitions.topic,
+        partition=5,
+        offset=41,
+        snapshot="eyJ2ZXJzaW9uIjogMX0=",  # base64 of a version-1 snapshot, as rows before 2 were
+        saved_at=datetime.now(UTC),
+    )
+    worker.store.insert([old])
+    state = worker.partitions.state(5)
+    assert state.monitor.slice_count == 0 and state.camera_health.cameras == 0
+    assert worker.partitions.already_stored(5, 41) and not worker.partitions.already_stored(5, 42)

@@ -23,7 +23,9 @@ cause             rule (first that matches, over the recent alarms of the line  
 :class:`CauseAttributor` keeps, per line and shift, the alarms of the last ``window`` of event
 time (default 2 hours: a camera fault or a lamp keeps explaining the output alarms that follow
 it) and attributes each new alarm when it is raised (a later alarm of the same episode sees the
-earlier ones). The ``evidence`` text names the signals that moved together.
+earlier ones). The ``evidence`` text names the signals that moved together. That memory is part
+of the partition's snapshot (:class:`~streams.drift.state.CauseSnapshot`), so a restart or a
+rebalance does not cut an episode in two.
 
 >>> from datetime import UTC, datetime, timedelta
 >>> a = CauseAttributor()
@@ -42,6 +44,8 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
+
+from streams.drift.state import CauseSnapshot
 
 __all__ = [
     "CAMERA_SIGNALS",
@@ -156,3 +160,20 @@ class CauseAttributor:
         moved = {s for at, s in recent if abs(detected_at - at) <= self._window}
         recent.append((detected_at, signal))
         return attribute_signals(signal, moved)
+
+    def snapshot(self) -> list[dict[str, object]]:
+        """The remembered alarms as plain dicts with :class:`CauseSnapshot`'s field names."""
+        return [
+            {
+                "line_id": line_id,
+                "shift": shift,
+                "alarms": [{"at": at.isoformat(), "signal": s} for at, s in recent],
+            }
+            for (line_id, shift), recent in self._recent.items()
+        ]
+
+    def load(self, memory: list[CauseSnapshot]) -> None:
+        """Put :meth:`snapshot`'s alarms into this (fresh) attributor."""
+        for snap in memory:
+            recent = self._recent.setdefault((snap.line_id, snap.shift), deque(maxlen=self._max))
+            recent.extend((a.at, a.signal) for a in snap.alarms)

@@ -42,8 +42,7 @@ from streams.drift.signals import (
     uniform_of,
 )
 from streams.drift.spec import DetectorSpec, detector_label, parse_detector_spec
-from streams.drift.state import FORMAT, VERSION, DetectorSnapshot
-from streams.drift.state import decode_snapshot as _decode
+from streams.drift.state import DetectorSnapshot, MonitorSnapshot, decode_monitor
 from streams.errors import ConfigError
 from streams.slicing import SliceKey
 
@@ -55,6 +54,8 @@ __all__ = [
     "DriftMonitor",
     "LineDetectors",
     "drift_event",
+    "load_detector",
+    "snapshot_detector",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,13 +128,13 @@ def _build(spec: DetectorSpec, cusum: SliceDetector) -> SliceDetector:
     return cusum if spec.is_cusum else spec.build()
 
 
-def _snap(det: SliceDetector, label: str) -> dict[str, object]:
+def snapshot_detector(det: SliceDetector, label: str) -> dict[str, object]:
     """A :class:`DetectorSnapshot` as a plain dict (built per detector: the fast path)."""
     state = det.state_dict() if isinstance(det, GaussianCusum | BernoulliCusum) else None
     return {"label": label, "state": state}
 
 
-def _load(det: SliceDetector, snap: DetectorSnapshot, label: str) -> bool:
+def load_detector(det: SliceDetector, snap: DetectorSnapshot, label: str) -> bool:
     """Put a stored state into a fresh detector; False if it must start cold."""
     if snap.label != label or snap.state is None:
         return False
@@ -454,10 +455,15 @@ class DriftMonitor:
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> bytes:
-        """The monitor's state as versioned JSON: a :class:`MonitorSnapshot`.
+        """The monitor's state as JSON: a :class:`~streams.drift.state.MonitorSnapshot`."""
+        return json.dumps(self.snapshot_data(), separators=(",", ":")).encode()
 
-        Written from plain dicts with the model's field names (building ~10^4 pydantic objects
-        per snapshot would cost milliseconds); :meth:`restore` validates it against the models.
+    def snapshot_data(self) -> dict[str, object]:
+        """The monitor's state as a plain dict with :class:`MonitorSnapshot`'s field names.
+
+        Built from plain dicts (building ~10^4 pydantic objects per snapshot would cost
+        milliseconds); :meth:`from_snapshot` gets it validated against the models. A partition's
+        snapshot embeds it (:class:`~streams.drift.state.PartitionSnapshot`).
         """
         gaussian = [p[4] for p in self._prep]
         slices = []
@@ -469,7 +475,9 @@ class DriftMonitor:
                     "line_id": key.line_id,
                     "lighting": key.lighting,
                     "shift": key.shift,
-                    "detectors": [_snap(d, lb) for d, lb in zip(st.detectors, labels, strict=True)],
+                    "detectors": [
+                        snapshot_detector(d, lb) for d, lb in zip(st.detectors, labels, strict=True)
+                    ],
                     "events": st.events,
                     "last_seen": st.last_seen.isoformat(),
                     "counts": st.counts,
@@ -487,35 +495,39 @@ class DriftMonitor:
                 {
                     "line_id": line_id,
                     "shift": shift,
-                    "detectors": [_snap(d, label) for d in ms.detectors],
+                    "detectors": [snapshot_detector(d, label) for d in ms.detectors],
                     "events": ms.events,
                     "last_seen": ms.last_seen.isoformat(),
                 }
             )
         wm = self._watermark
-        return json.dumps(
-            {
-                "format": FORMAT,
-                "version": VERSION,
-                "reference": self._reference.fingerprint(),
-                "watermark": None if wm is None else wm.isoformat(),
-                "slices": slices,
-                "mix": mix,
-            },
-            separators=(",", ":"),
-        ).encode()
+        return {
+            "reference": self._reference.fingerprint(),
+            "watermark": None if wm is None else wm.isoformat(),
+            "slices": slices,
+            "mix": mix,
+        }
 
     @classmethod
     def restore(cls, data: bytes, reference: ReferenceProfile, settings: Settings) -> DriftMonitor:
+        """A monitor that continues exactly where the one :meth:`snapshot` saved stopped.
+
+        Anything but that JSON (a pickle included) is refused with a
+        :class:`~streams.errors.ConfigError`; see :meth:`from_snapshot`.
+        """
+        return cls.from_snapshot(decode_monitor(data), reference, settings)
+
+    @classmethod
+    def from_snapshot(
+        cls, snap: MonitorSnapshot, reference: ReferenceProfile, settings: Settings
+    ) -> DriftMonitor:
         """A monitor that continues exactly where the snapshotted one stopped.
 
-        Reads the JSON format of :func:`streams.drift.state.decode_snapshot` (anything else,
-        a pickle included, is refused with a :class:`~streams.errors.ConfigError`). A detector
-        whose class or parameters changed since the snapshot (other settings, another frame
-        rate), or a River detector without a typed state, starts cold; the others continue
-        exactly.
+        A detector whose class or parameters changed since the snapshot (other settings,
+        another frame rate), or a River detector without a typed state, starts cold; the others
+        continue exactly. Another reference profile is refused with a
+        :class:`~streams.errors.ConfigError`.
         """
-        snap = _decode(data)
         if snap.reference != reference.fingerprint():
             raise ConfigError(
                 "the drift snapshot was taken with another reference profile; "
@@ -532,7 +544,7 @@ class DriftMonitor:
             if len(s.detectors) != len(st.detectors) or len(s.counts) != len(st.counts):
                 raise ConfigError("the drift snapshot does not match the reference's signals")
             for det, ds, label in zip(st.detectors, s.detectors, labels, strict=True):
-                cold += not _load(det, ds, label)
+                cold += not load_detector(det, ds, label)
             st.events, st.counts, st.sums, st.outside = s.events, s.counts, s.sums, s.outside
             st.gap_n, st.gap_start, st.gap_first = s.gap_n, s.gap_start, s.gap_first
             monitor._slices[SliceKey(s.line_id, s.lighting, s.shift)] = st
@@ -542,7 +554,7 @@ class DriftMonitor:
             if len(m.detectors) != len(ms.detectors):
                 raise ConfigError("the drift snapshot has other lighting buckets; delete it")
             for det, ds in zip(ms.detectors, m.detectors, strict=True):
-                cold += not _load(det, ds, label)
+                cold += not load_detector(det, ds, label)
             ms.events = m.events
             monitor._mix[(m.line_id, m.shift)] = ms
         if cold:

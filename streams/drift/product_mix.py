@@ -10,8 +10,9 @@ fresh detector (it learns its share during warm-up); the variants it displaces s
 fall and alarm. Frames without a variant are not counted.
 
 State is bounded: at most ``max_variants`` variants per line-shift (the least recently seen is
-dropped) and ``max_groups`` line-shifts. It is not part of the drift snapshot: after a worker
-restart the detectors warm up again.
+dropped) and ``max_groups`` line-shifts. It is part of the partition's snapshot
+(:meth:`ProductMixWatch.snapshot`, :class:`~streams.drift.state.ProductMixSnapshot`): after a
+worker restart or a rebalance the detectors continue where they stopped.
 
 >>> from datetime import UTC, datetime, timedelta
 >>> from streams.drift.detectors import BernoulliCusum
@@ -37,7 +38,9 @@ from datetime import datetime
 from river import base
 
 from schemas.records import DriftEventRecord
-from streams.drift.monitor import MIX_MARKER, drift_event
+from streams.drift.monitor import MIX_MARKER, drift_event, load_detector, snapshot_detector
+from streams.drift.spec import detector_label
+from streams.drift.state import ProductMixSnapshot
 from streams.slicing import SliceKey
 
 __all__ = ["PRODUCT_MIX_SIGNAL", "ProductMixWatch"]
@@ -115,3 +118,32 @@ class ProductMixWatch:
                     )
                 )
         return out
+
+    def snapshot(self) -> list[dict[str, object]]:
+        """Every line-shift's detectors as plain dicts with :class:`ProductMixSnapshot`'s field
+        names, least recently seen first (groups and variants alike)."""
+        out: list[dict[str, object]] = []
+        for (line_id, shift), group in self._groups.items():
+            label = detector_label(self._prototype_of(line_id))
+            variants = [
+                {"variant": name, "detector": snapshot_detector(det, label)}
+                for name, det in group.detectors.items()
+            ]
+            out.append(
+                {"line_id": line_id, "shift": shift, "events": group.events, "variants": variants}
+            )
+        return out
+
+    def load(self, groups: list[ProductMixSnapshot]) -> int:
+        """Put :meth:`snapshot`'s state into this (fresh) watch; returns how many detectors
+        start cold (their class or parameters changed, or River keeps no typed state)."""
+        cold = 0
+        for snap in groups:
+            prototype = self._prototype_of(snap.line_id)
+            label = detector_label(prototype)
+            group = self._groups[(snap.line_id, snap.shift)] = _Group()
+            group.events = snap.events
+            for v in snap.variants:
+                det = group.detectors[v.variant] = prototype.clone()
+                cold += not load_detector(det, v.detector, label)
+        return cold

@@ -29,7 +29,9 @@ True
 
 from __future__ import annotations
 
+import base64
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -112,19 +114,40 @@ class CameraHealth:
             "detail_ratio": detail,
         }
 
-    def snapshot(self) -> dict[str, Any]:
-        """The remembered thumbnails as plain data (uint8 lists), for drift-state snapshots."""
-        return {
-            camera: np.round(thumb * 255).astype(np.uint8).tolist()
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Each camera's thumbnail exactly as kept, least recently seen first.
+
+        Per camera ``camera_id``, ``height``, ``width`` and ``luma``: base64 of the float32
+        values (little-endian, row-major), so a restored camera compares its next frame with
+        the very same array (a partition snapshot's ``cameras``,
+        :class:`~streams.drift.state.CameraSnapshot`).
+        """
+        return [
+            {
+                "camera_id": camera,
+                "height": thumb.shape[0],
+                "width": thumb.shape[1],
+                "luma": base64.b64encode(thumb.astype("<f4", copy=False).tobytes()).decode(),
+            }
             for camera, thumb in self._previous.items()
-        }
+        ]
 
     @classmethod
-    def restore(cls, data: dict[str, Any], max_cameras: int = 10_000) -> CameraHealth:
-        """The state :meth:`snapshot` saved."""
+    def restore(
+        cls, cameras: Iterable[Mapping[str, Any]], max_cameras: int = 10_000
+    ) -> CameraHealth:
+        """The state :meth:`snapshot` saved; raises ``ValueError`` for a thumbnail that is not
+        ``height x width`` float32 values of at most 30x40."""
         health = cls(max_cameras)
-        for camera, rows in data.items():
-            arr = np.asarray(rows, dtype=np.float32) / np.float32(255.0)
-            if arr.ndim == 2 and arr.shape[0] <= _THUMB[0] and arr.shape[1] <= _THUMB[1]:
-                health._previous[str(camera)] = arr
+        for cam in cameras:
+            h, w = int(cam["height"]), int(cam["width"])
+            luma = np.frombuffer(base64.b64decode(cam["luma"], validate=True), dtype="<f4")
+            if not (0 < h <= _THUMB[0] and 0 < w <= _THUMB[1]) or luma.size != h * w:
+                raise ValueError(
+                    f"camera {cam['camera_id']!r}: a {h}x{w} thumbnail needs {h * w} float32 "
+                    f"values, the snapshot has {luma.size}"
+                )
+            health._previous[str(cam["camera_id"])] = luma.astype(np.float32).reshape(h, w)
+            if len(health._previous) > max_cameras:
+                health._previous.popitem(last=False)
         return health

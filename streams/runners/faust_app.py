@@ -3,7 +3,7 @@
 - ``camera-events`` → micro-batches (``noack_take`` by size and time) → pipeline in a worker
   thread → rows pending in the worker (write-behind) → a flush when ``worker.flush_rows`` rows
   are pending or the oldest is ``worker.flush_interval_s`` old (a timer checks even when no
-  events arrive): rows, then the drift snapshot per partition, then dead letters to
+  events arrive): rows, then the state snapshot per partition, then dead letters to
   ``camera-events.dlq`` and drift events to ``drift-events``. Only then are the flushed events
   acknowledged, so Faust commits no offset whose row is not stored; a SIGKILL at any point
   replays them, and the store's idempotent writes plus the snapshot offsets keep replays

@@ -1,27 +1,31 @@
-"""Per-partition drift state for the streaming workers, persisted beside the data it explains.
+"""Per-partition state for the streaming workers, persisted beside the data it explains.
 
 Each Kafka partition of ``camera-events`` carries whole camera lines (events are keyed by
-``line_id``), so each partition owns a disjoint set of slices and gets its own
-:class:`~streams.drift.DriftMonitor`. After a batch's rows are written, the worker saves each
-touched partition's monitor with the highest offset it includes (table ``monitor_snapshots``).
-A worker that (re)gains the partition restores the newest snapshot and skips events at or below
-its offset — their rows are already stored — so a restart or a rebalance resumes the detectors
-instead of cold-starting them, and a replay never observes an event twice.
+``line_id``), so each partition owns a disjoint set of slices and cameras and gets its own
+:class:`~streams.drift.partition_state.PartitionState` (drift monitor, camera health, product
+mix, cause memory). After a batch's rows are written, the worker saves each touched partition's
+state as one snapshot with the highest offset it includes (table ``monitor_snapshots``). A worker
+that (re)gains the partition restores the newest snapshot and skips events at or below its
+offset — their rows are already stored — so a restart or a rebalance resumes the partition
+instead of cold-starting it, and a replay never observes an event twice. A snapshot that is not
+the current format (an older version, a pickle, another reference profile) is refused: the
+partition starts cold after that offset.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from schemas.records import MonitorSnapshotRecord
 from streams.config import Settings
-from streams.drift import DriftMonitor, ReferenceProfile
+from streams.drift import ReferenceProfile
+from streams.drift.partition_state import PartitionState
+from streams.errors import ConfigError
 from streams.sinks import ClickHouseStore
 
-__all__ = ["PartitionMonitors"]
+__all__ = ["PartitionStates"]
 
 log = logging.getLogger(__name__)
 
@@ -33,62 +37,70 @@ ORDER BY offset DESC LIMIT 1
 
 
 @dataclass
-class PartitionMonitors:
-    """Drift monitors keyed by partition, loaded lazily from and saved to the store."""
+class PartitionStates:
+    """Partition states keyed by partition, loaded lazily from and saved to the store."""
 
     store: ClickHouseStore
     reference: ReferenceProfile
     settings: Settings
     group_id: str
     topic: str
-    monitors: dict[int, DriftMonitor] = field(default_factory=dict)
+    states: dict[int, PartitionState] = field(default_factory=dict)
     committed: dict[int, int] = field(default_factory=dict)
     warm: set[int] = field(default_factory=set)
     """Partitions this process has saved a snapshot for since it (re)gained them."""
 
-    def monitor(self, partition: int) -> DriftMonitor:
-        """The partition's monitor, restored from its newest snapshot on first use."""
-        found = self.monitors.get(partition)
+    def state(self, partition: int) -> PartitionState:
+        """The partition's state, restored from its newest snapshot on first use."""
+        found = self.states.get(partition)
         if found is not None:
             return found
         rows = self.store.query(
             _LATEST_SQL,
             {"group": self.group_id, "topic": self.topic, "partition": partition},
         ).result_rows
+        state = None
         if rows:
-            offset, blob = rows[0]
-            monitor = DriftMonitor.restore(base64.b64decode(blob), self.reference, self.settings)
+            offset, text = rows[0]
             self.committed[partition] = int(offset)
-            log.info("partition %d: resumed drift state at offset %d", partition, offset)
+            try:
+                state = PartitionState.restore(text.encode(), self.reference, self.settings)
+                log.info("partition %d: resumed its state at offset %d", partition, offset)
+            except ConfigError as exc:
+                log.warning(
+                    "partition %d: snapshot at offset %d refused, starting its state cold "
+                    "after it: %s",
+                    partition,
+                    offset,
+                    exc,
+                )
         else:
-            monitor = DriftMonitor(self.reference, self.settings)
             self.committed[partition] = -1
-            log.info("partition %d: no snapshot, starting drift state fresh", partition)
-        self.monitors[partition] = monitor
-        return monitor
+            log.info("partition %d: no snapshot, starting its state fresh", partition)
+        if state is None:
+            state = PartitionState(self.reference, self.settings)
+        self.states[partition] = state
+        return state
 
     def already_stored(self, partition: int, offset: int) -> bool:
         """Whether an event at ``offset`` is covered by the restored snapshot."""
-        self.monitor(partition)
+        self.state(partition)
         return offset <= self.committed[partition]
 
     def snapshots(self, offsets: dict[int, int]) -> list[MonitorSnapshotRecord]:
         """Snapshot records for the given partitions at their last processed offsets."""
         now = datetime.now(UTC)
-        records = []
-        for partition, offset in sorted(offsets.items()):
-            blob = self.monitors[partition].snapshot()
-            records.append(
-                MonitorSnapshotRecord(
-                    group_id=self.group_id,
-                    topic=self.topic,
-                    partition=partition,
-                    offset=offset,
-                    snapshot=base64.b64encode(blob).decode(),
-                    saved_at=now,
-                )
+        return [
+            MonitorSnapshotRecord(
+                group_id=self.group_id,
+                topic=self.topic,
+                partition=partition,
+                offset=offset,
+                snapshot=self.states[partition].snapshot().decode(),
+                saved_at=now,
             )
-        return records
+            for partition, offset in sorted(offsets.items())
+        ]
 
     def mark_saved(self, offsets: dict[int, int]) -> None:
         """Record that snapshots up to ``offsets`` are durable."""
@@ -107,6 +119,6 @@ class PartitionMonitors:
     def forget(self, partitions: set[int]) -> None:
         """Drop state of revoked partitions (their snapshots stay in the store)."""
         for partition in partitions:
-            self.monitors.pop(partition, None)
+            self.states.pop(partition, None)
             self.committed.pop(partition, None)
             self.warm.discard(partition)

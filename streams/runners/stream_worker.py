@@ -6,7 +6,7 @@ class; everything here is plain, blocking code that the agents run off the event
 Write-behind: :meth:`StreamWorker.process` runs a micro-batch through the pipeline and keeps its
 rows pending. Once :meth:`StreamWorker.flush_due` says so (``worker.flush_rows`` rows or
 ``worker.flush_interval_s`` seconds), :meth:`StreamWorker.cut` takes every pending row and the
-drift snapshot of each partition involved (the state right after those rows), and
+snapshot of each partition's state involved (the state right after those rows), and
 :meth:`StreamWorker.write_flush` writes them: rows first, snapshots last.
 :meth:`StreamWorker.flush` is the two in one call.
 
@@ -42,7 +42,7 @@ from streams.inference import Detector
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.labels import read_labels
-from streams.runners.partitions import PartitionMonitors
+from streams.runners.partitions import PartitionStates
 from streams.runners.reference import load_reference
 from streams.runners.write_behind import (
     EventRows,
@@ -86,7 +86,7 @@ class FlushResult:
 
 @dataclass
 class PendingFlush:
-    """Rows and drift snapshots cut from the pending state, to be written by :meth:`write_flush`.
+    """Rows and partition snapshots cut from the pending state, for :meth:`write_flush`.
 
     ``events`` counts the events given to :meth:`StreamWorker.process` since the previous cut
     (skipped replays included); ``offsets`` the highest offset of each partition involved.
@@ -106,7 +106,7 @@ class StreamWorker:
         settings: Settings,
         pipeline: MonitoringPipeline,
         store: ClickHouseStore,
-        partitions: PartitionMonitors,
+        partitions: PartitionStates,
         *,
         sleep: Callable[[float], object] = time.sleep,
         max_backoff_s: float = 30.0,
@@ -139,7 +139,7 @@ class StreamWorker:
         try:
             store.apply_schema()
             pipeline = MonitoringPipeline(settings, detector, reference)
-            partitions = PartitionMonitors(
+            partitions = PartitionStates(
                 store, reference, settings, settings.worker.app_id, settings.kafka.topic_events
             )
         except BaseException:
@@ -276,8 +276,8 @@ class StreamWorker:
         out = PipelineOutput()
         # As in the embedded runner: the model runs on inference_batch_size frames at a time
         # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls), and decoding
-        # chunk n+1 (one helper thread) overlaps inference on chunk n; the model, the drift state
-        # and the pending rows stay on this thread, in offset order.
+        # chunk n+1 (one helper thread) overlaps inference on chunk n; the model, the partition
+        # state and the pending rows stay on this thread, in offset order.
         step = self.settings.inference.batch_frames
         chunks = [fresh[start : start + step] for start in range(0, len(fresh), step)]
         first = [r.raw for r in chunks[0]]
@@ -293,7 +293,7 @@ class StreamWorker:
                     self.pipeline.prepare, [r.raw for r in chunks[k + 1]]
                 )
             part = self.pipeline.complete(
-                prepared, monitor_of=lambda raw: self.partitions.monitor(partition_of[raw.source])
+                prepared, state_of=lambda raw: self.partitions.state(partition_of[raw.source])
             )
             groups = group_by_event(part, [r.raw for r in chunk], [r.produced_at for r in chunk])
             self._groups.extend(groups)
@@ -321,11 +321,11 @@ class StreamWorker:
         return self._clock() - self._oldest_at >= self.settings.worker.flush_interval_s
 
     def flush(self) -> FlushResult:
-        """Write every pending row, then the drift snapshots: :meth:`cut` + :meth:`write_flush`."""
+        """Write every pending row, then the snapshots: :meth:`cut` + :meth:`write_flush`."""
         return self.write_flush(self.cut())
 
     def cut(self) -> PendingFlush:
-        """Take every pending row and snapshot the drift state of the partitions involved.
+        """Take every pending row and snapshot the state of the partitions involved.
 
         Call it on the thread that runs :meth:`process` (it reads the state that
         :meth:`process` changes); the snapshots are the state right after the rows taken.
@@ -403,7 +403,7 @@ class StreamWorker:
         return good, [*bad, *letters]
 
     def revoke(self, partitions: set[int]) -> None:
-        """Forget the drift state of partitions this worker no longer owns.
+        """Forget the state of partitions this worker no longer owns.
 
         Call :meth:`flush` first: pending rows of those partitions are written by it.
         """
