@@ -89,6 +89,9 @@ class KafkaHarness:
     partitions: int = 4
     bootstrap: str = BOOTSTRAP
     """The broker: the shared local one unless a test brings its own (tests/private_broker.py)."""
+    client_env: dict[str, str] = field(default_factory=dict)
+    """More ``LINEWATCH_*`` variables of the workers, e.g. a cluster's security settings
+    (tests/private_cluster.py)."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     workers: list[WorkerProcess] = field(default_factory=list)
 
@@ -134,6 +137,7 @@ class KafkaHarness:
             LINEWATCH_WORKER__TAKE_WINDOW_S="0.3",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.client_env)
         return env
 
     def start_worker(
