@@ -251,8 +251,11 @@ def test_leader_killed_mid_stream_loses_and_duplicates_nothing(
         try:
             run.wait_committed(EVENTS // 4, worker, 90)  # stored and acknowledged: mid-stream
             busiest, leader = _busiest_partition_leader(run)
+            before = run.committed()
+            assert before >= EVENTS // 4
             cluster.node(leader).kill()
             killed_at = time.monotonic()
+            resume_s = run.wait_committed(before + 1, worker, 90)  # the stream goes on
             rc, _, err = _finish(producer, 180)
         finally:
             if producer.poll() is None:
@@ -266,7 +269,8 @@ def test_leader_killed_mid_stream_loses_and_duplicates_nothing(
         run.harness.stop_all()
     raw, final, distinct, dead = _stored(worker)
     print(
-        f"\nfailover: killed node {leader} leading partition {busiest}; producer done "
+        f"\nfailover: killed node {leader} leading partition {busiest} at {before} events "
+        f"stored; commits resumed {resume_s:.1f}s later; producer done "
         f"{produce_s:.1f}s later, worker drained {drain_s:.1f}s after that; rows {raw}, "
         f"FINAL {final}, distinct event_id {distinct}, dead letters {dead}"
     )
