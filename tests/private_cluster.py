@@ -202,6 +202,15 @@ class PrivateCluster:
             self.stop()
             raise
 
+    def revive(self, timeout_s: float = 180.0) -> None:
+        """Start again every node that died or was killed (its data kept, like a broker that
+        was down); nothing to do when all run."""
+        dead = [n for n in self.nodes if n.proc is None or n.proc.poll() is not None]
+        for node in dead:
+            node.launch()
+        for node in dead:
+            node.wait_ready(timeout_s)
+
     def stop(self) -> None:
         """Stop every node still running (SIGTERM, then SIGKILL of its process group)."""
         for node in self.nodes:

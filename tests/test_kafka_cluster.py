@@ -6,7 +6,8 @@ fixture made. Every client here is linewatch's own command (``topics create``, `
 ``worker``) configured through ``LINEWATCH_KAFKA__*``, exactly as a deployment configures it.
 Needs java 17+, openssl and the broker jars (``deploy/kafka-local/kafka.sh lib``).
 
-One cluster serves the module; the failover test kills a broker, so it runs last.
+One cluster serves the module; a test that finds a broker dead (killed by the failover test)
+restarts it first.
 """
 
 from __future__ import annotations
@@ -33,13 +34,20 @@ EVENTS = 300
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
+def running_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
     c = PrivateCluster(tmp_path_factory.mktemp("cluster"))
     c.start()
     try:
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture
+def cluster(running_cluster: PrivateCluster) -> PrivateCluster:
+    """The module's cluster with all three brokers up (a broker killed before is restarted)."""
+    running_cluster.revive()
+    return running_cluster
 
 
 @pytest.fixture(scope="module")
