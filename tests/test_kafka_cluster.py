@@ -227,24 +227,37 @@ def test_refused_clients_get_one_line_saying_what_to_do(
         assert REFUSED[case][2] in lines[0], f"{case}: {err}"
 
 
-def _busiest_partition_leader(run: Run) -> tuple[int, int]:
-    """(partition with the most events so far, the node leading it)."""
-    settings = run.settings()
-    topic = run.harness.topics["events"]
+def _leader(run: Run, partition: int) -> int:
+    """The node leading ``partition`` of the events topic, as the metadata says (-1: none)."""
+    admin = open_admin(run.settings())
+    try:
+        partitions = admin.describe_topics([run.harness.topics["events"]])[0]["partitions"]
+    finally:
+        admin.close()
+    return next(int(p["leader_id"]) for p in partitions if p["partition_index"] == partition)
+
+
+def _busiest_partition(run: Run) -> int:
+    """The partition of the events topic with the most events so far."""
     from kafka import TopicPartition
 
-    consumer = open_consumer(settings)
+    topic = run.harness.topics["events"]
+    consumer = open_consumer(run.settings())
     try:
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
     finally:
         consumer.close()
-    busiest = max(ends, key=lambda tp: ends[tp]).partition
-    admin = open_admin(settings)
-    try:
-        partitions = admin.describe_topics([topic])[0]["partitions"]
-    finally:
-        admin.close()
-    return busiest, next(int(p["leader_id"]) for p in partitions if p["partition_index"] == busiest)
+    return int(max(ends, key=lambda tp: ends[tp]).partition)
+
+
+def _wait_new_leader(run: Run, partition: int, dead: int, timeout_s: float) -> None:
+    """Wait until the metadata names another node than ``dead`` as the partition's leader."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _leader(run, partition) not in (dead, -1):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"partition {partition} still led by node {dead} after {timeout_s}s")
 
 
 def test_leader_killed_mid_stream_loses_and_duplicates_nothing(
@@ -258,9 +271,11 @@ def test_leader_killed_mid_stream_loses_and_duplicates_nothing(
         producer = run.linewatch("produce", "--source", str(cluster_events), "--rate", "20")
         try:
             run.wait_committed(EVENTS // 4, worker, 90)  # stored and acknowledged: mid-stream
-            busiest, leader = _busiest_partition_leader(run)
+            busiest = _busiest_partition(run)
+            leader = _leader(run, busiest)
             before = run.committed()
             assert before >= EVENTS // 4
+            assert producer.poll() is None, "the producer finished before the kill"
             cluster.node(leader).kill()
             killed_at = time.monotonic()
             resume_s = run.wait_committed(before + 1, worker, 90)  # the stream goes on
@@ -271,8 +286,7 @@ def test_leader_killed_mid_stream_loses_and_duplicates_nothing(
         assert rc == 0 and f"events: {EVENTS} sent, 0 failed" in err, err
         produce_s = time.monotonic() - killed_at
         drain_s = run.wait_committed(EVENTS, worker, 150)
-        _, new_leader = _busiest_partition_leader(run)
-        assert new_leader != leader
+        _wait_new_leader(run, busiest, leader, 30)
     finally:
         run.harness.stop_all()
     raw, final, distinct, dead = _stored(worker)
