@@ -225,6 +225,7 @@ def test_refused_clients_get_one_line_saying_what_to_do(
             f"{case}: {err}"
         )
         assert REFUSED[case][2] in lines[0], f"{case}: {err}"
+        assert "Traceback" not in err, f"{case}: {err}"
 
 
 def _leader(run: Run, partition: int) -> int:
