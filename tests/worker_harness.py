@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,16 +24,11 @@ from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 
 from streams.kafka.producer import line_key as event_key
 from tests.kafka_fixtures import BOOTSTRAP
+from tests.private_broker import free_port
 
 __all__ = ["BOOTSTRAP", "KafkaHarness", "WorkerProcess", "event_key", "free_port"]
 
 LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
