@@ -10,6 +10,7 @@ Restarting it keeps its data (topics, committed offsets), like a broker that was
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -19,24 +20,29 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["PrivateBroker", "broker_lib_dir"]
+__all__ = ["PrivateBroker", "broker_lib_dir", "free_port", "new_cluster_id", "port_open"]
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_LOCAL = ROOT / "deploy" / "kafka-local"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _open(port: int) -> bool:
+def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
     except OSError:
         return False
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (what ``kafka-storage random-uuid`` prints)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
 def broker_lib_dir() -> Path:
@@ -64,9 +70,10 @@ class PrivateBroker:
 
     root: Path
     heap: str = "-Xms128m -Xmx384m"
-    port: int = field(default_factory=_free_port)
-    controller_port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
+    controller_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    _starts: int = 0
 
     @property
     def bootstrap(self) -> str:
@@ -103,30 +110,41 @@ class PrivateBroker:
             .replace("@CONTROLLER_PORT@", str(self.controller_port))
         )
         config.write_text(text)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        subprocess.run(
+        self.format_storage(config, new_cluster_id(), "--standalone")
+        return config
+
+    def format_storage(self, config: Path, cluster_id: str, *args: str) -> None:
+        """``kafka-storage format`` of this node's ``log.dirs`` (extra ``args`` as given)."""
+        out = subprocess.run(
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
-                "--standalone",
+                *args,
                 "--cluster-id",
                 cluster_id,
                 "--config",
                 str(config),
             ),
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
             timeout=180,
         )
-        return config
+        if out.returncode != 0:
+            raise RuntimeError(f"kafka-storage format failed:\n{out.stdout}\n{out.stderr}")
 
     def start(self, timeout_s: float = 180.0) -> None:
         """Start (or restart) the broker and wait until it serves clients."""
+        self.launch()
+        self.wait_ready(timeout_s)
+
+    def launch(self) -> None:
+        """Start the JVM and return at once (a cluster launches all its nodes, then waits)."""
         config = self._configure()
         server_log = self.log_dir / "server.log"
-        starts = (
+        self._starts = (
             server_log.read_text(errors="replace").count("Kafka Server started")
-            if (server_log.exists())
+            if server_log.exists()
             else 0
         )
         out = (self.log_dir / "kafka.out").open("ab")
@@ -135,18 +153,32 @@ class PrivateBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: teardown can kill it whole
         )
+
+    def wait_ready(self, timeout_s: float = 180.0) -> None:
+        """Wait until the launched broker logged a new start and its client port answers."""
+        assert self.proc is not None, "launch() first"
+        server_log = self.log_dir / "server.log"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"private broker exited:\n{self.tail()}")
             started = server_log.exists() and (
-                server_log.read_text(errors="replace").count("Kafka Server started") > starts
+                server_log.read_text(errors="replace").count("Kafka Server started") > self._starts
             )
-            if started and _open(self.port):
+            if started and port_open(self.port):
                 return
             time.sleep(0.5)
         raise RuntimeError(f"private broker not up after {timeout_s}s:\n{self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL the broker's whole process group (a crash: no controlled shutdown)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):  # it died by itself meanwhile
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL); its data stays for the next start."""
@@ -156,8 +188,7 @@ class PrivateBroker:
         try:
             self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
+            self.kill()
 
     def tail(self, chars: int = 4000) -> str:
         texts = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,16 +24,11 @@ from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 
 from streams.kafka.producer import line_key as event_key
 from tests.kafka_fixtures import BOOTSTRAP
+from tests.private_broker import free_port
 
 __all__ = ["BOOTSTRAP", "KafkaHarness", "WorkerProcess", "event_key", "free_port"]
 
 LINEWATCH = str(Path(sys.executable).with_name("linewatch"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -89,6 +83,9 @@ class KafkaHarness:
     partitions: int = 4
     bootstrap: str = BOOTSTRAP
     """The broker: the shared local one unless a test brings its own (tests/private_broker.py)."""
+    client_env: dict[str, str] = field(default_factory=dict)
+    """More ``LINEWATCH_*`` variables of the workers, e.g. a cluster's security settings
+    (tests/private_cluster.py)."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     workers: list[WorkerProcess] = field(default_factory=list)
 
@@ -134,6 +131,7 @@ class KafkaHarness:
             LINEWATCH_WORKER__TAKE_WINDOW_S="0.3",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.client_env)
         return env
 
     def start_worker(

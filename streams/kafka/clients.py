@@ -2,12 +2,15 @@
 
 The constructors of kafka-python's clients connect to the bootstrap servers; when none answers
 within :data:`~streams.kafka.config.BOOTSTRAP_TIMEOUT_MS` they raise, and that becomes one
-message that says how to start a broker.
+message that says what to do: start a broker, or fix the security settings that kept the client
+out (:func:`streams.kafka.diagnose.why_unreachable` tells which).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from streams.config import Settings
@@ -21,17 +24,32 @@ T = TypeVar("T")
 
 def unavailable(settings: Settings, cause: BaseException | str) -> KafkaUnavailable:
     """The error for a broker that cannot be reached, with what to do about it."""
+    from streams.kafka.diagnose import why_unreachable
+
     return KafkaUnavailable(
-        f"cannot reach Kafka at {settings.kafka.bootstrap} ({cause}). Start the local broker "
-        "with `make kafka-up`, or point LINEWATCH_KAFKA__BOOTSTRAP / --bootstrap at yours"
+        f"cannot reach Kafka at {settings.kafka.bootstrap} ({cause}): {why_unreachable(settings)}"
     )
+
+
+@contextmanager
+def _quiet_bootstrap() -> Iterator[None]:
+    """Silence kafka-python's per-attempt connection logs while a client bootstraps: a refused
+    or unreachable broker ends in one :class:`KafkaUnavailable` message instead."""
+    net = logging.getLogger("kafka.net")
+    level = net.level
+    net.setLevel(max(level, logging.CRITICAL))
+    try:
+        yield
+    finally:
+        net.setLevel(level)
 
 
 def _connect(settings: Settings, factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
     try:
-        return factory(*args, **kafka_python_options(settings), **kwargs)
+        with _quiet_bootstrap():
+            return factory(*args, **kafka_python_options(settings), **kwargs)
     except (KafkaTimeoutError, KafkaConnectionError) as exc:
         raise unavailable(settings, exc) from exc
 
