@@ -32,6 +32,7 @@ from streams.assess.corruptions import CORRUPTIONS, apply_corruption
 from streams.assess.novel import NOVEL_INPUTS
 from streams.config import Settings
 from streams.evaluation.boxes import PredictedBox, TruthBox
+from streams.features import compute_image_stats
 from streams.inference.threshold import operating_threshold
 from streams.readiness.matching import frame_outcome
 from streams.readiness.records import AssessmentRunRecord, CorruptionResultRecord, LabEvalRecord
@@ -213,7 +214,7 @@ def evaluate_suite(
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
             dets = detector.detect([rgb for _, rgb, _ in batch])
-            for (i, _rgb, truths), frame_dets in zip(batch, dets, strict=True):
+            for (i, rgb, truths), frame_dets in zip(batch, dets, strict=True):
                 preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in frame_dets]
                 fo = frame_outcome(preds, truths, threshold)
                 known = [t for t in truths if not trained or t.class_name in trained]
@@ -238,6 +239,8 @@ def evaluate_suite(
                         pred_defective=fo.pred_defective,
                         outcome=fo.outcome,
                         failure_mode=_failure_mode(cond.kind, truths, preds, threshold),
+                        # the frame's statistics, for the estimator's covariate-shift weights
+                        **compute_image_stats(rgb).as_dict(),
                     )
                 )
         results.append(_summarise(run_id, cond, rows, matched, review_band))
