@@ -33,13 +33,12 @@ THRESHOLD = 0.5
 
 
 def stats(rng: np.random.Generator, gain: np.ndarray) -> np.ndarray:
-    """``(n, 5)`` image statistics (SHIFT_FEATURES order) of frames lit at ``gain``."""
+    """``(n, 4)`` image statistics (SHIFT_FEATURES order) of frames lit at ``gain``."""
     n = gain.size
     return np.column_stack(
         [
             0.5 * gain + rng.normal(0, 0.01, n),
             0.2 * gain + rng.normal(0, 0.005, n),
-            0.1 * gain + rng.normal(0, 0.003, n),
             np.zeros(n),
             np.zeros(n),
         ]
@@ -91,23 +90,23 @@ def test_shift_verdict_says_unknown_with_the_reason() -> None:
     rule = ShiftRule(max_unsupported=0.1, min_ess_defective=30)
     fine = ShiftWeights(np.ones(200), 200.0, 0.6, 0.02, "brightness")
     assert shift_verdict(fine, y, rule) == ("ok", "")
-    beyond = ShiftWeights(np.ones(200), 200.0, 1.0, 0.4, "sharpness")
+    beyond = ShiftWeights(np.ones(200), 200.0, 1.0, 0.4, "contrast")
     status, reason = shift_verdict(beyond, y, rule)
     assert status == "unknown" and "40% of the window's frames" in reason
-    assert "sharpness" in reason and "linewatch assess" in reason
+    assert "contrast" in reason and "linewatch assess" in reason
     few = np.r_[np.ones(20), np.zeros(80), np.ones(100)]  # 20 defective lab frames carry weight
     status, reason = shift_verdict(ShiftWeights(few, 120.0, 0.9, 0.0, "brightness"), y, rule)
     assert status == "unknown" and reason.startswith("only 20.0 effective defective lab frames")
 
 
 def test_feature_matrix_takes_logs_and_refuses_what_it_cannot_compare() -> None:
-    x = feature_matrix([[0.5], [0.2], [0.0], [0.0], [0.0]])
+    x = feature_matrix([[0.5], [0.0], [0.0], [0.0]])
     assert x.shape == (1, len(SHIFT_FEATURES))
-    assert x[0, 2] == pytest.approx(np.log(1e-3))  # a flat frame's sharpness is floored
+    assert x[0, 1] == pytest.approx(np.log(1e-3))  # a flat frame's contrast is floored
     with pytest.raises(EstimationError, match="feature columns"):
         feature_matrix([[0.5]])
     with pytest.raises(EstimationError, match="finite"):
-        feature_matrix([[float("nan")], [0.2], [0.1], [0.0], [0.0]])
+        feature_matrix([[float("nan")], [0.2], [0.0], [0.0]])
 
 
 def test_weighted_calibration_equals_repeating_frames_without_smoothing() -> None:
@@ -143,6 +142,40 @@ def test_a_darkened_window_pulls_the_estimate_down_with_the_realized_recall() ->
     assert est.recall.lo is not None and est.recall.hi is not None
     assert est.recall.lo <= realized <= est.recall.hi
     assert est.lab_ess_defective is not None and est.lab_ess_defective > 30
+
+
+def test_per_class_recall_is_the_labs_under_conditions_like_the_windows() -> None:
+    rng = np.random.default_rng(7)
+    lab_s, lab_y, lab_x, clean = lab_pool(rng)
+    # dents vanish in the dark (as in scores()), scratches stay bright enough to be caught
+    scratch = (lab_y == 1) & (rng.random(lab_y.size) < 0.5)
+    lab_s = np.where(scratch, rng.beta(8, 2, lab_y.size), lab_s)
+    classes = tuple(
+        ("scratch",) if sc else ("dent",) if y else () for sc, y in zip(scratch, lab_y, strict=True)
+    )
+    pool = LabPool(lab_s, lab_y, feature_matrix(list(lab_x.T)), clean, classes=classes)
+    gain = np.full(2000, 0.5)
+    window = feature_matrix(list(stats(rng, gain).T))
+    est = estimate_under_shift(rng.random(2000) * 0.3, window, THRESHOLD, pool, draws=50)
+    assert est.per_class_recall is not None
+    dent, scr = est.per_class_recall["dent"], est.per_class_recall["scratch"]
+    dark_dents = lab_s[(~clean) & (lab_y == 1) & ~scratch]
+    assert dent.value == pytest.approx(float((dark_dents >= THRESHOLD).mean()), abs=0.1)
+    assert scr.value is not None and scr.value > 0.9
+    assert dent.value is not None and dent.lo is not None and dent.hi is not None
+    assert dent.lo <= dent.value <= dent.hi
+    # The label-shift-only estimate speaks for the clean lab: dents look fine there.
+    plain = LabPool(
+        lab_s[clean],
+        lab_y[clean],
+        None,
+        clean[clean],
+        classes=tuple(c for c, k in zip(classes, clean, strict=True) if k),
+    )
+    unchecked = estimate_under_shift(rng.random(500), None, THRESHOLD, plain, draws=20)
+    assert unchecked.per_class_recall is not None
+    assert (unchecked.per_class_recall["dent"].value or 0) > 0.9
+    assert "dent" in est.as_dict()["per_class_recall"]
 
 
 def test_inputs_the_lab_never_showed_make_the_estimate_unknown() -> None:
@@ -222,6 +255,7 @@ def _write_assessment(store: ClickHouseStore, rng: np.random.Generator) -> None:
                 failure_mode="",
                 est_colour_temp_k=5000.0,
                 colour_cast=0.0,
+                sharpness=0.05,
                 **{name: float(v) for name, v in zip(SHIFT_FEATURES, xi, strict=True)},
             )
         )

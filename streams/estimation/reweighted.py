@@ -16,11 +16,11 @@ lab frames, so the interval widens as the effective sample size falls).
 >>> gain = rng.choice([1.0, 0.5], n)          # half the lab frames under a darkening
 >>> y = rng.integers(0, 2, n)
 >>> s = np.where(y == 1, np.clip(rng.normal(0.8 * gain, 0.1), 0, 1), rng.uniform(0, 0.3, n))
->>> stats = rng.normal(0.5, 0.02, (5, n)); stats[0] = 0.5 * gain + rng.normal(0, 0.02, n)
+>>> stats = rng.normal(0.5, 0.02, (4, n)); stats[0] = 0.5 * gain + rng.normal(0, 0.02, n)
 >>> pool = LabPool(s, y, feature_matrix(list(stats)), clean=gain == 1.0)
 >>> m = 2000; yd = rng.random(m) < 0.05       # a darkened window: defects score lower
 >>> sd = np.where(yd, np.clip(rng.normal(0.4, 0.1, m), 0, 1), rng.uniform(0, 0.3, m))
->>> wstats = rng.normal(0.5, 0.02, (5, m)); wstats[0] = 0.25 + rng.normal(0, 0.02, m)
+>>> wstats = rng.normal(0.5, 0.02, (4, m)); wstats[0] = 0.25 + rng.normal(0, 0.02, m)
 >>> est = estimate_under_shift(sd, feature_matrix(list(wstats)), 0.45, pool, draws=50)
 >>> realized = float((sd[yd] >= 0.45).mean())
 >>> est.status, bool(abs((est.recall.value or 0) - realized) < 0.05), realized < 0.4
@@ -73,10 +73,47 @@ class LabPool:
     clean: npt.NDArray[np.bool_]
     geometry: LabGeometry | None = field(default=None, compare=False, repr=False)
     """The standardised features and support radius; built from ``features`` if not given."""
+    classes: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False, repr=False)
+    """Each frame's true defect classes, for per-class recall (``None``: not estimated)."""
 
     def __post_init__(self) -> None:
         if self.features is not None and self.geometry is None:
             object.__setattr__(self, "geometry", LabGeometry.of(self.features))
+
+    def class_recall(
+        self, threshold: float, weights: FloatArray | None, *, draws: int, seed: int
+    ) -> dict[str, Estimate] | None:
+        """Recall of the lab frames holding each defect class (a frame counts as caught when
+        its top score reaches ``threshold``), weighted by ``weights`` (``None``: the clean
+        frames only), with a bootstrap interval over the lab frames.
+
+        It is the score distribution the lab measured for that class under conditions like
+        the window's; classes with fewer than 5 effective lab frames get no estimate.
+        """
+        if self.classes is None:
+            return None
+        w = self.clean.astype(np.float64) if weights is None else np.asarray(weights, np.float64)
+        caught = np.asarray(self.scores, dtype=np.float64) >= threshold
+        rng = np.random.default_rng(seed)
+        boots = [rng.integers(0, w.size, w.size) for _ in range(draws)]
+        out: dict[str, Estimate] = {}
+        for name in sorted({c for frame in self.classes for c in frame}):
+            has = np.asarray([name in frame for frame in self.classes])
+            wc = w * has
+            if effective_sample_size(wc) < 5:
+                continue
+            value = float((wc * caught).sum() / wc.sum())
+            samples = []
+            for idx in boots:
+                total = float(wc[idx].sum())
+                if total > 0:
+                    samples.append(float((wc[idx] * caught[idx]).sum()) / total)
+            if len(samples) < 10:
+                out[name] = Estimate(value, None, None)
+                continue
+            lo, hi = np.quantile(samples, [0.025, 0.975])
+            out[name] = Estimate(value, float(min(lo, value)), float(max(hi, value)))
+        return out
 
     def clean_set(self) -> LabSet:
         """The clean lab frames, unweighted: the label-shift-only calibration set."""
@@ -158,7 +195,8 @@ def estimate_under_shift(
             draws=draws,
             seed=seed,
         )
-        return replace(est, status="unchecked")
+        per_class = pool.class_recall(threshold, None, draws=draws, seed=seed)
+        return replace(est, status="unchecked", per_class_recall=per_class)
     if len(features) != s.size:
         raise EstimationError(f"{len(features)} feature rows for {s.size} frames")
     shift = matching_weights(pool.geometry, features, l2=l2)
@@ -187,6 +225,9 @@ def estimate_under_shift(
         draws=draws,
         seed=seed,
     )
+    per_class = pool.class_recall(threshold, shift.weights, draws=draws, seed=seed)
+    if per_class is not None:
+        per_class = {name: _widen(e, shift.unsupported) for name, e in per_class.items()}
     # Frames beyond the lab's support (at most rule.max_unsupported of them) could be caught or
     # missed whatever the lab says: recall and FPR can be off by up to their share.
     u = shift.unsupported
@@ -194,6 +235,7 @@ def estimate_under_shift(
         est,
         recall=_widen(est.recall, u),
         fpr=_widen(est.fpr, u),
+        per_class_recall=per_class,
         status="ok",
         lab_ess=check["lab_ess"],
         lab_ess_defective=check["lab_ess_defective"],

@@ -53,7 +53,7 @@ lab frames would be matched to windows they do not resemble, so the lab pool lea
 (as it leaves out the novel inputs, which have no trained truth)."""
 
 LAB_SQL = f"""
-SELECT corruption = 'clean', max_confidence, gt_defective, {", ".join(SHIFT_FEATURES)}
+SELECT corruption = 'clean', max_confidence, gt_defective, gt_classes, {", ".join(SHIFT_FEATURES)}
 FROM linewatch.lab_eval FINAL
 WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions')
   AND corruption NOT IN (
@@ -115,11 +115,18 @@ def load_lab_pool(store: ClickHouseStore) -> LabPool:
         )
     scores = np.asarray([float(r[1]) for r in rows])
     defective = np.asarray([int(r[2]) for r in rows])
-    if any(v is None for r in rows for v in r[3:]):
+    classes = tuple(tuple(str(c) for c in r[3]) for r in rows)
+    if any(v is None for r in rows for v in r[4:]):
         # An assessment made before lab frames carried image statistics: clean frames only.
-        return LabPool(scores[clean], defective[clean], None, np.ones(int(clean.sum()), bool))
-    stats = feature_matrix([[float(r[j]) for r in rows] for j in range(3, 3 + len(SHIFT_FEATURES))])
-    return LabPool(scores, defective, stats, clean)
+        return LabPool(
+            scores[clean],
+            defective[clean],
+            None,
+            np.ones(int(clean.sum()), bool),
+            classes=tuple(c for c, keep in zip(classes, clean, strict=True) if keep),
+        )
+    stats = feature_matrix([[float(r[j]) for r in rows] for j in range(4, 4 + len(SHIFT_FEATURES))])
+    return LabPool(scores, defective, stats, clean, classes=classes)
 
 
 def load_lab_set(store: ClickHouseStore) -> LabSet:
