@@ -282,6 +282,11 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=100)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/linewatch-bench-estimate-shift"))
     ap.add_argument("--out", type=Path, default=None, help="write every window's result (JSON)")
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="evaluate the seeds already rendered, skip others",
+    )
     args = ap.parse_args()
     # The demo world's production defect rate; a higher one renders fewer frames per defect.
     simulate_generate.PRODUCTION_DEFECT_RATE = args.defect_rate  # type: ignore[attr-defined]
@@ -300,6 +305,8 @@ def main() -> None:
             args.cache / f"v2-seed{seed}-e{args.events}-l{args.lab_frames}-r{args.defect_rate}.npz"
         )
         t0 = time.process_time()
+        if args.cached_only and not path.exists():
+            continue
         if path.exists():
             data = dict(np.load(path))
             lab = {k.removeprefix("lab_"): v for k, v in data.items() if k.startswith("lab_")}
@@ -336,7 +343,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "seeds": args.seeds,
+                "seeds": sorted({r.seed for r in results}),
                 "events": args.events,
                 "lab_frames": args.lab_frames,
                 "defect_rate": args.defect_rate,

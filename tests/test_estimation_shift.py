@@ -313,3 +313,27 @@ def test_a_darkened_slices_stored_estimate_drops_where_the_label_shift_one_stays
     ).result_rows
     assert [(r[0], r[1]) for r in stored] == [("dark", "ok"), ("normal", "ok")]
     assert stored[0][2] == pytest.approx(est.recall) and stored[0][3] > 0
+
+
+def test_the_assess_suite_stores_each_lab_frames_statistics_and_the_estimator_reads_them(
+    store: ClickHouseStore,
+) -> None:
+    from streams.assess import evaluate_suite
+    from streams.estimation.windows import load_lab_pool
+    from tests.test_assess import DarkSpotDetector
+
+    result = evaluate_suite(
+        DarkSpotDetector(), threshold=0.5, review_band=(0.15, 0.5), frames=24, severities=(5,)
+    )
+    by_condition: dict[str, list[float]] = {}
+    for row in result.frames:
+        assert row.brightness is not None and row.contrast is not None
+        by_condition.setdefault(f"{row.corruption}{row.severity}", []).append(row.brightness)
+    # the statistics are those of the frame the model saw: severity-5 dimming is darker
+    assert np.mean(by_condition["brightness5"]) < 0.5 * np.mean(by_condition["clean0"])
+    store.insert(result.records())
+    pool = load_lab_pool(store)
+    assert pool.features is not None and pool.features.shape[1] == len(SHIFT_FEATURES)
+    assert int(pool.clean.sum()) == 24
+    # every corruption but occlusion, no novel input
+    assert len(pool.scores) == 24 * (len({r.corruption for r in result.results}) - 4)
