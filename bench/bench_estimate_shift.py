@@ -248,8 +248,14 @@ def _evaluate(
 
 def _summary(results: list[WindowResult]) -> list[dict[str, Any]]:
     rows = []
-    for kind in ("stationary", "darkened", "defocus", "glare"):
-        rs = [r for r in results if r.kind == kind]
+    groups = ("stationary", "darkened", "defocus", "glare", "all shifted", "all")
+    for kind in groups:
+        if kind == "all":
+            rs = list(results)
+        elif kind == "all shifted":
+            rs = [r for r in results if r.kind != "stationary"]
+        else:
+            rs = [r for r in results if r.kind == kind]
         if not rs:
             continue
         row: dict[str, Any] = {"kind": kind, "windows": len(rs), "seeds": len({r.seed for r in rs})}
