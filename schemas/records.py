@@ -350,3 +350,13 @@ class EstimatedPerformanceRecord(StoreRecord):
     fpr_lo: float | None
     fpr_hi: float | None
     estimated_at: AwareDatetime
+    status: str = "unchecked"
+    """``ok`` (lab calibration re-weighted to the window's inputs), ``unknown`` (the lab never
+    showed inputs like these: figures are ``None``, ``reason`` says why) or ``unchecked`` (the
+    lab frames carry no image statistics: label-shift-only estimate)."""
+    reason: str = ""
+    lab_ess: float | None = None
+    """Effective number of lab frames behind the estimate (Kish, of the importance weights)."""
+    lab_ess_defective: float | None = None
+    shift_auc: float | None = None
+    """How well a classifier tells the window's frames from the lab's (0.5: alike, 1: apart)."""

@@ -224,6 +224,19 @@ class EstimationSettings(_Checked):
     recall_drop_windows: int = Field(
         2, ge=1, description="Consecutive low windows of a slice that make a drift event."
     )
+    shift_max_unsupported: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="Share of a window's frames unlike every lab frame above which its estimate "
+        "is unknown (a smaller share widens the recall and FPR intervals by that share).",
+    )
+    shift_min_ess_defective: float = Field(
+        30.0,
+        ge=1,
+        description="Effective defective lab frames like the window's needed for an estimate "
+        "(else unknown).",
+    )
 
 
 def _default_lines() -> dict[str, LineConfig]:

@@ -36,6 +36,7 @@ from streams.assess.corruptions import CORRUPTIONS, apply_corruption
 from streams.assess.sample import SuiteFrame, SuiteSample, simulated_sample
 from streams.config import Settings
 from streams.evaluation.boxes import PredictedBox, TruthBox
+from streams.features import compute_image_stats
 from streams.inference.threshold import operating_threshold
 from streams.readiness.matching import frame_outcome
 from streams.readiness.records import AssessmentRunRecord, CorruptionResultRecord, LabEvalRecord
@@ -236,7 +237,7 @@ def evaluate_suite(
         items = _frames_of(cond, sample, seed)
         while batch := list(islice(items, batch_size)):
             dets = detector.detect([rgb for _, _, rgb in batch])
-            for (i, item, _rgb), frame_dets in zip(batch, dets, strict=True):
+            for (i, item, rgb), frame_dets in zip(batch, dets, strict=True):
                 truths = list(item.truths)
                 preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in frame_dets]
                 fo = frame_outcome(preds, truths, threshold)
@@ -267,6 +268,8 @@ def evaluate_suite(
                         pred_defective=fo.pred_defective,
                         outcome=fo.outcome,
                         failure_mode=_failure_mode(cond.kind, truths, preds, threshold),
+                        # the frame's statistics, for the estimator's covariate-shift weights
+                        **compute_image_stats(rgb).as_dict(),
                     )
                 )
         results.append(_summarise(run_id, cond, rows, matched, review_band))

@@ -86,17 +86,28 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             counts[key] += 1
         for key, w in sorted(latest.items()):
             count = counts[key]
+            unknown = w.status == "unknown"
             t.add_row(
                 *key,
                 str(count),
                 str(w.frames),
                 f"{w.prevalence:.2%} ({w.prevalence_source})",
-                Estimate(w.precision, w.precision_lo, w.precision_hi).fmt(),
-                Estimate(w.recall, w.recall_lo, w.recall_hi).fmt(),
-                Estimate(w.fpr, w.fpr_lo, w.fpr_hi).fmt(),
+                *(
+                    ("unknown",) * 3
+                    if unknown
+                    else (
+                        Estimate(w.precision, w.precision_lo, w.precision_hi).fmt(),
+                        Estimate(w.recall, w.recall_lo, w.recall_hi).fmt(),
+                        Estimate(w.fpr, w.fpr_lo, w.fpr_hi).fmt(),
+                    )
+                ),
                 style="bold red" if w.recall_hi is not None and w.recall_hi < 0.5 else None,
             )
-        data_console().print(t)
+        console = data_console()
+        console.print(t)
+        for key, w in sorted(latest.items()):
+            if w.status == "unknown":
+                console.print(f"[yellow]{plain('/'.join(key))}: unknown[/]: {plain(w.reason)}")
         ref = "unknown" if run.reference_recall is None else f"{run.reference_recall:.1%}"
         for e in run.drift_events:
             data_console().print(

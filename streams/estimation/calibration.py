@@ -54,6 +54,7 @@ class IsotonicCalibration:
         defective: Sequence[int] | FloatArray,
         *,
         smoothing: float = 1.0,
+        weights: Sequence[float] | FloatArray | None = None,
     ) -> IsotonicCalibration:
         """Pool-adjacent-violators fit of ``defective`` (0/1) on ``scores``.
 
@@ -62,6 +63,11 @@ class IsotonicCalibration:
         certainty, and at a 2 % production prevalence the difference between 0.99 and 1.0 is
         the difference between 73 % and 100 % precision. The shrunk steps are made monotone
         again by a running maximum.
+
+        ``weights`` (importance weights of the frames, see :mod:`streams.estimation.shift`)
+        make it a weighted fit; they are scaled to sum to their effective sample size, so a
+        block's weight counts like that many frames against the pseudo-units, and ``n`` is the
+        effective sample size.
         """
         x = np.asarray(scores, dtype=np.float64)
         y = np.asarray(defective, dtype=np.float64)
@@ -69,6 +75,15 @@ class IsotonicCalibration:
             raise EstimationError(
                 f"calibration needs two equal-length 1-d arrays, got {x.shape} and {y.shape}"
             )
+        if weights is None:
+            w = np.ones_like(x)
+        else:
+            w = np.asarray(weights, dtype=np.float64)
+            if w.shape != x.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+                raise EstimationError(
+                    "calibration weights must be finite, >= 0, not all 0, one per frame"
+                )
+            w = w * (w.sum() / float(np.square(w).sum()))  # sum = Kish effective sample size
         if x.size < 20:
             raise EstimationError(
                 f"calibration needs at least 20 labelled lab frames, got {x.size}: run "
@@ -76,19 +91,19 @@ class IsotonicCalibration:
             )
         if not np.all(np.isfinite(x)) or np.any((y != 0) & (y != 1)):
             raise EstimationError("calibration scores must be finite and outcomes 0 or 1")
-        prevalence = float(y.mean())
-        if prevalence in (0.0, 1.0):
+        prevalence = float((w * y).sum() / w.sum())
+        if prevalence <= 0.0 or prevalence >= 1.0:
             raise EstimationError(
                 "calibration needs both defective and good lab frames; the lab split has only "
                 + ("defective" if prevalence == 1.0 else "good")
                 + " frames"
             )
         order = np.argsort(x, kind="stable")
-        xs, ys = x[order], y[order]
+        xs, ys, ws = x[order], y[order], w[order]
         # Group ties first: equal scores must map to one value.
         uniq, start = np.unique(xs, return_index=True)
-        sums = np.add.reduceat(ys, start)
-        counts = np.diff(np.append(start, xs.size)).astype(np.float64)
+        sums = np.add.reduceat(ws * ys, start)
+        counts = np.add.reduceat(ws, start)
         # Pool adjacent violators over the tie groups.
         blocks_x: list[float] = []
         blocks_s: list[float] = []
@@ -98,7 +113,7 @@ class IsotonicCalibration:
             blocks_s.append(si)
             blocks_n.append(ni)
             while len(blocks_s) > 1 and (
-                blocks_s[-2] / blocks_n[-2] >= blocks_s[-1] / blocks_n[-1]
+                blocks_s[-2] * blocks_n[-1] >= blocks_s[-1] * blocks_n[-2]
             ):
                 s, n = blocks_s.pop(), blocks_n.pop()
                 blocks_x.pop()
@@ -113,7 +128,7 @@ class IsotonicCalibration:
             ]
         )
         values = tuple(float(v) for v in np.maximum.accumulate(rates))
-        return cls(tuple(blocks_x), values, prevalence, int(x.size))
+        return cls(tuple(blocks_x), values, prevalence, round(float(w.sum())))
 
     def predict(self, scores: Sequence[float] | FloatArray) -> FloatArray:
         """``P(defective | score)`` at the fitting set's prevalence (step function)."""

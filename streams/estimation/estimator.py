@@ -66,14 +66,18 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class LabSet:
-    """The labelled calibration set: top score and 0/1 defective per lab frame."""
+    """The labelled calibration set: top score and 0/1 defective per lab frame, and optionally
+    an importance weight per frame (:mod:`streams.estimation.shift`; ``None``: all equal)."""
 
     scores: FloatArray | Sequence[float]
     defective: npt.NDArray[Any] | Sequence[int]
+    weights: FloatArray | None = None
 
     def calibration(self) -> IsotonicCalibration:
-        """The isotonic calibration fitted on the whole set."""
-        return IsotonicCalibration.fit(self.scores, np.asarray(self.defective, dtype=np.float64))
+        """The isotonic calibration fitted on the whole set (weighted where weights are set)."""
+        return IsotonicCalibration.fit(
+            self.scores, np.asarray(self.defective, dtype=np.float64), weights=self.weights
+        )
 
 
 def poisson_cdf(k: float, mean: float) -> float:
@@ -126,10 +130,28 @@ class PerformanceEstimate:
     precision: Estimate
     recall: Estimate
     fpr: Estimate
+    status: str = "unchecked"
+    """``ok``: calibration re-weighted to the frames' inputs; ``unknown``: the lab never showed
+    inputs like these (figures ``None``, ``reason`` says why); ``unchecked``: no image
+    statistics to compare, label-shift-only (see ``docs/estimation.md``)."""
+    reason: str = ""
+    lab_ess: float | None = None
+    lab_ess_defective: float | None = None
+    shift_auc: float | None = None
+    per_class_recall: dict[str, Estimate] | None = None
+    """Estimated recall of the frames that hold each defect class, where estimated."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain mapping for JSON output."""
         return {
+            "status": self.status,
+            "reason": self.reason,
+            "lab_ess": self.lab_ess,
+            "lab_ess_defective": self.lab_ess_defective,
+            "shift_auc": self.shift_auc,
+            "per_class_recall": None
+            if self.per_class_recall is None
+            else {k: v.as_dict() for k, v in sorted(self.per_class_recall.items())},
             "frames": self.frames,
             "threshold": self.threshold,
             "prevalence": self.prevalence,
@@ -206,13 +228,18 @@ def estimate_performance(
     rng = np.random.default_rng(seed)
     lab_s = np.asarray(lab.scores, dtype=np.float64)
     lab_y = np.asarray(lab.defective, dtype=np.float64)
+    lab_w = None if lab.weights is None else np.asarray(lab.weights, dtype=np.float64)
     samples: tuple[list[float], list[float], list[float]] = ([], [], [])
     for _ in range(draws):
+        # A bootstrap of the (weighted) lab frames: each resampled frame keeps its weight, so
+        # the spread grows as the weights concentrate on few frames (low effective size).
         idx = rng.integers(0, lab_s.size, lab_s.size)
         ys = lab_y[idx]
-        if ys.min() == ys.max():
+        ws = None if lab_w is None else lab_w[idx]
+        present = ys if ws is None else ys[ws > 0]
+        if present.size == 0 or present.min() == present.max():
             continue
-        boot = IsotonicCalibration.fit(lab_s[idx], ys)
+        boot = IsotonicCalibration.fit(lab_s[idx], ys, weights=ws)
         b_prior = em_prevalence(boot, s) if prevalence is None else prior
         b_prior = min(max(b_prior, 1e-6), 1 - 1e-6)
         outcome = rng.random(s.size) < boot.at_prevalence(s, b_prior)

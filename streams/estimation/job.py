@@ -14,6 +14,7 @@ from schemas.records import DriftEventRecord, EstimatedPerformanceRecord
 from streams.config import EstimationSettings
 from streams.drift.cause import attribute_signals
 from streams.errors import EstimationError
+from streams.estimation.shift import ShiftRule
 from streams.estimation.windows import (
     PrevalencePolicy,
     estimate_windows,
@@ -23,7 +24,7 @@ from streams.estimation.windows import (
 )
 from streams.sinks import ClickHouseStore
 
-__all__ = ["EstimateRun", "attribute_recall_drops", "policy_of", "run_estimates"]
+__all__ = ["EstimateRun", "attribute_recall_drops", "policy_of", "rule_of", "run_estimates"]
 
 CO_MOVING_SQL = """
 SELECT DISTINCT signal FROM linewatch.drift_events
@@ -53,6 +54,14 @@ def policy_of(params: EstimationSettings) -> PrevalencePolicy:
     )
 
 
+def rule_of(params: EstimationSettings) -> ShiftRule:
+    """When a window's estimate is unknown, from the estimation settings."""
+    return ShiftRule(
+        max_unsupported=params.shift_max_unsupported,
+        min_ess_defective=params.shift_min_ess_defective,
+    )
+
+
 def run_estimates(
     store: ClickHouseStore,
     threshold: float,
@@ -69,6 +78,7 @@ def run_estimates(
         policy=policy_of(params),
         draws=params.draws,
         now=now,
+        rule=rule_of(params),
     )
     run = EstimateRun(windows=[w for w, _ in windows], lab_set=lab_set_name(store) or "")
     run.reference_recall = lab_recall(store)

@@ -1,10 +1,13 @@
 """Estimates over the store: lab calibration set, production prevalence, per-slice windows.
 
-Reads the labelled lab split (``v_lab_clean``, written by ``linewatch assess``: the plant's lab
-set when one was imported, else the simulated lab; :func:`lab_set_name` says which), the audited
-production units (``v_frame_outcomes``) and the production frames' top confidences, and turns
-them into :class:`~streams.estimation.PerformanceEstimate` per slice and per slice window. Every
-function takes the store and plain parameters; the CLI passes the settings' values in.
+Reads the labelled lab frames of the latest assessment (``lab_eval``, written by ``linewatch
+assess``: the plant's lab set when one was imported, else the simulated lab, :func:`lab_set_name`
+says which; the clean condition and every corruption, with their image statistics), the audited
+production units (``v_frame_outcomes``) and the production frames' top confidences and image
+statistics, and turns them into :class:`~streams.estimation.PerformanceEstimate` per slice and
+per slice window, with the lab calibration re-weighted to each group's inputs
+(:mod:`streams.estimation.reweighted`). Every function takes the store and plain parameters;
+the CLI passes the settings' values in.
 
 The prevalence a slice is calibrated to comes from what is known, most specific first:
 the slice's own audited units (at least ``min_audited_slice``), all audited production units (at
@@ -15,24 +18,28 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
 from schemas.records import DriftEventRecord, EstimatedPerformanceRecord, stable_id
 from streams.errors import EstimationError
-from streams.estimation.estimator import LabSet, PerformanceEstimate, estimate_performance
+from streams.estimation.estimator import LabSet, PerformanceEstimate
+from streams.estimation.reweighted import LabPool, estimate_under_shift
+from streams.estimation.shift import SHIFT_FEATURES, FloatArray, ShiftRule, feature_matrix
 from streams.sinks import ClickHouseStore
 
 __all__ = [
     "ESTIMATED_RECALL_SIGNAL",
     "ESTIMATE_DETECTOR",
+    "UNDESCRIBED_CORRUPTIONS",
     "PrevalencePolicy",
     "SliceFrames",
     "estimate_groups",
     "estimate_windows",
     "lab_set_name",
+    "load_lab_pool",
     "load_lab_set",
     "load_slice_frames",
     "recall_drop_events",
@@ -42,7 +49,20 @@ ESTIMATED_RECALL_SIGNAL = "estimated_recall"
 """Drift-event signal of a sustained drop of estimated recall below the lab's."""
 ESTIMATE_DETECTOR = "estimate-vs-lab"
 
-LAB_SQL = "SELECT max_confidence, gt_defective FROM linewatch.v_lab_clean"
+UNDESCRIBED_CORRUPTIONS: tuple[str, ...] = ("occlusion",)
+"""Corruptions whose effect the global image statistics do not describe (a local patch): their
+lab frames would be matched to windows they do not resemble, so the lab pool leaves them out
+(as it leaves out the novel inputs, which have no trained truth)."""
+
+LAB_SQL = f"""
+SELECT corruption = 'clean', max_confidence, gt_defective, gt_classes, {", ".join(SHIFT_FEATURES)}
+FROM linewatch.lab_eval FINAL
+WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions')
+  AND corruption NOT IN (
+      SELECT corruption FROM linewatch.corruption_results FINAL WHERE kind = 'novel')
+  AND corruption NOT IN ({", ".join(f"'{c}'" for c in UNDESCRIBED_CORRUPTIONS)})
+ORDER BY corruption, severity, frame_index
+"""
 LAB_RECALL_SQL = "SELECT tp, defective FROM linewatch.v_lab_rates"
 LAB_NAME_SQL = """
 SELECT lab_set FROM linewatch.assessment_runs FINAL
@@ -54,8 +74,9 @@ FROM linewatch.v_frame_outcomes
 WHERE split = 'production'
 GROUP BY line_id, shift, lighting
 """
-FRAMES_SQL = """
-SELECT line_id, shift, lighting, captured_at, event_id, max_confidence, model_version
+FRAMES_SQL = f"""
+SELECT line_id, shift, lighting, captured_at, event_id, max_confidence, model_version,
+       {", ".join(SHIFT_FEATURES)}
 FROM linewatch.frames FINAL
 ORDER BY line_id, shift, lighting, captured_at, event_id
 """
@@ -74,25 +95,49 @@ class PrevalencePolicy:
 
 @dataclass
 class SliceFrames:
-    """Production frames of one slice in capture order."""
+    """Production frames of one slice in capture order, with their image statistics (one list
+    per :data:`~streams.estimation.shift.SHIFT_FEATURES` name)."""
 
     captured_at: list[datetime]
     event_ids: list[str]
     scores: list[float]
     model_version: str
+    stats: list[list[float]] = field(default_factory=lambda: [[] for _ in SHIFT_FEATURES])
+
+    def features(self, start: int = 0, end: int | None = None) -> FloatArray:
+        """Shift-feature rows of frames ``start:end``."""
+        return feature_matrix([column[start:end] for column in self.stats])
 
 
-def load_lab_set(store: ClickHouseStore) -> LabSet:
-    """The labelled lab frames of the latest corruption-suite run (clean condition)."""
+def load_lab_pool(store: ClickHouseStore) -> LabPool:
+    """The labelled lab frames of the latest corruption-suite run: the clean condition and every
+    corruption (novel inputs left out), with their image statistics where stored."""
     rows = store.query(LAB_SQL).result_rows
-    if not rows:
+    clean = np.asarray([bool(r[0]) for r in rows], dtype=bool)
+    if not rows or not clean.any():
         raise EstimationError(
             "no labelled lab frames in the store: run `linewatch assess` (it evaluates the lab "
             "split the calibration is fitted on), then estimate again"
         )
-    scores = np.asarray([float(r[0]) for r in rows])
-    defective = np.asarray([int(r[1]) for r in rows])
-    return LabSet(scores, defective)
+    scores = np.asarray([float(r[1]) for r in rows])
+    defective = np.asarray([int(r[2]) for r in rows])
+    classes = tuple(tuple(str(c) for c in r[3]) for r in rows)
+    if any(v is None for r in rows for v in r[4:]):
+        # An assessment made before lab frames carried image statistics: clean frames only.
+        return LabPool(
+            scores[clean],
+            defective[clean],
+            None,
+            np.ones(int(clean.sum()), bool),
+            classes=tuple(c for c, keep in zip(classes, clean, strict=True) if keep),
+        )
+    stats = feature_matrix([[float(r[j]) for r in rows] for j in range(4, 4 + len(SHIFT_FEATURES))])
+    return LabPool(scores, defective, stats, clean, classes=classes)
+
+
+def load_lab_set(store: ClickHouseStore) -> LabSet:
+    """The clean labelled lab frames of the latest corruption-suite run, unweighted."""
+    return load_lab_pool(store).clean_set()
 
 
 def lab_set_name(store: ClickHouseStore) -> str | None:
@@ -120,7 +165,8 @@ def _audits(store: ClickHouseStore) -> dict[SliceKey, tuple[int, int]]:
 def load_slice_frames(store: ClickHouseStore) -> dict[SliceKey, SliceFrames]:
     """Every production frame's top confidence, grouped by slice, in capture order."""
     out: dict[SliceKey, SliceFrames] = {}
-    for line, shift, lighting, at, event_id, score, version in store.query(FRAMES_SQL).result_rows:
+    for row in store.query(FRAMES_SQL).result_rows:
+        line, shift, lighting, at, event_id, score, version = row[:7]
         key = (str(line), str(shift), str(lighting))
         group = out.get(key)
         if group is None:
@@ -128,6 +174,8 @@ def load_slice_frames(store: ClickHouseStore) -> dict[SliceKey, SliceFrames]:
         group.captured_at.append(at if at.tzinfo else at.replace(tzinfo=UTC))
         group.event_ids.append(str(event_id))
         group.scores.append(float(score))
+        for column, value in zip(group.stats, row[7:], strict=True):
+            column.append(float(value))
     return out
 
 
@@ -154,13 +202,14 @@ def estimate_groups(
     *,
     policy: PrevalencePolicy,
     draws: int = 200,
+    rule: ShiftRule | None = None,
 ) -> dict[tuple[str, ...], PerformanceEstimate]:
     """Estimates for every group of slices by the columns ``by`` (subset of line/shift/lighting).
 
     An empty ``by`` gives one overall group keyed ``()``.
     """
     columns = ("line_id", "shift", "lighting")
-    lab = load_lab_set(store)
+    pool = load_lab_pool(store)
     audits = _audits(store)
     grouped: dict[tuple[str, ...], list[SliceKey]] = defaultdict(list)
     frames = load_slice_frames(store)
@@ -169,11 +218,14 @@ def estimate_groups(
     out: dict[tuple[str, ...], PerformanceEstimate] = {}
     for group, keys in sorted(grouped.items()):
         scores = np.concatenate([np.asarray(frames[k].scores) for k in keys])
+        features = np.vstack([frames[k].features() for k in keys])
         prevalence, source = _prevalence(keys, audits, policy)
-        out[group] = estimate_performance(
+        out[group] = estimate_under_shift(
             scores,
+            features,
             threshold,
-            lab,
+            pool,
+            rule=rule,
             prevalence=prevalence,
             prevalence_source=source,
             draws=draws,
@@ -202,6 +254,7 @@ def estimate_windows(
     policy: PrevalencePolicy,
     draws: int = 200,
     now: datetime | None = None,
+    rule: ShiftRule | None = None,
 ) -> list[tuple[EstimatedPerformanceRecord, str]]:
     """One record per slice window of ``window_frames`` frames, with its last event id.
 
@@ -210,7 +263,7 @@ def estimate_windows(
     """
     if window_frames < 20:
         raise EstimationError(f"an estimation window needs >= 20 frames, got {window_frames}")
-    lab = load_lab_set(store)
+    pool = load_lab_pool(store)
     audits = _audits(store)
     stamp = now or datetime.now(UTC)
     out: list[tuple[EstimatedPerformanceRecord, str]] = []
@@ -219,10 +272,12 @@ def estimate_windows(
         scores = np.asarray(group.scores)
         for start, end in _windows(len(scores), window_frames):
             first = group.captured_at[start]
-            est = estimate_performance(
+            est = estimate_under_shift(
                 scores[start:end],
+                group.features(start, end),
                 threshold,
-                lab,
+                pool,
+                rule=rule,
                 prevalence=prevalence,
                 prevalence_source=source,
                 draws=draws,
@@ -258,6 +313,11 @@ def estimate_windows(
                 fpr_lo=est.fpr.lo,
                 fpr_hi=est.fpr.hi,
                 estimated_at=stamp,
+                status=est.status,
+                reason=est.reason,
+                lab_ess=est.lab_ess,
+                lab_ess_defective=est.lab_ess_defective,
+                shift_auc=est.shift_auc,
             )
             out.append((record, group.event_ids[end - 1]))
     return out

@@ -552,12 +552,13 @@ def _estimates(
     store: ClickHouseStore, settings: Settings, threshold: float, by: tuple[str, ...]
 ) -> dict[tuple[str, ...], PerformanceEstimate]:
     """Label-free estimates per group of ``by`` (all slices, labelled or not) and overall."""
-    from streams.estimation.job import policy_of
+    from streams.estimation.job import policy_of, rule_of
     from streams.estimation.windows import estimate_groups
 
     policy = policy_of(settings.estimation)
     draws = settings.estimation.draws
-    out = estimate_groups(store, threshold, by, policy=policy, draws=draws) if by else {}
-    overall = estimate_groups(store, threshold, (), policy=policy, draws=draws)
+    rule = rule_of(settings.estimation)
+    out = estimate_groups(store, threshold, by, policy=policy, draws=draws, rule=rule) if by else {}
+    overall = estimate_groups(store, threshold, (), policy=policy, draws=draws, rule=rule)
     out[("__overall__",)] = overall[()]
     return out

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 
-from schemas.records import StoreRecord
+from schemas.records import StoreRecord, float32
 
 __all__ = [
     "AssessmentRunRecord",
@@ -129,3 +129,26 @@ class LabEvalRecord(StoreRecord):
     pred_defective: bool
     outcome: str
     failure_mode: str
+    brightness: float | None = None
+    """Image statistics of the frame as the model saw it (``streams.features.ImageStats``, the
+    same as ``frames``); ``None`` on rows of assessments made before they were stored."""
+    contrast: float | None = None
+    sharpness: float | None = None
+    colour_cast: float | None = None
+    est_colour_temp_k: float | None = None
+    clipped_high: float | None = None
+    clipped_low: float | None = None
+
+    @field_validator(
+        "brightness",
+        "contrast",
+        "sharpness",
+        "colour_cast",
+        "est_colour_temp_k",
+        "clipped_high",
+        "clipped_low",
+    )
+    @classmethod
+    def _as_stored(cls, value: float | None) -> float | None:
+        """Float32 columns (150_lab_eval_image_stats.sql): round alike."""
+        return None if value is None else float32(value)

@@ -1,0 +1,243 @@
+"""The label-free estimate of a group of frames with the lab calibration re-weighted to the
+frames' inputs, or ``unknown`` where the lab never showed inputs like theirs.
+
+:class:`LabPool` is every labelled lab frame of the latest assessment (the clean condition and
+every corruption of it whose effect global image statistics describe), each with its image
+statistics. For a window of production frames, :func:`estimate_under_shift` weights the pool by
+the density ratio of the window's statistics to the pool's
+(:func:`streams.estimation.shift.matching_weights`), applies the
+:func:`~streams.estimation.shift.shift_verdict`, and estimates with the weighted calibration
+(:func:`streams.estimation.estimator.estimate_performance`: its bootstrap resamples the weighted
+lab frames, so the interval widens as the effective sample size falls).
+
+>>> from streams.estimation.shift import feature_matrix
+>>> rng = np.random.default_rng(1)
+>>> n = 3000
+>>> gain = rng.choice([1.0, 0.5], n)          # half the lab frames under a darkening
+>>> y = rng.integers(0, 2, n)
+>>> s = np.where(y == 1, np.clip(rng.normal(0.8 * gain, 0.1), 0, 1), rng.uniform(0, 0.3, n))
+>>> stats = rng.normal(0.5, 0.02, (4, n)); stats[0] = 0.5 * gain + rng.normal(0, 0.02, n)
+>>> pool = LabPool(s, y, feature_matrix(list(stats)), clean=gain == 1.0)
+>>> m = 2000; yd = rng.random(m) < 0.05       # a darkened window: defects score lower
+>>> sd = np.where(yd, np.clip(rng.normal(0.4, 0.1, m), 0, 1), rng.uniform(0, 0.3, m))
+>>> wstats = rng.normal(0.5, 0.02, (4, m)); wstats[0] = 0.25 + rng.normal(0, 0.02, m)
+>>> est = estimate_under_shift(sd, feature_matrix(list(wstats)), 0.45, pool, draws=50)
+>>> realized = float((sd[yd] >= 0.45).mean())
+>>> est.status, bool(abs((est.recall.value or 0) - realized) < 0.05), realized < 0.4
+('ok', True, True)
+>>> naive = estimate_performance(sd, 0.45, pool.clean_set(), draws=0)
+>>> round(naive.recall.value or 0, 1)
+1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.errors import EstimationError
+from streams.estimation.estimator import (
+    Estimate,
+    LabSet,
+    PerformanceEstimate,
+    estimate_performance,
+)
+from streams.estimation.shift import (
+    LabGeometry,
+    ShiftRule,
+    effective_sample_size,
+    matching_weights,
+    shift_verdict,
+)
+
+__all__ = ["LabPool", "estimate_under_shift", "unknown_estimate"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class LabPool:
+    """Labelled lab frames under every assessed condition, with their shift features.
+
+    ``features`` is ``None`` when the lab frames carry no image statistics (an assessment made
+    before they were stored): the estimate is then the clean calibration's, ``unchecked``.
+    ``clean`` marks the frames of the clean condition.
+    """
+
+    scores: FloatArray
+    defective: npt.NDArray[Any]
+    features: FloatArray | None
+    clean: npt.NDArray[np.bool_]
+    geometry: LabGeometry | None = field(default=None, compare=False, repr=False)
+    """The standardised features and support radius; built from ``features`` if not given."""
+    classes: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False, repr=False)
+    """Each frame's true defect classes, for per-class recall (``None``: not estimated)."""
+
+    def __post_init__(self) -> None:
+        if self.features is not None and self.geometry is None:
+            object.__setattr__(self, "geometry", LabGeometry.of(self.features))
+
+    def class_recall(
+        self, threshold: float, weights: FloatArray | None, *, draws: int, seed: int
+    ) -> dict[str, Estimate] | None:
+        """Recall of the lab frames holding each defect class (a frame counts as caught when
+        its top score reaches ``threshold``), weighted by ``weights`` (``None``: the clean
+        frames only), with a bootstrap interval over the lab frames.
+
+        It is the score distribution the lab measured for that class under conditions like
+        the window's; classes with fewer than 5 effective lab frames get no estimate.
+        """
+        if self.classes is None:
+            return None
+        w = self.clean.astype(np.float64) if weights is None else np.asarray(weights, np.float64)
+        caught = np.asarray(self.scores, dtype=np.float64) >= threshold
+        rng = np.random.default_rng(seed)
+        boots = [rng.integers(0, w.size, w.size) for _ in range(draws)]
+        out: dict[str, Estimate] = {}
+        for name in sorted({c for frame in self.classes for c in frame}):
+            has = np.asarray([name in frame for frame in self.classes])
+            wc = w * has
+            if effective_sample_size(wc) < 5:
+                continue
+            value = float((wc * caught).sum() / wc.sum())
+            samples = []
+            for idx in boots:
+                total = float(wc[idx].sum())
+                if total > 0:
+                    samples.append(float((wc[idx] * caught[idx]).sum()) / total)
+            if len(samples) < 10:
+                out[name] = Estimate(value, None, None)
+                continue
+            lo, hi = np.quantile(samples, [0.025, 0.975])
+            out[name] = Estimate(value, float(min(lo, value)), float(max(hi, value)))
+        return out
+
+    def clean_set(self) -> LabSet:
+        """The clean lab frames, unweighted: the label-shift-only calibration set."""
+        return LabSet(self.scores[self.clean], self.defective[self.clean])
+
+
+def _widen(figure: Estimate, by: float) -> Estimate:
+    """The interval widened by ``by`` on both sides, within [0, 1].
+
+    >>> _widen(Estimate(0.9, 0.85, 0.95), 0.08)
+    Estimate(value=0.9, lo=0.77, hi=1.0)
+    """
+    if figure.lo is None or figure.hi is None or by <= 0:
+        return figure
+    return Estimate(figure.value, max(0.0, round(figure.lo - by, 12)), min(1.0, figure.hi + by))
+
+
+def unknown_estimate(
+    frames: int,
+    threshold: float,
+    reason: str,
+    *,
+    prevalence: float | None = None,
+    prevalence_source: str = "unknown",
+    **check: float | None,
+) -> PerformanceEstimate:
+    """An estimate that says ``unknown``: every figure ``None``, with the reason.
+
+    The prevalence is the known one (configured or audited) where there is one; else 0 with
+    source ``unknown`` (not estimated: EM would need the calibration the window lacks).
+    """
+    nothing = Estimate(None, None, None)
+    known = 0.0 if prevalence is None else float(prevalence)
+    return PerformanceEstimate(
+        frames=frames,
+        threshold=threshold,
+        prevalence=known,
+        prevalence_source="unknown" if prevalence is None else prevalence_source,
+        expected_defective=known * frames,
+        recall_denominator="unknown",
+        precision=nothing,
+        recall=nothing,
+        fpr=nothing,
+        status="unknown",
+        reason=reason,
+        lab_ess=check.get("lab_ess"),
+        lab_ess_defective=check.get("lab_ess_defective"),
+        shift_auc=check.get("shift_auc"),
+    )
+
+
+def estimate_under_shift(
+    scores: FloatArray,
+    features: FloatArray | None,
+    threshold: float,
+    pool: LabPool,
+    *,
+    rule: ShiftRule | None = None,
+    l2: float = 1.0,
+    prevalence: float | None = None,
+    prevalence_source: str = "configured",
+    draws: int = 200,
+    seed: int = 0,
+) -> PerformanceEstimate:
+    """Estimated precision / recall / FPR of the frames (top ``scores``, ``features`` rows as
+    :func:`~streams.estimation.shift.feature_matrix` builds them) with the lab pool re-weighted
+    to their inputs; ``unknown`` where the lab never showed inputs like theirs.
+
+    Without features on either side it is the clean lab calibration's estimate, ``unchecked``.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if pool.geometry is None or features is None:
+        est = estimate_performance(
+            s,
+            threshold,
+            pool.clean_set(),
+            prevalence=prevalence,
+            prevalence_source=prevalence_source,
+            draws=draws,
+            seed=seed,
+        )
+        per_class = pool.class_recall(threshold, None, draws=draws, seed=seed)
+        return replace(est, status="unchecked", per_class_recall=per_class)
+    if len(features) != s.size:
+        raise EstimationError(f"{len(features)} feature rows for {s.size} frames")
+    shift = matching_weights(pool.geometry, features, l2=l2)
+    defective = np.asarray(pool.defective, dtype=bool)
+    check: dict[str, float | None] = {
+        "lab_ess": shift.ess,
+        "lab_ess_defective": effective_sample_size(shift.weights[defective]),
+        "shift_auc": shift.auc,
+    }
+    status, reason = shift_verdict(shift, defective, rule or ShiftRule())
+    if status == "unknown":
+        return unknown_estimate(
+            int(s.size),
+            float(threshold),
+            reason,
+            prevalence=prevalence,
+            prevalence_source=prevalence_source,
+            **check,
+        )
+    est = estimate_performance(
+        s,
+        threshold,
+        LabSet(pool.scores, pool.defective, shift.weights),
+        prevalence=prevalence,
+        prevalence_source=prevalence_source,
+        draws=draws,
+        seed=seed,
+    )
+    per_class = pool.class_recall(threshold, shift.weights, draws=draws, seed=seed)
+    if per_class is not None:
+        per_class = {name: _widen(e, shift.unsupported) for name, e in per_class.items()}
+    # Frames beyond the lab's support (at most rule.max_unsupported of them) could be caught or
+    # missed whatever the lab says: recall and FPR can be off by up to their share.
+    u = shift.unsupported
+    return replace(
+        est,
+        recall=_widen(est.recall, u),
+        fpr=_widen(est.fpr, u),
+        per_class_recall=per_class,
+        status="ok",
+        lab_ess=check["lab_ess"],
+        lab_ess_defective=check["lab_ess_defective"],
+        shift_auc=check["shift_auc"],
+    )
