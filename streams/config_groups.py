@@ -71,7 +71,7 @@ def env_name(group: str, name: str | None = None) -> str:
 
 
 def _nul_free(value: Any) -> Any:
-    """``value`` unchanged, or a ``ValueError`` if any text in it holds a NUL character (no
+    r"""``value`` unchanged, or a ``ValueError`` if any text in it holds a NUL character (no
     path, host, topic or name can: the OS and every protocol stop at it).
 
     >>> _nul_free(["/data", {"k": "v"}])

@@ -93,7 +93,10 @@ def test_a_bad_host_is_one_error_line_without_the_password(dsn: str, tmp_path: P
         assert "host" in errors[0]
 
 
-def test_store_option_with_a_password_warns_once(tmp_path: Path) -> None:
+def test_store_option_with_a_password_warns_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("streams.cli.options._warned_password", [])  # once per process
     dsn = "http://lw:TopSecret9@127.0.0.1:1/linewatch"
     result = runner.invoke(app, ["query", "SELECT 1", "--store", dsn])
     assert result.exit_code != 0
