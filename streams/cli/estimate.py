@@ -107,9 +107,9 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             )
         if not run.windows:
             data_console().print(
-                f"no slice (line x shift x lighting) has {params.window_frames} frames yet: "
-                "a window is that many frames of one slice; for a short trial pass "
-                "--window-frames (at least 20)"
+                f"no slice (line x shift x lighting) has {params.window_frames // 2} frames "
+                f"yet: a window is {params.window_frames} frames of one slice (a slice with half "
+                "of that gets one); for a short trial pass --window-frames (at least 20)"
             )
         written = "nothing written (--dry-run)" if dry_run else f"{run.rows_written} rows written"
         data_console().print(
