@@ -3,7 +3,9 @@
 Every fenced ``bash`` block of the page is run, in order and as written, by ``bash -eu`` in an
 empty directory holding only the files the page names, bound to the second world
 (``tests/world2``): its Ultralytics-style ``model.onnx`` (no spec), its lab set as COCO under
-``lab/``, and its camera events and labels for lines press-a / press-b. Each block must exit 0;
+``lab/``, and its camera events and labels for lines press-a / press-b (the session fixtures:
+120 events over two hours across the 22:00 night shift, enough for the doc's 20-frame
+reference-gap and estimation windows). Each block must exit 0;
 then the store is checked against what the page promises.
 
 The commands run in subprocesses, so the simulator is put out of reach there by a
@@ -18,7 +20,6 @@ import os
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,15 +27,11 @@ import pytest
 from streams.sinks import ClickHouseStore
 from tests.console import LINEWATCH, clean_env
 from tests.world2 import NOVEL_CLASS
-from tests.world2.events import write_events
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "quickstart-your-model.md"
-EVENTS = 120
-"""Two hours at one plate a minute, across the 22:00 night shift: enough for each slice's
-reference-gap windows and the doc's 20-frame estimation windows."""
 MARK = "QUICKSTART_SIMULATOR_MARK"
 
 SITECUSTOMIZE = '''
@@ -72,7 +69,7 @@ def doc_blocks(text: str) -> list[str]:
 
 @pytest.fixture
 def plant_dir(
-    tmp_path: Path, world2_model: Path, world2_coco: Path
+    tmp_path: Path, world2_model: Path, world2_coco: Path, world2_events: tuple[Path, Path]
 ) -> tuple[Path, dict[str, str], Path]:
     """An empty directory with the doc's files (world2's), the environment the doc's commands
     run in (no ``LINEWATCH_*`` variable, the simulator hook first on ``PYTHONPATH``) and the
@@ -81,12 +78,8 @@ def plant_dir(
     work.mkdir()
     shutil.copy(world2_model, work / "model.onnx")
     shutil.copytree(world2_coco, work / "lab")
-    write_events(
-        work / "events.jsonl",
-        EVENTS,
-        labels_path=work / "labels.jsonl",
-        start=datetime(2026, 11, 30, 21, 0, tzinfo=UTC),
-    )
+    shutil.copy(world2_events[0], work / "events.jsonl")
+    shutil.copy(world2_events[1], work / "labels.jsonl")
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
