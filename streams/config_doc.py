@@ -53,8 +53,9 @@ LINEWATCH_PLANT__TIMEZONE?)`).
 `[plant]` with `timezone = "Europe/Berlin"`, `[[plant.shifts]]` entries with `name` and
 `start = "06:00"`, and `[plant.lines.press-a]` with `takt_units_per_minute = 90`. Environment
 variables win over the file, command-line options over both. `linewatch init --lines a,b` writes a
-commented one. A bad value in it is one `error:` line naming the file, the table and key, and what
-is allowed; a table that is no group, or a key a group does not have, is refused the same way.
+commented one (`--model PATH` also sets `[inference] model`). A bad value in it is one `error:`
+line naming the file, the table and key, and what is allowed; a table that is no group, or a key
+a group does not have, is refused the same way.
 
 Checks across variables: `LINEWATCH_PLANT__LIGHTING_BUCKET_NAMES` has one more name than
 `LINEWATCH_PLANT__LUX_BUCKET_EDGES` and `LINEWATCH_PLANT__BRIGHTNESS_BUCKET_EDGES` have edges;

@@ -147,8 +147,16 @@ def _described(model: type[Any], name: str, value: Any, *, commented: bool = Fal
     return lines
 
 
-def plant_file_text(lines: Sequence[str], *, takt_units_per_minute: float = 60.0) -> str:
-    """A commented ``linewatch.toml`` for ``lines`` with every other value at its default."""
+def plant_file_text(
+    lines: Sequence[str], *, takt_units_per_minute: float = 60.0, model: str | None = None
+) -> str:
+    """A commented ``linewatch.toml`` for ``lines`` with every other value at its default;
+    ``model`` (a path) set under ``[inference]`` when given.
+
+    >>> [ln for ln in plant_file_text(["a"], model="/m/yours.onnx").splitlines()
+    ...  if ln.startswith("model")]
+    ['model = "/m/yours.onnx"']
+    """
     if not lines or any(not line.strip() for line in lines) or len(set(lines)) != len(lines):
         raise InvalidSettings(
             "--lines needs one or more distinct, non-empty line ids, e.g. --lines press-a,press-b"
@@ -185,7 +193,9 @@ def plant_file_text(lines: Sequence[str], *, takt_units_per_minute: float = 60.0
         out += _described(type(config), "frames_per_second", 2.0, commented=True)
         out += _described(type(config), "cameras", [f"{line}-cam-1"], commented=True)
     out += ["", "[inference]"]
-    out += _described(GROUPS["inference"], "model", "/models/plant.onnx", commented=True)
+    out += _described(
+        GROUPS["inference"], "model", model or "/models/plant.onnx", commented=model is None
+    )
     out += _described(GROUPS["inference"], "operating_threshold", 0.5, commented=True)
     out += ["", "[readiness]"]
     for name in ReadinessCriteria.model_fields:

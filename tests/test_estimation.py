@@ -299,6 +299,14 @@ def test_estimate_cli_prints_and_dry_run_writes_nothing(
     result = CliRunner().invoke(app, ["estimate", "--store", dsn], env=env)
     assert result.exit_code == 0, result.output
     assert "1 rows written" in result.output
+    # a slice of 300 frames has no 1000-frame window: the output says why, and the fix
+    result = CliRunner().invoke(
+        app, ["estimate", "--store", dsn, "--dry-run", "--window-frames", "1000"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "0 windows" in said and "no slice (line x shift x lighting) has 500 frames" in said
+    assert "--window-frames" in said
 
 
 def test_a_recall_drop_with_lighting_alarms_is_attributed_to_lighting(

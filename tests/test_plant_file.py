@@ -171,6 +171,30 @@ def test_init_writes_a_commented_file_every_command_reads(tmp_path: Path) -> Non
     assert "unknown_line" in listed.stdout and "press-a" in listed.stdout, listed.stdout
 
 
+def test_init_model_sets_the_plants_model_for_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = clean_env()
+    missing = run_linewatch(
+        ["init", "--lines", "a", "--model", "nowhere.onnx"], env=env, cwd=tmp_path
+    )
+    assert missing.returncode == 2 and "nowhere.onnx: no such file" in missing.stderr
+    assert not (tmp_path / "linewatch.toml").exists()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "yours.onnx").write_bytes(b"not read by init")
+    done = run_linewatch(
+        ["init", "--lines", "a", "--model", "models/yours.onnx"], env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    # written as an absolute path: the same model from any directory the file is read in
+    for name in [n for n in __import__("os").environ if n.startswith("LINEWATCH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LINEWATCH_CONFIG", str(tmp_path / "linewatch.toml"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert Settings().inference.model == str((tmp_path / "models" / "yours.onnx").resolve())
+
+
 def test_the_written_file_round_trips(plant_dir: Path) -> None:
     (plant_dir / "linewatch.toml").write_text(plant_file_text(["a", "b"], takt_units_per_minute=30))
     s = Settings()

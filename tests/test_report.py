@@ -123,6 +123,9 @@ def test_empty_store_report_says_no_data_with_what_to_run(tmp_path: Path) -> Non
         verdict = compute_verdict(store, settings)
     assert verdict.status == "no data"
     assert all(c.status == "no data" and c.how_to_fill for c in verdict.criteria)
+    # a run with a reference that stored no gap window yet: the hint names the window setting
+    gap = next(c for c in verdict.criteria if c.name.startswith("frames outside lab"))
+    assert "LINEWATCH_DRIFT__GAP_WINDOW_EVENTS" in gap.how_to_fill
     for key in SECTIONS:
         section = html.split(f'id="{key}"', 1)[1].split("</section>", 1)[0]
         if key != "verdict":

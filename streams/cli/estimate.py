@@ -116,6 +116,12 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 f"{e.after_mean:.1%} (interval top {e.statistic:.1%}) vs lab {ref}, "
                 f"at {e.detected_at:%Y-%m-%d %H:%M}"
             )
+        if not run.windows:
+            data_console().print(
+                f"no slice (line x shift x lighting) has {params.window_frames // 2} frames "
+                f"yet: a window is {params.window_frames} frames of one slice (a slice with half "
+                "of that gets one); for a short trial pass --window-frames (at least 20)"
+            )
         written = "nothing written (--dry-run)" if dry_run else f"{run.rows_written} rows written"
         data_console().print(
             f"{len(run.windows)} windows, {len(run.drift_events)} drift events; {written}"

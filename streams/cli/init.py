@@ -26,6 +26,14 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             float, typer.Option("--takt", min=0.001, help="Units per minute of every line.")
         ] = 60.0,
         out: Annotated[Path, typer.Option("--out", help="Where to write it.")] = Path(DEFAULT_FILE),
+        model: Annotated[
+            Path | None,
+            typer.Option(
+                "--model",
+                help="The plant's model (.onnx or spec .json): written as [inference] model, "
+                "its absolute path.",
+            ),
+        ] = None,
         force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     ) -> None:
         """Write a commented plant file: lines, shifts, lighting buckets, time zone, thresholds.
@@ -34,7 +42,13 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         LINEWATCH_CONFIG to its path); LINEWATCH_* environment variables win over it.
         """
         ids = [part.strip() for part in lines.split(",")]
-        text = plant_file_text(ids, takt_units_per_minute=takt)
+        if model is not None and not model.is_file():
+            raise ConfigError(f"--model {model}: no such file; give the path of your .onnx or spec")
+        text = plant_file_text(
+            ids,
+            takt_units_per_minute=takt,
+            model=None if model is None else str(model.resolve()),
+        )
         if out.exists() and not force:
             raise ConfigError(f"{out} exists; pass --force to overwrite it, or --out elsewhere")
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -201,7 +201,9 @@ def verdict_from_metrics(
                 "no data",
                 "no data",
                 gap_limit,
-                how_to_fill="run production frames through `linewatch run` with a lab reference",
+                how_to_fill="run production frames through `linewatch run` with a lab "
+                "reference; a slice reports this every LINEWATCH_DRIFT__GAP_WINDOW_EVENTS "
+                "frames (default 200)",
             )
         )
     else:
