@@ -30,9 +30,7 @@ from streams.drift.monitor import DriftMonitor
 from streams.drift.montecarlo import (
     CalibrationRow,
     Sampler,
-    VectorBernoulliCusum,
     VectorDetector,
-    VectorGaussianCusum,
     bootstrap_sampler,
     delays_vectorised,
     false_alarms_scalar,
@@ -55,21 +53,9 @@ def compare_detectors() -> list[base.DriftDetector]:
 
 
 def _vector_factory(det: base.Base) -> Callable[[int], VectorDetector] | None:
-    if isinstance(det, GaussianCusum):
-        g = det
-        return lambda p: VectorGaussianCusum(
-            p, k=g.k, h=g.h, warmup=g.warmup, winsor=g.winsor, std_floor=g.std_floor
-        )
-    if isinstance(det, BernoulliCusum):
-        b = det
-        return lambda p: VectorBernoulliCusum(
-            p,
-            h=b.h,
-            odds_ratio=b.odds_ratio,
-            warmup=b.warmup,
-            min_count=b.min_count,
-            max_warmup=b.max_warmup,
-        )
+    """``det.paths`` for linewatch's CUSUMs (vectorised copies of the runtime detector)."""
+    if isinstance(det, GaussianCusum | BernoulliCusum):
+        return det.paths
     return None
 
 

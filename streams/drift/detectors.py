@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict
 from river import base
 
 from streams.drift.calibration import bernoulli_threshold, gaussian_threshold
+from streams.drift.cusum import SCALAR, BernoulliCusumPaths, GaussianCusumPaths
 
 __all__ = [
     "BernoulliCusum",
@@ -55,18 +56,17 @@ __all__ = [
     "GaussianCusum",
     "GaussianCusumState",
     "RateCusum",
-    "wallace_t_to_z",
 ]
 
 _DEFAULT_ARL0 = 2e6
 """In-control run length per side of the default thresholds (1e-6 false alarms per update)."""
 
 
-def wallace_t_to_z(t: float, df: float) -> float:
-    """Normal score with the same tail probability as ``t`` under Student's t (Wallace 1959)."""
-    z = math.sqrt(df * math.log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0)
-    return z if t >= 0 else -z
-
+# The shared arithmetic (:mod:`streams.drift.cusum`), bound once for the one-detector path.
+_score = SCALAR.gaussian_score
+_welford = SCALAR.welford
+_testing = SCALAR.bernoulli_testing
+_gains = SCALAR.bernoulli_gains
 
 # Baseline statistics: (n, mean, m2) for Gaussian, (n, ones) for Bernoulli.
 _Welford = tuple[int, float, float]
@@ -208,29 +208,15 @@ class GaussianCusum(_Report, base.DriftDetector):
         if self._drift_detected:
             self._reset()
         n = self._n
-        mean = self._mean
         if n >= self._warmup:
-            std = math.sqrt(self._m2 / (n - 1))
-            std = max(std, self.std_floor)
-            t = (x - mean) / (std * math.sqrt(1.0 + 1.0 / n))
-            df = n - 1.0
-            z = math.sqrt(df * math.log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0)
-            z = min(z, self.winsor)
-            if t < 0:
-                z = -z
+            z = _score(x, n, self._mean, self._m2, self.std_floor, self.winsor)
             s_up = self._s_up + z - self.k
             s_dn = self._s_dn - z - self.k
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         else:
             s_up = s_dn = 0.0
-        # Welford update of the baseline.
-        n += 1
-        delta = x - mean
-        mean += delta / n
-        self._m2 += delta * (x - mean)
-        self._n = n
-        self._mean = mean
+        self._n, self._mean, self._m2 = n, mean, _ = _welford(x, n, self._mean, self._m2)
         if s_up == 0.0:
             self._mark_up = (n, mean, self._m2)
         if s_dn == 0.0:
@@ -245,6 +231,18 @@ class GaussianCusum(_Report, base.DriftDetector):
             (self.before_mean, self.before_std, self.after_mean, self.after_std) = _split(
                 (n, mean, self._m2), mark
             )
+
+    def paths(self, count: int) -> GaussianCusumPaths:
+        """``count`` fresh, independent copies of this detector, stepped together with numpy
+        (the same arithmetic as :meth:`update`; for the Monte-Carlo calibration)."""
+        return GaussianCusumPaths(
+            count,
+            k=self.k,
+            h=self.h,
+            warmup=self._warmup,
+            winsor=self.winsor,
+            std_floor=self.std_floor,
+        )
 
     def get_state(self) -> GaussianCusumState:
         """The detector's state as typed data (see :meth:`set_state`)."""
@@ -357,18 +355,10 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         ones = self._ones
         one = x >= 0.5
         s_up = s_dn = 0.0
-        if n >= self.warmup and (n >= self._max_warmup or min(ones, n - ones) >= self.min_count):
-            p0 = (ones + 0.5) / (n + 1.0)
-            r = self.odds_ratio
-            # ln P1/P0 for "up" (odds x r) and "down" (odds / r) alternatives.
-            lu = math.log1p(p0 * (r - 1.0))
-            ld = math.log(r - p0 * (r - 1.0))
-            if one:
-                s_up = self._s_up + self._ln_r - lu
-                s_dn = self._s_dn - ld
-            else:
-                s_up = self._s_up - lu
-                s_dn = self._s_dn + self._ln_r - ld
+        if _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
+            gain_up, cost_up, gain_dn, cost_dn = _gains(one, n, ones, self.odds_ratio, self._ln_r)
+            s_up = self._s_up + gain_up - cost_up
+            s_dn = self._s_dn + gain_dn - cost_dn
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         n += 1
@@ -391,6 +381,18 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
             pb = (ones - oa) / (n - na) if n > na else pa
             self.before_mean, self.before_std = pa, math.sqrt(pa * (1.0 - pa))
             self.after_mean, self.after_std = pb, math.sqrt(pb * (1.0 - pb))
+
+    def paths(self, count: int) -> BernoulliCusumPaths:
+        """``count`` fresh, independent copies of this detector, stepped together with numpy
+        (the same arithmetic as :meth:`update`; for the Monte-Carlo calibration)."""
+        return BernoulliCusumPaths(
+            count,
+            h=self.h,
+            odds_ratio=self.odds_ratio,
+            warmup=self.warmup,
+            min_count=self.min_count,
+            max_warmup=self._max_warmup,
+        )
 
     def get_state(self) -> BernoulliCusumState:
         """The detector's state as typed data (see :meth:`set_state`)."""
