@@ -216,11 +216,12 @@ class GaussianCusum(_Report, base.DriftDetector):
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         else:
             s_up = s_dn = 0.0
-        self._n, self._mean, self._m2 = n, mean, _ = _welford(x, n, self._mean, self._m2)
+        # the baseline's Welford summary after x; also the change-point mark of a side at zero
+        self._n, self._mean, self._m2 = total = _welford(x, n, self._mean, self._m2)
         if s_up == 0.0:
-            self._mark_up = (n, mean, self._m2)
+            self._mark_up = total
         if s_dn == 0.0:
-            self._mark_dn = (n, mean, self._m2)
+            self._mark_dn = total
         h = self.h
         if s_up > h or s_dn > h:
             up = s_up >= s_dn
@@ -229,7 +230,7 @@ class GaussianCusum(_Report, base.DriftDetector):
             self.statistic = s_up if up else s_dn
             mark = self._mark_up if up else self._mark_dn
             (self.before_mean, self.before_std, self.after_mean, self.after_std) = _split(
-                (n, mean, self._m2), mark
+                total, mark
             )
 
     def paths(self, count: int) -> GaussianCusumPaths:
@@ -340,6 +341,7 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         self._s_dn = 0.0
         self._mark_up: _Counts = (0, 0)
         self._mark_dn: _Counts = (0, 0)
+        self._testing = False
         self._clear_report()
 
     @property
@@ -355,7 +357,10 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         ones = self._ones
         one = x >= 0.5
         s_up = s_dn = 0.0
-        if _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
+        # Once testing, a detector tests until its reset (n, ones and zeros only grow), so the
+        # condition is evaluated only until it first holds.
+        if self._testing or _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
+            self._testing = True
             gain_up, cost_up, gain_dn, cost_dn = _gains(one, n, ones, self.odds_ratio, self._ln_r)
             s_up = self._s_up + gain_up - cost_up
             s_dn = self._s_dn + gain_dn - cost_dn
@@ -366,10 +371,12 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
             ones += 1
         self._n = n
         self._ones = ones
-        if s_up == 0.0:
-            self._mark_up = (n, ones)
-        if s_dn == 0.0:
-            self._mark_dn = (n, ones)
+        if s_up == 0.0 or s_dn == 0.0:
+            counts = (n, ones)
+            if s_up == 0.0:
+                self._mark_up = counts
+            if s_dn == 0.0:
+                self._mark_dn = counts
         h = self.h
         if s_up > h or s_dn > h:
             up = s_up >= s_dn
@@ -418,6 +425,7 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
     def set_state(self, state: BernoulliCusumState) -> None:
         """Continue exactly where the detector that produced ``state`` stopped."""
         self._n, self._ones = state.n, state.ones
+        self._testing = False  # re-evaluated by the next update
         self._s_up, self._s_dn = state.s_up, state.s_dn
         self._mark_up, self._mark_dn = state.mark_up, state.mark_dn
         self._drift_detected = state.drift_detected
