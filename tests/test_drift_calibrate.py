@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.config import Settings
 from streams.drift import BernoulliCusum, GaussianCusum
-from streams.drift.calibrate import budget_check, calibrate
-from streams.drift.montecarlo import (
+from streams.drift.calibration.calibrate import budget_check, calibrate
+from streams.drift.calibration.montecarlo import (
     false_alarms_vectorised,
     poisson_interval,
 )
@@ -73,7 +73,7 @@ def test_vectorised_bernoulli_alarms_where_the_scalar_ones_do(
 def test_false_alarm_count_matches_a_measurable_rate() -> None:
     # a per-update target of 1e-3 (h from Siegmund) -> ~1000 alarms in 1M updates; warm-ups
     # after alarms are not tested, so a little fewer
-    from streams.drift.calibration import arl_per_side, gaussian_threshold
+    from streams.drift.calibration.thresholds import arl_per_side, gaussian_threshold
 
     h = gaussian_threshold(0.5, arl_per_side(1e-3))
     alarms, updates = false_alarms_vectorised(

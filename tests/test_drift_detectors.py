@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streams.drift.calibration import arl_per_side, bernoulli_threshold, gaussian_threshold
+from streams.drift.calibration.thresholds import (
+    arl_per_side,
+    bernoulli_threshold,
+    gaussian_threshold,
+)
 from streams.drift.cusum import ARRAY, wallace_t_to_z
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
 

@@ -1,7 +1,7 @@
 """``linewatch drift calibrate``: measured false alarms and delays of the configured detectors.
 
 :func:`calibrate` bootstraps stationary streams from the lab reference of every signal
-(:func:`~streams.drift.montecarlo.bootstrap_sampler`) and counts the false alarms of the
+(:func:`~streams.drift.calibration.montecarlo.bootstrap_sampler`) and counts the false alarms of the
 detectors the monitor would build for a line, per 1M updates, next to the rate their
 thresholds were calibrated for; then the median / p95 detection delay of 0.5, 1 and 2 sd
 shifts (binary signals: odds x e^0.5, e^1, e^2). linewatch's CUSUMs run vectorised
@@ -24,10 +24,7 @@ import numpy as np
 from river import base, drift
 
 from streams.config import LineConfig, Settings
-from streams.drift.calibration import SECONDS_PER_WEEK
-from streams.drift.detectors import BernoulliCusum, GaussianCusum
-from streams.drift.monitor import DriftMonitor
-from streams.drift.montecarlo import (
+from streams.drift.calibration.montecarlo import (
     CalibrationRow,
     Sampler,
     VectorDetector,
@@ -37,6 +34,9 @@ from streams.drift.montecarlo import (
     false_alarms_vectorised,
     poisson_interval,
 )
+from streams.drift.calibration.thresholds import SECONDS_PER_WEEK
+from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.monitor import DriftMonitor
 from streams.drift.reference import ReferenceProfile, SignalReference
 from streams.drift.signals import signal_kind
 from streams.drift.spec import detector_label
