@@ -2,7 +2,7 @@
 
 Each function here works on Python floats (one detector, :data:`SCALAR`: ``math``'s functions)
 and on numpy arrays (many independent detectors, :data:`ARRAY`: numpy's) alike:
-:func:`elementwise` writes them once, with arithmetic operators and the few elementwise
+:func:`cusum_math` writes them once, with arithmetic operators and the few elementwise
 functions it is given.
 :class:`~streams.drift.detectors.GaussianCusum` and
 :class:`~streams.drift.detectors.BernoulliCusum` call them in ``update``; their ``paths(count)``
@@ -29,9 +29,9 @@ __all__ = [
     "ARRAY",
     "SCALAR",
     "BernoulliCusumPaths",
-    "Elementwise",
+    "CusumMath",
     "GaussianCusumPaths",
-    "elementwise",
+    "cusum_math",
     "wallace_t_to_z",
 ]
 
@@ -40,12 +40,12 @@ _Fn2 = Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
-class Elementwise:
-    """The CUSUM arithmetic for floats or for arrays (build one with :func:`elementwise`).
+class CusumMath:
+    """The CUSUM arithmetic for floats or for arrays (build one with :func:`cusum_math`).
 
     ``wallace_t_to_z(t, df, clip)``, ``gaussian_score(x, n, mean, m2, std_floor, winsor)``,
     ``welford(x, n, mean, m2)``, ``bernoulli_testing(n, ones, warmup, max_warmup, min_count)``
-    and ``bernoulli_gains(one, n, ones, odds_ratio, ln_r)``: see :func:`elementwise`.
+    and ``bernoulli_gains(one, n, ones, odds_ratio, ln_r)``: see :func:`cusum_math`.
     """
 
     wallace_t_to_z: Callable[..., Any]
@@ -55,9 +55,9 @@ class Elementwise:
     bernoulli_gains: Callable[..., tuple[Any, Any, Any, Any]]
 
 
-def elementwise(
+def cusum_math(
     *, sqrt: _Fn1, log1p: _Fn1, log: _Fn1, maximum: _Fn2, minimum: _Fn2, copysign: _Fn2
-) -> Elementwise:
+) -> CusumMath:
     """The CUSUM arithmetic written with these elementwise functions (``math``'s or numpy's).
 
     The functions are bound once, as closure variables, so the one-detector path pays no
@@ -103,14 +103,14 @@ def elementwise(
         r1 = odds_ratio - 1.0
         return ln_r * one, log1p(p0 * r1), ln_r * (1 - one), log(odds_ratio - p0 * r1)
 
-    return Elementwise(wallace_t_to_z, gaussian_score, welford, bernoulli_testing, bernoulli_gains)
+    return CusumMath(wallace_t_to_z, gaussian_score, welford, bernoulli_testing, bernoulli_gains)
 
 
-SCALAR = elementwise(
+SCALAR = cusum_math(
     sqrt=math.sqrt, log1p=math.log1p, log=math.log, maximum=max, minimum=min, copysign=math.copysign
 )
 """One detector: Python floats."""
-ARRAY = elementwise(
+ARRAY = cusum_math(
     sqrt=np.sqrt,
     log1p=np.log1p,
     log=np.log,
