@@ -27,4 +27,7 @@ def test_the_cli_and_the_report_modules_import_no_model_runtime_nor_river_drift(
 
 
 def test_the_probe_sees_a_heavy_module_once_it_is_imported() -> None:
-    assert _loaded_after("import streams.drift.calibrate") == ["river.drift", "scipy.stats"]
+    assert _loaded_after("import streams.drift.calibration.calibrate") == [
+        "river.drift",
+        "scipy.stats",
+    ]

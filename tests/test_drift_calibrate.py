@@ -1,4 +1,4 @@
-"""``drift calibrate``: vectorised detectors equal the scalar ones; small runs (counts)."""
+"""``drift calibrate``: ``det.paths(n)`` alarms like n runtime detectors; small runs (counts)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.config import Settings
 from streams.drift import BernoulliCusum, GaussianCusum
-from streams.drift.calibrate import budget_check, calibrate
-from streams.drift.montecarlo import (
-    VectorBernoulliCusum,
-    VectorGaussianCusum,
+from streams.drift.calibration.calibrate import budget_check, calibrate
+from streams.drift.calibration.montecarlo import (
     false_alarms_vectorised,
     poisson_interval,
 )
@@ -33,27 +31,54 @@ def _scalar_alarms(det: GaussianCusum | BernoulliCusum, xs: np.ndarray) -> list[
     return sorted(out)
 
 
-def test_vectorised_detectors_alarm_where_the_scalar_ones_do() -> None:
+def _vector_alarms(det: GaussianCusum | BernoulliCusum, xs: np.ndarray) -> list[tuple[int, int]]:
+    paths = det.paths(xs.shape[1])
+    return sorted((i, int(j)) for i, row in enumerate(xs) for j in np.flatnonzero(paths.step(row)))
+
+
+@pytest.mark.parametrize(
+    "det",
+    [GaussianCusum(h=6.0), GaussianCusum(k=0.25, h=4.0, warmup=3, winsor=1.5, std_floor=0.5)],
+    ids=["default", "short-warmup-floor"],
+)
+def test_vectorised_gaussian_alarms_where_the_scalar_ones_do(det: GaussianCusum) -> None:
+    # N scalar runtime detectors and det.paths(N) fed the same streams alarm at the same steps
     rng = np.random.default_rng(3)
     xs = rng.standard_normal((8000, 4))
     xs[4000:, 1] += 1.0
-    vec = VectorGaussianCusum(4, h=6.0)
-    got = sorted((i, int(j)) for i, row in enumerate(xs) for j in np.flatnonzero(vec.step(row)))
-    assert got == _scalar_alarms(GaussianCusum(h=6.0), xs) and len(got) > 5
-    bits = (rng.random((8000, 3)) < np.where(np.arange(8000) < 4000, 0.05, 0.15)[:, None]) * 1.0
-    vb = VectorBernoulliCusum(3, h=5.0)
-    got = sorted((i, int(j)) for i, row in enumerate(bits) for j in np.flatnonzero(vb.step(row)))
-    assert got == _scalar_alarms(BernoulliCusum(h=5.0), bits) and len(got) >= 3
+    xs[2000:, 3] *= 3.0
+    got = _vector_alarms(det, xs)
+    assert got == _scalar_alarms(det, xs) and len(got) > 5
+
+
+@pytest.mark.parametrize(
+    ("det", "rate"),
+    [
+        (BernoulliCusum(h=5.0), 0.05),
+        # a rare event, many alarms: testing often starts at max_warmup, not at min_count ones
+        # (a max_warmup one higher in the paths changes where they alarm)
+        (BernoulliCusum(h=2.0, odds_ratio=3.0, warmup=10, min_count=5, max_warmup=100), 0.01),
+    ],
+    ids=["default", "rare-max-warmup"],
+)
+def test_vectorised_bernoulli_alarms_where_the_scalar_ones_do(
+    det: BernoulliCusum, rate: float
+) -> None:
+    rng = np.random.default_rng(4)
+    p = np.where(np.arange(8000) < 4000, rate, 3 * rate)[:, None]
+    bits = (rng.random((8000, 3)) < p) * 1.0
+    got = _vector_alarms(det, bits)
+    assert got == _scalar_alarms(det, bits) and len(got) >= 3
 
 
 def test_false_alarm_count_matches_a_measurable_rate() -> None:
     # a per-update target of 1e-3 (h from Siegmund) -> ~1000 alarms in 1M updates; warm-ups
     # after alarms are not tested, so a little fewer
-    from streams.drift.calibration import arl_per_side, gaussian_threshold
+    from streams.drift.calibration.thresholds import arl_per_side, gaussian_threshold
 
     h = gaussian_threshold(0.5, arl_per_side(1e-3))
     alarms, updates = false_alarms_vectorised(
-        lambda p: VectorGaussianCusum(p, h=h),
+        GaussianCusum(h=h).paths,
         lambda rng, shape: rng.standard_normal(shape),
         updates=1_000_000,
         paths=1000,

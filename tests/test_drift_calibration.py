@@ -7,12 +7,12 @@ import math
 
 import pytest
 
-from streams.drift.calibration import (
+from streams.drift.calibration.montecarlo import simulate_arl
+from streams.drift.calibration.thresholds import (
     arl_per_side,
     bernoulli_threshold,
     gaussian_threshold,
     siegmund_arl,
-    simulate_arl,
 )
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streams.drift.calibration import arl_per_side, bernoulli_threshold, gaussian_threshold
-from streams.drift.detectors import BernoulliCusum, GaussianCusum, wallace_t_to_z
+from streams.drift.calibration.thresholds import (
+    arl_per_side,
+    bernoulli_threshold,
+    gaussian_threshold,
+)
+from streams.drift.cusum import ARRAY, wallace_t_to_z
+from streams.drift.detectors import BernoulliCusum, GaussianCusum
 
 H_DEFAULT = gaussian_threshold(0.5, arl_per_side(1e-6))
 HB_DEFAULT = bernoulli_threshold(arl_per_side(1e-6))
@@ -124,6 +129,11 @@ def test_wallace_approximation() -> None:
     # t quantiles: t_{0.975, 5} = 2.5706, t_{0.975, 30} = 2.0423; z_{0.975} = 1.95996
     assert wallace_t_to_z(2.5706, 5) == pytest.approx(1.95996, abs=0.01)
     assert wallace_t_to_z(-2.0423, 30) == pytest.approx(-1.95996, abs=0.002)
+    # the array form (the Monte-Carlo paths) gives the same numbers, element by element
+    ts, dfs = np.array([2.5706, -2.0423, 0.0, 7.0]), np.array([5.0, 30.0, 9.0, 4.0])
+    assert ARRAY.wallace_t_to_z(ts, dfs).tolist() == [
+        wallace_t_to_z(t, df) for t, df in zip(ts.tolist(), dfs.tolist(), strict=True)
+    ]
 
 
 @pytest.mark.parametrize("p", [0.02, 0.5])

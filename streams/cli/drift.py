@@ -12,14 +12,14 @@ import typer
 
 from streams.cli.groups import CliGroups
 from streams.cli.options import ReferenceOpt, settings_with
-from streams.drift.montecarlo import CalibrationRow
+from streams.drift.calibration.montecarlo import CalibrationRow
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
-    from streams.drift.calibrate import BudgetResult
+    from streams.drift.calibration.calibrate import BudgetResult
 
-# streams.drift.calibrate imports river.drift, which pulls in scipy.stats (~0.7 s): it is imported
-# inside the functions that use it, so that every other command starts without it
+# streams.drift.calibration.calibrate imports river.drift, which pulls in scipy.stats (~0.7 s):
+# it is imported inside the functions that use it, so that every other command starts without it
 
 __all__ = ["format_budget", "format_table", "register"]
 
@@ -54,7 +54,7 @@ def format_table(rows: list[CalibrationRow]) -> str:
     >>> print(format_table([row]).splitlines()[2][62:])
     | 0.11 | 106 / 440 (49%) | 27 / 50 | 10 / 14 |
     """
-    from streams.drift.calibrate import SHIFTS
+    from streams.drift.calibration.calibrate import SHIFTS
 
     head = ["detector", "signal", "updates", "false alarms", "per 1M", "target per 1M"]
     head += [f"{s:g} sd: median / p95 delay" for s in SHIFTS]
@@ -142,7 +142,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
     ) -> None:
         """False alarms per 1M stationary updates (bootstrapped from the lab reference) and
         detection delays of 0.5 / 1 / 2 sd shifts, for the configured detectors."""
-        from streams.drift.calibrate import budget_check, calibrate
+        from streams.drift.calibration.calibrate import budget_check, calibrate
         from streams.runners.reference import load_reference
 
         settings = settings_with(drift={"reference": reference})

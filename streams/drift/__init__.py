@@ -1,5 +1,9 @@
 """Drift monitoring: per-frame signals, the lab reference, calibrated detectors, the monitor.
 
+This package is the online runtime (detectors, their shared arithmetic in
+:mod:`streams.drift.cusum`, monitor, signals, partition state, product mix, causes, budget,
+reference). Calibration and the Monte-Carlo runs of ``linewatch drift calibrate`` are in
+:mod:`streams.drift.calibration`; they drive these detectors, vectorised (``det.paths(n)``).
 See ``docs/drift.md`` for the method and its measured delays and false-alarm rates. The
 detectors are River detectors (``river.base.DriftDetector`` / ``BinaryDriftDetector``); any
 ``river.drift`` class can replace them (:mod:`streams.drift.spec`).
@@ -7,12 +11,11 @@ detectors are River detectors (``river.base.DriftDetector`` / ``BinaryDriftDetec
 
 from __future__ import annotations
 
-from streams.drift.calibration import (
+from streams.drift.calibration.thresholds import (
     arl_per_side,
     bernoulli_threshold,
     gaussian_threshold,
     siegmund_arl,
-    simulate_arl,
 )
 from streams.drift.detectors import BernoulliCusum, GaussianCusum, RateCusum
 from streams.drift.monitor import (
@@ -53,5 +56,4 @@ __all__ = [
     "gaussian_threshold",
     "siegmund_arl",
     "signal_kind",
-    "simulate_arl",
 ]

@@ -18,8 +18,9 @@ scored against the mean and standard deviation of all values since the last rese
 it (a recursive residual, t-distributed with ``n - 1`` degrees of freedom for Gaussian data),
 and mapped to a N(0, 1) score with Wallace's approximation. The scores of an unchanged stream
 are then iid N(0, 1) whatever the slice's own mean and noise, so the threshold from
-:mod:`streams.drift.calibration` holds for every slice. Scores are winsorised at ``+-winsor``
-so that a single outlier frame cannot raise an alarm alone.
+:mod:`streams.drift.calibration.thresholds` holds for every slice. Scores are winsorised at
+``+-winsor`` so that a single outlier frame cannot raise an alarm alone. The arithmetic is
+:mod:`streams.drift.cusum`'s, shared with the vectorised copies ``paths(count)``.
 
 :class:`BernoulliCusum` tests 0/1 signals for a change of the odds by a factor ``odds_ratio``
 (up or down) from the rate estimated since the last reset (Jeffreys-smoothed).
@@ -47,7 +48,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from river import base
 
-from streams.drift.calibration import bernoulli_threshold, gaussian_threshold
+from streams.drift.calibration.thresholds import bernoulli_threshold, gaussian_threshold
+from streams.drift.cusum import SCALAR, BernoulliCusumPaths, GaussianCusumPaths
 
 __all__ = [
     "BernoulliCusum",
@@ -55,18 +57,17 @@ __all__ = [
     "GaussianCusum",
     "GaussianCusumState",
     "RateCusum",
-    "wallace_t_to_z",
 ]
 
 _DEFAULT_ARL0 = 2e6
 """In-control run length per side of the default thresholds (1e-6 false alarms per update)."""
 
 
-def wallace_t_to_z(t: float, df: float) -> float:
-    """Normal score with the same tail probability as ``t`` under Student's t (Wallace 1959)."""
-    z = math.sqrt(df * math.log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0)
-    return z if t >= 0 else -z
-
+# The shared arithmetic (:mod:`streams.drift.cusum`), bound once for the one-detector path.
+_score = SCALAR.gaussian_score
+_welford = SCALAR.welford
+_testing = SCALAR.bernoulli_testing
+_gains = SCALAR.bernoulli_gains
 
 # Baseline statistics: (n, mean, m2) for Gaussian, (n, ones) for Bernoulli.
 _Welford = tuple[int, float, float]
@@ -208,33 +209,20 @@ class GaussianCusum(_Report, base.DriftDetector):
         if self._drift_detected:
             self._reset()
         n = self._n
-        mean = self._mean
         if n >= self._warmup:
-            std = math.sqrt(self._m2 / (n - 1))
-            std = max(std, self.std_floor)
-            t = (x - mean) / (std * math.sqrt(1.0 + 1.0 / n))
-            df = n - 1.0
-            z = math.sqrt(df * math.log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0)
-            z = min(z, self.winsor)
-            if t < 0:
-                z = -z
+            z = _score(x, n, self._mean, self._m2, self.std_floor, self.winsor)
             s_up = self._s_up + z - self.k
             s_dn = self._s_dn - z - self.k
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         else:
             s_up = s_dn = 0.0
-        # Welford update of the baseline.
-        n += 1
-        delta = x - mean
-        mean += delta / n
-        self._m2 += delta * (x - mean)
-        self._n = n
-        self._mean = mean
+        # the baseline's Welford summary after x; also the change-point mark of a side at zero
+        self._n, self._mean, self._m2 = total = _welford(x, n, self._mean, self._m2)
         if s_up == 0.0:
-            self._mark_up = (n, mean, self._m2)
+            self._mark_up = total
         if s_dn == 0.0:
-            self._mark_dn = (n, mean, self._m2)
+            self._mark_dn = total
         h = self.h
         if s_up > h or s_dn > h:
             up = s_up >= s_dn
@@ -243,8 +231,20 @@ class GaussianCusum(_Report, base.DriftDetector):
             self.statistic = s_up if up else s_dn
             mark = self._mark_up if up else self._mark_dn
             (self.before_mean, self.before_std, self.after_mean, self.after_std) = _split(
-                (n, mean, self._m2), mark
+                total, mark
             )
+
+    def paths(self, count: int) -> GaussianCusumPaths:
+        """``count`` fresh, independent copies of this detector, stepped together with numpy
+        (the same arithmetic as :meth:`update`; for the Monte-Carlo calibration)."""
+        return GaussianCusumPaths(
+            count,
+            k=self.k,
+            h=self.h,
+            warmup=self._warmup,
+            winsor=self.winsor,
+            std_floor=self.std_floor,
+        )
 
     def get_state(self) -> GaussianCusumState:
         """The detector's state as typed data (see :meth:`set_state`)."""
@@ -342,6 +342,7 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         self._s_dn = 0.0
         self._mark_up: _Counts = (0, 0)
         self._mark_dn: _Counts = (0, 0)
+        self._testing = False
         self._clear_report()
 
     @property
@@ -357,18 +358,13 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         ones = self._ones
         one = x >= 0.5
         s_up = s_dn = 0.0
-        if n >= self.warmup and (n >= self._max_warmup or min(ones, n - ones) >= self.min_count):
-            p0 = (ones + 0.5) / (n + 1.0)
-            r = self.odds_ratio
-            # ln P1/P0 for "up" (odds x r) and "down" (odds / r) alternatives.
-            lu = math.log1p(p0 * (r - 1.0))
-            ld = math.log(r - p0 * (r - 1.0))
-            if one:
-                s_up = self._s_up + self._ln_r - lu
-                s_dn = self._s_dn - ld
-            else:
-                s_up = self._s_up - lu
-                s_dn = self._s_dn + self._ln_r - ld
+        # Once testing, a detector tests until its reset (n, ones and zeros only grow), so the
+        # condition is evaluated only until it first holds.
+        if self._testing or _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
+            self._testing = True
+            gain_up, cost_up, gain_dn, cost_dn = _gains(one, n, ones, self.odds_ratio, self._ln_r)
+            s_up = self._s_up + gain_up - cost_up
+            s_dn = self._s_dn + gain_dn - cost_dn
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         n += 1
@@ -376,10 +372,12 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
             ones += 1
         self._n = n
         self._ones = ones
-        if s_up == 0.0:
-            self._mark_up = (n, ones)
-        if s_dn == 0.0:
-            self._mark_dn = (n, ones)
+        if s_up == 0.0 or s_dn == 0.0:
+            counts = (n, ones)
+            if s_up == 0.0:
+                self._mark_up = counts
+            if s_dn == 0.0:
+                self._mark_dn = counts
         h = self.h
         if s_up > h or s_dn > h:
             up = s_up >= s_dn
@@ -391,6 +389,18 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
             pb = (ones - oa) / (n - na) if n > na else pa
             self.before_mean, self.before_std = pa, math.sqrt(pa * (1.0 - pa))
             self.after_mean, self.after_std = pb, math.sqrt(pb * (1.0 - pb))
+
+    def paths(self, count: int) -> BernoulliCusumPaths:
+        """``count`` fresh, independent copies of this detector, stepped together with numpy
+        (the same arithmetic as :meth:`update`; for the Monte-Carlo calibration)."""
+        return BernoulliCusumPaths(
+            count,
+            h=self.h,
+            odds_ratio=self.odds_ratio,
+            warmup=self.warmup,
+            min_count=self.min_count,
+            max_warmup=self._max_warmup,
+        )
 
     def get_state(self) -> BernoulliCusumState:
         """The detector's state as typed data (see :meth:`set_state`)."""
@@ -416,6 +426,7 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
     def set_state(self, state: BernoulliCusumState) -> None:
         """Continue exactly where the detector that produced ``state`` stopped."""
         self._n, self._ones = state.n, state.ones
+        self._testing = False  # re-evaluated by the next update
         self._s_up, self._s_dn = state.s_up, state.s_dn
         self._mark_up, self._mark_dn = state.mark_up, state.mark_dn
         self._drift_detected = state.drift_detected

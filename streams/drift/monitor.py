@@ -24,7 +24,7 @@ from river import base
 
 from schemas.records import DriftEventRecord, ReferenceGapRecord, stable_id
 from streams.config import LineConfig, Settings
-from streams.drift.calibration import (
+from streams.drift.calibration.thresholds import (
     arl_per_side,
     bernoulli_threshold,
     budget_rate,

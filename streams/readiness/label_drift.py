@@ -39,7 +39,7 @@ from river import base
 
 from schemas.records import DriftEventRecord
 from streams.config import LineConfig, Settings
-from streams.drift.calibration import SECONDS_PER_WEEK
+from streams.drift.calibration.thresholds import SECONDS_PER_WEEK
 from streams.drift.detectors import RateCusum
 from streams.drift.monitor import MIX_MARKER, drift_event
 from streams.drift.spec import parse_detector_spec

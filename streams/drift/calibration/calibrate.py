@@ -1,7 +1,7 @@
 """``linewatch drift calibrate``: measured false alarms and delays of the configured detectors.
 
 :func:`calibrate` bootstraps stationary streams from the lab reference of every signal
-(:func:`~streams.drift.montecarlo.bootstrap_sampler`) and counts the false alarms of the
+(:func:`~streams.drift.calibration.montecarlo.bootstrap_sampler`) and counts the false alarms of the
 detectors the monitor would build for a line, per 1M updates, next to the rate their
 thresholds were calibrated for; then the median / p95 detection delay of 0.5, 1 and 2 sd
 shifts (binary signals: odds x e^0.5, e^1, e^2). linewatch's CUSUMs run vectorised
@@ -24,21 +24,19 @@ import numpy as np
 from river import base, drift
 
 from streams.config import LineConfig, Settings
-from streams.drift.calibration import SECONDS_PER_WEEK
-from streams.drift.detectors import BernoulliCusum, GaussianCusum
-from streams.drift.monitor import DriftMonitor
-from streams.drift.montecarlo import (
+from streams.drift.calibration.montecarlo import (
     CalibrationRow,
     Sampler,
-    VectorBernoulliCusum,
     VectorDetector,
-    VectorGaussianCusum,
     bootstrap_sampler,
     delays_vectorised,
     false_alarms_scalar,
     false_alarms_vectorised,
     poisson_interval,
 )
+from streams.drift.calibration.thresholds import SECONDS_PER_WEEK
+from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.monitor import DriftMonitor
 from streams.drift.reference import ReferenceProfile, SignalReference
 from streams.drift.signals import signal_kind
 from streams.drift.spec import detector_label
@@ -55,21 +53,9 @@ def compare_detectors() -> list[base.DriftDetector]:
 
 
 def _vector_factory(det: base.Base) -> Callable[[int], VectorDetector] | None:
-    if isinstance(det, GaussianCusum):
-        g = det
-        return lambda p: VectorGaussianCusum(
-            p, k=g.k, h=g.h, warmup=g.warmup, winsor=g.winsor, std_floor=g.std_floor
-        )
-    if isinstance(det, BernoulliCusum):
-        b = det
-        return lambda p: VectorBernoulliCusum(
-            p,
-            h=b.h,
-            odds_ratio=b.odds_ratio,
-            warmup=b.warmup,
-            min_count=b.min_count,
-            max_warmup=b.max_warmup,
-        )
+    """``det.paths`` for linewatch's CUSUMs (vectorised copies of the runtime detector)."""
+    if isinstance(det, GaussianCusum | BernoulliCusum):
+        return det.paths
     return None
 
 

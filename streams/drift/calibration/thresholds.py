@@ -8,7 +8,8 @@ sides), i.e. an in-control average run length ``ARL0 = 2 / alpha`` events per si
 Gaussian CUSUM (``S = max(0, S + z - k)`` on iid N(0, 1) scores ``z``): the threshold solves
 Siegmund's approximation ``ARL0(h) = (exp(2 k b) - 2 k b - 1) / (2 k^2)`` with ``b = h + 1.166``
 (the 1.166 corrects for the overshoot of the boundary). It is accurate to a few percent; the
-tests check it against a Monte-Carlo simulation (:func:`simulate_arl`).
+tests check it against a Monte-Carlo simulation
+(:func:`~streams.drift.calibration.montecarlo.simulate_arl`).
 
 Bernoulli CUSUM (log-likelihood-ratio increments): ``h = ln(ARL0)``. Lorden's bound
 ``ARL0 >= exp(h)`` holds for any LLR CUSUM, so this errs on the side of fewer false alarms.
@@ -36,8 +37,6 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-import numpy as np
-
 __all__ = [
     "SECONDS_PER_WEEK",
     "arl_per_side",
@@ -46,7 +45,6 @@ __all__ = [
     "expected_false_alarms",
     "gaussian_threshold",
     "siegmund_arl",
-    "simulate_arl",
 ]
 
 
@@ -103,24 +101,3 @@ def bernoulli_threshold(arl0: float) -> float:
     if arl0 <= 1:
         raise ValueError("arl0 must exceed 1")
     return math.log(arl0)
-
-
-def simulate_arl(
-    k: float, h: float, *, paths: int = 2000, max_steps: int = 1_000_000, seed: int = 0
-) -> float:
-    """Monte-Carlo in-control ARL of a one-sided CUSUM on iid N(0, 1), vectorised over paths.
-
-    Used to verify :func:`gaussian_threshold`; costs ~ARL x paths normal draws.
-    """
-    rng = np.random.default_rng(seed)
-    s = np.zeros(paths)
-    run = np.zeros(paths, dtype=np.int64)
-    alive = np.ones(paths, dtype=bool)
-    step = 0
-    while alive.any() and step < max_steps:
-        idx = np.flatnonzero(alive)
-        s[idx] = np.maximum(0.0, s[idx] + rng.standard_normal(idx.size) - k)
-        step += 1
-        run[idx] = step
-        alive[idx[s[idx] > h]] = False
-    return float(run.mean())

@@ -3,14 +3,15 @@
 Stationary streams are bootstrapped from the lab reference of each signal (inverse-CDF
 sampling between its stored 1st..99th percentiles; a discrete signal draws its observed
 values), standardised like the monitor does, and fed to the detectors. linewatch's CUSUMs run
-*vectorised* over many independent paths (:class:`VectorGaussianCusum`,
-:class:`VectorBernoulliCusum`: the arithmetic of :class:`~streams.drift.GaussianCusum` and
-:class:`~streams.drift.BernoulliCusum`, one numpy operation per step for all paths; the tests
-check they alarm at the same updates), so tens of millions of updates take seconds. River's
-detectors run one update at a time.
+*vectorised* over many independent paths: ``GaussianCusum(...).paths(count)`` and
+``BernoulliCusum(...).paths(count)`` (:mod:`streams.drift.cusum`) step ``count`` copies of the
+runtime detector with its own arithmetic, one numpy operation per step for all paths (the tests
+check they alarm at the same updates as the scalar detectors), so tens of millions of updates
+take seconds. River's detectors run one update at a time.
 
+>>> from streams.drift.detectors import GaussianCusum
 >>> rng = np.random.default_rng(0)
->>> vec = VectorGaussianCusum(paths=3, k=0.5, h=5.0, warmup=10)
+>>> vec = GaussianCusum(k=0.5, h=5.0, warmup=10).paths(3)
 >>> alarms = sum(int(vec.step(rng.standard_normal(3) + (i >= 100) * 2.0).sum()) for i in range(130))
 >>> alarms >= 3
 True
@@ -25,113 +26,26 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from river import base
 
+from streams.drift.cusum import BernoulliCusumPaths, GaussianCusumPaths
 from streams.drift.reference import SignalReference
 from streams.drift.signals import detector_scale, pit_of
 
 __all__ = [
     "CalibrationRow",
-    "VectorBernoulliCusum",
-    "VectorGaussianCusum",
+    "VectorDetector",
     "bootstrap_sampler",
     "delays_vectorised",
     "false_alarms_scalar",
     "false_alarms_vectorised",
     "poisson_interval",
+    "simulate_arl",
 ]
 
 Sampler = Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
 
 
-class VectorGaussianCusum:
-    """``paths`` independent :class:`~streams.drift.GaussianCusum` detectors, stepped together."""
-
-    def __init__(
-        self,
-        paths: int,
-        *,
-        k: float = 0.5,
-        h: float = 12.65,
-        warmup: int = 30,
-        winsor: float = 2.5,
-        std_floor: float = 1e-2,
-    ) -> None:
-        self.k, self.h, self.warmup = k, h, max(warmup, 5)
-        self.winsor, self.std_floor = winsor, std_floor
-        self.n = np.zeros(paths)
-        self.mean = np.zeros(paths)
-        self.m2 = np.zeros(paths)
-        self.s_up = np.zeros(paths)
-        self.s_dn = np.zeros(paths)
-
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """One update of every path; returns which paths alarmed (they reset)."""
-        n = self.n
-        testing = n >= self.warmup
-        nn = np.maximum(n, 2.0)
-        std = np.maximum(np.sqrt(self.m2 / (nn - 1.0)), self.std_floor)
-        t = (x - self.mean) / (std * np.sqrt(1.0 + 1.0 / nn))
-        df = nn - 1.0
-        z = np.sqrt(df * np.log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0)
-        z = np.minimum(z, self.winsor)
-        z = np.where(t < 0, -z, z)
-        s_up = np.where(testing, np.maximum(self.s_up + z - self.k, 0.0), 0.0)
-        s_dn = np.where(testing, np.maximum(self.s_dn - z - self.k, 0.0), 0.0)
-        n1 = n + 1.0
-        delta = x - self.mean
-        mean = self.mean + delta / n1
-        self.m2 = self.m2 + delta * (x - mean)
-        self.mean, self.n, self.s_up, self.s_dn = mean, n1, s_up, s_dn
-        alarm: np.ndarray = (s_up > self.h) | (s_dn > self.h)
-        if alarm.any():
-            for arr in (self.n, self.mean, self.m2, self.s_up, self.s_dn):
-                arr[alarm] = 0.0
-        return alarm
-
-
-class VectorBernoulliCusum:
-    """``paths`` independent :class:`~streams.drift.BernoulliCusum` detectors, stepped together."""
-
-    def __init__(
-        self,
-        paths: int,
-        *,
-        h: float = 14.51,
-        odds_ratio: float = 2.0,
-        warmup: int = 30,
-        min_count: int = 5,
-        max_warmup: int = 1000,
-    ) -> None:
-        self.h, self.r, self.ln_r = h, odds_ratio, math.log(odds_ratio)
-        self.warmup, self.min_count, self.max_warmup = warmup, min_count, max(max_warmup, warmup)
-        self.n = np.zeros(paths)
-        self.ones = np.zeros(paths)
-        self.s_up = np.zeros(paths)
-        self.s_dn = np.zeros(paths)
-
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """One update (``x >= 0.5`` is a one) of every path; returns the alarms."""
-        n, ones = self.n, self.ones
-        one = x >= 0.5
-        testing = (n >= self.warmup) & (
-            (n >= self.max_warmup) | (np.minimum(ones, n - ones) >= self.min_count)
-        )
-        p0 = (ones + 0.5) / (n + 1.0)
-        r = self.r
-        lu = np.log1p(p0 * (r - 1.0))
-        ld = np.log(r - p0 * (r - 1.0))
-        up_inc = np.where(one, self.ln_r - lu, -lu)
-        dn_inc = np.where(one, -ld, self.ln_r - ld)
-        s_up = np.where(testing, np.maximum(self.s_up + up_inc, 0.0), 0.0)
-        s_dn = np.where(testing, np.maximum(self.s_dn + dn_inc, 0.0), 0.0)
-        self.n, self.ones, self.s_up, self.s_dn = n + 1.0, ones + one, s_up, s_dn
-        alarm: np.ndarray = (s_up > self.h) | (s_dn > self.h)
-        if alarm.any():
-            for arr in (self.n, self.ones, self.s_up, self.s_dn):
-                arr[alarm] = 0.0
-        return alarm
-
-
-VectorDetector = VectorGaussianCusum | VectorBernoulliCusum
+VectorDetector = GaussianCusumPaths | BernoulliCusumPaths
+"""Independent copies of a runtime detector, stepped together (``det.paths(count)``)."""
 
 
 def bootstrap_sampler(signal: str, ref: SignalReference, *, binary: bool) -> Sampler:
@@ -242,6 +156,27 @@ def delays_vectorised(
             new = alarm & np.isinf(first)
             first[new] = i - before
     return first[clean]
+
+
+def simulate_arl(
+    k: float, h: float, *, paths: int = 2000, max_steps: int = 1_000_000, seed: int = 0
+) -> float:
+    """Monte-Carlo in-control ARL of a one-sided CUSUM on iid N(0, 1), vectorised over paths.
+
+    Used to verify :func:`gaussian_threshold`; costs ~ARL x paths normal draws.
+    """
+    rng = np.random.default_rng(seed)
+    s = np.zeros(paths)
+    run = np.zeros(paths, dtype=np.int64)
+    alive = np.ones(paths, dtype=bool)
+    step = 0
+    while alive.any() and step < max_steps:
+        idx = np.flatnonzero(alive)
+        s[idx] = np.maximum(0.0, s[idx] + rng.standard_normal(idx.size) - k)
+        step += 1
+        run[idx] = step
+        alive[idx[s[idx] > h]] = False
+    return float(run.mean())
 
 
 def poisson_interval(count: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -1,0 +1,193 @@
+"""The arithmetic of linewatch's CUSUMs, written once for one detector and for many.
+
+Each function here works on Python floats (one detector, :data:`SCALAR`: ``math``'s functions)
+and on numpy arrays (many independent detectors, :data:`ARRAY`: numpy's) alike:
+:func:`cusum_math` writes them once, with arithmetic operators and the few elementwise
+functions it is given.
+:class:`~streams.drift.detectors.GaussianCusum` and
+:class:`~streams.drift.detectors.BernoulliCusum` call them in ``update``; their ``paths(count)``
+(:class:`GaussianCusumPaths`, :class:`BernoulliCusumPaths`) steps ``count`` independent copies
+with one numpy operation per step for all of them (the Monte-Carlo calibration,
+:mod:`streams.drift.calibration.montecarlo`), so a change here changes both.
+
+>>> round(wallace_t_to_z(2.5706, 5.0), 3)
+1.957
+>>> [round(float(z), 3) for z in ARRAY.wallace_t_to_z(np.array([2.5706, -2.5706]), 5.0)]
+[1.957, -1.957]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ARRAY",
+    "SCALAR",
+    "BernoulliCusumPaths",
+    "CusumMath",
+    "GaussianCusumPaths",
+    "cusum_math",
+    "wallace_t_to_z",
+]
+
+_Fn1 = Callable[[Any], Any]
+_Fn2 = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CusumMath:
+    """The CUSUM arithmetic for floats or for arrays (build one with :func:`cusum_math`).
+
+    ``wallace_t_to_z(t, df, clip)``, ``gaussian_score(x, n, mean, m2, std_floor, winsor)``,
+    ``welford(x, n, mean, m2)``, ``bernoulli_testing(n, ones, warmup, max_warmup, min_count)``
+    and ``bernoulli_gains(one, n, ones, odds_ratio, ln_r)``: see :func:`cusum_math`.
+    """
+
+    wallace_t_to_z: Callable[..., Any]
+    gaussian_score: Callable[..., Any]
+    welford: Callable[..., tuple[Any, Any, Any]]
+    bernoulli_testing: Callable[..., Any]
+    bernoulli_gains: Callable[..., tuple[Any, Any, Any, Any]]
+
+
+def cusum_math(
+    *, sqrt: _Fn1, log1p: _Fn1, log: _Fn1, maximum: _Fn2, minimum: _Fn2, copysign: _Fn2
+) -> CusumMath:
+    """The CUSUM arithmetic written with these elementwise functions (``math``'s or numpy's).
+
+    The functions are bound once, as closure variables, so the one-detector path pays no
+    attribute look-ups per update.
+    """
+
+    def wallace_t_to_z(t: Any, df: Any, clip: float = math.inf) -> Any:
+        """Normal score with the same tail probability as ``t`` under Student's t (Wallace
+        1959); its magnitude clipped at ``clip`` (the detectors winsorise with it)."""
+        z = sqrt(df * log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0)
+        return copysign(minimum(z, clip), t)
+
+    def gaussian_score(  # noqa: PLR0917 (positional: called on every update)
+        x: Any, n: Any, mean: Any, m2: Any, std_floor: float, winsor: float
+    ) -> Any:
+        """Self-starting score of ``x`` against ``n >= 2`` earlier values (Welford ``mean``,
+        ``m2``): the recursive residual (t with ``n - 1`` degrees of freedom) mapped to N(0, 1)
+        by ``wallace_t_to_z`` and winsorised at ``+-winsor``; the std is at least ``std_floor``."""
+        std = maximum(sqrt(m2 / (n - 1.0)), std_floor)
+        t = (x - mean) / (std * sqrt(1.0 + 1.0 / n))
+        return wallace_t_to_z(t, n - 1.0, winsor)
+
+    def welford(x: Any, n: Any, mean: Any, m2: Any) -> tuple[Any, Any, Any]:
+        """``(n, mean, m2)`` after adding ``x`` (Welford's update)."""
+        n = n + 1
+        delta = x - mean
+        mean = mean + delta / n
+        return n, mean, m2 + delta * (x - mean)
+
+    def bernoulli_testing(n: Any, ones: Any, warmup: int, max_warmup: int, min_count: int) -> Any:
+        """Whether a Bernoulli CUSUM tests: ``n >= warmup`` and at least ``min_count`` zeros
+        and ones (or ``n >= max_warmup``)."""
+        return (n >= warmup) & ((n >= max_warmup) | ((ones >= min_count) & (n - ones >= min_count)))
+
+    def bernoulli_gains(
+        one: Any, n: Any, ones: Any, odds_ratio: float, ln_r: float
+    ) -> tuple[Any, Any, Any, Any]:
+        """``(gain_up, cost_up, gain_dn, cost_dn)``: each side moves by ``gain - cost``, the
+        log-likelihood ratio of "odds x ``odds_ratio``" (up) or "odds / ``odds_ratio``" (down)
+        against the rate ``(ones + 0.5) / (n + 1)`` (Jeffreys) for one value (``one``: 1 or
+        True, 0 or False; ``ln_r = ln(odds_ratio)``)."""
+        p0 = (ones + 0.5) / (n + 1.0)
+        r1 = odds_ratio - 1.0
+        return ln_r * one, log1p(p0 * r1), ln_r * (1 - one), log(odds_ratio - p0 * r1)
+
+    return CusumMath(wallace_t_to_z, gaussian_score, welford, bernoulli_testing, bernoulli_gains)
+
+
+SCALAR = cusum_math(
+    sqrt=math.sqrt, log1p=math.log1p, log=math.log, maximum=max, minimum=min, copysign=math.copysign
+)
+"""One detector: Python floats."""
+ARRAY = cusum_math(
+    sqrt=np.sqrt,
+    log1p=np.log1p,
+    log=np.log,
+    maximum=np.maximum,
+    minimum=np.minimum,
+    copysign=np.copysign,
+)
+"""Many detectors: numpy arrays, one element per detector."""
+wallace_t_to_z = SCALAR.wallace_t_to_z
+
+
+class GaussianCusumPaths:
+    """``count`` independent :class:`~streams.drift.detectors.GaussianCusum` detectors, stepped
+    together (build them with ``GaussianCusum(...).paths(count)``)."""
+
+    def __init__(
+        self, count: int, *, k: float, h: float, warmup: int, winsor: float, std_floor: float
+    ) -> None:
+        self.k, self.h, self.warmup = k, h, warmup
+        self.winsor, self.std_floor = winsor, std_floor
+        self.n = np.zeros(count)
+        self.mean = np.zeros(count)
+        self.m2 = np.zeros(count)
+        self.s_up = np.zeros(count)
+        self.s_dn = np.zeros(count)
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """One update of every path; returns which paths alarmed (they reset)."""
+        n = self.n
+        testing = n >= self.warmup
+        z = ARRAY.gaussian_score(
+            x, np.maximum(n, 2.0), self.mean, self.m2, self.std_floor, self.winsor
+        )
+        self.s_up = np.where(testing, np.maximum(self.s_up + z - self.k, 0.0), 0.0)
+        self.s_dn = np.where(testing, np.maximum(self.s_dn - z - self.k, 0.0), 0.0)
+        self.n, self.mean, self.m2 = ARRAY.welford(x, n, self.mean, self.m2)
+        alarm: np.ndarray = (self.s_up > self.h) | (self.s_dn > self.h)
+        if alarm.any():
+            for arr in (self.n, self.mean, self.m2, self.s_up, self.s_dn):
+                arr[alarm] = 0.0
+        return alarm
+
+
+class BernoulliCusumPaths:
+    """``count`` independent :class:`~streams.drift.detectors.BernoulliCusum` detectors, stepped
+    together (build them with ``BernoulliCusum(...).paths(count)``)."""
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        h: float,
+        odds_ratio: float,
+        warmup: int,
+        min_count: int,
+        max_warmup: int,
+    ) -> None:
+        self.h, self.odds_ratio, self.ln_r = h, odds_ratio, math.log(odds_ratio)
+        self.warmup, self.min_count, self.max_warmup = warmup, min_count, max_warmup
+        self.n = np.zeros(count)
+        self.ones = np.zeros(count)
+        self.s_up = np.zeros(count)
+        self.s_dn = np.zeros(count)
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """One update (``x >= 0.5`` is a one) of every path; returns the alarms."""
+        n, ones = self.n, self.ones
+        one = (x >= 0.5) * 1.0
+        testing = ARRAY.bernoulli_testing(n, ones, self.warmup, self.max_warmup, self.min_count)
+        gain_up, cost_up, gain_dn, cost_dn = ARRAY.bernoulli_gains(
+            one, n, ones, self.odds_ratio, self.ln_r
+        )
+        self.s_up = np.where(testing, np.maximum(self.s_up + gain_up - cost_up, 0.0), 0.0)
+        self.s_dn = np.where(testing, np.maximum(self.s_dn + gain_dn - cost_dn, 0.0), 0.0)
+        self.n, self.ones = n + 1.0, ones + one
+        alarm: np.ndarray = (self.s_up > self.h) | (self.s_dn > self.h)
+        if alarm.any():
+            for arr in (self.n, self.ones, self.s_up, self.s_dn):
+                arr[alarm] = 0.0
+        return alarm
