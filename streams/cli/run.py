@@ -15,6 +15,7 @@ from streams.cli.progress import make_progress, stderr_console
 from streams.cli.run_source import run_source
 from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
+from streams.sinks.reads.alarms import DEAD_LETTERS_QUERY
 
 if TYPE_CHECKING:
     from streams.runners.embedded import RunSummary
@@ -47,7 +48,7 @@ def dead_letter_hint(store: str | None) -> str:
     "SELECT reason, source, detail FROM linewatch.dead_letters"
     """
     where = "" if store is None else f"--store {shlex.quote(store)} "
-    return f'linewatch query {where}"SELECT reason, source, detail FROM linewatch.dead_letters"'
+    return f'linewatch query {where}"{DEAD_LETTERS_QUERY}"'
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:
