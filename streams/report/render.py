@@ -24,20 +24,17 @@ from markupsafe import Markup
 from streams.config import Settings
 from streams.drift.budget import line_budgets
 from streams.drift.cause import WHOM_TO_CALL
-from streams.drift.signals import ALL_SIGNALS
+from streams.drift.signals import ALL_SIGNALS, INPUT_SIGNALS
 from streams.readiness.baserate import per_million, predicted_precision
 from streams.readiness.design import DesignRate
 from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
 from streams.readiness.proportion import Proportion
-from streams.readiness.verdict import (
-    GAP_PARAMETERS,
-    GAP_SQL,
-    ReadinessVerdict,
-    verdict_from_metrics,
-)
+from streams.readiness.verdict import ReadinessVerdict, verdict_from_metrics
 from streams.report import plots
 from streams.report.plots import Plot
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads import report as reads
+from streams.sinks.reads.gaps import SliceGap, reference_gaps
 
 __all__ = ["SECTIONS", "render_report"]
 
@@ -202,14 +199,6 @@ def _slices_section(m: ReadinessMetrics, draw: _Draw) -> dict[str, Any] | None:
     return {"heatmap": draw(plots.slice_heatmaps, slices), "rows": rows}
 
 
-# frames counted exactly (FINAL); the slices from the daily rollup (one row per slice and day,
-# docs/storage.md) instead of a scan of every frame
-_WATCHED_SQL = """
-SELECT (SELECT count() FROM linewatch.frames FINAL),
-       (SELECT uniqExact(line_id, shift, lighting) FROM linewatch.frames_daily)
-"""
-
-
 def _design_cell(rate: DesignRate) -> str:
     if rate.value is None or rate.lo is None or rate.hi is None:
         return "no data"
@@ -280,43 +269,22 @@ def _estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:
 
 
 def _cause_rows(store: ClickHouseStore) -> list[list[str]]:
-    rows = store.query(
-        "SELECT cause, count() AS alarms, uniqExact(line_id, shift, lighting) AS slices, "
-        "argMax(evidence, detected_at) FROM linewatch.drift_events FINAL "
-        "GROUP BY cause ORDER BY alarms DESC"
-    ).result_rows
     return [
-        [str(c), str(n), str(k), WHOM_TO_CALL.get(str(c), WHOM_TO_CALL["unknown"]), str(e)]
-        for c, n, k, e in rows
+        [c, str(n), str(k), WHOM_TO_CALL.get(c, WHOM_TO_CALL["unknown"]), e]
+        for c, n, k, e in reads.cause_summary(store)
     ]
-
-
-_BUDGET_SQL = """
-SELECT f.line_id, f.frames, f.seconds, ifNull(d.alarms, 0), ifNull(d.label_alarms, 0)
-FROM (
-    SELECT line_id, count() AS frames,
-           dateDiff('millisecond', min(captured_at), max(captured_at)) / 1000.0 AS seconds
-    FROM linewatch.frames FINAL GROUP BY line_id
-) AS f
-LEFT JOIN (
-    SELECT line_id, countIf(signal NOT IN ('fnr', 'fpr')) AS alarms,
-           countIf(signal IN ('fnr', 'fpr')) AS label_alarms
-    FROM linewatch.drift_events FINAL GROUP BY line_id
-) AS d ON d.line_id = f.line_id
-ORDER BY f.line_id
-"""
 
 
 def _budget_rows(store: ClickHouseStore, settings: Settings) -> Rows | None:
     """Per line: the false-alarm budget, the alarms raised, the false alarms expected."""
-    rows = store.query(_BUDGET_SQL).result_rows
+    rows = reads.line_alarms(store)
     if not rows:
         return None
-    labels = {r[0]: int(r[4]) for r in rows}
+    labels = {r.line_id: r.label_alarms for r in rows}
     budgets = line_budgets(
         settings,
         signals=len(ALL_SIGNALS),
-        rows=[(str(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows],
+        rows=[(r.line_id, r.frames, r.seconds, r.alarms) for r in rows],
     )
     measured = [b.measured_frames_per_second for b in budgets]
     return [
@@ -334,25 +302,22 @@ def _budget_rows(store: ClickHouseStore, settings: Settings) -> Rows | None:
 
 
 def _drift_section(store: ClickHouseStore, settings: Settings, draw: _Draw) -> dict[str, Any]:
-    rows = store.query(
-        "SELECT line_id, shift, lighting, signal, hour, alarms "
-        "FROM linewatch.v_drift_timeline ORDER BY hour"
-    ).result_rows
+    rows = reads.drift_timeline(store)
     budget = _budget_rows(store, settings)
     if not rows:
-        frames, slices = store.query(_WATCHED_SQL).result_rows[0]
+        frames, slices = reads.watched(store)
         return {
             "budget": budget,
             "timeline": None,
-            "frames": f"{int(frames):,}" if frames else "",
-            "slices": f"{int(slices):,}",
+            "frames": f"{frames:,}" if frames else "",
+            "slices": f"{slices:,}",
             "signals": len(ALL_SIGNALS),
-            "slice_signals": f"{int(slices) * len(ALL_SIGNALS):,}",
+            "slice_signals": f"{slices * len(ALL_SIGNALS):,}",
         }
     by_slice: dict[str, int] = {}
     for r in rows:
-        key = f"{r[0]} / {r[1]} / {r[2]} — {r[3]}"
-        by_slice[key] = by_slice.get(key, 0) + int(r[5])
+        key = f"{r.line_id} / {r.shift} / {r.lighting} — {r.signal}"
+        by_slice[key] = by_slice.get(key, 0) + r.alarms
     top = sorted(by_slice.items(), key=lambda kv: -kv[1])[:15]
     return {
         "budget": budget,
@@ -362,7 +327,7 @@ def _drift_section(store: ClickHouseStore, settings: Settings, draw: _Draw) -> d
     }
 
 
-def _gap_section(gaps: list[tuple[Any, ...]], limit: float) -> dict[str, Any]:
+def _gap_section(gaps: list[SliceGap], limit: float) -> dict[str, Any]:
     rows = [
         [str(g[0]), str(g[1]), str(g[2]), str(g[3]), f"{g[4]:.0%}", _gap_status(g[4], limit)]
         for g in gaps[:25]
@@ -374,7 +339,7 @@ def _gap_status(share: float, limit: float) -> str:
     return "fail" if share > limit else "pass"
 
 
-def _hist(rows: list[tuple[Any, ...]]) -> dict[float, int]:
+def _hist(rows: list[tuple[float, int]]) -> dict[float, int]:
     out: dict[float, int] = {}
     for b, n in rows:
         out[round(float(b), 2)] = out.get(round(float(b), 2), 0) + int(n)
@@ -382,10 +347,8 @@ def _hist(rows: list[tuple[Any, ...]]) -> dict[float, int]:
 
 
 def _confidence_section(store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw) -> dict[str, Any]:
-    prod = _hist(
-        store.query("SELECT bin, frames FROM linewatch.v_confidence_hist_production").result_rows
-    )
-    lab = _hist(store.query("SELECT bin, frames FROM linewatch.v_confidence_hist_lab").result_rows)
+    prod = _hist(reads.confidence_histogram(store, "production"))
+    lab = _hist(reads.confidence_histogram(store, "lab"))
     histograms: Future[Plot] | None = None
     if prod or lab:
         histograms = draw(plots.confidence_histograms, lab, prod, m.threshold, m.review_band)
@@ -414,11 +377,7 @@ def _novel_lines(m: ReadinessMetrics) -> list[str]:
 
 
 def _robustness_section(store: ClickHouseStore, draw: _Draw, m: ReadinessMetrics) -> dict[str, Any]:
-    res = store.query(
-        "SELECT * FROM linewatch.v_corruption_robustness "
-        "ORDER BY kind = 'novel', kind != 'clean', corruption, severity"
-    )
-    rows = [dict(zip(res.column_names, r, strict=True)) for r in res.result_rows]
+    rows = reads.robustness(store)
     if not rows:
         return {"rows": None}
     clean = next((r for r in rows if r["kind"] == "clean"), None)
@@ -454,11 +413,7 @@ def _latency_section(
 ) -> dict[str, Any] | None:
     if not any(lat.frames for lat in m.latency):
         return None
-    qs = ", ".join(f"{q / 100:.2f}" for q in range(101))
-    res = store.query(
-        f"SELECT line_id, quantiles({qs})(latency_ms) FROM linewatch.frames FINAL GROUP BY line_id"
-    )
-    curves = {str(line): [float(v) for v in values] for line, values in res.result_rows}
+    curves = reads.latency_curves(store)
     takt = {lat.line_id: lat.takt_ms for lat in m.latency}
     rows = [
         [
@@ -476,12 +431,6 @@ def _latency_section(
     return {"curves": draw(plots.latency_curves, curves, takt), "rows": rows}
 
 
-_IN_BAND_SQL = """
-SELECT (SELECT count() FROM linewatch.frames FINAL), count(), countIf(labelled)
-FROM linewatch.v_review_queue(review_low = {lo:Float64}, review_high = {hi:Float64})
-"""
-
-
 def _review_section(
     store: ClickHouseStore, m: ReadinessMetrics, settings: Settings
 ) -> dict[str, Any]:
@@ -493,7 +442,7 @@ def _review_section(
         [str(r["event_id"]), str(r["line_id"]), str(r["captured_at"]), f"{r['max_confidence']:.3f}"]
         for r in queue
     ]
-    frames, in_band, labelled = store.query(_IN_BAND_SQL, {"lo": lo, "hi": hi}).result_rows[0]
+    frames, in_band, labelled = reads.review_band(store, lo, hi)
     return {
         "rows": rows or None,
         "size": f"{m.review_queue_size:,}",
@@ -527,7 +476,7 @@ def render_report(
     a query runs); only that thread uses pyplot. The HTML is the same as drawing them in turn.
     """
     m = metrics or compute_metrics(store, settings)
-    gaps = [tuple(r) for r in store.query(GAP_SQL, GAP_PARAMETERS).result_rows]
+    gaps = reference_gaps(store, INPUT_SIGNALS)
     v = verdict or verdict_from_metrics(m, settings, gaps)
     # the stylesheet ships with the package: the one value written unescaped
     css = Markup(resources.files("streams.report").joinpath("report.css").read_text("utf-8"))
