@@ -1,12 +1,16 @@
 """``render_report(store, settings) -> str``: the readiness report as one self-contained HTML file.
 
+:func:`render_report` reads a :class:`~streams.report.data.ReportData` first
+(:func:`~streams.report.data.read_report_data`), then :func:`render_data` renders it without
+touching the store.
+
 No external resources: the stylesheet is inlined and every figure is a base64 PNG. Every
 section that has nothing to show says "no data" and which command fills it.
 
 The HTML comes from the Jinja2 templates in ``streams/report/templates/`` (one per section,
 building blocks in ``_macros.html.j2``) with autoescaping on: line, class and camera names come
-from producers and are always written as text. This module only gathers and formats the values
-each section shows.
+from producers and are always written as text. This module only formats the values each
+section shows.
 """
 
 from __future__ import annotations
@@ -24,19 +28,20 @@ from markupsafe import Markup
 from streams.config import Settings
 from streams.drift.budget import line_budgets
 from streams.drift.cause import WHOM_TO_CALL
-from streams.drift.signals import ALL_SIGNALS, INPUT_SIGNALS
+from streams.drift.signals import ALL_SIGNALS
 from streams.readiness.baserate import per_million, predicted_precision
 from streams.readiness.design import DesignRate
-from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
+from streams.readiness.metrics import ReadinessMetrics
 from streams.readiness.proportion import Proportion
-from streams.readiness.verdict import ReadinessVerdict, verdict_from_metrics
+from streams.readiness.verdict import ReadinessVerdict
 from streams.report import plots
+from streams.report.data import ReportData, read_report_data
 from streams.report.plots import Plot
 from streams.sinks import ClickHouseStore
-from streams.sinks.reads import report as reads
-from streams.sinks.reads.gaps import SliceGap, reference_gaps
+from streams.sinks.reads.gaps import SliceGap
+from streams.sinks.reads.report import CauseSummary, LineAlarms
 
-__all__ = ["SECTIONS", "render_report"]
+__all__ = ["SECTIONS", "render_data", "render_report"]
 
 SECTIONS = {
     "verdict": "Readiness verdict",
@@ -268,16 +273,15 @@ def _estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:
     }
 
 
-def _cause_rows(store: ClickHouseStore) -> list[list[str]]:
+def _cause_rows(causes: list[CauseSummary]) -> list[list[str]]:
     return [
         [c, str(n), str(k), WHOM_TO_CALL.get(c, WHOM_TO_CALL["unknown"]), e]
-        for c, n, k, e in reads.cause_summary(store)
+        for c, n, k, e in causes
     ]
 
 
-def _budget_rows(store: ClickHouseStore, settings: Settings) -> Rows | None:
+def _budget_rows(rows: list[LineAlarms], settings: Settings) -> Rows | None:
     """Per line: the false-alarm budget, the alarms raised, the false alarms expected."""
-    rows = reads.line_alarms(store)
     if not rows:
         return None
     labels = {r.line_id: r.label_alarms for r in rows}
@@ -301,11 +305,11 @@ def _budget_rows(store: ClickHouseStore, settings: Settings) -> Rows | None:
     ]
 
 
-def _drift_section(store: ClickHouseStore, settings: Settings, draw: _Draw) -> dict[str, Any]:
-    rows = reads.drift_timeline(store)
-    budget = _budget_rows(store, settings)
-    if not rows:
-        frames, slices = reads.watched(store)
+def _drift_section(d: ReportData, settings: Settings, draw: _Draw) -> dict[str, Any]:
+    rows = d.timeline
+    budget = _budget_rows(d.line_alarms, settings)
+    if d.watched is not None:
+        frames, slices = d.watched
         return {
             "budget": budget,
             "timeline": None,
@@ -323,7 +327,7 @@ def _drift_section(store: ClickHouseStore, settings: Settings, draw: _Draw) -> d
         "budget": budget,
         "timeline": draw(plots.drift_timeline, rows),
         "rows": [[k, str(v)] for k, v in top],
-        "causes": _cause_rows(store),
+        "causes": _cause_rows(d.causes),
     }
 
 
@@ -346,9 +350,10 @@ def _hist(rows: list[tuple[float, int]]) -> dict[float, int]:
     return out
 
 
-def _confidence_section(store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw) -> dict[str, Any]:
-    prod = _hist(reads.confidence_histogram(store, "production"))
-    lab = _hist(reads.confidence_histogram(store, "lab"))
+def _confidence_section(d: ReportData, draw: _Draw) -> dict[str, Any]:
+    m = d.metrics
+    prod = _hist(d.confidence_production)
+    lab = _hist(d.confidence_lab)
     histograms: Future[Plot] | None = None
     if prod or lab:
         histograms = draw(plots.confidence_histograms, lab, prod, m.threshold, m.review_band)
@@ -376,8 +381,9 @@ def _novel_lines(m: ReadinessMetrics) -> list[str]:
     return out
 
 
-def _robustness_section(store: ClickHouseStore, draw: _Draw, m: ReadinessMetrics) -> dict[str, Any]:
-    rows = reads.robustness(store)
+def _robustness_section(d: ReportData, draw: _Draw) -> dict[str, Any]:
+    m = d.metrics
+    rows = d.robustness
     if not rows:
         return {"rows": None}
     clean = next((r for r in rows if r["kind"] == "clean"), None)
@@ -408,12 +414,11 @@ def _robustness_section(store: ClickHouseStore, draw: _Draw, m: ReadinessMetrics
     }
 
 
-def _latency_section(
-    store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw
-) -> dict[str, Any] | None:
-    if not any(lat.frames for lat in m.latency):
+def _latency_section(d: ReportData, draw: _Draw) -> dict[str, Any] | None:
+    m = d.metrics
+    curves = d.latency_curves
+    if curves is None:
         return None
-    curves = reads.latency_curves(store)
     takt = {lat.line_id: lat.takt_ms for lat in m.latency}
     rows = [
         [
@@ -431,18 +436,17 @@ def _latency_section(
     return {"curves": draw(plots.latency_curves, curves, takt), "rows": rows}
 
 
-def _review_section(
-    store: ClickHouseStore, m: ReadinessMetrics, settings: Settings
-) -> dict[str, Any]:
+def _review_section(d: ReportData) -> dict[str, Any]:
     """The unlabelled frames in the review band; when there are none, why (no frames, none in
     the band, or every one in the band already labelled)."""
+    m = d.metrics
     lo, hi = m.review_band
-    queue = [r for r in review_queue(store, settings, limit=20) if not r["labelled"]]
+    queue = [r for r in d.review_queue if not r["labelled"]]
     rows = [
         [str(r["event_id"]), str(r["line_id"]), str(r["captured_at"]), f"{r['max_confidence']:.3f}"]
         for r in queue
     ]
-    frames, in_band, labelled = reads.review_band(store, lo, hi)
+    frames, in_band, labelled = d.review_band
     return {
         "rows": rows or None,
         "size": f"{m.review_queue_size:,}",
@@ -469,15 +473,21 @@ def render_report(
     metrics: ReadinessMetrics | None = None,
     verdict: ReadinessVerdict | None = None,
 ) -> str:
-    """The whole report (reconciles pending labels first unless ``metrics`` is given).
+    """The whole report: :func:`read_report_data` (which reconciles pending labels first
+    unless ``metrics`` is given), then :func:`render_data`."""
+    return render_data(
+        read_report_data(store, settings, metrics=metrics, verdict=verdict), settings
+    )
+
+
+def render_data(d: ReportData, settings: Settings) -> str:
+    """The report of data already read; reads nothing from the store.
 
     The plots are drawn on one worker thread, in the order the sections ask for them, while
-    this thread runs the next sections' queries (chDB and the HTTP client release the GIL while
-    a query runs); only that thread uses pyplot. The HTML is the same as drawing them in turn.
+    this thread formats the next sections; only that thread uses pyplot. The HTML is the same
+    as drawing them in turn.
     """
-    m = metrics or compute_metrics(store, settings)
-    gaps = reference_gaps(store, INPUT_SIGNALS)
-    v = verdict or verdict_from_metrics(m, settings, gaps)
+    m, v = d.metrics, d.verdict
     # the stylesheet ships with the package: the one value written unescaped
     css = Markup(resources.files("streams.report").joinpath("report.css").read_text("utf-8"))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-plots") as pool:
@@ -487,11 +497,11 @@ def render_report(
 
         built = {
             "slices": _slices_section(m, draw),
-            "drift": _drift_section(store, settings, draw),
-            "confidence": _confidence_section(store, m, draw),
-            "robustness": _robustness_section(store, draw, m),
-            "latency": _latency_section(store, m, draw),
-            "review": _review_section(store, m, settings),
+            "drift": _drift_section(d, settings, draw),
+            "confidence": _confidence_section(d, draw),
+            "robustness": _robustness_section(d, draw),
+            "latency": _latency_section(d, draw),
+            "review": _review_section(d),
         }
         drawn = {name: _drawn(section) for name, section in built.items()}
     return _ENV.get_template("report.html.j2").render(
@@ -499,7 +509,7 @@ def render_report(
         fill=FILL,
         status=v.status,
         css=css,
-        dsn=store.dsn,
+        dsn=d.dsn,
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         verdict=v,
         production=_production_section(m),
@@ -507,7 +517,7 @@ def render_report(
         estimates=_estimates_section(m),
         audits=_audits_section(m),
         drift=drawn["drift"],
-        gap=_gap_section(gaps, settings.readiness.max_reference_gap),
+        gap=_gap_section(d.gaps, settings.readiness.max_reference_gap),
         confidence=drawn["confidence"],
         robustness=drawn["robustness"],
         latency=drawn["latency"],
