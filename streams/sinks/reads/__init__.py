@@ -8,6 +8,10 @@ plain values); callers outside ``streams/sinks/`` never write SQL.
 - :mod:`streams.sinks.reads.demo` — the per-slice tables ``linewatch demo`` prints.
 - :mod:`streams.sinks.reads.gaps` — the worst distance to the lab reference per slice (the
   verdict, the report, the demo).
+- :mod:`streams.sinks.reads.label_drift` — the reconciled units the label detectors replay.
+- :mod:`streams.sinks.reads.metrics` — the readiness metrics' counts, latency, lab figures,
+  label coverage and review queue.
+- :mod:`streams.sinks.reads.reconcile` — pending labels and their frames, for ``reconcile``.
 - :mod:`streams.sinks.reads.report` — the readiness report's drift, confidence, robustness,
   latency and review-queue sections.
 """
