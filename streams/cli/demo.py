@@ -19,6 +19,7 @@ Every figure and sentence it prints is read from the store: nothing concludes ah
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,17 @@ from rich.console import Console
 
 from streams.cli.tables import DataTable, plain
 from streams.config import Settings
-from streams.readiness.verdict import GAP_PARAMETERS
+from streams.drift.signals import INPUT_SIGNALS
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads.demo import (
+    FOLLOW_UP_QUERY,
+    alarms_by_cause,
+    alarms_by_scope,
+    class_counts_by_line,
+    frames_per_slice,
+    realized_recall,
+)
+from streams.sinks.reads.gaps import worst_gap_per_slice
 
 __all__ = [
     "SliceDrift",
@@ -40,29 +50,6 @@ __all__ = [
     "run_demo",
     "slice_drift",
 ]
-
-SLICE_FRAMES_SQL = """
-SELECT line_id, shift, lighting, count() AS frames
-FROM linewatch.frames FINAL GROUP BY line_id, shift, lighting ORDER BY line_id, shift, lighting
-"""
-
-DRIFT_BY_SCOPE_SQL = """
-SELECT line_id, shift, lighting, signal, count() AS n
-FROM linewatch.drift_events FINAL GROUP BY line_id, shift, lighting, signal
-ORDER BY line_id, shift, lighting, n DESC, signal
-"""
-
-SLICE_GAP_SQL = """
-SELECT line_id, shift, lighting, max(distance) AS max_gap, argMax(signal, distance) AS gap_signal
-FROM linewatch.reference_gap FINAL
-WHERE metric = 'outside_lab_range' AND signal IN {signals:Array(String)}
-GROUP BY line_id, shift, lighting
-"""
-
-CLASS_BY_LINE_SQL = """
-SELECT line_id, class_name, sum(objects), sum(missed), sum(frames_passed)
-FROM linewatch.v_class_slice_counts GROUP BY line_id, class_name ORDER BY line_id, class_name
-"""
 
 ALL_SCOPE = "*"
 """The shift or lighting of a drift event filed for a whole line or shift (``line-2/night/*``)."""
@@ -99,7 +86,7 @@ def covers(scope: str, value: str) -> bool:
 
 
 def slice_drift(
-    slices: list[tuple[str, str, str]], events: list[tuple[str, str, str, str, int]]
+    slices: Sequence[tuple[str, str, str]], events: Sequence[tuple[str, str, str, str, int]]
 ) -> dict[tuple[str, str, str], SliceDrift]:
     """Each slice's drift alarms by signal: those filed for the slice itself, and those filed
     for its whole line or shift (``lighting`` or ``shift`` ``*``), which count for every slice
@@ -133,19 +120,9 @@ def slice_drift(
 def print_slice_summary(store: ClickHouseStore, console: Console, threshold: float) -> None:
     """Per slice: frames, drift alarms by signal (with those filed for the slice's whole line or
     shift), the largest share outside lab conditions; then the labelled defects per line."""
-    frames = {
-        (str(r[0]), str(r[1]), str(r[2])): int(r[3])
-        for r in store.query(SLICE_FRAMES_SQL).result_rows
-    }
-    events = [
-        (str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]))
-        for r in store.query(DRIFT_BY_SCOPE_SQL).result_rows
-    ]
-    gaps = {
-        (str(r[0]), str(r[1]), str(r[2])): (float(r[3]), str(r[4]))
-        for r in store.query(SLICE_GAP_SQL, GAP_PARAMETERS).result_rows
-    }
-    drift = slice_drift(list(frames), events)
+    frames = frames_per_slice(store)
+    gaps = worst_gap_per_slice(store, INPUT_SIGNALS)
+    drift = slice_drift(list(frames), alarms_by_scope(store))
     table = DataTable(title="per slice (line × shift × lighting)")
     for col in ("line", "shift", "lighting", "frames", "drift", "drift by signal (scope)"):
         table.add_column(col)
@@ -174,7 +151,7 @@ def print_slice_summary(store: ClickHouseStore, console: Console, threshold: flo
     classes = DataTable(title="labelled defects per line (after human review)")
     for col in ("line", "class", "defects", "found as that class", "units passed"):
         classes.add_column(col)
-    for line, cls, objects, missed, passed in store.query(CLASS_BY_LINE_SQL).result_rows:
+    for line, cls, objects, missed, passed in class_counts_by_line(store):
         found = objects - missed
         silent = found == 0 and passed < objects
         note = " (flagged as another class)" if silent else ""
@@ -187,17 +164,6 @@ def print_slice_summary(store: ClickHouseStore, console: Console, threshold: flo
             style="bold red" if missed > objects / 2 else None,
         )
     console.print(classes)
-
-
-REALIZED_RECALL_SQL = """
-SELECT line_id, shift, lighting, sum(tp), sum(tp) + sum(fn)
-FROM linewatch.v_slice_metrics GROUP BY line_id, shift, lighting
-"""
-
-CAUSES_SQL = """
-SELECT cause, count(), groupUniqArray(signal)
-FROM linewatch.drift_events FINAL GROUP BY cause ORDER BY count() DESC
-"""
 
 
 def print_estimates(store: ClickHouseStore, console: Console, settings: Settings) -> None:
@@ -220,10 +186,7 @@ def print_estimates(store: ClickHouseStore, console: Console, settings: Settings
     except EstimationError as exc:
         console.print(f"[yellow]label-free estimates:[/] {plain(exc)}")
         return
-    realized = {
-        (str(r[0]), str(r[1]), str(r[2])): (int(r[3]), int(r[4]))
-        for r in store.query(REALIZED_RECALL_SQL).result_rows
-    }
+    realized = realized_recall(store)
     table = DataTable(title="recall per slice: estimated without labels vs realized with labels")
     for col in ("line", "shift", "lighting", "frames", "estimated recall", "realized recall"):
         table.add_column(col)
@@ -239,15 +202,11 @@ def print_estimates(store: ClickHouseStore, console: Console, settings: Settings
         f"{len(run.windows)} estimate windows stored, {len(run.drift_events)} estimated-recall "
         "drift event(s)"
     )
-    rows = [
-        (str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]))
-        for r in store.query(CLASS_BY_LINE_SQL).result_rows
-    ]
-    for note in masked_class_notes(rows):
+    for note in masked_class_notes(class_counts_by_line(store)):
         console.print(note)
 
 
-def masked_class_notes(rows: list[tuple[str, str, int, int, int]]) -> list[str]:
+def masked_class_notes(rows: Sequence[tuple[str, str, int, int, int]]) -> list[str]:
     """What the recall figures say about each class never found as itself on a line, from
     ``(line, class, defects, missed, units passed)`` rows: a unit flagged as another class
     counts as caught in both recall figures, one that passed counts as missed.
@@ -291,17 +250,10 @@ def print_causes(store: ClickHouseStore, console: Console) -> None:
     table = DataTable(title="drift alarms by cause")
     for col in ("cause", "alarms", "signals", "whom to call"):
         table.add_column(col)
-    for cause, n, signals in store.query(CAUSES_SQL).result_rows:
-        who = WHOM_TO_CALL.get(str(cause), WHOM_TO_CALL["unknown"])
-        table.add_row(str(cause), str(n), ", ".join(sorted(signals)), who)
+    for cause, n, signals in alarms_by_cause(store):
+        who = WHOM_TO_CALL.get(cause, WHOM_TO_CALL["unknown"])
+        table.add_row(cause, str(n), ", ".join(sorted(signals)), who)
     console.print(table)
-
-
-FOLLOW_UP_QUERY = (
-    "SELECT line_id, shift, lighting, count() AS frames, sum(predicted_defective) AS flagged "
-    "FROM linewatch.frames FINAL GROUP BY line_id, shift, lighting "
-    "ORDER BY line_id, shift, lighting"
-)
 
 
 def follow_up_commands(out: Path) -> list[str]:

@@ -15,6 +15,7 @@ from streams.cli.progress import make_progress, stderr_console
 from streams.cli.run_source import run_source
 from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
+from streams.sinks.reads.alarms import DEAD_LETTERS_QUERY
 
 if TYPE_CHECKING:
     from streams.runners.embedded import RunSummary
@@ -42,12 +43,13 @@ def dead_letter_hint(store: str | None) -> str:
     """The command that lists a run's dead letters, with the run's ``--store`` when it was given
     one (without it the command reads ``LINEWATCH_STORE__DSN``, as the run did).
 
-    >>> print(dead_letter_hint("chdb://out/store"))  # doctest: +NORMALIZE_WHITESPACE
-    linewatch query --store chdb://out/store
-    "SELECT reason, source, detail FROM linewatch.dead_letters"
+    >>> print(dead_letter_hint("chdb://out/store"))  # doctest: +ELLIPSIS
+    linewatch query --store chdb://out/store "... FROM linewatch.dead_letters"
+
+    (the query is :data:`streams.sinks.reads.alarms.DEAD_LETTERS_QUERY`)
     """
     where = "" if store is None else f"--store {shlex.quote(store)} "
-    return f'linewatch query {where}"SELECT reason, source, detail FROM linewatch.dead_letters"'
+    return f'linewatch query {where}"{DEAD_LETTERS_QUERY}"'
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:

@@ -28,9 +28,10 @@ from streams.cli.tables import DataTable, data_console
 from streams.drift.cause import CAUSES, WHOM_TO_CALL
 from streams.errors import ConfigError, StoreError
 from streams.sinks.clickhouse import ClickHouseStore, QueryResult
+from streams.sinks.reads.alarms import drift_alarms
 from streams.sinks.sql_guard import check_read_only
 
-__all__ = ["OutputFormat", "drift_sql", "parse_params", "parse_since", "register", "render"]
+__all__ = ["OutputFormat", "parse_params", "parse_since", "register", "render"]
 
 
 class OutputFormat(enum.StrEnum):
@@ -96,29 +97,6 @@ def parse_since(text: str) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
-
-
-def drift_sql(*, line: bool, since: bool, cause: bool = False) -> str:
-    """The drift listing query; filters are placeholders, never values.
-
-    >>> "{line:String}" in drift_sql(line=True, since=False)
-    True
-    """
-    where = ["1"]
-    if line:
-        where.append("line_id = {line:String}")
-    if since:
-        where.append("detected_at >= {since:DateTime64(3, 'UTC')}")
-    if cause:
-        where.append("cause = {cause:String}")
-    return (
-        "SELECT detected_at, line_id, shift, lighting, signal, cause, detector, statistic, "
-        "threshold, events_in_slice, before_mean, after_mean, evidence, trigger_event_id, "
-        "drift_id "
-        "FROM linewatch.drift_events FINAL "
-        f"WHERE {' AND '.join(where)} "
-        "ORDER BY detected_at DESC, drift_id LIMIT {limit:UInt32}"
-    )
 
 
 def _print_causes(result: QueryResult) -> None:
@@ -240,16 +218,11 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             return
         if cause is not None and cause not in CAUSES:
             raise ConfigError(f"--cause {cause!r} is not one of {', '.join(CAUSES)}")
-        params: dict[str, Any] = {"limit": limit}
-        if line is not None:
-            params["line"] = line
-        if since is not None:
-            params["since"] = parse_since(since)
-        if cause is not None:
-            params["cause"] = cause
-        sql = drift_sql(line=line is not None, since=since is not None, cause=cause is not None)
+        after = None if since is None else parse_since(since)
         with _open(store, readonly=True) as s:
-            result = interruptibly(lambda: s.query(sql, params))
+            result = interruptibly(
+                lambda: drift_alarms(s, limit=limit, line=line, since=after, cause=cause)
+            )
         render(result, fmt, title="drift events")
         if fmt is OutputFormat.table:
             _print_causes(result)

@@ -44,6 +44,7 @@ from streams.drift.detectors import RateCusum
 from streams.drift.monitor import MIX_MARKER, drift_event
 from streams.drift.spec import parse_detector_spec
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads.label_drift import production_outcomes
 from streams.slicing import SliceKey
 
 __all__ = [
@@ -59,14 +60,6 @@ __all__ = [
 FNR_SIGNAL = "fnr"
 FPR_SIGNAL = "fpr"
 ODDS_RATIO = 4.0
-
-OUTCOMES_SQL = """
-SELECT event_id, line_id, shift, lighting, captured_at, gt_defective, pred_defective,
-       gt_matched, gt_classes
-FROM linewatch.v_frame_outcomes
-WHERE threshold = {threshold:Float64} AND split = 'production'
-ORDER BY captured_at, event_id
-"""
 
 
 @dataclass(frozen=True)
@@ -160,7 +153,7 @@ def _bools(values: Iterable[object]) -> tuple[bool, ...]:
 
 def detect_label_drift(store: ClickHouseStore, settings: Settings, threshold: float) -> int:
     """Replay every reconciled unit at ``threshold`` through the label detectors; store alarms."""
-    rows = store.query(OUTCOMES_SQL, {"threshold": threshold}).result_rows
+    rows = production_outcomes(store, threshold)
     units = (
         LabelledUnit(
             str(e),

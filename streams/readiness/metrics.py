@@ -1,4 +1,5 @@
-"""Every readiness metric, read from the views of ``schemas/clickhouse/002_baseline.sql``.
+"""Every readiness metric, read from the views of ``schemas/clickhouse/002_baseline.sql`` through
+the typed reads of :mod:`streams.sinks.reads.metrics`.
 
 Counts come from the views at the finest grain (slice, or slice × class) and are summed here
 for coarser groupings (``--by line`` …): frame counts are additive, rates are not.
@@ -22,6 +23,7 @@ from streams.readiness.design import SliceDesign
 from streams.readiness.lab import LabFrame, MapResult, mean_average_precision
 from streams.readiness.proportion import Proportion
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads import metrics as reads
 
 __all__ = [
     "BY_COLUMNS",
@@ -75,7 +77,7 @@ def model_classes(settings: Settings, store: ClickHouseStore | None = None) -> t
     if names:
         return tuple(names)
     if store is not None:
-        run = _rows(store, LAB_RUN_SQL)
+        run = reads.latest_lab_run(store)
         if run and run[0]["classes"]:
             return tuple(str(c) for c in run[0]["classes"])
     if settings.inference.model:
@@ -304,17 +306,10 @@ class ReadinessMetrics:
         }
 
 
-def _rows(
-    store: ClickHouseStore, sql: str, params: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    result = store.query(sql, params)
-    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
-
-
 def _slices(store: ClickHouseStore, by: tuple[str, ...]) -> tuple[SliceMetrics, list[SliceMetrics]]:
     acc: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     total = [0, 0, 0, 0, 0]
-    for r in _rows(store, "SELECT * FROM linewatch.v_slice_metrics"):
+    for r in reads.slice_counts(store):
         counts = [r["frames"], r["tp"], r["fp"], r["fn"], r["tn"]]
         key = tuple(str(r[c]) for c in by)
         for i, v in enumerate(counts):
@@ -329,13 +324,7 @@ def _slices(store: ClickHouseStore, by: tuple[str, ...]) -> tuple[SliceMetrics, 
 
 
 def _classes(store: ClickHouseStore, trained: Sequence[str]) -> list[ClassMetrics]:
-    found = {
-        r["class_name"]: r
-        for r in _rows(
-            store,
-            "SELECT class_name, objects, missed, frames, frames_passed FROM linewatch.v_class_fnr",
-        )
-    }
+    found = {r["class_name"]: r for r in reads.class_counts(store)}
     names = list(trained) + sorted(set(found) - set(trained))
     out = []
     for name in names:
@@ -352,7 +341,7 @@ def _classes(store: ClickHouseStore, trained: Sequence[str]) -> list[ClassMetric
 
 
 def _latency(store: ClickHouseStore, settings: Settings) -> list[LatencyMetrics]:
-    found = {r["line_id"]: r for r in _rows(store, "SELECT * FROM linewatch.v_latency_by_line")}
+    found = {r["line_id"]: r for r in reads.latency_by_line(store)}
     out = []
     for line in sorted(set(settings.plant.lines) | set(found)):
         r = found.get(line)
@@ -377,29 +366,11 @@ def _latency(store: ClickHouseStore, settings: Settings) -> list[LatencyMetrics]
     return out
 
 
-LAB_FRAMES_SQL = """
-SELECT gt_classes, gt_boxes, det_classes, det_confidences, det_boxes
-FROM linewatch.v_lab_clean
-"""
-
-
-LAB_RUN_SQL = """
-SELECT run_id, lab_set, classes FROM linewatch.assessment_runs FINAL
-WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions')
-"""
-
-NOVEL_SQL = """
-SELECT corruption, frames, caught_frames + flagged_good_frames AS flagged, flagged_as,
-       fail_safe, fail_silent
-FROM linewatch.v_corruption_robustness WHERE kind = 'novel' ORDER BY corruption
-"""
-
-
 def _lab(store: ClickHouseStore, trained: Sequence[str]) -> LabMetrics:
     """The latest assessment's lab figures; AP over the classes that run recorded (the model's
     classes at the time), else ``trained``."""
-    run = _rows(store, LAB_RUN_SQL)
-    rates = _rows(store, "SELECT * FROM linewatch.v_lab_rates")[0]
+    run = reads.latest_lab_run(store)
+    rates = reads.lab_rates(store)
     frames = [
         LabFrame(
             gt=[TruthBox(c, (b[0], b[1], b[2], b[3])) for c, b in zip(gc, gb, strict=True)],
@@ -408,7 +379,7 @@ def _lab(store: ClickHouseStore, trained: Sequence[str]) -> LabMetrics:
                 for c, s, b in zip(dc, ds, db, strict=True)
             ],
         )
-        for gc, gb, dc, ds, db in store.query(LAB_FRAMES_SQL).result_rows
+        for gc, gb, dc, ds, db in reads.lab_frames(store)
     ]
     classes = list(run[0]["classes"]) if run and run[0]["classes"] else list(trained)
     novel = [
@@ -420,7 +391,7 @@ def _lab(store: ClickHouseStore, trained: Sequence[str]) -> LabMetrics:
             fail_safe=int(r["fail_safe"]),
             fail_silent=int(r["fail_silent"]),
         )
-        for r in (_rows(store, NOVEL_SQL) if run else [])
+        for r in (reads.novel_inputs(store) if run else [])
     ]
     return LabMetrics(
         run_id=run[0]["run_id"] if run else None,
@@ -439,24 +410,12 @@ def review_queue(
     """Frames whose top confidence is in ``settings.inference.review_band``: unlabelled, nearest
     the top."""
     lo, hi = settings.inference.review_band
-    sql = (
-        "SELECT * FROM linewatch.v_review_queue("
-        "review_low = {lo:Float64}, review_high = {hi:Float64})"
-        " ORDER BY labelled ASC, max_confidence DESC, captured_at DESC"
-    )
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    return _rows(store, sql, {"lo": lo, "hi": hi})
+    return reads.review_queue(store, lo, hi, limit)
 
 
 def _review_count(store: ClickHouseStore, settings: Settings) -> int:
     lo, hi = settings.inference.review_band
-    rows = store.query(
-        "SELECT count() FROM linewatch.v_review_queue("
-        "review_low = {lo:Float64}, review_high = {hi:Float64}) WHERE NOT labelled",
-        {"lo": lo, "hi": hi},
-    ).result_rows
-    return int(rows[0][0])
+    return reads.review_count(store, lo, hi)
 
 
 def compute_metrics(
@@ -476,7 +435,7 @@ def compute_metrics(
     trained = model_classes(settings, store)
     overall, slices = _slices(store, by_t)
     lab = _lab(store, trained)
-    cov = _rows(store, "SELECT * FROM linewatch.v_label_coverage")[0]
+    cov = reads.label_coverage(store)
     coverage = Coverage(**{k: int(v) for k, v in cov.items()})
     notes: list[str] = []
     base_rate = None
@@ -545,7 +504,7 @@ def _with_designs(
 
 def overall_frames(store: ClickHouseStore) -> int:
     """Production frames in the store."""
-    return int(store.query("SELECT count() FROM linewatch.frames").result_rows[0][0])
+    return reads.frame_count(store)
 
 
 def _estimates(

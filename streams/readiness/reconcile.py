@@ -5,7 +5,8 @@ missing or stale (a newer label arrived, or the operating threshold changed). A 
 arrived before its frame simply waits: the next ``reconcile`` after the frame lands pairs them.
 It runs after label ingestion (runners) and before ``linewatch metrics`` / ``report``. When it
 reconciled new labels, it replays the outcomes through the label-driven drift detectors
-(:mod:`streams.readiness.label_drift`: ``fnr`` / ``fpr`` drift events).
+(:mod:`streams.readiness.label_drift`: ``fnr`` / ``fpr`` drift events). Its reads are the
+typed queries of :mod:`streams.sinks.reads.reconcile`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from streams.readiness.label_drift import detect_label_drift
 from streams.readiness.matching import frame_outcome
 from streams.readiness.records import FrameOutcomeRecord
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads import reconcile as reads
 
 __all__ = ["IOU_THRESHOLD", "PRODUCTION_SPLIT", "ReconcileSummary", "outcome_record", "reconcile"]
 
@@ -34,76 +36,11 @@ IOU_THRESHOLD = 0.5
 PRODUCTION_SPLIT = "production"
 _CHUNK = 10_000
 
-PENDING_CTE = """
-WITH pending AS (
-    -- the latest label of each event, unless its outcome at this threshold is stored already:
-    -- in steady state a handful of rows, whatever the size of the store
-    SELECT l.event_id AS event_id, l.label_id AS label_id, l.source AS source,
-           l.labelled_at AS labelled_at, l.class_names AS class_names, l.boxes AS boxes
-    FROM (
-        SELECT event_id, label_id, source, labelled_at, class_names, boxes
-        FROM linewatch.labels FINAL
-        ORDER BY event_id, labelled_at DESC, label_id DESC
-        LIMIT 1 BY event_id
-    ) AS l
-    LEFT ANTI JOIN (
-        SELECT event_id, label_id FROM linewatch.v_frame_outcomes
-        WHERE threshold = {threshold:Float64}
-    ) AS o ON o.event_id = l.event_id AND o.label_id = l.label_id
-)
-"""
-
-PENDING_SQL = PENDING_CTE + "SELECT * FROM pending"
-
-KEYS_SQL = (
-    PENDING_CTE
-    + """
--- where each pending label's frame is (line, capture time), from event_keys by primary key:
--- labels whose frame has not arrived drop out here
-SELECT event_id, line_id, captured_at FROM linewatch.event_keys
-WHERE event_id IN (SELECT event_id FROM pending)
-LIMIT 1 BY event_id
-"""
-)
-
 SCAN_FROM = 20_000
 """Pending labels from which ``reconcile`` reads the frames of all of them in one scan of
 ``frames``/``detections`` (``event_id IN pending``) instead of finding each frame through
 ``event_keys`` and reading it by sort key, chunk by chunk: when labels are spread over the whole
 store, both paths read every granule, and the scan reads each once."""
-
-LOOKUP_SQL = """
--- the frames of one chunk of pending rows, each with its detections at the threshold (sorted by
--- det_index); the chunk's ids are bound once for both tables, whose reads are bounded by the
--- chunk's capture-time range on each of its lines (/*window*/, see _window)
-SELECT f.event_id, f.line_id, f.camera_id, f.shift, f.lighting, f.product_variant,
-       f.captured_at, f.model_version, f.max_confidence, f.latency_ms, f.inference_ms, d.dets
-FROM (
-    SELECT event_id, line_id, camera_id, shift, lighting, product_variant, captured_at,
-           model_version, max_confidence, latency_ms, inference_ms
-    FROM linewatch.frames
-    WHERE /*window*/ AND event_id IN {ids:Array(String)}
-    LIMIT 1 BY event_id
-) AS f
-LEFT JOIN (
-    SELECT event_id, arraySort(groupArray((det_index, class_name, confidence, x1, y1, x2, y2)))
-           AS dets
-    FROM (
-        SELECT DISTINCT event_id, det_index, class_name, confidence, x1, y1, x2, y2
-        FROM linewatch.detections
-        WHERE /*window*/ AND event_id IN {ids:Array(String)}
-          AND confidence >= {threshold:Float64}
-    )
-    GROUP BY event_id
-) AS d ON d.event_id = f.event_id
-SETTINGS join_use_nulls = 0
-"""
-
-
-ORPHANS_SQL = """
-SELECT labels_without_frames FROM linewatch.v_labels_without_frames
-"""
-"""``v_label_coverage``'s ``labels_without_frames`` alone (without its count of all frames)."""
 
 
 @dataclass(frozen=True)
@@ -117,35 +54,8 @@ class ReconcileSummary:
     """fnr / fpr drift events found over all reconciled units (:mod:`.label_drift`)."""
 
 
-def _window(pending: Sequence[tuple[Any, ...]]) -> tuple[str, dict[str, Any]]:
-    """The condition and parameters that bound a read of ``frames``/``detections`` (both sorted
-    by line and capture time) to the pending rows: per line, its capture-time range; and the
-    event ids. A chunk of rows sorted by (line, capture time) spans a few lines, the first and
-    the last of them only in part: one range per line reads only that part of them."""
-    ranges: dict[str, list[Any]] = {}
-    for r in pending:
-        span = ranges.setdefault(r[6], [r[7], r[7]])
-        span[0], span[1] = min(span[0], r[7]), max(span[1], r[7])
-    params: dict[str, Any] = {"ids": [r[0] for r in pending]}
-    terms = []
-    for i, (line, (lo, hi)) in enumerate(sorted(ranges.items())):
-        params |= {f"line{i}": line, f"lo{i}": lo, f"hi{i}": hi}
-        terms.append(
-            f"(line_id = {{line{i}:String}} AND captured_at >= {{lo{i}:DateTime64(3, 'UTC')}}"
-            f" AND captured_at <= {{hi{i}:DateTime64(3, 'UTC')}})"
-        )
-    return "(" + " OR ".join(terms) + ")", params
-
-
 _Found = dict[str, tuple[tuple[Any, ...], list[PredictedBox]]]
 """``event_id -> ((line_id, camera_id, …, inference_ms), detections at the threshold)``."""
-
-
-def _scan_sql() -> str:
-    """:data:`LOOKUP_SQL` for every pending label at once (see :data:`SCAN_FROM`)."""
-    bounded = "/*window*/ AND event_id IN {ids:Array(String)}"
-    assert LOOKUP_SQL.count(bounded) == 2
-    return PENDING_CTE + LOOKUP_SQL.replace(bounded, "event_id IN (SELECT event_id FROM pending)")
 
 
 def _found(rows: Sequence[tuple[Any, ...]]) -> _Found:
@@ -165,9 +75,7 @@ def _lookups(
 ) -> _Found:
     """``event_id -> ((line_id, camera_id, …, inference_ms), detections at threshold)`` of the
     frames of one chunk of pending rows."""
-    window, params = _window(pending)
-    sql = LOOKUP_SQL.replace("/*window*/", window)
-    return _found(store.query(sql, {**params, "threshold": threshold}).result_rows)
+    return _found(reads.frames_of(store, [(r[0], r[6], r[7]) for r in pending], threshold))
 
 
 def _outcome_row(
@@ -229,7 +137,7 @@ def reconcile(
     operating threshold); the per-box matching is class-aware at IoU ≥ 0.5, greedy by confidence.
     """
     thr = operating_threshold(settings) if threshold is None else float(threshold)
-    labels = store.query(PENDING_SQL, {"threshold": thr}).result_rows
+    labels = reads.pending_labels(store, thr)
     now = datetime.now(UTC)
     written = 0
 
@@ -244,11 +152,11 @@ def reconcile(
         return store.insert_new_rows(FrameOutcomeRecord, rows)
 
     if len(labels) >= SCAN_FROM:
-        found = _found(store.query(_scan_sql(), {"threshold": thr}).result_rows)
+        found = _found(reads.all_pending_frames(store, thr))
         for start in range(0, len(labels), _CHUNK):
             written += write(labels[start : start + _CHUNK], found)
     elif labels:
-        keys = {r[0]: r[1:] for r in store.query(KEYS_SQL, {"threshold": thr}).result_rows}
+        keys = reads.pending_frame_keys(store, thr)
         pending = [(*r, *keys[r[0]]) for r in labels if r[0] in keys]
         pending.sort(key=lambda r: (r[6], r[7]))  # line, capture time: each chunk a narrow window
         chunks = [pending[start : start + _CHUNK] for start in range(0, len(pending), _CHUNK)]
@@ -262,7 +170,7 @@ def reconcile(
                 if i + 1 < len(chunks):
                     ahead = pool.submit(_lookups, store, chunks[i + 1], thr)
                 written += write(chunk, found)
-    orphans = store.query(ORPHANS_SQL).result_rows[0][0]
+    orphans = reads.labels_without_frames(store)
     drifts = 0
     if written:
         log.info("reconciled %d labelled frames at threshold %.3f", written, thr)

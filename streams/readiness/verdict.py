@@ -9,6 +9,7 @@ The terminal table of a verdict is drawn by :func:`streams.cli.tables.verdict_ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,10 +18,9 @@ from streams.drift.signals import INPUT_SIGNALS
 from streams.readiness.metrics import ClassMetrics, ReadinessMetrics, compute_metrics
 from streams.readiness.proportion import Proportion
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads.gaps import SliceGap, reference_gaps
 
 __all__ = [
-    "GAP_PARAMETERS",
-    "GAP_SQL",
     "Criterion",
     "ReadinessVerdict",
     "Status",
@@ -29,19 +29,6 @@ __all__ = [
 ]
 
 Status = Literal["pass", "fail", "no data"]
-
-GAP_SQL = """
-SELECT line_id, shift, lighting, signal, max_distance
-FROM linewatch.v_reference_gap_by_slice
-WHERE metric = 'outside_lab_range' AND signal IN {signals:Array(String)}
-ORDER BY max_distance DESC, line_id, shift, lighting, signal
-"""
-"""Worst window per slice and image statistic: the share of frames outside the lab's range.
-
-Only input signals (image statistics) are judged: output signals differ from the lab by design
-(the lab set is ~50 % defective, production ~2 %)."""
-
-GAP_PARAMETERS = {"signals": list(INPUT_SIGNALS)}
 
 
 @dataclass(frozen=True)
@@ -145,9 +132,10 @@ LABELS_HINT = (
 
 
 def verdict_from_metrics(
-    m: ReadinessMetrics, settings: Settings, gaps: list[tuple[Any, ...]]
+    m: ReadinessMetrics, settings: Settings, gaps: Sequence[SliceGap]
 ) -> ReadinessVerdict:
-    """The verdict of already computed metrics and reference-gap rows (worst first)."""
+    """The verdict of already computed metrics and reference-gap rows (worst first; only
+    input signals, as :func:`compute_verdict` reads them)."""
     crit = settings.readiness
     out = [
         _max_rate(
@@ -226,5 +214,6 @@ def compute_verdict(
 ) -> ReadinessVerdict:
     """Reconcile, compute the metrics (unless given) and judge them against the criteria."""
     m = metrics or compute_metrics(store, settings)
-    gaps = [tuple(r) for r in store.query(GAP_SQL, GAP_PARAMETERS).result_rows]
-    return verdict_from_metrics(m, settings, gaps)
+    # only input signals (image statistics) are judged: output signals differ from the lab by
+    # design (the lab set is ~50 % defective, production ~2 %)
+    return verdict_from_metrics(m, settings, reference_gaps(store, INPUT_SIGNALS))

@@ -1,12 +1,16 @@
 """``render_report(store, settings) -> str``: the readiness report as one self-contained HTML file.
 
+:func:`render_report` reads a :class:`~streams.report.data.ReportData` first
+(:func:`~streams.report.data.read_report_data`), then :func:`render_data` renders it without
+touching the store.
+
 No external resources: the stylesheet is inlined and every figure is a base64 PNG. Every
 section that has nothing to show says "no data" and which command fills it.
 
 The HTML comes from the Jinja2 templates in ``streams/report/templates/`` (one per section,
 building blocks in ``_macros.html.j2``) with autoescaping on: line, class and camera names come
-from producers and are always written as text. This module only gathers and formats the values
-each section shows.
+from producers and are always written as text. This module only formats the values each
+section shows.
 """
 
 from __future__ import annotations
@@ -27,19 +31,17 @@ from streams.drift.cause import WHOM_TO_CALL
 from streams.drift.signals import ALL_SIGNALS
 from streams.readiness.baserate import per_million, predicted_precision
 from streams.readiness.design import DesignRate
-from streams.readiness.metrics import ReadinessMetrics, compute_metrics, review_queue
+from streams.readiness.metrics import ReadinessMetrics
 from streams.readiness.proportion import Proportion
-from streams.readiness.verdict import (
-    GAP_PARAMETERS,
-    GAP_SQL,
-    ReadinessVerdict,
-    verdict_from_metrics,
-)
+from streams.readiness.verdict import ReadinessVerdict
 from streams.report import plots
+from streams.report.data import ReportData, read_report_data
 from streams.report.plots import Plot
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads.gaps import SliceGap
+from streams.sinks.reads.report import CauseSummary, LineAlarms
 
-__all__ = ["SECTIONS", "render_report"]
+__all__ = ["SECTIONS", "render_data", "render_report"]
 
 SECTIONS = {
     "verdict": "Readiness verdict",
@@ -202,14 +204,6 @@ def _slices_section(m: ReadinessMetrics, draw: _Draw) -> dict[str, Any] | None:
     return {"heatmap": draw(plots.slice_heatmaps, slices), "rows": rows}
 
 
-# frames counted exactly (FINAL); the slices from the daily rollup (one row per slice and day,
-# docs/storage.md) instead of a scan of every frame
-_WATCHED_SQL = """
-SELECT (SELECT count() FROM linewatch.frames FINAL),
-       (SELECT uniqExact(line_id, shift, lighting) FROM linewatch.frames_daily)
-"""
-
-
 def _design_cell(rate: DesignRate) -> str:
     if rate.value is None or rate.lo is None or rate.hi is None:
         return "no data"
@@ -279,44 +273,22 @@ def _estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:
     }
 
 
-def _cause_rows(store: ClickHouseStore) -> list[list[str]]:
-    rows = store.query(
-        "SELECT cause, count() AS alarms, uniqExact(line_id, shift, lighting) AS slices, "
-        "argMax(evidence, detected_at) FROM linewatch.drift_events FINAL "
-        "GROUP BY cause ORDER BY alarms DESC"
-    ).result_rows
+def _cause_rows(causes: list[CauseSummary]) -> list[list[str]]:
     return [
-        [str(c), str(n), str(k), WHOM_TO_CALL.get(str(c), WHOM_TO_CALL["unknown"]), str(e)]
-        for c, n, k, e in rows
+        [c, str(n), str(k), WHOM_TO_CALL.get(c, WHOM_TO_CALL["unknown"]), e]
+        for c, n, k, e in causes
     ]
 
 
-_BUDGET_SQL = """
-SELECT f.line_id, f.frames, f.seconds, ifNull(d.alarms, 0), ifNull(d.label_alarms, 0)
-FROM (
-    SELECT line_id, count() AS frames,
-           dateDiff('millisecond', min(captured_at), max(captured_at)) / 1000.0 AS seconds
-    FROM linewatch.frames FINAL GROUP BY line_id
-) AS f
-LEFT JOIN (
-    SELECT line_id, countIf(signal NOT IN ('fnr', 'fpr')) AS alarms,
-           countIf(signal IN ('fnr', 'fpr')) AS label_alarms
-    FROM linewatch.drift_events FINAL GROUP BY line_id
-) AS d ON d.line_id = f.line_id
-ORDER BY f.line_id
-"""
-
-
-def _budget_rows(store: ClickHouseStore, settings: Settings) -> Rows | None:
+def _budget_rows(rows: list[LineAlarms], settings: Settings) -> Rows | None:
     """Per line: the false-alarm budget, the alarms raised, the false alarms expected."""
-    rows = store.query(_BUDGET_SQL).result_rows
     if not rows:
         return None
-    labels = {r[0]: int(r[4]) for r in rows}
+    labels = {r.line_id: r.label_alarms for r in rows}
     budgets = line_budgets(
         settings,
         signals=len(ALL_SIGNALS),
-        rows=[(str(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows],
+        rows=[(r.line_id, r.frames, r.seconds, r.alarms) for r in rows],
     )
     measured = [b.measured_frames_per_second for b in budgets]
     return [
@@ -333,36 +305,33 @@ def _budget_rows(store: ClickHouseStore, settings: Settings) -> Rows | None:
     ]
 
 
-def _drift_section(store: ClickHouseStore, settings: Settings, draw: _Draw) -> dict[str, Any]:
-    rows = store.query(
-        "SELECT line_id, shift, lighting, signal, hour, alarms "
-        "FROM linewatch.v_drift_timeline ORDER BY hour"
-    ).result_rows
-    budget = _budget_rows(store, settings)
-    if not rows:
-        frames, slices = store.query(_WATCHED_SQL).result_rows[0]
+def _drift_section(d: ReportData, settings: Settings, draw: _Draw) -> dict[str, Any]:
+    rows = d.timeline
+    budget = _budget_rows(d.line_alarms, settings)
+    if d.watched is not None:
+        frames, slices = d.watched
         return {
             "budget": budget,
             "timeline": None,
-            "frames": f"{int(frames):,}" if frames else "",
-            "slices": f"{int(slices):,}",
+            "frames": f"{frames:,}" if frames else "",
+            "slices": f"{slices:,}",
             "signals": len(ALL_SIGNALS),
-            "slice_signals": f"{int(slices) * len(ALL_SIGNALS):,}",
+            "slice_signals": f"{slices * len(ALL_SIGNALS):,}",
         }
     by_slice: dict[str, int] = {}
     for r in rows:
-        key = f"{r[0]} / {r[1]} / {r[2]} — {r[3]}"
-        by_slice[key] = by_slice.get(key, 0) + int(r[5])
+        key = f"{r.line_id} / {r.shift} / {r.lighting} — {r.signal}"
+        by_slice[key] = by_slice.get(key, 0) + r.alarms
     top = sorted(by_slice.items(), key=lambda kv: -kv[1])[:15]
     return {
         "budget": budget,
         "timeline": draw(plots.drift_timeline, rows),
         "rows": [[k, str(v)] for k, v in top],
-        "causes": _cause_rows(store),
+        "causes": _cause_rows(d.causes),
     }
 
 
-def _gap_section(gaps: list[tuple[Any, ...]], limit: float) -> dict[str, Any]:
+def _gap_section(gaps: list[SliceGap], limit: float) -> dict[str, Any]:
     rows = [
         [str(g[0]), str(g[1]), str(g[2]), str(g[3]), f"{g[4]:.0%}", _gap_status(g[4], limit)]
         for g in gaps[:25]
@@ -374,18 +343,17 @@ def _gap_status(share: float, limit: float) -> str:
     return "fail" if share > limit else "pass"
 
 
-def _hist(rows: list[tuple[Any, ...]]) -> dict[float, int]:
+def _hist(rows: list[tuple[float, int]]) -> dict[float, int]:
     out: dict[float, int] = {}
     for b, n in rows:
         out[round(float(b), 2)] = out.get(round(float(b), 2), 0) + int(n)
     return out
 
 
-def _confidence_section(store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw) -> dict[str, Any]:
-    prod = _hist(
-        store.query("SELECT bin, frames FROM linewatch.v_confidence_hist_production").result_rows
-    )
-    lab = _hist(store.query("SELECT bin, frames FROM linewatch.v_confidence_hist_lab").result_rows)
+def _confidence_section(d: ReportData, draw: _Draw) -> dict[str, Any]:
+    m = d.metrics
+    prod = _hist(d.confidence_production)
+    lab = _hist(d.confidence_lab)
     histograms: Future[Plot] | None = None
     if prod or lab:
         histograms = draw(plots.confidence_histograms, lab, prod, m.threshold, m.review_band)
@@ -413,12 +381,9 @@ def _novel_lines(m: ReadinessMetrics) -> list[str]:
     return out
 
 
-def _robustness_section(store: ClickHouseStore, draw: _Draw, m: ReadinessMetrics) -> dict[str, Any]:
-    res = store.query(
-        "SELECT * FROM linewatch.v_corruption_robustness "
-        "ORDER BY kind = 'novel', kind != 'clean', corruption, severity"
-    )
-    rows = [dict(zip(res.column_names, r, strict=True)) for r in res.result_rows]
+def _robustness_section(d: ReportData, draw: _Draw) -> dict[str, Any]:
+    m = d.metrics
+    rows = d.robustness
     if not rows:
         return {"rows": None}
     clean = next((r for r in rows if r["kind"] == "clean"), None)
@@ -449,16 +414,11 @@ def _robustness_section(store: ClickHouseStore, draw: _Draw, m: ReadinessMetrics
     }
 
 
-def _latency_section(
-    store: ClickHouseStore, m: ReadinessMetrics, draw: _Draw
-) -> dict[str, Any] | None:
-    if not any(lat.frames for lat in m.latency):
+def _latency_section(d: ReportData, draw: _Draw) -> dict[str, Any] | None:
+    m = d.metrics
+    curves = d.latency_curves
+    if curves is None:
         return None
-    qs = ", ".join(f"{q / 100:.2f}" for q in range(101))
-    res = store.query(
-        f"SELECT line_id, quantiles({qs})(latency_ms) FROM linewatch.frames FINAL GROUP BY line_id"
-    )
-    curves = {str(line): [float(v) for v in values] for line, values in res.result_rows}
     takt = {lat.line_id: lat.takt_ms for lat in m.latency}
     rows = [
         [
@@ -476,24 +436,17 @@ def _latency_section(
     return {"curves": draw(plots.latency_curves, curves, takt), "rows": rows}
 
 
-_IN_BAND_SQL = """
-SELECT (SELECT count() FROM linewatch.frames FINAL), count(), countIf(labelled)
-FROM linewatch.v_review_queue(review_low = {lo:Float64}, review_high = {hi:Float64})
-"""
-
-
-def _review_section(
-    store: ClickHouseStore, m: ReadinessMetrics, settings: Settings
-) -> dict[str, Any]:
+def _review_section(d: ReportData) -> dict[str, Any]:
     """The unlabelled frames in the review band; when there are none, why (no frames, none in
     the band, or every one in the band already labelled)."""
+    m = d.metrics
     lo, hi = m.review_band
-    queue = [r for r in review_queue(store, settings, limit=20) if not r["labelled"]]
+    queue = [r for r in d.review_queue if not r["labelled"]]
     rows = [
         [str(r["event_id"]), str(r["line_id"]), str(r["captured_at"]), f"{r['max_confidence']:.3f}"]
         for r in queue
     ]
-    frames, in_band, labelled = store.query(_IN_BAND_SQL, {"lo": lo, "hi": hi}).result_rows[0]
+    frames, in_band, labelled = d.review_band
     return {
         "rows": rows or None,
         "size": f"{m.review_queue_size:,}",
@@ -520,15 +473,21 @@ def render_report(
     metrics: ReadinessMetrics | None = None,
     verdict: ReadinessVerdict | None = None,
 ) -> str:
-    """The whole report (reconciles pending labels first unless ``metrics`` is given).
+    """The whole report: :func:`read_report_data` (which reconciles pending labels first
+    unless ``metrics`` is given), then :func:`render_data`."""
+    return render_data(
+        read_report_data(store, settings, metrics=metrics, verdict=verdict), settings
+    )
+
+
+def render_data(d: ReportData, settings: Settings) -> str:
+    """The report of data already read; reads nothing from the store.
 
     The plots are drawn on one worker thread, in the order the sections ask for them, while
-    this thread runs the next sections' queries (chDB and the HTTP client release the GIL while
-    a query runs); only that thread uses pyplot. The HTML is the same as drawing them in turn.
+    this thread formats the next sections; only that thread uses pyplot. The HTML is the same
+    as drawing them in turn.
     """
-    m = metrics or compute_metrics(store, settings)
-    gaps = [tuple(r) for r in store.query(GAP_SQL, GAP_PARAMETERS).result_rows]
-    v = verdict or verdict_from_metrics(m, settings, gaps)
+    m, v = d.metrics, d.verdict
     # the stylesheet ships with the package: the one value written unescaped
     css = Markup(resources.files("streams.report").joinpath("report.css").read_text("utf-8"))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-plots") as pool:
@@ -538,11 +497,11 @@ def render_report(
 
         built = {
             "slices": _slices_section(m, draw),
-            "drift": _drift_section(store, settings, draw),
-            "confidence": _confidence_section(store, m, draw),
-            "robustness": _robustness_section(store, draw, m),
-            "latency": _latency_section(store, m, draw),
-            "review": _review_section(store, m, settings),
+            "drift": _drift_section(d, settings, draw),
+            "confidence": _confidence_section(d, draw),
+            "robustness": _robustness_section(d, draw),
+            "latency": _latency_section(d, draw),
+            "review": _review_section(d),
         }
         drawn = {name: _drawn(section) for name, section in built.items()}
     return _ENV.get_template("report.html.j2").render(
@@ -550,7 +509,7 @@ def render_report(
         fill=FILL,
         status=v.status,
         css=css,
-        dsn=store.dsn,
+        dsn=d.dsn,
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         verdict=v,
         production=_production_section(m),
@@ -558,7 +517,7 @@ def render_report(
         estimates=_estimates_section(m),
         audits=_audits_section(m),
         drift=drawn["drift"],
-        gap=_gap_section(gaps, settings.readiness.max_reference_gap),
+        gap=_gap_section(d.gaps, settings.readiness.max_reference_gap),
         confidence=drawn["confidence"],
         robustness=drawn["robustness"],
         latency=drawn["latency"],

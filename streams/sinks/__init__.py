@@ -3,6 +3,9 @@
 - :class:`ClickHouseStore` — open/close, migrations (``apply_schema``), idempotent ``insert`` /
   ``write`` (a :class:`WriteResult`), retention,
   ``query`` with server-side parameters.
+- :mod:`streams.sinks.reads` — the typed query functions, one module per reader (demo, drift
+  listing, reference gaps, metrics, reconcile, label drift, report): the SQL of every reader
+  lives there.
 - :class:`BatchWriter` — size/time-triggered batching that never drops rows on failure.
 - :func:`retry`, :func:`backoff_delays` — exponential back-off with a cap, for a caller that
   retries a store call (:class:`BatchWriter` itself does not retry: it keeps the rows).
