@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CLEAN = ("streams/cli", "streams/readiness", "streams/report")
+CLEAN = (
+    "streams/cli",
+    "streams/estimation",
+    "streams/readiness",
+    "streams/report",
+    "streams/runners",
+)
 """Packages whose queries all live in ``streams/sinks/``."""
 
 SQL = re.compile(

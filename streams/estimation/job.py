@@ -23,14 +23,9 @@ from streams.estimation.windows import (
     recall_drop_events,
 )
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads.estimation import co_moving_signals
 
 __all__ = ["EstimateRun", "attribute_recall_drops", "policy_of", "rule_of", "run_estimates"]
-
-CO_MOVING_SQL = """
-SELECT DISTINCT signal FROM linewatch.drift_events
-WHERE line_id = {line:String} AND shift = {shift:String} AND signal != {own:String}
-  AND detected_at BETWEEN {start:DateTime64(3)} AND {end:DateTime64(3)}
-"""
 
 
 @dataclass
@@ -119,19 +114,9 @@ def attribute_recall_drops(
             and w.window_end <= event.detected_at
         ]
         start = (min(starts) if starts else event.detected_at) - lead
-        moved = {
-            str(r[0])
-            for r in store.query(
-                CO_MOVING_SQL,
-                {
-                    "line": event.line_id,
-                    "shift": event.shift,
-                    "own": event.signal,
-                    "start": start,
-                    "end": event.detected_at,
-                },
-            ).result_rows
-        }
+        moved = co_moving_signals(
+            store, event.line_id, event.shift, event.signal, start=start, end=event.detected_at
+        )
         cause, evidence = attribute_signals(event.signal, moved)
         out.append(event.model_copy(update={"cause": cause, "evidence": evidence}))
     return out

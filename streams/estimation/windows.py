@@ -29,6 +29,14 @@ from streams.estimation.estimator import LabSet, PerformanceEstimate
 from streams.estimation.reweighted import LabPool, estimate_under_shift
 from streams.estimation.shift import SHIFT_FEATURES, FloatArray, ShiftRule, feature_matrix
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads.estimation import (
+    lab_frames,
+    lab_recall_counts,
+    latest_lab_set,
+    production_frames,
+    slice_audits,
+)
+from streams.slicing import SliceKey
 
 __all__ = [
     "ESTIMATED_RECALL_SIGNAL",
@@ -53,35 +61,6 @@ UNDESCRIBED_CORRUPTIONS: tuple[str, ...] = ("occlusion",)
 """Corruptions whose effect the global image statistics do not describe (a local patch): their
 lab frames would be matched to windows they do not resemble, so the lab pool leaves them out
 (as it leaves out the novel inputs, which have no trained truth)."""
-
-LAB_SQL = f"""
-SELECT corruption = 'clean', max_confidence, gt_defective, gt_classes, {", ".join(SHIFT_FEATURES)}
-FROM linewatch.lab_eval FINAL
-WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions')
-  AND corruption NOT IN (
-      SELECT corruption FROM linewatch.corruption_results FINAL WHERE kind = 'novel')
-  AND corruption NOT IN ({", ".join(f"'{c}'" for c in UNDESCRIBED_CORRUPTIONS)})
-ORDER BY corruption, severity, frame_index
-"""
-LAB_RECALL_SQL = "SELECT tp, defective FROM linewatch.v_lab_rates"
-LAB_NAME_SQL = """
-SELECT lab_set FROM linewatch.assessment_runs FINAL
-WHERE run_id IN (SELECT run_id FROM linewatch.v_latest_assessment WHERE suite = 'corruptions')
-"""
-AUDIT_SQL = """
-SELECT line_id, shift, lighting, count() AS units, sum(gt_defective) AS defective
-FROM linewatch.v_frame_outcomes
-WHERE split = 'production'
-GROUP BY line_id, shift, lighting
-"""
-FRAMES_SQL = f"""
-SELECT line_id, shift, lighting, captured_at, event_id, max_confidence, model_version,
-       {", ".join(SHIFT_FEATURES)}
-FROM linewatch.frames FINAL
-ORDER BY line_id, shift, lighting, captured_at, event_id
-"""
-
-SliceKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -112,17 +91,18 @@ class SliceFrames:
 def load_lab_pool(store: ClickHouseStore) -> LabPool:
     """The labelled lab frames of the latest corruption-suite run: the clean condition and every
     corruption (novel inputs left out), with their image statistics where stored."""
-    rows = store.query(LAB_SQL).result_rows
-    clean = np.asarray([bool(r[0]) for r in rows], dtype=bool)
-    if not rows or not clean.any():
+    frames = lab_frames(store, UNDESCRIBED_CORRUPTIONS)
+    clean = np.asarray([f.clean for f in frames], dtype=bool)
+    if not frames or not clean.any():
         raise EstimationError(
             "no labelled lab frames in the store: run `linewatch assess` (it evaluates the lab "
             "split the calibration is fitted on), then estimate again"
         )
-    scores = np.asarray([float(r[1]) for r in rows])
-    defective = np.asarray([int(r[2]) for r in rows])
-    classes = tuple(tuple(str(c) for c in r[3]) for r in rows)
-    if any(v is None for r in rows for v in r[4:]):
+    scores = np.asarray([f.max_confidence for f in frames])
+    defective = np.asarray([f.gt_defective for f in frames])
+    classes = tuple(f.gt_classes for f in frames)
+    described = [f.stats for f in frames if f.stats is not None]
+    if len(described) < len(frames):
         # An assessment made before lab frames carried image statistics: clean frames only.
         return LabPool(
             scores[clean],
@@ -131,7 +111,7 @@ def load_lab_pool(store: ClickHouseStore) -> LabPool:
             np.ones(int(clean.sum()), bool),
             classes=tuple(c for c, keep in zip(classes, clean, strict=True) if keep),
         )
-    stats = feature_matrix([[float(r[j]) for r in rows] for j in range(4, 4 + len(SHIFT_FEATURES))])
+    stats = feature_matrix([[row[j] for row in described] for j in range(len(SHIFT_FEATURES))])
     return LabPool(scores, defective, stats, clean, classes=classes)
 
 
@@ -143,40 +123,44 @@ def load_lab_set(store: ClickHouseStore) -> LabSet:
 def lab_set_name(store: ClickHouseStore) -> str | None:
     """The lab set the calibration is fitted on: the latest assessment's (``""``: the simulated
     lab; ``None``: no assessment yet)."""
-    rows = store.query(LAB_NAME_SQL).result_rows
-    return str(rows[0][0]) if rows else None
+    return latest_lab_set(store)
 
 
 def lab_recall(store: ClickHouseStore) -> float | None:
     """Frame-level recall of the lab split at the threshold of the latest assessment."""
-    rows = store.query(LAB_RECALL_SQL).result_rows
-    if not rows or not rows[0][1]:
+    counts = lab_recall_counts(store)
+    if counts is None or not counts[1]:
         return None
-    return float(rows[0][0]) / float(rows[0][1])
+    return counts[0] / counts[1]
 
 
 def _audits(store: ClickHouseStore) -> dict[SliceKey, tuple[int, int]]:
     return {
-        (str(r[0]), str(r[1]), str(r[2])): (int(r[3]), int(r[4]))
-        for r in store.query(AUDIT_SQL).result_rows
+        SliceKey(line_id=a.line_id, shift=a.shift, lighting=a.lighting): (a.units, a.defective)
+        for a in slice_audits(store)
     }
 
 
 def load_slice_frames(store: ClickHouseStore) -> dict[SliceKey, SliceFrames]:
     """Every production frame's top confidence, grouped by slice, in capture order."""
     out: dict[SliceKey, SliceFrames] = {}
-    for row in store.query(FRAMES_SQL).result_rows:
-        line, shift, lighting, at, event_id, score, version = row[:7]
-        key = (str(line), str(shift), str(lighting))
+    for frame in production_frames(store):
+        key = SliceKey(line_id=frame.line_id, shift=frame.shift, lighting=frame.lighting)
         group = out.get(key)
         if group is None:
-            group = out[key] = SliceFrames([], [], [], str(version))
-        group.captured_at.append(at if at.tzinfo else at.replace(tzinfo=UTC))
-        group.event_ids.append(str(event_id))
-        group.scores.append(float(score))
-        for column, value in zip(group.stats, row[7:], strict=True):
-            column.append(float(value))
+            group = out[key] = SliceFrames([], [], [], frame.model_version)
+        group.captured_at.append(frame.captured_at)
+        group.event_ids.append(frame.event_id)
+        group.scores.append(frame.max_confidence)
+        for column, value in zip(group.stats, frame.stats, strict=True):
+            column.append(value)
     return out
+
+
+def _by_line_shift_lighting(item: tuple[SliceKey, object]) -> tuple[str, str, str]:
+    """Sort key of a slice's item: line, shift, lighting (the order estimates are listed in)."""
+    key = item[0]
+    return key.line_id, key.shift, key.lighting
 
 
 def _prevalence(
@@ -208,13 +192,12 @@ def estimate_groups(
 
     An empty ``by`` gives one overall group keyed ``()``.
     """
-    columns = ("line_id", "shift", "lighting")
     pool = load_lab_pool(store)
     audits = _audits(store)
     grouped: dict[tuple[str, ...], list[SliceKey]] = defaultdict(list)
     frames = load_slice_frames(store)
     for key in frames:
-        grouped[tuple(key[columns.index(c)] for c in by)].append(key)
+        grouped[tuple(str(getattr(key, c)) for c in by)].append(key)
     out: dict[tuple[str, ...], PerformanceEstimate] = {}
     for group, keys in sorted(grouped.items()):
         scores = np.concatenate([np.asarray(frames[k].scores) for k in keys])
@@ -267,7 +250,7 @@ def estimate_windows(
     audits = _audits(store)
     stamp = now or datetime.now(UTC)
     out: list[tuple[EstimatedPerformanceRecord, str]] = []
-    for key, group in sorted(load_slice_frames(store).items()):
+    for key, group in sorted(load_slice_frames(store).items(), key=_by_line_shift_lighting):
         prevalence, source = _prevalence([key], audits, policy)
         scores = np.asarray(group.scores)
         for start, end in _windows(len(scores), window_frames):
@@ -281,20 +264,24 @@ def estimate_windows(
                 prevalence=prevalence,
                 prevalence_source=source,
                 draws=draws,
-                seed=int(stable_id(*key, first.isoformat())[:8], 16),
+                seed=int(
+                    stable_id(key.line_id, key.shift, key.lighting, first.isoformat())[:8], 16
+                ),
             )
             record = EstimatedPerformanceRecord(
                 estimate_id=stable_id(
-                    *key,
+                    key.line_id,
+                    key.shift,
+                    key.lighting,
                     first.isoformat(),
                     group.captured_at[end - 1].isoformat(),
                     end - start,
                     threshold,
                     group.model_version,
                 ),
-                line_id=key[0],
-                shift=key[1],
-                lighting=key[2],
+                line_id=key.line_id,
+                shift=key.shift,
+                lighting=key.lighting,
                 window_start=first,
                 window_end=group.captured_at[end - 1],
                 frames=end - start,
@@ -352,9 +339,11 @@ def recall_drop_events(
     limit = reference_recall - margin
     by_slice: dict[SliceKey, list[tuple[EstimatedPerformanceRecord, str]]] = defaultdict(list)
     for record, last_event in windows:
-        by_slice[(record.line_id, record.shift, record.lighting)].append((record, last_event))
+        by_slice[
+            SliceKey(line_id=record.line_id, shift=record.shift, lighting=record.lighting)
+        ].append((record, last_event))
     events: list[DriftEventRecord] = []
-    for key, items in sorted(by_slice.items()):
+    for key, items in sorted(by_slice.items(), key=_by_line_shift_lighting):
         items.sort(key=lambda item: item[0].window_start)
         run = 0
         before: list[float] = []
@@ -369,10 +358,16 @@ def recall_drop_events(
                 recent = [r.recall for r, _ in items if r.recall is not None]
                 events.append(
                     DriftEventRecord(
-                        drift_id=stable_id(*key, ESTIMATED_RECALL_SIGNAL, record.estimate_id),
-                        line_id=key[0],
-                        shift=key[1],
-                        lighting=key[2],
+                        drift_id=stable_id(
+                            key.line_id,
+                            key.shift,
+                            key.lighting,
+                            ESTIMATED_RECALL_SIGNAL,
+                            record.estimate_id,
+                        ),
+                        line_id=key.line_id,
+                        shift=key.shift,
+                        lighting=key.lighting,
                         signal=ESTIMATED_RECALL_SIGNAL,
                         detector=ESTIMATE_DETECTOR,
                         detected_at=record.window_end,

@@ -24,16 +24,11 @@ from streams.drift import ReferenceProfile
 from streams.drift.partition_state import PartitionState
 from streams.errors import ConfigError
 from streams.sinks import ClickHouseStore
+from streams.sinks.reads.snapshots import latest_snapshot
 
 __all__ = ["PartitionStates"]
 
 log = logging.getLogger(__name__)
-
-_LATEST_SQL = """
-SELECT offset, snapshot FROM linewatch.monitor_snapshots
-WHERE group_id = {group:String} AND topic = {topic:String} AND partition = {partition:UInt32}
-ORDER BY offset DESC LIMIT 1
-"""
 
 
 @dataclass
@@ -55,13 +50,10 @@ class PartitionStates:
         found = self.states.get(partition)
         if found is not None:
             return found
-        rows = self.store.query(
-            _LATEST_SQL,
-            {"group": self.group_id, "topic": self.topic, "partition": partition},
-        ).result_rows
+        latest = latest_snapshot(self.store, self.group_id, self.topic, partition)
         state = None
-        if rows:
-            offset, text = rows[0]
+        if latest is not None:
+            offset, text = latest
             self.committed[partition] = int(offset)
             try:
                 state = PartitionState.restore(text.encode(), self.reference, self.settings)
