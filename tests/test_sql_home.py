@@ -123,6 +123,9 @@ def test_the_cleaned_packages_are_found() -> None:
     assert {
         "streams/cli/demo.py",
         "streams/cli/store.py",
+        "streams/estimation/job.py",
+        "streams/estimation/windows.py",
         "streams/report/render.py",
         "streams/readiness/reconcile.py",
+        "streams/runners/partitions.py",
     } <= names

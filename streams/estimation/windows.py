@@ -7,7 +7,11 @@ production units (``v_frame_outcomes``) and the production frames' top confidenc
 statistics, and turns them into :class:`~streams.estimation.PerformanceEstimate` per slice and
 per slice window, with the lab calibration re-weighted to each group's inputs
 (:mod:`streams.estimation.reweighted`). Every function takes the store and plain parameters;
-the CLI passes the settings' values in.
+the CLI passes the settings' values in. The queries are the typed reads of
+:mod:`streams.sinks.reads.estimation`.
+
+Slices are :class:`~streams.slicing.SliceKey`; their estimates are listed by line, shift and
+lighting, and their ids and seeds hash those three in that order.
 
 The prevalence a slice is calibrated to comes from what is known, most specific first:
 the slice's own audited units (at least ``min_audited_slice``), all audited production units (at
