@@ -106,15 +106,19 @@ def main(argv: list[str] | None = None) -> None:
     n = len(records) - args.batch
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "store"
+        waits = (0.0, args.wait_ms)
+        passes: dict[float, list[tuple[int, float, float]]] = {w: [] for w in waits}
+        for k in range(args.repeats):  # side by side, the order alternating
+            for wait in waits if k % 2 == 0 else waits[::-1]:
+                passes[wait].append(_one(store, args.model, records, args, wait))
         rows = {}
-        for wait in (0.0, args.wait_ms):
-            passes = [_one(store, args.model, records, args, wait) for _ in range(args.repeats)]
-            runs = passes[0][0]
-            ms = statistics.median(p[1] for p in passes)
+        for wait in waits:
+            runs = passes[wait][0][0]
+            ms = statistics.median(p[1] for p in passes[wait])
             rows[wait] = ms
             print(
                 f"max_batch_wait_ms={wait:>6g}: {runs} runs, {n / runs:.2f} frames/run, "
-                f"{ms:.3f} CPU ms/frame, longest wait {max(p[2] for p in passes):.0f} ms"
+                f"{ms:.3f} CPU ms/frame, longest wait {max(p[2] for p in passes[wait]):.0f} ms"
             )
     print(f"CPU per frame, batched / unbatched: {rows[args.wait_ms] / rows[0.0]:.3f}")
 
