@@ -15,13 +15,19 @@ Prints, never asserts.
 
 Run: ``python bench/bench_camera_batch.py [--events 480 --take 3 --every-ms 30 --wait-ms 100]``
 (``--model PATH`` for another detector, e.g. ``bench/.cache/yolo-class-320.onnx``).
+
+``--kafka N`` (needs the local broker) instead measures produce→row latency through Kafka
+with ``bench/bench_kafka.py``'s phases: one worker at its maximum rate on N events, then at
+half that rate, with and without the wait, alternating twice; prints p50 and p99.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -92,6 +98,33 @@ def _one(
         w.close()
 
 
+def _kafka(n: int, wait_ms: float) -> None:
+    """Produce→row p50/p99 at half the maximum rate, with ``wait_ms`` and with 0, alternating."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench import bench_kafka as bk
+
+    os.environ["LINEWATCH_PLANT__LINES"] = json.dumps(
+        {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, bk.LINES + 1)}
+    )
+    events = bk._events(n)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        top = bk._run_worker_phase(tmp, "max", events, rate=None)
+        fps = bk._whole_fps(top.times, top.sent)
+        print(f"one worker at its maximum: {fps:.1f} frames/s; half load {fps / 2:.1f} events/s")
+        for k, wait in enumerate([wait_ms, 0.0, wait_ms, 0.0]):
+            os.environ["LINEWATCH_INFERENCE__MAX_BATCH_WAIT_MS"] = str(wait)
+            p = bk._run_worker_phase(tmp, f"half{k}", events, rate=fps / 2)
+            lat = sorted(
+                (p.times[e].timestamp() - p.sent[e]) * 1000.0 for e in p.times if e in p.sent
+            )
+            p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+            print(
+                f"max_batch_wait_ms={wait:>6g}: produce->row p50 {statistics.median(lat):.0f} ms, "
+                f"p99 {p99:.0f} ms over {len(lat)} frames"
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=480)
@@ -101,7 +134,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8, help="inference.batch_frames")
     parser.add_argument("--model", default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--kafka", type=int, default=0, help="events for the latency check")
     args = parser.parse_args(argv)
+    if args.kafka:
+        _kafka(args.kafka, args.wait_ms)
+        return
     records = _records(args.events)
     n = len(records) - args.batch
     with tempfile.TemporaryDirectory() as folder:
