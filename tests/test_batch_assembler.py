@@ -141,7 +141,8 @@ def test_worker_runs_a_lone_event_once_it_waited_max_batch_wait(
 ) -> None:
     now = batching.now  # type: ignore[attr-defined]
     assert batching.process(four_cameras[:1]).frames == []
-    assert batching.held_events() == {(0, 0)} and batching.pending_events == 0
+    assert batching.held_events() == {(0, 0)} and batching.holding == 1
+    assert batching.pending_events == 0
     now[0] = 0.099
     assert batching.run_due().frames == []
     now[0] = 0.1

@@ -77,6 +77,10 @@ class BatchAssembler(Generic[T]):
         """The items waiting for a batch, oldest first (a copy)."""
         return list(self._held)
 
+    def __len__(self) -> int:
+        """How many items are held."""
+        return len(self._held)
+
     @property
     def since(self) -> float | None:
         """When the oldest held item arrived (clock time), ``None`` when nothing is held."""

@@ -303,7 +303,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     async def run_due() -> None:
         """Run a short model batch once its oldest event waited inference.max_batch_wait_ms."""
         w = holder.get("worker")
-        if w is None or process_lock.locked():
+        if w is None or not w.holding or process_lock.locked():
             return
         async with process_lock:
             if not state["stopping"]:

@@ -298,6 +298,11 @@ class StreamWorker:
         """Run every held event now (before a flush that must cover them all)."""
         return self._run([self._assembler.drain()])
 
+    @property
+    def holding(self) -> int:
+        """How many events wait for a later model batch (a cheap check for the timer)."""
+        return len(self._assembler)
+
     def held_events(self) -> set[tuple[int, int]]:
         """(partition, offset) of the events held for a later model batch: not processed, so
         not to be acknowledged. Call it on the thread that runs :meth:`process`."""
