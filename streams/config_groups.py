@@ -475,6 +475,14 @@ class InferenceSettings(_Group):
         le=4096,
         description="Frames per inference run (one onnxruntime call), in every runner.",
     )
+    max_batch_wait_ms: float = Field(
+        100.0,
+        ge=0,
+        le=60_000,
+        description="Streaming worker: a batch short of batch_frames frames (the tail of a take) "
+        "waits at most this long for frames of the next takes (any camera, any partition the "
+        "worker owns) before the model runs on it; 0 runs every tail at once.",
+    )
     threads: int | None = Field(
         None,
         gt=0,

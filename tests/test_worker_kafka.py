@@ -212,7 +212,7 @@ def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detecto
     second.stop()
     counts = _store_counts(store)
     assert counts["frames"] == counts["distinct"] == len(events)
-    assert "resumed drift state" in second.log()
+    assert "resumed its state" in second.log()
     drift, gaps = _embedded_drift(tmp_path / "events.jsonl", tmp_path, Settings())
     assert counts["drift"] == drift
     assert counts["gaps"] == gaps

@@ -1,6 +1,8 @@
 """The Faust application: thin agents that move bytes between Kafka and :class:`StreamWorker`.
 
-- ``camera-events`` → micro-batches (``noack_take`` by size and time) → pipeline in a worker
+- ``camera-events`` → micro-batches (``noack_take`` by size and time) → model batches of
+  ``inference.batch_frames`` across takes (a short tail waits at most
+  ``inference.max_batch_wait_ms``; a timer runs it then) → pipeline in a worker
   thread → rows pending in the worker (write-behind) → a flush when ``worker.flush_rows`` rows
   are pending or the oldest is ``worker.flush_interval_s`` old (a timer checks even when no
   events arrive): rows, then the state snapshot per partition, then dead letters to
@@ -232,8 +234,10 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
             return
         loop = asyncio.get_running_loop()
         cut_at["last"] = loop.time()
-        pending = await loop.run_in_executor(executor, w.cut)
-        events, unacked[:] = list(unacked), []
+        pending, held = await loop.run_in_executor(executor, lambda: (w.cut(), w.held_events()))
+        # events the batch assembler holds are not processed yet: acknowledged by a later cut
+        events = [(s, e) for s, e in unacked if _key(e) not in held]
+        unacked[:] = [(s, e) for s, e in unacked if _key(e) in held]
         writing["last"] = asyncio.ensure_future(write_and_ack(w, pending, events))
 
     cut_at = {"last": 0.0}  # event-loop time of the newest cut
@@ -296,8 +300,19 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
             if w.flush_due() or idle():
                 await start_flush(w)
 
+    async def run_due() -> None:
+        """Run a short model batch once its oldest event waited inference.max_batch_wait_ms."""
+        w = holder.get("worker")
+        if w is None or not w.holding or process_lock.locked():
+            return
+        async with process_lock:
+            if not state["stopping"]:
+                out = await asyncio.get_running_loop().run_in_executor(executor, w.run_due)
+                metrics.processed(out)
+
     async def flush_all(w: StreamWorker) -> None:
-        """Write and acknowledge everything pending (hold process_lock)."""
+        """Run held events, write and acknowledge everything pending (hold process_lock)."""
+        metrics.processed(await asyncio.get_running_loop().run_in_executor(executor, w.drain))
         await start_flush(w)
         await written()
 
@@ -314,6 +329,8 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
 
     app.timer(interval=min(0.25, settings.worker.flush_interval_s / 4))(flush_when_due)
     app.timer(interval=2.0)(watch_broker)
+    if settings.inference.max_batch_wait_ms > 0:
+        app.timer(interval=max(0.005, settings.inference.max_batch_wait_ms / 2000))(run_due)
 
     @app.agent(labels_topic, concurrency=1)
     async def labels(stream: Any) -> None:
@@ -386,6 +403,11 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
             return self.bytes(metrics.render(), content_type=CONTENT_TYPE)
 
     return app
+
+
+def _key(event: Any) -> tuple[int, int]:
+    """(partition, offset) of a Faust event."""
+    return int(event.message.partition), int(event.message.offset)
 
 
 def _owned(app: faust.App, topic: str) -> set[int] | None:

@@ -3,8 +3,16 @@
 The Faust agents (:mod:`streams.runners.faust_app`) only move bytes between Kafka and this
 class; everything here is plain, blocking code that the agents run off the event loop.
 
-Write-behind: :meth:`StreamWorker.process` runs a micro-batch through the pipeline and keeps its
-rows pending. Once :meth:`StreamWorker.flush_due` says so (``worker.flush_rows`` rows or
+Batches across takes: :meth:`StreamWorker.process` cuts the events of each take (a micro-batch
+off Kafka, across the partitions the worker owns) into model batches with a
+:class:`~streams.runners.batch_assembler.BatchAssembler`: full batches run at once, a short
+tail waits up to ``inference.max_batch_wait_ms`` for the events of the next takes (other
+cameras, other partitions) and :meth:`StreamWorker.run_due` runs it once that time is up.
+Events held there are not processed: :meth:`StreamWorker.held_events` names them, so that the
+caller does not acknowledge them yet.
+
+Write-behind: :meth:`StreamWorker.process` runs model batches through the pipeline and keeps
+their rows pending. Once :meth:`StreamWorker.flush_due` says so (``worker.flush_rows`` rows or
 ``worker.flush_interval_s`` seconds), :meth:`StreamWorker.cut` takes every pending row and the
 snapshot of each partition's state involved (the state right after those rows), and
 :meth:`StreamWorker.write_flush` writes them: rows first, snapshots last.
@@ -23,6 +31,7 @@ import logging
 import operator as op
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,6 +51,7 @@ from streams.inference import Detector
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.labels import read_labels
+from streams.runners.batch_assembler import BatchAssembler, frames_per_run
 from streams.runners.partitions import PartitionStates
 from streams.runners.reference import load_reference
 from streams.runners.write_behind import (
@@ -88,8 +98,9 @@ class FlushResult:
 class PendingFlush:
     """Rows and partition snapshots cut from the pending state, for :meth:`write_flush`.
 
-    ``events`` counts the events given to :meth:`StreamWorker.process` since the previous cut
-    (skipped replays included); ``offsets`` the highest offset of each partition involved.
+    ``events`` counts the events run through the pipeline since the previous cut (skipped
+    replays included; events the batch assembler holds are not); ``offsets`` the highest offset
+    of each partition involved.
     """
 
     groups: list[EventRows] = field(default_factory=list)
@@ -127,6 +138,13 @@ class StreamWorker:
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-decode")
         self._ahead: dict[tuple[int, int], tuple[list[RawRecord], Future[PreparedBatch]]] = {}
         """First chunks decoded ahead by :meth:`prefetch`, by their first (partition, offset)."""
+        self._assembler = BatchAssembler[KafkaRecord](
+            frames_per_run(settings.inference.batch_frames, pipeline.detector.max_batch_size),
+            settings.inference.max_batch_wait_ms / 1000.0,
+            clock=clock,
+        )
+        self.runs: deque[int] = deque(maxlen=4096)
+        """Events per model batch, of the latest runs (for the bench and the tests)."""
         self._store_lock = threading.Lock()
         """Held around every store call: processing and a flush write run on two threads."""
 
@@ -250,36 +268,61 @@ class StreamWorker:
         Callable from any thread (e.g. the event loop, while the previous micro-batch is
         processed); :meth:`process` uses the result if its first chunk is the same records.
         """
-        if not batch:
-            return
+        step = self._assembler.size
+        if len(batch) < step or self._assembler.held:
+            return  # its first model batch starts with held events or waits for more
         if len(self._ahead) > 4:  # decoded for micro-batches never processed (a rebalance)
             self._ahead.clear()
-        chunk = [r.raw for r in batch[: self.settings.inference.batch_frames]]
+        chunk = [r.raw for r in batch[:step]]
         key = (batch[0].partition, batch[0].offset)
         self._ahead[key] = (chunk, self._decoder.submit(self.pipeline.prepare, chunk))
 
     def process(self, batch: Sequence[KafkaRecord]) -> PipelineOutput:
-        """Run a micro-batch through the pipeline and keep its rows pending (nothing written).
+        """Run the full model batches of a take through the pipeline; keep their rows pending
+        (nothing written) and hold a short tail for the next takes (see the module docstring).
 
         Events already covered by a restored snapshot are skipped (they are stored).
         """
-        if self._oldest_at is None and batch:
+        if self._oldest_at is None and batch:  # the flush age counts from arrival, held or not
             self._oldest_at = self._clock()
-        self._events += len(batch)
         with self._store_lock:  # a partition's first event restores its snapshot from the store
             fresh = [r for r in batch if not self.partitions.already_stored(r.partition, r.offset)]
-        if not fresh:
-            return PipelineOutput()
-        for r in fresh:
-            self._offsets[r.partition] = max(self._offsets.get(r.partition, -1), r.offset)
-        partition_of = {r.raw.source: r.partition for r in fresh}
+        self._events += len(batch) - len(fresh)
+        return self._run(self._assembler.add(fresh))
+
+    def run_due(self) -> PipelineOutput:
+        """Run the held events if the oldest has waited ``inference.max_batch_wait_ms``."""
+        return self._run([self._assembler.take_due()])
+
+    def drain(self) -> PipelineOutput:
+        """Run every held event now (before a flush that must cover them all)."""
+        return self._run([self._assembler.drain()])
+
+    @property
+    def holding(self) -> int:
+        """How many events wait for a later model batch (a cheap check for the timer)."""
+        return len(self._assembler)
+
+    def held_events(self) -> set[tuple[int, int]]:
+        """(partition, offset) of the events held for a later model batch: not processed, so
+        not to be acknowledged. Call it on the thread that runs :meth:`process`."""
+        return {(r.partition, r.offset) for r in self._assembler.held}
+
+    def _run(self, chunks: list[list[KafkaRecord]]) -> PipelineOutput:
+        """Run model batches through the pipeline, in order; keep their rows pending."""
+        chunks = [c for c in chunks if c]
         out = PipelineOutput()
+        if not chunks:
+            return out
+        for chunk in chunks:
+            self._events += len(chunk)
+            for r in chunk:
+                self._offsets[r.partition] = max(self._offsets.get(r.partition, -1), r.offset)
         # As in the embedded runner: the model runs on inference_batch_size frames at a time
         # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls), and decoding
         # chunk n+1 (one helper thread) overlaps inference on chunk n; the model, the partition
         # state and the pending rows stay on this thread, in offset order.
-        step = self.settings.inference.batch_frames
-        chunks = [fresh[start : start + step] for start in range(0, len(fresh), step)]
+        partition_of = {r.raw.source: r.partition for c in chunks for r in c}
         first = [r.raw for r in chunks[0]]
         ahead = self._ahead.pop((chunks[0][0].partition, chunks[0][0].offset), None)
         if ahead is not None and len(ahead[0]) == len(first) and all(map(op.is_, ahead[0], first)):
@@ -295,6 +338,7 @@ class StreamWorker:
             part = self.pipeline.complete(
                 prepared, state_of=lambda raw: self.partitions.state(partition_of[raw.source])
             )
+            self.runs.append(len(chunk))
             groups = group_by_event(part, [r.raw for r in chunk], [r.produced_at for r in chunk])
             self._groups.extend(groups)
             self._rows += sum(len(g.records) for g in groups)
@@ -308,7 +352,7 @@ class StreamWorker:
 
     @property
     def pending_events(self) -> int:
-        """Events given to :meth:`process` since the last flush (skipped replays included)."""
+        """Events run (or skipped as replays) since the last cut; held events are not."""
         return self._events
 
     def flush_due(self) -> bool:
@@ -321,7 +365,9 @@ class StreamWorker:
         return self._clock() - self._oldest_at >= self.settings.worker.flush_interval_s
 
     def flush(self) -> FlushResult:
-        """Write every pending row, then the snapshots: :meth:`cut` + :meth:`write_flush`."""
+        """Run the held events, write every pending row, then the snapshots: :meth:`drain`,
+        :meth:`cut` and :meth:`write_flush`."""
+        self.drain()
         return self.write_flush(self.cut())
 
     def cut(self) -> PendingFlush:
@@ -329,10 +375,11 @@ class StreamWorker:
 
         Call it on the thread that runs :meth:`process` (it reads the state that
         :meth:`process` changes); the snapshots are the state right after the rows taken.
+        Held events stay held (they touched no state yet; see :meth:`held_events`).
         """
         pending = PendingFlush(self._groups, self._offsets, [], self._events)
         self._groups, self._offsets, self._rows, self._events = [], {}, 0, 0
-        self._oldest_at = None
+        self._oldest_at = self._assembler.since  # held events keep their age
         if pending.offsets:
             pending.snapshots = self.partitions.snapshots(pending.offsets)
         return pending
@@ -405,7 +452,8 @@ class StreamWorker:
     def revoke(self, partitions: set[int]) -> None:
         """Forget the state of partitions this worker no longer owns.
 
-        Call :meth:`flush` first: pending rows of those partitions are written by it.
+        Call :meth:`flush` first: held events and pending rows of those partitions are run and
+        written by it.
         """
         self.partitions.forget(partitions)
 

@@ -1,0 +1,164 @@
+"""Batching across cameras: frames per ``session.run`` and CPU per frame, with and without.
+
+A streaming worker at part load takes small micro-batches (a few events of several cameras
+and partitions per ``worker.take_window_s``). This bench feeds a :class:`StreamWorker` the
+same events (4 partitions, one camera line each, interleaved) in takes of ``--take`` events,
+one take every ``--every-ms`` on a simulated clock, twice side by side:
+
+- ``max_batch_wait_ms=0``: every take runs at once (its tail is a short model batch);
+- ``max_batch_wait_ms=--wait-ms``: tails wait for the next takes (``BatchAssembler``).
+
+It prints model runs, frames per run, CPU ms per frame of ``process`` (``time.process_time``:
+decode, inference, NMS, statistics, drift, rows; no store write; median of ``--repeats``), the
+ratio of the two, and the longest time an event waited for its batch on the simulated clock.
+Prints, never asserts.
+
+Run: ``python bench/bench_camera_batch.py [--events 480 --take 3 --every-ms 30 --wait-ms 100]``
+(``--model PATH`` for another detector, e.g. ``bench/.cache/yolo-class-320.onnx``).
+
+``--kafka N`` (needs the local broker) instead measures produce→row latency through Kafka
+with ``bench/bench_kafka.py``'s phases: one worker at its maximum rate on N events, then at
+half that rate, with and without the wait, alternating twice; prints p50 and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from streams.config import Settings
+from streams.ingest import RawRecord
+from streams.runners.stream_worker import KafkaRecord, StreamWorker
+from streams.simulate import generate, parse_simulate_source
+
+
+def _records(n: int) -> list[KafkaRecord]:
+    request = parse_simulate_source(
+        f"simulate:production?events={n}&seed=77&scenario=stationary&lines=4"
+        "&start=2026-11-29T00:00:00Z&duration=24h"
+    )
+    now = datetime.now(UTC)
+    offsets: dict[int, int] = {}
+    out = []
+    for i, sim in enumerate(generate(request)):
+        part = i % 4
+        offsets[part] = offsets.get(part, -1) + 1
+        raw = RawRecord(json.dumps(sim.event).encode(), f"bench:{part}:{offsets[part]}", now)
+        out.append(KafkaRecord(raw, part, offsets[part]))
+    return out
+
+
+def _one(
+    store: Path,
+    model: str | None,
+    records: list[KafkaRecord],
+    args: argparse.Namespace,
+    wait: float,
+) -> tuple[int, float, float]:
+    """(model runs, CPU ms per frame, longest simulated wait in ms) of one pass."""
+    now = [0.0]
+    inference: dict[str, object] = {"batch_frames": args.batch, "max_batch_wait_ms": wait}
+    if model:
+        inference["model"] = model
+    app_id = f"bench-{wait}-{time.monotonic_ns()}"  # a fresh consumer group: nothing skipped
+    settings = Settings(
+        store={"dsn": f"chdb://{store}"}, worker={"app_id": app_id}, inference=inference
+    )
+    base = StreamWorker.create(settings)
+    w = StreamWorker(settings, base.pipeline, base.store, base.partitions, clock=lambda: now[0])
+    try:
+        w.process(records[: args.batch])  # warm-up: model, partition snapshots looked up
+        w.drain()
+        w.runs.clear()
+        arrived: dict[tuple[int, int], float] = {}
+        longest = 0.0
+        cpu = time.process_time()
+        for start in range(args.batch, len(records), args.take):
+            take = records[start : start + args.take]
+            for r in take:
+                arrived[(r.partition, r.offset)] = now[0]
+            before = w.held_events() | {(r.partition, r.offset) for r in take}
+            w.process(take)
+            w.run_due()
+            for key in before - w.held_events():
+                longest = max(longest, now[0] - arrived[key])
+            now[0] += args.every_ms / 1000
+            w.run_due()  # the worker's timer
+        w.drain()
+        cpu = time.process_time() - cpu
+        return len(w.runs), cpu * 1000 / (len(records) - args.batch), longest * 1000
+    finally:
+        w.close()
+
+
+def _kafka(n: int, wait_ms: float) -> None:
+    """Produce→row p50/p99 at half the maximum rate, with ``wait_ms`` and with 0, alternating."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench import bench_kafka as bk
+
+    os.environ["LINEWATCH_PLANT__LINES"] = json.dumps(
+        {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, bk.LINES + 1)}
+    )
+    events = bk._events(n)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        top = bk._run_worker_phase(tmp, "max", events, rate=None)
+        fps = bk._whole_fps(top.times, top.sent)
+        print(f"one worker at its maximum: {fps:.1f} frames/s; half load {fps / 2:.1f} events/s")
+        for k, wait in enumerate([wait_ms, 0.0, wait_ms, 0.0]):
+            os.environ["LINEWATCH_INFERENCE__MAX_BATCH_WAIT_MS"] = str(wait)
+            p = bk._run_worker_phase(tmp, f"half{k}", events, rate=fps / 2)
+            lat = sorted(
+                (p.times[e].timestamp() - p.sent[e]) * 1000.0 for e in p.times if e in p.sent
+            )
+            p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+            print(
+                f"max_batch_wait_ms={wait:>6g}: produce->row p50 {statistics.median(lat):.0f} ms, "
+                f"p99 {p99:.0f} ms over {len(lat)} frames"
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=480)
+    parser.add_argument("--take", type=int, default=3, help="events per take")
+    parser.add_argument("--every-ms", type=float, default=30.0, help="simulated take interval")
+    parser.add_argument("--wait-ms", type=float, default=100.0)
+    parser.add_argument("--batch", type=int, default=8, help="inference.batch_frames")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--kafka", type=int, default=0, help="events for the latency check")
+    args = parser.parse_args(argv)
+    if args.kafka:
+        _kafka(args.kafka, args.wait_ms)
+        return
+    records = _records(args.events)
+    n = len(records) - args.batch
+    with tempfile.TemporaryDirectory() as folder:
+        store = Path(folder) / "store"
+        waits = (0.0, args.wait_ms)
+        passes: dict[float, list[tuple[int, float, float]]] = {w: [] for w in waits}
+        for k in range(args.repeats):  # side by side, the order alternating
+            for wait in waits if k % 2 == 0 else waits[::-1]:
+                passes[wait].append(_one(store, args.model, records, args, wait))
+        rows = {}
+        for wait in waits:
+            runs = passes[wait][0][0]
+            ms = statistics.median(p[1] for p in passes[wait])
+            rows[wait] = ms
+            print(
+                f"max_batch_wait_ms={wait:>6g}: {runs} runs, {n / runs:.2f} frames/run, "
+                f"{ms:.3f} CPU ms/frame, longest wait {max(p[2] for p in passes[wait]):.0f} ms"
+            )
+    print(f"CPU per frame, batched / unbatched: {rows[args.wait_ms] / rows[0.0]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
