@@ -100,8 +100,8 @@ def _one(
 
 def _kafka(n: int, wait_ms: float) -> None:
     """Produce→row p50/p99 at half the maximum rate, with ``wait_ms`` and with 0, alternating."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench import bench_kafka as bk
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_kafka as bk
 
     os.environ["LINEWATCH_PLANT__LINES"] = json.dumps(
         {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, bk.LINES + 1)}
