@@ -113,7 +113,9 @@ def test_worker_dead_letters_a_costly_frame_and_stores_the_ones_around_it(
     costly = _inline(empty_scans_jpeg(6000))
     lines = [*good[:3], costly, *good[3:]]
     settings = Settings(
-        store={"dsn": store_dsn}, ingest={"max_jpeg_scans": 100_000, "max_decode_ms": 10.0}
+        store={"dsn": store_dsn},
+        ingest={"max_jpeg_scans": 100_000, "max_decode_ms": 10.0},
+        inference={"max_batch_wait_ms": 0},  # run the take at once, no tail held for later takes
     )
     worker = StreamWorker.create(settings)
     try:
