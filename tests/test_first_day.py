@@ -71,6 +71,13 @@ def _printed_commands(stdout: str) -> list[str]:
     return [line for line in lines[start + 1 :] if line.startswith("linewatch ")]
 
 
+def test_section_rules_stay_narrow_when_piped(demo: Demo) -> None:
+    # the demo's output is captured (not a terminal): tables take their natural width, and the
+    # section rules must not stretch to that console's width (100,000 columns)
+    rules = [line for line in demo.stdout.splitlines() if line.startswith("─")]
+    assert len(rules) >= 6 and all(len(line) <= 100 for line in rules), max(map(len, rules))
+
+
 def test_every_printed_command_runs_as_printed(demo: Demo) -> None:
     commands = _printed_commands(demo.stdout)
     names = {shlex.split(c)[1] for c in commands}

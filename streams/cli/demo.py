@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.rule import Rule
 
 from streams.cli.tables import DataTable, plain
 from streams.config import Settings
@@ -274,6 +275,15 @@ def follow_up_commands(out: Path) -> list[str]:
     ]
 
 
+_RULE_MAX_WIDTH = 100
+"""A section rule spans the terminal, at most this many columns (a piped console is as wide as
+its widest table, see :func:`streams.cli.tables.data_console`)."""
+
+
+def _rule(console: Console, title: str) -> None:
+    console.print(Rule(title), width=min(console.width, _RULE_MAX_WIDTH))
+
+
 def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
     """Run the whole demo into ``out`` (store, reference, report)."""
     from streams.assess import run_corruption_suite
@@ -293,7 +303,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
     )
     detector = Detector.load(settings.inference.model, settings=settings)
 
-    console.rule("1/5 lab reference (evaluation conditions)")
+    _rule(console, "1/5 lab reference (evaluation conditions)")
     lab = open_source(f"simulate:lab?events=600&seed={seed + 1}")
     with make_progress() as progress:
         task = progress.add_task("lab reference", total=lab.total)
@@ -302,7 +312,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
         )
     reference_path.write_text(profile.to_json())
 
-    console.rule("2/5 one production day, 3 lines")
+    _rule(console, "2/5 one production day, 3 lines")
     source = (
         f"simulate:production?events={events}&seed={seed}&scenario=demo&lines=3"
         "&start=2026-11-28T12:00:00Z&duration=24h"
@@ -315,21 +325,21 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
     )
 
     with ClickHouseStore.open(settings.store.dsn, password=settings.store.password) as store:
-        console.rule("3/5 corruptions and novel inputs")
+        _rule(console, "3/5 corruptions and novel inputs")
         run_corruption_suite(store, settings, detector=detector, seed=seed)
 
-        console.rule("4/5 where production drifted from the lab")
+        _rule(console, "4/5 where production drifted from the lab")
         print_slice_summary(store, console, settings.readiness.max_reference_gap)
         print_estimates(store, console, settings)
         print_causes(store, console)
 
-        console.rule("5/5 readiness report")
+        _rule(console, "5/5 readiness report")
         report_path = out / "report.html"
         report_path.write_text(render_report(store, settings))
         verdict = compute_verdict(store, settings)
         console.print(verdict_table(verdict))
         console.print(f"report: {plain(report_path.resolve())}")
 
-    console.rule("next: explore the demo's store")
+    _rule(console, "next: explore the demo's store")
     for command in follow_up_commands(out):
         console.print(command, markup=False, highlight=False, soft_wrap=True)
