@@ -16,19 +16,15 @@ from streams.drift.partition_state import PartitionState
 from streams.runners.partitions import PartitionStates
 from streams.runners.reference import load_reference
 from streams.sinks import ClickHouseStore
-from streams.sinks.reads.snapshots import latest_snapshot
+from streams.sinks.reads.snapshots import latest_snapshot, rows_per_partition
 
 PARTITIONS = 6
 LATEST = 1
 """N: the rows the engine keeps per partition."""
 
 
-def _rows_per_partition(store: ClickHouseStore, final: str = "") -> dict[tuple[str, int], int]:
-    rows = store.query(
-        f"SELECT group_id, partition, count() FROM linewatch.monitor_snapshots {final} "
-        "GROUP BY group_id, partition"
-    ).result_rows
-    return {(str(g), int(p)): int(n) for g, p, n in rows}
+def _rows(store: ClickHouseStore, *, final: bool = False) -> dict[tuple[str, int], int]:
+    return {(g, p): n for (g, _, p), n in rows_per_partition(store, final=final).items()}
 
 
 def test_an_hour_of_snapshots_leaves_the_latest_per_partition(tmp_path: Path) -> None:
@@ -61,13 +57,11 @@ def test_an_hour_of_snapshots_leaves_the_latest_per_partition(tmp_path: Path) ->
                 ],
                 known_new=True,
             )
-        assert _rows_per_partition(store, "FINAL") == {
+        assert _rows(store, final=True) == {
             (g, p): LATEST for g in groups for p in range(PARTITIONS)
         }
         store.command("OPTIMIZE TABLE linewatch.monitor_snapshots FINAL")  # the merges, now
-        assert _rows_per_partition(store) == {
-            (g, p): LATEST for g in groups for p in range(PARTITIONS)
-        }
+        assert _rows(store) == {(g, p): LATEST for g in groups for p in range(PARTITIONS)}
         for group in groups:
             for p in range(PARTITIONS):
                 found = latest_snapshot(store, group, "camera-events", p)
