@@ -45,7 +45,7 @@ def test_snapshot_is_versioned_json(reference: ReferenceProfile) -> None:
     state = PartitionState(reference, settings)
     _feed(state.monitor, _stream(), 0, 300)
     data = json.loads(state.snapshot())
-    assert data["version"] == VERSION == 2 and data["format"] == "linewatch.partition-state"
+    assert data["version"] == VERSION == 3 and data["format"] == "linewatch.partition-state"
     assert set(data) == {"format", "version", "monitor", "cameras", "product_mix", "causes"}
     first = data["monitor"]["slices"][0]["detectors"][0]
     assert first["label"].startswith("streams.drift.GaussianCusum(")
@@ -68,7 +68,7 @@ def test_foreign_pickles_are_refused_without_running_them(reference: ReferencePr
     with pytest.raises(ConfigError, match="not a partition-state snapshot"):
         PartitionState.restore(evil, reference, Settings())
     with pytest.raises(ConfigError, match="snapshot"):
-        PartitionState.restore(b'{"version": 3}', reference, Settings())
+        PartitionState.restore(b'{"version": 4}', reference, Settings())
 
 
 def test_a_version_1_snapshot_is_refused(reference: ReferenceProfile) -> None:

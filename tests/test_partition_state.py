@@ -3,6 +3,7 @@ a restored partition continues with the same outputs as one that never stopped."
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -114,6 +115,8 @@ def test_the_snapshot_holds_each_camera_thumbnail_exactly(
     assert {(c["height"], c["width"]) for c in data["cameras"]} == {
         (30, 40)
     }  # 96x128, every 3rd pixel, cut to 30x40
+    # one byte per pixel: 1,200 bytes, 1,600 characters of base64
+    assert {len(base64.b64decode(c["luma"])) for c in data["cameras"]} == {30 * 40}
     restored = PartitionState.restore(blob, belt.reference, belt.settings)
     assert restored.snapshot() == blob
 
@@ -124,4 +127,14 @@ def test_a_damaged_thumbnail_is_refused(
     data = json.loads(straight[0])
     data["cameras"][0]["height"] = 12
     with pytest.raises(ConfigError, match="damaged"):
+        PartitionState.restore(json.dumps(data).encode(), belt.reference, belt.settings)
+
+
+def test_a_snapshot_of_another_version_is_refused(
+    straight: tuple[bytes, Outputs, Outputs], belt: Belt
+) -> None:
+    """Version 2 kept float32 thumbnails; it is not read (nothing was released)."""
+    data = json.loads(straight[0])
+    data["version"] = 2
+    with pytest.raises(ConfigError, match="not a partition-state snapshot"):
         PartitionState.restore(json.dumps(data).encode(), belt.reference, belt.settings)

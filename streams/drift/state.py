@@ -12,7 +12,7 @@ frames:
   has no typed form; they are stored without state and restart cold after a restore (the CUSUMs
   continue exactly).
 - ``cameras``: camera health's previous-frame thumbnail per camera (:class:`CameraSnapshot`: the
-  float32 luma values it compares with, base64, exactly as kept).
+  one-byte luma levels it compares with, base64, exactly as kept; 1.6 KB of text per camera).
 - ``product_mix``: the product-variant detectors per line and shift (:class:`ProductMixSnapshot`).
 - ``causes``: the recent alarms per line and shift that give new alarms their cause
   (:class:`CauseSnapshot`).
@@ -49,8 +49,9 @@ __all__ = [
 ]
 
 FORMAT = "linewatch.partition-state"
-VERSION = 2
-"""Version 1 held the drift monitor alone; version 2 the whole partition state."""
+VERSION = 3
+"""The snapshot format's version: a snapshot of any other version is refused (no converter:
+nothing was released before 0.1.0)."""
 
 _Frozen = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
@@ -109,8 +110,8 @@ class MonitorSnapshot(BaseModel):
 class CameraSnapshot(BaseModel):
     """One camera's previous-frame thumbnail (:class:`~streams.features.CameraHealth`).
 
-    ``luma``: base64 of the ``height x width`` float32 values (little-endian, row-major), the
-    exact array camera health compares the next frame with (4.8 KB for 30x40, 6.4 KB base64).
+    ``luma``: base64 of the ``height x width`` luma levels, one byte each (row-major), the
+    exact array camera health compares the next frame with (1.2 KB for 30x40, 1.6 KB base64).
     """
 
     model_config = _Frozen
@@ -170,7 +171,7 @@ class PartitionSnapshot(BaseModel):
     model_config = _Frozen
 
     format: Literal["linewatch.partition-state"] = "linewatch.partition-state"
-    version: Literal[2] = 2
+    version: Literal[3] = 3
     monitor: MonitorSnapshot
     cameras: list[CameraSnapshot]
     product_mix: list[ProductMixSnapshot]

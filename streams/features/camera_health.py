@@ -1,18 +1,20 @@
 """Camera-health signals: is the camera itself still sending a live, sharp, clean picture?
 
-Per camera, :class:`CameraHealth` keeps a 30x40 luma thumbnail of the previous frame (4.8 KB)
-and compares each new frame with it. Cost: one strided subsample and a few sums (measured by
-``bench/bench_monitoring.py``).
+Per camera, :class:`CameraHealth` keeps a 30x40 luma thumbnail of the previous frame, one byte
+(level 0..255) per pixel (1.2 KB; a partition snapshot stores exactly these bytes, so a restored
+camera compares its next frame with the same thumbnail), and compares each new frame with it.
+Cost: one strided subsample and a few sums (measured by ``bench/bench_monitoring.py``).
 
 Signals per frame (``None`` for a camera's first frame, which has nothing to compare with):
 
 - ``frame_change``: mean |thumbnail - previous thumbnail| / 255. Consecutive units on a belt
   differ; a frozen stream sends the same picture again and this falls to 0.
-- ``repeated_frame``: 1.0 when the thumbnail is identical to the previous one (to 1e-3),
-  else 0.0 (a 0/1 signal: tested with the Bernoulli CUSUM).
-- ``static_share``: share of the 4x4 grid cells whose content did not change (< 1/255 mean
-  change) while the frame as a whole did: a part of the view stopped changing (occlusion by a
-  cable, a label stuck on the housing, a dead region of the sensor).
+- ``repeated_frame``: 1.0 when the thumbnail is identical to the previous one (mean change under
+  1e-3: at most one level in about every 4th pixel), else 0.0 (a 0/1 signal: tested with the
+  Bernoulli CUSUM).
+- ``static_share``: share of the 4x4 grid cells whose content did not change (mean change under
+  one level, 1/255) while the frame as a whole did: a part of the view stopped changing
+  (occlusion by a cable, a label stuck on the housing, a dead region of the sensor).
 - ``detail_ratio``: sharpness / contrast (see :mod:`streams.features.image_stats`). Dimming
   scales both alike; focus loss, a smudge or haze remove fine detail far more than contrast.
 
@@ -54,21 +56,26 @@ CAMERA_HEALTH_SIGNALS: tuple[str, ...] = (
 _THUMB = (30, 40)
 _GRID = 4
 _REPEAT_EPS = 1e-3
-_STATIC_EPS = 1.0 / 255.0
+_LEVEL = 1.0 / 255.0
+_STATIC_EPS = _LEVEL
 _CONTRAST_FLOOR = 1e-3
 
 
-def thumbnail(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    """A luma thumbnail (0..1) of at most ``30x40`` by strided sampling (a view, then one copy).
+def thumbnail(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """A luma thumbnail (levels 0..255, rounded to the nearest) of at most ``30x40`` by strided
+    sampling (a view, then one copy).
 
     Frames smaller than that give a smaller thumbnail; thumbnails of different shapes are
     never compared.
+
+    >>> thumbnail(np.full((60, 80, 3), (255, 128, 0), dtype=np.uint8))[0, :3]
+    array([151, 151, 151], dtype=uint8)
     """
     h, w = rgb.shape[0], rgb.shape[1]
     sy, sx = max(h // _THUMB[0], 1), max(w // _THUMB[1], 1)
     sub = rgb[::sy, ::sx][: _THUMB[0], : _THUMB[1]]
     luma = sub @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
-    return luma * np.float32(1.0 / 255.0)
+    return np.rint(luma).clip(0, 255).astype(np.uint8)
 
 
 class CameraHealth:
@@ -76,7 +83,7 @@ class CameraHealth:
 
     def __init__(self, max_cameras: int = 10_000) -> None:
         self._max = max_cameras
-        self._previous: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._previous: OrderedDict[str, npt.NDArray[np.uint8]] = OrderedDict()
 
     @property
     def cameras(self) -> int:
@@ -100,7 +107,7 @@ class CameraHealth:
                 "static_share": None,
                 "detail_ratio": detail,
             }
-        diff = np.abs(thumb - previous)
+        diff = np.abs(thumb.astype(np.int16) - previous).astype(np.float32) * np.float32(_LEVEL)
         change = float(diff.mean())
         gh, gw = max(diff.shape[0] // _GRID, 1), max(diff.shape[1] // _GRID, 1)
         cells = diff[: gh * _GRID, : gw * _GRID].reshape(-1, gh, _GRID, gw).mean(axis=(1, 3))
@@ -117,9 +124,9 @@ class CameraHealth:
     def snapshot(self) -> list[dict[str, Any]]:
         """Each camera's thumbnail exactly as kept, least recently seen first.
 
-        Per camera ``camera_id``, ``height``, ``width`` and ``luma``: base64 of the float32
-        values (little-endian, row-major), so a restored camera compares its next frame with
-        the very same array (a partition snapshot's ``cameras``,
+        Per camera ``camera_id``, ``height``, ``width`` and ``luma``: base64 of the one-byte
+        luma levels (row-major), so a restored camera compares its next frame with the very
+        same array (a partition snapshot's ``cameras``,
         :class:`~streams.drift.state.CameraSnapshot`).
         """
         return [
@@ -127,7 +134,7 @@ class CameraHealth:
                 "camera_id": camera,
                 "height": thumb.shape[0],
                 "width": thumb.shape[1],
-                "luma": base64.b64encode(thumb.astype("<f4", copy=False).tobytes()).decode(),
+                "luma": base64.b64encode(thumb.tobytes()).decode(),
             }
             for camera, thumb in self._previous.items()
         ]
@@ -137,17 +144,17 @@ class CameraHealth:
         cls, cameras: Iterable[Mapping[str, Any]], max_cameras: int = 10_000
     ) -> CameraHealth:
         """The state :meth:`snapshot` saved; raises ``ValueError`` for a thumbnail that is not
-        ``height x width`` float32 values of at most 30x40."""
+        ``height x width`` one-byte levels of at most 30x40."""
         health = cls(max_cameras)
         for cam in cameras:
             h, w = int(cam["height"]), int(cam["width"])
-            luma = np.frombuffer(base64.b64decode(cam["luma"], validate=True), dtype="<f4")
+            luma = np.frombuffer(base64.b64decode(cam["luma"], validate=True), dtype=np.uint8)
             if not (0 < h <= _THUMB[0] and 0 < w <= _THUMB[1]) or luma.size != h * w:
                 raise ValueError(
-                    f"camera {cam['camera_id']!r}: a {h}x{w} thumbnail needs {h * w} float32 "
-                    f"values, the snapshot has {luma.size}"
+                    f"camera {cam['camera_id']!r}: a {h}x{w} thumbnail needs {h * w} one-byte "
+                    f"levels, the snapshot has {luma.size}"
                 )
-            health._previous[str(cam["camera_id"])] = luma.astype(np.float32).reshape(h, w)
+            health._previous[str(cam["camera_id"])] = luma.reshape(h, w).copy()
             if len(health._previous) > max_cameras:
                 health._previous.popitem(last=False)
         return health
