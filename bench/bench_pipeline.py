@@ -15,7 +15,7 @@ Prints, never asserts. For each available model (the shipped detector, and
   not; median of ``--repeats``), and the pipeline's own overhead per frame beside
   ``session.run``: every stage but ``session.run``.
 
-Run: ``python bench/bench_pipeline.py [--frames 600]``.
+Run: ``python bench/bench_pipeline.py [--frames 600] [--stages-only] [--models shipped]``.
 """
 
 from __future__ import annotations
@@ -258,12 +258,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--stages-only", action="store_true", help="print only the stage table (CPU time)"
     )
+    parser.add_argument(
+        "--models", choices=["all", "shipped", "yolo-class"], default="all", help="which to run"
+    )
     args = parser.parse_args(argv)
     records = _records(args.frames)
-    models: list[tuple[str, str | None]] = [("shipped linewatch-defects", None)]
-    if YOLO_CLASS.is_file():
+    models: list[tuple[str, str | None]] = []
+    if args.models in ("all", "shipped"):
+        models.append(("shipped linewatch-defects", None))
+    if args.models in ("all", "yolo-class") and YOLO_CLASS.is_file():
         models.append(("YOLO-class 320x320 (random weights, YOLOv8 head init)", str(YOLO_CLASS)))
-    else:
+    elif args.models in ("all", "yolo-class"):
         print(f"(no {YOLO_CLASS}: run bench/make_yolo_class_model.py to add a YOLO-class model)")
     print(f"pipeline benchmark: {len(records)} frames of 320x240 JPEG, batch {args.batch}")
     for label, model in models:
