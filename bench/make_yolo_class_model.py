@@ -82,7 +82,9 @@ class SPPF(nn.Module):
 
 
 class Detect(nn.Module):
-    def __init__(self, nc: int, ch: tuple[int, ...], strides: tuple[int, ...], size: int) -> None:
+    def __init__(
+        self, nc: int, ch: tuple[int, ...], strides: tuple[int, ...], size: int, shift: float
+    ) -> None:
         super().__init__()
         self.nc, self.reg_max = nc, 16
         c2, c3 = max(16, ch[0] // 4, self.reg_max * 4), max(ch[0], min(nc, 100))
@@ -99,7 +101,7 @@ class Detect(nn.Module):
         # detector does on the good units that make up ~98 % of production.
         for seq, stride in zip(self.cv3, strides, strict=True):
             last = seq[-1]
-            nn.init.constant_(last.bias, math.log(5 / nc / (640 / stride) ** 2))
+            nn.init.constant_(last.bias, math.log(5 / nc / (640 / stride) ** 2) + shift)
         self.register_buffer("proj", torch.arange(self.reg_max, dtype=torch.float32))
         anchors, stride_t = [], []
         for s in strides:
@@ -127,7 +129,7 @@ class Detect(nn.Module):
 
 
 class YoloV8n(nn.Module):
-    def __init__(self, nc: int = 80, size: int = 320) -> None:
+    def __init__(self, nc: int = 80, size: int = 320, shift: float = 0.0) -> None:
         super().__init__()
         self.b0 = nn.Sequential(Conv(3, 16, 3, 2), Conv(16, 32, 3, 2), C2f(32, 32, 1, True))
         self.b1 = nn.Sequential(Conv(32, 64, 3, 2), C2f(64, 64, 2, True))  # P3
@@ -140,7 +142,7 @@ class YoloV8n(nn.Module):
         self.h3 = C2f(192, 128)
         self.d2 = Conv(128, 128, 3, 2)
         self.h4 = C2f(384, 256)
-        self.detect = Detect(nc, (64, 128, 256), (8, 16, 32), size)
+        self.detect = Detect(nc, (64, 128, 256), (8, 16, 32), size, shift)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p3 = self.b1(self.b0(x))
@@ -157,9 +159,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--size", type=int, default=320)
+    ap.add_argument(
+        "--cls-bias-shift",
+        type=float,
+        default=0.0,
+        help="added to the class logits' bias: random weights then score boxes above a "
+        "confidence threshold (bench/bench_ultralytics.py builds its model with one)",
+    )
     args = ap.parse_args()
     torch.manual_seed(0)
-    model = YoloV8n(size=args.size).eval()
+    model = YoloV8n(size=args.size, shift=args.cls_bias_shift).eval()
     params = sum(p.numel() for p in model.parameters())
     dummy = torch.zeros(1, 3, args.size, args.size)
     with torch.no_grad():

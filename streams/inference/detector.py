@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import TypeAdapter
 
 from schemas.results import Detection
 from streams.config import Settings
 from streams.errors import ConfigError, ModelError, ModelFormatError, ModelNotFound
-from streams.inference.decoders import Decoder, OutputInfo, infer_format, make_decoder
-from streams.inference.export_metadata import DETECT_TASK, ExportMetadata, read_export_metadata
-from streams.inference.nms import nms, valid_boxes
+from streams.inference.decoders import Decoder
+from streams.inference.export_metadata import ExportMetadata
+from streams.inference.graph import ORT_FLOAT_TYPES, resolve_decoder, resolve_input
+from streams.inference.postprocess import batch_detections
 from streams.inference.preprocess import LetterboxTransform, Preprocessor
+from streams.inference.session import model_metadata, open_session
 from streams.inference.spec import ModelSpec, load_spec
 from streams.inference.threads import default_intra_op_threads
 
@@ -32,76 +33,23 @@ log = logging.getLogger(__name__)
 
 SHIPPED_SPEC = "linewatch-defects.json"
 
-_DETECTIONS = TypeAdapter(list[Detection])
-
-_ORT_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
-
 
 def shipped_spec_path() -> Path:
     """Where the shipped detector's spec lives (``streams/models/linewatch-defects.json``)."""
     return Path(str(importlib.resources.files("streams").joinpath("models", SHIPPED_SPEC)))
 
 
-def _sniff(path: Path) -> str:
-    """A short description of what a file that is not ONNX looks like."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64)
-    except OSError as exc:
-        return f"an unreadable file ({exc.strerror})"
-    if not head:
-        return "an empty file"
-    signatures = {
-        b"PK\x03\x04": "a ZIP archive (a PyTorch .pt checkpoint? export it to ONNX first)",
-        b"\x89PNG": "a PNG image",
-        b"\xff\xd8\xff": "a JPEG image",
-        b"\x80": "a Python pickle (a PyTorch checkpoint? export it to ONNX first)",
-        b"version https://git-lfs": "a Git LFS pointer (run `git lfs pull`)",
-        b"\x89HDF": "an HDF5 file (a Keras model? convert it to ONNX first)",
-    }
-    for magic, what in signatures.items():
-        if head.startswith(magic):
-            return what
-    text = head.lstrip()
-    if text[:1] in (b"{", b"["):
-        return "JSON text (a model spec? give it a .json suffix)"
-    if all(32 <= c < 127 or c in (9, 10, 13) for c in head):
-        return f"text starting {head[:32].decode('ascii', 'replace')!r}"
-    return f"binary data starting {head[:8].hex(' ')}"
+def _check_providers(providers: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` naming the providers this onnxruntime build lacks."""
+    import onnxruntime as ort
 
-
-def _session(path: Path, threads: int | None, providers: Sequence[str]) -> ort.InferenceSession:
-    import onnxruntime as ort  # only a loaded model needs it: store-only commands start without
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # No busy-waiting between runs: the pipeline's own work (decode, statistics, drift, store)
-    # runs between inferences on the same few cores, and spinning ORT threads would steal them.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
-    except Exception as exc:  # onnxruntime raises its own (unexported) exception types
-        text = str(exc)
-        if "protobuf" in text.lower() or "parse" in text.lower() or path.stat().st_size == 0:
-            raise ModelFormatError(
-                f"{path} is not an ONNX model: found {_sniff(path)}; pass an .onnx file or a "
-                "model spec (.json) pointing at one"
-            ) from exc
-        raise ModelFormatError(
-            f"onnxruntime cannot load {path}: {text.splitlines()[0] if text else exc!r}; "
-            "check the opset / operators are supported by the installed onnxruntime"
-        ) from exc
-
-
-def _model_metadata(session: ort.InferenceSession) -> ExportMetadata:
-    """The exporter's metadata of a loaded model (names, imgsz, stride, task)."""
-    try:
-        props = dict(session.get_modelmeta().custom_metadata_map)
-    except Exception:  # onnxruntime raises its own (unexported) exception types
-        props = {}
-    return read_export_metadata(props)
+    missing = [p for p in providers if p not in ort.get_available_providers()]
+    if missing:  # onnxruntime would only warn and run on the CPU instead
+        raise ConfigError(
+            f"onnxruntime execution provider(s) {', '.join(missing)} not available here "
+            f"(available: {', '.join(ort.get_available_providers())}); fix "
+            "LINEWATCH_INFERENCE__PROVIDERS or install the onnxruntime build that has them"
+        )
 
 
 class Detector:
@@ -197,108 +145,38 @@ class Detector:
             if providers is None and settings.inference.providers:
                 providers = settings.inference.providers
         if providers:
-            import onnxruntime as ort
-
-            missing = [p for p in providers if p not in ort.get_available_providers()]
-            if missing:  # onnxruntime would only warn and run on the CPU instead
-                raise ConfigError(
-                    f"onnxruntime execution provider(s) {', '.join(missing)} not available here "
-                    f"(available: {', '.join(ort.get_available_providers())}); fix "
-                    "LINEWATCH_INFERENCE__PROVIDERS or install the onnxruntime build that has them"
-                )
+            _check_providers(providers)
         if intra_op_num_threads is None:
             intra_op_num_threads = default_intra_op_threads()
-        session = _session(spec.onnx, intra_op_num_threads, providers or ["CPUExecutionProvider"])
+        session = open_session(
+            spec.onnx, intra_op_num_threads, providers or ["CPUExecutionProvider"]
+        )
         return cls._from_session(spec, session, require_names=bare)
 
     @classmethod
     def _from_session(
         cls, spec: ModelSpec, session: ort.InferenceSession, *, require_names: bool = False
     ) -> Detector:
-        meta = _model_metadata(session)
-        if meta.task is not None and meta.task != DETECT_TASK:
-            raise ModelFormatError(
-                f"model {spec.onnx} is an exported {meta.task!r} model (ONNX metadata task); "
-                f"linewatch runs object detectors: export a {DETECT_TASK!r} model"
-            )
-        inputs = session.get_inputs()
-        by_name = {i.name: i for i in inputs}
-        if spec.input_name is not None and spec.input_name not in by_name:
-            raise ModelFormatError(
-                f"model {spec.onnx} has no input {spec.input_name!r} (inputs: "
-                f"{', '.join(by_name)}); fix input_name in the spec"
-            )
-        inp = by_name[spec.input_name] if spec.input_name is not None else inputs[0]
-        shape = list(inp.shape)
-        if len(shape) != 4:
-            raise ModelFormatError(
-                f"model input {inp.name} has shape {shape}; a detector takes one 4-D image "
-                "batch (NCHW or NHWC)"
-            )
-        if inp.type not in _ORT_FLOAT_TYPES:
-            raise ModelFormatError(
-                f"model input {inp.name} is {inp.type}; only float and float16 inputs are supported"
-            )
-        layout = spec.layout
-        if layout is None:
-            layout = "NHWC" if shape[3] == 3 and shape[1] != 3 else "NCHW"
-        h_dim, w_dim, c_dim = (shape[2], shape[3], shape[1]) if layout == "NCHW" else shape[1:4]
-        if isinstance(c_dim, int) and c_dim != 3:
-            raise ModelFormatError(
-                f"model input {inp.name} {shape} has {c_dim} channels in {layout} layout; "
-                "expected 3 (fix layout in the spec)"
-            )
-        graph_size = (w_dim, h_dim) if isinstance(w_dim, int) and isinstance(h_dim, int) else None
-        input_size = spec.input_size or graph_size or meta.input_size
-        if input_size is None:
-            raise ModelFormatError(
-                f"model input {inp.name} {shape} has no static size and no imgsz metadata; set "
-                "input_size [W, H] in the model spec (`linewatch model init` writes one)"
-            )
-        if graph_size is not None and tuple(input_size) != graph_size:
-            raise ModelFormatError(
-                f"spec input_size {list(input_size)} differs from the graph's {list(graph_size)}"
-            )
+        meta = model_metadata(session)
+        graph = resolve_input(spec, session, meta)
         stride = spec.stride or meta.stride
-        if stride is not None and any(side % stride for side in input_size):
+        if stride is not None and any(side % stride for side in graph.size):
             raise ModelFormatError(
-                f"model {spec.onnx}: input size {list(input_size)} is not a multiple of its "
+                f"model {spec.onnx}: input size {list(graph.size)} is not a multiple of its "
                 f"stride {stride}; fix input_size (or stride) in the spec"
             )
-        static_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-        card = spec.card or ({"export": dict(meta.about)} if meta.about else {})
         resolved = spec.model_copy(
             update={
-                "input_name": inp.name,
-                "input_size": tuple(input_size),
-                "layout": layout,
+                "input_name": graph.name,
+                "input_size": graph.size,
+                "layout": graph.layout,
                 "stride": stride,
                 "class_names": spec.class_names or meta.names,
-                "card": card,
+                "card": spec.card or ({"export": dict(meta.about)} if meta.about else {}),
             }
         )
-        infos = [OutputInfo(o.name, tuple(o.shape)) for o in session.get_outputs()]
-        if any(not isinstance(d, int) for o in infos for d in o.shape[1:]):
-            infos = cls._probe_shapes(session, resolved, inp.type, static_batch or 1)
-        names = resolved.class_names
-        n_names = None if names is None else len(names)
-        try:
-            fmt = spec.output_format or infer_format(infos, n_names)
-            decoder = make_decoder(
-                fmt,
-                infos,
-                class_names=names,
-                box_units=spec.box_units,
-                input_size=resolved.input_size or input_size,
-            )
-        except ModelFormatError as exc:
-            if spec.class_names is None and meta.names is not None:
-                raise ModelFormatError(
-                    f"model {spec.onnx}: {exc} (class names from its ONNX metadata 'names'); "
-                    "write a spec with `linewatch model init --classes`"
-                ) from exc
-            raise ModelFormatError(f"model {spec.onnx}: {exc}") from exc
-        class_names = names
+        fmt, decoder = resolve_decoder(spec, resolved, session, graph, meta)
+        class_names = resolved.class_names
         if class_names is None and require_names:
             raise ModelFormatError(
                 f"model {spec.onnx} has no class names: no spec file and no exporter metadata "
@@ -312,28 +190,10 @@ class Detector:
             resolved,
             session,
             decoder,
-            static_batch=static_batch,
-            input_dtype=_ORT_FLOAT_TYPES[inp.type],
+            static_batch=graph.static_batch,
+            input_dtype=ORT_FLOAT_TYPES[graph.type],
             metadata=meta,
         )
-
-    @staticmethod
-    def _probe_shapes(
-        session: ort.InferenceSession, spec: ModelSpec, input_type: str, batch: int
-    ) -> list[OutputInfo]:
-        """Concrete output shapes, from one run on a blank batch (symbolic dims in the graph)."""
-        w, h = spec.input_size or (0, 0)
-        shape = (batch, 3, h, w) if spec.layout == "NCHW" else (batch, h, w, 3)
-        blank = np.zeros(shape, dtype=_ORT_FLOAT_TYPES[input_type])
-        try:
-            outs = session.run(None, {spec.input_name or "": blank})
-        except Exception as exc:
-            raise ModelFormatError(
-                f"model {spec.onnx} fails on a blank {list(shape)} input ({exc}); check "
-                "input_size and layout in the spec"
-            ) from exc
-        names = [o.name for o in session.get_outputs()]
-        return [OutputInfo(n, tuple(np.asarray(o).shape)) for n, o in zip(names, outs, strict=True)]
 
     # --- use -------------------------------------------------------------------------------
     @property
@@ -383,42 +243,13 @@ class Detector:
     ) -> tuple[list[list[Detection]], list[tuple[int, int]]]:
         """Detections per frame, and per frame (invalid outputs dropped, outputs given)."""
         spec = self._spec
-        candidates = self._decoder(outputs, spec.score_threshold)
-        results: list[list[Detection]] = []
-        counts: list[tuple[int, int]] = []
-        for cand, transform in zip(candidates, transforms, strict=False):
-            boxes, scores, labels = cand.boxes, cand.scores, cand.labels
-            ok = valid_boxes(boxes, scores)  # non-finite rows are gone already; inverted ones
-            invalid = cand.invalid
-            if not ok.all():
-                invalid += int(ok.size - np.count_nonzero(ok))
-                boxes, scores, labels = boxes[ok], scores[ok], labels[ok]
-            counts.append((invalid, max(cand.outputs, invalid)))
-            keep = nms(
-                boxes,
-                scores,
-                labels,
-                iou_threshold=spec.iou_threshold,
-                max_detections=spec.max_detections,
-            )
-            if keep.size == 0:
-                results.append([])
-                continue
-            # float32 → float64 and rounded, so JSON shows 0.9, not 0.8999999761581421
-            frame_boxes = transform.to_frame(boxes[keep]).astype(np.float64).round(3).tolist()
-            frame_scores = np.clip(scores[keep].astype(np.float64), 0.0, 1.0).round(6).tolist()
-            names = self._names
-            n_names = len(names)
-            rows = [
-                {
-                    "class_name": names[c] if 0 <= c < n_names else f"class_{c}",
-                    "confidence": sc,
-                    "box": bx,
-                }
-                for bx, sc, c in zip(frame_boxes, frame_scores, labels[keep].tolist(), strict=True)
-            ]
-            results.append(_DETECTIONS.validate_python(rows))  # one validation call per frame
-        return results, counts
+        return batch_detections(
+            self._decoder(outputs, spec.score_threshold),
+            transforms,
+            self._names,
+            iou_threshold=spec.iou_threshold,
+            max_detections=spec.max_detections,
+        )
 
     def detect(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[list[Detection]]:
         """Detections of each RGB uint8 ``(H, W, 3)`` frame, boxes in that frame's pixels.

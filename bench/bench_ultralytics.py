@@ -1,0 +1,203 @@
+"""``linewatch detect`` vs Ultralytics ``predict``: the same ONNX model, frames and thresholds.
+
+Prints, never asserts. Runs only where Ultralytics can be imported: by ``--ultralytics-python``
+(default: this interpreter; Ultralytics pulls in torch, so keep it in a virtualenv of its own,
+e.g. ``/work/venv-ultra``); otherwise it says so and exits 0.
+
+Both sides, each in a child process of its own, alternating, ``--repeats`` times per thread count:
+
+- the same YOLOv8n-class graph: ``bench/.cache/yolo-class-320-boxes.onnx``, built by
+  ``bench/make_yolo_class_model.py --cls-bias-shift 6`` (random weights whose class bias is
+  shifted so that ~100 anchors a frame score above 0.05 and NMS keeps a few boxes: a frame with
+  no candidates would not measure the post-processing at all);
+- the same JPEG frames (the simulator's, 320x240): linewatch reads them as camera events (JSON
+  with base64 JPEG, what ``linewatch detect`` reads), Ultralytics as ``.jpg`` files;
+- the same thresholds (score 0.05, IoU 0.5, at most 100 boxes), batch 1, and the same
+  onnxruntime session options (``--threads`` intra-op threads, no spinning, all graph
+  optimisations; Ultralytics' own session is given these, and torch the same thread count).
+
+Measured: CPU time of the child (all its threads, ``time.process_time``) per frame over the
+frames after a warm-up, median of ``--repeats``; and whether both found the same boxes.
+The linewatch child runs :func:`streams.describe.detect_lines`, the loop of ``linewatch detect``
+(parse, decode, pre-process, inference, NMS, one JSON line per frame).
+
+Run: ``python bench/bench_ultralytics.py --ultralytics-python /work/venv-ultra/bin/python``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+MODEL = Path(__file__).parent / ".cache" / "yolo-class-320-boxes.onnx"
+SCORE, IOU, MAX_DET = 0.05, 0.5, 100
+WARMUP = 20
+
+
+def _write_frames(folder: Path, n: int) -> None:
+    """``events.jsonl`` (camera events) and their images as ``.jpg`` files: the first
+    :data:`WARMUP` in ``warm/``, the others in ``frames/``."""
+    from streams.simulate import generate, parse_simulate_source
+
+    request = parse_simulate_source(
+        f"simulate:production?events={n}&seed=77&scenario=stationary&lines=3"
+        "&start=2026-11-29T00:00:00Z&duration=24h"
+    )
+    (folder / "warm").mkdir()
+    (folder / "frames").mkdir()
+    with (folder / "events.jsonl").open("w") as out:
+        for i, sim in enumerate(generate(request)):
+            out.write(json.dumps(sim.event) + "\n")
+            jpg = folder / ("warm" if i < WARMUP else "frames") / f"{i:05d}.jpg"
+            jpg.write_bytes(base64.b64decode(sim.event["image"]["data"]))
+
+
+def _child_linewatch(folder: Path, threads: int) -> dict[str, Any]:
+    from streams.describe import detect_lines
+    from streams.inference import Detector, ModelSpec
+
+    spec = ModelSpec.for_onnx(MODEL).model_copy(
+        update={
+            "class_names": tuple(f"class{i}" for i in range(80)),
+            "score_threshold": SCORE,
+            "iou_threshold": IOU,
+            "max_detections": MAX_DET,
+        }
+    )
+    detector = Detector.load(spec, intra_op_num_threads=threads)
+    lines = (folder / "events.jsonl").read_bytes().splitlines()
+    written: list[str] = []
+    detect_lines(lines[:WARMUP], detector, written.append, batch_size=1)
+    written.clear()
+    start, wall = time.process_time(), time.perf_counter()
+    detect_lines(lines[WARMUP:], detector, written.append, batch_size=1)
+    cpu, wall = time.process_time() - start, time.perf_counter() - wall
+    boxes = [[d["box"] for d in json.loads(w)["detections"]] for w in written]
+    return {"cpu_ms": cpu * 1000 / len(boxes), "wall_ms": wall * 1000 / len(boxes), "boxes": boxes}
+
+
+def _child_ultralytics(folder: Path, threads: int) -> dict[str, Any]:
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    import importlib
+
+    import onnxruntime as ort
+
+    torch = importlib.import_module("torch")  # neither is a dependency of linewatch
+    yolo = importlib.import_module("ultralytics").YOLO
+
+    torch.set_num_threads(threads)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession
+
+    def same_options(path: str, *_: Any, **__: Any) -> Any:
+        return session(path, options, providers=["CPUExecutionProvider"])
+
+    ort.InferenceSession = same_options  # Ultralytics opens its session with these options
+    model = yolo(str(MODEL), task="detect")
+    kw = {"imgsz": 320, "conf": SCORE, "iou": IOU, "max_det": MAX_DET, "device": "cpu", "batch": 1}
+    for _ in model.predict(str(folder / "warm"), stream=True, verbose=False, **kw):
+        pass
+    boxes = []
+    start, wall = time.process_time(), time.perf_counter()
+    for result in model.predict(str(folder / "frames"), stream=True, verbose=False, **kw):
+        boxes.append(result.boxes.xyxy.tolist())
+    cpu, wall = time.process_time() - start, time.perf_counter() - wall
+    return {"cpu_ms": cpu * 1000 / len(boxes), "wall_ms": wall * 1000 / len(boxes), "boxes": boxes}
+
+
+def _run_child(python: str, side: str, folder: Path, threads: int) -> dict[str, Any]:
+    args = [python, __file__, "--child", side, "--dir", str(folder), "--threads", str(threads)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the {side} child failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _agreement(a: list[list[list[float]]], b: list[list[list[float]]]) -> str:
+    """How many frames have the same number of boxes, and the largest corner difference."""
+    same = sum(len(x) == len(y) for x, y in zip(a, b, strict=True))
+    diffs = [
+        abs(p - q)
+        for x, y in zip(a, b, strict=True)
+        if len(x) == len(y)
+        for bx, by in zip(sorted(x), sorted(y), strict=True)
+        for p, q in zip(bx, by, strict=True)
+    ]
+    boxes = sum(len(x) for x in a) / max(len(a), 1)
+    return (
+        f"{same}/{len(a)} frames with as many boxes ({boxes:.1f} a frame), largest corner "
+        f"difference {max(diffs, default=0.0):.3f} px"
+    )
+
+
+def _compare(python: str, folder: Path, threads: int, args: argparse.Namespace) -> None:
+    runs: dict[str, list[dict[str, Any]]] = {"linewatch": [], "ultralytics": []}
+    for _ in range(args.repeats):
+        runs["linewatch"].append(_run_child(sys.executable, "linewatch", folder, threads))
+        runs["ultralytics"].append(_run_child(python, "ultralytics", folder, threads))
+    cpu = {side: statistics.median(r["cpu_ms"] for r in rs) for side, rs in runs.items()}
+    wall = {side: statistics.median(r["wall_ms"] for r in rs) for side, rs in runs.items()}
+    print(f"\n== {threads} intra-op thread(s), median of {args.repeats}")
+    for side in runs:
+        print(f"  {side:<12} {cpu[side]:7.2f} CPU ms/frame  {wall[side]:7.2f} wall ms/frame")
+    ahead = cpu["ultralytics"] / cpu["linewatch"] - 1.0
+    ahead_wall = wall["ultralytics"] / wall["linewatch"] - 1.0
+    print(f"  linewatch ahead by {ahead:+.1%} in CPU time, {ahead_wall:+.1%} in wall time")
+    print("  boxes: " + _agreement(runs["linewatch"][0]["boxes"], runs["ultralytics"][0]["boxes"]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the comparison (or, as a child, one side's JSON line)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--ultralytics-python", default=sys.executable)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", choices=["linewatch", "ultralytics"], help=argparse.SUPPRESS)
+    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child = _child_linewatch if args.child == "linewatch" else _child_ultralytics
+        print(json.dumps(child(args.dir, args.threads[0])))
+        return
+    python = args.ultralytics_python
+    probe = subprocess.run([python, "-c", "import ultralytics"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        print(
+            f"ultralytics is not importable by {python}: skipping (install it in a virtualenv "
+            "of its own and pass --ultralytics-python)"
+        )
+        return
+    if not MODEL.is_file():
+        print(
+            f"no {MODEL}: build it with `python bench/make_yolo_class_model.py "
+            f"--cls-bias-shift 6 --out {MODEL}` (needs torch)"
+        )
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _write_frames(folder, args.frames + WARMUP)
+        print(
+            f"linewatch detect vs Ultralytics predict: {MODEL.name}, {args.frames} frames "
+            f"320x240 after {WARMUP} of warm-up, score {SCORE}, IoU {IOU}, batch 1"
+        )
+        for threads in args.threads:
+            _compare(python, folder, threads, args)
+
+
+if __name__ == "__main__":
+    main()
