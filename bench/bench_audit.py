@@ -24,11 +24,14 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from streams.config import Settings
+from streams.estimation.windows import load_lab_set
 from streams.inference.threshold import operating_threshold
 from streams.readiness.audit_plan import (
     DEFAULT_DEFECT_RATES,
@@ -38,6 +41,14 @@ from streams.readiness.audit_plan import (
 )
 from streams.readiness.design import DesignLabel, estimate_slices
 from streams.readiness.reconcile import reconcile
+from streams.readiness.score_design import (
+    ScoredSample,
+    difference_rate,
+    inclusion_probabilities,
+    predicted_defect,
+    systematic_sample,
+    unit_sizes,
+)
 from streams.readiness.stats import wilson_interval
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import design_outcomes
@@ -45,6 +56,7 @@ from streams.sinks.audits import design_outcomes
 CACHE = Path(__file__).parent / ".cache"
 
 Unit = tuple[tuple[str, ...], str, str]  # slice, band, outcome
+FloatArray = npt.NDArray[np.float64]
 
 
 def _linewatch(*args: str) -> None:
@@ -52,9 +64,10 @@ def _linewatch(*args: str) -> None:
     subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
 
 
-def world(seed: int, events: int, store: str | None = None) -> list[Unit]:
-    """Every frame of a demo-scenario world with its full-label outcome (built once, cached);
-    ``store``: an existing fully labelled store instead."""
+def world(seed: int, events: int, store: str | None = None) -> tuple[list[Unit], FloatArray]:
+    """Every frame of a demo-scenario world with its full-label outcome (built once, cached,
+    and assessed: ``linewatch assess`` fits the lab calibration), and each frame's predicted
+    P(defective); ``store``: an existing fully labelled, assessed store instead."""
     store_dir = CACHE / f"audit-world-s{seed}-n{events}"
     dsn = store or f"chdb://{store_dir}"
     if store is None and not (store_dir / "done").exists():
@@ -67,12 +80,21 @@ def world(seed: int, events: int, store: str | None = None) -> list[Unit]:
         ev.unlink()
         lab.unlink()
         (store_dir / "done").write_text("ok\n")
+    if store is None and not (store_dir / "assessed").exists():
+        print(f"world seed {seed}: linewatch assess (the lab calibration) ...", flush=True)
+        _linewatch("assess", "--store", dsn)
+        (store_dir / "assessed").write_text("ok\n")
     settings = Settings(store={"dsn": dsn})
     threshold = operating_threshold(settings)
     with ClickHouseStore.open(dsn) as st:
         reconcile(st, settings, threshold=threshold)
         rows = design_outcomes(st, threshold, settings.inference.review_band[0])
-    return sorted(((r.line_id, r.shift, r.lighting), r.band, r.outcome) for r in rows)
+        calibration = load_lab_set(st).calibration()
+    scored = sorted(
+        ((r.line_id, r.shift, r.lighting), r.band, r.outcome, r.max_confidence) for r in rows
+    )
+    p = predicted_defect(calibration, [u[0] for u in scored], np.array([u[3] for u in scored]))
+    return [u[:3] for u in scored], p
 
 
 def _truth(units: list[Unit]) -> dict[tuple[str, ...], dict[str, float | None]]:
@@ -229,6 +251,74 @@ def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[
     }
 
 
+def _scored(
+    units: list[Unit], p: FloatArray, chosen: list[int], pi: FloatArray
+) -> dict[tuple[str, ...], ScoredSample]:
+    """Per slice: every unit's band, prediction and flag, and the chosen ones with their pi."""
+    by_slice: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i, (key, _b, _o) in enumerate(units):
+        by_slice[key].append(i)
+    picked: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i in chosen:
+        picked[units[i][0]].append(i)
+    out = {}
+    for key, idx in by_slice.items():
+        lab = picked[key]
+        out[key] = ScoredSample(
+            cells=[units[i][1] for i in idx],
+            p=p[idx],
+            flagged=np.array([units[i][1] == "flagged" for i in idx]),
+            label_cells=[units[i][1] for i in lab],
+            label_p=p[lab],
+            label_flagged=np.array([units[i][1] == "flagged" for i in lab], dtype=bool),
+            pi=pi[lab],
+            defective=np.array([units[i][2] in ("TP", "FN") for i in lab], dtype=bool),
+        )
+    return out
+
+
+def score_check(
+    units: list[Unit], p: FloatArray, seeds: int, fraction: float = 0.01
+) -> dict[str, dict[str, float]]:
+    """The score-based plan (:mod:`streams.readiness.score_design`) against uniform audits of
+    the same size: per-slice FNR interval widths and coverage, each with the difference
+    estimator (predictions ``p``) and the plain Horvitz-Thompson ratio (no predictions)."""
+    truth = _truth(units)
+    n = int(np.ceil(fraction * len(units)))
+    flagged = np.array([u[1] == "flagged" for u in units])
+    sizes = unit_sizes([u[0] for u in units], flagged, p)
+    plan_pi = inclusion_probabilities(sizes, n, cells=[(u[0], u[1]) for u in units])
+    order = sorted(range(len(units)), key=lambda i: (units[i][0], units[i][1], p[i]))
+    uniform_pi = np.full(len(units), n / len(units))
+    found: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for seed in range(seeds):
+        rng = np.random.default_rng(7000 + seed)
+        designs = {
+            "plan": (systematic_sample(plan_pi, order, rng), plan_pi),
+            "uniform": (sorted(rng.choice(len(units), size=n, replace=False)), uniform_pi),
+        }
+        for design, (chosen, pi) in designs.items():
+            for key, sample in _scored(units, p, [int(c) for c in chosen], pi).items():
+                t = truth[key]["fnr"]
+                if t is None:
+                    continue
+                no_p = replace(sample, p=0 * sample.p, label_p=0 * sample.label_p)
+                for est, s in (("ppi", sample), ("ht", no_p)):
+                    value, lo, hi, _sd = difference_rate(s, "fnr")
+                    lo, hi = (0.0, 1.0) if value is None else (lo, hi)
+                    found[f"{design}+{est}"]["width"].append(hi - lo)
+                    found[f"{design}+{est}"]["cover"].append(float(lo - 1e-12 <= t <= hi + 1e-12))
+                    found[f"{design}+{est}"]["labels"].append(len(sample.pi))
+    return {
+        name: {
+            "median_width": statistics.median(v["width"]),
+            "cover": statistics.mean(v["cover"]),
+            "labels": sum(v["labels"]) / seeds,
+        }
+        for name, v in found.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30_000)
@@ -240,7 +330,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("LINEWATCH_STORE__DSN", "chdb://" + str(CACHE / "unused"))
     for w in range(1, args.worlds + 1):
-        units = world(w, args.events, args.store)
+        units, p = world(w, args.events, args.store)
         cpu = time.process_time()
         pol = policy_check(units, args.seeds)
         bud = budget_check(units, args.seeds, args.budget)
@@ -265,6 +355,12 @@ def main() -> None:
             f"({bud['narrower_by']:.0%} narrower); coverage plan {bud['cover_plan']:.1%}, "
             f"uniform {bud['cover_uniform']:.1%}"
         )
+        scored = score_check(units, p, args.seeds, args.budget)
+        for name, r in scored.items():
+            print(
+                f"  budget {args.budget:.0%} {name}: median FNR interval width "
+                f"{r['median_width']:.3f}, coverage {r['cover']:.1%}"
+            )
         if args.slices:
             slice_table(units)
 

@@ -65,6 +65,8 @@ class DesignOutcome:
     outcome: str
     policy: str
     inclusion_probability: float
+    max_confidence: float = 0.0
+    """The frame's top confidence (what a score-based plan chose it by)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ SELECT o.line_id, o.shift, o.lighting, {_BAND.replace("max_confidence", "o.max_c
        if(l.inclusion_probability > 0, l.audit_policy,
           if(u.inclusion_probability > 0, concat('plan:', u.plan_id), '')) AS policy,
        if(l.inclusion_probability > 0, l.inclusion_probability,
-          if(u.inclusion_probability > 0, u.inclusion_probability, 0.)) AS p
+          if(u.inclusion_probability > 0, u.inclusion_probability, 0.)) AS p,
+       o.max_confidence
 FROM linewatch.v_frame_outcomes AS o
 LEFT JOIN (
     SELECT label_id, audit_policy, inclusion_probability FROM linewatch.labels FINAL
@@ -119,8 +122,8 @@ def design_outcomes(
     """Every reconciled labelled frame with its band and design."""
     rows = store.query(DESIGN_SQL, {"threshold": threshold, "review_low": review_low}).result_rows
     return [
-        DesignOutcome(str(a), str(b), str(c), str(d), str(e), str(f), float(g))
-        for a, b, c, d, e, f, g in rows
+        DesignOutcome(str(a), str(b), str(c), str(d), str(e), str(f), float(g), float(h))
+        for a, b, c, d, e, f, g, h in rows
     ]
 
 
