@@ -16,6 +16,7 @@ from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
+    from streams.readiness.audits import AuditPlan
     from streams.readiness.design import DesignRate
 
 __all__ = ["design_table", "register"]
@@ -125,42 +126,52 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 floor=floor,
                 seed=seed,
             )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as fh:
-            for u in result.units:
-                line = {
-                    "event_id": u.event_id,
-                    "line_id": u.stratum.slice[0],
-                    "shift": u.stratum.slice[1],
-                    "lighting": u.stratum.slice[2],
-                    "band": u.stratum.band,
-                    "audit": {
-                        "policy": f"plan:{result.plan_id}",
-                        "inclusion_probability": u.inclusion_probability,
-                    },
-                }
-                fh.write(json.dumps(line) + "\n")
-        summary = result.summary()
-        if fmt == "json":
-            typer.echo(json.dumps({**summary, "out": str(out)}, indent=2))
-            return
-        t = DataTable(title=f"audit plan {result.plan_id}: {len(result.units)} of {result.frames}")
-        for col in ("line", "shift", "lighting", "band", "frames", "sample", "p"):
-            t.add_column(col)
-        for s in summary["strata"]:
-            p = s["inclusion_probability"]
-            t.add_row(
-                s["line_id"],
-                s["shift"],
-                s["lighting"],
-                s["band"],
-                str(s["frames"]),
-                str(s["sample"]),
-                "–" if p is None else f"{p:.4f}",
-            )
-        console = data_console()
-        console.print(t)
-        console.print(
-            f"window {summary['window_start']} .. {summary['window_end']}; "
-            f"{len(result.units)} units to review in {plain(out)}"
+        _write_units(result, out)
+        _show(result, out, fmt)
+
+
+def _write_units(result: AuditPlan, out: Path) -> None:
+    """One JSON line per unit to review: its event, slice, band and the ``audit`` block."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for u in result.units:
+            line = {
+                "event_id": u.event_id,
+                "line_id": u.stratum.slice[0],
+                "shift": u.stratum.slice[1],
+                "lighting": u.stratum.slice[2],
+                "band": u.stratum.band,
+                "audit": {
+                    "policy": f"plan:{result.plan_id}",
+                    "inclusion_probability": u.inclusion_probability,
+                },
+            }
+            fh.write(json.dumps(line) + "\n")
+
+
+def _show(result: AuditPlan, out: Path, fmt: str) -> None:
+    """The plan's summary: JSON, or a table of its strata."""
+    summary = result.summary()
+    if fmt == "json":
+        typer.echo(json.dumps({**summary, "out": str(out)}, indent=2))
+        return
+    t = DataTable(title=f"audit plan {result.plan_id}: {len(result.units)} of {result.frames}")
+    for col in ("line", "shift", "lighting", "band", "frames", "sample", "p"):
+        t.add_column(col)
+    for s in summary["strata"]:
+        p = s["inclusion_probability"]
+        t.add_row(
+            s["line_id"],
+            s["shift"],
+            s["lighting"],
+            s["band"],
+            str(s["frames"]),
+            str(s["sample"]),
+            "–" if p is None else f"{p:.4f}",
         )
+    console = data_console()
+    console.print(t)
+    console.print(
+        f"window {summary['window_start']} .. {summary['window_end']}; "
+        f"{len(result.units)} units to review in {plain(out)} ({result.method} plan)"
+    )

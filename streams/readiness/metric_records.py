@@ -11,6 +11,7 @@ from streams.estimation import PerformanceEstimate
 from streams.lab.naming import lab_set_label
 from streams.readiness.baserate import BaseRateOutcome
 from streams.readiness.design import SliceDesign
+from streams.readiness.design_difference import DifferenceFigures
 from streams.readiness.lab import MapResult
 from streams.readiness.proportion import Proportion
 
@@ -38,6 +39,8 @@ class SliceMetrics:
     estimated: PerformanceEstimate | None = None
     design: SliceDesign | None = None
     """Design-weighted FNR / FPR: each label weighted by how its unit was chosen (audits)."""
+    difference: DifferenceFigures | None = None
+    """The same with the label-free estimate as a control variate (sampled slices only)."""
 
     @property
     def precision(self) -> Proportion:
@@ -79,6 +82,7 @@ class SliceMetrics:
             "estimated": None if self.estimated is None else self.estimated.as_dict(),
             "estimate_error": self.estimate_error(),
             "design": None if self.design is None else self.design.as_dict(),
+            **({} if self.difference is None else {"design_difference": self.difference.as_dict()}),
         }
 
 

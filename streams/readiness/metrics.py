@@ -297,12 +297,24 @@ def _with_designs(
     slices: list[SliceMetrics],
 ) -> tuple[SliceMetrics, list[SliceMetrics]]:
     """The design-weighted figures (:mod:`streams.readiness.audits`) beside the plain ones."""
-    from streams.readiness.audits import design_estimates
+    from streams.readiness.audits import SLICE_COLUMNS, design_estimates
+    from streams.readiness.design_difference import difference_estimates
 
     whole, groups = design_estimates(store, settings, threshold, [(), by])
+    review_low = settings.inference.review_band[0]
+    idx = [SLICE_COLUMNS.index(c) for c in by]
+    found = difference_estimates(store, threshold, review_low, [(), idx])
+    diff_whole, diff_groups = found if found is not None else ({}, {})
     return (
-        replace(overall, design=whole.get(())),
-        [replace(s, design=groups.get(tuple(s.key.values()))) for s in slices],
+        replace(overall, design=whole.get(()), difference=diff_whole.get(())),
+        [
+            replace(
+                s,
+                design=groups.get(tuple(s.key.values())),
+                difference=diff_groups.get(tuple(s.key.values())),
+            )
+            for s in slices
+        ],
     )
 
 

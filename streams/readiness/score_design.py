@@ -54,6 +54,7 @@ __all__ = [
     "difference_rate",
     "inclusion_probabilities",
     "predicted_defect",
+    "slice_prevalences",
     "systematic_sample",
     "unit_sizes",
 ]
@@ -65,21 +66,37 @@ _P_FLOOR = 1e-4
 """Least predicted defect probability a size is computed from (a unit is never certain)."""
 
 
-def predicted_defect(
+def slice_prevalences(
     calibration: IsotonicCalibration, slices: Sequence[Hashable], scores: FloatArray
-) -> FloatArray:
-    """Every unit's ``P(defective | top confidence)``: the lab calibration moved to its slice's
-    defect prevalence (estimated label-free, by EM on the slice's scores)."""
+) -> dict[Hashable, float]:
+    """Each slice's defect prevalence, label-free (EM on its scores), kept inside (0, 1)."""
     scores = np.asarray(scores, dtype=np.float64)
     groups: dict[Hashable, list[int]] = defaultdict(list)
     for i, key in enumerate(slices):
         groups[key].append(i)
+    return {
+        key: min(max(em_prevalence(calibration, scores[idx]), _P_FLOOR), 1 - _P_FLOOR)
+        for key, idx in groups.items()
+    }
+
+
+def predicted_defect(
+    calibration: IsotonicCalibration,
+    slices: Sequence[Hashable],
+    scores: FloatArray,
+    prevalence: dict[Hashable, float] | None = None,
+) -> FloatArray:
+    """Every unit's ``P(defective | top confidence)``: the lab calibration moved to its slice's
+    defect prevalence (``prevalence``, by default :func:`slice_prevalences` of these units)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if prevalence is None:
+        prevalence = slice_prevalences(calibration, slices, scores)
+    groups: dict[Hashable, list[int]] = defaultdict(list)
+    for i, key in enumerate(slices):
+        groups[key].append(i)
     out = np.zeros(len(scores))
-    for idx_list in groups.values():
-        idx = np.asarray(idx_list)
-        prevalence = em_prevalence(calibration, scores[idx])
-        prevalence = min(max(prevalence, _P_FLOOR), 1 - _P_FLOOR)
-        out[idx] = calibration.at_prevalence(scores[idx], prevalence)
+    for key, idx in groups.items():
+        out[idx] = calibration.at_prevalence(scores[idx], prevalence[key])
     return out
 
 

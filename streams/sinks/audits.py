@@ -20,6 +20,7 @@ __all__ = [
     "PlanFrame",
     "band_counts",
     "design_outcomes",
+    "frame_scores",
     "plan_frames",
     "planned_until",
 ]
@@ -157,3 +158,15 @@ def plan_frames(
         PlanFrame(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], float(r[6]))
         for r in store.query(sql, params).result_rows
     ]
+
+
+def frame_scores(
+    store: ClickHouseStore, threshold: float, review_low: float
+) -> list[tuple[str, str, str, str, float]]:
+    """``(line_id, shift, lighting, band, max_confidence)`` of every stored frame (``FINAL``)."""
+    sql = (
+        f"SELECT line_id, shift, lighting, {_BAND} AS band, max_confidence "
+        "FROM linewatch.frames FINAL"
+    )
+    rows = store.query(sql, {"threshold": threshold, "review_low": review_low}).result_rows
+    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4])) for r in rows]
