@@ -39,7 +39,7 @@ from streams.readiness.audit_plan import (
     neyman_allocation,
     select_units,
 )
-from streams.readiness.design import DesignLabel, estimate_slices
+from streams.readiness.design import DesignLabel, DesignRate, estimate_slices
 from streams.readiness.reconcile import reconcile
 from streams.readiness.score_design import (
     ScoredSample,
@@ -319,6 +319,51 @@ def score_check(
     }
 
 
+def policy_difference(
+    units: list[Unit], p: FloatArray, seeds: int, passed_rate: float = 0.02
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Every flagged unit plus ``passed_rate`` of the others, estimated by the cell estimator
+    of ``metrics`` (``design``) and by the difference estimator (``difference``): per metric,
+    median interval width and coverage of the full-label truth."""
+    truth = _truth(units)
+    pop = _population(units)
+    pi = np.array([1.0 if u[1] == "flagged" else passed_rate for u in units])
+    found: dict[str, list[float]] = defaultdict(list)
+    for seed in range(seeds):
+        draw = np.random.default_rng(1000 + seed).random(len(units))
+        chosen = [i for i, u in enumerate(units) if u[1] == "flagged" or draw[i] < passed_rate]
+        labels = [DesignLabel(*units[i], inclusion_probability=float(pi[i])) for i in chosen]
+        cells = estimate_slices(pop, labels, seed=seed)
+        for key, sample in _scored(units, p, chosen, pi).items():
+            for metric in ("fnr", "fpr"):
+                t = truth[key][metric]
+                if t is None:
+                    continue
+                value, lo, hi, _sd = difference_rate(sample, metric)
+                rate = getattr(cells[key], metric)
+                for name, got in (("difference", (value, lo, hi)), ("design", rate_of(rate))):
+                    a, b = (0.0, 1.0) if got[0] is None else got[1:]
+                    found[f"{metric} {name} width"].append(b - a)
+                    found[f"{metric} {name} cover"].append(float(a - 1e-12 <= t <= b + 1e-12))
+    return {
+        metric: {
+            name: {
+                "median_width": statistics.median(found[f"{metric} {name} width"]),
+                "cover": statistics.mean(found[f"{metric} {name} cover"]),
+            }
+            for name in ("design", "difference")
+        }
+        for metric in ("fnr", "fpr")
+    }
+
+
+def rate_of(rate: DesignRate) -> tuple[float | None, float, float]:
+    """A design rate as ``(value, lo, hi)``; ``[0, 1]`` where nothing is known."""
+    if rate.value is None or rate.lo is None or rate.hi is None:
+        return None, 0.0, 1.0
+    return rate.value, rate.lo, rate.hi
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30_000)
@@ -355,6 +400,14 @@ def main() -> None:
             f"({bud['narrower_by']:.0%} narrower); coverage plan {bud['cover_plan']:.1%}, "
             f"uniform {bud['cover_uniform']:.1%}"
         )
+        for metric, figures in policy_difference(units, p, args.seeds).items():
+            print(
+                f"  flagged + 2% passed, {metric.upper()}: "
+                + "; ".join(
+                    f"{name} median width {r['median_width']:.3f} coverage {r['cover']:.1%}"
+                    for name, r in figures.items()
+                )
+            )
         scored = score_check(units, p, args.seeds, args.budget)
         for name, r in scored.items():
             print(

@@ -33,8 +33,9 @@ def _pct(value: float | None) -> str:
 
 
 def design_table(metrics: Any) -> DataTable | None:
-    """Per slice: design-weighted FNR / FPR with intervals, labels used, the naive figures and
-    the audit that would narrow the wider interval most; ``None`` without labels."""
+    """Per slice: design-weighted FNR / FPR with intervals, labels used, the naive figures, the
+    difference-estimator figures (where a lab calibration and sampled labels give them) and the
+    audit that would narrow the wider interval most; ``None`` without labels."""
     from streams.readiness.metrics import ReadinessMetrics
 
     m: ReadinessMetrics = metrics
@@ -42,12 +43,19 @@ def design_table(metrics: Any) -> DataTable | None:
     if not rows:
         return None
     t = DataTable(title="design-weighted (each label by how it was chosen; naive: labelled frames)")
-    for col in (*m.by, "labels", "no design", "FNR", "naive FNR", "FPR", "naive FPR", "next"):
+    with_difference = any(s.difference is not None for s in rows)
+    extra = ("FNR (difference)", "FPR (difference)") if with_difference else ()
+    for col in (*m.by, "labels", "no design", "FNR", "naive FNR", "FPR", "naive FPR", *extra):
         t.add_column(col)
+    t.add_column("next")
     for s in rows:
         d = s.design
         assert d is not None
         nxt = d.next_audit
+        diff = s.difference
+        cells = () if not with_difference else ("–", "–") if diff is None else (
+            _fmt(diff.fnr), _fmt(diff.fpr)
+        )  # fmt: skip
         t.add_row(
             *s.key.values(),
             str(d.labels),
@@ -56,6 +64,7 @@ def design_table(metrics: Any) -> DataTable | None:
             _pct(d.naive_fnr),
             _fmt(d.fpr),
             _pct(d.naive_fpr),
+            *cells,
             "census" if d.census else ("–" if nxt is None else f"{nxt.units} {nxt.band}"),
         )
     return t
