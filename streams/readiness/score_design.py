@@ -218,6 +218,34 @@ def _terms(s: ScoredSample, metric: str) -> _Terms:
     return _Terms((1 - p) * flag, 1 - p, (1 - lp) * lf, 1 - lp, (1 - d) * lf, 1 - d, flag, lf)
 
 
+_JOINS = {
+    "flagged": ("uncertain", "passed"),
+    "uncertain": ("passed", "flagged"),
+    "passed": ("uncertain", "flagged"),
+}
+"""Where a cell without labels joins: a neighbouring band of the same slice, the same side of
+the threshold first (as :mod:`.design` joins its cells)."""
+
+
+def _joined(
+    cells: npt.NDArray[np.str_], label_cells: npt.NDArray[np.str_]
+) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_]]:
+    """The variance cells: a cell (``band`` or ``slice/band``) without labels joins a labelled
+    neighbour of its slice, else the slice's most labelled cell (a uniform audit of 1 % leaves
+    small cells empty; its units are still sampled, only their cell is not a stratum)."""
+    labelled = {str(c): int((label_cells == c).sum()) for c in set(label_cells.tolist())}
+    if not labelled:
+        return cells, label_cells
+    into: dict[str, str] = {}
+    for cell in set(cells.tolist()) - set(labelled):
+        prefix, _, band = str(cell).rpartition("/")
+        names = [f"{prefix}/{b}" if prefix else b for b in _JOINS.get(band, ())]
+        into[cell] = next((n for n in names if n in labelled), max(labelled, key=lambda c: labelled[c]))
+    if not into:
+        return cells, label_cells
+    return np.array([into.get(str(c), str(c)) for c in cells.tolist()]), label_cells
+
+
 def difference_rate(
     s: ScoredSample, metric: str, *, z: float = Z95
 ) -> tuple[float | None, float, float, float]:
@@ -236,7 +264,7 @@ def difference_rate(
     q = np.clip(t.lab_den, _P_FLOOR, 1 - _P_FLOOR)
     c = np.where(t.lab_can, 1 - ratio, -ratio) / t_den
     expected = q * (1 - q) * c**2 * (w - 1) * w
-    cells, label_cells = np.asarray(s.cells), np.asarray(s.label_cells)
+    cells, label_cells = _joined(np.asarray(s.cells), np.asarray(s.label_cells))
     var = 0.0
     for cell in sorted(set(cells.tolist())):
         size = int((cells == cell).sum())
@@ -244,7 +272,7 @@ def difference_rate(
         n = int(mine.sum())
         if n >= size:
             continue  # a census cell has no sampling error
-        if n == 0:  # nothing measured: one unit found would stand for the whole cell
+        if n == 0:  # nothing labelled in the slice: one unit found would stand for them all
             var += (size * (1 - ratio) / t_den) ** 2
             continue
         r = resid[mine]
