@@ -219,7 +219,8 @@ def test_a_lab_calibration_plans_by_score_and_metrics_add_the_difference_estimat
     from tests.test_estimation import _write_lab
 
     _write_lab(store, np.random.default_rng(0), n=300)
-    lines, n = [], 0
+    lines: list[str] = []
+    n = 0
     for score, count in ((0.9, 6), (0.45, 10), (0.35, 20), (0.2, 20), (0.05, 110)):
         for _ in range(count):
             add_frame(store, 500 + n, [("dent", score, OTHER)])
