@@ -50,6 +50,7 @@ from streams.estimation.calibration import IsotonicCalibration, em_prevalence
 from streams.readiness.stats import Z95
 
 __all__ = [
+    "FloatArray",
     "ScoredSample",
     "difference_rate",
     "inclusion_probabilities",
@@ -240,7 +241,8 @@ def _joined(
     for cell in set(cells.tolist()) - set(labelled):
         prefix, _, band = str(cell).rpartition("/")
         names = [f"{prefix}/{b}" if prefix else b for b in _JOINS.get(band, ())]
-        into[cell] = next((n for n in names if n in labelled), max(labelled, key=lambda c: labelled[c]))
+        most = max(labelled, key=lambda c: labelled[c])
+        into[cell] = next((n for n in names if n in labelled), most)
     if not into:
         return cells, label_cells
     return np.array([into.get(str(c), str(c)) for c in cells.tolist()]), label_cells

@@ -13,6 +13,7 @@ from streams.errors import EstimationError
 from streams.readiness.audit_plan import Selected, Stratum
 from streams.readiness.design import BANDS
 from streams.readiness.score_design import (
+    FloatArray,
     inclusion_probabilities,
     predicted_defect,
     systematic_sample,
@@ -26,7 +27,7 @@ __all__ = ["score_choice", "score_probabilities"]
 
 def score_probabilities(
     store: ClickHouseStore, frames: Sequence[PlanFrame], n: int
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[FloatArray, FloatArray] | None:
     """Every frame's predicted defect probability and inclusion probability for ``n`` units;
     ``None`` without a lab calibration."""
     from streams.estimation.windows import load_lab_set
