@@ -261,12 +261,36 @@ def difference_rate(
     if t_den <= 0:
         return None, 0.0, 1.0, float("inf")
     ratio = min(max(t_num / t_den, 0.0), 1.0)
-    resid = w * (e_num - ratio * e_den) / t_den
-    # what the calibration expects the residual's variance to be, per label (HT-weighted)
+    # what the calibration expects each label's residual variance to be (HT-weighted)
     q = np.clip(t.lab_den, _P_FLOOR, 1 - _P_FLOOR)
-    c = np.where(t.lab_can, 1 - ratio, -ratio) / t_den
-    expected = q * (1 - q) * c**2 * (w - 1) * w
+    spread = q * (1 - q) * (w - 1) * w
     cells, label_cells = _joined(np.asarray(s.cells), np.asarray(s.label_cells))
+    c = np.where(t.lab_can, 1 - ratio, -ratio) / t_den
+    resid = w * (e_num - ratio * e_den) / t_den
+    sd = np.sqrt(_variance(resid, spread * c**2, cells, label_cells, (1 - ratio) / t_den))
+    lo, hi = ratio - z * sd, ratio + z * sd
+    # the ratio bends where the numerator is most of the total (FNR near 1): map the
+    # numerator's own interval through it, the rest held at its estimate, and keep the wider
+    sd_num = np.sqrt(_variance(w * e_num, spread * t.lab_can, cells, label_cells, 1.0))
+    rest = max(t_den - t_num, 0.0)
+    low, high = max(t_num - z * sd_num, 0.0), max(t_num + z * sd_num, 0.0)
+    if low + rest > 0:
+        lo = min(lo, low / (low + rest))
+    if high + rest > 0:
+        hi = max(hi, high / (high + rest))
+    return ratio, max(0.0, lo), min(1.0, hi), float(sd)
+
+
+def _variance(
+    resid: FloatArray,
+    expected: FloatArray,
+    cells: npt.NDArray[np.str_],
+    label_cells: npt.NDArray[np.str_],
+    whole: float,
+) -> float:
+    """Hansen-Hurwitz variance of the summed ``resid`` per cell (finite-population factor),
+    never below the ``expected`` one; a cell without labels: one unit of residual ``whole``
+    standing for all its units."""
     var = 0.0
     for cell in sorted(set(cells.tolist())):
         size = int((cells == cell).sum())
@@ -275,10 +299,9 @@ def difference_rate(
         if n >= size:
             continue  # a census cell has no sampling error
         if n == 0:  # nothing labelled in the slice: one unit found would stand for them all
-            var += (size * (1 - ratio) / t_den) ** 2
+            var += (size * whole) ** 2
             continue
         r = resid[mine]
         spread = float(((r - r.mean()) ** 2).sum()) * n / (n - 1) if n > 1 else float(r @ r)
         var += max((1 - n / size) * spread, float(expected[mine].sum()))
-    sd = float(np.sqrt(var))
-    return ratio, max(0.0, ratio - z * sd), min(1.0, ratio + z * sd), sd
+    return var
