@@ -278,7 +278,7 @@ def difference_rate(
         lo = min(lo, low / (low + rest))
     if high + rest > 0:
         hi = max(hi, high / (high + rest))
-    return ratio, max(0.0, lo), min(1.0, hi), float(sd)
+    return ratio, float(max(0.0, lo)), float(min(1.0, hi)), float(sd)
 
 
 def _variance(
