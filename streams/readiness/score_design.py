@@ -25,8 +25,10 @@ with-replacement (Hansen-Hurwitz) variance per cell (slice x band), with a finit
 factor, but never less than the variance the calibration expects there (``p (1 - p)`` per
 unit, weighted by ``(1 - pi) / pi^2``): where no miss was seen among a cell's labels the
 sampled spread is near zero, while misses the calibration considers possible still could be
-there, so the interval is never zero-width unless the cell is a census (a cell with frames but
-no labels counts as if one unit found there stood for all of them).
+there, so the interval is never zero-width unless the cell is a census (a cell without labels
+joins a labelled neighbour of its slice). The normal interval on the linearised ratio is
+widened to the numerator's own interval mapped through the ratio (the rest held at its
+estimate), which the linearisation understates where the ratio bends (FNR near 1).
 
 Passed units the calibration finds likelier to be defective are likelier to be audited:
 
