@@ -296,14 +296,17 @@ def _with_designs(
     overall: SliceMetrics,
     slices: list[SliceMetrics],
 ) -> tuple[SliceMetrics, list[SliceMetrics]]:
-    """The design-weighted figures (:mod:`streams.readiness.audits`) beside the plain ones."""
+    """The design-weighted figures (:mod:`streams.readiness.audits`) beside the plain ones, and
+    the difference estimator's where some labels are sampled (no census) and a lab calibration
+    exists (:mod:`streams.readiness.design_difference`)."""
     from streams.readiness.audits import SLICE_COLUMNS, design_estimates
     from streams.readiness.design_difference import difference_estimates
 
     whole, groups = design_estimates(store, settings, threshold, [(), by])
     review_low = settings.inference.review_band[0]
     idx = [SLICE_COLUMNS.index(c) for c in by]
-    found = difference_estimates(store, threshold, review_low, [(), idx])
+    sampled = any(d.labels and not d.census for d in (*whole.values(), *groups.values()))
+    found = difference_estimates(store, threshold, review_low, [(), idx]) if sampled else None
     diff_whole, diff_groups = found if found is not None else ({}, {})
     return (
         replace(overall, design=whole.get(()), difference=diff_whole.get(())),
