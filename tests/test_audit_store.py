@@ -240,3 +240,8 @@ def test_a_lab_calibration_plans_by_score_and_metrics_add_the_difference_estimat
     assert diff.fnr.value is not None and diff.fnr.lo is not None and diff.fnr.hi is not None
     assert diff.fnr.lo <= diff.fnr.value < diff.fnr.hi  # no miss seen among passed: not zero-width
     assert "design_difference" in m.slices[0].as_dict()
+    from streams.cli.audit import design_table
+
+    table = design_table(m)
+    assert table is not None
+    assert "FNR (difference)" in [str(c.header) for c in table.columns]
