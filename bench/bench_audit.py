@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from streams.config import Settings
+from streams.estimation.windows import load_lab_set
 from streams.inference.threshold import operating_threshold
 from streams.readiness.audit_plan import (
     DEFAULT_DEFECT_RATES,
@@ -38,13 +39,24 @@ from streams.readiness.audit_plan import (
 )
 from streams.readiness.design import DesignLabel, estimate_slices
 from streams.readiness.reconcile import reconcile
+from streams.readiness.score_design import (
+    predicted_defect,
+)
 from streams.readiness.stats import wilson_interval
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import design_outcomes
 
-CACHE = Path(__file__).parent / ".cache"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from audit_score_checks import (
+    FloatArray,
+    Unit,
+    policy_difference,
+    population,
+    score_check,
+    truth_of,
+)
 
-Unit = tuple[tuple[str, ...], str, str]  # slice, band, outcome
+CACHE = Path(__file__).parent / ".cache"
 
 
 def _linewatch(*args: str) -> None:
@@ -52,9 +64,10 @@ def _linewatch(*args: str) -> None:
     subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
 
 
-def world(seed: int, events: int, store: str | None = None) -> list[Unit]:
-    """Every frame of a demo-scenario world with its full-label outcome (built once, cached);
-    ``store``: an existing fully labelled store instead."""
+def world(seed: int, events: int, store: str | None = None) -> tuple[list[Unit], FloatArray]:
+    """Every frame of a demo-scenario world with its full-label outcome (built once, cached,
+    and assessed: ``linewatch assess`` fits the lab calibration), and each frame's predicted
+    P(defective); ``store``: an existing fully labelled, assessed store instead."""
     store_dir = CACHE / f"audit-world-s{seed}-n{events}"
     dsn = store or f"chdb://{store_dir}"
     if store is None and not (store_dir / "done").exists():
@@ -67,30 +80,21 @@ def world(seed: int, events: int, store: str | None = None) -> list[Unit]:
         ev.unlink()
         lab.unlink()
         (store_dir / "done").write_text("ok\n")
+    if store is None and not (store_dir / "assessed").exists():
+        print(f"world seed {seed}: linewatch assess (the lab calibration) ...", flush=True)
+        _linewatch("assess", "--store", dsn)
+        (store_dir / "assessed").write_text("ok\n")
     settings = Settings(store={"dsn": dsn})
     threshold = operating_threshold(settings)
     with ClickHouseStore.open(dsn) as st:
         reconcile(st, settings, threshold=threshold)
         rows = design_outcomes(st, threshold, settings.inference.review_band[0])
-    return sorted(((r.line_id, r.shift, r.lighting), r.band, r.outcome) for r in rows)
-
-
-def _truth(units: list[Unit]) -> dict[tuple[str, ...], dict[str, float | None]]:
-    counts: dict[tuple[str, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for key, _band, outcome in units:
-        counts[key][outcome] += 1
-    out = {}
-    for key, c in counts.items():
-        d, g = c["TP"] + c["FN"], c["FP"] + c["TN"]
-        out[key] = {"fnr": c["FN"] / d if d else None, "fpr": c["FP"] / g if g else None}
-    return out
-
-
-def _population(units: list[Unit]) -> dict[tuple[tuple[str, ...], str], int]:
-    pop: dict[tuple[tuple[str, ...], str], int] = defaultdict(int)
-    for key, band, _o in units:
-        pop[(key, band)] += 1
-    return dict(pop)
+        calibration = load_lab_set(st).calibration()
+    scored = sorted(
+        ((r.line_id, r.shift, r.lighting), r.band, r.outcome, r.max_confidence) for r in rows
+    )
+    p = predicted_defect(calibration, [u[0] for u in scored], np.array([u[3] for u in scored]))
+    return [u[:3] for u in scored], p
 
 
 def _covers(rate_lo: float | None, rate_hi: float | None, truth: float | None) -> bool | None:
@@ -101,8 +105,8 @@ def _covers(rate_lo: float | None, rate_hi: float | None, truth: float | None) -
 
 def policy_check(units: list[Unit], seeds: int, passed_rate: float = 0.02) -> dict[str, float]:
     """Every flagged unit plus ``passed_rate`` of the others, over ``seeds`` audit seeds."""
-    truth = _truth(units)
-    pop = _population(units)
+    truth = truth_of(units)
+    pop = population(units)
     cover = {"fnr": [], "fpr": []}  # type: dict[str, list[bool]]
     naive_cover = {"fnr": [], "fpr": []}  # type: dict[str, list[bool]]
     naive_bias = {"fnr": [], "fpr": []}  # type: dict[str, list[float]]
@@ -161,14 +165,14 @@ def policy_check(units: list[Unit], seeds: int, passed_rate: float = 0.02) -> di
 
 def slice_table(units: list[Unit], passed_rate: float = 0.02) -> None:
     """Per slice, audit seed 0 of the policy: truth, naive and design-weighted figures."""
-    truth = _truth(units)
+    truth = truth_of(units)
     draw = np.random.default_rng(1000).random(len(units))
     labels = [
         DesignLabel(key, band, outcome, 1.0 if band == "flagged" else passed_rate)
         for (key, band, outcome), u in zip(units, draw, strict=True)
         if band == "flagged" or u < passed_rate
     ]
-    est = estimate_slices(_population(units), labels, seed=0)
+    est = estimate_slices(population(units), labels, seed=0)
 
     def f(v: float | None) -> str:
         return "  -  " if v is None else f"{v:.3f}"
@@ -185,8 +189,8 @@ def slice_table(units: list[Unit], passed_rate: float = 0.02) -> None:
 
 def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[str, float]:
     """``audit plan`` (stratified, Neyman) against uniform random audits of the same size."""
-    truth = _truth(units)
-    pop = _population(units)
+    truth = truth_of(units)
+    pop = population(units)
     n = int(np.ceil(fraction * len(units)))
     groups: dict[tuple[tuple[str, ...], str], list[str]] = defaultdict(list)
     for i, (key, band, _o) in enumerate(units):
@@ -240,12 +244,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("LINEWATCH_STORE__DSN", "chdb://" + str(CACHE / "unused"))
     for w in range(1, args.worlds + 1):
-        units = world(w, args.events, args.store)
+        units, p = world(w, args.events, args.store)
         cpu = time.process_time()
         pol = policy_check(units, args.seeds)
         bud = budget_check(units, args.seeds, args.budget)
         cpu = time.process_time() - cpu
-        print(f"world seed {w}: {len(units)} units, {len(_truth(units))} slices, "
+        print(f"world seed {w}: {len(units)} units, {len(truth_of(units))} slices, "
               f"{args.seeds} audit seeds ({cpu:.0f} s CPU)")  # fmt: skip
         print(
             f"  flagged + 2% passed: {pol['labels_mean']:.0f} labels; 95% intervals cover the "
@@ -260,10 +264,31 @@ def main() -> None:
             f"{pol['naive_fpr_hi']:.3f}, median true FPR {pol['true_fpr_median']:.3f})"
         )
         print(
-            f"  budget {args.budget:.0%} ({bud['labels']} labels): median FNR interval width plan "
-            f"{bud['median_width_plan']:.3f} vs uniform {bud['median_width_uniform']:.3f} "
-            f"({bud['narrower_by']:.0%} narrower); coverage plan {bud['cover_plan']:.1%}, "
-            f"uniform {bud['cover_uniform']:.1%}"
+            f"  budget {args.budget:.0%} ({bud['labels']} labels), cell estimator: median FNR "
+            f"interval width band plan {bud['median_width_plan']:.3f} vs uniform "
+            f"{bud['median_width_uniform']:.3f} ({bud['narrower_by']:.0%} narrower); coverage "
+            f"{bud['cover_plan']:.1%} vs {bud['cover_uniform']:.1%}"
+        )
+        for metric, figures in policy_difference(units, p, args.seeds).items():
+            print(
+                f"  flagged + 2% passed, {metric.upper()}: "
+                + "; ".join(
+                    f"{name} median width {r['median_width']:.3f} coverage {r['cover']:.1%}"
+                    for name, r in figures.items()
+                )
+            )
+        scored = score_check(units, p, args.seeds, args.budget)
+        for name, r in scored.items():
+            print(
+                f"  budget {args.budget:.0%} {name}: median FNR interval width "
+                f"{r['median_width']:.3f}, coverage {r['cover']:.1%}"
+            )
+        best = scored["plan+ppi"]["median_width"]
+        print(
+            f"  score plan + difference estimator vs uniform: "
+            f"{1 - best / scored['uniform+ppi']['median_width']:.0%} narrower than uniform with "
+            f"the same estimator, {1 - best / bud['median_width_uniform']:.0%} narrower than "
+            "uniform with the cell estimator"
         )
         if args.slices:
             slice_table(units)

@@ -207,3 +207,41 @@ def test_labels_with_their_own_audit_are_weighted(
     assert d.naive_fnr == pytest.approx(1 / 4) and d.naive_fpr == pytest.approx(3 / 12)
     assert d.fnr.lo is not None and d.fnr.hi is not None and d.fnr.lo < 10 / 13 < d.fnr.hi
     assert d.next_audit is not None and d.next_audit.band == "passed"
+
+
+def test_a_lab_calibration_plans_by_score_and_metrics_add_the_difference_estimator(
+    store: ClickHouseStore, settings: Settings
+) -> None:
+    """With a lab calibration (assessment rows written here), ``audit plan`` gives each unit its
+    own probability by score, and ``metrics`` shows the difference estimator for the slice."""
+    import numpy as np
+
+    from tests.test_estimation import _write_lab
+
+    _write_lab(store, np.random.default_rng(0), n=300)
+    lines: list[str] = []
+    n = 0
+    for score, count in ((0.9, 6), (0.45, 10), (0.35, 20), (0.2, 20), (0.05, 110)):
+        for _ in range(count):
+            add_frame(store, 500 + n, [("dent", score, OTHER)])
+            n += 1
+    plan = plan_audit(store, settings, 0.5, Budget(fraction=0.2), seed=1)
+    assert plan.method == "score" and len(plan.units) == 34
+    assert max(u.inclusion_probability for u in plan.units if u.stratum.band != "passed") > 0.5
+    by_score = {u.event_id: u.inclusion_probability for u in plan.units}
+    assert len({round(p, 6) for p in by_score.values()}) > 2  # not one probability per band
+    for u in plan.units:
+        truth = [("dent", BOX)] if u.stratum.band != "passed" and len(lines) % 3 == 0 else []
+        lines.append(sample_label_line(u.event_id, truth))
+    ingest_labels(store, lines)
+    m = compute_metrics(store, settings, by=parse_by("line,shift,lighting"))
+    diff = m.slices[0].difference
+    assert diff is not None and diff.labels == 34
+    assert diff.fnr.value is not None and diff.fnr.lo is not None and diff.fnr.hi is not None
+    assert diff.fnr.lo <= diff.fnr.value < diff.fnr.hi  # no miss seen among passed: not zero-width
+    assert "design_difference" in m.slices[0].as_dict()
+    from streams.cli.audit import design_table
+
+    table = design_table(m)
+    assert table is not None
+    assert "FNR (difference)" in [str(c.header) for c in table.columns]

@@ -16,6 +16,7 @@ from streams.cli.tables import DataTable, data_console, plain
 from streams.errors import ConfigError
 
 if TYPE_CHECKING:
+    from streams.readiness.audits import AuditPlan
     from streams.readiness.design import DesignRate
 
 __all__ = ["design_table", "register"]
@@ -32,8 +33,9 @@ def _pct(value: float | None) -> str:
 
 
 def design_table(metrics: Any) -> DataTable | None:
-    """Per slice: design-weighted FNR / FPR with intervals, labels used, the naive figures and
-    the audit that would narrow the wider interval most; ``None`` without labels."""
+    """Per slice: design-weighted FNR / FPR with intervals, labels used, the naive figures, the
+    difference-estimator figures (where a lab calibration and sampled labels give them) and the
+    audit that would narrow the wider interval most; ``None`` without labels."""
     from streams.readiness.metrics import ReadinessMetrics
 
     m: ReadinessMetrics = metrics
@@ -41,12 +43,19 @@ def design_table(metrics: Any) -> DataTable | None:
     if not rows:
         return None
     t = DataTable(title="design-weighted (each label by how it was chosen; naive: labelled frames)")
-    for col in (*m.by, "labels", "no design", "FNR", "naive FNR", "FPR", "naive FPR", "next"):
+    with_difference = any(s.difference is not None for s in rows)
+    extra = ("FNR (difference)", "FPR (difference)") if with_difference else ()
+    for col in (*m.by, "labels", "no design", "FNR", "naive FNR", "FPR", "naive FPR", *extra):
         t.add_column(col)
+    t.add_column("next")
     for s in rows:
         d = s.design
         assert d is not None
         nxt = d.next_audit
+        diff = s.difference
+        cells = () if not with_difference else ("–", "–") if diff is None else (
+            _fmt(diff.fnr), _fmt(diff.fpr)
+        )  # fmt: skip
         t.add_row(
             *s.key.values(),
             str(d.labels),
@@ -55,6 +64,7 @@ def design_table(metrics: Any) -> DataTable | None:
             _pct(d.naive_fnr),
             _fmt(d.fpr),
             _pct(d.naive_fpr),
+            *cells,
             "census" if d.census else ("–" if nxt is None else f"{nxt.units} {nxt.band}"),
         )
     return t
@@ -125,42 +135,52 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
                 floor=floor,
                 seed=seed,
             )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as fh:
-            for u in result.units:
-                line = {
-                    "event_id": u.event_id,
-                    "line_id": u.stratum.slice[0],
-                    "shift": u.stratum.slice[1],
-                    "lighting": u.stratum.slice[2],
-                    "band": u.stratum.band,
-                    "audit": {
-                        "policy": f"plan:{result.plan_id}",
-                        "inclusion_probability": u.inclusion_probability,
-                    },
-                }
-                fh.write(json.dumps(line) + "\n")
-        summary = result.summary()
-        if fmt == "json":
-            typer.echo(json.dumps({**summary, "out": str(out)}, indent=2))
-            return
-        t = DataTable(title=f"audit plan {result.plan_id}: {len(result.units)} of {result.frames}")
-        for col in ("line", "shift", "lighting", "band", "frames", "sample", "p"):
-            t.add_column(col)
-        for s in summary["strata"]:
-            p = s["inclusion_probability"]
-            t.add_row(
-                s["line_id"],
-                s["shift"],
-                s["lighting"],
-                s["band"],
-                str(s["frames"]),
-                str(s["sample"]),
-                "–" if p is None else f"{p:.4f}",
-            )
-        console = data_console()
-        console.print(t)
-        console.print(
-            f"window {summary['window_start']} .. {summary['window_end']}; "
-            f"{len(result.units)} units to review in {plain(out)}"
+        _write_units(result, out)
+        _show(result, out, fmt)
+
+
+def _write_units(result: AuditPlan, out: Path) -> None:
+    """One JSON line per unit to review: its event, slice, band and the ``audit`` block."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for u in result.units:
+            line = {
+                "event_id": u.event_id,
+                "line_id": u.stratum.slice[0],
+                "shift": u.stratum.slice[1],
+                "lighting": u.stratum.slice[2],
+                "band": u.stratum.band,
+                "audit": {
+                    "policy": f"plan:{result.plan_id}",
+                    "inclusion_probability": u.inclusion_probability,
+                },
+            }
+            fh.write(json.dumps(line) + "\n")
+
+
+def _show(result: AuditPlan, out: Path, fmt: str) -> None:
+    """The plan's summary: JSON, or a table of its strata."""
+    summary = result.summary()
+    if fmt == "json":
+        typer.echo(json.dumps({**summary, "out": str(out)}, indent=2))
+        return
+    t = DataTable(title=f"audit plan {result.plan_id}: {len(result.units)} of {result.frames}")
+    for col in ("line", "shift", "lighting", "band", "frames", "sample", "p"):
+        t.add_column(col)
+    for s in summary["strata"]:
+        p = s["inclusion_probability"]
+        t.add_row(
+            s["line_id"],
+            s["shift"],
+            s["lighting"],
+            s["band"],
+            str(s["frames"]),
+            str(s["sample"]),
+            "–" if p is None else f"{p:.4f}",
         )
+    console = data_console()
+    console.print(t)
+    console.print(
+        f"window {summary['window_start']} .. {summary['window_end']}; "
+        f"{len(result.units)} units to review in {plain(out)} ({result.method} plan)"
+    )

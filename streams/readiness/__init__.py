@@ -6,7 +6,12 @@
 - :mod:`~streams.readiness.stats`, :mod:`~streams.readiness.baserate`: Wilson, Bayes;
 - :mod:`~streams.readiness.lab`: lab mAP (AP from :mod:`streams.evaluation.ap`, IoU from
   :func:`streams.inference.nms.box_iou`);
-- :mod:`~streams.readiness.metrics`: every readiness metric read from the views.
+- :mod:`~streams.readiness.metrics`: every readiness metric read from the views (records in
+  :mod:`~streams.readiness.metric_records`);
+- audits: :mod:`~streams.readiness.design` (cell estimator), :mod:`~streams.readiness.audits`
+  (against the store), :mod:`~streams.readiness.audit_plan` (band strata),
+  :mod:`~streams.readiness.score_design` / :mod:`~streams.readiness.score_plan` (by score) and
+  :mod:`~streams.readiness.design_difference` (the difference estimator).
 """
 
 from __future__ import annotations

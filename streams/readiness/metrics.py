@@ -1,5 +1,6 @@
 """Every readiness metric, read from the views of ``schemas/clickhouse/002_baseline.sql`` through
-the typed reads of :mod:`streams.sinks.reads.metrics`.
+the typed reads of :mod:`streams.sinks.reads.metrics`; the records it returns are in
+:mod:`.metric_records` (and exported here).
 
 Counts come from the views at the finest grain (slice, or slice × class) and are summed here
 for coarser groupings (``--by line`` …): frame counts are additive, rates are not.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from streams.config import Settings
@@ -17,10 +18,17 @@ from streams.errors import ConfigError, EstimationError
 from streams.estimation import PerformanceEstimate
 from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.inference.threshold import operating_threshold
-from streams.lab.naming import lab_set_label
 from streams.readiness.baserate import BaseRateOutcome, at_base_rate
-from streams.readiness.design import SliceDesign
 from streams.readiness.lab import LabFrame, MapResult, mean_average_precision
+from streams.readiness.metric_records import (
+    ClassMetrics,
+    Coverage,
+    LabMetrics,
+    LatencyMetrics,
+    NovelResult,
+    ReadinessMetrics,
+    SliceMetrics,
+)
 from streams.readiness.proportion import Proportion
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads import metrics as reads
@@ -92,218 +100,6 @@ def model_classes(settings: Settings, store: ClickHouseStore | None = None) -> t
     from streams.simulate.classes import TRAINED_CLASSES
 
     return TRAINED_CLASSES
-
-
-@dataclass(frozen=True)
-class SliceMetrics:
-    """Frame-level confusion of one group of production frames at the operating threshold."""
-
-    key: dict[str, str]
-    frames: int
-    tp: int
-    fp: int
-    fn: int
-    tn: int
-    estimated: PerformanceEstimate | None = None
-    design: SliceDesign | None = None
-    """Design-weighted FNR / FPR: each label weighted by how its unit was chosen (audits)."""
-
-    @property
-    def precision(self) -> Proportion:
-        return Proportion(self.tp, self.tp + self.fp)
-
-    @property
-    def recall(self) -> Proportion:
-        return Proportion(self.tp, self.tp + self.fn)
-
-    @property
-    def fpr(self) -> Proportion:
-        return Proportion(self.fp, self.fp + self.tn)
-
-    @property
-    def prevalence(self) -> Proportion:
-        return Proportion(self.tp + self.fn, self.frames)
-
-    def estimate_error(self) -> dict[str, float | None]:
-        """Estimated minus realized, per figure (``None`` where either is missing)."""
-        est = self.estimated
-        out: dict[str, float | None] = {}
-        for name in ("precision", "recall", "fpr"):
-            realized = getattr(self, name).value
-            guess = None if est is None else getattr(est, name).value
-            out[name] = None if realized is None or guess is None else guess - realized
-        return out
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **self.key,
-            "frames": self.frames,
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "tn": self.tn,
-            "precision": self.precision.as_dict(),
-            "recall": self.recall.as_dict(),
-            "fpr": self.fpr.as_dict(),
-            "estimated": None if self.estimated is None else self.estimated.as_dict(),
-            "estimate_error": self.estimate_error(),
-            "design": None if self.design is None else self.design.as_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class ClassMetrics:
-    """Misses of one defect class: boxes (class-aware) and units passed unflagged."""
-
-    class_name: str
-    trained: bool
-    fnr: Proportion
-    unit_fnr: Proportion
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "class_name": self.class_name,
-            "trained": self.trained,
-            "fnr": self.fnr.as_dict(),
-            "unit_fnr": self.unit_fnr.as_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class LatencyMetrics:
-    """Latency percentiles of one line against its takt time."""
-
-    line_id: str
-    frames: int
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    max_ms: float | None
-    inference_p50_ms: float | None
-    inference_p99_ms: float | None
-    takt_ms: float | None
-
-    @property
-    def p99_takt_ratio(self) -> float | None:
-        if self.p99_ms is None or not self.takt_ms:
-            return None
-        return self.p99_ms / self.takt_ms
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "p99_takt_ratio": self.p99_takt_ratio}
-
-
-@dataclass(frozen=True)
-class NovelResult:
-    """How the model met the lab images of one novel class (or novel input) at the threshold:
-    how many it flagged, and as which classes."""
-
-    name: str
-    frames: int
-    flagged: int
-    flagged_as: dict[str, int]
-    fail_safe: int
-    fail_silent: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class LabMetrics:
-    """The clean lab split of the latest corruption-suite run, and the lab set it came from.
-
-    ``lab_set`` is the imported lab set's name, empty for the simulated lab; :attr:`label`
-    prints it (``simulated lab``). Without any assessment ``run_id`` is ``None``.
-    """
-
-    run_id: str | None
-    frames: int
-    tpr: Proportion
-    fpr: Proportion
-    map: MapResult
-    lab_set: str = ""
-    novel: list[NovelResult] = field(default_factory=list)
-
-    @property
-    def label(self) -> str | None:
-        """The lab set's name, ``simulated lab``, or ``None`` before any assessment."""
-        return None if self.run_id is None else lab_set_label(self.lab_set)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "lab_set": self.label,
-            "frames": self.frames,
-            "tpr": self.tpr.as_dict(),
-            "fpr": self.fpr.as_dict(),
-            "map50": self.map.map50,
-            "ap50_per_class": self.map.per_class,
-            "novel": [n.as_dict() for n in self.novel],
-        }
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """How much of production is labelled and reconciled."""
-
-    frames: int
-    labelled_events: int
-    labels_without_frames: int
-    reconciled_frames: int
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class ReadinessMetrics:
-    """All readiness metrics of a store."""
-
-    threshold: float
-    review_band: tuple[float, float]
-    by: tuple[str, ...]
-    overall: SliceMetrics
-    slices: list[SliceMetrics]
-    classes: list[ClassMetrics]
-    latency: list[LatencyMetrics]
-    lab: LabMetrics
-    base_rate: BaseRateOutcome | None
-    coverage: Coverage
-    review_queue_size: int
-    notes: list[str] = field(default_factory=list)
-    estimated: list[tuple[dict[str, str], PerformanceEstimate]] = field(default_factory=list)
-
-    def audit_next(self, top: int = 5) -> list[dict[str, Any]]:
-        """The audits that would narrow the widest design intervals most, widest first."""
-        found = []
-        for s in self.slices or [self.overall]:
-            d = s.design
-            if d is None or d.next_audit is None:
-                continue
-            rate = d.fnr if d.next_audit.metric == "fnr" else d.fpr
-            found.append((rate.width or 0.0, s.key, d.next_audit))
-        found.sort(key=lambda item: -item[0])
-        return [{**key, "width": w, **nxt.as_dict()} for w, key, nxt in found[:top]]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "review_band": list(self.review_band),
-            "by": list(self.by),
-            "overall": self.overall.as_dict(),
-            "prevalence": self.overall.prevalence.as_dict(),
-            "slices": [s.as_dict() for s in self.slices],
-            "classes": [c.as_dict() for c in self.classes],
-            "latency": [lat.as_dict() for lat in self.latency],
-            "lab": self.lab.as_dict(),
-            "base_rate": None if self.base_rate is None else self.base_rate.as_dict(),
-            "coverage": self.coverage.as_dict(),
-            "review_queue_size": self.review_queue_size,
-            "notes": self.notes,
-            "estimated": [{**key, **est.as_dict()} for key, est in self.estimated],
-            "audit_next": self.audit_next(),
-        }
 
 
 def _slices(store: ClickHouseStore, by: tuple[str, ...]) -> tuple[SliceMetrics, list[SliceMetrics]]:
@@ -437,20 +233,7 @@ def compute_metrics(
     lab = _lab(store, trained)
     cov = reads.label_coverage(store)
     coverage = Coverage(**{k: int(v) for k, v in cov.items()})
-    notes: list[str] = []
-    base_rate = None
-    prevalence = overall.prevalence.value
-    if lab.tpr.value is not None and lab.fpr.value is not None and prevalence is not None:
-        base_rate = at_base_rate(lab.tpr.value, lab.fpr.value, prevalence)
-    else:
-        notes.append(
-            "base rate: needs lab TPR/FPR (`linewatch assess`) and labelled production frames"
-        )
-    if coverage.labels_without_frames:
-        notes.append(
-            f"{coverage.labels_without_frames} labelled event(s) have no frame yet "
-            "(label arrived first, or the event was dead-lettered)"
-        )
+    base_rate, notes = _base_rate(overall, lab, coverage)
     estimated: dict[tuple[str, ...], PerformanceEstimate] = {}
     if overall_frames(store):
         try:
@@ -483,6 +266,27 @@ def compute_metrics(
     )
 
 
+def _base_rate(
+    overall: SliceMetrics, lab: LabMetrics, coverage: Coverage
+) -> tuple[BaseRateOutcome | None, list[str]]:
+    """The lab rates at production's prevalence, and the notes on what is missing."""
+    notes: list[str] = []
+    base_rate = None
+    prevalence = overall.prevalence.value
+    if lab.tpr.value is not None and lab.fpr.value is not None and prevalence is not None:
+        base_rate = at_base_rate(lab.tpr.value, lab.fpr.value, prevalence)
+    else:
+        notes.append(
+            "base rate: needs lab TPR/FPR (`linewatch assess`) and labelled production frames"
+        )
+    if coverage.labels_without_frames:
+        notes.append(
+            f"{coverage.labels_without_frames} labelled event(s) have no frame yet "
+            "(label arrived first, or the event was dead-lettered)"
+        )
+    return base_rate, notes
+
+
 def _with_designs(
     store: ClickHouseStore,
     settings: Settings,
@@ -492,13 +296,28 @@ def _with_designs(
     overall: SliceMetrics,
     slices: list[SliceMetrics],
 ) -> tuple[SliceMetrics, list[SliceMetrics]]:
-    """The design-weighted figures (:mod:`streams.readiness.audits`) beside the plain ones."""
-    from streams.readiness.audits import design_estimates
+    """The design-weighted figures (:mod:`streams.readiness.audits`) beside the plain ones, and
+    the difference estimator's where some labels are sampled (no census) and a lab calibration
+    exists (:mod:`streams.readiness.design_difference`)."""
+    from streams.readiness.audits import SLICE_COLUMNS, design_estimates
+    from streams.readiness.design_difference import difference_estimates
 
     whole, groups = design_estimates(store, settings, threshold, [(), by])
+    review_low = settings.inference.review_band[0]
+    idx = [SLICE_COLUMNS.index(c) for c in by]
+    sampled = any(d.labels and not d.census for d in (*whole.values(), *groups.values()))
+    found = difference_estimates(store, threshold, review_low, [(), idx]) if sampled else None
+    diff_whole, diff_groups = found if found is not None else ({}, {})
     return (
-        replace(overall, design=whole.get(())),
-        [replace(s, design=groups.get(tuple(s.key.values()))) for s in slices],
+        replace(overall, design=whole.get(()), difference=diff_whole.get(())),
+        [
+            replace(
+                s,
+                design=groups.get(tuple(s.key.values())),
+                difference=diff_groups.get(tuple(s.key.values())),
+            )
+            for s in slices
+        ],
     )
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "PlanFrame",
     "band_counts",
     "design_outcomes",
+    "frame_scores",
     "plan_frames",
     "planned_until",
 ]
@@ -65,6 +66,8 @@ class DesignOutcome:
     outcome: str
     policy: str
     inclusion_probability: float
+    max_confidence: float = 0.0
+    """The frame's top confidence (what a score-based plan chose it by)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ SELECT o.line_id, o.shift, o.lighting, {_BAND.replace("max_confidence", "o.max_c
        if(l.inclusion_probability > 0, l.audit_policy,
           if(u.inclusion_probability > 0, concat('plan:', u.plan_id), '')) AS policy,
        if(l.inclusion_probability > 0, l.inclusion_probability,
-          if(u.inclusion_probability > 0, u.inclusion_probability, 0.)) AS p
+          if(u.inclusion_probability > 0, u.inclusion_probability, 0.)) AS p,
+       o.max_confidence
 FROM linewatch.v_frame_outcomes AS o
 LEFT JOIN (
     SELECT label_id, audit_policy, inclusion_probability FROM linewatch.labels FINAL
@@ -119,8 +123,8 @@ def design_outcomes(
     """Every reconciled labelled frame with its band and design."""
     rows = store.query(DESIGN_SQL, {"threshold": threshold, "review_low": review_low}).result_rows
     return [
-        DesignOutcome(str(a), str(b), str(c), str(d), str(e), str(f), float(g))
-        for a, b, c, d, e, f, g in rows
+        DesignOutcome(str(a), str(b), str(c), str(d), str(e), str(f), float(g), float(h))
+        for a, b, c, d, e, f, g, h in rows
     ]
 
 
@@ -154,3 +158,15 @@ def plan_frames(
         PlanFrame(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], float(r[6]))
         for r in store.query(sql, params).result_rows
     ]
+
+
+def frame_scores(
+    store: ClickHouseStore, threshold: float, review_low: float
+) -> list[tuple[str, str, str, str, float]]:
+    """``(line_id, shift, lighting, band, max_confidence)`` of every stored frame (``FINAL``)."""
+    sql = (
+        f"SELECT line_id, shift, lighting, {_BAND} AS band, max_confidence "
+        "FROM linewatch.frames FINAL"
+    )
+    rows = store.query(sql, {"threshold": threshold, "review_low": review_low}).result_rows
+    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4])) for r in rows]
