@@ -17,14 +17,12 @@ from streams.drift.calibration.thresholds import (
     gaussian_threshold,
     siegmund_arl,
 )
-from streams.drift.detectors import BernoulliCusum, GaussianCusum, RateCusum
-from streams.drift.monitor import (
-    LIGHTING_MIX_SIGNAL,
-    MIX_MARKER,
-    OUTSIDE_LAB_RANGE,
-    DriftMonitor,
-    drift_event,
-)
+from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.events import MIX_MARKER, drift_event
+from streams.drift.gap_window import OUTSIDE_LAB_RANGE
+from streams.drift.lighting_mix import LIGHTING_MIX_SIGNAL
+from streams.drift.monitor import DriftMonitor
+from streams.drift.rate_cusum import RateCusum
 from streams.drift.reference import ReferenceProfile, SignalReference
 from streams.drift.signals import (
     ALL_SIGNALS,

@@ -1,4 +1,4 @@
-"""linewatch's calibrated change detectors, as River detectors.
+"""linewatch's calibrated self-starting CUSUMs, as River detectors.
 
 :class:`GaussianCusum` is a :class:`river.base.DriftDetector` and :class:`BernoulliCusum` a
 :class:`river.base.BinaryDriftDetector`: ``update(x)``, then read the read-only
@@ -6,12 +6,8 @@
 builds a fresh detector with the same constructor parameters. They can be used in any River
 pipeline, and any River detector can replace them in linewatch (``LINEWATCH_DRIFT__DETECTOR``).
 
-Why not ``river.drift.PageHinkley``: PH compares each value with the running mean of the
-stream *including that value*, in the raw units of the stream, so its false-alarm rate depends
-on the (unknown, per-slice) noise scale and cannot be calibrated once; its downward side starts
-from ``-1`` (biased) and its fading factor changes the run-length distribution. With its
-default threshold it raised 126 alarms on 200,000 iid N(0, 1) values (the detector below: 0).
-Speed is not the reason: both cost ~0.5-1 us per update.
+Why not ``river.drift.PageHinkley``: its false-alarm rate depends on the (unknown, per-slice)
+noise scale, so it cannot be calibrated once (``docs/drift.md``, "River detectors").
 
 :class:`GaussianCusum` is a two-sided *self-starting* CUSUM (Hawkins 1987): each value is
 scored against the mean and standard deviation of all values since the last reset, *before*
@@ -48,16 +44,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from river import base
 
+from streams.drift.alarm import AlarmReport, Counts, Welford, split_baseline
 from streams.drift.calibration.thresholds import bernoulli_threshold, gaussian_threshold
 from streams.drift.cusum import SCALAR, BernoulliCusumPaths, GaussianCusumPaths
 
-__all__ = [
-    "BernoulliCusum",
-    "BernoulliCusumState",
-    "GaussianCusum",
-    "GaussianCusumState",
-    "RateCusum",
-]
+__all__ = ["BernoulliCusum", "BernoulliCusumState", "GaussianCusum", "GaussianCusumState"]
 
 _DEFAULT_ARL0 = 2e6
 """In-control run length per side of the default thresholds (1e-6 false alarms per update)."""
@@ -68,40 +59,6 @@ _score = SCALAR.gaussian_score
 _welford = SCALAR.welford
 _testing = SCALAR.bernoulli_testing
 _gains = SCALAR.bernoulli_gains
-
-# Baseline statistics: (n, mean, m2) for Gaussian, (n, ones) for Bernoulli.
-_Welford = tuple[int, float, float]
-_Counts = tuple[int, int]
-
-
-def _split(total: _Welford, head: _Welford) -> tuple[float, float, float, float]:
-    """Mean and std of the head and of the tail (total minus head) of a Welford summary."""
-    n, mean, m2 = total
-    na, ma, m2a = head
-    nb = n - na
-    std_a = math.sqrt(m2a / (na - 1)) if na > 1 else 0.0
-    if nb <= 0:
-        return ma, std_a, ma, 0.0
-    mb = (n * mean - na * ma) / nb
-    m2b = max(m2 - m2a - (mb - ma) ** 2 * na * nb / n, 0.0)
-    std_b = math.sqrt(m2b / (nb - 1)) if nb > 1 else 0.0
-    return ma, std_a, mb, std_b
-
-
-class _Report:
-    """What the last alarm said (shared by both detectors)."""
-
-    statistic: float
-    direction: str
-    before_mean: float
-    before_std: float
-    after_mean: float
-    after_std: float
-
-    def _clear_report(self) -> None:
-        self.statistic = 0.0
-        self.direction = ""
-        self.before_mean = self.before_std = self.after_mean = self.after_std = 0.0
 
 
 class GaussianCusumState(BaseModel):
@@ -143,7 +100,7 @@ class BernoulliCusumState(BaseModel):
     after: tuple[float, float]
 
 
-class GaussianCusum(_Report, base.DriftDetector):
+class GaussianCusum(AlarmReport, base.DriftDetector):
     """Two-sided self-starting CUSUM for a continuous signal (see the module docstring).
 
     Parameters
@@ -195,8 +152,8 @@ class GaussianCusum(_Report, base.DriftDetector):
         self._m2 = 0.0
         self._s_up = 0.0
         self._s_dn = 0.0
-        self._mark_up: _Welford = (0, 0.0, 0.0)
-        self._mark_dn: _Welford = (0, 0.0, 0.0)
+        self._mark_up: Welford = (0, 0.0, 0.0)
+        self._mark_dn: Welford = (0, 0.0, 0.0)
         self._clear_report()
 
     @property
@@ -230,7 +187,7 @@ class GaussianCusum(_Report, base.DriftDetector):
             self.direction = "up" if up else "down"
             self.statistic = s_up if up else s_dn
             mark = self._mark_up if up else self._mark_dn
-            (self.before_mean, self.before_std, self.after_mean, self.after_std) = _split(
+            (self.before_mean, self.before_std, self.after_mean, self.after_std) = split_baseline(
                 total, mark
             )
 
@@ -284,7 +241,7 @@ class GaussianCusum(_Report, base.DriftDetector):
         yield {"k": 1.0, "h": 5.0, "warmup": 10}
 
 
-class BernoulliCusum(_Report, base.BinaryDriftDetector):
+class BernoulliCusum(AlarmReport, base.BinaryDriftDetector):
     """Two-sided CUSUM of log-likelihood ratios for a 0/1 signal.
 
     The in-control rate ``p0`` is estimated from the values since the last reset (Jeffreys
@@ -340,8 +297,8 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         self._ones = 0
         self._s_up = 0.0
         self._s_dn = 0.0
-        self._mark_up: _Counts = (0, 0)
-        self._mark_dn: _Counts = (0, 0)
+        self._mark_up: Counts = (0, 0)
+        self._mark_dn: Counts = (0, 0)
         self._testing = False
         self._clear_report()
 
@@ -438,86 +395,3 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
         yield {"h": 5.0, "odds_ratio": 3.0, "warmup": 10}
-
-
-class RateCusum(_Report, base.BinaryDriftDetector):
-    """One-sided CUSUM: has the rate of ones risen above a *known* acceptable rate ``p0``?
-
-    For streams too short to learn their own baseline, e.g. "was this labelled defective unit
-    missed?" (a few dozen per slice and day): log-likelihood ratios of ``p1`` (the odds of
-    ``p0`` times ``odds_ratio``) against ``p0``, accumulated from the first update.
-
-    Parameters
-    ----------
-    p0
-        The in-control rate (e.g. the highest miss rate readiness accepts).
-    odds_ratio
-        Factor of the odds to detect (> 1).
-    h
-        Threshold; ``None``: ``ln(1e6)`` (Lorden's bound for 1e-6 false alarms per update).
-
-    Examples
-    --------
-    >>> det = RateCusum(p0=0.1, odds_ratio=4.0, h=4.0)
-    >>> for i, x in enumerate([False] * 20 + [True, False] * 10):
-    ...     det.update(x)
-    ...     if det.drift_detected:
-    ...         print(i, det.direction, round(det.after_mean, 2))
-    28 up 0.56
-    38 up 0.56
-    """
-
-    name = "rate-cusum"
-
-    def __init__(self, p0: float = 0.1, odds_ratio: float = 3.0, h: float | None = None) -> None:
-        if not 0.0 < p0 < 1.0:
-            raise ValueError("p0 must be in (0, 1)")
-        if odds_ratio <= 1:
-            raise ValueError("odds_ratio must exceed 1")
-        super().__init__()
-        self.p0 = p0
-        self.odds_ratio = odds_ratio
-        self.h = bernoulli_threshold(1e6) if h is None else h
-        odds = p0 / (1.0 - p0) * odds_ratio
-        p1 = odds / (1.0 + odds)
-        self._inc_one = math.log(p1 / p0)
-        self._inc_zero = math.log((1.0 - p1) / (1.0 - p0))
-        self._reset()
-
-    def _reset(self) -> None:
-        super()._reset()
-        self._n = 0
-        self._ones = 0
-        self._s = 0.0
-        self._mark: _Counts = (0, 0)
-        self._clear_report()
-
-    @property
-    def n(self) -> int:
-        """Values since the last reset."""
-        return self._n
-
-    def update(self, x: bool | float) -> None:
-        """Add one outcome (True, or >= 0.5, is a one); sets ``drift_detected`` on an alarm."""
-        if self._drift_detected:
-            self._reset()
-        one = x >= 0.5
-        s = self._s + (self._inc_one if one else self._inc_zero)
-        self._s = s = s if s > 0.0 else 0.0
-        self._n += 1
-        self._ones += one
-        if s == 0.0:
-            self._mark = (self._n, self._ones)
-        if s > self.h:
-            self._drift_detected = True
-            self.direction = "up"
-            self.statistic = s
-            na, oa = self._mark
-            pb = (self._ones - oa) / (self._n - na)
-            self.before_mean, self.before_std = self.p0, math.sqrt(self.p0 * (1.0 - self.p0))
-            self.after_mean, self.after_std = pb, math.sqrt(pb * (1.0 - pb))
-
-    @classmethod
-    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
-        yield {}
-        yield {"p0": 0.02, "odds_ratio": 5.0, "h": 6.0}

@@ -93,10 +93,10 @@ class Stabiliser:
         inverse: Callable[[float], float],
         array: Callable[[np.ndarray], np.ndarray],
     ) -> None:
-        self.name, self._forward, self.inverse, self.array = name, forward, inverse, array
+        self.name, self.forward, self.inverse, self.array = name, forward, inverse, array
 
     def __call__(self, x: float) -> float:
-        return self._forward(x)
+        return self.forward(x)
 
     def __repr__(self) -> str:
         return f"Stabiliser({self.name!r})"
