@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from streams.drift.calibration.thresholds import (
     bernoulli_threshold,
     gaussian_threshold,
 )
-from streams.drift.cusum import ARRAY, wallace_t_to_z
+from streams.drift.cusum import ARRAY, SCALAR
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
 
 H_DEFAULT = gaussian_threshold(0.5, arl_per_side(1e-6))
@@ -125,14 +127,22 @@ def test_warmup_and_clone() -> None:
     assert twin.n == 0 and twin.h == det.h and twin.warmup == det.warmup
 
 
+def _wallace(t: float, df: float) -> float:
+    """The self-starting score of a residual ``t`` after ``df + 1`` values of std 1."""
+    n = df + 1.0
+    return float(SCALAR.gaussian_score(t * math.sqrt(1.0 + 1.0 / n), n, 0.0, df, 0.0, math.inf))
+
+
 def test_wallace_approximation() -> None:
     # t quantiles: t_{0.975, 5} = 2.5706, t_{0.975, 30} = 2.0423; z_{0.975} = 1.95996
-    assert wallace_t_to_z(2.5706, 5) == pytest.approx(1.95996, abs=0.01)
-    assert wallace_t_to_z(-2.0423, 30) == pytest.approx(-1.95996, abs=0.002)
+    assert _wallace(2.5706, 5) == pytest.approx(1.95996, abs=0.01)
+    assert _wallace(-2.0423, 30) == pytest.approx(-1.95996, abs=0.002)
     # the array form (the Monte-Carlo paths) gives the same numbers, element by element
-    ts, dfs = np.array([2.5706, -2.0423, 0.0, 7.0]), np.array([5.0, 30.0, 9.0, 4.0])
-    assert ARRAY.wallace_t_to_z(ts, dfs).tolist() == [
-        wallace_t_to_z(t, df) for t, df in zip(ts.tolist(), dfs.tolist(), strict=True)
+    xs, ns = np.array([2.5706, -2.0423, 0.0, 7.0]), np.array([6.0, 31.0, 10.0, 5.0])
+    m2s = np.array([5.0, 33.0, 2.0, 0.5])
+    assert ARRAY.gaussian_score(xs, ns, 0.1, m2s, 0.01, 2.5).tolist() == [
+        SCALAR.gaussian_score(x, n, 0.1, m2, 0.01, 2.5)
+        for x, n, m2 in zip(xs.tolist(), ns.tolist(), m2s.tolist(), strict=True)
     ]
 
 

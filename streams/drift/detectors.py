@@ -58,7 +58,7 @@ _DEFAULT_ARL0 = 2e6
 _score = SCALAR.gaussian_score
 _welford = SCALAR.welford
 _testing = SCALAR.bernoulli_testing
-_gains = SCALAR.bernoulli_gains
+_steps = SCALAR.bernoulli_steps
 
 
 class GaussianCusumState(BaseModel):
@@ -317,11 +317,13 @@ class BernoulliCusum(AlarmReport, base.BinaryDriftDetector):
         s_up = s_dn = 0.0
         # Once testing, a detector tests until its reset (n, ones and zeros only grow), so the
         # condition is evaluated only until it first holds.
-        if self._testing or _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
-            self._testing = True
-            gain_up, cost_up, gain_dn, cost_dn = _gains(one, n, ones, self.odds_ratio, self._ln_r)
-            s_up = self._s_up + gain_up - cost_up
-            s_dn = self._s_dn + gain_dn - cost_dn
+        testing = self._testing
+        if not testing and _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
+            self._testing = testing = True
+        if testing:
+            s_up, s_dn = _steps(
+                self._s_up, self._s_dn, 1.0 if one else 0.0, n, ones, self.odds_ratio, self._ln_r
+            )
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         n += 1

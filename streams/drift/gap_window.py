@@ -106,12 +106,11 @@ class ReferenceGaps:
         counts, sums, outside = window.counts, window.sums, window.outside
         for i, (name, edges, low, high) in enumerate(self.signals):
             x = get(name)
-            if x is None or x != x:  # noqa: PLR0124 - fast NaN test
-                continue
-            counts[i][bisect_right(edges, x)] += 1
-            sums[i] += x
-            if x < low or x > high:
-                outside[i] += 1
+            if x is not None and x == x:  # noqa: PLR0124 - fast NaN test
+                counts[i][bisect_right(edges, x)] += 1
+                sums[i] += x
+                if x < low or x > high:
+                    outside[i] += 1
         if window.n >= self._size:
             return self._close(key, window, captured_at)
         return _NONE

@@ -10,8 +10,9 @@ in the line's detectors per frame (the false-alarm budget), unlike the product m
 (:mod:`streams.drift.product_mix`).
 
 State is bounded like the monitor's slices: a line-shift idle for ``drift.slice_idle_s`` of
-event time is evicted (:meth:`LightingMixWatch.evict`), and at most ``max_groups`` are kept,
-least recently seen first out. It is part of the monitor's snapshot (``mix``).
+event time is evicted (the ``cutoff`` of :meth:`LightingMixWatch.observe`), and at most
+``max_groups`` are kept, least recently seen first out. It is part of the monitor's snapshot
+(``mix``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
 
 from schemas.records import DriftEventRecord
 from streams.drift.events import MIX_MARKER, drift_event
@@ -39,11 +39,9 @@ LIGHTING_MIX_SIGNAL = "lighting_mix"
 """Signal of lighting-mix drift events."""
 
 
-class LineShift(NamedTuple):
-    """One line in one work shift: what a mix detector watches."""
-
-    line_id: str
-    shift: str
+LineShift = tuple[str, str]
+"""``(line_id, shift)``: what a group of mix detectors watches (a plain tuple: it is built for
+every frame, and a NamedTuple's constructor costs ~10x a tuple display)."""
 
 
 class _Group:
@@ -70,18 +68,20 @@ class LightingMixWatch:
         proto = self._prototypes.of(line_id).binary
         return _Group([proto.clone() for _ in self._buckets], now)
 
-    def evict(self, cutoff: datetime) -> None:
-        """Drop the line-shifts last seen before ``cutoff`` (and any beyond ``max_groups``)."""
-        groups = self._groups
-        cap = self._max_groups
-        while groups and (len(groups) > cap or next(iter(groups.values())).last_seen < cutoff):
-            groups.popitem(last=False)
-
     def observe(
-        self, key: SliceKey, event_id: str, captured_at: datetime
+        self, key: SliceKey, event_id: str, captured_at: datetime, cutoff: datetime
     ) -> list[DriftEventRecord]:
-        """Count one frame of ``key.lighting`` in its line-shift; return the alarms it raised."""
-        at = LineShift(key.line_id, key.shift)
+        """Count one frame of ``key.lighting`` in its line-shift; return the alarms it raised.
+
+        First the line-shifts last seen before ``cutoff`` (and any beyond ``max_groups``) are
+        dropped: the monitor's eviction of idle slices.
+        """
+        groups = self._groups
+        while groups and (
+            len(groups) > self._max_groups or next(iter(groups.values())).last_seen < cutoff
+        ):
+            groups.popitem(last=False)
+        at = (key.line_id, key.shift)
         group = self._groups.get(at)
         if group is None:
             group = self._groups[at] = self._new(key.line_id, captured_at)
@@ -95,7 +95,7 @@ class LightingMixWatch:
         lighting = key.lighting
         for bucket, det in zip(self._buckets, group.detectors, strict=True):
             det.update(lighting == bucket)
-            if det.drift_detected:
+            if det._drift_detected:  # River stores the property here (river.base.drift_detector)
                 out.append(
                     drift_event(
                         SliceKey(key.line_id, MIX_MARKER, key.shift),
@@ -138,5 +138,5 @@ class LightingMixWatch:
             for det, ds in zip(group.detectors, snap.detectors, strict=True):
                 cold += not load_detector(det, ds, label)
             group.events = snap.events
-            self._groups[LineShift(snap.line_id, snap.shift)] = group
+            self._groups[(snap.line_id, snap.shift)] = group
         return cold

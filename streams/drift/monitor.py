@@ -18,7 +18,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from schemas.records import DriftEventRecord, ReferenceGapRecord
@@ -99,7 +99,8 @@ class DriftMonitor:
         self._slices: OrderedDict[SliceKey, _Slice] = OrderedDict()
         self._mix = LightingMixWatch(self._prototypes, buckets, max_groups=self._max_slices)
         self._watermark: datetime | None = None
-        self._cutoff: datetime | None = None
+        self._cutoff = datetime.min.replace(tzinfo=UTC)
+        """Slices and line-shifts last seen before this are evicted: watermark - idle time."""
 
     def update_rate(self, line_id: str) -> float:
         """False alarms per slice-signal update of this line's calibrated detectors
@@ -125,31 +126,28 @@ class DriftMonitor:
         dets = [(cont if s.gaussian else binary).clone() for s in self._signals]
         return _Slice(dets, gap, now)
 
-    def _advance(self, captured_at: datetime) -> None:
-        """Move the watermark (event time) and evict what has been idle since before it."""
+    def _slice(self, key: SliceKey, captured_at: datetime) -> _Slice:
+        """The slice of ``key`` (new if absent), after moving the watermark (event time) and
+        evicting the slices idle since before :attr:`_cutoff`."""
         wm = self._watermark
         if wm is None or captured_at > wm:
-            self._watermark = wm = captured_at
-            self._cutoff = None
+            self._watermark = captured_at
+            self._cutoff = captured_at - self._idle
         cutoff = self._cutoff
-        if cutoff is None:
-            self._cutoff = cutoff = wm - self._idle
         slices = self._slices
         cap = self._max_slices
         while slices and (len(slices) > cap or next(iter(slices.values())).last_seen < cutoff):
             slices.popitem(last=False)
-        self._mix.evict(cutoff)
-
-    def _slice(self, key: SliceKey, captured_at: datetime) -> _Slice:
-        st = self._slices.get(key)
+        st = slices.get(key)
         if st is None:
             gap = self._gaps.open(captured_at)
-            st = self._slices[key] = self._new_slice(key.line_id, gap, captured_at)
-            if len(self._slices) > self._max_slices:
-                self._slices.popitem(last=False)
+            st = slices[key] = self._new_slice(key.line_id, gap, captured_at)
+            if len(slices) > cap:
+                slices.popitem(last=False)
         else:
-            self._slices.move_to_end(key)
-            st.last_seen = max(st.last_seen, captured_at)
+            slices.move_to_end(key)
+            if captured_at > st.last_seen:  # noqa: PLR1730 - cheaper than max() per frame
+                st.last_seen = captured_at
         st.events += 1
         return st
 
@@ -167,31 +165,30 @@ class DriftMonitor:
         """
         if captured_at.utcoffset() is None:
             raise ConfigError("captured_at must be timezone-aware (e.g. tzinfo=timezone.utc)")
-        self._advance(captured_at)
         st = self._slice(key, captured_at)
         records: list[Record] = []
         get = signals.get
         for sig, det in zip(self._signals, st.detectors, strict=True):
-            x = get(sig.name)
+            name, gaussian, centre, scale, transform, pit, _ = sig
+            x = get(name)
             if x is None or x != x:  # noqa: PLR0124 - fast NaN test
                 continue
-            if not sig.gaussian:
+            if not gaussian:
                 det.update(x >= 0.5)
-            elif sig.transform is not None:
-                det.update((sig.transform(x) - sig.centre) / sig.scale)  # type: ignore[arg-type]
-            elif sig.pit is not None:
-                y = sig.pit(x, uniform_of(event_id, sig.name))
-                det.update((y - sig.centre) / sig.scale)  # type: ignore[arg-type]
+            elif transform is not None:
+                det.update((transform(x) - centre) / scale)  # type: ignore[arg-type]
+            elif pit is not None:
+                det.update((pit(x, uniform_of(event_id, name)) - centre) / scale)  # type: ignore[arg-type]
             else:
-                det.update((x - sig.centre) / sig.scale)  # type: ignore[arg-type]
-            if det.drift_detected:
+                det.update((x - centre) / scale)  # type: ignore[arg-type]
+            if det._drift_detected:  # River stores the property here (river.base.drift_detector)
                 records.append(
                     self._alarm(
                         key, sig, det, event_id=event_id, captured_at=captured_at, events=st.events
                     )
                 )
         records.extend(self._gaps.add(key, st.gap, event_id, captured_at, signals))
-        records.extend(self._mix.observe(key, event_id, captured_at))
+        records.extend(self._mix.observe(key, event_id, captured_at, self._cutoff))
         return records
 
     @staticmethod
@@ -284,6 +281,8 @@ class DriftMonitor:
             )
         monitor = cls(reference, settings)
         monitor._watermark = snap.watermark
+        if snap.watermark is not None:
+            monitor._cutoff = snap.watermark - monitor._idle
         cold = 0
         for s in snap.slices:
             protos = monitor._prototypes.of(s.line_id)
