@@ -130,7 +130,9 @@ def test_warmup_and_clone() -> None:
 def _wallace(t: float, df: float) -> float:
     """The self-starting score of a residual ``t`` after ``df + 1`` values of std 1."""
     n = df + 1.0
-    return float(SCALAR.gaussian_score(t * math.sqrt(1.0 + 1.0 / n), n, 0.0, df, 0.0, math.inf))
+    x = t * math.sqrt(1.0 + 1.0 / n)
+    up, _ = SCALAR.gaussian_steps(0.0, 0.0, x, n, 0.0, df, 0.0, 0.0, math.inf)
+    return float(up)
 
 
 def test_wallace_approximation() -> None:
@@ -139,11 +141,20 @@ def test_wallace_approximation() -> None:
     assert _wallace(-2.0423, 30) == pytest.approx(-1.95996, abs=0.002)
     # the array form (the Monte-Carlo paths) gives the same numbers, element by element
     xs, ns = np.array([2.5706, -2.0423, 0.0, 7.0]), np.array([6.0, 31.0, 10.0, 5.0])
-    m2s = np.array([5.0, 33.0, 2.0, 0.5])
-    assert ARRAY.gaussian_score(xs, ns, 0.1, m2s, 0.01, 2.5).tolist() == [
-        SCALAR.gaussian_score(x, n, 0.1, m2, 0.01, 2.5)
-        for x, n, m2 in zip(xs.tolist(), ns.tolist(), m2s.tolist(), strict=True)
+    m2s, sides = np.array([5.0, 33.0, 2.0, 0.5]), np.array([0.0, 1.5, 3.0, 9.0])
+    up, dn = ARRAY.gaussian_steps(sides, sides[::-1], xs, ns, 0.1, m2s, 0.5, 0.01, 2.5)
+    scalar = [
+        SCALAR.gaussian_steps(s, d, x, n, 0.1, m2, 0.5, 0.01, 2.5)
+        for s, d, x, n, m2 in zip(
+            sides.tolist(),
+            sides[::-1].tolist(),
+            xs.tolist(),
+            ns.tolist(),
+            m2s.tolist(),
+            strict=True,
+        )
     ]
+    assert list(zip(up.tolist(), dn.tolist(), strict=True)) == scalar
 
 
 @pytest.mark.parametrize("p", [0.02, 0.5])

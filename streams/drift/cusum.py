@@ -10,13 +10,15 @@ functions it is given.
 with one numpy operation per step for all of them (the Monte-Carlo calibration,
 :mod:`streams.drift.calibration.montecarlo`), so a change here changes both.
 
-The score of a value ``t = 2.5706`` (Student's 97.5% point at 5 degrees of freedom) above a
-baseline of 6 values with mean 0 and std 1 is close to the normal 97.5% point, 1.96:
+A value ``t = 2.5706`` (Student's 97.5% point at 5 degrees of freedom) above a baseline of 6
+values with mean 0 and std 1 scores close to the normal 97.5% point, 1.96; with ``k = 0`` and
+both sides at 0 the sides are ``+z`` and ``-z``:
 
 >>> t = 2.5706 * math.sqrt(1.0 + 1.0 / 6.0)
->>> round(SCALAR.gaussian_score(t, 6, 0.0, 5.0, 0.01, 9.0), 3)
-1.957
->>> [round(float(z), 3) for z in ARRAY.gaussian_score(np.array([t, -t]), 6, 0.0, 5.0, 0.01, 9.0)]
+>>> [round(s, 3) for s in SCALAR.gaussian_steps(0.0, 0.0, t, 6, 0.0, 5.0, 0.0, 0.01, 9.0)]
+[1.957, -1.957]
+>>> up, _ = ARRAY.gaussian_steps(0.0, 0.0, np.array([t, -t]), 6, 0.0, 5.0, 0.0, 0.01, 9.0)
+>>> [round(float(z), 3) for z in up]
 [1.957, -1.957]
 """
 
@@ -46,12 +48,12 @@ _Fn2 = Callable[[Any, Any], Any]
 class CusumMath:
     """The CUSUM arithmetic for floats or for arrays (build one with :func:`cusum_math`).
 
-    ``gaussian_score(x, n, mean, m2, std_floor, winsor)``,
+    ``gaussian_steps(s_up, s_dn, x, n, mean, m2, k, std_floor, winsor)``,
     ``welford(x, n, mean, m2)``, ``bernoulli_testing(n, ones, warmup, max_warmup, min_count)``
     and ``bernoulli_steps(s_up, s_dn, one, n, ones, odds_ratio, ln_r)``: see :func:`cusum_math`.
     """
 
-    gaussian_score: Callable[..., Any]
+    gaussian_steps: Callable[..., tuple[Any, Any]]
     welford: Callable[..., tuple[Any, Any, Any]]
     bernoulli_testing: Callable[..., Any]
     bernoulli_steps: Callable[..., tuple[Any, Any]]
@@ -66,19 +68,30 @@ def cusum_math(
     attribute look-ups per update.
     """
 
-    def gaussian_score(  # noqa: PLR0917 (positional: called on every update)
-        x: Any, n: Any, mean: Any, m2: Any, std_floor: float, winsor: float
-    ) -> Any:
-        """Self-starting score of ``x`` against ``n >= 2`` earlier values (Welford ``mean``,
-        ``m2``; the std at least ``std_floor``): the recursive residual ``t``, Student-t with
-        ``df = n - 1`` degrees of freedom, mapped to the normal score with the same tail
-        probability by Wallace's approximation (1959) and winsorised at ``+-winsor``. Written
-        in one function, not two, as it runs on every update of every detector."""
+    def gaussian_steps(  # noqa: PLR0917 (positional: called on every update)
+        s_up: Any,
+        s_dn: Any,
+        x: Any,
+        n: Any,
+        mean: Any,
+        m2: Any,
+        k: float,
+        std_floor: float,
+        winsor: float,
+    ) -> tuple[Any, Any]:
+        """The two sides after ``x``, before clipping at 0: ``s_up + z - k`` and
+        ``s_dn - z - k``, ``z`` the self-starting score of ``x`` against ``n >= 2`` earlier
+        values (Welford ``mean``, ``m2``; the std at least ``std_floor``): the recursive
+        residual ``t``, Student-t with ``df = n - 1`` degrees of freedom, mapped to the normal
+        score with the same tail probability by Wallace's approximation (1959) and winsorised
+        at ``+-winsor``. One function, as it runs on every update of every detector."""
         std = maximum(sqrt(m2 / (n - 1.0)), std_floor)
         t = (x - mean) / (std * sqrt(1.0 + 1.0 / n))
         df = n - 1.0
-        z = sqrt(df * log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0)
-        return copysign(minimum(z, winsor), t)
+        z = copysign(
+            minimum(sqrt(df * log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0), winsor), t
+        )
+        return s_up + z - k, s_dn - z - k
 
     def welford(x: Any, n: Any, mean: Any, m2: Any) -> tuple[Any, Any, Any]:
         """``(n, mean, m2)`` after adding ``x`` (Welford's update)."""
@@ -106,7 +119,7 @@ def cusum_math(
             s_dn + ln_r * (1 - one) - log(odds_ratio - p0 * r1),
         )
 
-    return CusumMath(gaussian_score, welford, bernoulli_testing, bernoulli_steps)
+    return CusumMath(gaussian_steps, welford, bernoulli_testing, bernoulli_steps)
 
 
 def _larger(a: float, b: float) -> float:
@@ -158,11 +171,19 @@ class GaussianCusumPaths:
         """One update of every path; returns which paths alarmed (they reset)."""
         n = self.n
         testing = n >= self.warmup
-        z = ARRAY.gaussian_score(
-            x, np.maximum(n, 2.0), self.mean, self.m2, self.std_floor, self.winsor
+        s_up, s_dn = ARRAY.gaussian_steps(
+            self.s_up,
+            self.s_dn,
+            x,
+            np.maximum(n, 2.0),
+            self.mean,
+            self.m2,
+            self.k,
+            self.std_floor,
+            self.winsor,
         )
-        self.s_up = np.where(testing, np.maximum(self.s_up + z - self.k, 0.0), 0.0)
-        self.s_dn = np.where(testing, np.maximum(self.s_dn - z - self.k, 0.0), 0.0)
+        self.s_up = np.where(testing, np.maximum(s_up, 0.0), 0.0)
+        self.s_dn = np.where(testing, np.maximum(s_dn, 0.0), 0.0)
         self.n, self.mean, self.m2 = ARRAY.welford(x, n, self.mean, self.m2)
         alarm: np.ndarray = (self.s_up > self.h) | (self.s_dn > self.h)
         if alarm.any():

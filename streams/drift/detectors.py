@@ -55,10 +55,10 @@ _DEFAULT_ARL0 = 2e6
 
 
 # The shared arithmetic (:mod:`streams.drift.cusum`), bound once for the one-detector path.
-_score = SCALAR.gaussian_score
+_gaussian_steps = SCALAR.gaussian_steps
 _welford = SCALAR.welford
 _testing = SCALAR.bernoulli_testing
-_steps = SCALAR.bernoulli_steps
+_bernoulli_steps = SCALAR.bernoulli_steps
 
 
 class GaussianCusumState(BaseModel):
@@ -167,9 +167,17 @@ class GaussianCusum(AlarmReport, base.DriftDetector):
             self._reset()
         n = self._n
         if n >= self._warmup:
-            z = _score(x, n, self._mean, self._m2, self.std_floor, self.winsor)
-            s_up = self._s_up + z - self.k
-            s_dn = self._s_dn - z - self.k
+            s_up, s_dn = _gaussian_steps(
+                self._s_up,
+                self._s_dn,
+                x,
+                n,
+                self._mean,
+                self._m2,
+                self.k,
+                self.std_floor,
+                self.winsor,
+            )
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         else:
@@ -321,7 +329,7 @@ class BernoulliCusum(AlarmReport, base.BinaryDriftDetector):
         if not testing and _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
             self._testing = testing = True
         if testing:
-            s_up, s_dn = _steps(
+            s_up, s_dn = _bernoulli_steps(
                 self._s_up, self._s_dn, 1.0 if one else 0.0, n, ones, self.odds_ratio, self._ln_r
             )
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
