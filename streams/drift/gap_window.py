@@ -11,7 +11,7 @@ opens the next. A window is part of its slice's snapshot (:meth:`GapWindow.snaps
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -95,17 +95,16 @@ class ReferenceGaps:
         window: GapWindow,
         event_id: str,
         captured_at: datetime,
-        signals: Mapping[str, float],
+        values: Sequence[float | None],
     ) -> Sequence[ReferenceGapRecord]:
-        """Count one frame (missing or NaN signals are skipped); the records of a full window."""
+        """Count one frame, its ``values`` in the order of :attr:`signals` (None or NaN: the
+        signal is missing and skipped); the records of the window it fills."""
         if window.n == 0:
             window.start = captured_at
             window.first = event_id
         window.n += 1
-        get = signals.get
         counts, sums, outside = window.counts, window.sums, window.outside
-        for i, (name, edges, low, high) in enumerate(self.signals):
-            x = get(name)
+        for i, (x, (_name, edges, low, high)) in enumerate(zip(values, self.signals, strict=True)):
             if x is not None and x == x:  # noqa: PLR0124 - fast NaN test
                 counts[i][bisect_right(edges, x)] += 1
                 sums[i] += x

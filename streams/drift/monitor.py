@@ -89,6 +89,7 @@ class DriftMonitor:
     def __init__(self, reference: ReferenceProfile, settings: Settings) -> None:
         self._reference = reference
         self._signals = _monitored(reference)
+        self._names = [s.name for s in self._signals]
         self._gaps = ReferenceGaps(reference, settings.drift.gap_window_events)
         buckets = settings.plant.lighting_bucket_names
         self.detectors_per_frame = len(self._signals) + len(buckets)
@@ -168,11 +169,11 @@ class DriftMonitor:
         st = self._slice(key, captured_at)
         records: list[Record] = []
         get = signals.get
-        for sig, det in zip(self._signals, st.detectors, strict=True):
-            name, gaussian, centre, scale, transform, pit, _ = sig
-            x = get(name)
+        values = [get(name) for name in self._names]  # the reference's order
+        for x, sig, det in zip(values, self._signals, st.detectors, strict=True):
             if x is None or x != x:  # noqa: PLR0124 - fast NaN test
                 continue
+            name, gaussian, centre, scale, transform, pit, _ = sig
             if not gaussian:
                 det.update(x >= 0.5)
             elif transform is not None:
@@ -187,7 +188,7 @@ class DriftMonitor:
                         key, sig, det, event_id=event_id, captured_at=captured_at, events=st.events
                     )
                 )
-        records.extend(self._gaps.add(key, st.gap, event_id, captured_at, signals))
+        records.extend(self._gaps.add(key, st.gap, event_id, captured_at, values))
         records.extend(self._mix.observe(key, event_id, captured_at, self._cutoff))
         return records
 
