@@ -131,7 +131,7 @@ def _wallace(t: float, df: float) -> float:
     """The self-starting score of a residual ``t`` after ``df + 1`` values of std 1."""
     n = df + 1.0
     x = t * math.sqrt(1.0 + 1.0 / n)
-    up, _ = SCALAR.gaussian_steps(0.0, 0.0, x, n, 0.0, df, 0.0, 0.0, math.inf)
+    up, *_ = SCALAR.gaussian_update(0.0, 0.0, x, n, 0.0, df, 0.0, 0.0, math.inf, n)
     return float(up)
 
 
@@ -142,9 +142,9 @@ def test_wallace_approximation() -> None:
     # the array form (the Monte-Carlo paths) gives the same numbers, element by element
     xs, ns = np.array([2.5706, -2.0423, 0.0, 7.0]), np.array([6.0, 31.0, 10.0, 5.0])
     m2s, sides = np.array([5.0, 33.0, 2.0, 0.5]), np.array([0.0, 1.5, 3.0, 9.0])
-    up, dn = ARRAY.gaussian_steps(sides, sides[::-1], xs, ns, 0.1, m2s, 0.5, 0.01, 2.5)
+    array = ARRAY.gaussian_update(sides, sides[::-1], xs, ns, 0.1, m2s, 0.5, 0.01, 2.5, ns)
     scalar = [
-        SCALAR.gaussian_steps(s, d, x, n, 0.1, m2, 0.5, 0.01, 2.5)
+        SCALAR.gaussian_update(s, d, x, n, 0.1, m2, 0.5, 0.01, 2.5, n)
         for s, d, x, n, m2 in zip(
             sides.tolist(),
             sides[::-1].tolist(),
@@ -154,7 +154,7 @@ def test_wallace_approximation() -> None:
             strict=True,
         )
     ]
-    assert list(zip(up.tolist(), dn.tolist(), strict=True)) == scalar
+    assert list(zip(*(a.tolist() for a in array), strict=True)) == scalar
 
 
 @pytest.mark.parametrize("p", [0.02, 0.5])

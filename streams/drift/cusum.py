@@ -15,9 +15,10 @@ values with mean 0 and std 1 scores close to the normal 97.5% point, 1.96; with 
 both sides at 0 the sides are ``+z`` and ``-z``:
 
 >>> t = 2.5706 * math.sqrt(1.0 + 1.0 / 6.0)
->>> [round(s, 3) for s in SCALAR.gaussian_steps(0.0, 0.0, t, 6, 0.0, 5.0, 0.0, 0.01, 9.0)]
-[1.957, -1.957]
->>> up, _ = ARRAY.gaussian_steps(0.0, 0.0, np.array([t, -t]), 6, 0.0, 5.0, 0.0, 0.01, 9.0)
+>>> up, dn, *_ = SCALAR.gaussian_update(0.0, 0.0, t, 6, 0.0, 5.0, 0.0, 0.01, 9.0, 6)
+>>> round(up, 3), round(dn, 3)
+(1.957, -1.957)
+>>> up, *_ = ARRAY.gaussian_update(0.0, 0.0, np.array([t, -t]), 6, 0.0, 5.0, 0.0, 0.01, 9.0, 6)
 >>> [round(float(z), 3) for z in up]
 [1.957, -1.957]
 """
@@ -48,13 +49,12 @@ _Fn2 = Callable[[Any, Any], Any]
 class CusumMath:
     """The CUSUM arithmetic for floats or for arrays (build one with :func:`cusum_math`).
 
-    ``gaussian_steps(s_up, s_dn, x, n, mean, m2, k, std_floor, winsor)``,
-    ``welford(x, n, mean, m2)``, ``bernoulli_testing(n, ones, warmup, max_warmup, min_count)``
+    ``gaussian_update(s_up, s_dn, x, n, mean, m2, k, std_floor, winsor, n_scored)``,
+    ``bernoulli_testing(n, ones, warmup, max_warmup, min_count)``
     and ``bernoulli_steps(s_up, s_dn, one, n, ones, odds_ratio, ln_r)``: see :func:`cusum_math`.
     """
 
-    gaussian_steps: Callable[..., tuple[Any, Any]]
-    welford: Callable[..., tuple[Any, Any, Any]]
+    gaussian_update: Callable[..., tuple[Any, Any, Any, Any, Any]]
     bernoulli_testing: Callable[..., Any]
     bernoulli_steps: Callable[..., tuple[Any, Any]]
 
@@ -68,7 +68,7 @@ def cusum_math(
     attribute look-ups per update.
     """
 
-    def gaussian_steps(  # noqa: PLR0917 (positional: called on every update)
+    def gaussian_update(  # noqa: PLR0917 (positional: called on every update)
         s_up: Any,
         s_dn: Any,
         x: Any,
@@ -78,27 +78,26 @@ def cusum_math(
         k: float,
         std_floor: float,
         winsor: float,
-    ) -> tuple[Any, Any]:
-        """The two sides after ``x``, before clipping at 0: ``s_up + z - k`` and
-        ``s_dn - z - k``, ``z`` the self-starting score of ``x`` against ``n >= 2`` earlier
-        values (Welford ``mean``, ``m2``; the std at least ``std_floor``): the recursive
-        residual ``t``, Student-t with ``df = n - 1`` degrees of freedom, mapped to the normal
-        score with the same tail probability by Wallace's approximation (1959) and winsorised
-        at ``+-winsor``. One function, as it runs on every update of every detector."""
-        std = maximum(sqrt(m2 / (n - 1.0)), std_floor)
-        t = (x - mean) / (std * sqrt(1.0 + 1.0 / n))
-        df = n - 1.0
+        n_scored: Any,
+    ) -> tuple[Any, Any, Any, Any, Any]:
+        """One value ``x``: ``(s_up + z - k, s_dn - z - k, n', mean', m2')``, the two sides
+        before clipping at 0 and Welford's summary ``(n, mean, m2)`` of the baseline after
+        ``x``. ``z`` is the self-starting score of ``x`` against the baseline (the std at
+        least ``std_floor``): the recursive residual ``t``, Student-t with ``df = n - 1``
+        degrees of freedom, mapped to the normal score with the same tail probability by
+        Wallace's approximation (1959) and winsorised at ``+-winsor``. ``n_scored`` is the
+        ``n`` the score uses, ``max(n, 2)``: during the warm-up the caller discards the sides.
+        One function, as it runs on every update of every detector."""
+        std = maximum(sqrt(m2 / (n_scored - 1.0)), std_floor)
+        t = (x - mean) / (std * sqrt(1.0 + 1.0 / n_scored))
+        df = n_scored - 1.0
         z = copysign(
             minimum(sqrt(df * log1p(t * t / df)) * (8.0 * df + 1.0) / (8.0 * df + 3.0), winsor), t
         )
-        return s_up + z - k, s_dn - z - k
-
-    def welford(x: Any, n: Any, mean: Any, m2: Any) -> tuple[Any, Any, Any]:
-        """``(n, mean, m2)`` after adding ``x`` (Welford's update)."""
-        n = n + 1
+        n_after = n + 1
         delta = x - mean
-        mean = mean + delta / n
-        return n, mean, m2 + delta * (x - mean)
+        mean_after = mean + delta / n_after
+        return s_up + z - k, s_dn - z - k, n_after, mean_after, m2 + delta * (x - mean_after)
 
     def bernoulli_testing(n: Any, ones: Any, warmup: int, max_warmup: int, min_count: int) -> Any:
         """Whether a Bernoulli CUSUM tests: ``n >= warmup`` and at least ``min_count`` zeros
@@ -119,7 +118,7 @@ def cusum_math(
             s_dn + ln_r * (1 - one) - log(odds_ratio - p0 * r1),
         )
 
-    return CusumMath(gaussian_steps, welford, bernoulli_testing, bernoulli_steps)
+    return CusumMath(gaussian_update, bernoulli_testing, bernoulli_steps)
 
 
 def _larger(a: float, b: float) -> float:
@@ -171,20 +170,20 @@ class GaussianCusumPaths:
         """One update of every path; returns which paths alarmed (they reset)."""
         n = self.n
         testing = n >= self.warmup
-        s_up, s_dn = ARRAY.gaussian_steps(
+        s_up, s_dn, self.n, self.mean, self.m2 = ARRAY.gaussian_update(
             self.s_up,
             self.s_dn,
             x,
-            np.maximum(n, 2.0),
+            n,
             self.mean,
             self.m2,
             self.k,
             self.std_floor,
             self.winsor,
+            np.maximum(n, 2.0),
         )
         self.s_up = np.where(testing, np.maximum(s_up, 0.0), 0.0)
         self.s_dn = np.where(testing, np.maximum(s_dn, 0.0), 0.0)
-        self.n, self.mean, self.m2 = ARRAY.welford(x, n, self.mean, self.m2)
         alarm: np.ndarray = (self.s_up > self.h) | (self.s_dn > self.h)
         if alarm.any():
             for arr in (self.n, self.mean, self.m2, self.s_up, self.s_dn):

@@ -55,8 +55,7 @@ _DEFAULT_ARL0 = 2e6
 
 
 # The shared arithmetic (:mod:`streams.drift.cusum`), bound once for the one-detector path.
-_gaussian_steps = SCALAR.gaussian_steps
-_welford = SCALAR.welford
+_gaussian_update = SCALAR.gaussian_update
 _testing = SCALAR.bernoulli_testing
 _bernoulli_steps = SCALAR.bernoulli_steps
 
@@ -166,24 +165,25 @@ class GaussianCusum(AlarmReport, base.DriftDetector):
         if self._drift_detected:
             self._reset()
         n = self._n
+        s_up, s_dn, n_after, mean, m2 = _gaussian_update(
+            self._s_up,
+            self._s_dn,
+            x,
+            n,
+            self._mean,
+            self._m2,
+            self.k,
+            self.std_floor,
+            self.winsor,
+            n if n > 1 else 2,  # the warm-up's sides are discarded below
+        )
         if n >= self._warmup:
-            s_up, s_dn = _gaussian_steps(
-                self._s_up,
-                self._s_dn,
-                x,
-                n,
-                self._mean,
-                self._m2,
-                self.k,
-                self.std_floor,
-                self.winsor,
-            )
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         else:
             s_up = s_dn = 0.0
         # the baseline's Welford summary after x; also the change-point mark of a side at zero
-        self._n, self._mean, self._m2 = total = _welford(x, n, self._mean, self._m2)
+        self._n, self._mean, self._m2 = total = (n_after, mean, m2)
         if s_up == 0.0:
             self._mark_up = total
         if s_dn == 0.0:
