@@ -4,10 +4,8 @@
 :class:`river.base.BinaryDriftDetector`: ``update(x)``, then read the read-only
 ``drift_detected``; ``_reset()`` restarts them; ``clone()`` (from :class:`river.base.Base`)
 builds a fresh detector with the same constructor parameters. They can be used in any River
-pipeline, and any River detector can replace them in linewatch (``LINEWATCH_DRIFT__DETECTOR``).
-
-Why not ``river.drift.PageHinkley``: its false-alarm rate depends on the (unknown, per-slice)
-noise scale, so it cannot be calibrated once (``docs/drift.md``, "River detectors").
+pipeline, and any River detector can replace them in linewatch (``LINEWATCH_DRIFT__DETECTOR``;
+why not PageHinkley by default: ``docs/drift.md``).
 
 :class:`GaussianCusum` is a two-sided *self-starting* CUSUM (Hawkins 1987): each value is
 scored against the mean and standard deviation of all values since the last reset, *before*
@@ -17,13 +15,12 @@ are then iid N(0, 1) whatever the slice's own mean and noise, so the threshold f
 :mod:`streams.drift.calibration.thresholds` holds for every slice. Scores are winsorised at
 ``+-winsor`` so that a single outlier frame cannot raise an alarm alone. The arithmetic is
 :mod:`streams.drift.cusum`'s, shared with the vectorised copies ``paths(count)``.
-
 :class:`BernoulliCusum` tests 0/1 signals for a change of the odds by a factor ``odds_ratio``
 (up or down) from the rate estimated since the last reset (Jeffreys-smoothed).
 
 Both reset after an alarm: the next update starts a new baseline (and a new warm-up), so a
-persistent shift alarms once. Both keep the baseline statistics at the CUSUM's change-point
-estimate (the last time the alarming side was at zero), to report "before" and "after".
+persistent shift alarms once; they report the baseline before and after the change point
+(:mod:`streams.drift.alarm`).
 
 >>> import random
 >>> rng = random.Random(1)
@@ -50,9 +47,7 @@ from streams.drift.cusum import SCALAR, BernoulliCusumPaths, GaussianCusumPaths
 
 __all__ = ["BernoulliCusum", "BernoulliCusumState", "GaussianCusum", "GaussianCusumState"]
 
-_DEFAULT_ARL0 = 2e6
-"""In-control run length per side of the default thresholds (1e-6 false alarms per update)."""
-
+_DEFAULT_ARL0 = 2e6  # in-control run length per side of the default h: 1e-6 alarms per update
 
 # The shared arithmetic (:mod:`streams.drift.cusum`), bound once for the one-detector path.
 _gaussian_update = SCALAR.gaussian_update
@@ -339,12 +334,10 @@ class BernoulliCusum(AlarmReport, base.BinaryDriftDetector):
             ones += 1
         self._n = n
         self._ones = ones
-        if s_up == 0.0 or s_dn == 0.0:
-            counts = (n, ones)
-            if s_up == 0.0:
-                self._mark_up = counts
-            if s_dn == 0.0:
-                self._mark_dn = counts
+        if s_up == 0.0:
+            self._mark_up = (n, ones)
+        if s_dn == 0.0:
+            self._mark_dn = (n, ones)
         h = self.h
         if s_up > h or s_dn > h:
             up = s_up >= s_dn
