@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from streams.drift.calibration.thresholds import (
+from streams.drift.cusum import ARRAY, SCALAR
+from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.thresholds import (
     arl_per_side,
     bernoulli_threshold,
     gaussian_threshold,
 )
-from streams.drift.cusum import ARRAY, SCALAR
-from streams.drift.detectors import BernoulliCusum, GaussianCusum
 
 H_DEFAULT = gaussian_threshold(0.5, arl_per_side(1e-6))
 HB_DEFAULT = bernoulli_threshold(arl_per_side(1e-6))

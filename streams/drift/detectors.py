@@ -12,7 +12,7 @@ scored against the mean and standard deviation of all values since the last rese
 it (a recursive residual, t-distributed with ``n - 1`` degrees of freedom for Gaussian data),
 and mapped to a N(0, 1) score with Wallace's approximation. The scores of an unchanged stream
 are then iid N(0, 1) whatever the slice's own mean and noise, so the threshold from
-:mod:`streams.drift.calibration.thresholds` holds for every slice. Scores are winsorised at
+:mod:`streams.drift.thresholds` holds for every slice. Scores are winsorised at
 ``+-winsor`` so that a single outlier frame cannot raise an alarm alone. The arithmetic is
 :mod:`streams.drift.cusum`'s, shared with the vectorised copies ``paths(count)``.
 :class:`BernoulliCusum` tests 0/1 signals for a change of the odds by a factor ``odds_ratio``
@@ -42,8 +42,8 @@ from pydantic import BaseModel, ConfigDict
 from river import base
 
 from streams.drift.alarm import AlarmReport, Counts, Welford, split_baseline
-from streams.drift.calibration.thresholds import bernoulli_threshold, gaussian_threshold
 from streams.drift.cusum import SCALAR, BernoulliCusumPaths, GaussianCusumPaths
+from streams.drift.thresholds import bernoulli_threshold, gaussian_threshold
 
 __all__ = ["BernoulliCusum", "BernoulliCusumState", "GaussianCusum", "GaussianCusumState"]
 

@@ -13,15 +13,15 @@ from typing import NamedTuple
 from river import base
 
 from streams.config import LineConfig, Settings
-from streams.drift.calibration.thresholds import (
+from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.spec import DetectorSpec, detector_label, parse_detector_spec
+from streams.drift.state import DetectorSnapshot
+from streams.drift.thresholds import (
     arl_per_side,
     bernoulli_threshold,
     budget_rate,
     gaussian_threshold,
 )
-from streams.drift.detectors import BernoulliCusum, GaussianCusum
-from streams.drift.spec import DetectorSpec, detector_label, parse_detector_spec
-from streams.drift.state import DetectorSnapshot
 
 __all__ = [
     "CUSUM_K",

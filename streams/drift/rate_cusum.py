@@ -14,7 +14,7 @@ from typing import Any
 from river import base
 
 from streams.drift.alarm import AlarmReport, Counts
-from streams.drift.calibration.thresholds import bernoulli_threshold
+from streams.drift.thresholds import bernoulli_threshold
 
 __all__ = ["RateCusum"]
 

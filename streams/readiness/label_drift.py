@@ -39,10 +39,10 @@ from river import base
 
 from schemas.records import DriftEventRecord
 from streams.config import LineConfig, Settings
-from streams.drift.calibration.thresholds import SECONDS_PER_WEEK
 from streams.drift.events import MIX_MARKER, drift_event
 from streams.drift.rate_cusum import RateCusum
 from streams.drift.spec import parse_detector_spec
+from streams.drift.thresholds import SECONDS_PER_WEEK
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads.label_drift import production_outcomes
 from streams.slicing import SliceKey

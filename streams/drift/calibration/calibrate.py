@@ -35,13 +35,13 @@ from streams.drift.calibration.montecarlo import (
     false_alarms_vectorised,
     poisson_interval,
 )
-from streams.drift.calibration.thresholds import SECONDS_PER_WEEK
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
 from streams.drift.line_detectors import LineDetectors
 from streams.drift.monitor import DriftMonitor
 from streams.drift.reference import ReferenceProfile, SignalReference
 from streams.drift.signals import signal_kind
 from streams.drift.spec import detector_label
+from streams.drift.thresholds import SECONDS_PER_WEEK
 from streams.errors import ConfigError
 
 __all__ = ["SHIFTS", "BudgetResult", "budget_check", "calibrate", "compare_detectors"]
