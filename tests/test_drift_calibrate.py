@@ -74,7 +74,7 @@ def test_vectorised_bernoulli_alarms_where_the_scalar_ones_do(
 def test_false_alarm_count_matches_a_measurable_rate() -> None:
     # a per-update target of 1e-3 (h from Siegmund) -> ~1000 alarms in 1M updates; warm-ups
     # after alarms are not tested, so a little fewer
-    from streams.drift.calibration.thresholds import arl_per_side, gaussian_threshold
+    from streams.drift.thresholds import arl_per_side, gaussian_threshold
 
     h = gaussian_threshold(0.5, arl_per_side(1e-3))
     alarms, updates = false_alarms_vectorised(

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from streams.drift.calibration.montecarlo import simulate_arl
-from streams.drift.calibration.thresholds import (
+from streams.drift.thresholds import (
     arl_per_side,
     bernoulli_threshold,
     gaussian_threshold,

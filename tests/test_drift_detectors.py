@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from streams.drift.calibration.thresholds import (
+from streams.drift.cusum import ARRAY, SCALAR
+from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.thresholds import (
     arl_per_side,
     bernoulli_threshold,
     gaussian_threshold,
 )
-from streams.drift.cusum import ARRAY, wallace_t_to_z
-from streams.drift.detectors import BernoulliCusum, GaussianCusum
 
 H_DEFAULT = gaussian_threshold(0.5, arl_per_side(1e-6))
 HB_DEFAULT = bernoulli_threshold(arl_per_side(1e-6))
@@ -125,15 +127,34 @@ def test_warmup_and_clone() -> None:
     assert twin.n == 0 and twin.h == det.h and twin.warmup == det.warmup
 
 
+def _wallace(t: float, df: float) -> float:
+    """The self-starting score of a residual ``t`` after ``df + 1`` values of std 1."""
+    n = df + 1.0
+    x = t * math.sqrt(1.0 + 1.0 / n)
+    up, *_ = SCALAR.gaussian_update(0.0, 0.0, x, n, 0.0, df, 0.0, 0.0, math.inf, n)
+    return float(up)
+
+
 def test_wallace_approximation() -> None:
     # t quantiles: t_{0.975, 5} = 2.5706, t_{0.975, 30} = 2.0423; z_{0.975} = 1.95996
-    assert wallace_t_to_z(2.5706, 5) == pytest.approx(1.95996, abs=0.01)
-    assert wallace_t_to_z(-2.0423, 30) == pytest.approx(-1.95996, abs=0.002)
+    assert _wallace(2.5706, 5) == pytest.approx(1.95996, abs=0.01)
+    assert _wallace(-2.0423, 30) == pytest.approx(-1.95996, abs=0.002)
     # the array form (the Monte-Carlo paths) gives the same numbers, element by element
-    ts, dfs = np.array([2.5706, -2.0423, 0.0, 7.0]), np.array([5.0, 30.0, 9.0, 4.0])
-    assert ARRAY.wallace_t_to_z(ts, dfs).tolist() == [
-        wallace_t_to_z(t, df) for t, df in zip(ts.tolist(), dfs.tolist(), strict=True)
+    xs, ns = np.array([2.5706, -2.0423, 0.0, 7.0]), np.array([6.0, 31.0, 10.0, 5.0])
+    m2s, sides = np.array([5.0, 33.0, 2.0, 0.5]), np.array([0.0, 1.5, 3.0, 9.0])
+    array = ARRAY.gaussian_update(sides, sides[::-1], xs, ns, 0.1, m2s, 0.5, 0.01, 2.5, ns)
+    scalar = [
+        SCALAR.gaussian_update(s, d, x, n, 0.1, m2, 0.5, 0.01, 2.5, n)
+        for s, d, x, n, m2 in zip(
+            sides.tolist(),
+            sides[::-1].tolist(),
+            xs.tolist(),
+            ns.tolist(),
+            m2s.tolist(),
+            strict=True,
+        )
     ]
+    assert list(zip(*(a.tolist() for a in array), strict=True)) == scalar
 
 
 @pytest.mark.parametrize("p", [0.02, 0.5])

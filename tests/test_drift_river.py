@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from river import base, checks, drift
 
-from streams.drift.detectors import BernoulliCusum, GaussianCusum, RateCusum
+from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.rate_cusum import RateCusum
 
 ESTIMATOR_ONLY = {"check_tags"}
 """Checks of attributes only River *Estimators* have (``_tags``); River's detectors are not

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streams.config import LineConfig, Settings
-from streams.drift.calibration.thresholds import SECONDS_PER_WEEK, budget_rate
+from streams.drift.thresholds import SECONDS_PER_WEEK, budget_rate
 
 __all__ = ["LineBudget", "line_budgets"]
 

@@ -1,33 +1,26 @@
-"""linewatch's calibrated change detectors, as River detectors.
+"""linewatch's calibrated self-starting CUSUMs, as River detectors.
 
 :class:`GaussianCusum` is a :class:`river.base.DriftDetector` and :class:`BernoulliCusum` a
 :class:`river.base.BinaryDriftDetector`: ``update(x)``, then read the read-only
 ``drift_detected``; ``_reset()`` restarts them; ``clone()`` (from :class:`river.base.Base`)
 builds a fresh detector with the same constructor parameters. They can be used in any River
-pipeline, and any River detector can replace them in linewatch (``LINEWATCH_DRIFT__DETECTOR``).
-
-Why not ``river.drift.PageHinkley``: PH compares each value with the running mean of the
-stream *including that value*, in the raw units of the stream, so its false-alarm rate depends
-on the (unknown, per-slice) noise scale and cannot be calibrated once; its downward side starts
-from ``-1`` (biased) and its fading factor changes the run-length distribution. With its
-default threshold it raised 126 alarms on 200,000 iid N(0, 1) values (the detector below: 0).
-Speed is not the reason: both cost ~0.5-1 us per update.
+pipeline, and any River detector can replace them in linewatch (``LINEWATCH_DRIFT__DETECTOR``;
+why not PageHinkley by default: ``docs/drift.md``).
 
 :class:`GaussianCusum` is a two-sided *self-starting* CUSUM (Hawkins 1987): each value is
 scored against the mean and standard deviation of all values since the last reset, *before*
 it (a recursive residual, t-distributed with ``n - 1`` degrees of freedom for Gaussian data),
 and mapped to a N(0, 1) score with Wallace's approximation. The scores of an unchanged stream
 are then iid N(0, 1) whatever the slice's own mean and noise, so the threshold from
-:mod:`streams.drift.calibration.thresholds` holds for every slice. Scores are winsorised at
+:mod:`streams.drift.thresholds` holds for every slice. Scores are winsorised at
 ``+-winsor`` so that a single outlier frame cannot raise an alarm alone. The arithmetic is
 :mod:`streams.drift.cusum`'s, shared with the vectorised copies ``paths(count)``.
-
 :class:`BernoulliCusum` tests 0/1 signals for a change of the odds by a factor ``odds_ratio``
 (up or down) from the rate estimated since the last reset (Jeffreys-smoothed).
 
 Both reset after an alarm: the next update starts a new baseline (and a new warm-up), so a
-persistent shift alarms once. Both keep the baseline statistics at the CUSUM's change-point
-estimate (the last time the alarming side was at zero), to report "before" and "after".
+persistent shift alarms once; they report the baseline before and after the change point
+(:mod:`streams.drift.alarm`).
 
 >>> import random
 >>> rng = random.Random(1)
@@ -48,60 +41,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from river import base
 
-from streams.drift.calibration.thresholds import bernoulli_threshold, gaussian_threshold
+from streams.drift.alarm import AlarmReport, Counts, Welford, split_baseline
 from streams.drift.cusum import SCALAR, BernoulliCusumPaths, GaussianCusumPaths
+from streams.drift.thresholds import bernoulli_threshold, gaussian_threshold
 
-__all__ = [
-    "BernoulliCusum",
-    "BernoulliCusumState",
-    "GaussianCusum",
-    "GaussianCusumState",
-    "RateCusum",
-]
+__all__ = ["BernoulliCusum", "BernoulliCusumState", "GaussianCusum", "GaussianCusumState"]
 
-_DEFAULT_ARL0 = 2e6
-"""In-control run length per side of the default thresholds (1e-6 false alarms per update)."""
-
+_DEFAULT_ARL0 = 2e6  # in-control run length per side of the default h: 1e-6 alarms per update
 
 # The shared arithmetic (:mod:`streams.drift.cusum`), bound once for the one-detector path.
-_score = SCALAR.gaussian_score
-_welford = SCALAR.welford
+_gaussian_update = SCALAR.gaussian_update
 _testing = SCALAR.bernoulli_testing
-_gains = SCALAR.bernoulli_gains
-
-# Baseline statistics: (n, mean, m2) for Gaussian, (n, ones) for Bernoulli.
-_Welford = tuple[int, float, float]
-_Counts = tuple[int, int]
-
-
-def _split(total: _Welford, head: _Welford) -> tuple[float, float, float, float]:
-    """Mean and std of the head and of the tail (total minus head) of a Welford summary."""
-    n, mean, m2 = total
-    na, ma, m2a = head
-    nb = n - na
-    std_a = math.sqrt(m2a / (na - 1)) if na > 1 else 0.0
-    if nb <= 0:
-        return ma, std_a, ma, 0.0
-    mb = (n * mean - na * ma) / nb
-    m2b = max(m2 - m2a - (mb - ma) ** 2 * na * nb / n, 0.0)
-    std_b = math.sqrt(m2b / (nb - 1)) if nb > 1 else 0.0
-    return ma, std_a, mb, std_b
-
-
-class _Report:
-    """What the last alarm said (shared by both detectors)."""
-
-    statistic: float
-    direction: str
-    before_mean: float
-    before_std: float
-    after_mean: float
-    after_std: float
-
-    def _clear_report(self) -> None:
-        self.statistic = 0.0
-        self.direction = ""
-        self.before_mean = self.before_std = self.after_mean = self.after_std = 0.0
+_bernoulli_steps = SCALAR.bernoulli_steps
 
 
 class GaussianCusumState(BaseModel):
@@ -143,7 +94,7 @@ class BernoulliCusumState(BaseModel):
     after: tuple[float, float]
 
 
-class GaussianCusum(_Report, base.DriftDetector):
+class GaussianCusum(AlarmReport, base.DriftDetector):
     """Two-sided self-starting CUSUM for a continuous signal (see the module docstring).
 
     Parameters
@@ -195,8 +146,8 @@ class GaussianCusum(_Report, base.DriftDetector):
         self._m2 = 0.0
         self._s_up = 0.0
         self._s_dn = 0.0
-        self._mark_up: _Welford = (0, 0.0, 0.0)
-        self._mark_dn: _Welford = (0, 0.0, 0.0)
+        self._mark_up: Welford = (0, 0.0, 0.0)
+        self._mark_dn: Welford = (0, 0.0, 0.0)
         self._clear_report()
 
     @property
@@ -209,16 +160,25 @@ class GaussianCusum(_Report, base.DriftDetector):
         if self._drift_detected:
             self._reset()
         n = self._n
+        s_up, s_dn, n_after, mean, m2 = _gaussian_update(
+            self._s_up,
+            self._s_dn,
+            x,
+            n,
+            self._mean,
+            self._m2,
+            self.k,
+            self.std_floor,
+            self.winsor,
+            n if n > 1 else 2,  # the warm-up's sides are discarded below
+        )
         if n >= self._warmup:
-            z = _score(x, n, self._mean, self._m2, self.std_floor, self.winsor)
-            s_up = self._s_up + z - self.k
-            s_dn = self._s_dn - z - self.k
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         else:
             s_up = s_dn = 0.0
         # the baseline's Welford summary after x; also the change-point mark of a side at zero
-        self._n, self._mean, self._m2 = total = _welford(x, n, self._mean, self._m2)
+        self._n, self._mean, self._m2 = total = (n_after, mean, m2)
         if s_up == 0.0:
             self._mark_up = total
         if s_dn == 0.0:
@@ -230,7 +190,7 @@ class GaussianCusum(_Report, base.DriftDetector):
             self.direction = "up" if up else "down"
             self.statistic = s_up if up else s_dn
             mark = self._mark_up if up else self._mark_dn
-            (self.before_mean, self.before_std, self.after_mean, self.after_std) = _split(
+            (self.before_mean, self.before_std, self.after_mean, self.after_std) = split_baseline(
                 total, mark
             )
 
@@ -284,7 +244,7 @@ class GaussianCusum(_Report, base.DriftDetector):
         yield {"k": 1.0, "h": 5.0, "warmup": 10}
 
 
-class BernoulliCusum(_Report, base.BinaryDriftDetector):
+class BernoulliCusum(AlarmReport, base.BinaryDriftDetector):
     """Two-sided CUSUM of log-likelihood ratios for a 0/1 signal.
 
     The in-control rate ``p0`` is estimated from the values since the last reset (Jeffreys
@@ -340,8 +300,8 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         self._ones = 0
         self._s_up = 0.0
         self._s_dn = 0.0
-        self._mark_up: _Counts = (0, 0)
-        self._mark_dn: _Counts = (0, 0)
+        self._mark_up: Counts = (0, 0)
+        self._mark_dn: Counts = (0, 0)
         self._testing = False
         self._clear_report()
 
@@ -360,11 +320,13 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
         s_up = s_dn = 0.0
         # Once testing, a detector tests until its reset (n, ones and zeros only grow), so the
         # condition is evaluated only until it first holds.
-        if self._testing or _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
-            self._testing = True
-            gain_up, cost_up, gain_dn, cost_dn = _gains(one, n, ones, self.odds_ratio, self._ln_r)
-            s_up = self._s_up + gain_up - cost_up
-            s_dn = self._s_dn + gain_dn - cost_dn
+        testing = self._testing
+        if not testing and _testing(n, ones, self.warmup, self._max_warmup, self.min_count):
+            self._testing = testing = True
+        if testing:
+            s_up, s_dn = _bernoulli_steps(
+                self._s_up, self._s_dn, 1.0 if one else 0.0, n, ones, self.odds_ratio, self._ln_r
+            )
             self._s_up = s_up = s_up if s_up > 0.0 else 0.0
             self._s_dn = s_dn = s_dn if s_dn > 0.0 else 0.0
         n += 1
@@ -372,12 +334,10 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
             ones += 1
         self._n = n
         self._ones = ones
-        if s_up == 0.0 or s_dn == 0.0:
-            counts = (n, ones)
-            if s_up == 0.0:
-                self._mark_up = counts
-            if s_dn == 0.0:
-                self._mark_dn = counts
+        if s_up == 0.0:
+            self._mark_up = (n, ones)
+        if s_dn == 0.0:
+            self._mark_dn = (n, ones)
         h = self.h
         if s_up > h or s_dn > h:
             up = s_up >= s_dn
@@ -438,86 +398,3 @@ class BernoulliCusum(_Report, base.BinaryDriftDetector):
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
         yield {"h": 5.0, "odds_ratio": 3.0, "warmup": 10}
-
-
-class RateCusum(_Report, base.BinaryDriftDetector):
-    """One-sided CUSUM: has the rate of ones risen above a *known* acceptable rate ``p0``?
-
-    For streams too short to learn their own baseline, e.g. "was this labelled defective unit
-    missed?" (a few dozen per slice and day): log-likelihood ratios of ``p1`` (the odds of
-    ``p0`` times ``odds_ratio``) against ``p0``, accumulated from the first update.
-
-    Parameters
-    ----------
-    p0
-        The in-control rate (e.g. the highest miss rate readiness accepts).
-    odds_ratio
-        Factor of the odds to detect (> 1).
-    h
-        Threshold; ``None``: ``ln(1e6)`` (Lorden's bound for 1e-6 false alarms per update).
-
-    Examples
-    --------
-    >>> det = RateCusum(p0=0.1, odds_ratio=4.0, h=4.0)
-    >>> for i, x in enumerate([False] * 20 + [True, False] * 10):
-    ...     det.update(x)
-    ...     if det.drift_detected:
-    ...         print(i, det.direction, round(det.after_mean, 2))
-    28 up 0.56
-    38 up 0.56
-    """
-
-    name = "rate-cusum"
-
-    def __init__(self, p0: float = 0.1, odds_ratio: float = 3.0, h: float | None = None) -> None:
-        if not 0.0 < p0 < 1.0:
-            raise ValueError("p0 must be in (0, 1)")
-        if odds_ratio <= 1:
-            raise ValueError("odds_ratio must exceed 1")
-        super().__init__()
-        self.p0 = p0
-        self.odds_ratio = odds_ratio
-        self.h = bernoulli_threshold(1e6) if h is None else h
-        odds = p0 / (1.0 - p0) * odds_ratio
-        p1 = odds / (1.0 + odds)
-        self._inc_one = math.log(p1 / p0)
-        self._inc_zero = math.log((1.0 - p1) / (1.0 - p0))
-        self._reset()
-
-    def _reset(self) -> None:
-        super()._reset()
-        self._n = 0
-        self._ones = 0
-        self._s = 0.0
-        self._mark: _Counts = (0, 0)
-        self._clear_report()
-
-    @property
-    def n(self) -> int:
-        """Values since the last reset."""
-        return self._n
-
-    def update(self, x: bool | float) -> None:
-        """Add one outcome (True, or >= 0.5, is a one); sets ``drift_detected`` on an alarm."""
-        if self._drift_detected:
-            self._reset()
-        one = x >= 0.5
-        s = self._s + (self._inc_one if one else self._inc_zero)
-        self._s = s = s if s > 0.0 else 0.0
-        self._n += 1
-        self._ones += one
-        if s == 0.0:
-            self._mark = (self._n, self._ones)
-        if s > self.h:
-            self._drift_detected = True
-            self.direction = "up"
-            self.statistic = s
-            na, oa = self._mark
-            pb = (self._ones - oa) / (self._n - na)
-            self.before_mean, self.before_std = self.p0, math.sqrt(self.p0 * (1.0 - self.p0))
-            self.after_mean, self.after_std = pb, math.sqrt(pb * (1.0 - pb))
-
-    @classmethod
-    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
-        yield {}
-        yield {"p0": 0.02, "odds_ratio": 5.0, "h": 6.0}

@@ -4,7 +4,7 @@ A new product variant on a line (or one that stops) changes what the model sees 
 lighting or camera change; the drift events it raises have signal ``product_mix`` and lighting
 ``*`` (they concern the whole line-shift, like the lighting mix), and their cause is ``product``
 (:mod:`streams.drift.cause`). Each detector is a clone of the line's binary prototype
-(:meth:`streams.drift.monitor.DriftMonitor.line_detectors`), so it has the same calibrated
+(:class:`streams.drift.line_detectors.LinePrototypes`), so it has the same calibrated
 threshold as every other binary detector of that line. A variant seen for the first time gets a
 fresh detector (it learns its share during warm-up); the variants it displaces see their share
 fall and alarm. Frames without a variant are not counted.
@@ -38,7 +38,8 @@ from datetime import datetime
 from river import base
 
 from schemas.records import DriftEventRecord
-from streams.drift.monitor import MIX_MARKER, drift_event, load_detector, snapshot_detector
+from streams.drift.events import MIX_MARKER, drift_event
+from streams.drift.line_detectors import load_detector, snapshot_detector
 from streams.drift.spec import detector_label
 from streams.drift.state import ProductMixSnapshot
 from streams.slicing import SliceKey
@@ -50,7 +51,7 @@ PRODUCT_MIX_SIGNAL = "product_mix"
 
 
 Detector = base.DriftDetector | base.BinaryDriftDetector
-"""A line's binary prototype, as :class:`~streams.drift.monitor.LineDetectors` types it."""
+"""A line's binary prototype, as :class:`~streams.drift.line_detectors.LineDetectors` types it."""
 
 
 class _Group:

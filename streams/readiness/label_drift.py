@@ -10,10 +10,10 @@ detector name, ``rate-cusum[crack]:up``); every labelled *good* unit updates the
 detectors with "flagged?". Each labelled item updates one stream, so per-class streams cost no
 extra false alarms. An alarm is a
 :class:`~schemas.records.DriftEventRecord` with signal ``fnr`` / ``fpr`` in ``drift_events``,
-built by the same :func:`~streams.drift.monitor.drift_event` as every other drift event.
+built by the same :func:`~streams.drift.events.drift_event` as every other drift event.
 
 Detector (``LINEWATCH_DRIFT__LABEL_DETECTOR``): ``cusum`` (default) is a
-:class:`~streams.drift.detectors.RateCusum` against the in-control rates the model showed in
+:class:`~streams.drift.rate_cusum.RateCusum` against the in-control rates the model showed in
 the lab (``drift.label_fnr`` 0.05: the shipped model's lab recall is 0.95-1.0 per class;
 ``drift.label_fpr`` 0.02), alarming when the odds rise x4. River's self-referenced binary
 detectors (DDM, HDDM_A/W, FHDDM) need dozens of outcomes of the slice's own baseline before
@@ -39,10 +39,10 @@ from river import base
 
 from schemas.records import DriftEventRecord
 from streams.config import LineConfig, Settings
-from streams.drift.calibration.thresholds import SECONDS_PER_WEEK
-from streams.drift.detectors import RateCusum
-from streams.drift.monitor import MIX_MARKER, drift_event
+from streams.drift.events import MIX_MARKER, drift_event
+from streams.drift.rate_cusum import RateCusum
 from streams.drift.spec import parse_detector_spec
+from streams.drift.thresholds import SECONDS_PER_WEEK
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads.label_drift import production_outcomes
 from streams.slicing import SliceKey

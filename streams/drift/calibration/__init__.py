@@ -1,8 +1,8 @@
 """Calibration of the drift detectors, apart from the online runtime in :mod:`streams.drift`.
 
-- :mod:`~streams.drift.calibration.thresholds`: the analytic thresholds for a false-alarm
-  target (Siegmund, Lorden) and the per-line weekly budget; the runtime reads them when it
-  builds its detectors.
+The analytic thresholds the runtime builds its detectors with (Siegmund, Lorden, the per-line
+weekly budget) are runtime: :mod:`streams.drift.thresholds`. Here, what measures them:
+
 - :mod:`~streams.drift.calibration.montecarlo`: stationary streams bootstrapped from the lab
   reference, fed to many copies of the runtime detectors at once (``det.paths(count)``), and
   a Monte-Carlo check of the thresholds.

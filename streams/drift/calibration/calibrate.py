@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 from river import base, drift
@@ -34,12 +35,13 @@ from streams.drift.calibration.montecarlo import (
     false_alarms_vectorised,
     poisson_interval,
 )
-from streams.drift.calibration.thresholds import SECONDS_PER_WEEK
 from streams.drift.detectors import BernoulliCusum, GaussianCusum
+from streams.drift.line_detectors import LineDetectors
 from streams.drift.monitor import DriftMonitor
 from streams.drift.reference import ReferenceProfile, SignalReference
 from streams.drift.signals import signal_kind
 from streams.drift.spec import detector_label
+from streams.drift.thresholds import SECONDS_PER_WEEK
 from streams.errors import ConfigError
 
 __all__ = ["SHIFTS", "BudgetResult", "budget_check", "calibrate", "compare_detectors"]
@@ -150,28 +152,16 @@ def _usable_rate(ref_mean: float) -> float:
     return min(max(ref_mean, 1e-3), 1.0 - 1e-3)
 
 
-def calibrate(
+def _runtime_tasks(
     reference: ReferenceProfile,
-    settings: Settings,
+    protos: LineDetectors,
+    chosen: Sequence[str],
     *,
-    line: str,
-    updates: int = 10_000_000,
-    compare: bool = False,
-    compare_updates: int = 10_000_000,
-    slow_updates: int = 20_000,
-    compare_signals: Sequence[str] = ("brightness", "max_confidence", "detections_per_frame"),
-    signals: Sequence[str] | None = None,
-    jobs: int = 2,
-    seed: int = 0,
-) -> list[CalibrationRow]:
-    """One row per (detector, signal); see the module docstring.
-
-    ``slow_updates`` caps the stationary updates of detectors slower than ~20 us per update
-    (KSWIN runs a KS test on every update: ~1 ms), whose row then says how many were run.
-    """
-    monitor = DriftMonitor(reference, settings)
-    protos = monitor.line_detectors(line)
-    chosen = [s for s in reference.signals if signals is None or s in signals]
+    updates: int,
+    compare_updates: int,
+    seed: int,
+) -> list[_Task]:
+    """One task per chosen signal: the line's prototype for its kind (the runtime detector)."""
     tasks = []
     for i, name in enumerate(chosen):
         ref = reference[name]
@@ -191,26 +181,75 @@ def calibrate(
                 sampler_ref=ref,
             )
         )
-    if compare:
-        for det in compare_detectors():
-            slow = isinstance(det, drift.KSWIN)
-            for i, name in enumerate(chosen):
-                if signal_kind(name) == "bernoulli" or name not in compare_signals:
-                    continue
-                ref = reference[name]
-                tasks.append(
-                    _Task(
-                        det=det,
-                        label=detector_label(det),
-                        signal=name,
-                        ref_mean=ref.mean,
-                        binary=False,
-                        updates=slow_updates if slow else compare_updates,
-                        expected=None,
-                        seed=seed + 1000 * i,
-                        sampler_ref=ref,
-                    )
+    return tasks
+
+
+def _compare_tasks(
+    reference: ReferenceProfile,
+    chosen: Sequence[str],
+    compare_signals: Sequence[str],
+    *,
+    compare_updates: int,
+    slow_updates: int,
+    seed: int,
+) -> list[_Task]:
+    """River's detectors at their defaults on the chosen continuous signals."""
+    tasks = []
+    for det in compare_detectors():
+        slow = isinstance(det, drift.KSWIN)
+        for i, name in enumerate(chosen):
+            if signal_kind(name) == "bernoulli" or name not in compare_signals:
+                continue
+            ref = reference[name]
+            tasks.append(
+                _Task(
+                    det=det,
+                    label=detector_label(det),
+                    signal=name,
+                    ref_mean=ref.mean,
+                    binary=False,
+                    updates=slow_updates if slow else compare_updates,
+                    expected=None,
+                    seed=seed + 1000 * i,
+                    sampler_ref=ref,
                 )
+            )
+    return tasks
+
+
+def calibrate(
+    reference: ReferenceProfile,
+    settings: Settings,
+    *,
+    line: str,
+    updates: int = 10_000_000,
+    compare: bool = False,
+    compare_updates: int = 10_000_000,
+    slow_updates: int = 20_000,
+    compare_signals: Sequence[str] = ("brightness", "max_confidence", "detections_per_frame"),
+    signals: Sequence[str] | None = None,
+    jobs: int = 2,
+    seed: int = 0,
+) -> list[CalibrationRow]:
+    """One row per (detector, signal); see the module docstring.
+
+    ``slow_updates`` caps the stationary updates of detectors slower than ~20 us per update
+    (KSWIN runs a KS test on every update: ~1 ms), whose row then says how many were run.
+    """
+    protos = DriftMonitor(reference, settings).line_detectors(line)
+    chosen = [s for s in reference.signals if signals is None or s in signals]
+    tasks = _runtime_tasks(
+        reference, protos, chosen, updates=updates, compare_updates=compare_updates, seed=seed
+    )
+    if compare:
+        tasks += _compare_tasks(
+            reference,
+            chosen,
+            compare_signals,
+            compare_updates=compare_updates,
+            slow_updates=slow_updates,
+            seed=seed,
+        )
     if jobs <= 1:
         return [_run(t) for t in tasks]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -246,6 +285,31 @@ class BudgetResult:
         return asdict(self) | {"within_budget": self.within_budget}
 
 
+class _Stream(NamedTuple):
+    """One detector of a frame in the budget simulation: its vectorised copies and values."""
+
+    make: Callable[[int], VectorDetector]
+    sample: Sampler
+
+
+def _frame_streams(
+    reference: ReferenceProfile, gauss: GaussianCusum, bern: BernoulliCusum, buckets: int
+) -> list[_Stream]:
+    """Every detector one frame updates: one per signal (bootstrapped from the lab reference)
+    and one per lighting bucket (bucket shares equal)."""
+    streams = []
+    for name in reference.signals:
+        binary = signal_kind(name) == "bernoulli"
+        det: GaussianCusum | BernoulliCusum = bern if binary else gauss
+        streams.append(_Stream(det.paths, bootstrap_sampler(name, reference[name], binary=binary)))
+    share = 1.0 / buckets
+    for _ in range(buckets):
+        streams.append(
+            _Stream(bern.paths, lambda rng, shape: (rng.random(shape) < share).astype(float))
+        )
+    return streams
+
+
 def budget_check(
     reference: ReferenceProfile,
     settings: Settings,
@@ -262,8 +326,7 @@ def budget_check(
     runs ``slice_hours`` of frames (a slice lives for a shift, then is evicted and starts
     again with a warm-up), so the paths are as long as in production.
     """
-    monitor = DriftMonitor(reference, settings)
-    protos = monitor.line_detectors(line)
+    protos = DriftMonitor(reference, settings).line_detectors(line)
     gauss, bern = protos.continuous, protos.binary
     if not isinstance(gauss, GaussianCusum) or not isinstance(bern, BernoulliCusum):
         raise ConfigError(
@@ -273,30 +336,17 @@ def budget_check(
     fps = (settings.plant.lines.get(line) or LineConfig()).frame_rate
     frames = max(1, round(fps * SECONDS_PER_WEEK * line_weeks))
     paths = max(1, math.ceil(frames / max(1.0, fps * 3600.0 * slice_hours)))
-    alarms = 0
-    updates = 0
-    buckets = len(settings.plant.lighting_bucket_names)
-    streams: list[tuple[Callable[[int], VectorDetector], Sampler]] = []
-    for name in reference.signals:
-        binary = signal_kind(name) == "bernoulli"
-        ref = reference[name]
-        factory = _vector_factory(bern if binary else gauss)
-        assert factory is not None
-        streams.append((factory, bootstrap_sampler(name, ref, binary=binary)))
-    share = 1.0 / buckets
-    for _ in range(buckets):
-        factory = _vector_factory(bern)
-        assert factory is not None
-        streams.append((factory, lambda rng, shape: (rng.random(shape) < share).astype(float)))
-    for i, (factory, sample) in enumerate(streams):
-        a, n = false_alarms_vectorised(factory, sample, updates=frames, paths=paths, seed=seed + i)
+    streams = _frame_streams(reference, gauss, bern, len(settings.plant.lighting_bucket_names))
+    alarms = updates = 0
+    for i, (make, sample) in enumerate(streams):
+        a, n = false_alarms_vectorised(make, sample, updates=frames, paths=paths, seed=seed + i)
         alarms += a
         updates += n
     weeks = updates / (fps * SECONDS_PER_WEEK * len(streams))
     low, high = poisson_interval(alarms)
-    g = _vector_factory(gauss)
-    assert g is not None
-    delays = delays_vectorised(g, lambda rng, shape: rng.standard_normal(shape), 1.0, seed=seed)
+    delays = delays_vectorised(
+        gauss.paths, lambda rng, shape: rng.standard_normal(shape), 1.0, seed=seed
+    )
     median, p95, _missed = _summary(delays)
     return BudgetResult(
         line=line,

@@ -1,4 +1,7 @@
-"""Thresholds of the CUSUM detectors, calibrated to a target false-alarm rate.
+"""Thresholds of the CUSUM detectors, calibrated to a target false-alarm rate (analytic).
+
+The runtime builds its detectors with them (:mod:`streams.drift.line_detectors`); the Monte-Carlo
+measurements of what they give are :mod:`streams.drift.calibration`'s.
 
 A detector watches one slice-signal and tests both directions with two one-sided CUSUMs. For a
 target rate ``alpha`` (false alarms per slice-signal per event,
