@@ -3,8 +3,8 @@
 - ``camera-events`` → micro-batches (``noack_take`` by size and time) → model batches of
   ``inference.batch_frames`` across takes (a short tail waits at most
   ``inference.max_batch_wait_ms``; a timer runs it then) → pipeline in a worker
-  thread → rows pending in the worker (write-behind) → a flush when ``worker.flush_rows`` rows
-  are pending or the oldest is ``worker.flush_interval_s`` old (a timer checks even when no
+  thread → rows pending in the worker (write-behind) → a flush when ``checkpoint.flush_rows`` rows
+  are pending or the oldest is ``checkpoint.flush_interval_s`` old (a timer checks even when no
   events arrive): rows, then the state snapshot per partition, then dead letters to
   ``camera-events.dlq`` and drift events to ``drift-events``. Only then are the flushed events
   acknowledged, so Faust commits no offset whose row is not stored; a SIGKILL at any point
@@ -36,13 +36,9 @@ from streams.config import Settings
 from streams.errors import ConfigError
 from streams.ingest import RawRecord
 from streams.kafka.config import faust_broker_options
+from streams.runners.checkpoint import FlushResult, PendingFlush
 from streams.runners.metrics import CONTENT_TYPE, WorkerMetrics
-from streams.runners.stream_worker import (
-    FlushResult,
-    KafkaRecord,
-    PendingFlush,
-    StreamWorker,
-)
+from streams.runners.stream_worker import KafkaRecord, StreamWorker
 from streams.sinks.dsn import mask_dsn
 
 __all__ = ["create_app", "data_dir"]
@@ -175,7 +171,6 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
     batches: asyncio.Queue[tuple[Any, list[Any], list[KafkaRecord]]] = asyncio.Queue(maxsize=1)
     process_lock = asyncio.Lock()  # held while a batch is processed or a flush is cut
-    unacked: list[tuple[Any, Any]] = []  # (stream, event) whose rows are pending in the worker
     writing: dict[str, asyncio.Task[None]] = {}  # "last": the newest write and its acks
     state = {"stopping": False}
     broker = {"up": True}
@@ -198,9 +193,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
                 key=drift.line_id.encode(), value=drift.model_dump_json().encode()
             )
 
-    async def write_and_ack(
-        w: StreamWorker, pending: PendingFlush, events: list[tuple[Any, Any]]
-    ) -> None:
+    async def write_and_ack(w: StreamWorker, pending: PendingFlush) -> None:
         """Write a cut (flusher thread), publish, then acknowledge its events."""
         try:
             loop = asyncio.get_running_loop()
@@ -212,7 +205,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
             await publish(result.dead_letters, result.drift_events)
             if result.drift_events:
                 log.info("%d drift event(s) in this flush", len(result.drift_events))
-            for stream, event in events:
+            for stream, event in result.acks:  # (stream, event) tracked by process_batches
                 await stream.ack(event)
         except asyncio.CancelledError:
             raise
@@ -234,14 +227,12 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
             return
         loop = asyncio.get_running_loop()
         cut_at["last"] = loop.time()
-        pending, held = await loop.run_in_executor(executor, lambda: (w.cut(), w.held_events()))
         # events the batch assembler holds are not processed yet: acknowledged by a later cut
-        events = [(s, e) for s, e in unacked if _key(e) not in held]
-        unacked[:] = [(s, e) for s, e in unacked if _key(e) in held]
-        writing["last"] = asyncio.ensure_future(write_and_ack(w, pending, events))
+        pending = await loop.run_in_executor(executor, w.cut)
+        writing["last"] = asyncio.ensure_future(write_and_ack(w, pending))
 
     cut_at = {"last": 0.0}  # event-loop time of the newest cut
-    min_gap_s = settings.worker.flush_interval_s / 2
+    min_gap_s = settings.checkpoint.flush_interval_s / 2
 
     def idle() -> bool:
         """The worker caught up: no batch waits to be processed, no write is in flight, and
@@ -281,7 +272,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
                     events = [e for e in events if int(e.message.partition) in owned]
                     batch = [r for r in batch if r.partition in owned]
                 out = await loop.run_in_executor(executor, w.process, batch)
-                unacked.extend((stream, e) for e in events)
+                w.track((_key(e), (stream, e)) for e in events)
                 metrics.processed(out)
                 # caught up (a partial take, nothing queued): flush now, not on the timer
                 caught_up = len(events) < settings.worker.take_max_events and idle()
@@ -327,7 +318,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
             )
         broker["up"] = up
 
-    app.timer(interval=min(0.25, settings.worker.flush_interval_s / 4))(flush_when_due)
+    app.timer(interval=min(0.25, settings.checkpoint.flush_interval_s / 4))(flush_when_due)
     app.timer(interval=2.0)(watch_broker)
     if settings.inference.max_batch_wait_ms > 0:
         app.timer(interval=max(0.005, settings.inference.max_batch_wait_ms / 2000))(run_due)
