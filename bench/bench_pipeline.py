@@ -87,7 +87,7 @@ def _pipeline_fps(
                 out = pipeline.process(records[i : i + batch])
                 monitor_ms.extend(f.monitor_ms for f in out.frames)
                 t = time.perf_counter()
-                writer.add([EventRows(None, out.records())], len(out.frames))
+                writer.add(EventRows.of(out), len(out.events))
                 if writer.due():
                     writer.flush()
                 store_s += time.perf_counter() - t
@@ -160,7 +160,7 @@ def _stage_ms(
             t = clock()
             out = pipeline.process(records[i : i + batch])
             u = clock()
-            writer.add([EventRows(None, out.records())], len(out.frames))
+            writer.add(EventRows.of(out), len(out.events))
             if writer.due():
                 writer.flush()
             whole += u - t

@@ -27,7 +27,7 @@ from schemas.records import DeadLetterRecord
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.runners.checkpoint import Checkpoint, FlushResult
-from streams.runners.write_behind import STORE_REJECTED, group_by_event
+from streams.runners.write_behind import STORE_REJECTED, EventRows
 from streams.sinks import ClickHouseStore
 
 __all__ = ["RunSummary", "run_embedded"]
@@ -129,7 +129,7 @@ def run_embedded(
             pending = pool.submit(read_and_prepare)
             raws, prepared = ready
             out = pipeline.complete(prepared)
-            checkpoint.add(group_by_event(out, raws, [None] * len(raws)), len(raws))
+            checkpoint.add(EventRows.of(out), len(raws))
             if checkpoint.due():
                 summary.flushed(checkpoint.flush())
             summary.add(out, len(raws))

@@ -41,7 +41,7 @@ from streams.runners.batch_assembler import BatchAssembler, frames_per_run
 from streams.runners.checkpoint import Checkpoint, FlushResult, PendingFlush
 from streams.runners.partitions import PartitionStates
 from streams.runners.reference import load_reference
-from streams.runners.write_behind import group_by_event
+from streams.runners.write_behind import EventRows
 from streams.sinks import ClickHouseStore
 
 __all__ = ["KafkaRecord", "StreamWorker"]
@@ -191,7 +191,7 @@ class StreamWorker:
                 prepared, state_of=lambda raw: self.checkpoint.state(partition_of[raw.source])
             )
             self.runs.append(len(chunk))
-            groups = group_by_event(part, [r.raw for r in chunk], [r.produced_at for r in chunk])
+            groups = EventRows.of(part, {id(r.raw): r.produced_at for r in chunk})
             self.checkpoint.add(groups, len(chunk), ((r.partition, r.offset) for r in chunk))
             out.extend(part)
         return out
