@@ -440,6 +440,17 @@ class CheckpointSettings(_Group):
         "retried without limit) before the batch is bisected and the events the store refuses "
         "become store_rejected dead letters.",
     )
+    snapshot_every_flushes: int = Field(
+        10,
+        gt=0,
+        le=10_000,
+        description="The worker snapshots each partition's state (table monitor_snapshots) on "
+        "every this-many-th flush, when its partitions are revoked, when it stops, and when "
+        "acknowledgements have waited this many flush intervals. Events are acknowledged to "
+        "Kafka only with a snapshot at or past them, so a killed worker replays at most this "
+        "many flushes' events from the newest snapshot. 10 keeps snapshot bytes a small share "
+        "of the frame rows' (1 = a snapshot per flush).",
+    )
 
 
 class InferenceSettings(_Group):

@@ -8,14 +8,20 @@ and nothing else writes them:
   highest offset of each partition (the worker) and the acknowledgements they wait for;
 - :meth:`Checkpoint.due` fires when ``checkpoint.flush_rows`` rows are pending or the oldest
   pending event is ``checkpoint.flush_interval_s`` old;
-- :meth:`Checkpoint.cut` takes what is pending and the snapshot of each partition state
-  involved; :meth:`Checkpoint.write` writes it: rows in one insert per table, snapshots last.
-  A store that cannot be reached is waited for without limit; an error it keeps returning
-  (``checkpoint.write_attempts`` tries) has the flush bisected over its events
-  (:func:`~streams.runners.write_behind.bisect_write`) until the refused ones are isolated: they
-  become ``store_rejected`` dead letters and everything else is written;
-- the :class:`FlushResult` says what was stored and which acknowledgements may now be given, in
-  cut order (the caller writes cuts one at a time, in the order they were cut).
+- :meth:`Checkpoint.cut` takes what is pending; :meth:`Checkpoint.write` writes it: rows in
+  one insert per table, snapshots last. Every ``checkpoint.snapshot_every_flushes``-th cut of
+  the worker (the embedded runner keeps no snapshots), a cut asked to (revocation, stop) and a
+  cut finding acknowledgements older than that many flush intervals snapshots every partition
+  changed since the last snapshot. A store that cannot be reached is waited for without limit;
+  a write it keeps refusing (``checkpoint.write_attempts`` tries) is bisected over its events
+  (:func:`~streams.runners.write_behind.bisect_write`): the refused ones become
+  ``store_rejected`` dead letters and everything else is written;
+- the :class:`FlushResult` says what was stored and which acknowledgements may now be given,
+  in cut order (cuts are written one at a time, in cut order). An event is acknowledged only
+  with the first snapshot at or past it, so Kafka never commits past the newest snapshot: a
+  worker killed between snapshots replays from it, its state observes those events again (as
+  an uninterrupted run did) and the store skips their rows. Until a flush of a partition finds
+  none of its rows stored, its writes keep looking keys up.
 
 A cut may be written on another thread than the one that processes events (the worker overlaps
 the two); every store call holds one lock, as a store client is used by one thread at a time.
@@ -122,6 +128,13 @@ class Checkpoint:
         self._offsets: dict[int, int] = {}
         self._acks: list[tuple[Hashable, Any]] = []
         self._oldest_at: float | None = None
+        self._cuts = 0
+        """Cuts since the last snapshot."""
+        self._unsnapped: dict[int, int] = {}
+        """Highest offset of each partition processed since its last snapshot."""
+        self._deferred: list[Any] = []
+        """Acknowledgements of events cut since the last snapshot, in order."""
+        self._deferred_at: float | None = None
         self._in_doubt: set[tuple[str, tuple[object, ...]]] = set()
         """Keys of rows whose write failed: found stored later, this process wrote them."""
         self.store_lock = threading.Lock()
@@ -146,6 +159,8 @@ class Checkpoint:
         """Forget the states of partitions no longer owned (write their rows first)."""
         if self.partitions is not None:
             self.partitions.forget(partitions)
+        for partition in partitions:
+            self._unsnapped.pop(partition, None)
 
     # --- pending ------------------------------------------------------------------------
 
@@ -180,17 +195,30 @@ class Checkpoint:
         """Events processed (or skipped as replays) since the last cut."""
         return self._events
 
+    def _snapshot_overdue(self) -> bool:
+        """Acknowledgements have waited ``snapshot_every_flushes`` flush intervals."""
+        limit_s = self.settings.snapshot_every_flushes * self.settings.flush_interval_s
+        return self._deferred_at is not None and self._clock() - self._deferred_at >= limit_s
+
     def due(self) -> bool:
-        """Whether a trigger fired: enough rows pending, or the oldest pending event is old."""
+        """Whether a trigger fired: enough rows pending, the oldest pending event is old, or
+        (nothing pending) acknowledgements wait too long for a snapshot."""
         if not self._events:
-            return False
+            return self._snapshot_overdue()
         if self._rows >= self.settings.flush_rows:
             return True
         assert self._oldest_at is not None
         return self._clock() - self._oldest_at >= self.settings.flush_interval_s
 
-    def cut(self, held: Collection[Hashable] = (), held_since: float | None = None) -> PendingFlush:
-        """Take every pending row and snapshot the partition states involved.
+    def cut(
+        self,
+        held: Collection[Hashable] = (),
+        held_since: float | None = None,
+        *,
+        snapshot: bool = False,
+    ) -> PendingFlush:
+        """Take every pending row and, when due (see the module docstring) or ``snapshot``,
+        snapshot every partition state changed since the last snapshot.
 
         Call it on the thread that processes events (the snapshots are the state right after
         the rows taken). ``held``: keys of tracked events not processed yet (they stay tracked);
@@ -201,13 +229,29 @@ class Checkpoint:
         pending = PendingFlush(self._groups, self._offsets, [], self._events, acks)
         self._groups, self._offsets, self._rows, self._events = [], {}, 0, 0
         self._oldest_at = held_since
-        if pending.offsets and self.partitions is not None:
-            pending.snapshots = self.partitions.snapshots(pending.offsets)
+        if self.partitions is None:
+            return pending
+        for partition, offset in pending.offsets.items():
+            self._unsnapped[partition] = max(self._unsnapped.get(partition, -1), offset)
+        self._cuts += 1
+        if snapshot or self._cuts >= self.settings.snapshot_every_flushes:
+            take = True
+        else:
+            take = self._snapshot_overdue()
+        if take:
+            pending.snapshots = self.partitions.snapshots(self._unsnapped)
+            pending.acks = [*self._deferred, *acks]
+            self._unsnapped, self._deferred, self._deferred_at, self._cuts = {}, [], None, 0
+        else:  # acknowledged with the next snapshot
+            self._deferred.extend(acks)
+            if self._deferred_at is None and acks:
+                self._deferred_at = self._clock()
+            pending.acks = []
         return pending
 
-    def flush(self) -> FlushResult:
-        """Cut and write everything pending now."""
-        return self.write(self.cut())
+    def flush(self, *, snapshot: bool = True) -> FlushResult:
+        """Cut and write everything pending now (with a snapshot unless told otherwise)."""
+        return self.write(self.cut(snapshot=snapshot))
 
     # --- writing ------------------------------------------------------------------------
 
@@ -220,7 +264,7 @@ class Checkpoint:
         """
         start = time.perf_counter()
         result = FlushResult(events=pending.events, acks=pending.acks)
-        if not pending.groups and not pending.offsets:
+        if not pending.groups and not pending.offsets and not pending.snapshots:
             return result
         stamp = datetime.now(UTC)
         for g in pending.groups:  # ingested_at says when the row went to the store
@@ -228,14 +272,16 @@ class Checkpoint:
                 r.model_copy(update={"ingested_at": stamp}) if isinstance(r, FrameRecord) else r
                 for r in g.records
             ]
-        # Only the first flush of a partition after (re)gaining it can hold rows that are
-        # already stored (written before a crash, after the last snapshot); later flushes are
-        # new by construction and skip the stored-key lookup. The embedded runner always looks.
+        # Only the first flushes of a partition after (re)gaining it can hold rows already
+        # stored (written before a crash, after the last snapshot); once one finds none, later
+        # flushes are new by construction and skip the key lookup. The embedded runner looks.
         parts = self.partitions
         known_new = parts is not None and all(parts.is_warm(p) for p in pending.offsets)
         stored = self._write_groups(pending.groups, pending.snapshots, result, known_new)
-        if pending.offsets and parts is not None:
-            parts.mark_saved(pending.offsets)
+        if parts is not None:
+            parts.mark_saved({s.partition: s.offset for s in pending.snapshots})
+            if not result.stats.found_stored:  # none stored before: past any replayed range
+                parts.mark_new(pending.offsets)
         _count_stored(stored, result, time.time())
         result.rows = sum(len(g.records) for g in pending.groups) + len(pending.snapshots)
         result.seconds = time.perf_counter() - start

@@ -216,18 +216,19 @@ class StreamWorker:
         self.checkpoint.track(acks)
 
     def flush(self) -> FlushResult:
-        """Run the held events, write every pending row, then the snapshots: :meth:`drain`,
-        :meth:`cut` and :meth:`write_flush`."""
+        """Run the held events, write every pending row, then a snapshot of every partition
+        changed since the last one: :meth:`drain`, :meth:`cut` and :meth:`write_flush`."""
         self.drain()
-        return self.write_flush(self.cut())
+        return self.write_flush(self.cut(snapshot=True))
 
-    def cut(self) -> PendingFlush:
-        """Take every pending row and snapshot the state of the partitions involved.
+    def cut(self, *, snapshot: bool = False) -> PendingFlush:
+        """Take every pending row, and the partitions' snapshots when due or ``snapshot``
+        (:meth:`Checkpoint.cut`).
 
         Call it on the thread that runs :meth:`process`. Held events stay held (they touched
         no state yet; see :meth:`held_events`), and so do their acknowledgements.
         """
-        return self.checkpoint.cut(self.held_events(), self._assembler.since)
+        return self.checkpoint.cut(self.held_events(), self._assembler.since, snapshot=snapshot)
 
     def write_flush(self, pending: PendingFlush) -> FlushResult:
         """Write a cut (:meth:`Checkpoint.write`): one at a time, in cut order."""

@@ -120,14 +120,15 @@ class WorkerLoop:
         if self.writing is not None:
             await asyncio.shield(self.writing)
 
-    async def start_flush(self, w: StreamWorker) -> None:
-        """Cut what is pending and start writing it (hold ``process_lock``)."""
+    async def start_flush(self, w: StreamWorker, *, snapshot: bool = False) -> None:
+        """Cut what is pending and start writing it (hold ``process_lock``); ``snapshot``:
+        with the partitions' snapshots, so that every written event is acknowledged."""
         await self.written()  # one write in flight at most, in cut order
-        if not w.pending_events:
+        if not (w.pending_events or snapshot or w.flush_due()):
             return
         self.cut_at = asyncio.get_running_loop().time()
         # events the batch assembler holds are not processed yet: acknowledged by a later cut
-        pending = await self._in_executor(w.cut)
+        pending = await self._in_executor(lambda: w.cut(snapshot=snapshot))
         self.writing = asyncio.ensure_future(self.write_and_ack(w, pending))
 
     def idle(self) -> bool:
@@ -144,7 +145,7 @@ class WorkerLoop:
     async def flush_all(self, w: StreamWorker) -> None:
         """Run held events, write and acknowledge everything pending (hold process_lock)."""
         self.metrics.processed(await self._in_executor(w.drain))
-        await self.start_flush(w)
+        await self.start_flush(w, snapshot=True)
         await self.written()
 
     # --- the agent, the processor and the timers ----------------------------------------
@@ -182,10 +183,11 @@ class WorkerLoop:
                     await self.start_flush(w)
 
     async def flush_when_due(self) -> None:
-        """The time trigger (a quiet partition's pending rows are flushed too), and rows left
-        pending because a write was in flight when the worker caught up."""
+        """The time trigger (a quiet partition's pending rows are flushed too, and a quiet
+        worker's acknowledgements get their snapshot), and rows left pending because a write
+        was in flight when the worker caught up."""
         w = self.loaded
-        if w is None or not w.pending_events or self.process_lock.locked():
+        if w is None or self.process_lock.locked() or not (w.pending_events or w.flush_due()):
             return
         async with self.process_lock:
             if w.flush_due() or self.idle():
