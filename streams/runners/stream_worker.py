@@ -34,13 +34,12 @@ from typing import Any
 
 from schemas.records import DeadLetterRecord
 from streams.config import Settings
-from streams.inference import Detector
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.runners.batch_assembler import BatchAssembler, frames_per_run
 from streams.runners.checkpoint import Checkpoint, FlushResult, PendingFlush
 from streams.runners.partitions import PartitionStates
-from streams.runners.reference import load_reference
+from streams.runners.runtime import build_runtime
 from streams.runners.write_behind import EventRows
 from streams.sinks import ClickHouseStore
 
@@ -102,20 +101,17 @@ class StreamWorker:
 
     @classmethod
     def create(cls, settings: Settings) -> StreamWorker:
-        """Load the detector and reference, open the store and apply the schema."""
-        detector = Detector.load(settings.inference.model, settings=settings)
-        reference = load_reference(settings)
-        store = ClickHouseStore.open(settings.store.dsn, password=settings.store.password)
-        try:
-            store.apply_schema()
-            pipeline = MonitoringPipeline(settings, detector, reference)
-            partitions = PartitionStates(
-                store, reference, settings, settings.worker.app_id, settings.kafka.topic_events
-            )
-        except BaseException:
-            store.close()
-            raise
-        return cls(settings, pipeline, store, partitions)
+        """Load the detector and reference, open the store and apply the schema
+        (:func:`~streams.runners.runtime.build_runtime`)."""
+        runtime = build_runtime(settings)
+        partitions = PartitionStates(
+            runtime.store,
+            runtime.reference,
+            settings,
+            settings.worker.app_id,
+            settings.kafka.topic_events,
+        )
+        return cls(settings, runtime.pipeline, runtime.store, partitions)
 
     # --- events: process, then flush --------------------------------------------------------
 
