@@ -43,10 +43,12 @@ from streams.inference.preprocess import LetterboxTransform
 from streams.ingest import IngestLimits, RawRecord, decode_frame, parse_event
 from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
+from streams.runners.checkpoint import Checkpoint
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import build_reference
+from streams.runners.write_behind import EventRows
 from streams.simulate import generate, parse_simulate_source
-from streams.sinks import BatchWriter, ClickHouseStore
+from streams.sinks import ClickHouseStore
 
 YOLO_CLASS = Path(__file__).parent / ".cache" / "yolo-class-320.onnx"
 
@@ -86,15 +88,16 @@ def _pipeline_fps(
         with ClickHouseStore.open(f"chdb://{tmp}/breakdown") as store:
             store.apply_schema()
             pipeline = MonitoringPipeline(settings, detector, reference)
-            writer = BatchWriter(store, settings.store.flush_rows, settings.store.flush_interval_s)
+            writer = Checkpoint(store, settings.checkpoint)
             monitor_ms: list[float] = []
             store_s = 0.0
             for i in range(0, len(records), batch):
                 out = pipeline.process(records[i : i + batch])
                 monitor_ms.extend(f.monitor_ms for f in out.frames)
                 t = time.perf_counter()
-                writer.add_many(out.records())
-                writer.maybe_flush()
+                writer.add(EventRows.of(out), len(out.events))
+                if writer.due():
+                    writer.flush()
                 store_s += time.perf_counter() - t
             t = time.perf_counter()
             writer.flush()
@@ -219,14 +222,15 @@ def _stage_ms(
     pipeline = MonitoringPipeline(settings, detector, reference)
     with tempfile.TemporaryDirectory() as tmp, ClickHouseStore.open(f"chdb://{tmp}/s") as store:
         store.apply_schema()
-        writer = BatchWriter(store, settings.store.flush_rows, settings.store.flush_interval_s)
+        writer = Checkpoint(store, settings.checkpoint)
         whole = flush = 0.0
         for i in range(0, n, batch):
             t = clock()
             out = pipeline.process(records[i : i + batch])
             u = clock()
-            writer.add_many(out.records())
-            writer.maybe_flush()
+            writer.add(EventRows.of(out), len(out.events))
+            if writer.due():
+                writer.flush()
             whole += u - t
             flush += clock() - u
         t = clock()

@@ -1,8 +1,8 @@
 """Store write cost: frames + detections through ``ClickHouseStore.insert`` into embedded chDB.
 
-Prints, never asserts. Rows are written in batches of ``--batch`` rows (default 256, the
-``LINEWATCH_STORE__FLUSH_ROWS`` default), each frame with ``--dets`` detections, the way
-``BatchWriter`` hands them over. Three passes on one fresh store:
+Prints, never asserts. Rows are written in batches of ``--batch`` rows (default 256), each
+frame with ``--dets`` detections, the way the runners' ``Checkpoint`` hands them over. Three
+passes on one fresh store:
 
 - insert:  new rows; each batch first looks up which keys exist (always none here), then writes;
 - replay:  the same batches again: the lookup finds every key, nothing is written;

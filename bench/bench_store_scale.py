@@ -7,7 +7,8 @@ store directory per process):
    ``--labels`` labels, with ``INSERT ... SELECT`` from ``numbers()`` matching the schema (the
    materialized views fill ``event_keys`` and the rollups as they would in production);
 2. write cost: the same ``--write`` frames (UUID event ids, one detection each) through
-   ``BatchWriter`` (batches of ``--batch``) into an empty store and into the full one, then
+   the runners' ``Checkpoint`` (batches of ``--batch``) into an empty store and into the full
+   one, then
    replayed into the full one; prints the full/empty ratio;
 3. user queries, raw and from the hourly rollup: slice x hour means over 7 days, frames per line
    per hour over 30 days;
@@ -145,10 +146,13 @@ LIMIT {labels}
 
 
 def write(path: str, n: int, batch: int, apply: bool, offset: int = 0) -> None:
-    """BatchWriter: the same n frames (+1 detection each); prints one JSON line of timings."""
+    """Checkpoint: the same n frames (+1 detection each); prints one JSON line of timings."""
     from schemas.records import content_hash
+    from streams.config import CheckpointSettings
     from streams.readiness.samples import sample_detection, sample_frame
-    from streams.sinks import BatchWriter, ClickHouseStore
+    from streams.runners.checkpoint import Checkpoint
+    from streams.runners.write_behind import EventRows
+    from streams.sinks import ClickHouseStore
 
     rows: list[StoreRecord] = []
     for i in range(n):
@@ -170,14 +174,17 @@ def write(path: str, n: int, batch: int, apply: bool, offset: int = 0) -> None:
         if apply:
             store.apply_schema()
         for name in ("write", "replay"):
-            writer = BatchWriter(store, batch_size=batch * 2, flush_interval_s=3600)
+            flushes = CheckpointSettings(flush_rows=batch * 2, flush_interval_s=3600)
+            checkpoint = Checkpoint(store, flushes)
+            written = 0
             t = time.perf_counter()
-            for r in rows:
-                writer.add(r)
-                writer.maybe_flush()
-            writer.flush()
+            for k in range(0, len(rows), 2):  # a frame and its detection: one event
+                checkpoint.add([EventRows(None, rows[k : k + 2])], events=1)
+                if checkpoint.due():
+                    written += checkpoint.flush().stats.written["frames"]
+            written += checkpoint.flush().stats.written["frames"]
             out[name] = time.perf_counter() - t
-            out[f"{name}_frames_written"] = writer.stats.written["frames"]
+            out[f"{name}_frames_written"] = written
     print(json.dumps(out))
 
 

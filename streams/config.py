@@ -5,9 +5,10 @@ Settings are grouped by concern; each group is a nested model and each value is 
 ``LINEWATCH_WORKER__TAKE_MAX_EVENTS``. Lists and mappings are JSON, e.g.
 ``LINEWATCH_PLANT__LINES='{"line-1": {"takt_units_per_minute": 90}}'``. The groups:
 
-- ``store``: the ClickHouse store and the embedded runner's batch writer;
+- ``store``: the ClickHouse store;
+- ``checkpoint``: the write-behind of both runners (flush triggers, tries, snapshot cadence);
 - ``kafka``: brokers, security and topics;
-- ``worker``: the Faust stream worker (app id, web port, take window, write-behind);
+- ``worker``: the Faust stream worker (app id, web port, take window, offset commits);
 - ``inference``: the model, its threshold and onnxruntime;
 - ``ingest``: what one event may cost and which frames are accepted;
 - ``plant``: timezone, shifts, lines and lighting buckets (how frames are sliced);
@@ -69,6 +70,7 @@ from streams.config_groups import (
     ENV_PREFIX,
     GROUPS,
     NESTED_DELIMITER,
+    CheckpointSettings,
     DriftSettings,
     EstimationSettings,
     InferenceSettings,
@@ -89,6 +91,7 @@ __all__ = [
     "GROUPS",
     "NESTED_DELIMITER",
     "OTHER_VARIABLES",
+    "CheckpointSettings",
     "DriftSettings",
     "EstimationSettings",
     "InferenceSettings",
@@ -137,10 +140,10 @@ def _is_complex(info: FieldInfo) -> bool:
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """``LINEWATCH_*`` variables that name no setting, each with the nearest one that does.
 
-    A misspelt name inside a group (``LINEWATCH_STORE__FLUSHROWS``) is refused by the group
+    A misspelt name inside a group (``LINEWATCH_CHECKPOINT__FLUSHROWS``) is refused by the group
     itself; this finds the rest, e.g. a flat name without its group:
 
-    >>> unknown_variables({"LINEWATCH_STORE__FLUSH_ROWS": "5", "LINEWATCH_TIMEZONE": "UTC"})
+    >>> unknown_variables({"LINEWATCH_CHECKPOINT__FLUSH_ROWS": "5", "LINEWATCH_TIMEZONE": "UTC"})
     ['LINEWATCH_TIMEZONE names no setting (did you mean LINEWATCH_PLANT__TIMEZONE?)']
     """
     by_name = {
@@ -218,7 +221,12 @@ class Settings(BaseSettings):
 
     store: StoreSettings = Field(
         default_factory=StoreSettings,
-        description="The ClickHouse store, and how embedded runs flush to it.",
+        description="The ClickHouse store: where it is, what a read may cost.",
+    )
+    checkpoint: CheckpointSettings = Field(
+        default_factory=CheckpointSettings,
+        description="Write-behind of both runners: flush triggers, tries of a refused flush, "
+        "snapshot cadence.",
     )
     kafka: KafkaSettings = Field(
         default_factory=KafkaSettings,
@@ -227,7 +235,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(
         default_factory=WorkerSettings,
         description="The Faust stream worker: app id, web port, what it takes from Kafka per "
-        "inference run, write-behind to the store.",
+        "inference run, offset commits.",
     )
     inference: InferenceSettings = Field(
         default_factory=InferenceSettings,
@@ -262,9 +270,9 @@ class Settings(BaseSettings):
         A mapping is merged into its group; a group model replaces the group. The environment
         is not read again.
 
-        >>> s = Settings(store={"flush_rows": 10}).replace(store={"flush_rows": 20})
-        >>> s.store.flush_rows, s.store.flush_interval_s
-        (20, 5.0)
+        >>> s = Settings(checkpoint={"flush_rows": 10}).replace(checkpoint={"flush_rows": 20})
+        >>> s.checkpoint.flush_rows, s.checkpoint.flush_interval_s
+        (20, 1.0)
         """
         data = self.model_dump()  # secrets stay SecretStr
         for key, value in changes.items():

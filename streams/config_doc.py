@@ -38,7 +38,7 @@ linewatch reads one settings object from `LINEWATCH_*` environment variables, gr
 setting `name` of group `group` is read from `LINEWATCH_<GROUP>__<NAME>` (two underscores), e.g.
 `LINEWATCH_STORE__DSN`, `LINEWATCH_WORKER__TAKE_MAX_EVENTS`. Lists and mappings are JSON
 (`LINEWATCH_INFERENCE__REVIEW_BAND='[0.15, 0.5]'`). Floats must be finite. A name a group does not
-have (a typo such as `LINEWATCH_STORE__FLUSHROWS`) is refused. Command-line options (`--store`,
+have (a typo such as `LINEWATCH_CHECKPOINT__FLUSHROWS`) is refused. Command-line options (`--store`,
 `--model`, ...) override the variable of the same setting and are checked the same way. An invalid
 value stops every command with one `error:` line naming the variable, the value and what is
 allowed (exit status 2). Secrets (passwords, the password in a store DSN) are never shown.

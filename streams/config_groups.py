@@ -36,6 +36,7 @@ __all__ = [
     "ENV_PREFIX",
     "GROUPS",
     "NESTED_DELIMITER",
+    "CheckpointSettings",
     "DriftSettings",
     "EstimationSettings",
     "InferenceSettings",
@@ -252,7 +253,7 @@ def _default_shifts() -> list[ShiftStart]:
 
 
 class StoreSettings(_Group):
-    """The ClickHouse store (``LINEWATCH_STORE__*``) and the embedded runner's batch writer."""
+    """The ClickHouse store (``LINEWATCH_STORE__*``): where it is and what a read may cost."""
 
     dsn: str = Field(
         "chdb://.linewatch/store",
@@ -263,21 +264,6 @@ class StoreSettings(_Group):
     )
     password: SecretStr | None = Field(
         None, description="ClickHouse password, if not given in the DSN; never shown."
-    )
-    flush_rows: int = Field(
-        2000,
-        gt=0,
-        le=1_000_000,
-        description="Embedded runs (`linewatch run`, `demo`): rows per store flush (size "
-        "trigger). Each insert has a fixed cost (~20-30 ms in chDB), so larger flushes are "
-        "cheaper per frame. The worker's is LINEWATCH_WORKER__FLUSH_ROWS.",
-    )
-    flush_interval_s: float = Field(
-        5.0,
-        gt=0,
-        le=3600,
-        description="Embedded runs: seconds between flushes (time trigger). The worker's is "
-        "LINEWATCH_WORKER__FLUSH_INTERVAL_S.",
     )
     read_max_execution_time_s: float = Field(
         300.0,
@@ -391,7 +377,7 @@ class KafkaSettings(_Group):
 
 class WorkerSettings(_Group):
     """The Faust stream worker (``LINEWATCH_WORKER__*``): what it takes from Kafka per
-    inference run and how it writes behind to the store."""
+    inference run and how often it commits offsets (its write-behind is ``checkpoint``'s)."""
 
     app_id: str = Field("linewatch", min_length=1, description="Faust app id / consumer group.")
     web_port: int = Field(6066, ge=1, le=65535, description="Faust web port (liveness/readiness).")
@@ -416,19 +402,6 @@ class WorkerSettings(_Group):
         description="Most seconds the worker waits to gather LINEWATCH_WORKER__TAKE_MAX_EVENTS "
         "(Faust stream.take's window) before it runs what it has.",
     )
-    flush_rows: int = Field(
-        2000,
-        gt=0,
-        le=1_000_000,
-        description="Worker write-behind: flush once this many rows are pending (size trigger).",
-    )
-    flush_interval_s: float = Field(
-        1.0,
-        gt=0,
-        le=3600,
-        description="Worker write-behind: flush once the oldest pending row is this old (time "
-        "trigger; bounds produce-to-row latency). Offsets are committed only after the flush.",
-    )
     commit_interval_s: float = Field(
         0.5,
         gt=0,
@@ -437,12 +410,46 @@ class WorkerSettings(_Group):
         "to Kafka (Faust's broker_commit_interval, 2.8 s by default there): the consumer "
         "group's lag reaches 0 at most this long after the last flush.",
     )
+
+
+class CheckpointSettings(_Group):
+    """The one write-behind of both runners (``LINEWATCH_CHECKPOINT__*``): when pending rows
+    are flushed to the store, how often a refused flush is tried, how often partition states
+    are snapshotted."""
+
+    flush_rows: int = Field(
+        2000,
+        gt=0,
+        le=1_000_000,
+        description="Flush once this many rows are pending (size trigger; `linewatch run`, "
+        "`demo` and the worker alike). Each insert has a fixed cost (~20-30 ms in chDB), so "
+        "larger flushes are cheaper per frame.",
+    )
+    flush_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=3600,
+        description="Flush once the oldest pending event is this old (time trigger; bounds "
+        "produce-to-row latency). The worker commits offsets only after the flush.",
+    )
     write_attempts: int = Field(
         3,
         gt=0,
         le=1000,
         description="Tries of a flush the store rejects (not: cannot be reached, which is "
-        "retried without limit) before the batch is bisected and rejected events dead-lettered.",
+        "retried without limit) before the batch is bisected and the events the store refuses "
+        "become store_rejected dead letters.",
+    )
+    snapshot_every_flushes: int = Field(
+        10,
+        gt=0,
+        le=10_000,
+        description="The worker snapshots each partition's state (table monitor_snapshots) on "
+        "every this-many-th flush, when its partitions are revoked, when it stops, and when "
+        "acknowledgements have waited this many flush intervals. Events are acknowledged to "
+        "Kafka only with a snapshot at or past them, so a killed worker replays at most this "
+        "many flushes' events from the newest snapshot. 10 keeps snapshot bytes a small share "
+        "of the frame rows' (1 = a snapshot per flush).",
     )
 
 
@@ -783,6 +790,7 @@ class DriftSettings(_Group):
 
 GROUPS: dict[str, type[BaseModel]] = {
     "store": StoreSettings,
+    "checkpoint": CheckpointSettings,
     "kafka": KafkaSettings,
     "worker": WorkerSettings,
     "inference": InferenceSettings,

@@ -45,20 +45,65 @@ from streams.inference import Detector
 from streams.ingest import RawRecord
 from streams.slicing import SliceKey, Slicer
 
-__all__ = ["MonitoringPipeline", "PipelineOutput", "PreparedBatch"]
+__all__ = ["EventResult", "MonitoringPipeline", "PipelineOutput", "PreparedBatch"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class PipelineOutput:
-    """Everything one batch produced, ready for the store (and, for drift, alerting)."""
+class EventResult:
+    """The rows one input event produced: its frame and detections with the drift events and
+    reference-gap windows observing it raised, or its dead letter."""
 
-    frames: list[FrameRecord] = field(default_factory=list)
+    raw: RawRecord
+    frame: FrameRecord | None = None
     detections: list[DetectionRecord] = field(default_factory=list)
     drift_events: list[DriftEventRecord] = field(default_factory=list)
     reference_gaps: list[ReferenceGapRecord] = field(default_factory=list)
-    dead_letters: list[DeadLetterRecord] = field(default_factory=list)
+    dead_letter: DeadLetterRecord | None = None
+
+    def records(self) -> list[StoreRecord]:
+        """The event's rows, its frame first."""
+        return [
+            *([] if self.frame is None else [self.frame]),
+            *self.detections,
+            *self.drift_events,
+            *self.reference_gaps,
+            *([] if self.dead_letter is None else [self.dead_letter]),
+        ]
+
+
+@dataclass
+class PipelineOutput:
+    """What one batch produced, one :class:`EventResult` per input event (rejected ones first,
+    then the described frames in input order); the per-table views read them."""
+
+    events: list[EventResult] = field(default_factory=list)
+
+    @property
+    def frames(self) -> list[FrameRecord]:
+        """The frames of the batch, in order."""
+        return [e.frame for e in self.events if e.frame is not None]
+
+    @property
+    def detections(self) -> list[DetectionRecord]:
+        """Every stored detection box."""
+        return [d for e in self.events for d in e.detections]
+
+    @property
+    def drift_events(self) -> list[DriftEventRecord]:
+        """Every drift alarm raised."""
+        return [d for e in self.events for d in e.drift_events]
+
+    @property
+    def reference_gaps(self) -> list[ReferenceGapRecord]:
+        """Every reference-gap window closed."""
+        return [g for e in self.events for g in e.reference_gaps]
+
+    @property
+    def dead_letters(self) -> list[DeadLetterRecord]:
+        """Every dead letter."""
+        return [e.dead_letter for e in self.events if e.dead_letter is not None]
 
     def records(self) -> list[StoreRecord]:
         """All rows, frames first."""
@@ -72,11 +117,7 @@ class PipelineOutput:
 
     def extend(self, other: PipelineOutput) -> None:
         """Append another batch's output."""
-        self.frames.extend(other.frames)
-        self.detections.extend(other.detections)
-        self.drift_events.extend(other.drift_events)
-        self.reference_gaps.extend(other.reference_gaps)
-        self.dead_letters.extend(other.dead_letters)
+        self.events.extend(other.events)
 
 
 @dataclass
@@ -84,7 +125,8 @@ class PreparedBatch:
     """A micro-batch after decoding: frames ready for the model, and the rejected records."""
 
     accepted: list[AcceptedFrame] = field(default_factory=list)
-    dead_letters: list[DeadLetterRecord] = field(default_factory=list)
+    rejected: list[EventResult] = field(default_factory=list)
+    """The records decoding refused, each with its dead letter."""
 
 
 def _column_detail(exc: ValidationError) -> str:
@@ -154,7 +196,8 @@ class MonitoringPipeline:
         """
         decoded = self.describer.decode(batch)
         most = self.settings.ingest.dead_letter_max_payload_bytes
-        return PreparedBatch(decoded.accepted, [_dead_letter(r, most) for r in decoded.rejected])
+        rejected = [EventResult(r.raw, dead_letter=_dead_letter(r, most)) for r in decoded.rejected]
+        return PreparedBatch(decoded.accepted, rejected)
 
     def process(
         self,
@@ -180,23 +223,22 @@ class MonitoringPipeline:
         ``schema_invalid`` dead letter naming the field, found before its drift signals are
         observed; any other failure of one frame is its ``event_unprocessable`` dead letter.
         """
-        out = PipelineOutput(dead_letters=list(prepared.dead_letters))
+        out = PipelineOutput(list(prepared.rejected))
         most = self.settings.ingest.dead_letter_max_payload_bytes
         for frame in self.describer.describe(prepared.accepted):
             state = self.state if state_of is None else state_of(frame.raw)
             try:
-                self._monitor_one(frame, state, out)
+                out.events.append(self._monitor_one(frame, state))
             except EventRejected as exc:
-                out.dead_letters.append(_dead_letter(RejectedRecord(frame.raw, exc), most))
+                letter = _dead_letter(RejectedRecord(frame.raw, exc), most)
+                out.events.append(EventResult(frame.raw, dead_letter=letter))
             except Exception as exc:
                 log.error("event %s could not be processed", frame.raw.source[:200], exc_info=True)
-                rejected = RejectedRecord(frame.raw, unprocessable(exc))
-                out.dead_letters.append(_dead_letter(rejected, most))
+                letter = _dead_letter(RejectedRecord(frame.raw, unprocessable(exc)), most)
+                out.events.append(EventResult(frame.raw, dead_letter=letter))
         return out
 
-    def _monitor_one(
-        self, frame: DescribedFrame, state: PartitionState, out: PipelineOutput
-    ) -> None:
+    def _monitor_one(self, frame: DescribedFrame, state: PartitionState) -> EventResult:
         frame.camera = state.camera_health.observe(
             frame.event.camera_id,
             frame.accepted.frame.rgb,
@@ -212,18 +254,16 @@ class MonitoringPipeline:
             raise EventRejected(
                 "schema_invalid", f"a value the store cannot hold ({_column_detail(exc)})"
             ) from exc
-        drift = PipelineOutput()
-        self._observe_drift(frame, key, state, drift)
+        result = EventResult(frame.raw, detections=detections)
+        self._observe_drift(frame, key, state, result)
         monitor_ms = float32((time.perf_counter() - start) * 1000.0)
         now = datetime.now(UTC)
         done = {"monitor_ms": monitor_ms, "latency_ms": _latency_ms(frame.raw, now)}
-        out.frames.append(record.model_copy(update={**done, "ingested_at": now}))
-        out.detections.extend(detections)
-        out.drift_events.extend(drift.drift_events)
-        out.reference_gaps.extend(drift.reference_gaps)
+        result.frame = record.model_copy(update={**done, "ingested_at": now})
+        return result
 
     def _observe_drift(
-        self, frame: DescribedFrame, key: SliceKey, state: PartitionState, out: PipelineOutput
+        self, frame: DescribedFrame, key: SliceKey, state: PartitionState, out: EventResult
     ) -> None:
         event = frame.event
         captured_at = event.captured_at.astimezone(UTC)

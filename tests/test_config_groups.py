@@ -34,7 +34,7 @@ def _read(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Setting
 def test_new_names_are_read_into_their_group(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {
         "LINEWATCH_STORE__DSN": "chdb:///tmp/new-store",
-        "LINEWATCH_STORE__FLUSH_ROWS": "123",
+        "LINEWATCH_CHECKPOINT__FLUSH_ROWS": "123",
         "LINEWATCH_KAFKA__TOPIC_EVENTS": "ev",
         "LINEWATCH_WORKER__TAKE_MAX_EVENTS": "16",
         "LINEWATCH_WORKER__TAKE_WINDOW_S": "0.25",
@@ -48,7 +48,7 @@ def test_new_names_are_read_into_their_group(monkeypatch: pytest.MonkeyPatch) ->
     }
     s, warned = _read(env, monkeypatch)
     assert warned == []
-    assert (s.store.dsn, s.store.flush_rows) == ("chdb:///tmp/new-store", 123)
+    assert (s.store.dsn, s.checkpoint.flush_rows) == ("chdb:///tmp/new-store", 123)
     assert s.kafka.topic_events == "ev"
     assert (s.worker.take_max_events, s.worker.take_window_s) == (16, 0.25)
     assert (s.inference.batch_frames, s.inference.review_band) == (4, (0.1, 0.4))
@@ -58,7 +58,7 @@ def test_new_names_are_read_into_their_group(monkeypatch: pytest.MonkeyPatch) ->
     )
     assert s.drift.slice_idle_s == 60
     assert (s.readiness.max_fpr, s.estimation.window_frames) == (0.05, 1000)
-    assert s.store.flush_interval_s == 5.0  # the rest of a group keeps its defaults
+    assert s.checkpoint.flush_interval_s == 1.0  # the rest of a group keeps its defaults
 
 
 def test_whole_group_json_still_works_for_readiness(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,8 +92,11 @@ def test_a_variable_that_names_no_setting_is_logged_with_the_nearest_one(
 
 
 def test_a_group_is_one_json_object(monkeypatch: pytest.MonkeyPatch) -> None:
-    s, _ = _read({"LINEWATCH_STORE": '{"dsn": "chdb:///tmp/whole", "flush_rows": 7}'}, monkeypatch)
-    assert (s.store.dsn, s.store.flush_rows) == ("chdb:///tmp/whole", 7)
+    s, _ = _read(
+        {"LINEWATCH_STORE": '{"dsn": "chdb:///tmp/whole", "read_max_execution_time_s": 7}'},
+        monkeypatch,
+    )
+    assert (s.store.dsn, s.store.read_max_execution_time_s) == ("chdb:///tmp/whole", 7)
     monkeypatch.setenv("LINEWATCH_STORE", "chdb:///tmp/not-json")
     with pytest.raises(InvalidSettings) as raised:
         Settings()
@@ -112,8 +115,8 @@ def test_invalid_nested_value_names_the_full_variable(monkeypatch: pytest.Monkey
 
 
 def test_a_name_a_group_does_not_have_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LINEWATCH_STORE__FLUSHROWS", "5")
-    with pytest.raises(InvalidSettings, match=r"LINEWATCH_STORE__FLUSHROWS.*not permitted"):
+    monkeypatch.setenv("LINEWATCH_CHECKPOINT__FLUSHROWS", "5")
+    with pytest.raises(InvalidSettings, match=r"LINEWATCH_CHECKPOINT__FLUSHROWS.*not permitted"):
         Settings()
 
 
@@ -124,28 +127,30 @@ def test_bad_json_in_a_nested_variable_names_it(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_replace_merges_into_a_group_and_validates() -> None:
-    base = Settings(store={"dsn": "chdb:///tmp/r", "flush_rows": 10})
-    changed = base.replace(store={"flush_rows": 20}, worker={"take_max_events": 5})
-    assert (changed.store.dsn, changed.store.flush_rows) == ("chdb:///tmp/r", 20)
-    assert changed.worker.take_max_events == 5 and base.store.flush_rows == 10
-    with pytest.raises(InvalidSettings, match=r"LINEWATCH_STORE__FLUSH_ROWS=0 .given as an option"):
-        base.replace(store={"flush_rows": 0})
+    base = Settings(store={"dsn": "chdb:///tmp/r"}, checkpoint={"flush_rows": 10})
+    changed = base.replace(checkpoint={"flush_rows": 20}, worker={"take_max_events": 5})
+    assert (changed.store.dsn, changed.checkpoint.flush_rows) == ("chdb:///tmp/r", 20)
+    assert changed.worker.take_max_events == 5 and base.checkpoint.flush_rows == 10
+    with pytest.raises(
+        InvalidSettings, match=r"LINEWATCH_CHECKPOINT__FLUSH_ROWS=0 .given as an option"
+    ):
+        base.replace(checkpoint={"flush_rows": 0})
     with pytest.raises(InvalidSettings, match="no settings group 'flush_rows'"):
         base.replace(flush_rows=20)
 
 
 def test_replace_does_not_read_the_environment_again(monkeypatch: pytest.MonkeyPatch) -> None:
     base = Settings()
-    monkeypatch.setenv("LINEWATCH_STORE__FLUSH_ROWS", "999")
-    assert base.replace(worker={"web_port": 7000}).store.flush_rows == 2000
+    monkeypatch.setenv("LINEWATCH_CHECKPOINT__FLUSH_ROWS", "999")
+    assert base.replace(worker={"web_port": 7000}).checkpoint.flush_rows == 2000
 
 
 def test_settings_with_keeps_unset_options_and_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("LINEWATCH_STORE__FLUSH_ROWS", "33")
+    monkeypatch.setenv("LINEWATCH_CHECKPOINT__FLUSH_ROWS", "33")
     s = settings_with(store={"dsn": "chdb:///tmp/o"}, inference={"model": None})
-    assert (s.store.dsn, s.store.flush_rows, s.inference.model) == ("chdb:///tmp/o", 33, None)
+    assert (s.store.dsn, s.checkpoint.flush_rows, s.inference.model) == ("chdb:///tmp/o", 33, None)
     with pytest.raises(InvalidSettings, match=r"LINEWATCH_WORKER__WEB_PORT=0 .given as an option"):
         settings_with(worker={"web_port": 0})
 

@@ -11,12 +11,15 @@ import pytest
 
 from schemas.records import DetectionRecord, FrameRecord, content_hash
 from streams.config import Settings
+from streams.config_groups import CheckpointSettings
 from streams.inference import Detector
 from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
+from streams.runners.checkpoint import Checkpoint
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
-from streams.sinks import BatchWriter, ClickHouseStore
+from streams.runners.write_behind import EventRows
+from streams.sinks import ClickHouseStore
 from tests.test_store_samples import detection, frame
 
 
@@ -88,12 +91,13 @@ def test_conflict_across_runs_replay_silent_and_counts_exact(store: ClickHouseSt
         detection(2, 1),
         hashed(7, b"A7", "file:a:7"),
     ]
-    writer = BatchWriter(store, batch_size=100, flush_interval_s=60.0)
-    writer.add_many(later)
-    assert writer.flush() == 2  # event 7 and the conflict's dead letter
-    assert writer.stats.written["frames"] == 1
-    assert writer.stats.skipped["frames"] == 1
-    assert [d.reason for d in writer.stats.conflicts] == ["event_id_conflict"]
+    checkpoint = Checkpoint(store, CheckpointSettings())
+    checkpoint.add([EventRows(None, later)], events=3)
+    stats = checkpoint.flush().stats
+    assert stats.rows == 2  # event 7 and the conflict's dead letter
+    assert stats.written["frames"] == 1
+    assert stats.skipped["frames"] == 1
+    assert [d.reason for d in stats.conflicts] == ["event_id_conflict"]
     ((source, detail),) = conflicts(store)
     assert source == "kafka:camera-events:1:5" and "file:a:2" in detail
     # the conflicting frame's detection was not stored under the first frame
@@ -165,7 +169,7 @@ def test_embedded_run_reports_conflicts_and_what_was_written(
     lines = [*good, good[5], json.dumps(clash).encode()]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    settings = settings_factory(store={"flush_rows": 8})
+    settings = settings_factory(checkpoint={"flush_rows": 8})
 
     def run() -> tuple[int, int, dict[str, int], int, int]:
         with ClickHouseStore.open(settings.store.dsn) as store:

@@ -30,15 +30,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from schemas.columns import FLOAT32_MAX
-from streams.config import Settings
+from streams.config import CheckpointSettings, Settings
 from streams.errors import EventRejected
 from streams.inference import Detector
 from streams.ingest import IngestLimits, LineCut, RawRecord, decode_image, read_lines
 from streams.pipeline import MonitoringPipeline
 from streams.readiness.labels import label_records
-from streams.runners.embedded import ingest_labels
+from streams.runners.checkpoint import Checkpoint
 from streams.runners.reference import load_reference
-from streams.sinks import BatchWriter, ClickHouseStore
+from streams.sinks import ClickHouseStore
 
 FEW = settings(
     max_examples=60,
@@ -337,9 +337,8 @@ def test_labels_end_as_one_stored_label_or_one_dead_letter(store: ClickHouseStor
         assert len(good) + len(bad) == sum(1 for line in lines if line.strip())
         for label in good:
             assert all(abs(v) <= FLOAT32_MAX for box in label.boxes for v in box)
-        writer = BatchWriter(store, batch_size=100, flush_interval_s=60)
-        stored, dead = ingest_labels(raws, writer)  # must not raise
-        assert (stored, dead) == (len(good), len(bad))
+        stored, dead = Checkpoint(store, CheckpointSettings()).write_labels(raws)  # no raise
+        assert (stored, len(dead)) == (len(good), len(bad))
         assert _sources(store, "dead_letters", prefix) == Counter(d.source for d in bad)
         ids = [g.label_id for g in good]
         found = store.query(

@@ -92,7 +92,7 @@ def test_embedded_run_accounts_for_every_line_and_replays_idempotently(
     good = events_path.read_bytes().splitlines()
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_bytes(b"\n".join(good + _bad_lines(good[0])) + b"\n")
-    settings = settings_factory(store={"dsn": store_dsn, "flush_rows": 50})
+    settings = settings_factory(store={"dsn": store_dsn}, checkpoint={"flush_rows": 50})
     total_lines = len(good) + 5
 
     def run_once() -> tuple[int, int, int, int]:

@@ -214,7 +214,7 @@ def test_worker_labels_dead_letter_values_no_column_holds_and_store_the_rest(
     ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(4)]
     raws, expected = _labels(ids)
     slept: list[float] = []
-    worker._sleep = _no_endless_retry(slept)
+    worker.checkpoint.sleep = _no_endless_retry(slept)
     good, bad = worker.handle_labels(raws)
     assert good == 4
     assert {d.source: d.reason for d in bad} == {s: r for s, r in expected.items() if r}
@@ -257,7 +257,7 @@ def test_worker_dead_letters_a_label_the_store_refuses_instead_of_retrying_it_fo
 ) -> None:
     _refusing_store(worker.store)
     slept: list[float] = []
-    worker._sleep = _no_endless_retry(slept)
+    worker.checkpoint.sleep = _no_endless_retry(slept)
     lines = _label_lines(9, poison_at=6)
     good, bad = worker.handle_labels(lines)
     assert good == 8
@@ -267,7 +267,7 @@ def test_worker_dead_letters_a_label_the_store_refuses_instead_of_retrying_it_fo
     assert _rows(worker.store, "SELECT count() FROM linewatch.labels") == [(8,)]
     dead = _rows(worker.store, "SELECT reason, source FROM linewatch.dead_letters")
     assert dead == [("store_rejected", "labels:7")]
-    assert len(slept) == worker.settings.worker.write_attempts - 1  # retried, then bisected
+    assert len(slept) == worker.settings.checkpoint.write_attempts - 1  # retried, then bisected
 
 
 def test_run_dead_letters_a_label_the_store_refuses_and_stores_the_batch(
@@ -276,7 +276,7 @@ def test_run_dead_letters_a_label_the_store_refuses_and_stores_the_batch(
     detector: Detector,
     tmp_path: Path,
 ) -> None:
-    settings = _settings(tmp_path / "store", frames_root[0], worker={"write_attempts": 1})
+    settings = _settings(tmp_path / "store", frames_root[0], checkpoint={"write_attempts": 1})
     events = production_events[0].read_bytes().splitlines()[:8]
     now = datetime.now(UTC)
     records = [RawRecord(p, f"file:e:{n}", now) for n, p in enumerate(events, 1)]
@@ -293,6 +293,34 @@ def test_run_dead_letters_a_label_the_store_refuses_and_stores_the_batch(
     assert labels == 39 and frames == 8
     assert [(r, s) for r, s, _ in dead] == [("store_rejected", "labels:24")]
     assert "no_poison" in dead[0][2]
+
+
+def test_run_dead_letters_an_event_the_store_refuses_and_goes_on(
+    production_events: tuple[Path, Path],
+    frames_root: tuple[Path, list[HostileLine]],
+    detector: Detector,
+    tmp_path: Path,
+) -> None:
+    """``linewatch run`` writes through the worker's Checkpoint: a refused frame row is a
+    ``store_rejected`` dead letter and every other event is stored (it used to end the run)."""
+    settings = _settings(tmp_path / "store", frames_root[0], checkpoint={"write_attempts": 1})
+    events = production_events[0].read_bytes().splitlines()[:12]
+    poison_id = json.loads(events[5])["event_id"]
+    now = datetime.now(UTC)
+    records = [RawRecord(p, f"file:e:{n}", now) for n, p in enumerate(events, 1)]
+    with ClickHouseStore.open(settings.store.dsn) as store:
+        store.apply_schema()
+        store.command(
+            f"ALTER TABLE linewatch.frames ADD CONSTRAINT no_poison CHECK event_id != '{poison_id}'"
+        )
+        pipeline = MonitoringPipeline(settings, detector, load_reference(settings))
+        summary = run_embedded(records, pipeline, store)  # must not raise
+        frames = _rows(store, "SELECT count() FROM linewatch.frames")[0][0]
+        dead = _rows(store, "SELECT reason, source, detail FROM linewatch.dead_letters")
+    assert frames == summary.frames == 11
+    assert [(r, s) for r, s, _ in dead] == [("store_rejected", "file:e:6")]
+    assert "no_poison" in dead[0][2]
+    assert summary.dead_letter_reasons == {"store_rejected": 1}
 
 
 # --- the rule behind "numbers outside what a column can hold" -----------------------------------

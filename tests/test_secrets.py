@@ -59,7 +59,11 @@ def test_settings_never_show_secrets() -> None:
     assert not [secret for secret in SECRETS if secret in dumped]
     with pytest.raises(ConfigError) as bad:
         Settings(
-            store={"dsn": f"ftp://lw:{PASSWORD}@h:1", "password": STORE_PASSWORD, "flush_rows": 0}
+            store={
+                "dsn": f"ftp://lw:{PASSWORD}@h:1",
+                "password": STORE_PASSWORD,
+                "read_max_memory_bytes": -1,
+            }
         )
     assert not [secret for secret in SECRETS if secret in str(bad.value)]
     assert "lw:***@h:1" in str(bad.value)

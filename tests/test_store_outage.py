@@ -83,7 +83,8 @@ def test_embedded_runner_pauses_through_a_store_outage_and_loses_nothing(
         fh.write(b"not json\n" + json.dumps({"event_id": "x"}).encode() + b"\n")
     total += 2
     settings = Settings(
-        store={"dsn": server.dsn(), "flush_rows": 40, "flush_interval_s": 0.5},
+        store={"dsn": server.dsn()},
+        checkpoint={"flush_rows": 40, "flush_interval_s": 0.5},
         inference={"batch_frames": 8},
     )
     outage = _Outage(server, outage_seconds())
@@ -108,7 +109,7 @@ def test_embedded_runner_pauses_through_a_store_outage_and_loses_nothing(
     assert summary.records_read == total
     # paused: while the server was down the runner read at most what fills one flush batch
     # (rows >= frames) plus the micro-batch read ahead, not the rest of the file
-    assert read_while_down <= settings.store.flush_rows + 2 * settings.inference.batch_frames
+    assert read_while_down <= settings.checkpoint.flush_rows + 2 * settings.inference.batch_frames
     assert read_while_down < total - 8 * settings.inference.batch_frames
     frames, distinct, dead = _counts(server.dsn())
     assert frames == distinct == summary.frames == total - 2
@@ -170,7 +171,8 @@ def test_a_server_crash_between_commit_and_answer_duplicates_nothing(
         "&start=2026-11-29T05:00:00Z&duration=4h",
     )
     settings = Settings(
-        store={"dsn": server.dsn(), "flush_rows": 30, "flush_interval_s": 0.5},
+        store={"dsn": server.dsn()},
+        checkpoint={"flush_rows": 30, "flush_interval_s": 0.5},
         inference={"batch_frames": 8},
     )
     pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))

@@ -14,7 +14,9 @@ from streams.config import Settings
 from streams.drift.cause import CAMERA_SIGNALS
 from streams.drift.product_mix import PRODUCT_MIX_SIGNAL
 from streams.ingest import RawRecord
+from streams.runners.checkpoint import PendingFlush
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
+from streams.runners.write_behind import EventRows
 from streams.sinks import ClickHouseStore
 from tests.belt_world import belt_records
 from tests.test_store_samples import detection, frame
@@ -76,7 +78,7 @@ def test_flush_is_due_by_rows_or_by_age(
     now = [0.0]
     settings = Settings(
         store={"dsn": f"chdb://{tmp_path / 'due'}"},
-        worker={"flush_rows": 10, "flush_interval_s": 1.0},
+        checkpoint={"flush_rows": 10, "flush_interval_s": 1.0},
     )
     base = StreamWorker.create(settings)
     w = StreamWorker(settings, base.pipeline, base.store, base.partitions, clock=lambda: now[0])
@@ -109,7 +111,7 @@ def test_poison_event_is_bisected_out_and_dead_lettered_with_the_store_message(
         f"ALTER TABLE linewatch.frames ADD CONSTRAINT no_poison CHECK event_id != '{poison_id}'"
     )
     slept: list[float] = []
-    worker._sleep = slept.append
+    worker.checkpoint.sleep = slept.append
     worker.process(_batch(lines[:10], partition=2, first_offset=0))
     worker.process(_batch(lines[10:], partition=2, first_offset=10))
     result = worker.flush()
@@ -122,7 +124,7 @@ def test_poison_event_is_bisected_out_and_dead_lettered_with_the_store_message(
     rows = worker.store.query("SELECT reason, source FROM linewatch.dead_letters").result_rows
     assert rows == [("store_rejected", "kafka:t:2:13")]
     assert worker.partitions.committed[2] == 19  # the partition moves on
-    assert len(slept) == worker.settings.worker.write_attempts - 1  # retried, then bisected
+    assert len(slept) == worker.settings.checkpoint.write_attempts - 1  # retried, then bisected
 
 
 def test_retry_after_a_partial_write_looks_keys_up_again(worker: StreamWorker) -> None:
@@ -135,10 +137,13 @@ def test_retry_after_a_partial_write_looks_keys_up_again(worker: StreamWorker) -
         store.command("RENAME TABLE linewatch.detections_away TO linewatch.detections")
 
     worker = StreamWorker(worker.settings, worker.pipeline, store, worker.partitions, sleep=heal)
+    worker.partitions.mark_saved({0: -1})  # a warm partition: its flushes skip the key lookup
     # frames land, detections fail; the retry must not insert the frames a second time even
     # though the first attempt trusted the batch to be new
-    worker.write([frame(1), frame(2), detection(1, 0)], known_new=True)
+    rows = EventRows(None, [frame(1), frame(2), detection(1, 0)])
+    result = worker.write_flush(PendingFlush([rows], {0: 0}))
     assert sleeps == [0.5]
+    assert result.stats.written["frames"] == 2  # its own failed try's rows count as written
     assert (_count(store, "frames"), _count(store, "detections")) == (2, 1)
 
 

@@ -256,8 +256,8 @@ def test_sigterm_writes_and_commits_the_pending_rows(
     harness: KafkaHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # no flush trigger can fire during the test: only the graceful stop can write the rows
-    monkeypatch.setenv("LINEWATCH_WORKER__FLUSH_INTERVAL_S", "3600")
-    monkeypatch.setenv("LINEWATCH_WORKER__FLUSH_ROWS", "1000000")
+    monkeypatch.setenv("LINEWATCH_CHECKPOINT__FLUSH_INTERVAL_S", "3600")
+    monkeypatch.setenv("LINEWATCH_CHECKPOINT__FLUSH_ROWS", "1000000")
     events, _ = _events(
         "simulate:production?events=40&seed=24&scenario=stationary&lines=3"
         "&start=2026-11-29T10:00:00Z&duration=1h",

@@ -317,7 +317,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
         f"simulate:production?events={events}&seed={seed}&scenario=demo&lines=3"
         "&start=2026-11-28T12:00:00Z&duration=24h"
     )
-    summary = run_source(source, settings, description="production day")
+    summary = run_source(source, settings, description="production day", detector=detector)
     console.print(
         f"{summary.frames} frames, {summary.dead_letters} dead letters, "
         f"{summary.drift_events} drift events, {summary.labels} labels, "

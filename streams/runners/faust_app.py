@@ -3,8 +3,9 @@
 - ``camera-events`` → micro-batches (``noack_take`` by size and time) → model batches of
   ``inference.batch_frames`` across takes (a short tail waits at most
   ``inference.max_batch_wait_ms``; a timer runs it then) → pipeline in a worker
-  thread → rows pending in the worker (write-behind) → a flush when ``worker.flush_rows`` rows
-  are pending or the oldest is ``worker.flush_interval_s`` old (a timer checks even when no
+  thread → rows pending in the worker's :class:`~streams.runners.checkpoint.Checkpoint`
+  (write-behind) → a flush when ``checkpoint.flush_rows`` rows
+  are pending or the oldest is ``checkpoint.flush_interval_s`` old (a timer checks even when no
   events arrive): rows, then the state snapshot per partition, then dead letters to
   ``camera-events.dlq`` and drift events to ``drift-events``. Only then are the flushed events
   acknowledged, so Faust commits no offset whose row is not stored; a SIGKILL at any point
@@ -15,15 +16,17 @@
   model, reference and store are loaded, the consumer has finished its (re)balance and a Kafka
   bootstrap server accepts connections.
 
-Agents run with ``concurrency=1`` (with more, an open faust-streaming bug can commit an offset past
-an unfinished message); scale with partitions and worker processes.
+:func:`create_app` is wiring only: the state and the coroutines live in
+:class:`~streams.runners.worker_loop.WorkerLoop`. Agents run with ``concurrency=1`` (with more,
+an open faust-streaming bug can commit an offset past an unfinished message); scale with
+partitions and worker processes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,18 +35,14 @@ import faust
 from faust.tables import TableManager
 from faust.web import Request, Response, View
 
+from schemas.records import DeadLetterRecord, DriftEventRecord
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.ingest import RawRecord
 from streams.kafka.config import faust_broker_options
-from streams.runners.metrics import CONTENT_TYPE, WorkerMetrics
-from streams.runners.stream_worker import (
-    FlushResult,
-    KafkaRecord,
-    PendingFlush,
-    StreamWorker,
-)
-from streams.sinks.dsn import mask_dsn
+from streams.runners.metrics import CONTENT_TYPE
+from streams.runners.stream_worker import KafkaRecord, StreamWorker
+from streams.runners.worker_loop import WorkerLoop
 
 __all__ = ["create_app", "data_dir"]
 
@@ -116,8 +115,17 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     missing model or an unreachable store is one clear error before Faust starts); without
     it, the app loads one when it starts.
     """
-    datadir = data_dir(settings)
-    app = faust.App(
+    app = _faust_app(settings)
+    publish = _publisher(app, settings)
+    loop = WorkerLoop(settings, publish, app.crash, stream_worker)
+    _wire_streams(app, settings, loop)
+    _wire_signals(app, settings, loop)
+    _wire_pages(app, settings, loop)
+    return app
+
+
+def _faust_app(settings: Settings) -> faust.App:
+    return faust.App(
         settings.worker.app_id,
         **faust_broker_options(settings),
         value_serializer="raw",
@@ -128,59 +136,24 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
         producer_acks=-1,
         web_port=settings.worker.web_port,
         web_host="0.0.0.0",
-        datadir=str(datadir),
+        datadir=str(data_dir(settings)),
         store="memory://",
         stream_wait_empty=False,
         TableManager=_NoTablesManager,
         broker_commit_interval=settings.worker.commit_interval_s,
     )
-    events_topic = app.topic(settings.kafka.topic_events, value_type=bytes, key_type=bytes)
-    labels_topic = app.topic(settings.kafka.topic_labels, value_type=bytes, key_type=bytes)
+
+
+def _publisher(
+    app: faust.App, settings: Settings
+) -> Callable[[list[DeadLetterRecord], list[DriftEventRecord]], Awaitable[None]]:
+    """Sends dead letters to ``camera-events.dlq`` and drift events to ``drift-events``."""
     dlq_topic = app.topic(settings.kafka.topic_dlq, value_type=bytes, key_type=bytes)
     drift_topic = app.topic(settings.kafka.topic_drift, value_type=bytes, key_type=bytes)
 
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
-    holder: dict[str, StreamWorker] = {}
-    ready = asyncio.Event()
-    if stream_worker is not None:
-        holder["worker"] = stream_worker
-        ready.set()
-        log.info(
-            "linewatch worker ready: model, reference and store %s", mask_dsn(settings.store.dsn)
-        )
-
-    creating = asyncio.Lock()  # both agents and load_worker ask at start-up: create one worker
-
-    async def worker() -> StreamWorker:
-        async with creating:
-            found = holder.get("worker")
-            if found is None:
-                loop = asyncio.get_running_loop()
-                found = await loop.run_in_executor(executor, StreamWorker.create, settings)
-                holder["worker"] = found
-                ready.set()
-                log.info(
-                    "linewatch worker ready: model, reference and store %s",
-                    mask_dsn(settings.store.dsn),
-                )
-        return found
-
-    metrics = WorkerMetrics()
-    # Three stages overlap, each in order: the agent takes micro-batches off Kafka (event loop),
-    # the processor runs them through the pipeline (``executor``) and cuts flushes, and the
-    # flusher writes a cut to the store (``flusher``, one write at a time) while the next
-    # micro-batches are processed. Bounded: one batch queued, one being processed, at most
-    # one write in flight; while a write waits for the store, the next cut waits for it, the
-    # processor stops, the queue fills and the agent stops taking.
-    flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
-    batches: asyncio.Queue[tuple[Any, list[Any], list[KafkaRecord]]] = asyncio.Queue(maxsize=1)
-    process_lock = asyncio.Lock()  # held while a batch is processed or a flush is cut
-    unacked: list[tuple[Any, Any]] = []  # (stream, event) whose rows are pending in the worker
-    writing: dict[str, asyncio.Task[None]] = {}  # "last": the newest write and its acks
-    state = {"stopping": False}
-    broker = {"up": True}
-
-    async def publish(dead_letters: list[Any], drift_events: list[Any]) -> None:
+    async def publish(
+        dead_letters: list[DeadLetterRecord], drift_events: list[DriftEventRecord]
+    ) -> None:
         for dl in dead_letters:
             await dlq_topic.send(
                 key=dl.source.encode(),
@@ -198,184 +171,68 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
                 key=drift.line_id.encode(), value=drift.model_dump_json().encode()
             )
 
-    async def write_and_ack(
-        w: StreamWorker, pending: PendingFlush, events: list[tuple[Any, Any]]
-    ) -> None:
-        """Write a cut (flusher thread), publish, then acknowledge its events."""
-        try:
-            loop = asyncio.get_running_loop()
-            result: FlushResult = await loop.run_in_executor(flusher, w.write_flush, pending)
-            metrics.flushed(result)
-            log.debug(
-                "flushed %d events, %d rows in %.3fs", result.events, result.rows, result.seconds
-            )
-            await publish(result.dead_letters, result.drift_events)
-            if result.drift_events:
-                log.info("%d drift event(s) in this flush", len(result.drift_events))
-            for stream, event in events:
-                await stream.ack(event)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # nothing acknowledged: the events are replayed
-            log.exception("a flush failed; stopping the worker (its events will be replayed)")
-            await app.crash(exc)
-            raise
+    return publish
 
-    async def written() -> None:
-        """Wait until the write in flight (if any) is stored and acknowledged."""
-        last = writing.get("last")
-        if last is not None:
-            await asyncio.shield(last)
 
-    async def start_flush(w: StreamWorker) -> None:
-        """Cut what is pending and start writing it (hold process_lock)."""
-        await written()  # one write in flight at most, in cut order
-        if not w.pending_events:
-            return
-        loop = asyncio.get_running_loop()
-        cut_at["last"] = loop.time()
-        pending, held = await loop.run_in_executor(executor, lambda: (w.cut(), w.held_events()))
-        # events the batch assembler holds are not processed yet: acknowledged by a later cut
-        events = [(s, e) for s, e in unacked if _key(e) not in held]
-        unacked[:] = [(s, e) for s, e in unacked if _key(e) in held]
-        writing["last"] = asyncio.ensure_future(write_and_ack(w, pending, events))
+def _wire_streams(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
+    """The two agents, the processor task and the timers."""
+    kafka, worker = settings.kafka, settings.worker
+    events_topic = app.topic(kafka.topic_events, value_type=bytes, key_type=bytes)
+    labels_topic = app.topic(kafka.topic_labels, value_type=bytes, key_type=bytes)
 
-    cut_at = {"last": 0.0}  # event-loop time of the newest cut
-    min_gap_s = settings.worker.flush_interval_s / 2
-
-    def idle() -> bool:
-        """The worker caught up: no batch waits to be processed, no write is in flight, and
-        the last cut is at least half a flush interval old (bounds the insert rate of a
-        worker kept just busy by a trickle of events to two flushes per interval)."""
-        last = writing.get("last")
-        return (
-            batches.empty()
-            and (last is None or last.done())
-            and asyncio.get_running_loop().time() - cut_at["last"] >= min_gap_s
-        )
-
-    @app.agent(events_topic, concurrency=1)
     async def monitor(stream: Any) -> None:
-        w = await worker()
-        async for events in stream.noack_take(
-            settings.worker.take_max_events, within=settings.worker.take_window_s
-        ):
-            metrics.consumed(len(events))
-            batch = [_record(e, settings.kafka.topic_events) for e in events]
-            w.prefetch(batch)  # its first chunk decodes while the processor is busy
-            await batches.put((stream, events, batch))  # waits while the processor is behind
+        async for events in stream.noack_take(worker.take_max_events, within=worker.take_window_s):
+            await loop.take(stream, events, [_record(e, kafka.topic_events) for e in events])
+
+    async def labels(stream: Any) -> None:
+        async for events in stream.take_events(256, within=1.0):
+            await loop.labels([_record(e, kafka.topic_labels).raw for e in events])
 
     async def process_batches() -> None:
-        """Run queued micro-batches through the pipeline in order; cut flushes when due."""
-        w = await worker()
-        loop = asyncio.get_running_loop()
-        cut_at["last"] = loop.time()
-        while True:
-            stream, events, batch = await batches.get()
-            async with process_lock:
-                if state["stopping"]:
-                    continue  # not acknowledged: replayed after the restart
-                owned = _owned(app, settings.kafka.topic_events)
-                if owned is not None and any(r.partition not in owned for r in batch):
-                    # events of a partition revoked meanwhile: not ours (not acknowledged)
-                    events = [e for e in events if int(e.message.partition) in owned]
-                    batch = [r for r in batch if r.partition in owned]
-                out = await loop.run_in_executor(executor, w.process, batch)
-                unacked.extend((stream, e) for e in events)
-                metrics.processed(out)
-                # caught up (a partial take, nothing queued): flush now, not on the timer
-                caught_up = len(events) < settings.worker.take_max_events and idle()
-                if w.flush_due() or caught_up:
-                    await start_flush(w)
+        await loop.process_batches(lambda: _owned(app, kafka.topic_events))
 
-    app.task(process_batches)
-
-    async def flush_when_due() -> None:
-        """The time trigger (a quiet partition's pending rows are flushed too), and rows left
-        pending because a write was in flight when the worker caught up."""
-        w = holder.get("worker")
-        if w is None or not w.pending_events or process_lock.locked():
-            return
-        async with process_lock:
-            if w.flush_due() or idle():
-                await start_flush(w)
-
-    async def run_due() -> None:
-        """Run a short model batch once its oldest event waited inference.max_batch_wait_ms."""
-        w = holder.get("worker")
-        if w is None or not w.holding or process_lock.locked():
-            return
-        async with process_lock:
-            if not state["stopping"]:
-                out = await asyncio.get_running_loop().run_in_executor(executor, w.run_due)
-                metrics.processed(out)
-
-    async def flush_all(w: StreamWorker) -> None:
-        """Run held events, write and acknowledge everything pending (hold process_lock)."""
-        metrics.processed(await asyncio.get_running_loop().run_in_executor(executor, w.drain))
-        await start_flush(w)
-        await written()
+    async def load_worker() -> None:
+        await loop.worker()
 
     async def watch_broker() -> None:
         """Readiness follows whether a bootstrap server accepts connections."""
-        up = await _reachable(_bootstrap_addresses(settings.kafka.bootstrap))
-        if up != broker["up"]:
-            log.warning(
-                "Kafka bootstrap %s %s",
-                settings.kafka.bootstrap,
-                "is reachable again" if up else "is unreachable: not ready",
-            )
-        broker["up"] = up
+        up = await _reachable(_bootstrap_addresses(kafka.bootstrap))
+        if up != loop.broker_up:
+            state = "is reachable again" if up else "is unreachable: not ready"
+            log.warning("Kafka bootstrap %s %s", kafka.bootstrap, state)
+        loop.broker_up = up
 
-    app.timer(interval=min(0.25, settings.worker.flush_interval_s / 4))(flush_when_due)
+    app.agent(events_topic, concurrency=1)(monitor)
+    app.agent(labels_topic, concurrency=1)(labels)
+    app.task(process_batches)
+    app.task(load_worker)
+    app.timer(interval=min(0.25, settings.checkpoint.flush_interval_s / 4))(loop.flush_when_due)
     app.timer(interval=2.0)(watch_broker)
     if settings.inference.max_batch_wait_ms > 0:
-        app.timer(interval=max(0.005, settings.inference.max_batch_wait_ms / 2000))(run_due)
+        wait_s = max(0.005, settings.inference.max_batch_wait_ms / 2000)
+        app.timer(interval=wait_s)(loop.run_due)
 
-    @app.agent(labels_topic, concurrency=1)
-    async def labels(stream: Any) -> None:
-        w = await worker()
-        loop = asyncio.get_running_loop()
-        async for events in stream.take_events(256, within=1.0):
-            raws = [_record(e, settings.kafka.topic_labels).raw for e in events]
-            _, bad = await loop.run_in_executor(executor, w.handle_labels, raws)
-            for letter in bad:
-                metrics.dead_letters.labels(reason=letter.reason).inc()
 
-    async def load_worker() -> None:
-        await worker()
-
-    app.task(load_worker)
+def _wire_signals(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
+    """Rebalances and the graceful stop."""
+    topic = settings.kafka.topic_events
 
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
-        w = holder.get("worker")
-        if w is not None:
-            gone = {tp.partition for tp in revoked if tp.topic == settings.kafka.topic_events}
-            async with process_lock:  # rows of the revoked partitions are pending: write them
-                await flush_all(w)
-                await asyncio.get_running_loop().run_in_executor(executor, w.revoke, gone)
-
-    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+        await loop.revoked({tp.partition for tp in revoked if tp.topic == topic})
 
     async def on_shutdown(sender: Any, **_: Any) -> None:
-        """SIGTERM: the fetcher has stopped; write and acknowledge what is pending, so the
-        consumer commits it when it stops (queued batches are dropped, unacknowledged)."""
-        w = holder.get("worker")
-        if w is None:
-            return
-        async with process_lock:
-            state["stopping"] = True
-            await flush_all(w)
-        log.info("stopping: pending rows written and acknowledged")
-
-    app.on_before_shutdown.connect(on_shutdown)  # type: ignore[arg-type]
-
-    joined = asyncio.Event()  # the consumer finished its first rebalance (even with 0 partitions)
+        await loop.shutdown()
 
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
-        joined.set()
+        loop.joined.set()
 
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+    app.on_before_shutdown.connect(on_shutdown)  # type: ignore[arg-type]
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
+
+
+def _wire_pages(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
+    """``/livez``, ``/readyz`` and ``/metrics`` on the Faust web port."""
 
     @app.page("/livez")
     class Livez(View):
@@ -385,29 +242,15 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     @app.page("/readyz")
     class Readyz(View):
         async def get(self, request: Request) -> Response:
-            rebalancing = bool(getattr(app, "rebalancing", False))
-            ok = ready.is_set() and joined.is_set() and not rebalancing and broker["up"]
-            body = {
-                "ready": ok,
-                "worker_loaded": ready.is_set(),
-                "joined": joined.is_set(),
-                "rebalancing": rebalancing,
-                "broker_reachable": broker["up"],
-            }
-            return self.json(body, status=200 if ok else 503)
+            body = loop.readiness(bool(getattr(app, "rebalancing", False)))
+            return self.json(body, status=200 if body["ready"] else 503)
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            metrics.set_lag(settings.kafka.topic_events, _lag(app, settings.kafka.topic_events))
-            return self.bytes(metrics.render(), content_type=CONTENT_TYPE)
-
-    return app
-
-
-def _key(event: Any) -> tuple[int, int]:
-    """(partition, offset) of a Faust event."""
-    return int(event.message.partition), int(event.message.offset)
+            topic = settings.kafka.topic_events
+            loop.metrics.set_lag(topic, _lag(app, topic))
+            return self.bytes(loop.metrics.render(), content_type=CONTENT_TYPE)
 
 
 def _owned(app: faust.App, topic: str) -> set[int] | None:

@@ -3,8 +3,9 @@
 Each Kafka partition of ``camera-events`` carries whole camera lines (events are keyed by
 ``line_id``), so each partition owns a disjoint set of slices and cameras and gets its own
 :class:`~streams.drift.partition_state.PartitionState` (drift monitor, camera health, product
-mix, cause memory). After a batch's rows are written, the worker saves each touched partition's
-state as one snapshot with the highest offset it includes (table ``monitor_snapshots``). A worker
+mix, cause memory). With the rows of every few flushes (and on revocation and stop), the
+worker's :class:`~streams.runners.checkpoint.Checkpoint` saves each partition's state changed
+since as one snapshot with the highest offset it includes (table ``monitor_snapshots``). A worker
 that (re)gains the partition restores the newest snapshot and skips events at or below its
 offset — their rows are already stored — so a restart or a rebalance resumes the partition
 instead of cold-starting it, and a replay never observes an event twice. A snapshot that is not
@@ -15,6 +16,7 @@ partition starts cold after that offset.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -43,7 +45,7 @@ class PartitionStates:
     states: dict[int, PartitionState] = field(default_factory=dict)
     committed: dict[int, int] = field(default_factory=dict)
     warm: set[int] = field(default_factory=set)
-    """Partitions this process has saved a snapshot for since it (re)gained them."""
+    """Partitions whose every event not yet written is new to the store (see :meth:`is_warm`)."""
 
     def state(self, partition: int) -> PartitionState:
         """The partition's state, restored from its newest snapshot on first use."""
@@ -79,7 +81,7 @@ class PartitionStates:
         self.state(partition)
         return offset <= self.committed[partition]
 
-    def snapshots(self, offsets: dict[int, int]) -> list[MonitorSnapshotRecord]:
+    def snapshots(self, offsets: Mapping[int, int]) -> list[MonitorSnapshotRecord]:
         """Snapshot records for the given partitions at their last processed offsets."""
         now = datetime.now(UTC)
         return [
@@ -94,17 +96,21 @@ class PartitionStates:
             for partition, offset in sorted(offsets.items())
         ]
 
-    def mark_saved(self, offsets: dict[int, int]) -> None:
+    def mark_saved(self, offsets: Mapping[int, int]) -> None:
         """Record that snapshots up to ``offsets`` are durable."""
         for partition, offset in offsets.items():
             self.committed[partition] = max(self.committed.get(partition, -1), offset)
-            self.warm.add(partition)
+
+    def mark_new(self, partitions: Iterable[int]) -> None:
+        """A flush of these partitions found none of its rows already stored."""
+        self.warm.update(partitions)
 
     def is_warm(self, partition: int) -> bool:
-        """Whether every event of ``partition`` not yet snapshotted is new to the store.
+        """Whether every event of ``partition`` not yet written is new to the store.
 
-        True once this process has written and snapshotted a batch of the partition since it
-        (re)gained it: from then on only this process writes the partition, in offset order.
+        True once a flush of the partition since this process (re)gained it found none of its
+        rows stored: the replay of what a previous owner wrote after its last snapshot is over,
+        and from then on only this process writes the partition, in offset order.
         """
         return partition in self.warm
 

@@ -1,4 +1,6 @@
-"""Write-behind for the streaming worker: rows grouped by the event that produced them.
+"""The unit of the write-behind (:mod:`streams.runners.checkpoint`): rows grouped by the event
+that produced them, as the pipeline returns them (one :class:`~streams.pipeline.EventResult`
+per event).
 
 A flush writes every pending row in as few inserts as possible. When the store *rejects* the
 rows (an error other than "cannot be reached", still there after the retries), the flush is
@@ -30,7 +32,7 @@ event never stalls its partition.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,7 +41,7 @@ from streams.errors import StoreError, StoreUnavailable
 from streams.ingest import RawRecord
 from streams.pipeline import PipelineOutput
 
-__all__ = ["STORE_REJECTED", "EventRows", "bisect_write", "group_by_event", "rejected_letter"]
+__all__ = ["STORE_REJECTED", "EventRows", "bisect_write", "rejected_letter"]
 
 STORE_REJECTED = "store_rejected"
 """Dead-letter reason of an event whose rows the store refused to write."""
@@ -54,42 +56,14 @@ class EventRows:
     produced_at: float | None = None
     """When the event was published to Kafka (epoch seconds), for end-to-end latency."""
 
-
-def group_by_event(
-    out: PipelineOutput, raws: Sequence[RawRecord], produced_at: Sequence[float | None]
-) -> list[EventRows]:
-    """Split a batch's output into per-event groups, in input order.
-
-    Frames and dead letters name their event by ``source``; detections by ``event_id``; drift
-    events by ``trigger_event_id``. Rows that belong to no one event (reference-gap windows)
-    get a group each.
-    """
-    by_source = {
-        raw.source: EventRows(raw, produced_at=ts)
-        for raw, ts in zip(raws, produced_at, strict=True)
-    }
-    by_event_id: dict[str, EventRows] = {}
-    loose: list[EventRows] = []
-
-    def place(group: EventRows | None, record: StoreRecord) -> None:
-        if group is None:
-            loose.append(EventRows(None, [record]))
-        else:
-            group.records.append(record)
-
-    for frame in out.frames:
-        group = by_source.get(frame.source)
-        by_event_id[frame.event_id] = group if group is not None else EventRows(None)
-        place(group, frame)
-    for det in out.detections:
-        place(by_event_id.get(det.event_id), det)
-    for drift in out.drift_events:
-        place(by_event_id.get(drift.trigger_event_id), drift)
-    for letter in out.dead_letters:
-        place(by_source.get(letter.source), letter)
-    for gap in out.reference_gaps:
-        place(None, gap)
-    return [g for g in by_source.values() if g.records] + loose
+    @classmethod
+    def of(
+        cls, out: PipelineOutput, produced_at: Mapping[int, float | None] | None = None
+    ) -> list[EventRows]:
+        """The rows of each event of a pipeline output (:class:`~streams.pipeline.EventResult`),
+        in its order; ``produced_at`` by ``id(raw)`` of the input records."""
+        stamps = produced_at or {}
+        return [cls(e.raw, e.records(), stamps.get(id(e.raw))) for e in out.events]
 
 
 def bisect_write(

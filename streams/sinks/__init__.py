@@ -6,23 +6,19 @@
 - :mod:`streams.sinks.reads` — the typed query functions, one module per reader (demo, drift
   listing, reference gaps, metrics, reconcile, label drift, report): the SQL of every reader
   lives there.
-- :class:`BatchWriter` — size/time-triggered batching that never drops rows on failure.
 - :func:`retry`, :func:`backoff_delays` — exponential back-off with a cap, for a caller that
-  retries a store call (:class:`BatchWriter` itself does not retry: it keeps the rows).
+  retries a store call (the runners' write-behind,
+  :class:`~streams.runners.checkpoint.Checkpoint`).
 """
 
 from __future__ import annotations
 
-from streams.sinks.batch import BatchWriter, RecordSink, ReportingSink
 from streams.sinks.clickhouse import ClickHouseStore, QueryResult, WriteResult
 from streams.sinks.retry import backoff_delays, retry
 
 __all__ = [
-    "BatchWriter",
     "ClickHouseStore",
     "QueryResult",
-    "RecordSink",
-    "ReportingSink",
     "WriteResult",
     "backoff_delays",
     "retry",

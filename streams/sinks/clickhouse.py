@@ -125,7 +125,7 @@ class WriteResult:
     found_stored: set[tuple[str, tuple[object, ...]]] = field(default_factory=set)
     """``(table, key)`` of the rows skipped because the store already held them (not the
     repeats inside the call): lets a caller whose previous attempt failed tell the rows that
-    attempt did land (see :class:`~streams.sinks.batch.BatchWriter`)."""
+    attempt did land (see :class:`~streams.runners.checkpoint.Checkpoint`)."""
 
     @property
     def rows(self) -> int:

@@ -1,9 +1,8 @@
 """linewatch's one retry implementation: exponential back-off with a cap, logging each failure.
 
-``retry`` is the loop. The streaming worker's store writes (:mod:`streams.runners.stream_worker`)
-wait without limit for a store that cannot be reached (``forever_on=(StoreUnavailable,)``) and
-give any other store error ``attempts`` tries; ``retry_until_available`` is ``retry`` set up to
-wait out a store outage however long it lasts (the embedded runner's flushes).
+``retry`` is the loop. The runners' store writes (:mod:`streams.runners.checkpoint`) wait
+without limit for a store that cannot be reached (``forever_on=(StoreUnavailable,)``) and give
+any other store error ``attempts`` tries.
 
 >>> from streams.errors import StoreUnavailable
 >>> delays = []
@@ -26,9 +25,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from streams.errors import StoreError, StoreUnavailable
+from streams.errors import StoreError
 
-__all__ = ["backoff_delays", "retry", "retry_until_available"]
+__all__ = ["backoff_delays", "retry"]
 
 log = logging.getLogger(__name__)
 
@@ -104,38 +103,3 @@ def retry(
                 exc,
             )
             sleep(delay)
-
-
-def retry_until_available(
-    fn: Callable[[], T],
-    *,
-    base_delay_s: float = 0.5,
-    max_delay_s: float = 10.0,
-    sleep: Callable[[float], object] = time.sleep,
-    what: str = "store write",
-) -> T:
-    """Call ``fn`` until it does not raise :class:`StoreUnavailable`; other errors propagate.
-
-    Use it only around idempotent work (a ``BatchWriter`` flush keeps its rows on failure and
-    ``ClickHouseStore.insert`` skips rows already stored), and only where the caller reads no
-    more input meanwhile, so memory stays bounded for however long the outage lasts.
-
-    >>> outcomes = iter([StoreUnavailable("down"), StoreUnavailable("down"), 7])
-    >>> def flaky() -> int:
-    ...     outcome = next(outcomes)
-    ...     if isinstance(outcome, Exception):
-    ...         raise outcome
-    ...     return outcome
-    >>> waits: list[float] = []
-    >>> retry_until_available(flaky, sleep=waits.append), waits
-    (7, [0.5, 1.0])
-    """
-    return retry(
-        fn,
-        attempts=None,
-        base_delay_s=base_delay_s,
-        max_delay_s=max_delay_s,
-        retry_on=(StoreUnavailable,),
-        sleep=sleep,
-        what=what,
-    )

@@ -1,0 +1,249 @@
+"""The asyncio side of the Kafka worker: what the Faust agents, timers and signals call.
+
+:func:`~streams.runners.faust_app.create_app` only wires Faust to a :class:`WorkerLoop`; the
+loop holds the worker's state between calls (the :class:`StreamWorker`, the queue between the
+agent and the processor, the write in flight, readiness) and knows nothing of Faust beyond the
+events' ``stream.ack`` and the topics' ``send``.
+
+Three stages overlap, each in order: the agent takes micro-batches off Kafka (event loop), the
+processor runs them through the pipeline (``executor``) and cuts flushes, and the flusher
+writes a cut to the store (``flusher``, one write at a time) while the next micro-batches are
+processed. Bounded: one batch queued, one being processed, at most one write in flight; while
+a write waits for the store, the next cut waits for it, the processor stops, the queue fills
+and the agent stops taking. Only after a cut's rows are stored are its events acknowledged
+(the :class:`~streams.runners.checkpoint.Checkpoint` hands their acknowledgements back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from schemas.records import DeadLetterRecord, DriftEventRecord
+from streams.config import Settings
+from streams.runners.checkpoint import FlushResult, PendingFlush
+from streams.runners.metrics import WorkerMetrics
+from streams.runners.stream_worker import KafkaRecord, StreamWorker
+from streams.sinks.dsn import mask_dsn
+
+__all__ = ["Batch", "Publisher", "WorkerLoop"]
+
+log = logging.getLogger(__name__)
+
+Batch = tuple[Any, list[Any], list[KafkaRecord]]
+"""(Faust stream, its events, their records) of one take."""
+
+Publisher = Callable[[list[DeadLetterRecord], list[DriftEventRecord]], Awaitable[None]]
+"""Sends a flush's dead letters and drift events to their topics."""
+
+
+class WorkerLoop:
+    """The worker's state between Faust's calls, and the coroutines they run."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        publish: Publisher,
+        crash: Callable[[BaseException], Awaitable[None]],
+        stream_worker: StreamWorker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.publish = publish
+        self.crash = crash
+        self.metrics = WorkerMetrics()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
+        self.flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
+        self.batches: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
+        self.process_lock = asyncio.Lock()
+        """Held while a batch is processed or a flush is cut."""
+        self.ready = asyncio.Event()
+        """The model, reference and store are loaded."""
+        self.joined = asyncio.Event()
+        """The consumer finished its first rebalance (even with 0 partitions)."""
+        self.broker_up = True
+        self.stopping = False
+        self.writing: asyncio.Task[None] | None = None
+        """The newest write and its acknowledgements."""
+        self.cut_at = 0.0
+        """Event-loop time of the newest cut."""
+        self._creating = asyncio.Lock()
+        self.loaded: StreamWorker | None = stream_worker
+        if stream_worker is not None:
+            self._ready()
+
+    def _ready(self) -> None:
+        self.ready.set()
+        dsn = mask_dsn(self.settings.store.dsn)
+        log.info("linewatch worker ready: model, reference and store %s", dsn)
+
+    async def worker(self) -> StreamWorker:
+        """The stream worker, loaded once (both agents and the start-up task ask for it)."""
+        async with self._creating:
+            if self.loaded is None:
+                loop = asyncio.get_running_loop()
+                create = StreamWorker.create
+                self.loaded = await loop.run_in_executor(self.executor, create, self.settings)
+                self._ready()
+        return self.loaded
+
+    async def _in_executor(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # --- flushes ------------------------------------------------------------------------
+
+    async def write_and_ack(self, w: StreamWorker, pending: PendingFlush) -> None:
+        """Write a cut (flusher thread), publish, then acknowledge its events."""
+        try:
+            loop = asyncio.get_running_loop()
+            result: FlushResult = await loop.run_in_executor(self.flusher, w.write_flush, pending)
+            self.metrics.flushed(result)
+            log.debug(
+                "flushed %d events, %d rows in %.3fs", result.events, result.rows, result.seconds
+            )
+            await self.publish(result.dead_letters, result.drift_events)
+            if result.drift_events:
+                log.info("%d drift event(s) in this flush", len(result.drift_events))
+            for stream, event in result.acks:  # (stream, event), as `process_batches` tracked
+                await stream.ack(event)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # nothing acknowledged: the events are replayed
+            log.exception("a flush failed; stopping the worker (its events will be replayed)")
+            await self.crash(exc)
+            raise
+
+    async def written(self) -> None:
+        """Wait until the write in flight (if any) is stored and acknowledged."""
+        if self.writing is not None:
+            await asyncio.shield(self.writing)
+
+    async def start_flush(self, w: StreamWorker, *, snapshot: bool = False) -> None:
+        """Cut what is pending and start writing it (hold ``process_lock``); ``snapshot``:
+        with the partitions' snapshots, so that every written event is acknowledged."""
+        await self.written()  # one write in flight at most, in cut order
+        if not (w.pending_events or snapshot or w.flush_due()):
+            return
+        self.cut_at = asyncio.get_running_loop().time()
+        # events the batch assembler holds are not processed yet: acknowledged by a later cut
+        pending = await self._in_executor(lambda: w.cut(snapshot=snapshot))
+        self.writing = asyncio.ensure_future(self.write_and_ack(w, pending))
+
+    def idle(self) -> bool:
+        """The worker caught up: no batch waits to be processed, no write is in flight, and
+        the last cut is at least half a flush interval old (bounds the insert rate of a
+        worker kept just busy by a trickle of events to two flushes per interval)."""
+        min_gap_s = self.settings.checkpoint.flush_interval_s / 2
+        return (
+            self.batches.empty()
+            and (self.writing is None or self.writing.done())
+            and asyncio.get_running_loop().time() - self.cut_at >= min_gap_s
+        )
+
+    async def flush_all(self, w: StreamWorker) -> None:
+        """Run held events, write and acknowledge everything pending (hold process_lock)."""
+        self.metrics.processed(await self._in_executor(w.drain))
+        await self.start_flush(w, snapshot=True)
+        await self.written()
+
+    # --- the agent, the processor and the timers ----------------------------------------
+
+    async def take(self, stream: Any, events: list[Any], batch: list[KafkaRecord]) -> None:
+        """The agent's part: queue a take (waits while the processor is behind)."""
+        w = await self.worker()
+        self.metrics.consumed(len(events))
+        w.prefetch(batch)  # its first chunk decodes while the processor is busy
+        await self.batches.put((stream, events, batch))
+
+    async def process_batches(self, owned: Callable[[], set[int] | None]) -> None:
+        """Run queued micro-batches through the pipeline in order; cut flushes when due.
+
+        ``owned``: the partitions of ``camera-events`` assigned now (None: unknown).
+        """
+        w = await self.worker()
+        self.cut_at = asyncio.get_running_loop().time()
+        while True:
+            stream, events, batch = await self.batches.get()
+            async with self.process_lock:
+                if self.stopping:
+                    continue  # not acknowledged: replayed after the restart
+                mine = owned()
+                if mine is not None and any(r.partition not in mine for r in batch):
+                    # events of a partition revoked meanwhile: not ours (not acknowledged)
+                    events = [e for e in events if int(e.message.partition) in mine]
+                    batch = [r for r in batch if r.partition in mine]
+                out = await self._in_executor(w.process, batch)
+                w.track((_key(e), (stream, e)) for e in events)
+                self.metrics.processed(out)
+                # caught up (a partial take, nothing queued): flush now, not on the timer
+                caught_up = len(events) < self.settings.worker.take_max_events and self.idle()
+                if w.flush_due() or caught_up:
+                    await self.start_flush(w)
+
+    async def flush_when_due(self) -> None:
+        """The time trigger (a quiet partition's pending rows are flushed too, and a quiet
+        worker's acknowledgements get their snapshot), and rows left pending because a write
+        was in flight when the worker caught up."""
+        w = self.loaded
+        if w is None or self.process_lock.locked() or not (w.pending_events or w.flush_due()):
+            return
+        async with self.process_lock:
+            if w.flush_due() or self.idle():
+                await self.start_flush(w)
+
+    async def run_due(self) -> None:
+        """Run a short model batch once its oldest event waited inference.max_batch_wait_ms."""
+        w = self.loaded
+        if w is None or not w.holding or self.process_lock.locked():
+            return
+        async with self.process_lock:
+            if not self.stopping:
+                self.metrics.processed(await self._in_executor(w.run_due))
+
+    async def labels(self, raws: list[Any]) -> None:
+        """Store a take of ground-truth messages; count their dead letters."""
+        w = await self.worker()
+        _, bad = await self._in_executor(w.handle_labels, raws)
+        for letter in bad:
+            self.metrics.dead_letters.labels(reason=letter.reason).inc()
+
+    # --- rebalances and stopping --------------------------------------------------------
+
+    async def revoked(self, partitions: set[int]) -> None:
+        """Rows of the revoked partitions are pending: write them, then forget the states."""
+        w = self.loaded
+        if w is None:
+            return
+        async with self.process_lock:
+            await self.flush_all(w)
+            await self._in_executor(w.revoke, partitions)
+
+    async def shutdown(self) -> None:
+        """SIGTERM: the fetcher has stopped; write and acknowledge what is pending, so the
+        consumer commits it when it stops (queued batches are dropped, unacknowledged)."""
+        w = self.loaded
+        if w is None:
+            return
+        async with self.process_lock:
+            self.stopping = True
+            await self.flush_all(w)
+        log.info("stopping: pending rows written and acknowledged")
+
+    def readiness(self, rebalancing: bool) -> dict[str, bool]:
+        """What ``/readyz`` answers; ``ready`` says all is well."""
+        joined = self.joined.is_set()
+        ok = self.ready.is_set() and joined and not rebalancing and self.broker_up
+        return {
+            "ready": ok,
+            "worker_loaded": self.ready.is_set(),
+            "joined": joined,
+            "rebalancing": rebalancing,
+            "broker_reachable": self.broker_up,
+        }
+
+
+def _key(event: Any) -> tuple[int, int]:
+    """(partition, offset) of a Faust event."""
+    return int(event.message.partition), int(event.message.offset)
