@@ -139,7 +139,7 @@ def _print_hour(
     snapshot_bytes: int, part: Partition, settings: Settings, args: argparse.Namespace
 ) -> int:
     """Print the hour's bytes per frame; return the snapshots written per partition."""
-    worker = settings.worker
+    worker = settings.checkpoint
     per_flush = min(args.rate * worker.flush_interval_s, worker.flush_rows / part.rows_per_frame)
     flushes = args.rate * 3600 / per_flush
     print(
@@ -205,7 +205,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=5, help="lines (cameras) per partition")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--rate", type=float, default=270.0, help="worker frames/s")
-    parser.add_argument("--every", type=int, default=10, help="K: flushes per snapshot")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=Settings().checkpoint.snapshot_every_flushes,
+        help="K: flushes per snapshot (default: LINEWATCH_CHECKPOINT__SNAPSHOT_EVERY_FLUSHES)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as tmp:
         lines = {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, args.lines + 1)}

@@ -64,24 +64,37 @@ def test_snapshots_every_k_flushes_and_acknowledges_with_them(
         w.close()
 
 
-def test_acknowledgements_waiting_k_intervals_get_a_snapshot_of_their_own(
+def test_acknowledgements_get_a_snapshot_when_the_worker_is_quiet_or_after_k_intervals(
     tmp_path: Path, production_events: tuple[Path, Path]
 ) -> None:
     now = [0.0]
     settings = _settings(tmp_path, snapshot_every_flushes=4, flush_interval_s=1.0)
     base = StreamWorker.create(settings)
     w = StreamWorker(settings, base.pipeline, base.store, base.partitions, clock=lambda: now[0])
+    lines = production_events[0].read_bytes().splitlines()[:10]
     try:
-        _take(w, _batch(production_events[0].read_bytes().splitlines()[:5], 0))
+        _take(w, _batch(lines[:5], 0))
         assert w.write_flush(w.cut()).acks == []
-        now[0] = 3.9
+        now[0] = 0.2
         assert not w.flush_due()
-        now[0] = 4.0  # 4 flush intervals: a quiet worker still commits its offsets
+        now[0] = 0.25  # nothing arrived for a quarter interval: caught up, commit now
         assert w.flush_due()
         result = w.write_flush(w.cut())
         assert (result.events, result.acks) == (0, [0, 1, 2, 3, 4])
         assert w.partitions.committed[0] == 4
         assert not w.flush_due()
+        now[0] = 1.0
+        _take(w, _batch(lines[5:], 5))
+        assert w.write_flush(w.cut()).acks == []
+        for step in range(1, 20):  # events keep arriving (held): never quiet
+            now[0] = 1.0 + 0.2 * step
+            w.checkpoint.arrived()
+            assert not w.flush_due(), now[0]
+        now[0] = 5.0  # 4 flush intervals: a busy worker still commits its offsets
+        w.checkpoint.arrived()
+        assert w.flush_due()
+        assert w.write_flush(w.cut()).acks == [5, 6, 7, 8, 9]
+        assert w.partitions.committed[0] == 9
     finally:
         w.close()
 

@@ -29,7 +29,7 @@ def _rows(store: ClickHouseStore, *, final: bool = False) -> dict[tuple[str, int
 
 def test_an_hour_of_snapshots_leaves_the_latest_per_partition(tmp_path: Path) -> None:
     settings = Settings(store={"dsn": f"chdb://{tmp_path / 'store'}"})
-    flushes = round(3600 / settings.worker.flush_interval_s)  # an hour, one flush per interval
+    flushes = round(3600 / settings.checkpoint.flush_interval_s)  # an hour, one flush per interval
     reference = load_reference(settings)
     with ClickHouseStore.open(settings.store.dsn) as store:
         store.apply_schema()

@@ -11,7 +11,8 @@ and nothing else writes them:
 - :meth:`Checkpoint.cut` takes what is pending; :meth:`Checkpoint.write` writes it: rows in
   one insert per table, snapshots last. Every ``checkpoint.snapshot_every_flushes``-th cut of
   the worker (the embedded runner keeps no snapshots), a cut asked to (revocation, stop) and a
-  cut finding acknowledgements older than that many flush intervals snapshots every partition
+  cut finding acknowledgements older than that many flush intervals, or no event arrived for a
+  quarter of a flush interval (caught up), snapshots every partition
   changed since the last snapshot. A store that cannot be reached is waited for without limit;
   a write it keeps refusing (``checkpoint.write_attempts`` tries) is bisected over its events
   (:func:`~streams.runners.write_behind.bisect_write`): the refused ones become
@@ -128,6 +129,7 @@ class Checkpoint:
         self._offsets: dict[int, int] = {}
         self._acks: list[tuple[Hashable, Any]] = []
         self._oldest_at: float | None = None
+        self._last_arrival_at: float | None = None
         self._cuts = 0
         """Cuts since the last snapshot."""
         self._unsnapped: dict[int, int] = {}
@@ -166,9 +168,10 @@ class Checkpoint:
 
     def arrived(self) -> None:
         """Events arrived (processed now or held for later): the time trigger counts from
-        the first arrival after a cut."""
+        the first arrival after a cut; a quiet spell counts from the last."""
+        self._last_arrival_at = self._clock()
         if self._oldest_at is None:
-            self._oldest_at = self._clock()
+            self._oldest_at = self._last_arrival_at
 
     def add(self, groups: Iterable[EventRows], events: int, offsets: Iterable[AckKey] = ()) -> None:
         """Keep the rows of ``events`` processed events pending, and their (partition, offset)."""
@@ -196,9 +199,19 @@ class Checkpoint:
         return self._events
 
     def _snapshot_overdue(self) -> bool:
-        """Acknowledgements have waited ``snapshot_every_flushes`` flush intervals."""
-        limit_s = self.settings.snapshot_every_flushes * self.settings.flush_interval_s
-        return self._deferred_at is not None and self._clock() - self._deferred_at >= limit_s
+        """Acknowledgements wait and either have waited ``snapshot_every_flushes`` flush
+        intervals or no event arrived for a quarter of a flush interval (the worker caught up:
+        its group's lag reaches 0 now, not K intervals later)."""
+        if self._deferred_at is None:
+            return False
+        now = self._clock()
+        if (
+            now - self._deferred_at
+            >= self.settings.snapshot_every_flushes * self.settings.flush_interval_s
+        ):
+            return True
+        quiet_s = self.settings.flush_interval_s / 4
+        return self._last_arrival_at is None or now - self._last_arrival_at >= quiet_s
 
     def due(self) -> bool:
         """Whether a trigger fired: enough rows pending, the oldest pending event is old, or
