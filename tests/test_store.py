@@ -211,7 +211,7 @@ def test_duplicates_within_one_batch_are_written_once(store: ClickHouseStore) ->
 def test_existing_key_lookup_is_chunked(
     store: ClickHouseStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streams.sinks.clickhouse as module
+    import streams.sinks.lookups as module
 
     monkeypatch.setattr(module, "LOOKUP_CHUNK", 7)
     first = [detection(i, k) for i in range(20) for k in range(2)]

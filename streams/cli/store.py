@@ -27,7 +27,8 @@ from streams.cli.options import StoreOpt, open_store, settings_with
 from streams.cli.tables import DataTable, data_console
 from streams.drift.cause import CAUSES, WHOM_TO_CALL
 from streams.errors import ConfigError, StoreError
-from streams.sinks.clickhouse import ClickHouseStore, QueryResult
+from streams.sinks.clickhouse import ClickHouseStore
+from streams.sinks.connection import QueryResult
 from streams.sinks.reads.alarms import drift_alarms
 from streams.sinks.sql_guard import check_read_only
 

@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 
 from schemas.records import StoreRecord
 from streams.errors import StoreError, StoreUnavailable, StoreWriteError
-from streams.sinks.clickhouse import WriteResult
+from streams.sinks.writer import WriteResult
 
 __all__ = ["BatchWriter", "RecordSink", "ReportingSink"]
 
