@@ -26,7 +26,7 @@ from streams.cli.interrupt import interruptibly
 from streams.cli.options import StoreOpt, open_store, settings_with
 from streams.cli.tables import DataTable, data_console
 from streams.drift.cause import CAUSES, WHOM_TO_CALL
-from streams.errors import ConfigError, StoreError
+from streams.errors import ConfigError, StoreReadOnly
 from streams.sinks.clickhouse import ClickHouseStore
 from streams.sinks.connection import QueryResult
 from streams.sinks.reads.alarms import drift_alarms
@@ -52,11 +52,9 @@ def _open(store: str | None, *, readonly: bool) -> ClickHouseStore:
     return open_store(settings_with(store={"dsn": store}), readonly=readonly)
 
 
-def _readonly_refusal(exc: StoreError) -> StoreError:
+def _readonly_refusal(exc: StoreReadOnly) -> StoreReadOnly:
     """A clearer error when ClickHouse refused a statement because the connection is read-only."""
-    if "(READONLY)" not in str(exc):
-        return exc
-    return StoreError(
+    return StoreReadOnly(
         "refused: `linewatch query` is read-only (ClickHouse readonly=1: no INSERT, ALTER, DROP "
         "or other DDL, no settings changes, no file()/url() table functions); schema changes go "
         f"through `linewatch schema apply`, data through `linewatch run` or the worker ({exc})"
@@ -191,7 +189,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
 
             try:
                 result = interruptibly(read)
-            except StoreError as exc:
+            except StoreReadOnly as exc:
                 raise _readonly_refusal(exc) from exc
         render(result, fmt)
 

@@ -28,6 +28,7 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 import threading
@@ -42,12 +43,21 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 from pydantic import SecretStr
 
-from streams.errors import StoreError, StoreUnavailable, StoreWriteError
+from streams.errors import (
+    StoreError,
+    StoreReadOnly,
+    StoreReadOnlyWrite,
+    StoreUnavailable,
+    StoreWriteError,
+)
 from streams.sinks import chdb_lock
 from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
 from streams.sinks.sql_guard import bound_text
 
-__all__ = ["Connection", "QueryResult"]
+__all__ = ["DRIVER_LOGGERS", "Connection", "QueryResult", "quiet_driver_logs"]
+
+DRIVER_LOGGERS = ("urllib3.connectionpool", "clickhouse_connect.driver._backend.http_sync")
+"""The loggers of the ClickHouse driver that log each failed attempt of a retried request."""
 
 _AUTH_FAILED = 516
 
@@ -63,6 +73,13 @@ def _reason(exc: BaseException) -> str:
     """The first line of a driver error, without the driver's boilerplate."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:500]
+
+
+def quiet_driver_logs() -> None:
+    """Log only the driver's errors: an unreachable store is reported once, as linewatch's own
+    error line, not per retry."""
+    for name in DRIVER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _setting_value(value: float) -> int | float:
@@ -207,6 +224,8 @@ class Connection:
                 f"lost ClickHouse at {self.dsn} while trying to {doing}: {_reason(exc)}; "
                 "back off and retry, and check the server"
             )
+        if "(READONLY)" in str(exc):
+            return StoreReadOnly(f"ClickHouse could not {doing}: {_reason(exc)}")
         if "TIMEOUT_EXCEEDED" in str(exc) or "MEMORY_LIMIT_EXCEEDED" in str(exc):
             return StoreError(
                 f"ClickHouse could not {doing}: {_reason(exc)}; the query hit a read limit: "
@@ -342,6 +361,8 @@ class Connection:
                 failure = self._failure(exc, f"write {count} rows to {table}")
                 if isinstance(failure, StoreUnavailable):
                     raise failure from exc
+                if isinstance(failure, StoreReadOnly):
+                    raise StoreReadOnlyWrite(str(failure)) from exc
                 raise StoreWriteError(
                     f"{failure}; some of these rows may be stored already (an insert lands "
                     "day by day): retry after a back-off, looking the stored keys up again"
