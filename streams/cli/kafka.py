@@ -121,9 +121,6 @@ def produce(
         raise typer.Exit(1)
 
 
-
-
-
 def register(app: typer.Typer, groups: CliGroups) -> None:
     """Add ``topics create`` to the ``topics`` group and ``produce`` to the app."""
 

@@ -18,6 +18,9 @@ from streams.errors import ConfigError
 from streams.sinks.reads.alarms import DEAD_LETTERS_QUERY
 
 if TYPE_CHECKING:
+    from streams.config import Settings
+    from streams.drift.reference import ReferenceProfile
+    from streams.inference import Detector
     from streams.runners.embedded import RunSummary
 
 __all__ = ["dead_letter_hint", "register"]
@@ -81,6 +84,54 @@ def run(
         raise typer.Exit(1)
 
 
+def _lab_set_reference(
+    settings: Settings, detector: Detector, lab: str
+) -> tuple[ReferenceProfile, str]:
+    """The reference of the imported lab set ``lab``, and where it came from."""
+    from streams.cli.options import open_store
+    from streams.runners.reference import MIN_REFERENCE_FRAMES, build_lab_reference
+    from streams.sinks.lab_sets import load_lab_set
+
+    with open_store(settings, readonly=True) as st:
+        info, images = load_lab_set(st, lab)
+    with make_progress() as progress:
+        task = progress.add_task(f"reference of lab set {info.name}", total=len(images))
+        profile = build_lab_reference(
+            images,
+            info,
+            detector,
+            settings,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    if len(images) < MIN_REFERENCE_FRAMES:
+        stderr_console.print(
+            f"[yellow]warning:[/] lab set {info.name} has {len(images)} images: a "
+            f"reference from fewer than {MIN_REFERENCE_FRAMES} is coarse (its lab range is "
+            "close to the set's extremes); import a larger lab set when you can"
+        )
+    return profile, f"lab set {info.name} ({len(images)} images)"
+
+
+def _events_reference(
+    settings: Settings, detector: Detector, source: str | None
+) -> tuple[ReferenceProfile, str]:
+    """The reference of lab events (``source``; default: the simulated lab), and where they
+    came from."""
+    from streams.ingest.sources import open_source
+    from streams.runners.reference import build_reference
+
+    opened = open_source(source or "simulate:lab?events=600&seed=11")
+    with make_progress() as progress:
+        task = progress.add_task("reference", total=opened.total)
+        profile = build_reference(
+            opened.events,
+            detector,
+            settings,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    return profile, source or "the simulated lab"
+
+
 def reference_build(
     lab: Annotated[
         str | None,
@@ -102,51 +153,15 @@ def reference_build(
     """Fit the lab reference profile (signals under evaluation conditions) from a lab set's
     images (--lab) or from lab events (--source)."""
     from streams.inference import Detector
-    from streams.runners.reference import (
-        MIN_REFERENCE_FRAMES,
-        build_lab_reference,
-        build_reference,
-    )
 
     if lab is not None and source is not None:
         raise ConfigError("--lab and --source exclude each other; pass one")
     settings = settings_with(store={"dsn": store}, inference={"model": model})
     detector = Detector.load(settings.inference.model, settings=settings)
     if lab is not None:
-        from streams.cli.options import open_store
-        from streams.sinks.lab_sets import load_lab_set
-
-        with open_store(settings, readonly=True) as st:
-            info, images = load_lab_set(st, lab)
-        with make_progress() as progress:
-            task = progress.add_task(f"reference of lab set {info.name}", total=len(images))
-            profile = build_lab_reference(
-                images,
-                info,
-                detector,
-                settings,
-                on_progress=lambda n: progress.advance(task, n),
-            )
-        origin = f"lab set {info.name} ({len(images)} images)"
-        if len(images) < MIN_REFERENCE_FRAMES:
-            stderr_console.print(
-                f"[yellow]warning:[/] lab set {info.name} has {len(images)} images: a "
-                f"reference from fewer than {MIN_REFERENCE_FRAMES} is coarse (its lab range is "
-                "close to the set's extremes); import a larger lab set when you can"
-            )
+        profile, origin = _lab_set_reference(settings, detector, lab)
     else:
-        from streams.ingest.sources import open_source
-
-        opened = open_source(source or "simulate:lab?events=600&seed=11")
-        with make_progress() as progress:
-            task = progress.add_task("reference", total=opened.total)
-            profile = build_reference(
-                opened.events,
-                detector,
-                settings,
-                on_progress=lambda n: progress.advance(task, n),
-            )
-        origin = source or "the simulated lab"
+        profile, origin = _events_reference(settings, detector, source)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(profile.to_json())
     data_console().print(f"wrote {plain(out)} (from {plain(origin)})")
