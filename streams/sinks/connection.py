@@ -40,7 +40,11 @@ from typing import Any, NamedTuple, Self
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from clickhouse_connect.driver.exceptions import (
+    ClickHouseError,
+    OperationalError,
+    ProgrammingError,
+)
 from pydantic import SecretStr
 
 from streams.errors import (
@@ -73,6 +77,13 @@ def _reason(exc: BaseException) -> str:
     """The first line of a driver error, without the driver's boilerplate."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:500]
+
+
+def _read_only_refusal(exc: Exception) -> bool:
+    """Whether the server (error code ``READONLY``) or the driver (a setting a read-only user
+    cannot send, such as the insert's deduplication token) refused for lack of write rights."""
+    text = str(exc)
+    return "(READONLY)" in text or (isinstance(exc, ProgrammingError) and "is readonly" in text)
 
 
 def quiet_driver_logs() -> None:
@@ -224,7 +235,7 @@ class Connection:
                 f"lost ClickHouse at {self.dsn} while trying to {doing}: {_reason(exc)}; "
                 "back off and retry, and check the server"
             )
-        if "(READONLY)" in str(exc):
+        if _read_only_refusal(exc):
             return StoreReadOnly(f"ClickHouse could not {doing}: {_reason(exc)}")
         if "TIMEOUT_EXCEEDED" in str(exc) or "MEMORY_LIMIT_EXCEEDED" in str(exc):
             return StoreError(
