@@ -25,6 +25,8 @@ __all__ = [
     "SimulationError",
     "StoreError",
     "StoreLocked",
+    "StoreReadOnly",
+    "StoreReadOnlyWrite",
     "StoreUnavailable",
     "StoreWriteError",
     "brief_exception",
@@ -99,6 +101,16 @@ class StoreLocked(StoreUnavailable):
 
 class StoreWriteError(StoreError):
     """A write failed; the rows are still pending and the write can be retried after a back-off."""
+
+
+class StoreReadOnly(StoreError):
+    """ClickHouse refused a write, DDL or a settings change: the connection (``readonly=1``) or
+    its user is read-only."""
+
+
+class StoreReadOnlyWrite(StoreWriteError, StoreReadOnly):
+    """An insert refused because the connection or its user is read-only (a
+    :class:`StoreWriteError` like any refused insert)."""
 
 
 class QueryRefused(StoreError):

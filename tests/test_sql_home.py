@@ -87,6 +87,36 @@ def client_imports(source: str) -> list[int]:
     return lines
 
 
+DRIVER = re.compile(
+    r"clickhouse_connect|\bchdb\.|\(READONLY\)|\([A-Z]+_[A-Z_]+\)|\b[A-Z]+_EXCEEDED\b"
+)
+"""What only code that knows the driver writes: its module paths (logger names), ClickHouse's
+error codes as its messages quote them (``(READONLY)``, ``TIMEOUT_EXCEEDED``)."""
+
+NO_DRIVER = ("streams/cli", "streams/report")
+"""Packages that get what they need of the driver (its error types, its loggers) from the store
+package: :class:`~streams.errors.StoreReadOnly`, ``quiet_driver_logs`` ..."""
+
+
+def driver_knowledge(source: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of each string literal, docstrings left out, that names the driver or
+    matches one of its error codes.
+
+    >>> driver_knowledge('L = "clickhouse_connect.x"\\nif "(READONLY)" in m: pass\\nX = "(COCO)"')
+    [(1, 'clickhouse_connect.x'), (2, '(READONLY)')]
+    """
+    tree = ast.parse(source)
+    skip = _docstrings(tree)
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skip
+        and DRIVER.search(node.value)
+    ]
+
+
 def _modules() -> list[Path]:
     return sorted(p for pkg in CLEAN for p in (ROOT / pkg).rglob("*.py"))
 
@@ -129,3 +159,19 @@ def test_the_cleaned_packages_are_found() -> None:
         "streams/readiness/reconcile.py",
         "streams/runners/partitions.py",
     } <= names
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for pkg in NO_DRIVER for p in (ROOT / pkg).rglob("*.py")),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_cli_and_report_know_nothing_of_the_driver(path: Path) -> None:
+    source = path.read_text("utf-8")
+    found = [f"line {n}: imports the ClickHouse client" for n in client_imports(source)]
+    found += [f"line {n}: {text.strip()[:70]!r}" for n, text in driver_knowledge(source)]
+    assert not found, (
+        f"{path.relative_to(ROOT)} knows the ClickHouse driver: take what it needs from the store "
+        f"package (an error type of streams/errors.py, a function of streams/sinks/) "
+        f"({'; '.join(found)})"
+    )

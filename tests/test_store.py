@@ -22,6 +22,8 @@ from streams.errors import (
     SchemaChanged,
     StoreError,
     StoreLocked,
+    StoreReadOnly,
+    StoreReadOnlyWrite,
     StoreUnavailable,
     StoreWriteError,
 )
@@ -211,7 +213,7 @@ def test_duplicates_within_one_batch_are_written_once(store: ClickHouseStore) ->
 def test_existing_key_lookup_is_chunked(
     store: ClickHouseStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streams.sinks.clickhouse as module
+    import streams.sinks.lookups as module
 
     monkeypatch.setattr(module, "LOOKUP_CHUNK", 7)
     first = [detection(i, k) for i in range(20) for k in range(2)]
@@ -397,13 +399,28 @@ def test_read_only_server_user_can_query_but_not_write(
         assert reader.query(
             "SELECT event_id FROM frames WHERE event_id = {e:String}", {"e": "evt-000001"}
         ).result_rows == [("evt-000001",)]
-        with pytest.raises(StoreWriteError, match="readonly"):
+        with pytest.raises(StoreReadOnlyWrite, match="readonly"):  # a StoreWriteError too
             reader.insert([frame(2)])
         assert reader.apply_schema() == []  # nothing pending: no write attempted
-        with pytest.raises(StoreError, match="readonly"):
+        with pytest.raises(StoreReadOnly, match="readonly"):
             reader.command("OPTIMIZE TABLE frames FINAL")
     with ClickHouseStore.open(http_store_dsn) as writer:
         assert count(writer, "frames") == 1
+
+
+def test_a_read_only_connection_refuses_writes_with_typed_errors(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'store'}"
+    with ClickHouseStore.open(dsn) as writer:
+        writer.apply_schema()
+    with ClickHouseStore.open(dsn, readonly=True) as reader:
+        with pytest.raises(StoreReadOnlyWrite) as refused:
+            reader.insert([frame(1)])
+        assert isinstance(refused.value, StoreWriteError)  # bisected and retried like any
+        with pytest.raises(StoreReadOnly):
+            reader.command("OPTIMIZE TABLE frames FINAL")
+        with pytest.raises(StoreError) as other:
+            reader.query("SELECT no_such_column FROM frames")
+        assert not isinstance(other.value, StoreReadOnly)
 
 
 def test_https_store_with_a_private_ca(

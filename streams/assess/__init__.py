@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from streams.assess.condition import DEFAULT_SEVERITIES, conditions
 from streams.assess.corruptions import CORRUPTIONS, apply_corruption
 from streams.assess.novel import NOVEL_INPUTS
 from streams.assess.suite import (
     DEFAULT_FRAMES,
-    DEFAULT_SEVERITIES,
     SuiteResult,
-    conditions,
     evaluate_suite,
     run_corruption_suite,
 )

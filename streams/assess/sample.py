@@ -97,6 +97,28 @@ def _truths(boxes: Sequence[TruthBox]) -> tuple[TruthBox, ...]:
     return tuple(out)
 
 
+def _class_warnings(
+    images: Sequence[LabImage], info: LabSetInfo, model: tuple[str, ...]
+) -> tuple[str, ...]:
+    """One warning per lab class the model does not know (and that is not marked novel), and
+    one when no lab class matches a class of the model."""
+    novel_set = set(info.novel_classes)
+    lab_classes = sorted({b.class_name for img in images for b in img.boxes} | set(info.classes))
+    unknown = [c for c in lab_classes if c not in model and c not in novel_set]
+    warnings = tuple(
+        f"lab class {c!r} is not a class of the model ({', '.join(model) or 'none known'}) and "
+        "not marked novel: it has no AP and no recall; mark it with "
+        f"`linewatch lab import --novel {c}` or rename it to the model's class"
+        for c in unknown
+    )
+    if model and not set(model) & set(lab_classes) - novel_set:
+        warnings += (
+            f"no lab class matches a class of the model ({', '.join(model)}): the lab mAP and "
+            "recall are empty; check the class names of the lab set and of the model",
+        )
+    return warnings
+
+
 def lab_sample(
     images: Sequence[LabImage],
     info: LabSetInfo,
@@ -113,19 +135,7 @@ def lab_sample(
     model = tuple(model_classes)
     novel_classes = tuple(c for c in info.novel_classes)
     novel_set = set(novel_classes)
-    lab_classes = sorted({b.class_name for img in images for b in img.boxes} | set(info.classes))
-    unknown = [c for c in lab_classes if c not in model and c not in novel_set]
-    warnings = tuple(
-        f"lab class {c!r} is not a class of the model ({', '.join(model) or 'none known'}) and "
-        "not marked novel: it has no AP and no recall; mark it with "
-        f"`linewatch lab import --novel {c}` or rename it to the model's class"
-        for c in unknown
-    )
-    if model and not set(model) & set(lab_classes) - novel_set:
-        warnings += (
-            f"no lab class matches a class of the model ({', '.join(model)}): the lab mAP and "
-            "recall are empty; check the class names of the lab set and of the model",
-        )
+    warnings = _class_warnings(images, info, model)
 
     def frame(img: LabImage) -> SuiteFrame:
         return SuiteFrame(img.image_id, lambda: decode_lab_image(img, limits), _truths(img.boxes))

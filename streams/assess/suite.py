@@ -21,7 +21,7 @@ simulated lab), which every later figure (lab mAP, ``linewatch estimate``, the r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -32,8 +32,8 @@ from numpy.typing import NDArray
 
 from schemas.records import stable_id
 from schemas.results import Detection
-from streams.assess.corruptions import CORRUPTIONS, apply_corruption
-from streams.assess.sample import SuiteFrame, SuiteSample, simulated_sample
+from streams.assess.condition import DEFAULT_SEVERITIES, Condition, conditions, frames_of
+from streams.assess.sample import SuiteSample, simulated_sample
 from streams.config import Settings
 from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.features import compute_image_stats
@@ -44,19 +44,15 @@ from streams.sinks import ClickHouseStore
 
 __all__ = [
     "DEFAULT_FRAMES",
-    "DEFAULT_SEVERITIES",
     "SUITE",
-    "Condition",
     "DetectorLike",
     "SuiteResult",
-    "conditions",
     "evaluate_suite",
     "run_corruption_suite",
 ]
 
 SUITE = "corruptions"
 DEFAULT_FRAMES = 120
-DEFAULT_SEVERITIES = (1, 3, 5)
 
 
 class _SpecLike(Protocol):
@@ -77,34 +73,6 @@ class DetectorLike(Protocol):
     def spec(self) -> _SpecLike: ...
 
     def detect(self, frames: Sequence[NDArray[np.uint8]]) -> list[list[Detection]]: ...
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One row of the suite: ``clean``, a corruption at a severity, or a novel input."""
-
-    index: int
-    kind: str  # clean | corruption | novel
-    corruption: str
-    severity: int
-
-
-def conditions(
-    severities: Sequence[int] = DEFAULT_SEVERITIES, novel: Sequence[str] | None = None
-) -> list[Condition]:
-    """Clean first, then every corruption x severity, then the novel inputs (``novel``: their
-    names, default the simulator's :data:`~streams.assess.novel.NOVEL_INPUTS`)."""
-    if novel is None:
-        from streams.assess.novel import NOVEL_INPUTS
-
-        novel = tuple(NOVEL_INPUTS)
-    out = [Condition(0, "clean", "clean", 0)]
-    for name in CORRUPTIONS:
-        for sev in severities:
-            out.append(Condition(len(out), "corruption", name, int(sev)))
-    for name in novel:
-        out.append(Condition(len(out), "novel", name, 0))
-    return out
 
 
 @dataclass
@@ -132,24 +100,6 @@ def _failure_mode(
         return "correct"
     wrong = confident and not all(fo.pred_tp)
     return "fail_silent" if wrong else "fail_safe"
-
-
-def _frames_of(
-    cond: Condition, sample: SuiteSample, seed: int
-) -> Iterator[tuple[int, SuiteFrame, NDArray[np.uint8]]]:
-    """``(index, frame, pixels)`` of every frame of a condition, decoded as it is reached."""
-    if cond.kind == "novel":
-        for i, item in enumerate(sample.novel[cond.corruption]):
-            yield i, item, item.load()
-        return
-    frames = sample.clean if cond.kind == "clean" else sample.corrupt
-    for i, item in enumerate(frames):
-        rgb = item.load()
-        if cond.kind == "clean":
-            yield i, item, rgb
-        else:
-            rng = np.random.default_rng([seed, cond.index, i])
-            yield i, item, apply_corruption(cond.corruption, rgb, cond.severity, rng)
 
 
 def _summarise(
@@ -193,6 +143,144 @@ def _summarise(
     )
 
 
+def _evaluate_condition(
+    detector: DetectorLike,
+    cond: Condition,
+    sample: SuiteSample,
+    *,
+    run_id: str,
+    seed: int,
+    threshold: float,
+    batch_size: int,
+    trained: set[str],
+) -> tuple[list[LabEvalRecord], list[tuple[int, int]]]:
+    """One condition's frames through ``detector``: a row per frame, and per frame the
+    ``(defects of a trained class, those found)`` (every class when ``trained`` is empty)."""
+    rows: list[LabEvalRecord] = []
+    matched: list[tuple[int, int]] = []
+    items = frames_of(cond, sample, seed)
+    while batch := list(islice(items, batch_size)):
+        dets = detector.detect([rgb for _, _, rgb in batch])
+        for (i, item, rgb), frame_dets in zip(batch, dets, strict=True):
+            preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in frame_dets]
+            known = [t for t in item.truths if not trained or t.class_name in trained]
+            kfo = frame_outcome(preds, known, threshold)
+            matched.append((len(known), sum(kfo.gt_matched)))
+            scene = (
+                item.key
+                if sample.digest
+                else stable_id(seed, cond.kind == "novel", cond.corruption, i)
+            )
+            rows.append(
+                _eval_row(
+                    cond,
+                    i,
+                    scene=scene,
+                    truths=list(item.truths),
+                    preds=preds,
+                    rgb=rgb,
+                    run_id=run_id,
+                    threshold=threshold,
+                )
+            )
+    return rows, matched
+
+
+def _eval_row(
+    cond: Condition,
+    index: int,
+    *,
+    scene: str,
+    truths: list[TruthBox],
+    preds: list[PredictedBox],
+    rgb: NDArray[np.uint8],
+    run_id: str,
+    threshold: float,
+) -> LabEvalRecord:
+    """The ``lab_eval`` row of one frame of the suite."""
+    fo = frame_outcome(preds, truths, threshold)
+    return LabEvalRecord(
+        row_id=stable_id(run_id, cond.corruption, cond.severity, index),
+        run_id=run_id,
+        corruption=cond.corruption,
+        severity=cond.severity,
+        frame_index=index,
+        scene_id=scene,
+        gt_classes=[t.class_name for t in truths],
+        gt_boxes=[list(t.box) for t in truths],
+        det_classes=[p.class_name for p in preds],
+        det_confidences=[p.confidence for p in preds],
+        det_boxes=[[float(v) for v in p.box] for p in preds],
+        max_confidence=fo.max_confidence,
+        threshold=threshold,
+        gt_defective=fo.gt_defective,
+        pred_defective=fo.pred_defective,
+        outcome=fo.outcome,
+        failure_mode=_failure_mode(cond.kind, truths, preds, threshold),
+        # the frame's statistics, for the estimator's covariate-shift weights
+        **compute_image_stats(rgb).as_dict(),
+    )
+
+
+def _run_id(
+    spec: _SpecLike,
+    sample: SuiteSample,
+    *,
+    seed: int,
+    frames: int,
+    severities: Sequence[int],
+    threshold: float,
+) -> str:
+    """The run's id: the same model, frames and settings give the same id (and rows)."""
+    return stable_id(
+        SUITE,
+        seed,
+        frames,
+        tuple(severities),
+        spec.name,
+        spec.version,
+        threshold,
+        sample.digest,
+        sample.name,
+        sample.novel_classes if sample.digest else (),
+    )
+
+
+def _run_record(
+    run_id: str,
+    spec: _SpecLike,
+    sample: SuiteSample,
+    *,
+    seed: int,
+    conditions: int,
+    threshold: float,
+    review_band: tuple[float, float],
+    started: datetime,
+    t0: float,
+) -> AssessmentRunRecord:
+    """The ``assessment_runs`` row of a run that started at ``started`` (``t0``: its
+    ``perf_counter``) and ends now."""
+    return AssessmentRunRecord(
+        run_id=run_id,
+        suite=SUITE,
+        seed=seed,
+        frames=len(sample.clean),
+        conditions=conditions,
+        model_name=spec.name,
+        model_version=spec.version,
+        threshold=threshold,
+        review_low=review_band[0],
+        review_high=review_band[1],
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        elapsed_s=time.perf_counter() - t0,
+        lab_set=sample.name,
+        lab_digest=sample.digest,
+        classes=list(sample.classes),
+        novel_classes=list(sample.novel_classes),
+    )
+
+
 def evaluate_suite(
     detector: DetectorLike,
     *,
@@ -217,83 +305,36 @@ def evaluate_suite(
     if sample is None:
         sample = simulated_sample(frames, seed, severities, spec.class_names or ())
     conds = conditions(severities, tuple(sample.novel))
-    run_id = stable_id(
-        SUITE,
-        seed,
-        frames,
-        tuple(severities),
-        spec.name,
-        spec.version,
-        threshold,
-        sample.digest,
-        sample.name,
-        sample.novel_classes if sample.digest else (),
+    run_id = _run_id(
+        spec, sample, seed=seed, frames=frames, severities=severities, threshold=threshold
     )
     lab_rows: list[LabEvalRecord] = []
     results: list[CorruptionResultRecord] = []
     for done, cond in enumerate(conds, start=1):
-        rows: list[LabEvalRecord] = []
-        matched: list[tuple[int, int]] = []
-        items = _frames_of(cond, sample, seed)
-        while batch := list(islice(items, batch_size)):
-            dets = detector.detect([rgb for _, _, rgb in batch])
-            for (i, item, rgb), frame_dets in zip(batch, dets, strict=True):
-                truths = list(item.truths)
-                preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in frame_dets]
-                fo = frame_outcome(preds, truths, threshold)
-                known = [t for t in truths if not trained or t.class_name in trained]
-                kfo = frame_outcome(preds, known, threshold)
-                matched.append((len(known), sum(kfo.gt_matched)))
-                scene = (
-                    item.key
-                    if sample.digest
-                    else stable_id(seed, cond.kind == "novel", cond.corruption, i)
-                )
-                rows.append(
-                    LabEvalRecord(
-                        row_id=stable_id(run_id, cond.corruption, cond.severity, i),
-                        run_id=run_id,
-                        corruption=cond.corruption,
-                        severity=cond.severity,
-                        frame_index=i,
-                        scene_id=scene,
-                        gt_classes=[t.class_name for t in truths],
-                        gt_boxes=[list(t.box) for t in truths],
-                        det_classes=[p.class_name for p in preds],
-                        det_confidences=[p.confidence for p in preds],
-                        det_boxes=[[float(v) for v in p.box] for p in preds],
-                        max_confidence=fo.max_confidence,
-                        threshold=threshold,
-                        gt_defective=fo.gt_defective,
-                        pred_defective=fo.pred_defective,
-                        outcome=fo.outcome,
-                        failure_mode=_failure_mode(cond.kind, truths, preds, threshold),
-                        # the frame's statistics, for the estimator's covariate-shift weights
-                        **compute_image_stats(rgb).as_dict(),
-                    )
-                )
+        rows, matched = _evaluate_condition(
+            detector,
+            cond,
+            sample,
+            run_id=run_id,
+            seed=seed,
+            threshold=threshold,
+            batch_size=batch_size,
+            trained=trained,
+        )
         results.append(_summarise(run_id, cond, rows, matched, review_band))
         lab_rows.extend(rows)
         if on_progress is not None:
             on_progress(done, len(conds))
-    run = AssessmentRunRecord(
-        run_id=run_id,
-        suite=SUITE,
+    run = _run_record(
+        run_id,
+        spec,
+        sample,
         seed=seed,
-        frames=len(sample.clean),
         conditions=len(conds),
-        model_name=spec.name,
-        model_version=spec.version,
         threshold=threshold,
-        review_low=review_band[0],
-        review_high=review_band[1],
-        started_at=started,
-        finished_at=datetime.now(UTC),
-        elapsed_s=time.perf_counter() - t0,
-        lab_set=sample.name,
-        lab_digest=sample.digest,
-        classes=list(sample.classes),
-        novel_classes=list(sample.novel_classes),
+        review_band=review_band,
+        started=started,
+        t0=t0,
     )
     return SuiteResult(run=run, results=results, frames=lab_rows, warnings=sample.warnings)
 

@@ -47,6 +47,7 @@ from streams.cli.groups import CliGroups
 from streams.cli.tables import clean
 from streams.config import settings_error
 from streams.errors import LinewatchError
+from streams.sinks.connection import quiet_driver_logs
 
 __all__ = ["app", "main"]
 
@@ -82,9 +83,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # an unreachable store is reported once, as linewatch's own error line, not per retry
-    for noisy in ("urllib3.connectionpool", "clickhouse_connect.driver._backend.http_sync"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    quiet_driver_logs()
     try:
         app()
     except LinewatchError as exc:  # one line, without terminal control from quoted input

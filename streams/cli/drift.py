@@ -98,83 +98,102 @@ def format_budget(result: BudgetResult) -> str:
     )
 
 
+_LineOpt = Annotated[
+    str | None,
+    typer.Option("--line", help="Line whose thresholds to use (default: first)."),
+]
+_UpdatesOpt = Annotated[
+    int, typer.Option("--updates", min=1, help="Stationary updates per signal.")
+]
+_CompareOpt = Annotated[
+    bool, typer.Option("--compare", help="Also River's ADWIN, PageHinkley, KSWIN defaults.")
+]
+_CompareUpdatesOpt = Annotated[
+    int, typer.Option("--compare-updates", min=1, help="Updates per River detector.")
+]
+_SlowUpdatesOpt = Annotated[
+    int,
+    typer.Option("--slow-updates", min=1, help="Updates of KSWIN (~1 ms per update)."),
+]
+_BudgetOpt = Annotated[
+    bool, typer.Option("--budget", help="Simulate line-weeks against the budget.")
+]
+_LineWeeksOpt = Annotated[
+    float, typer.Option("--line-weeks", min=0.0001, help="Line-weeks for --budget.")
+]
+_SignalOpt = Annotated[
+    list[str] | None,
+    typer.Option("--signal", help="Only these signals (repeatable; default: all)."),
+]
+_FormatOpt = Annotated[TableFormat, typer.Option("--format", help="text (Markdown table) or json.")]
+_OutOpt = Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")]
+
+
+def calibrate_cmd(  # noqa: PLR0917 (one parameter per CLI option)
+    reference: ReferenceOpt = None,
+    line: _LineOpt = None,
+    updates: _UpdatesOpt = 10_000_000,
+    compare: _CompareOpt = False,
+    compare_updates: _CompareUpdatesOpt = 10_000_000,
+    slow_updates: _SlowUpdatesOpt = 20_000,
+    budget: _BudgetOpt = False,
+    line_weeks: _LineWeeksOpt = 10.0,
+    signal: _SignalOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes.")] = 2,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    fmt: _FormatOpt = TableFormat.text,
+    out: _OutOpt = None,
+) -> None:
+    """False alarms per 1M stationary updates (bootstrapped from the lab reference) and
+    detection delays of 0.5 / 1 / 2 sd shifts, for the configured detectors."""
+    from streams.drift.calibration.calibrate import budget_check, calibrate
+    from streams.runners.reference import load_reference
+
+    settings = settings_with(drift={"reference": reference})
+    ref = load_reference(settings)
+    line_id = line or next(iter(settings.plant.lines), "line-1")
+    if line is not None and line not in settings.plant.lines:
+        raise ConfigError(f"unknown line {line!r}; configured: {', '.join(settings.plant.lines)}")
+    rows = calibrate(
+        ref,
+        settings,
+        line=line_id,
+        updates=updates,
+        compare=compare,
+        compare_updates=compare_updates,
+        slow_updates=slow_updates,
+        signals=signal or None,
+        jobs=jobs,
+        seed=seed,
+    )
+    payload: dict[str, object] = {"line": line_id, "rows": [r.as_dict() for r in rows]}
+    result = None
+    if budget:
+        result = budget_check(ref, settings, line=line_id, line_weeks=line_weeks, seed=seed)
+        payload["budget"] = result.as_dict()
+    _emit(payload, rows, result, fmt, out)
+
+
+def _emit(
+    payload: dict[str, object],
+    rows: list[CalibrationRow],
+    result: BudgetResult | None,
+    fmt: TableFormat,
+    out: Path | None,
+) -> None:
+    """Write the JSON result to ``out`` (if given) and print it as ``fmt``."""
+    if out is not None:
+        out.write_text(json.dumps(payload, indent=2) + "\n")
+    if fmt is TableFormat.json:
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    typer.echo(format_table(rows))
+    if result is not None:
+        typer.echo("")
+        typer.echo(format_budget(result))
+
+
 def register(app: typer.Typer, groups: CliGroups) -> None:
     """Add ``drift calibrate``."""
 
-    @groups.drift.command("calibrate")
-    def calibrate_cmd(  # noqa: PLR0917 (one parameter per CLI option)
-        reference: ReferenceOpt = None,
-        line: Annotated[
-            str | None,
-            typer.Option("--line", help="Line whose thresholds to use (default: first)."),
-        ] = None,
-        updates: Annotated[
-            int, typer.Option("--updates", min=1, help="Stationary updates per signal.")
-        ] = 10_000_000,
-        compare: Annotated[
-            bool, typer.Option("--compare", help="Also River's ADWIN, PageHinkley, KSWIN defaults.")
-        ] = False,
-        compare_updates: Annotated[
-            int, typer.Option("--compare-updates", min=1, help="Updates per River detector.")
-        ] = 10_000_000,
-        slow_updates: Annotated[
-            int,
-            typer.Option("--slow-updates", min=1, help="Updates of KSWIN (~1 ms per update)."),
-        ] = 20_000,
-        budget: Annotated[
-            bool, typer.Option("--budget", help="Simulate line-weeks against the budget.")
-        ] = False,
-        line_weeks: Annotated[
-            float, typer.Option("--line-weeks", min=0.0001, help="Line-weeks for --budget.")
-        ] = 10.0,
-        signal: Annotated[
-            list[str] | None,
-            typer.Option("--signal", help="Only these signals (repeatable; default: all)."),
-        ] = None,
-        jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes.")] = 2,
-        seed: Annotated[int, typer.Option("--seed")] = 0,
-        fmt: Annotated[
-            TableFormat, typer.Option("--format", help="text (Markdown table) or json.")
-        ] = TableFormat.text,
-        out: Annotated[
-            Path | None, typer.Option("--out", help="Also write the JSON result here.")
-        ] = None,
-    ) -> None:
-        """False alarms per 1M stationary updates (bootstrapped from the lab reference) and
-        detection delays of 0.5 / 1 / 2 sd shifts, for the configured detectors."""
-        from streams.drift.calibration.calibrate import budget_check, calibrate
-        from streams.runners.reference import load_reference
-
-        settings = settings_with(drift={"reference": reference})
-        ref = load_reference(settings)
-        line_id = line or next(iter(settings.plant.lines), "line-1")
-        if line is not None and line not in settings.plant.lines:
-            raise ConfigError(
-                f"unknown line {line!r}; configured: {', '.join(settings.plant.lines)}"
-            )
-        rows = calibrate(
-            ref,
-            settings,
-            line=line_id,
-            updates=updates,
-            compare=compare,
-            compare_updates=compare_updates,
-            slow_updates=slow_updates,
-            signals=signal or None,
-            jobs=jobs,
-            seed=seed,
-        )
-        payload: dict[str, object] = {"line": line_id, "rows": [r.as_dict() for r in rows]}
-        result = None
-        if budget:
-            result = budget_check(ref, settings, line=line_id, line_weeks=line_weeks, seed=seed)
-            payload["budget"] = result.as_dict()
-        if out is not None:
-            out.write_text(json.dumps(payload, indent=2) + "\n")
-        if fmt is TableFormat.json:
-            typer.echo(json.dumps(payload, indent=2))
-            return
-        typer.echo(format_table(rows))
-        if result is not None:
-            typer.echo("")
-            typer.echo(format_budget(result))
+    groups.drift.command("calibrate")(calibrate_cmd)

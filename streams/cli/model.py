@@ -210,6 +210,39 @@ def info_command(
         _print_info(data)
 
 
+def _detector_for_spec(
+    onnx: Path,
+    classes: str | None,
+    output_format: str | None,
+    target: Path,
+    *,
+    force: bool,
+) -> tuple[Detector, tuple[str, ...] | None]:
+    """The detector ``onnx`` loads as, with the ``classes`` (comma-separated) and
+    ``output_format`` given (``None``: what the graph and its metadata say), and the class names
+    given; refuses to overwrite ``target`` unless ``force``."""
+    names = tuple(c.strip() for c in classes.split(",")) if classes is not None else None
+    if names is not None and not all(names):
+        raise ModelFormatError(f"--classes has an empty class name: {classes!r}")
+    if output_format is not None and output_format not in OUTPUT_FORMATS:
+        raise ModelFormatError(
+            f"--output-format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}"
+        )
+    if not onnx.is_file():
+        raise ModelNotFound(f"{onnx} does not exist; pass the path of an .onnx file")
+    if target.exists() and not force:
+        raise ModelFormatError(f"{target} exists; pass --force to overwrite it or --out")
+    spec = ModelSpec.model_validate(
+        {
+            "name": onnx.stem,
+            "onnx": onnx.resolve(),
+            "class_names": names,
+            "output_format": output_format,
+        }
+    )
+    return Detector.load(spec), names
+
+
 def init_command(
     onnx: Annotated[Path, typer.Argument(help="The .onnx file to write a spec for.")],
     classes: Annotated[
@@ -241,26 +274,7 @@ def init_command(
     """
     target = out or onnx.with_suffix(".json")
     try:
-        names = tuple(c.strip() for c in classes.split(",")) if classes is not None else None
-        if names is not None and not all(names):
-            raise ModelFormatError(f"--classes has an empty class name: {classes!r}")
-        if output_format is not None and output_format not in OUTPUT_FORMATS:
-            raise ModelFormatError(
-                f"--output-format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}"
-            )
-        if not onnx.is_file():
-            raise ModelNotFound(f"{onnx} does not exist; pass the path of an .onnx file")
-        if target.exists() and not force:
-            raise ModelFormatError(f"{target} exists; pass --force to overwrite it or --out")
-        spec = ModelSpec.model_validate(
-            {
-                "name": onnx.stem,
-                "onnx": onnx.resolve(),
-                "class_names": names,
-                "output_format": output_format,
-            }
-        )
-        detector = Detector.load(spec)
+        detector, names = _detector_for_spec(onnx, classes, output_format, target, force=force)
     except (LinewatchError, ValueError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from streams.config import Settings
-from streams.errors import ConfigError, StoreError
+from streams.errors import ConfigError, StoreError, StoreReadOnly
 
 if TYPE_CHECKING:  # chDB and clickhouse-connect load only when a command opens the store
     from streams.sinks import ClickHouseStore
@@ -140,9 +140,7 @@ def reconcile_labels(settings: Settings) -> None:
     with open_store(settings, require_schema=True) as store:
         try:
             reconcile(store, settings)
-        except StoreError as exc:
-            if "(READONLY)" not in str(exc):
-                raise
+        except StoreReadOnly as exc:
             raise StoreError(
                 f"cannot pair new labels with frames: the store user of {store.dsn} is read-only; "
                 "pass --no-reconcile to read what is reconciled already, or run once as the "

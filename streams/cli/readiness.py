@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from streams.assess.sample import SuiteSample
     from streams.assess.suite import SuiteResult
     from streams.config import Settings
-    from streams.readiness.metrics import NovelResult
+    from streams.readiness.metrics import NovelResult, ReadinessMetrics
     from streams.sinks import ClickHouseStore
 
 __all__ = ["print_metrics", "register"]
@@ -39,9 +39,32 @@ def _json_default(value: object) -> str:
 
 def print_metrics(metrics: Any, out: Console) -> None:
     """The metrics as rich tables."""
-    from streams.readiness.metrics import ReadinessMetrics
+    from streams.cli.audit import design_table
 
     m: ReadinessMetrics = metrics
+    out.print(_production_table(m))
+    if m.slices:
+        out.print(_slices_table(m))
+    designed = design_table(m)
+    if designed is not None:
+        out.print(designed)
+    out.print(_classes_table(m))
+    out.print(_latency_table(m))
+    source = "no `linewatch assess` yet" if m.lab.label is None else m.lab.label
+    out.print(_lab_table(m, source))
+    if m.lab.novel:
+        out.print(_novel_table(m.lab.novel, source))
+    cov = m.coverage
+    out.print(
+        f"{cov.frames} frames, {cov.reconciled_frames} labelled+reconciled, "
+        f"{cov.labels_without_frames} labels without frames, "
+        f"{m.review_queue_size} unlabelled frames in the review band {list(m.review_band)}"
+    )
+    for note in m.notes:
+        out.print(f"[yellow]note:[/] {plain(note)}")
+
+
+def _production_table(m: ReadinessMetrics) -> DataTable:
     o = m.overall
     t = DataTable(title=f"production at operating threshold {m.threshold:.2f} (frame level)")
     for col in ("frames", "TP", "FP", "FN", "TN", "FPR", "recall", "precision", "prevalence"):
@@ -53,41 +76,43 @@ def print_metrics(metrics: Any, out: Console) -> None:
         o.precision.fmt(),
         o.prevalence.fmt(),
     )
-    out.print(t)
-    if m.slices:
-        t = DataTable(title="per " + " x ".join(m.by) + " (est.: label-free, docs/estimation.md)")
-        for col in (*m.by, "frames", "precision", "recall", "FPR", "est. recall"):
-            t.add_column(col)
-        for s in m.slices:
-            est = "–" if s.estimated is None else s.estimated.recall.fmt()
-            t.add_row(
-                *s.key.values(),
-                str(s.frames),
-                s.precision.fmt(),
-                s.recall.fmt(),
-                s.fpr.fmt(),
-                est,
-            )
-        out.print(t)
-    from streams.cli.audit import design_table
+    return t
 
-    designed = design_table(m)
-    if designed is not None:
-        out.print(designed)
+
+def _slices_table(m: ReadinessMetrics) -> DataTable:
+    t = DataTable(title="per " + " x ".join(m.by) + " (est.: label-free, docs/estimation.md)")
+    for col in (*m.by, "frames", "precision", "recall", "FPR", "est. recall"):
+        t.add_column(col)
+    for s in m.slices:
+        est = "–" if s.estimated is None else s.estimated.recall.fmt()
+        t.add_row(
+            *s.key.values(),
+            str(s.frames),
+            s.precision.fmt(),
+            s.recall.fmt(),
+            s.fpr.fmt(),
+            est,
+        )
+    return t
+
+
+def _classes_table(m: ReadinessMetrics) -> DataTable:
     t = DataTable(title="misses per defect class")
     for col in ("class", "trained", "box-level FNR", "units passed"):
         t.add_column(col)
     for c in m.classes:
         t.add_row(c.class_name, "yes" if c.trained else "NO", c.fnr.fmt(), c.unit_fnr.fmt())
-    out.print(t)
+    return t
+
+
+def _latency_table(m: ReadinessMetrics) -> DataTable:
+    def f(v: float | None) -> str:
+        return "no data" if v is None else f"{v:.1f}"
+
     t = DataTable(title="latency per line vs takt")
     for col in ("line", "frames", "p50 ms", "p95 ms", "p99 ms", "takt ms", "p99/takt"):
         t.add_column(col)
     for lat in m.latency:
-
-        def f(v: float | None) -> str:
-            return "no data" if v is None else f"{v:.1f}"
-
         ratio = lat.p99_takt_ratio
         t.add_row(
             lat.line_id,
@@ -98,9 +123,15 @@ def print_metrics(metrics: Any, out: Console) -> None:
             f(lat.takt_ms),
             "no data" if ratio is None else f"{ratio:.0%}",
         )
-    out.print(t)
+    return t
+
+
+def _lab_table(m: ReadinessMetrics, source: str) -> DataTable:
+    """The lab's clean split, and what its rates mean at the production base rate."""
+    from streams.readiness.baserate import per_million, predicted_precision
+    from streams.readiness.proportion import Proportion
+
     lab = m.lab
-    source = "no `linewatch assess` yet" if lab.label is None else lab.label
     t = DataTable(
         title=f"lab: clean split of the latest `linewatch assess` ({source})", show_header=False
     )
@@ -112,9 +143,6 @@ def print_metrics(metrics: Any, out: Console) -> None:
     t.add_row("lab FPR", lab.fpr.fmt())
     br = m.base_rate
     if br is not None:
-        from streams.readiness.baserate import per_million, predicted_precision
-        from streams.readiness.proportion import Proportion
-
         t.add_row("prevalence (production)", f"{br.prevalence:.2%}")
         t.add_row(
             "precision at that base rate (Bayes)",
@@ -125,17 +153,7 @@ def print_metrics(metrics: Any, out: Console) -> None:
         t.add_row(
             "expected missed defects / 1M units", per_million(missed, br.prevalence, "missed")
         )
-    out.print(t)
-    if lab.novel:
-        out.print(_novel_table(lab.novel, source))
-    cov = m.coverage
-    out.print(
-        f"{cov.frames} frames, {cov.reconciled_frames} labelled+reconciled, "
-        f"{cov.labels_without_frames} labels without frames, "
-        f"{m.review_queue_size} unlabelled frames in the review band {list(m.review_band)}"
-    )
-    for note in m.notes:
-        out.print(f"[yellow]note:[/] {plain(note)}")
+    return t
 
 
 def _novel_table(novel: Sequence[NovelResult], source: str) -> DataTable:
@@ -275,30 +293,33 @@ def metrics_command(  # noqa: PLR0917
         print_metrics(m, data_console())
 
 
+_LabSetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lab",
+        help="Imported lab set to judge the model on (default: the latest `linewatch lab "
+        "import`; none imported: the simulated lab).",
+    ),
+]
+_SimulatedLabOpt = Annotated[
+    bool,
+    typer.Option("--simulated-lab", help="Judge on the simulated lab even where a lab set exists."),
+]
+_SuiteFramesOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Simulated lab: frames to render. Lab set: images each corruption is applied "
+        "to (drawn by --seed; the clean split is every image).",
+    ),
+]
+
+
 def assess_command(  # noqa: PLR0917
     suite: Annotated[str, typer.Option(help="The suite to run: corruptions.")] = "corruptions",
-    lab: Annotated[
-        str | None,
-        typer.Option(
-            "--lab",
-            help="Imported lab set to judge the model on (default: the latest `linewatch lab "
-            "import`; none imported: the simulated lab).",
-        ),
-    ] = None,
-    simulated: Annotated[
-        bool,
-        typer.Option(
-            "--simulated-lab", help="Judge on the simulated lab even where a lab set exists."
-        ),
-    ] = False,
-    frames: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Simulated lab: frames to render. Lab set: images each corruption is applied "
-            "to (drawn by --seed; the clean split is every image).",
-        ),
-    ] = 120,
+    lab: _LabSetOpt = None,
+    simulated: _SimulatedLabOpt = False,
+    frames: _SuiteFramesOpt = 120,
     seed: Annotated[int, typer.Option(min=0, help="Seed: same seed, same results.")] = 0,
     severities: Annotated[
         str, typer.Option(help="Comma-separated severities out of 1..5.")

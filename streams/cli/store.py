@@ -26,8 +26,9 @@ from streams.cli.interrupt import interruptibly
 from streams.cli.options import StoreOpt, open_store, settings_with
 from streams.cli.tables import DataTable, data_console
 from streams.drift.cause import CAUSES, WHOM_TO_CALL
-from streams.errors import ConfigError, StoreError
-from streams.sinks.clickhouse import ClickHouseStore, QueryResult
+from streams.errors import ConfigError, StoreReadOnly
+from streams.sinks.clickhouse import ClickHouseStore
+from streams.sinks.connection import QueryResult
 from streams.sinks.reads.alarms import drift_alarms
 from streams.sinks.sql_guard import check_read_only
 
@@ -51,11 +52,9 @@ def _open(store: str | None, *, readonly: bool) -> ClickHouseStore:
     return open_store(settings_with(store={"dsn": store}), readonly=readonly)
 
 
-def _readonly_refusal(exc: StoreError) -> StoreError:
+def _readonly_refusal(exc: StoreReadOnly) -> StoreReadOnly:
     """A clearer error when ClickHouse refused a statement because the connection is read-only."""
-    if "(READONLY)" not in str(exc):
-        return exc
-    return StoreError(
+    return StoreReadOnly(
         "refused: `linewatch query` is read-only (ClickHouse readonly=1: no INSERT, ALTER, DROP "
         "or other DDL, no settings changes, no file()/url() table functions); schema changes go "
         f"through `linewatch schema apply`, data through `linewatch run` or the worker ({exc})"
@@ -142,87 +141,92 @@ def render(result: QueryResult, fmt: OutputFormat, *, title: str | None = None) 
         typer.echo(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
 
 
+def apply(store: StoreOpt = None) -> None:
+    """Create or upgrade the ClickHouse tables (applies pending DDL files, in order)."""
+    with _open(store, readonly=False) as s:
+        applied = s.apply_schema()
+        for name in applied:
+            typer.echo(f"applied {name}")
+        total = len(s.applied_migrations())
+        typer.echo(f"{s.dsn}: schema up to date ({total} files, {len(applied)} newly applied)")
+
+
+def retention(
+    table: Annotated[str, typer.Argument(help="frames, detections, event_keys, labels, …")],
+    days: Annotated[float, typer.Argument(help="Days to keep (0: forever).")],
+    store: StoreOpt = None,
+) -> None:
+    """Set how long a table keeps its rows (TTL; whole expired parts are dropped)."""
+    with _open(store, readonly=False) as s:
+        s.set_retention(table, round(days * 86400))
+        ttl = s.retention().get(table, "none (kept forever)")
+        typer.echo(f"{s.dsn}: {table} TTL {ttl}")
+
+
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL; reference parameters as {name:Type}.")],
+    store: StoreOpt = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="name=value, bound to {name:Type}; repeatable."),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Run read-only SQL against the store (tables of database linewatch are in scope).
+
+    Runs with ClickHouse ``readonly=1``: INSERT, ALTER, DROP, SET and file()/url() are refused.
+    """
+    params = parse_params(param or [])
+    with _open(store, readonly=True) as s:
+
+        def read() -> QueryResult:
+            check_read_only(s, sql, params)
+            return s.query(sql, params)
+
+        try:
+            result = interruptibly(read)
+        except StoreReadOnly as exc:
+            raise _readonly_refusal(exc) from exc
+    render(result, fmt)
+
+
+def drift(  # noqa: PLR0917 (one parameter per CLI option)
+    ctx: typer.Context,
+    line: Annotated[str | None, typer.Option("--line", help="Only this line.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only alarms at/after this ISO time (UTC if no offset)."),
+    ] = None,
+    store: StoreOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most alarms to list.")] = 50,
+    cause: Annotated[
+        str | None,
+        typer.Option("--cause", help=f"Only this cause: {', '.join(CAUSES)}."),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List drift alarms, newest first, with their cause and whom to call.
+
+    `drift calibrate --help`: measure the detectors.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if cause is not None and cause not in CAUSES:
+        raise ConfigError(f"--cause {cause!r} is not one of {', '.join(CAUSES)}")
+    after = None if since is None else parse_since(since)
+    with _open(store, readonly=True) as s:
+        result = interruptibly(
+            lambda: drift_alarms(s, limit=limit, line=line, since=after, cause=cause)
+        )
+    render(result, fmt, title="drift events")
+    if fmt is OutputFormat.table:
+        _print_causes(result)
+
+
 def register(app: typer.Typer, groups: CliGroups) -> None:
     """Add ``schema apply``/``retention``, ``query`` and ``drift``."""
 
-    @groups.schema.command("apply")
-    def apply(store: StoreOpt = None) -> None:
-        """Create or upgrade the ClickHouse tables (applies pending DDL files, in order)."""
-        with _open(store, readonly=False) as s:
-            applied = s.apply_schema()
-            for name in applied:
-                typer.echo(f"applied {name}")
-            total = len(s.applied_migrations())
-            typer.echo(f"{s.dsn}: schema up to date ({total} files, {len(applied)} newly applied)")
-
-    @groups.schema.command("retention")
-    def retention(
-        table: Annotated[str, typer.Argument(help="frames, detections, event_keys, labels, …")],
-        days: Annotated[float, typer.Argument(help="Days to keep (0: forever).")],
-        store: StoreOpt = None,
-    ) -> None:
-        """Set how long a table keeps its rows (TTL; whole expired parts are dropped)."""
-        with _open(store, readonly=False) as s:
-            s.set_retention(table, round(days * 86400))
-            ttl = s.retention().get(table, "none (kept forever)")
-            typer.echo(f"{s.dsn}: {table} TTL {ttl}")
-
-    @app.command("query")
-    def query(
-        sql: Annotated[str, typer.Argument(help="SQL; reference parameters as {name:Type}.")],
-        store: StoreOpt = None,
-        param: Annotated[
-            list[str] | None,
-            typer.Option("--param", "-p", help="name=value, bound to {name:Type}; repeatable."),
-        ] = None,
-        fmt: FormatOption = OutputFormat.table,
-    ) -> None:
-        """Run read-only SQL against the store (tables of database linewatch are in scope).
-
-        Runs with ClickHouse ``readonly=1``: INSERT, ALTER, DROP, SET and file()/url() are refused.
-        """
-        params = parse_params(param or [])
-        with _open(store, readonly=True) as s:
-
-            def read() -> QueryResult:
-                check_read_only(s, sql, params)
-                return s.query(sql, params)
-
-            try:
-                result = interruptibly(read)
-            except StoreError as exc:
-                raise _readonly_refusal(exc) from exc
-        render(result, fmt)
-
-    @groups.drift.callback()
-    def drift(  # noqa: PLR0917 (one parameter per CLI option)
-        ctx: typer.Context,
-        line: Annotated[str | None, typer.Option("--line", help="Only this line.")] = None,
-        since: Annotated[
-            str | None,
-            typer.Option("--since", help="Only alarms at/after this ISO time (UTC if no offset)."),
-        ] = None,
-        store: StoreOpt = None,
-        limit: Annotated[int, typer.Option("--limit", min=1, help="Most alarms to list.")] = 50,
-        cause: Annotated[
-            str | None,
-            typer.Option("--cause", help=f"Only this cause: {', '.join(CAUSES)}."),
-        ] = None,
-        fmt: FormatOption = OutputFormat.table,
-    ) -> None:
-        """List drift alarms, newest first, with their cause and whom to call.
-
-        `drift calibrate --help`: measure the detectors.
-        """
-        if ctx.invoked_subcommand is not None:
-            return
-        if cause is not None and cause not in CAUSES:
-            raise ConfigError(f"--cause {cause!r} is not one of {', '.join(CAUSES)}")
-        after = None if since is None else parse_since(since)
-        with _open(store, readonly=True) as s:
-            result = interruptibly(
-                lambda: drift_alarms(s, limit=limit, line=line, since=after, cause=cause)
-            )
-        render(result, fmt, title="drift events")
-        if fmt is OutputFormat.table:
-            _print_causes(result)
+    groups.schema.command("apply")(apply)
+    groups.schema.command("retention")(retention)
+    app.command("query")(query)
+    groups.drift.callback()(drift)

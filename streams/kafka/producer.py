@@ -209,6 +209,29 @@ def _send_all(
     return unkeyed
 
 
+def _send_labels(
+    producer: Any,
+    labels: list[RawRecord],
+    topic: str,
+    deliveries: _Deliveries,
+    on_progress: StartProgress | None,
+) -> None:
+    """Send ``labels`` (after the events: keyed by event id, not paced), if there are any."""
+    if not labels:
+        return
+    advance = on_progress(f"labels → {topic}", len(labels)) if on_progress is not None else None
+    _send_all(
+        producer,
+        labels,
+        topic=topic,
+        kind="labels",
+        key_of=event_id_key,
+        deliveries=deliveries,
+        pacer=Pacer(None),
+        advance=advance,
+    )
+
+
 def produce(
     settings: Settings,
     source: str,
@@ -254,19 +277,7 @@ def produce(
             advance=advance,
         )
         labels = [*opened.labels, *extra_labels]
-        if labels:
-            if on_progress is not None:
-                advance = on_progress(f"labels → {label_topic}", len(labels))
-            _send_all(
-                producer,
-                labels,
-                topic=label_topic,
-                kind="labels",
-                key_of=event_id_key,
-                deliveries=deliveries,
-                pacer=Pacer(None),
-                advance=advance,
-            )
+        _send_labels(producer, labels, label_topic, deliveries, on_progress)
         producer.flush(timeout=_FLUSH_TIMEOUT_S)
     finally:
         producer.close(timeout=10)

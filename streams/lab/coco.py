@@ -104,17 +104,8 @@ def read_coco(
     ``images`` is the folder the ``file_name`` fields are relative to; ``None``: the JSON's
     ``images/`` sibling folder if there is one, else the JSON's folder.
     """
-    name = json_path.name
-    try:
-        doc = json.loads(json_path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        problems.add(f"{json_path} line {exc.lineno} column {exc.colno}", f"not JSON ({exc.msg})")
-        return (), []
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(str(json_path), f"cannot read it ({exc})")
-        return (), []
-    if not isinstance(doc, dict):
-        problems.add(str(json_path), f"must be a JSON object, got {type(doc).__name__}")
+    doc = _load_json(json_path, problems)
+    if doc is None:
         return (), []
     name = str(json_path)
     guess = images is None
@@ -130,7 +121,7 @@ def read_coco(
         if not isinstance(record, dict):
             problems.add(where, "must be an object")
             continue
-        image_id, file_name = record.get("id"), record.get("file_name")
+        image_id = record.get("id")
         if not isinstance(image_id, int | str) or isinstance(image_id, bool):
             problems.add(f"{where}.id", f"must be an integer or a string, got {image_id!r}")
             continue
@@ -138,30 +129,74 @@ def read_coco(
             problems.add(f"{where}.id", f"image id {image_id!r} is used twice")
             continue
         rejected.add(image_id)  # until it is accepted below
-        if not isinstance(file_name, str) or not file_name:
-            problems.add(f"{where}.file_name", f"must be a file name, got {file_name!r}")
-            continue
-        width, height = record.get("width"), record.get("height")
-        if not _positive_int(width) or not _positive_int(height):
-            problems.add(
-                where, f"width and height must be positive integers, got {width!r}x{height!r}"
-            )
-            continue
-        if file_name in names:
-            problems.add(
-                f"{where}.file_name", f"{file_name!r} is listed twice ({names[file_name]})"
-            )
-            continue
-        names[file_name] = where
-        path = _image_path(file_name, folder, json_path.parent, guess)
-        if path is None:
-            problems.add(f"{where}.file_name", f"no image file {file_name!r} in {folder}")
-            continue
-        lux, colour = _lighting(record, where, problems)
-        rejected.discard(image_id)
-        files[image_id] = LabelledFile(
-            file_name, path, where, width=width, height=height, lux=lux, colour_temp_k=colour
-        )
+        found = _image_file(record, where, (folder, json_path.parent, guess), names, problems)
+        if found is not None:
+            rejected.discard(image_id)
+            files[image_id] = found
+    _read_annotations(doc, name, files, rejected=rejected, categories=categories, problems=problems)
+    return tuple(categories.values()), list(files.values())
+
+
+def _load_json(json_path: Path, problems: Problems) -> dict[str, Any] | None:
+    """The JSON object of ``json_path``; ``None`` (and a problem) when it is not one."""
+    try:
+        doc = json.loads(json_path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        problems.add(f"{json_path} line {exc.lineno} column {exc.colno}", f"not JSON ({exc.msg})")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add(str(json_path), f"cannot read it ({exc})")
+        return None
+    if not isinstance(doc, dict):
+        problems.add(str(json_path), f"must be a JSON object, got {type(doc).__name__}")
+        return None
+    return doc
+
+
+def _image_file(
+    record: dict[str, Any],
+    where: str,
+    roots: tuple[Path, Path, bool],
+    names: dict[str, str],
+    problems: Problems,
+) -> LabelledFile | None:
+    """The file of one ``images[]`` record, found under ``roots`` (the images folder, the
+    JSON's folder, whether to guess); ``None`` (and a problem) when the record is not usable.
+    ``names`` maps each file name listed so far to where."""
+    folder, json_dir, guess = roots
+    file_name = record.get("file_name")
+    if not isinstance(file_name, str) or not file_name:
+        problems.add(f"{where}.file_name", f"must be a file name, got {file_name!r}")
+        return None
+    width, height = record.get("width"), record.get("height")
+    if not _positive_int(width) or not _positive_int(height):
+        problems.add(where, f"width and height must be positive integers, got {width!r}x{height!r}")
+        return None
+    if file_name in names:
+        problems.add(f"{where}.file_name", f"{file_name!r} is listed twice ({names[file_name]})")
+        return None
+    names[file_name] = where
+    path = _image_path(file_name, folder, json_dir, guess)
+    if path is None:
+        problems.add(f"{where}.file_name", f"no image file {file_name!r} in {folder}")
+        return None
+    lux, colour = _lighting(record, where, problems)
+    return LabelledFile(
+        file_name, path, where, width=width, height=height, lux=lux, colour_temp_k=colour
+    )
+
+
+def _read_annotations(
+    doc: dict[str, Any],
+    name: str,
+    files: dict[object, LabelledFile],
+    *,
+    rejected: set[object],
+    categories: dict[object, str],
+    problems: Problems,
+) -> None:
+    """Add each box of ``annotations[]`` to its image in ``files``; an annotation of an image
+    in ``rejected`` is left out silently (the image was reported already)."""
     for i, ann in enumerate(_list(doc, "annotations", name, problems)):
         where = f"{name} annotations[{i}]"
         if not isinstance(ann, dict):
@@ -185,4 +220,3 @@ def read_coco(
             continue
         x, y, w, h = (float(v) for v in bbox)
         target.boxes.append(RawBox(label, (x, y, x + w, y + h), f"{where}.bbox"))
-    return tuple(categories.values()), list(files.values())

@@ -266,6 +266,34 @@ def _label_root(path: Path, fmt: LabFormat) -> tuple[Path, Path]:
     return root, root
 
 
+def _lab_image(
+    item: LabelledFile,
+    image_id: str,
+    read: tuple[bytes, int, int],
+    sidecar: tuple[float | None, float | None] | None,
+    problems: Problems,
+) -> LabImage:
+    """One image of the set: its ``read`` bytes and size, its boxes in pixels, and its
+    lighting (the label file's, else the ``sidecar``'s)."""
+    data, width, height = read
+    boxes = [_pixel_box(b, width, height, problems) for b in item.boxes]
+    lux, colour = item.lux, item.colour_temp_k
+    if sidecar is not None:
+        side_lux, side_colour = sidecar
+        lux = lux if lux is not None else side_lux
+        colour = colour if colour is not None else side_colour
+    return LabImage(
+        image_id=image_id,
+        file_name=item.file_name,
+        data=data,
+        boxes=tuple(b for b in boxes if b is not None),
+        width=width,
+        height=height,
+        lux=lux,
+        colour_temp_k=colour,
+    )
+
+
 def read_lab_set(
     path: Path,
     fmt: LabFormat | None = None,
@@ -298,30 +326,12 @@ def read_lab_set(
             on_image(done, len(files))
         if read is None:
             continue
-        data, width, height = read
-        image_id = hashlib.sha256(data).hexdigest()
+        image_id = hashlib.sha256(read[0]).hexdigest()
         if image_id in by_id:
             problems.add(str(item.path), f"has the same bytes as {by_id[image_id]}; keep one")
             continue
         by_id[image_id] = item.file_name
-        boxes = [_pixel_box(b, width, height, problems) for b in item.boxes]
-        lux, colour = item.lux, item.colour_temp_k
-        if item.file_name in lighting:
-            side_lux, side_colour = lighting[item.file_name]
-            lux = lux if lux is not None else side_lux
-            colour = colour if colour is not None else side_colour
-        out.append(
-            LabImage(
-                image_id=image_id,
-                file_name=item.file_name,
-                data=data,
-                boxes=tuple(b for b in boxes if b is not None),
-                width=width,
-                height=height,
-                lux=lux,
-                colour_temp_k=colour,
-            )
-        )
+        out.append(_lab_image(item, image_id, read, lighting.get(item.file_name), problems))
     if not files and not problems:
         problems.add(str(path), "the lab set has no images")
     if problems:

@@ -18,9 +18,8 @@ sampled cell's unlabelled share is drawn from a Dirichlet over its outcomes with
 quantile) or up (for the 97.5 % quantile), e.g. one more miss among the passed units for FNR's
 upper end: a cell where no miss was seen still admits some. The unlabelled units' outcomes are
 then drawn (multinomial) from that share, so a nearly labelled cell is nearly exact. Census
-cells are exact. A cell
-with frames but no labels joins its neighbouring band on the same side of the threshold
-(``uncertain`` <-> ``passed``; ``flagged`` -> ``uncertain``).
+cells are exact. A cell with frames but no labels joins its neighbouring band on the same side
+of the threshold (``uncertain`` <-> ``passed``; ``flagged`` -> ``uncertain``).
 
 Labels without a design (no ``audit``, no plan) count only where their slice is a census (every
 frame labelled): that keeps a fully labelled store's figures exactly as the plain counts. Else
@@ -236,16 +235,13 @@ class _CellData:
         return counts
 
 
-def _side(band: str) -> npt.NDArray[np.float64]:
-    return _FLAGGED_SIDE if band == "flagged" else _PASSED_SIDE
-
-
 def _cells(frames: Mapping[str, int], labels: Sequence[DesignLabel]) -> list[_CellData]:
     """The slice's cells with labels; a cell with frames but no labels joins a neighbour."""
     cells: dict[str, _CellData] = {}
     for band in BANDS:
+        side = _FLAGGED_SIDE if band == "flagged" else _PASSED_SIDE  # the outcomes it can hold
         cells[band] = _CellData(
-            band, int(frames.get(band, 0)), np.zeros(4), np.zeros(4), 0.0, _side(band).copy()
+            band, int(frames.get(band, 0)), np.zeros(4), np.zeros(4), 0.0, side.copy()
         )
     for label in labels:
         cell = cells[label.band]

@@ -13,9 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from streams.config import Settings
+from streams.config import ReadinessCriteria, Settings
 from streams.drift.signals import INPUT_SIGNALS
-from streams.readiness.metrics import ClassMetrics, ReadinessMetrics, compute_metrics
+from streams.readiness.metrics import (
+    ClassMetrics,
+    LatencyMetrics,
+    ReadinessMetrics,
+    compute_metrics,
+)
 from streams.readiness.proportion import Proportion
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads.gaps import SliceGap, reference_gaps
@@ -131,6 +136,52 @@ LABELS_HINT = (
 )
 
 
+def _latency_criterion(lat: LatencyMetrics, crit: ReadinessCriteria) -> Criterion:
+    """p99 latency of one line against its takt."""
+    name = f"p99 latency {lat.line_id} / takt"
+    limit = f"≤ {crit.max_p99_latency_takt_ratio:.0%} of takt"
+    ratio = lat.p99_takt_ratio
+    if ratio is None:
+        hint = (
+            f"add {lat.line_id} to LINEWATCH_PLANT__LINES with its takt"
+            if lat.takt_ms is None and lat.frames
+            else f"run production frames of {lat.line_id} through `linewatch run`"
+        )
+        return Criterion(name, "no data", "no data", limit, how_to_fill=hint)
+    ok = ratio <= crit.max_p99_latency_takt_ratio
+    return Criterion(
+        name,
+        "pass" if ok else "fail",
+        f"{ratio:.0%} ({lat.p99_ms:.0f} of {lat.takt_ms:.0f} ms, n={lat.frames})",
+        limit,
+    )
+
+
+def _gap_criterion(gaps: Sequence[SliceGap], crit: ReadinessCriteria) -> Criterion:
+    """The worst slice's share of frames outside the lab's conditions (``gaps``: worst first)."""
+    gap_name = "frames outside lab conditions, worst slice × image statistic"
+    gap_limit = f"≤ {crit.max_reference_gap:.0%}"
+    if not gaps:
+        return Criterion(
+            gap_name,
+            "no data",
+            "no data",
+            gap_limit,
+            how_to_fill="run production frames through `linewatch run` with a lab "
+            "reference; a slice reports this every LINEWATCH_DRIFT__GAP_WINDOW_EVENTS "
+            "frames (default 200)",
+        )
+    line, shift, lighting, signal, worst = gaps[0]
+    over = sum(1 for g in gaps if g[4] > crit.max_reference_gap)
+    return Criterion(
+        gap_name,
+        "pass" if worst <= crit.max_reference_gap else "fail",
+        f"{worst:.0%}",
+        gap_limit,
+        detail=f"{line}/{shift}/{lighting} {signal}; {over} of {len(gaps)} over the limit",
+    )
+
+
 def verdict_from_metrics(
     m: ReadinessMetrics, settings: Settings, gaps: Sequence[SliceGap]
 ) -> ReadinessVerdict:
@@ -159,53 +210,8 @@ def verdict_from_metrics(
                 f"box-level FNR {c.fnr.fmt()}",
             )
         )
-    for lat in m.latency:
-        name = f"p99 latency {lat.line_id} / takt"
-        limit = f"≤ {crit.max_p99_latency_takt_ratio:.0%} of takt"
-        ratio = lat.p99_takt_ratio
-        if ratio is None:
-            hint = (
-                f"add {lat.line_id} to LINEWATCH_PLANT__LINES with its takt"
-                if lat.takt_ms is None and lat.frames
-                else f"run production frames of {lat.line_id} through `linewatch run`"
-            )
-            out.append(Criterion(name, "no data", "no data", limit, how_to_fill=hint))
-            continue
-        ok = ratio <= crit.max_p99_latency_takt_ratio
-        out.append(
-            Criterion(
-                name,
-                "pass" if ok else "fail",
-                f"{ratio:.0%} ({lat.p99_ms:.0f} of {lat.takt_ms:.0f} ms, n={lat.frames})",
-                limit,
-            )
-        )
-    gap_name = "frames outside lab conditions, worst slice × image statistic"
-    gap_limit = f"≤ {crit.max_reference_gap:.0%}"
-    if not gaps:
-        out.append(
-            Criterion(
-                gap_name,
-                "no data",
-                "no data",
-                gap_limit,
-                how_to_fill="run production frames through `linewatch run` with a lab "
-                "reference; a slice reports this every LINEWATCH_DRIFT__GAP_WINDOW_EVENTS "
-                "frames (default 200)",
-            )
-        )
-    else:
-        line, shift, lighting, signal, worst = gaps[0]
-        over = sum(1 for g in gaps if g[4] > crit.max_reference_gap)
-        out.append(
-            Criterion(
-                gap_name,
-                "pass" if worst <= crit.max_reference_gap else "fail",
-                f"{worst:.0%}",
-                gap_limit,
-                detail=f"{line}/{shift}/{lighting} {signal}; {over} of {len(gaps)} over the limit",
-            )
-        )
+    out.extend(_latency_criterion(lat, crit) for lat in m.latency)
+    out.append(_gap_criterion(gaps, crit))
     return ReadinessVerdict(out)
 
 

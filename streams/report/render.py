@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, ParamSpec
@@ -29,13 +28,20 @@ from streams.config import Settings
 from streams.drift.budget import line_budgets
 from streams.drift.cause import WHOM_TO_CALL
 from streams.drift.signals import ALL_SIGNALS
-from streams.readiness.baserate import per_million, predicted_precision
-from streams.readiness.design import DesignRate
 from streams.readiness.metrics import ReadinessMetrics
-from streams.readiness.proportion import Proportion
 from streams.readiness.verdict import ReadinessVerdict
 from streams.report import plots
 from streams.report.data import ReportData, read_report_data
+from streams.report.metrics_sections import (
+    Draw,
+    Rows,
+    audits_section,
+    estimates_section,
+    ms,
+    pct,
+    production_section,
+    slices_section,
+)
 from streams.report.plots import Plot
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads.gaps import SliceGap
@@ -76,201 +82,7 @@ _ENV = Environment(
     keep_trailing_newline=False,
 )
 
-Rows = list[list[str]]
 _P = ParamSpec("_P")
-_Draw = Callable[..., "Future[Plot]"]
-"""Queues one plot function with its arguments on the report's drawing thread."""
-
-
-def _p(p: Proportion) -> str:
-    return p.fmt()
-
-
-def _pct(value: float | None, spec: str = ".1%") -> str:
-    return "no data" if value is None else format(value, spec)
-
-
-def _ms(v: float | None) -> str:
-    return "no data" if v is None else f"{v:.1f}"
-
-
-# ---------------------------------------------------------------- production
-@dataclass(frozen=True)
-class _Production:
-    cards: list[tuple[str, str, str]] | None
-    classes: list[tuple[str, bool, str, str]]
-    lab: Rows | None
-    base_rate: Rows | None
-    coverage: str
-
-
-def _production_cards(m: ReadinessMetrics) -> list[tuple[str, str, str]]:
-    o = m.overall
-    cards = [
-        ("FPR (good units flagged)", o.fpr),
-        ("recall (defective units flagged)", o.recall),
-        ("precision (flags that were defects)", o.precision),
-        ("defect prevalence", o.prevalence),
-    ]
-    return [(title, _pct(p.value), _p(p)) for title, p in cards]
-
-
-def _lab_rows(m: ReadinessMetrics) -> Rows | None:
-    lab = m.lab
-    if lab.frames == 0:
-        return None
-    ap = ", ".join(
-        f"{k} {'no data' if v is None else f'{v:.3f}'}" for k, v in lab.map.per_class.items()
-    )
-    return [
-        ["lab set", lab.label or "–"],
-        ["mAP@0.5 (COCO, clean lab split)", _pct(lab.map.map50, ".3f")],
-        ["AP@0.5 per class", ap],
-        ["lab TPR (defective units flagged)", _p(lab.tpr)],
-        ["lab FPR (good units flagged)", _p(lab.fpr)],
-    ]
-
-
-def _base_rate_rows(m: ReadinessMetrics) -> Rows | None:
-    """What the lab's TPR/FPR mean at the production prevalence, each figure with the 95 %
-    interval its lab counts allow (a lab split is small: 0 of 62 is not 0)."""
-    br = m.base_rate
-    if br is None:
-        return None
-    good = 1 - br.prevalence
-    return [
-        ["prevalence (labelled production frames)", f"{br.prevalence:.2%}"],
-        [
-            "precision predicted from lab TPR/FPR (Bayes)",
-            predicted_precision(m.lab.tpr, m.lab.fpr, br.prevalence),
-        ],
-        ["precision measured in production", _p(m.overall.precision)],
-        [
-            "expected false alarms per 1,000,000 units (lab FPR)",
-            per_million(m.lab.fpr, good, "good lab units flagged"),
-        ],
-        [
-            "false alarms per 1,000,000 units (production FPR)",
-            per_million(m.overall.fpr, good, "good production units flagged"),
-        ],
-        [
-            "expected missed defects per 1,000,000 units (lab TPR)",
-            per_million(
-                Proportion(m.lab.tpr.n - m.lab.tpr.k, m.lab.tpr.n),
-                br.prevalence,
-                "defective lab units missed",
-            ),
-        ],
-    ]
-
-
-def _coverage_note(m: ReadinessMetrics) -> str:
-    cov = m.coverage
-    return (
-        f"{cov.frames:,} production frames, {cov.reconciled_frames:,} labelled and reconciled; "
-        f"{cov.labels_without_frames:,} label(s) without a frame yet. Operating threshold "
-        f"{m.threshold:.2f}; matching class-aware, IoU ≥ 0.5, greedy by confidence."
-    )
-
-
-def _production_section(m: ReadinessMetrics) -> _Production:
-    labelled = m.overall.frames > 0
-    return _Production(
-        cards=_production_cards(m) if labelled else None,
-        classes=[(c.class_name, c.trained, _p(c.fnr), _p(c.unit_fnr)) for c in m.classes],
-        lab=_lab_rows(m),
-        base_rate=_base_rate_rows(m),
-        coverage=_coverage_note(m),
-    )
-
-
-# ---------------------------------------------------------------- other sections
-def _slices_section(m: ReadinessMetrics, draw: _Draw) -> dict[str, Any] | None:
-    if not m.slices:
-        return None
-    slices = [{**s.key, "recall": s.recall, "fpr": s.fpr} for s in m.slices]
-    rows = [
-        [
-            str(s.key.get("line_id", "")),
-            str(s.key.get("shift", "")),
-            str(s.key.get("lighting", "")),
-            str(s.frames),
-            _p(s.precision),
-            _p(s.recall),
-            _p(s.fpr),
-        ]
-        for s in m.slices
-    ]
-    return {"heatmap": draw(plots.slice_heatmaps, slices), "rows": rows}
-
-
-def _design_cell(rate: DesignRate) -> str:
-    if rate.value is None or rate.lo is None or rate.hi is None:
-        return "no data"
-    return f"{rate.value:.1%} [{rate.lo:.1%}–{rate.hi:.1%}]"
-
-
-def _audits_section(m: ReadinessMetrics) -> dict[str, Any] | None:
-    """Per slice: design-weighted FNR / FPR, labels used, the naive figures, the next audit."""
-    rows = []
-    for s in m.slices or [m.overall]:
-        d = s.design
-        if d is None:
-            continue
-        nxt = d.next_audit
-        rows.append(
-            [
-                *(str(s.key.get(c, "")) for c in m.by),
-                f"{d.labels:,}",
-                f"{d.undesigned:,}",
-                _design_cell(d.fnr),
-                _pct(d.naive_fnr),
-                _design_cell(d.fpr),
-                _pct(d.naive_fpr),
-                "census" if d.census else ("–" if nxt is None else f"{nxt.units} {nxt.band}"),
-            ]
-        )
-    if not rows:
-        return None
-    head = [*m.by, "labels", "without design", "FNR", "naive FNR", "FPR", "naive FPR"]
-    return {"head": [*head, "next audit"], "rows": rows}
-
-
-def _estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:
-    """Every slice's label-free estimate, beside its realized figures where labels exist."""
-    if not m.estimated:
-        return None
-    realized = {tuple(s.key.get(c, "") for c in m.by): s for s in m.slices}
-    rows = []
-    for key, est in m.estimated:
-        labelled = realized.get(tuple(key.get(c, "") for c in m.by))
-        recall = labelled.recall if labelled is not None else None
-        error = labelled.estimate_error()["recall"] if labelled is not None else None
-        rows.append(
-            [
-                *(str(key.get(c, "")) for c in m.by),
-                f"{est.frames:,}",
-                f"{est.prevalence:.2%} ({est.prevalence_source})",
-                est.precision.fmt(),
-                est.recall.fmt(),
-                est.fpr.fmt(),
-                "no labels" if recall is None else _p(recall),
-                "–" if error is None else f"{error:+.1%}",
-            ]
-        )
-    blind = [
-        f"{c.class_name}: {c.fnr.fmt()} of its boxes missed, {c.unit_fnr.fmt()} of its units "
-        "passed unflagged"
-        for c in m.classes
-        if not c.trained and c.fnr.value is not None and c.fnr.value >= 0.5
-    ]
-    head = [*m.by, "frames", "prevalence", "est. precision", "est. recall", "est. FPR"]
-    return {
-        "head": [*head, "realized recall", "est. − realized"],
-        "rows": rows,
-        "blind": blind,
-        "lab_set": m.lab.label or "–",
-    }
 
 
 def _cause_rows(causes: list[CauseSummary]) -> list[list[str]]:
@@ -305,7 +117,7 @@ def _budget_rows(rows: list[LineAlarms], settings: Settings) -> Rows | None:
     ]
 
 
-def _drift_section(d: ReportData, settings: Settings, draw: _Draw) -> dict[str, Any]:
+def _drift_section(d: ReportData, settings: Settings, draw: Draw) -> dict[str, Any]:
     rows = d.timeline
     budget = _budget_rows(d.line_alarms, settings)
     if d.watched is not None:
@@ -350,7 +162,7 @@ def _hist(rows: list[tuple[float, int]]) -> dict[float, int]:
     return out
 
 
-def _confidence_section(d: ReportData, draw: _Draw) -> dict[str, Any]:
+def _confidence_section(d: ReportData, draw: Draw) -> dict[str, Any]:
     m = d.metrics
     prod = _hist(d.confidence_production)
     lab = _hist(d.confidence_lab)
@@ -381,7 +193,7 @@ def _novel_lines(m: ReadinessMetrics) -> list[str]:
     return out
 
 
-def _robustness_section(d: ReportData, draw: _Draw) -> dict[str, Any]:
+def _robustness_section(d: ReportData, draw: Draw) -> dict[str, Any]:
     m = d.metrics
     rows = d.robustness
     if not rows:
@@ -392,7 +204,7 @@ def _robustness_section(d: ReportData, draw: _Draw) -> dict[str, Any]:
         [
             str(r["corruption"]),
             str(r["severity"]) if r["kind"] == "corruption" else "—",
-            _pct(r["recall"]),
+            pct(r["recall"]),
             f"{r['mean_top_confidence']:.2f}",
             _share(r["fail_safe"], r["frames"]),
             _share(r["fail_silent"], r["frames"]),
@@ -414,7 +226,7 @@ def _robustness_section(d: ReportData, draw: _Draw) -> dict[str, Any]:
     }
 
 
-def _latency_section(d: ReportData, draw: _Draw) -> dict[str, Any] | None:
+def _latency_section(d: ReportData, draw: Draw) -> dict[str, Any] | None:
     m = d.metrics
     curves = d.latency_curves
     if curves is None:
@@ -424,12 +236,12 @@ def _latency_section(d: ReportData, draw: _Draw) -> dict[str, Any] | None:
         [
             lat.line_id,
             str(lat.frames),
-            _ms(lat.p50_ms),
-            _ms(lat.p95_ms),
-            _ms(lat.p99_ms),
-            _ms(lat.inference_p99_ms),
-            _ms(lat.takt_ms),
-            _pct(lat.p99_takt_ratio, ".0%"),
+            ms(lat.p50_ms),
+            ms(lat.p95_ms),
+            ms(lat.p99_ms),
+            ms(lat.inference_p99_ms),
+            ms(lat.takt_ms),
+            pct(lat.p99_takt_ratio, ".0%"),
         ]
         for lat in m.latency
     ]
@@ -496,7 +308,7 @@ def render_data(d: ReportData, settings: Settings) -> str:
             return pool.submit(fn, *args, **kwargs)
 
         built = {
-            "slices": _slices_section(m, draw),
+            "slices": slices_section(m, draw),
             "drift": _drift_section(d, settings, draw),
             "confidence": _confidence_section(d, draw),
             "robustness": _robustness_section(d, draw),
@@ -512,10 +324,10 @@ def render_data(d: ReportData, settings: Settings) -> str:
         dsn=d.dsn,
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         verdict=v,
-        production=_production_section(m),
+        production=production_section(m),
         slices=drawn["slices"],
-        estimates=_estimates_section(m),
-        audits=_audits_section(m),
+        estimates=estimates_section(m),
+        audits=audits_section(m),
         drift=drawn["drift"],
         gap=_gap_section(d.gaps, settings.readiness.max_reference_gap),
         confidence=drawn["confidence"],

@@ -16,8 +16,9 @@ from __future__ import annotations
 from streams.simulate.classes import ALL_CLASSES, NOVEL_CLASSES, TRAINED_CLASSES
 from streams.simulate.generate import SimulatedEvent, encode_jpeg, generate, sample_defects
 from streams.simulate.lighting import SceneConditions, lab_conditions, production_conditions
-from streams.simulate.render import FRAME_HEIGHT, FRAME_WIDTH, VARIANTS, SceneObject, render_scene
+from streams.simulate.render import VARIANTS, SceneObject, render_scene
 from streams.simulate.request import SimulationRequest, parse_duration, parse_simulate_source
+from streams.simulate.textures import FRAME_HEIGHT, FRAME_WIDTH
 
 __all__ = [
     "ALL_CLASSES",

@@ -121,6 +121,27 @@ def _camera_id(line_id: str) -> str:
     return f"cam-{suffix}a"
 
 
+def _unit(
+    request: SimulationRequest, rng: np.random.Generator, *, line_id: str, at: datetime, shift: str
+) -> tuple[SceneConditions, list[str]]:
+    """The lighting and the defects of the unit captured on ``line_id`` at ``at``; in the
+    ``demo`` scenario, line-2's night lamp fails and line-3 starts cracking half-way through."""
+    if request.split == "lab":
+        return lab_conditions(rng, line_id=line_id, shift=shift), sample_defects(rng, split="lab")
+    demo = request.scenario == "demo"
+    midpoint = request.start + request.duration / 2
+    conditions = production_conditions(
+        rng,
+        line_id=line_id,
+        at=at,
+        zone=request.zone,
+        elapsed_days=(at - request.start).total_seconds() / 86400.0,
+        failing_lamp=demo and line_id == "line-2" and shift == "night" and at >= midpoint,
+    )
+    crack = CRACK_RATE if demo and line_id == "line-3" and at >= midpoint else 0.0
+    return conditions, sample_defects(rng, split="production", crack_rate=crack)
+
+
 def generate(request: SimulationRequest) -> Iterator[SimulatedEvent]:
     """Yield ``request.events`` events in ``captured_at`` order, lines interleaved."""
     lines = request.line_ids
@@ -128,7 +149,6 @@ def generate(request: SimulationRequest) -> Iterator[SimulatedEvent]:
     span_ms = max(int(request.duration.total_seconds() * 1000), 1)
     midpoint = request.start + request.duration / 2
     namespace = uuid.uuid5(_NAMESPACE, request.canonical())
-    demo = request.scenario == "demo"
     faults = request.scenario == "camera-faults"
     frozen: dict[str, npt.NDArray[np.uint8]] = {}
     previous_ms = -1
@@ -140,20 +160,7 @@ def generate(request: SimulationRequest) -> Iterator[SimulatedEvent]:
         at = request.start + timedelta(milliseconds=offset_ms)
         line_id = lines[int(rng.integers(len(lines)))]
         shift = shift_of(at.astimezone(zone))
-        if request.split == "lab":
-            conditions = lab_conditions(rng, line_id=line_id, shift=shift)
-            defects = sample_defects(rng, split="lab")
-        else:
-            conditions = production_conditions(
-                rng,
-                line_id=line_id,
-                at=at,
-                zone=zone,
-                elapsed_days=(at - request.start).total_seconds() / 86400.0,
-                failing_lamp=demo and line_id == "line-2" and shift == "night" and at >= midpoint,
-            )
-            crack = CRACK_RATE if demo and line_id == "line-3" and at >= midpoint else 0.0
-            defects = sample_defects(rng, split="production", crack_rate=crack)
+        conditions, defects = _unit(request, rng, line_id=line_id, at=at, shift=shift)
         variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
         review_minutes = min(5.0 + math.exp(float(rng.normal(math.log(45.0), 0.9))), 720.0)
         scene_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))

@@ -217,6 +217,24 @@ def line_ageing(line_id: str, elapsed_days: float) -> float:
     return base * (1.0 - 0.003 * max(elapsed_days, 0.0))
 
 
+def _window_glare(rng: np.random.Generator, shift: str) -> tuple[Glare, ...]:
+    """A glare patch of low sun through the side windows, drawn with the shift's probability
+    (:data:`GLARE_PROBABILITY`); the draws are made whether or not it shines."""
+    glare_draw = float(rng.random())
+    geometry = rng.random(5)
+    if glare_draw >= GLARE_PROBABILITY.get(shift, 0.0):
+        return ()
+    return (
+        Glare(
+            x=float(40 + 240 * geometry[0]),
+            y=float(20 + 200 * geometry[1]),
+            rx=float(25 + 50 * geometry[2]),
+            ry=float(15 + 35 * geometry[3]),
+            strength=float(0.25 + 0.35 * geometry[4]),
+        ),
+    )
+
+
 def production_conditions(
     rng: np.random.Generator,
     *,
@@ -250,19 +268,7 @@ def production_conditions(
     kelvin = _mix_kelvin(parts) + 60.0 * float(rng.standard_normal())
     lux = sum(p[0] for p in parts) * (1.0 + flicker * float(rng.standard_normal()))
     lux = max(lux, 5.0)
-    glare: tuple[Glare, ...] = ()
-    glare_draw = float(rng.random())
-    geometry = rng.random(5)
-    if glare_draw < GLARE_PROBABILITY.get(shift, 0.0):
-        glare = (
-            Glare(
-                x=float(40 + 240 * geometry[0]),
-                y=float(20 + 200 * geometry[1]),
-                rx=float(25 + 50 * geometry[2]),
-                ry=float(15 + 35 * geometry[3]),
-                strength=float(0.25 + 0.35 * geometry[4]),
-            ),
-        )
+    glare = _window_glare(rng, shift)
     sensor_lux, sensor_k = _sensor(rng, lux, kelvin)
     blur = 0.3 + 0.2 * float(rng.random())
     return SceneConditions(

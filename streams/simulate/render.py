@@ -24,16 +24,21 @@ import numpy.typing as npt
 
 from streams.simulate.classes import ALL_CLASSES
 from streams.simulate.lighting import SceneConditions, kelvin_to_rgb_gain
+from streams.simulate.part_shapes import erode, part_mask
+from streams.simulate.textures import (
+    BELT_EXTRA,
+    FRAME_HEIGHT,
+    FRAME_WIDTH,
+    NOISE_H,
+    NOISE_W,
+    assets,
+)
 
-__all__ = ["FRAME_HEIGHT", "FRAME_WIDTH", "VARIANTS", "SceneObject", "render_scene"]
+__all__ = ["VARIANTS", "SceneObject", "render_scene"]
 
-FRAME_WIDTH = 320
-FRAME_HEIGHT = 240
 VARIANTS = ("bracket-a", "plate-b")
 
 F32 = npt.NDArray[np.float32]
-_BELT_EXTRA = 256
-_NOISE_H, _NOISE_W = 480, 640
 _LIGHT = (-0.6, -0.8)  # direction towards the hall lamps (top-left), image coordinates
 _WINDOW = 95  # half-size of the window holding the part
 _MARGIN = 2  # label box margin around the visible defect pixels
@@ -49,85 +54,6 @@ class SceneObject:
     def as_dict(self) -> dict[str, object]:
         """The ``GroundTruthObject`` JSON form."""
         return {"class_name": self.class_name, "box": list(self.box)}
-
-
-@dataclass(frozen=True, slots=True)
-class _Assets:
-    belt: F32  # (3, H, W + extra) reflectance
-    noise: F32  # (3, NH, NW) standard normal
-    vignette: F32  # (H, W)
-    streaks: F32  # (512,) brushed-metal profile
-    ys: F32  # (H, 1)
-    xs: F32  # (1, W)
-
-
-def _smooth(field: F32, passes: int) -> F32:
-    out = field
-    for _ in range(passes):
-        out = (out + np.roll(out, 1, 0) + np.roll(out, -1, 0)) / 3.0
-        out = (out + np.roll(out, 1, 1) + np.roll(out, -1, 1)) / 3.0
-    return out.astype(np.float32)
-
-
-@lru_cache(maxsize=1)
-def _assets() -> _Assets:
-    rng = np.random.default_rng(20_261_129)  # constant textures: part of the simulator, not a seed
-    h, w = FRAME_HEIGHT, FRAME_WIDTH + _BELT_EXTRA
-    mottle = _smooth(rng.standard_normal((h, w)).astype(np.float32), 6)
-    mottle /= float(np.abs(mottle).max())
-    grain = rng.standard_normal((h, w)).astype(np.float32)
-    belt = 0.47 + 0.035 * mottle + 0.012 * grain
-    cols = np.arange(w)
-    belt[:, cols % 9 == 0] *= 0.9  # transverse ridges
-    belt[:, cols % 9 == 1] *= 0.96
-    belt[:12] = 0.28 + 0.01 * grain[:12]  # side rails
-    belt[-12:] = 0.28 + 0.01 * grain[-12:]
-    belt[12:14] *= 0.7
-    belt[-14:-12] *= 0.7
-    noise = rng.standard_normal((3, _NOISE_H, _NOISE_W)).astype(np.float32)
-    ys = np.arange(FRAME_HEIGHT, dtype=np.float32)[:, None]
-    xs = np.arange(FRAME_WIDTH, dtype=np.float32)[None, :]
-    r2 = ((xs - 150.0) / 200.0) ** 2 + ((ys - 100.0) / 170.0) ** 2
-    vignette = (1.0 - 0.22 * r2).astype(np.float32)
-    streaks = _smooth(rng.standard_normal((512, 1)).astype(np.float32), 1)[:, 0]
-    belt3 = belt[None] * np.asarray([0.93, 1.0, 0.95], np.float32)[:, None, None]
-    return _Assets(belt3.astype(np.float32), noise, vignette, streaks, ys, xs)
-
-
-def _rounded_rect(u: F32, v: F32, a: float, b: float, r: float) -> npt.NDArray[np.bool_]:
-    au, av = np.abs(u), np.abs(v)
-    inside = (au <= a) & (av <= b)
-    cu = np.maximum(au - (a - r), 0.0)
-    cv = np.maximum(av - (b - r), 0.0)
-    return inside & (cu * cu + cv * cv <= r * r)  # type: ignore[no-any-return]
-
-
-def _holes(u: F32, v: F32, centres: Sequence[tuple[float, float, float]]) -> npt.NDArray[np.bool_]:
-    out = np.zeros(u.shape, dtype=bool)
-    for hu, hv, hr in centres:
-        out |= (u - hu) ** 2 + (v - hv) ** 2 <= hr * hr
-    return out
-
-
-def _part_mask(variant: str, u: F32, v: F32) -> npt.NDArray[np.bool_]:
-    if variant == "plate-b":
-        body = _rounded_rect(u, v, 76.0, 50.0, 11.0)
-        slot = _rounded_rect(u, v, 20.0, 4.5, 4.5)
-        holes = _holes(u, v, [(-60, -34, 5.5), (60, -34, 5.5), (-60, 34, 5.5), (60, 34, 5.5)])
-        return body & ~slot & ~holes
-    arm1 = _rounded_rect(u + 0.0, v + 28.0, 74.0, 21.0, 5.0)
-    arm2 = _rounded_rect(u + 54.0, v - 0.0, 21.0, 49.0, 5.0)
-    holes = _holes(u, v, [(28, -28, 6.5), (56, -28, 6.5), (-54, 26, 6.5)])
-    return (arm1 | arm2) & ~holes
-
-
-def _erode(mask: npt.NDArray[np.bool_], px: int) -> npt.NDArray[np.bool_]:
-    out = mask.copy()
-    out[px:] &= mask[:-px]
-    out[:-px] &= mask[px:]
-    out[:, px:] &= mask[:, :-px]
-    out[:, :-px] &= mask[:, px:]
-    return out
 
 
 def _box_from_alpha(alpha: F32, y0: int, x0: int) -> tuple[float, float, float, float] | None:
@@ -189,7 +115,7 @@ def _paint_line(
     y1 = min(int(max(pts_y)) + 4, FRAME_HEIGHT)
     if x1 <= x0 or y1 <= y0:
         return None
-    a = _assets()
+    a = assets()
     dist = _segment_distance(a.xs[:, x0:x1], a.ys[y0:y1], segments)
     alpha = np.clip(0.5 + width - dist, 0.0, 1.0) * mask[y0:y1, x0:x1]
     win = refl[:, y0:y1, x0:x1]
@@ -249,7 +175,7 @@ def _dent(
     phi = rng.uniform(0, math.pi)
     depth = rng.uniform(0.45, 0.7)
     y0, y1, x0, x1 = _window(cx, cy, ax + 3)
-    a = _assets()
+    a = assets()
     xs = a.xs[:, x0:x1] - cx
     ys = a.ys[y0:y1] - cy
     c, s = math.cos(phi), math.sin(phi)
@@ -281,7 +207,7 @@ def _stain(
     colour = np.clip(colour + rng.normal(0.0, 0.04, 3).astype(np.float32), 0.05, 0.95)
     opacity = rng.uniform(0.55, 0.85)
     y0, y1, x0, x1 = _window(cx, cy, radius * 2.2)
-    a = _assets()
+    a = assets()
     xs = a.xs[:, x0:x1] - cx
     ys = a.ys[y0:y1] - cy
     field = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
@@ -312,9 +238,9 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def _apply_light(refl: F32, conditions: SceneConditions, rng: np.random.Generator) -> F32:
-    a = _assets()
-    ny = int(rng.integers(0, _NOISE_H - FRAME_HEIGHT))
-    nx = int(rng.integers(0, _NOISE_W - FRAME_WIDTH))
+    a = assets()
+    ny = int(rng.integers(0, NOISE_H - FRAME_HEIGHT))
+    nx = int(rng.integers(0, NOISE_W - FRAME_WIDTH))
     tint = np.asarray(kelvin_to_rgb_gain(conditions.colour_temp_k), np.float32) * np.float32(
         conditions.gain * 255.0
     )
@@ -358,43 +284,21 @@ def _part_sprite(variant: str, angle_step: int) -> tuple[npt.NDArray[np.bool_], 
     c, s = np.float32(math.cos(angle)), np.float32(math.sin(angle))
     u = xs * c + ys * s
     v = -xs * s + ys * c
-    local = _part_mask(variant, u, v)
-    a = _assets()
+    local = part_mask(variant, u, v)
+    a = assets()
     streak = a.streaks[(v.astype(np.int32) * 3) % a.streaks.shape[0]]
     metal = (0.9 + 0.18 * (u + 80.0) / 160.0) * (1.0 + 0.04 * streak)
-    rim = local & ~_erode(local, 2)
+    rim = local & ~erode(local, 2)
     metal = (metal * (1.0 - 0.28 * rim.astype(np.float32))).astype(np.float32)
     local.setflags(write=False)
     metal.setflags(write=False)
     return local, metal
 
 
-def render_scene(
-    rng: np.random.Generator,
-    conditions: SceneConditions,
-    defects: Sequence[str],
-    *,
-    variant: str | None = None,
-) -> tuple[npt.NDArray[np.uint8], list[SceneObject]]:
-    """Render a part with ``defects`` (class names) under ``conditions``.
-
-    Returns the ``(240, 320, 3)`` uint8 RGB frame and the visible defects with their boxes
-    (a defect that cannot be placed visibly on the part is dropped, which is rare).
-    """
-    a = _assets()
-    if variant is None:
-        variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
-    unknown = [d for d in defects if d not in _PAINTERS]
-    if unknown:
-        raise ValueError(f"unknown defect classes {unknown}; expected some of {ALL_CLASSES}")
-    cx = FRAME_WIDTH // 2 + int(rng.integers(-14, 15))
-    cy = FRAME_HEIGHT // 2 + int(rng.integers(-10, 11))
-    angle_step = int(rng.integers(-_ANGLE_STEPS, _ANGLE_STEPS + 1))
-    belt_off = int(rng.integers(0, _BELT_EXTRA))
-
-    refl = a.belt[:, :, belt_off : belt_off + FRAME_WIDTH].copy()  # (3, H, W)
+def _place_part(
+    refl: F32, variant: str, angle_step: int, cx: int, cy: int
+) -> npt.NDArray[np.bool_]:
+    """Paint the part (and its drop shadow) onto the belt ``refl`` in place; return its mask."""
     local, metal = _part_sprite(variant, angle_step)
     y0, x0 = cy - _WINDOW, cx - _WINDOW
     y1, x1 = y0 + local.shape[0], x0 + local.shape[1]
@@ -408,8 +312,15 @@ def render_scene(
     base = (0.66, 0.68, 0.72) if variant == "bracket-a" else (0.74, 0.74, 0.74)
     for ch, level in enumerate(base):
         win[ch] = np.where(local, metal * np.float32(level), win[ch])
+    return mask
 
-    inner = _erode(_erode(mask, 5), 5)
+
+def _paint_defects(
+    rng: np.random.Generator, refl: F32, mask: npt.NDArray[np.bool_], defects: Sequence[str]
+) -> tuple[F32, list[SceneObject]]:
+    """Paint each defect at a random spot well inside the part (up to six tries, none
+    overlapping another); return the painted reflectance and the defects placed."""
+    inner = erode(erode(mask, 5), 5)
     candidates = np.flatnonzero(inner)
     objects: list[SceneObject] = []
     for name in defects:
@@ -425,6 +336,36 @@ def render_scene(
             refl = trial
             objects.append(SceneObject(name, box))
             break
+    return refl, objects
+
+
+def render_scene(
+    rng: np.random.Generator,
+    conditions: SceneConditions,
+    defects: Sequence[str],
+    *,
+    variant: str | None = None,
+) -> tuple[npt.NDArray[np.uint8], list[SceneObject]]:
+    """Render a part with ``defects`` (class names) under ``conditions``.
+
+    Returns the ``(240, 320, 3)`` uint8 RGB frame and the visible defects with their boxes
+    (a defect that cannot be placed visibly on the part is dropped, which is rare).
+    """
+    if variant is None:
+        variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+    unknown = [d for d in defects if d not in _PAINTERS]
+    if unknown:
+        raise ValueError(f"unknown defect classes {unknown}; expected some of {ALL_CLASSES}")
+    cx = FRAME_WIDTH // 2 + int(rng.integers(-14, 15))
+    cy = FRAME_HEIGHT // 2 + int(rng.integers(-10, 11))
+    angle_step = int(rng.integers(-_ANGLE_STEPS, _ANGLE_STEPS + 1))
+    belt_off = int(rng.integers(0, BELT_EXTRA))
+
+    refl = assets().belt[:, :, belt_off : belt_off + FRAME_WIDTH].copy()  # (3, H, W)
+    mask = _place_part(refl, variant, angle_step, cx, cy)
+    refl, objects = _paint_defects(rng, refl, mask, defects)
     img = _apply_light(refl, conditions, rng).astype(np.uint8)
     rgb = np.empty((FRAME_HEIGHT, FRAME_WIDTH, 3), dtype=np.uint8)
     for ch in range(3):

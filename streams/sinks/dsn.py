@@ -128,16 +128,26 @@ def parse_dsn(dsn: str, *, cwd: Path | None = None) -> StoreDsn:
             "http(s)://user:password@host:port/linewatch (ClickHouse server)"
         )
     if scheme == "chdb":
-        raw = rest.split("?", 1)[0]
-        if not raw or raw in ("memory", ":memory:"):
-            raise ConfigError(
-                f"store DSN {masked!r} names no directory: use chdb://PATH, e.g. "
-                "chdb://.linewatch/store (in-memory chDB stores are not supported)"
-            )
-        path = Path(raw).expanduser()
-        if not path.is_absolute():
-            path = (cwd or Path.cwd()) / path
-        return StoreDsn(kind="chdb", masked=masked, path=path.resolve())
+        return _parse_chdb(rest, masked, cwd)
+    return _parse_http(scheme, rest, masked)
+
+
+def _parse_chdb(rest: str, masked: str, cwd: Path | None) -> StoreDsn:
+    """``chdb://`` + ``rest``: the store's directory, resolved against ``cwd``."""
+    raw = rest.split("?", 1)[0]
+    if not raw or raw in ("memory", ":memory:"):
+        raise ConfigError(
+            f"store DSN {masked!r} names no directory: use chdb://PATH, e.g. "
+            "chdb://.linewatch/store (in-memory chDB stores are not supported)"
+        )
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+    return StoreDsn(kind="chdb", masked=masked, path=path.resolve())
+
+
+def _parse_http(scheme: str, rest: str, masked: str) -> StoreDsn:
+    """``http(s)://`` + ``rest``: a server's host, port, user and password."""
     userinfo, hostpart = _split_userinfo(rest)
     bad_host = ConfigError(
         f"store DSN {masked!r} names no valid host and port: use "

@@ -97,6 +97,38 @@ def _stored_images(store: ClickHouseStore, ids: Sequence[str]) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+def _save_images(store: ClickHouseStore, digest: str, chunk: Sequence[LabImage]) -> None:
+    """Store a chunk of a set's images: the image bytes not stored yet (an image can belong
+    to several sets) and the set's row of each (file name, lighting, boxes)."""
+    have = _stored_images(store, [i.image_id for i in chunk])
+    store.insert_new_rows(
+        _LabImageRow,
+        [
+            (i.image_id, _encoding(i.data), i.width, i.height, i.data)
+            for i in chunk
+            if i.image_id not in have
+        ],
+    )
+    store.insert_new_rows(
+        _LabSetImageRow,
+        [
+            (
+                digest,
+                i.image_id,
+                i.file_name,
+                i.lux,
+                i.colour_temp_k,
+                [b.class_name for b in i.boxes],
+                [float(b.box[0]) for b in i.boxes],
+                [float(b.box[1]) for b in i.boxes],
+                [float(b.box[2]) for b in i.boxes],
+                [float(b.box[3]) for b in i.boxes],
+            )
+            for i in chunk
+        ],
+    )
+
+
 def save_lab_set(
     store: ClickHouseStore,
     info: LabSetInfo,
@@ -130,34 +162,7 @@ def save_lab_set(
     ).result_rows
     complete = bool(listed) and int(listed[0][0]) == len(images)  # the digest stored, other name
     for start in range(0 if not complete else len(images), len(images), _CHUNK):
-        chunk = images[start : start + _CHUNK]
-        have = _stored_images(store, [i.image_id for i in chunk])
-        store.insert_new_rows(
-            _LabImageRow,
-            [
-                (i.image_id, _encoding(i.data), i.width, i.height, i.data)
-                for i in chunk
-                if i.image_id not in have
-            ],
-        )
-        store.insert_new_rows(
-            _LabSetImageRow,
-            [
-                (
-                    info.digest,
-                    i.image_id,
-                    i.file_name,
-                    i.lux,
-                    i.colour_temp_k,
-                    [b.class_name for b in i.boxes],
-                    [float(b.box[0]) for b in i.boxes],
-                    [float(b.box[1]) for b in i.boxes],
-                    [float(b.box[2]) for b in i.boxes],
-                    [float(b.box[3]) for b in i.boxes],
-                )
-                for i in chunk
-            ],
-        )
+        _save_images(store, info.digest, images[start : start + _CHUNK])
     store.insert_new_rows(
         _LabSetRow,
         [
@@ -211,6 +216,18 @@ def load_lab_set(
             f"{', '.join(s.name for s in sets)}); see `linewatch lab list`",
             [],
         )
+    images = _load_images(store, chosen.digest)
+    if len(images) != chosen.images:
+        raise LabSetError(
+            f"lab set {chosen.name} ({chosen.digest[:12]}) lists {chosen.images} images but "
+            f"{len(images)} are stored; import it again (`linewatch lab import`)",
+            [],
+        )
+    return chosen, images
+
+
+def _load_images(store: ClickHouseStore, digest: str) -> list[LabImage]:
+    """The images of the set with ``digest``, with their boxes, ordered by file name."""
     rows = store.query(
         """
         SELECT s.image_id, s.file_name, s.lux, s.colour_temp_k,
@@ -225,9 +242,9 @@ def load_lab_set(
         ) AS i ON s.image_id = i.image_id
         ORDER BY s.file_name
         """,
-        {"d": chosen.digest},
+        {"d": digest},
     ).result_rows
-    images = [
+    return [
         LabImage(
             image_id=str(image_id),
             file_name=str(file_name),
@@ -243,10 +260,3 @@ def load_lab_set(
         )
         for image_id, file_name, lux, colour, cls, x1, y1, x2, y2, width, height, data in rows
     ]
-    if len(images) != chosen.images:
-        raise LabSetError(
-            f"lab set {chosen.name} ({chosen.digest[:12]}) lists {chosen.images} images but "
-            f"{len(images)} are stored; import it again (`linewatch lab import`)",
-            [],
-        )
-    return chosen, images

@@ -1,4 +1,4 @@
-"""The DDL migrator behind ``linewatch schema apply``.
+"""The DDL migrator behind ``linewatch schema apply``: load the files, apply the pending ones.
 
 DDL lives in ``schemas/clickhouse/NNN_name.sql``. Files are applied once each, in name order;
 ``linewatch.schema_migrations`` records (name, sha256, applied_at) of every applied file.
@@ -10,12 +10,27 @@ interrupted between a file's statements and its ledger row is simply repeated.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["MIGRATIONS_TABLE", "Migration", "default_schema_dir", "load_migrations", "split_sql"]
+from streams.errors import SchemaChanged, StoreError
+from streams.sinks.connection import Connection
+from streams.sinks.dsn import DATABASE
+
+__all__ = [
+    "MIGRATIONS_TABLE",
+    "Migration",
+    "applied_migrations",
+    "apply_schema",
+    "default_schema_dir",
+    "load_migrations",
+    "split_sql",
+]
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_TABLE = "linewatch.schema_migrations"
 _NAME = re.compile(r"^\d{3}_[A-Za-z0-9_]+\.sql$")
@@ -88,3 +103,53 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
             )
         )
     return found
+
+
+def applied_migrations(conn: Connection) -> dict[str, str]:
+    """Applied DDL files and their checksums (empty before the first :func:`apply_schema`)."""
+    exists = conn.query(
+        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        {"db": DATABASE, "t": MIGRATIONS_TABLE.split(".", 1)[1]},
+    ).result_rows[0][0]
+    if not exists:
+        return {}
+    rows = conn.query(f"SELECT name, checksum FROM {MIGRATIONS_TABLE} FINAL").result_rows
+    return {str(name): str(checksum) for name, checksum in rows}
+
+
+def apply_schema(conn: Connection, directory: Path | None = None) -> list[str]:
+    """Apply pending DDL files in name order; return the names newly applied.
+
+    Raises :class:`SchemaChanged` (before applying anything) if an applied file was edited.
+    """
+    with conn.locked("apply the schema"):
+        migrations = load_migrations(directory)
+        applied = applied_migrations(conn)
+        for m in migrations:
+            if m.name in applied and applied[m.name] != m.checksum:
+                raise SchemaChanged(
+                    f"DDL file {m.name} was applied to {conn.dsn} with checksum "
+                    f"{applied[m.name][:12]}… but now has {m.checksum[:12]}…; applied files "
+                    "must not change: restore it and put the change in a new NNN_name.sql file"
+                )
+        newly = [m.name for m in migrations if m.name not in applied]
+        for m in migrations:
+            if m.name in newly:
+                _apply(conn, m)
+        conn.use_database()
+        return newly
+
+
+def _apply(conn: Connection, migration: Migration) -> None:
+    """Run one file's statements, then record it in the ledger."""
+    for statement in migration.statements:
+        try:
+            conn.command(statement)
+        except StoreError as exc:
+            raise StoreError(f"DDL file {migration.name} failed: {exc}") from exc
+    conn.command(
+        f"INSERT INTO {MIGRATIONS_TABLE} (name, checksum, applied_at) "
+        "VALUES ({name:String}, {checksum:String}, now64(3, 'UTC'))",
+        {"name": migration.name, "checksum": migration.checksum},
+    )
+    log.info("applied %s to %s", migration.name, conn.dsn)

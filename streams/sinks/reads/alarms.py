@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from streams.sinks.clickhouse import ClickHouseStore, QueryResult
+from streams.sinks.clickhouse import ClickHouseStore
+from streams.sinks.connection import QueryResult
 
 __all__ = ["DEAD_LETTERS_QUERY", "drift_alarms", "drift_sql"]
 

@@ -1,0 +1,143 @@
+"""Lookups of what the store holds already, for :mod:`streams.sinks.writer`'s idempotent writes.
+
+Each costs what the batch holds, not what the history does (see ``docs/storage.md``): frames
+are looked up in ``event_keys`` (narrow, sorted by ``event_id``, fed by a materialized view),
+which also yields their content hash; detections only for frames already stored, by their
+frames' sort-key prefix (line, capture time, id); the small tables by an ``IN`` on their first
+key column. Every lookup runs one query per :data:`LOOKUP_CHUNK` keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from schemas.records import DetectionRecord, FrameRecord, StoreRecord
+from streams.errors import StoreError
+from streams.sinks.connection import Connection
+from streams.sinks.dsn import DATABASE
+
+__all__ = [
+    "LOOKUP_CHUNK",
+    "existing_keys",
+    "stored_detections",
+    "stored_events",
+    "stored_frames_without_keys",
+]
+
+LOOKUP_CHUNK = 2000
+"""Keys per ``IN`` query of the existing-key lookup."""
+
+_SORT_KEYS = "{keys:Array(Tuple(String, DateTime64(3, 'UTC'), String))}"
+"""The ``(line_id, captured_at, event_id)`` keys parameter of the sort-key lookups."""
+
+
+def _key_type(values: Sequence[object]) -> str:
+    if all(isinstance(v, str) for v in values):
+        return "String"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "Int64"
+    raise StoreError(f"unsupported key values {values[:3]!r}: keys must be strings or integers")
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def existing_keys(
+    conn: Connection, model: type[StoreRecord], keys: Sequence[tuple[object, ...]]
+) -> set[tuple[object, ...]]:
+    """Those of ``keys`` already stored in ``model``'s table (any table; not bounded)."""
+    if not keys:
+        return set()
+    key_cols = model.__key__
+    firsts = sorted({k[0] for k in keys}, key=repr)
+    type_name = _key_type(firsts)
+    select = ", ".join(key_cols)
+    sql = (
+        f"SELECT DISTINCT {select} FROM {DATABASE}.{model.__table__} "
+        f"WHERE {key_cols[0]} IN {{keys:Array({type_name})}}"
+    )
+    wanted = set(keys)
+    found: set[tuple[object, ...]] = set()
+    for chunk in _chunks(firsts, LOOKUP_CHUNK):
+        for row in conn.query(sql, {"keys": list(chunk)}).result_rows:
+            if tuple(row) in wanted:
+                found.add(tuple(row))
+    return found
+
+
+def stored_events(conn: Connection, event_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``event_id -> (content_hash, source)`` of those of ``event_ids`` already stored.
+
+    Reads ``event_keys`` by its primary key (``event_id``): only the granules that can hold
+    the given ids, whatever line or time they were stored under. A non-empty hash wins over
+    ``""`` when an event was stored both before and after hashes existed.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    ids = sorted(set(event_ids))
+    for chunk in _chunks(ids, LOOKUP_CHUNK):
+        rows = conn.query(
+            f"SELECT event_id, content_hash, source FROM {DATABASE}.event_keys "
+            "WHERE event_id IN {ids:Array(String)}",
+            {"ids": list(chunk)},
+        ).result_rows
+        for event_id, digest, source in rows:
+            if event_id not in found or not found[event_id][0]:
+                found[str(event_id)] = (str(digest), str(source))
+    return found
+
+
+def stored_frames_without_keys(
+    conn: Connection, frames: Mapping[str, FrameRecord], known: Mapping[str, tuple[str, str]]
+) -> dict[str, tuple[str, str]]:
+    """Frames stored without their ``event_keys`` row, among ``frames`` not in ``known``.
+
+    ``event_keys`` is filled by a materialized view in a second insert: a process killed
+    between the two leaves frames whose keys are missing. They are looked up in ``frames``
+    itself by their full sort key ``(line_id, captured_at, event_id)`` (a replay carries the
+    stored frame's line and capture time): the primary index then keeps only the granules
+    that can hold one of those exact keys - for new frames, none but the newest parts' -
+    in one query per :data:`LOOKUP_CHUNK` ids, whatever the number of lines.
+    """
+    keys = [
+        (f.line_id, f.captured_at, event_id)
+        for event_id, f in sorted(frames.items())
+        if event_id not in known
+    ]
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(keys, LOOKUP_CHUNK):
+        rows = conn.query(
+            f"SELECT event_id, content_hash, source FROM {DATABASE}.frames "
+            f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}",
+            {"keys": list(chunk)},
+        ).result_rows
+        for event_id, digest, source in rows:
+            found[str(event_id)] = (str(digest), str(source))
+    return found
+
+
+def stored_detections(
+    conn: Connection, detections: Sequence[DetectionRecord]
+) -> set[tuple[object, ...]]:
+    """Keys of ``detections`` already stored, read by their frames' sort-key prefix.
+
+    ``(line_id, captured_at, event_id)`` opens the table's sort key, so the primary index
+    keeps only the granules that can hold those frames' detections: a detection's line and
+    capture time are those of its frame, identical in a replay.
+    """
+    if not detections:
+        return set()
+    wanted = {d.key() for d in detections}
+    frames = sorted({(d.line_id, d.captured_at, d.event_id) for d in detections})
+    found: set[tuple[object, ...]] = set()
+    for chunk in _chunks(frames, LOOKUP_CHUNK):
+        sql = (
+            f"SELECT DISTINCT event_id, det_index FROM {DATABASE}.detections "
+            f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}"
+        )
+        for row in conn.query(sql, {"keys": list(chunk)}).result_rows:
+            if tuple(row) in wanted:
+                found.add(tuple(row))
+    return found
