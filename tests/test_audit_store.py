@@ -21,7 +21,8 @@ from streams.readiness.audits import plan_audit
 from streams.readiness.labels import LABEL_INVALID, label_records
 from streams.readiness.metrics import compute_metrics, parse_by
 from streams.readiness.samples import T0, event_uuid, sample_label_line
-from streams.report.render import SECTIONS, _audits_section
+from streams.report.metrics_sections import audits_section
+from streams.report.render import SECTIONS
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import design_outcomes
 from tests.test_readiness_store import BOX, OTHER, add_frame, build_hand_case, ingest_labels
@@ -152,7 +153,7 @@ def test_audit_plan_stores_units_and_labels_join_it(
     assert design.fpr.value == pytest.approx(6 / 60)  # every flagged unit is good here
     assert m.audit_next() and m.audit_next()[0]["band"] in sizes
     # the report's section: one row per slice, design-weighted FPR beside the naive one
-    section = _audits_section(m)
+    section = audits_section(m)
     assert section is not None and "audits" in SECTIONS
     (row,) = section["rows"]
     assert row[:5] == ["line-1", "day", "normal", "12", "0"]
