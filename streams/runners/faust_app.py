@@ -35,7 +35,9 @@ from faust.web import Request, Response, View
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.ingest import RawRecord
+from streams.kafka.backlog import Backlog, faust_highwaters
 from streams.kafka.config import faust_broker_options
+from streams.kafka.startup import STARTUP
 from streams.runners.metrics import CONTENT_TYPE, WorkerMetrics
 from streams.runners.stream_worker import (
     FlushResult,
@@ -214,6 +216,8 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
                 log.info("%d drift event(s) in this flush", len(result.drift_events))
             for stream, event in events:
                 await stream.ack(event)
+            if not state["stopping"] and not app.rebalancing:
+                await app.consumer.commit()  # now, not at the next commit tick: lag 0 sooner
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # nothing acknowledged: the events are replayed
@@ -242,6 +246,20 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
 
     cut_at = {"last": 0.0}  # event-loop time of the newest cut
     min_gap_s = settings.worker.flush_interval_s / 2
+    backlog = Backlog(
+        settings.worker.take_max_events, faust_highwaters(app, settings.kafka.topic_events)
+    )
+
+    def due(w: StreamWorker, otherwise: bool) -> bool:
+        """``otherwise`` (the worker's triggers), or the larger cadence while behind."""
+        since_cut_s = asyncio.get_running_loop().time() - cut_at["last"]
+        return backlog.flush_due(
+            w.pending_rows,
+            since_cut_s,
+            flush_rows=settings.worker.flush_rows,
+            flush_interval_s=settings.worker.flush_interval_s,
+            otherwise=otherwise,
+        )
 
     def idle() -> bool:
         """The worker caught up: no batch waits to be processed, no write is in flight, and
@@ -261,7 +279,9 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
             settings.worker.take_max_events, within=settings.worker.take_window_s
         ):
             metrics.consumed(len(events))
+            STARTUP.consumed()  # logs the start-up time once
             batch = [_record(e, settings.kafka.topic_events) for e in events]
+            backlog.taken((settings.kafka.topic_events, r.partition, r.offset) for r in batch)
             w.prefetch(batch)  # its first chunk decodes while the processor is busy
             await batches.put((stream, events, batch))  # waits while the processor is behind
 
@@ -285,7 +305,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
                 metrics.processed(out)
                 # caught up (a partial take, nothing queued): flush now, not on the timer
                 caught_up = len(events) < settings.worker.take_max_events and idle()
-                if w.flush_due() or caught_up:
+                if due(w, w.flush_due() or caught_up):
                     await start_flush(w)
 
     app.task(process_batches)
@@ -297,7 +317,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
         if w is None or not w.pending_events or process_lock.locked():
             return
         async with process_lock:
-            if w.flush_due() or idle():
+            if due(w, w.flush_due() or idle()):
                 await start_flush(w)
 
     async def run_due() -> None:
