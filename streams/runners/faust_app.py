@@ -5,9 +5,10 @@
   ``inference.max_batch_wait_ms``; a timer runs it then) → pipeline in a worker
   thread → rows pending in the worker (write-behind) → a flush when ``worker.flush_rows`` rows
   are pending or the oldest is ``worker.flush_interval_s`` old (a timer checks even when no
-  events arrive): rows, then the state snapshot per partition, then dead letters to
-  ``camera-events.dlq`` and drift events to ``drift-events``. Only then are the flushed events
-  acknowledged, so Faust commits no offset whose row is not stored; a SIGKILL at any point
+  events arrive; a worker that is behind uses :mod:`streams.kafka.backlog`'s larger cadence):
+  rows, then the state snapshot per partition, then dead letters to ``camera-events.dlq`` and
+  drift events to ``drift-events``. Only then are the flushed events acknowledged (and
+  committed at once), so no committed offset has a row not stored; a SIGKILL at any point
   replays them, and the store's idempotent writes plus the snapshot offsets keep replays
   invisible.
 - ``labels`` → ground truth into the store.
