@@ -180,6 +180,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     process_lock = asyncio.Lock()  # held while a batch is processed or a flush is cut
     unacked: list[tuple[Any, Any]] = []  # (stream, event) whose rows are pending in the worker
     writing: dict[str, asyncio.Task[None]] = {}  # "last": the newest write and its acks
+    commits: set[asyncio.Future[bool]] = set()  # commits started after a write, until done
     state = {"stopping": False}
     broker = {"up": True}
 
@@ -217,8 +218,10 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
                 log.info("%d drift event(s) in this flush", len(result.drift_events))
             for stream, event in events:
                 await stream.ack(event)
-            if not state["stopping"] and not app.rebalancing:
-                await app.consumer.commit()  # now, not at the next commit tick: lag 0 sooner
+            if not state["stopping"] and not app.rebalancing:  # now, not at the next tick
+                commit = asyncio.ensure_future(app.consumer.commit())  # the next cut needn't wait
+                commits.add(commit)
+                commit.add_done_callback(commits.discard)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # nothing acknowledged: the events are replayed
