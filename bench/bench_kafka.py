@@ -16,12 +16,14 @@ a fresh consumer group and a fresh embedded store.
 - two workers (same group, separate stores) at max rate: throughput and how many frames each
   stored (partition split). On a 2-core machine shared with the broker this shows correctness
   of the split more than speed;
-- whole process (``--whole-only`` runs just this): ``linewatch run`` over the events as a file,
-  and one ``linewatch worker`` started after all events were produced, each a fresh process in an
-  empty folder; the ratio is run's seconds from start to exit over the worker's seconds from
-  start until its group's lag is 0 (every offset committed), start-up and imports included.
+- whole process (``--whole-only`` runs just this, ``bench/kafka_whole.py``): ``linewatch run``
+  over the events as a file, and one ``linewatch worker`` started after all events were produced,
+  each a fresh process in an empty folder; the ratio is run's seconds from start to exit over the
+  worker's seconds from start until its group's lag is 0 (every offset committed), start-up and
+  imports included; with the CPU ratios, the start-up to the first consumed event and the load
+  average, ``--repeats`` times (median).
 
-Run: ``python bench/bench_kafka.py [--frames 600] [--whole-only]``.
+Run: ``python bench/bench_kafka.py [--frames 600] [--whole-only] [--repeats 3]``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +51,10 @@ from streams.runners.embedded import run_embedded  # noqa: E402
 from streams.runners.reference import load_reference  # noqa: E402
 from streams.simulate import generate, parse_simulate_source  # noqa: E402
 from streams.sinks import ClickHouseStore  # noqa: E402
-from tests.worker_harness import LINEWATCH, KafkaHarness, event_key, free_port  # noqa: E402
+from tests.worker_harness import KafkaHarness, event_key  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from kafka_whole import Whole, brokers_cpu_s, cpu_s, print_wholes, whole_process  # noqa: E402
 
 LINES = 6
 """Six camera lines: with 6 partitions (keyed by line) two workers get data to share."""
@@ -83,34 +87,10 @@ def _frame_times(store_path: Path) -> dict[str, datetime]:
     return {str(r[0]): r[1] for r in rows}
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _brokers_cpu_s() -> float:
-    """CPU seconds of every local Kafka broker process (``kafka.Kafka`` JVMs)."""
-    total = 0.0
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if b"kafka.Kafka" in cmdline.read_bytes():
-                total += _cpu_s(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return total
-
-
 def _machine_busy_s() -> float:
     """CPU seconds all cores spent busy (not idle or waiting on I/O) since boot."""
     ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -145,8 +125,8 @@ def _run_worker_phase(
         time.sleep(2.0)  # let the group settle on its assignment
         sent_at: dict[str, float] = {}
         gap = 1.0 / rate if rate else 0.0
-        cpu0 = sum(_cpu_s(w.proc.pid) for w in started)
-        broker0, busy0, wall0 = _brokers_cpu_s(), _machine_busy_s(), time.monotonic()
+        cpu0 = sum(cpu_s(w.proc.pid) for w in started)
+        broker0, busy0, wall0 = brokers_cpu_s(), _machine_busy_s(), time.monotonic()
         start = time.time()
         from kafka import KafkaProducer
 
@@ -161,8 +141,8 @@ def _run_worker_phase(
         producer.flush()
         producer.close()
         harness.wait_committed(len(events), timeout=600)
-        cpu = sum(_cpu_s(w.proc.pid) for w in started) - cpu0
-        broker, busy = _brokers_cpu_s() - broker0, _machine_busy_s() - busy0
+        cpu = sum(cpu_s(w.proc.pid) for w in started) - cpu0
+        broker, busy = brokers_cpu_s() - broker0, _machine_busy_s() - busy0
         wall = time.monotonic() - wall0
     finally:
         harness.stop_all()
@@ -196,78 +176,6 @@ def _embedded_fps(tmp: Path, events: list[bytes]) -> tuple[float, float]:
     return summary.frames_per_s, cpu / max(summary.frames, 1)
 
 
-@dataclass
-class Whole:
-    """Whole-process seconds of the embedded runner and of one worker on the same events."""
-
-    run_s: float
-    worker_s: float
-    first_commit_s: float
-
-    @property
-    def ratio(self) -> float:
-        """Worker throughput over ``linewatch run``'s (1.0: as fast)."""
-        return self.run_s / self.worker_s
-
-
-def _whole_process(tmp: Path, events: list[bytes]) -> Whole:
-    """``linewatch run`` vs one ``linewatch worker``, both whole processes in empty folders."""
-    source = tmp / "whole-events.jsonl"
-    source.write_bytes(b"\n".join(events) + b"\n")
-    run_dir = tmp / "whole-run"
-    run_dir.mkdir()
-    start = time.monotonic()
-    subprocess.run(
-        [LINEWATCH, "run", "--source", str(source), "--store", f"chdb://{run_dir / 'store'}"],
-        cwd=run_dir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,  # 1: some records dead-lettered, still a whole run
-    )
-    run_s = time.monotonic() - start
-    harness = KafkaHarness(tmp / "whole", partitions=6)
-    (tmp / "whole").mkdir()
-    harness.create_topics()
-    harness.produce((event_key(p), p) for p in events)
-    worker_dir = tmp / "whole-worker"
-    worker_dir.mkdir()
-    env = harness.env(worker_dir / "store", free_port())
-    env["LINEWATCH_WORKER__DATA_DIR"] = str(worker_dir / "faust")
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        [LINEWATCH, "worker"],
-        cwd=worker_dir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    first: float | None = None
-    try:
-        deadline = start + 900
-        while time.monotonic() < deadline:
-            done = harness.committed()
-            now = time.monotonic() - start
-            if done > 0 and first is None:
-                first = now
-            if done >= len(events):
-                return Whole(run_s, now, now if first is None else first)
-            if proc.poll() is not None:
-                raise RuntimeError(f"the worker exited with {proc.returncode}")
-            time.sleep(0.2)
-        raise RuntimeError("the worker's lag never reached 0")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-
-
-def _print_whole(whole: Whole, n: int) -> None:
-    print(
-        f"  whole process, {n} events: linewatch run {whole.run_s:.1f} s, worker to lag 0 "
-        f"{whole.worker_s:.1f} s (first commit after {whole.first_commit_s:.1f} s) -> worker "
-        f"throughput {whole.ratio:.2f} of linewatch run"
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     """Print the Kafka benchmark."""
     parser = argparse.ArgumentParser(description="Kafka → worker → store vs embedded runner")
@@ -275,19 +183,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--whole-only", action="store_true", help="only the whole-process ratio (run vs worker)"
     )
+    parser.add_argument("--repeats", type=int, default=3, help="whole-process repeats (median)")
     args = parser.parse_args(argv)
     # the workers (subprocesses) and the embedded runner read the same line settings
     os.environ["LINEWATCH_PLANT__LINES"] = json.dumps(
         {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, LINES + 1)}
     )
     events = _events(args.frames)
-    if args.whole_only:
+    wholes: list[Whole] = []
+    for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp_name:
-            _print_whole(_whole_process(Path(tmp_name), events), len(events))
+            wholes.append(whole_process(Path(tmp_name), events))
+    if args.whole_only:
+        print_wholes(wholes, len(events))
         return
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        whole = _whole_process(tmp, events)
         embedded, embedded_cpu = _embedded_fps(tmp, events)
         one = _run_worker_phase(tmp, "max", events, rate=None)
         kafka_fps = _whole_fps(one.times, one.sent)
@@ -304,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         two_fps = _whole_fps(two.times, two.sent)
     n = len(events)
     print(f"kafka benchmark: {n} frames of {LINES} lines, shipped model, 6 partitions")
-    _print_whole(whole, n)
+    print_wholes(wholes, n)
     print(
         f"  embedded runner            {embedded:8.1f} frames/s   "
         f"CPU {embedded_cpu * 1000:5.1f} ms/frame"

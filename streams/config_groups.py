@@ -406,9 +406,9 @@ class WorkerSettings(_Group):
         0.5,
         gt=0,
         le=60,
-        description="How often the worker commits the offsets of flushed and acknowledged events "
-        "to Kafka (Faust's broker_commit_interval, 2.8 s by default there): the consumer "
-        "group's lag reaches 0 at most this long after the last flush.",
+        description="The worker commits the offsets of a flush's events right after it stores "
+        "them; this timer (Faust's broker_commit_interval, 2.8 s by default there) commits "
+        "what else was acknowledged, e.g. after a rebalance.",
     )
 
 

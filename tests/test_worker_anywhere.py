@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -66,6 +67,9 @@ def test_worker_from_a_fresh_directory_processes_events(tmp_path: Path) -> None:
     log = log_path.read_text(errors="replace")
     assert "Traceback" not in log
     assert STORE_PASSWORD not in log and KAFKA_PASSWORD not in log
+    # the start-up line (streams/kafka/startup.py) that bench/bench_kafka.py reads, once
+    assert len(re.findall(r"first event consumed [0-9.]+ s after the process started, ", log)) == 1
+    assert "s after the broker answered" in log
 
 
 def _start_worker(env_updates: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -106,22 +106,13 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         web port, the broker, the model, the reference and the store are checked or loaded
         before Faust starts, so a start-up failure is one ``error:`` line (exit status 2).
         """
-        from streams.kafka.clients import open_admin
-        from streams.runners.faust_app import create_app, data_dir
-        from streams.runners.stream_worker import StreamWorker
+        from streams.kafka.startup import start_up
 
         settings = settings_with(
             kafka={"bootstrap": bootstrap}, store={"dsn": store}, worker={"web_port": web_port}
         )
-        data_dir(settings)
         _check_port_free(settings.worker.web_port)
-        stream_worker = StreamWorker.create(settings)
-        try:
-            open_admin(settings).close()  # KafkaUnavailable now rather than a Faust crash later
-        except BaseException:
-            stream_worker.close()
-            raise
-        faust_app = create_app(settings, stream_worker)
+        faust_app = start_up(settings)
         # a pipe reader stopped by the same Ctrl-C must not stop the worker's own shutdown
         sys.stdout = PipeSafeStream(sys.stdout)
         sys.stderr = PipeSafeStream(sys.stderr)

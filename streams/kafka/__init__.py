@@ -1,7 +1,8 @@
 """The Kafka path of linewatch: client options, topics, and the event producer.
 
 Stages know nothing of Kafka; this package is only used by the CLI (``topics create``,
-``produce``) and the Faust worker (client options).
+``produce``) and the Faust worker (client options, its start-up in :mod:`streams.kafka.startup`
+and its flush cadence by backlog in :mod:`streams.kafka.backlog`).
 """
 
 from __future__ import annotations

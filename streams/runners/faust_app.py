@@ -6,9 +6,10 @@
   thread → rows pending in the worker's :class:`~streams.runners.checkpoint.Checkpoint`
   (write-behind) → a flush when ``checkpoint.flush_rows`` rows
   are pending or the oldest is ``checkpoint.flush_interval_s`` old (a timer checks even when no
-  events arrive): rows, then the state snapshot per partition, then dead letters to
-  ``camera-events.dlq`` and drift events to ``drift-events``. Only then are the flushed events
-  acknowledged, so Faust commits no offset whose row is not stored; a SIGKILL at any point
+  events arrive; a worker that is behind uses :mod:`streams.kafka.backlog`'s larger cadence):
+  rows, then the state snapshot per partition, then dead letters to ``camera-events.dlq`` and
+  drift events to ``drift-events``. Only then are the flushed events acknowledged (and
+  committed at once), so Faust commits no offset whose row is not stored; a SIGKILL at any point
   replays them, and the store's idempotent writes plus the snapshot offsets keep replays
   invisible.
 - ``labels`` → ground truth into the store.
@@ -39,6 +40,7 @@ from schemas.records import DeadLetterRecord, DriftEventRecord
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.ingest import RawRecord
+from streams.kafka.backlog import Backlog, faust_highwaters
 from streams.kafka.config import faust_broker_options
 from streams.runners.metrics import CONTENT_TYPE
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
@@ -117,7 +119,16 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     """
     app = _faust_app(settings)
     publish = _publisher(app, settings)
-    loop = WorkerLoop(settings, publish, app.crash, stream_worker)
+    backlog = Backlog(
+        settings.worker.take_max_events, faust_highwaters(app, settings.kafka.topic_events)
+    )
+
+    def commit() -> Awaitable[object] | None:
+        return None if getattr(app, "rebalancing", False) else app.consumer.commit()
+
+    loop = WorkerLoop(
+        settings, publish, app.crash, stream_worker, backlog=backlog, commit=commit
+    )
     _wire_streams(app, settings, loop)
     _wire_signals(app, settings, loop)
     _wire_pages(app, settings, loop)

@@ -24,6 +24,8 @@ from typing import Any
 
 from schemas.records import DeadLetterRecord, DriftEventRecord
 from streams.config import Settings
+from streams.kafka.backlog import Backlog
+from streams.kafka.startup import STARTUP
 from streams.runners.checkpoint import FlushResult, PendingFlush
 from streams.runners.metrics import WorkerMetrics
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
@@ -39,6 +41,9 @@ Batch = tuple[Any, list[Any], list[KafkaRecord]]
 Publisher = Callable[[list[DeadLetterRecord], list[DriftEventRecord]], Awaitable[None]]
 """Sends a flush's dead letters and drift events to their topics."""
 
+Committer = Callable[[], Awaitable[object] | None]
+"""Starts a commit of the acknowledged offsets (None: nothing to commit now, e.g. rebalancing)."""
+
 
 class WorkerLoop:
     """The worker's state between Faust's calls, and the coroutines they run."""
@@ -49,10 +54,18 @@ class WorkerLoop:
         publish: Publisher,
         crash: Callable[[BaseException], Awaitable[None]],
         stream_worker: StreamWorker | None = None,
+        *,
+        backlog: Backlog | None = None,
+        commit: Committer | None = None,
     ) -> None:
         self.settings = settings
         self.publish = publish
         self.crash = crash
+        self.backlog = backlog
+        """Events waiting in Kafka past the last take (a worker behind flushes in large cuts)."""
+        self.commit = commit
+        self._commits: set[asyncio.Future[object]] = set()
+        """Commits started after a write, until done."""
         self.metrics = WorkerMetrics()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
         self.flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
@@ -108,12 +121,36 @@ class WorkerLoop:
                 log.info("%d drift event(s) in this flush", len(result.drift_events))
             for stream, event in result.acks:  # (stream, event), as `process_batches` tracked
                 await stream.ack(event)
+            if result.acks:
+                self._commit_now()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # nothing acknowledged: the events are replayed
             log.exception("a flush failed; stopping the worker (its events will be replayed)")
             await self.crash(exc)
             raise
+
+    def _commit_now(self) -> None:
+        """Commit the acknowledged offsets now, not at the next commit tick, as a task of its
+        own (the next cut does not wait for the group coordinator)."""
+        started = self.commit() if self.commit is not None and not self.stopping else None
+        if started is not None:
+            commit = asyncio.ensure_future(started)
+            self._commits.add(commit)
+            commit.add_done_callback(self._commits.discard)
+
+    def _due(self, w: StreamWorker, otherwise: bool) -> bool:
+        """``otherwise`` (the checkpoint's triggers), or the larger cadence while behind."""
+        if self.backlog is None:
+            return otherwise
+        checkpoint = self.settings.checkpoint
+        return self.backlog.flush_due(
+            w.pending_rows,
+            asyncio.get_running_loop().time() - self.cut_at,
+            flush_rows=checkpoint.flush_rows,
+            flush_interval_s=checkpoint.flush_interval_s,
+            otherwise=otherwise,
+        )
 
     async def written(self) -> None:
         """Wait until the write in flight (if any) is stored and acknowledged."""
@@ -154,6 +191,10 @@ class WorkerLoop:
         """The agent's part: queue a take (waits while the processor is behind)."""
         w = await self.worker()
         self.metrics.consumed(len(events))
+        STARTUP.consumed()  # logs the start-up time once
+        if self.backlog is not None:
+            topic = self.settings.kafka.topic_events
+            self.backlog.taken((topic, r.partition, r.offset) for r in batch)
         w.prefetch(batch)  # its first chunk decodes while the processor is busy
         await self.batches.put((stream, events, batch))
 
@@ -179,7 +220,7 @@ class WorkerLoop:
                 self.metrics.processed(out)
                 # caught up (a partial take, nothing queued): flush now, not on the timer
                 caught_up = len(events) < self.settings.worker.take_max_events and self.idle()
-                if w.flush_due() or caught_up:
+                if self._due(w, w.flush_due() or caught_up):
                     await self.start_flush(w)
 
     async def flush_when_due(self) -> None:
@@ -190,7 +231,7 @@ class WorkerLoop:
         if w is None or self.process_lock.locked() or not (w.pending_events or w.flush_due()):
             return
         async with self.process_lock:
-            if w.flush_due() or self.idle():
+            if self._due(w, w.flush_due() or self.idle()):
                 await self.start_flush(w)
 
     async def run_due(self) -> None:
