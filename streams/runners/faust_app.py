@@ -126,9 +126,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     def commit() -> Awaitable[object] | None:
         return None if getattr(app, "rebalancing", False) else app.consumer.commit()
 
-    loop = WorkerLoop(
-        settings, publish, app.crash, stream_worker, backlog=backlog, commit=commit
-    )
+    loop = WorkerLoop(settings, publish, app.crash, stream_worker, backlog=backlog, commit=commit)
     _wire_streams(app, settings, loop)
     _wire_signals(app, settings, loop)
     _wire_pages(app, settings, loop)
