@@ -35,7 +35,7 @@ lint: setup ## ruff + mypy
 	$(VENV)/bin/ruff format --check streams schemas tests bench tools
 	$(VENV)/bin/mypy streams schemas tests bench
 
-config-doc: setup ## Regenerate docs/configuration.md (every LINEWATCH_* variable) from streams/config_groups.py
+config-doc: setup ## Regenerate docs/configuration.md (every LINEWATCH_* variable) from streams/config_groups/
 	$(PY) -m streams.config_doc --write
 
 browser: ## Install headless Chromium (Debian package) for the report rendering test, if missing

@@ -32,7 +32,7 @@ DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 _HEADER = """\
 # Configuration
 
-<!-- Generated from streams/config_groups.py by `make config-doc`; do not edit by hand. -->
+<!-- Generated from streams/config_groups/ by `make config-doc`; do not edit by hand. -->
 
 linewatch reads one settings object from `LINEWATCH_*` environment variables, grouped by concern:
 setting `name` of group `group` is read from `LINEWATCH_<GROUP>__<NAME>` (two underscores), e.g.

@@ -26,7 +26,7 @@ def test_every_setting_is_documented() -> None:
         if not (info.description or "").strip()
     ]
     missing += [g for g, i in Settings.model_fields.items() if not (i.description or "").strip()]
-    assert not missing, f"give these fields a description= in streams/config_groups.py: {missing}"
+    assert not missing, f"give these fields a description= in streams/config_groups/: {missing}"
     assert set(GROUPS) == set(Settings.model_fields)
     rows = [line for line in text.splitlines() if line.startswith("| `LINEWATCH_")]
     for group, model in GROUPS.items():

@@ -14,9 +14,8 @@ from streams.config import Settings
 from streams.drift.cause import CAMERA_SIGNALS
 from streams.drift.product_mix import PRODUCT_MIX_SIGNAL
 from streams.ingest import RawRecord
-from streams.runners.checkpoint import PendingFlush
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
-from streams.runners.write_behind import EventRows
+from streams.runners.write_behind import EventRows, PendingFlush
 from streams.sinks import ClickHouseStore
 from tests.belt_world import belt_records
 from tests.test_store_samples import detection, frame

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.records import DeadLetterRecord
-from streams.runners.checkpoint import FlushResult
 from streams.runners.metrics import WorkerMetrics
+from streams.runners.write_behind import FlushResult
 from tests.test_deploy_manifests import WORKER_METRICS
 
 

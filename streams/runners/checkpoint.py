@@ -34,7 +34,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +43,6 @@ from schemas.records import (
     DriftEventRecord,
     FrameRecord,
     LabelRecord,
-    MonitorSnapshotRecord,
     StoreRecord,
 )
 from streams.config_groups import CheckpointSettings
@@ -53,49 +51,21 @@ from streams.errors import StoreError, StoreUnavailable
 from streams.ingest import IngestLimits, RawRecord
 from streams.readiness.labels import read_labels
 from streams.runners.partitions import PartitionStates
-from streams.runners.write_behind import EventRows, bisect_write, rejected_letter
+from streams.runners.write_behind import (
+    EventRows,
+    FlushResult,
+    PendingFlush,
+    bisect_write,
+    rejected_letter,
+)
 from streams.sinks import ClickHouseStore, WriteResult, retry
 
-__all__ = ["Checkpoint", "FlushResult", "PendingFlush"]
+__all__ = ["Checkpoint"]
 
 log = logging.getLogger(__name__)
 
 AckKey = tuple[int, int]
 """(partition, offset) of an event waiting to be acknowledged."""
-
-
-@dataclass
-class FlushResult:
-    """What one flush wrote, for publishing (dead letters, drift events), metrics and summaries."""
-
-    events: int = 0
-    rows: int = 0
-    frames: int = 0
-    dead_letters: list[DeadLetterRecord] = field(default_factory=list)
-    """Dead letters stored by this flush: the pipeline's and the ``store_rejected`` ones (the
-    ``event_id_conflict`` ones the store finds are in ``stats.conflicts``)."""
-    drift_events: list[DriftEventRecord] = field(default_factory=list)
-    end_to_end_s: list[float] = field(default_factory=list)
-    """Per stored frame: seconds from its Kafka timestamp to the end of the flush."""
-    seconds: float = 0.0
-    stats: WriteResult = field(default_factory=WriteResult)
-    """Rows the store really wrote and skipped (replays) per table, and its conflicts."""
-    acks: list[Any] = field(default_factory=list)
-    """What the caller gave :meth:`Checkpoint.track` for the events of this flush, in order:
-    acknowledge them now."""
-
-
-@dataclass
-class PendingFlush:
-    """Rows, offsets and partition snapshots cut from the pending state, for
-    :meth:`Checkpoint.write`. ``events`` counts the events since the previous cut (skipped
-    replays included); ``offsets`` is the highest offset of each partition involved."""
-
-    groups: list[EventRows] = field(default_factory=list)
-    offsets: dict[int, int] = field(default_factory=dict)
-    snapshots: list[MonitorSnapshotRecord] = field(default_factory=list)
-    events: int = 0
-    acks: list[Any] = field(default_factory=list)
 
 
 class Checkpoint:

@@ -26,8 +26,8 @@ from itertools import islice
 from schemas.records import DeadLetterRecord
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
-from streams.runners.checkpoint import Checkpoint, FlushResult
-from streams.runners.write_behind import STORE_REJECTED, EventRows
+from streams.runners.checkpoint import Checkpoint
+from streams.runners.write_behind import STORE_REJECTED, EventRows, FlushResult
 from streams.sinks import ClickHouseStore
 
 __all__ = ["RunSummary", "run_embedded"]

@@ -17,7 +17,7 @@ apps in one process do not collide). The names are what the Grafana dashboard re
                                         ``topic``/``partition``, set at each scrape
 =====================================  ====================================================
 
->>> from streams.runners.checkpoint import FlushResult
+>>> from streams.runners.write_behind import FlushResult
 >>> m = WorkerMetrics()
 >>> m.consumed(3)
 >>> m.flushed(FlushResult(events=3, rows=5, frames=3, seconds=0.02))
@@ -43,7 +43,7 @@ from prometheus_client import (
 )
 
 from streams.pipeline import PipelineOutput
-from streams.runners.checkpoint import FlushResult
+from streams.runners.write_behind import FlushResult
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
 

@@ -37,10 +37,10 @@ from streams.config import Settings
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.runners.batch_assembler import BatchAssembler, frames_per_run
-from streams.runners.checkpoint import Checkpoint, FlushResult, PendingFlush
+from streams.runners.checkpoint import Checkpoint
 from streams.runners.partitions import PartitionStates
 from streams.runners.runtime import build_runtime
-from streams.runners.write_behind import EventRows
+from streams.runners.write_behind import EventRows, FlushResult, PendingFlush
 from streams.sinks import ClickHouseStore
 
 __all__ = ["KafkaRecord", "StreamWorker"]

@@ -26,9 +26,9 @@ from schemas.records import DeadLetterRecord, DriftEventRecord
 from streams.config import Settings
 from streams.kafka.backlog import Backlog
 from streams.kafka.startup import STARTUP
-from streams.runners.checkpoint import FlushResult, PendingFlush
 from streams.runners.metrics import WorkerMetrics
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
+from streams.runners.write_behind import FlushResult, PendingFlush
 from streams.sinks.dsn import mask_dsn
 
 __all__ = ["Batch", "Publisher", "WorkerLoop"]

@@ -1,6 +1,6 @@
-"""The unit of the write-behind (:mod:`streams.runners.checkpoint`): rows grouped by the event
+"""The units of the write-behind (:mod:`streams.runners.checkpoint`): rows grouped by the event
 that produced them, as the pipeline returns them (one :class:`~streams.pipeline.EventResult`
-per event).
+per event), a cut of them (:class:`PendingFlush`) and what writing it did (:class:`FlushResult`).
 
 A flush writes every pending row in as few inserts as possible. When the store *rejects* the
 rows (an error other than "cannot be reached", still there after the retries), the flush is
@@ -35,13 +35,28 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from schemas.records import DEAD_LETTER_PAYLOAD_BYTES, DeadLetterRecord, StoreRecord
+from schemas.records import (
+    DEAD_LETTER_PAYLOAD_BYTES,
+    DeadLetterRecord,
+    DriftEventRecord,
+    MonitorSnapshotRecord,
+    StoreRecord,
+)
 from streams.errors import StoreError, StoreUnavailable
 from streams.ingest import RawRecord
 from streams.pipeline import PipelineOutput
+from streams.sinks import WriteResult
 
-__all__ = ["STORE_REJECTED", "EventRows", "bisect_write", "rejected_letter"]
+__all__ = [
+    "STORE_REJECTED",
+    "EventRows",
+    "FlushResult",
+    "PendingFlush",
+    "bisect_write",
+    "rejected_letter",
+]
 
 STORE_REJECTED = "store_rejected"
 """Dead-letter reason of an event whose rows the store refused to write."""
@@ -113,3 +128,38 @@ def rejected_letter(
         received_at=datetime.now(UTC),
         max_payload_bytes=max_payload_bytes,
     )
+
+
+@dataclass
+class FlushResult:
+    """What one flush wrote, for publishing (dead letters, drift events), metrics and summaries."""
+
+    events: int = 0
+    rows: int = 0
+    frames: int = 0
+    dead_letters: list[DeadLetterRecord] = field(default_factory=list)
+    """Dead letters stored by this flush: the pipeline's and the ``store_rejected`` ones (the
+    ``event_id_conflict`` ones the store finds are in ``stats.conflicts``)."""
+    drift_events: list[DriftEventRecord] = field(default_factory=list)
+    end_to_end_s: list[float] = field(default_factory=list)
+    """Per stored frame: seconds from its Kafka timestamp to the end of the flush."""
+    seconds: float = 0.0
+    stats: WriteResult = field(default_factory=WriteResult)
+    """Rows the store really wrote and skipped (replays) per table, and its conflicts."""
+    acks: list[Any] = field(default_factory=list)
+    """What the caller gave :meth:`~streams.runners.checkpoint.Checkpoint.track` for the events
+    of this flush, in order: acknowledge them now."""
+
+
+@dataclass
+class PendingFlush:
+    """Rows, offsets and partition snapshots cut from the pending state, for
+    :meth:`~streams.runners.checkpoint.Checkpoint.write`. ``events`` counts the events since the
+    previous cut (skipped replays included); ``offsets`` is the highest offset of each partition
+    involved."""
+
+    groups: list[EventRows] = field(default_factory=list)
+    offsets: dict[int, int] = field(default_factory=dict)
+    snapshots: list[MonitorSnapshotRecord] = field(default_factory=list)
+    events: int = 0
+    acks: list[Any] = field(default_factory=list)
