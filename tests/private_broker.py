@@ -41,8 +41,17 @@ def port_open(port: int) -> bool:
 
 
 def new_cluster_id() -> str:
-    """A random KRaft cluster id (what ``kafka-storage random-uuid`` prints)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random KRaft cluster id (what ``kafka-storage random-uuid`` prints: never starting
+    with ``-``, which the tool's argument parser would read as an option, as Kafka's
+    ``Uuid.randomUuid`` ensures).
+
+    >>> all(not new_cluster_id().startswith("-") for _ in range(1000))
+    True
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def broker_lib_dir() -> Path:
