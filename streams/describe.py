@@ -7,8 +7,10 @@ pipeline (:class:`~streams.pipeline.MonitoringPipeline`), the lab reference buil
 (:func:`~streams.runners.reference.build_reference`) and ``linewatch detect``
 (:func:`detect_lines`) all go through it, so they agree on what a frame is.
 
-The describer knows nothing of Kafka, the store or the terminal; it holds no state between
-batches.
+The describer knows nothing of Kafka, the store or the terminal. The only state it keeps
+between batches is an optional :class:`~streams.features.camera_health.CameraHealth` (each
+camera's previous frame), which the lab reference builder asks for; the monitoring pipeline
+keeps camera health in each partition's state instead.
 """
 
 from __future__ import annotations

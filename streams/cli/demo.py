@@ -26,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from streams.cli.options import open_store
 from streams.cli.tables import DataTable, plain
 from streams.config import Settings
 from streams.drift.signals import INPUT_SIGNALS
@@ -324,7 +325,7 @@ def run_demo(out: Path, *, events: int, seed: int, console: Console) -> None:
         f"{summary.frames_per_s:.0f} frames/s"
     )
 
-    with ClickHouseStore.open(settings.store.dsn, password=settings.store.password) as store:
+    with open_store(settings) as store:
         _rule(console, "3/5 corruptions and novel inputs")
         run_corruption_suite(store, settings, detector=detector, seed=seed)
 
