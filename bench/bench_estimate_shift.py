@@ -135,6 +135,7 @@ def _lab_pool(detector: Detector, settings: Settings, frames: int, seed: int) ->
         "scores": np.asarray([r.max_confidence for r in rows]),
         "defective": np.asarray([int(r.gt_defective) for r in rows]),
         "stats": np.asarray([[getattr(r, f) for f in STATS] for r in rows], np.float64),
+        "classes": np.asarray(["|".join(sorted(set(r.gt_classes))) for r in rows]),
     }
 
 
@@ -168,6 +169,7 @@ def _production(detector: Detector, settings: Settings, events: int, seed: int) 
             cols["score"].append(fo.max_confidence)
             cols["defective"].append(fo.gt_defective)
             cols["flagged"].append(fo.pred_defective)
+            cols["classes"].append("|".join(sorted(set(fo.gt_classes))))
         done += len(batch)
         if done % 3200 < 32:
             print(f"  seed {seed}: {done}/{events} production frames", flush=True)
@@ -308,7 +310,7 @@ def main() -> None:
     cpu = {"render": 0.0, "estimate": 0.0}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         path = (
-            args.cache / f"v2-seed{seed}-e{args.events}-l{args.lab_frames}-r{args.defect_rate}.npz"
+            args.cache / f"v3-seed{seed}-e{args.events}-l{args.lab_frames}-r{args.defect_rate}.npz"
         )
         t0 = time.process_time()
         if args.cached_only and not path.exists():

@@ -45,9 +45,11 @@ from streams.estimation.estimator import (
     PerformanceEstimate,
     estimate_performance,
 )
+from streams.estimation.resample import Chain, chain_draws, interval, recall_interval
 from streams.estimation.shift import (
     LabGeometry,
     ShiftRule,
+    ShiftWeights,
     effective_sample_size,
     matching_weights,
     shift_verdict,
@@ -114,6 +116,14 @@ class LabPool:
             lo, hi = np.quantile(samples, [0.025, 0.975])
             out[name] = Estimate(value, float(min(lo, value)), float(max(hi, value)))
         return out
+
+    def lab_recall(self, threshold: float, weights: FloatArray) -> float | None:
+        """The weighted share of defective lab frames whose top score reaches ``threshold``
+        (``None``: no weighted defective frame)."""
+        w = np.asarray(weights, dtype=np.float64) * np.asarray(self.defective, dtype=bool)
+        total = float(w.sum())
+        caught = np.asarray(self.scores, dtype=np.float64) >= threshold
+        return None if total <= 0 else float((w * caught).sum()) / total
 
     def clean_set(self) -> LabSet:
         """The clean lab frames, unweighted: the label-shift-only calibration set."""
@@ -185,15 +195,10 @@ def estimate_under_shift(
     Without features on either side it is the clean lab calibration's estimate, ``unchecked``.
     """
     s = np.asarray(scores, dtype=np.float64)
+    prior = _Prior(prevalence, prevalence_source)
     if pool.geometry is None or features is None:
         est = estimate_performance(
-            s,
-            threshold,
-            pool.clean_set(),
-            prevalence=prevalence,
-            prevalence_source=prevalence_source,
-            draws=draws,
-            seed=seed,
+            s, threshold, pool.clean_set(), draws=draws, seed=seed, **prior.kwargs()
         )
         per_class = pool.class_recall(threshold, None, draws=draws, seed=seed)
         return replace(est, status="unchecked", per_class_recall=per_class)
@@ -201,29 +206,61 @@ def estimate_under_shift(
         raise EstimationError(f"{len(features)} feature rows for {s.size} frames")
     shift = matching_weights(pool.geometry, features, l2=l2)
     defective = np.asarray(pool.defective, dtype=bool)
-    check: dict[str, float | None] = {
-        "lab_ess": shift.ess,
-        "lab_ess_defective": effective_sample_size(shift.weights[defective]),
-        "shift_auc": shift.auc,
-    }
     status, reason = shift_verdict(shift, defective, rule or ShiftRule())
     if status == "unknown":
-        return unknown_estimate(
-            int(s.size),
-            float(threshold),
-            reason,
-            prevalence=prevalence,
-            prevalence_source=prevalence_source,
-            **check,
-        )
-    est = estimate_performance(
+        est = unknown_estimate(int(s.size), float(threshold), reason, **prior.kwargs())
+    else:
+        est = _reweighted(s, float(threshold), pool, shift, prior, draws=draws, seed=seed)
+    return replace(
+        est,
+        status=status,
+        lab_ess=shift.ess,
+        lab_ess_defective=effective_sample_size(shift.weights[defective]),
+        shift_auc=shift.auc,
+    )
+
+
+@dataclass(frozen=True)
+class _Prior:
+    """The known prevalence (``None``: estimated by EM) and where it comes from."""
+
+    value: float | None
+    source: str
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"prevalence": self.value, "prevalence_source": self.source}
+
+
+def _reweighted(
+    s: FloatArray,
+    threshold: float,
+    pool: LabPool,
+    shift: ShiftWeights,
+    prior: _Prior,
+    *,
+    draws: int,
+    seed: int,
+) -> PerformanceEstimate:
+    """The estimate with the pool weighted by ``shift``; intervals from the whole-chain
+    bootstrap (:mod:`streams.estimation.resample`), recall spanning its calibrated and its
+    direct reading, recall and FPR widened by the share of frames beyond the lab's support."""
+    weighted = LabSet(pool.scores, pool.defective, shift.weights)
+    point = estimate_performance(s, threshold, weighted, draws=0, **prior.kwargs())
+    if shift.neighbours is None:
+        raise EstimationError("the shift weights carry no matching to resample")
+    chain = Chain(
         s,
+        shift.neighbours,
+        np.asarray(pool.scores, dtype=np.float64),
+        np.asarray(pool.defective),
         threshold,
-        LabSet(pool.scores, pool.defective, shift.weights),
-        prevalence=prevalence,
-        prevalence_source=prevalence_source,
-        draws=draws,
-        seed=seed,
+        prior.value,
+        base_rate=point.recall_denominator == "base_rate",
+    )
+    d = chain_draws(chain, draws=draws, seed=seed)
+    recall = recall_interval(
+        interval(point.recall.value, d["recall"]),
+        interval(pool.lab_recall(threshold, shift.weights), d["lab_recall"]),
     )
     per_class = pool.class_recall(threshold, shift.weights, draws=draws, seed=seed)
     if per_class is not None:
@@ -232,12 +269,9 @@ def estimate_under_shift(
     # missed whatever the lab says: recall and FPR can be off by up to their share.
     u = shift.unsupported
     return replace(
-        est,
-        recall=_widen(est.recall, u),
-        fpr=_widen(est.fpr, u),
+        point,
+        precision=interval(point.precision.value, d["precision"]),
+        recall=_widen(recall, u),
+        fpr=_widen(interval(point.fpr.value, d["fpr"]), u),
         per_class_recall=per_class,
-        status="ok",
-        lab_ess=check["lab_ess"],
-        lab_ess_defective=check["lab_ess_defective"],
-        shift_auc=check["shift_auc"],
     )
