@@ -7,8 +7,11 @@ statistics. For a window of production frames, :func:`estimate_under_shift` weig
 the density ratio of the window's statistics to the pool's
 (:func:`streams.estimation.shift.matching_weights`), applies the
 :func:`~streams.estimation.shift.shift_verdict`, and estimates with the weighted calibration
-(:func:`streams.estimation.estimator.estimate_performance`: its bootstrap resamples the weighted
-lab frames, so the interval widens as the effective sample size falls).
+(:func:`streams.estimation.estimator.estimate_performance`). Its intervals come from the
+whole-chain bootstrap (:mod:`streams.estimation.resample`: window and lab resampled, weights
+re-derived, calibration refitted), so they widen as the effective sample size falls; recall
+is the mean of the calibrated reading and the one read directly off the weighted lab frames,
+its interval spanning both.
 
 >>> from streams.estimation.shift import feature_matrix
 >>> rng = np.random.default_rng(1)
