@@ -96,6 +96,8 @@ def _reason_kind(reason: str) -> str:
         return ""
     if "look like no lab frame" in reason:
         return "frames beyond the lab's support"
+    if "its scores moved" in reason:
+        return "more frames flagged than lab frames like the inputs explain"
     if "effective defective lab frames" in reason:
         return "too few effective defective lab frames like the window's"
     return reason.split(":", maxsplit=1)[0]

@@ -78,3 +78,23 @@ def test_where_the_scores_moved_and_the_inputs_did_not_the_interval_spans_both_r
     assert calibrated is not None and r.lo is not None and r.hi is not None
     assert direct - calibrated > 0.05  # the two readings disagree
     assert r.lo <= calibrated - 0.01 and r.hi >= direct
+
+
+def test_more_flags_than_the_lab_explains_make_the_window_unknown() -> None:
+    # A new false-positive source the statistics do not see: 20 % of good frames score high.
+    pool = _pool(31)
+    rng = np.random.default_rng(32)
+    n = 3000
+    y = rng.random(n) < 0.02
+    s = scores(rng, y.astype(int), np.ones(n))
+    window = feature_matrix(list(stats(rng, np.ones(n)).T))
+    assert estimate_under_shift(s, window, THRESHOLD, pool, draws=20).status == "ok"
+    glare = ~y & (rng.random(n) < 0.2)
+    s = np.where(glare, rng.uniform(0.6, 0.9, n), s)
+    # audits say 2 % of units are defective: the flags are not defects the lab would flag
+    est = estimate_under_shift(s, window, THRESHOLD, pool, prevalence=0.02, draws=20)
+    assert est.status == "unknown" and est.recall.value is None
+    assert "flags" in est.reason and "do not explain" in est.reason
+    # a known prevalence that explains the flags (a genuine surge of defects) keeps it known
+    surge = estimate_under_shift(s, window, THRESHOLD, pool, prevalence=0.25, draws=20)
+    assert surge.status == "ok"

@@ -58,9 +58,20 @@ from streams.estimation.shift import (
     shift_verdict,
 )
 
-__all__ = ["LabPool", "estimate_under_shift", "unknown_estimate"]
+__all__ = [
+    "PLAUSIBLE_PREVALENCE",
+    "LabPool",
+    "estimate_under_shift",
+    "unexplained_flags",
+    "unknown_estimate",
+]
 
 FloatArray = npt.NDArray[np.float64]
+
+PLAUSIBLE_PREVALENCE = 0.10
+"""Without a known prevalence, :func:`unexplained_flags` lets the window hold up to this share
+of defective frames (or EM's estimate, if higher) before its flags count as unexplained: EM's
+estimate runs low where the weighted lab's flagged frames include false positives."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,59 @@ class LabPool:
     def clean_set(self) -> LabSet:
         """The clean lab frames, unweighted: the label-shift-only calibration set."""
         return LabSet(self.scores[self.clean], self.defective[self.clean])
+
+
+def unexplained_flags(
+    scores: FloatArray,
+    threshold: float,
+    pool: LabPool,
+    weights: FloatArray,
+    prevalence: float,
+    *,
+    z: float = 3.0,
+) -> str:
+    """Why the window flags more frames than the lab frames like its inputs would (``""``:
+    it does not).
+
+    The weighted lab says what share of frames reaches the threshold at a prevalence ``π``
+    (the known one, or the most the window plausibly holds): ``π·TPR + (1 − π)·FPR`` over
+    the weighted defective and good lab frames. A window that flags more, beyond ``z``
+    standard errors (its own binomial spread and the weighted lab's, by their effective
+    sample sizes), has scores the compared inputs do not explain: a new source of false
+    positives, or a change the statistics do not see (a focus loss). Neither precision nor
+    recall then follows from the lab.
+
+    >>> pool = LabPool(np.r_[np.full(50, 0.9), np.full(50, 0.1)], np.r_[np.ones(50),
+    ...     np.zeros(50)], None, np.ones(100, bool))
+    >>> unexplained_flags(np.r_[np.full(30, 0.9), np.full(970, 0.1)], 0.5, pool, np.ones(100), 0.03)
+    ''
+    >>> unexplained_flags(np.r_[np.full(300, 0.9), np.full(700, 0.1)], 0.5, pool, np.ones(100),
+    ...                   0.03)[:40]
+    'the window flags 30.0% of its frames; la'
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(pool.defective, dtype=bool)
+    caught = np.asarray(pool.scores, dtype=np.float64) >= threshold
+    w = np.asarray(weights, dtype=np.float64)
+    if not (w * y).sum() > 0 or not (w * ~y).sum() > 0:
+        return ""
+    tpr = float((w * y * caught).sum() / (w * y).sum())
+    fpr = float((w * ~y * caught).sum() / (w * ~y).sum())
+    expected = prevalence * tpr + (1 - prevalence) * fpr
+    observed = float(np.count_nonzero(s >= threshold)) / s.size
+    spread = (
+        expected * (1 - expected) / s.size
+        + fpr * (1 - fpr) / max(effective_sample_size(w[~y]), 1.0)
+        + prevalence**2 * tpr * (1 - tpr) / max(effective_sample_size(w[y]), 1.0)
+    )
+    if observed - expected <= z * float(np.sqrt(spread)) + 1 / s.size:
+        return ""
+    return (
+        f"the window flags {100 * observed:.1f}% of its frames; lab frames like its inputs "
+        f"would flag {100 * expected:.1f}%: its scores moved in a way the image statistics "
+        "compared do not explain (a new source of false positives, a focus loss): audit this "
+        "slice, or assess the model under these conditions (`linewatch assess`)"
+    )
 
 
 def _widen(figure: Estimate, by: float) -> Estimate:
@@ -210,10 +274,13 @@ def estimate_under_shift(
     shift = matching_weights(pool.geometry, features, l2=l2)
     defective = np.asarray(pool.defective, dtype=bool)
     status, reason = shift_verdict(shift, defective, rule or ShiftRule())
+    if status != "unknown":
+        est = _reweighted(s, float(threshold), pool, shift, prior, draws=draws, seed=seed)
+        most = prior.value if prior.value is not None else max(est.prevalence, PLAUSIBLE_PREVALENCE)
+        reason = unexplained_flags(s, float(threshold), pool, shift.weights, most)
+        status = "unknown" if reason else "ok"
     if status == "unknown":
         est = unknown_estimate(int(s.size), float(threshold), reason, **prior.kwargs())
-    else:
-        est = _reweighted(s, float(threshold), pool, shift, prior, draws=draws, seed=seed)
     return replace(
         est,
         status=status,
