@@ -1,8 +1,9 @@
 """Label-free recall estimates under shifts the lab never showed: error, coverage, ``unknown``.
 
-Per seed: ``linewatch assess``'s suite runs on the simulator's lab split (``--lab-frames``
-frames under every corruption, with the shipped detector), then a stationary production run of
-``--events`` events, where from the run's midpoint on
+Per seed (the world is ``bench/estimate_shift_world.py``): ``linewatch assess``'s suite runs
+on the simulator's lab split (``--lab-frames`` frames under every corruption, with the
+shipped detector), then a stationary production run of ``--events`` events, where from the
+run's midpoint on
 
 - ``line-1`` is darkened to 45 % brightness while its lux sensor reads as before (its frames
   stay in their lighting slice): a dimmed lamp the sensor does not see;
@@ -21,12 +22,14 @@ compares the realized frame-level recall with
   (``streams.estimation.reweighted``), or ``unknown`` with a reason,
 
 both label-free (prevalence by EM on the window's scores). It prints the median |estimated -
-realized recall|, the share of 95 % intervals that cover the realized value, and the share of
-``unknown`` windows with their reasons, per window kind, and the CPU seconds it used.
+realized recall|, the share of 95 % intervals that cover the realized value, the same for the
+per-class recall estimates (classes with at least 20 frames in a window), and the share of
+``unknown`` windows with their reasons by kind, per window kind, and the CPU seconds it used.
 
-Run: ``PYTHONPATH=. .venv/bin/python bench/bench_estimate_shift.py --seeds 10``
-(``--defect-rate 0.1`` renders 5x fewer frames for the same number of defects; the docs say
-which rate each table used). Frames are cached per seed under ``--cache``.
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_estimate_shift.py --seeds 10`` (defaults: a
+2 % production defect rate, 30,000 events per seed, so the largest slice of each line-half
+holds about 50 defects; ``--defect-rate 0.1`` renders 5x fewer frames per defect). Frames are
+cached per seed under ``--cache``; ``--cached-only`` evaluates the seeds already rendered.
 """
 
 from __future__ import annotations
