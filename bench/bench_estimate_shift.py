@@ -1,8 +1,9 @@
 """Label-free recall estimates under shifts the lab never showed: error, coverage, ``unknown``.
 
-Per seed: ``linewatch assess``'s suite runs on the simulator's lab split (``--lab-frames``
-frames under every corruption, with the shipped detector), then a stationary production run of
-``--events`` events, where from the run's midpoint on
+Per seed (the world is ``bench/estimate_shift_world.py``): ``linewatch assess``'s suite runs
+on the simulator's lab split (``--lab-frames`` frames under every corruption, with the
+shipped detector), then a stationary production run of ``--events`` events, where from the
+run's midpoint on
 
 - ``line-1`` is darkened to 45 % brightness while its lux sensor reads as before (its frames
   stay in their lighting slice): a dimmed lamp the sensor does not see;
@@ -21,158 +22,41 @@ compares the realized frame-level recall with
   (``streams.estimation.reweighted``), or ``unknown`` with a reason,
 
 both label-free (prevalence by EM on the window's scores). It prints the median |estimated -
-realized recall|, the share of 95 % intervals that cover the realized value, and the share of
-``unknown`` windows with their reasons, per window kind, and the CPU seconds it used.
+realized recall|, the share of 95 % intervals that cover the realized value, the same for the
+per-class recall estimates (classes with at least 20 frames in a window), and the share of
+``unknown`` windows with their reasons by kind, per window kind, and the CPU seconds it used.
 
-Run: ``PYTHONPATH=. .venv/bin/python bench/bench_estimate_shift.py --seeds 10``
-(``--defect-rate 0.1`` renders 5x fewer frames for the same number of defects; the docs say
-which rate each table used). Frames are cached per seed under ``--cache``.
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_estimate_shift.py --seeds 10`` (defaults: a
+2 % production defect rate, 30,000 events per seed, so the largest slice of each line-half
+holds about 50 defects; ``--defect-rate 0.1`` renders 5x fewer frames per defect). Frames are
+cached per seed under ``--cache``; ``--cached-only`` evaluates the seeds already rendered.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import io
 import json
 import statistics
+import sys
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
-from schemas.events import CameraEvent
-from streams.assess.suite import evaluate_suite
 from streams.config import Settings
-from streams.estimation import LabSet, estimate_performance
+from streams.estimation import Estimate, PerformanceEstimate, estimate_performance
 from streams.estimation.reweighted import LabPool, estimate_under_shift
 from streams.estimation.shift import SHIFT_FEATURES, ShiftRule, feature_matrix
-from streams.estimation.windows import UNDESCRIBED_CORRUPTIONS
-from streams.evaluation.boxes import PredictedBox, TruthBox
-from streams.features import ImageStats, compute_image_stats
 from streams.inference import Detector, operating_threshold
-from streams.readiness.matching import frame_outcome
-from streams.simulate import SimulationRequest, generate
-from streams.simulate.camera_faults import apply_fault
-from streams.slicing import Slicer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import estimate_shift_world as world  # a sibling file, not a package
 
 __all__ = ["main"]
-
-# the module, not the function the package re-exports under the same name
-simulate_generate = importlib.import_module("streams.simulate.generate")
-
-STATS = tuple(ImageStats.__dataclass_fields__)
-"""Every image statistic is cached; the estimator picks its SHIFT_FEATURES by name."""
-DARKEN = 0.45
-GLARE_SHARE = 0.3
-SHIFTED = {"line-1": "darkened", "line-2": "defocus", "line-3": "glare"}
-
-
-def _glare(rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
-    """An additive bright patch, the simulator's glare model, at a random place."""
-    h, w = rgb.shape[:2]
-    g = rng.random(5)
-    x, y = 40 + 240 * g[0], 20 + 200 * g[1]
-    rx, ry, strength = 25 + 50 * g[2], 15 + 35 * g[3], 0.25 + 0.35 * g[4]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    patch = 255.0 * strength * np.exp(-(((xs - x) / rx) ** 2) - ((ys - y) / ry) ** 2)
-    out = rgb.astype(np.float32) + patch[..., None] * np.asarray([1.0, 0.98, 0.93], np.float32)
-    glared: npt.NDArray[np.uint8] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    return glared
-
-
-def _shifted(line: str, rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[Any]:
-    kind = SHIFTED[line]
-    if kind == "darkened":
-        dark: npt.NDArray[np.uint8] = np.clip(rgb.astype(np.float32) * DARKEN + 0.5, 0, 255).astype(
-            np.uint8
-        )
-        return dark
-    if kind == "defocus":
-        return apply_fault("defocus", rgb)
-    return _glare(rgb, rng) if rng.random() < GLARE_SHARE else rgb
-
-
-def _jpeg(rgb: npt.NDArray[np.uint8], quality: int) -> npt.NDArray[np.uint8]:
-    buf = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    return np.asarray(Image.open(buf).convert("RGB"), dtype=np.uint8)
-
-
-def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _lab_pool(detector: Detector, settings: Settings, frames: int, seed: int) -> dict[str, Any]:
-    threshold = operating_threshold(settings, detector.spec)
-    result = evaluate_suite(
-        detector,
-        threshold=threshold,
-        review_band=settings.inference.review_band,
-        frames=frames,
-        seed=seed,
-    )
-    left_out = {r.corruption for r in result.results if r.kind == "novel"}
-    left_out |= set(UNDESCRIBED_CORRUPTIONS)
-    rows = [r for r in result.frames if r.corruption not in left_out]
-    return {
-        "condition": np.asarray([f"{r.corruption}{r.severity}" for r in rows]),
-        "clean": np.asarray([r.corruption == "clean" for r in rows]),
-        "scores": np.asarray([r.max_confidence for r in rows]),
-        "defective": np.asarray([int(r.gt_defective) for r in rows]),
-        "stats": np.asarray([[getattr(r, f) for f in STATS] for r in rows], np.float64),
-    }
-
-
-def _production(detector: Detector, settings: Settings, events: int, seed: int) -> dict[str, Any]:
-    threshold = operating_threshold(settings, detector.spec)
-    slicer = Slicer(settings)
-    request = SimulationRequest(split="production", events=events, seed=seed, lines=3)
-    midpoint = request.start + request.duration / 2
-    rng = np.random.default_rng([seed, 99])
-    cols: dict[str, list[Any]] = defaultdict(list)
-    done = 0
-    for batch in _batches(generate(request), 32):
-        rgbs = []
-        for sim in batch:
-            event = CameraEvent.model_validate(sim.event)
-            after = event.captured_at >= midpoint
-            rgb = _shifted(event.line_id, sim.rgb, rng) if after else sim.rgb
-            rgb = _jpeg(rgb, request.jpeg_quality)
-            rgbs.append(rgb)
-            stats = compute_image_stats(rgb)
-            key = slicer.assign(event, stats)
-            cols["line"].append(key.line_id)
-            cols["shift"].append(key.shift)
-            cols["lighting"].append(key.lighting)
-            cols["after"].append(after)
-            cols["stats"].append([getattr(stats, f) for f in STATS])
-            cols["truths"].append([TruthBox(o.class_name, o.box) for o in sim.objects])
-        for dets, truths in zip(detector.detect(rgbs), cols["truths"][-len(batch) :], strict=True):
-            preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in dets]
-            fo = frame_outcome(preds, truths, threshold)
-            cols["score"].append(fo.max_confidence)
-            cols["defective"].append(fo.gt_defective)
-            cols["flagged"].append(fo.pred_defective)
-        done += len(batch)
-        if done % 3200 < 32:
-            print(f"  seed {seed}: {done}/{events} production frames", flush=True)
-    del cols["truths"]
-    return {k: np.asarray(v) for k, v in cols.items()}
 
 
 @dataclass
@@ -188,6 +72,38 @@ class WindowResult:
     status: str
     reason: str
     ess_defective: float | None
+    classes: dict[str, tuple[int, float, float | None, float | None, float | None]]
+    """Per defect class with >= 20 frames in the window: frames, realized recall, estimate."""
+
+
+def _split_classes(joined: npt.NDArray[Any]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(c for c in str(j).split("|") if c) for j in joined)
+
+
+def _class_results(
+    est: PerformanceEstimate, classes: tuple[tuple[str, ...], ...], flagged: npt.NDArray[Any]
+) -> dict[str, tuple[int, float, float | None, float | None, float | None]]:
+    out = {}
+    for name in sorted({c for frame in classes for c in frame}):
+        has = np.asarray([name in frame for frame in classes])
+        if has.sum() < 20:
+            continue
+        e = (est.per_class_recall or {}).get(name, Estimate(None, None, None))
+        out[name] = (int(has.sum()), float(flagged[has].mean()), e.value, e.lo, e.hi)
+    return out
+
+
+def _reason_kind(reason: str) -> str:
+    """The kind of an ``unknown`` reason (its figures left out), for counting."""
+    if not reason:
+        return ""
+    if "look like no lab frame" in reason:
+        return "frames beyond the lab's support"
+    if "its scores moved" in reason:
+        return "more frames flagged than lab frames like the inputs explain"
+    if "effective defective lab frames" in reason:
+        return "too few effective defective lab frames like the window's"
+    return reason.split(":", maxsplit=1)[0]
 
 
 def _evaluate(
@@ -200,11 +116,14 @@ def _evaluate(
     draws: int,
     rule: ShiftRule,
 ) -> list[WindowResult]:
-    cols = [STATS.index(f) for f in SHIFT_FEATURES]
+    cols = [world.STATS.index(f) for f in SHIFT_FEATURES]
     pool = LabPool(
-        lab["scores"], lab["defective"], feature_matrix(list(lab["stats"][:, cols].T)), lab["clean"]
+        lab["scores"],
+        lab["defective"],
+        feature_matrix(list(lab["stats"][:, cols].T)),
+        lab["clean"],
+        classes=_split_classes(lab["classes"]),
     )
-    clean: LabSet = pool.clean_set()
     out: list[WindowResult] = []
     keys = sorted(set(zip(prod["line"], prod["shift"], prod["lighting"], strict=True)))
     for line, shift, lighting in keys:
@@ -213,37 +132,63 @@ def _evaluate(
         )
         for after in (False, True):
             m = in_slice & (prod["after"] == after)
-            defects = int(prod["defective"][m].sum())
-            if defects < min_defects:
+            if int(prod["defective"][m].sum()) < min_defects:
                 continue
-            s = prod["score"][m]
-            realized = float(prod["flagged"][m & prod["defective"]].mean())
-            today = estimate_performance(s, threshold, clean, prevalence=None, draws=draws)
-            new = estimate_under_shift(
-                s,
-                feature_matrix(list(prod["stats"][m][:, cols].T)),
-                threshold,
-                pool,
-                rule=rule,
-                prevalence=None,
-                draws=draws,
-            )
-            out.append(
-                WindowResult(
-                    seed=seed,
-                    slice=f"{line}/{shift}/{lighting}",
-                    kind=SHIFTED[line] if after else "stationary",
-                    frames=int(m.sum()),
-                    defects=defects,
-                    realized=realized,
-                    today=(today.recall.value, today.recall.lo, today.recall.hi),
-                    reweighted=(new.recall.value, new.recall.lo, new.recall.hi),
-                    status=new.status,
-                    reason=new.reason.split(":")[0],
-                    ess_defective=new.lab_ess_defective,
-                )
-            )
+            kind = world.SHIFTED[line] if after else "stationary"
+            case = _Case(seed, f"{line}/{shift}/{lighting}", kind, m)
+            out.append(_window(case, pool, prod, threshold, draws=draws, rule=rule))
     return out
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One window of one seed: its slice, kind and frames (a mask over the production run)."""
+
+    seed: int
+    name: str
+    kind: str
+    mask: npt.NDArray[np.bool_]
+
+
+def _window(
+    case: _Case,
+    pool: LabPool,
+    prod: dict[str, Any],
+    threshold: float,
+    *,
+    draws: int,
+    rule: ShiftRule,
+) -> WindowResult:
+    """The window's estimates against its realized recall."""
+    m = case.mask
+    cols = [world.STATS.index(f) for f in SHIFT_FEATURES]
+    s = prod["score"][m]
+    defective = prod["defective"][m].astype(bool)
+    flagged = prod["flagged"][m].astype(bool)
+    today = estimate_performance(s, threshold, pool.clean_set(), prevalence=None, draws=draws)
+    new = estimate_under_shift(
+        s,
+        feature_matrix(list(prod["stats"][m][:, cols].T)),
+        threshold,
+        pool,
+        rule=rule,
+        prevalence=None,
+        draws=draws,
+    )
+    return WindowResult(
+        seed=case.seed,
+        slice=case.name,
+        kind=case.kind,
+        frames=int(m.sum()),
+        defects=int(defective.sum()),
+        realized=float(flagged[defective].mean()),
+        today=(today.recall.value, today.recall.lo, today.recall.hi),
+        reweighted=(new.recall.value, new.recall.lo, new.recall.hi),
+        status=new.status,
+        reason=_reason_kind(new.reason),
+        ess_defective=new.lab_ess_defective,
+        classes=_class_results(new, _split_classes(prod["classes"][m]), flagged),
+    )
 
 
 def _summary(results: list[WindowResult]) -> list[dict[str, Any]]:
@@ -269,6 +214,20 @@ def _summary(results: list[WindowResult]) -> list[dict[str, Any]]:
             ]
             row[f"{name}_median_abs_err"] = statistics.median(errs) if errs else None
             row[f"{name}_coverage"] = sum(cover) / len(cover) if cover else None
+        pairs = [c for r in rs for c in r.classes.values()]
+        known_c = [c for c in pairs if c[2] is not None]
+        row["class_windows"] = len(pairs)
+        row["class_median_abs_err"] = (
+            statistics.median(abs(c[2] - c[1]) for c in known_c if c[2] is not None)
+            if known_c
+            else None
+        )
+        row["class_coverage"] = (
+            sum(c[3] is not None and c[4] is not None and c[3] <= c[1] <= c[4] for c in known_c)
+            / len(known_c)
+            if known_c
+            else None
+        )
         row["unknown_share"] = sum(r.status == "unknown" for r in rs) / len(rs)
         row["unknown_reasons"] = dict(Counter(r.reason for r in rs if r.status == "unknown"))
         row["realized_recall_median"] = statistics.median(r.realized for r in rs)
@@ -276,26 +235,61 @@ def _summary(results: list[WindowResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    """Render (or load cached) seeds, estimate every window, print the table as JSON lines."""
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--first-seed", type=int, default=100)
-    ap.add_argument("--events", type=int, default=45_000)
+    ap.add_argument("--events", type=int, default=30_000)
     ap.add_argument("--lab-frames", type=int, default=300)
     ap.add_argument("--defect-rate", type=float, default=0.02, help="production defect share")
     ap.add_argument("--min-defects", type=int, default=50)
-    ap.add_argument("--draws", type=int, default=100)
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/linewatch-bench-estimate-shift"))
+    ap.add_argument("--draws", type=int, default=200)
+    ap.add_argument("--cache", type=Path, default=Path("bench/.cache/estimate-shift"))
     ap.add_argument("--out", type=Path, default=None, help="write every window's result (JSON)")
     ap.add_argument(
         "--cached-only",
         action="store_true",
         help="evaluate the seeds already rendered, skip others",
     )
-    args = ap.parse_args()
-    # The demo world's production defect rate; a higher one renders fewer frames per defect.
-    simulate_generate.PRODUCTION_DEFECT_RATE = args.defect_rate  # type: ignore[attr-defined]
+    return ap.parse_args()
+
+
+def _seed_data(
+    args: argparse.Namespace, detector: Detector, settings: Settings, seed: int
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The seed's lab pool and production run, from the cache or rendered (and cached)."""
+    path = args.cache / f"v3-seed{seed}-e{args.events}-l{args.lab_frames}-r{args.defect_rate}.npz"
+    if path.exists():
+        data = dict(np.load(path))
+        lab = {k.removeprefix("lab_"): v for k, v in data.items() if k.startswith("lab_")}
+        prod = {k.removeprefix("prod_"): v for k, v in data.items() if k.startswith("prod_")}
+        return lab, prod
+    if args.cached_only:
+        return None
+    lab = world.lab_pool(detector, settings, args.lab_frames, seed)
+    prod = world.production(detector, settings, args.events, seed)
+    np.savez(
+        path, **{f"lab_{k}": v for k, v in lab.items()}, **{f"prod_{k}": v for k, v in prod.items()}
+    )
+    return lab, prod
+
+
+def _print_window(r: WindowResult) -> None:
+    est = r.reweighted[0]
+    print(
+        f"seed {r.seed} {r.slice:28s} {r.kind:10s} defects {r.defects:4d} realized "
+        f"{r.realized:.3f} today {r.today[0] or float('nan'):.3f} reweighted "
+        f"{'unknown' if est is None else f'{est:.3f}'} "
+        f"[{r.reweighted[1] or float('nan'):.3f}, {r.reweighted[2] or float('nan'):.3f}]"
+        f" ess_def {r.ess_defective or 0:.0f} {r.reason}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    """Render (or load cached) seeds, estimate every window, print the table as JSON lines."""
+    args = _args()
+    world.set_defect_rate(args.defect_rate)
     settings = Settings()
     detector = Detector.load(settings.inference.model, settings=settings)
     threshold = operating_threshold(settings, detector.spec)
@@ -307,56 +301,30 @@ def main() -> None:
     results: list[WindowResult] = []
     cpu = {"render": 0.0, "estimate": 0.0}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        path = (
-            args.cache / f"v2-seed{seed}-e{args.events}-l{args.lab_frames}-r{args.defect_rate}.npz"
-        )
         t0 = time.process_time()
-        if args.cached_only and not path.exists():
+        data = _seed_data(args, detector, settings, seed)
+        if data is None:
             continue
-        if path.exists():
-            data = dict(np.load(path))
-            lab = {k.removeprefix("lab_"): v for k, v in data.items() if k.startswith("lab_")}
-            prod = {k.removeprefix("prod_"): v for k, v in data.items() if k.startswith("prod_")}
-        else:
-            lab = _lab_pool(detector, settings, args.lab_frames, seed)
-            prod = _production(detector, settings, args.events, seed)
-            np.savez(
-                path,
-                **{f"lab_{k}": v for k, v in lab.items()},
-                **{f"prod_{k}": v for k, v in prod.items()},
-            )
         t1 = time.process_time()
         seed_results = _evaluate(
-            seed, lab, prod, threshold, min_defects=args.min_defects, draws=args.draws, rule=rule
+            seed, *data, threshold, min_defects=args.min_defects, draws=args.draws, rule=rule
         )
-        t2 = time.process_time()
         cpu["render"] += t1 - t0
-        cpu["estimate"] += t2 - t1
+        cpu["estimate"] += time.process_time() - t1
         results.extend(seed_results)
         for r in seed_results:
-            est = r.reweighted[0]
-            print(
-                f"seed {seed} {r.slice:28s} {r.kind:10s} defects {r.defects:4d} realized "
-                f"{r.realized:.3f} today {r.today[0] or float('nan'):.3f} reweighted "
-                f"{'unknown' if est is None else f'{est:.3f}'} "
-                f"[{r.reweighted[1] or float('nan'):.3f}, {r.reweighted[2] or float('nan'):.3f}]"
-                f" ess_def {r.ess_defective or 0:.0f} {r.reason}",
-                flush=True,
-            )
-    table = _summary(results)
-    for row in table:
+            _print_window(r)
+    for row in _summary(results):
         print(json.dumps(row))
-    print(
-        json.dumps(
-            {
-                "seeds": sorted({r.seed for r in results}),
-                "events": args.events,
-                "lab_frames": args.lab_frames,
-                "defect_rate": args.defect_rate,
-                "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
-            }
-        )
-    )
+    conditions = {
+        "seeds": sorted({r.seed for r in results}),
+        "events": args.events,
+        "lab_frames": args.lab_frames,
+        "defect_rate": args.defect_rate,
+        "min_defects": args.min_defects,
+        "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
+    }
+    print(json.dumps(conditions))
     if args.out is not None:
         args.out.write_text(json.dumps([r.__dict__ for r in results], indent=1, default=str))
 

@@ -21,8 +21,8 @@ from streams.estimation import (
     estimate_performance,
     shift_prior,
 )
+from streams.estimation.drops import ESTIMATED_RECALL_SIGNAL
 from streams.estimation.job import run_estimates
-from streams.estimation.windows import ESTIMATED_RECALL_SIGNAL
 from streams.readiness.metrics import compute_metrics
 from streams.readiness.records import AssessmentRunRecord, LabEvalRecord
 from streams.readiness.samples import T0, event_uuid, sample_frame

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -14,6 +14,9 @@ from streams.cli.options import ModelOpt, StoreOpt, settings_with
 from streams.cli.tables import DataTable, data_console, plain
 from streams.estimation import Estimate
 from streams.lab.naming import lab_set_label
+
+if TYPE_CHECKING:
+    from streams.estimation.job import EstimateRun
 
 __all__ = ["register"]
 
@@ -56,73 +59,88 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             st.apply_schema()
             run = run_estimates(st, threshold, params, write=not dry_run)
         if fmt == "json":
-            typer.echo(
-                json.dumps(
-                    {
-                        "threshold": threshold,
-                        "lab_set": lab_set_label(run.lab_set),
-                        "reference_recall": run.reference_recall,
-                        "windows": [w.model_dump(mode="json") for w in run.windows],
-                        "drift_events": [e.model_dump(mode="json") for e in run.drift_events],
-                        "rows_written": run.rows_written,
-                    },
-                    indent=2,
-                )
-            )
+            typer.echo(_as_json(run, threshold))
             return
-        t = DataTable(
-            title=f"estimated at threshold {threshold:.2f}, latest window per slice "
-            f"(calibrated on {lab_set_label(run.lab_set)})"
+        _print_run(run, threshold, params.window_frames, dry_run=dry_run)
+
+
+def _as_json(run: EstimateRun, threshold: float) -> str:
+    """The run as the JSON document of ``--format json``."""
+    return json.dumps(
+        {
+            "threshold": threshold,
+            "lab_set": lab_set_label(run.lab_set),
+            "reference_recall": run.reference_recall,
+            "windows": [w.model_dump(mode="json") for w in run.windows],
+            "drift_events": [e.model_dump(mode="json") for e in run.drift_events],
+            "rows_written": run.rows_written,
+        },
+        indent=2,
+    )
+
+
+def _figures(w: EstimatedPerformanceRecord) -> tuple[str, str, str]:
+    """Precision, recall and FPR cells of a window (``unknown`` where it says so)."""
+    if w.status == "unknown":
+        return ("unknown",) * 3
+    return (
+        Estimate(w.precision, w.precision_lo, w.precision_hi).fmt(),
+        Estimate(w.recall, w.recall_lo, w.recall_hi).fmt(),
+        Estimate(w.fpr, w.fpr_lo, w.fpr_hi).fmt(),
+    )
+
+
+def _latest_table(
+    run: EstimateRun, threshold: float
+) -> tuple[DataTable, dict[tuple[str, str, str], EstimatedPerformanceRecord]]:
+    """The table of each slice's latest window, and those windows by slice."""
+    t = DataTable(
+        title=f"estimated at threshold {threshold:.2f}, latest window per slice "
+        f"(calibrated on {lab_set_label(run.lab_set)})"
+    )
+    for col in ("line", "shift", "lighting", "windows", "frames", "prevalence"):
+        t.add_column(col)
+    for col in ("precision", "recall", "FPR"):
+        t.add_column(col)
+    latest: dict[tuple[str, str, str], EstimatedPerformanceRecord] = {}
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for w in run.windows:
+        key = (w.line_id, w.shift, w.lighting)
+        latest[key] = w
+        counts[key] += 1
+    for key, w in sorted(latest.items()):
+        t.add_row(
+            *key,
+            str(counts[key]),
+            str(w.frames),
+            f"{w.prevalence:.2%} ({w.prevalence_source})",
+            *_figures(w),
+            style="bold red" if w.recall_hi is not None and w.recall_hi < 0.5 else None,
         )
-        for col in ("line", "shift", "lighting", "windows", "frames", "prevalence"):
-            t.add_column(col)
-        for col in ("precision", "recall", "FPR"):
-            t.add_column(col)
-        latest: dict[tuple[str, str, str], EstimatedPerformanceRecord] = {}
-        counts: Counter[tuple[str, str, str]] = Counter()
-        for w in run.windows:
-            key = (w.line_id, w.shift, w.lighting)
-            latest[key] = w
-            counts[key] += 1
-        for key, w in sorted(latest.items()):
-            count = counts[key]
-            unknown = w.status == "unknown"
-            t.add_row(
-                *key,
-                str(count),
-                str(w.frames),
-                f"{w.prevalence:.2%} ({w.prevalence_source})",
-                *(
-                    ("unknown",) * 3
-                    if unknown
-                    else (
-                        Estimate(w.precision, w.precision_lo, w.precision_hi).fmt(),
-                        Estimate(w.recall, w.recall_lo, w.recall_hi).fmt(),
-                        Estimate(w.fpr, w.fpr_lo, w.fpr_hi).fmt(),
-                    )
-                ),
-                style="bold red" if w.recall_hi is not None and w.recall_hi < 0.5 else None,
-            )
-        console = data_console()
-        console.print(t)
-        for key, w in sorted(latest.items()):
-            if w.status == "unknown":
-                console.print(f"[yellow]{plain('/'.join(key))}: unknown[/]: {plain(w.reason)}")
-        ref = "unknown" if run.reference_recall is None else f"{run.reference_recall:.1%}"
-        for e in run.drift_events:
-            data_console().print(
-                f"[bold red]estimated recall drop[/] "
-                f"{plain(e.line_id)}/{plain(e.shift)}/{plain(e.lighting)}: "
-                f"{e.after_mean:.1%} (interval top {e.statistic:.1%}) vs lab {ref}, "
-                f"at {e.detected_at:%Y-%m-%d %H:%M}"
-            )
-        if not run.windows:
-            data_console().print(
-                f"no slice (line x shift x lighting) has {params.window_frames // 2} frames "
-                f"yet: a window is {params.window_frames} frames of one slice (a slice with half "
-                "of that gets one); for a short trial pass --window-frames (at least 20)"
-            )
-        written = "nothing written (--dry-run)" if dry_run else f"{run.rows_written} rows written"
-        data_console().print(
-            f"{len(run.windows)} windows, {len(run.drift_events)} drift events; {written}"
+    return t, latest
+
+
+def _print_run(run: EstimateRun, threshold: float, window_frames: int, *, dry_run: bool) -> None:
+    """The table, the unknown windows' reasons, the drift events and what was written."""
+    t, latest = _latest_table(run, threshold)
+    console = data_console()
+    console.print(t)
+    for key, w in sorted(latest.items()):
+        if w.status == "unknown":
+            console.print(f"[yellow]{plain('/'.join(key))}: unknown[/]: {plain(w.reason)}")
+    ref = "unknown" if run.reference_recall is None else f"{run.reference_recall:.1%}"
+    for e in run.drift_events:
+        console.print(
+            f"[bold red]estimated recall drop[/] "
+            f"{plain(e.line_id)}/{plain(e.shift)}/{plain(e.lighting)}: "
+            f"{e.after_mean:.1%} (interval top {e.statistic:.1%}) vs lab {ref}, "
+            f"at {e.detected_at:%Y-%m-%d %H:%M}"
         )
+    if not run.windows:
+        console.print(
+            f"no slice (line x shift x lighting) has {window_frames // 2} frames "
+            f"yet: a window is {window_frames} frames of one slice (a slice with half "
+            "of that gets one); for a short trial pass --window-frames (at least 20)"
+        )
+    written = "nothing written (--dry-run)" if dry_run else f"{run.rows_written} rows written"
+    console.print(f"{len(run.windows)} windows, {len(run.drift_events)} drift events; {written}")

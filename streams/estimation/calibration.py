@@ -69,28 +69,9 @@ class IsotonicCalibration:
         block's weight counts like that many frames against the pseudo-units, and ``n`` is the
         effective sample size.
         """
-        x = np.asarray(scores, dtype=np.float64)
-        y = np.asarray(defective, dtype=np.float64)
-        if x.shape != y.shape or x.ndim != 1:
-            raise EstimationError(
-                f"calibration needs two equal-length 1-d arrays, got {x.shape} and {y.shape}"
-            )
-        if weights is None:
-            w = np.ones_like(x)
-        else:
-            w = np.asarray(weights, dtype=np.float64)
-            if w.shape != x.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-                raise EstimationError(
-                    "calibration weights must be finite, >= 0, not all 0, one per frame"
-                )
-            w = w * (w.sum() / float(np.square(w).sum()))  # sum = Kish effective sample size
-        if x.size < 20:
-            raise EstimationError(
-                f"calibration needs at least 20 labelled lab frames, got {x.size}: run "
-                "`linewatch assess` (it evaluates the lab split) before estimating"
-            )
-        if not np.all(np.isfinite(x)) or np.any((y != 0) & (y != 1)):
-            raise EstimationError("calibration scores must be finite and outcomes 0 or 1")
+        x, y, w = _checked(scores, defective, weights)
+        if smoothing < 0:
+            raise EstimationError(f"smoothing must be >= 0, got {smoothing}")
         prevalence = float((w * y).sum() / w.sum())
         if prevalence <= 0.0 or prevalence >= 1.0:
             raise EstimationError(
@@ -98,29 +79,7 @@ class IsotonicCalibration:
                 + ("defective" if prevalence == 1.0 else "good")
                 + " frames"
             )
-        order = np.argsort(x, kind="stable")
-        xs, ys, ws = x[order], y[order], w[order]
-        # Group ties first: equal scores must map to one value.
-        uniq, start = np.unique(xs, return_index=True)
-        sums = np.add.reduceat(ws * ys, start)
-        counts = np.add.reduceat(ws, start)
-        # Pool adjacent violators over the tie groups.
-        blocks_x: list[float] = []
-        blocks_s: list[float] = []
-        blocks_n: list[float] = []
-        for xi, si, ni in zip(uniq.tolist(), sums.tolist(), counts.tolist(), strict=True):
-            blocks_x.append(xi)
-            blocks_s.append(si)
-            blocks_n.append(ni)
-            while len(blocks_s) > 1 and (
-                blocks_s[-2] * blocks_n[-1] >= blocks_s[-1] * blocks_n[-2]
-            ):
-                s, n = blocks_s.pop(), blocks_n.pop()
-                blocks_x.pop()
-                blocks_s[-1] += s
-                blocks_n[-1] += n
-        if smoothing < 0:
-            raise EstimationError(f"smoothing must be >= 0, got {smoothing}")
+        blocks_x, blocks_s, blocks_n = _pava(x, y, w)
         rates = np.asarray(
             [
                 (s + smoothing * prevalence) / (n + smoothing)
@@ -141,6 +100,63 @@ class IsotonicCalibration:
     def at_prevalence(self, scores: Sequence[float] | FloatArray, prevalence: float) -> FloatArray:
         """``P(defective | score)`` at another defect prevalence (Bayes' rule on the odds)."""
         return shift_prior(self.predict(scores), self.prevalence, prevalence)
+
+
+def _checked(
+    scores: Sequence[float] | FloatArray,
+    defective: Sequence[int] | FloatArray,
+    weights: Sequence[float] | FloatArray | None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Scores, 0/1 outcomes and weights as arrays, checked; weights scaled to sum to their
+    Kish effective sample size (all 1 when ``None``)."""
+    x = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(defective, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise EstimationError(
+            f"calibration needs two equal-length 1-d arrays, got {x.shape} and {y.shape}"
+        )
+    if weights is None:
+        w = np.ones_like(x)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != x.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise EstimationError(
+                "calibration weights must be finite, >= 0, not all 0, one per frame"
+            )
+        w = w * (w.sum() / float(np.square(w).sum()))  # sum = Kish effective sample size
+    if x.size < 20:
+        raise EstimationError(
+            f"calibration needs at least 20 labelled lab frames, got {x.size}: run "
+            "`linewatch assess` (it evaluates the lab split) before estimating"
+        )
+    if not np.all(np.isfinite(x)) or np.any((y != 0) & (y != 1)):
+        raise EstimationError("calibration scores must be finite and outcomes 0 or 1")
+    return x, y, w
+
+
+def _pava(
+    x: FloatArray, y: FloatArray, w: FloatArray
+) -> tuple[list[float], list[float], list[float]]:
+    """Pool-adjacent-violators blocks: each block's first score, weighted defect sum, weight."""
+    order = np.argsort(x, kind="stable")
+    xs, ys, ws = x[order], y[order], w[order]
+    # Group ties first: equal scores must map to one value.
+    uniq, start = np.unique(xs, return_index=True)
+    sums = np.add.reduceat(ws * ys, start)
+    counts = np.add.reduceat(ws, start)
+    blocks_x: list[float] = []
+    blocks_s: list[float] = []
+    blocks_n: list[float] = []
+    for xi, si, ni in zip(uniq.tolist(), sums.tolist(), counts.tolist(), strict=True):
+        blocks_x.append(xi)
+        blocks_s.append(si)
+        blocks_n.append(ni)
+        while len(blocks_s) > 1 and (blocks_s[-2] * blocks_n[-1] >= blocks_s[-1] * blocks_n[-2]):
+            s, n = blocks_s.pop(), blocks_n.pop()
+            blocks_x.pop()
+            blocks_s[-1] += s
+            blocks_n[-1] += n
+    return blocks_x, blocks_s, blocks_n
 
 
 def shift_prior(posterior: FloatArray, from_prevalence: float, to_prevalence: float) -> FloatArray:

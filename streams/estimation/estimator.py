@@ -225,31 +225,9 @@ def estimate_performance(
     # base rate says are there are neither flagged nor expected among the unflagged frames.
     use_base = source != "em" and poisson_cdf(n_flagged + fn, base) < BASE_RATE_CHECK_P
     point = _ratios(tp, n_flagged - tp, fn, s.size - n_flagged - fn, base if use_base else tp + fn)
-    rng = np.random.default_rng(seed)
-    lab_s = np.asarray(lab.scores, dtype=np.float64)
-    lab_y = np.asarray(lab.defective, dtype=np.float64)
-    lab_w = None if lab.weights is None else np.asarray(lab.weights, dtype=np.float64)
-    samples: tuple[list[float], list[float], list[float]] = ([], [], [])
-    for _ in range(draws):
-        # A bootstrap of the (weighted) lab frames: each resampled frame keeps its weight, so
-        # the spread grows as the weights concentrate on few frames (low effective size).
-        idx = rng.integers(0, lab_s.size, lab_s.size)
-        ys = lab_y[idx]
-        ws = None if lab_w is None else lab_w[idx]
-        present = ys if ws is None else ys[ws > 0]
-        if present.size == 0 or present.min() == present.max():
-            continue
-        boot = IsotonicCalibration.fit(lab_s[idx], ys, weights=ws)
-        b_prior = em_prevalence(boot, s) if prevalence is None else prior
-        b_prior = min(max(b_prior, 1e-6), 1 - 1e-6)
-        outcome = rng.random(s.size) < boot.at_prevalence(s, b_prior)
-        d_tp = int(np.count_nonzero(outcome & flagged))
-        d_fp = int(n_flagged) - d_tp
-        d_fn = int(np.count_nonzero(outcome & ~flagged))
-        d_tn = s.size - d_tp - d_fp - d_fn
-        defective = max(float(rng.poisson(base)), d_tp) if use_base else d_tp + d_fn
-        for acc, v in zip(samples, _ratios(d_tp, d_fp, d_fn, d_tn, defective), strict=True):
-            acc.append(v)
+    samples = _bootstrap(
+        s, flagged, lab, prevalence, base if use_base else None, draws=draws, seed=seed
+    )
     precision, recall, fpr = (_estimate(v, acc) for v, acc in zip(point, samples, strict=True))
     return PerformanceEstimate(
         frames=int(s.size),
@@ -262,3 +240,44 @@ def estimate_performance(
         recall=recall,
         fpr=fpr,
     )
+
+
+def _bootstrap(
+    s: FloatArray,
+    flagged: npt.NDArray[np.bool_],
+    lab: LabSet,
+    prevalence: float | None,
+    base: float | None,
+    *,
+    draws: int,
+    seed: int,
+) -> tuple[list[float], list[float], list[float]]:
+    """Precision, recall and FPR of ``draws`` replicates (see the module docstring); recall
+    over a Poisson draw of the base-rate count ``base`` where one is given."""
+    rng = np.random.default_rng(seed)
+    lab_s = np.asarray(lab.scores, dtype=np.float64)
+    lab_y = np.asarray(lab.defective, dtype=np.float64)
+    lab_w = None if lab.weights is None else np.asarray(lab.weights, dtype=np.float64)
+    n_flagged = int(np.count_nonzero(flagged))
+    samples: tuple[list[float], list[float], list[float]] = ([], [], [])
+    for _ in range(draws):
+        # A bootstrap of the (weighted) lab frames: each resampled frame keeps its weight, so
+        # the spread grows as the weights concentrate on few frames (low effective size).
+        idx = rng.integers(0, lab_s.size, lab_s.size)
+        ys = lab_y[idx]
+        ws = None if lab_w is None else lab_w[idx]
+        present = ys if ws is None else ys[ws > 0]
+        if present.size == 0 or present.min() == present.max():
+            continue
+        boot = IsotonicCalibration.fit(lab_s[idx], ys, weights=ws)
+        b_prior = em_prevalence(boot, s) if prevalence is None else prevalence
+        b_prior = min(max(b_prior, 1e-6), 1 - 1e-6)
+        outcome = rng.random(s.size) < boot.at_prevalence(s, b_prior)
+        d_tp = int(np.count_nonzero(outcome & flagged))
+        d_fp = n_flagged - d_tp
+        d_fn = int(np.count_nonzero(outcome & ~flagged))
+        d_tn = s.size - d_tp - d_fp - d_fn
+        defective = d_tp + d_fn if base is None else max(float(rng.poisson(base)), d_tp)
+        for acc, v in zip(samples, _ratios(d_tp, d_fp, d_fn, d_tn, defective), strict=True):
+            acc.append(v)
+    return samples

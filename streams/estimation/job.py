@@ -14,13 +14,13 @@ from schemas.records import DriftEventRecord, EstimatedPerformanceRecord
 from streams.config import EstimationSettings
 from streams.drift.cause import attribute_signals
 from streams.errors import EstimationError
+from streams.estimation.drops import recall_drop_events
 from streams.estimation.shift import ShiftRule
 from streams.estimation.windows import (
     PrevalencePolicy,
     estimate_windows,
     lab_recall,
     lab_set_name,
-    recall_drop_events,
 )
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads.estimation import co_moving_signals

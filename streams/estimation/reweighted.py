@@ -7,8 +7,11 @@ statistics. For a window of production frames, :func:`estimate_under_shift` weig
 the density ratio of the window's statistics to the pool's
 (:func:`streams.estimation.shift.matching_weights`), applies the
 :func:`~streams.estimation.shift.shift_verdict`, and estimates with the weighted calibration
-(:func:`streams.estimation.estimator.estimate_performance`: its bootstrap resamples the weighted
-lab frames, so the interval widens as the effective sample size falls).
+(:func:`streams.estimation.estimator.estimate_performance`). Its intervals come from the
+whole-chain bootstrap (:mod:`streams.estimation.resample`: window and lab resampled, weights
+re-derived, calibration refitted), so they widen as the effective sample size falls; recall
+is the mean of the calibrated reading and the one read directly off the weighted lab frames,
+its interval spanning both.
 
 >>> from streams.estimation.shift import feature_matrix
 >>> rng = np.random.default_rng(1)
@@ -45,17 +48,30 @@ from streams.estimation.estimator import (
     PerformanceEstimate,
     estimate_performance,
 )
+from streams.estimation.resample import Chain, chain_draws, interval, recall_interval
 from streams.estimation.shift import (
     LabGeometry,
     ShiftRule,
+    ShiftWeights,
     effective_sample_size,
     matching_weights,
     shift_verdict,
 )
 
-__all__ = ["LabPool", "estimate_under_shift", "unknown_estimate"]
+__all__ = [
+    "PLAUSIBLE_PREVALENCE",
+    "LabPool",
+    "estimate_under_shift",
+    "unexplained_flags",
+    "unknown_estimate",
+]
 
 FloatArray = npt.NDArray[np.float64]
+
+PLAUSIBLE_PREVALENCE = 0.10
+"""Without a known prevalence, :func:`unexplained_flags` lets the window hold up to this share
+of defective frames (or EM's estimate, if higher) before its flags count as unexplained: EM's
+estimate runs low where the weighted lab's flagged frames include false positives."""
 
 
 @dataclass(frozen=True)
@@ -115,9 +131,70 @@ class LabPool:
             out[name] = Estimate(value, float(min(lo, value)), float(max(hi, value)))
         return out
 
+    def lab_recall(self, threshold: float, weights: FloatArray) -> float | None:
+        """The weighted share of defective lab frames whose top score reaches ``threshold``
+        (``None``: no weighted defective frame)."""
+        w = np.asarray(weights, dtype=np.float64) * np.asarray(self.defective, dtype=bool)
+        total = float(w.sum())
+        caught = np.asarray(self.scores, dtype=np.float64) >= threshold
+        return None if total <= 0 else float((w * caught).sum()) / total
+
     def clean_set(self) -> LabSet:
         """The clean lab frames, unweighted: the label-shift-only calibration set."""
         return LabSet(self.scores[self.clean], self.defective[self.clean])
+
+
+def unexplained_flags(
+    scores: FloatArray,
+    threshold: float,
+    pool: LabPool,
+    weights: FloatArray,
+    prevalence: float,
+    *,
+    z: float = 3.0,
+) -> str:
+    """Why the window flags more frames than the lab frames like its inputs would (``""``:
+    it does not).
+
+    The weighted lab says what share of frames reaches the threshold at a prevalence ``π``
+    (the known one, or the most the window plausibly holds): ``π·TPR + (1 − π)·FPR`` over
+    the weighted defective and good lab frames. A window that flags more, beyond ``z``
+    standard errors (its own binomial spread and the weighted lab's, by their effective
+    sample sizes), has scores the compared inputs do not explain: a new source of false
+    positives, or a change the statistics do not see (a focus loss). Neither precision nor
+    recall then follows from the lab.
+
+    >>> pool = LabPool(np.r_[np.full(50, 0.9), np.full(50, 0.1)], np.r_[np.ones(50),
+    ...     np.zeros(50)], None, np.ones(100, bool))
+    >>> unexplained_flags(np.r_[np.full(30, 0.9), np.full(970, 0.1)], 0.5, pool, np.ones(100), 0.03)
+    ''
+    >>> unexplained_flags(np.r_[np.full(300, 0.9), np.full(700, 0.1)], 0.5, pool, np.ones(100),
+    ...                   0.03)[:40]
+    'the window flags 30.0% of its frames; la'
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(pool.defective, dtype=bool)
+    caught = np.asarray(pool.scores, dtype=np.float64) >= threshold
+    w = np.asarray(weights, dtype=np.float64)
+    if not (w * y).sum() > 0 or not (w * ~y).sum() > 0:
+        return ""
+    tpr = float((w * y * caught).sum() / (w * y).sum())
+    fpr = float((w * ~y * caught).sum() / (w * ~y).sum())
+    expected = prevalence * tpr + (1 - prevalence) * fpr
+    observed = float(np.count_nonzero(s >= threshold)) / s.size
+    spread = (
+        expected * (1 - expected) / s.size
+        + fpr * (1 - fpr) / max(effective_sample_size(w[~y]), 1.0)
+        + prevalence**2 * tpr * (1 - tpr) / max(effective_sample_size(w[y]), 1.0)
+    )
+    if observed - expected <= z * float(np.sqrt(spread)) + 1 / s.size:
+        return ""
+    return (
+        f"the window flags {100 * observed:.1f}% of its frames; lab frames like its inputs "
+        f"would flag {100 * expected:.1f}%: its scores moved in a way the image statistics "
+        "compared do not explain (a new source of false positives, a focus loss): audit this "
+        "slice, or assess the model under these conditions (`linewatch assess`)"
+    )
 
 
 def _widen(figure: Estimate, by: float) -> Estimate:
@@ -185,15 +262,10 @@ def estimate_under_shift(
     Without features on either side it is the clean lab calibration's estimate, ``unchecked``.
     """
     s = np.asarray(scores, dtype=np.float64)
+    prior = _Prior(prevalence, prevalence_source)
     if pool.geometry is None or features is None:
         est = estimate_performance(
-            s,
-            threshold,
-            pool.clean_set(),
-            prevalence=prevalence,
-            prevalence_source=prevalence_source,
-            draws=draws,
-            seed=seed,
+            s, threshold, pool.clean_set(), draws=draws, seed=seed, **prior.kwargs()
         )
         per_class = pool.class_recall(threshold, None, draws=draws, seed=seed)
         return replace(est, status="unchecked", per_class_recall=per_class)
@@ -201,29 +273,64 @@ def estimate_under_shift(
         raise EstimationError(f"{len(features)} feature rows for {s.size} frames")
     shift = matching_weights(pool.geometry, features, l2=l2)
     defective = np.asarray(pool.defective, dtype=bool)
-    check: dict[str, float | None] = {
-        "lab_ess": shift.ess,
-        "lab_ess_defective": effective_sample_size(shift.weights[defective]),
-        "shift_auc": shift.auc,
-    }
     status, reason = shift_verdict(shift, defective, rule or ShiftRule())
+    if status != "unknown":
+        est = _reweighted(s, float(threshold), pool, shift, prior, draws=draws, seed=seed)
+        most = prior.value if prior.value is not None else max(est.prevalence, PLAUSIBLE_PREVALENCE)
+        reason = unexplained_flags(s, float(threshold), pool, shift.weights, most)
+        status = "unknown" if reason else "ok"
     if status == "unknown":
-        return unknown_estimate(
-            int(s.size),
-            float(threshold),
-            reason,
-            prevalence=prevalence,
-            prevalence_source=prevalence_source,
-            **check,
-        )
-    est = estimate_performance(
+        est = unknown_estimate(int(s.size), float(threshold), reason, **prior.kwargs())
+    return replace(
+        est,
+        status=status,
+        lab_ess=shift.ess,
+        lab_ess_defective=effective_sample_size(shift.weights[defective]),
+        shift_auc=shift.auc,
+    )
+
+
+@dataclass(frozen=True)
+class _Prior:
+    """The known prevalence (``None``: estimated by EM) and where it comes from."""
+
+    value: float | None
+    source: str
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"prevalence": self.value, "prevalence_source": self.source}
+
+
+def _reweighted(
+    s: FloatArray,
+    threshold: float,
+    pool: LabPool,
+    shift: ShiftWeights,
+    prior: _Prior,
+    *,
+    draws: int,
+    seed: int,
+) -> PerformanceEstimate:
+    """The estimate with the pool weighted by ``shift``; intervals from the whole-chain
+    bootstrap (:mod:`streams.estimation.resample`), recall spanning its calibrated and its
+    direct reading, recall and FPR widened by the share of frames beyond the lab's support."""
+    weighted = LabSet(pool.scores, pool.defective, shift.weights)
+    point = estimate_performance(s, threshold, weighted, draws=0, **prior.kwargs())
+    if shift.neighbours is None:
+        raise EstimationError("the shift weights carry no matching to resample")
+    chain = Chain(
         s,
+        shift.neighbours,
+        np.asarray(pool.scores, dtype=np.float64),
+        np.asarray(pool.defective),
         threshold,
-        LabSet(pool.scores, pool.defective, shift.weights),
-        prevalence=prevalence,
-        prevalence_source=prevalence_source,
-        draws=draws,
-        seed=seed,
+        prior.value,
+        base_rate=point.recall_denominator == "base_rate",
+    )
+    d = chain_draws(chain, draws=draws, seed=seed)
+    recall = recall_interval(
+        interval(point.recall.value, d["recall"]),
+        interval(pool.lab_recall(threshold, shift.weights), d["lab_recall"]),
     )
     per_class = pool.class_recall(threshold, shift.weights, draws=draws, seed=seed)
     if per_class is not None:
@@ -232,12 +339,9 @@ def estimate_under_shift(
     # missed whatever the lab says: recall and FPR can be off by up to their share.
     u = shift.unsupported
     return replace(
-        est,
-        recall=_widen(est.recall, u),
-        fpr=_widen(est.fpr, u),
+        point,
+        precision=interval(point.precision.value, d["precision"]),
+        recall=_widen(recall, u),
+        fpr=_widen(interval(point.fpr.value, d["fpr"]), u),
         per_class_recall=per_class,
-        status="ok",
-        lab_ess=check["lab_ess"],
-        lab_ess_defective=check["lab_ess_defective"],
-        shift_auc=check["shift_auc"],
     )

@@ -41,7 +41,7 @@ The window is ``unknown`` where the lab never showed inputs like its own:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -187,6 +187,8 @@ class ShiftWeights:
     """Share of window frames beyond the lab's support (see the module docstring)."""
     gap_feature: str
     """The feature whose weighted lab mean stays furthest from the window's (in lab SDs)."""
+    neighbours: npt.NDArray[np.intp] | None = field(default=None, compare=False, repr=False)
+    """Per window frame, the indices of its ``k`` nearest lab frames (the weights' source)."""
 
 
 def _kth_neighbours(
@@ -263,6 +265,7 @@ def matching_weights(lab: LabGeometry, window: FloatArray, *, l2: float = 1.0) -
         auc=auc(beta[0] + xw @ beta[1:], beta[0] + xl @ beta[1:]),
         unsupported=float(np.count_nonzero(kth > lab.radius)) / len(kth),
         gap_feature=SHIFT_FEATURES[j] if lab.rows.shape[1] == len(SHIFT_FEATURES) else f"#{j}",
+        neighbours=idx,
     )
 
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from schemas.records import DriftEventRecord, EstimatedPerformanceRecord, stable_id
+from schemas.records import EstimatedPerformanceRecord, stable_id
 from streams.errors import EstimationError
 from streams.estimation.estimator import LabSet, PerformanceEstimate
 from streams.estimation.reweighted import LabPool, estimate_under_shift
@@ -43,8 +43,6 @@ from streams.sinks.reads.estimation import (
 from streams.slicing import SliceKey
 
 __all__ = [
-    "ESTIMATED_RECALL_SIGNAL",
-    "ESTIMATE_DETECTOR",
     "UNDESCRIBED_CORRUPTIONS",
     "PrevalencePolicy",
     "SliceFrames",
@@ -54,12 +52,7 @@ __all__ = [
     "load_lab_pool",
     "load_lab_set",
     "load_slice_frames",
-    "recall_drop_events",
 ]
-
-ESTIMATED_RECALL_SIGNAL = "estimated_recall"
-"""Drift-event signal of a sustained drop of estimated recall below the lab's."""
-ESTIMATE_DETECTOR = "estimate-vs-lab"
 
 UNDESCRIBED_CORRUPTIONS: tuple[str, ...] = ("occlusion",)
 """Corruptions whose effect the global image statistics do not describe (a local patch): their
@@ -272,117 +265,57 @@ def estimate_windows(
                     stable_id(key.line_id, key.shift, key.lighting, first.isoformat())[:8], 16
                 ),
             )
-            record = EstimatedPerformanceRecord(
-                estimate_id=stable_id(
-                    key.line_id,
-                    key.shift,
-                    key.lighting,
-                    first.isoformat(),
-                    group.captured_at[end - 1].isoformat(),
-                    end - start,
-                    threshold,
-                    group.model_version,
-                ),
-                line_id=key.line_id,
-                shift=key.shift,
-                lighting=key.lighting,
-                window_start=first,
-                window_end=group.captured_at[end - 1],
-                frames=end - start,
-                threshold=threshold,
-                model_version=group.model_version,
-                prevalence=est.prevalence,
-                prevalence_source=est.prevalence_source,
-                expected_defective=est.expected_defective,
-                precision=est.precision.value,
-                precision_lo=est.precision.lo,
-                precision_hi=est.precision.hi,
-                recall=est.recall.value,
-                recall_lo=est.recall.lo,
-                recall_hi=est.recall.hi,
-                fpr=est.fpr.value,
-                fpr_lo=est.fpr.lo,
-                fpr_hi=est.fpr.hi,
-                estimated_at=stamp,
-                status=est.status,
-                reason=est.reason,
-                lab_ess=est.lab_ess,
-                lab_ess_defective=est.lab_ess_defective,
-                shift_auc=est.shift_auc,
-            )
+            record = _record(key, group, start, end, est, stamp=stamp)
             out.append((record, group.event_ids[end - 1]))
     return out
 
 
-def recall_drop_events(
-    windows: Sequence[tuple[EstimatedPerformanceRecord, str]],
-    reference_recall: float,
+def _record(
+    key: SliceKey,
+    group: SliceFrames,
+    start: int,
+    end: int,
+    est: PerformanceEstimate,
     *,
-    margin: float,
-    consecutive: int,
-) -> list[DriftEventRecord]:
-    """A drift event where ``consecutive`` windows of a slice all have their estimated-recall
-    interval entirely below ``reference_recall - margin`` (one event per run of such windows).
-
-    >>> from datetime import timedelta
-    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> def w(i: int, hi: float) -> tuple[Any, str]:
-    ...     r = EstimatedPerformanceRecord(estimate_id=str(i), line_id="l", shift="s",
-    ...         lighting="b", window_start=t0 + timedelta(hours=i),
-    ...         window_end=t0 + timedelta(hours=i, minutes=59), frames=100, threshold=0.5,
-    ...         model_version="1", prevalence=0.02, prevalence_source="audited",
-    ...         expected_defective=2.0, precision=None, precision_lo=None, precision_hi=None,
-    ...         recall=hi - 0.1, recall_lo=hi - 0.2, recall_hi=hi, fpr=0.01, fpr_lo=0.0,
-    ...         fpr_hi=0.02, estimated_at=t0)
-    ...     return r, f"e{i}"
-    >>> events = recall_drop_events([w(0, 0.99), w(1, 0.5), w(2, 0.6), w(3, 0.4)],
-    ...                             0.95, margin=0.1, consecutive=2)
-    >>> [(e.signal, e.trigger_event_id) for e in events]
-    [('estimated_recall', 'e2')]
-    """
-    limit = reference_recall - margin
-    by_slice: dict[SliceKey, list[tuple[EstimatedPerformanceRecord, str]]] = defaultdict(list)
-    for record, last_event in windows:
-        by_slice[
-            SliceKey(line_id=record.line_id, shift=record.shift, lighting=record.lighting)
-        ].append((record, last_event))
-    events: list[DriftEventRecord] = []
-    for key, items in sorted(by_slice.items(), key=_by_line_shift_lighting):
-        items.sort(key=lambda item: item[0].window_start)
-        run = 0
-        before: list[float] = []
-        frames_seen = 0
-        for record, last_event in items:
-            frames_seen += record.frames
-            low = record.recall_hi is not None and record.recall_hi < limit
-            run = run + 1 if low else 0
-            if not low and record.recall is not None:
-                before.append(record.recall)
-            if run == consecutive:
-                recent = [r.recall for r, _ in items if r.recall is not None]
-                events.append(
-                    DriftEventRecord(
-                        drift_id=stable_id(
-                            key.line_id,
-                            key.shift,
-                            key.lighting,
-                            ESTIMATED_RECALL_SIGNAL,
-                            record.estimate_id,
-                        ),
-                        line_id=key.line_id,
-                        shift=key.shift,
-                        lighting=key.lighting,
-                        signal=ESTIMATED_RECALL_SIGNAL,
-                        detector=ESTIMATE_DETECTOR,
-                        detected_at=record.window_end,
-                        trigger_event_id=last_event,
-                        statistic=float(record.recall_hi or 0.0),
-                        threshold=limit,
-                        events_in_slice=frames_seen,
-                        before_mean=float(np.mean(before)) if before else reference_recall,
-                        before_std=float(np.std(before)) if len(before) > 1 else 0.0,
-                        after_mean=float(record.recall or 0.0),
-                        after_std=float(np.std(recent)) if len(recent) > 1 else 0.0,
-                    )
-                )
-    return events
+    stamp: datetime,
+) -> EstimatedPerformanceRecord:
+    """The stored row of the estimate of frames ``start:end`` of a slice."""
+    first, last = group.captured_at[start], group.captured_at[end - 1]
+    return EstimatedPerformanceRecord(
+        estimate_id=stable_id(
+            key.line_id,
+            key.shift,
+            key.lighting,
+            first.isoformat(),
+            last.isoformat(),
+            end - start,
+            est.threshold,
+            group.model_version,
+        ),
+        line_id=key.line_id,
+        shift=key.shift,
+        lighting=key.lighting,
+        window_start=first,
+        window_end=last,
+        frames=end - start,
+        threshold=est.threshold,
+        model_version=group.model_version,
+        prevalence=est.prevalence,
+        prevalence_source=est.prevalence_source,
+        expected_defective=est.expected_defective,
+        precision=est.precision.value,
+        precision_lo=est.precision.lo,
+        precision_hi=est.precision.hi,
+        recall=est.recall.value,
+        recall_lo=est.recall.lo,
+        recall_hi=est.recall.hi,
+        fpr=est.fpr.value,
+        fpr_lo=est.fpr.lo,
+        fpr_hi=est.fpr.hi,
+        estimated_at=stamp,
+        status=est.status,
+        reason=est.reason,
+        lab_ess=est.lab_ess,
+        lab_ess_defective=est.lab_ess_defective,
+        shift_auc=est.shift_auc,
+    )

@@ -1,0 +1,147 @@
+"""The world of ``bench_estimate_shift.py``: the lab pool of ``assess``'s suite and a
+production run whose lines shift at its midpoint (darkened, defocused, glare), every frame
+JPEG-compressed as production frames are, with its image statistics and outcome.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from schemas.events import CameraEvent
+from streams.assess.suite import evaluate_suite
+from streams.config import Settings
+from streams.estimation.windows import UNDESCRIBED_CORRUPTIONS
+from streams.evaluation.boxes import PredictedBox, TruthBox
+from streams.features import ImageStats, compute_image_stats
+from streams.inference import Detector, operating_threshold
+from streams.readiness.matching import frame_outcome
+from streams.simulate import SimulationRequest, generate
+from streams.simulate.camera_faults import apply_fault
+from streams.slicing import Slicer
+
+__all__ = ["SHIFTED", "STATS", "lab_pool", "production", "set_defect_rate"]
+
+# the module, not the function the package re-exports under the same name
+simulate_generate = importlib.import_module("streams.simulate.generate")
+
+STATS = tuple(ImageStats.__dataclass_fields__)
+"""Every image statistic is cached; the estimator picks its SHIFT_FEATURES by name."""
+DARKEN = 0.45
+GLARE_SHARE = 0.3
+SHIFTED = {"line-1": "darkened", "line-2": "defocus", "line-3": "glare"}
+
+
+def _glare(rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    """An additive bright patch, the simulator's glare model, at a random place."""
+    h, w = rgb.shape[:2]
+    g = rng.random(5)
+    x, y = 40 + 240 * g[0], 20 + 200 * g[1]
+    rx, ry, strength = 25 + 50 * g[2], 15 + 35 * g[3], 0.25 + 0.35 * g[4]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    patch = 255.0 * strength * np.exp(-(((xs - x) / rx) ** 2) - ((ys - y) / ry) ** 2)
+    out = rgb.astype(np.float32) + patch[..., None] * np.asarray([1.0, 0.98, 0.93], np.float32)
+    glared: npt.NDArray[np.uint8] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return glared
+
+
+def _shifted(line: str, rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[Any]:
+    kind = SHIFTED[line]
+    if kind == "darkened":
+        dark: npt.NDArray[np.uint8] = np.clip(rgb.astype(np.float32) * DARKEN + 0.5, 0, 255).astype(
+            np.uint8
+        )
+        return dark
+    if kind == "defocus":
+        return apply_fault("defocus", rgb)
+    return _glare(rgb, rng) if rng.random() < GLARE_SHARE else rgb
+
+
+def _jpeg(rgb: npt.NDArray[np.uint8], quality: int) -> npt.NDArray[np.uint8]:
+    buf = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"), dtype=np.uint8)
+
+
+def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def lab_pool(detector: Detector, settings: Settings, frames: int, seed: int) -> dict[str, Any]:
+    threshold = operating_threshold(settings, detector.spec)
+    result = evaluate_suite(
+        detector,
+        threshold=threshold,
+        review_band=settings.inference.review_band,
+        frames=frames,
+        seed=seed,
+    )
+    left_out = {r.corruption for r in result.results if r.kind == "novel"}
+    left_out |= set(UNDESCRIBED_CORRUPTIONS)
+    rows = [r for r in result.frames if r.corruption not in left_out]
+    return {
+        "condition": np.asarray([f"{r.corruption}{r.severity}" for r in rows]),
+        "clean": np.asarray([r.corruption == "clean" for r in rows]),
+        "scores": np.asarray([r.max_confidence for r in rows]),
+        "defective": np.asarray([int(r.gt_defective) for r in rows]),
+        "stats": np.asarray([[getattr(r, f) for f in STATS] for r in rows], np.float64),
+        "classes": np.asarray(["|".join(sorted(set(r.gt_classes))) for r in rows]),
+    }
+
+
+def production(detector: Detector, settings: Settings, events: int, seed: int) -> dict[str, Any]:
+    threshold = operating_threshold(settings, detector.spec)
+    slicer = Slicer(settings)
+    request = SimulationRequest(split="production", events=events, seed=seed, lines=3)
+    midpoint = request.start + request.duration / 2
+    rng = np.random.default_rng([seed, 99])
+    cols: dict[str, list[Any]] = defaultdict(list)
+    done = 0
+    for batch in _batches(generate(request), 32):
+        rgbs = []
+        for sim in batch:
+            event = CameraEvent.model_validate(sim.event)
+            after = event.captured_at >= midpoint
+            rgb = _shifted(event.line_id, sim.rgb, rng) if after else sim.rgb
+            rgb = _jpeg(rgb, request.jpeg_quality)
+            rgbs.append(rgb)
+            stats = compute_image_stats(rgb)
+            key = slicer.assign(event, stats)
+            cols["line"].append(key.line_id)
+            cols["shift"].append(key.shift)
+            cols["lighting"].append(key.lighting)
+            cols["after"].append(after)
+            cols["stats"].append([getattr(stats, f) for f in STATS])
+            cols["truths"].append([TruthBox(o.class_name, o.box) for o in sim.objects])
+        for dets, truths in zip(detector.detect(rgbs), cols["truths"][-len(batch) :], strict=True):
+            preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in dets]
+            fo = frame_outcome(preds, truths, threshold)
+            cols["score"].append(fo.max_confidence)
+            cols["defective"].append(fo.gt_defective)
+            cols["flagged"].append(fo.pred_defective)
+            cols["classes"].append("|".join(sorted(set(fo.gt_classes))))
+        done += len(batch)
+        if done % 3200 < 32:
+            print(f"  seed {seed}: {done}/{events} production frames", flush=True)
+    del cols["truths"]
+    return {k: np.asarray(v) for k, v in cols.items()}
+
+
+def set_defect_rate(rate: float) -> None:
+    """The demo world's production defect rate; a higher one renders fewer frames per defect."""
+    simulate_generate.PRODUCTION_DEFECT_RATE = rate  # type: ignore[attr-defined]

@@ -1,0 +1,100 @@
+"""The whole-chain bootstrap of re-weighted estimates (streams/estimation/resample.py): numpy
+worlds only (a lab under two lighting conditions, windows at a 2 % defect rate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streams.errors import EstimationError
+from streams.estimation import estimate_performance
+from streams.estimation.resample import Chain, chain_draws
+from streams.estimation.reweighted import LabPool, estimate_under_shift
+from streams.estimation.shift import feature_matrix
+from tests.test_estimation_shift import THRESHOLD, lab_pool, scores, stats
+
+
+def _pool(seed: int) -> LabPool:
+    lab_s, lab_y, lab_x, clean = lab_pool(np.random.default_rng(seed))
+    return LabPool(lab_s, lab_y, feature_matrix(list(lab_x.T)), clean)
+
+
+def _width(d: np.ndarray) -> float:
+    lo, hi = np.quantile(d, [0.025, 0.975])
+    return float(hi - lo)
+
+
+def test_the_spread_grows_as_the_window_matches_fewer_lab_frames() -> None:
+    rng = np.random.default_rng(0)
+    n, m = 800, 5000
+    lab_y = rng.integers(0, 2, n)
+    lab_s = np.where(lab_y == 1, rng.uniform(0.3, 1.0, n), rng.uniform(0.0, 0.5, n))
+    s = rng.uniform(0.0, 0.6, m)
+    # a prevalence of 0.3: the window's own 1,500 defects scatter little, the lab's share shows
+    many = Chain(s, rng.integers(0, n, (m, 30)), lab_s, lab_y, THRESHOLD, 0.3)
+    few = Chain(s, rng.integers(0, 60, (m, 30)), lab_s, lab_y, THRESHOLD, 0.3)
+    wide = chain_draws(few, draws=150, seed=1)["lab_recall"]
+    narrow = chain_draws(many, draws=150, seed=1)["lab_recall"]
+    assert _width(wide) > 1.5 * _width(narrow)
+    with pytest.raises(EstimationError, match="neighbour rows"):
+        Chain(s, rng.integers(0, n, (m - 1, 30)), lab_s, lab_y, THRESHOLD, None)
+
+
+def test_intervals_cover_the_realized_recall_of_darkened_windows_at_two_percent() -> None:
+    pool = _pool(11)
+    rng = np.random.default_rng(12)
+    covered, errors = 0, []
+    for i in range(12):
+        n = 2500  # about 50 defects at 2 %
+        y = rng.random(n) < 0.02
+        gain = np.full(n, 0.5)
+        s = scores(rng, y.astype(int), gain)
+        realized = float((s[y] >= THRESHOLD).mean())
+        window = feature_matrix(list(stats(rng, gain).T))
+        est = estimate_under_shift(s, window, THRESHOLD, pool, draws=100, seed=i)
+        r = est.recall
+        assert est.status == "ok" and r.value is not None and r.lo is not None
+        assert r.hi is not None
+        covered += r.lo <= realized <= r.hi
+        errors.append(abs(r.value - realized))
+    assert covered >= 11
+    assert float(np.median(errors)) < 0.08
+
+
+def test_where_the_scores_moved_and_the_inputs_did_not_the_interval_spans_both_readings() -> None:
+    # A focus loss the statistics do not see: the frames look clean, the defects score dark.
+    pool = _pool(21)
+    rng = np.random.default_rng(22)
+    n = 4000
+    y = rng.random(n) < 0.02
+    s = scores(rng, y.astype(int), np.full(n, 0.5))
+    window = feature_matrix(list(stats(rng, np.ones(n)).T))
+    est = estimate_under_shift(s, window, THRESHOLD, pool, draws=100)
+    calibrated = estimate_performance(
+        s, THRESHOLD, pool.clean_set(), draws=0
+    ).recall.value  # the clean lab is what the window matches
+    direct = float((pool.scores[pool.clean & (pool.defective == 1)] >= THRESHOLD).mean())
+    r = est.recall
+    assert calibrated is not None and r.lo is not None and r.hi is not None
+    assert direct - calibrated > 0.05  # the two readings disagree
+    assert r.lo <= calibrated - 0.01 and r.hi >= direct
+
+
+def test_more_flags_than_the_lab_explains_make_the_window_unknown() -> None:
+    # A new false-positive source the statistics do not see: 20 % of good frames score high.
+    pool = _pool(31)
+    rng = np.random.default_rng(32)
+    n = 3000
+    y = rng.random(n) < 0.02
+    s = scores(rng, y.astype(int), np.ones(n))
+    window = feature_matrix(list(stats(rng, np.ones(n)).T))
+    assert estimate_under_shift(s, window, THRESHOLD, pool, draws=20).status == "ok"
+    glare = ~y & (rng.random(n) < 0.2)
+    s = np.where(glare, rng.uniform(0.6, 0.9, n), s)
+    # audits say 2 % of units are defective: the flags are not defects the lab would flag
+    est = estimate_under_shift(s, window, THRESHOLD, pool, prevalence=0.02, draws=20)
+    assert est.status == "unknown" and est.recall.value is None
+    assert "flags" in est.reason and "do not explain" in est.reason
+    # a known prevalence that explains the flags (a genuine surge of defects) keeps it known
+    surge = estimate_under_shift(s, window, THRESHOLD, pool, prevalence=0.25, draws=20)
+    assert surge.status == "ok"
