@@ -1,26 +1,16 @@
 """Small modules and short functions (issue 19): no module of ``streams/`` over 400 lines, no
 function over 60 lines (from its first decorator, or its ``def``, to its last line; a nested
 function counts on its own and inside its parent).
-
-:data:`BEING_FIXED` lists the files other engineers are shrinking today; the lead removes each
-entry once its branch is merged (:func:`test_each_allowance_is_still_needed` says when one can go).
 """
 
 from __future__ import annotations
 
 import ast
-from fnmatch import fnmatch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
-
-BEING_FIXED: dict[str, str] = {
-    "streams/estimation/*": "estimate-shift",
-    "streams/cli/estimate.py": "estimate-shift",
-}
-"""Glob of the files still over the limits -> who is fixing them today."""
 
 
 def oversized(path: Path, source: str) -> list[str]:
@@ -57,22 +47,12 @@ def _offenders() -> dict[str, list[str]]:
     return out
 
 
-def _allowed(rel: str) -> bool:
-    return any(fnmatch(rel, pattern) for pattern in BEING_FIXED)
-
-
 def test_no_module_over_400_lines_nor_function_over_60() -> None:
-    found = [f for rel, fs in _offenders().items() if not _allowed(rel) for f in fs]
+    found = [f for fs in _offenders().values() for f in fs]
     assert not found, (
         "split these into named modules / helpers (issue 19: modules <= 400 lines, functions "
         "<= 60):\n  " + "\n  ".join(found)
     )
-
-
-def test_each_allowance_is_still_needed() -> None:
-    offenders = _offenders()
-    stale = [p for p in BEING_FIXED if not any(fnmatch(rel, p) for rel in offenders)]
-    assert not stale, f"nothing over the limits matches {stale}: remove them from BEING_FIXED"
 
 
 def test_the_check_counts_decorators_and_nested_functions() -> None:
