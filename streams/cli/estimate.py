@@ -10,7 +10,7 @@ import typer
 
 from schemas.records import EstimatedPerformanceRecord
 from streams.cli.groups import CliGroups
-from streams.cli.options import ModelOpt, StoreOpt, settings_with
+from streams.cli.options import ModelOpt, StoreOpt, open_store, settings_with
 from streams.cli.tables import DataTable, data_console, plain
 from streams.estimation import Estimate
 from streams.lab.naming import lab_set_label
@@ -48,14 +48,13 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """
         from streams.estimation.job import run_estimates
         from streams.inference.threshold import operating_threshold
-        from streams.sinks import ClickHouseStore
 
         settings = settings_with(store={"dsn": store}, inference={"model": model})
         params = settings.estimation
         if window_frames is not None:
             params = params.model_validate({**params.model_dump(), "window_frames": window_frames})
         threshold = operating_threshold(settings)
-        with ClickHouseStore.open(settings.store.dsn, password=settings.store.password) as st:
+        with open_store(settings) as st:
             st.apply_schema()
             run = run_estimates(st, threshold, params, write=not dry_run)
         if fmt == "json":
