@@ -166,8 +166,8 @@ BROKEN = [
     ),
     (
         "components/keda/worker-scaledobject.yaml",
-        'lagThreshold: "1000"',
-        "lagThreshold: 1000",
+        'lagThreshold: "4000"',
+        "lagThreshold: 4000",
         ".",
         "ScaledObject linewatch/linewatch-worker: at /spec/triggers/0/metadata/lagThreshold: "
         "got number, want string",
