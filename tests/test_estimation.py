@@ -91,6 +91,19 @@ def test_em_recovers_a_known_prevalence() -> None:
     assert em_prevalence(cal, s) == pytest.approx(y.mean(), abs=0.01)
 
 
+def test_em_is_not_pulled_down_by_the_calibrations_shrinkage_at_a_low_prevalence() -> None:
+    # A small, well separated lab set: its top block is all defective and shrinks to about
+    # 0.99. EM on the shrunk posteriors settled near half of a 2 % prevalence.
+    rng = np.random.default_rng(7)
+    lab_y = np.r_[np.ones(50), np.zeros(50)]
+    lab_s = np.where(lab_y == 1, rng.uniform(0.6, 1.0, 100), rng.uniform(0.0, 0.4, 100))
+    cal = IsotonicCalibration.fit(lab_s, lab_y)
+    assert max(cal.values) < 0.995
+    y = rng.random(20_000) < 0.02
+    s = np.where(y, rng.uniform(0.6, 1.0, y.size), rng.uniform(0.0, 0.4, y.size))
+    assert em_prevalence(cal, s) == pytest.approx(y.mean(), abs=0.002)
+
+
 # ---------------------------------------------------------------------------- estimator
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_recall_estimate_within_ten_points_on_stationary_slices(seed: int) -> None:

@@ -39,13 +39,16 @@ class IsotonicCalibration:
 
     ``knots`` are increasing scores, ``values`` the calibrated probability from each knot on
     (a non-decreasing step function); ``prevalence`` is the defect share of the fitting set and
-    ``n`` its size.
+    ``n`` its size. ``unshrunk`` holds the blocks' plain defect shares (the isotonic maximum
+    likelihood fit, before the shrinkage :meth:`fit` describes; empty: same as ``values``):
+    :func:`em_prevalence` works on them.
     """
 
     knots: tuple[float, ...]
     values: tuple[float, ...]
     prevalence: float
     n: int
+    unshrunk: tuple[float, ...] = ()
 
     @classmethod
     def fit(
@@ -87,7 +90,8 @@ class IsotonicCalibration:
             ]
         )
         values = tuple(float(v) for v in np.maximum.accumulate(rates))
-        return cls(tuple(blocks_x), values, prevalence, round(float(w.sum())))
+        unshrunk = tuple(float(s / n) for s, n in zip(blocks_s, blocks_n, strict=True))
+        return cls(tuple(blocks_x), values, prevalence, round(float(w.sum())), unshrunk)
 
     def predict(self, scores: Sequence[float] | FloatArray) -> FloatArray:
         """``P(defective | score)`` at the fitting set's prevalence (step function)."""
@@ -96,6 +100,13 @@ class IsotonicCalibration:
         idx = np.searchsorted(knots, x, side="right") - 1
         idx = np.clip(idx, 0, len(self.values) - 1)
         return np.asarray(self.values, dtype=np.float64)[idx]
+
+    def predict_unshrunk(self, scores: Sequence[float] | FloatArray) -> FloatArray:
+        """Like :meth:`predict`, from the unshrunk block shares (``values`` where none)."""
+        x = np.asarray(scores, dtype=np.float64)
+        steps = np.asarray(self.unshrunk or self.values, dtype=np.float64)
+        idx = np.searchsorted(np.asarray(self.knots), x, side="right") - 1
+        return steps[np.clip(idx, 0, len(steps) - 1)]
 
     def at_prevalence(self, scores: Sequence[float] | FloatArray, prevalence: float) -> FloatArray:
         """``P(defective | score)`` at another defect prevalence (Bayes' rule on the odds)."""
@@ -190,6 +201,13 @@ def em_prevalence(
     "prior = mean posterior" until it settles. Label-free, and it holds under the same
     label-shift assumption as :meth:`IsotonicCalibration.at_prevalence`.
 
+    It iterates on the calibration's *unshrunk* block shares: EM's fixed point is the maximum
+    likelihood prevalence only with the fit's own likelihood ratios. The shrinkage towards the
+    lab's (about even) defect share caps the top block's ratio near its frame count (57
+    defective of 57 becomes 0.99, a ratio of about 115, not infinity), so at a 2 % prevalence
+    each clearly flagged defect counts as 0.7 of one and EM settles at half the true share
+    (measured in docs/estimation.md).
+
     >>> x, y = [0.0] * 10 + [0.9] * 10, [0] * 9 + [1] + [1] * 9 + [0]
     >>> cal = IsotonicCalibration.fit(x, y, smoothing=0)
     >>> round(em_prevalence(cal, [0.0] * 82 + [0.9] * 18), 3)
@@ -198,7 +216,7 @@ def em_prevalence(
     x = np.asarray(scores, dtype=np.float64)
     if x.size == 0:
         raise EstimationError("no frames to estimate a prevalence from")
-    base = calibration.predict(x)
+    base = calibration.predict_unshrunk(x)
     prior = calibration.prevalence if start is None else start
     for _ in range(iterations):
         p = shift_prior(base, calibration.prevalence, min(max(prior, _EPS), 1 - _EPS))
