@@ -44,11 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from streams.config import Settings  # noqa: E402
-from streams.inference import Detector  # noqa: E402
 from streams.ingest.sources import open_source  # noqa: E402
-from streams.pipeline import MonitoringPipeline  # noqa: E402
 from streams.runners.embedded import run_embedded  # noqa: E402
-from streams.runners.reference import load_reference  # noqa: E402
+from streams.runners.runtime import build_runtime  # noqa: E402
 from streams.simulate import generate, parse_simulate_source  # noqa: E402
 from streams.sinks import ClickHouseStore  # noqa: E402
 from tests.worker_harness import KafkaHarness, event_key  # noqa: E402
@@ -166,12 +164,9 @@ def _embedded_fps(tmp: Path, events: list[bytes]) -> tuple[float, float]:
     path = tmp / "events.jsonl"
     path.write_bytes(b"\n".join(events) + b"\n")
     settings = Settings(store={"dsn": f"chdb://{tmp / 'embedded'}"})
-    with ClickHouseStore.open(settings.store.dsn, password=settings.store.password) as store:
-        store.apply_schema()
-        detector = Detector.load(settings.inference.model, settings=settings)
-        pipeline = MonitoringPipeline(settings, detector, load_reference(settings))
+    with build_runtime(settings) as rt:
         cpu0 = time.process_time()
-        summary = run_embedded(open_source(str(path)).events, pipeline, store)
+        summary = run_embedded(open_source(str(path)).events, rt.pipeline, rt.store)
         cpu = time.process_time() - cpu0
     return summary.frames_per_s, cpu / max(summary.frames, 1)
 

@@ -42,13 +42,12 @@ from streams.inference.nms import nms, valid_boxes
 from streams.inference.preprocess import LetterboxTransform
 from streams.ingest import IngestLimits, RawRecord, decode_frame, parse_event
 from streams.ingest.sources import open_source
-from streams.pipeline import MonitoringPipeline
 from streams.runners.checkpoint import Checkpoint
 from streams.runners.embedded import run_embedded
 from streams.runners.reference import build_reference
+from streams.runners.runtime import build_runtime
 from streams.runners.write_behind import EventRows
 from streams.simulate import generate, parse_simulate_source
-from streams.sinks import ClickHouseStore
 
 YOLO_CLASS = Path(__file__).parent / ".cache" / "yolo-class-320.onnx"
 
@@ -85,10 +84,10 @@ def _pipeline_fps(
     settings = settings.replace(inference={"batch_frames": batch})
     with tempfile.TemporaryDirectory() as tmp:
         # 1) the cost breakdown: stages one after the other, the store timed on its own
-        with ClickHouseStore.open(f"chdb://{tmp}/breakdown") as store:
-            store.apply_schema()
-            pipeline = MonitoringPipeline(settings, detector, reference)
-            writer = Checkpoint(store, settings.checkpoint)
+        at = settings.replace(store={"dsn": f"chdb://{tmp}/breakdown"})
+        with build_runtime(at, detector=detector, reference=reference) as rt:
+            pipeline = rt.pipeline
+            writer = Checkpoint(rt.store, settings.checkpoint)
             monitor_ms: list[float] = []
             store_s = 0.0
             for i in range(0, len(records), batch):
@@ -103,10 +102,9 @@ def _pipeline_fps(
             writer.flush()
             store_s += time.perf_counter() - t
         # 2) throughput: what `linewatch run` does (decode of the next batch overlaps inference)
-        with ClickHouseStore.open(f"chdb://{tmp}/run") as store:
-            store.apply_schema()
-            pipeline = MonitoringPipeline(settings, detector, reference)
-            summary = run_embedded(records, pipeline, store)
+        at = settings.replace(store={"dsn": f"chdb://{tmp}/run"})
+        with build_runtime(at, detector=detector, reference=reference) as rt:
+            summary = run_embedded(records, rt.pipeline, rt.store)
     n = len(records)
     return summary.frames_per_s, statistics.fmean(monitor_ms), store_s * 1000.0 / n
 
@@ -219,9 +217,10 @@ def _stage_ms(
     # stages above measured (slicing, drift, product mix, row building)
     lab = open_source("simulate:lab?events=200&seed=3")
     reference = build_reference(lab.events, detector, settings)
-    pipeline = MonitoringPipeline(settings, detector, reference)
-    with tempfile.TemporaryDirectory() as tmp, ClickHouseStore.open(f"chdb://{tmp}/s") as store:
-        store.apply_schema()
+    with tempfile.TemporaryDirectory() as tmp:
+        at = settings.replace(store={"dsn": f"chdb://{tmp}/s"})
+        rt = build_runtime(at, detector=detector, reference=reference)
+        pipeline, store = rt.pipeline, rt.store
         writer = Checkpoint(store, settings.checkpoint)
         whole = flush = 0.0
         for i in range(0, n, batch):
@@ -236,6 +235,7 @@ def _stage_ms(
         t = clock()
         writer.flush()
         flush += clock() - t
+        rt.close()
     spent[STAGES[6]] = max(0.0, whole - sum(spent[s] for s in STAGES[:6]))
     spent[STAGES[7]] = flush
     return {stage: seconds * 1000.0 / n for stage, seconds in spent.items()}

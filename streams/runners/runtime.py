@@ -2,7 +2,7 @@
 pipeline.
 
 ``linewatch run`` and ``demo`` (:mod:`streams.cli.run_source`) and the Kafka worker
-(:meth:`streams.runners.stream_worker.StreamWorker.create`, which the benches use) call
+(:meth:`streams.runners.stream_worker.StreamWorker.create`) and the benches call
 :func:`build_runtime` instead of loading each part themselves, so a model, a reference or a store
 that cannot be opened fails the same way everywhere: the detector and the reference are loaded
 before the store is opened (a missing model creates no store), and a store opened for a runtime
@@ -51,12 +51,19 @@ class Runtime:
         self.close()
 
 
-def build_runtime(settings: Settings, *, detector: Detector | None = None) -> Runtime:
-    """Load the detector (unless given) and the reference, open the store, apply its schema
-    and build the pipeline."""
+def build_runtime(
+    settings: Settings,
+    *,
+    detector: Detector | None = None,
+    reference: ReferenceProfile | None = None,
+) -> Runtime:
+    """Load the detector and the reference (unless given: ``demo`` passes the detector it
+    trained, the benches a reference built from their own lab events), open the store, apply
+    its schema and build the pipeline."""
     if detector is None:
         detector = Detector.load(settings.inference.model, settings=settings)
-    reference = load_reference(settings)
+    if reference is None:
+        reference = load_reference(settings)
     store = ClickHouseStore.open(settings.store.dsn, password=settings.store.password)
     try:
         store.apply_schema()
