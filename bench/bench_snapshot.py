@@ -42,7 +42,7 @@ from streams.inference import Detector
 from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
 from streams.runners.embedded import run_embedded
-from streams.runners.reference import load_reference
+from streams.runners.runtime import build_runtime
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads.snapshots import rows_per_partition, table_bytes
 
@@ -97,9 +97,8 @@ def _cpu_ms(fn: Callable[[], object], repeats: int = 20) -> float:
 
 
 def _run_partition(
-    settings: Settings, store: ClickHouseStore, events: int, lines: int
+    pipeline: MonitoringPipeline, store: ClickHouseStore, events: int, lines: int
 ) -> Partition:
-    pipeline = MonitoringPipeline(settings, Detector.load(None), load_reference(settings))
     source = open_source(
         f"simulate:production?events={events}&seed=7&lines={lines}"
         "&scenario=camera-faults&start=2026-11-29T06:00:00Z&duration=2h"
@@ -215,9 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as tmp:
         lines = {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, args.lines + 1)}
         settings = Settings(store={"dsn": f"chdb://{Path(tmp) / 'store'}"}, plant={"lines": lines})
-        with ClickHouseStore.open(settings.store.dsn) as store:
-            store.apply_schema()
-            part = _run_partition(settings, store, args.events, args.lines)
+        with build_runtime(settings, detector=Detector.load(None)) as rt:
+            store = rt.store
+            part = _run_partition(rt.pipeline, store, args.events, args.lines)
             snapshot_bytes = _print_parts(part)
             count = _print_hour(snapshot_bytes, part, settings, args)
             _write_hour(store, part.state.snapshot().decode(), args.partitions, count)
