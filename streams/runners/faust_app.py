@@ -277,17 +277,9 @@ def _lag(app: faust.App, topic: str) -> dict[int, int]:
     accessor); before the first commit of a partition the lag counts from offset 0.
     """
     try:
-        consumer = app.consumer
-        committed = getattr(consumer, "_committed_offset", {})
-        lag = {}
-        for tp in consumer.assignment():
-            if tp.topic != topic:
-                continue
-            end = consumer.highwater(tp)
-            if end is None:
-                continue
-            lag[tp.partition] = max(0, int(end) - int(committed.get(tp) or 0))
-        return lag
+        committed = getattr(app.consumer, "_committed_offset", {})
+        ends = faust_highwaters(app, topic)()  # keyed (topic, partition): equal to Faust's TP
+        return {p: max(0, end - int(committed.get((t, p)) or 0)) for (t, p), end in ends.items()}
     except Exception as exc:  # the consumer is (re)connecting: report no lag series
         log.debug("consumer lag unavailable: %s", exc)
         return {}
