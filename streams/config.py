@@ -335,10 +335,33 @@ def _problem(error: Any, given: Mapping[str, Any], environ: Mapping[str, str]) -
     if not source and variable not in environ and name in in_file.get(group, {}):
         key = ".".join([name, *inner])
         if error.get("type") == "extra_forbidden" and not inner:
-            known = ", ".join(GROUPS[group].model_fields)
-            return f"{path}: [{group}] {key} is not a setting; the [{group}] settings are {known}"
+            return f"{path}: [{group}] " + _not_a_setting(group, name, key, in_file=True)
         return f"{path}: [{group}] {key} = {value} is invalid: {message} (or set {variable})"
+    if error.get("type") == "extra_forbidden" and not inner:
+        return _not_a_setting(group, name, shown + source)
     return f"{shown}={value}{source} is invalid: {message}"
+
+
+def _not_a_setting(group: str, name: str, shown: str, *, in_file: bool = False) -> str:
+    """A name the group does not have: where a setting of that name lives, else the nearest.
+
+    >>> _not_a_setting("store", "flush_rows", "LINEWATCH_STORE__FLUSH_ROWS").split(": ")[1]
+    'set LINEWATCH_CHECKPOINT__FLUSH_ROWS'
+    >>> _not_a_setting("store", "flush_rows", "flush_rows", in_file=True)
+    'flush_rows is not a setting of the [store] group: set [checkpoint] flush_rows'
+    """
+
+    def named(where: str, field: str) -> str:
+        return f"[{where}] {field}" if in_file else env_name(where, field)
+
+    label = f"[{group}]" if in_file else group
+    homes = [named(other, name) for other, model in GROUPS.items() if name in model.model_fields]
+    if homes:
+        return f"{shown} is not a setting of the {label} group: set {' or '.join(homes)}"
+    fields = sorted(GROUPS[group].model_fields)
+    near = difflib.get_close_matches(name, fields, n=1, cutoff=0.6)
+    hint = f"did you mean {named(group, near[0])}? " if near else ""
+    return f"{shown} is not a setting; {hint}the {label} settings are {', '.join(fields)}"
 
 
 _SECRET_FIELDS = frozenset({("store", "password"), ("kafka", "sasl_password")})

@@ -30,8 +30,19 @@ BAD_VALUES = [
     ("LINEWATCH_READINESS__MAX_FPR", "-3", ["-3", "greater than or equal to 0"]),
     ("LINEWATCH_ESTIMATION__DRAWS", "-1", ["-1", "greater than or equal to 0"]),
     ("LINEWATCH_READINESS", '{"max_fnr_per_class": 2}', ["2", "less than or equal to 1"]),
-    ("LINEWATCH_READINESS", '{"max_fpr": 0.1, "typo": 1}', ["_READINESS__TYPO", "not permitted"]),
-    ("LINEWATCH_WORKER__TAKE_MAX_EVENTS_TYPO", "1", ["not permitted"]),
+    (
+        "LINEWATCH_READINESS",
+        '{"max_fpr": 0.1, "typo": 1}',
+        ["_READINESS__TYPO", "not a setting", "max_fpr"],
+    ),
+    (
+        "LINEWATCH_WORKER__TAKE_MAX_EVENTS_TYPO",
+        "1",
+        ["not a setting", "did you mean LINEWATCH_WORKER__TAKE_MAX_EVENTS?"],
+    ),
+    # a setting that lives in another group is named there
+    ("LINEWATCH_STORE__FLUSH_ROWS", "5", ["set LINEWATCH_CHECKPOINT__FLUSH_ROWS"]),
+    ("LINEWATCH_WORKER__WRITE_ATTEMPTS", "5", ["set LINEWATCH_CHECKPOINT__WRITE_ATTEMPTS"]),
     ("LINEWATCH_CHECKPOINT__FLUSH_INTERVAL_S", "inf", ["inf", "finite"]),
     ("LINEWATCH_CHECKPOINT__FLUSH_INTERVAL_S", "nan", ["nan", "finite"]),
     ("LINEWATCH_CHECKPOINT__FLUSH_INTERVAL_S", "0", ["0", "greater than 0"]),

@@ -116,7 +116,13 @@ def test_invalid_nested_value_names_the_full_variable(monkeypatch: pytest.Monkey
 
 def test_a_name_a_group_does_not_have_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINEWATCH_CHECKPOINT__FLUSHROWS", "5")
-    with pytest.raises(InvalidSettings, match=r"LINEWATCH_CHECKPOINT__FLUSHROWS.*not permitted"):
+    with pytest.raises(
+        InvalidSettings,
+        match=(
+            r"LINEWATCH_CHECKPOINT__FLUSHROWS is not a setting; "
+            r"did you mean LINEWATCH_CHECKPOINT__FLUSH_ROWS\?"
+        ),
+    ):
         Settings()
 
 

@@ -109,7 +109,13 @@ def test_linewatch_config_names_a_file_elsewhere(
         ),
         (
             "[readiness]\nmax_fpx = 0.1\n",
-            r"\[readiness\] max_fpx is not a setting; the \[readiness\] settings are max_fpr",
+            r"\[readiness\] max_fpx is not a setting; did you mean \[readiness\] max_fpr\? "
+            r"the \[readiness\] settings are ",
+        ),
+        (
+            "[store]\nflush_rows = 5\n",
+            r"\[store\] flush_rows is not a setting of the \[store\] group: "
+            r"set \[checkpoint\] flush_rows",
         ),
         (
             "[plnat]\ntimezone = 'UTC'\n",
