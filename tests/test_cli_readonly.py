@@ -108,8 +108,21 @@ def test_metrics_and_report_need_the_schema_and_never_apply_it(tmp_path: Path) -
         result = runner.invoke(app, [*args, "--store", dsn])
         assert isinstance(result.exception, ConfigError), result.output
         assert "schema apply" in str(result.exception)
+        assert not (tmp_path / "empty").exists(), "a read must not create the store"
     with ClickHouseStore.open(dsn) as store:
         assert store.applied_migrations() == {}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["query", "SELECT 1"], ["metrics"], ["estimate"], ["audit", "plan", "--budget", "1%"]],
+)
+def test_commands_that_need_a_store_never_create_one(args: list[str], tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    result = runner.invoke(app, [*args, "--store", f"chdb://{missing}"])
+    assert isinstance(result.exception, ConfigError), result.output
+    assert f"no store at {missing}" in str(result.exception)
+    assert not missing.exists()
 
 
 def test_read_only_user_is_told_to_skip_reconcile(

@@ -54,7 +54,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         if window_frames is not None:
             params = params.model_validate({**params.model_dump(), "window_frames": window_frames})
         threshold = operating_threshold(settings)
-        with open_store(settings) as st:
+        with open_store(settings, existing=True) as st:
             st.apply_schema()
             run = run_estimates(st, threshold, params, write=not dry_run)
         if fmt == "json":

@@ -97,11 +97,16 @@ def settings_with(**overrides: Mapping[str, Any]) -> Settings:
 
 
 def open_store(
-    settings: Settings, *, readonly: bool = False, require_schema: bool = False
+    settings: Settings,
+    *,
+    readonly: bool = False,
+    require_schema: bool = False,
+    existing: bool = False,
 ) -> ClickHouseStore:
     """Open ``settings.store.dsn``; ``readonly``: with ClickHouse's ``readonly=1`` (no writes, no
     DDL, no ``file()``/``url()``); ``require_schema``: refuse a store whose schema is not up to
-    date (read-only commands never apply it: that is ``linewatch schema apply``'s job)."""
+    date; ``existing``: refuse an embedded store that does not exist yet rather than create it
+    (read-only commands never create or apply it: that is ``linewatch schema apply``'s job)."""
     from streams.sinks import ClickHouseStore
     from streams.sinks.migrations import load_migrations
 
@@ -114,7 +119,11 @@ def open_store(
         else None
     )
     store = ClickHouseStore.open(
-        settings.store.dsn, password=settings.store.password, readonly=readonly, limits=limits
+        settings.store.dsn,
+        password=settings.store.password,
+        readonly=readonly,
+        limits=limits,
+        existing=existing or require_schema,
     )
     if require_schema:
         try:

@@ -48,6 +48,7 @@ from clickhouse_connect.driver.exceptions import (
 from pydantic import SecretStr
 
 from streams.errors import (
+    ConfigError,
     StoreError,
     StoreReadOnly,
     StoreReadOnlyWrite,
@@ -118,10 +119,12 @@ class Connection:
         password: SecretStr | None = None,
         readonly: bool = False,
         limits: Mapping[str, float] | None = None,
+        existing: bool = False,
     ) -> Self:
         """Connect to ``dsn`` and check it answers; raise :class:`StoreUnavailable` if not.
 
-        ``chdb://PATH``: embedded store in directory PATH (relative to the cwd; created).
+        ``chdb://PATH``: embedded store in directory PATH (relative to the cwd; created, except
+        by a ``readonly`` or ``existing`` open, which refuses a PATH that does not exist).
         ``http(s)://user:pass@host:port[/linewatch]``: a ClickHouse server; ``password``
         (e.g. ``LINEWATCH_STORE__PASSWORD``) overrides one given in the DSN.
         ``readonly``: the connection runs with ClickHouse's ``readonly=1`` (reads only).
@@ -130,6 +133,16 @@ class Connection:
         connection also cancels its query when the client goes away (Ctrl-C).
         """
         parsed = parse_dsn(dsn)
+        if (
+            parsed.kind == "chdb"
+            and (readonly or existing)
+            and not (parsed.path and parsed.path.exists())
+        ):
+            raise ConfigError(
+                f"no store at {parsed.path}: nothing was written there; run `linewatch run`, "
+                "`linewatch demo` or the worker with this --store first (or `linewatch schema "
+                "apply`), or name an existing store with --store / LINEWATCH_STORE__DSN"
+            )
         if parsed.kind == "chdb":
             client = cls._open_chdb(parsed)
         else:
