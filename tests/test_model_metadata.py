@@ -157,6 +157,30 @@ def test_metadata_errors_name_the_problem(tmp_path: Path) -> None:
         load({"names": "['a', 'b', 'c']", "stride": "128"})
 
 
+def test_hostile_metadata_never_reaches_the_terminal(app: typer.Typer, tmp_path: Path) -> None:
+    escape = "\x1b]0;pwned\x07\x1b[2J"
+    onnx = constant_detector(
+        tmp_path / "m.onnx",
+        {"output0": yolov8_output()},
+        input_shape=(1, 3, 320, 320),
+        metadata={
+            "names": "['a', 'b', 'c']",
+            "author": f"evil{escape}\nforged line",
+            "description": "d" * 5000,
+        },
+    )
+    for fmt in ("text", "json"):
+        result = CliRunner().invoke(app, ["model", "info", "--model", str(onnx), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output
+        assert "forged line" in result.output and "d" * 5000 not in result.output
+        assert "\nforged line" not in result.output.replace("\\n", "")
+    with pytest.raises(ModelFormatError, match="control characters"):
+        read_export_metadata({"names": f"['a', 'b{escape}']"})
+    with pytest.raises(ValueError, match="printable"):
+        ModelSpec(name="m", onnx=onnx, class_names=("ok", "bad\nname"))
+
+
 def test_yolov5_repository_metadata_has_stride_and_names_only() -> None:
     meta = read_export_metadata({"stride": "32", "names": "{0: 'burr', 1: 'chip'}"})
     assert (meta.names, meta.stride, meta.input_size, meta.task) == (CLASSES, 32, None, None)

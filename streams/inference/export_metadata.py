@@ -33,6 +33,21 @@ __all__ = ["DETECT_TASK", "ExportMetadata", "read_export_metadata"]
 
 DETECT_TASK = "detect"
 _DESCRIPTIVE = ("author", "description", "version", "date", "license", "docs")
+_ABOUT_CHARS = 200
+_NAME_CHARS = 100
+
+
+def _shown_text(value: str) -> str:
+    """A descriptive value fit for a terminal and a report: control characters (escape
+    sequences, newlines) replaced by U+FFFD and at most 200 characters.
+
+    >>> _shown_text("Ultralytics\x1b[2J YOLOv8" + "!" * 300)[:25]
+    'Ultralytics\ufffd[2J YOLOv8!!!'
+    >>> len(_shown_text("x" * 500))
+    200
+    """
+    text = "".join(c if c.isprintable() else "\ufffd" for c in value)
+    return text if len(text) <= _ABOUT_CHARS else text[: _ABOUT_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +110,13 @@ def _names(props: Mapping[str, str]) -> tuple[str, ...] | None:
             "ONNX metadata 'names' must hold non-empty class names; write a spec with "
             "`linewatch model init --classes`"
         )
+    odd = [n for n in names if not n.isprintable() or len(n) > _NAME_CHARS]
+    if odd:
+        raise ModelFormatError(
+            f"ONNX metadata 'names' holds a class name with control characters or over "
+            f"{_NAME_CHARS} characters ({_shown_text(repr(odd[0]))}); write a spec with "
+            "`linewatch model init --classes`"
+        )
     if len(set(names)) != len(names):
         raise ModelFormatError(f"ONNX metadata 'names' repeats a class name: {names[:20]}")
     return tuple(str(n) for n in names)
@@ -135,13 +157,14 @@ def read_export_metadata(props: Mapping[str, str]) -> ExportMetadata:
     """Parse an ONNX model's ``metadata_props`` (as onnxruntime's ``custom_metadata_map``).
 
     Raises :class:`~streams.errors.ModelFormatError` when a key linewatch reads is present but
-    malformed; unknown keys are ignored.
+    malformed (class names with control characters included); unknown keys are ignored, and
+    descriptive ones are cleaned for printing (:func:`_shown_text`).
     """
     task = props.get("task")
     return ExportMetadata(
         names=_names(props),
         input_size=_imgsz(props),
         stride=_stride(props),
-        task=task.strip() if task is not None else None,
-        about={k: props[k] for k in _DESCRIPTIVE if props.get(k)},
+        task=_shown_text(task.strip()) if task is not None else None,
+        about={k: _shown_text(props[k]) for k in _DESCRIPTIVE if props.get(k)},
     )

@@ -114,6 +114,12 @@ class ModelSpec(BaseModel):
                 raise ValueError("class_names must not be empty (use null to infer)")
             if len(set(value)) != len(value):
                 raise ValueError(f"class_names must be distinct, got {list(value)}")
+            odd = [n for n in value if not n.strip() or not n.isprintable() or len(n) > 100]
+            if odd:
+                raise ValueError(
+                    f"class names must be printable, non-blank and at most 100 characters, "
+                    f"got {odd[0][:100]!r}"
+                )
         return value
 
     @classmethod
