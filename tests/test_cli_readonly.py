@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,15 @@ def test_reads_still_work(dsn: str, sql: str, first_line: str) -> None:
     result = runner.invoke(app, ["query", sql, "--store", dsn, "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith(first_line)
+
+
+def test_csv_cells_cannot_drive_the_terminal(dsn: str) -> None:
+    sql = "SELECT concat('a', char(27), ']0;x', char(7), char(10), 'b') AS x"
+    result = runner.invoke(app, ["query", sql, "--store", dsn, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == 'x\n"a\\x1b]0;x\\x07\nb"\n'
+    result = runner.invoke(app, ["query", sql, "--store", dsn, "--format", "json"])
+    assert json.loads(result.stdout) == [{"x": "a\x1b]0;x\x07\nb"}]
 
 
 def test_metrics_and_report_need_the_schema_and_never_apply_it(tmp_path: Path) -> None:

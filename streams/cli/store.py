@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import enum
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -121,6 +122,22 @@ def _cell(value: Any) -> Any:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _csv_cell(value: Any) -> Any:
+    r"""A CSV cell: control characters other than tab and line ends written as ``\\xNN`` text,
+    so that printing the CSV cannot drive the terminal (``--format json`` keeps exact values).
+
+    >>> _csv_cell("ok\x1b[2J\tstill")
+    'ok\\x1b[2J\tstill'
+    """
+    cell = _cell(value)
+    if isinstance(cell, str):
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", cell)
+    return cell
+
+
 def render(result: QueryResult, fmt: OutputFormat, *, title: str | None = None) -> None:
     """Print a result to stdout as a rich table, CSV or a JSON array of objects."""
     columns, rows = result
@@ -130,8 +147,7 @@ def render(result: QueryResult, fmt: OutputFormat, *, title: str | None = None) 
     elif fmt is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_cell(v) for v in row])
+        writer.writerows([_csv_cell(v) for v in row] for row in rows)
     else:
         # cells are text (no markup, no terminal control), floats rounded; csv/json keep all
         table = DataTable(*columns, title=title)
