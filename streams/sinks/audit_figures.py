@@ -1,14 +1,17 @@
 """The ``audit_figures`` table (``300_audit_figures.sql``): per slice and ``linewatch estimate``
 run, the label-free estimate beside the realized design-weighted figure and the next audit
-(:mod:`streams.readiness.slice_audits` builds the rows; Grafana reads them)."""
+(:mod:`streams.readiness.slice_audits` builds the rows; Grafana reads them); and the latest
+capture time the worker's audits count their reference window back from
+(:mod:`streams.readiness.audit_stream`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from schemas.records import StoreRecord
+from streams.sinks.clickhouse import ClickHouseStore
 
-__all__ = ["AuditFigureRecord"]
+__all__ = ["AuditFigureRecord", "latest_capture"]
 
 
 class AuditFigureRecord(StoreRecord):
@@ -44,3 +47,9 @@ class AuditFigureRecord(StoreRecord):
     next_units: int
     interval_width: float
     recommendation: str
+
+
+def latest_capture(store: ClickHouseStore) -> datetime | None:
+    """The newest frame's ``captured_at``; ``None`` for a store without frames."""
+    rows = store.query("SELECT count(), max(captured_at) FROM linewatch.frames").result_rows
+    return None if not rows or int(rows[0][0]) == 0 else rows[0][1]
