@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from schemas.records import FrameRecord
 from streams.estimation.calibration import IsotonicCalibration
 from streams.readiness.audit_plan import Budget
 from streams.readiness.audit_stream import (
@@ -26,7 +27,7 @@ from streams.readiness.score_design import (
     predicted_defect,
     unit_sizes,
 )
-from streams.sinks.audits import PlanFrame
+from streams.sinks.audits import AuditUnitRecord, PlanFrame
 
 T0 = datetime(2026, 11, 29, tzinfo=UTC)
 SLICES = [("line-1", "day", "normal"), ("line-2", "night", "dim"), ("line-3", "day", "bright")]
@@ -109,21 +110,20 @@ def test_decisions_are_fixed_by_the_event_and_requests_carry_the_audit_block() -
         calibration=calibration,
         fallback_frames_day=1.0,
     )
-    records = [
-        [
-            sample_frame(
-                f.event_id,
-                line_id=f.line_id,
-                shift=f.shift,
-                lighting=f.lighting,
-                max_confidence=f.max_confidence,
-                captured_at=f.captured_at,
-            )
-        ]
+    rows = [
+        sample_frame(
+            f.event_id,
+            line_id=f.line_id,
+            shift=f.shift,
+            lighting=f.lighting,
+            max_confidence=f.max_confidence,
+            captured_at=f.captured_at,
+        )
         for f in frames
     ]
-    units = [auditor.decide(r[0]) for r in records]
-    again = [auditor.decide(r[0]) for r in records]  # a replay decides the same
+    records: list[list[FrameRecord | AuditUnitRecord]] = [[r] for r in rows]
+    units = [auditor.decide(r) for r in rows]
+    again = [auditor.decide(r) for r in rows]  # a replay decides the same
     assert [u is None for u in units] == [u is None for u in again]
     chosen = [u for u in units if u is not None]
     expected = sum(auditor.probability((f.line_id, f.shift, f.lighting), f.max_confidence)

@@ -52,7 +52,7 @@ def audited_store(store: ClickHouseStore, dsn: str) -> int:
             n += 1
     settings = Settings(store={"dsn": dsn}, inference={"operating_threshold": 0.5})
     plan = plan_audit(store, settings, 0.5, Budget(fraction=0.2), seed=1)
-    lines = []
+    lines: list[str] = []
     for u in plan.units:
         truth = [("dent", BOX)] if u.stratum.band != "passed" and len(lines) % 3 == 0 else []
         lines.append(sample_label_line(u.event_id, truth))

@@ -37,20 +37,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from schemas.records import FrameRecord, StoreRecord
-from streams.config import Settings
-from streams.errors import ConfigError, EstimationError
+from schemas.records import FrameRecord
 from streams.estimation.calibration import IsotonicCalibration
-from streams.inference.threshold import operating_threshold
 from streams.readiness.audit_plan import (
     DEFAULT_DEFECT_RATES,
     Budget,
@@ -65,15 +60,12 @@ from streams.readiness.score_design import (
     slice_prevalences,
     unit_sizes,
 )
-from streams.sinks import ClickHouseStore
-from streams.sinks.audit_figures import latest_capture
-from streams.sinks.audits import AuditUnitRecord, PlanFrame, plan_frames
+from streams.sinks.audits import AuditUnitRecord, PlanFrame
 
 __all__ = [
     "STREAM_MIX",
     "AuditRequest",
     "StreamAuditor",
-    "StreamAudits",
     "audit_requests",
     "stream_policy",
     "unit_draw",
@@ -156,7 +148,7 @@ class StreamAuditor:
     """The reference's summed unit sizes per day (score plan)."""
     spreads: dict[tuple[_Slice, bool], float] = field(default_factory=dict)
     """Per slice and flag: the size of a unit over ``sqrt(p (1 - p))`` (score plan)."""
-    prevalence: dict[_Slice, float] = field(default_factory=dict)
+    prevalence: dict[Hashable, float] = field(default_factory=dict)
     strata: dict[tuple[_Slice, str], float] = field(default_factory=dict)
     """Per slice x band: ``n_h / N_h`` (band plan, without a calibration)."""
     mix: float = STREAM_MIX
@@ -209,7 +201,7 @@ class StreamAuditor:
         for i, key in enumerate(slices):
             me.spreads.setdefault((key, bool(flagged[i])), float(sizes[i] / base[i]))
         me.calibration = calibration
-        me.prevalence = {k: float(v) for k, v in prevalence.items()}  # type: ignore[misc]
+        me.prevalence = dict(prevalence)
         me.sizes_day = float(sizes.sum()) / days
         # the plan's probabilities over the reference: a unit above 1 is taken for sure and the
         # rest shared again, i.e. the others' shares are scaled up; keep that scale
@@ -312,89 +304,3 @@ def audit_requests(groups: Iterable[Sequence[object]]) -> list[AuditRequest]:
                     )
                 )
     return out
-
-
-class StreamAudits:
-    """The worker's auditor over its store: a :class:`StreamAuditor` rebuilt from the store's
-    latest ``history_h`` hours of frames every :data:`REFRESH_S` seconds, that adds the
-    ``audit_units`` row of each chosen unit to the rows of its event."""
-
-    REFRESH_S = 900.0
-    """Seconds between rebuilds of the reference."""
-
-    def __init__(
-        self,
-        store: ClickHouseStore,
-        settings: Settings,
-        *,
-        lock: AbstractContextManager[object] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        budget_text = settings.worker.audit_budget
-        if budget_text is None:
-            raise ConfigError("the worker's audits need LINEWATCH_WORKER__AUDIT_BUDGET")
-        self.store = store
-        self.budget = parse_budget(budget_text)
-        self.policy = stream_policy(budget_text)
-        self.threshold = operating_threshold(settings)
-        self.review_low = settings.inference.review_band[0]
-        self.history = timedelta(hours=settings.worker.audit_history_h)
-        lines = settings.plant.lines.values()
-        self.fallback_frames_day = 86400.0 * sum(line.frame_rate for line in lines)
-        self.lock = lock or nullcontext()
-        self.clock = clock
-        self.auditor: StreamAuditor | None = None
-        self.built_at = 0.0
-
-    def current(self) -> StreamAuditor:
-        """The auditor, rebuilt from the store when :data:`REFRESH_S` old."""
-        if self.auditor is None or self.clock() - self.built_at >= self.REFRESH_S:
-            self.auditor = self._build()
-            self.built_at = self.clock()
-        return self.auditor
-
-    def _build(self) -> StreamAuditor:
-        from streams.estimation.windows import load_lab_set
-
-        with self.lock:
-            latest = latest_capture(self.store)
-            since = None if latest is None else latest - self.history
-            reference = (
-                []
-                if latest is None
-                else plan_frames(self.store, self.threshold, self.review_low, since, None)
-            )
-            try:
-                calibration: IsotonicCalibration | None = load_lab_set(self.store).calibration()
-            except EstimationError:
-                calibration = None
-        days = self.history.total_seconds() / 86400.0
-        if reference:
-            first = min(f.captured_at for f in reference)
-            last = max(f.captured_at for f in reference)
-            days = min(days, max((last - first).total_seconds(), 1.0) / 86400.0)
-        return StreamAuditor.of_reference(
-            self.threshold,
-            self.review_low,
-            self.budget,
-            self.policy,
-            reference=reference,
-            days=days,
-            calibration=calibration,
-            fallback_frames_day=self.fallback_frames_day,
-        )
-
-    def add_units(self, groups: Iterable[list[StoreRecord]]) -> int:
-        """Append the ``audit_units`` row of each chosen unit to its event's rows; how many."""
-        auditor = self.current()
-        chosen = 0
-        now = datetime.now(UTC)
-        for records in groups:
-            frame = next((r for r in records if isinstance(r, FrameRecord)), None)
-            if frame is None:
-                continue
-            unit = auditor.decide(frame, now)
-            if unit is not None:
-                records.append(unit)
-                chosen += 1
-        return chosen

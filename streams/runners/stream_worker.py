@@ -36,7 +36,7 @@ from schemas.records import DeadLetterRecord
 from streams.config import Settings
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
-from streams.readiness.audit_stream import StreamAudits
+from streams.readiness.stream_audits import StreamAudits
 from streams.runners.batch_assembler import BatchAssembler, frames_per_run
 from streams.runners.checkpoint import Checkpoint
 from streams.runners.partitions import PartitionStates
