@@ -46,10 +46,15 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         Calibrated on the lab split of the latest `linewatch assess` (the plant's lab set when
         it ran on one, else the simulated lab; the output names it); writes one row per slice
         window to `estimated_performance` and a drift event (signal estimated_recall) where a
-        slice's estimated recall stays below the lab's. See docs/estimation.md.
+        slice's estimated recall stays below the lab's. Beside each slice's latest estimate it
+        shows the realized design-weighted recall / FPR of its audited labels (labels without
+        a design apart) and which audits would narrow the widest intervals most; writes those
+        to `audit_figures` (Grafana), after pairing new labels with their frames (not with
+        --dry-run). See docs/estimation.md.
         """
         from streams.estimation.job import run_estimates
         from streams.inference.threshold import operating_threshold
+        from streams.readiness.reconcile import reconcile
         from streams.readiness.slice_audits import window_audits
 
         settings = settings_with(store={"dsn": store}, inference={"model": model})
@@ -60,6 +65,8 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         with open_store(settings) as st:
             st.apply_schema()
             run = run_estimates(st, threshold, params, write=not dry_run)
+            if not dry_run:  # pair new labels with their frames first, as metrics does
+                reconcile(st, settings, threshold=threshold)
             audits = window_audits(st, settings, threshold, run.windows)
             if not dry_run and audits:
                 now = datetime.now(UTC)
