@@ -6,7 +6,9 @@ needs. Frames and scores are built here with numpy."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,3 +158,52 @@ def test_uniform_before_the_store_holds_frames() -> None:
         fallback_frames_day=86400.0,  # one line at one frame per second
     )
     assert auditor.probability(SLICES[0], 0.9) == pytest.approx(0.01)
+
+
+def test_the_worker_counts_its_reference_in_the_store(tmp_path: Path) -> None:
+    """On a real chDB store: the auditor the worker builds (frames counted per slice, band and
+    calibration step in SQL) gives every unit the probability of the one built frame by frame,
+    over the last ``audit_history_h`` hours only."""
+    from streams.config import Settings
+    from streams.estimation.windows import load_lab_set
+    from streams.readiness.stream_audits import StreamAudits
+    from streams.sinks import ClickHouseStore
+    from streams.sinks.audits import plan_frames
+    from tests.test_estimation import _write_lab
+
+    dsn = f"chdb://{tmp_path / 'store'}"
+    frames, _ = _population(4, n=1200)
+    old = [
+        replace(f, event_id=f"{f.event_id}-old", captured_at=f.captured_at - timedelta(days=3))
+        for f in frames[:200]
+    ]
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
+        _write_lab(store, np.random.default_rng(4), n=300)
+        store.insert(
+            [
+                sample_frame(f.event_id, line_id=f.line_id,
+                             shift=f.shift, lighting=f.lighting, max_confidence=f.max_confidence,
+                             captured_at=f.captured_at)
+                for f in [*old, *frames]
+            ]
+        )  # fmt: skip
+        settings = Settings(
+            store={"dsn": dsn},
+            inference={"operating_threshold": 0.5},
+            worker={"audit_budget": "40/day", "audit_history_h": 24},
+        )
+        mine = StreamAudits(store, settings).current()
+        reference = plan_frames(store, 0.5, 0.15, T0, None)
+        calibration = load_lab_set(store).calibration()
+    assert len(reference) == len(frames)  # the frames 3 days older are left out
+    span = (frames[-1].captured_at - frames[0].captured_at).total_seconds() / 86400
+    by_frame = StreamAuditor.of_reference(
+        0.5, 0.15, Budget(per_day=40), "stream:40/day", reference=reference, days=span,
+        calibration=calibration, fallback_frames_day=1.0,
+    )  # fmt: skip
+    for f in frames[:300]:
+        key = (f.line_id, f.shift, f.lighting)
+        assert mine.probability(key, f.max_confidence) == pytest.approx(
+            by_frame.probability(key, f.max_confidence), rel=1e-9
+        )

@@ -41,6 +41,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,6 +66,7 @@ from streams.sinks.audits import AuditUnitRecord, PlanFrame
 __all__ = [
     "STREAM_MIX",
     "AuditRequest",
+    "ReferenceCount",
     "StreamAuditor",
     "audit_requests",
     "stream_policy",
@@ -94,6 +96,16 @@ def unit_draw(event_id: str, policy: str) -> float:
     """A uniform number in [0, 1) fixed by the event id and policy (a replay draws the same)."""
     digest = hashlib.sha256(f"{policy}\x00{event_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+class ReferenceCount(NamedTuple):
+    """Reference frames of one slice and band with one score (as far as the calibration can
+    tell: one step of it), counted in the store."""
+
+    key: _Slice
+    band: str
+    score: float
+    frames: int
 
 
 @dataclass(frozen=True)
@@ -174,27 +186,38 @@ class StreamAuditor:
         budget: Budget,
         policy: str,
         *,
-        reference: Sequence[PlanFrame],
+        reference: Sequence[PlanFrame | ReferenceCount],
         days: float,
         calibration: IsotonicCalibration | None,
         fallback_frames_day: float,
     ) -> StreamAuditor:
-        """From the frames of ``days`` days: the score plan's sizes with a calibration, else
-        the band plan's strata; uniform without frames."""
-        if not reference:
+        """From the frames of ``days`` days (one by one, or counted per slice, band and score):
+        the score plan's sizes with a calibration, else the band plan's strata; uniform without
+        frames."""
+        counted = [
+            r if isinstance(r, ReferenceCount)
+            else ReferenceCount((r.line_id, r.shift, r.lighting), r.band, r.max_confidence, 1)
+            for r in reference
+        ]  # fmt: skip
+        total = sum(r.frames for r in counted)
+        if not total:
             return cls.uniform(threshold, review_low, budget, policy, fallback_frames_day)
         days = max(days, 1e-6)
-        frames_day = len(reference) / days
+        frames_day = total / days
         me = cls(threshold, review_low, policy, _per_day(budget, frames_day), frames_day)
         me.days = days
-        slices: list[_Slice] = [(f.line_id, f.shift, f.lighting) for f in reference]
+        counts = np.array([r.frames for r in counted], dtype=np.int64)
+        slices: list[_Slice] = [
+            r.key for r, n in zip(counted, counts, strict=True) for _ in range(n)
+        ]
+        bands = [r.band for r, n in zip(counted, counts, strict=True) for _ in range(n)]
         if calibration is None:
-            me.strata = _band_strata(slices, [f.band for f in reference], me.n_day, days)
+            me.strata = _band_strata(slices, bands, me.n_day, days)
             return me
-        scores = np.array([f.max_confidence for f in reference], dtype=np.float64)
+        scores = np.repeat(np.array([r.score for r in counted], dtype=np.float64), counts)
         prevalence = slice_prevalences(calibration, slices, scores)
         p = predicted_defect(calibration, slices, scores, prevalence)
-        flagged = np.array([f.band == "flagged" for f in reference], dtype=bool)
+        flagged = np.array([b == "flagged" for b in bands], dtype=bool)
         sizes = unit_sizes(slices, flagged, p)
         pc = np.clip(p, _P_FLOOR, 1 - _P_FLOOR)
         base = np.sqrt(pc * (1 - pc))
@@ -205,9 +228,9 @@ class StreamAuditor:
         me.sizes_day = float(sizes.sum()) / days
         # the plan's probabilities over the reference: a unit above 1 is taken for sure and the
         # rest shared again, i.e. the others' shares are scaled up; keep that scale
-        n = min(me.n_day * days, float(len(reference)))
+        n = min(me.n_day * days, float(total))
         plan = inclusion_probabilities(sizes, n, mix=me.mix)  # type: ignore[arg-type]
-        share = (1 - me.mix) * sizes / sizes.sum() + me.mix / len(reference)
+        share = (1 - me.mix) * sizes / sizes.sum() + me.mix / total
         under = plan < 1.0
         me.scale = float((plan[under] / share[under]).mean()) if under.any() else n
         return me

@@ -7,7 +7,7 @@ publishes the requests once they are stored, :func:`~.audit_stream.audit_request
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
@@ -17,10 +17,10 @@ from streams.errors import ConfigError, EstimationError
 from streams.estimation.calibration import IsotonicCalibration
 from streams.inference.threshold import operating_threshold
 from streams.readiness.audit_plan import parse_budget
-from streams.readiness.audit_stream import StreamAuditor, stream_policy
+from streams.readiness.audit_stream import ReferenceCount, StreamAuditor, stream_policy
 from streams.sinks import ClickHouseStore
-from streams.sinks.audit_figures import latest_capture
-from streams.sinks.audits import plan_frames
+from streams.sinks.audit_figures import capture_span
+from streams.sinks.reads.design_difference import StepCount, score_step_counts
 
 __all__ = ["StreamAudits"]
 
@@ -65,25 +65,27 @@ class StreamAudits:
         return self.auditor
 
     def _build(self) -> StreamAuditor:
+        """The auditor of the store's latest ``history_h`` hours: frames counted per slice,
+        band and calibration step in the store (no frame read one by one)."""
         from streams.estimation.windows import load_lab_set
 
         with self.lock:
-            latest = latest_capture(self.store)
-            since = None if latest is None else latest - self.history
-            reference = (
-                []
-                if latest is None
-                else plan_frames(self.store, self.threshold, self.review_low, since, None)
-            )
+            span = capture_span(self.store)
             try:
                 calibration: IsotonicCalibration | None = load_lab_set(self.store).calibration()
             except EstimationError:
                 calibration = None
+            knots = (0.0,) if calibration is None else calibration.knots
+            since = None if span is None else span[1] - self.history
+            rows = [] if span is None else self._counts(knots, since)
+            window = None if span is None else capture_span(self.store, since)
         days = self.history.total_seconds() / 86400.0
-        if reference:
-            first = min(f.captured_at for f in reference)
-            last = max(f.captured_at for f in reference)
-            days = min(days, max((last - first).total_seconds(), 1.0) / 86400.0)
+        if window is not None:
+            days = min(days, max((window[1] - window[0]).total_seconds(), 1.0) / 86400.0)
+        reference = [
+            ReferenceCount((r.line_id, r.shift, r.lighting), r.band, knots[r.step], r.frames)
+            for r in rows
+        ]
         return StreamAuditor.of_reference(
             self.threshold,
             self.review_low,
@@ -94,6 +96,9 @@ class StreamAudits:
             calibration=calibration,
             fallback_frames_day=self.fallback_frames_day,
         )
+
+    def _counts(self, knots: Sequence[float], since: datetime | None) -> list[StepCount]:
+        return score_step_counts(self.store, self.threshold, self.review_low, knots, since=since)
 
     def add_units(self, groups: Iterable[list[StoreRecord]]) -> int:
         """Append the ``audit_units`` row of each chosen unit to its event's rows; how many."""

@@ -11,7 +11,7 @@ from datetime import datetime
 from schemas.records import StoreRecord
 from streams.sinks.clickhouse import ClickHouseStore
 
-__all__ = ["AuditFigureRecord", "latest_capture"]
+__all__ = ["AuditFigureRecord", "capture_span"]
 
 
 class AuditFigureRecord(StoreRecord):
@@ -49,7 +49,12 @@ class AuditFigureRecord(StoreRecord):
     recommendation: str
 
 
-def latest_capture(store: ClickHouseStore) -> datetime | None:
-    """The newest frame's ``captured_at``; ``None`` for a store without frames."""
-    rows = store.query("SELECT count(), max(captured_at) FROM linewatch.frames").result_rows
-    return None if not rows or int(rows[0][0]) == 0 else rows[0][1]
+def capture_span(
+    store: ClickHouseStore, since: datetime | None = None
+) -> tuple[datetime, datetime] | None:
+    """The oldest and newest ``captured_at`` of the frames (from ``since``); ``None`` without
+    frames."""
+    where = "" if since is None else "WHERE captured_at >= {since:DateTime64(3, 'UTC')}"
+    sql = f"SELECT count(), min(captured_at), max(captured_at) FROM linewatch.frames {where}"
+    rows = store.query(sql, {} if since is None else {"since": since}).result_rows
+    return None if not rows or int(rows[0][0]) == 0 else (rows[0][1], rows[0][2])

@@ -9,6 +9,7 @@ into Python (one row per slice x band x step, whatever the number of frames).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from streams.sinks.clickhouse import ClickHouseStore
@@ -23,6 +24,7 @@ SELECT line_id, shift, lighting,
                 toInt64(arrayCount(k -> k <= max_confidence, {knots:Array(Float64)})) - 1)) AS step,
        count() AS frames
 FROM linewatch.frames FINAL
+WHERE {since_set:UInt8} = 0 OR captured_at >= {since:DateTime64(3, 'UTC')}
 GROUP BY line_id, shift, lighting, band, step
 ORDER BY line_id, shift, lighting, band, step
 """
@@ -43,9 +45,21 @@ class StepCount(NamedTuple):
 
 
 def score_step_counts(
-    store: ClickHouseStore, threshold: float, review_low: float, knots: Sequence[float]
+    store: ClickHouseStore,
+    threshold: float,
+    review_low: float,
+    knots: Sequence[float],
+    *,
+    since: datetime | None = None,
 ) -> list[StepCount]:
-    """Every stored frame (``FINAL``) counted per slice, band and calibration step."""
-    params = {"threshold": threshold, "review_low": review_low, "knots": [float(k) for k in knots]}
+    """Every stored frame (``FINAL``; captured from ``since``) counted per slice, band and
+    calibration step (the worker's audits count their reference the same way)."""
+    params = {
+        "threshold": threshold,
+        "review_low": review_low,
+        "knots": [float(k) for k in knots],
+        "since_set": int(since is not None),
+        "since": since or datetime(1970, 1, 1, tzinfo=UTC),
+    }
     rows = store.query(STEP_COUNTS_SQL, params).result_rows
     return [StepCount(str(a), str(b), str(c), str(d), int(e), int(f)) for a, b, c, d, e, f in rows]
