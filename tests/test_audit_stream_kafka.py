@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,67 @@ def _read(h: KafkaHarness, topic: str) -> list[object]:
     out = list(consumer)
     consumer.close()
     return out
+
+
+def test_with_a_lab_calibration_and_history_each_unit_gets_its_score_probability(
+    harness: KafkaHarness, tmp_path: Path
+) -> None:
+    """The worker's store holds a lab calibration and a day of frames of every slice before it
+    starts: each request carries the score plan's probability of its unit (as the same auditor
+    built here gives it), and the number of requests is what those probabilities expect."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from streams.readiness.samples import sample_frame
+    from streams.readiness.stream_audits import StreamAudits
+    from streams.simulate import generate, parse_simulate_source
+    from tests.test_estimation import _write_lab
+
+    start = datetime(2026, 11, 29, 8, tzinfo=UTC)
+    store_path = tmp_path / "store-history"
+    dsn = f"chdb://{store_path}"
+    settings = Settings(store={"dsn": dsn}, worker={"audit_budget": "20%"})
+    rng = np.random.default_rng(8)
+    slices = [(f"line-{i}", s, li) for i in (1, 2, 3) for s in ("day", "evening", "night")
+              for li in ("dark", "dim", "normal", "bright")]  # fmt: skip
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
+        _write_lab(store, rng, n=300)
+        history = []
+        for i in range(3600):  # one day before the events, every slice
+            key = slices[i % len(slices)]
+            score = float(rng.beta(6, 2) if rng.random() < 0.03 else rng.beta(1.5, 8))
+            history.append(
+                sample_frame(f"history-{i}", line_id=key[0], shift=key[1], lighting=key[2],
+                             max_confidence=score, captured_at=start - timedelta(seconds=24 * i))
+            )  # fmt: skip
+        store.insert(history)
+        auditor = StreamAudits(store, settings).current()
+    assert auditor.calibration is not None  # the score plan's path
+    source = (
+        f"simulate:production?events={EVENTS}&seed=32&lines=3"
+        "&start=2026-11-29T08:00:00Z&duration=2h"
+    )
+    events = [json.dumps(s.event).encode() for s in generate(parse_simulate_source(source))]
+    worker = harness.start_worker("history", store_path)
+    harness.produce((None, e) for e in events)
+    harness.wait_committed(EVENTS)
+    messages = _read(harness, f"lw-{harness.run_id}-audit-requests")
+    worker.stop()
+    requests = [json.loads(m.value) for m in messages]  # type: ignore[attr-defined]
+    for r in requests:
+        key = (r["line_id"], r["shift"], r["lighting"])
+        assert r["audit"]["inclusion_probability"] == pytest.approx(
+            auditor.probability(key, r["score"]), rel=1e-9
+        )
+    with ClickHouseStore.open(dsn) as store:
+        streamed = store.query(
+            "SELECT line_id, shift, lighting, max_confidence FROM linewatch.frames FINAL "
+            "WHERE event_id NOT LIKE 'history-%'"
+        ).result_rows
+    assert len(streamed) == EVENTS
+    pis = [auditor.probability((a, b, c), float(s)) for a, b, c, s in streamed]
+    expected, sd = sum(pis), sum(q * (1 - q) for q in pis) ** 0.5
+    assert len({round(q, 9) for q in pis}) > 5  # per unit, by score
+    assert abs(len(requests) - expected) <= 4 * sd + 1
