@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -17,8 +18,9 @@ from streams.lab.naming import lab_set_label
 
 if TYPE_CHECKING:
     from streams.estimation.job import EstimateRun
+    from streams.readiness.slice_audits import SliceAudit
 
-__all__ = ["register"]
+__all__ = ["audits_table", "register"]
 
 
 def register(app: typer.Typer, groups: CliGroups) -> None:
@@ -44,10 +46,16 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         Calibrated on the lab split of the latest `linewatch assess` (the plant's lab set when
         it ran on one, else the simulated lab; the output names it); writes one row per slice
         window to `estimated_performance` and a drift event (signal estimated_recall) where a
-        slice's estimated recall stays below the lab's. See docs/estimation.md.
+        slice's estimated recall stays below the lab's. Beside each slice's latest estimate it
+        shows the realized design-weighted recall / FPR of its audited labels (labels without
+        a design apart) and which audits would narrow the widest intervals most; writes those
+        to `audit_figures` (Grafana), after pairing new labels with their frames (not with
+        --dry-run). See docs/estimation.md.
         """
         from streams.estimation.job import run_estimates
         from streams.inference.threshold import operating_threshold
+        from streams.readiness.reconcile import reconcile
+        from streams.readiness.slice_audits import window_audits
 
         settings = settings_with(store={"dsn": store}, inference={"model": model})
         params = settings.estimation
@@ -57,14 +65,25 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         with open_store(settings, existing=True) as st:
             st.apply_schema()
             run = run_estimates(st, threshold, params, write=not dry_run)
+            if not dry_run:  # pair new labels with their frames first, as metrics does
+                reconcile(st, settings, threshold=threshold)
+            audits = window_audits(st, settings, threshold, run.windows)
+            if not dry_run and audits:
+                now = datetime.now(UTC)
+                st.insert([a.record(now, threshold) for a in audits])
         if fmt == "json":
-            typer.echo(_as_json(run, threshold))
+            typer.echo(_as_json(run, threshold, audits))
             return
         _print_run(run, threshold, params.window_frames, dry_run=dry_run)
+        _print_audits(audits)
 
 
-def _as_json(run: EstimateRun, threshold: float) -> str:
-    """The run as the JSON document of ``--format json``."""
+def _as_json(run: EstimateRun, threshold: float, audits: list[SliceAudit]) -> str:
+    """The run as the JSON document of ``--format json``; ``slices``: each slice's latest
+    estimate beside its realized design-weighted figure, ``audit_next``: where labels narrow
+    the widest intervals most."""
+    from streams.readiness.slice_audits import audit_next
+
     return json.dumps(
         {
             "threshold": threshold,
@@ -73,6 +92,8 @@ def _as_json(run: EstimateRun, threshold: float) -> str:
             "windows": [w.model_dump(mode="json") for w in run.windows],
             "drift_events": [e.model_dump(mode="json") for e in run.drift_events],
             "rows_written": run.rows_written,
+            "slices": [a.as_dict() for a in audits],
+            "audit_next": audit_next(audits),
         },
         indent=2,
     )
@@ -143,3 +164,49 @@ def _print_run(run: EstimateRun, threshold: float, window_frames: int, *, dry_ru
         )
     written = "nothing written (--dry-run)" if dry_run else f"{run.rows_written} rows written"
     console.print(f"{len(run.windows)} windows, {len(run.drift_events)} drift events; {written}")
+
+
+def audits_table(audits: list[SliceAudit]) -> DataTable:
+    """Per slice: label-free recall / FPR beside the realized design-weighted ones, the labels
+    behind them (by design; without a design, apart) and the next audit."""
+    t = DataTable(
+        title="label-free estimate vs realized (design-weighted: each label by how it was "
+        "chosen; difference = the estimate as a control variate)"
+    )
+    for col in ("line", "shift", "lighting", "est. recall", "recall", "est. FPR", "FPR"):
+        t.add_column(col)
+    for col in ("from", "labels", "no design", "next audit"):
+        t.add_column(col)
+    for a in audits:
+        est = a.estimated
+        unknown = est is not None and est.status == "unknown"
+        e_recall = "–" if est is None else ("unknown" if unknown else est.recall.fmt())
+        e_fpr = "–" if est is None else ("unknown" if unknown else est.fpr.fmt())
+        t.add_row(
+            *(a.key.get(c, "") for c in ("line_id", "shift", "lighting")),
+            e_recall,
+            a.realized_recall.fmt(),
+            e_fpr,
+            a.realized_fpr.fmt(),
+            a.realized_source or "no labels",
+            str(a.labels),
+            str(a.undesigned_labels),
+            a.recommendation(),
+        )
+    return t
+
+
+def _print_audits(audits: list[SliceAudit]) -> None:
+    """The table of :func:`audits_table` and the audits that narrow the widest intervals."""
+    from streams.readiness.slice_audits import audit_next
+
+    if not audits:
+        return
+    console = data_console()
+    console.print(audits_table(audits))
+    for item in audit_next(audits):
+        where = "/".join(str(item.get(c, "")) for c in ("line_id", "shift", "lighting"))
+        console.print(
+            f"audit next: {plain(where)}: {plain(item['recommendation'])} "
+            f"(widest interval {item['width']:.1%})"
+        )

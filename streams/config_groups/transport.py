@@ -14,7 +14,7 @@ from pydantic import (
 )
 
 from streams.config_groups.base import _TOPIC_NAME, _Group
-from streams.errors import LinewatchError
+from streams.errors import ConfigError, LinewatchError
 
 __all__ = ["CheckpointSettings", "KafkaSettings", "StoreSettings", "WorkerSettings"]
 
@@ -96,6 +96,11 @@ class KafkaSettings(_Group):
     topic_labels: str = Field("labels", description="Topic of ground-truth labels (input).")
     topic_dlq: str = Field("camera-events.dlq", description="Dead-letter topic (output).")
     topic_drift: str = Field("drift-events", description="Drift alarm topic (output).")
+    topic_audit_requests: str = Field(
+        "audit-requests",
+        description="Topic of the units the worker asks a person to review (output; "
+        "LINEWATCH_WORKER__AUDIT_BUDGET).",
+    )
     topic_partitions: int = Field(
         6, gt=0, le=10_000, description="Partitions of the camera-events topic."
     )
@@ -117,7 +122,9 @@ class KafkaSettings(_Group):
                 )
         return value
 
-    @field_validator("topic_events", "topic_labels", "topic_dlq", "topic_drift")
+    @field_validator(
+        "topic_events", "topic_labels", "topic_dlq", "topic_drift", "topic_audit_requests"
+    )
     @classmethod
     def _kafka_topic_name(cls, value: str) -> str:
         if not _TOPIC_NAME.fullmatch(value) or value in (".", ".."):
@@ -177,6 +184,32 @@ class WorkerSettings(_Group):
         "them; this timer (Faust's broker_commit_interval, 2.8 s by default there) commits "
         "what else was acknowledged, e.g. after a rebalance.",
     )
+    audit_budget: str | None = Field(
+        None,
+        description="Units a person should review, chosen as events are processed and "
+        "published on LINEWATCH_KAFKA__TOPIC_AUDIT_REQUESTS, each with the inclusion "
+        "probability `audit plan` would give it: '300/day', '1%' or a fraction '0.01'; "
+        "None: the worker requests no audits.",
+    )
+    audit_history_h: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 90,
+        description="Hours of stored frames (back from the newest) the worker's audit "
+        "probabilities share the budget over, as a plan over that window would.",
+    )
+
+    @field_validator("audit_budget")
+    @classmethod
+    def _audit_budget(cls, value: str | None) -> str | None:
+        if value is not None:
+            from streams.readiness.audit_plan import parse_budget
+
+            try:
+                parse_budget(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc).replace("--budget", "the audit budget")) from exc
+        return value
 
 
 class CheckpointSettings(_Group):

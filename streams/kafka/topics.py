@@ -94,6 +94,15 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.kafka.topic_labels, n, rf, {"retention.ms": str(4 * _WEEK_MS)}),
         TopicSpec(settings.kafka.topic_dlq, n, rf, {**big, "retention.ms": str(4 * _WEEK_MS)}),
         TopicSpec(settings.kafka.topic_drift, n, rf, {"retention.ms": str(4 * _WEEK_MS)}),
+        *(  # the worker's audit requests, when it makes any (LINEWATCH_WORKER__AUDIT_BUDGET)
+            [
+                TopicSpec(
+                    settings.kafka.topic_audit_requests, n, rf, {"retention.ms": str(4 * _WEEK_MS)}
+                )
+            ]
+            if settings.worker.audit_budget is not None
+            else []
+        ),
     ]
 
 

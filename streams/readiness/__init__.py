@@ -11,7 +11,10 @@
 - audits: :mod:`~streams.readiness.design` (cell estimator), :mod:`~streams.readiness.audits`
   (against the store), :mod:`~streams.readiness.audit_plan` (band strata),
   :mod:`~streams.readiness.score_design` / :mod:`~streams.readiness.score_plan` (by score) and
-  :mod:`~streams.readiness.design_difference` (the difference estimator).
+  :mod:`~streams.readiness.design_difference` (the difference estimator);
+  :mod:`~streams.readiness.slice_audits` (per slice, estimate beside the design-weighted figure
+  and the next audit: ``estimate``, the report, Grafana); :mod:`~streams.readiness.audit_stream`
+  and :mod:`~streams.readiness.stream_audits` (the worker's per-unit audit requests).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from streams.readiness.design import SliceDesign
 from streams.readiness.design_difference import DifferenceFigures
 from streams.readiness.lab import MapResult
 from streams.readiness.proportion import Proportion
+from streams.readiness.slice_audits import LabelFree, SliceAudit, audit_next, slice_audits
 
 __all__ = [
     "ClassMetrics",
@@ -67,6 +68,23 @@ class SliceMetrics:
             guess = None if est is None else getattr(est, name).value
             out[name] = None if realized is None or guess is None else guess - realized
         return out
+
+    def audit(self) -> SliceAudit:
+        """Its label-free estimate beside its realized design-weighted figure
+        (:mod:`streams.readiness.slice_audits`)."""
+        est = self.estimated
+        label_free = (
+            None
+            if est is None
+            else LabelFree(est.frames, est.recall, est.fpr, est.status, est.reason)
+        )
+        key = tuple(self.key.values())
+        (audit,) = slice_audits(
+            tuple(self.key),
+            {key: (self.design, self.difference)},
+            {} if label_free is None else {key: label_free},
+        )
+        return audit
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -209,17 +227,16 @@ class ReadinessMetrics:
     notes: list[str] = field(default_factory=list)
     estimated: list[tuple[dict[str, str], PerformanceEstimate]] = field(default_factory=list)
 
+    def slice_audits(self) -> list[SliceAudit]:
+        """Per group (the overall figures where no grouping was asked): the label-free estimate
+        beside the realized design-weighted figure and the next audit."""
+        rows = self.slices or [self.overall]
+        return [s.audit() for s in rows]
+
     def audit_next(self, top: int = 5) -> list[dict[str, Any]]:
-        """The audits that would narrow the widest design intervals most, widest first."""
-        found = []
-        for s in self.slices or [self.overall]:
-            d = s.design
-            if d is None or d.next_audit is None:
-                continue
-            rate = d.fnr if d.next_audit.metric == "fnr" else d.fpr
-            found.append((rate.width or 0.0, s.key, d.next_audit))
-        found.sort(key=lambda item: -item[0])
-        return [{**key, "width": w, **nxt.as_dict()} for w, key, nxt in found[:top]]
+        """The audits that would narrow the widest realized intervals most, widest first
+        (:func:`streams.readiness.slice_audits.audit_next`)."""
+        return audit_next(self.slice_audits(), top)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -296,25 +296,21 @@ def _with_designs(
     overall: SliceMetrics,
     slices: list[SliceMetrics],
 ) -> tuple[SliceMetrics, list[SliceMetrics]]:
-    """The design-weighted figures (:mod:`streams.readiness.audits`) beside the plain ones, and
-    the difference estimator's where some labels are sampled (no census) and a lab calibration
-    exists (:mod:`streams.readiness.design_difference`)."""
-    from streams.readiness.audits import SLICE_COLUMNS, design_estimates
-    from streams.readiness.design_difference import difference_estimates
+    """The design-weighted figures beside the plain ones: the cell estimator's and, where some
+    labels are sampled (no census) and a lab calibration exists, the difference estimator's
+    (:func:`streams.readiness.slice_audits.design_figures`)."""
+    from streams.readiness.slice_audits import design_figures
 
-    whole, groups = design_estimates(store, settings, threshold, [(), by])
-    review_low = settings.inference.review_band[0]
-    idx = [SLICE_COLUMNS.index(c) for c in by]
-    sampled = any(d.labels and not d.census for d in (*whole.values(), *groups.values()))
-    found = difference_estimates(store, threshold, review_low, [(), idx]) if sampled else None
-    diff_whole, diff_groups = found if found is not None else ({}, {})
+    whole, groups = design_figures(store, settings, threshold, [(), by])
+    none: tuple[None, None] = (None, None)
+    d_whole = whole.get((), none)
     return (
-        replace(overall, design=whole.get(()), difference=diff_whole.get(())),
+        replace(overall, design=d_whole[0], difference=d_whole[1]),
         [
             replace(
                 s,
-                design=groups.get(tuple(s.key.values())),
-                difference=diff_groups.get(tuple(s.key.values())),
+                design=groups.get(tuple(s.key.values()), none)[0],
+                difference=groups.get(tuple(s.key.values()), none)[1],
             )
             for s in slices
         ],

@@ -163,12 +163,18 @@ def _design_cell(rate: DesignRate) -> str:
 
 
 def audits_section(m: ReadinessMetrics) -> dict[str, Any] | None:
-    """Per slice: design-weighted FNR / FPR, labels used, the naive figures, the next audit."""
+    """Per slice: the label-free recall / FPR beside the realized design-weighted ones (the
+    difference estimator where it applies, else the cell estimator), the labels used (by
+    design; without a design, apart), the naive figures, the next audit; and the audits that
+    would narrow the widest intervals most (:mod:`streams.readiness.slice_audits`)."""
     rows = []
     for s in m.slices or [m.overall]:
         d = s.design
         if d is None:
             continue
+        a = s.audit()
+        est = a.estimated
+        unknown = est is not None and est.status == "unknown"
         nxt = d.next_audit
         rows.append(
             [
@@ -179,13 +185,24 @@ def audits_section(m: ReadinessMetrics) -> dict[str, Any] | None:
                 pct(d.naive_fnr),
                 _design_cell(d.fpr),
                 pct(d.naive_fpr),
+                "–" if est is None else ("unknown" if unknown else est.recall.fmt()),
+                a.realized_recall.fmt(),
+                "–" if est is None else ("unknown" if unknown else est.fpr.fmt()),
+                a.realized_fpr.fmt(),
+                a.realized_source or "–",
                 "census" if d.census else ("–" if nxt is None else f"{nxt.units} {nxt.band}"),
             ]
         )
     if not rows:
         return None
     head = [*m.by, "labels", "without design", "FNR", "naive FNR", "FPR", "naive FPR"]
-    return {"head": [*head, "next audit"], "rows": rows}
+    head += ["est. recall", "recall", "est. FPR", "realized FPR", "from"]
+    nxt_lines = [
+        f"{'/'.join(str(item.get(c, '')) for c in m.by) or 'overall'}: "
+        f"{item['recommendation']} (widest interval {item['width']:.1%})"
+        for item in m.audit_next()
+    ]
+    return {"head": [*head, "next audit"], "rows": rows, "next": nxt_lines}
 
 
 def estimates_section(m: ReadinessMetrics) -> dict[str, Any] | None:

@@ -42,9 +42,10 @@ from streams.errors import ConfigError
 from streams.ingest import RawRecord
 from streams.kafka.backlog import Backlog, faust_highwaters
 from streams.kafka.config import faust_broker_options
+from streams.readiness.audit_stream import AuditRequest
 from streams.runners.metrics import CONTENT_TYPE
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
-from streams.runners.worker_loop import WorkerLoop
+from streams.runners.worker_loop import AuditPublisher, WorkerLoop
 
 __all__ = ["create_app", "data_dir"]
 
@@ -126,7 +127,15 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
     def commit() -> Awaitable[object] | None:
         return None if getattr(app, "rebalancing", False) else app.consumer.commit()
 
-    loop = WorkerLoop(settings, publish, app.crash, stream_worker, backlog=backlog, commit=commit)
+    loop = WorkerLoop(
+        settings,
+        publish,
+        app.crash,
+        stream_worker,
+        backlog=backlog,
+        commit=commit,
+        publish_audits=_audit_publisher(app, settings),
+    )
     _wire_streams(app, settings, loop)
     _wire_signals(app, settings, loop)
     _wire_pages(app, settings, loop)
@@ -179,6 +188,20 @@ def _publisher(
             await drift_topic.send(
                 key=drift.line_id.encode(), value=drift.model_dump_json().encode()
             )
+
+    return publish
+
+
+def _audit_publisher(app: faust.App, settings: Settings) -> AuditPublisher | None:
+    """Sends the units chosen for review to ``audit-requests`` (keyed by line); ``None``
+    without ``worker.audit_budget``."""
+    if settings.worker.audit_budget is None:
+        return None
+    topic = app.topic(settings.kafka.topic_audit_requests, value_type=bytes, key_type=bytes)
+
+    async def publish(requests: list[AuditRequest]) -> None:
+        for request in requests:
+            await topic.send(key=request.line_id.encode(), value=request.to_json())
 
     return publish
 

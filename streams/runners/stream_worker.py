@@ -36,6 +36,7 @@ from schemas.records import DeadLetterRecord
 from streams.config import Settings
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
+from streams.readiness.stream_audits import StreamAudits
 from streams.runners.batch_assembler import BatchAssembler, frames_per_run
 from streams.runners.checkpoint import Checkpoint
 from streams.runners.partitions import PartitionStates
@@ -98,6 +99,9 @@ class StreamWorker:
         )
         self.runs: deque[int] = deque(maxlen=4096)
         """Events per model batch, of the latest runs (for the bench and the tests)."""
+        self.audits: StreamAudits | None = None
+        """Chooses units to review as they are processed (``worker.audit_budget``): their
+        ``audit_units`` rows join their event's rows, and the flush's requests are published."""
 
     @classmethod
     def create(cls, settings: Settings) -> StreamWorker:
@@ -111,7 +115,11 @@ class StreamWorker:
             settings.worker.app_id,
             settings.kafka.topic_events,
         )
-        return cls(settings, runtime.pipeline, runtime.store, partitions)
+        worker = cls(settings, runtime.pipeline, runtime.store, partitions)
+        if settings.worker.audit_budget is not None:
+            lock = worker.checkpoint.store_lock
+            worker.audits = StreamAudits(runtime.store, settings, lock=lock)
+        return worker
 
     # --- events: process, then flush --------------------------------------------------------
 
@@ -188,6 +196,8 @@ class StreamWorker:
             )
             self.runs.append(len(chunk))
             groups = EventRows.of(part, {id(r.raw): r.produced_at for r in chunk})
+            if self.audits is not None:
+                self.audits.add_units(g.records for g in groups)
             self.checkpoint.add(groups, len(chunk), ((r.partition, r.offset) for r in chunk))
             out.extend(part)
         return out

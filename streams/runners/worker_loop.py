@@ -26,12 +26,13 @@ from schemas.records import DeadLetterRecord, DriftEventRecord
 from streams.config import Settings
 from streams.kafka.backlog import Backlog
 from streams.kafka.startup import STARTUP
+from streams.readiness.audit_stream import AuditRequest, audit_requests
 from streams.runners.metrics import WorkerMetrics
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
 from streams.runners.write_behind import FlushResult, PendingFlush
 from streams.sinks.dsn import mask_dsn
 
-__all__ = ["Batch", "Publisher", "WorkerLoop"]
+__all__ = ["AuditPublisher", "Batch", "Publisher", "WorkerLoop"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ Batch = tuple[Any, list[Any], list[KafkaRecord]]
 
 Publisher = Callable[[list[DeadLetterRecord], list[DriftEventRecord]], Awaitable[None]]
 """Sends a flush's dead letters and drift events to their topics."""
+
+AuditPublisher = Callable[[list[AuditRequest]], Awaitable[None]]
+"""Sends a flush's audit requests to ``audit-requests``."""
 
 Committer = Callable[[], Awaitable[object] | None]
 """Starts a commit of the acknowledged offsets (None: nothing to commit now, e.g. rebalancing)."""
@@ -57,9 +61,11 @@ class WorkerLoop:
         *,
         backlog: Backlog | None = None,
         commit: Committer | None = None,
+        publish_audits: AuditPublisher | None = None,
     ) -> None:
         self.settings = settings
         self.publish = publish
+        self.publish_audits = publish_audits
         self.crash = crash
         self.backlog = backlog
         """Events waiting in Kafka past the last take (a worker behind flushes in large cuts)."""
@@ -117,6 +123,8 @@ class WorkerLoop:
                 "flushed %d events, %d rows in %.3fs", result.events, result.rows, result.seconds
             )
             await self.publish(result.dead_letters, result.drift_events)
+            if self.publish_audits is not None:  # units chosen for review, once stored
+                await self.publish_audits(audit_requests(g.records for g in pending.groups))
             if result.drift_events:
                 log.info("%d drift event(s) in this flush", len(result.drift_events))
             for stream, event in result.acks:  # (stream, event), as `process_batches` tracked

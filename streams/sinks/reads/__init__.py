@@ -6,6 +6,8 @@ plain values); callers outside ``streams/sinks/`` never write SQL.
 - :mod:`streams.sinks.reads.alarms` — ``linewatch drift`` (alarm listing) and the
   dead-letter query ``linewatch run`` prints.
 - :mod:`streams.sinks.reads.demo` — the per-slice tables ``linewatch demo`` prints.
+- :mod:`streams.sinks.reads.design_difference` — frames counted per slice x band x calibration
+  step, for the difference estimator and the worker's audit probabilities.
 - :mod:`streams.sinks.reads.estimation` — the lab frames, audits and production frames the
   estimates (``linewatch estimate``, the readiness metrics) are computed from.
 - :mod:`streams.sinks.reads.gaps` — the worst distance to the lab reference per slice (the
