@@ -13,9 +13,8 @@ import pytest
 from streams.readiness.score_design import (
     ScoredSample,
     difference_rate,
-    inclusion_probabilities,
+    plan_probabilities,
     systematic_sample,
-    unit_sizes,
 )
 
 Unit = tuple[str, str, bool, float]  # slice, band, defective, P(defective | score)
@@ -78,7 +77,7 @@ def test_probabilities_sum_to_the_budget_and_every_cell_gets_a_unit() -> None:
     flagged = np.array([u[1] == "flagged" for u in units])
     p = np.array([u[3] for u in units])
     cells = [(u[0], u[1]) for u in units]
-    pi = inclusion_probabilities(unit_sizes([u[0] for u in units], flagged, p), 30, cells=cells)
+    pi = plan_probabilities([u[0] for u in units], flagged, p, 30, cells=cells)
     assert abs(pi.sum() - 30) < 1e-9 and pi.max() <= 1.0 and pi.min() > 0
     for cell in set(cells):
         assert sum(q for q, c in zip(pi, cells, strict=True) if c == cell) >= 1 - 1e-9
@@ -100,7 +99,7 @@ def test_score_plan_narrows_fnr_intervals_and_covers_the_truth() -> None:
     flagged = np.array([u[1] == "flagged" for u in units])
     p = np.array([u[3] for u in units])
     cells = [(u[0], u[1]) for u in units]
-    plan_pi = inclusion_probabilities(unit_sizes([u[0] for u in units], flagged, p), n, cells=cells)
+    plan_pi = plan_probabilities([u[0] for u in units], flagged, p, n, cells=cells)
     uniform_pi = np.full(len(units), n / len(units))
     order = sorted(range(len(units)), key=lambda i: (cells[i], p[i]))
     widths: dict[str, list[float]] = defaultdict(list)

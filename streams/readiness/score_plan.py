@@ -14,10 +14,9 @@ from streams.readiness.audit_plan import Selected, Stratum
 from streams.readiness.design import BANDS
 from streams.readiness.score_design import (
     FloatArray,
-    inclusion_probabilities,
+    plan_probabilities,
     predicted_defect,
     systematic_sample,
-    unit_sizes,
 )
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import PlanFrame
@@ -40,7 +39,7 @@ def score_probabilities(
     p = predicted_defect(calibration, slices, np.array([f.max_confidence for f in frames]))
     flagged = np.array([f.band == "flagged" for f in frames])
     cells = [(key, f.band) for key, f in zip(slices, frames, strict=True)]
-    return p, inclusion_probabilities(unit_sizes(slices, flagged, p), n, cells=cells)
+    return p, plan_probabilities(slices, flagged, p, n, cells=cells)
 
 
 def score_choice(
