@@ -97,11 +97,13 @@ def world(seed: int, events: int, store: str | None = None) -> tuple[list[Unit],
         reconcile(st, settings, threshold=threshold)
         rows = design_outcomes(st, threshold, settings.inference.review_band[0])
         calibration = load_lab_set(st).calibration()
+    # by slice, band and top confidence (as ``audit plan`` orders its draw), not by outcome
+    # first: systematic sampling along this order must not stratify on the truth
     scored = sorted(
-        ((r.line_id, r.shift, r.lighting), r.band, r.outcome, r.max_confidence) for r in rows
+        ((r.line_id, r.shift, r.lighting), r.band, r.max_confidence, r.outcome) for r in rows
     )
-    p = predicted_defect(calibration, [u[0] for u in scored], np.array([u[3] for u in scored]))
-    units = [u[:3] for u in scored]
+    p = predicted_defect(calibration, [u[0] for u in scored], np.array([u[2] for u in scored]))
+    units = [(u[0], u[1], u[3]) for u in scored]
     if store is None:
         units_file.write_text(json.dumps({"units": units, "p": p.tolist()}))
     return units, p

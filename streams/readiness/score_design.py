@@ -73,6 +73,7 @@ from streams.estimation.calibration import IsotonicCalibration, em_prevalence
 from streams.readiness.stats import Z95
 
 __all__ = [
+    "LEAST_SHARE",
     "FloatArray",
     "ScoredSample",
     "difference_rate",

@@ -45,7 +45,8 @@ def score_probabilities(
 def score_choice(
     store: ClickHouseStore, frames: Sequence[PlanFrame], n: int, *, seed: int | None = None
 ) -> tuple[list[Selected], list[tuple[Stratum, int]]] | None:
-    """``n`` units drawn by systematic PPS (sorted by slice, band and score) with the
+    """``n`` units drawn by systematic PPS (sorted by slice, band, predicted defect probability
+    and top confidence: an implicit stratification by score where the calibration ties) with the
     probabilities of :func:`score_probabilities`, and per slice x band stratum its frames, mean
     predicted defect rate and units chosen; ``None`` without a lab calibration."""
     found = score_probabilities(store, frames, n)
@@ -53,7 +54,10 @@ def score_choice(
         return None
     p, pi = found
     key = [((f.line_id, f.shift, f.lighting), f.band) for f in frames]
-    order = sorted(range(len(frames)), key=lambda i: (key[i][0], BANDS.index(key[i][1]), p[i]))
+    order = sorted(
+        range(len(frames)),
+        key=lambda i: (key[i][0], BANDS.index(key[i][1]), p[i], frames[i].max_confidence),
+    )
     picked = systematic_sample(pi, order, np.random.default_rng(seed))
     members: dict[tuple[tuple[str, ...], str], list[int]] = defaultdict(list)
     for i, k in enumerate(key):
