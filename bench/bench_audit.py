@@ -103,7 +103,7 @@ def world(seed: int, events: int, store: str | None = None) -> tuple[list[Unit],
         ((r.line_id, r.shift, r.lighting), r.band, r.max_confidence, r.outcome) for r in rows
     )
     p = predicted_defect(calibration, [u[0] for u in scored], np.array([u[2] for u in scored]))
-    units = [(u[0], u[1], u[3]) for u in scored]
+    units: list[Unit] = [(u[0], u[1], u[3]) for u in scored]
     if store is None:
         units_file.write_text(json.dumps({"units": units, "p": p.tolist()}))
     return units, p

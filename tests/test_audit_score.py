@@ -145,7 +145,8 @@ def test_no_miss_seen_is_not_a_zero_width_interval_and_a_census_is_exact() -> No
 def _summed_sd(units: list[Unit], pi: np.ndarray) -> float:
     """Sum over slices of the anticipated FNR and FPR standard errors of a design ``pi``."""
     flagged = np.array([u[1] == "flagged" for u in units])
-    a_fnr, a_fpr, group = metric_sizes([u[0] for u in units], flagged, [u[3] for u in units])
+    p = np.array([u[3] for u in units])
+    a_fnr, a_fpr, group = metric_sizes([u[0] for u in units], flagged, p)
     var_fnr = np.bincount(group, a_fnr**2 * (1 / pi - 1))
     var_fpr = np.bincount(group, a_fpr**2 * (1 / pi - 1))
     return float(np.sqrt(var_fnr).sum() + np.sqrt(var_fpr).sum())
