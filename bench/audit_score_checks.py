@@ -14,9 +14,8 @@ from streams.readiness.design import DesignLabel, DesignRate, estimate_slices
 from streams.readiness.score_design import (
     ScoredSample,
     difference_rate,
-    inclusion_probabilities,
+    plan_probabilities,
     systematic_sample,
-    unit_sizes,
 )
 
 __all__ = ["Unit", "policy_difference", "population", "score_check", "truth_of"]
@@ -78,8 +77,8 @@ def score_check(
     truth = truth_of(units)
     n = int(np.ceil(fraction * len(units)))
     flagged = np.array([u[1] == "flagged" for u in units])
-    sizes = unit_sizes([u[0] for u in units], flagged, p)
-    plan_pi = inclusion_probabilities(sizes, n, cells=[(u[0], u[1]) for u in units])
+    cells = [(u[0], u[1]) for u in units]
+    plan_pi = plan_probabilities([u[0] for u in units], flagged, p, n, cells=cells)
     order = sorted(range(len(units)), key=lambda i: (units[i][0], units[i][1], p[i]))
     uniform_pi = np.full(len(units), n / len(units))
     found: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))

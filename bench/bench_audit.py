@@ -1,7 +1,9 @@
 """Audits chosen and weighted by design (issue 21): prints, never asserts.
 
 World: the demo scenario (``linewatch simulate --scenario demo``) run through the pipeline with
-every frame labelled, into an embedded store under ``bench/.cache/`` (built once per seed);
+every frame labelled, into an embedded store under ``bench/.cache/`` (built once per seed; each
+unit's slice, band, outcome and predicted P(defective) are kept beside it in ``units.json``, so
+later runs read the world in a second: delete that file after changing how they are computed);
 the full labels are the truth. Then, per audit seed, labels are drawn from that world and
 weighted by :mod:`streams.readiness.design` (the code behind ``metrics``):
 
@@ -18,6 +20,7 @@ Run: ``python bench/bench_audit.py [--events 30000] [--worlds 1] [--seeds 20]``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -84,17 +87,26 @@ def world(seed: int, events: int, store: str | None = None) -> tuple[list[Unit],
         print(f"world seed {seed}: linewatch assess (the lab calibration) ...", flush=True)
         _linewatch("assess", "--store", dsn)
         (store_dir / "assessed").write_text("ok\n")
+    units_file = store_dir / "units.json"
+    if store is None and units_file.exists():  # read back in a second, not the store's minute
+        cached = json.loads(units_file.read_text())
+        return [(tuple(k), b, o) for k, b, o in cached["units"]], np.array(cached["p"])
     settings = Settings(store={"dsn": dsn})
     threshold = operating_threshold(settings)
     with ClickHouseStore.open(dsn) as st:
         reconcile(st, settings, threshold=threshold)
         rows = design_outcomes(st, threshold, settings.inference.review_band[0])
         calibration = load_lab_set(st).calibration()
+    # by slice, band and top confidence (as ``audit plan`` orders its draw), not by outcome
+    # first: systematic sampling along this order must not stratify on the truth
     scored = sorted(
-        ((r.line_id, r.shift, r.lighting), r.band, r.outcome, r.max_confidence) for r in rows
+        ((r.line_id, r.shift, r.lighting), r.band, r.max_confidence, r.outcome) for r in rows
     )
-    p = predicted_defect(calibration, [u[0] for u in scored], np.array([u[3] for u in scored]))
-    return [u[:3] for u in scored], p
+    p = predicted_defect(calibration, [u[0] for u in scored], np.array([u[2] for u in scored]))
+    units: list[Unit] = [(u[0], u[1], u[3]) for u in scored]
+    if store is None:
+        units_file.write_text(json.dumps({"units": units, "p": p.tolist()}))
+    return units, p
 
 
 def _covers(rate_lo: float | None, rate_hi: float | None, truth: float | None) -> bool | None:

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from streams.readiness.score_design import (
+    LEAST_SHARE,
     ScoredSample,
     difference_rate,
-    inclusion_probabilities,
+    metric_sizes,
+    plan_probabilities,
     systematic_sample,
-    unit_sizes,
 )
 
 Unit = tuple[str, str, bool, float]  # slice, band, defective, P(defective | score)
@@ -78,7 +79,7 @@ def test_probabilities_sum_to_the_budget_and_every_cell_gets_a_unit() -> None:
     flagged = np.array([u[1] == "flagged" for u in units])
     p = np.array([u[3] for u in units])
     cells = [(u[0], u[1]) for u in units]
-    pi = inclusion_probabilities(unit_sizes([u[0] for u in units], flagged, p), 30, cells=cells)
+    pi = plan_probabilities([u[0] for u in units], flagged, p, 30, cells=cells)
     assert abs(pi.sum() - 30) < 1e-9 and pi.max() <= 1.0 and pi.min() > 0
     for cell in set(cells):
         assert sum(q for q, c in zip(pi, cells, strict=True) if c == cell) >= 1 - 1e-9
@@ -100,7 +101,7 @@ def test_score_plan_narrows_fnr_intervals_and_covers_the_truth() -> None:
     flagged = np.array([u[1] == "flagged" for u in units])
     p = np.array([u[3] for u in units])
     cells = [(u[0], u[1]) for u in units]
-    plan_pi = inclusion_probabilities(unit_sizes([u[0] for u in units], flagged, p), n, cells=cells)
+    plan_pi = plan_probabilities([u[0] for u in units], flagged, p, n, cells=cells)
     uniform_pi = np.full(len(units), n / len(units))
     order = sorted(range(len(units)), key=lambda i: (cells[i], p[i]))
     widths: dict[str, list[float]] = defaultdict(list)
@@ -139,3 +140,64 @@ def test_no_miss_seen_is_not_a_zero_width_interval_and_a_census_is_exact() -> No
     )  # fmt: skip
     value, lo, hi, sd = difference_rate(census, "fnr")
     assert value == pytest.approx(1 / 19) and lo == value == hi and sd == 0.0
+
+
+def _summed_sd(units: list[Unit], pi: np.ndarray) -> float:
+    """Sum over slices of the anticipated FNR and FPR standard errors of a design ``pi``."""
+    flagged = np.array([u[1] == "flagged" for u in units])
+    p = np.array([u[3] for u in units])
+    a_fnr, a_fpr, group = metric_sizes([u[0] for u in units], flagged, p)
+    var_fnr = np.bincount(group, a_fnr**2 * (1 / pi - 1))
+    var_fpr = np.bincount(group, a_fpr**2 * (1 / pi - 1))
+    return float(np.sqrt(var_fnr).sum() + np.sqrt(var_fpr).sum())
+
+
+def test_plan_minimises_the_summed_standard_errors_within_its_bounds() -> None:
+    units = scored_world(2, slices=4, per_slice=1500)
+    flagged = np.array([u[1] == "flagged" for u in units])
+    p = np.array([u[3] for u in units])
+    slices = [u[0] for u in units]
+    n = 120
+    pi = plan_probabilities(slices, flagged, p, n)
+    least = LEAST_SHARE * n / len(units)
+    assert abs(pi.sum() - n) < 1e-6 and pi.max() <= 1.0 and pi.min() >= least - 1e-12
+    best = _summed_sd(units, pi)
+    # the summed variances (one round), uniform audits, and budget moved between two units
+    # chosen at random all give a larger sum of standard errors
+    assert best < _summed_sd(units, plan_probabilities(slices, flagged, p, n, rounds=1))
+    assert best < _summed_sd(units, np.full(len(units), n / len(units)))
+    rng = np.random.default_rng(0)
+    free = np.flatnonzero((pi > least + 1e-3) & (pi < 0.9))
+    for _ in range(20):
+        i, j = rng.choice(free, 2, replace=False)
+        moved = pi.copy()
+        moved[i] += 1e-3
+        moved[j] -= 1e-3
+        assert best <= _summed_sd(units, moved) + 1e-12
+
+
+def test_uniform_sample_interval_does_not_swing_with_the_units_drawn() -> None:
+    """With a constant inclusion probability in a cell, the model floor of the variance is the
+    cell's own anticipated variance ``sum(v) (1 / pi - 1)``, whichever units were drawn."""
+    rng = np.random.default_rng(3)
+    cells = ["flagged"] * 50 + ["passed"] * 2000
+    p = np.concatenate([np.full(50, 0.9), rng.choice([0.0005, 0.002, 0.02], 2000)])
+    flagged = np.array([c == "flagged" for c in cells])
+    v = p[50:] * (1 - p[50:])
+    scaled = []
+    for low_p_draw in (True, False):  # 40 passed units, all good: the likely ones or not
+        pool = np.flatnonzero((p[50:] < 0.01) == low_p_draw) + 50
+        labelled = list(range(50)) + sorted(rng.choice(pool, 40, replace=False).tolist())
+        sample = ScoredSample(
+            cells=cells, p=p, flagged=flagged,
+            label_cells=[cells[i] for i in labelled], label_p=p[labelled],
+            label_flagged=flagged[labelled],
+            pi=np.array([1.0] * 50 + [40 / 2000] * 40),
+            defective=np.array([True] * 45 + [False] * 5 + [False] * 40),
+        )  # fmt: skip
+        value, _lo, _hi, sd = difference_rate(sample, "fnr")
+        assert value is not None
+        t_den = 45 + (2000 / 40) * float(-p[labelled[50:]].sum()) + float(p[50:].sum())
+        scaled.append(sd * t_den / (1 - value))
+    expected = float(np.sqrt(v.sum() * (2000 / 40 - 1)))
+    assert scaled == pytest.approx([expected, expected], rel=1e-6)

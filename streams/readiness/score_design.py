@@ -5,38 +5,59 @@ Each unit ``i`` of a slice has a predicted defect probability ``p_i`` (the lab c
 its top confidence, :mod:`streams.estimation.calibration`, moved to the production prevalence).
 A slice's FNR is ``M / D``: ``M`` the missed defects (defective, not flagged), ``D`` all
 defects; its FPR is ``F / G``: false flags among the good units. Linearised, a unit adds
-``c_i (d_i - p_i) / D`` to the FNR's error, with ``c_i = 1 - FNR`` for a unit that passed and
-``-FNR`` for a flagged one, so the variance of a Horvitz-Thompson difference estimator is
-smallest with inclusion probabilities proportional to
+``c_i (d_i - p_i) / D`` to the FNR's error, with ``c_i = 1[passed_i] - FNR`` (``1 - FNR`` for a
+unit that passed, ``-FNR`` for a flagged one), and ``(1[flagged_i] - FPR) (g_i - (1 - p_i)) / G``
+to the FPR's. The calibration expects ``(d_i - p_i)^2`` to be ``v_i = p_i (1 - p_i)``, so under
+a design with inclusion probabilities ``pi_i`` the difference estimator's anticipated variance
+of a slice's FNR is ``sum_i a_fnr_i^2 (1 / pi_i - 1)`` with
 
-    a_i = sqrt(p_i (1 - p_i)) * sqrt(c_fnr_i^2 / D_s^2 + c_fpr_i^2 / G_s^2)
+    a_fnr_i = |1[passed_i] - FNR| sqrt(v_i) / D,    a_fpr_i = |1[flagged_i] - FPR| sqrt(v_i) / G
 
-(Neyman allocation at the unit level; "active testing", Kossen et al. 2021). A share
-``mix`` of the budget is spread uniformly (a defensive mixture), so that a unit the calibration
-calls certain still has a probability a miss there can be found with. :func:`systematic_sample`
-draws exactly ``round(sum(pi))`` units with those probabilities (systematic PPS over the units
-sorted by slice, band and score: an implicit stratification).
+(:func:`metric_sizes`; ``FNR``, ``FPR``, ``D``, ``G`` the slice's label-free figures from the
+``p_i``). A flagged unit tells little about a good detector's FNR (``c = -FNR``, near 0); a
+passed unit the calibration is unsure of tells most. :func:`plan_probabilities` chooses the
+``pi`` that minimise the sum over slices of ``sd_fnr + fpr_weight * sd_fpr`` (the summed
+interval widths, FNR and FPR counted alike by default): at the optimum
+
+    pi_i  proportional to  sqrt(a_fnr_i^2 / sd_fnr(s) + fpr_weight * a_fpr_i^2 / sd_fpr(s))
+
+for the unit's slice ``s``, found by a few fixed-point rounds from the summed variances (all
+``sd`` one; that alone would spend most labels on the slices with the fewest defects, while
+the summed widths share them out like Neyman's allocation across slices: a slice gets
+labels in proportion to about the 2/3 power of its ``sum(a_i)``, not the first). The budget
+between FNR and FPR follows from the same optimum: a flagged unit gets labels for the FPR, a
+passed one for the FNR, each as far as it narrows them. Each ``pi`` stays within
+``[LEAST_SHARE * n / N, 1]`` (so weights are bounded: a unit the calibration calls certain can
+still be chosen) and every slice x band cell gets one unit at least
+(:func:`inclusion_probabilities`). :func:`systematic_sample` draws exactly ``round(sum(pi))``
+units with those probabilities (systematic PPS over the units sorted by slice, band and score:
+an implicit stratification). "Active testing", Kossen et al. 2021, is the same idea.
 
 :func:`difference_rate` estimates ``num / den`` from such a sample: each total is the sum of
 the predictions over every unit plus the inverse-probability-weighted prediction errors of the
 labelled ones (the difference estimator, or prediction-powered inference); without predictions
 (``p = 0``) it is the plain Horvitz-Thompson ratio. Its variance is the linearised
 with-replacement (Hansen-Hurwitz) variance per cell (slice x band), with a finite-population
-factor, but never less than the variance the calibration expects there (``p (1 - p)`` per
-unit, weighted by ``(1 - pi) / pi^2``): where no miss was seen among a cell's labels the
-sampled spread is near zero, while misses the calibration considers possible still could be
-there, so the interval is never zero-width unless the cell is a census (a cell without labels
-joins a labelled neighbour of its slice). The normal interval on the linearised ratio is
-widened to the numerator's own interval mapped through the ratio (the rest held at its
-estimate), which the linearisation understates where the ratio bends (FNR near 1).
+factor, but never less than the variance the calibration anticipates there for the design,
+``sum(c_i^2 v_i (1 / pi_i - 1))`` over the cell's units: the cell's known ``sum(c_i^2 v_i)``
+times the labels' ratio (Hajek) estimate of ``1 / pi - 1``, weighted by ``c^2 v`` (exact where
+``pi`` is constant in the cell, and steadier than the labels' own Horvitz-Thompson sum, which
+in a uniform sample swings with how many of the few likely misses it drew). Where no miss was
+seen among a cell's labels the sampled spread is near zero, while misses the calibration
+considers possible still could be there, so the interval is never zero-width unless the cell
+is a census (a cell without labels joins a labelled neighbour of its slice). The normal
+interval on the linearised ratio is widened to the numerator's own interval mapped through the
+ratio (the rest held at its estimate), which the linearisation understates where the ratio
+bends (FNR near 1).
 
-Passed units the calibration finds likelier to be defective are likelier to be audited:
+Passed units the calibration is less sure of are likelier to be audited, flagged ones (which
+tell the FPR, not the FNR) least:
 
 >>> flagged = np.array([True] * 10 + [False] * 90)
 >>> p = np.concatenate([np.full(10, 0.8), np.full(45, 0.05), np.full(45, 0.002)])
->>> pi = inclusion_probabilities(unit_sizes([("a",)] * 100, flagged, p), 30)
->>> round(float(pi.sum()), 6), round(float(pi[10] / pi[-1]), 1)
-(30.0, 3.2)
+>>> pi = plan_probabilities([("a",)] * 100, flagged, p, 30)
+>>> round(float(pi.sum()), 6), round(float(pi[10] / pi[-1]), 1), bool(pi[0] < pi[10])
+(30.0, 4.9, True)
 """
 
 from __future__ import annotations
@@ -52,21 +73,29 @@ from streams.estimation.calibration import IsotonicCalibration, em_prevalence
 from streams.readiness.stats import Z95
 
 __all__ = [
+    "LEAST_SHARE",
     "FloatArray",
     "ScoredSample",
     "difference_rate",
     "inclusion_probabilities",
+    "metric_sizes",
+    "plan_probabilities",
     "predicted_defect",
     "slice_prevalences",
     "systematic_sample",
-    "unit_sizes",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 _P_FLOOR = 1e-4
 """Least predicted defect probability a size is computed from (a unit is never certain)."""
+
+LEAST_SHARE = 0.1
+"""No unit's inclusion probability is below this share of the uniform one (``n / N``), so no
+label weighs more than ten uniform ones: a unit the calibration calls certain can still be
+chosen, and a miss found there does not swamp its slice's figure."""
 
 
 def slice_prevalences(
@@ -103,71 +132,133 @@ def predicted_defect(
     return out
 
 
-def unit_sizes(slices: Sequence[Hashable], flagged: BoolArray, p: FloatArray) -> FloatArray:
-    """Every unit's ``a_i`` (module docstring), from its slice, flag and predicted ``p``."""
+def metric_sizes(
+    slices: Sequence[Hashable], flagged: BoolArray, p: FloatArray
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Every unit's ``a_fnr`` and ``a_fpr`` (module docstring) and its slice's index, from its
+    slice, flag and predicted ``p``; the prior FNR / FPR are the label-free ones of the slice."""
     p = np.clip(np.asarray(p, dtype=np.float64), _P_FLOOR, 1 - _P_FLOOR)
     flagged = np.asarray(flagged, dtype=bool)
-    groups: dict[Hashable, list[int]] = defaultdict(list)
-    for i, key in enumerate(slices):
-        groups[key].append(i)
-    sizes = np.zeros(len(p))
-    for idx_list in groups.values():
-        idx = np.asarray(idx_list)
+    a_fnr, a_fpr = np.zeros(len(p)), np.zeros(len(p))
+    group = np.zeros(len(p), dtype=np.int64)
+    for g, idx in enumerate(_groups(slices).values()):
         ps, fs = p[idx], flagged[idx]
-        defects, good = max(ps.sum(), 1e-9), max((1 - ps).sum(), 1e-9)
-        fnr = ps[~fs].sum() / defects
-        fpr = (1 - ps[fs]).sum() / good
-        c_fnr = np.where(fs, -fnr, 1 - fnr)
-        c_fpr = np.where(fs, 1 - fpr, -fpr)
-        spread = np.sqrt((c_fnr / defects) ** 2 + (c_fpr / good) ** 2)
-        sizes[idx] = np.sqrt(ps * (1 - ps)) * spread
-    return sizes
+        defects, good = float(ps.sum()), float((1 - ps).sum())
+        fnr, fpr = float(ps[~fs].sum()) / defects, float((1 - ps[fs]).sum()) / good
+        spread = np.sqrt(ps * (1 - ps))
+        a_fnr[idx] = np.abs(np.where(fs, 0.0, 1.0) - fnr) * spread / defects
+        a_fpr[idx] = np.abs(np.where(fs, 1.0, 0.0) - fpr) * spread / good
+        group[idx] = g
+    return a_fnr, a_fpr, group
+
+
+def plan_probabilities(
+    slices: Sequence[Hashable],
+    flagged: BoolArray,
+    p: FloatArray,
+    n: int,
+    *,
+    cells: Sequence[Hashable] | None = None,
+    least: float = LEAST_SHARE,
+    fpr_weight: float = 1.0,
+    rounds: int = 8,
+) -> FloatArray:
+    """Inclusion probabilities summing to ``n`` that minimise the summed standard errors of every
+    slice's FNR and (times ``fpr_weight``) FPR (module docstring): ``rounds`` fixed-point
+    rounds of :func:`inclusion_probabilities` on ``sqrt(a_fnr^2 / sd_fnr + a_fpr^2 / sd_fpr)``,
+    each slice's ``sd`` that of the round before (the first round: the summed variances)."""
+    a_fnr, a_fpr, group = metric_sizes(slices, flagged, p)
+    count = int(group.max()) + 1 if len(group) else 0
+    w_fnr, w_fpr = np.ones(count), np.full(count, fpr_weight)
+    pi = np.ones(len(group))
+    for _ in range(max(rounds, 1)):
+        sizes = np.sqrt(w_fnr[group] * a_fnr**2 + w_fpr[group] * a_fpr**2)
+        pi = inclusion_probabilities(sizes, n, least=least, cells=cells)
+        w_fnr = 1.0 / np.sqrt(np.maximum(_anticipated(a_fnr, pi, group, count), 1e-18))
+        w_fpr = fpr_weight / np.sqrt(np.maximum(_anticipated(a_fpr, pi, group, count), 1e-18))
+    return pi
+
+
+def _anticipated(sizes: FloatArray, pi: FloatArray, group: IntArray, count: int) -> FloatArray:
+    """Per slice ``sum(a_i^2 (1 / pi_i - 1))``: the variance the design is expected to give."""
+    return np.asarray(
+        np.bincount(group, sizes**2 * (1 / pi - 1), minlength=count), dtype=np.float64
+    )
 
 
 def inclusion_probabilities(
-    sizes: FloatArray, n: int, *, mix: float = 0.2, cells: Sequence[Hashable] | None = None
+    sizes: FloatArray,
+    n: int,
+    *,
+    least: float = LEAST_SHARE,
+    cells: Sequence[Hashable] | None = None,
 ) -> FloatArray:
-    """Probabilities summing to ``n`` (at most 1 each): ``(1 - mix)`` of the budget in
-    proportion to ``sizes``, ``mix`` uniformly; units that would exceed 1 are taken for sure
-    and the rest shared again. With ``cells``, every cell's probabilities sum to at least one
-    (so :func:`systematic_sample`, drawing along cells, labels a unit of each), the rest of the
-    budget shrinking to make room."""
+    """Probabilities summing to ``n``: ``clip(t * size_i, least * n / N, 1)`` with ``t`` set to
+    meet the budget (the minimum of ``sum(size_i^2 / pi_i)`` within those bounds). With
+    ``cells``, every cell's probabilities sum to at least one (all of a cell of fewer units),
+    so :func:`systematic_sample`, drawing along cells, labels a unit of each; such a cell's
+    units keep their proportions and the rest of the budget is shared again."""
     sizes = np.asarray(sizes, dtype=np.float64)
-    total_units = len(sizes)
-    if n >= total_units:
-        return np.ones(total_units)
-    uniform = np.full(total_units, 1.0 / total_units)
-    share = sizes / sizes.sum() if sizes.sum() > 0 else uniform
-    weight = (1 - mix) * share + mix * uniform
-    if cells is not None:
-        weight = _cell_floor(weight, n, cells)
-    sure = np.zeros(total_units, dtype=bool)
+    total = len(sizes)
+    if n >= total:
+        return np.ones(total)
+    top = float(sizes.max()) if total else 0.0
+    sizes = np.maximum(sizes, 1e-12 * top) if top > 0 else np.ones(total)
+    low = np.full(total, min(least, 1.0) * n / total)
+    if cells is None:
+        return _bounded(sizes, float(n), low)
+    codes: dict[Hashable, int] = {}
+    cell = np.array([codes.setdefault(c, len(codes)) for c in cells], dtype=np.int64)
+    members = np.bincount(cell, minlength=len(codes))
+    pi = np.zeros(total)
+    held = np.zeros(len(codes), dtype=bool)
     while True:
-        left = n - int(sure.sum())
-        rest = weight * ~sure
-        pi = np.where(sure, 1.0, left * rest / rest.sum())
-        over = (pi > 1.0) & ~sure
-        if not over.any():
+        rest = ~held[cell]
+        pi[rest] = _bounded(sizes[rest], n - float(pi[~rest].sum()), low[rest])
+        short = ~held & (
+            np.bincount(cell, pi, minlength=len(codes)) < np.minimum(members, 1) - 1e-9
+        )
+        if not short.any():
             return pi
-        sure |= over
+        for c in np.flatnonzero(short):
+            mine = cell == c
+            pi[mine] = _bounded(sizes[mine], 1.0, low[mine])
+        held |= short
 
 
-def _cell_floor(weight: FloatArray, n: int, cells: Sequence[Hashable]) -> FloatArray:
-    """Weights (summing to one) where every cell holds at least ``1 / n`` of the sum."""
+def _bounded(sizes: FloatArray, total: float, low: FloatArray) -> FloatArray:
+    """``clip(t * sizes, low, 1)`` summing to ``total`` (``t`` by bisection)."""
+    if total >= len(sizes):
+        return np.ones(len(sizes))
+    if total <= float(low.sum()):
+        return np.asarray(low * total / max(float(low.sum()), 1e-300), dtype=np.float64)
+
+    def filled(t: float) -> float:
+        return float(np.clip(sizes * t, low, 1.0).sum())
+
+    lo_t, hi_t = 0.0, 1.0 / float(sizes.max())
+    while filled(hi_t) < total:
+        hi_t *= 2
+    for _ in range(200):
+        mid = (lo_t + hi_t) / 2
+        if filled(mid) < total:
+            lo_t = mid
+        else:
+            hi_t = mid
+        if hi_t - lo_t <= 1e-15 * hi_t:
+            break
+    pi = np.clip(sizes * hi_t, low, 1.0)
+    free = (pi > low) & (pi < 1.0)
+    if free.any():  # the bisection's last rounding, onto the units between the bounds
+        pi[free] += (total - pi.sum()) * pi[free] / pi[free].sum()
+    return np.asarray(np.minimum(pi, 1.0), dtype=np.float64)
+
+
+def _groups(keys: Sequence[Hashable]) -> dict[Hashable, IntArray]:
     groups: dict[Hashable, list[int]] = defaultdict(list)
-    for i, key in enumerate(cells):
+    for i, key in enumerate(keys):
         groups[key].append(i)
-    out: FloatArray = np.asarray(weight / weight.sum(), dtype=np.float64)
-    small = {k: np.asarray(v) for k, v in groups.items() if out[v].sum() < 1.0 / n}
-    if not small or len(small) >= n:
-        return out
-    floor_idx = np.concatenate(list(small.values()))
-    rest = np.ones(len(out), dtype=bool)
-    rest[floor_idx] = False
-    for idx in small.values():
-        out[idx] = out[idx] / out[idx].sum() / n
-    out[rest] *= (1.0 - len(small) / n) / out[rest].sum()
-    return out
+    return {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
 
 
 def systematic_sample(pi: FloatArray, order: Sequence[int], rng: np.random.Generator) -> list[int]:
@@ -263,17 +354,20 @@ def difference_rate(
     if t_den <= 0:
         return None, 0.0, 1.0, float("inf")
     ratio = min(max(t_num / t_den, 0.0), 1.0)
-    # what the calibration expects each label's residual variance to be (HT-weighted)
+    # what the calibration expects each unit's residual variance to be
     q = np.clip(t.lab_den, _P_FLOOR, 1 - _P_FLOOR)
-    spread = q * (1 - q) * (w - 1) * w
+    u = np.clip(t.pred_den, _P_FLOOR, 1 - _P_FLOOR)
+    model = _Model(w, q * (1 - q), u * (1 - u))
     cells, label_cells = _joined(np.asarray(s.cells), np.asarray(s.label_cells))
     c = np.where(t.lab_can, 1 - ratio, -ratio) / t_den
+    c_all = np.where(t.can, 1 - ratio, -ratio) / t_den
     resid = w * (e_num - ratio * e_den) / t_den
-    sd = np.sqrt(_variance(resid, spread * c**2, cells, label_cells, (1 - ratio) / t_den))
+    sd = np.sqrt(_variance(resid, model.scaled(c, c_all), cells, label_cells, (1 - ratio) / t_den))
     lo, hi = ratio - z * sd, ratio + z * sd
     # the ratio bends where the numerator is most of the total (FNR near 1): map the
     # numerator's own interval through it, the rest held at its estimate, and keep the wider
-    sd_num = np.sqrt(_variance(w * e_num, spread * t.lab_can, cells, label_cells, 1.0))
+    num_model = model.scaled(t.lab_can.astype(np.float64), t.can.astype(np.float64))
+    sd_num = np.sqrt(_variance(w * e_num, num_model, cells, label_cells, 1.0))
     rest = max(t_den - t_num, 0.0)
     low, high = max(t_num - z * sd_num, 0.0), max(t_num + z * sd_num, 0.0)
     if low + rest > 0:
@@ -283,19 +377,36 @@ def difference_rate(
     return ratio, float(max(0.0, lo)), float(min(1.0, hi)), float(sd)
 
 
+@dataclass(frozen=True)
+class _Model:
+    """What the calibration expects: every label's weight ``w`` and residual variance ``v``
+    (``q (1 - q)``) and every unit's ``v_all``, times the linearisation's coefficients."""
+
+    w: FloatArray
+    v: FloatArray
+    v_all: FloatArray
+
+    def scaled(self, c: FloatArray, c_all: FloatArray) -> _Model:
+        return _Model(self.w, self.v * c**2, self.v_all * c_all**2)
+
+
 def _variance(
     resid: FloatArray,
-    expected: FloatArray,
+    model: _Model,
     cells: npt.NDArray[np.str_],
     label_cells: npt.NDArray[np.str_],
     whole: float,
 ) -> float:
     """Hansen-Hurwitz variance of the summed ``resid`` per cell (finite-population factor),
-    never below the ``expected`` one; a cell without labels: one unit of residual ``whole``
-    standing for all its units."""
+    never below the variance the calibration anticipates for the design there,
+    ``sum(v_i (1 / pi_i - 1))`` over the cell's units: the cell's known ``sum(v_i)`` times the
+    labels' ratio estimate of ``1 / pi - 1`` weighted by ``v`` (exact where ``pi`` is constant
+    in the cell); a cell without labels: one unit of residual ``whole`` standing for all its
+    units."""
     var = 0.0
     for cell in sorted(set(cells.tolist())):
-        size = int((cells == cell).sum())
+        members = cells == cell
+        size = int(members.sum())
         mine = label_cells == cell
         n = int(mine.sum())
         if n >= size:
@@ -305,5 +416,12 @@ def _variance(
             continue
         r = resid[mine]
         spread = float(((r - r.mean()) ** 2).sum()) * n / (n - 1) if n > 1 else float(r @ r)
-        var += max((1 - n / size) * spread, float(expected[mine].sum()))
+        v, w = model.v[mine], model.w[mine]
+        seen = float((v * w).sum())
+        anticipated = (
+            float(model.v_all[members].sum()) * float((v * (w - 1) * w).sum()) / seen
+            if seen > 0
+            else 0.0
+        )
+        var += max((1 - n / size) * spread, anticipated)
     return var

@@ -14,10 +14,9 @@ from streams.readiness.audit_plan import Selected, Stratum
 from streams.readiness.design import BANDS
 from streams.readiness.score_design import (
     FloatArray,
-    inclusion_probabilities,
+    plan_probabilities,
     predicted_defect,
     systematic_sample,
-    unit_sizes,
 )
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import PlanFrame
@@ -40,13 +39,14 @@ def score_probabilities(
     p = predicted_defect(calibration, slices, np.array([f.max_confidence for f in frames]))
     flagged = np.array([f.band == "flagged" for f in frames])
     cells = [(key, f.band) for key, f in zip(slices, frames, strict=True)]
-    return p, inclusion_probabilities(unit_sizes(slices, flagged, p), n, cells=cells)
+    return p, plan_probabilities(slices, flagged, p, n, cells=cells)
 
 
 def score_choice(
     store: ClickHouseStore, frames: Sequence[PlanFrame], n: int, *, seed: int | None = None
 ) -> tuple[list[Selected], list[tuple[Stratum, int]]] | None:
-    """``n`` units drawn by systematic PPS (sorted by slice, band and score) with the
+    """``n`` units drawn by systematic PPS (sorted by slice, band, predicted defect probability
+    and top confidence: an implicit stratification by score where the calibration ties) with the
     probabilities of :func:`score_probabilities`, and per slice x band stratum its frames, mean
     predicted defect rate and units chosen; ``None`` without a lab calibration."""
     found = score_probabilities(store, frames, n)
@@ -54,7 +54,10 @@ def score_choice(
         return None
     p, pi = found
     key = [((f.line_id, f.shift, f.lighting), f.band) for f in frames]
-    order = sorted(range(len(frames)), key=lambda i: (key[i][0], BANDS.index(key[i][1]), p[i]))
+    order = sorted(
+        range(len(frames)),
+        key=lambda i: (key[i][0], BANDS.index(key[i][1]), p[i], frames[i].max_confidence),
+    )
     picked = systematic_sample(pi, order, np.random.default_rng(seed))
     members: dict[tuple[tuple[str, ...], str], list[int]] = defaultdict(list)
     for i, k in enumerate(key):
