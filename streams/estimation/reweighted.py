@@ -10,8 +10,8 @@ the density ratio of the window's statistics to the pool's
 (:func:`streams.estimation.estimator.estimate_performance`). Its intervals come from the
 whole-chain bootstrap (:mod:`streams.estimation.resample`: window and lab resampled, weights
 re-derived, calibration refitted), so they widen as the effective sample size falls; recall
-is the mean of the calibrated reading and the one read directly off the weighted lab frames,
-its interval spanning both.
+is the one read directly off the weighted lab frames, its interval spanning that reading's
+and the calibrated one's (:func:`streams.estimation.resample.recall_interval`).
 
 >>> from streams.estimation.shift import feature_matrix
 >>> rng = np.random.default_rng(1)
@@ -312,8 +312,9 @@ def _reweighted(
     seed: int,
 ) -> PerformanceEstimate:
     """The estimate with the pool weighted by ``shift``; intervals from the whole-chain
-    bootstrap (:mod:`streams.estimation.resample`), recall spanning its calibrated and its
-    direct reading, recall and FPR widened by the share of frames beyond the lab's support."""
+    bootstrap (:mod:`streams.estimation.resample`), recall read directly off the weighted lab
+    with an interval spanning its calibrated reading too, recall and FPR widened by the share
+    of frames beyond the lab's support."""
     weighted = LabSet(pool.scores, pool.defective, shift.weights)
     point = estimate_performance(s, threshold, weighted, draws=0, **prior.kwargs())
     if shift.neighbours is None:
