@@ -268,13 +268,18 @@ def _seed_data(
     lab_path = args.cache / f"lab-g{GRID_VERSION}-seed{seed}-l{args.lab_frames}.npz"
     if args.cached_only and not (prod_path.exists() and lab_path.exists()):
         return None
+    data = dict(np.load(prod_path)) if prod_path.exists() else {}
     if lab_path.exists():
         lab = dict(np.load(lab_path))
+    elif "lab_scores" in data:  # the suite's rows cached before the grid: render the grid only
+        old = {k.removeprefix("lab_"): v for k, v in data.items() if k.startswith("lab_")}
+        grid = world.grid_pool(detector, settings, args.lab_frames, seed)
+        lab = {k: np.concatenate([old[k], grid[k]]) for k in grid}
+        np.savez(lab_path, **lab)
     else:
         lab = world.lab_pool(detector, settings, args.lab_frames, seed)
         np.savez(lab_path, **lab)
-    if prod_path.exists():
-        data = dict(np.load(prod_path))
+    if data:
         prod = {k.removeprefix("prod_"): v for k, v in data.items() if k.startswith("prod_")}
     else:
         prod = world.production(detector, settings, args.events, seed)
