@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from streams.assess.grid import GRID_VERSION
 from streams.config import Settings
 from streams.estimation import Estimate, PerformanceEstimate, estimate_performance
 from streams.estimation.reweighted import LabPool, estimate_under_shift
@@ -257,20 +258,32 @@ def _args() -> argparse.Namespace:
 def _seed_data(
     args: argparse.Namespace, detector: Detector, settings: Settings, seed: int
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The seed's lab pool and production run, from the cache or rendered (and cached)."""
-    path = args.cache / f"v3-seed{seed}-e{args.events}-l{args.lab_frames}-r{args.defect_rate}.npz"
-    if path.exists():
-        data = dict(np.load(path))
-        lab = {k.removeprefix("lab_"): v for k, v in data.items() if k.startswith("lab_")}
-        prod = {k.removeprefix("prod_"): v for k, v in data.items() if k.startswith("prod_")}
-        return lab, prod
-    if args.cached_only:
+    """The seed's lab pool and production run, each from the cache or rendered (and cached).
+
+    The production run is cached in ``v3-seed…`` files, the lab pool apart from it, per
+    version of the suite's grid (``lab-g…-seed…``): a new grid re-renders the lab only.
+    """
+    stem = f"seed{seed}-e{args.events}-l{args.lab_frames}-r{args.defect_rate}"
+    prod_path = args.cache / f"v3-{stem}.npz"
+    lab_path = args.cache / f"lab-g{GRID_VERSION}-seed{seed}-l{args.lab_frames}.npz"
+    if args.cached_only and not (prod_path.exists() and lab_path.exists()):
         return None
-    lab = world.lab_pool(detector, settings, args.lab_frames, seed)
-    prod = world.production(detector, settings, args.events, seed)
-    np.savez(
-        path, **{f"lab_{k}": v for k, v in lab.items()}, **{f"prod_{k}": v for k, v in prod.items()}
-    )
+    data = dict(np.load(prod_path)) if prod_path.exists() else {}
+    if lab_path.exists():
+        lab = dict(np.load(lab_path))
+    elif "lab_scores" in data:  # the suite's rows cached before the grid: render the grid only
+        old = {k.removeprefix("lab_"): v for k, v in data.items() if k.startswith("lab_")}
+        grid = world.grid_pool(detector, settings, args.lab_frames, seed)
+        lab = {k: np.concatenate([old[k], grid[k]]) for k in grid}
+        np.savez(lab_path, **lab)
+    else:
+        lab = world.lab_pool(detector, settings, args.lab_frames, seed)
+        np.savez(lab_path, **lab)
+    if data:
+        prod = {k.removeprefix("prod_"): v for k, v in data.items() if k.startswith("prod_")}
+    else:
+        prod = world.production(detector, settings, args.events, seed)
+        np.savez(prod_path, **{f"prod_{k}": v for k, v in prod.items()})
     return lab, prod
 
 

@@ -16,6 +16,9 @@ import numpy.typing as npt
 from PIL import Image
 
 from schemas.events import CameraEvent
+from streams.assess.condition import DEFAULT_SEVERITIES, frames_of
+from streams.assess.grid import grid_conditions
+from streams.assess.sample import simulated_sample
 from streams.assess.suite import evaluate_suite
 from streams.config import Settings
 from streams.estimation.windows import UNDESCRIBED_CORRUPTIONS
@@ -27,7 +30,7 @@ from streams.simulate import SimulationRequest, generate
 from streams.simulate.camera_faults import apply_fault
 from streams.slicing import Slicer
 
-__all__ = ["SHIFTED", "STATS", "lab_pool", "production", "set_defect_rate"]
+__all__ = ["SHIFTED", "STATS", "grid_pool", "lab_pool", "production", "set_defect_rate"]
 
 # the module, not the function the package re-exports under the same name
 simulate_generate = importlib.import_module("streams.simulate.generate")
@@ -102,6 +105,29 @@ def lab_pool(detector: Detector, settings: Settings, frames: int, seed: int) -> 
         "stats": np.asarray([[getattr(r, f) for f in STATS] for r in rows], np.float64),
         "classes": np.asarray(["|".join(sorted(set(r.gt_classes))) for r in rows]),
     }
+
+
+def grid_pool(detector: Detector, settings: Settings, frames: int, seed: int) -> dict[str, Any]:
+    """The rows :func:`lab_pool` holds for the suite's grid (``streams.assess.grid``) alone: the
+    same frames, truths, scores and statistics the suite stores, so a lab pool cached before
+    the grid existed is completed by rendering the grid only."""
+    threshold = operating_threshold(settings, detector.spec)
+    sample = simulated_sample(frames, seed, DEFAULT_SEVERITIES, detector.spec.class_names or ())
+    cols: dict[str, list[Any]] = defaultdict(list)
+    for cond in grid_conditions(0):
+        for batch in _batches(frames_of(cond, sample, seed), 64):
+            dets = detector.detect([rgb for _, _, rgb in batch])
+            for (_, item, rgb), frame_dets in zip(batch, dets, strict=True):
+                preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in frame_dets]
+                fo = frame_outcome(preds, list(item.truths), threshold)
+                stats = compute_image_stats(rgb)
+                cols["condition"].append(f"{cond.corruption}{cond.severity}")
+                cols["clean"].append(False)
+                cols["scores"].append(fo.max_confidence)
+                cols["defective"].append(int(fo.gt_defective))
+                cols["stats"].append([getattr(stats, f) for f in STATS])
+                cols["classes"].append("|".join(sorted({t.class_name for t in item.truths})))
+    return {k: np.asarray(v) for k, v in cols.items()}
 
 
 def production(detector: Detector, settings: Settings, events: int, seed: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from streams.errors import EstimationError
 from streams.estimation import estimate_performance
 from streams.estimation.resample import Chain, chain_draws
 from streams.estimation.reweighted import LabPool, estimate_under_shift
-from streams.estimation.shift import feature_matrix
+from streams.estimation.shift import feature_matrix, matching_weights
 from tests.test_estimation_shift import THRESHOLD, lab_pool, scores, stats
 
 
@@ -78,6 +78,31 @@ def test_where_the_scores_moved_and_the_inputs_did_not_the_interval_spans_both_r
     assert calibrated is not None and r.lo is not None and r.hi is not None
     assert direct - calibrated > 0.05  # the two readings disagree
     assert r.lo <= calibrated - 0.01 and r.hi >= direct
+
+
+def test_recall_is_read_off_the_weighted_lab_where_the_window_is_explained() -> None:
+    # A lab with a dense grid of darkening levels and a recall cliff between them: the window
+    # sits between two levels; its recall is the weighted lab's, not the calibrated reading's.
+    rng = np.random.default_rng(41)
+    levels = np.repeat(0.9 ** np.arange(12), 200)
+    lab_y = rng.integers(0, 2, levels.size)
+    caught = rng.random(levels.size) < np.clip((levels - 0.35) / 0.3, 0, 1)
+    lab_s = np.where(lab_y == 1, np.where(caught, 0.8, 0.3), rng.uniform(0, 0.2, levels.size))
+    pool = LabPool(lab_s, lab_y, feature_matrix(list(stats(rng, levels).T)), levels == 1.0)
+    n = 3000
+    y = rng.random(n) < 0.02
+    gain = np.full(n, 0.5)
+    hit = rng.random(n) < (0.5 - 0.35) / 0.3
+    s = np.where(y, np.where(hit, 0.8, 0.3), rng.uniform(0, 0.2, n))
+    window = feature_matrix(list(stats(rng, gain).T))
+    est = estimate_under_shift(s, window, THRESHOLD, pool, draws=60)
+    weights = matching_weights(pool.geometry, window).weights  # type: ignore[arg-type]
+    direct = pool.lab_recall(THRESHOLD, weights)
+    r = est.recall
+    assert est.status == "ok" and direct is not None and r.value is not None
+    assert r.value == pytest.approx(direct)
+    assert abs(r.value - float((s[y] >= THRESHOLD).mean())) < 0.1
+    assert r.lo is not None and r.hi is not None and r.lo <= r.value <= r.hi
 
 
 def test_more_flags_than_the_lab_explains_make_the_window_unknown() -> None:

@@ -178,6 +178,25 @@ def test_per_class_recall_is_the_labs_under_conditions_like_the_windows() -> Non
     assert "dent" in est.as_dict()["per_class_recall"]
 
 
+def test_per_class_intervals_hold_the_windows_own_few_frames_of_a_class() -> None:
+    # 400 lab frames of one class, 70 % caught: the lab's share is well known, a window's
+    # ~15 frames of the class are not; the interval widens by their sampling.
+    rng = np.random.default_rng(9)
+    y = np.r_[np.ones(400, int), np.zeros(400, int)]
+    s = np.where(y == 1, np.where(rng.random(800) < 0.7, 0.9, 0.1), 0.05)
+    classes = tuple(("dent",) if v else () for v in y)
+    pool = LabPool(s, y, None, np.ones(800, bool), classes=classes)
+    lab_only = pool.class_recall(THRESHOLD, None, draws=200, seed=1)
+    window = pool.class_recall(THRESHOLD, None, draws=200, seed=1, units=15.0)
+    assert lab_only is not None and window is not None
+    a, b = lab_only["dent"], window["dent"]
+    assert a.value == b.value and a.lo is not None and a.hi is not None
+    assert b.lo is not None and b.hi is not None
+    assert (b.hi - b.lo) > 2 * (a.hi - a.lo)
+    # 15 binomial frames at 0.7: the 95 % range is about 0.47-0.93
+    assert b.lo < 0.55 and b.hi > 0.85
+
+
 def test_inputs_the_lab_never_showed_make_the_estimate_unknown() -> None:
     rng = np.random.default_rng(4)
     lab_s, lab_y, lab_x, clean = lab_pool(rng)
@@ -335,5 +354,8 @@ def test_the_assess_suite_stores_each_lab_frames_statistics_and_the_estimator_re
     pool = load_lab_pool(store)
     assert pool.features is not None and pool.features.shape[1] == len(SHIFT_FEATURES)
     assert int(pool.clean.sum()) == 24
-    # every corruption but occlusion, no novel input
-    assert len(pool.scores) == 24 * (len({r.corruption for r in result.results}) - 4)
+    # every corruption but occlusion, no novel input, and every level of the dense grid
+    from streams.assess.grid import GRID
+
+    grid_levels = sum(len(levels) for levels in GRID.values())
+    assert len(pool.scores) == 24 * (len({r.corruption for r in result.results}) - 4 + grid_levels)

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streams.assess.corruptions import CORRUPTIONS, apply_corruption
+from streams.assess.grid import GridCondition, apply_grid
 from streams.assess.sample import SuiteFrame, SuiteSample
 
 __all__ = ["DEFAULT_SEVERITIES", "Condition", "conditions", "frames_of"]
@@ -46,9 +47,14 @@ def conditions(
 
 
 def frames_of(
-    cond: Condition, sample: SuiteSample, seed: int
+    cond: Condition | GridCondition, sample: SuiteSample, seed: int
 ) -> Iterator[tuple[int, SuiteFrame, NDArray[np.uint8]]]:
-    """``(index, frame, pixels)`` of every frame of a condition, decoded as it is reached."""
+    """``(index, frame, pixels)`` of every frame of a condition, decoded as it is reached (a
+    grid condition's frames are the corrupted ones, :mod:`streams.assess.grid`)."""
+    if isinstance(cond, GridCondition):
+        for i, item in enumerate(sample.corrupt):
+            yield i, item, apply_grid(cond, item.load())
+        return
     if cond.kind == "novel":
         for i, item in enumerate(sample.novel[cond.corruption]):
             yield i, item, item.load()

@@ -27,12 +27,14 @@ __all__ = [
     "Corruption",
     "apply_corruption",
     "blur",
+    "blurred",
     "brightness",
     "colour_cast",
     "contrast",
     "gaussian_noise",
     "jpeg",
     "occlusion",
+    "scaled",
 ]
 
 RGB = NDArray[np.uint8]
@@ -57,17 +59,29 @@ def gaussian_noise(rgb: RGB, severity: int, rng: np.random.Generator) -> RGB:
     return _to_u8(rgb.astype(np.float32) + rng.normal(0.0, sigma, rgb.shape).astype(np.float32))
 
 
-def blur(rgb: RGB, severity: int, rng: np.random.Generator) -> RGB:
-    """Defocus / motion smear: Gaussian blur, radius 0.6..4 px."""
-    radius = _level((0.6, 1.2, 2.0, 3.0, 4.0), severity)
+def blurred(rgb: RGB, radius: float) -> RGB:
+    """The frame under a Gaussian blur of ``radius`` px (a defocused lens)."""
     img = Image.fromarray(rgb, mode="RGB").filter(ImageFilter.GaussianBlur(radius))
     return np.asarray(img, dtype=np.uint8).copy()
 
 
+def scaled(rgb: RGB, gain: float) -> RGB:
+    """The frame with every channel multiplied by ``gain`` (a dimmer or brighter lamp), clipped.
+
+    >>> int(scaled(np.full((2, 2, 3), 100, np.uint8), 0.45)[0, 0, 0])
+    45
+    """
+    return _to_u8(rgb.astype(np.float32) * gain)
+
+
+def blur(rgb: RGB, severity: int, rng: np.random.Generator) -> RGB:
+    """Defocus / motion smear: Gaussian blur, radius 0.6..4 px."""
+    return blurred(rgb, _level((0.6, 1.2, 2.0, 3.0, 4.0), severity))
+
+
 def brightness(rgb: RGB, severity: int, rng: np.random.Generator) -> RGB:
     """A dimming lamp (odd severities darker) or glare (even severities brighter)."""
-    gain = _level((0.8, 1.25, 0.55, 1.6, 0.3), severity)
-    return _to_u8(rgb.astype(np.float32) * gain)
+    return scaled(rgb, _level((0.8, 1.25, 0.55, 1.6, 0.3), severity))
 
 
 def contrast(rgb: RGB, severity: int, rng: np.random.Generator) -> RGB:

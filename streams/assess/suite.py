@@ -13,6 +13,10 @@ model fails:
   while a defect is missed, a good unit / empty belt / foreign object flagged, or a novel
   defect confidently called one of the trained classes.
 
+The lab frames are also rendered at every level of the dense grid of
+:mod:`streams.assess.grid` (a lamp's gain, a lens's defocus) and stored frame by frame
+(``lab_eval``) for the label-free estimate's re-weighting; the grid is not summarised.
+
 Everything is deterministic by ``seed``: frame ``i`` of condition ``c`` always uses the random
 stream ``(seed, c, i)``. The run names its lab set (``assessment_runs.lab_set``, empty for the
 simulated lab), which every later figure (lab mAP, ``linewatch estimate``, the report) reads.
@@ -33,6 +37,7 @@ from numpy.typing import NDArray
 from schemas.records import stable_id
 from schemas.results import Detection
 from streams.assess.condition import DEFAULT_SEVERITIES, Condition, conditions, frames_of
+from streams.assess.grid import GRID_VERSION, GridCondition, grid_conditions
 from streams.assess.sample import SuiteSample, simulated_sample
 from streams.config import Settings
 from streams.evaluation.boxes import PredictedBox, TruthBox
@@ -145,7 +150,7 @@ def _summarise(
 
 def _evaluate_condition(
     detector: DetectorLike,
-    cond: Condition,
+    cond: Condition | GridCondition,
     sample: SuiteSample,
     *,
     run_id: str,
@@ -187,7 +192,7 @@ def _evaluate_condition(
 
 
 def _eval_row(
-    cond: Condition,
+    cond: Condition | GridCondition,
     index: int,
     *,
     scene: str,
@@ -243,6 +248,7 @@ def _run_id(
         sample.digest,
         sample.name,
         sample.novel_classes if sample.digest else (),
+        GRID_VERSION,
     )
 
 
@@ -310,7 +316,9 @@ def evaluate_suite(
     )
     lab_rows: list[LabEvalRecord] = []
     results: list[CorruptionResultRecord] = []
-    for done, cond in enumerate(conds, start=1):
+    # The grid's levels (streams.assess.grid) are stored frame by frame for the estimator only.
+    every: list[Condition | GridCondition] = [*conds, *grid_conditions(len(conds))]
+    for done, cond in enumerate(every, start=1):
         rows, matched = _evaluate_condition(
             detector,
             cond,
@@ -321,10 +329,11 @@ def evaluate_suite(
             batch_size=batch_size,
             trained=trained,
         )
-        results.append(_summarise(run_id, cond, rows, matched, review_band))
+        if isinstance(cond, Condition):
+            results.append(_summarise(run_id, cond, rows, matched, review_band))
         lab_rows.extend(rows)
         if on_progress is not None:
-            on_progress(done, len(conds))
+            on_progress(done, len(every))
     run = _run_record(
         run_id,
         spec,

@@ -140,20 +140,27 @@ def interval(value: float | None, samples: FloatArray) -> Estimate:
 
 
 def recall_interval(calibrated: Estimate, direct: Estimate) -> Estimate:
-    """The calibrated recall with an interval spanning both readings' intervals: where the
-    calibrated and the direct reading disagree, neither is trusted over the other.
+    """The direct reading of recall with an interval spanning both readings' intervals.
+
+    The direct reading (the weighted lab frames' own recall) needs neither the window's
+    prevalence (EM on ~50 defects errs by ±25 %) nor the calibration's posteriors at a 2 %
+    prevalence (its shrinkage counts each flagged defect as ~0.7 of one): it assumes only
+    that the inputs compared explain the shift, which the ``unknown`` rules check. The
+    calibrated reading, which follows the window's scores, bounds it: where the two
+    disagree, the interval holds both (measured in docs/estimation.md). Without a direct
+    reading the calibrated one stands alone; without both intervals (fewer than 10 usable
+    replicates) there is no interval.
 
     >>> recall_interval(Estimate(0.875, 0.85, 0.95), Estimate(0.625, 0.5, 0.75))
-    Estimate(value=0.75, lo=0.5, hi=0.95)
+    Estimate(value=0.625, lo=0.5, hi=0.95)
     >>> recall_interval(Estimate(0.9, 0.85, 0.95), Estimate(None, None, None))
     Estimate(value=0.9, lo=0.85, hi=0.95)
+    >>> recall_interval(Estimate(0.9, 0.85, 0.95), Estimate(0.7, None, None))
+    Estimate(value=0.7, lo=None, hi=None)
     """
-    if direct.value is None or direct.lo is None or direct.hi is None:
+    if direct.value is None:
         return calibrated
-    if calibrated.value is None or calibrated.lo is None or calibrated.hi is None:
-        return direct
-    return Estimate(
-        (calibrated.value + direct.value) / 2,
-        min(calibrated.lo, direct.lo),
-        max(calibrated.hi, direct.hi),
-    )
+    c_lo, c_hi, d_lo, d_hi = calibrated.lo, calibrated.hi, direct.lo, direct.hi
+    if c_lo is None or c_hi is None or d_lo is None or d_hi is None:
+        return Estimate(direct.value, None, None)
+    return Estimate(direct.value, min(c_lo, d_lo), max(c_hi, d_hi))

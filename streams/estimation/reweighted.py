@@ -10,8 +10,8 @@ the density ratio of the window's statistics to the pool's
 (:func:`streams.estimation.estimator.estimate_performance`). Its intervals come from the
 whole-chain bootstrap (:mod:`streams.estimation.resample`: window and lab resampled, weights
 re-derived, calibration refitted), so they widen as the effective sample size falls; recall
-is the mean of the calibrated reading and the one read directly off the weighted lab frames,
-its interval spanning both.
+is the one read directly off the weighted lab frames, its interval spanning that reading's
+and the calibrated one's (:func:`streams.estimation.resample.recall_interval`).
 
 >>> from streams.estimation.shift import feature_matrix
 >>> rng = np.random.default_rng(1)
@@ -97,7 +97,13 @@ class LabPool:
             object.__setattr__(self, "geometry", LabGeometry.of(self.features))
 
     def class_recall(
-        self, threshold: float, weights: FloatArray | None, *, draws: int, seed: int
+        self,
+        threshold: float,
+        weights: FloatArray | None,
+        *,
+        draws: int,
+        seed: int,
+        units: float | None = None,
     ) -> dict[str, Estimate] | None:
         """Recall of the lab frames holding each defect class (a frame counts as caught when
         its top score reaches ``threshold``), weighted by ``weights`` (``None``: the clean
@@ -105,6 +111,10 @@ class LabPool:
 
         It is the score distribution the lab measured for that class under conditions like
         the window's; classes with fewer than 5 effective lab frames get no estimate.
+        ``units``: the window's expected number of defective frames; each replicate then
+        also draws the window's own frames of the class (a Poisson count of ``units`` times
+        the class's weighted share of the defective lab frames, each caught with the
+        replicate's recall), so the interval holds the window's sampling too.
         """
         if self.classes is None:
             return None
@@ -112,6 +122,7 @@ class LabPool:
         caught = np.asarray(self.scores, dtype=np.float64) >= threshold
         rng = np.random.default_rng(seed)
         boots = [rng.integers(0, w.size, w.size) for _ in range(draws)]
+        defective = float((w * np.asarray(self.defective, dtype=bool)).sum())
         out: dict[str, Estimate] = {}
         for name in sorted({c for frame in self.classes for c in frame}):
             has = np.asarray([name in frame for frame in self.classes])
@@ -119,11 +130,16 @@ class LabPool:
             if effective_sample_size(wc) < 5:
                 continue
             value = float((wc * caught).sum() / wc.sum())
+            expected = None if units is None else units * float(wc.sum()) / max(defective, 1e-12)
             samples = []
             for idx in boots:
                 total = float(wc[idx].sum())
                 if total > 0:
-                    samples.append(float((wc[idx] * caught[idx]).sum()) / total)
+                    r = float((wc[idx] * caught[idx]).sum()) / total
+                    if expected is not None:
+                        k = max(int(rng.poisson(expected)), 1)
+                        r = float(rng.binomial(k, r)) / k
+                    samples.append(r)
             if len(samples) < 10:
                 out[name] = Estimate(value, None, None)
                 continue
@@ -312,8 +328,9 @@ def _reweighted(
     seed: int,
 ) -> PerformanceEstimate:
     """The estimate with the pool weighted by ``shift``; intervals from the whole-chain
-    bootstrap (:mod:`streams.estimation.resample`), recall spanning its calibrated and its
-    direct reading, recall and FPR widened by the share of frames beyond the lab's support."""
+    bootstrap (:mod:`streams.estimation.resample`), recall read directly off the weighted lab
+    with an interval spanning its calibrated reading too, recall and FPR widened by the share
+    of frames beyond the lab's support."""
     weighted = LabSet(pool.scores, pool.defective, shift.weights)
     point = estimate_performance(s, threshold, weighted, draws=0, **prior.kwargs())
     if shift.neighbours is None:
@@ -332,7 +349,9 @@ def _reweighted(
         interval(point.recall.value, d["recall"]),
         interval(pool.lab_recall(threshold, shift.weights), d["lab_recall"]),
     )
-    per_class = pool.class_recall(threshold, shift.weights, draws=draws, seed=seed)
+    per_class = pool.class_recall(
+        threshold, shift.weights, draws=draws, seed=seed, units=point.expected_defective
+    )
     if per_class is not None:
         per_class = {name: _widen(e, shift.unsupported) for name, e in per_class.items()}
     # Frames beyond the lab's support (at most rule.max_unsupported of them) could be caught or
