@@ -30,6 +30,8 @@ __all__ = ["SUBSAMPLE", "ImageStats", "compute_image_stats"]
 SUBSAMPLE = 2
 """Pixel stride in each axis: statistics use every ``SUBSAMPLE``-th pixel and row."""
 
+_FLOAT32_EXACT = 1 << 24
+"""Every whole number below this is a float32."""
 _CLIP_HIGH = 250.0
 _CLIP_LOW = 5.0
 
@@ -66,13 +68,16 @@ def compute_image_stats(rgb: npt.NDArray[np.uint8]) -> ImageStats:
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ValueError(f"expected a non-empty (H, W, 3) RGB array, got shape {rgb.shape}")
-    sub = rgb[::SUBSAMPLE, ::SUBSAMPLE]
+    # the sampled rows first, in one sequential copy (each is read once, not once per channel)
+    sub = np.ascontiguousarray(rgb[::SUBSAMPLE])[:, ::SUBSAMPLE]
     r = sub[..., 0].astype(np.float32)
     g = sub[..., 1].astype(np.float32)
     b = sub[..., 2].astype(np.float32)
     n = r.size
-    mean_r = float(r.sum(dtype=np.float64)) / n
-    mean_b = float(b.sum(dtype=np.float64)) / n
+    # channel sums are sums of whole levels: exact in float32 while they stay under 2**24
+    exact = np.float32 if n * 255 < _FLOAT32_EXACT else np.float64
+    mean_r = float(r.sum(dtype=exact)) / n
+    mean_b = float(b.sum(dtype=exact)) / n
     # Luma in place, reusing r as the output buffer.
     y = r
     y *= np.float32(0.299)
