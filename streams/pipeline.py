@@ -181,6 +181,7 @@ class MonitoringPipeline:
         self.describer = FrameDescriber.from_settings(detector, settings, check_lines=True)
         self.operating_threshold = self.describer.operating_threshold
         self.limits = self.describer.limits
+        self._score_floor = settings.inference.store_score_floor
         if settings.inference.store_score_floor > self.operating_threshold:
             raise ConfigError(
                 "LINEWATCH_INFERENCE__STORE_SCORE_FLOOR="
@@ -247,15 +248,17 @@ class MonitoringPipeline:
         )
         start = time.perf_counter()
         key = self.slicer.assign(frame.event, frame.stats)
+        event_id = str(frame.event.event_id)  # a UUID: its text is built once per frame
+        captured_at = frame.event.captured_at.astimezone(UTC)
         try:  # every row is built (its columns checked) before the drift state changes
-            record = self._frame_record(frame, key, 0.0)
-            detections = self._detection_records(frame)
+            record = self._frame_record(frame, key, event_id, captured_at)
+            detections = self._detection_records(frame, event_id, captured_at)
         except ValidationError as exc:
             raise EventRejected(
                 "schema_invalid", f"a value the store cannot hold ({_column_detail(exc)})"
             ) from exc
         result = EventResult(frame.raw, detections=detections)
-        self._observe_drift(frame, key, state, result)
+        self._observe_drift(frame, key, state, result, event_id=event_id, captured_at=captured_at)
         monitor_ms = float32((time.perf_counter() - start) * 1000.0)
         now = datetime.now(UTC)
         done = {"monitor_ms": monitor_ms, "latency_ms": _latency_ms(frame.raw, now)}
@@ -263,14 +266,20 @@ class MonitoringPipeline:
         return result
 
     def _observe_drift(
-        self, frame: DescribedFrame, key: SliceKey, state: PartitionState, out: EventResult
+        self,
+        frame: DescribedFrame,
+        key: SliceKey,
+        state: PartitionState,
+        out: EventResult,
+        *,
+        event_id: str,
+        captured_at: datetime,
     ) -> None:
         event = frame.event
-        captured_at = event.captured_at.astimezone(UTC)
-        records = state.monitor.observe(key, str(event.event_id), captured_at, frame.signals)
+        records = state.monitor.observe(key, event_id, captured_at, frame.signals)
         records.extend(
             state.product_mix.observe(
-                key.line_id, key.shift, event.product_variant, str(event.event_id), captured_at
+                key.line_id, key.shift, event.product_variant, event_id, captured_at
             )
         )
         for record in records:
@@ -284,16 +293,21 @@ class MonitoringPipeline:
             else:
                 out.reference_gaps.append(record)
 
-    def _frame_record(self, frame: DescribedFrame, key: SliceKey, monitor_ms: float) -> FrameRecord:
+    def _frame_record(
+        self, frame: DescribedFrame, key: SliceKey, event_id: str, captured_at: datetime
+    ) -> FrameRecord:
+        """The frame's row; ``monitor_ms``, ``latency_ms`` and ``ingested_at`` are set when
+        its monitoring is done."""
         event, stats, raw = frame.event, frame.stats, frame.raw
         now = datetime.now(UTC)
         lighting = event.lighting
         spec = self.detector.spec
+        flagged = len(frame.flagged)
         return FrameRecord(
-            event_id=str(event.event_id),
+            event_id=event_id,
             line_id=event.line_id,
             camera_id=event.camera_id,
-            captured_at=event.captured_at.astimezone(UTC),
+            captured_at=captured_at,
             shift=key.shift,
             lighting=key.lighting,
             product_variant=event.product_variant or "",
@@ -308,12 +322,12 @@ class MonitoringPipeline:
             clipped_low=stats.clipped_low,
             model_name=spec.name,
             model_version=spec.version,
-            detection_count=len(frame.flagged),
+            detection_count=flagged,
             max_confidence=frame.max_confidence,
-            predicted_defective=bool(frame.flagged),
+            predicted_defective=flagged > 0,
             decode_ms=frame.accepted.decode_ms,
             inference_ms=frame.inference_ms,
-            monitor_ms=monitor_ms,
+            monitor_ms=0.0,
             latency_ms=_latency_ms(raw, now),
             source=raw.source,
             ingested_at=now,
@@ -321,15 +335,16 @@ class MonitoringPipeline:
             invalid_outputs=frame.invalid_outputs,
         )
 
-    def _detection_records(self, frame: DescribedFrame) -> list[DetectionRecord]:
+    def _detection_records(
+        self, frame: DescribedFrame, event_id: str, captured_at: datetime
+    ) -> list[DetectionRecord]:
         """Boxes at or above ``inference.store_score_floor``; ``det_index`` keeps the detector's
         order."""
         event = frame.event
-        captured_at = event.captured_at.astimezone(UTC)
-        floor = self.settings.inference.store_score_floor
+        floor = self._score_floor
         return [
             DetectionRecord(
-                event_id=str(event.event_id),
+                event_id=event_id,
                 det_index=index,
                 line_id=event.line_id,
                 captured_at=captured_at,
