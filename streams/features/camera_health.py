@@ -3,8 +3,9 @@
 Per camera, :class:`CameraHealth` keeps a 30x40 luma thumbnail of the previous frame, one byte
 (level 0..255) per pixel (1.2 KB; a partition snapshot stores exactly these bytes, so a restored
 camera compares its next frame with the same thumbnail), and compares each new frame with it.
-Cost: one strided subsample and a few sums, ~0.04 ms per frame (CPU, shared 2-core machine;
-``bench/bench_pipeline.py --stages-only``, its "image statistics + camera health" row).
+Cost: one strided subsample and a few sums, 0.026 ms of CPU per frame
+(``bench/bench_monitoring.py``, shared 2-core machine at load ~13; 0.041 ms with the former
+matrix-product luma and ``ndarray.mean``).
 
 Signals per frame (``None`` for a camera's first frame, which has nothing to compare with):
 

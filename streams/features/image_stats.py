@@ -2,8 +2,9 @@
 
 Cost: the frame is subsampled by :data:`SUBSAMPLE` in each axis (every 2nd pixel of every 2nd
 row: a 320x240 frame is measured on 160x120 = 19,200 pixels), converted to float32 once, and every
-statistic is a sum over that plane (no sorting, no histograms). Measured ~0.13 ms per 320x240
-frame on one core (``bench/bench_monitoring.py``).
+statistic is a sum over that plane (no sorting, no histograms). Measured 0.14 ms of CPU per
+320x240 frame (``bench/bench_monitoring.py``, shared 2-core machine at load ~13; 0.17 ms before
+the sampled rows were copied once and the channel sums taken in float32, same values).
 
 Definitions (``Y = 0.299 R + 0.587 G + 0.114 B`` on 0..255, BT.601 luma of the encoded values):
 
