@@ -234,7 +234,7 @@ def test_a_write_of_new_frames_is_one_lookup_and_one_insert_per_table(
         method = getattr(client, name)
 
         def spy(sql: str, *args: object, _method: object = method, **kwargs: object) -> object:
-            sent.append(sql.split()[0].upper())
+            sent.append(sql.split(maxsplit=1)[0].upper())
             return _method(sql, *args, **kwargs)  # type: ignore[operator]
 
         monkeypatch.setattr(client, name, spy)
