@@ -218,7 +218,8 @@ class MonitoringPipeline:
         prepared: PreparedBatch,
         state_of: Callable[[RawRecord], PartitionState] | None = None,
     ) -> PipelineOutput:
-        """Inference, then camera health, statistics, slicing and drift per frame, in order.
+        """Inference, then statistics and camera health of each frame, then slicing, rows and
+        drift per frame, in order.
 
         A frame whose rows do not fit their columns (:mod:`schemas.columns`) is a
         ``schema_invalid`` dead letter naming the field, found before its drift signals are
@@ -226,9 +227,21 @@ class MonitoringPipeline:
         """
         out = PipelineOutput(list(prepared.rejected))
         most = self.settings.ingest.dead_letter_max_payload_bytes
-        for frame in self.describer.describe(prepared.accepted):
-            state = self.state if state_of is None else state_of(frame.raw)
+        frames = self.describer.describe(prepared.accepted)
+        states = [self.state if state_of is None else state_of(f.raw) for f in frames]
+        # The image statistics and camera health of the whole batch first, one frame after
+        # another: numpy's work between the Python of each frame's rows and drift costs ~0.1 ms
+        # a frame more. A frame that fails here fails in its turn below.
+        failed: dict[int, Exception] = {}
+        for i, (frame, state) in enumerate(zip(frames, states, strict=True)):
             try:
+                self._camera(frame, state)
+            except Exception as exc:
+                failed[i] = exc
+        for i, (frame, state) in enumerate(zip(frames, states, strict=True)):
+            try:
+                if i in failed:
+                    raise failed[i]
                 out.events.append(self._monitor_one(frame, state))
             except EventRejected as exc:
                 letter = _dead_letter(RejectedRecord(frame.raw, exc), most)
@@ -239,13 +252,19 @@ class MonitoringPipeline:
                 out.events.append(EventResult(frame.raw, dead_letter=letter))
         return out
 
-    def _monitor_one(self, frame: DescribedFrame, state: PartitionState) -> EventResult:
+    @staticmethod
+    def _camera(frame: DescribedFrame, state: PartitionState) -> None:
+        """The frame's image statistics and its camera-health signals (in capture order)."""
+        stats = frame.stats
         frame.camera = state.camera_health.observe(
             frame.event.camera_id,
             frame.accepted.frame.rgb,
-            sharpness=frame.stats.sharpness,
-            contrast=frame.stats.contrast,
+            sharpness=stats.sharpness,
+            contrast=stats.contrast,
         )
+
+    def _monitor_one(self, frame: DescribedFrame, state: PartitionState) -> EventResult:
+        """Slice, rows and drift of a frame whose :meth:`_camera` is done."""
         start = time.perf_counter()
         key = self.slicer.assign(frame.event, frame.stats)
         event_id = str(frame.event.event_id)  # a UUID: its text is built once per frame
