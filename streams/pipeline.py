@@ -181,6 +181,7 @@ class MonitoringPipeline:
         self.describer = FrameDescriber.from_settings(detector, settings, check_lines=True)
         self.operating_threshold = self.describer.operating_threshold
         self.limits = self.describer.limits
+        self._score_floor = settings.inference.store_score_floor
         if settings.inference.store_score_floor > self.operating_threshold:
             raise ConfigError(
                 "LINEWATCH_INFERENCE__STORE_SCORE_FLOOR="
@@ -217,7 +218,8 @@ class MonitoringPipeline:
         prepared: PreparedBatch,
         state_of: Callable[[RawRecord], PartitionState] | None = None,
     ) -> PipelineOutput:
-        """Inference, then camera health, statistics, slicing and drift per frame, in order.
+        """Inference, then statistics and camera health of each frame, then slicing, rows and
+        drift per frame, in order.
 
         A frame whose rows do not fit their columns (:mod:`schemas.columns`) is a
         ``schema_invalid`` dead letter naming the field, found before its drift signals are
@@ -225,9 +227,21 @@ class MonitoringPipeline:
         """
         out = PipelineOutput(list(prepared.rejected))
         most = self.settings.ingest.dead_letter_max_payload_bytes
-        for frame in self.describer.describe(prepared.accepted):
-            state = self.state if state_of is None else state_of(frame.raw)
+        frames = self.describer.describe(prepared.accepted)
+        states = [self.state if state_of is None else state_of(f.raw) for f in frames]
+        # The image statistics and camera health of the whole batch first, one frame after
+        # another: numpy's work between the Python of each frame's rows and drift costs ~0.1 ms
+        # a frame more. A frame that fails here fails in its turn below.
+        failed: dict[int, Exception] = {}
+        for i, (frame, state) in enumerate(zip(frames, states, strict=True)):
             try:
+                self._camera(frame, state)
+            except Exception as exc:
+                failed[i] = exc
+        for i, (frame, state) in enumerate(zip(frames, states, strict=True)):
+            try:
+                if i in failed:
+                    raise failed[i]
                 out.events.append(self._monitor_one(frame, state))
             except EventRejected as exc:
                 letter = _dead_letter(RejectedRecord(frame.raw, exc), most)
@@ -238,24 +252,32 @@ class MonitoringPipeline:
                 out.events.append(EventResult(frame.raw, dead_letter=letter))
         return out
 
-    def _monitor_one(self, frame: DescribedFrame, state: PartitionState) -> EventResult:
+    @staticmethod
+    def _camera(frame: DescribedFrame, state: PartitionState) -> None:
+        """The frame's image statistics and its camera-health signals (in capture order)."""
+        stats = frame.stats
         frame.camera = state.camera_health.observe(
             frame.event.camera_id,
             frame.accepted.frame.rgb,
-            sharpness=frame.stats.sharpness,
-            contrast=frame.stats.contrast,
+            sharpness=stats.sharpness,
+            contrast=stats.contrast,
         )
+
+    def _monitor_one(self, frame: DescribedFrame, state: PartitionState) -> EventResult:
+        """Slice, rows and drift of a frame whose :meth:`_camera` is done."""
         start = time.perf_counter()
         key = self.slicer.assign(frame.event, frame.stats)
+        event_id = str(frame.event.event_id)  # a UUID: its text is built once per frame
+        captured_at = frame.event.captured_at.astimezone(UTC)
         try:  # every row is built (its columns checked) before the drift state changes
-            record = self._frame_record(frame, key, 0.0)
-            detections = self._detection_records(frame)
+            record = self._frame_record(frame, key, event_id, captured_at)
+            detections = self._detection_records(frame, event_id, captured_at)
         except ValidationError as exc:
             raise EventRejected(
                 "schema_invalid", f"a value the store cannot hold ({_column_detail(exc)})"
             ) from exc
         result = EventResult(frame.raw, detections=detections)
-        self._observe_drift(frame, key, state, result)
+        self._observe_drift(frame, key, state, result, event_id=event_id, captured_at=captured_at)
         monitor_ms = float32((time.perf_counter() - start) * 1000.0)
         now = datetime.now(UTC)
         done = {"monitor_ms": monitor_ms, "latency_ms": _latency_ms(frame.raw, now)}
@@ -263,14 +285,20 @@ class MonitoringPipeline:
         return result
 
     def _observe_drift(
-        self, frame: DescribedFrame, key: SliceKey, state: PartitionState, out: EventResult
+        self,
+        frame: DescribedFrame,
+        key: SliceKey,
+        state: PartitionState,
+        out: EventResult,
+        *,
+        event_id: str,
+        captured_at: datetime,
     ) -> None:
         event = frame.event
-        captured_at = event.captured_at.astimezone(UTC)
-        records = state.monitor.observe(key, str(event.event_id), captured_at, frame.signals)
+        records = state.monitor.observe(key, event_id, captured_at, frame.signals)
         records.extend(
             state.product_mix.observe(
-                key.line_id, key.shift, event.product_variant, str(event.event_id), captured_at
+                key.line_id, key.shift, event.product_variant, event_id, captured_at
             )
         )
         for record in records:
@@ -284,16 +312,21 @@ class MonitoringPipeline:
             else:
                 out.reference_gaps.append(record)
 
-    def _frame_record(self, frame: DescribedFrame, key: SliceKey, monitor_ms: float) -> FrameRecord:
+    def _frame_record(
+        self, frame: DescribedFrame, key: SliceKey, event_id: str, captured_at: datetime
+    ) -> FrameRecord:
+        """The frame's row; ``monitor_ms``, ``latency_ms`` and ``ingested_at`` are set when
+        its monitoring is done."""
         event, stats, raw = frame.event, frame.stats, frame.raw
         now = datetime.now(UTC)
         lighting = event.lighting
         spec = self.detector.spec
+        flagged = len(frame.flagged)
         return FrameRecord(
-            event_id=str(event.event_id),
+            event_id=event_id,
             line_id=event.line_id,
             camera_id=event.camera_id,
-            captured_at=event.captured_at.astimezone(UTC),
+            captured_at=captured_at,
             shift=key.shift,
             lighting=key.lighting,
             product_variant=event.product_variant or "",
@@ -308,12 +341,12 @@ class MonitoringPipeline:
             clipped_low=stats.clipped_low,
             model_name=spec.name,
             model_version=spec.version,
-            detection_count=len(frame.flagged),
+            detection_count=flagged,
             max_confidence=frame.max_confidence,
-            predicted_defective=bool(frame.flagged),
+            predicted_defective=flagged > 0,
             decode_ms=frame.accepted.decode_ms,
             inference_ms=frame.inference_ms,
-            monitor_ms=monitor_ms,
+            monitor_ms=0.0,
             latency_ms=_latency_ms(raw, now),
             source=raw.source,
             ingested_at=now,
@@ -321,15 +354,16 @@ class MonitoringPipeline:
             invalid_outputs=frame.invalid_outputs,
         )
 
-    def _detection_records(self, frame: DescribedFrame) -> list[DetectionRecord]:
+    def _detection_records(
+        self, frame: DescribedFrame, event_id: str, captured_at: datetime
+    ) -> list[DetectionRecord]:
         """Boxes at or above ``inference.store_score_floor``; ``det_index`` keeps the detector's
         order."""
         event = frame.event
-        captured_at = event.captured_at.astimezone(UTC)
-        floor = self.settings.inference.store_score_floor
+        floor = self._score_floor
         return [
             DetectionRecord(
-                event_id=str(event.event_id),
+                event_id=event_id,
                 det_index=index,
                 line_id=event.line_id,
                 captured_at=captured_at,

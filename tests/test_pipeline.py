@@ -7,10 +7,14 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from streams.config import Settings
+from streams.features import CameraHealth
 from streams.inference import Detector
 from streams.ingest import RawRecord
 from streams.ingest.sources import open_source, read_records
@@ -79,6 +83,43 @@ def test_bad_records_become_dead_letters_with_reasons(
     assert len(out.frames) + len(out.dead_letters) == len(lines)
     naive = next(d for d in out.dead_letters if d.source == "test:8")
     assert "timezone" in naive.detail
+
+
+def test_a_frame_failing_in_its_statistics_or_camera_health_is_its_own_dead_letter(
+    production_events: tuple[Path, Path],
+    settings_factory: Callable[..., Settings],
+    detector: Detector,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Statistics and camera health run for the whole batch before the rows and drift: a frame
+    they fail on is still dead-lettered in its place, the others are monitored as usual."""
+    events_path, _ = production_events
+    lines = events_path.read_bytes().splitlines()[:4]
+    poisoned = json.loads(lines[1])["event_id"]
+    observe = CameraHealth.observe
+
+    def failing(self: CameraHealth, camera_id: str, rgb: NDArray[np.uint8], **kw: Any) -> Any:
+        if rgb is poisoned_rgb[0]:
+            raise RuntimeError("camera health broke")
+        return observe(self, camera_id, rgb, **kw)
+
+    pipeline = _pipeline(settings_factory(), detector)
+    prepared = pipeline.prepare(
+        [RawRecord(p, f"test:{i}", datetime.now(UTC)) for i, p in enumerate(lines, 1)]
+    )
+    poisoned_rgb = [
+        a.frame.rgb for a in prepared.accepted if str(a.frame.event.event_id) == poisoned
+    ]
+    monkeypatch.setattr(CameraHealth, "observe", failing)
+    out = pipeline.complete(prepared)
+    assert [e.raw.source for e in out.events] == ["test:1", "test:2", "test:3", "test:4"]
+    letter = out.events[1].dead_letter
+    assert letter is not None and letter.reason == "event_unprocessable"
+    assert "camera health broke" in letter.detail
+    assert [f.source for f in out.frames] == ["test:1", "test:3", "test:4"]
+    assert all(
+        e.frame is not None and e.dead_letter is None for i, e in enumerate(out.events) if i != 1
+    )
 
 
 def test_embedded_run_accounts_for_every_line_and_replays_idempotently(

@@ -222,6 +222,26 @@ def test_existing_key_lookup_is_chunked(
     assert count(store, "detections") == 41
 
 
+def test_a_write_of_new_frames_is_one_lookup_and_one_insert_per_table(
+    store: ClickHouseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The frame lookup reads event_keys and keyless frames in one query, asks no column names
+    of its (empty) result, and inserts read their column types once per table."""
+    store.insert([frame(0), detection(0, 0)])  # the column types of both tables are known now
+    client = store._client
+    sent: list[str] = []
+    for name in ("query", "command", "insert"):
+        method = getattr(client, name)
+
+        def spy(sql: str, *args: object, _method: object = method, **kwargs: object) -> object:
+            sent.append(sql.split(maxsplit=1)[0].upper())
+            return _method(sql, *args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(client, name, spy)
+    assert store.insert([frame(i) for i in range(1, 30)] + [detection(1, 0), detection(2, 0)]) == 31
+    assert sent == ["SELECT", "LINEWATCH.FRAMES", "LINEWATCH.DETECTIONS"]
+
+
 def test_concurrent_overlapping_inserts_write_each_row_once(store: ClickHouseStore) -> None:
     batches = [[frame(i) for i in range(start, start + 40)] for start in range(0, 200, 20)]
     with ThreadPoolExecutor(max_workers=4) as pool:

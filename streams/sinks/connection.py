@@ -108,6 +108,9 @@ class Connection:
         self._dsn = dsn
         self._lock = threading.RLock()
         self._closed = False
+        self._insert_types: dict[str, dict[str, str]] = {}
+        """Column types by name of each table inserted into (``DESCRIBE TABLE``, read once per
+        table; forgotten after any :meth:`command`, which may change a table)."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -293,10 +296,15 @@ class Connection:
             with self._lock:
                 self._client.database = DATABASE
 
-    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
+    def query(
+        self, sql: str, parameters: Mapping[str, Any] | None = None, *, names: bool = True
+    ) -> QueryResult:
         """Run a query; ``{name:Type}`` placeholders are bound server-side from ``parameters``.
 
-        Unqualified table names resolve in ``linewatch`` once the schema exists.
+        Unqualified table names resolve in ``linewatch`` once the schema exists. chDB returns
+        no column names with an empty result: they are then read with a second query
+        (``DESCRIBE``) unless ``names=False`` (a caller that reads rows only, such as the
+        writer's key lookups, whose result is empty for new rows).
         """
         bound_text(sql, parameters)  # parameters are bound by the server, never pasted
         with self._lock:
@@ -307,7 +315,7 @@ class Connection:
                 raise self._failure(exc, "run the query") from exc
             rows = [tuple(row) for row in result.result_rows]
             columns = tuple(result.column_names)
-            if not rows and not columns:
+            if not rows and not columns and names:
                 columns = self._describe(sql, parameters)
             return QueryResult(columns, rows)
 
@@ -327,6 +335,7 @@ class Connection:
         bound_text(sql, parameters)  # parameters are bound by the server, never pasted
         with self._lock:
             self._check_open("run the command")
+            self._insert_types.clear()  # DDL may change a table's columns
             try:
                 self._client.command(sql, parameters=dict(parameters or {}))
             except (ClickHouseError, OSError) as exc:
@@ -344,6 +353,15 @@ class Connection:
         """Resolve unqualified table names in ``linewatch`` (once the schema exists)."""
         with self._lock:
             self._client.database = DATABASE
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        """``name -> type`` of ``linewatch.<table>``'s columns (cached; call under the lock)."""
+        types = self._insert_types.get(table)
+        if types is None:
+            described = self._client.query(f"DESCRIBE TABLE {DATABASE}.{table}")
+            types = {str(row[0]): str(row[1]) for row in described.result_rows}
+            self._insert_types[table] = types
+        return types
 
     def insert_block(
         self,
@@ -363,6 +381,9 @@ class Connection:
         times touches many daily partitions; ClickHouse would refuse the whole block
         ("Too many partitions for single INSERT block") and a retry would fail forever.
 
+        The column types come from ``DESCRIBE TABLE``, read once per table (the driver would
+        read them again for every insert).
+
         ClickHouse commits an insert partition by partition (and a large one block by block):
         when it fails, the rows of some days may be stored already. The error says so; a retry
         that looks the stored keys up again (:func:`streams.sinks.writer.write` without
@@ -371,10 +392,15 @@ class Connection:
         with self._lock:
             self._check_open(f"write {count} rows to {table}")
             try:
+                types = self._column_types(table)
+                known = all(name in types for name in column_names)
+                if not known:  # the driver reads the table and names the unknown column
+                    self._insert_types.pop(table, None)
                 self._client.insert(
                     f"{DATABASE}.{table}",
                     rows,
                     column_names=list(column_names),
+                    column_type_names=[types[n] for n in column_names] if known else None,
                     column_oriented=column_oriented,
                     settings={
                         "insert_deduplication_token": token,
@@ -382,6 +408,7 @@ class Connection:
                     },
                 )
             except (ClickHouseError, OSError) as exc:
+                self._insert_types.pop(table, None)  # a retry reads the columns again
                 failure = self._failure(exc, f"write {count} rows to {table}")
                 if isinstance(failure, StoreUnavailable):
                     raise failure from exc
@@ -392,6 +419,7 @@ class Connection:
                     "day by day): retry after a back-off, looking the stored keys up again"
                 ) from exc
             except (ValueError, TypeError, ArithmeticError, struct.error) as exc:
+                self._insert_types.pop(table, None)
                 # the driver could not serialise a value for its column (text that is not
                 # UTF-8, an integer past its UInt width): the same rows fail the same way
                 raise StoreWriteError(

@@ -2,9 +2,11 @@
 
 Each costs what the batch holds, not what the history does (see ``docs/storage.md``): frames
 are looked up in ``event_keys`` (narrow, sorted by ``event_id``, fed by a materialized view),
-which also yields their content hash; detections only for frames already stored, by their
+which also yields their content hash, and in the same query in ``frames`` by their sort key
+(frames whose ``event_keys`` row never landed); detections only for frames already stored, by their
 frames' sort-key prefix (line, capture time, id); the small tables by an ``IN`` on their first
-key column. Every lookup runs one query per :data:`LOOKUP_CHUNK` keys.
+key column. Every lookup runs one query per :data:`LOOKUP_CHUNK` keys, its keys bound as
+parameters, and asks for rows only (no second query for the column names of an empty result).
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ __all__ = [
     "LOOKUP_CHUNK",
     "existing_keys",
     "stored_detections",
-    "stored_events",
-    "stored_frames_without_keys",
+    "stored_frames",
 ]
 
 LOOKUP_CHUNK = 2000
@@ -62,59 +63,51 @@ def existing_keys(
     wanted = set(keys)
     found: set[tuple[object, ...]] = set()
     for chunk in _chunks(firsts, LOOKUP_CHUNK):
-        for row in conn.query(sql, {"keys": list(chunk)}).result_rows:
+        for row in conn.query(sql, {"keys": list(chunk)}, names=False).result_rows:
             if tuple(row) in wanted:
                 found.add(tuple(row))
     return found
 
 
-def stored_events(conn: Connection, event_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """``event_id -> (content_hash, source)`` of those of ``event_ids`` already stored.
-
-    Reads ``event_keys`` by its primary key (``event_id``): only the granules that can hold
-    the given ids, whatever line or time they were stored under. A non-empty hash wins over
-    ``""`` when an event was stored both before and after hashes existed.
-    """
-    found: dict[str, tuple[str, str]] = {}
-    ids = sorted(set(event_ids))
-    for chunk in _chunks(ids, LOOKUP_CHUNK):
-        rows = conn.query(
-            f"SELECT event_id, content_hash, source FROM {DATABASE}.event_keys "
-            "WHERE event_id IN {ids:Array(String)}",
-            {"ids": list(chunk)},
-        ).result_rows
-        for event_id, digest, source in rows:
-            if event_id not in found or not found[event_id][0]:
-                found[str(event_id)] = (str(digest), str(source))
-    return found
-
-
-def stored_frames_without_keys(
-    conn: Connection, frames: Mapping[str, FrameRecord], known: Mapping[str, tuple[str, str]]
+def stored_frames(
+    conn: Connection, frames: Mapping[str, FrameRecord]
 ) -> dict[str, tuple[str, str]]:
-    """Frames stored without their ``event_keys`` row, among ``frames`` not in ``known``.
+    """``event_id -> (content_hash, source)`` of those of ``frames`` already stored.
 
-    ``event_keys`` is filled by a materialized view in a second insert: a process killed
-    between the two leaves frames whose keys are missing. They are looked up in ``frames``
-    itself by their full sort key ``(line_id, captured_at, event_id)`` (a replay carries the
-    stored frame's line and capture time): the primary index then keeps only the granules
-    that can hold one of those exact keys - for new frames, none but the newest parts' -
-    in one query per :data:`LOOKUP_CHUNK` ids, whatever the number of lines.
+    One query per :data:`LOOKUP_CHUNK` frames reads two places at once (``UNION ALL``):
+
+    - ``event_keys`` by its primary key (``event_id``): only the granules that can hold the
+      given ids, whatever line or time they were stored under. A non-empty hash wins over
+      ``""`` when an event was stored both before and after hashes existed.
+    - ``frames`` itself by the full sort key ``(line_id, captured_at, event_id)`` (a replay
+      carries the stored frame's line and capture time): ``event_keys`` is filled by a
+      materialized view in a second insert, so a process killed between the two leaves frames
+      whose keys are missing. The primary index keeps only the granules that can hold one of
+      those exact keys - for new frames, none but the newest parts'. What ``event_keys`` found
+      wins.
     """
-    keys = [
-        (f.line_id, f.captured_at, event_id)
-        for event_id, f in sorted(frames.items())
-        if event_id not in known
-    ]
     found: dict[str, tuple[str, str]] = {}
-    for chunk in _chunks(keys, LOOKUP_CHUNK):
+    keyless: dict[str, tuple[str, str]] = {}
+    items = sorted(frames.items())
+    for chunk in _chunks(items, LOOKUP_CHUNK):
         rows = conn.query(
-            f"SELECT event_id, content_hash, source FROM {DATABASE}.frames "
+            f"SELECT 1, event_id, content_hash, source FROM {DATABASE}.event_keys "
+            "WHERE event_id IN {ids:Array(String)} "
+            f"UNION ALL SELECT 0, event_id, content_hash, source FROM {DATABASE}.frames "
             f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}",
-            {"keys": list(chunk)},
+            {
+                "ids": [event_id for event_id, _ in chunk],
+                "keys": [(f.line_id, f.captured_at, event_id) for event_id, f in chunk],
+            },
+            names=False,
         ).result_rows
-        for event_id, digest, source in rows:
-            found[str(event_id)] = (str(digest), str(source))
+        for from_keys, event_id, digest, source in rows:
+            if not from_keys:
+                keyless[str(event_id)] = (str(digest), str(source))
+            elif event_id not in found or not found[event_id][0]:
+                found[str(event_id)] = (str(digest), str(source))
+    for event_id, stored in keyless.items():
+        found.setdefault(event_id, stored)
     return found
 
 
@@ -137,7 +130,7 @@ def stored_detections(
             f"SELECT DISTINCT event_id, det_index FROM {DATABASE}.detections "
             f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}"
         )
-        for row in conn.query(sql, {"keys": list(chunk)}).result_rows:
+        for row in conn.query(sql, {"keys": list(chunk)}, names=False).result_rows:
             if tuple(row) in wanted:
                 found.add(tuple(row))
     return found

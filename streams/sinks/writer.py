@@ -36,8 +36,7 @@ from streams.sinks.identity import conflict_dead_letter, is_conflict
 from streams.sinks.lookups import (
     existing_keys,
     stored_detections,
-    stored_events,
-    stored_frames_without_keys,
+    stored_frames,
 )
 
 __all__ = ["WriteResult", "insert_new_rows", "write"]
@@ -122,8 +121,7 @@ def _unique_batch(records: Sequence[StoreRecord], result: WriteResult) -> _Batch
 def _new_frames(conn: Connection, batch: _Batch, result: WriteResult) -> list[FrameRecord]:
     """The frames of ``batch`` not stored yet; a stored ``event_id`` with other content is a
     conflict (its detections are dropped from ``batch``), with the same content a replay."""
-    stored = stored_events(conn, list(batch.frames))
-    stored.update(stored_frames_without_keys(conn, batch.frames, stored))
+    stored = stored_frames(conn, batch.frames)
     new_frames: list[FrameRecord] = []
     for event_id, frame in batch.frames.items():
         if event_id not in stored:
