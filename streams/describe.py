@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -331,6 +333,7 @@ def detect_lines(
     limits: IngestLimits | None = None,
     on_reject: Callable[[int, EventRejected], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    in_flight: int = 1,
 ) -> DetectSummary:
     """Run camera-event JSON ``lines`` through :class:`FrameDescriber`; ``write`` each result.
 
@@ -339,7 +342,16 @@ def detect_lines(
     are skipped. ``on_batch(lines_done)`` is called after each batch. ``lines`` may be
     :class:`~streams.ingest.RawRecord` from :func:`~streams.ingest.read_lines` (one per line,
     blank ones too), so a line longer than any event is never held whole.
+
+    This thread reads, parses and decodes the JPEGs while ``in_flight`` helper threads run the
+    model on the batches decoded before (onnxruntime, numpy and simplejpeg release the GIL):
+    with ``in_flight=1`` decoding overlaps inference; with more, several batches are in the
+    model at once, each on its own onnxruntime call (a session may be run from several
+    threads; each runs on the caller's thread plus the session's intra-op threads). Results,
+    callbacks and ``write`` stay on this thread, in input order.
     """
+    if in_flight < 1:
+        raise ValueError(f"in_flight must be at least 1, got {in_flight}")
     describer = FrameDescriber(
         detector,
         operating_threshold=float(detector.spec.operating_threshold),
@@ -347,25 +359,14 @@ def detect_lines(
         limits=limits,
     )
     summary = DetectSummary()
-    done = 0  # number of the line read last: records() is consumed lazily, one line at a time
 
-    def records() -> Iterator[RawRecord]:
-        nonlocal done
-        for number, line in enumerate(lines, start=1):
-            raw = line if isinstance(line, RawRecord) else RawRecord(line, "", datetime.now(UTC))
-            if raw.cut is not None or raw.payload.strip():
-                done = number
-                yield RawRecord(raw.payload, f"line {number}", raw.received_at, raw.cut)
-
-    def rejected(item: RejectedRecord) -> None:
-        summary.rejected += 1
-        reason = item.error.reason
-        summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
-        if on_reject is not None:
-            on_reject(done, item.error)
-
-    for batch in describer.batches(records(), batch_size=batch_size, on_reject=rejected):
-        for item in batch:
+    def finish(batch: _DetectBatch, described: Future[list[DescribedFrame]]) -> None:
+        for number, error in batch.rejected:
+            summary.rejected += 1
+            summary.reasons[error.reason] = summary.reasons.get(error.reason, 0) + 1
+            if on_reject is not None:
+                on_reject(number, error)
+        for item in described.result():
             record = FrameDetections.model_construct(
                 event_id=str(item.event.event_id),
                 detections=item.detections,
@@ -373,9 +374,49 @@ def detect_lines(
             )
             write(record.model_dump_json() + "\n")
             summary.inference_s += item.inference_ms / 1000.0
-        summary.accepted += len(batch)
+        summary.accepted += len(batch.accepted)
         if on_batch is not None:
-            on_batch(done)
-    if on_batch is not None:
-        on_batch(done)
+            on_batch(batch.lines_done)
+
+    pending: deque[tuple[_DetectBatch, Future[list[DescribedFrame]]]] = deque()
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="linewatch-model") as pool:
+        for batch in _decoded_batches(describer, lines, batch_size):
+            pending.append((batch, pool.submit(describer.describe, batch.accepted)))
+            while len(pending) > in_flight or (pending and pending[0][1].done()):
+                finish(*pending.popleft())
+        while pending:
+            finish(*pending.popleft())
     return summary
+
+
+@dataclass
+class _DetectBatch:
+    """Up to ``batch_size`` accepted frames of :func:`detect_lines`, the lines rejected on the
+    way (line number, error), and the number of the last line read."""
+
+    accepted: list[AcceptedFrame]
+    rejected: list[tuple[int, EventRejected]]
+    lines_done: int
+
+
+def _decoded_batches(
+    describer: FrameDescriber, lines: Iterable[bytes | RawRecord], batch_size: int
+) -> Iterator[_DetectBatch]:
+    """Read and decode ``lines`` into batches of ``batch_size`` accepted frames (the last one
+    may be smaller; a last batch of rejections only, or of nothing, still reports the lines
+    read). Blank lines are skipped."""
+    batch = _DetectBatch([], [], 0)
+    for number, line in enumerate(lines, start=1):
+        raw = line if isinstance(line, RawRecord) else RawRecord(line, "", datetime.now(UTC))
+        if raw.cut is None and not raw.payload.strip():
+            continue
+        batch.lines_done = number
+        decoded = describer.decode(
+            [RawRecord(raw.payload, f"line {number}", raw.received_at, raw.cut)]
+        )
+        batch.accepted.extend(decoded.accepted)
+        batch.rejected.extend((number, r.error) for r in decoded.rejected)
+        if len(batch.accepted) >= batch_size:
+            yield batch
+            batch = _DetectBatch([], [], number)
+    yield batch

@@ -155,6 +155,15 @@ def detect_command(
             help="Frames per inference batch (default: 8, or $LINEWATCH_INFERENCE__BATCH_FRAMES).",
         ),
     ] = None,
+    in_flight: Annotated[
+        int,
+        typer.Option(
+            "--in-flight",
+            min=1,
+            help="Batches in the model at once, each on its own thread (with "
+            "LINEWATCH_INFERENCE__THREADS=1 and one per core: the most frames/s on CPUs).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the detector on camera events; write one detections line per accepted event.
 
@@ -186,6 +195,7 @@ def detect_command(
             limits=limits,
             on_reject=_print_rejection,
             on_batch=lambda done: progress.update(task, completed=done),
+            in_flight=in_flight,
         )
         wall = time.perf_counter() - start
     _print_plain(_summary_line(summary, wall, out))
