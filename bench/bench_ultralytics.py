@@ -17,7 +17,12 @@ Both sides, each in a child process of its own, alternating, ``--repeats`` times
   optimisations; Ultralytics' own session is given these, and torch the same thread count).
 
 Measured: CPU time of the child (all its threads, ``time.process_time``) per frame over the
-frames after a warm-up, median of ``--repeats``; and whether both found the same boxes.
+frames after a warm-up, median of ``--repeats``, and how much of it was inside
+``InferenceSession.run`` (the process's CPU while a run was going on, so linewatch's decode
+thread, which overlaps the run, counts there too); wall time per frame; and whether both found
+the same boxes. At more than one thread a third side, ``linewatch-split``, spends the same
+threads as 1 intra-op thread with that many frames in the model at once (``linewatch detect
+--in-flight N`` with ``LINEWATCH_INFERENCE__THREADS=1``).
 The linewatch child runs :func:`streams.describe.detect_lines`, the loop of ``linewatch detect``
 (parse, decode, pre-process, inference, NMS, one JSON line per frame).
 
@@ -202,9 +207,14 @@ def _compare(python: str, folder: Path, threads: int, args: argparse.Namespace) 
     print(f"\n== {threads} thread(s), median of {args.repeats}")
     for side in sides:
         how = SIDES[side].format(n=threads)
+        split = (  # runs overlapping on several threads: their CPU deltas count each other's
+            "runs overlap, not split"
+            if side == "linewatch-split"
+            else f"{run[side]:5.2f} in session.run, {own[side]:4.2f} beside it"
+        )
         print(
-            f"  {side:<16} {cpu[side]:6.2f} CPU ms/frame ({run[side]:5.2f} in session.run, "
-            f"{own[side]:4.2f} beside it), {wall[side]:6.2f} wall ms/frame  [{how}]"
+            f"  {side:<16} {cpu[side]:6.2f} CPU ms/frame ({split}), "
+            f"{wall[side]:6.2f} wall ms/frame  [{how}]"
         )
     for side in sides:
         if side == "ultralytics":
