@@ -16,7 +16,10 @@ Prints, never asserts.
 Run: ``python bench/bench_camera_batch.py [--events 480 --take 3 --every-ms 30 --wait-ms 100]``
 (``--model PATH`` for another detector, e.g. ``bench/.cache/yolo-class-320-dynamic.onnx``,
 built by ``bench/make_yolo_class_model.py --dynamic-batch``: a YOLOv8n-sized graph whose batch
-is dynamic, so a batch of several cameras is one ``session.run``).
+is dynamic, so a batch of several cameras is one ``session.run``; give it a spec with
+``linewatch model init PATH --output-format yolov8 --classes ...`` and a lab reference with
+``LINEWATCH_INFERENCE__MODEL=SPEC linewatch reference build --source "simulate:lab?events=120"
+--out REF`` and ``LINEWATCH_DRIFT__REFERENCE=REF``).
 
 ``--kafka N`` (needs the local broker) instead measures produce→row latency through Kafka
 with ``bench/bench_kafka.py``'s phases: one worker at its maximum rate on N events, then at
