@@ -6,10 +6,9 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from schemas.results import Detection, FrameDetections
+from schemas.results import FrameDetections
 from streams.describe import detect_lines
 from streams.inference import Detector, ModelSpec
 from tests.onnx_graphs import constant_detector
@@ -76,21 +75,3 @@ def test_detect_lines_with_several_batches_in_the_model_keeps_input_order(
     assert outputs[0] == outputs[1]
     with pytest.raises(ValueError, match="in_flight"):
         detect_lines(lines, detector, io.StringIO().write, batch_size=2, in_flight=0)
-
-
-def test_detect_runs_into_bound_outputs_with_the_same_detections(tmp_path: Path) -> None:
-    request = simulate.parse_simulate_source("simulate:production?events=6&seed=9")
-    frames = [s.rgb for s in simulate.generate(request)]
-    onnx = constant_detector(
-        tmp_path / "d.onnx", {"output0": yolov8_output()}, input_shape=("batch", 3, 320, 320)
-    )
-    detector = Detector.load(ModelSpec.for_onnx(onnx))
-
-    def plain(chunk: list[np.ndarray]) -> list[list[Detection]]:
-        tensor, transforms = detector.preprocess(chunk)
-        return detector.postprocess(detector.run_raw(tensor), transforms)
-
-    for chunk in (frames[:4], frames[:4], frames[4:], frames[:4], frames[4:]):
-        assert detector.detect(chunk) == plain(chunk)
-    bound = detector._buffers.bound  # one binding per batch shape seen (4 and 2 frames)
-    assert sorted(shape[0] for shape in bound) == [2, 4]

@@ -94,8 +94,7 @@ class Detector:
         self._metadata = metadata or ExportMetadata()
         self._warned_invalid = False
         self._buffers = threading.local()
-        """Per thread, the last input tensor (:meth:`detect_counted` fills it again in place) and
-        the output arrays onnxruntime writes into (:meth:`_run_reusing`)."""
+        """Per thread, the last input tensor: :meth:`detect_counted` fills it again in place."""
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -233,37 +232,6 @@ class Detector:
         """One onnxruntime run on a ready input tensor → all outputs, in graph order."""
         return list(self._session.run(self._output_names, {self._input_name: tensor}))
 
-    def _run_reusing(self, tensor: npt.NDArray[np.floating[Any]]) -> list[npt.NDArray[Any]]:
-        """:meth:`run_raw` into this thread's output arrays for the input's shape (CPU provider,
-        I/O binding): no output allocated and copied per run. The arrays are valid until this
-        thread's next call with that shape. An output whose shape is not fixed by the input's
-        turns the binding off for the thread (onnxruntime refuses the bound array)."""
-        bound: dict[tuple[int, ...], tuple[Any, list[npt.NDArray[Any]]]] | None = getattr(
-            self._buffers, "bound", {}
-        )
-        if bound is None or self._session.get_providers()[0] != "CPUExecutionProvider":
-            return self.run_raw(tensor)
-        shape = tuple(tensor.shape)
-        if shape in bound:
-            binding, arrays = bound[shape]
-            binding.bind_cpu_input(self._input_name, tensor)
-            try:
-                self._session.run_with_iobinding(binding)
-            except Exception:  # onnxruntime raises its own (unexported) exception types
-                self._buffers.bound = None
-                return self.run_raw(tensor)
-            return list(arrays)
-        outputs = self.run_raw(tensor)
-        if len(bound) >= 8:  # batch shapes seen: a few (full batches, tails)
-            bound.clear()
-        binding = self._session.io_binding()
-        arrays = [np.empty_like(o) for o in outputs]
-        for name, array in zip(self._output_names, arrays, strict=True):
-            binding.bind_output(name, "cpu", 0, array.dtype, array.shape, array.ctypes.data)
-        bound[shape] = (binding, arrays)
-        self._buffers.bound = bound
-        return outputs
-
     def postprocess(
         self, outputs: Sequence[npt.NDArray[Any]], transforms: Sequence[LetterboxTransform]
     ) -> list[list[Detection]]:
@@ -309,7 +277,7 @@ class Detector:
         for start in range(0, len(frames), step):
             chunk = frames[start : start + step]
             tensor, transforms = self.preprocess(chunk, reuse=True)
-            found, chunk_counts = self._postprocess(self._run_reusing(tensor), transforms)
+            found, chunk_counts = self._postprocess(self.run_raw(tensor), transforms)
             results.extend(found)
             counts.extend(chunk_counts)
         invalid = [bad for bad, _ in counts]
