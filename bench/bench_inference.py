@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from streams.describe import detect_lines
+from streams.detect import detect_lines
 from streams.errors import ModelError
 from streams.inference import Detector, ModelSpec
 from streams.inference.detector import shipped_spec_path

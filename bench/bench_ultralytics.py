@@ -23,7 +23,7 @@ thread, which overlaps the run, counts there too); wall time per frame; and whet
 the same boxes. At more than one thread a third side, ``linewatch-split``, spends the same
 threads as 1 intra-op thread with that many frames in the model at once (``linewatch detect
 --in-flight N`` with ``LINEWATCH_INFERENCE__THREADS=1``).
-The linewatch child runs :func:`streams.describe.detect_lines`, the loop of ``linewatch detect``
+The linewatch child runs :func:`streams.detect.detect_lines`, the loop of ``linewatch detect``
 (parse, decode, pre-process, inference, NMS, one JSON line per frame).
 
 Run: ``python bench/bench_ultralytics.py --ultralytics-python /work/venv-ultra/bin/python``.
@@ -94,7 +94,7 @@ def _time_session_runs() -> list[float]:
 def _child_linewatch(folder: Path, threads: int, *, split: bool = False) -> dict[str, Any]:
     """``linewatch detect``'s loop with ``threads`` intra-op threads, one batch in the model at a
     time; ``split``: 1 intra-op thread and ``threads`` frames in the model at once instead."""
-    from streams.describe import detect_lines
+    from streams.detect import detect_lines
     from streams.inference import Detector, ModelSpec
 
     spec = ModelSpec.for_onnx(MODEL).model_copy(

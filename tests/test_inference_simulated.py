@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from schemas.results import FrameDetections
-from streams.describe import detect_lines
+from streams.detect import detect_lines
 from streams.inference import Detector, ModelSpec
 from tests.onnx_graphs import constant_detector
 from tests.test_inference_decoders import yolov8_output

@@ -19,7 +19,7 @@ from streams.cli.groups import CliGroups
 from streams.cli.options import settings_with
 from streams.cli.progress import make_progress, stderr_console
 from streams.config import Settings
-from streams.describe import DetectSummary, detect_lines
+from streams.detect import DetectSummary, detect_lines
 from streams.errors import EventRejected, LinewatchError, ModelFormatError, ModelNotFound
 from streams.inference import OUTPUT_FORMATS, Detector, ModelSpec
 from streams.inference.export_metadata import ExportMetadata
@@ -160,8 +160,8 @@ def detect_command(
         typer.Option(
             "--in-flight",
             min=1,
-            help="Batches in the model at once, each on its own thread (with "
-            "LINEWATCH_INFERENCE__THREADS=1 and one per core: the most frames/s on CPUs).",
+            help="Batches in the model at once, each on its own thread (e.g. one per core with "
+            "LINEWATCH_INFERENCE__THREADS=1: docs/scaling.md).",
         ),
     ] = 1,
 ) -> None:
@@ -176,8 +176,6 @@ def detect_command(
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    size = settings.inference.batch_frames
-
     with ExitStack() as stack:
         reader, writer, total = stack.enter_context(_open_streams(source, out))
         progress = stack.enter_context(make_progress())
@@ -191,7 +189,7 @@ def detect_command(
             ),
             detector,
             writer.write,
-            batch_size=size,
+            batch_size=settings.inference.batch_frames,
             limits=limits,
             on_reject=_print_rejection,
             on_batch=lambda done: progress.update(task, completed=done),
