@@ -47,7 +47,8 @@ MODEL = Path(__file__).parent / ".cache" / "yolo-class-320-boxes.onnx"
 SCORE, IOU, MAX_DET = 0.05, 0.5, 100
 WARMUP = 20
 SIDES = {
-    "linewatch": "{n} intra-op thread(s), one frame in the model at a time",
+    "linewatch": "{n} intra-op thread(s), one frame in the model at a time; at 1 thread the "
+    "decode runs on it too, at more it overlaps the model on a thread of its own",
     "ultralytics": "{n} intra-op thread(s), torch {n} thread(s)",
     "linewatch-split": "1 intra-op thread, {n} frames in the model at once",
 }
@@ -93,7 +94,8 @@ def _time_session_runs() -> list[float]:
 
 def _child_linewatch(folder: Path, threads: int, *, split: bool = False) -> dict[str, Any]:
     """``linewatch detect``'s loop with ``threads`` intra-op threads, one batch in the model at a
-    time; ``split``: 1 intra-op thread and ``threads`` frames in the model at once instead."""
+    time (at 1 thread the decode runs on that thread too: ``--in-flight 0``; at more it overlaps
+    the model); ``split``: 1 intra-op thread and ``threads`` frames in the model at once."""
     from streams.detect import detect_lines
     from streams.inference import Detector, ModelSpec
 
@@ -106,7 +108,7 @@ def _child_linewatch(folder: Path, threads: int, *, split: bool = False) -> dict
         }
     )
     detector = Detector.load(spec, intra_op_num_threads=1 if split else threads)
-    in_flight = threads if split else 1
+    in_flight = threads if split else min(1, threads - 1)  # 1 thread: decode and model on it
     lines = (folder / "events.jsonl").read_bytes().splitlines()
     written: list[str] = []
     spent = _time_session_runs()

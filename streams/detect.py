@@ -4,10 +4,11 @@ inference as the monitoring pipeline).
 
 This thread reads, parses and decodes the JPEGs while ``in_flight`` helper threads run the model
 on the batches decoded before (onnxruntime, numpy and simplejpeg release the GIL): with
-``in_flight=1`` decoding overlaps inference; with more, several batches are in the model at
-once, each on its own onnxruntime call (a session may be run from several threads; each runs on
-the caller's thread plus the session's intra-op threads). Results, callbacks and ``write`` stay
-on the calling thread, in input order.
+``in_flight=1`` decoding overlaps inference (a second thread's worth of CPU where a core is
+free); ``in_flight=0`` keeps decode and model on the calling thread, one after the other; with
+more, several batches are in the model at once, each on its own onnxruntime call (a session may
+be run from several threads; each runs on the caller's thread plus the session's intra-op
+threads). Results, callbacks and ``write`` stay on the calling thread, in input order.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def detect_lines(
     blank ones too), so a line longer than any event is never held whole. ``in_flight``:
     batches in the model at once (module doc).
     """
-    if in_flight < 1:
-        raise ValueError(f"in_flight must be at least 1, got {in_flight}")
+    if in_flight < 0:
+        raise ValueError(f"in_flight must be 0 or more, got {in_flight}")
     describer = FrameDescriber(
         detector,
         operating_threshold=float(detector.spec.operating_threshold),
@@ -68,24 +69,31 @@ def detect_lines(
     )
     summary = DetectSummary()
 
-    def finish(batch: _DetectBatch, described: Future[list[DescribedFrame]]) -> None:
+    def finish(batch: _DetectBatch, described: list[DescribedFrame]) -> None:
         for number, error in batch.rejected:
             summary.rejected += 1
             summary.reasons[error.reason] = summary.reasons.get(error.reason, 0) + 1
             if on_reject is not None:
                 on_reject(number, error)
-        _write_frames(described.result(), write, summary)
+        _write_frames(described, write, summary)
         if on_batch is not None:
             on_batch(batch.lines_done)
 
+    batches = _decoded_batches(describer, lines, batch_size)
+    if in_flight == 0:
+        for batch in batches:
+            finish(batch, describer.describe(batch.accepted))
+        return summary
     pending: deque[tuple[_DetectBatch, Future[list[DescribedFrame]]]] = deque()
     with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="linewatch-model") as pool:
-        for batch in _decoded_batches(describer, lines, batch_size):
+        for batch in batches:
             pending.append((batch, pool.submit(describer.describe, batch.accepted)))
             while len(pending) > in_flight or (pending and pending[0][1].done()):
-                finish(*pending.popleft())
+                done, described = pending.popleft()
+                finish(done, described.result())
         while pending:
-            finish(*pending.popleft())
+            done, described = pending.popleft()
+            finish(done, described.result())
     return summary
 
 

@@ -41,7 +41,7 @@ def test_simulated_events_through_detect_lines(tmp_path: Path) -> None:
             assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
 
 
-@pytest.mark.parametrize("in_flight", [2, 3])
+@pytest.mark.parametrize("in_flight", [0, 2, 3])
 def test_detect_lines_with_several_batches_in_the_model_keeps_input_order(
     tmp_path: Path, in_flight: int
 ) -> None:
@@ -74,4 +74,4 @@ def test_detect_lines_with_several_batches_in_the_model_keeps_input_order(
         outputs.append([json.loads(x)["detections"] for x in buf.getvalue().splitlines()])
     assert outputs[0] == outputs[1]
     with pytest.raises(ValueError, match="in_flight"):
-        detect_lines(lines, detector, io.StringIO().write, batch_size=2, in_flight=0)
+        detect_lines(lines, detector, io.StringIO().write, batch_size=2, in_flight=-1)

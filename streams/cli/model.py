@@ -159,9 +159,9 @@ def detect_command(
         int,
         typer.Option(
             "--in-flight",
-            min=1,
-            help="Batches in the model at once, each on its own thread (e.g. one per core with "
-            "LINEWATCH_INFERENCE__THREADS=1: docs/scaling.md).",
+            min=0,
+            help="Batches in the model at once, each on its own thread while this one decodes "
+            "(0: decode and model on one thread; docs/scaling.md).",
         ),
     ] = 1,
 ) -> None:
