@@ -14,11 +14,17 @@ ratio of the two, and the longest time an event waited for its batch on the simu
 Prints, never asserts.
 
 Run: ``python bench/bench_camera_batch.py [--events 480 --take 3 --every-ms 30 --wait-ms 100]``
-(``--model PATH`` for another detector, e.g. ``bench/.cache/yolo-class-320.onnx``).
+(``--model PATH`` for another detector, e.g. ``bench/.cache/yolo-class-320-dynamic.onnx``,
+built by ``bench/make_yolo_class_model.py --dynamic-batch``: a YOLOv8n-sized graph whose batch
+is dynamic, so a batch of several cameras is one ``session.run``; give it a spec with
+``linewatch model init PATH --output-format yolov8 --classes ...`` and a lab reference with
+``LINEWATCH_INFERENCE__MODEL=SPEC linewatch reference build --source "simulate:lab?events=120"
+--out REF`` and ``LINEWATCH_DRIFT__REFERENCE=REF``).
 
 ``--kafka N`` (needs the local broker) instead measures produce→row latency through Kafka
 with ``bench/bench_kafka.py``'s phases: one worker at its maximum rate on N events, then at
-half that rate, with and without the wait, alternating twice; prints p50 and p99.
+half that rate, with and without the wait, alternating twice; prints p50 and p99 (``--model``
+and ``--batch`` apply to the worker processes too).
 """
 
 from __future__ import annotations
@@ -98,10 +104,15 @@ def _one(
         w.close()
 
 
-def _kafka(n: int, wait_ms: float) -> None:
-    """Produce→row p50/p99 at half the maximum rate, with ``wait_ms`` and with 0, alternating."""
+def _kafka(n: int, wait_ms: float, model: str | None, batch: int) -> None:
+    """Produce→row p50/p99 at half the maximum rate, with ``wait_ms`` and with 0, alternating;
+    the workers run ``model`` (default: the shipped one) ``batch`` frames at a time."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_kafka as bk
+
+    if model:  # the worker processes read their settings from the environment
+        os.environ["LINEWATCH_INFERENCE__MODEL"] = str(Path(model).resolve())
+    os.environ["LINEWATCH_INFERENCE__BATCH_FRAMES"] = str(batch)
 
     os.environ["LINEWATCH_PLANT__LINES"] = json.dumps(
         {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, bk.LINES + 1)}
@@ -137,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kafka", type=int, default=0, help="events for the latency check")
     args = parser.parse_args(argv)
     if args.kafka:
-        _kafka(args.kafka, args.wait_ms)
+        _kafka(args.kafka, args.wait_ms, args.model, args.batch)
         return
     records = _records(args.events)
     n = len(records) - args.batch

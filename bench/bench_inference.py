@@ -16,9 +16,21 @@ net (≈1.7 GFLOP at 320x320, 80 classes, 2100 anchors) built here with ``onnx``
 "dense" (every anchor scores ~0.5: the worst case for NMS).
 
 Accelerators: ``--providers cuda,tensorrt`` (or ``cuda``) runs every model through those
-onnxruntime execution providers (CPU last, for the operators they lack) at batch 1, 8 and 32.
-Where onnxruntime here does not offer them (no GPU, or the CPU-only onnxruntime wheel), the bench
-says so on one line and skips: it never measures the CPU in their place.
+onnxruntime execution providers (CPU last, for the operators they lack) at batch 1, 8 and 32,
+and adds the I/O-binding rows (below). Where onnxruntime here does not offer them (no GPU, or
+the CPU-only onnxruntime wheel), the bench says so on one line and skips: it never measures the
+CPU in their place. ``--providers cpu --io-binding`` runs the same code path on the CPU.
+
+Every table gives frames/s and ms/frame (wall) and CPU ms/frame by stage: parse + JPEG decode,
+pre-processing, ``session.run`` on host arrays (the copies to and from the device inside),
+``session.run`` with I/O binding (``--io-binding``, on by default with an accelerator: the input
+bound from the host array, the outputs left on the device; then the outputs copied back, timed
+as a row of their own), post-processing (decode + NMS + map back), ``Detector.detect`` and the
+whole ``linewatch detect`` path.
+
+The YOLOv8n-class graph: ``bench/.cache/yolo-class-320-dynamic.onnx`` (``make_yolo_class_model.py
+--dynamic-batch --out ...``: any batch size) when it exists, else ``yolo-class-320.onnx``, whose
+static batch of 1 caps the batch (the table says so).
 
 Run: ``python bench/bench_inference.py [--frames 96] [--batch 8] [--repeats 3]
 [--providers cuda,tensorrt]``.
@@ -38,13 +50,14 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from streams.describe import detect_lines
+from streams.detect import detect_lines
 from streams.errors import ModelError
 from streams.inference import Detector, ModelSpec
 from streams.inference.detector import shipped_spec_path
 from streams.ingest import IngestLimits, decode_frame, parse_event
 
 YOLO_CLASS = Path(__file__).parent / ".cache" / "yolo-class-320.onnx"
+YOLO_CLASS_DYNAMIC = Path(__file__).parent / ".cache" / "yolo-class-320-dynamic.onnx"
 LIMITS = IngestLimits(max_image_bytes=1 << 24)
 
 
@@ -183,12 +196,6 @@ def _timed(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _best(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Best wall and best CPU time of ``repeats`` calls (least disturbed by other load)."""
-    runs = [_timed(fn) for _ in range(repeats)]
-    return min(r[0] for r in runs), min(r[1] for r in runs)
-
-
 def bench_model(
     label: str,
     model: str | Path | ModelSpec | None,
@@ -198,8 +205,9 @@ def bench_model(
     repeats: int,
     threads: int | None,
     providers: Sequence[str] | None = None,
+    io_binding: bool = False,
 ) -> None:
-    """Print raw / detect / full throughput of one model on ``lines``."""
+    """Print the stage table of one model on ``lines`` (see the module doc)."""
     try:
         detector = Detector.load(model, intra_op_num_threads=threads, providers=providers)
     except ModelError as exc:
@@ -207,6 +215,7 @@ def bench_model(
         return
     spec = detector.spec
     frames = [decode_frame(parse_event(x, LIMITS), LIMITS).rgb for x in lines]
+    asked = batch
     if detector.max_batch_size is not None:  # static batch dim: the graph's size it is
         batch = min(batch, detector.max_batch_size)
     chunks = [frames[i : i + batch] for i in range(0, len(frames), batch)]
@@ -237,6 +246,10 @@ def bench_model(
     outputs = [detector.run_raw(t) for t in tensors]
     transforms = [detector.preprocess(c)[1] for c in chunks]
 
+    def parse_decode() -> None:
+        for x in lines:
+            decode_frame(parse_event(x, LIMITS), LIMITS)
+
     def pre() -> None:
         for c in chunks:
             detector.preprocess(c)
@@ -245,39 +258,84 @@ def bench_model(
         for o, t in zip(outputs, transforms, strict=True):
             detector.postprocess(o, t)
 
-    best: dict[str, list[float]] = {}
-    for _ in range(repeats):  # interleaved, so drifting machine load hits all three alike
-        for name, fn in (("raw", raw), ("detect", detect), ("full", full)):
+    stages: list[tuple[str, Callable[[], object]]] = [
+        ("parse + JPEG decode", parse_decode),
+        ("pre-processing", pre),
+        ("session.run (host arrays)", raw),
+    ]
+    if io_binding:
+        bound_run, copy_back = io_bound_runs(session, feed, tensors, _device_of(providers))
+        stages += [
+            ("session.run, I/O binding", bound_run),
+            ("  outputs copied to the host", copy_back),
+        ]
+    stages += [
+        ("post-processing (decode+NMS+map)", post),
+        ("Detector.detect", detect),
+        ("full linewatch detect", full),
+    ]
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(repeats):  # interleaved, so drifting machine load hits all stages alike
+        for name, fn in stages:
             wall, cpu = _timed(fn)
-            old = best.setdefault(name, [wall, cpu])
-            best[name] = [min(old[0], wall), min(old[1], cpu)]
-    (pre_wall, _), (post_wall, _) = _best(pre, repeats), _best(post, repeats)
+            old = best.get(name, (wall, cpu))
+            best[name] = (min(old[0], wall), min(old[1], cpu))
     n = len(frames)
     boxes = sum(len(r) for r in detector.detect(frames)) / n
+    capped = f" (asked {asked}: the graph's batch is static)" if batch != asked else ""
     print(
         f"\n{label}: {spec.name} ({spec.output_format}, input {spec.input_size}, "
-        f"{len(spec.class_names or ())} classes), {n} frames, batch {batch}, "
-        f"{boxes:.1f} boxes/frame kept"
+        f"{len(spec.class_names or ())} classes), {n} frames, batch {batch}{capped}, "
+        f"{boxes:.1f} boxes/frame kept, providers {', '.join(session.get_providers())}"
     )
-    print(
-        f"  {'path':<34}{'frames/s':>10}{'ms/frame':>10}{'vs raw':>9}{'cpu ms/fr':>11}{'vs raw':>9}"
-    )
-    raw_wall, raw_cpu = best["raw"]
-    for name, label_ in (
-        ("raw", "raw session.run"),
-        ("detect", "Detector.detect"),
-        ("full", "full detect (parse+decode+write)"),
-    ):
+    _print_stages(best, [name for name, _ in stages], n)
+
+
+def _print_stages(best: dict[str, tuple[float, float]], names: list[str], n: int) -> None:
+    """The stage table: frames/s, wall ms/frame and CPU ms/frame of each stage's best run."""
+    print(f"  {'stage':<36}{'frames/s':>10}{'ms/frame':>10}{'cpu ms/fr':>11}")
+    for name in names:
         wall, cpu = best[name]
-        print(
-            f"  {label_:<34}{n / wall:>10.1f}{wall * 1000 / n:>10.2f}{raw_wall / wall:>9.3f}"
-            f"{cpu * 1000 / n:>11.2f}{raw_cpu / cpu:>9.3f}"
-        )
-    estimate = raw_wall / (raw_wall + pre_wall + post_wall)
+        print(f"  {name:<36}{n / wall:>10.1f}{wall * 1000 / n:>10.3f}{cpu * 1000 / n:>11.3f}")
+    raw = best["session.run (host arrays)"][0]
+    detect, full = best["Detector.detect"][0], best["full linewatch detect"][0]
     print(
-        f"  pre-processing {pre_wall * 1000 / n:.3f} ms/frame, post-processing (decode+NMS+map) "
-        f"{post_wall * 1000 / n:.3f} ms/frame -> detect/raw from components {estimate:.3f}"
+        f"  throughput / raw session.run's: Detector.detect {raw / detect:.3f}, "
+        f"linewatch detect {raw / full:.3f}"
     )
+
+
+def _device_of(providers: Sequence[str] | None) -> str:
+    """Where I/O binding leaves the outputs: the accelerator's memory, else the host's."""
+    accelerated = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
+    return "cuda" if providers and accelerated & set(providers) else "cpu"
+
+
+def io_bound_runs(
+    session: ort.InferenceSession, feed: str, tensors: Sequence[Any], device: str
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """``(run, copy_back)``: ``run`` binds each host tensor as the input and runs with its
+    outputs bound to ``device`` memory (no copy back); ``copy_back`` runs the same and copies
+    the outputs to the host (``copy_back``'s time less ``run``'s is the copy)."""
+    binding = session.io_binding()
+    names = [o.name for o in session.get_outputs()]
+
+    def run() -> None:
+        for t in tensors:
+            binding.bind_cpu_input(feed, t)
+            for name in names:
+                binding.bind_output(name, device)
+            session.run_with_iobinding(binding)
+
+    def copy_back() -> None:
+        for t in tensors:
+            binding.bind_cpu_input(feed, t)
+            for name in names:
+                binding.bind_output(name, device)
+            session.run_with_iobinding(binding)
+            binding.copy_outputs_to_cpu()
+
+    return run, copy_back
 
 
 PROVIDERS = {
@@ -323,6 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--providers", default=None, help="accelerators, e.g. cuda,tensorrt (batch 1, 8, 32)"
     )
+    parser.add_argument(
+        "--io-binding",
+        action="store_true",
+        help="add the I/O-binding rows (always with an accelerator in --providers)",
+    )
+    parser.add_argument("--batches", type=int, nargs="+", default=None, help="override")
     args = parser.parse_args(argv)
     providers = None
     batches = [args.batch]
@@ -331,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if providers is None:
             return 0
         batches = [1, 8, 32]
+        args.io_binding = args.io_binding or _device_of(providers) != "cpu"
+    batches = args.batches or batches
     lines = _events(args.frames)
     print(
         f"bench_inference: {len(lines)} events, onnxruntime {ort.__version__}, "
@@ -350,16 +416,21 @@ def _bench_all(
         "repeats": args.repeats,
         "threads": args.threads,
         "providers": providers,
+        "io_binding": args.io_binding,
     }
     shipped = shipped_spec_path()
     if shipped.is_file():
         bench_model("shipped", None, **common)
     else:
         print(f"\nshipped: {shipped} not present, skipped")
-    if YOLO_CLASS.is_file():
-        bench_model("yolo-class-320", ModelSpec.for_onnx(YOLO_CLASS), **common)
+    yolo = YOLO_CLASS_DYNAMIC if YOLO_CLASS_DYNAMIC.is_file() else YOLO_CLASS
+    if yolo.is_file():
+        bench_model(yolo.stem, ModelSpec.for_onnx(yolo), **common)
     else:
-        print(f"yolo-class-320: {YOLO_CLASS} not present, skipped")
+        print(
+            f"yolo-class-320: neither {YOLO_CLASS_DYNAMIC} nor {YOLO_CLASS} present, skipped "
+            "(bench/make_yolo_class_model.py builds them; it needs torch)"
+        )
     if not args.no_synthetic:
         with tempfile.TemporaryDirectory() as tmp:
             for dense in (False, True):

@@ -17,8 +17,13 @@ Both sides, each in a child process of its own, alternating, ``--repeats`` times
   optimisations; Ultralytics' own session is given these, and torch the same thread count).
 
 Measured: CPU time of the child (all its threads, ``time.process_time``) per frame over the
-frames after a warm-up, median of ``--repeats``; and whether both found the same boxes.
-The linewatch child runs :func:`streams.describe.detect_lines`, the loop of ``linewatch detect``
+frames after a warm-up, median of ``--repeats``, and how much of it was inside
+``InferenceSession.run`` (the process's CPU while a run was going on, so linewatch's decode
+thread, which overlaps the run, counts there too); wall time per frame; and whether both found
+the same boxes. At more than one thread a third side, ``linewatch-split``, spends the same
+threads as 1 intra-op thread with that many frames in the model at once (``linewatch detect
+--in-flight N`` with ``LINEWATCH_INFERENCE__THREADS=1``).
+The linewatch child runs :func:`streams.detect.detect_lines`, the loop of ``linewatch detect``
 (parse, decode, pre-process, inference, NMS, one JSON line per frame).
 
 Run: ``python bench/bench_ultralytics.py --ultralytics-python /work/venv-ultra/bin/python``.
@@ -41,6 +46,13 @@ from typing import Any
 MODEL = Path(__file__).parent / ".cache" / "yolo-class-320-boxes.onnx"
 SCORE, IOU, MAX_DET = 0.05, 0.5, 100
 WARMUP = 20
+SIDES = {
+    "linewatch": "{n} intra-op thread(s), one frame in the model at a time; at 1 thread the "
+    "decode runs on it too, at more it overlaps the model on a thread of its own",
+    "ultralytics": "{n} intra-op thread(s), torch {n} thread(s)",
+    "linewatch-split": "1 intra-op thread, {n} frames in the model at once",
+}
+"""The sides measured at ``n`` threads (``linewatch-split`` only where ``n > 1``)."""
 
 
 def _write_frames(folder: Path, n: int) -> None:
@@ -61,8 +73,30 @@ def _write_frames(folder: Path, n: int) -> None:
             jpg.write_bytes(base64.b64decode(sim.event["image"]["data"]))
 
 
-def _child_linewatch(folder: Path, threads: int) -> dict[str, Any]:
-    from streams.describe import detect_lines
+def _time_session_runs() -> list[float]:
+    """Make every onnxruntime ``InferenceSession.run`` of this process add its CPU time (all
+    threads) to the list returned: both children call it, so both split the same way."""
+    import onnxruntime as ort
+
+    spent = [0.0]
+    run = ort.InferenceSession.run
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.process_time()
+        try:
+            return run(self, *args, **kwargs)
+        finally:
+            spent[0] += time.process_time() - start
+
+    ort.InferenceSession.run = timed
+    return spent
+
+
+def _child_linewatch(folder: Path, threads: int, *, split: bool = False) -> dict[str, Any]:
+    """``linewatch detect``'s loop with ``threads`` intra-op threads, one batch in the model at a
+    time (at 1 thread the decode runs on that thread too: ``--in-flight 0``; at more it overlaps
+    the model); ``split``: 1 intra-op thread and ``threads`` frames in the model at once."""
+    from streams.detect import detect_lines
     from streams.inference import Detector, ModelSpec
 
     spec = ModelSpec.for_onnx(MODEL).model_copy(
@@ -73,16 +107,29 @@ def _child_linewatch(folder: Path, threads: int) -> dict[str, Any]:
             "max_detections": MAX_DET,
         }
     )
-    detector = Detector.load(spec, intra_op_num_threads=threads)
+    detector = Detector.load(spec, intra_op_num_threads=1 if split else threads)
+    in_flight = threads if split else min(1, threads - 1)  # 1 thread: decode and model on it
     lines = (folder / "events.jsonl").read_bytes().splitlines()
     written: list[str] = []
-    detect_lines(lines[:WARMUP], detector, written.append, batch_size=1)
+    spent = _time_session_runs()
+    detect_lines(lines[:WARMUP], detector, written.append, batch_size=1, in_flight=in_flight)
     written.clear()
+    spent[0] = 0.0
     start, wall = time.process_time(), time.perf_counter()
-    detect_lines(lines[WARMUP:], detector, written.append, batch_size=1)
+    detect_lines(lines[WARMUP:], detector, written.append, batch_size=1, in_flight=in_flight)
     cpu, wall = time.process_time() - start, time.perf_counter() - wall
     boxes = [[d["box"] for d in json.loads(w)["detections"]] for w in written]
-    return {"cpu_ms": cpu * 1000 / len(boxes), "wall_ms": wall * 1000 / len(boxes), "boxes": boxes}
+    return _result(cpu, wall, spent[0], boxes)
+
+
+def _result(cpu: float, wall: float, run: float, boxes: list[Any]) -> dict[str, Any]:
+    n = len(boxes)
+    return {
+        "cpu_ms": cpu * 1000 / n,
+        "wall_ms": wall * 1000 / n,
+        "run_ms": run * 1000 / n,
+        "boxes": boxes,
+    }
 
 
 def _child_ultralytics(folder: Path, threads: int) -> dict[str, Any]:
@@ -104,17 +151,19 @@ def _child_ultralytics(folder: Path, threads: int) -> dict[str, Any]:
     def same_options(path: str, *_: Any, **__: Any) -> Any:
         return session(path, options, providers=["CPUExecutionProvider"])
 
+    spent = _time_session_runs()
     ort.InferenceSession = same_options  # Ultralytics opens its session with these options
     model = yolo(str(MODEL), task="detect")
     kw = {"imgsz": 320, "conf": SCORE, "iou": IOU, "max_det": MAX_DET, "device": "cpu", "batch": 1}
     for _ in model.predict(str(folder / "warm"), stream=True, verbose=False, **kw):
         pass
     boxes = []
+    spent[0] = 0.0
     start, wall = time.process_time(), time.perf_counter()
     for result in model.predict(str(folder / "frames"), stream=True, verbose=False, **kw):
         boxes.append(result.boxes.xyxy.tolist())
     cpu, wall = time.process_time() - start, time.perf_counter() - wall
-    return {"cpu_ms": cpu * 1000 / len(boxes), "wall_ms": wall * 1000 / len(boxes), "boxes": boxes}
+    return _result(cpu, wall, spent[0], boxes)
 
 
 def _run_child(python: str, side: str, folder: Path, threads: int) -> dict[str, Any]:
@@ -145,19 +194,40 @@ def _agreement(a: list[list[list[float]]], b: list[list[list[float]]]) -> str:
 
 
 def _compare(python: str, folder: Path, threads: int, args: argparse.Namespace) -> None:
-    runs: dict[str, list[dict[str, Any]]] = {"linewatch": [], "ultralytics": []}
-    for _ in range(args.repeats):
-        runs["linewatch"].append(_run_child(sys.executable, "linewatch", folder, threads))
-        runs["ultralytics"].append(_run_child(python, "ultralytics", folder, threads))
+    sides = ["linewatch", "ultralytics"] + (["linewatch-split"] if threads > 1 else [])
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    for _ in range(args.repeats):  # side by side, alternating
+        for side in sides:
+            interpreter = python if side == "ultralytics" else sys.executable
+            runs[side].append(_run_child(interpreter, side, folder, threads))
     cpu = {side: statistics.median(r["cpu_ms"] for r in rs) for side, rs in runs.items()}
     wall = {side: statistics.median(r["wall_ms"] for r in rs) for side, rs in runs.items()}
-    print(f"\n== {threads} intra-op thread(s), median of {args.repeats}")
-    for side in runs:
-        print(f"  {side:<12} {cpu[side]:7.2f} CPU ms/frame  {wall[side]:7.2f} wall ms/frame")
-    ahead = cpu["ultralytics"] / cpu["linewatch"] - 1.0
-    ahead_wall = wall["ultralytics"] / wall["linewatch"] - 1.0
-    print(f"  linewatch ahead by {ahead:+.1%} in CPU time, {ahead_wall:+.1%} in wall time")
-    print("  boxes: " + _agreement(runs["linewatch"][0]["boxes"], runs["ultralytics"][0]["boxes"]))
+    run = {side: statistics.median(r["run_ms"] for r in rs) for side, rs in runs.items()}
+    own = {
+        side: statistics.median(r["cpu_ms"] - r["run_ms"] for r in rs) for side, rs in runs.items()
+    }
+    print(f"\n== {threads} thread(s), median of {args.repeats}")
+    for side in sides:
+        how = SIDES[side].format(n=threads)
+        split = (  # runs overlapping on several threads: their CPU deltas count each other's
+            "runs overlap, not split"
+            if side == "linewatch-split"
+            else f"{run[side]:5.2f} in session.run, {own[side]:4.2f} beside it"
+        )
+        print(
+            f"  {side:<16} {cpu[side]:6.2f} CPU ms/frame ({split}), "
+            f"{wall[side]:6.2f} wall ms/frame  [{how}]"
+        )
+    for side in sides:
+        if side == "ultralytics":
+            continue
+        ahead = cpu["ultralytics"] / cpu[side] - 1.0
+        ahead_wall = wall["ultralytics"] / wall[side] - 1.0
+        print(
+            f"  {side} ahead of ultralytics by {ahead:+.1%} in CPU time, {ahead_wall:+.1%} in "
+            "wall time"
+        )
+        print("    boxes: " + _agreement(runs[side][0]["boxes"], runs["ultralytics"][0]["boxes"]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,12 +237,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--child", choices=["linewatch", "ultralytics"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=list(SIDES), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child = _child_linewatch if args.child == "linewatch" else _child_ultralytics
-        print(json.dumps(child(args.dir, args.threads[0])))
+        threads = args.threads[0]
+        if args.child == "ultralytics":
+            result = _child_ultralytics(args.dir, threads)
+        else:
+            result = _child_linewatch(args.dir, threads, split=args.child == "linewatch-split")
+        print(json.dumps(result))
         return
     python = args.ultralytics_python
     probe = subprocess.run([python, "-c", "import ultralytics"], capture_output=True, check=False)

@@ -166,6 +166,12 @@ def main() -> None:
         help="added to the class logits' bias: random weights then score boxes above a "
         "confidence threshold (bench/bench_ultralytics.py builds its model with one)",
     )
+    ap.add_argument(
+        "--dynamic-batch",
+        action="store_true",
+        help="export with a dynamic batch dimension (bench/bench_inference.py's batches 8 and "
+        "32, batching across cameras); without it the batch is 1, as Ultralytics exports",
+    )
     args = ap.parse_args()
     torch.manual_seed(0)
     model = YoloV8n(size=args.size, shift=args.cls_bias_shift).eval()
@@ -182,6 +188,9 @@ def main() -> None:
         output_names=["output0"],
         opset_version=17,
         do_constant_folding=True,
+        dynamic_axes=(
+            {"images": {0: "batch"}, "output0": {0: "batch"}} if args.dynamic_batch else None
+        ),
         dynamo=False,
     )
     print(f"wrote {args.out}: {params / 1e6:.2f}M params, output {list(shape)}")

@@ -17,6 +17,9 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("bench_kafka.py", []),
     ("bench_report.py", ["--frames", "1000000"]),
     ("bench_snapshot.py", []),
+    ("bench_camera_batch.py", []),
+    # skips unless this interpreter can import Ultralytics (pass --ultralytics-python by hand)
+    ("bench_ultralytics.py", []),
 ]
 
 

@@ -5,7 +5,7 @@ detector once per batch and describes every accepted frame: its detections, its 
 batch's inference time and, on first use, its image statistics and drift signals. The monitoring
 pipeline (:class:`~streams.pipeline.MonitoringPipeline`), the lab reference builder
 (:func:`~streams.runners.reference.build_reference`) and ``linewatch detect``
-(:func:`detect_lines`) all go through it, so they agree on what a frame is.
+(:func:`streams.detect.detect_lines`) all go through it, so they agree on what a frame is.
 
 The describer knows nothing of Kafka, the store or the terminal. The only state it keeps
 between batches is an optional :class:`~streams.features.camera_health.CameraHealth` (each
@@ -19,12 +19,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
 
 from schemas.events import CameraEvent
-from schemas.results import Detection, FrameDetections
+from schemas.results import Detection
 from streams.config import Settings
 from streams.drift.signals import frame_signals
 from streams.errors import EventRejected
@@ -45,10 +43,8 @@ __all__ = [
     "AcceptedFrame",
     "DecodedBatch",
     "DescribedFrame",
-    "DetectSummary",
     "FrameDescriber",
     "RejectedRecord",
-    "detect_lines",
     "unprocessable",
 ]
 
@@ -310,72 +306,3 @@ class FrameDescriber:
                 pending = []
         if pending:
             yield self.describe(pending)
-
-
-@dataclass
-class DetectSummary:
-    """What :func:`detect_lines` did."""
-
-    accepted: int = 0
-    rejected: int = 0
-    inference_s: float = 0.0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
-def detect_lines(
-    lines: Iterable[bytes | RawRecord],
-    detector: Detector,
-    write: Callable[[str], Any],
-    *,
-    batch_size: int,
-    limits: IngestLimits | None = None,
-    on_reject: Callable[[int, EventRejected], None] | None = None,
-    on_batch: Callable[[int], None] | None = None,
-) -> DetectSummary:
-    """Run camera-event JSON ``lines`` through :class:`FrameDescriber`; ``write`` each result.
-
-    Writes one :class:`~schemas.results.FrameDetections` JSON line (with a newline) per accepted
-    event, in input order; rejected lines go to ``on_reject(line_number, error)``. Blank lines
-    are skipped. ``on_batch(lines_done)`` is called after each batch. ``lines`` may be
-    :class:`~streams.ingest.RawRecord` from :func:`~streams.ingest.read_lines` (one per line,
-    blank ones too), so a line longer than any event is never held whole.
-    """
-    describer = FrameDescriber(
-        detector,
-        operating_threshold=float(detector.spec.operating_threshold),
-        review_band=(0.0, 0.0),  # detect writes detections only, never statistics or signals
-        limits=limits,
-    )
-    summary = DetectSummary()
-    done = 0  # number of the line read last: records() is consumed lazily, one line at a time
-
-    def records() -> Iterator[RawRecord]:
-        nonlocal done
-        for number, line in enumerate(lines, start=1):
-            raw = line if isinstance(line, RawRecord) else RawRecord(line, "", datetime.now(UTC))
-            if raw.cut is not None or raw.payload.strip():
-                done = number
-                yield RawRecord(raw.payload, f"line {number}", raw.received_at, raw.cut)
-
-    def rejected(item: RejectedRecord) -> None:
-        summary.rejected += 1
-        reason = item.error.reason
-        summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
-        if on_reject is not None:
-            on_reject(done, item.error)
-
-    for batch in describer.batches(records(), batch_size=batch_size, on_reject=rejected):
-        for item in batch:
-            record = FrameDetections.model_construct(
-                event_id=str(item.event.event_id),
-                detections=item.detections,
-                inference_ms=round(item.inference_ms, 3),
-            )
-            write(record.model_dump_json() + "\n")
-            summary.inference_s += item.inference_ms / 1000.0
-        summary.accepted += len(batch)
-        if on_batch is not None:
-            on_batch(done)
-    if on_batch is not None:
-        on_batch(done)
-    return summary

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from schemas.columns import FLOAT32_MAX, column_type
 from schemas.records import DeadLetterRecord, DetectionRecord, FrameRecord, LabelRecord
 from streams.config import Settings
-from streams.describe import detect_lines
+from streams.detect import detect_lines
 from streams.errors import StoreWriteError
 from streams.inference import Detector
 from streams.ingest import IngestLimits, RawRecord

@@ -19,7 +19,7 @@ from streams.cli.groups import CliGroups
 from streams.cli.options import settings_with
 from streams.cli.progress import make_progress, stderr_console
 from streams.config import Settings
-from streams.describe import DetectSummary, detect_lines
+from streams.detect import DetectSummary, detect_lines
 from streams.errors import EventRejected, LinewatchError, ModelFormatError, ModelNotFound
 from streams.inference import OUTPUT_FORMATS, Detector, ModelSpec
 from streams.inference.export_metadata import ExportMetadata
@@ -155,6 +155,15 @@ def detect_command(
             help="Frames per inference batch (default: 8, or $LINEWATCH_INFERENCE__BATCH_FRAMES).",
         ),
     ] = None,
+    in_flight: Annotated[
+        int,
+        typer.Option(
+            "--in-flight",
+            min=0,
+            help="Batches in the model at once, each on its own thread while this one decodes "
+            "(0: decode and model on one thread; docs/scaling.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the detector on camera events; write one detections line per accepted event.
 
@@ -167,8 +176,6 @@ def detect_command(
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    size = settings.inference.batch_frames
-
     with ExitStack() as stack:
         reader, writer, total = stack.enter_context(_open_streams(source, out))
         progress = stack.enter_context(make_progress())
@@ -182,10 +189,11 @@ def detect_command(
             ),
             detector,
             writer.write,
-            batch_size=size,
+            batch_size=settings.inference.batch_frames,
             limits=limits,
             on_reject=_print_rejection,
             on_batch=lambda done: progress.update(task, completed=done),
+            in_flight=in_flight,
         )
         wall = time.perf_counter() - start
     _print_plain(_summary_line(summary, wall, out))
