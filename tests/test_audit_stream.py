@@ -25,9 +25,8 @@ from streams.readiness.audit_stream import (
 from streams.readiness.design import score_band
 from streams.readiness.samples import sample_frame
 from streams.readiness.score_design import (
-    inclusion_probabilities,
+    plan_probabilities,
     predicted_defect,
-    unit_sizes,
 )
 from streams.sinks.audits import AuditUnitRecord, PlanFrame
 
@@ -71,7 +70,7 @@ def test_each_unit_gets_the_score_plans_probability_and_they_sum_to_the_budget()
     scores = np.array([f.max_confidence for f in frames])
     p = predicted_defect(calibration, slices, scores)
     flagged = np.array([f.band == "flagged" for f in frames])
-    plan = inclusion_probabilities(unit_sizes(slices, flagged, p), 30)  # what audit plan gives
+    plan = plan_probabilities(slices, flagged, p, 30)  # what audit plan gives (no cells)
     mine = np.array([auditor.probability(k, s) for k, s in zip(slices, scores, strict=True)])
     assert plan.max() < 1  # no unit taken for sure: the plan's shares are not redistributed
     np.testing.assert_allclose(mine, plan, rtol=1e-9)

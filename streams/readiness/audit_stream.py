@@ -6,17 +6,17 @@ label, when it comes back, is weighted by design.
 A plan draws from a window of frames it sees whole; a stream sees one unit at a time. So the
 population a plan would share the budget over is taken from the store: the frames of the last
 ``history_h`` hours (the *reference*). With a lab calibration (``linewatch assess``) the unit's
-size is the score plan's (:func:`.score_design.unit_sizes`: ``sqrt(p (1 - p))`` times its
+size is the score plan's (:func:`.score_design.plan_sizes`: ``sqrt(p (1 - p))`` times its
 slice's spread for a flagged or a passed unit, ``p`` the calibration moved to its slice's
-label-free prevalence), and its probability is the score plan's share of the daily budget
+label-free prevalence), and its probability is the one the score plan gives it over the
+reference at the daily budget
 
-    pi = min(1, c * ((1 - mix) * a / A_day + mix / N_day))
+    pi = clip(t * a, LEAST_SHARE * n_day / N_day, 1)
 
-with ``A_day`` the reference's summed sizes and ``N_day`` its frames, per day, and ``c`` the
-daily budget, scaled up as the plan scales it where units above 1 are taken for sure
-(:func:`.score_design.inclusion_probabilities` over the reference): over a day like the
-reference the probabilities sum to the budget, and each is the one the plan gives it
-(``audit plan`` additionally lifts every slice x band cell to one unit; a stream does not).
+with ``t`` the plan's scale over the reference (the budget over ``days`` days, units above 1
+taken for sure and the rest shared again) and ``N_day`` the reference's frames per day: over a
+day like the reference the probabilities sum to the budget, and each is the one the plan gives
+it (``audit plan`` additionally lifts every slice x band cell to one unit; a stream does not).
 Without a calibration the slice x band strata of the reference are Neyman-allocated with the
 band priors (:func:`.audit_plan.neyman_allocation`) and each unit takes its stratum's
 ``n_h / N_h``. A unit of a slice the reference does not hold, or any unit before the store
@@ -56,15 +56,14 @@ from streams.readiness.audit_plan import (
 )
 from streams.readiness.design import score_band
 from streams.readiness.score_design import (
-    inclusion_probabilities,
+    LEAST_SHARE,
+    plan_sizes,
     predicted_defect,
     slice_prevalences,
-    unit_sizes,
 )
 from streams.sinks.audits import AuditUnitRecord, PlanFrame
 
 __all__ = [
-    "STREAM_MIX",
     "AuditRequest",
     "ReferenceCount",
     "StreamAuditor",
@@ -73,11 +72,8 @@ __all__ = [
     "unit_draw",
 ]
 
-STREAM_MIX = 0.2
-"""Share of the budget spread uniformly (the score plan's defensive mixture)."""
-
 _P_FLOOR = 1e-4
-"""As :func:`.score_design.unit_sizes` clips ``p`` before ``sqrt(p (1 - p))``."""
+"""As :func:`.score_design.metric_sizes` clips ``p`` before ``sqrt(p (1 - p))``."""
 
 _Slice = tuple[str, str, str]
 
@@ -156,17 +152,16 @@ class StreamAuditor:
     frames_day: float
     """Frames per day (the reference's, else the lines' frame rates)."""
     calibration: IsotonicCalibration | None = None
-    sizes_day: float = 0.0
-    """The reference's summed unit sizes per day (score plan)."""
     spreads: dict[tuple[_Slice, bool], float] = field(default_factory=dict)
     """Per slice and flag: the size of a unit over ``sqrt(p (1 - p))`` (score plan)."""
     prevalence: dict[Hashable, float] = field(default_factory=dict)
     strata: dict[tuple[_Slice, str], float] = field(default_factory=dict)
     """Per slice x band: ``n_h / N_h`` (band plan, without a calibration)."""
-    mix: float = STREAM_MIX
     scale: float = 0.0
-    """The units the reference's shares are scaled to (the budget over it, plus what units
-    taken for sure leave to the others)."""
+    """The score plan's ``t`` over the reference: a unit's probability is ``t`` times its size
+    (within the bounds)."""
+    least: float = 0.0
+    """The least probability a unit takes (``LEAST_SHARE`` of the uniform one)."""
     days: float = 1.0
     """Days the reference spans."""
 
@@ -218,21 +213,18 @@ class StreamAuditor:
         prevalence = slice_prevalences(calibration, slices, scores)
         p = predicted_defect(calibration, slices, scores, prevalence)
         flagged = np.array([b == "flagged" for b in bands], dtype=bool)
-        sizes = unit_sizes(slices, flagged, p)
+        n = min(me.n_day * days, float(total))
+        pi, sizes = plan_sizes(slices, flagged, p, n)
         pc = np.clip(p, _P_FLOOR, 1 - _P_FLOOR)
         base = np.sqrt(pc * (1 - pc))
         for i, key in enumerate(slices):
             me.spreads.setdefault((key, bool(flagged[i])), float(sizes[i] / base[i]))
         me.calibration = calibration
         me.prevalence = dict(prevalence)
-        me.sizes_day = float(sizes.sum()) / days
-        # the plan's probabilities over the reference: a unit above 1 is taken for sure and the
-        # rest shared again, i.e. the others' shares are scaled up; keep that scale
-        n = min(me.n_day * days, float(total))
-        plan = inclusion_probabilities(sizes, n, mix=me.mix)  # type: ignore[arg-type]
-        share = (1 - me.mix) * sizes / sizes.sum() + me.mix / total
-        under = plan < 1.0
-        me.scale = float((plan[under] / share[under]).mean()) if under.any() else n
+        me.least = min(LEAST_SHARE, 1.0) * n / total
+        # t from the units the bounds do not hold (every unit the same t: the plan's scale)
+        free = (pi > me.least * (1 + 1e-9)) & (pi < 1 - 1e-9) & (sizes > 0)
+        me.scale = float(np.median(pi[free] / sizes[free])) if free.any() else 0.0
         return me
 
     def probability(self, key: _Slice, score: float) -> float:
@@ -241,7 +233,7 @@ class StreamAuditor:
         band = score_band(score, self.threshold, self.review_low)
         if self.strata:
             return self.strata.get((key, band), uniform)
-        if self.calibration is None or key not in self.prevalence or self.sizes_day <= 0:
+        if self.calibration is None or key not in self.prevalence or self.scale <= 0:
             return uniform
         spread = self.spreads.get((key, band == "flagged"))
         if spread is None:
@@ -249,8 +241,7 @@ class StreamAuditor:
         p = float(predicted_defect(self.calibration, [key], np.array([score]), self.prevalence)[0])
         pc = min(max(p, _P_FLOOR), 1 - _P_FLOOR)
         size = math.sqrt(pc * (1 - pc)) * spread
-        share = (1 - self.mix) * size / self.sizes_day + self.mix / self.frames_day
-        return min(1.0, self.scale / self.days * share)
+        return min(1.0, max(self.least, self.scale * size))
 
     def decide(self, frame: FrameRecord, now: datetime | None = None) -> AuditUnitRecord | None:
         """The ``audit_units`` row of a unit to review (``None``: not this one)."""

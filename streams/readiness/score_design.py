@@ -80,6 +80,7 @@ __all__ = [
     "inclusion_probabilities",
     "metric_sizes",
     "plan_probabilities",
+    "plan_sizes",
     "predicted_defect",
     "slice_prevalences",
     "systematic_sample",
@@ -167,16 +168,36 @@ def plan_probabilities(
     slice's FNR and (times ``fpr_weight``) FPR (module docstring): ``rounds`` fixed-point
     rounds of :func:`inclusion_probabilities` on ``sqrt(a_fnr^2 / sd_fnr + a_fpr^2 / sd_fpr)``,
     each slice's ``sd`` that of the round before (the first round: the summed variances)."""
+    pi, _ = plan_sizes(
+        slices, flagged, p, n, cells=cells, least=least, fpr_weight=fpr_weight, rounds=rounds
+    )
+    return pi
+
+
+def plan_sizes(
+    slices: Sequence[Hashable],
+    flagged: BoolArray,
+    p: FloatArray,
+    n: float,
+    *,
+    cells: Sequence[Hashable] | None = None,
+    least: float = LEAST_SHARE,
+    fpr_weight: float = 1.0,
+    rounds: int = 8,
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`plan_probabilities` and the unit sizes of its last round: without ``cells`` each
+    probability is ``clip(t * size, least * n / N, 1)`` for one ``t`` (what a stream that sees
+    one unit at a time needs to give a unit the plan's probability)."""
     a_fnr, a_fpr, group = metric_sizes(slices, flagged, p)
     count = int(group.max()) + 1 if len(group) else 0
     w_fnr, w_fpr = np.ones(count), np.full(count, fpr_weight)
-    pi = np.ones(len(group))
+    pi, sizes = np.ones(len(group)), np.ones(len(group))
     for _ in range(max(rounds, 1)):
         sizes = np.sqrt(w_fnr[group] * a_fnr**2 + w_fpr[group] * a_fpr**2)
         pi = inclusion_probabilities(sizes, n, least=least, cells=cells)
         w_fnr = 1.0 / np.sqrt(np.maximum(_anticipated(a_fnr, pi, group, count), 1e-18))
         w_fpr = fpr_weight / np.sqrt(np.maximum(_anticipated(a_fpr, pi, group, count), 1e-18))
-    return pi
+    return pi, sizes
 
 
 def _anticipated(sizes: FloatArray, pi: FloatArray, group: IntArray, count: int) -> FloatArray:
@@ -188,7 +209,7 @@ def _anticipated(sizes: FloatArray, pi: FloatArray, group: IntArray, count: int)
 
 def inclusion_probabilities(
     sizes: FloatArray,
-    n: int,
+    n: float,
     *,
     least: float = LEAST_SHARE,
     cells: Sequence[Hashable] | None = None,
