@@ -64,6 +64,17 @@ def test_thousands_of_empty_scans_are_refused_before_decoding() -> None:
     assert decode_image(usual, "jpeg").shape == (240, 320, 3)
 
 
+def test_scans_are_counted_exactly_where_the_cheap_bound_is_passed() -> None:
+    # many 0xDA bytes in a comment segment pass the byte count's bound, not the scan limit
+    base = _jpeg()
+    comment = b"\xda" * 150
+    data = base[:2] + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment + base[2:]
+    assert jpeg_scans(data) == 1 and data.count(b"\xda") > 150
+    assert np.array_equal(decode_image(data, "jpeg"), decode_image(base, "jpeg"))
+    # and a frame past the scan limit is refused whatever its other bytes
+    assert _reason(empty_scans_jpeg(101), IngestLimits()) == "image_too_costly"
+
+
 def test_the_decode_budget_refuses_a_frame_that_took_too_long_also_in_another_thread() -> None:
     data = empty_scans_jpeg(6000)
     limits = IngestLimits(max_jpeg_scans=100_000, max_decode_ms=10.0)

@@ -107,6 +107,10 @@ def nms(
         b = (b - lo) + (np.asarray(labels)[order].astype(np.float32) * span)[:, None]
     areas = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
     k = len(order)
+    if k <= _BLOCK:  # the usual case: one matrix, one walk, a handful of numpy calls
+        cols = np.ascontiguousarray(b.T)
+        over = _overlaps(cols, areas, cols, areas, iou_threshold)
+        return order[_walk(over, k, max_detections)]
     alive = np.ones(k, dtype=bool)
     keep: list[npt.NDArray[np.intp]] = []
     kept = 0
@@ -119,28 +123,42 @@ def nms(
         if live.size == 0:
             break
         idx, later = live[:_BLOCK], live[_BLOCK:]
-        over = _overlaps(b[idx], areas[idx], b[idx], areas[idx], iou_threshold)
-        # the greedy walk on Python integers: row i of ``over`` as a bit mask, read only for
-        # the boxes kept (a few per frame), so each step is an integer test, not a numpy call
-        rows = np.packbits(over, axis=1, bitorder="little")
-        suppressed = 0
-        chosen = []
-        for i in range(idx.size):
-            if suppressed >> i & 1:
-                continue
-            chosen.append(i)
-            if kept + len(chosen) >= max_detections:
-                break
-            suppressed |= int.from_bytes(rows[i].tobytes(), "little")
-        winners = idx[chosen]
+        cols = np.ascontiguousarray(b[idx].T)
+        over = _overlaps(cols, areas[idx], cols, areas[idx], iou_threshold)
+        winners = idx[_walk(over, idx.size, max_detections - kept)]
         keep.append(winners)
-        kept += len(chosen)
+        kept += winners.size
         if kept >= max_detections or later.size == 0:
             break
-        hit = _overlaps(b[winners], areas[winners], b[later], areas[later], iou_threshold)
+        hit = _overlaps(
+            np.ascontiguousarray(b[winners].T),
+            areas[winners],
+            np.ascontiguousarray(b[later].T),
+            areas[later],
+            iou_threshold,
+        )
         alive[later[hit.any(axis=0)]] = False
         pos = int(later[0])
     return order[np.concatenate(keep)] if keep else np.empty(0, dtype=np.intp)
+
+
+def _walk(over: npt.NDArray[np.bool_], n: int, limit: int) -> npt.NDArray[np.intp]:
+    """The greedy walk over ``n`` candidates in order, ``over[i, j]``: i would suppress j; at
+    most ``limit`` kept. On Python integers: row i of ``over`` as a bit mask, read only for the
+    boxes kept (a few per frame), so each step is an integer test, not a numpy call."""
+    raw = np.packbits(over, axis=1, bitorder="little").tobytes()
+    row_bytes = len(raw) // n
+    from_bytes = int.from_bytes
+    suppressed = 0
+    chosen = []
+    for i in range(n):
+        if suppressed >> i & 1:
+            continue
+        chosen.append(i)
+        if len(chosen) >= limit:
+            break
+        suppressed |= from_bytes(raw[i * row_bytes : (i + 1) * row_bytes], "little")
+    return np.array(chosen, dtype=np.intp)
 
 
 def _overlaps(
@@ -150,9 +168,12 @@ def _overlaps(
     area_b: npt.NDArray[np.float32],
     iou_threshold: float,
 ) -> npt.NDArray[np.bool_]:
-    """``[len(a), len(b)]``: IoU > threshold, as ``inter > t * union`` (no division)."""
-    ax1, ay1, ax2, ay2 = (np.ascontiguousarray(a[:, i]) for i in range(4))
-    bx1, by1, bx2, by2 = (np.ascontiguousarray(b[:, i]) for i in range(4))
+    """``[len(area_a), len(area_b)]``: IoU > threshold, as ``inter > t * union`` (no division).
+
+    ``a`` and ``b`` are ``[4, n]``: the rows x1, y1, x2, y2, each contiguous.
+    """
+    ax1, ay1, ax2, ay2 = a
+    bx1, by1, bx2, by2 = b
     inter = np.minimum.outer(ax2, bx2)  # in place from here: outer products are the cost
     inter -= np.maximum.outer(ax1, bx1)
     np.maximum(inter, 0, out=inter)

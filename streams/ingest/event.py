@@ -119,9 +119,33 @@ def parse_event(
 
     Lines longer than ``limits.max_event_bytes`` are refused before they are parsed. Whatever
     the line holds, the only exception raised is :class:`EventRejected`.
+
+    A line too short to hold an image over ``limits.max_image_bytes`` is parsed and validated
+    in one call (``CameraEvent.model_validate_json``); a line that fails it, or a longer one,
+    goes through ``json.loads`` and ``model_validate`` step by step, which name the reason
+    (``not_json``, ``image_too_large``, ``schema_invalid``). Both accept the same events.
     """
     if len(payload) > limits.max_event_bytes:
         raise event_too_large(len(payload), limits)
+    event = None
+    if len(payload) * 3 // 4 <= limits.max_image_bytes:  # no image in it can be too large
+        try:  # one pass in pydantic-core: JSON and schema at once
+            event = CameraEvent.model_validate_json(payload)
+        except Exception:  # the path below says exactly why (not_json or schema_invalid)
+            event = None
+    if event is None:
+        event = _parse_checked(payload, limits)
+    try:
+        check_clock(event.captured_at, limits, now if now is not None else datetime.now(UTC))
+    except EventRejected:
+        raise
+    except Exception as exc:  # e.g. an offset that moves the time past datetime's range
+        raise EventRejected.failed("clock_out_of_range", "checking captured_at", exc) from exc
+    return event
+
+
+def _parse_checked(payload: bytes | str, limits: IngestLimits) -> CameraEvent:
+    """:func:`parse_event`'s JSON and schema, step by step, each failure with its reason."""
     try:
         obj = json.loads(payload, parse_int=_json_int)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -146,10 +170,4 @@ def parse_event(
         raise EventRejected("schema_invalid", validation_detail(exc)) from exc
     except Exception as exc:  # a validator that raised something else: still this event's
         raise EventRejected.failed("schema_invalid", "validating the event", exc) from exc
-    try:
-        check_clock(event.captured_at, limits, now if now is not None else datetime.now(UTC))
-    except EventRejected:
-        raise
-    except Exception as exc:  # e.g. an offset that moves the time past datetime's range
-        raise EventRejected.failed("clock_out_of_range", "checking captured_at", exc) from exc
     return event
