@@ -216,8 +216,14 @@ class MonitoringPipeline:
         self,
         prepared: PreparedBatch,
         state_of: Callable[[RawRecord], PartitionState] | None = None,
+        *,
+        described: Sequence[DescribedFrame] | None = None,
     ) -> PipelineOutput:
         """Inference, then camera health, statistics, slicing and drift per frame, in order.
+
+        ``described``: ``self.describer.describe(prepared.accepted)`` already run (it keeps no
+        state, so the streaming worker runs it on another thread, overlapping the model with
+        the drift state of the previous batch).
 
         A frame whose rows do not fit their columns (:mod:`schemas.columns`) is a
         ``schema_invalid`` dead letter naming the field, found before its drift signals are
@@ -225,7 +231,9 @@ class MonitoringPipeline:
         """
         out = PipelineOutput(list(prepared.rejected))
         most = self.settings.ingest.dead_letter_max_payload_bytes
-        for frame in self.describer.describe(prepared.accepted):
+        if described is None:
+            described = self.describer.describe(prepared.accepted)
+        for frame in described:
             state = self.state if state_of is None else state_of(frame.raw)
             try:
                 out.events.append(self._monitor_one(frame, state))
