@@ -11,8 +11,8 @@ cameras, other partitions) and :meth:`StreamWorker.run_due` runs it once that ti
 Events held there are not processed: :meth:`StreamWorker.held_events` names them, so that the
 caller does not acknowledge them yet.
 
-Three threads per model batch: decoding (decode thread), the model and image statistics
-(model thread: :meth:`~streams.describe.FrameDescriber.describe` keeps no state) and camera
+Three threads per model batch: decoding (decode thread), the model (model thread:
+:meth:`~streams.describe.FrameDescriber.describe` keeps no state) and image statistics, camera
 health, slicing, drift and rows (the caller's thread, the only one that touches partition
 states and pending rows), overlapped over consecutive model batches, each stage in order.
 
@@ -54,10 +54,11 @@ __all__ = ["KafkaRecord", "StreamWorker"]
 log = logging.getLogger(__name__)
 
 Described = tuple[PreparedBatch, list[DescribedFrame]]
-"""A model batch decoded and described (model outputs, image statistics): no state touched."""
+"""A model batch decoded and described (its model outputs): no state touched."""
 
-_LOOKAHEAD = 2
-"""Model batches decoded or described ahead of the one whose drift state runs."""
+_LOOKAHEAD = 3
+"""Model batches in flight: the one whose state runs, the next on the model thread, the one
+after that on the decode thread (so the model never waits for a decode)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +103,8 @@ class StreamWorker:
         self.partitions = partitions
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-decode")
         self._model = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-model")
-        """Runs the stateless describe step (model, image statistics) of each model batch, in
-        submission order, while this thread runs the drift state of the batch before."""
+        """Runs the stateless describe step (the model) of each model batch, in submission
+        order, while this thread runs the drift state of the batch before."""
         self._ahead: dict[tuple[int, int], tuple[list[RawRecord], Future[Described]]] = {}
         """First chunks described ahead by :meth:`prefetch`, by their first (partition, offset)."""
         self._assembler = BatchAssembler[KafkaRecord](
@@ -183,10 +184,7 @@ class StreamWorker:
 
     def _describe(self, decoding: Future[PreparedBatch]) -> Described:
         prepared = decoding.result()
-        frames = self.pipeline.describer.describe(prepared.accepted)
-        for frame in frames:
-            _ = frame.stats  # image statistics here too, off the thread that keeps the state
-        return prepared, frames
+        return prepared, self.pipeline.describer.describe(prepared.accepted)
 
     def _run(self, chunks: list[list[KafkaRecord]]) -> PipelineOutput:
         """Run model batches through the pipeline, in order; keep their rows pending."""
@@ -195,11 +193,11 @@ class StreamWorker:
         if not chunks:
             return out
         # Three stages overlap, each on its own thread and in order: decoding chunk n+2 (decode
-        # thread), the model and image statistics of chunk n+1 (model thread; onnxruntime and
-        # numpy release the GIL) and camera health, slicing, drift and rows of chunk n (this
-        # thread, which alone touches the partition states and the pending rows, in offset
-        # order). The model runs on inference_batch_size frames at a time, as in the embedded
-        # runner (one 64-frame call costs ~30 % more per frame than eight 8-frame calls).
+        # thread), the model of chunk n+1 (model thread; onnxruntime releases the GIL) and
+        # image statistics, camera health, slicing, drift and rows of chunk n (this thread,
+        # which alone touches the partition states and the pending rows, in offset order).
+        # The model runs on inference_batch_size frames at a time, as in the embedded runner
+        # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls).
         partition_of = {r.raw.source: r.partition for c in chunks for r in c}
         first = [r.raw for r in chunks[0]]
         ahead = self._ahead.pop((chunks[0][0].partition, chunks[0][0].offset), None)
