@@ -140,6 +140,7 @@ def _worker(tmp: Path, events: list[bytes]) -> tuple[float, float, float, Path]:
     worker_dir.mkdir()
     env = harness.env(worker_dir / "store", free_port())
     env["LINEWATCH_WORKER__DATA_DIR"] = str(worker_dir / "faust")
+    env.pop("LINEWATCH_WORKER__TAKE_WINDOW_S", None)  # the default, as a plant starts it
     log = tmp / "whole-worker.log"
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     broker0 = brokers_cpu_s()
@@ -197,6 +198,13 @@ def print_wholes(wholes: list[Whole], n: int) -> None:
     def med(values: list[float]) -> float:
         return statistics.median(values)
 
+    ratios = ", ".join(f"{w.ratio:.2f}" for w in wholes)
+    loads = ", ".join(f"{w.load[0]:.1f}-{w.load[1]:.1f}" for w in wholes)
+    print(
+        f"  WHOLE-PROCESS THROUGHPUT RATIO (run's seconds / the worker's, start to lag 0): "
+        f"median {med([w.ratio for w in wholes]):.2f} of {len(wholes)} ({ratios}); "
+        f"1-min load {loads}"
+    )
     print(
         f"  median of {len(wholes)}: throughput ratio {med([w.ratio for w in wholes]):.2f}, "
         f"CPU ratio {med([w.cpu_ratio for w in wholes]):.2f} "

@@ -217,9 +217,15 @@ class MonitoringPipeline:
         self,
         prepared: PreparedBatch,
         state_of: Callable[[RawRecord], PartitionState] | None = None,
+        *,
+        described: Sequence[DescribedFrame] | None = None,
     ) -> PipelineOutput:
         """Inference, then statistics and camera health of each frame, then slicing, rows and
         drift per frame, in order.
+
+        ``described``: ``self.describer.describe(prepared.accepted)`` already run (it keeps no
+        state, so the streaming worker runs it on another thread, overlapping the model with
+        the drift state of the previous batch).
 
         A frame whose rows do not fit their columns (:mod:`schemas.columns`) is a
         ``schema_invalid`` dead letter naming the field, found before its drift signals are
@@ -227,7 +233,7 @@ class MonitoringPipeline:
         """
         out = PipelineOutput(list(prepared.rejected))
         most = self.settings.ingest.dead_letter_max_payload_bytes
-        frames = self.describer.describe(prepared.accepted)
+        frames = self.describer.describe(prepared.accepted) if described is None else described
         states = [self.state if state_of is None else state_of(f.raw) for f in frames]
         # The image statistics and camera health of the whole batch first, one frame after
         # another: numpy's work between the Python of each frame's rows and drift costs ~0.1 ms

@@ -11,6 +11,11 @@ cameras, other partitions) and :meth:`StreamWorker.run_due` runs it once that ti
 Events held there are not processed: :meth:`StreamWorker.held_events` names them, so that the
 caller does not acknowledge them yet.
 
+Three threads per model batch: decoding (decode thread), the model (model thread:
+:meth:`~streams.describe.FrameDescriber.describe` keeps no state) and image statistics, camera
+health, slicing, drift and rows (the caller's thread, the only one that touches partition
+states and pending rows), overlapped over consecutive model batches, each stage in order.
+
 Write-behind: :meth:`StreamWorker.process` runs model batches through the pipeline and hands
 their rows, grouped by event, to the worker's :class:`~streams.runners.checkpoint.Checkpoint`
 (the same one ``linewatch run`` uses). :meth:`StreamWorker.cut` takes what is pending once
@@ -34,6 +39,7 @@ from typing import Any
 
 from schemas.records import DeadLetterRecord
 from streams.config import Settings
+from streams.describe import DescribedFrame
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.stream_audits import StreamAudits
@@ -47,6 +53,13 @@ from streams.sinks import ClickHouseStore
 __all__ = ["KafkaRecord", "StreamWorker"]
 
 log = logging.getLogger(__name__)
+
+Described = tuple[PreparedBatch, list[DescribedFrame]]
+"""A model batch decoded and described (its model outputs): no state touched."""
+
+_LOOKAHEAD = 3
+"""Model batches in flight: the one whose state runs, the next on the model thread, the one
+after that on the decode thread (so the model never waits for a decode)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +103,11 @@ class StreamWorker:
         )
         self.partitions = partitions
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-decode")
-        self._ahead: dict[tuple[int, int], tuple[list[RawRecord], Future[PreparedBatch]]] = {}
-        """First chunks decoded ahead by :meth:`prefetch`, by their first (partition, offset)."""
+        self._model = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-model")
+        """Runs the stateless describe step (the model) of each model batch, in submission
+        order, while this thread runs the drift state of the batch before."""
+        self._ahead: dict[tuple[int, int], tuple[list[RawRecord], Future[Described]]] = {}
+        """First chunks described ahead by :meth:`prefetch`, by their first (partition, offset)."""
         self._assembler = BatchAssembler[KafkaRecord](
             frames_per_run(settings.inference.batch_frames, pipeline.detector.max_batch_size),
             settings.inference.max_batch_wait_ms / 1000.0,
@@ -124,7 +140,8 @@ class StreamWorker:
     # --- events: process, then flush --------------------------------------------------------
 
     def prefetch(self, batch: Sequence[KafkaRecord]) -> None:
-        """Start decoding the first chunk of a micro-batch that :meth:`process` gets next.
+        """Start decoding and describing the first chunk of a micro-batch that :meth:`process`
+        gets next.
 
         Callable from any thread (e.g. the event loop, while the previous micro-batch is
         processed); :meth:`process` uses the result if its first chunk is the same records.
@@ -136,7 +153,7 @@ class StreamWorker:
             self._ahead.clear()
         chunk = [r.raw for r in batch[:step]]
         key = (batch[0].partition, batch[0].offset)
-        self._ahead[key] = (chunk, self._decoder.submit(self.pipeline.prepare, chunk))
+        self._ahead[key] = (chunk, self._describe_later(chunk))
 
     def process(self, batch: Sequence[KafkaRecord]) -> PipelineOutput:
         """Run the full model batches of a take through the pipeline; keep their rows pending
@@ -168,31 +185,42 @@ class StreamWorker:
         not to be acknowledged. Call it on the thread that runs :meth:`process`."""
         return {(r.partition, r.offset) for r in self._assembler.held}
 
+    def _describe_later(self, chunk: list[RawRecord]) -> Future[Described]:
+        """Decode ``chunk`` (decode thread), then describe it (model thread): both stateless."""
+        decoding = self._decoder.submit(self.pipeline.prepare, chunk)
+        return self._model.submit(self._describe, decoding)
+
+    def _describe(self, decoding: Future[PreparedBatch]) -> Described:
+        prepared = decoding.result()
+        return prepared, self.pipeline.describer.describe(prepared.accepted)
+
     def _run(self, chunks: list[list[KafkaRecord]]) -> PipelineOutput:
         """Run model batches through the pipeline, in order; keep their rows pending."""
         chunks = [c for c in chunks if c]
         out = PipelineOutput()
         if not chunks:
             return out
-        # As in the embedded runner: the model runs on inference_batch_size frames at a time
-        # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls), and decoding
-        # chunk n+1 (one helper thread) overlaps inference on chunk n; the model, the partition
-        # state and the pending rows stay on this thread, in offset order.
+        # Three stages overlap, each on its own thread and in order: decoding chunk n+2 (decode
+        # thread), the model of chunk n+1 (model thread; onnxruntime releases the GIL) and
+        # image statistics, camera health, slicing, drift and rows of chunk n (this thread,
+        # which alone touches the partition states and the pending rows, in offset order).
+        # The model runs on inference_batch_size frames at a time, as in the embedded runner
+        # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls).
         partition_of = {r.raw.source: r.partition for c in chunks for r in c}
         first = [r.raw for r in chunks[0]]
         ahead = self._ahead.pop((chunks[0][0].partition, chunks[0][0].offset), None)
         if ahead is not None and len(ahead[0]) == len(first) and all(map(op.is_, ahead[0], first)):
-            pending = ahead[1]  # decoded while the previous micro-batch was processed
+            queued = deque([ahead[1]])  # described while the previous micro-batch ran
         else:
-            pending = self._decoder.submit(self.pipeline.prepare, first)
+            queued = deque([self._describe_later(first)])
         for k, chunk in enumerate(chunks):
-            prepared = pending.result()
-            if k + 1 < len(chunks):
-                pending = self._decoder.submit(
-                    self.pipeline.prepare, [r.raw for r in chunks[k + 1]]
-                )
+            while len(queued) < _LOOKAHEAD and k + len(queued) < len(chunks):
+                queued.append(self._describe_later([r.raw for r in chunks[k + len(queued)]]))
+            prepared, described = queued.popleft().result()
             part = self.pipeline.complete(
-                prepared, state_of=lambda raw: self.checkpoint.state(partition_of[raw.source])
+                prepared,
+                state_of=lambda raw: self.checkpoint.state(partition_of[raw.source]),
+                described=described,
             )
             self.runs.append(len(chunk))
             groups = EventRows.of(part, {id(r.raw): r.produced_at for r in chunk})
@@ -254,6 +282,7 @@ class StreamWorker:
         self.checkpoint.revoke(partitions)
 
     def close(self) -> None:
-        """Release the decode thread and the store."""
+        """Release the decode and model threads and the store."""
         self._decoder.shutdown(wait=True)
+        self._model.shutdown(wait=True)
         self.store.close()

@@ -88,6 +88,8 @@ class WorkerLoop:
         """The newest write and its acknowledgements."""
         self.cut_at = 0.0
         """Event-loop time of the newest cut."""
+        self.was_behind = False
+        """A take found more than a take's worth of events waiting, and no drained cut since."""
         self._creating = asyncio.Lock()
         self.loaded: StreamWorker | None = stream_worker
         if stream_worker is not None:
@@ -203,6 +205,8 @@ class WorkerLoop:
         if self.backlog is not None:
             topic = self.settings.kafka.topic_events
             self.backlog.taken((topic, r.partition, r.offset) for r in batch)
+            if len(events) >= self.settings.worker.take_max_events and self.backlog.behind():
+                self.was_behind = True
         w.prefetch(batch)  # its first chunk decodes while the processor is busy
         await self.batches.put((stream, events, batch))
 
@@ -226,10 +230,26 @@ class WorkerLoop:
                 out = await self._in_executor(w.process, batch)
                 w.track((_key(e), (stream, e)) for e in events)
                 self.metrics.processed(out)
+                partial = len(events) < self.settings.worker.take_max_events
+                if partial and self._drained():  # the backlog is gone: lag 0 now
+                    self.metrics.processed(await self._in_executor(w.drain))
+                    await self.start_flush(w, snapshot=True)
+                    continue
                 # caught up (a partial take, nothing queued): flush now, not on the timer
-                caught_up = len(events) < self.settings.worker.take_max_events and self.idle()
+                caught_up = partial and self.idle()
                 if self._due(w, w.flush_due() or caught_up):
                     await self.start_flush(w)
+
+    def _drained(self) -> bool:
+        """The worker was behind and nothing waits in its partitions any more (nothing queued
+        either): run the held events and write everything with a snapshot now, so that its
+        events are acknowledged and committed at once instead of after a quiet spell."""
+        if not self.was_behind or self.backlog is None or not self.batches.empty():
+            return False
+        if self.backlog.waiting():
+            return False
+        self.was_behind = False
+        return True
 
     async def flush_when_due(self) -> None:
         """The time trigger (a quiet partition's pending rows are flushed too, and a quiet
