@@ -11,12 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.readiness.design import DesignLabel, DesignRate, estimate_slices
-from streams.readiness.score_design import (
-    ScoredSample,
-    difference_rate,
-    plan_probabilities,
-    systematic_sample,
-)
+from streams.readiness.score_design import plan_probabilities, systematic_sample
+from streams.readiness.score_estimate import ScoredSample, difference_rate
 
 __all__ = ["Unit", "policy_difference", "population", "score_check", "truth_of"]
 

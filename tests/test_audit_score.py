@@ -12,12 +12,11 @@ import pytest
 
 from streams.readiness.score_design import (
     LEAST_SHARE,
-    ScoredSample,
-    difference_rate,
     metric_sizes,
     plan_probabilities,
     systematic_sample,
 )
+from streams.readiness.score_estimate import ScoredSample, difference_rate
 
 Unit = tuple[str, str, bool, float]  # slice, band, defective, P(defective | score)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, field_validator
 
-from streams.config import Settings, settings_error
+from streams.config import Settings
+from streams.config_messages import settings_error
 from streams.errors import InvalidSettings
 from tests.console import clean_env, run_linewatch
 

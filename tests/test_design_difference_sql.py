@@ -17,11 +17,8 @@ from streams.estimation.windows import load_lab_set
 from streams.readiness.design import score_band
 from streams.readiness.design_difference import difference_estimates
 from streams.readiness.samples import T0, event_uuid, sample_frame, sample_label_line
-from streams.readiness.score_design import (
-    ScoredSample,
-    difference_rate,
-    predicted_defect,
-)
+from streams.readiness.score_design import predicted_defect
+from streams.readiness.score_estimate import ScoredSample, difference_rate
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import AuditUnitRecord, frame_scores
 from streams.sinks.reads.design_difference import score_step_counts

@@ -331,6 +331,8 @@ def test_row_models_match_the_tables(tmp_path: Path) -> None:
 
 def test_list_on_a_new_store_says_how_to_import(app: typer.Typer, tmp_path: Path) -> None:
     dsn = _store(tmp_path)
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
     result = CliRunner().invoke(app, ["lab", "list", "--store", dsn])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == (

@@ -107,7 +107,9 @@ def test_store_option_with_a_password_warns_once(
 
 
 def test_store_option_without_a_password_does_not_warn(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["query", "SELECT 1", "--store", f"chdb://{tmp_path / 's'}"])
+    dsn = f"chdb://{tmp_path / 's'}"
+    assert runner.invoke(app, ["schema", "apply", "--store", dsn]).exit_code == 0
+    result = runner.invoke(app, ["query", "SELECT 1", "--store", dsn])
     assert result.exit_code == 0, result.output
     assert "warning:" not in result.output
     assert not has_password("http://lw@h:8123/linewatch")

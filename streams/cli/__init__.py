@@ -45,7 +45,7 @@ from streams.cli import (
 )
 from streams.cli.groups import CliGroups
 from streams.cli.tables import clean
-from streams.config import settings_error
+from streams.config_messages import settings_error
 from streams.errors import LinewatchError
 from streams.sinks.connection import quiet_driver_logs
 

@@ -27,13 +27,8 @@ import numpy.typing as npt
 from streams.errors import EstimationError
 from streams.estimation.calibration import IsotonicCalibration
 from streams.readiness.design import DesignRate
-from streams.readiness.score_design import (
-    FloatArray,
-    ScoredSample,
-    difference_rate,
-    predicted_defect,
-    slice_prevalences,
-)
+from streams.readiness.score_design import FloatArray, predicted_defect, slice_prevalences
+from streams.readiness.score_estimate import ScoredSample, difference_rate
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import DesignOutcome, design_outcomes
 from streams.sinks.reads.design_difference import score_step_counts

@@ -38,7 +38,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
-import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import (
     ClickHouseError,
@@ -48,7 +47,6 @@ from clickhouse_connect.driver.exceptions import (
 from pydantic import SecretStr
 
 from streams.errors import (
-    ConfigError,
     StoreError,
     StoreReadOnly,
     StoreReadOnlyWrite,
@@ -56,6 +54,7 @@ from streams.errors import (
     StoreWriteError,
 )
 from streams.sinks import chdb_lock
+from streams.sinks.clients import open_client, reason
 from streams.sinks.dsn import DATABASE, StoreDsn, parse_dsn
 from streams.sinks.sql_guard import bound_text
 
@@ -64,7 +63,10 @@ __all__ = ["DRIVER_LOGGERS", "Connection", "QueryResult", "quiet_driver_logs"]
 DRIVER_LOGGERS = ("urllib3.connectionpool", "clickhouse_connect.driver._backend.http_sync")
 """The loggers of the ClickHouse driver that log each failed attempt of a retried request."""
 
-_AUTH_FAILED = 516
+
+_INSERT_FAILURES = (ClickHouseError, OSError, ValueError, TypeError, ArithmeticError, struct.error)
+"""What an ``INSERT`` can raise: the driver's and the network's errors, and a value the driver
+cannot serialise for its column."""
 
 
 class QueryResult(NamedTuple):
@@ -72,12 +74,6 @@ class QueryResult(NamedTuple):
 
     column_names: tuple[str, ...]
     result_rows: list[tuple[Any, ...]]
-
-
-def _reason(exc: BaseException) -> str:
-    """The first line of a driver error, without the driver's boilerplate."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:500]
 
 
 def _read_only_refusal(exc: Exception) -> bool:
@@ -136,20 +132,7 @@ class Connection:
         connection also cancels its query when the client goes away (Ctrl-C).
         """
         parsed = parse_dsn(dsn)
-        if (
-            parsed.kind == "chdb"
-            and (readonly or existing)
-            and not (parsed.path and parsed.path.exists())
-        ):
-            raise ConfigError(
-                f"no store at {parsed.path}: nothing was written there; run `linewatch run`, "
-                "`linewatch demo` or the worker with this --store first (or `linewatch schema "
-                "apply`), or name an existing store with --store / LINEWATCH_STORE__DSN"
-            )
-        if parsed.kind == "chdb":
-            client = cls._open_chdb(parsed)
-        else:
-            client = cls._open_http(parsed, password)
+        client = open_client(parsed, password, create=not (readonly or existing))
         store = cls(client, parsed)
         try:
             if readonly:
@@ -159,54 +142,6 @@ class Connection:
             store.close()
             raise
         return store
-
-    @staticmethod
-    def _open_chdb(dsn: StoreDsn) -> Client:
-        assert dsn.path is not None
-        chdb_lock.acquire(dsn.path)
-        try:
-            return clickhouse_connect.get_client(dsn=f"chdb://{dsn.path}", tz_mode="aware")
-        except Exception as exc:
-            chdb_lock.release(dsn.path)
-            raise StoreUnavailable(
-                f"cannot open chDB store {dsn.path}: {_reason(exc)}; check that no other program "
-                "uses the directory and that it is a chDB store, or use another --store"
-            ) from exc
-
-    @staticmethod
-    def _open_http(dsn: StoreDsn, password: SecretStr | None) -> Client:
-        try:
-            return clickhouse_connect.get_client(
-                interface="https" if dsn.secure else "http",
-                host=dsn.host,
-                port=dsn.port,
-                username=dsn.username,
-                password=password.get_secret_value() if password else dsn.password,
-                connect_timeout=5,
-                tz_mode="aware",
-            )
-        except OperationalError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSLError" in str(exc):
-                raise StoreUnavailable(
-                    f"TLS to ClickHouse at {dsn.masked} failed: {_reason(exc)}; the server's "
-                    "certificate is not trusted here or does not name this host: point "
-                    "SSL_CERT_FILE at the CA bundle that signed it, or use the host name the "
-                    "certificate was issued for"
-                ) from exc
-            raise StoreUnavailable(
-                f"cannot reach ClickHouse at {dsn.masked}: {_reason(exc)}; check that the server "
-                "is running and the host/port are right (LINEWATCH_STORE__DSN / --store), or use "
-                "an "
-                "embedded store: --store chdb://.linewatch/store"
-            ) from exc
-        except ClickHouseError as exc:
-            if getattr(exc, "code", None) == _AUTH_FAILED or "Authentication" in str(exc):
-                advice = "check the user and password (LINEWATCH_STORE__PASSWORD)"
-            else:
-                advice = "check the DSN and the server's logs"
-            raise StoreUnavailable(
-                f"ClickHouse at {dsn.masked} refused the connection: {_reason(exc)}; {advice}"
-            ) from exc
 
     def close(self) -> None:
         """Close the connection and release the chDB directory lock; idempotent."""
@@ -248,19 +183,19 @@ class Connection:
             return StoreUnavailable(f"the store {self.dsn} is closed; open it again to {doing}")
         if isinstance(exc, OperationalError):
             return StoreUnavailable(
-                f"lost ClickHouse at {self.dsn} while trying to {doing}: {_reason(exc)}; "
+                f"lost ClickHouse at {self.dsn} while trying to {doing}: {reason(exc)}; "
                 "back off and retry, and check the server"
             )
         if _read_only_refusal(exc):
-            return StoreReadOnly(f"ClickHouse could not {doing}: {_reason(exc)}")
+            return StoreReadOnly(f"ClickHouse could not {doing}: {reason(exc)}")
         if "TIMEOUT_EXCEEDED" in str(exc) or "MEMORY_LIMIT_EXCEEDED" in str(exc):
             return StoreError(
-                f"ClickHouse could not {doing}: {_reason(exc)}; the query hit a read limit: "
+                f"ClickHouse could not {doing}: {reason(exc)}; the query hit a read limit: "
                 "narrow it (a WHERE on time or line, a LIMIT), or raise "
                 "LINEWATCH_STORE__READ_MAX_EXECUTION_TIME_S / "
                 "LINEWATCH_STORE__READ_MAX_MEMORY_BYTES"
             )
-        return StoreError(f"ClickHouse could not {doing}: {_reason(exc)}")
+        return StoreError(f"ClickHouse could not {doing}: {reason(exc)}")
 
     def _make_readonly(self, limits: Mapping[str, float]) -> None:
         """``readonly=1`` and ``limits`` for this connection, unless the user is read-only
@@ -407,22 +342,25 @@ class Connection:
                         "max_partitions_per_insert_block": 0,
                     },
                 )
-            except (ClickHouseError, OSError) as exc:
+            except _INSERT_FAILURES as exc:
                 self._insert_types.pop(table, None)  # a retry reads the columns again
-                failure = self._failure(exc, f"write {count} rows to {table}")
-                if isinstance(failure, StoreUnavailable):
-                    raise failure from exc
-                if isinstance(failure, StoreReadOnly):
-                    raise StoreReadOnlyWrite(str(failure)) from exc
-                raise StoreWriteError(
-                    f"{failure}; some of these rows may be stored already (an insert lands "
-                    "day by day): retry after a back-off, looking the stored keys up again"
-                ) from exc
-            except (ValueError, TypeError, ArithmeticError, struct.error) as exc:
-                self._insert_types.pop(table, None)
-                # the driver could not serialise a value for its column (text that is not
-                # UTF-8, an integer past its UInt width): the same rows fail the same way
-                raise StoreWriteError(
-                    f"ClickHouse could not write {count} rows to {table}: a value does not fit "
-                    f"its column ({_reason(exc)}); rows sent before it may be stored already"
-                ) from exc
+                raise self._insert_failure(exc, f"{count} rows to {table}") from exc
+
+    def _insert_failure(self, exc: Exception, what: str) -> StoreError:
+        """The :mod:`streams.errors` exception of an ``INSERT`` of ``what`` that failed."""
+        if not isinstance(exc, ClickHouseError | OSError):
+            # the driver could not serialise a value for its column (text that is not UTF-8,
+            # an integer past its UInt width): the same rows fail the same way
+            return StoreWriteError(
+                f"ClickHouse could not write {what}: a value does not fit its column "
+                f"({reason(exc)}); rows sent before it may be stored already"
+            )
+        failure = self._failure(exc, f"write {what}")
+        if isinstance(failure, StoreUnavailable):
+            return failure
+        if isinstance(failure, StoreReadOnly):
+            return StoreReadOnlyWrite(str(failure))
+        return StoreWriteError(
+            f"{failure}; some of these rows may be stored already (an insert lands day by "
+            "day): retry after a back-off, looking the stored keys up again"
+        )
