@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from schemas.records import FrameRecord
+from schemas.records import FrameRecord, StoreRecord
 from streams.estimation.calibration import IsotonicCalibration
 from streams.readiness.audit_plan import Budget
 from streams.readiness.audit_stream import (
@@ -206,3 +206,29 @@ def test_the_worker_counts_its_reference_in_the_store(tmp_path: Path) -> None:
         assert mine.probability(key, f.max_confidence) == pytest.approx(
             by_frame.probability(key, f.max_confidence), rel=1e-9
         )
+
+
+def test_a_store_that_cannot_answer_never_fails_the_events(tmp_path: Path) -> None:
+    from streams.config import Settings
+    from streams.readiness.stream_audits import StreamAudits
+    from streams.sinks import ClickHouseStore
+
+    dsn = f"chdb://{tmp_path / 'store'}"
+    settings = Settings(
+        store={"dsn": dsn},
+        inference={"operating_threshold": 0.5},
+        plant={"lines": {"line-1": {"frame_rate": 1.0}}},
+        worker={"audit_budget": "10%"},
+    )
+    ticks = iter(range(0, 10_000, 30))
+    store = ClickHouseStore.open(dsn)
+    store.apply_schema()
+    audits = StreamAudits(store, settings, clock=lambda: float(next(ticks)))
+    store.close()  # every call now raises StoreUnavailable
+    frames, _ = _population(1, n=50)
+    rows: list[list[StoreRecord]] = [
+        [sample_frame(f.event_id, line_id=f.line_id, max_confidence=f.max_confidence)]
+        for f in frames
+    ]
+    audits.add_units(rows)  # no exception: every unit at the budget's share
+    assert audits.current().probability(("line-1", "day", "normal"), 0.3) == pytest.approx(0.1)

@@ -6,6 +6,7 @@ publishes the requests once they are stored, :func:`~.audit_stream.audit_request
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.records import FrameRecord, StoreRecord
 from streams.config import Settings
-from streams.errors import ConfigError, EstimationError
+from streams.errors import ConfigError, EstimationError, StoreError
 from streams.estimation.calibration import IsotonicCalibration
 from streams.inference.threshold import operating_threshold
 from streams.readiness.audit_plan import parse_budget
@@ -24,6 +25,8 @@ from streams.sinks.reads.design_difference import StepCount, score_step_counts
 
 __all__ = ["StreamAudits"]
 
+_log = logging.getLogger(__name__)
+
 
 class StreamAudits:
     """The worker's auditor over its store: a :class:`StreamAuditor` rebuilt from the store's
@@ -32,6 +35,8 @@ class StreamAudits:
 
     REFRESH_S = 900.0
     """Seconds between rebuilds of the reference."""
+    RETRY_S = 60.0
+    """Seconds before a rebuild the store could not answer is tried again."""
 
     def __init__(
         self,
@@ -58,10 +63,21 @@ class StreamAudits:
         self.built_at = 0.0
 
     def current(self) -> StreamAuditor:
-        """The auditor, rebuilt from the store when :data:`REFRESH_S` old."""
+        """The auditor, rebuilt from the store when :data:`REFRESH_S` old. A store that cannot
+        answer keeps the auditor it has (at first: every unit at the budget's uniform share)
+        and is asked again after :data:`RETRY_S`: a failed rebuild never fails the events."""
         if self.auditor is None or self.clock() - self.built_at >= self.REFRESH_S:
-            self.auditor = self._build()
-            self.built_at = self.clock()
+            try:
+                self.auditor = self._build()
+                self.built_at = self.clock()
+            except StoreError as exc:
+                _log.warning("audit requests keep their previous reference: %s", exc)
+                if self.auditor is None:
+                    self.auditor = StreamAuditor.uniform(
+                        self.threshold, self.review_low, self.budget, self.policy,
+                        self.fallback_frames_day,
+                    )  # fmt: skip
+                self.built_at = self.clock() - self.REFRESH_S + self.RETRY_S
         return self.auditor
 
     def _build(self) -> StreamAuditor:
