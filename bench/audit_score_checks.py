@@ -14,7 +14,15 @@ from streams.readiness.design import DesignLabel, DesignRate, estimate_slices
 from streams.readiness.score_design import plan_probabilities, systematic_sample
 from streams.readiness.score_estimate import ScoredSample, difference_rate
 
-__all__ = ["Unit", "policy_difference", "population", "score_check", "truth_of"]
+__all__ = [
+    "Unit",
+    "design_arithmetic",
+    "policy_difference",
+    "pooled_truth",
+    "population",
+    "score_check",
+    "truth_of",
+]
 
 Unit = tuple[tuple[str, ...], str, str]  # slice, band, outcome
 FloatArray = npt.NDArray[np.float64]
@@ -65,16 +73,23 @@ def _scored(
 
 
 def score_check(
-    units: list[Unit], p: FloatArray, seeds: int, fraction: float = 0.01
+    units: list[Unit],
+    p: FloatArray,
+    seeds: int,
+    fraction: float = 0.01,
+    *,
+    p_plan: FloatArray | None = None,
 ) -> dict[str, dict[str, float]]:
     """The score-based plan (:mod:`streams.readiness.score_design`) against uniform audits of
     the same size: per-slice FNR interval widths and coverage, each with the difference
-    estimator (predictions ``p``) and the plain Horvitz-Thompson ratio (no predictions)."""
+    estimator (predictions ``p``) and the plain Horvitz-Thompson ratio (no predictions);
+    ``p_plan``: other predictions for the plan to choose by (default ``p``)."""
     truth = truth_of(units)
     n = int(np.ceil(fraction * len(units)))
     flagged = np.array([u[1] == "flagged" for u in units])
     cells = [(u[0], u[1]) for u in units]
-    plan_pi = plan_probabilities([u[0] for u in units], flagged, p, n, cells=cells)
+    chooser = p if p_plan is None else p_plan
+    plan_pi = plan_probabilities([u[0] for u in units], flagged, chooser, n, cells=cells)
     order = sorted(range(len(units)), key=lambda i: (units[i][0], units[i][1], p[i]))
     uniform_pi = np.full(len(units), n / len(units))
     found: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -149,3 +164,60 @@ def rate_of(rate: DesignRate) -> tuple[float | None, float, float]:
     if rate.value is None or rate.lo is None or rate.hi is None:
         return None, 0.0, 1.0
     return rate.value, rate.lo, rate.hi
+
+
+def pooled_truth(units: list[Unit], scores: FloatArray, bins: int = 8) -> FloatArray:
+    """Every unit's defect rate among the units of its score bin, pooled over slices: a score of
+    0 (no candidate box) is a bin, the other scores of each band fall in ``bins`` quantile bins.
+    An oracle (it reads every unit's truth): the finest ``P(defective | score)`` that any
+    calibration shared by the slices could give a plan."""
+    scores = np.asarray(scores, dtype=np.float64)
+    defective = np.array([u[2] in ("TP", "FN") for u in units], dtype=np.float64)
+    band = np.array([u[1] for u in units])
+    code = np.full(len(units), -1, dtype=np.int64)
+    for b, name in enumerate(sorted(set(band.tolist()))):
+        mine = (band == name) & (scores > 0)
+        if mine.any():
+            edges = np.quantile(scores[mine], np.linspace(0, 1, bins + 1)[1:-1])
+            code[mine] = 1 + b * bins + np.searchsorted(edges, scores[mine], side="right")
+    out = np.zeros(len(units))
+    for c in np.unique(code):
+        out[code == c] = defective[code == c].mean()
+    return out
+
+
+def design_arithmetic(
+    units: list[Unit], scores: FloatArray, p: FloatArray, fraction: float = 0.01
+) -> dict[str, float]:
+    """Why a design can or cannot narrow the FNR here: labels, defects and misses per slice,
+    how many of them a uniform audit and the plan (on predictions ``p``) label on average, where
+    the misses sit in score, and the best a score-stratified design can do for the misses'
+    total: Neyman's standard error over proportional's, ``sum(N_h S_h) / sqrt(N sum(N_h
+    S_h^2))`` over the unflagged units' score bins of :func:`pooled_truth`."""
+    scores = np.asarray(scores, dtype=np.float64)
+    n = int(np.ceil(fraction * len(units)))
+    slices = [u[0] for u in units]
+    flagged = np.array([u[1] == "flagged" for u in units])
+    defect = np.array([u[2] in ("TP", "FN") for u in units])
+    miss = np.array([u[2] == "FN" for u in units])
+    pi = plan_probabilities(slices, flagged, p, n, cells=[(u[0], u[1]) for u in units])
+    count = len(set(slices))
+    rate = pooled_truth(units, scores)[~flagged]
+    strata = [rate[rate == r] for r in np.unique(rate)]
+    neyman = sum(len(s) * np.sqrt(s[0] * (1 - s[0])) for s in strata)
+    proportional = np.sqrt((~flagged).sum() * sum(len(s) * s[0] * (1 - s[0]) for s in strata))
+    return {
+        "slices": count,
+        "labels_per_slice": n / count,
+        "defects_per_slice": defect.sum() / count,
+        "misses_per_slice": miss.sum() / count,
+        "uniform_defects": n / len(units) * defect.sum() / count,
+        "plan_defects": float(pi[defect].sum()) / count,
+        "uniform_misses": n / len(units) * miss.sum() / count,
+        "plan_misses": float(pi[miss].sum()) / count,
+        "plan_flagged_share": float(pi[flagged].sum()) / n,
+        "misses_at_zero": float((scores[miss] == 0).mean()) if miss.any() else 0.0,
+        "miss_score_median": float(np.median(scores[miss])) if miss.any() else 0.0,
+        "good_passed_score_median": float(np.median(scores[~flagged & ~defect])),
+        "neyman_sd_ratio": float(neyman / proportional) if proportional > 0 else 1.0,
+    }

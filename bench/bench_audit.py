@@ -53,7 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audit_score_checks import (
     FloatArray,
     Unit,
+    design_arithmetic,
     policy_difference,
+    pooled_truth,
     population,
     score_check,
     truth_of,
@@ -67,10 +69,13 @@ def _linewatch(*args: str) -> None:
     subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
 
 
-def world(seed: int, events: int, store: str | None = None) -> tuple[list[Unit], FloatArray]:
+def world(
+    seed: int, events: int, store: str | None = None
+) -> tuple[list[Unit], FloatArray, FloatArray]:
     """Every frame of a demo-scenario world with its full-label outcome (built once, cached,
-    and assessed: ``linewatch assess`` fits the lab calibration), and each frame's predicted
-    P(defective); ``store``: an existing fully labelled, assessed store instead."""
+    and assessed: ``linewatch assess`` fits the lab calibration), each frame's predicted
+    P(defective) and its top confidence; ``store``: an existing fully labelled, assessed store
+    instead."""
     store_dir = CACHE / f"audit-world-s{seed}-n{events}"
     dsn = store or f"chdb://{store_dir}"
     if store is None and not (store_dir / "done").exists():
@@ -88,9 +93,10 @@ def world(seed: int, events: int, store: str | None = None) -> tuple[list[Unit],
         _linewatch("assess", "--store", dsn)
         (store_dir / "assessed").write_text("ok\n")
     units_file = store_dir / "units.json"
-    if store is None and units_file.exists():  # read back in a second, not the store's minute
-        cached = json.loads(units_file.read_text())
-        return [(tuple(k), b, o) for k, b, o in cached["units"]], np.array(cached["p"])
+    cached = json.loads(units_file.read_text()) if units_file.exists() else {}
+    if store is None and "score" in cached:  # read back in a second, not the store's minute
+        units = [(tuple(k), b, o) for k, b, o in cached["units"]]
+        return units, np.array(cached["p"]), np.array(cached["score"])
     settings = Settings(store={"dsn": dsn})
     threshold = operating_threshold(settings)
     with ClickHouseStore.open(dsn) as st:
@@ -104,9 +110,12 @@ def world(seed: int, events: int, store: str | None = None) -> tuple[list[Unit],
     )
     p = predicted_defect(calibration, [u[0] for u in scored], np.array([u[2] for u in scored]))
     units: list[Unit] = [(u[0], u[1], u[3]) for u in scored]
+    score = np.array([u[2] for u in scored])
     if store is None:
-        units_file.write_text(json.dumps({"units": units, "p": p.tolist()}))
-    return units, p
+        units_file.write_text(
+            json.dumps({"units": units, "p": p.tolist(), "score": score.tolist()})
+        )
+    return units, p, score
 
 
 def _covers(rate_lo: float | None, rate_hi: float | None, truth: float | None) -> bool | None:
@@ -245,6 +254,37 @@ def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[
     }
 
 
+def design_limits(
+    units: list[Unit], p: FloatArray, score: FloatArray, seeds: int, budget: float
+) -> None:
+    """The arithmetic of a budget (labels, defects and misses per slice, labelled by each design
+    on average, where the misses sit) and the bound: the plan and the estimator given the
+    pooled true ``P(defective | score bin)`` (an oracle) against uniform audits."""
+    a = design_arithmetic(units, score, p, budget)
+    print(
+        f"  budget {budget:.0%} per slice: {a['labels_per_slice']:.0f} labels, "
+        f"{a['defects_per_slice']:.1f} defects, {a['misses_per_slice']:.1f} misses; labelled "
+        f"defects uniform {a['uniform_defects']:.2f} vs plan {a['plan_defects']:.2f}, labelled "
+        f"misses uniform {a['uniform_misses']:.3f} vs plan {a['plan_misses']:.3f}; plan's "
+        f"labels on flagged units {a['plan_flagged_share']:.1%}"
+    )
+    print(
+        f"  misses: {a['misses_at_zero']:.0%} at score 0 (no candidate box), median score "
+        f"{a['miss_score_median']:.3f} (good passed units {a['good_passed_score_median']:.3f}); "
+        f"best score-stratified design for the misses' total: standard error x "
+        f"{a['neyman_sd_ratio']:.2f} of uniform's (Neyman over the true rates of score bins)"
+    )
+    oracle = pooled_truth(units, score)
+    bound = score_check(units, oracle, seeds, budget)
+    plan, uniform = bound["plan+ppi"], bound["uniform+ppi"]
+    print(
+        f"  bound (plan and estimator on the true P(defective | score bin), pooled over "
+        f"slices): median FNR width {plan['median_width']:.3f} vs uniform "
+        f"{uniform['median_width']:.3f} ({1 - plan['median_width'] / uniform['median_width']:.0%}"
+        f" narrower), coverage {plan['cover']:.1%} vs {uniform['cover']:.1%}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30_000)
@@ -256,7 +296,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("LINEWATCH_STORE__DSN", "chdb://" + str(CACHE / "unused"))
     for w in range(1, args.worlds + 1):
-        units, p = world(w, args.events, args.store)
+        units, p, score = world(w, args.events, args.store)
         cpu = time.process_time()
         pol = policy_check(units, args.seeds)
         bud = budget_check(units, args.seeds, args.budget)
@@ -302,6 +342,7 @@ def main() -> None:
             f"the same estimator, {1 - best / bud['median_width_uniform']:.0%} narrower than "
             "uniform with the cell estimator"
         )
+        design_limits(units, p, score, args.seeds, args.budget)
         if args.slices:
             slice_table(units)
 
