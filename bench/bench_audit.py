@@ -95,8 +95,8 @@ def world(
     units_file = store_dir / "units.json"
     cached = json.loads(units_file.read_text()) if units_file.exists() else {}
     if store is None and "score" in cached:  # read back in a second, not the store's minute
-        units = [(tuple(k), b, o) for k, b, o in cached["units"]]
-        return units, np.array(cached["p"]), np.array(cached["score"])
+        kept: list[Unit] = [(tuple(k), b, o) for k, b, o in cached["units"]]
+        return kept, np.array(cached["p"]), np.array(cached["score"])
     settings = Settings(store={"dsn": dsn})
     threshold = operating_threshold(settings)
     with ClickHouseStore.open(dsn) as st:
