@@ -100,6 +100,8 @@ def score_check(
             "uniform": (sorted(rng.choice(len(units), size=n, replace=False)), uniform_pi),
         }
         for design, (chosen, pi) in designs.items():
+            for est in ("ppi", "ht"):  # every slice's labels, with or without an FNR
+                found[f"{design}+{est}"]["labels"].append(len(chosen))
             for key, sample in _scored(units, p, [int(c) for c in chosen], pi).items():
                 t = truth[key]["fnr"]
                 if t is None:
@@ -110,7 +112,6 @@ def score_check(
                     lo, hi = (0.0, 1.0) if value is None else (lo, hi)
                     found[f"{design}+{est}"]["width"].append(hi - lo)
                     found[f"{design}+{est}"]["cover"].append(float(lo - 1e-12 <= t <= hi + 1e-12))
-                    found[f"{design}+{est}"]["labels"].append(len(sample.pi))
     return {
         name: {
             "median_width": statistics.median(v["width"]),

@@ -335,12 +335,13 @@ def main() -> None:
                 f"  budget {args.budget:.0%} {name}: median FNR interval width "
                 f"{r['median_width']:.3f}, coverage {r['cover']:.1%}"
             )
-        best = scored["plan+ppi"]["median_width"]
+        best, same = scored["plan+ppi"], scored["uniform+ppi"]
         print(
             f"  score plan + difference estimator vs uniform: "
-            f"{1 - best / scored['uniform+ppi']['median_width']:.0%} narrower than uniform with "
-            f"the same estimator, {1 - best / bud['median_width_uniform']:.0%} narrower than "
-            "uniform with the cell estimator"
+            f"{1 - best['median_width'] / same['median_width']:.0%} narrower than uniform with "
+            f"the same estimator, {1 - best['median_width'] / bud['median_width_uniform']:.0%} "
+            f"narrower than uniform with the cell estimator; labels {best['labels']:.0f} vs "
+            f"{same['labels']:.0f}, coverage {best['cover']:.1%} vs {same['cover']:.1%}"
         )
         design_limits(units, p, score, args.seeds, args.budget)
         if args.slices:
