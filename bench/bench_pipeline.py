@@ -249,6 +249,7 @@ def _whole_pass(
     """CPU seconds of ``pipeline.process`` on every batch, of the store's writes, and of the
     ``session.run`` calls inside the first."""
     clock = time.process_time
+    own = vars(detector).get("run_raw")  # a wrapper set on the instance, put back after
     real_run = detector.run_raw
     run = 0.0
 
@@ -276,7 +277,10 @@ def _whole_pass(
         writer.flush()
         flush += clock() - t
     finally:
-        del detector.run_raw
+        if own is None:
+            del detector.run_raw
+        else:
+            detector.run_raw = own  # type: ignore[method-assign]
     return whole, flush, run
 
 
