@@ -14,7 +14,10 @@ Prints, never asserts. For each available model (the shipped detector, and
   batch by batch as ``MonitoringPipeline.process`` goes (a batch is parsed, decoded, run and
   described, then dropped) (``time.process_time``, so the onnxruntime threads' CPU counts and
   another process's does not; median of ``--repeats``), and the pipeline's own overhead per
-  frame beside ``session.run``: every stage but ``session.run``.
+  frame beside ``session.run``: every stage but ``session.run``. Micro-batches are the
+  runners' (``frames_per_run``): a graph with a static batch of 1 gets ``--batch`` frames a
+  micro-batch, run through ``session.run`` one at a time; "slice + drift + rows" is the whole
+  ``process`` less the other stages, with the ``session.run`` calls of that same pass.
 
 Run: ``python bench/bench_pipeline.py [--frames 600] [--stages-only] [--models shipped]``.
 """
