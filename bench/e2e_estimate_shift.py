@@ -187,10 +187,11 @@ def _build(args: argparse.Namespace, env: dict[str, str]) -> None:
     _cli(["assess"], env)  # docs/estimation.md: `linewatch assess` first, its defaults
 
 
-def _window_realized(env: dict[str, str], w: dict[str, Any]) -> tuple[int, int]:
-    """``(defective, caught)`` among the labelled frames of one estimate window."""
+def _window_realized(env: dict[str, str], w: dict[str, Any]) -> tuple[int, int, float | None]:
+    """``(defective, caught, FPR)`` among the labelled frames of one estimate window."""
     sql = (
-        "SELECT countIf(outcome IN ('TP', 'FN')), countIf(outcome = 'TP') "
+        "SELECT countIf(outcome IN ('TP', 'FN')), countIf(outcome = 'TP'), "
+        "countIf(outcome = 'FP') / nullIf(countIf(outcome IN ('FP', 'TN')), 0) "
         "FROM linewatch.v_frame_outcomes WHERE split = 'production' AND line_id = {l:String} "
         "AND shift = {s:String} AND lighting = {g:String} "
         "AND captured_at BETWEEN {a:DateTime64(3)} AND {b:DateTime64(3)}"
@@ -207,7 +208,7 @@ def _window_realized(env: dict[str, str], w: dict[str, Any]) -> tuple[int, int]:
     rows = json.loads(out)
     row = rows[0] if isinstance(rows, list) else rows["rows"][0]
     values = list(row.values()) if isinstance(row, dict) else list(row)
-    return int(values[0]), int(values[1])
+    return int(values[0]), int(values[1]), None if values[2] is None else float(values[2])
 
 
 def _ch_time(text: str) -> str:
@@ -216,8 +217,13 @@ def _ch_time(text: str) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def _row(
-    kind: str, name: str, defects: int, realized: float | None, est: dict[str, Any]
+def _row(  # noqa: PLR0917
+    kind: str,
+    name: str,
+    defects: int,
+    realized: float | None,
+    est: dict[str, Any],
+    fpr: float | None,
 ) -> dict[str, Any]:
     rec = est.get("recall")
     if isinstance(rec, dict):  # metrics: {"value", "lo", "hi"}
@@ -236,6 +242,8 @@ def _row(
         "lo": lo,
         "hi": hi,
         "covered": covered,
+        "fpr": fpr,
+        "est_fpr": est["fpr"]["value"] if isinstance(est.get("fpr"), dict) else est.get("fpr"),
         "status": est.get("status"),
         "reason": est.get("reason") or "",
     }
@@ -250,7 +258,14 @@ def _metrics_rows(env: dict[str, str], min_defects: int) -> list[dict[str, Any]]
             continue
         name = f"{s['line_id']}/{s['shift']}/{s['lighting']}"
         out.append(
-            _row(SHIFTS.get(s["line_id"], "?"), name, defects, s["recall"]["value"], s["estimated"])
+            _row(
+                SHIFTS.get(s["line_id"], "?"),
+                name,
+                defects,
+                s["recall"]["value"],
+                s["estimated"],
+                s["fpr"]["value"],
+            )
         )
     return out
 
@@ -266,7 +281,7 @@ def _estimate_rows(env: dict[str, str], args: argparse.Namespace) -> list[dict[s
     out = []
     midpoint = datetime.fromisoformat(args.start) + timedelta(hours=args.hours / 2)
     for w in doc["windows"]:
-        defects, caught = _window_realized(env, w)
+        defects, caught, fpr = _window_realized(env, w)
         if defects < args.min_defects:
             continue
         start = datetime.fromisoformat(w["window_start"].replace("Z", "+00:00"))
@@ -277,7 +292,7 @@ def _estimate_rows(env: dict[str, str], args: argparse.Namespace) -> list[dict[s
         elif start < midpoint and kind != "stationary":
             kind += " (straddles)"
         name = f"{w['line_id']}/{w['shift']}/{w['lighting']} {start:%H:%M}-{end:%H:%M}"
-        out.append(_row(kind, name, defects, caught / defects, w))
+        out.append(_row(kind, name, defects, caught / defects, w, fpr))
     return out
 
 
@@ -288,15 +303,17 @@ def _fmt(v: float | None) -> str:
 def _print(title: str, rows: list[dict[str, Any]]) -> None:
     print(f"\n## {title}")
     print(
-        "| shift | slice | defects | realized | estimated | interval | covered | unknown: reason |"
+        "| shift | slice | defects | realized | estimated | interval | covered | FPR (est.) "
+        "| unknown: reason |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["shift"], r["slice"])):
         unknown = r["reason"] if r["status"] == "unknown" else ""
         cov = "-" if r["covered"] is None else ("yes" if r["covered"] else "NO")
         print(
             f"| {r['shift']} | {r['slice']} | {r['defects']} | {_fmt(r['realized'])} | "
-            f"{_fmt(r['estimated'])} | [{_fmt(r['lo'])}, {_fmt(r['hi'])}] | {cov} | {unknown} |"
+            f"{_fmt(r['estimated'])} | [{_fmt(r['lo'])}, {_fmt(r['hi'])}] | {cov} | "
+            f"{_fmt(r['fpr'])} ({_fmt(r['est_fpr'])}) | {unknown} |"
         )
     for kind in sorted({r["shift"] for r in rows}):
         rs = [r for r in rows if r["shift"] == kind]
