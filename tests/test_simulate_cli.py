@@ -33,6 +33,8 @@ def test_writes_valid_events_and_labels_deterministically(tmp_path: Path) -> Non
             == GroundTruth.model_validate_json(gt).event_id
         )
     assert "line-3" in output and "defective" in output
+    assert "[bold]" not in output  # the total row is bold by style, not markup printed as text
+    assert any(row.strip("│ ").startswith("all ") for row in output.splitlines()), output
     code, _, out2, labels2 = _run(tmp_path, "b", *args)
     assert code == 0
     assert out2.read_bytes() == out.read_bytes() and labels2.read_bytes() == labels.read_bytes()

@@ -123,11 +123,12 @@ def _summary(request: SimulationRequest, per_line: dict[str, Counter[str]]) -> D
             *(str(counts[n]) for n in classes),
         )
     rate = total["defective"] / max(total["units"], 1)
-    table.add_row(
-        "[bold]all[/]",
+    table.add_row(  # data cells are text (no markup): the total row is bold by its style
+        "all",
         str(total["units"]),
         f"{total['defective']} ({rate:.1%})",
         *(str(total[n]) for n in classes),
+        style="bold",
     )
     return table
 

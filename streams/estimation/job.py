@@ -2,7 +2,8 @@
 
 Writes one ``estimated_performance`` row per slice window and a drift event (signal
 ``estimated_recall``) where a slice's estimated recall stays below the lab's; both idempotent,
-so a rerun over the same frames writes nothing new.
+so a rerun over the same frames with the same inputs writes nothing new (a window whose figures
+changed, after a new ``linewatch assess`` say, is written again).
 """
 
 from __future__ import annotations

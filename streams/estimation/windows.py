@@ -279,8 +279,15 @@ def _record(
     *,
     stamp: datetime,
 ) -> EstimatedPerformanceRecord:
-    """The stored row of the estimate of frames ``start:end`` of a slice."""
+    """The stored row of the estimate of frames ``start:end`` of a slice.
+
+    Its id covers the window and the figures estimated for it: a rerun over the same frames
+    with the same inputs writes nothing new, while one whose figures changed (a new
+    `linewatch assess`, audits that now give the prevalence, other settings) writes a new row,
+    which ``v_estimated_performance`` shows as the window's latest.
+    """
     first, last = group.captured_at[start], group.captured_at[end - 1]
+    figures = [(e.value, e.lo, e.hi) for e in (est.precision, est.recall, est.fpr)]
     return EstimatedPerformanceRecord(
         estimate_id=stable_id(
             key.line_id,
@@ -291,6 +298,10 @@ def _record(
             end - start,
             est.threshold,
             group.model_version,
+            est.status,
+            est.prevalence,
+            est.prevalence_source,
+            figures,
         ),
         line_id=key.line_id,
         shift=key.shift,
