@@ -182,29 +182,33 @@ _PRODUCER_BATCH_BYTES = 512 * 1024
 def _publisher(
     app: faust.App, settings: Settings
 ) -> Callable[[list[DeadLetterRecord], list[DriftEventRecord]], Awaitable[None]]:
-    """Sends dead letters to ``camera-events.dlq`` and drift events to ``drift-events``."""
-    dlq_topic = app.topic(settings.kafka.topic_dlq, value_type=bytes, key_type=bytes)
-    drift_topic = app.topic(settings.kafka.topic_drift, value_type=bytes, key_type=bytes)
+    """Sends dead letters to ``camera-events.dlq`` and drift events to ``drift-events``.
+
+    Straight to Faust's producer (each send returns once the message is in the producer's
+    batch, as ``Topic.send`` does), without ``Topic.send``'s per-message future and sensor
+    bookkeeping on the event loop.
+    """
+    dlq_topic, drift_topic = settings.kafka.topic_dlq, settings.kafka.topic_drift
 
     async def publish(
         dead_letters: list[DeadLetterRecord], drift_events: list[DriftEventRecord]
     ) -> None:
+        if not (dead_letters or drift_events):
+            return
+        producer = await app.maybe_start_producer()
         for dl in dead_letters:
-            await dlq_topic.send(
-                key=dl.source.encode(),
-                value=dl.payload.encode(),
-                headers={
-                    "reason": dl.reason.encode(),
-                    "source": dl.source.encode(),
-                    "detail": dl.detail[:500].encode(),
-                    "payload_bytes": str(dl.payload_bytes).encode(),
-                    "payload_sha256": dl.payload_sha256.encode(),
-                },
-            )
+            headers = [
+                ("reason", dl.reason.encode()),
+                ("source", dl.source.encode()),
+                ("detail", dl.detail[:500].encode()),
+                ("payload_bytes", str(dl.payload_bytes).encode()),
+                ("payload_sha256", dl.payload_sha256.encode()),
+            ]
+            key, value = dl.source.encode(), dl.payload.encode()
+            await producer.send(dlq_topic, key, value, None, None, headers)
         for drift in drift_events:
-            await drift_topic.send(
-                key=drift.line_id.encode(), value=drift.model_dump_json().encode()
-            )
+            key, value = drift.line_id.encode(), drift.model_dump_json().encode()
+            await producer.send(drift_topic, key, value, None, None, None)
 
     return publish
 
