@@ -62,6 +62,16 @@ def brokers_cpu_s() -> float:
     return total
 
 
+def _absolute_pythonpath(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with ``PYTHONPATH``'s entries made absolute: both processes run in folders of
+    their own, where ``PYTHONPATH=.`` would name that folder and the installed code would run
+    instead of this checkout's."""
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in paths)
+    return env
+
+
 def _children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -107,6 +117,7 @@ def _run(tmp: Path, source: Path) -> tuple[float, float]:
     subprocess.run(
         [LINEWATCH, "run", "--source", str(source), "--store", f"chdb://{run_dir / 'store'}"],
         cwd=run_dir,
+        env=_absolute_pythonpath(dict(os.environ)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=False,  # 1: some records dead-lettered, still a whole run
@@ -138,7 +149,7 @@ def _worker(tmp: Path, events: list[bytes]) -> tuple[float, float, float, Path]:
     harness.produce((event_key(p), p) for p in events)
     worker_dir = tmp / "whole-worker"
     worker_dir.mkdir()
-    env = harness.env(worker_dir / "store", free_port())
+    env = _absolute_pythonpath(harness.env(worker_dir / "store", free_port()))
     env["LINEWATCH_WORKER__DATA_DIR"] = str(worker_dir / "faust")
     env.pop("LINEWATCH_WORKER__TAKE_WINDOW_S", None)  # the default, as a plant starts it
     log = tmp / "whole-worker.log"

@@ -107,9 +107,14 @@ def test_start_up_failure_is_one_error_line(case: str, expected: str, tmp_path: 
         if case == "data_dir_is_a_file":
             (tmp_path / "file").write_text("")
             env["LINEWATCH_WORKER__DATA_DIR"] = str(tmp_path / "file" / "worker")
+            taken.bind(("127.0.0.1", 0))  # a listener, so that the broker check passes first
+            taken.listen()
+            env["LINEWATCH_KAFKA__BOOTSTRAP"] = f"127.0.0.1:{taken.getsockname()[1]}"
         done = _start_worker(env, tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], output
     assert "Traceback" not in output, output
+    if case == "kafka_down":  # checked before anything is created: no store, no data dir
+        assert sorted(p.name for p in tmp_path.iterdir()) == [], output

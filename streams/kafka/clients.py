@@ -9,6 +9,7 @@ out (:func:`streams.kafka.diagnose.why_unreachable` tells which).
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -17,7 +18,14 @@ from streams.config import Settings
 from streams.errors import KafkaUnavailable
 from streams.kafka.config import MAX_MESSAGE_BYTES, kafka_python_options
 
-__all__ = ["open_admin", "open_consumer", "open_producer", "unavailable"]
+__all__ = [
+    "bootstrap_addresses",
+    "check_reachable",
+    "open_admin",
+    "open_consumer",
+    "open_producer",
+    "unavailable",
+]
 
 T = TypeVar("T")
 
@@ -29,6 +37,36 @@ def unavailable(settings: Settings, cause: BaseException | str) -> KafkaUnavaila
     return KafkaUnavailable(
         f"cannot reach Kafka at {settings.kafka.bootstrap} ({cause}): {why_unreachable(settings)}"
     )
+
+
+def bootstrap_addresses(bootstrap: str) -> list[tuple[str, int]]:
+    """``host:port`` pairs of a bootstrap list (``kafka://`` prefixes allowed).
+
+    >>> bootstrap_addresses("kafka://a:1, [::1]:2,b")
+    [('a', 1), ('::1', 2)]
+    """
+    pairs = []
+    for item in bootstrap.split(","):
+        host, _, port = item.strip().removeprefix("kafka://").rpartition(":")
+        if host and port.isdigit():
+            pairs.append((host.strip("[]"), int(port)))
+    return pairs
+
+
+def check_reachable(settings: Settings, timeout_s: float = 2.0) -> None:
+    """Raise :class:`KafkaUnavailable` unless a bootstrap server accepts a TCP connection.
+
+    A millisecond when one does: ``linewatch worker`` asks before it creates anything (its
+    store, its data directory), so that a worker started without a broker leaves its folder as
+    it found it. The full client check (:func:`open_admin`) comes later.
+    """
+    for host, port in bootstrap_addresses(settings.kafka.bootstrap):
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+        except OSError:
+            continue
+        return
+    raise unavailable(settings, "no bootstrap server accepts connections")
 
 
 @contextmanager

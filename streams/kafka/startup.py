@@ -97,12 +97,15 @@ STARTUP = StartupClock()
 def start_up(settings: Settings) -> faust.App:
     """The worker's Faust app, its stream worker loaded and the broker answering.
 
-    The stream worker loads on a thread while this one imports Faust and kafka-python and
+    A bootstrap server must accept a connection first (nothing is created without one). The
+    stream worker loads on a thread while this one imports Faust and kafka-python and
     creates the data directory; the broker is asked once the worker is loaded, so that its
     answer is fresh when Faust starts. A failure of either closes what was loaded and raises.
     """
+    from streams.kafka.clients import check_reachable
     from streams.runners.stream_worker import StreamWorker
 
+    check_reachable(settings)  # no broker: no store, no data directory created
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-load") as pool:
         loading = pool.submit(StreamWorker.create, settings)
         try:

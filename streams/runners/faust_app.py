@@ -41,6 +41,7 @@ from streams.config import Settings
 from streams.errors import ConfigError
 from streams.ingest import RawRecord
 from streams.kafka.backlog import Backlog, faust_highwaters
+from streams.kafka.clients import bootstrap_addresses
 from streams.kafka.config import faust_broker_options
 from streams.readiness.audit_stream import AuditRequest
 from streams.runners.metrics import CONTENT_TYPE
@@ -61,16 +62,6 @@ def _record(event: Any, topic: str) -> KafkaRecord:
     return KafkaRecord(raw, partition, offset, float(stamp) if stamp else None)
 
 
-def _bootstrap_addresses(bootstrap: str) -> list[tuple[str, int]]:
-    """``host:port`` pairs of a bootstrap list (``kafka://`` prefixes allowed)."""
-    pairs = []
-    for item in bootstrap.split(","):
-        host, _, port = item.strip().removeprefix("kafka://").rpartition(":")
-        if host and port.isdigit():
-            pairs.append((host.strip("[]"), int(port)))
-    return pairs
-
-
 async def _reachable(addresses: list[tuple[str, int]], timeout_s: float = 2.0) -> bool:
     """Whether any bootstrap server accepts a TCP connection."""
     for host, port in addresses:
@@ -81,6 +72,25 @@ async def _reachable(addresses: list[tuple[str, int]], timeout_s: float = 2.0) -
         writer.close()
         return True
     return False
+
+
+class _RawSchema(faust.Schema[bytes, bytes]):
+    """A topic's schema that hands each message on as it came: its key and value bytes.
+
+    Faust's own decode looks both up in its serializer registry per message (the ``raw`` codec,
+    a type check) before it creates the event; the worker reads ``event.message`` only, so the
+    event is created straight from the message (about a tenth of a millisecond less per event
+    on the event loop, where the worker is bound by the interpreter lock).
+    """
+
+    def compile(self, app: Any, **_: Any) -> Any:
+        """The decode function: the event of the message's own bytes."""
+        create_event = app.create_event
+
+        async def decode(message: Any, *, propagate: bool = False) -> Any:
+            return create_event(message.key, message.value, message.headers, message)
+
+        return decode
 
 
 class _NoTablesManager(TableManager):
@@ -159,35 +169,46 @@ def _faust_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,
         TableManager=_NoTablesManager,
         broker_commit_interval=settings.worker.commit_interval_s,
+        # a dead letter carries its event (~17 KB for a 640x480 JPEG): with Faust's 16 KB
+        # batches each one was a batch of its own and the next waited for its acknowledgement
+        producer_max_batch_size=_PRODUCER_BATCH_BYTES,
     )
+
+
+_PRODUCER_BATCH_BYTES = 512 * 1024
+"""Bytes per producer batch and partition (Faust's default 16 KB holds one dead letter)."""
 
 
 def _publisher(
     app: faust.App, settings: Settings
 ) -> Callable[[list[DeadLetterRecord], list[DriftEventRecord]], Awaitable[None]]:
-    """Sends dead letters to ``camera-events.dlq`` and drift events to ``drift-events``."""
-    dlq_topic = app.topic(settings.kafka.topic_dlq, value_type=bytes, key_type=bytes)
-    drift_topic = app.topic(settings.kafka.topic_drift, value_type=bytes, key_type=bytes)
+    """Sends dead letters to ``camera-events.dlq`` and drift events to ``drift-events``.
+
+    Straight to Faust's producer (each send returns once the message is in the producer's
+    batch, as ``Topic.send`` does), without ``Topic.send``'s per-message future and sensor
+    bookkeeping on the event loop.
+    """
+    dlq_topic, drift_topic = settings.kafka.topic_dlq, settings.kafka.topic_drift
 
     async def publish(
         dead_letters: list[DeadLetterRecord], drift_events: list[DriftEventRecord]
     ) -> None:
+        if not (dead_letters or drift_events):
+            return
+        producer = await app.maybe_start_producer()
         for dl in dead_letters:
-            await dlq_topic.send(
-                key=dl.source.encode(),
-                value=dl.payload.encode(),
-                headers={
-                    "reason": dl.reason.encode(),
-                    "source": dl.source.encode(),
-                    "detail": dl.detail[:500].encode(),
-                    "payload_bytes": str(dl.payload_bytes).encode(),
-                    "payload_sha256": dl.payload_sha256.encode(),
-                },
-            )
+            headers = [
+                ("reason", dl.reason.encode()),
+                ("source", dl.source.encode()),
+                ("detail", dl.detail[:500].encode()),
+                ("payload_bytes", str(dl.payload_bytes).encode()),
+                ("payload_sha256", dl.payload_sha256.encode()),
+            ]
+            key, value = dl.source.encode(), dl.payload.encode()
+            await producer.send(dlq_topic, key, value, None, None, headers)
         for drift in drift_events:
-            await drift_topic.send(
-                key=drift.line_id.encode(), value=drift.model_dump_json().encode()
-            )
+            key, value = drift.line_id.encode(), drift.model_dump_json().encode()
+            await producer.send(drift_topic, key, value, None, None, None)
 
     return publish
 
@@ -209,8 +230,8 @@ def _audit_publisher(app: faust.App, settings: Settings) -> AuditPublisher | Non
 def _wire_streams(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
     """The two agents, the processor task and the timers."""
     kafka, worker = settings.kafka, settings.worker
-    events_topic = app.topic(kafka.topic_events, value_type=bytes, key_type=bytes)
-    labels_topic = app.topic(kafka.topic_labels, value_type=bytes, key_type=bytes)
+    events_topic = app.topic(kafka.topic_events, schema=_RawSchema())
+    labels_topic = app.topic(kafka.topic_labels, schema=_RawSchema())
 
     async def monitor(stream: Any) -> None:
         async for events in stream.noack_take(worker.take_max_events, within=worker.take_window_s):
@@ -228,7 +249,7 @@ def _wire_streams(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
 
     async def watch_broker() -> None:
         """Readiness follows whether a bootstrap server accepts connections."""
-        up = await _reachable(_bootstrap_addresses(kafka.bootstrap))
+        up = await _reachable(bootstrap_addresses(kafka.bootstrap))
         if up != loop.broker_up:
             state = "is reachable again" if up else "is unreachable: not ready"
             log.warning("Kafka bootstrap %s %s", kafka.bootstrap, state)
