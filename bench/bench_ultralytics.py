@@ -20,13 +20,19 @@ Measured: CPU time of the child (all its threads, ``time.process_time``) per fra
 frames after a warm-up, median of ``--repeats``, and how much of it was inside
 ``InferenceSession.run`` (the process's CPU while a run was going on, so linewatch's decode
 thread, which overlaps the run, counts there too); wall time per frame; and whether both found
-the same boxes. At more than one thread a third side, ``linewatch-split``, spends the same
-threads as 1 intra-op thread with that many frames in the model at once (``linewatch detect
---in-flight N`` with ``LINEWATCH_INFERENCE__THREADS=1``).
+the same boxes, and each run's CPU ms per frame (the spread).
+
+The ``linewatch`` side at ``n`` threads runs what ``linewatch detect --threads n`` runs by
+default (:func:`streams.inference.threads.detect_threads`): at 1 thread decode and model on one
+thread; at ``n > 1`` ``n`` frames in the model at once, 1 intra-op thread each (their runs
+overlap, so its CPU is not split into "session.run" and "beside it"). At ``n > 1`` a third
+side, ``linewatch-intra-op``, gives the ``n`` threads to one run at a time as intra-op threads,
+the next frame decoded meanwhile (``--in-flight 1``), as Ultralytics spends them.
 The linewatch child runs :func:`streams.detect.detect_lines`, the loop of ``linewatch detect``
 (parse, decode, pre-process, inference, NMS, one JSON line per frame).
 
-Run: ``python bench/bench_ultralytics.py --ultralytics-python /work/venv-ultra/bin/python``.
+Run: ``python bench/bench_ultralytics.py --ultralytics-python /work/venv-ultra/bin/python``
+(``--repeats 5`` to beat the noise between child processes).
 """
 
 from __future__ import annotations
