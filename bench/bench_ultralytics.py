@@ -20,13 +20,19 @@ Measured: CPU time of the child (all its threads, ``time.process_time``) per fra
 frames after a warm-up, median of ``--repeats``, and how much of it was inside
 ``InferenceSession.run`` (the process's CPU while a run was going on, so linewatch's decode
 thread, which overlaps the run, counts there too); wall time per frame; and whether both found
-the same boxes. At more than one thread a third side, ``linewatch-split``, spends the same
-threads as 1 intra-op thread with that many frames in the model at once (``linewatch detect
---in-flight N`` with ``LINEWATCH_INFERENCE__THREADS=1``).
+the same boxes, and each run's CPU ms per frame (the spread).
+
+The ``linewatch`` side at ``n`` threads runs what ``linewatch detect --threads n`` runs by
+default (:func:`streams.inference.threads.detect_threads`): at 1 thread decode and model on one
+thread; at ``n > 1`` ``n`` frames in the model at once, 1 intra-op thread each (their runs
+overlap, so its CPU is not split into "session.run" and "beside it"). At ``n > 1`` a third
+side, ``linewatch-intra-op``, gives the ``n`` threads to one run at a time as intra-op threads,
+the next frame decoded meanwhile (``--in-flight 1``), as Ultralytics spends them.
 The linewatch child runs :func:`streams.detect.detect_lines`, the loop of ``linewatch detect``
 (parse, decode, pre-process, inference, NMS, one JSON line per frame).
 
-Run: ``python bench/bench_ultralytics.py --ultralytics-python /work/venv-ultra/bin/python``.
+Run: ``python bench/bench_ultralytics.py --ultralytics-python /work/venv-ultra/bin/python``
+(``--repeats 5`` to beat the noise between child processes).
 """
 
 from __future__ import annotations
@@ -47,12 +53,27 @@ MODEL = Path(__file__).parent / ".cache" / "yolo-class-320-boxes.onnx"
 SCORE, IOU, MAX_DET = 0.05, 0.5, 100
 WARMUP = 20
 SIDES = {
-    "linewatch": "{n} intra-op thread(s), one frame in the model at a time; at 1 thread the "
-    "decode runs on it too, at more it overlaps the model on a thread of its own",
+    "linewatch": "what `linewatch detect --threads {n}` runs by default: {split}",
     "ultralytics": "{n} intra-op thread(s), torch {n} thread(s)",
-    "linewatch-split": "1 intra-op thread, {n} frames in the model at once",
+    "linewatch-intra-op": "`linewatch detect --threads {n} --in-flight 1`: {split}",
 }
-"""The sides measured at ``n`` threads (``linewatch-split`` only where ``n > 1``)."""
+"""The sides measured at ``n`` threads (``linewatch-intra-op`` only where ``n > 1``)."""
+
+
+def _split(side: str, threads: int) -> Any:
+    """The intra-op threads x batches in flight of a linewatch side at ``threads``."""
+    from streams.inference.threads import detect_threads
+
+    return detect_threads(threads, 1 if side == "linewatch-intra-op" else None)
+
+
+def _how(side: str, threads: int) -> str:
+    if side == "ultralytics":
+        return SIDES[side].format(n=threads)
+    split = _split(side, threads)
+    text = f"{split.intra_op} intra-op thread(s) x {max(split.in_flight, 1)} frame(s) in the model"
+    text += " (decode on the model's thread)" if split.in_flight == 0 else " (decode overlaps)"
+    return SIDES[side].format(n=threads, split=text)
 
 
 def _write_frames(folder: Path, n: int) -> None:
@@ -92,10 +113,9 @@ def _time_session_runs() -> list[float]:
     return spent
 
 
-def _child_linewatch(folder: Path, threads: int, *, split: bool = False) -> dict[str, Any]:
-    """``linewatch detect``'s loop with ``threads`` intra-op threads, one batch in the model at a
-    time (at 1 thread the decode runs on that thread too: ``--in-flight 0``; at more it overlaps
-    the model); ``split``: 1 intra-op thread and ``threads`` frames in the model at once."""
+def _child_linewatch(folder: Path, threads: int, side: str) -> dict[str, Any]:
+    """``linewatch detect``'s loop as ``linewatch detect --threads {threads}`` runs it (``side``
+    ``linewatch``) or with ``--in-flight 1`` (``linewatch-intra-op``)."""
     from streams.detect import detect_lines
     from streams.inference import Detector, ModelSpec
 
@@ -107,8 +127,9 @@ def _child_linewatch(folder: Path, threads: int, *, split: bool = False) -> dict
             "max_detections": MAX_DET,
         }
     )
-    detector = Detector.load(spec, intra_op_num_threads=1 if split else threads)
-    in_flight = threads if split else min(1, threads - 1)  # 1 thread: decode and model on it
+    split = _split(side, threads)
+    detector = Detector.load(spec, intra_op_num_threads=split.intra_op)
+    in_flight = split.in_flight
     lines = (folder / "events.jsonl").read_bytes().splitlines()
     written: list[str] = []
     spent = _time_session_runs()
@@ -194,7 +215,7 @@ def _agreement(a: list[list[list[float]]], b: list[list[list[float]]]) -> str:
 
 
 def _compare(python: str, folder: Path, threads: int, args: argparse.Namespace) -> None:
-    sides = ["linewatch", "ultralytics"] + (["linewatch-split"] if threads > 1 else [])
+    sides = ["linewatch", "ultralytics"] + (["linewatch-intra-op"] if threads > 1 else [])
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for _ in range(args.repeats):  # side by side, alternating
         for side in sides:
@@ -208,15 +229,16 @@ def _compare(python: str, folder: Path, threads: int, args: argparse.Namespace) 
     }
     print(f"\n== {threads} thread(s), median of {args.repeats}")
     for side in sides:
-        how = SIDES[side].format(n=threads)
+        how = _how(side, threads)
         split = (  # runs overlapping on several threads: their CPU deltas count each other's
             "runs overlap, not split"
-            if side == "linewatch-split"
+            if side == "linewatch" and threads > 1
             else f"{run[side]:5.2f} in session.run, {own[side]:4.2f} beside it"
         )
+        spread = "/".join(f"{r['cpu_ms']:.2f}" for r in runs[side])
         print(
             f"  {side:<16} {cpu[side]:6.2f} CPU ms/frame ({split}), "
-            f"{wall[side]:6.2f} wall ms/frame  [{how}]"
+            f"{wall[side]:6.2f} wall ms/frame  [{how}]\n    CPU ms/frame by run: {spread}"
         )
     for side in sides:
         if side == "ultralytics":
@@ -245,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.child == "ultralytics":
             result = _child_ultralytics(args.dir, threads)
         else:
-            result = _child_linewatch(args.dir, threads, split=args.child == "linewatch-split")
+            result = _child_linewatch(args.dir, threads, args.child)
         print(json.dumps(result))
         return
     python = args.ultralytics_python

@@ -7,6 +7,7 @@ import io
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -156,3 +157,57 @@ def test_model_info_json_and_text(app: typer.Typer, model: Path) -> None:
     text = CliRunner().invoke(app, ["model", "info", "--model", str(model)])
     assert text.exit_code == 0
     assert "dent, scratch, stain" in text.stdout and "owner: qa" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "cores", "split"),
+    [
+        ([], {}, 1, (1, 0)),  # default budget: the usable cores
+        ([], {}, 4, (1, 4)),
+        ([], {"LINEWATCH_INFERENCE__THREADS": "2"}, 8, (1, 2)),  # the setting is the budget
+        (["--threads", "3"], {"LINEWATCH_INFERENCE__THREADS": "2"}, 8, (1, 3)),
+        (["--threads", "2", "--in-flight", "1"], {}, 8, (2, 1)),
+        (["--threads", "4", "--in-flight", "0"], {}, 8, (4, 0)),
+    ],
+)
+def test_detect_splits_its_thread_budget(  # noqa: PLR0917 (fixtures and cases)
+    app: typer.Typer,
+    model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    cores: int,
+    split: tuple[int, int],
+) -> None:
+    import streams.cli.model as cli_model
+    from streams.detect import detect_lines
+    from streams.inference import Detector
+
+    seen: dict[str, int | None] = {}
+    load, detect = Detector.load, detect_lines
+
+    def spy_load(*a: Any, **kw: Any) -> Any:
+        seen["intra_op"] = kw["intra_op_num_threads"]
+        return load(*a, **kw)
+
+    def spy_detect(*a: Any, **kw: Any) -> Any:
+        seen["in_flight"] = kw["in_flight"]
+        return detect(*a, **kw)
+
+    monkeypatch.setattr(Detector, "load", spy_load)
+    monkeypatch.setattr(cli_model, "detect_lines", spy_detect)
+    monkeypatch.setattr(cli_model, "usable_cores", lambda: cores)
+    monkeypatch.delenv("LINEWATCH_INFERENCE__THREADS", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    lines = "\n".join(json.dumps(_event(64, 48)) for _ in range(5)) + "\n"
+    out = tmp_path / "d.jsonl"
+    result = CliRunner().invoke(
+        app,
+        ["detect", "--source", "-", "--out", str(out), "--model", str(model), *args],
+        input=lines,
+    )
+    assert result.exit_code == 0, result.output
+    assert (seen["intra_op"], seen["in_flight"]) == split
+    assert len(out.read_text().splitlines()) == 5

@@ -10,7 +10,12 @@ import pytest
 
 from streams.inference import Detector
 from streams.inference import threads as threads_mod
-from streams.inference.threads import cgroup_cpu_limit, default_intra_op_threads, usable_cores
+from streams.inference.threads import (
+    cgroup_cpu_limit,
+    default_intra_op_threads,
+    detect_threads,
+    usable_cores,
+)
 
 
 def _tree(tmp_path: Path, own: str, files: dict[str, str]) -> Path:
@@ -75,3 +80,29 @@ def test_detector_uses_the_default_unless_told(monkeypatch: pytest.MonkeyPatch) 
     assert len(seen) == 1
     Detector.load(intra_op_num_threads=2)
     assert len(seen) == 1  # an explicit count is not replaced
+
+
+@pytest.mark.parametrize(
+    ("budget", "in_flight", "split"),
+    [
+        (1, None, (1, 0)),  # one thread: decode and model on it
+        (2, None, (1, 2)),  # the default: one intra-op thread per frame in flight
+        (16, None, (1, 16)),
+        (2, 1, (2, 1)),  # pure intra-op: one run at a time, decode overlapping it
+        (8, 2, (4, 2)),
+        (2, 3, (1, 3)),  # never under one intra-op thread
+        (3, 0, (3, 0)),
+    ],
+)
+def test_detect_threads_splits_the_budget(
+    budget: int, in_flight: int | None, split: tuple[int, int]
+) -> None:
+    got = detect_threads(budget, in_flight)
+    assert (got.intra_op, got.in_flight) == split
+
+
+def test_detect_threads_refuses_an_empty_budget() -> None:
+    with pytest.raises(ValueError, match="budget"):
+        detect_threads(0)
+    with pytest.raises(ValueError, match="in_flight"):
+        detect_threads(2, -1)

@@ -24,6 +24,7 @@ from streams.errors import EventRejected, LinewatchError, ModelFormatError, Mode
 from streams.inference import OUTPUT_FORMATS, Detector, ModelSpec
 from streams.inference.export_metadata import ExportMetadata
 from streams.inference.spec import spec_document
+from streams.inference.threads import detect_threads, usable_cores
 from streams.ingest import IngestLimits, RawRecord, read_lines
 from streams.ingest.sources import count_lines
 
@@ -139,7 +140,37 @@ def _summary_line(summary: DetectSummary, wall_s: float, out: str) -> str:
     )
 
 
-def detect_command(
+BatchSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size",
+        min=1,
+        help="Frames per inference batch (default: 8, or $LINEWATCH_INFERENCE__BATCH_FRAMES).",
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="Threads the model may use in all (default: $LINEWATCH_INFERENCE__THREADS, else "
+        "the cores this process may use): 1 runs decode and model on one thread, N > 1 keeps "
+        "N batches in the model at once, 1 intra-op thread each (docs/scaling.md).",
+    ),
+]
+InFlightOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--in-flight",
+        min=0,
+        help="Batches in the model at once, each on its own thread while this one decodes, "
+        "sharing --threads as intra-op threads (0: decode and model on one thread; default: "
+        "from --threads).",
+    ),
+]
+
+
+def detect_command(  # noqa: PLR0917 (one parameter per CLI option)
     source: Annotated[
         str, typer.Option("--source", help="Camera events, one JSON per line ('-': stdin).")
     ],
@@ -147,23 +178,9 @@ def detect_command(
         str, typer.Option("--out", help="Where to write detections JSON lines ('-': stdout).")
     ],
     model: ModelOpt = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size",
-            min=1,
-            help="Frames per inference batch (default: 8, or $LINEWATCH_INFERENCE__BATCH_FRAMES).",
-        ),
-    ] = None,
-    in_flight: Annotated[
-        int,
-        typer.Option(
-            "--in-flight",
-            min=0,
-            help="Batches in the model at once, each on its own thread while this one decodes "
-            "(0: decode and model on one thread; docs/scaling.md).",
-        ),
-    ] = 1,
+    batch_size: BatchSizeOpt = None,
+    threads: ThreadsOpt = None,
+    in_flight: InFlightOpt = None,
 ) -> None:
     """Run the detector on camera events; write one detections line per accepted event.
 
@@ -172,7 +189,12 @@ def detect_command(
     """
     try:
         settings = settings_with(inference={"model": model, "batch_frames": batch_size})
-        detector = _load(model, settings)
+        split = detect_threads(threads or settings.inference.threads or usable_cores(), in_flight)
+        detector = Detector.load(
+            model or settings.inference.model,
+            intra_op_num_threads=split.intra_op,
+            settings=settings,
+        )
     except LinewatchError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
@@ -193,7 +215,7 @@ def detect_command(
             limits=limits,
             on_reject=_print_rejection,
             on_batch=lambda done: progress.update(task, completed=done),
-            in_flight=in_flight,
+            in_flight=split.in_flight,
         )
         wall = time.perf_counter() - start
     _print_plain(_summary_line(summary, wall, out))

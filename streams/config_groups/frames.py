@@ -59,7 +59,9 @@ class InferenceSettings(_Group):
         gt=0,
         le=1024,
         description="onnxruntime intra-op threads; None: the cores this process may use (CPU "
-        "affinity and cgroup quota) less one for the decode thread, at least 1.",
+        "affinity and cgroup quota) less one for the decode thread, at least 1. In `linewatch "
+        "detect`, the threads its model may use in all (None: the usable cores), split into "
+        "intra-op threads x frames in flight (docs/scaling.md).",
     )
     providers: list[str] | None = Field(
         None, description='onnxruntime execution providers, e.g. ["CPUExecutionProvider"].'

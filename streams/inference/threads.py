@@ -12,15 +12,27 @@ The pipeline decodes the next batch's JPEGs on a thread of its own and does its 
 ``max(1, usable_cores() - 1)``. Measured on a 2-core machine (``python bench/bench_pipeline.py``,
 CPU time): one intra-op thread costs less CPU per frame than two, whose second competes with the
 decode thread. ``LINEWATCH_INFERENCE__THREADS`` overrides it.
+
+``linewatch detect`` reads the same number as a *budget*: the threads its model may use in all,
+which :func:`detect_threads` splits into intra-op threads x frames in the model at once. Frames
+of a batch-1 graph are independent, so one intra-op thread per frame in flight wastes nothing on
+splitting each operator across threads (``bench/bench_ultralytics.py``, docs/scaling.md).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["cgroup_cpu_limit", "default_intra_op_threads", "usable_cores"]
+__all__ = [
+    "DetectThreads",
+    "cgroup_cpu_limit",
+    "default_intra_op_threads",
+    "detect_threads",
+    "usable_cores",
+]
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -101,3 +113,35 @@ def usable_cores() -> int:
 def default_intra_op_threads() -> int:
     """``max(1, usable_cores() - 1)``: one core is left to the decode thread and the pipeline."""
     return max(1, usable_cores() - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectThreads:
+    """How ``linewatch detect`` runs its model: ``intra_op`` onnxruntime threads per run and
+    ``in_flight`` batches in the model at once (0: decode and model on the calling thread)."""
+
+    intra_op: int
+    in_flight: int
+
+
+def detect_threads(budget: int, in_flight: int | None = None) -> DetectThreads:
+    """Split ``budget`` model threads into intra-op threads x batches in flight.
+
+    By default (``in_flight=None``) a budget of 1 runs decode and model on one thread, and a
+    budget of N > 1 keeps N batches in the model at once, one intra-op thread each (the calling
+    thread decodes the next batches meanwhile). A given ``in_flight`` k > 0 gets
+    ``budget // k`` intra-op threads each (at least 1); ``in_flight=0`` gives the whole budget
+    to one run at a time, decoded on the same thread.
+
+    >>> detect_threads(1), detect_threads(4)
+    (DetectThreads(intra_op=1, in_flight=0), DetectThreads(intra_op=1, in_flight=4))
+    >>> detect_threads(2, in_flight=1), detect_threads(3, in_flight=0)
+    (DetectThreads(intra_op=2, in_flight=1), DetectThreads(intra_op=3, in_flight=0))
+    """
+    if budget < 1:
+        raise ValueError(f"the thread budget must be 1 or more, got {budget}")
+    if in_flight is None:
+        return DetectThreads(1, 0 if budget == 1 else budget)
+    if in_flight < 0:
+        raise ValueError(f"in_flight must be 0 or more, got {in_flight}")
+    return DetectThreads(budget if in_flight == 0 else max(1, budget // in_flight), in_flight)
