@@ -116,6 +116,7 @@ def _evaluate(
     min_defects: int,
     draws: int,
     rule: ShiftRule,
+    shifts: dict[str, str],
 ) -> list[WindowResult]:
     cols = [world.STATS.index(f) for f in SHIFT_FEATURES]
     pool = LabPool(
@@ -135,7 +136,7 @@ def _evaluate(
             m = in_slice & (prod["after"] == after)
             if int(prod["defective"][m].sum()) < min_defects:
                 continue
-            kind = world.SHIFTED[line] if after else "stationary"
+            kind = shifts[line] if after else "stationary"
             case = _Case(seed, f"{line}/{shift}/{lighting}", kind, m)
             out.append(_window(case, pool, prod, threshold, draws=draws, rule=rule))
     return out
@@ -192,9 +193,9 @@ def _window(
     )
 
 
-def _summary(results: list[WindowResult]) -> list[dict[str, Any]]:
+def _summary(results: list[WindowResult], shifts: dict[str, str]) -> list[dict[str, Any]]:
     rows = []
-    groups = ("stationary", "darkened", "defocus", "glare", "all shifted", "all")
+    groups = ("stationary", *shifts.values(), "all shifted", "all")
     for kind in groups:
         if kind == "all":
             rs = list(results)
@@ -246,6 +247,13 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--min-defects", type=int, default=50)
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--cache", type=Path, default=Path("bench/.cache/estimate-shift"))
+    ap.add_argument(
+        "--shifts",
+        choices=sorted(world.SHIFT_SETS),
+        default="tuned",
+        help="the lines' shifts: tuned (darkened, defocus, glare) or unseen (noise, haze, "
+        "smudge; renders the run's second half only)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="write every window's result (JSON)")
     ap.add_argument(
         "--cached-only",
@@ -264,7 +272,7 @@ def _seed_data(
     version of the suite's grid (``lab-g…-seed…``): a new grid re-renders the lab only.
     """
     stem = f"seed{seed}-e{args.events}-l{args.lab_frames}-r{args.defect_rate}"
-    prod_path = args.cache / f"v3-{stem}.npz"
+    prod_path = args.cache / f"{'v3' if args.shifts == 'tuned' else args.shifts}-{stem}.npz"
     lab_path = args.cache / f"lab-g{GRID_VERSION}-seed{seed}-l{args.lab_frames}.npz"
     if args.cached_only and not (prod_path.exists() and lab_path.exists()):
         return None
@@ -282,7 +290,7 @@ def _seed_data(
     if data:
         prod = {k.removeprefix("prod_"): v for k, v in data.items() if k.startswith("prod_")}
     else:
-        prod = world.production(detector, settings, args.events, seed)
+        prod = world.production(detector, settings, args.events, seed, shifts=args.shifts)
         np.savez(prod_path, **{f"prod_{k}": v for k, v in prod.items()})
     return lab, prod
 
@@ -320,18 +328,25 @@ def main() -> None:
             continue
         t1 = time.process_time()
         seed_results = _evaluate(
-            seed, *data, threshold, min_defects=args.min_defects, draws=args.draws, rule=rule
+            seed,
+            *data,
+            threshold,
+            min_defects=args.min_defects,
+            draws=args.draws,
+            rule=rule,
+            shifts=world.SHIFT_SETS[args.shifts],
         )
         cpu["render"] += t1 - t0
         cpu["estimate"] += time.process_time() - t1
         results.extend(seed_results)
         for r in seed_results:
             _print_window(r)
-    for row in _summary(results):
+    for row in _summary(results, world.SHIFT_SETS[args.shifts]):
         print(json.dumps(row))
     conditions = {
         "seeds": sorted({r.seed for r in results}),
         "events": args.events,
+        "shifts": args.shifts,
         "lab_frames": args.lab_frames,
         "defect_rate": args.defect_rate,
         "min_defects": args.min_defects,

@@ -1,6 +1,10 @@
 """The world of ``bench_estimate_shift.py``: the lab pool of ``assess``'s suite and a
-production run whose lines shift at its midpoint (darkened, defocused, glare), every frame
-JPEG-compressed as production frames are, with its image statistics and outcome.
+production run whose lines shift at its midpoint, every frame JPEG-compressed as production
+frames are, with its image statistics and outcome.
+
+Two sets of shifts (:data:`SHIFT_SETS`): ``tuned`` (darkened, defocused, glare: the shifts the
+estimator was developed on) and ``unseen`` (sensor noise, a warm haze, a dirty lens: added after
+the estimator's features were chosen, to check that it was not fitted to the first set).
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ from streams.simulate import SimulationRequest, generate
 from streams.simulate.camera_faults import apply_fault
 from streams.slicing import Slicer
 
-__all__ = ["SHIFTED", "STATS", "grid_pool", "lab_pool", "production", "set_defect_rate"]
+__all__ = [
+    "SHIFTED",
+    "SHIFT_SETS",
+    "STATS",
+    "grid_pool",
+    "lab_pool",
+    "production",
+    "set_defect_rate",
+]
 
 # the module, not the function the package re-exports under the same name
 simulate_generate = importlib.import_module("streams.simulate.generate")
@@ -40,6 +52,17 @@ STATS = tuple(ImageStats.__dataclass_fields__)
 DARKEN = 0.45
 GLARE_SHARE = 0.3
 SHIFTED = {"line-1": "darkened", "line-2": "defocus", "line-3": "glare"}
+SHIFT_SETS: dict[str, dict[str, str]] = {
+    "tuned": SHIFTED,
+    "unseen": {"line-1": "noise", "line-2": "haze", "line-3": "smudge"},
+}
+"""Per set, the shift of each line after the midpoint. ``unseen``: Gaussian sensor noise of
+sigma 10 grey levels (the suite renders 4, 14 and 40), a warm haze (40 % of every pixel
+replaced by a warm grey: contrast down, brightness up, colour warmer; the suite's contrast
+and colour-cast rows each do one of these), a dirty lens (the camera-faults scenario's
+smudge: a milky, blurred patch over the middle of the view; the suite has nothing like it)."""
+NOISE_SIGMA = 10.0
+HAZE = (0.4, np.asarray([215.0, 200.0, 175.0], np.float32))
 
 
 def _glare(rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
@@ -55,8 +78,19 @@ def _glare(rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[
     return glared
 
 
-def _shifted(line: str, rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[Any]:
-    kind = SHIFTED[line]
+def _u8(img: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    out: npt.NDArray[np.uint8] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _shifted(kind: str, rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[Any]:
+    if kind == "noise":
+        return _u8(rgb.astype(np.float32) + rng.normal(0.0, NOISE_SIGMA, rgb.shape))
+    if kind == "haze":
+        share, grey = HAZE
+        return _u8(rgb.astype(np.float32) * (1 - share) + share * grey)
+    if kind == "smudge":
+        return apply_fault("smudge", rgb)
     if kind == "darkened":
         dark: npt.NDArray[np.uint8] = np.clip(rgb.astype(np.float32) * DARKEN + 0.5, 0, 255).astype(
             np.uint8
@@ -130,11 +164,26 @@ def grid_pool(detector: Detector, settings: Settings, frames: int, seed: int) ->
     return {k: np.asarray(v) for k, v in cols.items()}
 
 
-def production(detector: Detector, settings: Settings, events: int, seed: int) -> dict[str, Any]:
+def production(
+    detector: Detector,
+    settings: Settings,
+    events: int,
+    seed: int,
+    *,
+    shifts: str = "tuned",
+) -> dict[str, Any]:
+    """The production run's frames (statistics, slice, score, outcome), each line shifted from
+    the run's midpoint on by its shift in ``SHIFT_SETS[shifts]``. The ``unseen`` set renders
+    the second half of the run only (its stationary half is the ``tuned`` run's)."""
     threshold = operating_threshold(settings, detector.spec)
     slicer = Slicer(settings)
+    kinds = SHIFT_SETS[shifts]
     request = SimulationRequest(split="production", events=events, seed=seed, lines=3)
     midpoint = request.start + request.duration / 2
+    if shifts != "tuned":
+        request = request.model_copy(
+            update={"start": midpoint, "duration": request.duration / 2, "events": events // 2}
+        )
     rng = np.random.default_rng([seed, 99])
     cols: dict[str, list[Any]] = defaultdict(list)
     done = 0
@@ -143,7 +192,7 @@ def production(detector: Detector, settings: Settings, events: int, seed: int) -
         for sim in batch:
             event = CameraEvent.model_validate(sim.event)
             after = event.captured_at >= midpoint
-            rgb = _shifted(event.line_id, sim.rgb, rng) if after else sim.rgb
+            rgb = _shifted(kinds[event.line_id], sim.rgb, rng) if after else sim.rgb
             rgb = _jpeg(rgb, request.jpeg_quality)
             rgbs.append(rgb)
             stats = compute_image_stats(rgb)

@@ -33,12 +33,13 @@ THRESHOLD = 0.5
 
 
 def stats(rng: np.random.Generator, gain: np.ndarray) -> np.ndarray:
-    """``(n, 4)`` image statistics (SHIFT_FEATURES order) of frames lit at ``gain``."""
+    """``(n, 5)`` image statistics (SHIFT_FEATURES order) of frames lit at ``gain``."""
     n = gain.size
     return np.column_stack(
         [
             0.5 * gain + rng.normal(0, 0.01, n),
             0.2 * gain + rng.normal(0, 0.005, n),
+            0.05 * gain * np.exp(rng.normal(0, 0.1, n)),  # gain leaves sharpness / contrast
             np.zeros(n),
             np.zeros(n),
         ]
@@ -100,13 +101,13 @@ def test_shift_verdict_says_unknown_with_the_reason() -> None:
 
 
 def test_feature_matrix_takes_logs_and_refuses_what_it_cannot_compare() -> None:
-    x = feature_matrix([[0.5], [0.0], [0.0], [0.0]])
+    x = feature_matrix([[0.5], [0.0], [0.0], [0.0], [0.0]])
     assert x.shape == (1, len(SHIFT_FEATURES))
     assert x[0, 1] == pytest.approx(np.log(1e-3))  # a flat frame's contrast is floored
     with pytest.raises(EstimationError, match="feature columns"):
         feature_matrix([[0.5]])
     with pytest.raises(EstimationError, match="finite"):
-        feature_matrix([[float("nan")], [0.2], [0.0], [0.0]])
+        feature_matrix([[float("nan")], [0.2], [0.1], [0.0], [0.0]])
 
 
 def test_weighted_calibration_equals_repeating_frames_without_smoothing() -> None:
@@ -274,7 +275,6 @@ def _write_assessment(store: ClickHouseStore, rng: np.random.Generator) -> None:
                 failure_mode="",
                 est_colour_temp_k=5000.0,
                 colour_cast=0.0,
-                sharpness=0.05,
                 **{name: float(v) for name, v in zip(SHIFT_FEATURES, xi, strict=True)},
             )
         )

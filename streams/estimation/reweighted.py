@@ -19,11 +19,11 @@ and the calibrated one's (:func:`streams.estimation.resample.recall_interval`).
 >>> gain = rng.choice([1.0, 0.5], n)          # half the lab frames under a darkening
 >>> y = rng.integers(0, 2, n)
 >>> s = np.where(y == 1, np.clip(rng.normal(0.8 * gain, 0.1), 0, 1), rng.uniform(0, 0.3, n))
->>> stats = rng.normal(0.5, 0.02, (4, n)); stats[0] = 0.5 * gain + rng.normal(0, 0.02, n)
+>>> stats = rng.normal(0.5, 0.02, (5, n)); stats[0] = 0.5 * gain + rng.normal(0, 0.02, n)
 >>> pool = LabPool(s, y, feature_matrix(list(stats)), clean=gain == 1.0)
 >>> m = 2000; yd = rng.random(m) < 0.05       # a darkened window: defects score lower
 >>> sd = np.where(yd, np.clip(rng.normal(0.4, 0.1, m), 0, 1), rng.uniform(0, 0.3, m))
->>> wstats = rng.normal(0.5, 0.02, (4, m)); wstats[0] = 0.25 + rng.normal(0, 0.02, m)
+>>> wstats = rng.normal(0.5, 0.02, (5, m)); wstats[0] = 0.25 + rng.normal(0, 0.02, m)
 >>> est = estimate_under_shift(sd, feature_matrix(list(wstats)), 0.45, pool, draws=50)
 >>> realized = float((sd[yd] >= 0.45).mean())
 >>> est.status, bool(abs((est.recall.value or 0) - realized) < 0.05), realized < 0.4
@@ -94,7 +94,8 @@ class LabPool:
 
     def __post_init__(self) -> None:
         if self.features is not None and self.geometry is None:
-            object.__setattr__(self, "geometry", LabGeometry.of(self.features))
+            geometry = LabGeometry.of(self.features, reference=np.asarray(self.clean, bool))
+            object.__setattr__(self, "geometry", geometry)
 
     def class_recall(
         self,

@@ -12,7 +12,8 @@ one the window's scores need.
 
 The density ratio is estimated by nearest-neighbour matching (:func:`matching_weights`): every
 window frame hands weight ``1/k`` to each of its ``k`` (30) nearest lab frames in the
-standardised feature space, so a lab frame's weight is proportional to how many window frames
+standardised feature space (the focus feature folded first, see :data:`SHIFT_FEATURES`), so
+a lab frame's weight is proportional to how many window frames
 look like it (a k-NN density-ratio estimate; it follows several conditions at once, e.g. a
 window of which 30 % has glare). The weights' effective sample size ``(Σw)² / Σw²`` (Kish)
 says how many lab frames the estimate really rests on. A probabilistic classifier between lab
@@ -66,33 +67,46 @@ FloatArray = npt.NDArray[np.float64]
 SHIFT_FEATURES: tuple[str, ...] = (
     "brightness",
     "contrast",
+    "sharpness",
     "clipped_high",
     "clipped_low",
 )
 """Per-frame image statistics the density ratio compares (``streams.features.ImageStats``):
-exposure, contrast (haze, a dirty lens, and defocus, which spreads edges), glare and crushed
-blacks. Left out:
+exposure, contrast (haze, a dirty lens), focus, glare and crushed blacks.
 
-- colour: the lab light box spans 4500-6000 K; a night bank's 4200 K would put every night
-  frame outside the lab's support while it barely moves the scores (the corruption suite's
-  colour-cast rows measure that);
-- sharpness: production frames arrive JPEG-compressed and the suite's lab frames do not, so
-  every production frame looks blurrier than its lab twin and the matching drifts to the
-  blurred and darkened lab conditions (measured in docs/estimation.md). A focus loss that
-  keeps the contrast is therefore not seen by the re-weighting (the camera-health signal
-  ``detail_ratio`` still alarms on it)."""
+Focus enters as the log of the camera-health ``detail_ratio`` (``sharpness / contrast``):
+a lamp's gain scales both alike, so darkening leaves it unchanged while blur, a smudge or
+haze remove fine detail far more than contrast (and sensor noise adds it). It is compared
+only **outside the band the clean lab frames span** (their 1st to 99th percentile, see
+:meth:`LabGeometry.of`): inside it, a frame's detail ratio says more about its scene than
+about its lens, and production frames arrive JPEG-compressed where the suite's lab frames
+do not, which alone lowers it by 0.1-0.25. Compared raw, that small offset picked the lab
+frames of other scenes and so other gain levels (a darkened window matched to darker lab
+levels: recall error 0.32, docs/estimation.md); folded, a window inside the band matches
+as it did without the feature, a defocused one (2-4 times less detail) matches the lab's
+blurred frames.
+
+Colour is left out: the lab light box spans 4500-6000 K; a night bank's 4200 K would put
+every night frame outside the lab's support while it barely moves the scores (the
+corruption suite's colour-cast rows measure that)."""
+
+DETAIL_BAND = (0.01, 0.99)
+"""The quantiles of the clean lab frames' log detail ratio inside which focus is not
+compared."""
 
 _LOG_FLOOR = 1e-3
+_DETAIL_FLOOR = 1e-6
 _MAX_LOGIT = 30.0
 
 
 def feature_matrix(columns: Sequence[Sequence[float] | FloatArray]) -> FloatArray:
     """Rows of the matching's inputs from the :data:`SHIFT_FEATURES` columns, in that order.
 
-    Contrast enters as its log (dimming scales it, haze divides it).
+    Contrast enters as its log (dimming scales it, haze divides it), sharpness as the log
+    detail ratio ``log(sharpness / contrast)`` (dimming leaves it, blur lowers it).
 
-    >>> feature_matrix([[0.5], [0.2], [0.0], [0.01]]).round(3).tolist()
-    [[0.5, -1.609, 0.0, 0.01]]
+    >>> feature_matrix([[0.5], [0.2], [0.1], [0.0], [0.01]]).round(3).tolist()
+    [[0.5, -1.609, -0.693, 0.0, 0.01]]
     """
     if len(columns) != len(SHIFT_FEATURES):
         raise EstimationError(
@@ -101,7 +115,10 @@ def feature_matrix(columns: Sequence[Sequence[float] | FloatArray]) -> FloatArra
         )
     out = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
     j = SHIFT_FEATURES.index("contrast")
-    out[:, j] = np.log(np.maximum(out[:, j], _LOG_FLOOR))
+    contrast = np.maximum(out[:, j], _LOG_FLOOR)
+    out[:, j] = np.log(contrast)
+    d = SHIFT_FEATURES.index("sharpness")
+    out[:, d] = np.log(np.maximum(out[:, d], _DETAIL_FLOOR) / contrast)
     if not np.all(np.isfinite(out)):
         raise EstimationError("image statistics must be finite to compare lab and window")
     return out
@@ -217,15 +234,41 @@ class LabGeometry:
     """
 
     rows: FloatArray
-    """Standardised lab feature rows."""
+    """Standardised lab feature rows (the focus feature folded, :meth:`fold`)."""
     mean: FloatArray
     std: FloatArray
     k: int
     radius: float
+    detail_band: tuple[float, float] | None = None
+    """The clean lab frames' band of log detail ratio (:data:`DETAIL_BAND`); ``None``: the
+    feature rows are compared as they are."""
+
+    def fold(self, x: FloatArray) -> FloatArray:
+        """``x`` (feature rows, :func:`feature_matrix`) with the log detail ratio replaced by
+        its distance outside :attr:`detail_band` (0 inside it, negative below, positive above).
+
+        >>> g = LabGeometry(np.zeros((1, 5)), np.zeros(5), np.ones(5), 1, 1.0, (-1.0, -0.5))
+        >>> g.fold(np.asarray([[0, 0, -2.5, 0, 0], [0, 0, -0.7, 0, 0]]))[:, 2].tolist()
+        [-1.5, 0.0]
+        """
+        if self.detail_band is None:
+            return x
+        lo, hi = self.detail_band
+        out = np.array(x, dtype=np.float64)
+        d = SHIFT_FEATURES.index("sharpness")
+        out[:, d] = np.minimum(out[:, d] - lo, 0.0) + np.maximum(out[:, d] - hi, 0.0)
+        return out
 
     @classmethod
-    def of(cls, lab: FloatArray, *, k: int = 30) -> LabGeometry:
-        """Standardise ``lab`` (an ``(n, d)`` feature matrix) and measure its support radius."""
+    def of(
+        cls, lab: FloatArray, *, k: int = 30, reference: npt.NDArray[np.bool_] | None = None
+    ) -> LabGeometry:
+        """Standardise ``lab`` (an ``(n, d)`` feature matrix) and measure its support radius.
+
+        ``reference`` (the clean lab frames), for a matrix of the :data:`SHIFT_FEATURES`: the
+        detail ratio is compared only outside the band these frames span
+        (:data:`DETAIL_BAND`, :meth:`fold`).
+        """
         x = np.asarray(lab, dtype=np.float64)
         if x.ndim != 2 or len(x) <= k:
             raise EstimationError(
@@ -233,12 +276,18 @@ class LabGeometry:
             )
         if k < 1:
             raise EstimationError(f"k must be >= 1, got {k}")
+        band = None
+        if reference is not None and x.shape[1] == len(SHIFT_FEATURES) and np.any(reference):
+            ref = x[np.asarray(reference, dtype=bool), SHIFT_FEATURES.index("sharpness")]
+            lo, hi = np.quantile(ref, DETAIL_BAND)
+            band = (float(lo), float(hi))
+            x = cls(x, x[0], x[0], k, 0.0, band).fold(x)
         mean = x.mean(axis=0)
         std = x.std(axis=0)
         std = np.where(std > 1e-9, std, 1.0)
         rows = (x - mean) / std
         _, kth = _kth_neighbours(rows, rows, k, skip_self=True)
-        return cls(rows, mean, std, k, float(np.quantile(kth, 0.99)))
+        return cls(rows, mean, std, k, float(np.quantile(kth, 0.99)), band)
 
 
 def matching_weights(lab: LabGeometry, window: FloatArray, *, l2: float = 1.0) -> ShiftWeights:
@@ -250,7 +299,7 @@ def matching_weights(lab: LabGeometry, window: FloatArray, *, l2: float = 1.0) -
             f"window features must be 2-d with {lab.rows.shape[1]} columns and at least 2 rows, "
             f"got {w_rows.shape}"
         )
-    z = (w_rows - lab.mean) / lab.std
+    z = (lab.fold(w_rows) - lab.mean) / lab.std
     idx, kth = _kth_neighbours(z, lab.rows, lab.k)
     counts = np.bincount(idx.ravel(), minlength=len(lab.rows)).astype(np.float64)
     w = counts / counts.mean()

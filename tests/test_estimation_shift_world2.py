@@ -1,0 +1,113 @@
+"""Issue 21: on the second world (``tests/world2``, never ``streams/simulate``), a shift the lab
+never showed moves the label-free recall estimate towards the realized recall instead of
+following the scores.
+
+The lab pool is what ``linewatch assess`` stores for the estimator: the world's lab plates
+clean and under the dense grid's defocus levels and some of its gain levels
+(:mod:`streams.assess.grid`), each frame with its top score, truth and image statistics. The
+production windows are other plates, JPEG-compressed as production frames are, after a shift
+the grid does not render: a **box** blur (the grid blurs with a Gaussian) or a lamp darkened
+to 45 % that the lux sensor does not see. Plain functions, no store: ~1,200 lab and 600
+production frames of the world's small detector.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image, ImageFilter
+
+from streams.assess.grid import GridCondition, apply_grid
+from streams.estimation import estimate_performance
+from streams.estimation.reweighted import LabPool, estimate_under_shift
+from streams.estimation.shift import SHIFT_FEATURES, feature_matrix
+from streams.evaluation.boxes import PredictedBox, TruthBox
+from streams.features import compute_image_stats
+from streams.inference import Detector
+from streams.readiness.matching import frame_outcome
+from tests.world2 import Scene, build_detector, random_scene
+
+THRESHOLD = 0.5
+Pixels = npt.NDArray[np.uint8]
+Judged = tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.float64]]
+
+
+def _judge(detector: Detector, frames: Sequence[tuple[Pixels, Scene]]) -> Judged:
+    """Top score, truth and shift features of each frame."""
+    scores, defective, stats = [], [], []
+    for dets, (rgb, scene) in zip(detector.detect([f[0] for f in frames]), frames, strict=True):
+        preds = [PredictedBox(d.class_name, float(d.confidence), d.box) for d in dets]
+        truths = [TruthBox(d.class_name, d.box) for d in scene.defects]
+        outcome = frame_outcome(preds, truths, THRESHOLD)
+        s = compute_image_stats(rgb)
+        scores.append(outcome.max_confidence)
+        defective.append(outcome.gt_defective)
+        stats.append([getattr(s, f) for f in SHIFT_FEATURES])
+    return (
+        np.asarray(scores, np.float64),
+        np.asarray(defective, bool),
+        feature_matrix(list(np.asarray(stats, np.float64).T)),
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Detector, LabPool]:
+    """The world's detector and its lab pool (clean, 8 defocus and 3 gain levels)."""
+    detector = Detector.load(str(build_detector(tmp_path_factory.mktemp("w2") / "det.onnx")))
+    rng = np.random.default_rng(5)
+    plates = [random_scene(rng, night=i % 3 == 2) for i in range(100)]
+    levels = [GridCondition(0, "grid", "defocus", i) for i in range(1, 9)]
+    levels += [GridCondition(0, "grid", "gain", i) for i in (4, 8, 12)]
+    judged = [_judge(detector, [(p.pixels, p) for p in plates])]
+    judged += [_judge(detector, [(apply_grid(c, p.pixels), p) for p in plates]) for c in levels]
+    clean = np.zeros(len(plates) * len(judged), bool)
+    clean[: len(plates)] = True
+    pool = LabPool(
+        np.concatenate([j[0] for j in judged]),
+        np.concatenate([j[1] for j in judged]).astype(int),
+        np.vstack([j[2] for j in judged]),
+        clean,
+    )
+    return detector, pool
+
+
+def _jpeg(rgb: Pixels) -> Pixels:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=85)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"), dtype=np.uint8)
+
+
+def _box_blur(rgb: Pixels) -> Pixels:
+    return np.asarray(Image.fromarray(rgb).filter(ImageFilter.BoxBlur(4)), dtype=np.uint8)
+
+
+def _darkened(rgb: Pixels) -> Pixels:
+    out: Pixels = np.clip(rgb.astype(np.float32) * 0.45 + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+@pytest.mark.parametrize("shift", [_box_blur, _darkened], ids=["box-blur", "darkened"])
+def test_a_shift_moves_the_estimate_to_the_realized_recall(
+    world: tuple[Detector, LabPool], shift: Callable[[Pixels], Pixels]
+) -> None:
+    detector, pool = world
+    rng = np.random.default_rng(9)
+    plates = [random_scene(rng, defect_rate=0.25, night=i % 3 == 2) for i in range(300)]
+    scores, defective, features = _judge(detector, [(_jpeg(shift(p.pixels)), p) for p in plates])
+    realized = float(np.mean(scores[defective] >= THRESHOLD))
+    naive = estimate_performance(scores, THRESHOLD, pool.clean_set(), draws=50)
+    est = estimate_under_shift(scores, features, THRESHOLD, pool, draws=50)
+    # the shift is real: the label-shift-only estimate follows the scores and misses
+    assert naive.recall.lo is not None and naive.recall.lo > realized, (realized, naive.recall)
+    assert defective.sum() >= 50
+    if est.status == "unknown":
+        assert est.reason and est.recall.value is None
+        return
+    assert est.recall.value is not None and est.recall.lo is not None and est.recall.hi is not None
+    assert est.recall.lo <= realized <= est.recall.hi, (realized, est.recall)
+    assert abs(est.recall.value - realized) < abs((naive.recall.value or 0.0) - realized)
