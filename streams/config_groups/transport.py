@@ -191,6 +191,14 @@ class WorkerSettings(_Group):
         "probability `audit plan` would give it: '300/day', '1%' or a fraction '0.01'; "
         "None: the worker requests no audits.",
     )
+    latency_trace: str | None = Field(
+        None,
+        min_length=1,
+        description="Diagnosis: append each stored event's stage times (Kafka timestamp, take, "
+        "model batch, decode, model, state, cut, write) as JSON lines to this file "
+        "(streams/runners/latency_trace.py; bench/bench_camera_batch.py --kafka reads them). "
+        "None: nothing is stamped.",
+    )
     audit_history_h: float = Field(
         24.0,
         gt=0,

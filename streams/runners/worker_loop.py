@@ -72,6 +72,8 @@ class WorkerLoop:
         self.commit = commit
         self._commits: set[asyncio.Future[object]] = set()
         """Commits started after a write, until done."""
+        self._checks: set[asyncio.Future[None]] = set()
+        """Flush checks started after a write, until done."""
         self.metrics = WorkerMetrics()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
         self.flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
@@ -133,12 +135,19 @@ class WorkerLoop:
                 await stream.ack(event)
             if result.acks:
                 self._commit_now()
+            # rows that came due while this write ran: cut them now, not at the next tick
+            asyncio.get_running_loop().call_soon(self._check_flush)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # nothing acknowledged: the events are replayed
             log.exception("a flush failed; stopping the worker (its events will be replayed)")
             await self.crash(exc)
             raise
+
+    def _check_flush(self) -> None:
+        task = asyncio.ensure_future(self.flush_when_due())
+        self._checks.add(task)  # a reference until done
+        task.add_done_callback(self._checks.discard)
 
     def _commit_now(self) -> None:
         """Commit the acknowledged offsets now, not at the next commit tick, as a task of its
@@ -237,8 +246,15 @@ class WorkerLoop:
                     continue
                 # caught up (a partial take, nothing queued): flush now, not on the timer
                 caught_up = partial and self.idle()
-                if self._due(w, w.flush_due() or caught_up):
+                if self._due(w, w.flush_due() or caught_up) and self._cut_now(w):
                     await self.start_flush(w)
+
+    def _cut_now(self, w: StreamWorker) -> bool:
+        """Cut now, or go on with the next take while a write is in flight (the cut would
+        wait for it; that write's end checks again): a write in flight holds the processor
+        only once flush_rows rows are pending."""
+        in_flight = self.writing is not None and not self.writing.done()
+        return not in_flight or w.pending_rows >= self.settings.checkpoint.flush_rows
 
     def _drained(self) -> bool:
         """The worker was behind and nothing waits in its partitions any more (nothing queued
