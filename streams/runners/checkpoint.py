@@ -13,8 +13,8 @@ and nothing else writes them:
   one insert per table, snapshots last. Every ``checkpoint.snapshot_every_flushes``-th cut of
   the worker (the embedded runner keeps no snapshots), a cut asked to (revocation, stop) and a
   cut finding acknowledgements older than that many flush intervals, or no event arrived for a
-  quarter of a flush interval (caught up), snapshots every partition
-  changed since the last snapshot. A store that cannot be reached is waited for without limit;
+  quarter of a flush interval (caught up), snapshots every partition changed since the last
+  snapshot. A store that cannot be reached is waited for without limit;
   a write it keeps refusing (``checkpoint.write_attempts`` tries) is bisected over its events
   (:func:`~streams.runners.write_behind.bisect_write`): the refused ones become
   ``store_rejected`` dead letters and everything else is written;
@@ -99,11 +99,11 @@ class Checkpoint:
         self.sleep = sleep
         self.max_backoff_s = max_backoff_s
         self._clock = clock
-        self._wall = wall
-        """Epoch seconds, to age rows by their events' Kafka timestamps."""
+        self._wall = wall  # epoch seconds, to age rows by their events' Kafka timestamps
         self.policy = FlushPolicy(settings.flush_rows, settings.flush_interval_s)
         self._oldest_produced: float | None = None
         self._cut_at = clock()
+        self._take_at: float | None = None
         self._groups: list[EventRows] = []
         self._rows = 0
         self._events = 0
@@ -111,8 +111,7 @@ class Checkpoint:
         self._acks: list[tuple[Hashable, Any]] = []
         self._oldest_at: float | None = None
         self._last_arrival_at: float | None = None
-        self._cuts = 0
-        """Cuts since the last snapshot."""
+        self._cuts = 0  # cuts since the last snapshot
         self._unsnapped: dict[int, int] = {}
         """Highest offset of each partition processed since its last snapshot."""
         self._deferred: list[Any] = []
@@ -155,6 +154,14 @@ class Checkpoint:
         self._last_arrival_at = self._clock()
         if self._oldest_at is None:
             self._oldest_at = self._last_arrival_at
+
+    def taken(self) -> None:
+        """A take arrived (the worker): :meth:`arrived`, and the gap since the last take."""
+        now = self._clock()
+        if self._take_at is not None:
+            self.policy.took(now - self._take_at)
+        self._take_at = now
+        self.arrived()
 
     def add(self, groups: Iterable[EventRows], events: int, offsets: Iterable[AckKey] = ()) -> None:
         """Keep the rows of ``events`` processed events pending, and their (partition, offset)."""

@@ -5,10 +5,12 @@ event was produced. The age that counts is the oldest pending row's Kafka timest
 producer's send) when the event has one, else its arrival at the worker (``linewatch run``),
 and the write's own time is counted in: the rows are cut once
 
-    age of the oldest pending row + the expected write + one timer tick >= the budget
+    age of the oldest pending row + the expected write + the time to the next check >= the budget
 
-(the expected write: an exponentially weighted mean of the last writes' seconds; a timer checks
-every quarter budget at most). So rows of an event that spent its time in Kafka, in the take
+(the expected write: an exponentially weighted mean of the last writes' seconds; the next
+check: a timer tick, a quarter budget at most, or, when the worker is busy, the next take: the
+mean gap between takes, at most half the budget, as a cut cannot come while a take is being
+processed). So rows of an event that spent its time in Kafka, in the take
 window or in a slow model are cut as soon as they are ready, not a full interval after they
 reached the worker (the age used to count from the arrival, so a row could wait for the
 interval after it had already used it up). To bound the insert rate (each insert has a fixed
@@ -41,6 +43,8 @@ class FlushPolicy:
         self.weight = weight
         self.write_s = 0.0
         """Expected seconds of a write (exponentially weighted mean of the observed ones)."""
+        self.take_gap_s = 0.0
+        """Mean seconds between takes (exponentially weighted; at most the budget)."""
 
     @property
     def tick_s(self) -> float:
@@ -50,6 +54,10 @@ class FlushPolicy:
     def wrote(self, seconds: float) -> None:
         """A write took ``seconds``."""
         self.write_s += self.weight * (seconds - self.write_s)
+
+    def took(self, gap_s: float) -> None:
+        """A take came ``gap_s`` after the one before."""
+        self.take_gap_s += self.weight * (min(gap_s, self.budget_s) - self.take_gap_s)
 
     def due(
         self,
@@ -61,9 +69,10 @@ class FlushPolicy:
     ) -> bool:
         """Whether to cut now: ``rows`` pending reach ``flush_rows``, the oldest pending row
         arrived a budget ago, or (a quarter budget after the last cut) the oldest row's produce
-        age plus the expected write and a tick reaches the budget."""
+        age plus the expected write and the time to the next check reaches the budget."""
         if rows >= self.flush_rows or oldest_arrival_age_s >= self.budget_s:
             return True
         if oldest_produced_age_s is None or since_cut_s < self.budget_s / 4:
             return False
-        return oldest_produced_age_s + self.write_s + self.tick_s >= self.budget_s
+        next_check_s = max(self.tick_s, min(self.take_gap_s, self.budget_s / 2))
+        return oldest_produced_age_s + self.write_s + next_check_s >= self.budget_s

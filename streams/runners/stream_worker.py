@@ -178,7 +178,7 @@ class StreamWorker:
         Events already covered by a restored snapshot are skipped (they are stored).
         """
         if batch:  # the flush age counts from arrival, held or not
-            self.checkpoint.arrived()
+            self.checkpoint.taken()
         if self.trace is not None:
             self.trace.produced((r.raw.source, r.produced_at) for r in batch)
             self.trace.stamp((r.raw.source for r in batch), "processing")
