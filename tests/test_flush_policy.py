@@ -32,10 +32,10 @@ def _due(policy: FlushPolicy, produced: float | None, arrival: float, since_cut:
 def test_a_row_that_used_its_budget_before_it_arrived_is_cut_at_once() -> None:
     policy = FlushPolicy(flush_rows=2000, budget_s=1.0)
     # 1.4 s in Kafka, the take window and a slow model; it reached the checkpoint just now
-    assert _due(policy, produced=1.4, arrival=0.0, since_cut=0.3)
+    assert _due(policy, produced=1.4, arrival=0.0, since_cut=0.5)
     # the same row without a Kafka timestamp (linewatch run): its arrival age decides
-    assert not _due(policy, produced=None, arrival=0.0, since_cut=0.3)
-    assert _due(policy, produced=None, arrival=1.0, since_cut=0.3)
+    assert not _due(policy, produced=None, arrival=0.0, since_cut=0.5)
+    assert _due(policy, produced=None, arrival=1.0, since_cut=0.5)
 
 
 def test_a_fresh_row_waits_until_its_write_would_end_at_the_budget() -> None:
@@ -49,10 +49,10 @@ def test_a_fresh_row_waits_until_its_write_would_end_at_the_budget() -> None:
     assert _due(policy, produced=0.4, arrival=0.2, since_cut=5.0)
 
 
-def test_budget_cuts_are_a_quarter_budget_apart_and_size_cuts_are_not() -> None:
+def test_budget_cuts_are_half_a_budget_apart_and_size_cuts_are_not() -> None:
     policy = FlushPolicy(flush_rows=100, budget_s=2.0)
-    assert not _due(policy, produced=10.0, arrival=0.1, since_cut=0.49)
-    assert _due(policy, produced=10.0, arrival=0.1, since_cut=0.5)
+    assert not _due(policy, produced=10.0, arrival=0.1, since_cut=0.99)
+    assert _due(policy, produced=10.0, arrival=0.1, since_cut=1.0)
     full = policy.due(
         rows=100, oldest_produced_age_s=None, oldest_arrival_age_s=0.0, since_cut_s=0.0
     )
@@ -76,7 +76,7 @@ def test_the_checkpoint_ages_pending_rows_by_their_kafka_timestamp() -> None:
         clock=lambda: clock[0],
         wall=lambda: wall[0],
     )
-    clock[0] += 1.0  # a quarter budget since the checkpoint started (its last cut)
+    clock[0] += 1.0  # half a budget since the checkpoint started (its last cut)
     fresh = _letter(0)
     fresh.produced_at = wall[0] - 0.1
     checkpoint.add([fresh], 1)
@@ -90,7 +90,9 @@ def test_the_checkpoint_ages_pending_rows_by_their_kafka_timestamp() -> None:
     again = _letter(2)
     again.produced_at = wall[0] - 1.5
     checkpoint.add([again], 1)
-    assert not checkpoint.due()  # just cut: the next budget cut waits a quarter budget
+    assert not checkpoint.due()  # just cut: the next budget cut waits half a budget
+    clock[0] += 0.25
+    assert not checkpoint.due()
     clock[0] += 0.25
     assert checkpoint.due()
 

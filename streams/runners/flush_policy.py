@@ -14,8 +14,9 @@ processed). So rows of an event that spent its time in Kafka, in the take
 window or in a slow model are cut as soon as they are ready, not a full interval after they
 reached the worker (the age used to count from the arrival, so a row could wait for the
 interval after it had already used it up). To bound the insert rate (each insert has a fixed
-cost), budget cuts are at least a quarter budget apart; ``checkpoint.flush_rows`` pending rows
-cut at once. A worker that is behind in Kafka uses the larger cadence of
+cost, and chDB holds the interpreter lock while it writes), budget cuts are at least half a
+budget apart, as the worker's caught-up cuts are; ``checkpoint.flush_rows`` pending rows cut
+at once. A worker that is behind in Kafka uses the larger cadence of
 :mod:`streams.kafka.backlog` instead (its rows are late anyway).
 
 >>> policy = FlushPolicy(flush_rows=2000, budget_s=1.0)
@@ -68,11 +69,11 @@ class FlushPolicy:
         since_cut_s: float,
     ) -> bool:
         """Whether to cut now: ``rows`` pending reach ``flush_rows``, the oldest pending row
-        arrived a budget ago, or (a quarter budget after the last cut) the oldest row's produce
+        arrived a budget ago, or (half a budget after the last cut) the oldest row's produce
         age plus the expected write and the time to the next check reaches the budget."""
         if rows >= self.flush_rows or oldest_arrival_age_s >= self.budget_s:
             return True
-        if oldest_produced_age_s is None or since_cut_s < self.budget_s / 4:
+        if oldest_produced_age_s is None or since_cut_s < self.budget_s / 2:
             return False
         next_check_s = max(self.tick_s, min(self.take_gap_s, self.budget_s / 2))
         return oldest_produced_age_s + self.write_s + next_check_s >= self.budget_s

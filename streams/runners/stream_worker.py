@@ -114,11 +114,12 @@ class StreamWorker:
             pipeline.detector.max_batch_size,
             settings.inference.max_batch_wait_ms / 1e3,
         )
-        self._sizer = BatchSizer(
+        self.sizer = BatchSizer(
             frames_per_run(settings.inference.batch_frames, static), static, wait_s
         )
-        """Bounds a model batch by the model's measured cost: it runs within the wait."""
-        self._assembler = BatchAssembler[KafkaRecord](self._sizer.size, wait_s, clock=clock)
+        """Bounds a model batch by the model's measured cost: it runs within the wait
+        (:class:`~streams.runners.batch_assembler.BatchSizer`)."""
+        self._assembler = BatchAssembler[KafkaRecord](self.sizer.size, wait_s, clock=clock)
         self.runs: deque[int] = deque(maxlen=4096)
         """Events per model batch, of the latest runs (for the bench and the tests)."""
         self.audits: StreamAudits | None = None
@@ -184,7 +185,7 @@ class StreamWorker:
             self.trace.stamp((r.raw.source for r in batch), "processing")
         fresh = [r for r in batch if not self.checkpoint.already_stored(r.partition, r.offset)]
         self.checkpoint.add((), len(batch) - len(fresh))
-        self._assembler.size = self._sizer.size
+        self._assembler.size = self.sizer.size
         return self._run(self._assembler.add(fresh))
 
     def run_due(self) -> PipelineOutput:
@@ -224,7 +225,7 @@ class StreamWorker:
             self.trace.stamp((r.source for r in chunk), "model_start")
         start = time.perf_counter()
         described = self.pipeline.describer.describe(prepared.accepted)
-        self._sizer.observe(len(prepared.accepted), time.perf_counter() - start)
+        self.sizer.observe(len(prepared.accepted), time.perf_counter() - start)
         if self.trace is not None:
             self.trace.stamp((r.source for r in chunk), "modelled")
         return prepared, described

@@ -72,8 +72,6 @@ class WorkerLoop:
         self.commit = commit
         self._commits: set[asyncio.Future[object]] = set()
         """Commits started after a write, until done."""
-        self._checks: set[asyncio.Future[None]] = set()
-        """Flush checks started after a write, until done."""
         self.metrics = WorkerMetrics()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
         self.flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
@@ -87,8 +85,6 @@ class WorkerLoop:
         self.broker_up = True
         self.stopping = False
         self.writing: asyncio.Task[None] | None = None
-        self._before: asyncio.Task[None] | None = None
-        """The write the newest one waits for (see :meth:`start_flush`)."""
         """The newest write and its acknowledgements."""
         self.cut_at = 0.0
         """Event-loop time of the newest cut."""
@@ -137,19 +133,12 @@ class WorkerLoop:
                 await stream.ack(event)
             if result.acks:
                 self._commit_now()
-            # rows that came due while this write ran: cut them now, not at the next tick
-            asyncio.get_running_loop().call_soon(self._check_flush)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # nothing acknowledged: the events are replayed
             log.exception("a flush failed; stopping the worker (its events will be replayed)")
             await self.crash(exc)
             raise
-
-    def _check_flush(self) -> None:
-        task = asyncio.ensure_future(self.flush_when_due())
-        self._checks.add(task)  # a reference until done
-        task.add_done_callback(self._checks.discard)
 
     def _commit_now(self) -> None:
         """Commit the acknowledged offsets now, not at the next commit tick, as a task of its
@@ -178,37 +167,16 @@ class WorkerLoop:
         if self.writing is not None:
             await asyncio.shield(self.writing)
 
-    async def start_flush(
-        self, w: StreamWorker, *, snapshot: bool = False, queue: bool = False
-    ) -> None:
+    async def start_flush(self, w: StreamWorker, *, snapshot: bool = False) -> None:
         """Cut what is pending and start writing it (hold ``process_lock``); ``snapshot``:
-        with the partitions' snapshots, so that every written event is acknowledged.
-        ``queue``: cut now even while a write is in flight, and write the cut right after it
-        (in cut order; at most one cut waits so: a second waits for both)."""
-        if not queue or self._queued():
-            await self.written()
+        with the partitions' snapshots, so that every written event is acknowledged."""
+        await self.written()  # one write in flight at most, in cut order
         if not (w.pending_events or snapshot or w.flush_due()):
             return
         self.cut_at = asyncio.get_running_loop().time()
         # events the batch assembler holds are not processed yet: acknowledged by a later cut
         pending = await self._in_executor(lambda: w.cut(snapshot=snapshot))
-        before = self.writing if self.writing is not None and not self.writing.done() else None
-        self._before = before
-        self.writing = asyncio.ensure_future(self._write_after(before, w, pending))
-
-    def _queued(self) -> bool:
-        """The newest cut waits for an earlier write."""
-        return self._before is not None and not self._before.done()
-
-    async def _write_after(
-        self, before: asyncio.Task[None] | None, w: StreamWorker, pending: PendingFlush
-    ) -> None:
-        if before is not None:
-            try:
-                await asyncio.shield(before)
-            except Exception:  # that write failed and stops the worker: its events and these
-                return  # are replayed
-        await self.write_and_ack(w, pending)
+        self.writing = asyncio.ensure_future(self.write_and_ack(w, pending))
 
     def idle(self) -> bool:
         """The worker caught up: no batch waits to be processed, no write is in flight, and
@@ -269,14 +237,8 @@ class WorkerLoop:
                     continue
                 # caught up (a partial take, nothing queued): flush now, not on the timer
                 caught_up = partial and self.idle()
-                if self._due(w, w.flush_due() or caught_up) and self._cut_now(w):
-                    await self.start_flush(w, queue=True)
-
-    def _cut_now(self, w: StreamWorker) -> bool:
-        """Cut now (written right after the write in flight, the processor goes on), unless
-        a cut already waits for that write: then go on with the next take (the write's end
-        checks again), or wait once flush_rows rows are pending."""
-        return not self._queued() or w.pending_rows >= self.settings.checkpoint.flush_rows
+                if self._due(w, w.flush_due() or caught_up):
+                    await self.start_flush(w)
 
     def _drained(self) -> bool:
         """The worker was behind and nothing waits in its partitions any more (nothing queued
