@@ -163,7 +163,7 @@ class StreamWorker:
         """
         if self.trace is not None:
             self.trace.stamp((r.raw.source for r in batch), "taken")
-        step = self._assembler.size
+        step = self.sizer.size
         if len(batch) < step or self._assembler.held:
             return  # its first model batch starts with held events or waits for more
         if len(self._ahead) > 4:  # decoded for micro-batches never processed (a rebalance)
@@ -185,7 +185,9 @@ class StreamWorker:
             self.trace.stamp((r.raw.source for r in batch), "processing")
         fresh = [r for r in batch if not self.checkpoint.already_stored(r.partition, r.offset)]
         self.checkpoint.add((), len(batch) - len(fresh))
-        self._assembler.size = self.sizer.size
+        ahead = self._ahead.get((fresh[0].partition, fresh[0].offset)) if fresh else None
+        # the size the model's cost allows now, or the one its first batch was described at
+        self._assembler.size = self.sizer.size if ahead is None else len(ahead[0])
         return self._run(self._assembler.add(fresh))
 
     def run_due(self) -> PipelineOutput:
