@@ -237,8 +237,11 @@ class CheckpointSettings(_Group):
         1.0,
         gt=0,
         le=3600,
-        description="Flush once the oldest pending event is this old (time trigger; bounds "
-        "produce-to-row latency). The worker commits offsets only after the flush.",
+        description="Latency budget of the time trigger: flush once the oldest pending row "
+        "would otherwise be stored later than this after its event was produced (its Kafka "
+        "timestamp in the worker, its arrival in `linewatch run`), the expected write "
+        "counted (streams/runners/flush_policy.py). The worker commits offsets only after "
+        "the flush.",
     )
     write_attempts: int = Field(
         3,
