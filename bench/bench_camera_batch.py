@@ -23,8 +23,13 @@ is dynamic, so a batch of several cameras is one ``session.run``; give it a spec
 
 ``--kafka N`` (needs the local broker) instead measures produce→row latency through Kafka
 with ``bench/bench_kafka.py``'s phases: one worker at its maximum rate on N events, then at
-half that rate, with and without the wait, alternating twice; prints p50 and p99 (``--model``
-and ``--batch`` apply to the worker processes too).
+half that rate, with and without the wait, alternating twice (``--phases``; with
+``--compare-with DIR`` this tree's worker and DIR's, e.g. a checkout of main, alternate at the
+same half load); prints p50 and p99 (``--model`` and ``--batch`` apply to the worker processes
+too) and, from the worker's own stamps (``LINEWATCH_WORKER__LATENCY_TRACE``,
+``streams/runners/latency_trace.py``), where the time of all events and of the slowest 1 %
+went: Kafka and the take window, the queue to the processor, the batch wait, decode, model,
+state, the wait for the flush, the insert.
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from streams.config import Settings
 from streams.ingest import RawRecord
+from streams.runners.latency_trace import PARTS, LatencyTrace, summarize
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
 from streams.simulate import generate, parse_simulate_source
 
@@ -104,9 +111,10 @@ def _one(
         w.close()
 
 
-def _kafka(n: int, wait_ms: float, model: str | None, batch: int) -> None:
-    """Produce→row p50/p99 at half the maximum rate, with ``wait_ms`` and with 0, alternating;
-    the workers run ``model`` (default: the shipped one) ``batch`` frames at a time."""
+def _kafka(n: int, phases: list[tuple[float, str]], model: str | None, batch: int) -> None:
+    """Produce→row p50/p99 at half the maximum rate, one phase per (``max_batch_wait_ms``,
+    source tree: ``""`` this one, else the ``PYTHONPATH`` of another checkout); the workers
+    run ``model`` (default: the shipped one) ``batch`` frames at a time."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_kafka as bk
 
@@ -123,17 +131,38 @@ def _kafka(n: int, wait_ms: float, model: str | None, batch: int) -> None:
         top = bk._run_worker_phase(tmp, "max", events, rate=None)
         fps = bk._whole_fps(top.times, top.sent)
         print(f"one worker at its maximum: {fps:.1f} frames/s; half load {fps / 2:.1f} events/s")
-        for k, wait in enumerate([wait_ms, 0.0, wait_ms, 0.0]):
+        here = os.environ.get("PYTHONPATH", "")
+        for k, (wait, tree) in enumerate(phases):
+            os.environ["PYTHONPATH"] = tree or here
             os.environ["LINEWATCH_INFERENCE__MAX_BATCH_WAIT_MS"] = str(wait)
+            trace = tmp / f"trace-half{k}.jsonl"
+            os.environ["LINEWATCH_WORKER__LATENCY_TRACE"] = str(trace)
             p = bk._run_worker_phase(tmp, f"half{k}", events, rate=fps / 2)
+            del os.environ["LINEWATCH_WORKER__LATENCY_TRACE"]
+            os.environ["PYTHONPATH"] = here
             lat = sorted(
                 (p.times[e].timestamp() - p.sent[e]) * 1000.0 for e in p.times if e in p.sent
             )
             p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
             print(
-                f"max_batch_wait_ms={wait:>6g}: produce->row p50 {statistics.median(lat):.0f} ms, "
-                f"p99 {p99:.0f} ms over {len(lat)} frames"
+                f"{tree or 'this tree'}, max_batch_wait_ms={wait:>6g}: produce->row p50 "
+                f"{statistics.median(lat):.0f} ms, "
+                f"p99 {p99:.0f} ms over {len(lat)} frames (load {os.getloadavg()[0]:.1f})"
             )
+            if trace.is_file():
+                _print_parts(summarize(LatencyTrace.read(trace)))
+
+
+def _print_parts(s: dict[str, Any]) -> None:
+    """The worker's own stamps: where the time of all events and of the slowest 1 % went."""
+    print(
+        f"  worker's trace, {s['events']} events: produce->ingested_at p50 "
+        f"{s['p50_ingested_s'] * 1000:.0f} ms, p99 {s['p99_ingested_s'] * 1000:.0f} ms; "
+        f"produce->written p99 {s['p99_written_s'] * 1000:.0f} ms"
+    )
+    print("  ms per event, mean of all / mean of the slowest 1 %:")
+    for name in PARTS:
+        print(f"    {name:<20} {s['mean'][name] * 1000:8.1f} {s['slowest'][name] * 1000:8.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,9 +175,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--kafka", type=int, default=0, help="events for the latency check")
+    parser.add_argument(
+        "--phases", type=int, default=4, help="half-load phases (wait, 0, wait, 0), at most 4"
+    )
+    parser.add_argument(
+        "--compare-with",
+        default=None,
+        help="another checkout (e.g. of main): its worker alternates with this tree's at the "
+        "same half load, both with --wait-ms",
+    )
     args = parser.parse_args(argv)
     if args.kafka:
-        _kafka(args.kafka, args.wait_ms, args.model, args.batch)
+        if args.compare_with:  # this tree and the other, alternating, both with --wait-ms
+            other = str(Path(args.compare_with).resolve())
+            phases = [(args.wait_ms, ""), (args.wait_ms, other)] * 2
+        else:
+            phases = [(args.wait_ms, ""), (0.0, "")] * 2
+        _kafka(args.kafka, phases[: args.phases], args.model, args.batch)
         return
     records = _records(args.events)
     n = len(records) - args.batch

@@ -102,8 +102,25 @@ def batching(tmp_path: Path) -> Iterator[StreamWorker]:
     base = StreamWorker.create(settings)
     w = StreamWorker(settings, base.pipeline, base.store, base.partitions, clock=lambda: now[0])
     w.now = now  # type: ignore[attr-defined]
+    w.sizer.budget_s = 0.0  # batch sizes from the settings alone, not from this machine's speed
     yield w
     w.close()
+
+
+def test_a_slow_model_runs_smaller_batches_within_the_wait(
+    tmp_path: Path, four_cameras: list[KafkaRecord]
+) -> None:
+    settings = _settings(tmp_path, "slow", 100.0)
+    base = StreamWorker.create(settings)
+    w = StreamWorker(settings, base.pipeline, base.store, base.partitions, clock=lambda: 0.0)
+    try:
+        w.sizer.observe(8, 1.0)  # a session's first run: not counted
+        w.sizer.observe(8, 0.4)  # 50 ms a frame: two frames fit in the 100 ms wait
+        out = w.process(four_cameras[:7])
+        assert list(w.runs) == [2, 2, 2] and w.held_events() == {(2, 1)}
+        assert len(out.frames) == 6
+    finally:
+        w.close()
 
 
 def test_worker_runs_full_batches_across_takes_with_outputs_identical_to_unbatched(

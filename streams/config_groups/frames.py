@@ -52,7 +52,9 @@ class InferenceSettings(_Group):
         le=60_000,
         description="Streaming worker: a batch short of batch_frames frames (the tail of a take) "
         "waits at most this long for frames of the next takes (any camera, any partition the "
-        "worker owns) before the model runs on it; 0 runs every tail at once.",
+        "worker owns) before the model runs on it; 0 runs every tail at once. A model batch "
+        "also holds no more frames than the model runs in this time at its measured wall "
+        "time per frame (at least one; 0: batch_frames).",
     )
     threads: int | None = Field(
         None,

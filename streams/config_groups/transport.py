@@ -191,6 +191,14 @@ class WorkerSettings(_Group):
         "probability `audit plan` would give it: '300/day', '1%' or a fraction '0.01'; "
         "None: the worker requests no audits.",
     )
+    latency_trace: str | None = Field(
+        None,
+        min_length=1,
+        description="Diagnosis: append each stored event's stage times (Kafka timestamp, take, "
+        "model batch, decode, model, state, cut, write) as JSON lines to this file "
+        "(streams/runners/latency_trace.py; bench/bench_camera_batch.py --kafka reads them). "
+        "None: nothing is stamped.",
+    )
     audit_history_h: float = Field(
         24.0,
         gt=0,
@@ -229,8 +237,11 @@ class CheckpointSettings(_Group):
         1.0,
         gt=0,
         le=3600,
-        description="Flush once the oldest pending event is this old (time trigger; bounds "
-        "produce-to-row latency). The worker commits offsets only after the flush.",
+        description="Latency budget of the time trigger: flush once the oldest pending row "
+        "would otherwise be stored later than this after its event was produced (its Kafka "
+        "timestamp in the worker, its arrival in `linewatch run`), the expected write "
+        "counted (streams/runners/flush_policy.py). The worker commits offsets only after "
+        "the flush.",
     )
     write_attempts: int = Field(
         3,

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["BatchAssembler", "frames_per_run"]
+__all__ = ["BatchAssembler", "BatchSizer", "budget_frames", "frames_per_run"]
 
 T = TypeVar("T")
 
@@ -39,6 +39,76 @@ def frames_per_run(batch_frames: int, static_batch: int | None) -> int:
     if static_batch is None:
         return batch_frames
     return static_batch * max(1, batch_frames // static_batch)
+
+
+def budget_frames(
+    limit: int, static_batch: int | None, per_frame_s: float | None, budget_s: float
+) -> int:
+    """Frames per model batch: ``limit`` (:func:`frames_per_run`), but no more than the model
+    runs within ``budget_s`` at its measured ``per_frame_s`` (every frame of a batch waits for
+    the whole batch), and at least one frame (one static batch). No measure yet, or a budget
+    of 0: ``limit``.
+
+    >>> budget_frames(8, None, 0.0014, 0.1)  # the shipped model: 71 frames fit, 8 asked
+    8
+    >>> budget_frames(8, None, 0.02, 0.1)  # a YOLOv8n-class model on one core
+    5
+    >>> budget_frames(8, None, 0.5, 0.1), budget_frames(16, 4, 0.02, 0.1)
+    (1, 4)
+    >>> budget_frames(8, 4, 1.0, 0.1)  # a static batch of 4: never fewer
+    4
+    >>> budget_frames(8, None, None, 0.1), budget_frames(8, None, 0.02, 0.0)
+    (8, 8)
+    """
+    if per_frame_s is None or per_frame_s <= 0 or budget_s <= 0:
+        return limit
+    step = static_batch or 1
+    fit = int(budget_s / per_frame_s) // step * step
+    return max(step, min(limit, fit))
+
+
+class BatchSizer:
+    """The model's measured wall seconds per frame (an exponentially weighted mean over its
+    runs) and the batch size it allows within a budget (:func:`budget_frames`).
+
+    Observed on the thread that runs the model, read on the one that cuts batches (a float
+    assignment). Wall time, not CPU: a model slowed by a busy machine gets smaller batches.
+    The first run is not counted (a session's first run allocates its buffers).
+
+    >>> s = BatchSizer(8, None, 0.1)
+    >>> s.observe(8, 2.0)  # the first run: not counted
+    >>> s.size
+    8
+    >>> s.observe(8, 0.16)  # 20 ms a frame
+    >>> s.size
+    5
+    """
+
+    def __init__(
+        self, limit: int, static_batch: int | None, budget_s: float, *, weight: float = 0.2
+    ) -> None:
+        self.limit = limit
+        self.static_batch = static_batch
+        self.budget_s = budget_s
+        self.weight = weight
+        self.per_frame_s: float | None = None
+        self._warm = False
+
+    def observe(self, frames: int, seconds: float) -> None:
+        """One model run of ``frames`` frames took ``seconds``."""
+        if frames <= 0:
+            return
+        if not self._warm:
+            self._warm = True
+            return
+        x = seconds / frames
+        prev = self.per_frame_s
+        self.per_frame_s = x if prev is None else prev + self.weight * (x - prev)
+
+    @property
+    def size(self) -> int:
+        """Frames the next model batch may hold."""
+        return budget_frames(self.limit, self.static_batch, self.per_frame_s, self.budget_s)
 
 
 class BatchAssembler(Generic[T]):

@@ -7,13 +7,14 @@ and nothing else writes them:
 - :meth:`Checkpoint.add` keeps rows pending, grouped by the event that produced them, with the
   highest offset of each partition (the worker) and the acknowledgements they wait for;
 - :meth:`Checkpoint.due` fires when ``checkpoint.flush_rows`` rows are pending or the oldest
-  pending event is ``checkpoint.flush_interval_s`` old;
+  pending row would otherwise be stored later than ``checkpoint.flush_interval_s`` after its
+  event was produced (:mod:`streams.runners.flush_policy`);
 - :meth:`Checkpoint.cut` takes what is pending; :meth:`Checkpoint.write` writes it: rows in
   one insert per table, snapshots last. Every ``checkpoint.snapshot_every_flushes``-th cut of
   the worker (the embedded runner keeps no snapshots), a cut asked to (revocation, stop) and a
   cut finding acknowledgements older than that many flush intervals, or no event arrived for a
-  quarter of a flush interval (caught up), snapshots every partition
-  changed since the last snapshot. A store that cannot be reached is waited for without limit;
+  quarter of a flush interval (caught up), snapshots every partition changed since the last
+  snapshot. A store that cannot be reached is waited for without limit;
   a write it keeps refusing (``checkpoint.write_attempts`` tries) is bisected over its events
   (:func:`~streams.runners.write_behind.bisect_write`): the refused ones become
   ``store_rejected`` dead letters and everything else is written;
@@ -40,7 +41,6 @@ from typing import Any
 from schemas.records import (
     DEAD_LETTER_PAYLOAD_BYTES,
     DeadLetterRecord,
-    DriftEventRecord,
     FrameRecord,
     LabelRecord,
     StoreRecord,
@@ -50,12 +50,17 @@ from streams.drift.partition_state import PartitionState
 from streams.errors import StoreError, StoreUnavailable
 from streams.ingest import IngestLimits, RawRecord
 from streams.readiness.labels import read_labels
+from streams.runners.flush_policy import FlushPolicy
+from streams.runners.latency_trace import LatencyTrace
 from streams.runners.partitions import PartitionStates
 from streams.runners.write_behind import (
     EventRows,
     FlushResult,
     PendingFlush,
     bisect_write,
+    count_stored,
+    group_name,
+    group_sources,
     rejected_letter,
 )
 from streams.sinks import ClickHouseStore, WriteResult, retry
@@ -85,6 +90,7 @@ class Checkpoint:
         sleep: Callable[[float], object] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         max_backoff_s: float = 30.0,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -93,6 +99,11 @@ class Checkpoint:
         self.sleep = sleep
         self.max_backoff_s = max_backoff_s
         self._clock = clock
+        self._wall = wall  # epoch seconds, to age rows by their events' Kafka timestamps
+        self.policy = FlushPolicy(settings.flush_rows, settings.flush_interval_s)
+        self._oldest_produced: float | None = None
+        self._cut_at = clock()
+        self._take_at: float | None = None
         self._groups: list[EventRows] = []
         self._rows = 0
         self._events = 0
@@ -100,8 +111,7 @@ class Checkpoint:
         self._acks: list[tuple[Hashable, Any]] = []
         self._oldest_at: float | None = None
         self._last_arrival_at: float | None = None
-        self._cuts = 0
-        """Cuts since the last snapshot."""
+        self._cuts = 0  # cuts since the last snapshot
         self._unsnapped: dict[int, int] = {}
         """Highest offset of each partition processed since its last snapshot."""
         self._deferred: list[Any] = []
@@ -111,6 +121,8 @@ class Checkpoint:
         """Keys of rows whose write failed: found stored later, this process wrote them."""
         self.store_lock = threading.Lock()
         """Held around every store call: processing and a flush write may run on two threads."""
+        self.trace: LatencyTrace | None = None
+        """Stamps ``cut``, ``write_start`` and ``written`` of each event (off: None)."""
 
     # --- partition states ---------------------------------------------------------------
 
@@ -143,6 +155,14 @@ class Checkpoint:
         if self._oldest_at is None:
             self._oldest_at = self._last_arrival_at
 
+    def taken(self) -> None:
+        """A take arrived (the worker): :meth:`arrived`, and the gap since the last take."""
+        now = self._clock()
+        if self._take_at is not None:
+            self.policy.took(now - self._take_at)
+        self._take_at = now
+        self.arrived()
+
     def add(self, groups: Iterable[EventRows], events: int, offsets: Iterable[AckKey] = ()) -> None:
         """Keep the rows of ``events`` processed events pending, and their (partition, offset)."""
         if events:
@@ -150,6 +170,10 @@ class Checkpoint:
         for g in groups:
             self._groups.append(g)
             self._rows += len(g.records)
+            if g.produced_at is not None and (
+                self._oldest_produced is None or g.produced_at < self._oldest_produced
+            ):
+                self._oldest_produced = g.produced_at
         self._events += events
         for partition, offset in offsets:
             self._offsets[partition] = max(self._offsets.get(partition, -1), offset)
@@ -184,14 +208,19 @@ class Checkpoint:
         return self._last_arrival_at is None or now - self._last_arrival_at >= quiet_s
 
     def due(self) -> bool:
-        """Whether a trigger fired: enough rows pending, the oldest pending event is old, or
-        (nothing pending) acknowledgements wait too long for a snapshot."""
+        """Whether a trigger fired: enough rows pending, the oldest pending row's latency
+        budget (:class:`~streams.runners.flush_policy.FlushPolicy`), or (nothing pending)
+        acknowledgements wait too long for a snapshot."""
         if not self._events:
             return self._snapshot_overdue()
-        if self._rows >= self.settings.flush_rows:
-            return True
         assert self._oldest_at is not None
-        return self._clock() - self._oldest_at >= self.settings.flush_interval_s
+        now, produced = self._clock(), self._oldest_produced
+        return self.policy.due(
+            rows=self._rows,
+            oldest_produced_age_s=None if produced is None else self._wall() - produced,
+            oldest_arrival_age_s=now - self._oldest_at,
+            since_cut_s=now - self._cut_at,
+        )
 
     def cut(
         self,
@@ -210,8 +239,10 @@ class Checkpoint:
         acks = [token for key, token in self._acks if key not in held]
         self._acks = [(key, token) for key, token in self._acks if key in held]
         pending = PendingFlush(self._groups, self._offsets, [], self._events, acks)
+        if self.trace is not None:
+            self.trace.stamp(group_sources(pending.groups), "cut")
         self._groups, self._offsets, self._rows, self._events = [], {}, 0, 0
-        self._oldest_at = held_since
+        self._oldest_at, self._oldest_produced, self._cut_at = held_since, None, self._clock()
         if self.partitions is None:
             return pending
         for partition, offset in pending.offsets.items():
@@ -250,6 +281,8 @@ class Checkpoint:
         if not pending.groups and not pending.offsets and not pending.snapshots:
             return result
         stamp = datetime.now(UTC)
+        if self.trace is not None:
+            self.trace.stamp(group_sources(pending.groups), "write_start", stamp.timestamp())
         for g in pending.groups:  # ingested_at says when the row went to the store
             g.records = [
                 r.model_copy(update={"ingested_at": stamp}) if isinstance(r, FrameRecord) else r
@@ -265,9 +298,12 @@ class Checkpoint:
             parts.mark_saved({s.partition: s.offset for s in pending.snapshots})
             if not result.stats.found_stored:  # none stored before: past any replayed range
                 parts.mark_new(pending.offsets)
-        _count_stored(stored, result, time.time())
+        count_stored(stored, result, time.time())
         result.rows = sum(len(g.records) for g in pending.groups) + len(pending.snapshots)
         result.seconds = time.perf_counter() - start
+        self.policy.wrote(result.seconds)
+        if self.trace is not None:
+            self.trace.written(group_sources(pending.groups))
         return result
 
     def write_labels(
@@ -319,7 +355,7 @@ class Checkpoint:
         cap = self.dead_letter_max_payload_bytes
         letters = [rejected_letter(g, why, cap) for g, why in refused]
         for g, why in refused:
-            log.error("dead-lettered %s: the store refused its rows: %s", _name(g), why)
+            log.error("dead-lettered %s: the store refused its rows: %s", group_name(g), why)
         self._insert([*letters, *after], result, False, None, ())  # must not be dropped
         result.dead_letters.extend(letters)
         refused_ids = {id(g) for g, _ in refused}
@@ -362,21 +398,3 @@ class Checkpoint:
                 done.skipped[table] -= 1
             self._in_doubt -= {(r.__table__, r.key()) for r in records}
         result.stats.add(done)
-
-
-def _count_stored(stored: Iterable[EventRows], result: FlushResult, done: float) -> None:
-    """Frames, dead letters, drift events and end-to-end latencies of the stored groups."""
-    for g in stored:
-        for r in g.records:
-            if isinstance(r, FrameRecord):
-                result.frames += 1
-                if g.produced_at is not None:
-                    result.end_to_end_s.append(max(0.0, done - g.produced_at))
-            elif isinstance(r, DeadLetterRecord):
-                result.dead_letters.append(r)
-            elif isinstance(r, DriftEventRecord):
-                result.drift_events.append(r)
-
-
-def _name(group: EventRows) -> str:
-    return group.raw.source if group.raw is not None else type(group.records[0]).__name__

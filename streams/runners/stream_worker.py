@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from schemas.records import DeadLetterRecord
@@ -43,8 +44,9 @@ from streams.describe import DescribedFrame
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.stream_audits import StreamAudits
-from streams.runners.batch_assembler import BatchAssembler, frames_per_run
+from streams.runners.batch_assembler import BatchAssembler, BatchSizer, frames_per_run
 from streams.runners.checkpoint import Checkpoint
+from streams.runners.latency_trace import LatencyTrace
 from streams.runners.partitions import PartitionStates
 from streams.runners.runtime import build_runtime
 from streams.runners.write_behind import EventRows, FlushResult, PendingFlush
@@ -108,16 +110,23 @@ class StreamWorker:
         order, while this thread runs the drift state of the batch before."""
         self._ahead: dict[tuple[int, int], tuple[list[RawRecord], Future[Described]]] = {}
         """First chunks described ahead by :meth:`prefetch`, by their first (partition, offset)."""
-        self._assembler = BatchAssembler[KafkaRecord](
-            frames_per_run(settings.inference.batch_frames, pipeline.detector.max_batch_size),
-            settings.inference.max_batch_wait_ms / 1000.0,
-            clock=clock,
+        static, wait_s = (
+            pipeline.detector.max_batch_size,
+            settings.inference.max_batch_wait_ms / 1e3,
         )
+        self.sizer = BatchSizer(
+            frames_per_run(settings.inference.batch_frames, static), static, wait_s
+        )
+        """Bounds a model batch by the model's measured cost: it runs within the wait
+        (:class:`~streams.runners.batch_assembler.BatchSizer`)."""
+        self._assembler = BatchAssembler[KafkaRecord](self.sizer.size, wait_s, clock=clock)
         self.runs: deque[int] = deque(maxlen=4096)
         """Events per model batch, of the latest runs (for the bench and the tests)."""
         self.audits: StreamAudits | None = None
         """Chooses units to review as they are processed (``worker.audit_budget``): their
         ``audit_units`` rows join their event's rows, and the flush's requests are published."""
+        self.trace: LatencyTrace | None = None
+        """Per-event stage times (``worker.latency_trace``), set with :meth:`traced`."""
 
     @classmethod
     def create(cls, settings: Settings) -> StreamWorker:
@@ -132,10 +141,16 @@ class StreamWorker:
             settings.kafka.topic_events,
         )
         worker = cls(settings, runtime.pipeline, runtime.store, partitions)
+        if settings.worker.latency_trace is not None:
+            worker.traced(LatencyTrace(Path(settings.worker.latency_trace)))
         if settings.worker.audit_budget is not None:
             lock = worker.checkpoint.store_lock
             worker.audits = StreamAudits(runtime.store, settings, lock=lock)
         return worker
+
+    def traced(self, trace: LatencyTrace) -> None:
+        """Stamp each event's stages on ``trace`` (:mod:`~streams.runners.latency_trace`)."""
+        self.trace = self.checkpoint.trace = trace
 
     # --- events: process, then flush --------------------------------------------------------
 
@@ -146,7 +161,9 @@ class StreamWorker:
         Callable from any thread (e.g. the event loop, while the previous micro-batch is
         processed); :meth:`process` uses the result if its first chunk is the same records.
         """
-        step = self._assembler.size
+        if self.trace is not None:
+            self.trace.stamp((r.raw.source for r in batch), "taken")
+        step = self.sizer.size
         if len(batch) < step or self._assembler.held:
             return  # its first model batch starts with held events or waits for more
         if len(self._ahead) > 4:  # decoded for micro-batches never processed (a rebalance)
@@ -162,9 +179,15 @@ class StreamWorker:
         Events already covered by a restored snapshot are skipped (they are stored).
         """
         if batch:  # the flush age counts from arrival, held or not
-            self.checkpoint.arrived()
+            self.checkpoint.taken()
+        if self.trace is not None:
+            self.trace.produced((r.raw.source, r.produced_at) for r in batch)
+            self.trace.stamp((r.raw.source for r in batch), "processing")
         fresh = [r for r in batch if not self.checkpoint.already_stored(r.partition, r.offset)]
         self.checkpoint.add((), len(batch) - len(fresh))
+        ahead = self._ahead.get((fresh[0].partition, fresh[0].offset)) if fresh else None
+        # the size the model's cost allows now, or the one its first batch was described at
+        self._assembler.size = self.sizer.size if ahead is None else len(ahead[0])
         return self._run(self._assembler.add(fresh))
 
     def run_due(self) -> PipelineOutput:
@@ -187,12 +210,27 @@ class StreamWorker:
 
     def _describe_later(self, chunk: list[RawRecord]) -> Future[Described]:
         """Decode ``chunk`` (decode thread), then describe it (model thread): both stateless."""
-        decoding = self._decoder.submit(self.pipeline.prepare, chunk)
-        return self._model.submit(self._describe, decoding)
+        decoding = self._decoder.submit(self._prepare, chunk)
+        return self._model.submit(self._describe, decoding, chunk)
 
-    def _describe(self, decoding: Future[PreparedBatch]) -> Described:
+    def _prepare(self, chunk: list[RawRecord]) -> PreparedBatch:
+        if self.trace is not None:
+            self.trace.stamp((r.source for r in chunk), "decode_start")
+        prepared = self.pipeline.prepare(chunk)
+        if self.trace is not None:
+            self.trace.stamp((r.source for r in chunk), "decoded")
+        return prepared
+
+    def _describe(self, decoding: Future[PreparedBatch], chunk: list[RawRecord]) -> Described:
         prepared = decoding.result()
-        return prepared, self.pipeline.describer.describe(prepared.accepted)
+        if self.trace is not None:
+            self.trace.stamp((r.source for r in chunk), "model_start")
+        start = time.perf_counter()
+        described = self.pipeline.describer.describe(prepared.accepted)
+        self.sizer.observe(len(prepared.accepted), time.perf_counter() - start)
+        if self.trace is not None:
+            self.trace.stamp((r.source for r in chunk), "modelled")
+        return prepared, described
 
     def _run(self, chunks: list[list[KafkaRecord]]) -> PipelineOutput:
         """Run model batches through the pipeline, in order; keep their rows pending."""
@@ -207,6 +245,8 @@ class StreamWorker:
         # The model runs on inference_batch_size frames at a time, as in the embedded runner
         # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls).
         partition_of = {r.raw.source: r.partition for c in chunks for r in c}
+        if self.trace is not None:
+            self.trace.stamp(partition_of, "batched")
         first = [r.raw for r in chunks[0]]
         ahead = self._ahead.pop((chunks[0][0].partition, chunks[0][0].offset), None)
         if ahead is not None and len(ahead[0]) == len(first) and all(map(op.is_, ahead[0], first)):
@@ -217,6 +257,8 @@ class StreamWorker:
             while len(queued) < _LOOKAHEAD and k + len(queued) < len(chunks):
                 queued.append(self._describe_later([r.raw for r in chunks[k + len(queued)]]))
             prepared, described = queued.popleft().result()
+            if self.trace is not None:
+                self.trace.stamp((r.raw.source for r in chunk), "state_start")
             part = self.pipeline.complete(
                 prepared,
                 state_of=lambda raw: self.checkpoint.state(partition_of[raw.source]),
@@ -227,6 +269,8 @@ class StreamWorker:
             if self.audits is not None:
                 self.audits.add_units(g.records for g in groups)
             self.checkpoint.add(groups, len(chunk), ((r.partition, r.offset) for r in chunk))
+            if self.trace is not None:
+                self.trace.stamp((r.raw.source for r in chunk), "stated")
             out.extend(part)
         return out
 

@@ -32,7 +32,7 @@ event never stalls its partition.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,7 @@ from schemas.records import (
     DEAD_LETTER_PAYLOAD_BYTES,
     DeadLetterRecord,
     DriftEventRecord,
+    FrameRecord,
     MonitorSnapshotRecord,
     StoreRecord,
 )
@@ -55,6 +56,9 @@ __all__ = [
     "FlushResult",
     "PendingFlush",
     "bisect_write",
+    "count_stored",
+    "group_name",
+    "group_sources",
     "rejected_letter",
 ]
 
@@ -163,3 +167,27 @@ class PendingFlush:
     snapshots: list[MonitorSnapshotRecord] = field(default_factory=list)
     events: int = 0
     acks: list[Any] = field(default_factory=list)
+
+
+def count_stored(stored: Iterable[EventRows], result: FlushResult, done: float) -> None:
+    """Frames, dead letters, drift events and end-to-end latencies of the stored groups."""
+    for g in stored:
+        for r in g.records:
+            if isinstance(r, FrameRecord):
+                result.frames += 1
+                if g.produced_at is not None:
+                    result.end_to_end_s.append(max(0.0, done - g.produced_at))
+            elif isinstance(r, DeadLetterRecord):
+                result.dead_letters.append(r)
+            elif isinstance(r, DriftEventRecord):
+                result.drift_events.append(r)
+
+
+def group_sources(groups: Iterable[EventRows]) -> list[str]:
+    """The sources of the groups' input events."""
+    return [g.raw.source for g in groups if g.raw is not None]
+
+
+def group_name(group: EventRows) -> str:
+    """The event's source, or the table of a loose row, for a log line."""
+    return group.raw.source if group.raw is not None else type(group.records[0]).__name__
