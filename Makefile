@@ -49,9 +49,13 @@ browser: ## Install headless Chromium (Debian package) for the report rendering 
 		echo "   (install it with: sudo apt-get install chromium)"; \
 	fi
 
+# `make test` runs the tests in PYTEST_WORKERS processes (pytest-xdist), each test file whole in
+# one of them (module fixtures are built once), and prints the 25 slowest tests at the end.
+PYTEST_WORKERS ?= 2
+
 test: setup kafka-up browser ## Lint, then every test against a real Kafka broker and embedded ClickHouse
 	$(MAKE) lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test-fast: setup ## Tests that need no Kafka broker
 	$(PY) -m pytest -m "not kafka"
