@@ -3,22 +3,15 @@ the pooled per-score-bin truth and Neyman's ratio over it, as plain functions.""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
+from tests.bench_modules import load_bench
+
 
 def _checks() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "bench" / "audit_score_checks.py"
-    spec = importlib.util.spec_from_file_location("audit_score_checks", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["audit_score_checks"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("audit_score_checks")
 
 
 def _world(

@@ -7,8 +7,6 @@ runs with the CPU provider on a tiny graph.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -17,6 +15,7 @@ import onnxruntime as ort
 import pytest
 
 from streams.inference import ModelSpec
+from tests.bench_modules import load_bench
 from tests.onnx_graphs import constant_detector
 from tests.test_inference_decoders import yolov8_output
 
@@ -25,13 +24,7 @@ pytest.importorskip("streams.simulate")
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_inference.py"
-    spec = importlib.util.spec_from_file_location("bench_inference", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_inference"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_inference")
 
 
 def test_without_an_accelerator_the_bench_says_so_and_skips(

@@ -8,8 +8,6 @@ the whole pass with that pass's own calls, leaving ``Detector.run_raw`` as it fo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 from streams.config import Settings
 from streams.inference import Detector, ModelSpec
 from streams.runners.batch_assembler import frames_per_run
+from tests.bench_modules import load_bench
 from tests.onnx_graphs import constant_detector
 from tests.test_inference_decoders import yolov8_output
 
@@ -27,13 +26,7 @@ pytest.importorskip("streams.simulate")
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_pipeline.py"
-    spec = importlib.util.spec_from_file_location("bench_pipeline", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_pipeline"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_pipeline")
 
 
 def test_stage_table_runs_a_static_batch_graph_in_micro_batches(
