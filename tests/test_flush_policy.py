@@ -128,3 +128,15 @@ def test_the_parts_of_an_event_add_up_to_its_latency(tmp_path: Path) -> None:
     slowest = cast(dict[str, float], s["slowest"])
     assert set(slowest) == set(PARTS)
     assert slowest["kafka+take"] == pytest.approx(0.6)  # "a" only: produced at 10.0
+
+
+def test_a_trace_that_cannot_be_written_never_fails_the_events(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = tmp_path / "trace"
+    trace = LatencyTrace(target / "t.jsonl")
+    (target / "t.jsonl").mkdir()  # appending to a directory raises IsADirectoryError
+    trace.produced([("e1", 1.0)])
+    trace.stamp(["e1"], "taken", 1.1)
+    trace.written(["e1"])
+    assert "latency trace" in caplog.text and "untraced" in caplog.text

@@ -35,11 +35,14 @@ operations per event when on.
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PARTS", "STAGES", "LatencyTrace", "parts", "summarize"]
 
@@ -154,9 +157,14 @@ class LatencyTrace:
                 if line is not None and "produced" in line:
                     line["written"] = now
                     lines.append(json.dumps({"source": source, **line}))
-        if lines:
+        if not lines:
+            return
+        try:
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
+        except OSError as exc:
+            # a diagnosis must never fail the events it traces: their rows are already stored
+            log.warning("latency trace %s not written (%s): events go on untraced", self.path, exc)
 
     @staticmethod
     def read(path: Path) -> list[dict[str, float]]:
