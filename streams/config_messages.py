@@ -44,13 +44,21 @@ def _is_complex(info: FieldInfo) -> bool:
     )
 
 
-def _shown(secret: bool, value: Any) -> str:
-    """A value for an error message: secrets hidden, DSNs masked, long values cut."""
+def _shown(field: tuple[str, str], value: Any) -> str:
+    """A value for an error message: secrets hidden, DSNs masked, long values cut.
+
+    Only a DSN is masked as one: a Kafka bootstrap ``host:abc`` is no ``user:password``.
+
+    >>> _shown(("kafka", "bootstrap"), "host:abc"), _shown(("store", "dsn"), "ftp://u:pw@h")
+    ("'host:abc'", "'ftp://u:***@h'")
+    >>> _shown(("kafka", "sasl_password"), "pw"), _shown(("store", "password"), None)
+    ("'***'", "'***'")
+    """
     from streams.sinks.dsn import mask_dsn
 
-    if isinstance(value, SecretStr) or secret:
+    if isinstance(value, SecretStr) or field in _SECRET_FIELDS:
         return "'***'"
-    text = mask_dsn(value) if isinstance(value, str) else value
+    text = mask_dsn(value) if field in _DSN_FIELDS and isinstance(value, str) else value
     shown = repr(text) if isinstance(text, str) else str(text)
     if len(shown) > _SHOWN_VALUE_CHARS:
         shown = shown[: _SHOWN_VALUE_CHARS - 1] + "…"
@@ -74,8 +82,7 @@ def _problem(error: Any, given: Mapping[str, Any], environ: Mapping[str, str]) -
     variable = env_name(group, name)
     shown = variable + (f" {'.'.join(inner)}" if inner else "")
     source = " (given as an option)" if _given(given, group, name) else ""
-    secret = (group, name) in _SECRET_FIELDS
-    value = _shown(secret, error.get("input"))
+    value = _shown((group, name), error.get("input"))
     path, in_file = plant_file_values(environ)
     if not source and variable not in environ and name in in_file.get(group, {}):
         key = ".".join([name, *inner])
@@ -109,7 +116,20 @@ def _not_a_setting(group: str, name: str, shown: str, *, in_file: bool = False) 
     return f"{shown} is not a setting; {hint}the {label} settings are {', '.join(fields)}"
 
 
-_SECRET_FIELDS = frozenset({("store", "password"), ("kafka", "sasl_password")})
+def _holds_secret(info: FieldInfo) -> bool:
+    """Whether a setting is a :class:`~pydantic.SecretStr` (alone or in a union with None)."""
+    return SecretStr in (info.annotation, *typing.get_args(info.annotation))
+
+
+_SECRET_FIELDS = frozenset(
+    (group, name)
+    for group, model in GROUPS.items()
+    for name, info in model.model_fields.items()
+    if _holds_secret(info)
+)
+"""Settings never shown, not even in part: every SecretStr of every group."""
+_DSN_FIELDS = frozenset({("store", "dsn")})
+"""Settings that are DSNs: shown with any password masked (:func:`~streams.sinks.dsn.mask_dsn`)."""
 
 
 def _bad_json(group: str, environ: Mapping[str, str]) -> str:

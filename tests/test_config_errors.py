@@ -193,3 +193,52 @@ def test_console_script(args: list[str], variable: str, tmp_path: Path) -> None:
     done = run_linewatch(args, env=env, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert variable in _one_error_line(done.stdout + done.stderr)
+
+
+# a bad Kafka bootstrap list: (value, words of the error line); it is no secret, so the value is
+# shown as given (never half masked as if ``host:abc`` were ``user:password``)
+BAD_BOOTSTRAPS = [
+    ("host:abc", ["LINEWATCH_KAFKA__BOOTSTRAP='host:abc' is invalid", "e.g. 127.0.0.1:9092"]),
+    ("a:1,b:x", ["LINEWATCH_KAFKA__BOOTSTRAP='a:1,b:x' is invalid", "'b:x' is not host:port"]),
+    ("notahost", ["LINEWATCH_KAFKA__BOOTSTRAP='notahost' is invalid", "e.g. 127.0.0.1:9092"]),
+    ("", ["LINEWATCH_KAFKA__BOOTSTRAP='' is invalid", "give host:port"]),
+    ("::1:9092", ["'::1:9092' is invalid", "IPv6 address in brackets, e.g. [::1]:9092"]),
+    ("[::1:9092", ["'[::1:9092' is invalid", "IPv6 address in brackets"]),
+    ("[::1]:1", ["cannot reach Kafka at [::1]:1", "LINEWATCH_KAFKA__BOOTSTRAP"]),
+]
+
+
+@pytest.mark.parametrize(("value", "words"), BAD_BOOTSTRAPS)
+def test_bad_bootstrap_is_shown_as_given_and_creates_nothing(
+    value: str,
+    words: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _clean_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINEWATCH_KAFKA__BOOTSTRAP", value)
+    monkeypatch.setattr(sys, "argv", ["linewatch", "worker"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.out + captured.err)
+    assert exited.value.code == 2 and "***" not in line, line
+    for word in words:
+        assert word in line, line
+    assert list(tmp_path.iterdir()) == []  # no store, no data directory
+
+
+def test_secret_settings_stay_hidden_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.config import Settings
+    from streams.errors import ConfigError
+
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("LINEWATCH_STORE__DSN", "ftp://u:TopSecret9@h")
+    with pytest.raises(ConfigError) as bad:
+        Settings(kafka={"sasl_password": 987654321, "bootstrap": "h:x"})
+    line = str(bad.value)
+    assert "TopSecret9" not in line and "987654321" not in line, line
+    for shown in ("SASL_PASSWORD='***'", "DSN='ftp://u:***@h'", "BOOTSTRAP='h:x' (given"):
+        assert shown in line, line

@@ -120,6 +120,10 @@ class KafkaSettings(_Group):
                 raise ValueError(
                     f"{server!r} is not host:port with a port in 1..65535, e.g. 127.0.0.1:9092"
                 )
+            bare = host.removeprefix("kafka://")
+            bracketed = bare.startswith("[") and bare.endswith("]") and len(bare) > 2
+            if ("[" in bare or "]" in bare or ":" in bare) and not bracketed:
+                raise ValueError(f"{server!r}: write an IPv6 address in brackets, e.g. [::1]:9092")
         return value
 
     @field_validator(
