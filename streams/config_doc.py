@@ -65,7 +65,8 @@ threshold is set; the `SASL_*` protocols need `LINEWATCH_KAFKA__SASL_USERNAME` a
 
 Checks of single variables beyond the table's bounds: the store DSN is `chdb://PATH` or
 `http(s)://user:password@host:port[/linewatch]` (the password may hold any character);
-bootstrap servers are `host:port` with a port in 1..65535; topic names are 1-249 of
+bootstrap servers are `host:port` with a port in 1..65535 (an IPv6 host in brackets,
+`[::1]:9092`); topic names are 1-249 of
 `A-Z a-z 0-9 . _ -`; providers are onnxruntime names ending in `ExecutionProvider`; the review
 band is `[low, high]` with 0 <= low < high <= 1; bucket edges increase strictly (brightness within
 0..1); bucket names, shift names and shift start times are distinct; at least one line and one
