@@ -181,8 +181,13 @@ def test_two_workers_split_partitions_and_store_each_event_once(
 
 
 def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detectors(
-    harness: KafkaHarness, tmp_path: Path
+    harness: KafkaHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Faust's own variables: the broker evicts the killed worker 6 s (the broker's least) after
+    # its last heartbeat instead of Faust's default 60 s; the second worker's JoinGroup waited
+    # for that eviction (~50 s of this test's wall time), then took over the same way
+    monkeypatch.setenv("BROKER_SESSION_TIMEOUT", "6")
+    monkeypatch.setenv("BROKER_HEARTBEAT_INTERVAL", "1")
     events, _ = _events(
         "simulate:production?events=240&seed=23&scenario=demo&lines=3"
         "&start=2026-11-29T20:00:00Z&duration=4h",
@@ -192,8 +197,12 @@ def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detecto
     first = harness.start_worker("first", store)
     _wait_group_stable(harness, members=1)
 
+    killed = threading.Event()
+
     def paced() -> Iterator[tuple[bytes | None, bytes]]:
-        for e in events:  # ~20 events/s, slower than the worker: it is mid-stream for ~12 s
+        for i, e in enumerate(events):  # ~20 events/s, slower than a worker on a quiet machine
+            if i == len(events) * 2 // 3:  # a worker that is behind commits once it caught up
+                killed.wait(timeout=180)  # (kafka/backlog.py): the last third comes after the kill
             time.sleep(0.05)
             yield event_key(e), e
 
@@ -203,11 +212,12 @@ def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detecto
     while harness.committed() == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     first.kill()  # right after its first offset commit, with more events in flight
+    killed.set()
     killed_at = harness.committed()
-    producer.join()
     produced = len(events)
     assert 0 < killed_at < produced, "the worker was not killed mid-stream"
-    second = harness.start_worker("second", store)
+    second = harness.start_worker("second", store)  # starts while the events still arrive
+    producer.join()
     harness.wait_committed(produced)
     second.stop()
     counts = _store_counts(store)
