@@ -11,18 +11,40 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.errors import ConfigError, StoreError
 from streams.sinks.clickhouse import ClickHouseStore
+from tests.store_fixtures import READER, ChdbHttpServer
 from tests.test_store_samples import drift
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def dsn(store_dsn: str) -> str:
-    """A store with one drift alarm: embedded chDB, or the HTTP fixture server."""
+def _one_alarm_store(store_dsn: str) -> str:
     with ClickHouseStore.open(store_dsn) as store:
         store.apply_schema()
         store.insert([drift(1, line="line-1", minutes=0)])
     return store_dsn
+
+
+@pytest.fixture(scope="module")
+def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One embedded store with one drift alarm for the module: its tests only read it (the
+    refusals check it is unchanged), so the 61 DDL statements run once, not per test."""
+    return _one_alarm_store(f"chdb://{tmp_path_factory.mktemp('readonly') / 'store'}")
+
+
+@pytest.fixture(scope="module")
+def http_dsn(shared_http_server: ChdbHttpServer) -> str:
+    """The same store behind the session's HTTP fixture server, built once for the module
+    (pytest tears it down when the session moves to another module, whose tests may reset it)."""
+    if not shared_http_server.running:
+        shared_http_server.start()
+    shared_http_server.reset()
+    return _one_alarm_store(shared_http_server.dsn())
+
+
+@pytest.fixture(params=["chdb", "http"])
+def dsn(request: pytest.FixtureRequest) -> str:
+    """The module's store with one drift alarm: embedded chDB, or the HTTP fixture server."""
+    return str(request.getfixturevalue(f"{request.param}_dsn"))
 
 
 def _count(dsn: str, sql: str) -> int:
@@ -166,17 +188,11 @@ def test_read_only_user_is_told_to_skip_reconcile(
     assert result.exit_code == 0, result.output
 
 
-def test_already_read_only_server_user(request: pytest.FixtureRequest) -> None:
+def test_already_read_only_server_user(shared_http_server: ChdbHttpServer, http_dsn: str) -> None:
     """A server user that is read-only already (the deploy's reader) is not sent readonly=1
     again; the guard still refuses file() and writes for it."""
-    from tests.store_fixtures import READER, ChdbHttpServer
-
-    server: ChdbHttpServer = request.getfixturevalue("shared_http_server")
-    writer_dsn = str(request.getfixturevalue("http_store_dsn"))
-    with ClickHouseStore.open(writer_dsn) as store:
-        store.apply_schema()
-        store.insert([drift(1, line="line-1", minutes=0)])
-    reader_dsn = server.dsn(READER)
+    writer_dsn = http_dsn
+    reader_dsn = shared_http_server.dsn(READER)
     ok = runner.invoke(
         app,
         [
