@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from streams.config import Settings
-from streams.readiness.label_drift import LabelledUnit, label_drift_events, label_rate
+from streams.readiness.label_drift import (
+    LabelledUnit,
+    label_detector,
+    label_drift_events,
+    label_rate,
+)
 
 DEMO = Path(__file__).parent / "data" / "demo_defect_outcomes.json"
 """Reconciled outcomes of the labelled defective (and flagged) units of ``linewatch run --source
@@ -78,3 +86,35 @@ def test_label_budget_arithmetic() -> None:
     settings = Settings(plant={"lines": {"l": {"frames_per_second": 10}}})
     assert label_rate(settings, "l") == 1 / (4 * 10 * 604_800)
     assert label_rate(Settings(drift={"false_alarms_per_event": 1e-5}), "l") == 1e-5
+
+
+def _missed_jumps(make: Callable[[], Any], seeds: int = 100) -> int:
+    """Of ``seeds`` slices that see 12 labelled defects at a 7% miss rate, then 60 at 50%:
+    how many raise no alarm within the 60 (the River detectors learn the slice's own rate)."""
+    missed = 0
+    for seed in range(seeds):
+        rng, detector, caught = random.Random(seed), make(), False
+        for i in range(72):
+            detector.update(rng.random() < (0.07 if i < 12 else 0.5))
+            caught |= i >= 12 and bool(detector.drift_detected)
+        missed += not caught
+    return missed
+
+
+def test_river_binary_detectors_miss_the_jump_the_label_detector_catches() -> None:
+    """docs/drift.md's "Measured (100 seeds, ...)": River's self-referenced binary detectors
+    at their defaults against the label streams' RateCusum."""
+    from river.drift import binary
+
+    hddma: Callable[..., Any] = binary.HDDMA  # untyped in River
+    ours = _missed_jumps(lambda: label_detector(Settings(), "fnr", "line-1"))
+    river = {
+        "DDM": _missed_jumps(binary.DDM),
+        "HDDMA(1e-3)": _missed_jumps(lambda: hddma(drift_confidence=1e-3)),
+        "HDDMA(1e-4)": _missed_jumps(lambda: hddma(drift_confidence=1e-4)),
+        "HDDMW": _missed_jumps(binary.HDDMW),
+        "FHDDM": _missed_jumps(binary.FHDDM),
+    }
+    print(f"missed of 100: RateCusum {ours}, {river}")
+    assert ours <= 5, ours
+    assert min(river.values()) >= 75, river
