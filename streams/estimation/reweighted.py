@@ -55,7 +55,14 @@ from streams.estimation.excess import (
     from_counts,
     widened,
 )
-from streams.estimation.resample import Chain, chain_draws, interval, recall_interval
+from streams.estimation.resample import (
+    Chain,
+    chain_draws,
+    interval,
+    recall_interval,
+    span,
+    unshrunk_reading,
+)
 from streams.estimation.shift import (
     LabGeometry,
     ShiftRule,
@@ -297,8 +304,13 @@ def _reweighted(
         s, threshold, pool.scores, pool.defective, shift.weights, prevalence=most, known=prior.value
     )
     units = None
-    if excess.reason and prior.value is None:  # EM counts the excess flags as defects
-        units = point.prevalence * min(1.0, excess.expected / max(excess.observed, 1e-12))
+    if excess.reason:
+        # Only the explained (1 - ε) of the window's defects follow the lab; EM counts the
+        # excess flags as defects, so its share is cut to the flags the lab explains.
+        share = prior.value
+        if share is None:
+            share = point.prevalence * min(1.0, excess.expected / max(excess.observed, 1e-12))
+        units = share * (1.0 - min(excess.share, 1.0))
     chain = Chain(
         s,
         shift.neighbours,
@@ -321,11 +333,17 @@ def _reweighted(
     if excess.reason:
         return _partial(point, widened(_widen(direct, u), excess.share), excess, prior), excess
     recall = recall_interval(interval(point.recall.value, d["recall"]), direct)
+    plain = unshrunk_reading(weighted.calibration(), s, threshold, point.prevalence)
     est = replace(
         point,
-        precision=interval(point.precision.value, d["precision"]),
+        precision=span(
+            interval(point.precision.value, d["precision"]),
+            interval(plain[0], d["precision_unshrunk"]),
+        ),
         recall=_widen(recall, u),
-        fpr=_widen(interval(point.fpr.value, d["fpr"]), u),
+        fpr=_widen(
+            span(interval(point.fpr.value, d["fpr"]), interval(plain[1], d["fpr_unshrunk"])), u
+        ),
         per_class_recall=per_class,
         status="ok",
     )
