@@ -51,10 +51,10 @@ __all__ = [
     "PLAUSIBLE_PREVALENCE",
     "FlagExcess",
     "excess_share",
+    "fitting_prevalences",
     "flag_excess",
     "from_counts",
     "poisson_quantile",
-    "shape_fits",
     "widened",
 ]
 
@@ -83,6 +83,10 @@ class FlagExcess:
     (:func:`excess_share`); 0 when the flags are explained."""
     reason: str
     """Why the flags are unexplained (``""``: they are explained)."""
+    band: tuple[float, float] | None
+    """The lowest and highest prevalence whose lab mixture fits the window's flagged scores
+    (:func:`fitting_prevalences`; the known prevalence twice where it is known); ``None``
+    where the flags are unexplained or the lab lacks a class."""
 
 
 def _rates(
@@ -124,7 +128,7 @@ def flag_excess(
     observed = float(np.count_nonzero(s >= threshold)) / s.size
     rates = _rates(lab_scores, lab_defective, weights, threshold)
     if rates is None:
-        return FlagExcess(observed, observed, 0.0, "")
+        return FlagExcess(observed, observed, 0.0, "", None)
     tpr, fpr, ess_def, ess_good = rates
     expected = prevalence * tpr + (1 - prevalence) * fpr
     spread = (
@@ -134,8 +138,14 @@ def flag_excess(
     )
     if observed - expected <= z * float(np.sqrt(spread)) + 1 / s.size:
         candidates = np.linspace(0.0, 0.995, 200) if known is None else np.asarray([known])
-        if shape_fits(s, threshold, lab_scores, lab_defective, weights, candidates, z=z):
-            return FlagExcess(observed, expected, 0.0, "")
+        fits = fitting_prevalences(
+            s, threshold, lab_scores, lab_defective, weights, candidates, z=z
+        )
+        if fits.size:  # the band: the prevalences that fit within 2 standard errors
+            args = (s, threshold, lab_scores, lab_defective, weights, fits)
+            band = fitting_prevalences(*args, z=2.0)
+            band = band if band.size else fits
+            return FlagExcess(observed, expected, 0.0, "", (float(band[0]), float(band[-1])))
         what = "its flagged frames score unlike any mix of the lab's defective and good frames"
     else:
         what = f"lab frames like its inputs would flag {100 * expected:.1f}%"
@@ -145,10 +155,10 @@ def flag_excess(
         "of its frames score in a way the image statistics compared do not explain (a new "
         "source of false positives, a focus loss)"
     )
-    return FlagExcess(observed, expected, share, reason)
+    return FlagExcess(observed, expected, share, reason, None)
 
 
-def shape_fits(  # noqa: PLR0917
+def fitting_prevalences(  # noqa: PLR0917
     scores: FloatArray,
     threshold: float,
     lab_scores: FloatArray,
@@ -157,24 +167,27 @@ def shape_fits(  # noqa: PLR0917
     prevalences: FloatArray,
     *,
     z: float = 3.0,
-) -> bool:
-    """Whether the window's flagged scores fit the weighted lab's mixture at one of the
-    ``prevalences``: in every score bin above the threshold (cut at the terciles of the
-    weighted defective lab frames' flagged scores), within ``z`` standard errors (the window's
-    binomial spread and the lab's, by the effective sample sizes of each side).
+) -> FloatArray:
+    """The ``prevalences`` (sorted) at which the weighted lab's mixture fits the window's
+    flagged scores: in every score bin above the threshold (cut at the terciles of the
+    weighted defective lab frames' flagged scores), within ``z`` standard errors (the
+    window's binomial spread and the lab's, by the effective sample sizes of each side).
 
     EM makes the flag count fit whatever the flags are; their scores still tell defects from
-    a new source of false positives where the two score differently.
+    a new source of false positives where the two score differently. Where good and
+    defective lab frames score alike above the threshold, many prevalences fit: label-free
+    precision is then only known within their range.
 
     >>> lab = np.r_[np.linspace(0.6, 1.0, 200), np.linspace(0.0, 0.3, 200)]
     >>> y = np.r_[np.ones(200), np.zeros(200)]
     >>> surge = np.r_[np.linspace(0.6, 1.0, 200), np.linspace(0.0, 0.3, 800)]
     >>> odd = np.r_[np.full(200, 0.65), np.linspace(0.0, 0.3, 800)]     # all at one score
     >>> grid = np.linspace(0.0, 0.99, 100)
-    >>> shape_fits(surge, 0.5, lab, y, np.ones(400), grid)
-    True
-    >>> shape_fits(odd, 0.5, lab, y, np.ones(400), grid)
-    False
+    >>> fits = fitting_prevalences(surge, 0.5, lab, y, np.ones(400), grid)
+    >>> float(fits.min()), float(fits.max())        # at a prevalence of 0.2
+    (0.13, 0.33)
+    >>> fitting_prevalences(odd, 0.5, lab, y, np.ones(400), grid).size
+    0
     """
     s = np.asarray(scores, dtype=np.float64)
     ls = np.asarray(lab_scores, dtype=np.float64)
@@ -187,13 +200,13 @@ def shape_fits(  # noqa: PLR0917
     f1 = np.histogram(ls[y], edges, weights=w[y])[0] / max(float(w[y].sum()), 1e-12)
     f0 = np.histogram(ls[~y], edges, weights=w[~y])[0] / max(float(w[~y].sum()), 1e-12)
     ess1, ess0 = max(effective_sample_size(w[y]), 1.0), max(effective_sample_size(w[~y]), 1.0)
-    for p in np.asarray(prevalences, dtype=np.float64):
-        m = np.clip((1 - p) * f0 + p * f1, 0.0, 1.0)
-        var = m * (1 - m) / s.size + (1 - p) ** 2 * f0 * (1 - f0) / ess0
-        var = var + p**2 * f1 * (1 - f1) / ess1
-        if np.all(np.abs(h - m) <= z * np.sqrt(var) + 1 / s.size):
-            return True
-    return False
+    p = np.asarray(prevalences, dtype=np.float64)[:, None]
+    m = np.clip((1 - p) * f0 + p * f1, 0.0, 1.0)
+    var = m * (1 - m) / s.size + (1 - p) ** 2 * f0 * (1 - f0) / ess0
+    var = var + p**2 * f1 * (1 - f1) / ess1
+    ok = np.all(np.abs(h - m) <= z * np.sqrt(var) + 1 / s.size, axis=1)
+    out: FloatArray = np.sort(p[ok, 0])
+    return out
 
 
 def excess_share(

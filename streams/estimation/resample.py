@@ -44,7 +44,16 @@ from streams.errors import EstimationError
 from streams.estimation.calibration import IsotonicCalibration, em_prevalence, shift_prior
 from streams.estimation.estimator import Estimate
 
-__all__ = ["Chain", "chain_draws", "interval", "recall_interval", "span", "unshrunk_reading"]
+__all__ = [
+    "Chain",
+    "band_readings",
+    "chain_draws",
+    "extended",
+    "interval",
+    "recall_interval",
+    "span",
+    "unshrunk_reading",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -122,6 +131,46 @@ def _one(c: Chain, rng: np.random.Generator) -> tuple[float, ...] | None:
 def unshrunk_posteriors(cal: IsotonicCalibration, scores: FloatArray, prior: float) -> FloatArray:
     """``P(defective | score)`` at ``prior`` from the calibration's unshrunk block shares."""
     return shift_prior(cal.predict_unshrunk(scores), cal.prevalence, prior)
+
+
+def band_readings(
+    cal: IsotonicCalibration, scores: FloatArray, threshold: float, band: tuple[float, float]
+) -> tuple[list[float], list[float]]:
+    """Precision and FPR at both ends of a ``band`` of prevalences (the ones the window's
+    flagged scores fit, :func:`streams.estimation.excess.fitting_prevalences`), each with the
+    shrunk and the unshrunk calibration: label-free, EM picks one prevalence of the band, and
+    precision at 2 % moves nearly in proportion to it.
+
+    >>> cal = IsotonicCalibration.fit([0.1] * 30 + [0.6] * 30, [0] * 40 + [1] * 20)
+    >>> p, f = band_readings(cal, np.r_[[0.6] * 10, [0.1] * 90], 0.5, (0.01, 0.05))
+    >>> round(min(p), 3) < 0.1 < round(max(p), 3)
+    True
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    flagged = s >= threshold
+    precision: list[float] = []
+    fpr: list[float] = []
+    for end in band:
+        prior = min(max(end, _FLOOR), 1 - _FLOOR)
+        for p in (cal.at_prevalence(s, prior), unshrunk_posteriors(cal, s, prior)):
+            tp, fp = float(p[flagged].sum()), float((1 - p[flagged]).sum())
+            tn = float((1 - p[~flagged]).sum())
+            if tp + fp > 0:
+                precision.append(tp / (tp + fp))
+            if fp + tn > 0:
+                fpr.append(fp / (fp + tn))
+    return precision, fpr
+
+
+def extended(figure: Estimate, values: list[float]) -> Estimate:
+    """``figure`` with its interval stretched to hold ``values``.
+
+    >>> extended(Estimate(0.5, 0.4, 0.6), [0.3, 0.55])
+    Estimate(value=0.5, lo=0.3, hi=0.6)
+    """
+    if figure.lo is None or figure.hi is None or not values:
+        return figure
+    return Estimate(figure.value, min(figure.lo, *values), max(figure.hi, *values))
 
 
 def unshrunk_reading(

@@ -57,7 +57,9 @@ from streams.estimation.excess import (
 )
 from streams.estimation.resample import (
     Chain,
+    band_readings,
     chain_draws,
+    extended,
     interval,
     recall_interval,
     span,
@@ -333,17 +335,20 @@ def _reweighted(
     if excess.reason:
         return _partial(point, widened(_widen(direct, u), excess.share), excess, prior), excess
     recall = recall_interval(interval(point.recall.value, d["recall"]), direct)
-    plain = unshrunk_reading(weighted.calibration(), s, threshold, point.prevalence)
+    cal = weighted.calibration()
+    plain = unshrunk_reading(cal, s, threshold, point.prevalence)
+    # label-free, every prevalence the flagged scores fit is possible (EM picks one)
+    band = ([], []) if excess.band is None else band_readings(cal, s, threshold, excess.band)
+    precision = span(
+        interval(point.precision.value, d["precision"]),
+        interval(plain[0], d["precision_unshrunk"]),
+    )
+    fpr = span(interval(point.fpr.value, d["fpr"]), interval(plain[1], d["fpr_unshrunk"]))
     est = replace(
         point,
-        precision=span(
-            interval(point.precision.value, d["precision"]),
-            interval(plain[0], d["precision_unshrunk"]),
-        ),
+        precision=extended(precision, band[0]),
         recall=_widen(recall, u),
-        fpr=_widen(
-            span(interval(point.fpr.value, d["fpr"]), interval(plain[1], d["fpr_unshrunk"])), u
-        ),
+        fpr=_widen(extended(fpr, band[1]), u),
         per_class_recall=per_class,
         status="ok",
     )
