@@ -28,8 +28,8 @@ both (:func:`recall_interval`).
 >>> near = rng.integers(0, 600, (400, 30))    # every window frame's 30 nearest lab frames
 >>> chain = Chain(lab_s[:400], near, lab_s, lab_y, threshold=0.45, prevalence=None)
 >>> d = chain_draws(chain, draws=40, seed=1)
->>> sorted(d)[:4], len(d["recall"]) > 30
-(['fpr', 'fpr_unshrunk', 'lab_recall', 'precision'], True)
+>>> sorted(d), len(d["recall"]) > 30
+(['fpr', 'lab_recall', 'precision', 'recall'], True)
 """
 
 from __future__ import annotations
@@ -41,19 +41,10 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.errors import EstimationError
-from streams.estimation.calibration import IsotonicCalibration, em_prevalence, shift_prior
+from streams.estimation.calibration import IsotonicCalibration, em_prevalence
 from streams.estimation.estimator import Estimate
 
-__all__ = [
-    "Chain",
-    "band_readings",
-    "chain_draws",
-    "extended",
-    "interval",
-    "recall_interval",
-    "span",
-    "unshrunk_reading",
-]
+__all__ = ["Chain", "chain_draws", "interval", "recall_interval"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -121,104 +112,16 @@ def _one(c: Chain, rng: np.random.Generator) -> tuple[float, ...] | None:
     share = prior if c.units_share is None else c.units_share
     units = max(int(rng.poisson(share * m)), 1)
     direct = rng.binomial(units, caught) / units
-    outcome_u = rng.random(m) < unshrunk_posteriors(cal, s, prior)
-    tp_u = int(np.count_nonzero(outcome_u & flagged))
-    fn_u = int(np.count_nonzero(outcome_u & ~flagged))
-    plain = _ratios(tp_u, fp + tp - tp_u, fn_u, m - tp - fp - fn_u, tp_u + fn_u)
-    return (*_ratios(tp, fp, fn, m - tp - fp - fn, defective), direct, plain[0], plain[2])
-
-
-def unshrunk_posteriors(cal: IsotonicCalibration, scores: FloatArray, prior: float) -> FloatArray:
-    """``P(defective | score)`` at ``prior`` from the calibration's unshrunk block shares."""
-    return shift_prior(cal.predict_unshrunk(scores), cal.prevalence, prior)
-
-
-def band_readings(
-    cal: IsotonicCalibration, scores: FloatArray, threshold: float, band: tuple[float, float]
-) -> tuple[list[float], list[float]]:
-    """Precision and FPR at both ends of a ``band`` of prevalences (the ones the window's
-    flagged scores fit, :func:`streams.estimation.excess.fitting_prevalences`), each with the
-    shrunk and the unshrunk calibration: label-free, EM picks one prevalence of the band, and
-    precision at 2 % moves nearly in proportion to it.
-
-    >>> cal = IsotonicCalibration.fit([0.1] * 30 + [0.6] * 30, [0] * 40 + [1] * 20)
-    >>> p, f = band_readings(cal, np.r_[[0.6] * 10, [0.1] * 90], 0.5, (0.01, 0.05))
-    >>> round(min(p), 3) < 0.1 < round(max(p), 3)
-    True
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    flagged = s >= threshold
-    precision: list[float] = []
-    fpr: list[float] = []
-    for end in band:
-        prior = min(max(end, _FLOOR), 1 - _FLOOR)
-        for p in (cal.at_prevalence(s, prior), unshrunk_posteriors(cal, s, prior)):
-            tp, fp = float(p[flagged].sum()), float((1 - p[flagged]).sum())
-            tn = float((1 - p[~flagged]).sum())
-            if tp + fp > 0:
-                precision.append(tp / (tp + fp))
-            if fp + tn > 0:
-                fpr.append(fp / (fp + tn))
-    return precision, fpr
-
-
-def extended(figure: Estimate, values: list[float]) -> Estimate:
-    """``figure`` with its interval stretched to hold ``values``.
-
-    >>> extended(Estimate(0.5, 0.4, 0.6), [0.3, 0.55])
-    Estimate(value=0.5, lo=0.3, hi=0.6)
-    """
-    if figure.lo is None or figure.hi is None or not values:
-        return figure
-    return Estimate(figure.value, min(figure.lo, *values), max(figure.hi, *values))
-
-
-def unshrunk_reading(
-    cal: IsotonicCalibration, scores: FloatArray, threshold: float, prior: float
-) -> tuple[float | None, float | None]:
-    """Precision and FPR with the calibration's unshrunk block shares (``None``: undefined).
-
-    The shrinkage towards the lab's defect share (:meth:`IsotonicCalibration.fit`) is a
-    prior, not a measurement: at a 2 % prevalence it makes a block of 57 defective lab frames
-    of 57 count each flagged frame there as 0.7 of a defect, so precision reads 0.7 where no
-    false positive was seen. The unshrunk reading is the other end of that choice; the
-    intervals span both (:func:`span`).
-
-    >>> cal = IsotonicCalibration.fit([0.1] * 30 + [0.9] * 30, [0] * 30 + [1] * 30)
-    >>> [round(v or 0.0, 3) for v in unshrunk_reading(cal, np.r_[[0.9] * 2, [0.1] * 98], 0.5, 0.02)]
-    [1.0, 0.0]
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    p = unshrunk_posteriors(cal, s, prior)
-    flagged = s >= threshold
-    tp, fp = float(p[flagged].sum()), float((1 - p[flagged]).sum())
-    tn = float((1 - p[~flagged]).sum())
-    return (tp / (tp + fp) if tp + fp > 0 else None, fp / (fp + tn) if fp + tn > 0 else None)
-
-
-def span(shrunk: Estimate, plain: Estimate) -> Estimate:
-    """The point midway between two readings, with an interval spanning both intervals (the
-    shrunk reading alone where the other is missing).
-
-    >>> span(Estimate(0.7, 0.5, 0.8), Estimate(0.9, 0.8, 1.0))
-    Estimate(value=0.8, lo=0.5, hi=1.0)
-    """
-    if plain.value is None or shrunk.value is None:
-        return shrunk
-    value = (shrunk.value + plain.value) / 2
-    if shrunk.lo is None or shrunk.hi is None or plain.lo is None or plain.hi is None:
-        return Estimate(value, None, None)
-    return Estimate(value, min(shrunk.lo, plain.lo), max(shrunk.hi, plain.hi))
+    return (*_ratios(tp, fp, fn, m - tp - fp - fn, defective), direct)
 
 
 def chain_draws(c: Chain, *, draws: int, seed: int) -> dict[str, FloatArray]:
     """``draws`` replicates of the whole chain (see the module docstring): per figure
-    (``precision``, ``recall``, ``fpr``, ``lab_recall``, and precision and FPR read with the
-    unshrunk calibration, :func:`unshrunk_reading`) its finite replicate values."""
+    (``precision``, ``recall``, ``fpr``, ``lab_recall``) its finite replicate values."""
     rng = np.random.default_rng(seed)
     rows = [r for r in (_one(c, rng) for _ in range(draws)) if r is not None]
-    names = ("precision", "recall", "fpr", "lab_recall", "precision_unshrunk", "fpr_unshrunk")
-    table = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
+    table = np.asarray(rows, dtype=np.float64).reshape(len(rows), 4)
+    names = ("precision", "recall", "fpr", "lab_recall")
     return {name: table[np.isfinite(table[:, j]), j] for j, name in enumerate(names)}
 
 

@@ -51,20 +51,12 @@ from streams.estimation.estimator import (
 from streams.estimation.excess import (
     PLAUSIBLE_PREVALENCE,
     FlagExcess,
+    counted_figures,
     flag_excess,
     from_counts,
     widened,
 )
-from streams.estimation.resample import (
-    Chain,
-    band_readings,
-    chain_draws,
-    extended,
-    interval,
-    recall_interval,
-    span,
-    unshrunk_reading,
-)
+from streams.estimation.resample import Chain, chain_draws, interval, recall_interval
 from streams.estimation.shift import (
     LabGeometry,
     ShiftRule,
@@ -292,7 +284,9 @@ def _reweighted(
 
     Intervals come from the whole-chain bootstrap (:mod:`streams.estimation.resample`);
     recall is read directly off the weighted lab, its interval spanning its calibrated
-    reading too; recall and FPR are widened by the share of frames beyond the lab's support.
+    reading too; recall and FPR are widened by the share of frames beyond the lab's support;
+    precision and FPR come from the flag count at the prevalence (label-free: EM's, held
+    within the band the flagged scores fit; :func:`~streams.estimation.excess.counted_figures`).
     Where the window flags more than the lab explains (status ``partial``), recall is the
     direct reading alone, widened by the unexplained share, and precision and FPR come from
     the counts at the known prevalence, or are ``None`` (see :mod:`streams.estimation.excess`).
@@ -313,6 +307,8 @@ def _reweighted(
         if share is None:
             share = point.prevalence * min(1.0, excess.expected / max(excess.observed, 1e-12))
         units = share * (1.0 - min(excess.share, 1.0))
+    elif prior.value is None and excess.band is not None:  # EM held within the fitting band
+        units = min(max(point.prevalence, excess.band[0]), excess.band[1])
     chain = Chain(
         s,
         shift.neighbours,
@@ -334,21 +330,15 @@ def _reweighted(
         per_class = {k: widened(_widen(e, u), excess.share) for k, e in per_class.items()}
     if excess.reason:
         return _partial(point, widened(_widen(direct, u), excess.share), excess, prior), excess
-    recall = recall_interval(interval(point.recall.value, d["recall"]), direct)
-    cal = weighted.calibration()
-    plain = unshrunk_reading(cal, s, threshold, point.prevalence)
-    # label-free, every prevalence the flagged scores fit is possible (EM picks one)
-    band = ([], []) if excess.band is None else band_readings(cal, s, threshold, excess.band)
-    precision = span(
-        interval(point.precision.value, d["precision"]),
-        interval(plain[0], d["precision_unshrunk"]),
+    recall = _widen(recall_interval(interval(point.recall.value, d["recall"]), direct), u)
+    precision, fpr = counted_figures(
+        s, threshold, recall, known=prior.value, em=point.prevalence, band=excess.band
     )
-    fpr = span(interval(point.fpr.value, d["fpr"]), interval(plain[1], d["fpr_unshrunk"]))
     est = replace(
         point,
-        precision=extended(precision, band[0]),
-        recall=_widen(recall, u),
-        fpr=_widen(extended(fpr, band[1]), u),
+        precision=precision,
+        recall=recall,
+        fpr=_widen(fpr, u),
         per_class_recall=per_class,
         status="ok",
     )
