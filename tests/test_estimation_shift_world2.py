@@ -134,9 +134,7 @@ def test_a_new_false_positive_source_keeps_recall_and_leaves_precision_to_the_co
     detector, pool = world
     rng = np.random.default_rng(13)
     plates = [random_scene(rng, defect_rate=0.15, night=i % 3 == 2) for i in range(400)]
-    frames = [
-        (_jpeg(_glare(p.pixels, rng) if rng.random() < 0.3 else p.pixels), p) for p in plates
-    ]
+    frames = [(_jpeg(_glare(p.pixels, rng) if rng.random() < 0.3 else p.pixels), p) for p in plates]
     scores, defective, features = _judge(detector, frames)
     flagged = scores >= THRESHOLD
     recall, precision = float(flagged[defective].mean()), float(defective[flagged].mean())

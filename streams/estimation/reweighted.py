@@ -287,8 +287,8 @@ def _reweighted(
     reading too; recall and FPR are widened by the share of frames beyond the lab's support;
     precision and FPR come from the flag count at the prevalence (label-free: EM's, held
     within the band the flagged scores fit; :func:`~streams.estimation.excess.counted_figures`).
-    Where the window flags more than the lab explains (status ``partial``), recall is the
-    direct reading alone, widened by the unexplained share, and precision and FPR come from
+    Where the window flags more than the lab explains (status ``partial``), recall's
+    interval is widened by the unexplained share, and precision and FPR come from
     the counts at the known prevalence, or are ``None`` (see :mod:`streams.estimation.excess`).
     """
     weighted = LabSet(pool.scores, pool.defective, shift.weights)
@@ -328,9 +328,9 @@ def _reweighted(
     u = shift.unsupported
     if per_class is not None:
         per_class = {k: widened(_widen(e, u), excess.share) for k, e in per_class.items()}
-    if excess.reason:
-        return _partial(point, widened(_widen(direct, u), excess.share), excess, prior), excess
     recall = _widen(recall_interval(interval(point.recall.value, d["recall"]), direct), u)
+    if excess.reason:
+        return _partial(point, widened(recall, excess.share), excess, prior), excess
     precision, fpr = counted_figures(
         s, threshold, recall, known=prior.value, em=point.prevalence, band=excess.band
     )
