@@ -22,12 +22,16 @@ window's score bins below the threshold that hold more than the lab mixture does
 - **recall** is still read off the lab's defective frames like the window's (the share of
   them reaching the threshold): defects' scores are what it needs, and the matching speaks
   for them. The defects among the ``ε`` unexplained frames may be caught or missed whatever
-  the lab says, so the interval becomes ``[(1 − ε)·lo, hi + ε·(1 − hi)]`` (:func:`widened`);
-  with ``ε`` above :attr:`~streams.estimation.shift.ShiftRule.max_excess` it is ``unknown``.
+  the lab says, so the interval becomes ``[(1 − ε)·lo, hi + ε·(1 − hi)]``; it never falls
+  below what the counts alone allow (the unflagged frames are the most defects that can be
+  missed); with ``ε`` above :attr:`~streams.estimation.shift.ShiftRule.max_excess` and no
+  such bound it is ``unknown``.
 - **precision and FPR** cannot come from the lab's good frames, which do not produce these
   flags. Where the prevalence is known (configured or audited), they follow from the counts:
-  ``TP = π·N·recall`` of the ``F`` flagged frames (:func:`from_counts`); where it is not (EM
-  would count the excess flags as defects), they are ``unknown`` with the reason.
+  ``TP = π·N·recall`` of the ``F`` flagged frames; where it is not (EM would count the excess
+  flags as defects), they are ``unknown`` with the reason.
+
+The figures themselves are built in :mod:`streams.estimation.counts`.
 
 >>> s = np.r_[np.full(40, 0.9), np.full(260, 0.7), np.full(700, 0.1)]   # 26 % odd flags
 >>> lab = np.r_[np.full(50, 0.9), np.full(50, 0.1)]; y = np.r_[np.ones(50), np.zeros(50)]
@@ -44,19 +48,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from streams.estimation.estimator import Estimate
 from streams.estimation.shift import effective_sample_size
 
 __all__ = [
     "PLAUSIBLE_PREVALENCE",
     "FlagExcess",
-    "counted_figures",
     "excess_share",
     "fitting_prevalences",
     "flag_excess",
-    "from_counts",
-    "poisson_quantile",
-    "widened",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -258,108 +257,3 @@ def _weighted_quantiles(x: FloatArray, w: FloatArray, qs: tuple[float, ...]) -> 
         return []
     idx = np.searchsorted(cum / cum[-1], qs)
     return [float(x[order][min(int(i), x.size - 1)]) for i in idx]
-
-
-def widened(recall: Estimate, share: float) -> Estimate:
-    """Recall's interval when a ``share`` of the defects may be caught or missed whatever the
-    lab says: ``[(1 − ε)·lo, hi + ε·(1 − hi)]``.
-
-    >>> widened(Estimate(0.9, 0.8, 0.95), 0.2)
-    Estimate(value=0.9, lo=0.64, hi=0.96)
-    """
-    if recall.lo is None or recall.hi is None or share <= 0:
-        return recall
-    e = min(share, 1.0)
-    lo, hi = round((1 - e) * recall.lo, 12), round(recall.hi + e * (1 - recall.hi), 12)
-    return Estimate(recall.value, lo, hi)
-
-
-def poisson_quantile(mean: float, q: float) -> int:
-    """The smallest ``k`` with ``P(Poisson(mean) <= k) >= q``.
-
-    >>> poisson_quantile(10.0, 0.025), poisson_quantile(10.0, 0.975), poisson_quantile(0.0, 0.5)
-    (4, 17, 0)
-    """
-    if mean <= 0:
-        return 0
-    k, pmf = 0, float(np.exp(-mean))
-    total = pmf
-    while total < q and k < 10 * mean + 100:
-        k += 1
-        pmf *= mean / k
-        total += pmf
-    return k
-
-
-def from_counts(
-    frames: int, flagged: int, prevalence: float, recall: Estimate
-) -> tuple[Estimate, Estimate]:
-    """Precision and FPR from the counts, without the lab's good frames: of the ``flagged``
-    frames, ``TP = D·recall`` are defects, ``D`` the window's defects at ``prevalence``
-    (its interval: the Poisson 2.5-97.5 % quantiles of ``π·N`` with recall's interval ends).
-
-    >>> p, f = from_counts(1000, 300, 0.05, Estimate(0.9, 0.8, 1.0))
-    >>> round(p.value, 3), round(p.lo, 3), round(p.hi, 3), round(f.value, 3)
-    (0.15, 0.099, 0.213, 0.268)
-    """
-    nothing = Estimate(None, None, None)
-    if recall.value is None or flagged <= 0:
-        return nothing, nothing
-    mean = prevalence * frames
-    d_lo, d_hi = poisson_quantile(mean, 0.025), poisson_quantile(mean, 0.975)
-    tp = min(float(flagged), mean * recall.value)
-    precision, fpr = tp / flagged, (flagged - tp) / max(frames - mean, 1.0)
-    if recall.lo is None or recall.hi is None:
-        return Estimate(precision, None, None), Estimate(fpr, None, None)
-    tp_lo, tp_hi = min(float(flagged), d_lo * recall.lo), min(float(flagged), d_hi * recall.hi)
-    return (
-        Estimate(precision, min(tp_lo / flagged, precision), max(tp_hi / flagged, precision)),
-        Estimate(
-            fpr,
-            min(max(flagged - tp_hi, 0.0) / max(frames - d_lo, 1), fpr),
-            max((flagged - tp_lo) / max(frames - d_hi, 1), fpr),
-        ),
-    )
-
-
-def counted_figures(
-    scores: FloatArray,
-    threshold: float,
-    recall: Estimate,
-    *,
-    known: float | None,
-    em: float,
-    band: tuple[float, float] | None,
-) -> tuple[Estimate, Estimate]:
-    """Precision and FPR of a window whose flags the lab explains, from its flag count
-    (:func:`from_counts`) at the ``known`` prevalence or, label-free, at ``em``'s held within
-    the ``band`` of prevalences its flagged scores fit (:func:`fitting_prevalences`), the
-    intervals holding both ends of the band.
-
-    The calibrated posteriors of the flagged frames would need the lab's good frames to
-    score as the window's do; the count needs only recall and the prevalence. Label-free,
-    EM's prevalence follows every score bin, below the threshold too, where the window and
-    the lab differ most (a defocused window: EM 0.14 for a true 0.019, band 0.01-0.04).
-
-    >>> s = np.r_[np.full(60, 0.9), np.full(940, 0.1)]
-    >>> p, f = counted_figures(s, 0.5, Estimate(0.9, 0.8, 1.0), known=None, em=0.2,
-    ...                        band=(0.02, 0.04))
-    >>> round(p.value, 2), round(p.lo, 2), round(p.hi, 2)
-    (0.6, 0.16, 0.88)
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    flagged = int(np.count_nonzero(s >= threshold))
-    if known is not None or band is None:
-        return from_counts(s.size, flagged, em if known is None else known, recall)
-    precision, fpr = from_counts(s.size, flagged, min(max(em, band[0]), band[1]), recall)
-    for end in band:
-        p, f = from_counts(s.size, flagged, end, recall)
-        precision, fpr = _hold(precision, p), _hold(fpr, f)
-    return precision, fpr
-
-
-def _hold(figure: Estimate, other: Estimate) -> Estimate:
-    """``figure`` with its interval stretched to hold ``other``'s."""
-    if figure.lo is None or figure.hi is None or other.lo is None or other.hi is None:
-        return figure
-    return Estimate(figure.value, min(figure.lo, other.lo), max(figure.hi, other.hi))

@@ -42,20 +42,14 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.errors import EstimationError
+from streams.estimation.counts import counted_figures, defect_shares, partial_estimate, widened
 from streams.estimation.estimator import (
     Estimate,
     LabSet,
     PerformanceEstimate,
     estimate_performance,
 )
-from streams.estimation.excess import (
-    PLAUSIBLE_PREVALENCE,
-    FlagExcess,
-    counted_figures,
-    flag_excess,
-    from_counts,
-    widened,
-)
+from streams.estimation.excess import PLAUSIBLE_PREVALENCE, FlagExcess, flag_excess
 from streams.estimation.resample import Chain, chain_draws, interval, recall_interval
 from streams.estimation.shift import (
     LabGeometry,
@@ -239,7 +233,8 @@ def estimate_under_shift(
     if status != "unknown":
         est, excess = _reweighted(s, float(threshold), pool, shift, prior, draws=draws, seed=seed)
         status, reason = est.status, est.reason
-        if excess.share > rule.max_excess:
+        lo = est.recall.lo
+        if excess.share > rule.max_excess and (lo is None or lo < 1 - rule.max_excess):
             status, reason = "unknown", excess.reason
             reason += (
                 f", more than the {100 * rule.max_excess:.0f}% that lets recall be bounded: "
@@ -279,18 +274,9 @@ def _reweighted(
     draws: int,
     seed: int,
 ) -> tuple[PerformanceEstimate, FlagExcess]:
-    """The estimate with the pool weighted by ``shift`` and how its flags compare with the
-    weighted lab's (:func:`~streams.estimation.excess.flag_excess`).
-
-    Intervals come from the whole-chain bootstrap (:mod:`streams.estimation.resample`);
-    recall is read directly off the weighted lab, its interval spanning its calibrated
-    reading too; recall and FPR are widened by the share of frames beyond the lab's support;
-    precision and FPR come from the flag count at the prevalence (label-free: EM's, held
-    within the band the flagged scores fit; :func:`~streams.estimation.excess.counted_figures`).
-    Where the window flags more than the lab explains (status ``partial``), recall's
-    interval is widened by the unexplained share, and precision and FPR come from
-    the counts at the known prevalence, or are ``None`` (see :mod:`streams.estimation.excess`).
-    """
+    """The estimate with the pool weighted by ``shift`` (recall from the chain bootstrap,
+    precision and FPR from the flag count, :mod:`streams.estimation.counts`), and how its
+    flags compare with the weighted lab's (``partial`` where they are unexplained)."""
     weighted = LabSet(pool.scores, pool.defective, shift.weights)
     point = estimate_performance(s, threshold, weighted, draws=0, **prior.kwargs())
     if shift.neighbours is None:
@@ -299,16 +285,7 @@ def _reweighted(
     excess = flag_excess(
         s, threshold, pool.scores, pool.defective, shift.weights, prevalence=most, known=prior.value
     )
-    units = None
-    if excess.reason:
-        # Only the explained (1 - ε) of the window's defects follow the lab; EM counts the
-        # excess flags as defects, so its share is cut to the flags the lab explains.
-        share = prior.value
-        if share is None:
-            share = point.prevalence * min(1.0, excess.expected / max(excess.observed, 1e-12))
-        units = share * (1.0 - min(excess.share, 1.0))
-    elif prior.value is None and excess.band is not None:  # EM held within the fitting band
-        units = min(max(point.prevalence, excess.band[0]), excess.band[1])
+    units, counted = defect_shares(point.prevalence, prior.value, excess)
     chain = Chain(
         s,
         shift.neighbours,
@@ -330,7 +307,10 @@ def _reweighted(
         per_class = {k: widened(_widen(e, u), excess.share) for k, e in per_class.items()}
     recall = _widen(recall_interval(interval(point.recall.value, d["recall"]), direct), u)
     if excess.reason:
-        return _partial(point, widened(recall, excess.share), excess, prior), excess
+        est = partial_estimate(
+            point, recall, excess, known=prior.value, source=prior.source, counted=counted
+        )
+        return est, excess
     precision, fpr = counted_figures(
         s, threshold, recall, known=prior.value, em=point.prevalence, band=excess.band
     )
@@ -343,39 +323,3 @@ def _reweighted(
         status="ok",
     )
     return est, excess
-
-
-def _partial(
-    point: PerformanceEstimate, recall: Estimate, excess: FlagExcess, prior: _Prior
-) -> PerformanceEstimate:
-    """The estimate of a window with excess flags: ``recall`` (the direct reading, widened),
-    precision and FPR from the counts where the prevalence is known, else ``None``."""
-    if prior.value is None:
-        nothing = Estimate(None, None, None)
-        precision, fpr = nothing, nothing
-        how = (
-            "; precision and FPR unknown (the lab's good frames do not produce these flags, "
-            "and without a known prevalence the flags cannot be split into defects and false "
-            "positives): audit this slice's flagged units, or set the prevalence"
-        )
-    else:
-        flagged = round(excess.observed * point.frames)
-        precision, fpr = from_counts(point.frames, flagged, prior.value, recall)
-        how = (
-            f"; precision and FPR from the flag count at the {prior.source} prevalence "
-            f"{100 * prior.value:.1f}% instead of the lab's good frames"
-        )
-    reason = (
-        f"{excess.reason}; recall is read from the lab's defective frames like the window's, "
-        f"its interval widened by that share{how}"
-    )
-    return replace(
-        point,
-        precision=precision,
-        recall=recall,
-        fpr=fpr,
-        recall_denominator="lab",
-        expected_defective=point.frames * (prior.value or point.prevalence),
-        status="partial",
-        reason=reason,
-    )
