@@ -310,7 +310,7 @@ def _reweighted(
         est = partial_estimate(
             point, recall, excess, known=prior.value, source=prior.source, counted=counted
         )
-        return est, excess
+        return replace(est, per_class_recall=per_class), excess
     precision, fpr = counted_figures(
         s, threshold, recall, known=prior.value, em=point.prevalence, band=excess.band
     )
