@@ -23,8 +23,11 @@ compares the realized frame-level recall with
 
 both label-free (prevalence by EM on the window's scores). It prints the median |estimated -
 realized recall|, the share of 95 % intervals that cover the realized value, the same for the
-per-class recall estimates (classes with at least 20 frames in a window), and the share of
-``unknown`` windows with their reasons by kind, per window kind, and the CPU seconds it used.
+per-class recall estimates (classes with at least 20 frames in a window) and for the
+re-weighted precision and FPR (with the share of windows where they are ``unknown``), the
+share of ``unknown`` windows with their reasons by kind and of ``partial`` ones (recall given,
+precision and FPR not: flags the lab does not explain), per window kind, and the CPU seconds
+it used.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_estimate_shift.py --seeds 10`` (defaults: a
 2 % production defect rate, 30,000 events per seed, so the largest slice of each line-half
@@ -104,7 +107,9 @@ def _reason_kind(reason: str) -> str:
         return ""
     if "look like no lab frame" in reason:
         return "frames beyond the lab's support"
-    if "its scores moved" in reason:
+    if "score unlike any mix" in reason:
+        return "flagged scores unlike any mix of the lab's defective and good frames"
+    if "would flag" in reason:
         return "more frames flagged than lab frames like the inputs explain"
     if "effective defective lab frames" in reason:
         return "too few effective defective lab frames like the window's"
@@ -255,6 +260,7 @@ def _summary(results: list[WindowResult], shifts: dict[str, str]) -> list[dict[s
         row["unknown_share"] = sum(r.status == "unknown" for r in rs) / len(rs)
         row["unknown_reasons"] = dict(Counter(r.reason for r in rs if r.status == "unknown"))
         row["partial_share"] = sum(r.status == "partial" for r in rs) / len(rs)
+        row["partial_reasons"] = dict(Counter(r.reason for r in rs if r.status == "partial"))
         row["realized_recall_median"] = statistics.median(r.realized for r in rs)
         rows.append(row)
     return rows
