@@ -7,8 +7,9 @@ clean and under the dense grid's defocus levels and some of its gain levels
 (:mod:`streams.assess.grid`), each frame with its top score, truth and image statistics. The
 production windows are other plates, JPEG-compressed as production frames are, after a shift
 the grid does not render: a **box** blur (the grid blurs with a Gaussian) or a lamp darkened
-to 45 % that the lux sensor does not see. Plain functions, no store: ~1,200 lab and 600
-production frames of the world's small detector.
+to 45 % that the lux sensor does not see, and a glare the lab never shows (a new source of
+false positives: the window says ``partial``). Plain functions, no store: ~1,200 lab and
+1,000 production frames of the world's small detector.
 """
 
 from __future__ import annotations
