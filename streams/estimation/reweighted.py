@@ -11,7 +11,11 @@ the density ratio of the window's statistics to the pool's
 whole-chain bootstrap (:mod:`streams.estimation.resample`: window and lab resampled, weights
 re-derived, calibration refitted), so they widen as the effective sample size falls; recall
 is the one read directly off the weighted lab frames, its interval spanning that reading's
-and the calibrated one's (:func:`streams.estimation.resample.recall_interval`).
+and the calibrated one's (:func:`streams.estimation.resample.recall_interval`); precision and
+FPR come from the flag count at the prevalence (:mod:`streams.estimation.counts`). A window
+that flags what the lab does not explain (:mod:`streams.estimation.excess`) is ``partial``:
+recall widened by the unexplained share, precision and FPR from the count at a known
+prevalence or ``None``.
 
 >>> from streams.estimation.shift import feature_matrix
 >>> rng = np.random.default_rng(1)
