@@ -23,8 +23,11 @@ compares the realized frame-level recall with
 
 both label-free (prevalence by EM on the window's scores). It prints the median |estimated -
 realized recall|, the share of 95 % intervals that cover the realized value, the same for the
-per-class recall estimates (classes with at least 20 frames in a window), and the share of
-``unknown`` windows with their reasons by kind, per window kind, and the CPU seconds it used.
+per-class recall estimates (classes with at least 20 frames in a window) and for the
+re-weighted precision and FPR (with the share of windows where they are ``unknown``), the
+share of ``unknown`` windows with their reasons by kind and of ``partial`` ones (recall given,
+precision and FPR not: flags the lab does not explain), per window kind, and the CPU seconds
+it used.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_estimate_shift.py --seeds 10`` (defaults: a
 2 % production defect rate, 30,000 events per seed, so the largest slice of each line-half
@@ -73,6 +76,10 @@ class WindowResult:
     status: str
     reason: str
     ess_defective: float | None
+    precision: tuple[float | None, float | None, float | None, float | None]
+    """Realized frame-level precision, then the re-weighted estimate and its interval."""
+    fpr: tuple[float | None, float | None, float | None, float | None]
+    """Realized FPR, then the re-weighted estimate and its interval."""
     classes: dict[str, tuple[int, float, float | None, float | None, float | None]]
     """Per defect class with >= 20 frames in the window: frames, realized recall, estimate."""
 
@@ -100,7 +107,9 @@ def _reason_kind(reason: str) -> str:
         return ""
     if "look like no lab frame" in reason:
         return "frames beyond the lab's support"
-    if "its scores moved" in reason:
+    if "score unlike any mix" in reason:
+        return "flagged scores unlike any mix of the lab's defective and good frames"
+    if "would flag" in reason:
         return "more frames flagged than lab frames like the inputs explain"
     if "effective defective lab frames" in reason:
         return "too few effective defective lab frames like the window's"
@@ -189,8 +198,31 @@ def _window(
         status=new.status,
         reason=_reason_kind(new.reason),
         ess_defective=new.lab_ess_defective,
+        precision=(
+            float(defective[flagged].mean()) if flagged.any() else None,
+            *_triple(new.precision),
+        ),
+        fpr=(float(flagged[~defective].mean()), *_triple(new.fpr)),
         classes=_class_results(new, _split_classes(prod["classes"][m]), flagged),
     )
+
+
+def _triple(e: Estimate) -> tuple[float | None, float | None, float | None]:
+    return e.value, e.lo, e.hi
+
+
+def _figure_row(name: str, pairs: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Median |error|, coverage and ``unknown`` share of ``(realized, value, lo, hi)`` pairs."""
+    rows = [p for p in pairs if p[0] is not None]
+    known = [p for p in rows if p[1] is not None]
+    cover = [p[2] is not None and p[2] - 1e-9 <= p[0] <= p[3] + 1e-9 for p in known]
+    return {
+        f"{name}_median_abs_err": statistics.median(abs(p[1] - p[0]) for p in known)
+        if known
+        else None,
+        f"{name}_coverage": sum(cover) / len(cover) if cover else None,
+        f"{name}_unknown_share": 1 - len(known) / len(rows) if rows else None,
+    }
 
 
 def _summary(results: list[WindowResult], shifts: dict[str, str]) -> list[dict[str, Any]]:
@@ -207,15 +239,10 @@ def _summary(results: list[WindowResult], shifts: dict[str, str]) -> list[dict[s
             continue
         row: dict[str, Any] = {"kind": kind, "windows": len(rs), "seeds": len({r.seed for r in rs})}
         for name in ("today", "reweighted"):
-            known = [r for r in rs if getattr(r, name)[0] is not None]
-            errs = [abs(getattr(r, name)[0] - r.realized) for r in known]
-            cover = [
-                getattr(r, name)[1] is not None
-                and getattr(r, name)[1] - 1e-9 <= r.realized <= getattr(r, name)[2] + 1e-9
-                for r in known
-            ]
-            row[f"{name}_median_abs_err"] = statistics.median(errs) if errs else None
-            row[f"{name}_coverage"] = sum(cover) / len(cover) if cover else None
+            figure = _figure_row(name, [(r.realized, *getattr(r, name)) for r in rs])
+            row.update({k: v for k, v in figure.items() if not k.endswith("unknown_share")})
+        row.update(_figure_row("precision", [r.precision for r in rs]))
+        row.update(_figure_row("fpr", [r.fpr for r in rs]))
         pairs = [c for r in rs for c in r.classes.values()]
         known_c = [c for c in pairs if c[2] is not None]
         row["class_windows"] = len(pairs)
@@ -232,6 +259,8 @@ def _summary(results: list[WindowResult], shifts: dict[str, str]) -> list[dict[s
         )
         row["unknown_share"] = sum(r.status == "unknown" for r in rs) / len(rs)
         row["unknown_reasons"] = dict(Counter(r.reason for r in rs if r.status == "unknown"))
+        row["partial_share"] = sum(r.status == "partial" for r in rs) / len(rs)
+        row["partial_reasons"] = dict(Counter(r.reason for r in rs if r.status == "partial"))
         row["realized_recall_median"] = statistics.median(r.realized for r in rs)
         rows.append(row)
     return rows
@@ -295,6 +324,10 @@ def _seed_data(
     return lab, prod
 
 
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
 def _print_window(r: WindowResult) -> None:
     est = r.reweighted[0]
     print(
@@ -302,7 +335,9 @@ def _print_window(r: WindowResult) -> None:
         f"{r.realized:.3f} today {r.today[0] or float('nan'):.3f} reweighted "
         f"{'unknown' if est is None else f'{est:.3f}'} "
         f"[{r.reweighted[1] or float('nan'):.3f}, {r.reweighted[2] or float('nan'):.3f}]"
-        f" ess_def {r.ess_defective or 0:.0f} {r.reason}",
+        f" ess_def {r.ess_defective or 0:.0f} precision {_num(r.precision[0])} est "
+        f"{_num(r.precision[1])} [{_num(r.precision[2])}, {_num(r.precision[3])}] "
+        f"{r.status} {r.reason}",
         flush=True,
     )
 

@@ -131,9 +131,12 @@ class PerformanceEstimate:
     recall: Estimate
     fpr: Estimate
     status: str = "unchecked"
-    """``ok``: calibration re-weighted to the frames' inputs; ``unknown``: the lab never showed
-    inputs like these (figures ``None``, ``reason`` says why); ``unchecked``: no image
-    statistics to compare, label-shift-only (see ``docs/estimation.md``)."""
+    """``ok``: calibration re-weighted to the frames' inputs; ``partial``: the frames flag
+    what the lab does not explain (recall given, widened; precision and FPR from the flag
+    count at a known prevalence, else ``None``; ``reason`` says which and why);
+    ``unknown``: the lab never showed inputs like these (figures ``None``, ``reason`` says
+    why); ``unchecked``: no image statistics to compare, label-shift-only (see
+    ``docs/estimation.md``)."""
     reason: str = ""
     lab_ess: float | None = None
     lab_ess_defective: float | None = None

@@ -66,6 +66,9 @@ class Chain:
     """The known prevalence, or ``None``: estimated by EM in every replicate."""
     base_rate: bool = False
     """Recall is over the base-rate count ``prevalence * frames`` (see the estimator)."""
+    units_share: float | None = None
+    """The window's defect share for the direct reading's draw of its defects (``None``: each
+    replicate's prevalence; set where excess flags make EM's estimate run high)."""
 
     def __post_init__(self) -> None:
         if len(self.neighbours) != len(self.scores):
@@ -106,7 +109,8 @@ def _one(c: Chain, rng: np.random.Generator) -> tuple[float, ...] | None:
     base = prior * m
     defective = max(float(rng.poisson(base)), tp) if c.base_rate else tp + fn
     caught = float((lw * y * (ls >= c.threshold)).sum() / (lw * y).sum())
-    units = max(int(rng.poisson(base)), 1)
+    share = prior if c.units_share is None else c.units_share
+    units = max(int(rng.poisson(share * m)), 1)
     direct = rng.binomial(units, caught) / units
     return (*_ratios(tp, fp, fn, m - tp - fp - fn, defective), direct)
 

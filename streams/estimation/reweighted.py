@@ -11,7 +11,11 @@ the density ratio of the window's statistics to the pool's
 whole-chain bootstrap (:mod:`streams.estimation.resample`: window and lab resampled, weights
 re-derived, calibration refitted), so they widen as the effective sample size falls; recall
 is the one read directly off the weighted lab frames, its interval spanning that reading's
-and the calibrated one's (:func:`streams.estimation.resample.recall_interval`).
+and the calibrated one's (:func:`streams.estimation.resample.recall_interval`); precision and
+FPR come from the flag count at the prevalence (:mod:`streams.estimation.counts`). A window
+that flags what the lab does not explain (:mod:`streams.estimation.excess`) is ``partial``:
+recall widened by the unexplained share, precision and FPR from the count at a known
+prevalence or ``None``.
 
 >>> from streams.estimation.shift import feature_matrix
 >>> rng = np.random.default_rng(1)
@@ -42,12 +46,14 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.errors import EstimationError
+from streams.estimation.counts import counted_figures, defect_shares, partial_estimate, widened
 from streams.estimation.estimator import (
     Estimate,
     LabSet,
     PerformanceEstimate,
     estimate_performance,
 )
+from streams.estimation.excess import PLAUSIBLE_PREVALENCE, FlagExcess, flag_excess
 from streams.estimation.resample import Chain, chain_draws, interval, recall_interval
 from streams.estimation.shift import (
     LabGeometry,
@@ -58,20 +64,9 @@ from streams.estimation.shift import (
     shift_verdict,
 )
 
-__all__ = [
-    "PLAUSIBLE_PREVALENCE",
-    "LabPool",
-    "estimate_under_shift",
-    "unexplained_flags",
-    "unknown_estimate",
-]
+__all__ = ["LabPool", "estimate_under_shift", "unknown_estimate"]
 
 FloatArray = npt.NDArray[np.float64]
-
-PLAUSIBLE_PREVALENCE = 0.10
-"""Without a known prevalence, :func:`unexplained_flags` lets the window hold up to this share
-of defective frames (or EM's estimate, if higher) before its flags count as unexplained: EM's
-estimate runs low where the weighted lab's flagged frames include false positives."""
 
 
 @dataclass(frozen=True)
@@ -161,59 +156,6 @@ class LabPool:
         return LabSet(self.scores[self.clean], self.defective[self.clean])
 
 
-def unexplained_flags(
-    scores: FloatArray,
-    threshold: float,
-    pool: LabPool,
-    weights: FloatArray,
-    prevalence: float,
-    *,
-    z: float = 3.0,
-) -> str:
-    """Why the window flags more frames than the lab frames like its inputs would (``""``:
-    it does not).
-
-    The weighted lab says what share of frames reaches the threshold at a prevalence ``π``
-    (the known one, or the most the window plausibly holds): ``π·TPR + (1 − π)·FPR`` over
-    the weighted defective and good lab frames. A window that flags more, beyond ``z``
-    standard errors (its own binomial spread and the weighted lab's, by their effective
-    sample sizes), has scores the compared inputs do not explain: a new source of false
-    positives, or a change the statistics do not see (a focus loss). Neither precision nor
-    recall then follows from the lab.
-
-    >>> pool = LabPool(np.r_[np.full(50, 0.9), np.full(50, 0.1)], np.r_[np.ones(50),
-    ...     np.zeros(50)], None, np.ones(100, bool))
-    >>> unexplained_flags(np.r_[np.full(30, 0.9), np.full(970, 0.1)], 0.5, pool, np.ones(100), 0.03)
-    ''
-    >>> unexplained_flags(np.r_[np.full(300, 0.9), np.full(700, 0.1)], 0.5, pool, np.ones(100),
-    ...                   0.03)[:40]
-    'the window flags 30.0% of its frames; la'
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(pool.defective, dtype=bool)
-    caught = np.asarray(pool.scores, dtype=np.float64) >= threshold
-    w = np.asarray(weights, dtype=np.float64)
-    if not (w * y).sum() > 0 or not (w * ~y).sum() > 0:
-        return ""
-    tpr = float((w * y * caught).sum() / (w * y).sum())
-    fpr = float((w * ~y * caught).sum() / (w * ~y).sum())
-    expected = prevalence * tpr + (1 - prevalence) * fpr
-    observed = float(np.count_nonzero(s >= threshold)) / s.size
-    spread = (
-        expected * (1 - expected) / s.size
-        + fpr * (1 - fpr) / max(effective_sample_size(w[~y]), 1.0)
-        + prevalence**2 * tpr * (1 - tpr) / max(effective_sample_size(w[y]), 1.0)
-    )
-    if observed - expected <= z * float(np.sqrt(spread)) + 1 / s.size:
-        return ""
-    return (
-        f"the window flags {100 * observed:.1f}% of its frames; lab frames like its inputs "
-        f"would flag {100 * expected:.1f}%: its scores moved in a way the image statistics "
-        "compared do not explain (a new source of false positives, a focus loss): audit this "
-        "slice, or assess the model under these conditions (`linewatch assess`)"
-    )
-
-
 def _widen(figure: Estimate, by: float) -> Estimate:
     """The interval widened by ``by`` on both sides, within [0, 1].
 
@@ -290,17 +232,25 @@ def estimate_under_shift(
         raise EstimationError(f"{len(features)} feature rows for {s.size} frames")
     shift = matching_weights(pool.geometry, features, l2=l2)
     defective = np.asarray(pool.defective, dtype=bool)
-    status, reason = shift_verdict(shift, defective, rule or ShiftRule())
+    rule = rule or ShiftRule()
+    status, reason = shift_verdict(shift, defective, rule)
     if status != "unknown":
-        est = _reweighted(s, float(threshold), pool, shift, prior, draws=draws, seed=seed)
-        most = prior.value if prior.value is not None else max(est.prevalence, PLAUSIBLE_PREVALENCE)
-        reason = unexplained_flags(s, float(threshold), pool, shift.weights, most)
-        status = "unknown" if reason else "ok"
+        est, excess = _reweighted(s, float(threshold), pool, shift, prior, draws=draws, seed=seed)
+        status, reason = est.status, est.reason
+        lo = est.recall.lo
+        if excess.share > rule.max_excess and (lo is None or lo < 1 - rule.max_excess):
+            status, reason = "unknown", excess.reason
+            reason += (
+                f", more than the {100 * rule.max_excess:.0f}% that lets recall be bounded: "
+                "audit this slice, or assess the model under these conditions "
+                "(`linewatch assess`)"
+            )
     if status == "unknown":
         est = unknown_estimate(int(s.size), float(threshold), reason, **prior.kwargs())
     return replace(
         est,
         status=status,
+        reason=reason,
         lab_ess=shift.ess,
         lab_ess_defective=effective_sample_size(shift.weights[defective]),
         shift_auc=shift.auc,
@@ -327,15 +277,19 @@ def _reweighted(
     *,
     draws: int,
     seed: int,
-) -> PerformanceEstimate:
-    """The estimate with the pool weighted by ``shift``; intervals from the whole-chain
-    bootstrap (:mod:`streams.estimation.resample`), recall read directly off the weighted lab
-    with an interval spanning its calibrated reading too, recall and FPR widened by the share
-    of frames beyond the lab's support."""
+) -> tuple[PerformanceEstimate, FlagExcess]:
+    """The estimate with the pool weighted by ``shift`` (recall from the chain bootstrap,
+    precision and FPR from the flag count, :mod:`streams.estimation.counts`), and how its
+    flags compare with the weighted lab's (``partial`` where they are unexplained)."""
     weighted = LabSet(pool.scores, pool.defective, shift.weights)
     point = estimate_performance(s, threshold, weighted, draws=0, **prior.kwargs())
     if shift.neighbours is None:
         raise EstimationError("the shift weights carry no matching to resample")
+    most = prior.value if prior.value is not None else max(point.prevalence, PLAUSIBLE_PREVALENCE)
+    excess = flag_excess(
+        s, threshold, pool.scores, pool.defective, shift.weights, prevalence=most, known=prior.value
+    )
+    units, counted = defect_shares(point.prevalence, prior.value, excess)
     chain = Chain(
         s,
         shift.neighbours,
@@ -344,24 +298,32 @@ def _reweighted(
         threshold,
         prior.value,
         base_rate=point.recall_denominator == "base_rate",
+        units_share=units,
     )
     d = chain_draws(chain, draws=draws, seed=seed)
-    recall = recall_interval(
-        interval(point.recall.value, d["recall"]),
-        interval(pool.lab_recall(threshold, shift.weights), d["lab_recall"]),
-    )
-    per_class = pool.class_recall(
-        threshold, shift.weights, draws=draws, seed=seed, units=point.expected_defective
-    )
-    if per_class is not None:
-        per_class = {name: _widen(e, shift.unsupported) for name, e in per_class.items()}
+    direct = interval(pool.lab_recall(threshold, shift.weights), d["lab_recall"])
+    expected = point.expected_defective if units is None else units * s.size
+    per_class = pool.class_recall(threshold, shift.weights, draws=draws, seed=seed, units=expected)
     # Frames beyond the lab's support (at most rule.max_unsupported of them) could be caught or
     # missed whatever the lab says: recall and FPR can be off by up to their share.
     u = shift.unsupported
-    return replace(
-        point,
-        precision=interval(point.precision.value, d["precision"]),
-        recall=_widen(recall, u),
-        fpr=_widen(interval(point.fpr.value, d["fpr"]), u),
-        per_class_recall=per_class,
+    if per_class is not None:
+        per_class = {k: widened(_widen(e, u), excess.share) for k, e in per_class.items()}
+    recall = _widen(recall_interval(interval(point.recall.value, d["recall"]), direct), u)
+    if excess.reason:
+        est = partial_estimate(
+            point, recall, excess, known=prior.value, source=prior.source, counted=counted
+        )
+        return replace(est, per_class_recall=per_class), excess
+    precision, fpr = counted_figures(
+        s, threshold, recall, known=prior.value, em=point.prevalence, band=excess.band
     )
+    est = replace(
+        point,
+        precision=precision,
+        recall=recall,
+        fpr=_widen(fpr, u),
+        per_class_recall=per_class,
+        status="ok",
+    )
+    return est, excess

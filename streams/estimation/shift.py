@@ -326,6 +326,10 @@ class ShiftRule:
     """Above this share of frames beyond the lab's support the window is unknown; below it,
     the recall and FPR intervals widen by that share (those frames' outcomes are unknown)."""
     min_ess_defective: float = 30.0
+    max_excess: float = 0.5
+    """Above this share of frames the lab mixture leaves unexplained (excess flags,
+    :mod:`streams.estimation.excess`) the window is unknown; below it, recall's interval
+    widens by that share and precision and FPR come from the counts or say unknown."""
 
 
 def shift_verdict(
