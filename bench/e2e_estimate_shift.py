@@ -133,11 +133,16 @@ def _change(
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), mode="RGB")
 
 
+def _change_time(args: argparse.Namespace) -> datetime:
+    """When the shifted lines change: ``--change-at`` of the way through the run."""
+    return datetime.fromisoformat(args.start) + timedelta(hours=args.hours * args.change_at)
+
+
 def _rewrite(src: Path, dst: Path, args: argparse.Namespace) -> tuple[dict[str, int], set[str]]:
     """Copy the events, the shifted lines' frames from the midpoint on decoded, changed and
     re-encoded; the lux reading and every other field as they were. Returns the changed
     frames by shift and the ids of the events kept (every ``--every``-th)."""
-    midpoint = datetime.fromisoformat(args.start) + timedelta(hours=args.hours / 2)
+    midpoint = _change_time(args)
     rng = np.random.default_rng([args.seed, 2121])
     changed: dict[str, int] = {}
     kept: set[str] = set()
@@ -287,7 +292,7 @@ def _estimate_rows(env: dict[str, str], args: argparse.Namespace) -> list[dict[s
         )
     )
     out = []
-    midpoint = datetime.fromisoformat(args.start) + timedelta(hours=args.hours / 2)
+    midpoint = _change_time(args)
     for w in doc["windows"]:
         defects, caught, fpr = _window_realized(env, w)
         if defects < args.min_defects:
@@ -343,6 +348,12 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=7321)
     ap.add_argument("--start", default="2026-11-29T00:00:00+00:00")
     ap.add_argument("--hours", type=int, default=24)
+    ap.add_argument(
+        "--change-at",
+        type=float,
+        default=0.5,
+        help="when the shifted lines change, as a fraction of the run (0.5: its midpoint)",
+    )
     ap.add_argument("--blur", type=float, default=2.0, help="defocus: Gaussian blur radius (px)")
     ap.add_argument("--noise", type=float, default=12.0, help="sensor noise sigma (grey levels)")
     ap.add_argument("--window-frames", type=int, default=1500, help="`estimate --window-frames`")
