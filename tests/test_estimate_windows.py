@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -60,7 +61,7 @@ def _slice(n: int, step_at: int | None, seed: int = 0) -> SliceFrames:
 def test_a_window_never_straddles_a_step_of_the_inputs() -> None:
     windows = slice_windows(_slice(1300, step_at=730), 500)
     assert windows[0][0] == 0 and windows[-1][1] == 1300
-    assert all(b == c for (_, b), (c, _) in zip(windows, windows[1:], strict=False))
+    assert all(b == c for (_, b), (c, _) in pairwise(windows))
     assert not any(a < 730 < b for a, b in windows), windows
     assert 730 in [a for a, _ in windows]
 
@@ -132,7 +133,6 @@ def test_estimate_shows_each_estimate_beside_the_realized_figure_of_the_same_fra
     # Grafana's row says which frames it describes
     with ClickHouseStore.open(dsn) as st:
         rows = st.query(
-            "SELECT est_frames, est_windows, window_start IS NOT NULL "
-            "FROM linewatch.audit_figures"
+            "SELECT est_frames, est_windows, window_start IS NOT NULL FROM linewatch.audit_figures"
         ).result_rows
     assert rows == [(166, len(windows), True)]
