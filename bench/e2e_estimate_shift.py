@@ -18,8 +18,8 @@ What a user (or an outside checker) does, step by step, each a ``linewatch`` com
    ``LINEWATCH_PLANT__LINES``), ``linewatch assess`` on it as docs/estimation.md says (its
    defaults), then ``linewatch metrics --format json`` (per slice: the label-free estimate of
    the whole slice beside the realized recall from the labels) and ``linewatch estimate
-   --format json --window-frames W`` (per slice window), whose realized recall this script
-   reads with ``linewatch query`` over the window's frames.
+   --format json --window-frames W`` (per slice window, each beside the realized figures of
+   the labels of its own frames, ``realized``).
 
 It prints one row per slice (``metrics``) and per slice window (``estimate``) with at least
 ``--min-defects`` labelled defects: shift, slice, realized recall, estimated recall, its
@@ -200,36 +200,6 @@ def _build(args: argparse.Namespace, env: dict[str, str]) -> None:
     _cli(["assess"], env)  # docs/estimation.md: `linewatch assess` first, its defaults
 
 
-def _window_realized(env: dict[str, str], w: dict[str, Any]) -> tuple[int, int, float | None]:
-    """``(defective, caught, FPR)`` among the labelled frames of one estimate window."""
-    sql = (
-        "SELECT countIf(outcome IN ('TP', 'FN')), countIf(outcome = 'TP'), "
-        "countIf(outcome = 'FP') / nullIf(countIf(outcome IN ('FP', 'TN')), 0) "
-        "FROM linewatch.v_frame_outcomes WHERE split = 'production' AND line_id = {l:String} "
-        "AND shift = {s:String} AND lighting = {g:String} "
-        "AND captured_at BETWEEN {a:DateTime64(3)} AND {b:DateTime64(3)}"
-    )
-    out = _cli(
-        ["query", sql, "--format", "json",
-         "--param", f"l={w['line_id']}", "--param", f"s={w['shift']}",
-         "--param", f"g={w['lighting']}",
-         "--param", f"a={_ch_time(w['window_start'])}",
-         "--param", f"b={_ch_time(w['window_end'])}"],
-        env,
-        capture=True,
-    )  # fmt: skip
-    rows = json.loads(out)
-    row = rows[0] if isinstance(rows, list) else rows["rows"][0]
-    values = list(row.values()) if isinstance(row, dict) else list(row)
-    return int(values[0]), int(values[1]), None if values[2] is None else float(values[2])
-
-
-def _ch_time(text: str) -> str:
-    """ISO time as ClickHouse's DateTime64 parameter text (UTC, no zone suffix)."""
-    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
 def _row(  # noqa: PLR0917
     kind: str,
     name: str,
@@ -294,9 +264,11 @@ def _estimate_rows(env: dict[str, str], args: argparse.Namespace) -> list[dict[s
     out = []
     midpoint = _change_time(args)
     for w in doc["windows"]:
-        defects, caught, fpr = _window_realized(env, w)
+        realized = w["realized"]  # the labels of the window's own frames
+        defects = int(realized["defective_labels"])
         if defects < args.min_defects:
             continue
+        recall, fpr = realized["recall"]["value"], realized["fpr"]["value"]
         start = datetime.fromisoformat(w["window_start"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(w["window_end"].replace("Z", "+00:00"))
         kind = SHIFTS.get(w["line_id"], "?")
@@ -305,7 +277,7 @@ def _estimate_rows(env: dict[str, str], args: argparse.Namespace) -> list[dict[s
         elif start < midpoint and kind != "stationary":
             kind += " (straddles)"
         name = f"{w['line_id']}/{w['shift']}/{w['lighting']} {start:%H:%M}-{end:%H:%M}"
-        out.append(_row(kind, name, defects, caught / defects, w, fpr))
+        out.append(_row(kind, name, defects, recall, w, fpr))
     return out
 
 
