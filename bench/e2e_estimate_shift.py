@@ -5,8 +5,9 @@ What a user (or an outside checker) does, step by step, each a ``linewatch`` com
 1. ``linewatch simulate --scenario stationary --lines 5`` writes the camera events and the
    simulator's labels (every frame labelled);
 2. this script rewrites the JPEG frames of four lines from the run's midpoint on (decode,
-   change, re-encode at the simulator's quality), leaving the events' lux readings as they
-   are, so the frames stay in their lighting slice:
+   change, re-encode at the simulator's quality; ``--change-at 0.4`` starts the change 40 %
+   into the run instead, off the hour and off the shifts' boundaries), leaving the events'
+   lux readings as they are, so the frames stay in their lighting slice:
 
    - ``line-1`` darkened to 45 % brightness (a dimmed lamp the lux sensor does not see);
    - ``line-2`` defocused (a Gaussian blur, radius ``--blur``);
