@@ -5,7 +5,8 @@ A slice's frames are cut by binary segmentation of their shift features
 (:func:`streams.estimation.shift.feature_matrix`, the inputs the lab calibration is re-weighted
 on): in a run of frames, the split that best separates the means of the features (the
 standardised CUSUM statistic, each feature scaled by its frame-to-frame noise) is kept where
-the means on either side differ by at least ``min_effect`` of that noise in some feature and
+the means on either side differ by at least ``min_effect`` of that noise in some feature (and
+by more than the two means' own noise allows over the segment's ~n candidate splits) and
 both sides hold at least ``min_size`` frames; each side is then searched again. The noise is
 taken from successive differences (``MAD / sqrt(2)``), which a step between the sides barely
 moves, so a large step is not hidden by the spread it adds.
@@ -81,15 +82,22 @@ def change_points(
     if x.ndim != 2 or len(x) < 2 * min_size or min_size < 1:
         return []
     finite = np.isfinite(x)
-    if not finite.all():  # a frame without a statistic takes the feature's median
-        median = np.nanmedian(np.where(finite, x, np.nan), axis=0)
-        x = np.nan_to_num(np.where(finite, x, median))
+    if not finite.all():  # a frame without a statistic takes the feature's median (or 0)
+        median = [
+            float(np.median(x[finite[:, j], j])) if finite[:, j].any() else 0.0
+            for j in range(x.shape[1])
+        ]
+        x = np.where(finite, x, np.asarray(median))
     cuts: list[int] = []
     todo = [(0, len(x))]
     while todo and len(cuts) < max_cuts:
         start, end = todo.pop()
+        n = end - start
         k, effect = _best_split(x[start:end], min_size)
-        if k == 0 or effect < min_effect:
+        # the step must also stand out of the noise of two means of k and n - k frames, the
+        # best of ~n splits (so small segments are not cut at random)
+        noise = np.sqrt(1.0 / max(k, 1) + 1.0 / max(n - k, 1)) * (4.0 + np.sqrt(2 * np.log(n)))
+        if k == 0 or effect < max(min_effect, noise):
             continue
         cuts.append(start + k)
         todo += [(start, start + k), (start + k, end)]
