@@ -5,8 +5,9 @@ What a user (or an outside checker) does, step by step, each a ``linewatch`` com
 1. ``linewatch simulate --scenario stationary --lines 5`` writes the camera events and the
    simulator's labels (every frame labelled);
 2. this script rewrites the JPEG frames of four lines from the run's midpoint on (decode,
-   change, re-encode at the simulator's quality), leaving the events' lux readings as they
-   are, so the frames stay in their lighting slice:
+   change, re-encode at the simulator's quality; ``--change-at 0.4`` starts the change 40 %
+   into the run instead, off the hour and off the shifts' boundaries), leaving the events'
+   lux readings as they are, so the frames stay in their lighting slice:
 
    - ``line-1`` darkened to 45 % brightness (a dimmed lamp the lux sensor does not see);
    - ``line-2`` defocused (a Gaussian blur, radius ``--blur``);
@@ -18,8 +19,8 @@ What a user (or an outside checker) does, step by step, each a ``linewatch`` com
    ``LINEWATCH_PLANT__LINES``), ``linewatch assess`` on it as docs/estimation.md says (its
    defaults), then ``linewatch metrics --format json`` (per slice: the label-free estimate of
    the whole slice beside the realized recall from the labels) and ``linewatch estimate
-   --format json --window-frames W`` (per slice window), whose realized recall this script
-   reads with ``linewatch query`` over the window's frames.
+   --format json --window-frames W`` (per slice window, each beside the realized figures of
+   the labels of its own frames, ``realized``).
 
 It prints one row per slice (``metrics``) and per slice window (``estimate``) with at least
 ``--min-defects`` labelled defects: shift, slice, realized recall, estimated recall, its
@@ -133,11 +134,16 @@ def _change(
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), mode="RGB")
 
 
+def _change_time(args: argparse.Namespace) -> datetime:
+    """When the shifted lines change: ``--change-at`` of the way through the run."""
+    return datetime.fromisoformat(args.start) + timedelta(hours=args.hours * args.change_at)
+
+
 def _rewrite(src: Path, dst: Path, args: argparse.Namespace) -> tuple[dict[str, int], set[str]]:
     """Copy the events, the shifted lines' frames from the midpoint on decoded, changed and
     re-encoded; the lux reading and every other field as they were. Returns the changed
     frames by shift and the ids of the events kept (every ``--every``-th)."""
-    midpoint = datetime.fromisoformat(args.start) + timedelta(hours=args.hours / 2)
+    midpoint = _change_time(args)
     rng = np.random.default_rng([args.seed, 2121])
     changed: dict[str, int] = {}
     kept: set[str] = set()
@@ -193,36 +199,6 @@ def _build(args: argparse.Namespace, env: dict[str, str]) -> None:
     _labels_of(labels, work / "labels-kept.jsonl", kept)
     _cli(["run", "--source", str(shifted), "--labels", str(work / "labels-kept.jsonl")], env)
     _cli(["assess"], env)  # docs/estimation.md: `linewatch assess` first, its defaults
-
-
-def _window_realized(env: dict[str, str], w: dict[str, Any]) -> tuple[int, int, float | None]:
-    """``(defective, caught, FPR)`` among the labelled frames of one estimate window."""
-    sql = (
-        "SELECT countIf(outcome IN ('TP', 'FN')), countIf(outcome = 'TP'), "
-        "countIf(outcome = 'FP') / nullIf(countIf(outcome IN ('FP', 'TN')), 0) "
-        "FROM linewatch.v_frame_outcomes WHERE split = 'production' AND line_id = {l:String} "
-        "AND shift = {s:String} AND lighting = {g:String} "
-        "AND captured_at BETWEEN {a:DateTime64(3)} AND {b:DateTime64(3)}"
-    )
-    out = _cli(
-        ["query", sql, "--format", "json",
-         "--param", f"l={w['line_id']}", "--param", f"s={w['shift']}",
-         "--param", f"g={w['lighting']}",
-         "--param", f"a={_ch_time(w['window_start'])}",
-         "--param", f"b={_ch_time(w['window_end'])}"],
-        env,
-        capture=True,
-    )  # fmt: skip
-    rows = json.loads(out)
-    row = rows[0] if isinstance(rows, list) else rows["rows"][0]
-    values = list(row.values()) if isinstance(row, dict) else list(row)
-    return int(values[0]), int(values[1]), None if values[2] is None else float(values[2])
-
-
-def _ch_time(text: str) -> str:
-    """ISO time as ClickHouse's DateTime64 parameter text (UTC, no zone suffix)."""
-    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def _row(  # noqa: PLR0917
@@ -287,11 +263,13 @@ def _estimate_rows(env: dict[str, str], args: argparse.Namespace) -> list[dict[s
         )
     )
     out = []
-    midpoint = datetime.fromisoformat(args.start) + timedelta(hours=args.hours / 2)
+    midpoint = _change_time(args)
     for w in doc["windows"]:
-        defects, caught, fpr = _window_realized(env, w)
+        realized = w["realized"]  # the labels of the window's own frames
+        defects = int(realized["defective_labels"])
         if defects < args.min_defects:
             continue
+        recall, fpr = realized["recall"]["value"], realized["fpr"]["value"]
         start = datetime.fromisoformat(w["window_start"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(w["window_end"].replace("Z", "+00:00"))
         kind = SHIFTS.get(w["line_id"], "?")
@@ -300,7 +278,7 @@ def _estimate_rows(env: dict[str, str], args: argparse.Namespace) -> list[dict[s
         elif start < midpoint and kind != "stationary":
             kind += " (straddles)"
         name = f"{w['line_id']}/{w['shift']}/{w['lighting']} {start:%H:%M}-{end:%H:%M}"
-        out.append(_row(kind, name, defects, caught / defects, w, fpr))
+        out.append(_row(kind, name, defects, recall, w, fpr))
     return out
 
 
@@ -343,6 +321,12 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=7321)
     ap.add_argument("--start", default="2026-11-29T00:00:00+00:00")
     ap.add_argument("--hours", type=int, default=24)
+    ap.add_argument(
+        "--change-at",
+        type=float,
+        default=0.5,
+        help="when the shifted lines change, as a fraction of the run (0.5: its midpoint)",
+    )
     ap.add_argument("--blur", type=float, default=2.0, help="defocus: Gaussian blur radius (px)")
     ap.add_argument("--noise", type=float, default=12.0, help="sensor noise sigma (grey levels)")
     ap.add_argument("--window-frames", type=int, default=1500, help="`estimate --window-frames`")

@@ -57,7 +57,12 @@ __all__ = [
 ]
 
 SUITE = "corruptions"
-DEFAULT_FRAMES = 120
+DEFAULT_FRAMES = 300
+"""Simulated lab frames ``linewatch assess`` renders by default. The label-free estimate is
+calibrated on them (docs/estimation.md, "Windows"): a window under a shift needs
+``shift_min_ess_defective`` (30) effective defective lab frames like its own, and with 120
+frames (about 60 defective per condition) shifted windows fell short and said ``unknown``;
+300 is what ``bench/bench_estimate_shift.py`` measured the estimate's accuracy with."""
 
 
 class _SpecLike(Protocol):

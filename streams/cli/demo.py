@@ -171,19 +171,21 @@ def print_slice_summary(store: ClickHouseStore, console: Console, threshold: flo
 def print_estimates(store: ClickHouseStore, console: Console, settings: Settings) -> None:
     """Write the label-free estimates (``linewatch estimate``) and print them per slice."""
     from streams.errors import EstimationError
-    from streams.estimation.job import policy_of, run_estimates
+    from streams.estimation.job import policy_of, rule_of, run_estimates
     from streams.estimation.windows import estimate_groups
     from streams.inference.threshold import operating_threshold
 
     threshold = operating_threshold(settings)
     try:
         run = run_estimates(store, threshold, settings.estimation)
-        groups = estimate_groups(
+        (groups,) = estimate_groups(
             store,
             threshold,
-            ("line_id", "shift", "lighting"),
+            [("line_id", "shift", "lighting")],
+            window_frames=settings.estimation.window_frames,
             policy=policy_of(settings.estimation),
             draws=settings.estimation.draws,
+            rule=rule_of(settings.estimation),
         )
     except EstimationError as exc:
         console.print(f"[yellow]label-free estimates:[/] {plain(exc)}")

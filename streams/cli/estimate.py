@@ -19,6 +19,7 @@ from streams.lab.naming import lab_set_label
 if TYPE_CHECKING:
     from streams.estimation.job import EstimateRun
     from streams.readiness.slice_audits import SliceAudit
+    from streams.readiness.window_figures import WindowRealized
 
 __all__ = ["audits_table", "register"]
 
@@ -46,9 +47,11 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         Calibrated on the lab split of the latest `linewatch assess` (the plant's lab set when
         it ran on one, else the simulated lab; the output names it); writes one row per slice
         window to `estimated_performance` and a drift event (signal estimated_recall) where a
-        slice's estimated recall stays below the lab's. Beside each slice's latest estimate it
-        shows the realized design-weighted recall / FPR of its audited labels (labels without
-        a design apart) and which audits would narrow the widest intervals most; writes those
+        slice's estimated recall stays below the lab's. A slice's windows are cut where its
+        image statistics step, so none straddles a change. Beside each window's estimate
+        (--format json) and each slice's (its windows combined) it shows the realized
+        design-weighted recall / FPR of the labels of the same frames (labels without a design
+        apart) and which audits would narrow the widest intervals most; writes the slices'
         to `audit_figures` (Grafana), after pairing new labels with their frames (not with
         --dry-run). See docs/estimation.md.
         """
@@ -56,6 +59,7 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         from streams.inference.threshold import operating_threshold
         from streams.readiness.reconcile import reconcile
         from streams.readiness.slice_audits import window_audits
+        from streams.readiness.window_figures import window_realized
 
         settings = settings_with(store={"dsn": store}, inference={"model": model})
         params = settings.estimation
@@ -67,21 +71,28 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             run = run_estimates(st, threshold, params, write=not dry_run)
             if not dry_run:  # pair new labels with their frames first, as metrics does
                 reconcile(st, settings, threshold=threshold)
-            audits = window_audits(st, settings, threshold, run.windows)
+            audits = window_audits(st, settings, threshold, run.slices, run.windows)
+            realized = window_realized(st, settings, threshold, run.estimates)
             if not dry_run and audits:
                 now = datetime.now(UTC)
                 st.insert([a.record(now, threshold) for a in audits])
         if fmt == "json":
-            typer.echo(_as_json(run, threshold, audits))
+            typer.echo(_as_json(run, threshold, audits, realized))
             return
-        _print_run(run, threshold, params.window_frames, dry_run=dry_run)
+        _print_run(run, threshold, params.window_frames, realized, dry_run=dry_run)
         _print_audits(audits)
 
 
-def _as_json(run: EstimateRun, threshold: float, audits: list[SliceAudit]) -> str:
-    """The run as the JSON document of ``--format json``; ``slices``: each slice's latest
-    estimate beside its realized design-weighted figure, ``audit_next``: where labels narrow
-    the widest intervals most."""
+def _as_json(
+    run: EstimateRun,
+    threshold: float,
+    audits: list[SliceAudit],
+    realized: list[WindowRealized],
+) -> str:
+    """The run as the JSON document of ``--format json``; ``windows``: each window's estimate
+    with ``realized``, the labels' figures over the same frames; ``slices``: each slice's
+    windows combined beside its realized design-weighted figure; ``audit_next``: where labels
+    narrow the widest intervals most."""
     from streams.readiness.slice_audits import audit_next
 
     return json.dumps(
@@ -89,7 +100,10 @@ def _as_json(run: EstimateRun, threshold: float, audits: list[SliceAudit]) -> st
             "threshold": threshold,
             "lab_set": lab_set_label(run.lab_set),
             "reference_recall": run.reference_recall,
-            "windows": [w.model_dump(mode="json") for w in run.windows],
+            "windows": [
+                {**w.model_dump(mode="json"), "realized": r.as_dict()}
+                for w, r in zip(run.windows, realized, strict=True)
+            ],
             "drift_events": [e.model_dump(mode="json") for e in run.drift_events],
             "rows_written": run.rows_written,
             "slices": [a.as_dict() for a in audits],
@@ -111,38 +125,49 @@ def _figures(w: EstimatedPerformanceRecord) -> tuple[str, str, str]:
 
 
 def _latest_table(
-    run: EstimateRun, threshold: float
+    run: EstimateRun, threshold: float, realized: list[WindowRealized]
 ) -> tuple[DataTable, dict[tuple[str, str, str], EstimatedPerformanceRecord]]:
-    """The table of each slice's latest window, and those windows by slice."""
+    """The table of each slice's latest window beside the labels' recall over the same frames,
+    and those windows by slice."""
     t = DataTable(
         title=f"estimated at threshold {threshold:.2f}, latest window per slice "
-        f"(calibrated on {lab_set_label(run.lab_set)})"
+        f"(calibrated on {lab_set_label(run.lab_set)}); realized: its labels"
     )
-    for col in ("line", "shift", "lighting", "windows", "frames", "prevalence"):
+    for col in ("line", "shift", "lighting", "windows", "window", "frames", "prevalence"):
         t.add_column(col)
-    for col in ("precision", "recall", "FPR"):
+    for col in ("precision", "recall", "FPR", "realized recall", "labels"):
         t.add_column(col)
-    latest: dict[tuple[str, str, str], EstimatedPerformanceRecord] = {}
+    latest: dict[tuple[str, str, str], tuple[EstimatedPerformanceRecord, WindowRealized]] = {}
     counts: Counter[tuple[str, str, str]] = Counter()
-    for w in run.windows:
+    for w, r in zip(run.windows, realized, strict=True):
         key = (w.line_id, w.shift, w.lighting)
-        latest[key] = w
+        latest[key] = (w, r)
         counts[key] += 1
-    for key, w in sorted(latest.items()):
+    for key, (w, r) in sorted(latest.items()):
         t.add_row(
             *key,
             str(counts[key]),
+            f"{w.window_start:%m-%d %H:%M}–{w.window_end:%H:%M}",
             str(w.frames),
             f"{w.prevalence:.2%} ({w.prevalence_source})",
             *_figures(w),
+            r.recall.fmt(),
+            f"{r.labels} ({r.defective_labels} defective)",
             style="bold red" if w.recall_hi is not None and w.recall_hi < 0.5 else None,
         )
-    return t, latest
+    return t, {key: w for key, (w, _) in latest.items()}
 
 
-def _print_run(run: EstimateRun, threshold: float, window_frames: int, *, dry_run: bool) -> None:
+def _print_run(
+    run: EstimateRun,
+    threshold: float,
+    window_frames: int,
+    realized: list[WindowRealized],
+    *,
+    dry_run: bool,
+) -> None:
     """The table, the unknown windows' reasons, the drift events and what was written."""
-    t, latest = _latest_table(run, threshold)
+    t, latest = _latest_table(run, threshold, realized)
     console = data_console()
     console.print(t)
     for key, w in sorted(latest.items()):
@@ -170,8 +195,9 @@ def audits_table(audits: list[SliceAudit]) -> DataTable:
     """Per slice: label-free recall / FPR beside the realized design-weighted ones, the labels
     behind them (by design; without a design, apart) and the next audit."""
     t = DataTable(
-        title="label-free estimate vs realized (design-weighted: each label by how it was "
-        "chosen; difference = the estimate as a control variate)"
+        title="label-free estimate vs realized, per slice over all its frames (estimate: its "
+        "windows combined; realized: design-weighted, each label by how it was chosen; "
+        "difference = the estimate as a control variate)"
     )
     for col in ("line", "shift", "lighting", "est. recall", "recall", "est. FPR", "FPR"):
         t.add_column(col)

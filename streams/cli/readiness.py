@@ -319,7 +319,7 @@ def assess_command(  # noqa: PLR0917
     suite: Annotated[str, typer.Option(help="The suite to run: corruptions.")] = "corruptions",
     lab: _LabSetOpt = None,
     simulated: _SimulatedLabOpt = False,
-    frames: _SuiteFramesOpt = 120,
+    frames: _SuiteFramesOpt = 300,  # streams.assess.suite.DEFAULT_FRAMES (says why)
     seed: Annotated[int, typer.Option(min=0, help="Seed: same seed, same results.")] = 0,
     severities: Annotated[
         str, typer.Option(help="Comma-separated severities out of 1..5.")

@@ -9,19 +9,23 @@ changed, after a new ``linewatch assess`` say, is written again).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from schemas.records import DriftEventRecord, EstimatedPerformanceRecord
 from streams.config import EstimationSettings
 from streams.drift.cause import attribute_signals
 from streams.errors import EstimationError
+from streams.estimation.combine import combine
 from streams.estimation.drops import recall_drop_events
+from streams.estimation.estimator import PerformanceEstimate
 from streams.estimation.shift import ShiftRule
 from streams.estimation.windows import (
     PrevalencePolicy,
-    estimate_windows,
+    WindowEstimate,
     lab_recall,
     lab_set_name,
+    window_estimates,
+    window_record,
 )
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads.estimation import co_moving_signals
@@ -34,6 +38,11 @@ class EstimateRun:
     """What one estimation run computed and wrote."""
 
     windows: list[EstimatedPerformanceRecord] = field(default_factory=list)
+    estimates: list[WindowEstimate] = field(default_factory=list)
+    """The windows' estimates, in the order of ``windows``."""
+    slices: dict[tuple[str, str, str], PerformanceEstimate] = field(default_factory=dict)
+    """Each slice's estimate: its windows combined (:func:`streams.estimation.combine.combine`),
+    the same frames as the slice's realized figures."""
     drift_events: list[DriftEventRecord] = field(default_factory=list)
     reference_recall: float | None = None
     rows_written: int = 0
@@ -67,16 +76,23 @@ def run_estimates(
     write: bool = True,
 ) -> EstimateRun:
     """Estimate every slice window; write the rows and drift events unless ``write`` is off."""
-    windows = estimate_windows(
+    rule = rule_of(params)
+    found = window_estimates(
         store,
         threshold,
-        window_frames=params.window_frames,
+        params.window_frames,
         policy=policy_of(params),
         draws=params.draws,
-        now=now,
-        rule=rule_of(params),
+        rule=rule,
     )
-    run = EstimateRun(windows=[w for w, _ in windows], lab_set=lab_set_name(store) or "")
+    stamp = now or datetime.now(UTC)
+    windows = [(window_record(w, stamp=stamp), w.group.event_ids[w.end - 1]) for w in found]
+    run = EstimateRun(
+        windows=[w for w, _ in windows],
+        estimates=found,
+        slices=_slices(found, rule.max_unsupported),
+        lab_set=lab_set_name(store) or "",
+    )
     run.reference_recall = lab_recall(store)
     if run.reference_recall is None:
         raise EstimationError(
@@ -92,6 +108,16 @@ def run_estimates(
     if write:
         run.rows_written = store.insert([*run.windows, *run.drift_events])
     return run
+
+
+def _slices(
+    found: list[WindowEstimate], max_unknown: float
+) -> dict[tuple[str, str, str], PerformanceEstimate]:
+    """Each slice's windows combined."""
+    parts: dict[tuple[str, str, str], list[PerformanceEstimate]] = {}
+    for w in found:
+        parts.setdefault((w.key.line_id, w.key.shift, w.key.lighting), []).append(w.estimate)
+    return {key: combine(ests, max_unknown) for key, ests in parts.items()}
 
 
 def attribute_recall_drops(

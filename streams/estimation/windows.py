@@ -23,14 +23,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 
 from schemas.records import EstimatedPerformanceRecord, stable_id
 from streams.errors import EstimationError
+from streams.estimation.combine import combine
 from streams.estimation.estimator import LabSet, PerformanceEstimate
 from streams.estimation.reweighted import LabPool, estimate_under_shift
+from streams.estimation.segments import change_points, segments
 from streams.estimation.shift import SHIFT_FEATURES, FloatArray, ShiftRule, feature_matrix
 from streams.sinks import ClickHouseStore
 from streams.sinks.reads.estimation import (
@@ -46,12 +48,15 @@ __all__ = [
     "UNDESCRIBED_CORRUPTIONS",
     "PrevalencePolicy",
     "SliceFrames",
+    "WindowEstimate",
     "estimate_groups",
-    "estimate_windows",
     "lab_set_name",
     "load_lab_pool",
     "load_lab_set",
     "load_slice_frames",
+    "slice_windows",
+    "window_estimates",
+    "window_record",
 ]
 
 UNDESCRIBED_CORRUPTIONS: tuple[str, ...] = ("occlusion",)
@@ -179,38 +184,52 @@ def _prevalence(
 def estimate_groups(
     store: ClickHouseStore,
     threshold: float,
-    by: Sequence[str],
+    groupings: Sequence[Sequence[str]],
     *,
+    window_frames: int,
     policy: PrevalencePolicy,
     draws: int = 200,
     rule: ShiftRule | None = None,
-) -> dict[tuple[str, ...], PerformanceEstimate]:
-    """Estimates for every group of slices by the columns ``by`` (subset of line/shift/lighting).
+) -> list[dict[tuple[str, ...], PerformanceEstimate]]:
+    """Per grouping (columns out of line_id/shift/lighting; ``()``: one overall group keyed
+    ``()``), the estimate of every group of slices.
 
-    An empty ``by`` gives one overall group keyed ``()``.
+    A group's estimate combines the estimates of its slices' windows
+    (:func:`streams.estimation.combine.combine`): the windows ``linewatch estimate`` writes, cut
+    where each slice's inputs change, a slice shorter than half a window taken as one window.
     """
-    pool = load_lab_pool(store)
-    audits = _audits(store)
-    grouped: dict[tuple[str, ...], list[SliceKey]] = defaultdict(list)
-    frames = load_slice_frames(store)
-    for key in frames:
-        grouped[tuple(str(getattr(key, c)) for c in by)].append(key)
-    out: dict[tuple[str, ...], PerformanceEstimate] = {}
-    for group, keys in sorted(grouped.items()):
-        scores = np.concatenate([np.asarray(frames[k].scores) for k in keys])
-        features = np.vstack([frames[k].features() for k in keys])
-        prevalence, source = _prevalence(keys, audits, policy)
-        out[group] = estimate_under_shift(
-            scores,
-            features,
-            threshold,
-            pool,
-            rule=rule,
-            prevalence=prevalence,
-            prevalence_source=source,
-            draws=draws,
-            seed=int(stable_id(*group)[:8], 16),
-        )
+    found = window_estimates(
+        store, threshold, window_frames, policy=policy, draws=draws, rule=rule, whole=True
+    )
+    max_unknown = (rule or ShiftRule()).max_unsupported
+    out = []
+    for by in groupings:
+        grouped: dict[tuple[str, ...], list[PerformanceEstimate]] = defaultdict(list)
+        for window in found:
+            grouped[tuple(str(getattr(window.key, c)) for c in by)].append(window.estimate)
+        out.append({group: combine(parts, max_unknown) for group, parts in sorted(grouped.items())})
+    return out
+
+
+def slice_windows(group: SliceFrames, size: int, *, whole: bool = False) -> list[tuple[int, int]]:
+    """``[start, end)`` of a slice's windows, in capture order.
+
+    The slice is first cut where its image statistics step (:mod:`.segments`, segments of at
+    least half a window), so that no window straddles a change of its inputs; each segment
+    is then cut into consecutive windows of ``size`` frames from its first frame, a tail
+    shorter than a window joining the last one. A slice shorter than half a window gets no
+    window, or one over all its frames where ``whole``.
+    """
+    n = len(group.scores)
+    min_size = max(size // 2, 10)
+    cuts = change_points(group.features(), min_size=min_size)
+    out = [
+        (start + a, start + b)
+        for start, end in segments(n, cuts)
+        for a, b in _windows(end - start, size)
+    ]
+    if not out and whole and n:
+        out = [(0, n)]
     return out
 
 
@@ -226,31 +245,38 @@ def _windows(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
-def estimate_windows(
+@dataclass(frozen=True)
+class WindowEstimate:
+    """The estimate of frames ``start:end`` of one slice."""
+
+    key: SliceKey
+    group: SliceFrames
+    start: int
+    end: int
+    estimate: PerformanceEstimate
+
+
+def window_estimates(
     store: ClickHouseStore,
     threshold: float,
-    *,
     window_frames: int,
+    *,
     policy: PrevalencePolicy,
-    draws: int = 200,
-    now: datetime | None = None,
-    rule: ShiftRule | None = None,
-) -> list[tuple[EstimatedPerformanceRecord, str]]:
-    """One record per slice window of ``window_frames`` frames, with its last event id.
-
-    Windows are consecutive in capture order within each slice; a tail shorter than a window
-    joins the last one, a slice shorter than half a window gets none.
-    """
+    draws: int,
+    rule: ShiftRule | None,
+    whole: bool = False,
+) -> list[WindowEstimate]:
+    """Every slice window's estimate (:func:`slice_windows`; a slice shorter than half a window
+    as one window where ``whole``), slices by line, shift and lighting."""
     if window_frames < 20:
         raise EstimationError(f"an estimation window needs >= 20 frames, got {window_frames}")
     pool = load_lab_pool(store)
     audits = _audits(store)
-    stamp = now or datetime.now(UTC)
-    out: list[tuple[EstimatedPerformanceRecord, str]] = []
+    out: list[WindowEstimate] = []
     for key, group in sorted(load_slice_frames(store).items(), key=_by_line_shift_lighting):
         prevalence, source = _prevalence([key], audits, policy)
         scores = np.asarray(group.scores)
-        for start, end in _windows(len(scores), window_frames):
+        for start, end in slice_windows(group, window_frames, whole=whole):
             first = group.captured_at[start]
             est = estimate_under_shift(
                 scores[start:end],
@@ -265,27 +291,25 @@ def estimate_windows(
                     stable_id(key.line_id, key.shift, key.lighting, first.isoformat())[:8], 16
                 ),
             )
-            record = _record(key, group, start, end, est, stamp=stamp)
-            out.append((record, group.event_ids[end - 1]))
+            out.append(WindowEstimate(key, group, start, end, est))
     return out
 
 
-def _record(
-    key: SliceKey,
-    group: SliceFrames,
-    start: int,
-    end: int,
-    est: PerformanceEstimate,
-    *,
-    stamp: datetime,
-) -> EstimatedPerformanceRecord:
-    """The stored row of the estimate of frames ``start:end`` of a slice.
+def window_record(window: WindowEstimate, *, stamp: datetime) -> EstimatedPerformanceRecord:
+    """The stored row of a window's estimate (frames ``start:end`` of a slice).
 
     Its id covers the window and the figures estimated for it: a rerun over the same frames
     with the same inputs writes nothing new, while one whose figures changed (a new
     `linewatch assess`, audits that now give the prevalence, other settings) writes a new row,
     which ``v_estimated_performance`` shows as the window's latest.
     """
+    key, group, start, end, est = (
+        window.key,
+        window.group,
+        window.start,
+        window.end,
+        window.estimate,
+    )
     first, last = group.captured_at[start], group.captured_at[end - 1]
     figures = [(e.value, e.lo, e.hi) for e in (est.precision, est.recall, est.fpr)]
     return EstimatedPerformanceRecord(

@@ -325,14 +325,21 @@ def overall_frames(store: ClickHouseStore) -> int:
 def _estimates(
     store: ClickHouseStore, settings: Settings, threshold: float, by: tuple[str, ...]
 ) -> dict[tuple[str, ...], PerformanceEstimate]:
-    """Label-free estimates per group of ``by`` (all slices, labelled or not) and overall."""
+    """Label-free estimates per group of ``by`` (all slices, labelled or not) and overall: each
+    combines the estimates of its slices' windows, as ``linewatch estimate`` cuts them."""
     from streams.estimation.job import policy_of, rule_of
     from streams.estimation.windows import estimate_groups
 
-    policy = policy_of(settings.estimation)
-    draws = settings.estimation.draws
-    rule = rule_of(settings.estimation)
-    out = estimate_groups(store, threshold, by, policy=policy, draws=draws, rule=rule) if by else {}
-    overall = estimate_groups(store, threshold, (), policy=policy, draws=draws, rule=rule)
-    out[("__overall__",)] = overall[()]
+    params = settings.estimation
+    found = estimate_groups(
+        store,
+        threshold,
+        [by, ()] if by else [()],
+        window_frames=params.window_frames,
+        policy=policy_of(params),
+        draws=params.draws,
+        rule=rule_of(params),
+    )
+    out = found[0] if by else {}
+    out[("__overall__",)] = found[-1][()]
     return out

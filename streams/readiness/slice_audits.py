@@ -2,7 +2,9 @@
 design-weighted figure, their 95 % intervals, the labels behind them, and which audits would
 narrow the widest intervals most. ``linewatch estimate``, the report and Grafana (through the
 ``audit_figures`` rows ``estimate`` writes) show these records; ``metrics --format json``'s
-``audit_next`` ranks with :func:`audit_next`.
+``audit_next`` ranks with :func:`audit_next`. Estimate and realized figure describe the same
+frames: all of the group's, the estimate being its windows combined
+(:mod:`streams.estimation.combine`; ``estimate`` also says their bounds and count).
 
 The realized figure is the difference estimator (:mod:`.design_difference`, the label-free
 estimate as a control variate) where the slice is sampled and a lab calibration exists, else
@@ -25,7 +27,7 @@ from typing import Any
 
 from schemas.records import EstimatedPerformanceRecord
 from streams.config import Settings
-from streams.estimation import Estimate
+from streams.estimation import Estimate, PerformanceEstimate
 from streams.readiness.design import AuditSuggestion, DesignRate, SliceDesign
 from streams.readiness.design_difference import DifferenceFigures
 from streams.sinks import ClickHouseStore
@@ -37,9 +39,9 @@ __all__ = [
     "SliceAudit",
     "audit_next",
     "design_figures",
-    "latest_windows",
     "recall_of",
     "slice_audits",
+    "whole_slices",
     "window_audits",
 ]
 
@@ -90,18 +92,27 @@ def design_figures(
 
 @dataclass(frozen=True)
 class LabelFree:
-    """A group's label-free estimate (``linewatch estimate``'s latest window, or ``metrics``'s
-    estimate of the whole group)."""
+    """A group's label-free estimate over the same frames as its realized figure: the
+    combination of its windows (:mod:`streams.estimation.combine`), from ``linewatch
+    estimate``'s windows or ``metrics``'s."""
 
     frames: int
     recall: Estimate
     fpr: Estimate
     status: str
     reason: str = ""
+    window_start: datetime | None = None
+    """The first frame's capture time (``None``: not said, ``metrics``'s whole group)."""
+    window_end: datetime | None = None
+    windows: int = 0
+    """The windows combined (``0``: not said)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "frames": self.frames,
+            "window_start": None if self.window_start is None else self.window_start.isoformat(),
+            "window_end": None if self.window_end is None else self.window_end.isoformat(),
+            "windows": self.windows,
             "recall": self.recall.as_dict(),
             "fpr": self.fpr.as_dict(),
             "status": self.status,
@@ -199,6 +210,10 @@ class SliceAudit:
             next_units=0 if nxt is None else nxt.units,
             interval_width=self.width,
             recommendation=self.recommendation(),
+            window_start=None if est is None else est.window_start,
+            window_end=None if est is None else est.window_end,
+            est_frames=0 if est is None else est.frames,
+            est_windows=0 if est is None else est.windows,
         )
 
 
@@ -238,37 +253,45 @@ def slice_audits(
     ]
 
 
-def latest_windows(windows: Iterable[EstimatedPerformanceRecord]) -> dict[_Key, LabelFree]:
-    """Each slice's latest estimated window (``linewatch estimate``'s rows) as its estimate."""
-    latest: dict[_Key, EstimatedPerformanceRecord] = {}
+def whole_slices(
+    slices: Mapping[tuple[str, str, str], PerformanceEstimate],
+    windows: Iterable[EstimatedPerformanceRecord],
+) -> dict[_Key, LabelFree]:
+    """Each slice's estimate over all its windows (``linewatch estimate``'s run: its windows
+    combined), with the bounds and count of the windows."""
+    bounds: dict[_Key, list[EstimatedPerformanceRecord]] = {}
     for w in windows:
-        key = (w.line_id, w.shift, w.lighting)
-        if key not in latest or w.window_start >= latest[key].window_start:
-            latest[key] = w
-    return {
-        key: LabelFree(
-            w.frames,
-            Estimate(w.recall, w.recall_lo, w.recall_hi),
-            Estimate(w.fpr, w.fpr_lo, w.fpr_hi),
-            w.status,
-            w.reason,
+        bounds.setdefault((w.line_id, w.shift, w.lighting), []).append(w)
+    out: dict[_Key, LabelFree] = {}
+    for key, est in slices.items():
+        mine = bounds.get(key, [])
+        out[key] = LabelFree(
+            est.frames,
+            est.recall,
+            est.fpr,
+            est.status,
+            est.reason,
+            window_start=min((w.window_start for w in mine), default=None),
+            window_end=max((w.window_end for w in mine), default=None),
+            windows=len(mine),
         )
-        for key, w in latest.items()
-    }
+    return out
 
 
 def window_audits(
     store: ClickHouseStore,
     settings: Settings,
     threshold: float,
+    slices: Mapping[tuple[str, str, str], PerformanceEstimate],
     windows: Iterable[EstimatedPerformanceRecord],
 ) -> list[SliceAudit]:
-    """Per slice (line x shift x lighting): the latest window's estimate beside the realized
-    design-weighted figures of :func:`design_figures` (``linewatch estimate``)."""
+    """Per slice (line x shift x lighting): the estimate of its windows combined beside the
+    realized design-weighted figures of :func:`design_figures`, both over the slice's frames
+    (``linewatch estimate``)."""
     from streams.readiness.audits import SLICE_COLUMNS
 
     (designs,) = design_figures(store, settings, threshold, [SLICE_COLUMNS])
-    return slice_audits(SLICE_COLUMNS, designs, latest_windows(windows))
+    return slice_audits(SLICE_COLUMNS, designs, whole_slices(slices, windows))
 
 
 def audit_next(audits: Iterable[SliceAudit], top: int = 5) -> list[dict[str, Any]]:

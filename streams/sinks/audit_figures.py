@@ -47,6 +47,13 @@ class AuditFigureRecord(StoreRecord):
     next_units: int
     interval_width: float
     recommendation: str
+    window_start: datetime | None = None
+    """The first frame of the slice's estimate and realized figure (``420_...``)."""
+    window_end: datetime | None = None
+    est_frames: int = 0
+    """Frames behind the estimate (``0``: no estimate)."""
+    est_windows: int = 0
+    """The estimation windows combined into it."""
 
 
 def capture_span(

@@ -68,6 +68,8 @@ class DesignOutcome:
     inclusion_probability: float
     max_confidence: float = 0.0
     """The frame's top confidence (what a score-based plan chose it by)."""
+    event_id: str = ""
+    """The labelled frame's event (which estimation window it falls in)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ SELECT o.line_id, o.shift, o.lighting, {_BAND.replace("max_confidence", "o.max_c
           if(u.inclusion_probability > 0, concat('plan:', u.plan_id), '')) AS policy,
        if(l.inclusion_probability > 0, l.inclusion_probability,
           if(u.inclusion_probability > 0, u.inclusion_probability, 0.)) AS p,
-       o.max_confidence
+       o.max_confidence, o.event_id
 FROM linewatch.v_frame_outcomes AS o
 LEFT JOIN (
     SELECT label_id, audit_policy, inclusion_probability FROM linewatch.labels FINAL
@@ -123,8 +125,8 @@ def design_outcomes(
     """Every reconciled labelled frame with its band and design."""
     rows = store.query(DESIGN_SQL, {"threshold": threshold, "review_low": review_low}).result_rows
     return [
-        DesignOutcome(str(a), str(b), str(c), str(d), str(e), str(f), float(g), float(h))
-        for a, b, c, d, e, f, g, h in rows
+        DesignOutcome(str(a), str(b), str(c), str(d), str(e), str(f), float(g), float(h), str(i))
+        for a, b, c, d, e, f, g, h, i in rows
     ]
 
 
