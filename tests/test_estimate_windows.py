@@ -15,6 +15,7 @@ Pure functions on synthetic arrays, and a chDB store written here (no ``streams/
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -136,3 +137,17 @@ def test_estimate_shows_each_estimate_beside_the_realized_figure_of_the_same_fra
             "SELECT est_frames, est_windows, window_start IS NOT NULL FROM linewatch.audit_figures"
         ).result_rows
     assert rows == [(166, len(windows), True)]
+
+
+def test_a_partial_window_without_precision_widens_the_combined_precision() -> None:
+    before, after = _part(500, 10, (0.98, 0.95, 1.0)), _part(500, 30, (0.6, 0.5, 0.7))
+    alone = combine([before, after], max_unknown=0.1)
+    glare = dataclasses.replace(
+        after, status="partial", precision=Estimate(None, None, None), reason="excess flags"
+    )
+    whole = combine([before, glare], max_unknown=0.1)
+    assert whole.status == "partial"
+    assert whole.precision.value == pytest.approx(before.precision.value)
+    assert alone.precision.hi is not None and whole.precision.hi is not None
+    assert whole.precision.lo is not None and alone.precision.lo is not None
+    assert whole.precision.lo < alone.precision.lo  # the missing window enters as [0, 1]

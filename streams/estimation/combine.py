@@ -47,9 +47,12 @@ def _mean(
     weight: _Weight,
     unknown_weight: float,
 ) -> Estimate:
-    """Weighted mean of one figure; ``unknown_weight`` more of weight enters the bounds as
-    ``[0, 1]``. ``None`` where no window has the figure."""
+    """Weighted mean of one figure; ``unknown_weight`` more of weight, and the weight of every
+    part without the figure, enter the bounds as ``[0, 1]``. ``None`` where no part has it."""
     known = [(figure(p), weight(p)) for p in parts if figure(p).value is not None]
+    # A window that could not give this figure (a ``partial`` window's precision) widens the
+    # bounds like an unknown window instead of silently dropping out of them.
+    unknown_weight += sum(weight(p) for p in parts if figure(p).value is None)
     total = sum(w for _, w in known)
     if total <= 0:
         return Estimate(None, None, None)
