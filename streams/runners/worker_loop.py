@@ -227,9 +227,13 @@ class WorkerLoop:
                     # events of a partition revoked meanwhile: not ours (not acknowledged)
                     events = [e for e in events if int(e.message.partition) in mine]
                     batch = [r for r in batch if r.partition in mine]
-                out = await self._in_executor(w.process, batch)
+                out = await self._in_executor(w.process, batch, self._until(w))
                 w.track((_key(e), (stream, e)) for e in events)
                 self.metrics.processed(out)
+                while w.pieces_left:  # the oldest rows came due: cut them, run the rest
+                    if self._due(w, w.flush_due()):
+                        await self.start_flush(w)
+                    self.metrics.processed(await self._in_executor(w.resume, self._until(w)))
                 partial = len(events) < self.settings.worker.take_max_events
                 if partial and self._drained():  # the backlog is gone: lag 0 now
                     self.metrics.processed(await self._in_executor(w.drain))
@@ -239,6 +243,11 @@ class WorkerLoop:
                 caught_up = partial and self.idle()
                 if self._due(w, w.flush_due() or caught_up):
                     await self.start_flush(w)
+
+    def _until(self, w: StreamWorker) -> Callable[[], bool] | None:
+        """Where a take may stop between model batches for a cut: once the oldest rows'
+        budget is due (:meth:`StreamWorker.flush_due`); never while behind in Kafka."""
+        return None if self.backlog is not None and self.backlog.behind() else w.flush_due
 
     def _drained(self) -> bool:
         """The worker was behind and nothing waits in its partitions any more (nothing queued
