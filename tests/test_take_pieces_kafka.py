@@ -35,6 +35,8 @@ def test_the_first_batches_of_a_late_take_are_written_before_the_take_ends(
             "LINEWATCH_INFERENCE__BATCH_FRAMES": "2",
             "LINEWATCH_INFERENCE__MAX_BATCH_WAIT_MS": "0",  # a take's events run together
             "LINEWATCH_WORKER__TAKE_WINDOW_S": "1.0",
+            # a budget that the rest of a 48-event take outlasts even with a fast model
+            "LINEWATCH_CHECKPOINT__FLUSH_INTERVAL_S": "0.02",
             "LINEWATCH_WORKER__LATENCY_TRACE": str(trace),
             "LINEWATCH_PLANT__LINES": json.dumps(
                 {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, 4)}

@@ -215,6 +215,12 @@ class StreamWorker:
         """Model batches of a take stopped by its ``until`` that wait for :meth:`resume`."""
         return len(self._ready)
 
+    def rest_s(self) -> float:
+        """Seconds of model the rest of the take needs, at its measured cost per frame (0
+        before a measure): a cut before it pays only when the rest is long."""
+        per_frame_s = self.sizer.per_frame_s or 0.0
+        return per_frame_s * sum(map(len, self._ready))
+
     def run_due(self) -> PipelineOutput:
         """Run the held events if the oldest has waited ``inference.max_batch_wait_ms``."""
         self._release([self._assembler.take_due()])
