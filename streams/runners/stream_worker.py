@@ -176,6 +176,8 @@ class StreamWorker:
         step = self.sizer.size
         if len(batch) < step or self._assembler.held:
             return  # its first model batch starts with held events or waits for more
+        if len(self._ready) > len(self._queued):
+            return  # older batches of the take being run still wait for the model: first
         if len(self._ahead) > 4:  # decoded for micro-batches never processed (a rebalance)
             self._ahead.clear()
         chunk = [r.raw for r in batch[:step]]
