@@ -11,6 +11,12 @@ cameras, other partitions) and :meth:`StreamWorker.run_due` runs it once that ti
 Events held there are not processed: :meth:`StreamWorker.held_events` names them, so that the
 caller does not acknowledge them yet.
 
+Takes in pieces: a long take (a slow model, a take that gathered while the worker was busy)
+may stop between two model batches once its oldest rows are due for their flush (the caller's
+``until``); the caller cuts and writes those rows, then :meth:`StreamWorker.resume` runs the
+rest, whose events count as held until they run. The batches described ahead keep decoding
+and running the model meanwhile.
+
 Three threads per model batch: decoding (decode thread), the model (model thread:
 :meth:`~streams.describe.FrameDescriber.describe` keeps no state) and image statistics, camera
 health, slicing, drift and rows (the caller's thread, the only one that touches partition
