@@ -5,6 +5,7 @@ tmp dirs; the worker's calls as plain functions."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,3 +112,22 @@ def test_pieces_give_the_rows_and_states_of_a_whole_take(
         ]
     finally:
         whole.close()
+
+
+def test_a_restored_state_is_read_while_a_write_holds_the_store(
+    worker: StreamWorker, take: list[KafkaRecord]
+) -> None:
+    worker.process(take[:4])  # partitions 0-3 restored (none stored): their states loaded
+    seen: list[object] = []
+
+    def process_during_a_write() -> None:
+        seen.extend([worker.checkpoint.state(0), worker.checkpoint.already_stored(1, 5)])
+
+    with worker.checkpoint.store_lock:  # a write in flight holds it
+        reader = threading.Thread(target=process_during_a_write, daemon=True)
+        reader.start()
+        reader.join(timeout=30)
+        waited = reader.is_alive()
+    reader.join()
+    assert not waited, "processing waited for the write's store lock"
+    assert seen == [worker.partitions.states[0], False]
