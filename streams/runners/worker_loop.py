@@ -246,13 +246,19 @@ class WorkerLoop:
 
     def _until(self, w: StreamWorker) -> Callable[[], bool] | None:
         """Where a take may stop between model batches for a cut: once the oldest rows'
-        budget is due (:meth:`StreamWorker.flush_due`) and the rest of the take needs at least
-        half a budget of model (budget cuts are that far apart, so a cut before a short rest
-        would delay the rest); never while behind in Kafka (its rows are late anyway)."""
+        budget is due (:meth:`StreamWorker.flush_due`), no write is in flight (the cut would
+        wait for it, and the take with it) and the rest of the take needs at least half a
+        budget of model (budget cuts are that far apart, so a cut before a short rest would
+        delay the rest); never while behind in Kafka (its rows are late anyway)."""
         if self.backlog is not None and self.backlog.behind():
             return None
         half_s = self.settings.checkpoint.flush_interval_s / 2
-        return lambda: w.rest_s() >= half_s and w.flush_due()
+
+        def until() -> bool:  # on the processor thread: reads the write task's state only
+            free = self.writing is None or self.writing.done()
+            return free and w.rest_s() >= half_s and w.flush_due()
+
+        return until
 
     def _drained(self) -> bool:
         """The worker was behind and nothing waits in its partitions any more (nothing queued
