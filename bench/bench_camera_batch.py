@@ -150,7 +150,10 @@ def _kafka(n: int, phases: list[tuple[float, str]], model: str | None, batch: in
                 f"p99 {p99:.0f} ms over {len(lat)} frames (load {os.getloadavg()[0]:.1f})"
             )
             if trace.is_file():
-                _print_parts(summarize(LatencyTrace.read(trace)))
+                lines = LatencyTrace.read(trace)
+                _print_parts(summarize(lines))
+                cuts = len({ln["cut"] for ln in lines})  # one stamp per cut
+                print(f"  {cuts} cuts written, {len(lines) / max(cuts, 1):.1f} events a cut")
 
 
 def _print_parts(s: dict[str, Any]) -> None:

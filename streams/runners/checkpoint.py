@@ -26,7 +26,8 @@ and nothing else writes them:
   none of its rows stored, its writes keep looking keys up.
 
 A cut may be written on another thread than the one that processes events (the worker overlaps
-the two); every store call holds one lock, as a store client is used by one thread at a time.
+the two); every store call holds one lock, as a store client is used by one thread at a time
+(a partition's state, once restored, is read without it: processing never waits for a write).
 """
 
 from __future__ import annotations
@@ -75,10 +76,8 @@ AckKey = tuple[int, int]
 
 class Checkpoint:
     """Pending results by event, offsets and partition states; flushed durably, in order.
-
     ``partitions``: the worker's per-partition states (restored from and snapshotted to the
-    store); ``None`` for the embedded runner, whose one state is not snapshotted.
-    """
+    store); ``None`` for the embedded runner, whose one state is not snapshotted."""
 
     def __init__(
         self,
@@ -127,8 +126,11 @@ class Checkpoint:
     # --- partition states ---------------------------------------------------------------
 
     def state(self, partition: int) -> PartitionState:
-        """The partition's state (restored from its newest snapshot on first use)."""
+        """The partition's state (restored from its newest snapshot on first use: the lock)."""
         assert self.partitions is not None
+        found = self.partitions.states.get(partition)
+        if found is not None:
+            return found
         with self.store_lock:
             return self.partitions.state(partition)
 
@@ -136,6 +138,9 @@ class Checkpoint:
         """Whether the event at ``offset`` is covered by the partition's restored snapshot."""
         if self.partitions is None:
             return False
+        committed = self.partitions.committed.get(partition)  # known once restored
+        if committed is not None:
+            return offset <= committed
         with self.store_lock:
             return self.partitions.already_stored(partition, offset)
 
@@ -170,10 +175,8 @@ class Checkpoint:
         for g in groups:
             self._groups.append(g)
             self._rows += len(g.records)
-            if g.produced_at is not None and (
-                self._oldest_produced is None or g.produced_at < self._oldest_produced
-            ):
-                self._oldest_produced = g.produced_at
+            if g.produced_at is not None:
+                self._oldest_produced = min(g.produced_at, self._oldest_produced or g.produced_at)
         self._events += events
         for partition, offset in offsets:
             self._offsets[partition] = max(self._offsets.get(partition, -1), offset)
@@ -309,15 +312,11 @@ class Checkpoint:
     def write_labels(
         self, batch: Sequence[RawRecord], limits: IngestLimits | None = None
     ) -> tuple[int, list[DeadLetterRecord]]:
-        """Store ground-truth messages now; returns how many were stored and the dead letters.
-
-        Invalid messages are dead letters (:func:`~streams.readiness.labels.read_labels`); a
-        label the store keeps refusing is isolated by bisection and dead-lettered
-        (``store_rejected``) like an event's rows.
-        """
-        rows = read_labels(
-            batch, limits=limits, max_payload_bytes=self.dead_letter_max_payload_bytes
-        )
+        """Store ground-truth messages now; returns how many were stored and the dead letters:
+        invalid messages (:func:`~streams.readiness.labels.read_labels`) and labels the store
+        keeps refusing (bisected out, ``store_rejected``, like an event's rows)."""
+        cap = self.dead_letter_max_payload_bytes
+        rows = read_labels(batch, limits=limits, max_payload_bytes=cap)
         groups = [EventRows(raw, [row]) for raw, row in rows]
         result = FlushResult()
         stored = self._write_groups(groups, (), result, known_new=False)

@@ -11,6 +11,12 @@ cameras, other partitions) and :meth:`StreamWorker.run_due` runs it once that ti
 Events held there are not processed: :meth:`StreamWorker.held_events` names them, so that the
 caller does not acknowledge them yet.
 
+Takes in pieces: a long take (a slow model, a take that gathered while the worker was busy)
+may stop between two model batches once its oldest rows are due for their flush (the caller's
+``until``); the caller cuts and writes those rows, then :meth:`StreamWorker.resume` runs the
+rest, whose events count as held until they run. The batches described ahead keep decoding
+and running the model meanwhile.
+
 Three threads per model batch: decoding (decode thread), the model (model thread:
 :meth:`~streams.describe.FrameDescriber.describe` keeps no state) and image statistics, camera
 health, slicing, drift and rows (the caller's thread, the only one that touches partition
@@ -35,12 +41,14 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from schemas.records import DeadLetterRecord
 from streams.config import Settings
 from streams.describe import DescribedFrame
+from streams.drift.partition_state import PartitionState
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.stream_audits import StreamAudits
@@ -120,6 +128,14 @@ class StreamWorker:
         """Bounds a model batch by the model's measured cost: it runs within the wait
         (:class:`~streams.runners.batch_assembler.BatchSizer`)."""
         self._assembler = BatchAssembler[KafkaRecord](self.sizer.size, wait_s, clock=clock)
+        self._clock = clock
+        self._ready: deque[list[KafkaRecord]] = deque()
+        """Model batches released by the assembler and not run yet, oldest first: a take
+        whose oldest rows came due for their flush stops between two (:meth:`resume`)."""
+        self._ready_since: float | None = None
+        """When the oldest of them was released (clock time)."""
+        self._queued: deque[Future[Described]] = deque()
+        """The first model batches of ``_ready``, decoding or described ahead, in order."""
         self.runs: deque[int] = deque(maxlen=4096)
         """Events per model batch, of the latest runs (for the bench and the tests)."""
         self.audits: StreamAudits | None = None
@@ -166,16 +182,23 @@ class StreamWorker:
         step = self.sizer.size
         if len(batch) < step or self._assembler.held:
             return  # its first model batch starts with held events or waits for more
+        if len(self._ready) > len(self._queued):
+            return  # older batches of the take being run still wait for the model: first
         if len(self._ahead) > 4:  # decoded for micro-batches never processed (a rebalance)
             self._ahead.clear()
         chunk = [r.raw for r in batch[:step]]
         key = (batch[0].partition, batch[0].offset)
         self._ahead[key] = (chunk, self._describe_later(chunk))
 
-    def process(self, batch: Sequence[KafkaRecord]) -> PipelineOutput:
+    def process(
+        self, batch: Sequence[KafkaRecord], until: Callable[[], bool] | None = None
+    ) -> PipelineOutput:
         """Run the full model batches of a take through the pipeline; keep their rows pending
         (nothing written) and hold a short tail for the next takes (see the module docstring).
 
+        ``until`` (e.g. :meth:`flush_due`) is asked after each model batch: once it says yes,
+        the take stops there, so that the caller can cut the rows of its oldest events before
+        their budget is spent; :meth:`resume` runs the rest (:attr:`pieces_left` batches).
         Events already covered by a restored snapshot are skipped (they are stored).
         """
         if batch:  # the flush age counts from arrival, held or not
@@ -188,15 +211,33 @@ class StreamWorker:
         ahead = self._ahead.get((fresh[0].partition, fresh[0].offset)) if fresh else None
         # the size the model's cost allows now, or the one its first batch was described at
         self._assembler.size = self.sizer.size if ahead is None else len(ahead[0])
-        return self._run(self._assembler.add(fresh))
+        self._release(self._assembler.add(fresh))
+        return self._run(until)
+
+    def resume(self, until: Callable[[], bool] | None = None) -> PipelineOutput:
+        """Run the model batches a take left when ``until`` stopped it (see :meth:`process`)."""
+        return self._run(until)
+
+    @property
+    def pieces_left(self) -> int:
+        """Model batches of a take stopped by its ``until`` that wait for :meth:`resume`."""
+        return len(self._ready)
+
+    def rest_s(self) -> float:
+        """Seconds of model the rest of the take needs, at its measured cost per frame (0
+        before a measure): a cut before it pays only when the rest is long."""
+        per_frame_s = self.sizer.per_frame_s or 0.0
+        return per_frame_s * sum(map(len, self._ready))
 
     def run_due(self) -> PipelineOutput:
         """Run the held events if the oldest has waited ``inference.max_batch_wait_ms``."""
-        return self._run([self._assembler.take_due()])
+        self._release([self._assembler.take_due()])
+        return self._run()
 
     def drain(self) -> PipelineOutput:
         """Run every held event now (before a flush that must cover them all)."""
-        return self._run([self._assembler.drain()])
+        self._release([self._assembler.drain()])
+        return self._run()
 
     @property
     def holding(self) -> int:
@@ -204,9 +245,11 @@ class StreamWorker:
         return len(self._assembler)
 
     def held_events(self) -> set[tuple[int, int]]:
-        """(partition, offset) of the events held for a later model batch: not processed, so
-        not to be acknowledged. Call it on the thread that runs :meth:`process`."""
-        return {(r.partition, r.offset) for r in self._assembler.held}
+        """(partition, offset) of the events not processed yet (held for a later model batch,
+        or in a model batch a take left for :meth:`resume`): not to be acknowledged. Call it
+        on the thread that runs :meth:`process`."""
+        held = {(r.partition, r.offset) for r in self._assembler.held}
+        return held.union(*([(r.partition, r.offset) for r in c] for c in self._ready))
 
     def _describe_later(self, chunk: list[RawRecord]) -> Future[Described]:
         """Decode ``chunk`` (decode thread), then describe it (model thread): both stateless."""
@@ -232,37 +275,56 @@ class StreamWorker:
             self.trace.stamp((r.source for r in chunk), "modelled")
         return prepared, described
 
-    def _run(self, chunks: list[list[KafkaRecord]]) -> PipelineOutput:
-        """Run model batches through the pipeline, in order; keep their rows pending."""
+    def _release(self, chunks: list[list[KafkaRecord]]) -> None:
+        """Queue model batches to run, in order (after those a stopped take left)."""
         chunks = [c for c in chunks if c]
-        out = PipelineOutput()
         if not chunks:
-            return out
-        # Three stages overlap, each on its own thread and in order: decoding chunk n+2 (decode
-        # thread), the model of chunk n+1 (model thread; onnxruntime releases the GIL) and
-        # image statistics, camera health, slicing, drift and rows of chunk n (this thread,
-        # which alone touches the partition states and the pending rows, in offset order).
-        # The model runs on inference_batch_size frames at a time, as in the embedded runner
-        # (one 64-frame call costs ~30 % more per frame than eight 8-frame calls).
-        partition_of = {r.raw.source: r.partition for c in chunks for r in c}
+            return
         if self.trace is not None:
-            self.trace.stamp(partition_of, "batched")
-        first = [r.raw for r in chunks[0]]
-        ahead = self._ahead.pop((chunks[0][0].partition, chunks[0][0].offset), None)
-        if ahead is not None and len(ahead[0]) == len(first) and all(map(op.is_, ahead[0], first)):
-            queued = deque([ahead[1]])  # described while the previous micro-batch ran
-        else:
-            queued = deque([self._describe_later(first)])
-        for k, chunk in enumerate(chunks):
-            while len(queued) < _LOOKAHEAD and k + len(queued) < len(chunks):
-                queued.append(self._describe_later([r.raw for r in chunks[k + len(queued)]]))
-            prepared, described = queued.popleft().result()
+            self.trace.stamp((r.raw.source for c in chunks for r in c), "batched")
+        if not self._ready:
+            self._ready_since = self._clock()
+        self._ready.extend(chunks)
+
+    def _describe_ahead(self) -> None:
+        """Keep the next model batches decoding and described ahead (at most ``_LOOKAHEAD``);
+        one :meth:`prefetch` described while the previous take ran is used as is."""
+        while len(self._queued) < min(_LOOKAHEAD, len(self._ready)):
+            first = [r.raw for r in self._ready[len(self._queued)]]
+            head = self._ready[len(self._queued)][0]
+            ahead = self._ahead.pop((head.partition, head.offset), None)
+            if (
+                ahead is not None
+                and len(ahead[0]) == len(first)
+                and all(map(op.is_, ahead[0], first))
+            ):
+                self._queued.append(ahead[1])  # described while the previous take ran
+            else:
+                self._queued.append(self._describe_later(first))
+
+    def _state_in(self, owner: dict[str, int], raw: RawRecord) -> PartitionState:
+        """The state of the partition ``raw`` came from (``owner``: source -> partition)."""
+        return self.checkpoint.state(owner[raw.source])
+
+    def _run(self, until: Callable[[], bool] | None = None) -> PipelineOutput:
+        """Run the queued model batches through the pipeline, in order; keep their rows
+        pending. ``until``: asked after each batch; yes stops there (see :meth:`process`)."""
+        # Three stages overlap, each on its own thread and in order: decoding batch n+2 (decode
+        # thread), the model of batch n+1 (model thread; onnxruntime releases the GIL) and
+        # image statistics, camera health, slicing, drift and rows of batch n (this thread,
+        # which alone touches the partition states and the pending rows, in offset order).
+        # Batches described ahead go on while the caller cuts and writes the rows of a
+        # stopped take's first batches.
+        out = PipelineOutput()
+        while self._ready:
+            self._describe_ahead()
+            chunk = self._ready.popleft()
+            prepared, described = self._queued.popleft().result()
             if self.trace is not None:
                 self.trace.stamp((r.raw.source for r in chunk), "state_start")
+            owner = {r.raw.source: r.partition for r in chunk}
             part = self.pipeline.complete(
-                prepared,
-                state_of=lambda raw: self.checkpoint.state(partition_of[raw.source]),
-                described=described,
+                prepared, state_of=partial(self._state_in, owner), described=described
             )
             self.runs.append(len(chunk))
             groups = EventRows.of(part, {id(r.raw): r.produced_at for r in chunk})
@@ -272,6 +334,10 @@ class StreamWorker:
             if self.trace is not None:
                 self.trace.stamp((r.raw.source for r in chunk), "stated")
             out.extend(part)
+            if until is not None and self._ready and until():
+                break
+        if not self._ready:
+            self._ready_since = None
         return out
 
     @property
@@ -306,7 +372,8 @@ class StreamWorker:
         Call it on the thread that runs :meth:`process`. Held events stay held (they touched
         no state yet; see :meth:`held_events`), and so do their acknowledgements.
         """
-        return self.checkpoint.cut(self.held_events(), self._assembler.since, snapshot=snapshot)
+        since = [t for t in (self._assembler.since, self._ready_since) if t is not None]
+        return self.checkpoint.cut(self.held_events(), min(since, default=None), snapshot=snapshot)
 
     def write_flush(self, pending: PendingFlush) -> FlushResult:
         """Write a cut (:meth:`Checkpoint.write`): one at a time, in cut order."""

@@ -227,9 +227,13 @@ class WorkerLoop:
                     # events of a partition revoked meanwhile: not ours (not acknowledged)
                     events = [e for e in events if int(e.message.partition) in mine]
                     batch = [r for r in batch if r.partition in mine]
-                out = await self._in_executor(w.process, batch)
+                out = await self._in_executor(w.process, batch, self._until(w))
                 w.track((_key(e), (stream, e)) for e in events)
                 self.metrics.processed(out)
+                while w.pieces_left:  # the oldest rows came due: cut them, run the rest
+                    if self._due(w, w.flush_due()):
+                        await self.start_flush(w)
+                    self.metrics.processed(await self._in_executor(w.resume, self._until(w)))
                 partial = len(events) < self.settings.worker.take_max_events
                 if partial and self._drained():  # the backlog is gone: lag 0 now
                     self.metrics.processed(await self._in_executor(w.drain))
@@ -239,6 +243,22 @@ class WorkerLoop:
                 caught_up = partial and self.idle()
                 if self._due(w, w.flush_due() or caught_up):
                     await self.start_flush(w)
+
+    def _until(self, w: StreamWorker) -> Callable[[], bool] | None:
+        """Where a take may stop between model batches for a cut: once the oldest rows'
+        budget is due (:meth:`StreamWorker.flush_due`), no write is in flight (the cut would
+        wait for it, and the take with it) and the rest of the take needs at least half a
+        budget of model (budget cuts are that far apart, so a cut before a short rest would
+        delay the rest); never while behind in Kafka (its rows are late anyway)."""
+        if self.backlog is not None and self.backlog.behind():
+            return None
+        half_s = self.settings.checkpoint.flush_interval_s / 2
+
+        def until() -> bool:  # on the processor thread: reads the write task's state only
+            free = self.writing is None or self.writing.done()
+            return free and w.rest_s() >= half_s and w.flush_due()
+
+        return until
 
     def _drained(self) -> bool:
         """The worker was behind and nothing waits in its partitions any more (nothing queued
