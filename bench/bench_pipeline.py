@@ -188,6 +188,9 @@ STAGES = (
     "slice + drift + rows (the rest of process)",
     "store flush",
 )
+WRITES = "store writes"
+"""Not a stage: how many writes the store flush row took (the flush is a fixed cost per write,
+and the write-behind's latency budget sets how many frames one holds)."""
 
 
 def _stage_ms(
@@ -233,13 +236,13 @@ def _stage_ms(
         at = settings.replace(store={"dsn": f"chdb://{tmp}/s"})
         rt = build_runtime(at, detector=detector, reference=reference)
         writer = Checkpoint(rt.store, settings.checkpoint)
-        whole, flush, run = _whole_pass(detector, rt.pipeline, writer, records, batch)
+        whole, flush, run, writes = _whole_pass(detector, rt.pipeline, writer, records, batch)
         rt.close()
     # session.run of this pass is taken out of it, not the first pass's: a large model's run
     # varies from pass to pass by more than the stages around it cost
     spent[STAGES[6]] = max(0.0, whole - run - sum(spent[s] for s in (*STAGES[:3], *STAGES[4:6])))
     spent[STAGES[7]] = flush
-    return {stage: seconds * 1000.0 / n for stage, seconds in spent.items()}
+    return {**{stage: seconds * 1000.0 / n for stage, seconds in spent.items()}, WRITES: writes}
 
 
 def _whole_pass(
@@ -248,9 +251,9 @@ def _whole_pass(
     writer: Checkpoint,
     records: list[RawRecord],
     batch: int,
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, int]:
     """CPU seconds of ``pipeline.process`` on every batch, of the store's writes, and of the
-    ``session.run`` calls inside the first."""
+    ``session.run`` calls inside the first; the number of writes."""
     clock = time.process_time
     own = vars(detector).get("run_raw")  # a wrapper set on the instance, put back after
     real_run = detector.run_raw
@@ -266,6 +269,7 @@ def _whole_pass(
 
     detector.run_raw = timed_run  # type: ignore[method-assign]
     whole = flush = 0.0
+    writes = 0
     try:
         for i in range(0, len(records), batch):
             t = clock()
@@ -273,9 +277,11 @@ def _whole_pass(
             u = clock()
             writer.add(EventRows.of(out), len(out.events))
             if writer.due():
+                writes += 1
                 writer.flush()
             whole += u - t
             flush += clock() - u
+        writes += writer.pending_events > 0
         t = clock()
         writer.flush()
         flush += clock() - t
@@ -284,10 +290,10 @@ def _whole_pass(
             del detector.run_raw
         else:
             detector.run_raw = own  # type: ignore[method-assign]
-    return whole, flush, run
+    return whole, flush, run, writes
 
 
-def print_stage_table(runs: list[dict[str, float]]) -> None:
+def print_stage_table(runs: list[dict[str, float]], frames: int) -> None:
     """The stage table (medians over runs) and the own overhead beside ``session.run``."""
     median = {s: statistics.median(r[s] for r in runs) for s in STAGES}
     print(f"  stage (CPU ms/frame, median of {len(runs)})")
@@ -299,6 +305,12 @@ def print_stage_table(runs: list[dict[str, float]]) -> None:
     print(
         f"  own overhead per frame {total - run:7.3f} ms beside session.run {run:.3f} ms "
         f"(CPU ms, median of {len(runs)})"
+    )
+    writes = statistics.median(r[WRITES] for r in runs)
+    per_write = statistics.median(r["store flush"] * frames / max(1, r[WRITES]) for r in runs)
+    print(
+        f"  store flush: {writes:.0f} writes of {frames / max(1, writes):.0f} frames on average, "
+        f"{per_write:.1f} CPU ms per write (medians; the latency budget sets frames per write)"
     )
 
 
@@ -347,7 +359,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"\n== {label} (micro-batch {batch}{chunks})")
         print_stage_table(
-            [_stage_ms(detector, records, settings, batch) for _ in range(args.repeats)]
+            [_stage_ms(detector, records, settings, batch) for _ in range(args.repeats)],
+            len(records),
         )
         limits = IngestLimits(max_image_bytes=1 << 24)
         frames = [decode_frame(parse_event(r.payload, limits), limits).rgb for r in records]

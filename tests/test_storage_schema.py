@@ -3,6 +3,7 @@ rollups, retention and daily partitions (issue 13), on real chDB stores."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,11 +57,14 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def every_view(store: ClickHouseStore) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of every ``v_*`` view. ``frames_daily`` (a view over ``frames_hourly`` since
+    ``410_daily_rollup_from_hourly.sql``) is a rollup: it counts what the writer inserted, as
+    the hourly table does (``test_rollups_equal_the_raw_aggregates``)."""
     names = [
         str(r[0])
         for r in store.query(
             "SELECT name FROM system.tables WHERE database = 'linewatch' AND engine = 'View' "
-            "ORDER BY name"
+            "AND name != 'frames_daily' ORDER BY name"
         ).result_rows
     ]
     out: dict[str, list[tuple[Any, ...]]] = {}
@@ -237,3 +241,67 @@ def test_a_new_store_partitions_raw_tables_by_day(store: ClickHouseStore) -> Non
         "WHERE database = 'linewatch' AND table = 'frames' AND active ORDER BY partition)"
     ).result_rows
     assert days == [(["20260131", "20260201"],)]
+
+
+DAILY_ANSWERS = (
+    "SELECT line_id, shift, lighting, toDateTime(hour) AS day, countMerge(frames), "
+    "sumMerge(flagged), round(avgMerge(brightness), 9), round(avgMerge(max_confidence), 9), "
+    "arrayMap(q -> round(q, 3), quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms)) "
+    "FROM linewatch.frames_daily GROUP BY ALL ORDER BY ALL"
+)
+
+
+def _rows_over_days(first: int, count: int) -> list[Any]:
+    from tests.test_store_samples import frame
+
+    return [
+        frame(i, line=f"line-{i % 3}").model_copy(
+            update={
+                "captured_at": frame(0).captured_at + timedelta(minutes=37 * i),
+                "latency_ms": float((i * 13) % 50),
+            }
+        )
+        for i in range(first, first + count)
+    ]
+
+
+def test_410_gives_a_store_of_the_previous_schema_the_same_daily_answers(
+    tmp_path: Path,
+) -> None:
+    """A store built before ``410_daily_rollup_from_hourly.sql`` (daily table fed by its own
+    materialized view) answers the daily roll-up queries the same once 410 made
+    ``frames_daily`` a view over ``frames_hourly``; a repeated run of 410 changes nothing."""
+    from streams.sinks.migrations import default_schema_dir, load_migrations
+
+    before = tmp_path / "ddl-before-410"
+    before.mkdir()
+    for path in sorted(default_schema_dir().glob("*.sql")):
+        if path.name < "410":
+            shutil.copy(path, before / path.name)
+    with ClickHouseStore.open(f"chdb://{tmp_path / 'store'}") as store:
+        store.apply_schema(before)
+        rows = _rows_over_days(0, 240)  # 6 days, 3 lines
+        for start in range(0, len(rows), 50):
+            store.insert(rows[start : start + 50])
+        old = store.query(DAILY_ANSWERS).result_rows
+        assert len(old) >= 18
+        assert store.apply_schema() == ["410_daily_rollup_from_hourly.sql"]
+        objects = dict(
+            store.query(
+                "SELECT name, engine FROM system.tables WHERE database = 'linewatch' "
+                "AND name LIKE 'frames_daily%'"
+            ).result_rows
+        )
+        assert objects == {"frames_daily": "View"}  # the table and its view are gone
+        assert store.query(DAILY_ANSWERS).result_rows == old
+        (migration,) = [m for m in load_migrations() if m.name.startswith("410_")]
+        for statement in migration.statements:  # an interrupted run, repeated
+            store.command(statement)
+        assert store.query(DAILY_ANSWERS).result_rows == old
+        store.insert(_rows_over_days(240, 60))  # later frames reach the daily answers
+        raw = store.query(
+            "SELECT line_id, shift, lighting, toDateTime(toStartOfDay(captured_at)), count(), "
+            "sum(predicted_defective) FROM linewatch.frames FINAL GROUP BY ALL ORDER BY ALL"
+        ).result_rows
+        daily = [r[:6] for r in store.query(DAILY_ANSWERS).result_rows]
+        assert daily == raw and len(raw) > len(old)

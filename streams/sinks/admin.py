@@ -24,9 +24,10 @@ RETENTION_COLUMNS: dict[str, str] = {
     "labels": "labelled_at",
     "dead_letters": "received_at",
     "frames_hourly": "hour",
-    "frames_daily": "hour",
 }
-"""Tables whose retention :func:`set_retention` manages, and the time column their TTL uses."""
+"""Tables whose retention :func:`set_retention` manages, and the time column their TTL uses.
+``frames_daily`` is a view over ``frames_hourly`` (``410_daily_rollup_from_hourly.sql``): it
+keeps the days the hourly table keeps."""
 
 
 def set_retention(conn: Connection, table: str, seconds: int | None) -> None:

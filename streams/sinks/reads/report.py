@@ -41,11 +41,11 @@ CAUSE_SQL = (
     "GROUP BY cause ORDER BY alarms DESC"
 )
 
-# frames counted exactly (FINAL); the slices from the daily rollup (one row per slice and day,
+# frames counted exactly (FINAL); the slices from the hourly rollup (one row per slice and hour,
 # docs/storage.md) instead of a scan of every frame
 WATCHED_SQL = """
 SELECT (SELECT count() FROM linewatch.frames FINAL),
-       (SELECT uniqExact(line_id, shift, lighting) FROM linewatch.frames_daily)
+       (SELECT uniqExact(line_id, shift, lighting) FROM linewatch.frames_hourly)
 """
 
 BUDGET_SQL = """
