@@ -285,7 +285,9 @@ def test_410_gives_a_store_of_the_previous_schema_the_same_daily_answers(
             store.insert(rows[start : start + 50])
         old = store.query(DAILY_ANSWERS).result_rows
         assert len(old) >= 18
-        assert store.apply_schema() == ["410_daily_rollup_from_hourly.sql"]
+        applied = store.apply_schema()
+        assert applied[0] == "410_daily_rollup_from_hourly.sql"
+        assert all(name >= "410" for name in applied)
         objects = dict(
             store.query(
                 "SELECT name, engine FROM system.tables WHERE database = 'linewatch' "
