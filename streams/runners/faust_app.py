@@ -13,6 +13,8 @@
   replays them, and the store's idempotent writes plus the snapshot offsets keep replays
   invisible.
 - ``labels`` → ground truth into the store.
+- the consumer is Faust's aiokafka consumer without its per-message tasks
+  (:class:`~streams.kafka.consumer.LeanConsumer`); the timers are plain ``asyncio.sleep`` loops.
 - ``/livez``, ``/readyz`` and ``/metrics`` (Prometheus) on the Faust web port: ready once the
   model, reference and store are loaded, the consumer has finished its (re)balance and a Kafka
   bootstrap server accepts connections.
