@@ -13,6 +13,8 @@
   replays them, and the store's idempotent writes plus the snapshot offsets keep replays
   invisible.
 - ``labels`` → ground truth into the store.
+- the consumer is Faust's aiokafka consumer without its per-message tasks
+  (:class:`~streams.kafka.consumer.LeanConsumer`); the timers are plain ``asyncio.sleep`` loops.
 - ``/livez``, ``/readyz`` and ``/metrics`` (Prometheus) on the Faust web port: ready once the
   model, reference and store are loaded, the consumer has finished its (re)balance and a Kafka
   bootstrap server accepts connections.
@@ -43,6 +45,7 @@ from streams.ingest import RawRecord
 from streams.kafka.backlog import Backlog, faust_highwaters
 from streams.kafka.clients import bootstrap_addresses
 from streams.kafka.config import faust_broker_options
+from streams.kafka.consumer import LeanTransport
 from streams.readiness.audit_stream import AuditRequest
 from streams.runners.metrics import CONTENT_TYPE
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
@@ -153,7 +156,7 @@ def create_app(settings: Settings, stream_worker: StreamWorker | None = None) ->
 
 
 def _faust_app(settings: Settings) -> faust.App:
-    return faust.App(
+    app = faust.App(
         settings.worker.app_id,
         **faust_broker_options(settings),
         value_serializer="raw",
@@ -173,6 +176,10 @@ def _faust_app(settings: Settings) -> faust.App:
         # batches each one was a batch of its own and the next waited for its acknowledgement
         producer_max_batch_size=_PRODUCER_BATCH_BYTES,
     )
+    # Faust's consumer without its four asyncio tasks per fetched message
+    # (streams/kafka/consumer.py); set before anything asks for the transport
+    app.transport = LeanTransport(app.conf.broker_consumer, app)
+    return app
 
 
 _PRODUCER_BATCH_BYTES = 512 * 1024
@@ -259,11 +266,28 @@ def _wire_streams(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
     app.agent(labels_topic, concurrency=1)(labels)
     app.task(process_batches)
     app.task(load_worker)
-    app.timer(interval=min(0.25, settings.checkpoint.flush_interval_s / 4))(loop.flush_when_due)
-    app.timer(interval=2.0)(watch_broker)
+    _every(app, min(0.25, settings.checkpoint.flush_interval_s / 4), loop.flush_when_due)
+    _every(app, 2.0, watch_broker)
     if settings.inference.max_batch_wait_ms > 0:
         wait_s = max(0.005, settings.inference.max_batch_wait_ms / 2000)
-        app.timer(interval=wait_s)(loop.run_due)
+        _every(app, wait_s, loop.run_due)
+
+
+def _every(app: faust.App, interval_s: float, fn: Callable[[], Awaitable[None]]) -> None:
+    """Run ``fn`` every ``interval_s`` seconds while the app runs (a task of the app).
+
+    A plain ``asyncio.sleep`` between calls: Faust's ``app.timer`` costs a task, a
+    ``wait_for`` and a drift check (a warning when late) per tick, on the event loop that
+    bounds the worker; the batch timer ticks every 50 ms by default.
+    """
+
+    async def every() -> None:
+        while not app.should_stop:
+            await asyncio.sleep(interval_s)
+            await fn()
+
+    every.__qualname__ = every.__name__ = f"every_{getattr(fn, '__name__', 'tick')}"
+    app.task(every)
 
 
 def _wire_signals(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
