@@ -351,9 +351,11 @@ class EstimatedPerformanceRecord(StoreRecord):
     fpr_hi: float | None
     estimated_at: AwareDatetime
     status: str = "unchecked"
-    """``ok`` (lab calibration re-weighted to the window's inputs), ``unknown`` (the lab never
-    showed inputs like these: figures are ``None``, ``reason`` says why) or ``unchecked`` (the
-    lab frames carry no image statistics: label-shift-only estimate)."""
+    """``ok`` (lab calibration re-weighted to the window's inputs), ``partial`` (the window
+    flags what the lab does not explain: recall given, widened; precision and FPR from the flag
+    count at a known prevalence, else ``None``; ``reason`` says which), ``unknown`` (the lab
+    never showed inputs like these: figures are ``None``, ``reason`` says why) or ``unchecked``
+    (the lab frames carry no image statistics: label-shift-only estimate)."""
     reason: str = ""
     lab_ess: float | None = None
     """Effective number of lab frames behind the estimate (Kish, of the importance weights)."""
