@@ -95,9 +95,10 @@ def from_counts(
     if recall.value is None or flagged <= 0:
         return nothing, nothing
     mean = prevalence * frames
-    d_lo, d_hi = poisson_quantile(mean, 0.025), poisson_quantile(mean, 0.975)
+    d_lo = min(poisson_quantile(mean, 0.025), frames)
+    d_hi = min(poisson_quantile(mean, 0.975), frames)
     tp = min(float(flagged), mean * recall.value)
-    precision, fpr = tp / flagged, (flagged - tp) / max(frames - mean, 1.0)
+    precision, fpr = tp / flagged, _false_rate(flagged - tp, frames - mean)
     if recall.lo is None or recall.hi is None:
         return Estimate(precision, None, None), Estimate(fpr, None, None)
     tp_lo, tp_hi = min(float(flagged), d_lo * recall.lo), min(float(flagged), d_hi * recall.hi)
@@ -105,10 +106,21 @@ def from_counts(
         Estimate(precision, min(tp_lo / flagged, precision), max(tp_hi / flagged, precision)),
         Estimate(
             fpr,
-            min(max(flagged - tp_hi, 0.0) / max(frames - d_lo, 1), fpr),
-            max((flagged - tp_lo) / max(frames - d_hi, 1), fpr),
+            min(_false_rate(max(flagged - tp_hi, 0.0), frames - d_lo), fpr),
+            max(_false_rate(flagged - tp_lo, frames - d_hi), fpr),
         ),
     )
+
+
+def _false_rate(false_positives: float, good: float) -> float:
+    """False positives over the good frames, which number at least the false positives:
+    a window's defects at a high prevalence bound can leave fewer good frames than flags that
+    are not defects, and the rate stays within [0, 1].
+
+    >>> _false_rate(3.0, 1.0), _false_rate(3.0, 30.0)
+    (1.0, 0.1)
+    """
+    return false_positives / max(good, false_positives, 1.0)
 
 
 def counted_figures(
