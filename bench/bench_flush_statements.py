@@ -13,7 +13,8 @@ embedded runner's writes), side by side:
 Each statement's CPU time (``time.process_time``: chDB's threads count, its background merges
 too) is summed per write by kind (the lookup ``SELECT``, each table's ``INSERT``); "python" is
 the rest of the write. Medians over the writes (the first, which warms the store, left out),
-median of ``--repeats`` alternating rounds.
+median of ``--repeats`` rounds; each round writes both stores, one after the other, the first
+of them in turn (so neither pays for going first).
 
 Run: ``python bench/bench_flush_statements.py [--frames-per-write 72] [--writes 12]
 [--model bench/.cache/yolo-class-320.onnx]``.
@@ -120,7 +121,9 @@ def main(argv: list[str] | None = None) -> None:
         "--frames-per-write", type=int, default=72, help="a multiple of the micro-batch, 8"
     )
     parser.add_argument("--writes", type=int, default=12)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--repeats", type=int, default=4, help="rounds (even: each goes first as often)"
+    )
     parser.add_argument("--model", default=None, help="an ONNX file (default: the shipped one)")
     args = parser.parse_args(argv)
     n = args.frames_per_write * args.writes
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     rounds: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
-            for v in VARIANTS:
+            for v in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:  # each goes first in turn
                 writes = _writes(Path(tmp) / f"{r}-{v.replace(' ', '-')}", groups, v)
                 kinds = {k for w in writes for k in w}
                 rounds[v].append(

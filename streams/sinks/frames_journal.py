@@ -10,8 +10,10 @@ writer at a time (``linewatch.lock``), which records each frames insert before i
 frames it sends, cleared once the insert returned. A journal found holding keys (left by a
 killed process, or by a failed insert of this one) is settled before the next lookup: the key
 rows of those frames that are stored but keyless are inserted into ``event_keys``. Past that,
-``event_keys`` holds every stored frame, and the lookup reads it alone: the read of ``frames``
-cost about 4 of the ~22 CPU ms of a write of 75 frames (``bench/bench_flush_statements.py``).
+``event_keys`` holds every stored frame, and the lookup reads it alone: a write of 72 frames
+took 26.6 CPU ms instead of 30.7, its lookup 4.4 instead of 8.8 (medians of 4 rounds,
+``bench/bench_flush_statements.py --model bench/.cache/yolo-class-320.onnx``, shared 2-core
+machine at load ~13, 2026-12-07).
 
 A store is journaled from birth: the file is created by the first write to a store whose
 ``frames`` table is empty. A store that holds frames written before journals existed (no file)
