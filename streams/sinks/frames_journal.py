@@ -21,8 +21,7 @@ keeps the lookup in both places; so does a store whose journal was deleted. Reco
 file write and a truncation per write (no fsync: chDB does not sync its parts either, so a
 killed process leaves both on disk, and a power loss can lose both).
 
->>> import tempfile, datetime as dt
->>> from schemas.records import FrameRecord
+>>> import tempfile
 >>> from streams.sinks import ClickHouseStore
 >>> tmp = tempfile.mkdtemp()
 >>> with ClickHouseStore.open(f"chdb://{tmp}/store") as store:
