@@ -6,12 +6,14 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from schemas.records import DetectionRecord, FrameRecord, content_hash
 from streams.config import Settings
 from streams.config_groups import CheckpointSettings
+from streams.errors import StoreWriteError
 from streams.inference import Detector
 from streams.ingest.sources import open_source
 from streams.pipeline import MonitoringPipeline
@@ -20,6 +22,7 @@ from streams.runners.embedded import run_embedded
 from streams.runners.reference import load_reference
 from streams.runners.write_behind import EventRows
 from streams.sinks import ClickHouseStore
+from streams.sinks.frames_journal import JOURNAL_FILE, journal_of
 from tests.test_store_samples import detection, frame
 
 
@@ -188,18 +191,96 @@ def test_embedded_run_reports_conflicts_and_what_was_written(
     assert reasons == {"event_id_conflict": 1} and dead == 1
 
 
-@pytest.mark.parametrize("known_new", [False, True])
-def test_frames_whose_key_row_was_lost_in_a_crash_are_not_written_twice(
-    store: ClickHouseStore, known_new: bool
+def _lose_key_rows(store: ClickHouseStore) -> None:
+    store.command("TRUNCATE TABLE linewatch.event_keys")  # the view's part never landed
+
+
+def _assert_not_written_twice(
+    store: ClickHouseStore, frames: list[FrameRecord], **kw: bool
 ) -> None:
-    """A kill between the frames insert and its event_keys view insert leaves keyless frames."""
-    frames = [hashed(i, f"content-{i}".encode(), f"file:a:{i}") for i in range(5)]
-    assert store.write(frames).rows == 5
-    store.command("TRUNCATE TABLE linewatch.event_keys")  # the view's insert never landed
-    again = store.write(frames, known_new=known_new)
+    again = store.write(frames, **kw)
     assert again.rows == 0
     assert count(store, "SELECT count() FROM linewatch.frames") == 5
     changed = hashed(2, b"other content", "file:b:2")
     assert store.write([changed]).rows == 1  # the conflict's dead letter, no frame
     assert count(store, "SELECT count() FROM linewatch.frames") == 5
     assert [source for source, _ in conflicts(store)] == ["file:b:2"]
+
+
+@pytest.mark.parametrize("known_new", [False, True])
+def test_frames_whose_key_row_was_lost_in_a_crash_are_not_written_twice(
+    tmp_path: Path, known_new: bool
+) -> None:
+    """A kill between the frames part and its event_keys part leaves keyless frames; the killed
+    process's journal holds their keys, and the next process settles them before its lookup."""
+    frames = [hashed(i, f"content-{i}".encode(), f"file:a:{i}") for i in range(5)]
+    dsn = f"chdb://{tmp_path / 'store'}"
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
+        assert store.write(frames).rows == 5
+        journal = journal_of(store)
+        assert journal is not None
+        journal.recording(frames).__enter__()  # killed inside the insert: never cleared
+        _lose_key_rows(store)
+    with ClickHouseStore.open(dsn) as store:
+        _assert_not_written_twice(store, frames, known_new=known_new)
+        assert count(store, "SELECT count() FROM linewatch.event_keys") == 5  # settled
+        assert (tmp_path / "store" / JOURNAL_FILE).read_bytes() == b""
+
+
+def test_a_failed_frames_insert_is_settled_by_the_next_write(
+    store: ClickHouseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The frames part landed, the insert failed before its key rows: the retry finds them."""
+    frames = [hashed(i, f"content-{i}".encode(), f"file:a:{i}") for i in range(5)]
+    real = store.insert_block
+
+    def fails_after_frames(table: str, *args: Any, **kwargs: Any) -> None:
+        real(table, *args, **kwargs)
+        if table == "frames":
+            _lose_key_rows(store)
+            raise StoreWriteError("the view's insert failed")
+
+    monkeypatch.setattr(store, "insert_block", fails_after_frames)
+    with pytest.raises(StoreWriteError):
+        store.write(frames)
+    monkeypatch.undo()
+    _assert_not_written_twice(store, frames)
+
+
+@pytest.mark.parametrize("known_new", [False, True])
+def test_a_store_without_journal_finds_keyless_frames_in_frames(
+    tmp_path: Path, known_new: bool
+) -> None:
+    """A store written before journals existed (no journal file) may hold keyless frames: its
+    lookup reads frames by sort key too."""
+    frames = [hashed(i, f"content-{i}".encode(), f"file:a:{i}") for i in range(5)]
+    dsn = f"chdb://{tmp_path / 'store'}"
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
+        assert store.write(frames).rows == 5
+        _lose_key_rows(store)
+    (tmp_path / "store" / JOURNAL_FILE).unlink()
+    with ClickHouseStore.open(dsn) as store:
+        assert journal_of(store) is None  # frames, no journal: not journaled from birth
+        _assert_not_written_twice(store, frames, known_new=known_new)
+
+
+def test_the_lookup_of_a_journaled_store_reads_event_keys_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = f"chdb://{tmp_path / 'store'}"
+    sent: list[str] = []
+    with ClickHouseStore.open(dsn) as store:
+        store.apply_schema()
+        store.write([hashed(0, b"x", "file:a:0")])
+        real = store.query
+
+        def spy(sql: str, *args: Any, **kwargs: Any) -> Any:
+            sent.append(sql)
+            return real(sql, *args, **kwargs)
+
+        monkeypatch.setattr(store, "query", spy)
+        store.write([hashed(1, b"y", "file:a:1")])
+    lookups = [sql for sql in sent if "event_keys" in sql]
+    assert len(lookups) == 1 and "linewatch.frames" not in lookups[0]

@@ -2,7 +2,8 @@
 
 Each costs what the batch holds, not what the history does (see ``docs/storage.md``): frames
 are looked up in ``event_keys`` (narrow, sorted by ``event_id``, fed by a materialized view),
-which also yields their content hash, and in the same query in ``frames`` by their sort key
+which also yields their content hash, and, unless the store's journal vouches for ``event_keys``
+(:mod:`streams.sinks.frames_journal`), in the same query in ``frames`` by their sort key
 (frames whose ``event_keys`` row never landed); detections only for frames already stored, by their
 frames' sort-key prefix (line, capture time, id); the small tables by an ``IN`` on their first
 key column. Every lookup runs one query per :data:`LOOKUP_CHUNK` keys, its keys bound as
@@ -70,43 +71,46 @@ def existing_keys(
 
 
 def stored_frames(
-    conn: Connection, frames: Mapping[str, FrameRecord]
+    conn: Connection, frames: Mapping[str, FrameRecord], *, keyless: bool = True
 ) -> dict[str, tuple[str, str]]:
     """``event_id -> (content_hash, source)`` of those of ``frames`` already stored.
 
-    One query per :data:`LOOKUP_CHUNK` frames reads two places at once (``UNION ALL``):
+    One query per :data:`LOOKUP_CHUNK` frames reads ``event_keys`` by its primary key
+    (``event_id``): only the granules that can hold the given ids, whatever line or time they
+    were stored under. A non-empty hash wins over ``""`` when an event was stored both before
+    and after hashes existed.
 
-    - ``event_keys`` by its primary key (``event_id``): only the granules that can hold the
-      given ids, whatever line or time they were stored under. A non-empty hash wins over
-      ``""`` when an event was stored both before and after hashes existed.
-    - ``frames`` itself by the full sort key ``(line_id, captured_at, event_id)`` (a replay
-      carries the stored frame's line and capture time): ``event_keys`` is filled by a
-      materialized view in a second insert, so a process killed between the two leaves frames
-      whose keys are missing. The primary index keeps only the granules that can hold one of
-      those exact keys - for new frames, none but the newest parts'. What ``event_keys`` found
-      wins.
+    ``keyless`` (unless the store's :mod:`~streams.sinks.frames_journal` vouches that every
+    stored frame has its key row): the same query also reads ``frames`` itself (``UNION ALL``)
+    by the full sort key ``(line_id, captured_at, event_id)`` (a replay carries the stored
+    frame's line and capture time): ``event_keys`` is filled by a materialized view in a second
+    part, so a process killed between the two leaves frames whose keys are missing. The primary
+    index keeps only the granules that can hold one of those exact keys - for new frames, none
+    but the newest parts'. What ``event_keys`` found wins.
     """
     found: dict[str, tuple[str, str]] = {}
-    keyless: dict[str, tuple[str, str]] = {}
+    keyless_found: dict[str, tuple[str, str]] = {}
     items = sorted(frames.items())
+    sql = (
+        f"SELECT 1, event_id, content_hash, source FROM {DATABASE}.event_keys "
+        "WHERE event_id IN {ids:Array(String)}"
+    )
+    if keyless:
+        sql += (
+            f" UNION ALL SELECT 0, event_id, content_hash, source FROM {DATABASE}.frames "
+            f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}"
+        )
     for chunk in _chunks(items, LOOKUP_CHUNK):
-        rows = conn.query(
-            f"SELECT 1, event_id, content_hash, source FROM {DATABASE}.event_keys "
-            "WHERE event_id IN {ids:Array(String)} "
-            f"UNION ALL SELECT 0, event_id, content_hash, source FROM {DATABASE}.frames "
-            f"WHERE (line_id, captured_at, event_id) IN {_SORT_KEYS}",
-            {
-                "ids": [event_id for event_id, _ in chunk],
-                "keys": [(f.line_id, f.captured_at, event_id) for event_id, f in chunk],
-            },
-            names=False,
-        ).result_rows
+        parameters: dict[str, Any] = {"ids": [event_id for event_id, _ in chunk]}
+        if keyless:
+            parameters["keys"] = [(f.line_id, f.captured_at, event_id) for event_id, f in chunk]
+        rows = conn.query(sql, parameters, names=False).result_rows
         for from_keys, event_id, digest, source in rows:
             if not from_keys:
-                keyless[str(event_id)] = (str(digest), str(source))
+                keyless_found[str(event_id)] = (str(digest), str(source))
             elif event_id not in found or not found[event_id][0]:
                 found[str(event_id)] = (str(digest), str(source))
-    for event_id, stored in keyless.items():
+    for event_id, stored in keyless_found.items():
         found.setdefault(event_id, stored)
     return found
 

@@ -4,9 +4,11 @@ Design notes (checked against chDB 4.4 / ClickHouse 26.9):
 
 - Writes are idempotent by each record's ``__key__``; the cost of the stored-key lookup
   (:mod:`streams.sinks.lookups`) is bounded by the batch, not by the history (see
-  ``docs/storage.md``). A stored ``event_id`` with other content is an ``event_id_conflict``
-  dead letter (:mod:`streams.sinks.identity`). Duplicates in the batch are
-  dropped, and each insert carries ``insert_deduplication_token`` (a hash of its keys).
+  ``docs/storage.md``). An embedded store journals its frames inserts
+  (:mod:`streams.sinks.frames_journal`), so its frame lookup reads ``event_keys`` alone. A
+  stored ``event_id`` with other content is an ``event_id_conflict`` dead letter
+  (:mod:`streams.sinks.identity`). Duplicates in the batch are dropped, and each insert
+  carries ``insert_deduplication_token`` (a hash of its keys).
   Tables are ``ReplacingMergeTree`` with the key in the sort key, and every view that counts
   reads ``FINAL`` (or ``uniqExact``), so counts are exact even for a duplicate that got past
   both the lookup and the token (two writers racing on one batch).
@@ -32,6 +34,7 @@ from schemas.records import (
     stable_id,
 )
 from streams.sinks.connection import Connection
+from streams.sinks.frames_journal import journal_of
 from streams.sinks.identity import conflict_dead_letter, is_conflict
 from streams.sinks.lookups import (
     existing_keys,
@@ -118,10 +121,13 @@ def _unique_batch(records: Sequence[StoreRecord], result: WriteResult) -> _Batch
     return batch
 
 
-def _new_frames(conn: Connection, batch: _Batch, result: WriteResult) -> list[FrameRecord]:
+def _new_frames(
+    conn: Connection, batch: _Batch, result: WriteResult, *, keyless: bool
+) -> list[FrameRecord]:
     """The frames of ``batch`` not stored yet; a stored ``event_id`` with other content is a
-    conflict (its detections are dropped from ``batch``), with the same content a replay."""
-    stored = stored_frames(conn, batch.frames)
+    conflict (its detections are dropped from ``batch``), with the same content a replay.
+    ``keyless``: look for stored frames without a key row too (no journal vouches for them)."""
+    stored = stored_frames(conn, batch.frames, keyless=keyless)
     new_frames: list[FrameRecord] = []
     for event_id, frame in batch.frames.items():
         if event_id not in stored:
@@ -205,8 +211,15 @@ def write(
     result = WriteResult()
     batch = _unique_batch(records, result)
     with conn.locked(f"write {len(records)} rows"):
-        new_frames = _new_frames(conn, batch, result)
-        _insert_rows(conn, FrameRecord, new_frames, result)
+        journal = journal_of(conn)  # an embedded store's record of its frames insert in flight
+        if journal is not None:
+            journal.settle(conn)  # key rows of the frames a killed or failed insert left
+        new_frames = _new_frames(conn, batch, result, keyless=journal is None)
+        if journal is None:
+            _insert_rows(conn, FrameRecord, new_frames, result)
+        else:
+            with journal.recording(new_frames):
+                _insert_rows(conn, FrameRecord, new_frames, result)
         _write_detections(conn, batch.detections, new_frames, result, known_new=known_new)
         for dl in result.conflicts:
             batch.others[DeadLetterRecord].setdefault(dl.key(), dl)
