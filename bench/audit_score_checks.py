@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.readiness.design import DesignLabel, DesignRate, estimate_slices
-from streams.readiness.score_design import plan_probabilities, systematic_sample
+from streams.readiness.score_design import metric_sizes, plan_probabilities, systematic_sample
 from streams.readiness.score_estimate import ScoredSample, difference_rate
 
 __all__ = [
@@ -226,7 +226,9 @@ def design_arithmetic(
     how many of them a uniform audit and the plan (on predictions ``p``) label on average, where
     the misses sit in score, and the best a score-stratified design can do for the misses'
     total: Neyman's standard error over proportional's, ``sum(N_h S_h) / sqrt(N sum(N_h
-    S_h^2))`` over the unflagged units' score bins of :func:`pooled_truth`."""
+    S_h^2))`` over the unflagged units' score bins of :func:`pooled_truth`; and what the plan
+    promises by its own predictions ``p``: the median over slices of the FNR standard error
+    its probabilities anticipate over a uniform audit's (``calibration_sd_ratio``)."""
     scores = np.asarray(scores, dtype=np.float64)
     n = int(np.ceil(fraction * len(units)))
     slices = [u[0] for u in units]
@@ -235,6 +237,13 @@ def design_arithmetic(
     miss = np.array([u[2] == "FN" for u in units])
     pi = plan_probabilities(slices, flagged, p, n, cells=[(u[0], u[1]) for u in units])
     count = len(set(slices))
+    # what the calibration itself promises: each slice's anticipated FNR variance
+    # sum(a_fnr^2 (1/pi - 1)) under the plan over that under uniform audits (median of slices)
+    a_fnr, _a_fpr, group = metric_sizes(slices, flagged, p)
+    uniform = n / len(units)
+    v_plan = np.bincount(group, a_fnr**2 * (1 / pi - 1))
+    v_uniform = np.bincount(group, a_fnr**2 * (1 / uniform - 1))
+    held = v_uniform > 0
     rate = pooled_truth(units, scores)[~flagged]
     strata = [rate[rate == r] for r in np.unique(rate)]
     neyman = sum(len(s) * np.sqrt(s[0] * (1 - s[0])) for s in strata)
@@ -253,4 +262,5 @@ def design_arithmetic(
         "miss_score_median": float(np.median(scores[miss])) if miss.any() else 0.0,
         "good_passed_score_median": float(np.median(scores[~flagged & ~defect])),
         "neyman_sd_ratio": float(neyman / proportional) if proportional > 0 else 1.0,
+        "calibration_sd_ratio": float(np.median(np.sqrt(v_plan[held] / v_uniform[held]))),
     }

@@ -71,19 +71,24 @@ def _linewatch(*args: str, defect_rate: float | None = None) -> None:
         exe = Path(sys.executable).with_name("linewatch")
         subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
         return
-    # the simulator's production defect rate is a module constant: set it in the child
+    # the simulator's production defect rate is a module constant: set it in the child (the
+    # module by importlib: the package re-exports a function of the same name)
     code = (
-        "import streams.simulate.generate as g; "
+        "import importlib; g = importlib.import_module('streams.simulate.generate'); "
         f"g.PRODUCTION_DEFECT_RATE = {defect_rate!r}; "
         "import sys; from streams.cli import main; sys.argv[0] = 'linewatch'; main()"
     )
     subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
 
 
-WORLDS = {"demo": ("demo", None), "faults5": ("camera-faults", 0.05)}
+WORLDS = {
+    "demo": ("demo", None),
+    "faults": ("camera-faults", None),
+    "faults5": ("camera-faults", 0.05),
+}
 """Worlds by name: the simulator's scenario and production defect rate (``None``: its own,
-2 %). ``faults5``: line-1's camera frozen, line-2 out of focus, line-3 smudged from the
-midpoint, and 5 % defective units: another defect rate and another score separation."""
+2 %). ``faults``: line-1's camera frozen, line-2 out of focus, line-3 smudged from the
+midpoint (another score separation); ``faults5``: the same with 5 % defective units."""
 
 
 def world(
@@ -342,7 +347,9 @@ def design_limits(
         f"  misses: {a['misses_at_zero']:.0%} at score 0 (no candidate box), median score "
         f"{a['miss_score_median']:.3f} (good passed units {a['good_passed_score_median']:.3f}); "
         f"best score-stratified design for the misses' total: standard error x "
-        f"{a['neyman_sd_ratio']:.2f} of uniform's (Neyman over the true rates of score bins)"
+        f"{a['neyman_sd_ratio']:.2f} of uniform's (Neyman over the true rates of score bins); "
+        f"the plan's own promise (its anticipated FNR standard error over uniform's, by the lab "
+        f"calibration it plans with; median of slices) x{a['calibration_sd_ratio']:.2f}"
     )
     oracle = pooled_truth(units, score)
     bound = score_check(units, oracle, seeds, budget)
