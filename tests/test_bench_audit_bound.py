@@ -68,3 +68,15 @@ def test_at_coverage_scales_the_arms_to_the_target_and_keeps_ends_at_the_edges()
     # an interval without a value counts as [0, 1], covered
     k, width = at_coverage([(None, 0.0, 1.0, 0.4)] * 20, 0.95)
     assert (k, width) == (0.0, 1.0)
+
+
+def test_the_plans_own_promise_is_uniform_where_its_calibration_is_flat() -> None:
+    checks = _checks()
+    units, scores = _world(10, 0)
+    flat = np.r_[np.full(1000, 0.01), np.full(50, 0.9)]
+    even = checks.design_arithmetic(units, scores, flat, 0.05)["calibration_sd_ratio"]
+    # the same units, but the calibration says the misses sit at score 0
+    found = np.r_[np.full(100, 0.1), np.full(900, 0.0005), np.full(50, 0.9)]
+    sharp = checks.design_arithmetic(units, scores, found, 0.05)["calibration_sd_ratio"]
+    assert 0.9 < even <= 1.02
+    assert sharp < 0.8
