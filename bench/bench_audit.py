@@ -1,20 +1,26 @@
 """Audits chosen and weighted by design (issue 21): prints, never asserts.
 
-World: the demo scenario (``linewatch simulate --scenario demo``) run through the pipeline with
-every frame labelled, into an embedded store under ``bench/.cache/`` (built once per seed; each
-unit's slice, band, outcome and predicted P(defective) are kept beside it in ``units.json``, so
-later runs read the world in a second: delete that file after changing how they are computed);
-the full labels are the truth. Then, per audit seed, labels are drawn from that world and
-weighted by :mod:`streams.readiness.design` (the code behind ``metrics``):
+World (``--world``, :data:`WORLDS`): a simulated scenario (``demo`` by default; ``faults``:
+the camera-faults scenario; ``faults5``: the same with 5 % defective units) run through the
+pipeline with every frame labelled, into an embedded store under ``bench/.cache/`` (built once
+per seed; each unit's slice, band, outcome and predicted P(defective) are kept beside it in
+``units.json``, so later runs read the world in a second: delete that file after changing how
+they are computed); the full labels are the truth. Then, per audit seed, labels are drawn from
+that world and weighted by :mod:`streams.readiness.design` and
+:mod:`streams.readiness.score_estimate` (the code behind ``metrics``):
 
 1. policy "every flagged unit plus 2 % of the others" (Bernoulli): per slice, whether the
    design-weighted FNR / FPR 95 % intervals cover the full-label truth, and the naive figures
-   (the labelled frames taken as the line, today's ``metrics``) with their Wilson intervals;
-2. a budget of 1 % of units: ``audit plan``'s stratified Neyman allocation
-   (:mod:`streams.readiness.audit_plan`) against uniform random audits with the same number of
-   labels, both estimated the same way: median per-slice FNR interval width and coverage.
+   (the labelled frames taken as the line) with their Wilson intervals;
+2. a budget of 1 % of units: ``audit plan`` (by score where a lab calibration exists, else by
+   band) against uniform random audits with the same number of labels, one estimator on both
+   sides per row (the difference estimator, ``design_difference`` in ``metrics``; the same
+   without predictions; the cell estimator, ``design``): median per-slice FNR interval width,
+   coverage, and the widths with each side's intervals scaled to 95 % realized coverage;
+3. why: labels, defects and misses per slice, where the misses sit in score, and the bound (the
+   plan and the estimator given the true P(defective | score bin)).
 
-Run: ``python bench/bench_audit.py [--events 30000] [--worlds 1] [--seeds 20]``.
+Run: ``python bench/bench_audit.py [--world demo] [--events 30000] [--worlds 1] [--seeds 20]``.
 """
 
 from __future__ import annotations
