@@ -11,11 +11,12 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.readiness.design import DesignLabel, DesignRate, estimate_slices
-from streams.readiness.score_design import plan_probabilities, systematic_sample
+from streams.readiness.score_design import metric_sizes, plan_probabilities, systematic_sample
 from streams.readiness.score_estimate import ScoredSample, difference_rate
 
 __all__ = [
     "Unit",
+    "at_coverage",
     "design_arithmetic",
     "policy_difference",
     "pooled_truth",
@@ -72,6 +73,33 @@ def _scored(
     return out
 
 
+Interval = tuple[float | None, float, float, float]  # value, lo, hi, truth
+
+
+def at_coverage(found: list[Interval], target: float = 0.95) -> tuple[float, float]:
+    """``(k, median width)``: the least factor ``k`` (a grid of 0.01 steps up to 3) by which every
+    interval's two arms (``value - lo``, ``hi - value``) are scaled so that ``target`` of them
+    cover the truth, and the median width of the scaled intervals (an end at 0 or 1 stays). Two
+    designs compare at equal coverage this way whatever slack their interval methods carry; an
+    interval without a value stays ``[0, 1]``."""
+    known = [f for f in found if f[0] is not None]
+    value = np.array([f[0] for f in known], dtype=np.float64)
+    lo = np.array([f[1] for f in known])
+    hi = np.array([f[2] for f in known])
+    truth = np.array([f[3] for f in known])
+    unknown = len(found) - len(known)
+    k = 0.0
+    for k in np.arange(0.0, 3.0001, 0.01):
+        # an end at the edge of [0, 1] was clipped there: it stays
+        a = np.where(lo <= 0.0, 0.0, np.maximum(value - k * (value - lo), 0.0))
+        b = np.where(hi >= 1.0, 1.0, np.minimum(value + k * (hi - value), 1.0))
+        hit = (a - 1e-12 <= truth) & (truth <= b + 1e-12)
+        if (hit.sum() + unknown) / max(len(found), 1) >= target:
+            break
+    widths = np.r_[b - a, np.ones(unknown)]
+    return float(k), float(np.median(widths))
+
+
 def score_check(
     units: list[Unit],
     p: FloatArray,
@@ -93,6 +121,7 @@ def score_check(
     order = sorted(range(len(units)), key=lambda i: (units[i][0], units[i][1], p[i]))
     uniform_pi = np.full(len(units), n / len(units))
     found: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    intervals: dict[str, list[Interval]] = defaultdict(list)
     for seed in range(seeds):
         rng = np.random.default_rng(7000 + seed)
         designs = {
@@ -110,6 +139,7 @@ def score_check(
                 for est, s in (("ppi", sample), ("ht", no_p)):
                     value, lo, hi, _sd = difference_rate(s, "fnr")
                     lo, hi = (0.0, 1.0) if value is None else (lo, hi)
+                    intervals[f"{design}+{est}"].append((value, lo, hi, t))
                     found[f"{design}+{est}"]["width"].append(hi - lo)
                     found[f"{design}+{est}"]["cover"].append(float(lo - 1e-12 <= t <= hi + 1e-12))
     return {
@@ -117,6 +147,8 @@ def score_check(
             "median_width": statistics.median(v["width"]),
             "cover": statistics.mean(v["cover"]),
             "labels": sum(v["labels"]) / seeds,
+            "k95": at_coverage(intervals[name])[0],
+            "width95": at_coverage(intervals[name])[1],
         }
         for name, v in found.items()
     }
@@ -194,7 +226,9 @@ def design_arithmetic(
     how many of them a uniform audit and the plan (on predictions ``p``) label on average, where
     the misses sit in score, and the best a score-stratified design can do for the misses'
     total: Neyman's standard error over proportional's, ``sum(N_h S_h) / sqrt(N sum(N_h
-    S_h^2))`` over the unflagged units' score bins of :func:`pooled_truth`."""
+    S_h^2))`` over the unflagged units' score bins of :func:`pooled_truth`; and what the plan
+    promises by its own predictions ``p``: the median over slices of the FNR standard error
+    its probabilities anticipate over a uniform audit's (``calibration_sd_ratio``)."""
     scores = np.asarray(scores, dtype=np.float64)
     n = int(np.ceil(fraction * len(units)))
     slices = [u[0] for u in units]
@@ -203,6 +237,13 @@ def design_arithmetic(
     miss = np.array([u[2] == "FN" for u in units])
     pi = plan_probabilities(slices, flagged, p, n, cells=[(u[0], u[1]) for u in units])
     count = len(set(slices))
+    # what the calibration itself promises: each slice's anticipated FNR variance
+    # sum(a_fnr^2 (1/pi - 1)) under the plan over that under uniform audits (median of slices)
+    a_fnr, _a_fpr, group = metric_sizes(slices, flagged, p)
+    uniform = n / len(units)
+    v_plan = np.bincount(group, a_fnr**2 * (1 / pi - 1))
+    v_uniform = np.bincount(group, a_fnr**2 * (1 / uniform - 1))
+    held = v_uniform > 0
     rate = pooled_truth(units, scores)[~flagged]
     strata = [rate[rate == r] for r in np.unique(rate)]
     neyman = sum(len(s) * np.sqrt(s[0] * (1 - s[0])) for s in strata)
@@ -221,4 +262,5 @@ def design_arithmetic(
         "miss_score_median": float(np.median(scores[miss])) if miss.any() else 0.0,
         "good_passed_score_median": float(np.median(scores[~flagged & ~defect])),
         "neyman_sd_ratio": float(neyman / proportional) if proportional > 0 else 1.0,
+        "calibration_sd_ratio": float(np.median(np.sqrt(v_plan[held] / v_uniform[held]))),
     }

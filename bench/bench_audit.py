@@ -1,20 +1,26 @@
 """Audits chosen and weighted by design (issue 21): prints, never asserts.
 
-World: the demo scenario (``linewatch simulate --scenario demo``) run through the pipeline with
-every frame labelled, into an embedded store under ``bench/.cache/`` (built once per seed; each
-unit's slice, band, outcome and predicted P(defective) are kept beside it in ``units.json``, so
-later runs read the world in a second: delete that file after changing how they are computed);
-the full labels are the truth. Then, per audit seed, labels are drawn from that world and
-weighted by :mod:`streams.readiness.design` (the code behind ``metrics``):
+World (``--world``, :data:`WORLDS`): a simulated scenario (``demo`` by default; ``faults``:
+the camera-faults scenario; ``faults5``: the same with 5 % defective units) run through the
+pipeline with every frame labelled, into an embedded store under ``bench/.cache/`` (built once
+per seed; each unit's slice, band, outcome and predicted P(defective) are kept beside it in
+``units.json``, so later runs read the world in a second: delete that file after changing how
+they are computed); the full labels are the truth. Then, per audit seed, labels are drawn from
+that world and weighted by :mod:`streams.readiness.design` and
+:mod:`streams.readiness.score_estimate` (the code behind ``metrics``):
 
 1. policy "every flagged unit plus 2 % of the others" (Bernoulli): per slice, whether the
    design-weighted FNR / FPR 95 % intervals cover the full-label truth, and the naive figures
-   (the labelled frames taken as the line, today's ``metrics``) with their Wilson intervals;
-2. a budget of 1 % of units: ``audit plan``'s stratified Neyman allocation
-   (:mod:`streams.readiness.audit_plan`) against uniform random audits with the same number of
-   labels, both estimated the same way: median per-slice FNR interval width and coverage.
+   (the labelled frames taken as the line) with their Wilson intervals;
+2. a budget of 1 % of units: ``audit plan`` (by score where a lab calibration exists, else by
+   band) against uniform random audits with the same number of labels, one estimator on both
+   sides per row (the difference estimator, ``design_difference`` in ``metrics``; the same
+   without predictions; the cell estimator, ``design``): median per-slice FNR interval width,
+   coverage, and the widths with each side's intervals scaled to 95 % realized coverage;
+3. why: labels, defects and misses per slice, where the misses sit in score, and the bound (the
+   plan and the estimator given the true P(defective | score bin)).
 
-Run: ``python bench/bench_audit.py [--events 30000] [--worlds 1] [--seeds 20]``.
+Run: ``python bench/bench_audit.py [--world demo] [--events 30000] [--worlds 1] [--seeds 20]``.
 """
 
 from __future__ import annotations
@@ -52,7 +58,9 @@ from streams.sinks.audits import design_outcomes
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audit_score_checks import (
     FloatArray,
+    Interval,
     Unit,
+    at_coverage,
     design_arithmetic,
     policy_difference,
     pooled_truth,
@@ -64,26 +72,50 @@ from audit_score_checks import (
 CACHE = Path(__file__).parent / ".cache"
 
 
-def _linewatch(*args: str) -> None:
-    exe = Path(sys.executable).with_name("linewatch")
-    subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
+def _linewatch(*args: str, defect_rate: float | None = None) -> None:
+    if defect_rate is None:
+        exe = Path(sys.executable).with_name("linewatch")
+        subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
+        return
+    # the simulator's production defect rate is a module constant: set it in the child (the
+    # module by importlib: the package re-exports a function of the same name)
+    code = (
+        "import importlib; g = importlib.import_module('streams.simulate.generate'); "
+        f"g.PRODUCTION_DEFECT_RATE = {defect_rate!r}; "
+        "import sys; from streams.cli import main; sys.argv[0] = 'linewatch'; main()"
+    )
+    subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
+
+
+WORLDS = {
+    "demo": ("demo", None),
+    "faults": ("camera-faults", None),
+    "faults5": ("camera-faults", 0.05),
+}
+"""Worlds by name: the simulator's scenario and production defect rate (``None``: its own,
+2 %). ``faults``: line-1's camera frozen, line-2 out of focus, line-3 smudged from the
+midpoint (another score separation); ``faults5``: the same with 5 % defective units."""
 
 
 def world(
-    seed: int, events: int, store: str | None = None
+    seed: int, events: int, store: str | None = None, kind: str = "demo"
 ) -> tuple[list[Unit], FloatArray, FloatArray]:
-    """Every frame of a demo-scenario world with its full-label outcome (built once, cached,
-    and assessed: ``linewatch assess`` fits the lab calibration), each frame's predicted
-    P(defective) and its top confidence; ``store``: an existing fully labelled, assessed store
-    instead."""
-    store_dir = CACHE / f"audit-world-s{seed}-n{events}"
+    """Every frame of a simulated world (:data:`WORLDS`) with its full-label outcome (built
+    once, cached, and assessed: ``linewatch assess`` fits the lab calibration), each frame's
+    predicted P(defective) and its top confidence; ``store``: an existing fully labelled,
+    assessed store instead."""
+    scenario, defect_rate = WORLDS[kind]
+    name = f"audit-world-s{seed}-n{events}" + ("" if kind == "demo" else f"-{kind}")
+    store_dir = CACHE / name
     dsn = store or f"chdb://{store_dir}"
     if store is None and not (store_dir / "done").exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        ev, lab = CACHE / f"audit-ev-{seed}.jsonl", CACHE / f"audit-lab-{seed}.jsonl"
-        print(f"building world seed {seed}: {events} events through the pipeline ...", flush=True)
+        ev, lab = CACHE / f"{name}-ev.jsonl", CACHE / f"{name}-lab.jsonl"
+        print(f"building world {kind} seed {seed}: {events} events through the pipeline ...",
+              flush=True)  # fmt: skip
         _linewatch("simulate", "--events", str(events), "--seed", str(seed), "--scenario",
-                   "demo", "--out", str(ev), "--labels-out", str(lab))  # fmt: skip
+                   scenario, "--out", str(ev), "--labels-out", str(lab),
+                   defect_rate=defect_rate)  # fmt: skip
         _linewatch("run", "--source", str(ev), "--labels", str(lab), "--store", dsn)
         ev.unlink()
         lab.unlink()
@@ -208,8 +240,11 @@ def slice_table(units: list[Unit], passed_rate: float = 0.02) -> None:
         )
 
 
-def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[str, float]:
-    """``audit plan`` (stratified, Neyman) against uniform random audits of the same size."""
+def budget_check(
+    units: list[Unit], seeds: int, fraction: float = 0.01
+) -> dict[str, dict[str, float]]:
+    """``audit plan`` without a lab calibration (slice x band strata, Neyman) against uniform
+    random audits of the same size, both by the cell estimator (``design`` in ``metrics``)."""
     truth = truth_of(units)
     pop = population(units)
     n = int(np.ceil(fraction * len(units)))
@@ -221,6 +256,7 @@ def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[
     allocation = neyman_allocation(strata, n)
     widths: dict[str, list[float]] = {"plan": [], "uniform": []}
     cover: dict[str, list[bool]] = {"plan": [], "uniform": []}
+    intervals: dict[str, list[Interval]] = {"plan": [], "uniform": []}
     for seed in range(seeds):
         chosen = select_units(groups, strata, allocation, seed=seed)
         plan = [
@@ -243,15 +279,60 @@ def budget_check(units: list[Unit], seeds: int, fraction: float = 0.01) -> dict[
                 assert lo is not None and hi is not None
                 widths[name].append(hi - lo)
                 cover[name].append(_covers(lo, hi, t["fnr"]) is True)
-    plan_w, uni_w = statistics.median(widths["plan"]), statistics.median(widths["uniform"])
+                intervals[name].append((rate.value, lo, hi, t["fnr"]))
     return {
-        "labels": n,
-        "median_width_plan": plan_w,
-        "median_width_uniform": uni_w,
-        "narrower_by": 1 - plan_w / uni_w,
-        "cover_plan": statistics.mean(cover["plan"]),
-        "cover_uniform": statistics.mean(cover["uniform"]),
+        name: {
+            "median_width": statistics.median(widths[name]),
+            "cover": statistics.mean(cover[name]),
+            "labels": n,
+            "k95": at_coverage(intervals[name])[0],
+            "width95": at_coverage(intervals[name])[1],
+        }
+        for name in ("plan", "uniform")
     }
+
+
+ESTIMATORS = (
+    ("difference", "score", "ppi", "difference estimator (`design_difference` in metrics)"),
+    ("ht", "score", "ht", "Horvitz-Thompson ratio (the same, no predictions)"),
+    ("cell", "band", "", "cell estimator (`design` in metrics)"),
+)
+"""The rows of :func:`budget_table`: estimator, which plan, its key in the checks, its name."""
+
+
+def budget_table(
+    band: dict[str, dict[str, float]], scored: dict[str, dict[str, float]], budget: float
+) -> None:
+    """Per estimator (the same on both sides): the plan's and uniform audits' median per-slice
+    FNR interval width, coverage, and the widths at 95 % realized coverage
+    (:func:`audit_score_checks.at_coverage`)."""
+    n = band["plan"]["labels"]
+    print(
+        f"  budget {budget:.0%} ({n:.0f} labels): median per-slice FNR interval width over "
+        f"slices x audit seeds; plan = `audit plan` (score: systematic PPS on the lab "
+        f"calibration's P(defective); band: slice x band Neyman, no calibration), uniform = "
+        f"{n:.0f} units without replacement (pi = n/N); each row one estimator on both sides"
+    )
+    for _name, plan_kind, key, label in ESTIMATORS:
+        plan = band["plan"] if plan_kind == "band" else scored[f"plan+{key}"]
+        uni = band["uniform"] if plan_kind == "band" else scored[f"uniform+{key}"]
+        print(
+            f"    {label}, {plan_kind} plan: {plan['median_width']:.3f} vs uniform "
+            f"{uni['median_width']:.3f} ({1 - plan['median_width'] / uni['median_width']:.0%} "
+            f"narrower), coverage {plan['cover']:.1%} / {uni['cover']:.1%}, labels "
+            f"{plan['labels']:.0f} / {uni['labels']:.0f}; at 95% realized coverage "
+            f"{plan['width95']:.3f} vs {uni['width95']:.3f} "
+            f"({1 - plan['width95'] / uni['width95']:.0%} narrower; arms x{plan['k95']:.2f} / "
+            f"x{uni['k95']:.2f})"
+        )
+    best, same = scored["plan+ppi"], scored["uniform+ppi"]
+    gain = 1 - best["median_width"] / same["median_width"]
+    gain95 = 1 - best["width95"] / same["width95"]
+    print(
+        f"  target (plan >= 30% narrower than uniform, same estimator, equal coverage): "
+        f"{'met' if min(gain, gain95) >= 0.30 else 'NOT MET'} with the difference estimator "
+        f"({gain:.0%} as printed, {gain95:.0%} at 95% coverage)"
+    )
 
 
 def design_limits(
@@ -272,7 +353,9 @@ def design_limits(
         f"  misses: {a['misses_at_zero']:.0%} at score 0 (no candidate box), median score "
         f"{a['miss_score_median']:.3f} (good passed units {a['good_passed_score_median']:.3f}); "
         f"best score-stratified design for the misses' total: standard error x "
-        f"{a['neyman_sd_ratio']:.2f} of uniform's (Neyman over the true rates of score bins)"
+        f"{a['neyman_sd_ratio']:.2f} of uniform's (Neyman over the true rates of score bins); "
+        f"the plan's own promise (its anticipated FNR standard error over uniform's, by the lab "
+        f"calibration it plans with; median of slices) x{a['calibration_sd_ratio']:.2f}"
     )
     oracle = pooled_truth(units, score)
     bound = score_check(units, oracle, seeds, budget)
@@ -281,7 +364,18 @@ def design_limits(
         f"  bound (plan and estimator on the true P(defective | score bin), pooled over "
         f"slices): median FNR width {plan['median_width']:.3f} vs uniform "
         f"{uniform['median_width']:.3f} ({1 - plan['median_width'] / uniform['median_width']:.0%}"
-        f" narrower), coverage {plan['cover']:.1%} vs {uniform['cover']:.1%}"
+        f" narrower), coverage {plan['cover']:.1%} vs {uniform['cover']:.1%}; at 95% realized "
+        f"coverage {plan['width95']:.3f} vs {uniform['width95']:.3f} "
+        f"({1 - plan['width95'] / uniform['width95']:.0%} narrower)"
+    )
+    print(
+        f"  why: the FNR interval of either design is the variance the calibration anticipates "
+        f"for the misses, sum(c^2 p (1 - p) (1/pi - 1)), over the estimated defects (labelled "
+        f"misses per slice: {a['uniform_misses']:.3f} uniform, {a['plan_misses']:.3f} plan); "
+        f"a design narrows it only where P(miss | score) varies between units, by at most the "
+        f"Neyman ratio above (x{a['neyman_sd_ratio']:.2f}) for the misses' total, for any "
+        f"design-unbiased estimator given slice, band and score (Godambe-Joshi); the "
+        f"difference estimator's control variate narrows both designs alike"
     )
 
 
@@ -289,6 +383,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--worlds", type=int, default=1, help="world seeds 1..N")
+    parser.add_argument("--world", choices=sorted(WORLDS), default="demo", help="which world")
     parser.add_argument("--seeds", type=int, default=20, help="audit seeds per world")
     parser.add_argument("--store", help="a fully labelled store to use as the (one) world")
     parser.add_argument("--slices", action="store_true", help="print audit seed 0 per slice")
@@ -296,12 +391,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("LINEWATCH_STORE__DSN", "chdb://" + str(CACHE / "unused"))
     for w in range(1, args.worlds + 1):
-        units, p, score = world(w, args.events, args.store)
+        units, p, score = world(w, args.events, args.store, args.world)
         cpu = time.process_time()
         pol = policy_check(units, args.seeds)
         bud = budget_check(units, args.seeds, args.budget)
         cpu = time.process_time() - cpu
-        print(f"world seed {w}: {len(units)} units, {len(truth_of(units))} slices, "
+        print(f"world {args.world} seed {w}: {len(units)} units, {len(truth_of(units))} slices, "
               f"{args.seeds} audit seeds ({cpu:.0f} s CPU)")  # fmt: skip
         print(
             f"  flagged + 2% passed: {pol['labels_mean']:.0f} labels; 95% intervals cover the "
@@ -315,12 +410,6 @@ def main() -> None:
             f"{pol['naive_bias_fpr']:+.3f} (naive FPR {pol['naive_fpr_lo']:.3f}-"
             f"{pol['naive_fpr_hi']:.3f}, median true FPR {pol['true_fpr_median']:.3f})"
         )
-        print(
-            f"  budget {args.budget:.0%} ({bud['labels']} labels), cell estimator: median FNR "
-            f"interval width band plan {bud['median_width_plan']:.3f} vs uniform "
-            f"{bud['median_width_uniform']:.3f} ({bud['narrower_by']:.0%} narrower); coverage "
-            f"{bud['cover_plan']:.1%} vs {bud['cover_uniform']:.1%}"
-        )
         for metric, figures in policy_difference(units, p, args.seeds).items():
             print(
                 f"  flagged + 2% passed, {metric.upper()}: "
@@ -330,19 +419,7 @@ def main() -> None:
                 )
             )
         scored = score_check(units, p, args.seeds, args.budget)
-        for name, r in scored.items():
-            print(
-                f"  budget {args.budget:.0%} {name}: median FNR interval width "
-                f"{r['median_width']:.3f}, coverage {r['cover']:.1%}"
-            )
-        best, same = scored["plan+ppi"], scored["uniform+ppi"]
-        print(
-            f"  score plan + difference estimator vs uniform: "
-            f"{1 - best['median_width'] / same['median_width']:.0%} narrower than uniform with "
-            f"the same estimator, {1 - best['median_width'] / bud['median_width_uniform']:.0%} "
-            f"narrower than uniform with the cell estimator; labels {best['labels']:.0f} vs "
-            f"{same['labels']:.0f}, coverage {best['cover']:.1%} vs {same['cover']:.1%}"
-        )
+        budget_table(bud, scored, args.budget)
         design_limits(units, p, score, args.seeds, args.budget)
         if args.slices:
             slice_table(units)

@@ -115,6 +115,28 @@ def test_census_equals_plain_counts_and_undesigned_labels_stay_apart() -> None:
     assert all(d.fnr.value is None and d.undesigned > 0 for d in est.values())
 
 
+def test_unlabelled_units_keep_the_outcomes_of_their_side_of_the_threshold() -> None:
+    """A slice whose camera flags nearly everything: 300 flagged units, every one labelled (a
+    false flag), and 2 unflagged units, none labelled. The unflagged ones are good or missed
+    defects, never false flags: FPR is 300/302 or 300/301 or 1, so its interval must reach
+    300/302 (it read 1.0 [1.0-1.0] when they were taken for flagged ones)."""
+    key: tuple[str, ...] = ("line-9",)
+    pop: dict[tuple[tuple[str, ...], str], int] = {(key, "flagged"): 300, (key, "uncertain"): 2}
+    labels = [DesignLabel(key, "flagged", "FP", 1.0)] * 300
+    est = estimate_slices(pop, labels, draws=2000, seed=1)[key]
+    assert est.fpr.lo is not None and est.fpr.hi is not None
+    assert est.fpr.lo <= 300 / 302 + 1e-12 and est.fpr.hi == 1.0
+    # FNR: no defect labelled; the two unflagged units may be the only defects (FNR 1) or good
+    assert est.fnr.hi == 1.0
+    # a flagged cell that no label describes is TP or FP, never TN: with every unflagged unit
+    # labelled good, a flagged unit counts against the FPR only as a false flag
+    pop = {(key, "flagged"): 5, (key, "passed"): 40}
+    labels = [DesignLabel(key, "passed", "TN", 1.0)] * 40
+    est = estimate_slices(pop, labels, draws=2000, seed=1)[key]
+    assert est.fpr.lo == 0.0 and est.fpr.hi is not None and est.fpr.hi >= 5 / 45 - 1e-12
+    assert est.fnr.value == 0.0 and est.fnr.hi == 0.0  # no unflagged defect: no miss
+
+
 def test_mixed_designs_weight_by_inverse_probability() -> None:
     # 10 flagged units all labelled; 1000 passed, 10 labelled at p=0.01 of which 1 missed defect
     pop: dict[tuple[tuple[str, ...], str], int] = {(("a",), "flagged"): 10}

@@ -141,6 +141,28 @@ def test_no_miss_seen_is_not_a_zero_width_interval_and_a_census_is_exact() -> No
     assert value == pytest.approx(1 / 19) and lo == value == hi and sd == 0.0
 
 
+def test_unlabelled_unflagged_units_are_not_taken_for_flagged_ones() -> None:
+    """A camera that flags nearly everything: 300 flagged units, all labelled (false flags), and
+    2 unflagged ones, unlabelled. They are good units or misses, never false flags, so the FPR
+    is 300/302 to 1 and its interval must reach down to 300/302 (every flagged unit is good, so
+    a defect there is a miss: FNR is 1 where it is defined). Joined to the flagged cell they had
+    no variance: the interval was zero-width (FPR 0.9997 [0.9997-0.9997] on a frozen-camera
+    slice whose truth was 3269/3270)."""
+    cells = ["flagged"] * 300 + ["uncertain"] * 2
+    p = np.array([0.6] * 300 + [0.05] * 2)
+    flagged = np.array([c == "flagged" for c in cells])
+    labelled = list(range(300))
+    sample = ScoredSample(
+        cells=cells, p=p, flagged=flagged,
+        label_cells=[cells[i] for i in labelled], label_p=p[labelled],
+        label_flagged=flagged[labelled], pi=np.ones(300), defective=np.zeros(300, dtype=bool),
+    )  # fmt: skip
+    value, lo, hi, _sd = difference_rate(sample, "fpr")
+    assert value is not None and lo <= 300 / 302 and hi == 1.0
+    value, lo, hi, _sd = difference_rate(sample, "fnr")
+    assert value == lo == hi == 1.0
+
+
 def _summed_sd(units: list[Unit], pi: np.ndarray) -> float:
     """Sum over slices of the anticipated FNR and FPR standard errors of a design ``pi``."""
     flagged = np.array([u[1] == "flagged" for u in units])

@@ -19,7 +19,11 @@ quantile) or up (for the 97.5 % quantile), e.g. one more miss among the passed u
 upper end: a cell where no miss was seen still admits some. The unlabelled units' outcomes are
 then drawn (multinomial) from that share, so a nearly labelled cell is nearly exact. Census
 cells are exact. A cell with frames but no labels joins its neighbouring band on the same side
-of the threshold (``uncertain`` <-> ``passed``; ``flagged`` -> ``uncertain``).
+of the threshold (``uncertain`` <-> ``passed``). Where that side holds no label at all it
+stays a cell of its own side's outcomes that no label describes: its point shares are even
+(``TP`` / ``FP`` for ``flagged``, ``FN`` / ``TN`` below the threshold) and each end of an
+interval puts all of its units on the outcome that pushes that end (a flagged unit is never
+counted a ``TN``, an unflagged one never a false flag).
 
 Labels without a design (no ``audit``, no plan) count only where their slice is a census (every
 frame labelled): that keeps a fully labelled store's figures exactly as the plain counts. Else
@@ -203,7 +207,12 @@ class _CellData:
         return self.labelled >= self.frames
 
     def proportions(self) -> npt.NDArray[np.float64]:
-        shares: npt.NDArray[np.float64] = self.weighted / self.weighted.sum()
+        """Weighted outcome shares of the labels; even over the cell's outcomes without any."""
+        total = self.weighted.sum()
+        if total <= 0:
+            even: npt.NDArray[np.float64] = self.sides / self.sides.sum()
+            return even
+        shares: npt.NDArray[np.float64] = self.weighted / total
         return shares
 
     def alpha(self, push: tuple[int, int] | None = None) -> npt.NDArray[np.float64]:
@@ -212,7 +221,7 @@ class _CellData:
         where the cell allows it, else of each allowed outcome but ``away`` (``None``: half a
         pseudo-unit of every allowed outcome, for a smoothed share)."""
         total = self.weighted.sum()
-        n_eff = total * total / self.weight_sq
+        n_eff = total * total / self.weight_sq if self.weight_sq > 0 else 0.0
         alpha: npt.NDArray[np.float64] = n_eff * self.proportions()
         if push is None:
             alpha += _JEFFREYS * self.sides
@@ -236,7 +245,8 @@ class _CellData:
 
 
 def _cells(frames: Mapping[str, int], labels: Sequence[DesignLabel]) -> list[_CellData]:
-    """The slice's cells with labels; a cell with frames but no labels joins a neighbour."""
+    """The slice's cells; a cell with frames but no labels joins a labelled neighbour on its
+    side of the threshold, else stays a cell without labels (module docstring)."""
     cells: dict[str, _CellData] = {}
     for band in BANDS:
         side = _FLAGGED_SIDE if band == "flagged" else _PASSED_SIDE  # the outcomes it can hold
@@ -252,15 +262,17 @@ def _cells(frames: Mapping[str, int], labels: Sequence[DesignLabel]) -> list[_Ce
         cell.weight_sq += w * w
         cell.sides = np.maximum(cell.sides, np.eye(4)[i])
         cell.frames = max(cell.frames, cell.labelled)
-    joins = {"uncertain": ("passed", "flagged"), "passed": ("uncertain", "flagged")}
-    joins["flagged"] = ("uncertain", "passed")
+    if not any(c.labelled for c in cells.values()):
+        return []
+    # a unit keeps the outcomes of its side of the threshold: no join across it
+    joins = {"uncertain": ("passed",), "passed": ("uncertain",), "flagged": ()}
     for band in BANDS:
         cell = cells[band]
         if cell.frames == 0 or cell.labelled > 0:
             continue
         target = next((t for t in joins[band] if cells[t].labelled > 0), None)
         if target is None:
-            return []
+            continue  # nothing labelled on its side: a cell that no label describes
         cells[target].frames += cell.frames
         cells[target].sides = np.maximum(cells[target].sides, cell.sides)
         cell.frames = 0

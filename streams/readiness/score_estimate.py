@@ -75,19 +75,21 @@ def _terms(s: ScoredSample, metric: str) -> _Terms:
 
 _JOINS = {
     "flagged": ("uncertain", "passed"),
-    "uncertain": ("passed", "flagged"),
-    "passed": ("uncertain", "flagged"),
+    "uncertain": ("passed",),
+    "passed": ("uncertain",),
 }
-"""Where a cell without labels joins: a neighbouring band of the same slice, the same side of
-the threshold first (as :mod:`.design` joins its cells)."""
+"""Where a cell without labels joins: a neighbouring band of the same slice; an unflagged cell
+only on its side of the threshold (as :mod:`.design` joins its cells)."""
 
 
 def _joined(
     cells: npt.NDArray[np.str_], label_cells: npt.NDArray[np.str_]
 ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_]]:
     """The variance cells: a cell (``band`` or ``slice/band``) without labels joins a labelled
-    neighbour of its slice, else the slice's most labelled cell (a uniform audit of 1 % leaves
-    small cells empty; its units are still sampled, only their cell is not a stratum)."""
+    neighbour of its slice (a uniform audit of 1 % leaves small cells empty; its units are still
+    sampled, only their cell is not a stratum); a flagged one with none joins the slice's most
+    labelled cell, an unflagged one with none on its side of the threshold stays alone (its
+    units are not like flagged ones: :func:`_variance` counts one of them found for all)."""
     labelled = {str(c): int((label_cells == c).sum()) for c in set(label_cells.tolist())}
     if not labelled:
         return cells, label_cells
@@ -95,8 +97,10 @@ def _joined(
     for cell in set(cells.tolist()) - set(labelled):
         prefix, _, band = str(cell).rpartition("/")
         names = [f"{prefix}/{b}" if prefix else b for b in _JOINS.get(band, ())]
-        most = max(labelled, key=lambda c: labelled[c])
-        into[cell] = next((n for n in names if n in labelled), most)
+        most = max(labelled, key=lambda c: labelled[c]) if band == "flagged" else None
+        target = next((n for n in names if n in labelled), most)
+        if target is not None:
+            into[cell] = target
     if not into:
         return cells, label_cells
     return np.array([into.get(str(c), str(c)) for c in cells.tolist()]), label_cells
@@ -123,12 +127,15 @@ def difference_rate(
     c = np.where(t.lab_can, 1 - ratio, -ratio) / t_den
     c_all = np.where(t.can, 1 - ratio, -ratio) / t_den
     resid = w * (e_num - ratio * e_den) / t_den
-    sd = np.sqrt(_variance(resid, model.scaled(c, c_all), cells, label_cells, (1 - ratio) / t_den))
+    # a unit of a cell without labels, found: a numerator unit moves the ratio by (1 - ratio),
+    # a denominator-only one by ratio (over the total)
+    whole = np.where(t.can, 1 - ratio, ratio) / t_den
+    sd = np.sqrt(_variance(resid, model.scaled(c, c_all), cells, label_cells, whole))
     lo, hi = ratio - z * sd, ratio + z * sd
     # the ratio bends where the numerator is most of the total (FNR near 1): map the
     # numerator's own interval through it, the rest held at its estimate, and keep the wider
     num_model = model.scaled(t.lab_can.astype(np.float64), t.can.astype(np.float64))
-    sd_num = np.sqrt(_variance(w * e_num, num_model, cells, label_cells, 1.0))
+    sd_num = np.sqrt(_variance(w * e_num, num_model, cells, label_cells, t.can.astype(np.float64)))
     rest = max(t_den - t_num, 0.0)
     low, high = max(t_num - z * sd_num, 0.0), max(t_num + z * sd_num, 0.0)
     if low + rest > 0:
@@ -156,14 +163,14 @@ def _variance(
     model: _Model,
     cells: npt.NDArray[np.str_],
     label_cells: npt.NDArray[np.str_],
-    whole: float,
+    whole: FloatArray,
 ) -> float:
     """Hansen-Hurwitz variance of the summed ``resid`` per cell (finite-population factor),
     never below the variance the calibration anticipates for the design there,
     ``sum(v_i (1 / pi_i - 1))`` over the cell's units: the cell's known ``sum(v_i)`` times the
     labels' ratio estimate of ``1 / pi - 1`` weighted by ``v`` (exact where ``pi`` is constant
-    in the cell); a cell without labels: one unit of residual ``whole`` standing for all its
-    units."""
+    in the cell); a cell without labels: one unit found standing for all its units, each of
+    residual ``whole`` (per unit)."""
     var = 0.0
     for cell in sorted(set(cells.tolist())):
         members = cells == cell
@@ -172,8 +179,8 @@ def _variance(
         n = int(mine.sum())
         if n >= size:
             continue  # a census cell has no sampling error
-        if n == 0:  # nothing labelled in the slice: one unit found would stand for them all
-            var += (size * whole) ** 2
+        if n == 0:  # nothing labelled like it: one unit found would stand for them all
+            var += float(whole[members].sum()) ** 2
             continue
         r = resid[mine]
         spread = float(((r - r.mean()) ** 2).sum()) * n / (n - 1) if n > 1 else float(r @ r)
