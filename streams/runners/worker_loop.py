@@ -144,8 +144,6 @@ class WorkerLoop:
                 await stream.ack(event)
             if result.acks:
                 self._commit_now()
-            if self.cut_wanted and not self.stopping:  # once this task is done
-                self._later(self._cut_wanted(w))
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # nothing acknowledged: the events are replayed
@@ -167,6 +165,12 @@ class WorkerLoop:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _write_ended(self, w: StreamWorker, task: asyncio.Future[None]) -> None:
+        """A write and its acknowledgements are done: make the cut that waited for it."""
+        failed = task.cancelled() or task.exception() is not None  # the worker stops
+        if self.cut_wanted and not (failed or self.stopping):
+            self._later(self._cut_wanted(w))
 
     async def _cut_wanted(self, w: StreamWorker) -> None:
         """The write in flight ended and a cut waited for it: make it now if the processor is
@@ -215,6 +219,7 @@ class WorkerLoop:
         # events the batch assembler holds are not processed yet: acknowledged by a later cut
         pending = await self._in_executor(lambda: w.cut(snapshot=snapshot))
         self.writing = asyncio.ensure_future(self.write_and_ack(w, pending))
+        self.writing.add_done_callback(lambda task: self._write_ended(w, task))
 
     def idle(self) -> bool:
         """The worker caught up: no batch waits to be processed, no write is in flight, and
