@@ -146,6 +146,7 @@ def _kafka(
         print(f"one worker at its maximum: {fps:.1f} frames/s; half load {fps / 2:.1f} events/s")
         here = os.environ.get("PYTHONPATH", "")
         verdicts: list[str] = []
+        p99s: dict[str, list[float]] = {}
         for k, (wait, tree) in enumerate(phases):
             os.environ["PYTHONPATH"] = tree or here
             os.environ["LINEWATCH_INFERENCE__MAX_BATCH_WAIT_MS"] = str(wait)
@@ -165,6 +166,7 @@ def _kafka(
                 f"(load {os.getloadavg()[0]:.1f}): p99 <= {P99_BUDGET_MS:.0f} ms {held}"
             )
             verdicts.append(verdict)
+            p99s.setdefault(f"{tree or 'this tree'}, max_batch_wait_ms={wait:g}", []).append(p99)
             print(verdict)
             if keep is not None and trace.is_file():
                 keep.mkdir(parents=True, exist_ok=True)
@@ -177,6 +179,12 @@ def _kafka(
         print(f"produce->row p99 at half load ({fps / 2:.1f} events/s), per phase:")
         for verdict in verdicts:
             print(f"  {verdict}")
+        for name, values in p99s.items():
+            held_in = sum(v <= P99_BUDGET_MS for v in values)
+            print(
+                f"{name}: p99 <= {P99_BUDGET_MS:.0f} ms held in {held_in} of {len(values)} "
+                f"phases, median p99 {statistics.median(values):.0f} ms"
+            )
 
 
 def _print_parts(s: dict[str, Any]) -> None:
@@ -202,7 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--kafka", type=int, default=0, help="events for the latency check")
     parser.add_argument(
-        "--phases", type=int, default=4, help="half-load phases (wait, 0, wait, 0), at most 4"
+        "--phases",
+        type=int,
+        default=4,
+        help="half-load phases, alternating (wait, 0, wait, 0, ...; with --compare-with: this "
+        "tree, the other, ...)",
     )
     parser.add_argument(
         "--compare-with",
@@ -217,9 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.kafka:
         if args.compare_with:  # this tree and the other, alternating, both with --wait-ms
             other = str(Path(args.compare_with).resolve())
-            phases = [(args.wait_ms, ""), (args.wait_ms, other)] * 2
+            phases = [(args.wait_ms, ""), (args.wait_ms, other)] * ((args.phases + 1) // 2)
         else:
-            phases = [(args.wait_ms, ""), (0.0, "")] * 2
+            phases = [(args.wait_ms, ""), (0.0, "")] * ((args.phases + 1) // 2)
         keep = Path(args.keep_traces) if args.keep_traces else None
         _kafka(args.kafka, phases[: args.phases], args.model, args.batch, keep)
         return

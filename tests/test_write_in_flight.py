@@ -33,20 +33,26 @@ from tests.belt_world import belt_records
 BUDGET_S = 0.2
 
 
-def _settings(tmp_path: Path) -> Settings:
-    return Settings(
+def _worker(tmp_path: Path, flush_rows: int = 2000) -> StreamWorker:
+    settings = Settings(
         store={"dsn": f"chdb://{tmp_path / 'store'}"},
         worker={"app_id": "in-flight"},
         inference={"batch_frames": 4, "max_batch_wait_ms": 0.0},
         # every cut snapshots, so that every write hands its acknowledgements back
-        checkpoint={"flush_interval_s": BUDGET_S, "snapshot_every_flushes": 1},
+        checkpoint={
+            "flush_interval_s": BUDGET_S,
+            "snapshot_every_flushes": 1,
+            "flush_rows": flush_rows,
+        },
     )
+    w = StreamWorker.create(settings)
+    w.sizer.budget_s = 0.0  # batch sizes from the settings alone, not from this machine's speed
+    return w
 
 
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[StreamWorker]:
-    w = StreamWorker.create(_settings(tmp_path))
-    w.sizer.budget_s = 0.0  # batch sizes from the settings alone, not from this machine's speed
+    w = _worker(tmp_path)
     yield w
     w.close()
 
@@ -99,9 +105,11 @@ async def _until(check: Callable[[], bool], timeout_s: float = 20.0) -> bool:
     return True
 
 
-def test_takes_run_while_a_write_waits_for_the_store_and_their_cut_follows_it(
-    worker: StreamWorker,
-) -> None:
+def _four_takes(worker: StreamWorker, runs_while_busy: int) -> None:
+    """Four takes of 4 events; the second's write waits for the store while the third and
+    fourth arrive, their rows due: ``runs_while_busy`` model batches (of 4) run meanwhile.
+    Then the store answers, and every event is stored and acknowledged, in order, with no
+    timer and no further take."""
     crashes: list[BaseException] = []
 
     async def crash(exc: BaseException) -> None:
@@ -120,13 +128,12 @@ def test_takes_run_while_a_write_waits_for_the_store_and_their_cut_follows_it(
             busy.acquire()  # the store is busy: the next write waits for it
             await loop.take(stream, _events(rest[0]), rest[0])
             assert await _until(lambda: loop.writing is not None and not loop.writing.done())
+            await asyncio.sleep(BUDGET_S)  # the next takes' rows are due once processed
             for take in rest[1:]:
                 await loop.take(stream, _events(take), take)
-            # the two takes after the one being written ran while the write waits
-            ran = await _until(lambda: len(worker.runs) == 4, timeout_s=10.0)
-            assert ran, f"{len(worker.runs)} of 4 model batches ran while a write was in flight"
+            await _until(lambda: len(worker.runs) == 4, timeout_s=5.0)
+            assert len(worker.runs) == runs_while_busy, "model batches run during the write"
             assert len(stream.acked) == 4  # nothing acknowledged whose rows wait
-            await asyncio.sleep(BUDGET_S)
             busy.release()
             # the write ends, and the cut that waited for it follows: no timer, no new take
             assert await _until(lambda: len(stream.acked) == 16), stream.acked
@@ -143,6 +150,22 @@ def test_takes_run_while_a_write_waits_for_the_store_and_their_cut_follows_it(
         assert _stored(worker) == 16 and not crashes
 
     asyncio.run(main())
+
+
+def test_takes_run_while_a_write_waits_for_the_store_and_their_cut_follows_it(
+    worker: StreamWorker,
+) -> None:
+    _four_takes(worker, runs_while_busy=4)
+
+
+def test_past_flush_rows_pending_a_due_cut_waits_for_the_write(tmp_path: Path) -> None:
+    """A store that does not answer stops the processor once ``flush_rows`` rows pend (here
+    one take's): the fourth take waits in the queue, not in memory as rows."""
+    w = _worker(tmp_path, flush_rows=4)
+    try:
+        _four_takes(w, runs_while_busy=3)
+    finally:
+        w.close()
 
 
 def test_a_take_stops_for_a_cut_that_waited_for_a_write(worker: StreamWorker) -> None:

@@ -9,7 +9,8 @@ Three stages overlap, each in order: the agent takes micro-batches off Kafka (ev
 processor runs them through the pipeline (``executor``) and cuts flushes, and the flusher
 writes a cut to the store (``flusher``, one write at a time) while the next micro-batches are
 processed. Bounded: one batch queued, one being processed, at most one write in flight and
-its rows cut; only after a cut's rows are stored are its events acknowledged (the
+``checkpoint.flush_rows`` rows pending behind it; only after a cut's rows are stored are its
+events acknowledged (the
 :class:`~streams.runners.checkpoint.Checkpoint` hands their acknowledgements back).
 
 A budget cut that comes due while a write is in flight does not wait for it: the processor
@@ -17,8 +18,10 @@ goes on (its rows stay pending, the held tail of a model batch still runs on tim
 cut is made the moment the write ends: by the write's own task when the processor is free,
 else by the processor at its next model batch (:meth:`WorkerLoop._until`). Waiting for the
 write held the processor (and the batch timer) for the whole write, so every event that
-arrived meanwhile queued behind it. A cut that must cover everything (a revocation, the stop,
-a drained backlog) still waits for the write in flight.
+arrived meanwhile queued behind it. Once ``checkpoint.flush_rows`` rows pend (a store that
+does not answer), a due cut waits for the write again: the processor stops, the queue fills
+and the agent stops taking. A cut that must cover everything (a revocation, the stop, a
+drained backlog) always waits for the write in flight.
 """
 
 from __future__ import annotations
@@ -199,6 +202,12 @@ class WorkerLoop:
         if self.writing is not None:
             await asyncio.shield(self.writing)
 
+    def _room(self, w: StreamWorker) -> bool:
+        """Fewer than ``checkpoint.flush_rows`` rows pend: the processor may go on while a
+        write is in flight; past that a due cut waits for it (a store that does not answer
+        stops the processor, the queue fills and the agent stops taking: bounded memory)."""
+        return w.pending_rows < self.settings.checkpoint.flush_rows
+
     def write_in_flight(self) -> bool:
         """A write was started and has not ended (its acknowledgements included)."""
         return self.writing is not None and not self.writing.done()
@@ -208,7 +217,7 @@ class WorkerLoop:
         with the partitions' snapshots, so that every written event is acknowledged, after
         the write in flight. Without ``snapshot``, a write in flight defers the cut to its
         end (:attr:`cut_wanted`; see the module docstring) instead of waiting for it."""
-        if not snapshot and self.write_in_flight():
+        if not snapshot and self.write_in_flight() and self._room(w):
             self.cut_wanted = True
             return
         await self.written()  # one write in flight at most, in cut order
