@@ -23,13 +23,15 @@ is dynamic, so a batch of several cameras is one ``session.run``; give it a spec
 
 ``--kafka N`` (needs the local broker) instead measures produce→row latency through Kafka
 with ``bench/bench_kafka.py``'s phases: one worker at its maximum rate on N events, then at
-half that rate, with and without the wait, alternating twice (``--phases``; with
+half that rate, with and without the wait, alternating (``--phases``, 4 by default; with
 ``--compare-with DIR`` this tree's worker and DIR's, e.g. a checkout of main, alternate at the
 same half load); prints p50 and p99 (``--model`` and ``--batch`` apply to the worker processes
-too) and, from the worker's own stamps (``LINEWATCH_WORKER__LATENCY_TRACE``,
-``streams/runners/latency_trace.py``), where the time of all events and of the slowest 1 %
-went: Kafka and the take window, the queue to the processor, the batch wait, decode, model,
-state, the wait for the flush, the insert.
+too), whether the p99 held within issue 20's 2 s in each phase (and, last, per phase and per
+tree: held in k of n phases, median p99), and, from the worker's own stamps
+(``LINEWATCH_WORKER__LATENCY_TRACE``, ``streams/runners/latency_trace.py``), where the time of
+all events and of the slowest 1 % went: Kafka and the take window, the queue to the processor,
+the batch wait, decode, model, state, the wait for the flush, the insert. ``--keep-traces DIR``
+copies each phase's trace (one JSON line per event) to DIR.
 """
 
 from __future__ import annotations
