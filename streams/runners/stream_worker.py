@@ -169,15 +169,12 @@ class StreamWorker:
             worker.audits = StreamAudits(runtime.store, settings, lock=lock)
         return worker
 
-    def warm_up(self) -> Future[None]:
-        """Load the store's insert path now, on the decode thread (idle until the first take),
-        instead of in the first write (:meth:`ClickHouseStore.warm_inserts`: the driver's
-        lazy import alone took 0.6-1.3 s, and every event of the first seconds queued
-        behind that write). ``linewatch worker`` creates the worker before Faust starts, so
-        this runs while the consumer joins its group."""
-        return self._decoder.submit(self._warm_inserts)
-
-    def _warm_inserts(self) -> None:
+    def warm_up(self) -> None:
+        """Load the store's insert path now, with the rest of the worker, instead of in its
+        first write (:meth:`ClickHouseStore.warm_inserts`: the driver's lazy import alone took
+        0.5-2 s under load, and every event of the first seconds queued behind that write).
+        ``linewatch worker`` loads the worker while it imports Faust, before it asks the
+        broker (:func:`~streams.kafka.startup.start_up`)."""
         try:
             self.store.warm_inserts([t.__table__ for t in _WRITTEN])
         except StoreError as exc:  # the first write meets it again, and says what to do
