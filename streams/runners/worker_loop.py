@@ -8,10 +8,20 @@ events' ``stream.ack`` and the topics' ``send``.
 Three stages overlap, each in order: the agent takes micro-batches off Kafka (event loop), the
 processor runs them through the pipeline (``executor``) and cuts flushes, and the flusher
 writes a cut to the store (``flusher``, one write at a time) while the next micro-batches are
-processed. Bounded: one batch queued, one being processed, at most one write in flight; while
-a write waits for the store, the next cut waits for it, the processor stops, the queue fills
-and the agent stops taking. Only after a cut's rows are stored are its events acknowledged
-(the :class:`~streams.runners.checkpoint.Checkpoint` hands their acknowledgements back).
+processed. Bounded: one batch queued, one being processed, at most one write in flight and
+``checkpoint.flush_rows`` rows pending behind it; only after a cut's rows are stored are its
+events acknowledged (the
+:class:`~streams.runners.checkpoint.Checkpoint` hands their acknowledgements back).
+
+A budget cut that comes due while a write is in flight does not wait for it: the processor
+goes on (its rows stay pending, the held tail of a model batch still runs on time) and the
+cut is made the moment the write ends: by the write's own task when the processor is free,
+else by the processor at its next model batch (:meth:`WorkerLoop._until`). Waiting for the
+write held the processor (and the batch timer) for the whole write, so every event that
+arrived meanwhile queued behind it. Once ``checkpoint.flush_rows`` rows pend (a store that
+does not answer), a due cut waits for the write again: the processor stops, the queue fills
+and the agent stops taking. A cut that must cover everything (a revocation, the stop, a
+drained backlog) always waits for the write in flight.
 """
 
 from __future__ import annotations
@@ -72,6 +82,8 @@ class WorkerLoop:
         self.commit = commit
         self._commits: set[asyncio.Future[object]] = set()
         """Commits started after a write, until done."""
+        self._tasks: set[asyncio.Future[None]] = set()
+        """Cuts started after a write (:meth:`_cut_wanted`), until done."""
         self.metrics = WorkerMetrics()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
         self.flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
@@ -88,6 +100,8 @@ class WorkerLoop:
         """The newest write and its acknowledgements."""
         self.cut_at = 0.0
         """Event-loop time of the newest cut."""
+        self.cut_wanted = False
+        """A budget cut came due while a write was in flight: made as soon as it ends."""
         self.was_behind = False
         """A take found more than a take's worth of events waiting, and no drained cut since."""
         self._creating = asyncio.Lock()
@@ -149,6 +163,27 @@ class WorkerLoop:
             self._commits.add(commit)
             commit.add_done_callback(self._commits.discard)
 
+    def _later(self, coro: Awaitable[None]) -> None:
+        """Run ``coro`` as a task of its own (kept until done)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _write_ended(self, w: StreamWorker, task: asyncio.Future[None]) -> None:
+        """A write and its acknowledgements are done: make the cut that waited for it."""
+        failed = task.cancelled() or task.exception() is not None  # the worker stops
+        if self.cut_wanted and not (failed or self.stopping):
+            self._later(self._cut_wanted(w))
+
+    async def _cut_wanted(self, w: StreamWorker) -> None:
+        """The write in flight ended and a cut waited for it: make it now if the processor is
+        free (else the processor makes it at its next model batch, or after its take)."""
+        if self.process_lock.locked() or not self.cut_wanted:
+            return
+        async with self.process_lock:
+            if not self.stopping and self._due(w, w.flush_due()):
+                await self.start_flush(w)
+
     def _due(self, w: StreamWorker, otherwise: bool) -> bool:
         """``otherwise`` (the checkpoint's triggers), or the larger cadence while behind."""
         if self.backlog is None:
@@ -167,16 +202,33 @@ class WorkerLoop:
         if self.writing is not None:
             await asyncio.shield(self.writing)
 
+    def _room(self, w: StreamWorker) -> bool:
+        """Fewer than ``checkpoint.flush_rows`` rows pend: the processor may go on while a
+        write is in flight; past that a due cut waits for it (a store that does not answer
+        stops the processor, the queue fills and the agent stops taking: bounded memory)."""
+        return w.pending_rows < self.settings.checkpoint.flush_rows
+
+    def write_in_flight(self) -> bool:
+        """A write was started and has not ended (its acknowledgements included)."""
+        return self.writing is not None and not self.writing.done()
+
     async def start_flush(self, w: StreamWorker, *, snapshot: bool = False) -> None:
         """Cut what is pending and start writing it (hold ``process_lock``); ``snapshot``:
-        with the partitions' snapshots, so that every written event is acknowledged."""
+        with the partitions' snapshots, so that every written event is acknowledged, after
+        the write in flight. Without ``snapshot``, a write in flight defers the cut to its
+        end (:attr:`cut_wanted`; see the module docstring) instead of waiting for it."""
+        if not snapshot and self.write_in_flight() and self._room(w):
+            self.cut_wanted = True
+            return
         await self.written()  # one write in flight at most, in cut order
         if not (w.pending_events or snapshot or w.flush_due()):
             return
+        self.cut_wanted = False
         self.cut_at = asyncio.get_running_loop().time()
         # events the batch assembler holds are not processed yet: acknowledged by a later cut
         pending = await self._in_executor(lambda: w.cut(snapshot=snapshot))
         self.writing = asyncio.ensure_future(self.write_and_ack(w, pending))
+        self.writing.add_done_callback(lambda task: self._write_ended(w, task))
 
     def idle(self) -> bool:
         """The worker caught up: no batch waits to be processed, no write is in flight, and
@@ -247,16 +299,19 @@ class WorkerLoop:
     def _until(self, w: StreamWorker) -> Callable[[], bool] | None:
         """Where a take may stop between model batches for a cut: once the oldest rows'
         budget is due (:meth:`StreamWorker.flush_due`), no write is in flight (the cut would
-        wait for it, and the take with it) and the rest of the take needs at least half a
-        budget of model (budget cuts are that far apart, so a cut before a short rest would
-        delay the rest); never while behind in Kafka (its rows are late anyway)."""
+        wait for it, and the take with it) and either a cut already waited for the write
+        that just ended (:attr:`cut_wanted`: its rows are late) or the rest of the take needs
+        at least half a budget of model (budget cuts are that far apart, so a cut before a
+        short rest would delay the rest); never while behind in Kafka (its rows are late
+        anyway)."""
         if self.backlog is not None and self.backlog.behind():
             return None
         half_s = self.settings.checkpoint.flush_interval_s / 2
 
         def until() -> bool:  # on the processor thread: reads the write task's state only
-            free = self.writing is None or self.writing.done()
-            return free and w.rest_s() >= half_s and w.flush_due()
+            if self.write_in_flight():
+                return False
+            return (self.cut_wanted or w.rest_s() >= half_s) and w.flush_due()
 
         return until
 
@@ -277,6 +332,9 @@ class WorkerLoop:
         was in flight when the worker caught up."""
         w = self.loaded
         if w is None or self.process_lock.locked() or not (w.pending_events or w.flush_due()):
+            return
+        if self.write_in_flight():  # its end makes the cut if one is due then
+            self.cut_wanted = self.cut_wanted or self._due(w, w.flush_due())
             return
         async with self.process_lock:
             if self._due(w, w.flush_due() or self.idle()):

@@ -346,6 +346,22 @@ class Connection:
                 self._insert_types.pop(table, None)  # a retry reads the columns again
                 raise self._insert_failure(exc, f"{count} rows to {table}") from exc
 
+    def warm_inserts(self, tables: Sequence[str]) -> None:
+        """Load now what the first ``INSERT`` into ``tables`` would load: their column types
+        and the driver's insert code, which imports pandas (when installed) on its first
+        insert, about 0.6 s with the interpreter lock held, in the middle of a write that
+        rows wait for. A table that cannot be described is left for its first insert."""
+        from clickhouse_connect.driver import options
+
+        getattr(options, "pd", None)  # its lazy import, as an insert's first check does
+        for table in tables:
+            with self._lock:
+                self._check_open(f"describe {table}")
+                try:
+                    self._column_types(table)
+                except _INSERT_FAILURES:
+                    continue  # its first insert reads them again, and says what is wrong
+
     def _insert_failure(self, exc: Exception, what: str) -> StoreError:
         """The :mod:`streams.errors` exception of an ``INSERT`` of ``what`` that failed."""
         if not isinstance(exc, ClickHouseError | OSError):
