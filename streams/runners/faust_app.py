@@ -44,7 +44,7 @@ from streams.errors import ConfigError
 from streams.ingest import RawRecord
 from streams.kafka.backlog import Backlog, faust_highwaters
 from streams.kafka.clients import bootstrap_addresses
-from streams.kafka.config import faust_broker_options
+from streams.kafka.config import faust_broker_options, faust_session_options
 from streams.kafka.consumer import LeanTransport
 from streams.readiness.audit_stream import AuditRequest
 from streams.runners.metrics import CONTENT_TYPE
@@ -176,6 +176,11 @@ def _faust_app(settings: Settings) -> faust.App:
         # batches each one was a batch of its own and the next waited for its acknowledgement
         producer_max_batch_size=_PRODUCER_BATCH_BYTES,
     )
+    # after construction: Faust lets its own BROKER_SESSION_TIMEOUT / BROKER_HEARTBEAT_INTERVAL
+    # environment variables override keyword arguments; LINEWATCH_WORKER__SESSION_TIMEOUT_S is
+    # the one source
+    for name, value in faust_session_options(settings).items():
+        setattr(app.conf, name, value)
     # Faust's consumer without its four asyncio tasks per fetched message
     # (streams/kafka/consumer.py); set before anything asks for the transport
     app.transport = LeanTransport(app.conf.broker_consumer, app)
