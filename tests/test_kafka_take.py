@@ -9,6 +9,7 @@ the take in real workers: tests/test_worker_kafka.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,10 +43,8 @@ class _Stream:
             await asyncio.sleep(gap_s)
 
     async def wait_for_stopped(self, event: asyncio.Event, timeout: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
     async def wait(self, event: asyncio.Event) -> None:
         await event.wait()
