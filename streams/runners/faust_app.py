@@ -269,7 +269,10 @@ def _wire_streams(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
         if not loop.was_behind:
             return False
         message = received[-1].message
-        end = app.consumer.highwater(message.tp)
+        try:
+            end = app.consumer.highwater(message.tp)
+        except Exception:  # the consumer is (re)starting: take as Faust does
+            return False
         return end is not None and message.offset + 1 >= end and loop.drained_with(received)
 
     async def monitor(stream: Any) -> None:
