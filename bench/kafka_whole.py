@@ -36,7 +36,15 @@ from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 
 from tests.worker_harness import BOOTSTRAP, LINEWATCH, KafkaHarness, event_key, free_port
 
-__all__ = ["Whole", "brokers_cpu_s", "cpu_s", "print_wholes", "whole_process"]
+__all__ = [
+    "Whole",
+    "brokers_cpu_s",
+    "cpu_s",
+    "print_wholes",
+    "print_worker_starts",
+    "whole_process",
+    "worker_start",
+]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _FIRST = re.compile(r"first event consumed ([0-9.]+) s after the process started, ([0-9.]+) s")
@@ -232,4 +240,47 @@ def print_wholes(wholes: list[Whole], n: int) -> None:
         f"{med([w.first_event_s for w in wholes]):.2f} s after start, "
         f"{med([w.after_broker_s for w in wholes]):.2f} s after the broker answered, CPU "
         f"{med([w.first_event_cpu_s for w in wholes]):.2f} s then"
+    )
+
+
+@dataclass
+class WorkerStart:
+    """One worker alone over the events (no ``linewatch run``): its start and its time to lag 0."""
+
+    worker_s: float
+    worker_cpu_s: float
+    first_event_s: float
+    after_broker_s: float
+    first_event_cpu_s: float
+    load: float
+
+
+def worker_start(tmp: Path, events: list[bytes]) -> WorkerStart:
+    """One worker in ``tmp`` (an empty folder) over ``events``, as :func:`whole_process`
+    starts it."""
+    load = os.getloadavg()[0]
+    worker_s, worker_cpu, _, log = _worker(tmp, events)
+    first, after_broker, first_cpu = _first_event(log)
+    return WorkerStart(worker_s, worker_cpu, first, after_broker, first_cpu, load)
+
+
+def print_worker_starts(starts: list[WorkerStart], n: int) -> None:
+    """Each worker, then the medians."""
+    print(f"  one worker alone, {n} events, {os.cpu_count()} cores:")
+    for k, w in enumerate(starts, 1):
+        print(
+            f"    {k}: first event {w.first_event_s:.2f} s after start, {w.after_broker_s:.2f} s "
+            f"after the broker answered, CPU {w.first_event_cpu_s:.2f} s then; lag 0 after "
+            f"{w.worker_s:.2f} s ({w.worker_cpu_s:.2f} CPU s); load {w.load:.1f}"
+        )
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    print(
+        f"  median of {len(starts)}: first event {med([w.first_event_s for w in starts]):.2f} s "
+        f"after start, {med([w.after_broker_s for w in starts]):.2f} s after the broker "
+        f"answered, CPU {med([w.first_event_cpu_s for w in starts]):.2f} s then; lag 0 after "
+        f"{med([w.worker_s for w in starts]):.2f} s "
+        f"({med([w.worker_cpu_s for w in starts]):.2f} CPU s)"
     )
