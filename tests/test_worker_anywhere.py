@@ -121,9 +121,8 @@ def test_start_up_failure_is_one_error_line(case: str, expected: str, tmp_path: 
 
 
 @pytest.mark.kafka
-def test_a_store_that_does_not_load_while_faust_starts_is_one_error_line(tmp_path: Path) -> None:
-    # the store loads while Faust starts and joins the group (streams/kafka/startup.py): its
-    # failure stops Faust again, and the command still ends with the store's one error line
+def test_a_store_that_cannot_be_reached_is_one_error_line(tmp_path: Path) -> None:
+    # the broker answers, the store does not: found while the stream worker loads, before Faust
     harness = KafkaHarness(tmp_path, partitions=1)
     harness.create_topics()
     env = {
@@ -138,4 +137,3 @@ def test_a_store_that_does_not_load_while_faust_starts_is_one_error_line(tmp_pat
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "cannot reach ClickHouse" in errors[0], output
     assert "Traceback" not in output, output
-    assert "did not load: stopping the worker" in output, output  # Faust had started

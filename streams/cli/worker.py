@@ -103,17 +103,16 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
         """Consume camera-events and labels, monitor, write to the store (Ctrl-C to stop).
 
         Works from any current directory: the data directory is created with its parents. The
-        web port and the broker are checked before Faust starts; the model, the reference and
-        the store load while Faust starts and joins the group, and one that fails stops it
-        again. A start-up failure is one ``error:`` line (exit status 2).
+        web port, the broker, the model, the reference and the store are checked or loaded
+        before Faust starts, so a start-up failure is one ``error:`` line (exit status 2).
         """
-        from streams.kafka.startup import load_failure, start_up
+        from streams.kafka.startup import start_up
 
         settings = settings_with(
             kafka={"bootstrap": bootstrap}, store={"dsn": store}, worker={"web_port": web_port}
         )
         _check_port_free(settings.worker.web_port)
-        faust_app, loading = start_up(settings)
+        faust_app = start_up(settings)
         # a pipe reader stopped by the same Ctrl-C must not stop the worker's own shutdown
         sys.stdout = PipeSafeStream(sys.stdout)
         sys.stderr = PipeSafeStream(sys.stderr)
@@ -125,10 +124,4 @@ def register(app: typer.Typer, groups: CliGroups) -> None:
             "--web-port",
             str(settings.worker.web_port),
         ]
-        try:
-            faust_app.main()
-        except SystemExit:
-            failed = load_failure(loading)  # Faust stopped because the worker did not load
-            if failed is not None:
-                raise failed from None
-            raise
+        faust_app.main()

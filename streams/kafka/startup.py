@@ -1,14 +1,9 @@
 """``linewatch worker``'s start-up: what runs in parallel, and how long it took.
 
 :func:`start_up` loads the stream worker (model, reference, store and its schema) on a thread
-while the main thread imports Faust and the Kafka client, checks that the broker answers, builds
-the Faust app and starts it: Faust's start, the group join and the first fetch overlap the
-loading (a fresh store's schema takes ~0.6-1 s; Faust's start to its partitions ~0.5 s), and the
-agents wait for the loaded worker before they take an event. A start-up failure is still one
-``error:`` line with exit status 2: a bad setting, no broker, a taken port or data directory
-before Faust starts; a model, reference or store that does not load stops Faust again (the
-worker leaves the group; nothing was taken) and :func:`load_failure` hands its error to the
-command.
+while the main thread imports Faust and the Kafka client, then checks that the broker answers and
+builds the Faust app: every start-up failure still comes before Faust starts (one ``error:``
+line), and the loading no longer waits for those imports.
 
 Three moments are timed: the process started (read from ``/proc``, so the interpreter's start
 and the imports count), the broker answered the worker's reachability check, and the agent got
@@ -46,7 +41,7 @@ if TYPE_CHECKING:
 
     from streams.runners.stream_worker import StreamWorker
 
-__all__ = ["STARTUP", "StartupClock", "load_failure", "process_started_at", "start_up"]
+__all__ = ["STARTUP", "StartupClock", "process_started_at", "start_up"]
 
 log = logging.getLogger(__name__)
 
@@ -106,46 +101,43 @@ STARTUP = StartupClock()
 """The clock of this process's worker (started when this module is first imported)."""
 
 
-def start_up(settings: Settings) -> tuple[faust.App, Future[StreamWorker]]:
-    """The worker's Faust app, the broker answering, and its stream worker loading.
+def start_up(settings: Settings) -> faust.App:
+    """The worker's Faust app, its stream worker loaded and the broker answering.
 
     A bootstrap server must accept a connection first (nothing is created without one). The
-    stream worker loads on a thread of its own while this one imports Faust and kafka-python,
-    creates the data directory, asks the broker and builds the app; the app's agents wait for
-    the load (:class:`~streams.runners.worker_loop.WorkerLoop`), so Faust's start and the group
-    join overlap it. A failure here closes what was loaded and raises.
+    stream worker loads on a thread while this one imports Faust and kafka-python and
+    creates the data directory; the broker is asked once the worker is loaded, so that its
+    answer is fresh when Faust starts. A failure of either closes what was loaded and raises.
+
+    Faust's start and the group join are not overlapped with the load: tried, the load (a
+    fresh store's schema, mostly Python between chDB's queries) and Faust's start share the
+    interpreter lock, so they only interleaved, and the load slowed by about what Faust's start
+    took (docs/streaming.md, "Start-up and the whole-process gap").
     """
     from streams.kafka.clients import check_reachable
     from streams.runners.stream_worker import StreamWorker
 
     check_reachable(settings)  # no broker: no store, no data directory created
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-load")
-    loading = pool.submit(StreamWorker.create, settings)
-    pool.shutdown(wait=False)  # its one thread ends with the load
-    try:
-        from streams.kafka.clients import open_admin
-        from streams.runners.faust_app import create_app, data_dir
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-load") as pool:
+        loading = pool.submit(StreamWorker.create, settings)
+        try:
+            from streams.kafka.clients import open_admin
+            from streams.runners.faust_app import create_app, data_dir
 
-        data_dir(settings)
+            data_dir(settings)
+            import kafka.admin  # noqa: F401  (imported here, while the worker loads)
+
+            stream_worker = loading.result()
+        except BaseException:
+            _close_when_loaded(loading)
+            raise
+    try:
         open_admin(settings).close()  # KafkaUnavailable now rather than a Faust crash later
         STARTUP.broker_answered()
-        return create_app(settings, loading), loading
+        return create_app(settings, stream_worker)
     except BaseException:
-        _close_when_loaded(loading)
+        stream_worker.close()
         raise
-
-
-def load_failure(loading: Future[StreamWorker]) -> BaseException | None:
-    """The error the stream worker's load failed with; None if it loaded or still loads.
-
-    >>> done = Future()
-    >>> done.set_exception(ValueError("no model"))
-    >>> load_failure(done)
-    ValueError('no model')
-    """
-    if not loading.done() or loading.cancelled():
-        return None
-    return loading.exception()
 
 
 def _close_when_loaded(loading: Future[StreamWorker]) -> None:

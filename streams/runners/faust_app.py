@@ -31,10 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,16 +127,12 @@ def data_dir(settings: Settings) -> Path:
     return path
 
 
-def create_app(
-    settings: Settings, stream_worker: StreamWorker | Future[StreamWorker] | None = None
-) -> faust.App:
+def create_app(settings: Settings, stream_worker: StreamWorker | None = None) -> faust.App:
     """Build the Faust app for ``settings``; only its data directory is created now.
 
-    ``stream_worker``: one already loaded, or loading (``linewatch worker`` loads it on a
-    thread while Faust starts and joins the group; the agents wait for it, and a load that
-    fails stops the worker as a SIGTERM does, for the command to report the error:
-    :func:`streams.kafka.startup.load_failure`); without it, the app loads one when it starts
-    (``faust -A streams.app worker``; a failure crashes the app).
+    ``stream_worker``: one already loaded (``linewatch worker`` loads it first, so that a
+    missing model or an unreachable store is one clear error before Faust starts); without
+    it, the app loads one when it starts.
     """
     app = _faust_app(settings)
     publish = _publisher(app, settings)
@@ -158,19 +151,11 @@ def create_app(
         backlog=backlog,
         commit=commit,
         publish_audits=_audit_publisher(app, settings),
-        on_load_failure=_stop if isinstance(stream_worker, Future) else None,
     )
     _wire_streams(app, settings, loop)
     _wire_signals(app, settings, loop)
     _wire_pages(app, settings, loop)
     return app
-
-
-def _stop(exc: BaseException) -> None:
-    """Stop the worker the way a SIGTERM does (Faust's handler: leave the group, stop every
-    service); the command reports ``exc`` once Faust has stopped."""
-    log.warning("the model, reference or store did not load: stopping the worker")
-    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _faust_app(settings: Settings) -> faust.App:

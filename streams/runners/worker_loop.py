@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from schemas.records import DeadLetterRecord, DriftEventRecord
@@ -57,12 +57,11 @@ class WorkerLoop:
         settings: Settings,
         publish: Publisher,
         crash: Callable[[BaseException], Awaitable[None]],
-        stream_worker: StreamWorker | Future[StreamWorker] | None = None,
+        stream_worker: StreamWorker | None = None,
         *,
         backlog: Backlog | None = None,
         commit: Committer | None = None,
         publish_audits: AuditPublisher | None = None,
-        on_load_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.settings = settings
         self.publish = publish
@@ -92,15 +91,8 @@ class WorkerLoop:
         self.was_behind = False
         """A take found more than a take's worth of events waiting, and no drained cut since."""
         self._creating = asyncio.Lock()
-        self._loading = stream_worker if isinstance(stream_worker, Future) else None
-        """The stream worker loading on another thread (``linewatch worker``'s start-up)."""
-        self.on_load_failure = on_load_failure
-        """Called once with the error if the stream worker fails to load (then every caller of
-        :meth:`worker` waits until the worker stops); None: the error is raised."""
-        self.load_error: BaseException | None = None
-        self.loaded: StreamWorker | None = None
-        if isinstance(stream_worker, StreamWorker):
-            self.loaded = stream_worker
+        self.loaded: StreamWorker | None = stream_worker
+        if stream_worker is not None:
             self._ready()
 
     def _ready(self) -> None:
@@ -109,29 +101,13 @@ class WorkerLoop:
         log.info("linewatch worker ready: model, reference and store %s", dsn)
 
     async def worker(self) -> StreamWorker:
-        """The stream worker, loaded once (both agents and the start-up task ask for it):
-        awaited where it loads on another thread, else loaded on the processing thread."""
+        """The stream worker, loaded once (both agents and the start-up task ask for it)."""
         async with self._creating:
-            if self.loaded is None and self.load_error is None:
-                try:
-                    if self._loading is not None:
-                        self.loaded = await asyncio.wrap_future(self._loading)
-                    else:
-                        loop = asyncio.get_running_loop()
-                        create = StreamWorker.create
-                        self.loaded = await loop.run_in_executor(
-                            self.executor, create, self.settings
-                        )
-                except Exception as exc:
-                    if self.on_load_failure is None:
-                        raise
-                    self.load_error = exc
-                    self.on_load_failure(exc)
-                else:
-                    self._ready()
-        if self.loaded is None:  # it did not load and the worker stops: until cancelled
-            await asyncio.Event().wait()
-        assert self.loaded is not None
+            if self.loaded is None:
+                loop = asyncio.get_running_loop()
+                create = StreamWorker.create
+                self.loaded = await loop.run_in_executor(self.executor, create, self.settings)
+                self._ready()
         return self.loaded
 
     async def _in_executor(self, fn: Callable[..., Any], *args: Any) -> Any:
