@@ -23,7 +23,10 @@ a fresh consumer group and a fresh embedded store.
   imports included; with the CPU ratios, the start-up to the first consumed event and the load
   average, ``--repeats`` times (median).
 
-Run: ``python bench/bench_kafka.py [--frames 600] [--whole-only] [--repeats 3]``.
+- ``--worker-only``: just that worker, ``--repeats`` times: its start-up (first event after the
+  process start and after the broker answered, CPU seconds then) and its time to lag 0.
+
+Run: ``python bench/bench_kafka.py [--frames 600] [--whole-only | --worker-only] [--repeats 3]``.
 """
 
 from __future__ import annotations
@@ -52,7 +55,15 @@ from streams.sinks import ClickHouseStore  # noqa: E402
 from tests.worker_harness import KafkaHarness, event_key  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from kafka_whole import Whole, brokers_cpu_s, cpu_s, print_wholes, whole_process  # noqa: E402
+from kafka_whole import (  # noqa: E402
+    Whole,
+    brokers_cpu_s,
+    cpu_s,
+    print_wholes,
+    print_worker_starts,
+    whole_process,
+    worker_start,
+)
 
 LINES = 6
 """Six camera lines: with 6 partitions (keyed by line) two workers get data to share."""
@@ -178,6 +189,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--whole-only", action="store_true", help="only the whole-process ratio (run vs worker)"
     )
+    parser.add_argument(
+        "--worker-only",
+        action="store_true",
+        help="only the worker of the whole-process comparison (its start-up and time to lag 0; "
+        "no linewatch run): to compare two checkouts, run it with each PYTHONPATH in turn",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="whole-process repeats (median)")
     args = parser.parse_args(argv)
     # the workers (subprocesses) and the embedded runner read the same line settings
@@ -185,6 +202,13 @@ def main(argv: list[str] | None = None) -> None:
         {f"line-{i}": {"takt_units_per_minute": 60} for i in range(1, LINES + 1)}
     )
     events = _events(args.frames)
+    if args.worker_only:
+        starts = []
+        for _ in range(args.repeats):
+            with tempfile.TemporaryDirectory() as tmp_name:
+                starts.append(worker_start(Path(tmp_name), events))
+        print_worker_starts(starts, len(events))
+        return
     wholes: list[Whole] = []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp_name:

@@ -12,7 +12,8 @@ Printed per repeat and as the median of the repeats:
   broker's (the broker runs on the same cores: on a shared machine wall time depends on what else
   runs, CPU time much less);
 - start-up: seconds from the worker's process start to its first consumed event, and from the
-  moment the broker answered it to that event (the worker logs both, ``streams/kafka/startup.py``);
+  moment the broker answered it to that event, and the worker's CPU seconds then (the worker logs
+  them, ``streams/kafka/startup.py``);
 - the load average before and after (the machine may be shared).
 
 The lag is polled every 0.2 s with one admin client, so the worker's figure can be up to 0.2 s
@@ -35,10 +36,19 @@ from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 
 from tests.worker_harness import BOOTSTRAP, LINEWATCH, KafkaHarness, event_key, free_port
 
-__all__ = ["Whole", "brokers_cpu_s", "cpu_s", "print_wholes", "whole_process"]
+__all__ = [
+    "Whole",
+    "brokers_cpu_s",
+    "cpu_s",
+    "print_wholes",
+    "print_worker_starts",
+    "whole_process",
+    "worker_start",
+]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _FIRST = re.compile(r"first event consumed ([0-9.]+) s after the process started, ([0-9.]+) s")
+_FIRST_CPU = re.compile(r"first event consumed .* \(CPU ([0-9.]+) s\)")
 
 
 def cpu_s(pid: int) -> float:
@@ -90,6 +100,8 @@ class Whole:
     """Process start to the first consumed event (NaN: the worker did not log it)."""
     after_broker_s: float
     """The broker answering the worker to its first consumed event (NaN: not logged)."""
+    first_event_cpu_s: float
+    """The worker's CPU seconds (all threads) at its first consumed event (NaN: not logged)."""
     load: tuple[float, float]
     """1-minute load average before and after."""
 
@@ -134,11 +146,13 @@ def _committed(admin: KafkaAdminClient, harness: KafkaHarness) -> int:
     return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
 
 
-def _first_event(log: Path) -> tuple[float, float]:
-    found = _FIRST.search(log.read_text(errors="replace"))
+def _first_event(log: Path) -> tuple[float, float, float]:
+    text = log.read_text(errors="replace")
+    found, cpu = _FIRST.search(text), _FIRST_CPU.search(text)
+    cpu_s = float(cpu.group(1)) if cpu is not None else float("nan")
     if found is None:
-        return float("nan"), float("nan")
-    return float(found.group(1)), float(found.group(2))
+        return float("nan"), float("nan"), cpu_s
+    return float(found.group(1)), float(found.group(2)), cpu_s
 
 
 def _worker(tmp: Path, events: list[bytes]) -> tuple[float, float, float, Path]:
@@ -183,9 +197,11 @@ def whole_process(tmp: Path, events: list[bytes]) -> Whole:
     load0 = os.getloadavg()[0]
     run_s, run_cpu = _run(tmp, source)
     worker_s, worker_cpu, broker_cpu, log = _worker(tmp, events)
-    first, after_broker = _first_event(log)
+    first, after_broker, first_cpu = _first_event(log)
     load = (load0, os.getloadavg()[0])
-    return Whole(run_s, run_cpu, worker_s, worker_cpu, broker_cpu, first, after_broker, load)
+    return Whole(
+        run_s, run_cpu, worker_s, worker_cpu, broker_cpu, first, after_broker, first_cpu, load
+    )
 
 
 def _line(whole: Whole) -> str:
@@ -193,7 +209,8 @@ def _line(whole: Whole) -> str:
         f"run {whole.run_s:5.1f} s ({whole.run_cpu_s:5.1f} CPU s), worker to lag 0 "
         f"{whole.worker_s:5.1f} s ({whole.worker_cpu_s:5.1f} CPU s, broker "
         f"{whole.broker_cpu_s:4.1f}); first event {whole.first_event_s:.2f} s after start, "
-        f"{whole.after_broker_s:.2f} s after the broker answered; load "
+        f"{whole.after_broker_s:.2f} s after the broker answered, CPU "
+        f"{whole.first_event_cpu_s:.2f} s then; load "
         f"{whole.load[0]:.1f} -> {whole.load[1]:.1f}\n"
         f"      throughput ratio {whole.ratio:.2f}, CPU ratio {whole.cpu_ratio:.2f} "
         f"({whole.cpu_ratio_with_broker:.2f} with the broker's CPU)"
@@ -221,5 +238,49 @@ def print_wholes(wholes: list[Whole], n: int) -> None:
         f"CPU ratio {med([w.cpu_ratio for w in wholes]):.2f} "
         f"({med([w.cpu_ratio_with_broker for w in wholes]):.2f} with the broker), first event "
         f"{med([w.first_event_s for w in wholes]):.2f} s after start, "
-        f"{med([w.after_broker_s for w in wholes]):.2f} s after the broker answered"
+        f"{med([w.after_broker_s for w in wholes]):.2f} s after the broker answered, CPU "
+        f"{med([w.first_event_cpu_s for w in wholes]):.2f} s then"
+    )
+
+
+@dataclass
+class WorkerStart:
+    """One worker alone over the events (no ``linewatch run``): its start and its time to lag 0."""
+
+    worker_s: float
+    worker_cpu_s: float
+    first_event_s: float
+    after_broker_s: float
+    first_event_cpu_s: float
+    load: float
+
+
+def worker_start(tmp: Path, events: list[bytes]) -> WorkerStart:
+    """One worker in ``tmp`` (an empty folder) over ``events``, as :func:`whole_process`
+    starts it."""
+    load = os.getloadavg()[0]
+    worker_s, worker_cpu, _, log = _worker(tmp, events)
+    first, after_broker, first_cpu = _first_event(log)
+    return WorkerStart(worker_s, worker_cpu, first, after_broker, first_cpu, load)
+
+
+def print_worker_starts(starts: list[WorkerStart], n: int) -> None:
+    """Each worker, then the medians."""
+    print(f"  one worker alone, {n} events, {os.cpu_count()} cores:")
+    for k, w in enumerate(starts, 1):
+        print(
+            f"    {k}: first event {w.first_event_s:.2f} s after start, {w.after_broker_s:.2f} s "
+            f"after the broker answered, CPU {w.first_event_cpu_s:.2f} s then; lag 0 after "
+            f"{w.worker_s:.2f} s ({w.worker_cpu_s:.2f} CPU s); load {w.load:.1f}"
+        )
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    print(
+        f"  median of {len(starts)}: first event {med([w.first_event_s for w in starts]):.2f} s "
+        f"after start, {med([w.after_broker_s for w in starts]):.2f} s after the broker "
+        f"answered, CPU {med([w.first_event_cpu_s for w in starts]):.2f} s then; lag 0 after "
+        f"{med([w.worker_s for w in starts]):.2f} s "
+        f"({med([w.worker_cpu_s for w in starts]):.2f} CPU s)"
     )

@@ -65,14 +65,13 @@ def test_offsets_that_cannot_be_read_count_as_caught_up() -> None:
 
 def test_the_start_up_line_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     ticks = iter([10.0, 12.5, 13.0])
-    clock = StartupClock(started_at=9.0, clock=lambda: next(ticks))
+    clock = StartupClock(started_at=9.0, clock=lambda: next(ticks), cpu_clock=lambda: 0.75)
+    line = "first event consumed 1.00 s after the process started (CPU 0.75 s)"
     with caplog.at_level(logging.INFO, logger="streams.kafka.startup"):
-        assert clock.consumed() == "first event consumed 1.00 s after the process started"
+        assert clock.consumed() == line
         clock.broker_answered()
         assert clock.consumed() is None
-    assert [r.getMessage() for r in caplog.records] == [
-        "first event consumed 1.00 s after the process started"
-    ]
+    assert [r.getMessage() for r in caplog.records] == [line]
 
 
 def test_the_process_start_is_read_before_now() -> None:

@@ -98,3 +98,46 @@ def test_missing_cafile_is_a_config_error(tmp_path: Path) -> None:
 def test_bad_bootstrap_is_a_config_error(bad: str) -> None:
     with pytest.raises(ConfigError, match="LINEWATCH_KAFKA__BOOTSTRAP"):  # when settings are read
         bootstrap_servers(Settings(kafka={"bootstrap": bad}))
+
+
+def _aiokafka_consumer_timeouts(tmp_path: Path, worker: dict[str, Any]) -> tuple[int, int]:
+    """(session timeout, heartbeat interval) in ms of the aiokafka consumer the worker app's
+    Faust consumer thread builds (built, never started: no broker needed)."""
+    import asyncio
+
+    from streams.runners.faust_app import create_app
+
+    async def build() -> tuple[int, int]:
+        app = create_app(Settings(worker={"data_dir": str(tmp_path / "faust"), **worker}))
+        thread: Any = getattr(app.consumer, "_thread")  # noqa: B009  (Faust's, untyped)
+        consumer = thread._create_worker_consumer(app.transport)
+        try:
+            return int(consumer._session_timeout_ms), int(consumer._heartbeat_interval_ms)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(build())
+
+
+def test_the_session_timeout_setting_reaches_the_kafka_consumer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Faust's own variables would override a keyword argument; the LINEWATCH_ one wins
+    monkeypatch.setenv("BROKER_SESSION_TIMEOUT", "30")
+    monkeypatch.setenv("BROKER_HEARTBEAT_INTERVAL", "7")
+    assert _aiokafka_consumer_timeouts(tmp_path, {"session_timeout_s": 6}) == (
+        6000,
+        1000,
+    )
+    assert _aiokafka_consumer_timeouts(tmp_path, {}) == (60000, 3000)
+
+
+@pytest.mark.parametrize("seconds", [5, 91])
+def test_a_session_timeout_outside_what_kafka_and_faust_accept_is_refused(
+    seconds: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streams.config import get_settings
+
+    monkeypatch.setenv("LINEWATCH_WORKER__SESSION_TIMEOUT_S", str(seconds))
+    with pytest.raises(ConfigError, match="LINEWATCH_WORKER__SESSION_TIMEOUT_S"):
+        get_settings()

@@ -118,3 +118,22 @@ def test_start_up_failure_is_one_error_line(case: str, expected: str, tmp_path: 
     assert "Traceback" not in output, output
     if case == "kafka_down":  # checked before anything is created: no store, no data dir
         assert sorted(p.name for p in tmp_path.iterdir()) == [], output
+
+
+@pytest.mark.kafka
+def test_a_store_that_cannot_be_reached_is_one_error_line(tmp_path: Path) -> None:
+    # the broker answers, the store does not: found while the stream worker loads, before Faust
+    harness = KafkaHarness(tmp_path, partitions=1)
+    harness.create_topics()
+    env = {
+        k: v
+        for k, v in harness.env(tmp_path / "unused", free_port()).items()
+        if k.startswith("LINEWATCH_")
+    }
+    env["LINEWATCH_STORE__DSN"] = f"http://default:x@127.0.0.1:{free_port()}/linewatch"
+    done = _start_worker(env, tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot reach ClickHouse" in errors[0], output
+    assert "Traceback" not in output, output

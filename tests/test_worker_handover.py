@@ -12,7 +12,7 @@ cold would lose each camera's previous frame, the warmed-up detectors and the re
 alarms, and store other drift events.
 
 Needs the local broker (``make kafka-up``). The workers' Kafka session timeout is 6 s
-(Faust's ``BROKER_SESSION_TIMEOUT``, the broker's least), so the group notices the killed
+(``LINEWATCH_WORKER__SESSION_TIMEOUT_S``, the broker's least), so the group notices the killed
 member in seconds. On the shared 2-core machine the test takes ~90 s: ~20 s to start the
 workers (and build the events meanwhile), ~20 s for the first part, ~15 s from the kill to the
 last commit, ~10 s for the uninterrupted run, the rest stopping the workers and the store.
@@ -89,8 +89,7 @@ def _wait(what: str, ok: object, h: KafkaHarness, timeout: float = 60) -> None:
 
 @pytest.fixture
 def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KafkaHarness]:
-    monkeypatch.setenv("BROKER_SESSION_TIMEOUT", "6")  # Faust's (default 60 s); the broker's least
-    monkeypatch.setenv("BROKER_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("LINEWATCH_WORKER__SESSION_TIMEOUT_S", "6")  # default 60; the broker's least
     h = KafkaHarness(tmp_path, partitions=3)  # line-1 -> partition 1, line-2 -> partition 2
     h.create_topics()
     yield h

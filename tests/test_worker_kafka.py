@@ -183,11 +183,10 @@ def test_two_workers_split_partitions_and_store_each_event_once(
 def test_sigkill_mid_stream_loses_nothing_duplicates_nothing_and_resumes_detectors(
     harness: KafkaHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Faust's own variables: the broker evicts the killed worker 6 s (the broker's least) after
-    # its last heartbeat instead of Faust's default 60 s; the second worker's JoinGroup waited
-    # for that eviction (~50 s of this test's wall time), then took over the same way
-    monkeypatch.setenv("BROKER_SESSION_TIMEOUT", "6")
-    monkeypatch.setenv("BROKER_HEARTBEAT_INTERVAL", "1")
+    # the broker evicts the killed worker 6 s (the broker's least) after its last heartbeat
+    # instead of the default 60 s; the second worker's JoinGroup waited for that eviction
+    # (~50 s of this test's wall time), then took over the same way
+    monkeypatch.setenv("LINEWATCH_WORKER__SESSION_TIMEOUT_S", "6")
     events, _ = _events(
         "simulate:production?events=240&seed=23&scenario=demo&lines=3"
         "&start=2026-11-29T20:00:00Z&duration=4h",

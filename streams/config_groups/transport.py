@@ -188,6 +188,19 @@ class WorkerSettings(_Group):
         "them; this timer (Faust's broker_commit_interval, 2.8 s by default there) commits "
         "what else was acknowledged, e.g. after a rebalance.",
     )
+    session_timeout_s: float = Field(
+        60.0,
+        ge=6,
+        le=90,
+        description="Kafka consumer session timeout (Faust's broker_session_timeout): a worker "
+        "that sends no heartbeat for this long (SIGKILLed, its host gone) leaves the group and "
+        "its partitions go to the other workers; until then nobody consumes them. Shorter "
+        "hands over sooner; too short drops a worker whose heartbeats a stalled machine "
+        "delays (a rebalance of the whole group). The heartbeat interval follows: a sixth of "
+        "it, at most 3 s. The broker bounds it (group.min.session.timeout.ms, 6 s by "
+        "default); Faust's request timeout (90 s) caps it. Faust's own BROKER_SESSION_TIMEOUT "
+        "and BROKER_HEARTBEAT_INTERVAL variables are not read.",
+    )
     audit_budget: str | None = Field(
         None,
         description="Units a person should review, chosen as events are processed and "

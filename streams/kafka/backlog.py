@@ -56,12 +56,30 @@ class Backlog:
 
     def waiting(self) -> int:
         """Events in the owned partitions past the last one taken (0 when it cannot tell)."""
+        return self._left(self._next) or 0
+
+    def left_after(self, offsets: Iterable[tuple[str, int, int]]) -> int | None:
+        """Events in the owned partitions past those taken and ``offsets`` (events received,
+        not taken yet, as ``(topic, partition, offset)``); None when it cannot tell.
+
+        >>> backlog = Backlog(threshold=64, highwaters=lambda: {("t", 0): 10, ("t", 1): 5})
+        >>> backlog.taken([("t", 0, 7)])
+        >>> backlog.left_after([("t", 0, 9)]), backlog.left_after([("t", 1, 4)])
+        (0, 2)
+        """
+        after = dict(self._next)
+        for topic, partition, offset in offsets:
+            key = (topic, partition)
+            after[key] = max(after.get(key, 0), offset + 1)
+        return self._left(after)
+
+    def _left(self, after: Mapping[tuple[str, int], int]) -> int | None:
         try:
             ends = self._highwaters()
         except Exception as exc:  # the consumer is (re)connecting or rebalancing
             log.debug("log-end offsets unavailable: %s", exc)
-            return 0
-        return sum(max(0, end - self._next.get(tp, end)) for tp, end in ends.items())
+            return None
+        return sum(max(0, end - after.get(tp, end)) for tp, end in ends.items())
 
     def behind(self) -> bool:
         """Whether more than ``threshold`` events wait."""

@@ -10,6 +10,8 @@ SSL CA bundle), so a deployment that works for one works for all.
 (['k1:9092', 'k2:9092'], 'PLAINTEXT')
 >>> faust_broker_options(Settings(kafka={"bootstrap": "k1:9092,k2:9092"}))["broker"]
 'kafka://k1:9092;kafka://k2:9092'
+>>> faust_session_options(Settings(worker={"session_timeout_s": 6}))
+{'broker_session_timeout': 6.0, 'broker_heartbeat_interval': 1.0}
 >>> s = Settings(kafka={"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
 ...                    "sasl_username": "lw", "sasl_password": "pw"})
 >>> o = aiokafka_options(s)
@@ -32,6 +34,7 @@ __all__ = [
     "aiokafka_options",
     "bootstrap_servers",
     "faust_broker_options",
+    "faust_session_options",
     "kafka_python_options",
     "ssl_context",
 ]
@@ -150,3 +153,22 @@ def faust_broker_options(settings: Settings) -> dict[str, Any]:
     elif context is not None:
         options["broker_credentials"] = faust.SSLCredentials(context)
     return options
+
+
+HEARTBEAT_MAX_S = 3.0
+"""Longest consumer heartbeat interval (Faust's default, with its 60 s session timeout)."""
+
+
+def faust_session_options(settings: Settings) -> dict[str, float]:
+    """Faust's consumer session timeout (``LINEWATCH_WORKER__SESSION_TIMEOUT_S``) and the
+    heartbeat interval that goes with it: a sixth of the timeout, at most 3 s (Kafka wants at
+    most a third; a sixth lets a loaded machine miss a few before the group drops the worker).
+
+    >>> faust_session_options(Settings())
+    {'broker_session_timeout': 60.0, 'broker_heartbeat_interval': 3.0}
+    """
+    timeout_s = float(settings.worker.session_timeout_s)
+    return {
+        "broker_session_timeout": timeout_s,
+        "broker_heartbeat_interval": min(HEARTBEAT_MAX_S, timeout_s / 6),
+    }

@@ -7,17 +7,19 @@ line), and the loading no longer waits for those imports.
 
 Three moments are timed: the process started (read from ``/proc``, so the interpreter's start
 and the imports count), the broker answered the worker's reachability check, and the agent got
-its first event. :data:`STARTUP` holds them for the one worker a process runs; the first
-:meth:`StartupClock.consumed` logs::
+its first event; with the process's CPU seconds then (all threads: on a shared machine the
+wall-clock figures mostly say how busy it is). :data:`STARTUP` holds them for the one worker a
+process runs; the first :meth:`StartupClock.consumed` logs::
 
     first event consumed 3.12 s after the process started, 0.41 s after the broker answered
+    (CPU 1.52 s)
 
-``bench/bench_kafka.py --whole-only`` reads that line.
+(one line) ``bench/bench_kafka.py --whole-only`` reads it.
 
->>> clock = StartupClock(started_at=100.0, clock=iter([100.5, 101.2]).__next__)
+>>> clock = StartupClock(100.0, iter([100.5, 101.2]).__next__, cpu_clock=lambda: 1.5)
 >>> clock.broker_answered()
->>> clock.consumed()
-'first event consumed 1.20 s after the process started, 0.70 s after the broker answered'
+>>> clock.consumed()[-45:]
+'0.70 s after the broker answered (CPU 1.50 s)'
 >>> clock.consumed() is None  # logged once
 True
 """
@@ -66,9 +68,13 @@ class StartupClock:
     """The three moments of a worker's start (see the module docstring)."""
 
     def __init__(
-        self, started_at: float | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        started_at: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = time.process_time,
     ) -> None:
         self._clock = clock
+        self._cpu_clock = cpu_clock
         self.started_at = process_started_at(clock) if started_at is None else started_at
         self.broker_at: float | None = None
         self.first_event_at: float | None = None
@@ -86,6 +92,7 @@ class StartupClock:
         message = f"first event consumed {now - self.started_at:.2f} s after the process started"
         if self.broker_at is not None:
             message += f", {now - self.broker_at:.2f} s after the broker answered"
+        message += f" (CPU {self._cpu_clock():.2f} s)"
         log.info("%s", message)
         return message
 
@@ -101,6 +108,11 @@ def start_up(settings: Settings) -> faust.App:
     stream worker loads on a thread while this one imports Faust and kafka-python and
     creates the data directory; the broker is asked once the worker is loaded, so that its
     answer is fresh when Faust starts. A failure of either closes what was loaded and raises.
+
+    Faust's start and the group join are not overlapped with the load: tried, the load (a
+    fresh store's schema, mostly Python between chDB's queries) and Faust's start share the
+    interpreter lock, so they only interleaved, and the load slowed by about what Faust's start
+    took (docs/streaming.md, "Start-up and the whole-process gap").
     """
     from streams.kafka.clients import check_reachable
     from streams.runners.stream_worker import StreamWorker

@@ -1,6 +1,8 @@
 """The Faust application: thin agents that move bytes between Kafka and :class:`StreamWorker`.
 
-- ``camera-events`` → micro-batches (``noack_take`` by size and time) → model batches of
+- ``camera-events`` → micro-batches (:func:`~streams.kafka.take.take`, Faust's ``noack_take``
+  by size and time, handed over at once when a drained backlog leaves nothing to wait for) →
+  model batches of
   ``inference.batch_frames`` across takes (a short tail waits at most
   ``inference.max_batch_wait_ms``; a timer runs it then) → pipeline in a worker
   thread → rows pending in the worker's :class:`~streams.runners.checkpoint.Checkpoint`
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,8 +46,9 @@ from streams.errors import ConfigError
 from streams.ingest import RawRecord
 from streams.kafka.backlog import Backlog, faust_highwaters
 from streams.kafka.clients import bootstrap_addresses
-from streams.kafka.config import faust_broker_options
+from streams.kafka.config import faust_broker_options, faust_session_options
 from streams.kafka.consumer import LeanTransport
+from streams.kafka.take import take
 from streams.readiness.audit_stream import AuditRequest
 from streams.runners.metrics import CONTENT_TYPE
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
@@ -176,6 +179,11 @@ def _faust_app(settings: Settings) -> faust.App:
         # batches each one was a batch of its own and the next waited for its acknowledgement
         producer_max_batch_size=_PRODUCER_BATCH_BYTES,
     )
+    # after construction: Faust lets its own BROKER_SESSION_TIMEOUT / BROKER_HEARTBEAT_INTERVAL
+    # environment variables override keyword arguments; LINEWATCH_WORKER__SESSION_TIMEOUT_S is
+    # the one source
+    for name, value in faust_session_options(settings).items():
+        setattr(app.conf, name, value)
     # Faust's consumer without its four asyncio tasks per fetched message
     # (streams/kafka/consumer.py); set before anything asks for the transport
     app.transport = LeanTransport(app.conf.broker_consumer, app)
@@ -240,8 +248,21 @@ def _wire_streams(app: faust.App, settings: Settings, loop: WorkerLoop) -> None:
     events_topic = app.topic(kafka.topic_events, schema=_RawSchema())
     labels_topic = app.topic(kafka.topic_labels, schema=_RawSchema())
 
+    def take_now(received: Sequence[Any]) -> bool:
+        """The newest event received is the last Kafka holds for its partition (its last
+        fetch's log-end offset, a cheap check per event), and the worker drained its backlog."""
+        if not loop.was_behind:
+            return False
+        message = received[-1].message
+        try:
+            end = app.consumer.highwater(message.tp)
+        except Exception:  # the consumer is (re)starting: take as Faust does
+            return False
+        return end is not None and message.offset + 1 >= end and loop.drained_with(received)
+
     async def monitor(stream: Any) -> None:
-        async for events in stream.noack_take(worker.take_max_events, within=worker.take_window_s):
+        takes = take(stream, worker.take_max_events, worker.take_window_s, take_now)
+        async for events in takes:
             await loop.take(stream, events, [_record(e, kafka.topic_events) for e in events])
 
     async def labels(stream: Any) -> None:

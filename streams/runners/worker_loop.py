@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -314,6 +314,16 @@ class WorkerLoop:
             return (self.cut_wanted or w.rest_s() >= half_s) and w.flush_due()
 
         return until
+
+    def drained_with(self, received: Sequence[Any]) -> bool:
+        """Whether the worker was behind (a backlog) and nothing is left in its partitions past
+        the events taken and ``received`` (Faust events not taken yet): the take of
+        ``received`` need not wait out ``worker.take_window_s``, which would only delay the
+        drained backlog's last rows and its commit (:func:`streams.kafka.take.take`)."""
+        if not self.was_behind or self.backlog is None:
+            return False
+        topic = self.settings.kafka.topic_events
+        return self.backlog.left_after((topic, *_key(e)) for e in received) == 0
 
     def _drained(self) -> bool:
         """The worker was behind and nothing waits in its partitions any more (nothing queued
