@@ -23,16 +23,13 @@ from streams.estimation.estimator import Estimate, PerformanceEstimate
 from streams.estimation.excess import FlagExcess
 
 __all__ = [
-    "by_variance",
     "counted_figures",
     "defect_shares",
     "from_counts",
-    "from_false_positives",
     "least_recall",
     "partial_estimate",
     "poisson_quantile",
     "widened",
-    "wilson",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -119,81 +116,6 @@ def from_counts(
     )
 
 
-def wilson(share: float, n: float, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a ``share`` observed over ``n`` (effective) trials.
-
-    >>> [round(v, 3) for v in wilson(0.0, 100.0)], [round(v, 3) for v in wilson(0.5, 40.0)]
-    ([0.0, 0.037], [0.352, 0.648])
-    """
-    n = max(float(n), 1.0)
-    p = min(max(float(share), 0.0), 1.0)
-    d = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / d
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(centre - half, 0.0), min(centre + half, 1.0)
-
-
-def from_false_positives(
-    frames: int, flagged: int, prevalence: float, lab_fpr: float, lab_good: float
-) -> Estimate:
-    """Precision from the false positives the weighted lab's good frames predict: of the
-    ``(1 − π)·N`` good frames of the window, a share ``lab_fpr`` is flagged, so precision is
-    ``1 − (1 − π)·N·lab_fpr / F``.
-
-    It rests on the lab's good frames like the window's, not on the prevalence (``π`` enters
-    only as ``1 − π``): where EM's prevalence runs high (false positives that score like
-    defects), the flag count reads precision too high while this reading does not. Its
-    interval: the Wilson interval of ``lab_fpr`` over ``lab_good`` effective good lab
-    frames, each end's expected false positives taken at their Poisson 2.5 / 97.5 %
-    quantile (the window's own false positives are a sample too).
-
-    >>> e = from_false_positives(2500, 120, 0.02, 0.03, 150.0)
-    >>> round(e.value, 3), round(e.lo, 3), round(e.hi, 3)
-    (0.387, 0.0, 0.833)
-    """
-    nothing = Estimate(None, None, None)
-    if flagged <= 0:
-        return nothing
-    good = max(1.0 - prevalence, 0.0) * frames
-    value = min(max(1.0 - good * lab_fpr / flagged, 0.0), 1.0)
-    lo, hi = wilson(lab_fpr, lab_good)
-    most, least = poisson_quantile(good * hi, 0.975), poisson_quantile(good * lo, 0.025)
-    return Estimate(
-        value,
-        min(max(1.0 - most / flagged, 0.0), value),
-        max(min(max(1.0 - least / flagged, 0.0), 1.0), value),
-    )
-
-
-def by_variance(first: Estimate, second: Estimate) -> Estimate:
-    """A reading (``first``) with its point moved by a second reading of the same figure:
-    the point is the two points' inverse-variance weighted mean (each variance from its 95 %
-    interval's width, ``((hi − lo) / 3.92)²``); the interval is the first reading's,
-    stretched to hold the point.
-
-    With independent errors the combination's variance is below either reading's, so the
-    first reading's interval is no narrower than the combination's own; keeping it keeps
-    the first reading's coverage (it is not re-centred: the intervals are clipped at 0
-    and 1, not symmetric).
-
-    >>> by_variance(Estimate(0.6, 0.4, 0.8), Estimate(0.4, 0.0, 0.8))
-    Estimate(value=0.56, lo=0.4, hi=0.8)
-    >>> by_variance(Estimate(0.9, 0.8, 1.0), Estimate(0.4, 0.35, 0.45))
-    Estimate(value=0.5, lo=0.5, hi=1.0)
-    >>> by_variance(Estimate(0.6, 0.4, 0.8), Estimate(None, None, None))
-    Estimate(value=0.6, lo=0.4, hi=0.8)
-    """
-    if first.value is None or first.lo is None or first.hi is None:
-        return first
-    if second.value is None or second.lo is None or second.hi is None:
-        return first
-    floor = 1e-3  # a zero-width interval (a census) counts as a very steady reading
-    w1 = 1.0 / max((first.hi - first.lo) / 3.92, floor) ** 2
-    w2 = 1.0 / max((second.hi - second.lo) / 3.92, floor) ** 2
-    value = round((w1 * first.value + w2 * second.value) / (w1 + w2), 12)
-    return Estimate(value, min(first.lo, value), max(first.hi, value))
-
-
 def counted_figures(
     scores: FloatArray,
     threshold: float,
@@ -202,7 +124,6 @@ def counted_figures(
     known: float | None,
     em: float,
     band: tuple[float, float] | None,
-    lab_fpr: tuple[float, float] | None = None,
 ) -> tuple[Estimate, Estimate]:
     """Precision and FPR of a window whose flags the lab explains, from its flag count
     (:func:`from_counts`) at the ``known`` prevalence or, label-free, at ``em``'s held within
@@ -214,36 +135,20 @@ def counted_figures(
     EM's prevalence follows every score bin, below the threshold too, where the window and
     the lab differ most (a defocused window: EM 0.14 for a true 0.019, band 0.01-0.04).
 
-    ``lab_fpr``: the weighted lab's false-positive rate and its good frames' effective size.
-    Precision is then the flag count's reading and the false positives' reading
-    (:func:`from_false_positives`) combined by their variances (:func:`by_variance`): the
-    count carries the prevalence's error in full (EM's ±25 % on ~50 defects), the false
-    positives the lab's; the interval is the flag count's, stretched to hold the point.
-
     >>> s = np.r_[np.full(60, 0.9), np.full(940, 0.1)]
     >>> p, f = counted_figures(s, 0.5, Estimate(0.9, 0.8, 1.0), known=None, em=0.2,
     ...                        band=(0.02, 0.04))
     >>> round(p.value, 2), round(p.lo, 2), round(p.hi, 2)
     (0.6, 0.16, 0.88)
-    >>> p, _ = counted_figures(s, 0.5, Estimate(0.9, 0.8, 1.0), known=None, em=0.2,
-    ...                        band=(0.02, 0.04), lab_fpr=(0.03, 400.0))
-    >>> round(p.value, 2), round(p.lo, 2), round(p.hi, 2)
-    (0.57, 0.16, 0.88)
     """
     s = np.asarray(scores, dtype=np.float64)
     flagged = int(np.count_nonzero(s >= threshold))
     if known is not None or band is None:
-        prevalence = em if known is None else known
-        precision, fpr = from_counts(s.size, flagged, prevalence, recall)
-    else:
-        prevalence = min(max(em, band[0]), band[1])
-        precision, fpr = from_counts(s.size, flagged, prevalence, recall)
-        for end in band:
-            p, f = from_counts(s.size, flagged, end, recall)
-            precision, fpr = _hold(precision, p), _hold(fpr, f)
-    if lab_fpr is not None and precision.value is not None:
-        other = from_false_positives(s.size, flagged, prevalence, *lab_fpr)
-        precision = by_variance(precision, other)
+        return from_counts(s.size, flagged, em if known is None else known, recall)
+    precision, fpr = from_counts(s.size, flagged, min(max(em, band[0]), band[1]), recall)
+    for end in band:
+        p, f = from_counts(s.size, flagged, end, recall)
+        precision, fpr = _hold(precision, p), _hold(fpr, f)
     return precision, fpr
 
 

@@ -151,18 +151,6 @@ class LabPool:
         caught = np.asarray(self.scores, dtype=np.float64) >= threshold
         return None if total <= 0 else float((w * caught).sum()) / total
 
-    def false_positive_rate(
-        self, threshold: float, weights: FloatArray
-    ) -> tuple[float, float] | None:
-        """The weighted share of good lab frames whose top score reaches ``threshold``, and
-        the effective size of their weights (``None``: no weighted good frame)."""
-        w = np.asarray(weights, dtype=np.float64) * ~np.asarray(self.defective, dtype=bool)
-        total = float(w.sum())
-        if total <= 0:
-            return None
-        caught = np.asarray(self.scores, dtype=np.float64) >= threshold
-        return float((w * caught).sum()) / total, effective_sample_size(w[w > 0])
-
     def clean_set(self) -> LabSet:
         """The clean lab frames, unweighted: the label-shift-only calibration set."""
         return LabSet(self.scores[self.clean], self.defective[self.clean])
@@ -328,13 +316,7 @@ def _reweighted(
         )
         return replace(est, per_class_recall=per_class), excess
     precision, fpr = counted_figures(
-        s,
-        threshold,
-        recall,
-        known=prior.value,
-        em=point.prevalence,
-        band=excess.band,
-        lab_fpr=pool.false_positive_rate(threshold, shift.weights),
+        s, threshold, recall, known=prior.value, em=point.prevalence, band=excess.band
     )
     est = replace(
         point,
