@@ -38,7 +38,7 @@ def test_the_band_caps_em_but_does_not_raise_it() -> None:
     truth, recall = 49 / 124, Estimate(0.98, 0.9, 1.0)
     below, _ = counted_figures(scores, 0.5, recall, known=None, em=0.025, band=(0.04, 0.045))
     assert below.value == pytest.approx(0.025 * 2500 * 0.98 / 124)  # EM's, not the band's
-    assert abs(below.value - truth) < 0.1
+    assert below.value is not None and abs(below.value - truth) < 0.1
     assert below.lo is not None and below.hi is not None and below.lo <= truth <= below.hi
     # EM above the band (a defocused window counting excess flags as defects) is capped
     above, _ = counted_figures(scores, 0.5, recall, known=None, em=0.14, band=(0.01, 0.04))
