@@ -13,6 +13,7 @@ share ``ε`` of frames the lab does not explain can be caught or missed whatever
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -66,17 +67,21 @@ def least_recall(frames: int, flagged: int, defects: float) -> float:
 def poisson_quantile(mean: float, q: float) -> int:
     """The smallest ``k`` with ``P(Poisson(mean) <= k) >= q``.
 
+    Each term is computed in log space, so a large mean (beyond ~700, where ``exp(-mean)``
+    underflows) is summed correctly too.
+
     >>> poisson_quantile(10.0, 0.025), poisson_quantile(10.0, 0.975), poisson_quantile(0.0, 0.5)
     (4, 17, 0)
+    >>> poisson_quantile(1000.0, 0.025), poisson_quantile(1000.0, 0.975)
+    (938, 1062)
     """
     if mean <= 0:
         return 0
-    k, pmf = 0, float(np.exp(-mean))
-    total = pmf
+    log_mean = math.log(mean)
+    k, total = 0, math.exp(-mean)
     while total < q and k < 10 * mean + 100:
         k += 1
-        pmf *= mean / k
-        total += pmf
+        total += math.exp(k * log_mean - mean - math.lgamma(k + 1))
     return k
 
 
@@ -133,26 +138,34 @@ def counted_figures(
     band: tuple[float, float] | None,
 ) -> tuple[Estimate, Estimate]:
     """Precision and FPR of a window whose flags the lab explains, from its flag count
-    (:func:`from_counts`) at the ``known`` prevalence or, label-free, at ``em``'s held within
-    the ``band`` of prevalences its flagged scores fit (:func:`fitting_prevalences`), the
-    intervals holding both ends of the band.
+    (:func:`from_counts`) at the ``known`` prevalence or, label-free, at ``em``'s held below
+    the top of the ``band`` of prevalences its flagged scores fit (:func:`fitting_prevalences`),
+    the intervals holding both ends of the band.
 
     The calibrated posteriors of the flagged frames would need the lab's good frames to
     score as the window's do; the count needs only recall and the prevalence. Label-free,
     EM's prevalence follows every score bin, below the threshold too, where the window and
-    the lab differ most (a defocused window: EM 0.14 for a true 0.019, band 0.01-0.04).
+    the lab differ most (a defocused window: EM 0.14 for a true 0.019, band 0.01-0.04): the
+    band's top caps it. It does not raise it: the band errs the same way EM does (a source
+    of false positives that score like defects fits as more defects), and where the whole
+    band lies above EM it is the band that is off (a day window: band 0.040-0.045, EM
+    0.025, true 0.020; measured in docs/estimation.md).
 
     >>> s = np.r_[np.full(60, 0.9), np.full(940, 0.1)]
     >>> p, f = counted_figures(s, 0.5, Estimate(0.9, 0.8, 1.0), known=None, em=0.2,
     ...                        band=(0.02, 0.04))
     >>> round(p.value, 2), round(p.lo, 2), round(p.hi, 2)
     (0.6, 0.16, 0.88)
+    >>> p, f = counted_figures(s, 0.5, Estimate(0.9, 0.8, 1.0), known=None, em=0.03,
+    ...                        band=(0.04, 0.05))
+    >>> round(p.value, 2), round(p.lo, 2), round(p.hi, 2)
+    (0.45, 0.27, 1.0)
     """
     s = np.asarray(scores, dtype=np.float64)
     flagged = int(np.count_nonzero(s >= threshold))
     if known is not None or band is None:
         return from_counts(s.size, flagged, em if known is None else known, recall)
-    precision, fpr = from_counts(s.size, flagged, min(max(em, band[0]), band[1]), recall)
+    precision, fpr = from_counts(s.size, flagged, min(em, band[1]), recall)
     for end in band:
         p, f = from_counts(s.size, flagged, end, recall)
         precision, fpr = _hold(precision, p), _hold(fpr, f)
