@@ -355,7 +355,9 @@ def test_the_assess_suite_stores_each_lab_frames_statistics_and_the_estimator_re
     assert pool.features is not None and pool.features.shape[1] == len(SHIFT_FEATURES)
     assert int(pool.clean.sum()) == 24
     # every corruption but occlusion, no novel input, and every level of the dense grid
-    from streams.assess.grid import GRID
+    from streams.assess.grid import COMPOSED, COMPOSED_SHARE, GRID, grid_conditions
 
     grid_levels = sum(len(levels) for levels in GRID.values())
-    assert len(pool.scores) == 24 * (len({r.corruption for r in result.results}) - 4 + grid_levels)
+    cells = sum(c.corruption == COMPOSED for c in grid_conditions(0))
+    suite = len({r.corruption for r in result.results}) - 4
+    assert len(pool.scores) == 24 * (suite + grid_levels) + cells * -(-24 // COMPOSED_SHARE)

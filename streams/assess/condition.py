@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streams.assess.corruptions import CORRUPTIONS, apply_corruption
-from streams.assess.grid import GridCondition, apply_grid
+from streams.assess.grid import GridCondition, apply_grid, composed_frames
 from streams.assess.sample import SuiteFrame, SuiteSample
 
 __all__ = ["DEFAULT_SEVERITIES", "Condition", "conditions", "frames_of"]
@@ -50,9 +50,11 @@ def frames_of(
     cond: Condition | GridCondition, sample: SuiteSample, seed: int
 ) -> Iterator[tuple[int, SuiteFrame, NDArray[np.uint8]]]:
     """``(index, frame, pixels)`` of every frame of a condition, decoded as it is reached (a
-    grid condition's frames are the corrupted ones, :mod:`streams.assess.grid`)."""
+    grid condition's frames are the corrupted ones, a composed cell's a share of them,
+    :mod:`streams.assess.grid`)."""
     if isinstance(cond, GridCondition):
-        for i, item in enumerate(sample.corrupt):
+        for i in composed_frames(cond, len(sample.corrupt), seed=seed):
+            item = sample.corrupt[i]
             yield i, item, apply_grid(cond, item.load())
         return
     if cond.kind == "novel":

@@ -35,17 +35,19 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 
-def widened(recall: Estimate, share: float) -> Estimate:
+def widened(recall: Estimate, share: float, *, low: float | None = None) -> Estimate:
     """Recall's interval when a ``share`` of the defects may be caught or missed whatever the
-    lab says: ``[(1 − ε)·lo, hi + ε·(1 − hi)]``.
+    lab says: ``[(1 − ε_low)·lo, hi + ε·(1 − hi)]``, ``ε_low`` the part of them that can be
+    missed (``low``, default all of ``share``; excess flags are caught).
 
-    >>> widened(Estimate(0.9, 0.8, 0.95), 0.2)
-    Estimate(value=0.9, lo=0.64, hi=0.96)
+    >>> widened(Estimate(0.9, 0.8, 0.95), 0.2), widened(Estimate(0.9, 0.8, 0.95), 0.2, low=0.0)
+    (Estimate(value=0.9, lo=0.64, hi=0.96), Estimate(value=0.9, lo=0.8, hi=0.96))
     """
     if recall.lo is None or recall.hi is None or share <= 0:
         return recall
     e = min(share, 1.0)
-    lo, hi = round((1 - e) * recall.lo, 12), round(recall.hi + e * (1 - recall.hi), 12)
+    d = e if low is None else min(max(low, 0.0), e)
+    lo, hi = round((1 - d) * recall.lo, 12), round(recall.hi + e * (1 - recall.hi), 12)
     return Estimate(recall.value, lo, hi)
 
 
@@ -216,7 +218,7 @@ def partial_estimate(
     FPR from the counts at the ``known`` prevalence (:func:`from_counts`), else ``None``."""
     flagged = round(excess.observed * point.frames)
     least = least_recall(point.frames, flagged, poisson_quantile(counted * point.frames, 0.025))
-    recall = widened(recall, excess.share)
+    recall = widened(recall, excess.share, low=excess.missable)
     if recall.value is not None and recall.lo is not None and recall.hi is not None:
         recall = Estimate(max(recall.value, least), max(recall.lo, least), max(recall.hi, least))
     if known is None:

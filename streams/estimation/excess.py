@@ -22,10 +22,13 @@ window's score bins below the threshold that hold more than the lab mixture does
 - **recall** is still read off the lab's defective frames like the window's (the share of
   them reaching the threshold): defects' scores are what it needs, and the matching speaks
   for them. The defects among the ``ε`` unexplained frames may be caught or missed whatever
-  the lab says, so the interval becomes ``[(1 − ε)·lo, hi + ε·(1 − hi)]``; it never falls
-  below what the counts alone allow (the unflagged frames are the most defects that can be
-  missed); with ``ε`` above :attr:`~streams.estimation.shift.ShiftRule.max_excess` and no
-  such bound it is ``unknown``.
+  the lab says, but only those among the unexplained frames *below* the threshold (``ε_b``,
+  :attr:`FlagExcess.below`) can be missed: a defect among the excess flags is caught. So
+  the interval becomes ``[(1 − ε_b)·lo, hi + ε·(1 − hi)]``; it never falls below what the
+  counts alone allow (the unflagged frames are the most defects that can be missed); with
+  ``ε_b`` above :attr:`~streams.estimation.shift.ShiftRule.max_excess` and no such bound it
+  is ``unknown``. (A defocused camera in dim light flags half its good frames, far more
+  than the lab's blurred frames like its inputs; its defects still score like theirs.)
 - **precision and FPR** cannot come from the lab's good frames, which do not produce these
   flags. Where the prevalence is known (configured or audited), they follow from the counts:
   ``TP = π·N·recall`` of the ``F`` flagged frames; where it is not (EM would count the excess
@@ -36,8 +39,8 @@ The figures themselves are built in :mod:`streams.estimation.counts`.
 >>> s = np.r_[np.full(40, 0.9), np.full(260, 0.7), np.full(700, 0.1)]   # 26 % odd flags
 >>> lab = np.r_[np.full(50, 0.9), np.full(50, 0.1)]; y = np.r_[np.ones(50), np.zeros(50)]
 >>> e = flag_excess(s, 0.5, lab, y, np.ones(100), prevalence=0.04)
->>> round(e.observed, 2), round(e.expected, 2), round(e.share, 2), e.reason[:26]
-(0.3, 0.04, 0.3, 'the window flags 30.0% of ')
+>>> round(e.observed, 2), round(e.expected, 2), round(e.share, 2), e.below, e.reason[:26]
+(0.3, 0.04, 0.3, 0.0, 'the window flags 30.0% of ')
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from streams.estimation.shift import effective_sample_size
 __all__ = [
     "PLAUSIBLE_PREVALENCE",
     "FlagExcess",
+    "excess_parts",
     "excess_share",
     "fitting_prevalences",
     "flag_excess",
@@ -87,6 +91,15 @@ class FlagExcess:
     """The lowest and highest prevalence whose lab mixture fits the window's flagged scores
     (:func:`fitting_prevalences`; the known prevalence twice where it is known); ``None``
     where the flags are unexplained or the lab lacks a class."""
+    below: float | None = None
+    """``ε_b``: the part of :attr:`share` below the threshold, the only frames among which
+    the unexplained defects can be missed (``None``: all of :attr:`share`)."""
+
+    @property
+    def missable(self) -> float:
+        """The unexplained share that can hold missed defects (:attr:`below`, else
+        :attr:`share`)."""
+        return self.share if self.below is None else min(self.below, self.share)
 
 
 def _rates(
@@ -149,13 +162,16 @@ def flag_excess(
         what = "its flagged frames score unlike any mix of the lab's defective and good frames"
     else:
         what = f"lab frames like its inputs would flag {100 * expected:.1f}%"
-    share = excess_share(s, threshold, lab_scores, lab_defective, weights, prevalence=known or 0.0)
+    above, below = excess_parts(
+        s, threshold, lab_scores, lab_defective, weights, prevalence=known or 0.0
+    )
+    share = min(above + below, 1.0)
     reason = (
         f"the window flags {100 * observed:.1f}% of its frames; {what}: {100 * share:.0f}% "
         "of its frames score in a way the image statistics compared do not explain (a new "
-        "source of false positives, a focus loss)"
+        f"source of false positives, a focus loss), {100 * below:.0f}% below the threshold"
     )
-    return FlagExcess(observed, expected, share, reason, None)
+    return FlagExcess(observed, expected, share, reason, None, below)
 
 
 def fitting_prevalences(  # noqa: PLR0917
@@ -220,7 +236,31 @@ def excess_share(
     z: float = 1.0,
 ) -> float:
     """``ε``: the share of the window's frames the weighted lab mixture at ``prevalence``
-    leaves unexplained (see the module docstring).
+    leaves unexplained (see the module docstring): the sum of :func:`excess_parts`.
+
+    >>> lab = np.r_[np.full(50, 0.9), np.linspace(0, 0.2, 50)]
+    >>> y = np.r_[np.ones(50), np.zeros(50)]
+    >>> w = np.r_[np.linspace(0.0, 0.2, 400), np.full(100, 0.4)]     # 20 % moved up, unflagged
+    >>> round(excess_share(w, 0.5, lab, y, np.ones(100), prevalence=0.0), 2)  # less lab top bin
+    0.15
+    """
+    above, below = excess_parts(
+        scores, threshold, lab_scores, lab_defective, weights, prevalence=prevalence, z=z
+    )
+    return float(min(above + below, 1.0))
+
+
+def excess_parts(
+    scores: FloatArray,
+    threshold: float,
+    lab_scores: FloatArray,
+    lab_defective: npt.NDArray[Any],
+    weights: FloatArray,
+    *,
+    prevalence: float,
+    z: float = 1.0,
+) -> tuple[float, float]:
+    """The unexplained share of the window's frames above the threshold and below it.
 
     Above the threshold it is the flags beyond the mixture's; below it, the sum over score
     bins (cut at the weighted lab's below-threshold quantiles :data:`_BELOW_EDGES`) of the
@@ -229,9 +269,9 @@ def excess_share(
 
     >>> lab = np.r_[np.full(50, 0.9), np.linspace(0, 0.2, 50)]
     >>> y = np.r_[np.ones(50), np.zeros(50)]
-    >>> w = np.r_[np.linspace(0.0, 0.2, 400), np.full(100, 0.4)]     # 20 % moved up, unflagged
-    >>> round(excess_share(w, 0.5, lab, y, np.ones(100), prevalence=0.0), 2)  # less lab top bin
-    0.15
+    >>> odd = np.r_[np.linspace(0.0, 0.2, 500), np.full(400, 0.7), np.full(100, 0.4)]
+    >>> [round(v, 2) for v in excess_parts(odd, 0.5, lab, y, np.ones(100), prevalence=0.0)]
+    [0.4, 0.04]
     """
     s = np.asarray(scores, dtype=np.float64)
     ls = np.asarray(lab_scores, dtype=np.float64)
@@ -246,8 +286,8 @@ def excess_share(
     ess = max(effective_sample_size(w), 1.0)
     sd = np.sqrt(m * (1 - m) / s.size + m * (1 - m) / ess)
     above = edges[1:] > threshold
-    beyond = np.where(above, h - m, h - m - z * sd)
-    return float(min(np.clip(beyond, 0.0, None).sum(), 1.0))
+    beyond = np.clip(np.where(above, h - m, h - m - z * sd), 0.0, None)
+    return float(min(beyond[above].sum(), 1.0)), float(min(beyond[~above].sum(), 1.0))
 
 
 def _weighted_quantiles(x: FloatArray, w: FloatArray, qs: tuple[float, ...]) -> list[float]:

@@ -238,10 +238,11 @@ def estimate_under_shift(
         est, excess = _reweighted(s, float(threshold), pool, shift, prior, draws=draws, seed=seed)
         status, reason = est.status, est.reason
         lo = est.recall.lo
-        if excess.share > rule.max_excess and (lo is None or lo < 1 - rule.max_excess):
+        if excess.missable > rule.max_excess and (lo is None or lo < 1 - rule.max_excess):
             status, reason = "unknown", excess.reason
             reason += (
-                f", more than the {100 * rule.max_excess:.0f}% that lets recall be bounded: "
+                f", more than the {100 * rule.max_excess:.0f}% below the threshold that lets "
+                "recall be bounded: "
                 "audit this slice, or assess the model under these conditions "
                 "(`linewatch assess`)"
             )
@@ -290,6 +291,14 @@ def _reweighted(
         s, threshold, pool.scores, pool.defective, shift.weights, prevalence=most, known=prior.value
     )
     units, counted = defect_shares(point.prevalence, prior.value, excess)
+    if excess.reason and prior.value is None and units is not None:
+        # label-free, EM counts unexplained flags as defects: with half the frames flagged it
+        # reads a prevalence near 0.5, so the draw of the window's own defects would be as
+        # narrow, and the counts' bound on recall (the unflagged frames are the most that can
+        # be missed) as high, as hundreds of defects make them. Count no more than the
+        # plausible share.
+        counted = min(counted, PLAUSIBLE_PREVALENCE)
+        units = min(units, counted * (1.0 - min(excess.share, 1.0)))
     chain = Chain(
         s,
         shift.neighbours,
@@ -308,7 +317,10 @@ def _reweighted(
     # missed whatever the lab says: recall and FPR can be off by up to their share.
     u = shift.unsupported
     if per_class is not None:
-        per_class = {k: widened(_widen(e, u), excess.share) for k, e in per_class.items()}
+        per_class = {
+            k: widened(_widen(e, u), excess.share, low=excess.missable)
+            for k, e in per_class.items()
+        }
     recall = _widen(recall_interval(interval(point.recall.value, d["recall"]), direct), u)
     if excess.reason:
         est = partial_estimate(

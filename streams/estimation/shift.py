@@ -327,9 +327,11 @@ class ShiftRule:
     the recall and FPR intervals widen by that share (those frames' outcomes are unknown)."""
     min_ess_defective: float = 30.0
     max_excess: float = 0.5
-    """Above this share of frames the lab mixture leaves unexplained (excess flags,
-    :mod:`streams.estimation.excess`) the window is unknown; below it, recall's interval
-    widens by that share and precision and FPR come from the counts or say unknown."""
+    """Above this share of frames the lab mixture leaves unexplained *below the threshold*
+    (where missed defects can hide, :attr:`~streams.estimation.excess.FlagExcess.missable`)
+    the window's recall is unknown unless the counts bound it; below it, recall's interval
+    widens by that share (its upper end by all the unexplained share) and precision and FPR
+    come from the counts or say unknown (:mod:`streams.estimation.excess`)."""
 
 
 def shift_verdict(
