@@ -136,8 +136,9 @@ def test_the_session_timeout_setting_reaches_the_kafka_consumer(
 def test_a_session_timeout_outside_what_kafka_and_faust_accept_is_refused(
     seconds: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from streams.config import get_settings
+    from streams.config import Settings
 
+    # Settings(), not get_settings(): the process-wide one is cached by whichever test read it first
     monkeypatch.setenv("LINEWATCH_WORKER__SESSION_TIMEOUT_S", str(seconds))
     with pytest.raises(ConfigError, match="LINEWATCH_WORKER__SESSION_TIMEOUT_S"):
-        get_settings()
+        Settings()

@@ -123,7 +123,8 @@ def _four_takes(worker: StreamWorker, runs_while_busy: int) -> None:
         busy = worker.checkpoint.store_lock
         try:
             await loop.take(stream, _events(first), first)  # restores the partitions, stored
-            assert await _until(lambda: len(stream.acked) == 4), "the first take never stored"
+            stored = await _until(lambda: len(stream.acked) == 4)
+            assert stored, f"the first take never stored (crashes: {crashes})"
             await asyncio.sleep(BUDGET_S)  # budget cuts are half a budget apart
             busy.acquire()  # the store is busy: the next write waits for it
             await loop.take(stream, _events(rest[0]), rest[0])

@@ -269,6 +269,21 @@ class _Prior:
         return {"prevalence": self.value, "prevalence_source": self.source}
 
 
+def _defect_counts(
+    prevalence: float, known: float | None, excess: FlagExcess
+) -> tuple[float | None, float]:
+    """:func:`~streams.estimation.counts.defect_shares`, held to the plausible share where a
+    label-free window's flags are unexplained: EM counts those flags as defects (with half the
+    frames flagged it reads a prevalence near 0.5), so the draw of the window's own defects
+    would be as narrow, and the counts' bound on recall (the unflagged frames are the most
+    that can be missed) as high, as hundreds of defects make them."""
+    units, counted = defect_shares(prevalence, known, excess)
+    if excess.reason and known is None and units is not None:
+        counted = min(counted, PLAUSIBLE_PREVALENCE)
+        units = min(units, counted * (1.0 - min(excess.share, 1.0)))
+    return units, counted
+
+
 def _reweighted(
     s: FloatArray,
     threshold: float,
@@ -287,18 +302,9 @@ def _reweighted(
     if shift.neighbours is None:
         raise EstimationError("the shift weights carry no matching to resample")
     most = prior.value if prior.value is not None else max(point.prevalence, PLAUSIBLE_PREVALENCE)
-    excess = flag_excess(
-        s, threshold, pool.scores, pool.defective, shift.weights, prevalence=most, known=prior.value
-    )
-    units, counted = defect_shares(point.prevalence, prior.value, excess)
-    if excess.reason and prior.value is None and units is not None:
-        # label-free, EM counts unexplained flags as defects: with half the frames flagged it
-        # reads a prevalence near 0.5, so the draw of the window's own defects would be as
-        # narrow, and the counts' bound on recall (the unflagged frames are the most that can
-        # be missed) as high, as hundreds of defects make them. Count no more than the
-        # plausible share.
-        counted = min(counted, PLAUSIBLE_PREVALENCE)
-        units = min(units, counted * (1.0 - min(excess.share, 1.0)))
+    lab = (pool.scores, pool.defective, shift.weights)
+    excess = flag_excess(s, threshold, *lab, prevalence=most, known=prior.value)
+    units, counted = _defect_counts(point.prevalence, prior.value, excess)
     chain = Chain(
         s,
         shift.neighbours,
@@ -313,8 +319,7 @@ def _reweighted(
     direct = interval(pool.lab_recall(threshold, shift.weights), d["lab_recall"])
     expected = point.expected_defective if units is None else units * s.size
     per_class = pool.class_recall(threshold, shift.weights, draws=draws, seed=seed, units=expected)
-    # Frames beyond the lab's support (at most rule.max_unsupported of them) could be caught or
-    # missed whatever the lab says: recall and FPR can be off by up to their share.
+    # frames beyond the lab's support could be caught or missed: off by up to their share
     u = shift.unsupported
     if per_class is not None:
         per_class = {

@@ -49,10 +49,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from streams.readiness.design_suggest import AuditSuggestion, suggest
+
 __all__ = [
     "BANDS",
     "OUTCOMES",
-    "AuditSuggestion",
     "DesignLabel",
     "DesignRate",
     "SliceDesign",
@@ -69,9 +70,6 @@ OUTCOMES = ("TP", "FP", "FN", "TN")
 _FLAGGED_SIDE = np.array([1.0, 1.0, 0.0, 0.0])
 _PASSED_SIDE = np.array([0.0, 0.0, 1.0, 1.0])
 _JEFFREYS = 0.5
-_SUGGEST_STEP = 10
-"""Labels per suggestion: "label 10 more units of this cell"."""
-
 Slice = tuple[str, ...]
 Cell = tuple[Slice, str]
 
@@ -112,21 +110,6 @@ class DesignRate:
 
     def as_dict(self) -> dict[str, float | None]:
         return {"value": self.value, "lo": self.lo, "hi": self.hi}
-
-
-@dataclass(frozen=True)
-class AuditSuggestion:
-    """Where ``units`` more labels would narrow a slice's widest interval most."""
-
-    metric: str
-    band: str
-    units: int
-    unlabelled: int
-    sd_before: float
-    sd_after: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -315,49 +298,6 @@ def _rate(
     return DesignRate(value, min(bounds[0], value), max(bounds[1], value))
 
 
-def _linear_sd(cells: Sequence[_CellData], num: int, other: int, extra: Mapping[int, int]) -> float:
-    """Linearised standard deviation of ``num / (num + other)`` with ``extra[i]`` more labels in
-    cell ``i`` (smoothed shares, so a cell without hits still counts)."""
-    total = np.sum([c.point() for c in cells], axis=0)
-    den = total[num] + total[other]
-    if den <= 0:
-        return 0.0
-    ratio = total[num] / den
-    var = 0.0
-    for i, c in enumerate(cells):
-        if c.census:
-            continue
-        share = c.alpha() / c.alpha().sum()
-        resid = np.zeros(4)
-        resid[num] = 1.0 - ratio
-        resid[other] = -ratio
-        mean = float(share @ resid)
-        s2 = float(share @ (resid - mean) ** 2)
-        n = min(c.labelled + extra.get(i, 0), c.frames)
-        var += c.frames**2 * (1.0 - n / c.frames) * s2 / max(n, 1)
-    return float(np.sqrt(var) / den)
-
-
-def _suggest(
-    cells: Sequence[_CellData], fnr: DesignRate, fpr: DesignRate
-) -> AuditSuggestion | None:
-    """The cell where :data:`_SUGGEST_STEP` more labels shrink the wider interval's spread most."""
-    metric, (num, other) = ("fnr", (2, 0))
-    if (fpr.width or 0.0) > (fnr.width or 0.0):
-        metric, (num, other) = ("fpr", (1, 3))
-    before = _linear_sd(cells, num, other, {})
-    best: AuditSuggestion | None = None
-    for i, c in enumerate(cells):
-        unlabelled = c.frames - c.labelled
-        if unlabelled <= 0:
-            continue
-        units = min(_SUGGEST_STEP, unlabelled)
-        after = _linear_sd(cells, num, other, {i: units})
-        if best is None or after < best.sd_after:
-            best = AuditSuggestion(metric, c.band, units, unlabelled, before, after)
-    return best
-
-
 def _naive(labels: Sequence[DesignLabel]) -> tuple[float | None, float | None]:
     n = {o: sum(1 for x in labels if x.outcome == o) for o in OUTCOMES}
     fnr = n["FN"] / (n["FN"] + n["TP"]) if n["FN"] + n["TP"] else None
@@ -406,6 +346,6 @@ def estimate_slices(
             fpr=fpr,
             naive_fnr=naive_fnr,
             naive_fpr=naive_fpr,
-            next_audit=_suggest(cells, fnr, fpr),
+            next_audit=suggest(cells, fnr, fpr),
         )
     return out

@@ -28,8 +28,9 @@ from typing import Any
 from schemas.records import EstimatedPerformanceRecord
 from streams.config import Settings
 from streams.estimation import Estimate, PerformanceEstimate
-from streams.readiness.design import AuditSuggestion, DesignRate, SliceDesign
+from streams.readiness.design import DesignRate, SliceDesign
 from streams.readiness.design_difference import DifferenceFigures
+from streams.readiness.design_suggest import AuditSuggestion
 from streams.sinks import ClickHouseStore
 from streams.sinks.audit_figures import AuditFigureRecord
 

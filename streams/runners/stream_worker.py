@@ -8,8 +8,7 @@ off Kafka, across the partitions the worker owns) into model batches with a
 :class:`~streams.runners.batch_assembler.BatchAssembler`: full batches run at once, a short
 tail waits up to ``inference.max_batch_wait_ms`` for the events of the next takes (other
 cameras, other partitions) and :meth:`StreamWorker.run_due` runs it once that time is up.
-Events held there are not processed: :meth:`StreamWorker.held_events` names them, so that the
-caller does not acknowledge them yet.
+Events held there are not processed, so not acknowledged: :meth:`StreamWorker.held_events`.
 
 Takes in pieces: a long take (a slow model, a take that gathered while the worker was busy)
 may stop between two model batches once its oldest rows are due for their flush (the caller's
@@ -45,11 +44,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from schemas.records import DeadLetterRecord, DetectionRecord, FrameRecord, MonitorSnapshotRecord
+from schemas.records import DeadLetterRecord
 from streams.config import Settings
 from streams.describe import DescribedFrame
 from streams.drift.partition_state import PartitionState
-from streams.errors import StoreError
 from streams.ingest import RawRecord
 from streams.pipeline import MonitoringPipeline, PipelineOutput, PreparedBatch
 from streams.readiness.stream_audits import StreamAudits
@@ -58,6 +56,7 @@ from streams.runners.checkpoint import Checkpoint
 from streams.runners.latency_trace import LatencyTrace
 from streams.runners.partitions import PartitionStates
 from streams.runners.runtime import build_runtime
+from streams.runners.warm_up import warm_inserts
 from streams.runners.write_behind import EventRows, FlushResult, PendingFlush
 from streams.sinks import ClickHouseStore
 
@@ -67,9 +66,6 @@ log = logging.getLogger(__name__)
 
 Described = tuple[PreparedBatch, list[DescribedFrame]]
 """A model batch decoded and described (its model outputs): no state touched."""
-
-_WRITTEN = (FrameRecord, DetectionRecord, MonitorSnapshotRecord, DeadLetterRecord)
-"""Tables of a worker's writes, read ahead by :meth:`StreamWorker.warm_up`."""
 
 _LOOKAHEAD = 3
 """Model batches in flight: the one whose state runs, the next on the model thread, the one
@@ -161,24 +157,13 @@ class StreamWorker:
             settings.kafka.topic_events,
         )
         worker = cls(settings, runtime.pipeline, runtime.store, partitions)
-        worker.warm_up()
+        warm_inserts(runtime.store)  # with the rest of the worker, before it asks the broker
         if settings.worker.latency_trace is not None:
             worker.traced(LatencyTrace(Path(settings.worker.latency_trace)))
         if settings.worker.audit_budget is not None:
             lock = worker.checkpoint.store_lock
             worker.audits = StreamAudits(runtime.store, settings, lock=lock)
         return worker
-
-    def warm_up(self) -> None:
-        """Load the store's insert path now, with the rest of the worker, instead of in its
-        first write (:meth:`ClickHouseStore.warm_inserts`: the driver's lazy import alone took
-        0.5-2 s under load, and every event of the first seconds queued behind that write).
-        ``linewatch worker`` loads the worker while it imports Faust, before it asks the
-        broker (:func:`~streams.kafka.startup.start_up`)."""
-        try:
-            self.store.warm_inserts([t.__table__ for t in _WRITTEN])
-        except StoreError as exc:  # the first write meets it again, and says what to do
-            log.debug("store insert path not loaded ahead: %s", exc)
 
     def traced(self, trace: LatencyTrace) -> None:
         """Stamp each event's stages on ``trace`` (:mod:`~streams.runners.latency_trace`)."""

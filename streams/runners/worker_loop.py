@@ -9,19 +9,13 @@ Three stages overlap, each in order: the agent takes micro-batches off Kafka (ev
 processor runs them through the pipeline (``executor``) and cuts flushes, and the flusher
 writes a cut to the store (``flusher``, one write at a time) while the next micro-batches are
 processed. Bounded: one batch queued, one being processed, at most one write in flight and
-``checkpoint.flush_rows`` rows pending behind it; only after a cut's rows are stored are its
-events acknowledged (the
-:class:`~streams.runners.checkpoint.Checkpoint` hands their acknowledgements back).
+``checkpoint.flush_rows`` rows pending behind it; a cut's events are acknowledged only after
+its rows are stored (:class:`~streams.runners.checkpoint.Checkpoint` hands them back).
 
-A budget cut that comes due while a write is in flight does not wait for it: the processor
-goes on (its rows stay pending, the held tail of a model batch still runs on time) and the
-cut is made the moment the write ends: by the write's own task when the processor is free,
-else by the processor at its next model batch (:meth:`WorkerLoop._until`). Waiting for the
-write held the processor (and the batch timer) for the whole write, so every event that
-arrived meanwhile queued behind it. Once ``checkpoint.flush_rows`` rows pend (a store that
-does not answer), a due cut waits for the write again: the processor stops, the queue fills
-and the agent stops taking. A cut that must cover everything (a revocation, the stop, a
-drained backlog) always waits for the write in flight.
+A budget cut due while a write is in flight does not wait for it (``cut_wanted``): it is made
+when the write ends, by the write's task or by the processor at its next model batch. Past
+``checkpoint.flush_rows`` pending rows (a store that does not answer), and for a cut that must
+cover everything (revocation, stop, a drained backlog), it waits (docs/streaming.md).
 """
 
 from __future__ import annotations
