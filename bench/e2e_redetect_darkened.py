@@ -12,7 +12,7 @@ median mean pixel value over 255 (compare with the estimate of the window at tha
 
 Run after ``bench/e2e_estimate_shift.py`` built its store in ``--work``::
 
-    PYTHONPATH=$PWD /work/main/.venv/bin/python bench/e2e_redetect_darkened.py \\
+    PYTHONPATH=$PWD .venv/bin/python bench/e2e_redetect_darkened.py \\
         --work /tmp/e2e-shift --hours 6-11
 """
 
