@@ -284,3 +284,24 @@ def test_the_lookup_of_a_journaled_store_reads_event_keys_alone(
         store.write([hashed(1, b"y", "file:a:1")])
     lookups = [sql for sql in sent if "event_keys" in sql]
     assert len(lookups) == 1 and "linewatch.frames" not in lookups[0]
+
+
+def test_a_journal_that_cannot_be_written_fails_the_write_as_a_retryable_store_error(
+    tmp_path: Path,
+) -> None:
+    """A disk or permission problem on the journal is a failed write (retried after a back-off,
+    the rows kept pending), not an OSError that escapes the runner."""
+    from streams.sinks.frames_journal import FramesJournal
+
+    path = tmp_path / JOURNAL_FILE
+    path.write_bytes(b"")
+    journal = FramesJournal(path)
+    path.unlink()
+    path.mkdir()  # the journal's place is now a directory: opening it for writing fails
+    frame = FrameRecord.model_construct(
+        line_id="line-1",
+        captured_at=dt.datetime(2026, 12, 7, tzinfo=dt.UTC),
+        event_id="e-1",
+    )
+    with pytest.raises(StoreWriteError, match="frames journal"), journal.recording([frame]):
+        pass

@@ -42,7 +42,7 @@ from datetime import datetime
 from pathlib import Path
 
 from schemas.records import FrameRecord
-from streams.errors import StoreError
+from streams.errors import StoreError, StoreWriteError
 from streams.sinks.connection import Connection
 from streams.sinks.dsn import DATABASE
 
@@ -101,18 +101,30 @@ class FramesJournal:
 
 
 def _write(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    """Replace the journal's bytes; a file that cannot be written fails the write, which the
+    runners retry after a back-off like any failed insert (the rows stay pending)."""
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreWriteError(
+            f"cannot write the frames journal {path}: {exc}; "
+            "free disk space or make the store directory writable"
+        ) from exc
 
 
 def _read_keys(path: Path) -> list[tuple[str, datetime, str]]:
     """The keys the journal holds. A file cut short was being written when the process died,
     before its insert started: nothing to settle."""
     try:
-        rows = json.loads(path.read_bytes())
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StoreWriteError(f"cannot read the frames journal {path}: {exc}") from exc
+    try:
+        rows = json.loads(data)
         return [(str(line), datetime.fromisoformat(at), str(event)) for line, at, event in rows]
     except (ValueError, TypeError):
         return []
