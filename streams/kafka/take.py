@@ -8,7 +8,9 @@ it: the whole-process time of a worker started on a backlog carried that wait. :
 is the same generator (faust-streaming 0.15's, with the same buffer, processor and manual
 acknowledgement) plus ``now``: asked with the buffered events whenever one arrives, a true
 answer yields them at once (the worker answers true only when it was behind and nothing is
-left in its partitions past the buffer: ``streams.runners.worker_loop.WorkerLoop.take_now``).
+left in its partitions past the buffer: ``take_now`` in
+:func:`streams.runners.faust_app.create_app`, over :meth:`WorkerLoop.drained_with
+<streams.runners.worker_loop.WorkerLoop.drained_with>`).
 Without ``now``, or while it answers false, a take is exactly Faust's.
 """
 
