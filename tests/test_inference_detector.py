@@ -212,3 +212,44 @@ def test_run_raw_sees_the_preprocessed_frame(tmp_path: Path) -> None:
     assert echo[0, 32, 32].tolist() == [40.0, 80.0, 170.0]
     assert echo[0, 0, 0].tolist() == [104.0, 94.0, 84.0]  # pad 114 minus mean
     assert transforms[0].pad_y == 16
+
+
+def _pixel_detector(path: Path, batch: int | str) -> Path:
+    """A yolov8 graph ``[B, 4+2, 32]`` read off the input's first 192 values (3x8x8), so each
+    frame has detections of its own: boxes 0..16 px (centre, size), scores 0..1."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tests.onnx_graphs import save_model
+
+    scale = np.ones((1, 6, 1), np.float32)
+    scale[0, :4] = 16.0  # the input is pixel / 255 in 0..1
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["images", "shape"], ["flat"]),
+            helper.make_node("Mul", ["flat", "scale"], ["output0"]),
+        ],
+        "pixel_detector",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, 8, 8])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch, 6, 32])],
+        initializer=[
+            numpy_helper.from_array(np.array([-1, 6, 32], np.int64), "shape"),
+            numpy_helper.from_array(scale, "scale"),
+        ],
+    )
+    return save_model(graph, path)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, "batch"])
+def test_a_batch_finds_what_each_frame_finds_alone(tmp_path: Path, batch: int | str) -> None:
+    """Static batches (run chunk by chunk, the last one padded) and a dynamic one: each frame's
+    detections are those of the frame run on its own, in input order."""
+    rng = np.random.default_rng(3)
+    spec = ModelSpec.for_onnx(_pixel_detector(tmp_path / "px.onnx", batch)).model_copy(
+        update={"class_names": ("a", "b"), "score_threshold": 0.5, "letterbox": False}
+    )
+    det = Detector.load(spec)
+    frames = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(7)]
+    alone = [det.detect([frame])[0] for frame in frames]
+    assert sum(map(len, alone)) > 7 and len({str(a) for a in alone}) == 7  # frames differ
+    assert det.detect(frames) == alone
+    assert det.detect(frames[2:4]) == alone[2:4] and det.detect(frames[5:]) == alone[5:]

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from schemas.results import Detection
 from streams.config import Settings
 from streams.errors import ConfigError, ModelError, ModelFormatError, ModelNotFound
-from streams.inference.decoders import Decoder
+from streams.inference.decoders import Candidates, Decoder
 from streams.inference.export_metadata import ExportMetadata
 from streams.inference.graph import ORT_FLOAT_TYPES, resolve_decoder, resolve_input
 from streams.inference.postprocess import batch_detections
@@ -222,8 +222,14 @@ class Detector:
         """
         if not reuse:
             return self._preprocess(frames, batch_size=self._static_batch)
+        return self._preprocess_reused(frames, self._static_batch)
+
+    def _preprocess_reused(
+        self, frames: Sequence[npt.NDArray[np.uint8]], rows: int | None
+    ) -> tuple[npt.NDArray[np.floating[Any]], list[LetterboxTransform]]:
+        """:meth:`preprocess` with ``reuse=True``, padded to ``rows`` rows."""
         tensor, transforms = self._preprocess(
-            frames, batch_size=self._static_batch, out=getattr(self._buffers, "input", None)
+            frames, batch_size=rows, out=getattr(self._buffers, "input", None)
         )
         self._buffers.input = tensor
         return tensor, transforms
@@ -236,15 +242,17 @@ class Detector:
         self, outputs: Sequence[npt.NDArray[Any]], transforms: Sequence[LetterboxTransform]
     ) -> list[list[Detection]]:
         """Decode, NMS, keep the top ``max_detections``, map boxes back to each frame."""
-        return self._postprocess(outputs, transforms)[0]
+        candidates = self._decoder(outputs, self._spec.score_threshold)
+        return self._detections(candidates, transforms)[0]
 
-    def _postprocess(
-        self, outputs: Sequence[npt.NDArray[Any]], transforms: Sequence[LetterboxTransform]
+    def _detections(
+        self, candidates: Sequence[Candidates], transforms: Sequence[LetterboxTransform]
     ) -> tuple[list[list[Detection]], list[tuple[int, int]]]:
-        """Detections per frame, and per frame (invalid outputs dropped, outputs given)."""
+        """Detections per frame, and per frame (invalid outputs dropped, outputs given); the
+        candidates of a static batch's padding rows, past ``transforms``, are ignored."""
         spec = self._spec
         return batch_detections(
-            self._decoder(outputs, spec.score_threshold),
+            candidates,
             transforms,
             self._names,
             iou_threshold=spec.iou_threshold,
@@ -271,15 +279,16 @@ class Detector:
         """
         if len(frames) == 0:
             return [], []
-        step = self._static_batch or len(frames)
-        results: list[list[Detection]] = []
-        counts: list[tuple[int, int]] = []
-        for start in range(0, len(frames), step):
-            chunk = frames[start : start + step]
-            tensor, transforms = self.preprocess(chunk, reuse=True)
-            found, chunk_counts = self._postprocess(self.run_raw(tensor), transforms)
-            results.extend(found)
-            counts.extend(chunk_counts)
+        size = len(frames)
+        step = self._static_batch or size
+        rows = -(-size // step) * step  # whole static batches
+        tensor, transforms = self._preprocess_reused(frames, rows)
+        threshold = self._spec.score_threshold
+        candidates = []
+        for start in range(0, size, step):  # a static batch: its chunks one after the other
+            found = self._decoder(self.run_raw(tensor[start : start + step]), threshold)
+            candidates.extend(found[: size - start])
+        results, counts = self._detections(candidates, transforms)
         invalid = [bad for bad, _ in counts]
         total_bad, total = sum(invalid), sum(n for _, n in counts)
         if total_bad:
