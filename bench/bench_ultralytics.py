@@ -12,9 +12,10 @@ Both sides, each in a child process of its own, alternating, ``--repeats`` times
   no candidates would not measure the post-processing at all);
 - the same JPEG frames (the simulator's, 320x240): linewatch reads them as camera events (JSON
   with base64 JPEG, what ``linewatch detect`` reads), Ultralytics as ``.jpg`` files;
-- the same thresholds (score 0.05, IoU 0.5, at most 100 boxes), batch 1, and the same
-  onnxruntime session options (``--threads`` intra-op threads, no spinning, all graph
-  optimisations; Ultralytics' own session is given these, and torch the same thread count).
+- the same thresholds (score 0.05, IoU 0.5, at most 100 boxes), one frame per
+  ``InferenceSession.run`` (the graph's static batch is 1), and the same onnxruntime session
+  options (``--threads`` intra-op threads, no spinning, all graph optimisations; Ultralytics'
+  own session is given these, and torch the same thread count).
 
 Measured: CPU time of the child (all its threads, ``time.process_time``) per frame over the
 frames after a warm-up, median of ``--repeats``, and how much of it was inside
@@ -23,11 +24,15 @@ thread, which overlaps the run, counts there too); wall time per frame; and whet
 the same boxes, and each run's CPU ms per frame (the spread).
 
 The ``linewatch`` side at ``n`` threads runs what ``linewatch detect --threads n`` runs by
-default (:func:`streams.inference.threads.detect_threads`): at 1 thread decode and model on one
-thread; at ``n > 1`` ``n`` frames in the model at once, 1 intra-op thread each (their runs
-overlap, so its CPU is not split into "session.run" and "beside it"). At ``n > 1`` a third
-side, ``linewatch-intra-op``, gives the ``n`` threads to one run at a time as intra-op threads,
-the next frame decoded meanwhile (``--in-flight 1``), as Ultralytics spends them.
+default: ``--batch-size`` frames (default: the CLI's, ``LINEWATCH_INFERENCE__BATCH_FRAMES``'
+default 8) decoded, then run one at a time through the static-batch graph, then post-processed
+and written together; ``--batch-size 1`` measures one frame through every stage at a time
+(Ultralytics ``predict`` stays at ``batch=1``: the graph takes one frame a run either way).
+Threads as :func:`streams.inference.threads.detect_threads` splits them: at 1 thread decode and
+model on one thread; at ``n > 1`` ``n`` frames in the model at once, 1 intra-op thread each
+(their runs overlap, so its CPU is not split into "session.run" and "beside it"). At ``n > 1``
+a third side, ``linewatch-intra-op``, gives the ``n`` threads to one run at a time as intra-op
+threads, the next frame decoded meanwhile (``--in-flight 1``), as Ultralytics spends them.
 The linewatch child runs :func:`streams.detect.detect_lines`, the loop of ``linewatch detect``
 (parse, decode, pre-process, inference, NMS, one JSON line per frame).
 
@@ -52,6 +57,16 @@ from typing import Any
 MODEL = Path(__file__).parent / ".cache" / "yolo-class-320-boxes.onnx"
 SCORE, IOU, MAX_DET = 0.05, 0.5, 100
 WARMUP = 20
+
+
+def _cli_batch() -> int:
+    """``linewatch detect``'s default ``--batch-size`` (imported here: the Ultralytics child's
+    interpreter need not have linewatch's dependencies)."""
+    from streams.config_groups.frames import InferenceSettings
+
+    return int(InferenceSettings.model_fields["batch_frames"].default)
+
+
 SIDES = {
     "linewatch": "what `linewatch detect --threads {n}` runs by default: {split}",
     "ultralytics": "{n} intra-op thread(s), torch {n} thread(s)",
@@ -113,9 +128,10 @@ def _time_session_runs() -> list[float]:
     return spent
 
 
-def _child_linewatch(folder: Path, threads: int, side: str) -> dict[str, Any]:
-    """``linewatch detect``'s loop as ``linewatch detect --threads {threads}`` runs it (``side``
-    ``linewatch``) or with ``--in-flight 1`` (``linewatch-intra-op``)."""
+def _child_linewatch(folder: Path, threads: int, side: str, batch: int) -> dict[str, Any]:
+    """``linewatch detect``'s loop as ``linewatch detect --threads {threads} --batch-size
+    {batch}`` runs it (``side`` ``linewatch``) or with ``--in-flight 1``
+    (``linewatch-intra-op``)."""
     from streams.detect import detect_lines
     from streams.inference import Detector, ModelSpec
 
@@ -133,11 +149,11 @@ def _child_linewatch(folder: Path, threads: int, side: str) -> dict[str, Any]:
     lines = (folder / "events.jsonl").read_bytes().splitlines()
     written: list[str] = []
     spent = _time_session_runs()
-    detect_lines(lines[:WARMUP], detector, written.append, batch_size=1, in_flight=in_flight)
+    detect_lines(lines[:WARMUP], detector, written.append, batch_size=batch, in_flight=in_flight)
     written.clear()
     spent[0] = 0.0
     start, wall = time.process_time(), time.perf_counter()
-    detect_lines(lines[WARMUP:], detector, written.append, batch_size=1, in_flight=in_flight)
+    detect_lines(lines[WARMUP:], detector, written.append, batch_size=batch, in_flight=in_flight)
     cpu, wall = time.process_time() - start, time.perf_counter() - wall
     boxes = [[d["box"] for d in json.loads(w)["detections"]] for w in written]
     return _result(cpu, wall, spent[0], boxes)
@@ -187,8 +203,9 @@ def _child_ultralytics(folder: Path, threads: int) -> dict[str, Any]:
     return _result(cpu, wall, spent[0], boxes)
 
 
-def _run_child(python: str, side: str, folder: Path, threads: int) -> dict[str, Any]:
+def _run_child(python: str, side: str, folder: Path, threads: int, batch: int) -> dict[str, Any]:
     args = [python, __file__, "--child", side, "--dir", str(folder), "--threads", str(threads)]
+    args += ["--batch-size", str(batch)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -220,7 +237,7 @@ def _compare(python: str, folder: Path, threads: int, args: argparse.Namespace) 
     for _ in range(args.repeats):  # side by side, alternating
         for side in sides:
             interpreter = python if side == "ultralytics" else sys.executable
-            runs[side].append(_run_child(interpreter, side, folder, threads))
+            runs[side].append(_run_child(interpreter, side, folder, threads, args.batch_size))
     cpu = {side: statistics.median(r["cpu_ms"] for r in rs) for side, rs in runs.items()}
     wall = {side: statistics.median(r["wall_ms"] for r in rs) for side, rs in runs.items()}
     run = {side: statistics.median(r["run_ms"] for r in rs) for side, rs in runs.items()}
@@ -259,15 +276,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="linewatch's frames per batch (default: linewatch detect's, 8)",
+    )
     parser.add_argument("--child", choices=list(SIDES), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.batch_size is None and args.child != "ultralytics":
+        args.batch_size = _cli_batch()
     if args.child:
         threads = args.threads[0]
         if args.child == "ultralytics":
             result = _child_ultralytics(args.dir, threads)
         else:
-            result = _child_linewatch(args.dir, threads, args.child)
+            result = _child_linewatch(args.dir, threads, args.child, args.batch_size)
         print(json.dumps(result))
         return
     python = args.ultralytics_python
@@ -289,7 +314,8 @@ def main(argv: list[str] | None = None) -> None:
         _write_frames(folder, args.frames + WARMUP)
         print(
             f"linewatch detect vs Ultralytics predict: {MODEL.name}, {args.frames} frames "
-            f"320x240 after {WARMUP} of warm-up, score {SCORE}, IoU {IOU}, batch 1"
+            f"320x240 after {WARMUP} of warm-up, score {SCORE}, IoU {IOU}, one frame a run; "
+            f"linewatch --batch-size {args.batch_size}, ultralytics batch=1"
         )
         for threads in args.threads:
             _compare(python, folder, threads, args)
