@@ -222,14 +222,8 @@ class Detector:
         """
         if not reuse:
             return self._preprocess(frames, batch_size=self._static_batch)
-        return self._preprocess_reused(frames, self._static_batch)
-
-    def _preprocess_reused(
-        self, frames: Sequence[npt.NDArray[np.uint8]], rows: int | None
-    ) -> tuple[npt.NDArray[np.floating[Any]], list[LetterboxTransform]]:
-        """:meth:`preprocess` with ``reuse=True``, padded to ``rows`` rows."""
         tensor, transforms = self._preprocess(
-            frames, batch_size=rows, out=getattr(self._buffers, "input", None)
+            frames, batch_size=self._static_batch, out=getattr(self._buffers, "input", None)
         )
         self._buffers.input = tensor
         return tensor, transforms
@@ -273,9 +267,9 @@ class Detector:
     ) -> tuple[list[list[Detection]], list[int]]:
         """:meth:`detect`, plus the invalid outputs dropped before NMS for each frame.
 
-        The batch is pre-processed into one tensor, run (chunk by chunk for a static batch
-        size, the last chunk padded), then decoded and post-processed together: the same
-        numbers as chunk by chunk, with each stage's code run back to back.
+        The batch is pre-processed and run (chunk by chunk for a static batch size, the last
+        chunk padded), then every chunk's outputs are decoded and post-processed together: the
+        same numbers as chunk by chunk, with the post-processing code run back to back.
 
         Invalid: a non-finite box or score, or an inverted box (``x2 < x1`` or ``y2 < y1``).
         The first frame with any logs a warning (once per detector). A batch whose outputs are
@@ -285,18 +279,18 @@ class Detector:
             return [], []
         size = len(frames)
         step = self._static_batch or size
-        rows = -(-size // step) * step  # whole static batches
-        tensor, transforms = self._preprocess_reused(frames, rows)
         starts = range(0, size, step)  # a static batch: its chunks one after the other
-        runs = [self.run_raw(tensor[start : start + step]) for start in starts]
+        runs: list[list[npt.NDArray[Any]]] = []
+        transforms: list[LetterboxTransform] = []
+        for start in starts:  # each chunk's tensor filled just before its run reads it
+            tensor, chunk = self.preprocess(frames[start : start + step], reuse=True)
+            runs.append(self.run_raw(tensor))
+            transforms.extend(chunk)
         # decoded once every chunk has run: the decoder's code stays warm from one chunk to the
-        # next (after a run it is cold, and cost ~1.6x as much, bench_ultralytics at 1 thread)
+        # next (right after a run it is cold, and cost ~1.6x as much: bench_ultralytics, 1 thread)
         threshold = self._spec.score_threshold
-        candidates = [
-            cand
-            for start, outputs in zip(starts, runs, strict=True)
-            for cand in self._decoder(outputs, threshold)[: size - start]
-        ]
+        # (the last chunk's padding rows come last, past ``transforms``: ignored)
+        candidates = [cand for outputs in runs for cand in self._decoder(outputs, threshold)]
         results, counts = self._detections(candidates, transforms)
         invalid = [bad for bad, _ in counts]
         total_bad, total = sum(invalid), sum(n for _, n in counts)
