@@ -8,21 +8,16 @@ embedded runner's writes), side by side:
 - ``journal``: the store as linewatch makes it: its frames inserts are journaled
   (``streams/sinks/frames_journal.py``), so the frame lookup reads ``event_keys`` alone;
 - ``no journal``: the same store with its journal file removed (a store written before
-  journals existed): the lookup also reads ``frames`` by sort key, for keyless frames;
-- ``merge base 5``: the journaled store with ClickHouse's default merge schedule, as before
-  ``530_fewer_small_merges.sql`` (``merge_selector_base`` 5 instead of 10 on the tables a
-  flush writes into).
+  journals existed): the lookup also reads ``frames`` by sort key, for keyless frames.
 
 Each statement's CPU time (``time.process_time``: chDB's threads count, its background merges
 too) is summed per write by kind (the lookup ``SELECT``, each table's ``INSERT``); "python" is
-the rest of the write; "rows merged" is what the store's background merges read per write
-(ClickHouse's ``MergedRows`` counter over the writes), not a time. Medians over the writes
-(the first, which warms the store, left out), median of ``--repeats`` rounds; each round
-writes every variant's store, one after the other, the first of them in turn (so none pays
-for going first).
+the rest of the write. Medians over the writes (the first, which warms the store, left out),
+median of ``--repeats`` rounds; each round writes both stores, one after the other, the first
+of them in turn (so neither pays for going first).
 
 Run: ``python bench/bench_flush_statements.py [--frames-per-write 72] [--writes 12]
-[--model bench/.cache/yolo-class-320.onnx] [--variants journal "merge base 5"]``.
+[--model bench/.cache/yolo-class-320.onnx]``.
 """
 
 from __future__ import annotations
@@ -50,10 +45,7 @@ from streams.sinks.connection import Connection
 from streams.sinks.frames_journal import JOURNAL_FILE
 from streams.sinks.writer import write
 
-VARIANTS = ("journal", "no journal", "merge base 5")
-
-FLUSHED_TABLES = ("frames", "detections", "event_keys", "frames_hourly")
-"""The tables ``530_fewer_small_merges.sql`` gives ``merge_selector_base = 10``."""
+VARIANTS = ("journal", "no journal")
 
 
 def _spied(spent: dict[str, float]) -> Callable[[], None]:
@@ -102,17 +94,11 @@ def _writes(
     dsn = f"chdb://{path}"
     with ClickHouseStore.open(dsn) as store:
         store.apply_schema()
-        if variant == "merge base 5":
-            for table in FLUSHED_TABLES:
-                store.command(
-                    f"ALTER TABLE linewatch.{table} MODIFY SETTING merge_selector_base = 5"
-                )
         write(store, groups[0])  # warms the store; a first write makes its journal
     if variant == "no journal":
         (path / JOURNAL_FILE).unlink()
     found: list[dict[str, float]] = []
     with ClickHouseStore.open(dsn, existing=True) as store:
-        merged_before = _merged_rows(store)
         for records in groups[1:]:
             spent: dict[str, float] = defaultdict(float)
             undo = _spied(spent)
@@ -125,16 +111,7 @@ def _writes(
             spent["python (the rest)"] = total - sum(spent.values())
             spent["total"] = total
             found.append(spent)
-        merged = (_merged_rows(store) - merged_before) / max(1, len(found))
-    for spent in found:  # a total over the writes: each write gets the mean
-        spent["rows merged (not ms)"] = merged
     return found
-
-
-def _merged_rows(store: ClickHouseStore) -> float:
-    """ClickHouse's ``MergedRows`` counter: rows read by the store's merges so far."""
-    rows = store.query("SELECT value FROM system.events WHERE event = 'MergedRows'").result_rows
-    return float(rows[0][0]) if rows else 0.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,9 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         "--repeats", type=int, default=4, help="rounds (even: each goes first as often)"
     )
     parser.add_argument("--model", default=None, help="an ONNX file (default: the shipped one)")
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     args = parser.parse_args(argv)
-    variants = tuple(args.variants)
     n = args.frames_per_write * args.writes
     settings = Settings(inference={"model": args.model}, drift={"reference": None})
     spec = ModelSpec.for_onnx(args.model) if args.model else None
@@ -168,10 +143,10 @@ def main(argv: list[str] | None = None) -> None:
     per = args.frames_per_write // 8  # micro-batches per write
     groups = [[r for batch in rows[w : w + per] for r in batch] for w in range(0, len(rows), per)]
     load_before = os.getloadavg()[0]
-    rounds: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    rounds: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
-            for v in variants if r % 2 == 0 else variants[::-1]:  # each goes first in turn
+            for v in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:  # each goes first in turn
                 writes = _writes(Path(tmp) / f"{r}-{v.replace(' ', '-')}", groups, v)
                 kinds = {k for w in writes for k in w}
                 rounds[v].append(
@@ -182,12 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         f"CPU ms per write, median of {args.repeats} rounds "
         f"(load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})"
     )
-    for v in variants:
+    for v in VARIANTS:
         print(f"  {v}")
-        order = sorted(
-            {k for r in rounds[v] for k in r},
-            key=lambda k: (k.startswith("rows merged"), k == "total", k),
-        )
+        order = sorted({k for r in rounds[v] for k in r}, key=lambda k: (k == "total", k))
         for k in order:
             ms = statistics.median(r.get(k, 0.0) for r in rounds[v])
             if ms > 0.0:  # (a statement only some writes make: its median is 0)
