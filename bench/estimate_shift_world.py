@@ -2,22 +2,22 @@
 production run whose lines shift at its midpoint, every frame JPEG-compressed as production
 frames are, with its image statistics and outcome.
 
-Two sets of shifts (:data:`SHIFT_SETS`): ``tuned`` (darkened, defocused, glare: the shifts the
-estimator was developed on) and ``unseen`` (sensor noise, a warm haze, a dirty lens: added after
-the estimator's features were chosen, to check that it was not fitted to the first set).
+The shifts are ``bench/shift_kinds.py``'s: the ``tuned`` set (darkened, defocused, glare: the
+shifts the estimator was developed on) and sets added after the estimator's features were
+chosen (``unseen``, ``exposure``, ``optics``, ``lowlight``), to check that it was not fitted to
+the first set; or any three of its kinds.
 """
 
 from __future__ import annotations
 
 import importlib
-import io
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-from PIL import Image
 
 from schemas.events import CameraEvent
 from streams.assess.condition import DEFAULT_SEVERITIES, frames_of
@@ -31,8 +31,10 @@ from streams.features import ImageStats, compute_image_stats
 from streams.inference import Detector, operating_threshold
 from streams.readiness.matching import frame_outcome
 from streams.simulate import SimulationRequest, generate
-from streams.simulate.camera_faults import apply_fault
 from streams.slicing import Slicer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shift_kinds import SHIFT_SETS, apply_shift, jpeg_round_trip, resolve_set
 
 __all__ = [
     "SHIFTED",
@@ -41,6 +43,7 @@ __all__ = [
     "grid_pool",
     "lab_pool",
     "production",
+    "resolve_set",
     "set_defect_rate",
 ]
 
@@ -49,63 +52,7 @@ simulate_generate = importlib.import_module("streams.simulate.generate")
 
 STATS = tuple(ImageStats.__dataclass_fields__)
 """Every image statistic is cached; the estimator picks its SHIFT_FEATURES by name."""
-DARKEN = 0.45
-GLARE_SHARE = 0.3
-SHIFTED = {"line-1": "darkened", "line-2": "defocus", "line-3": "glare"}
-SHIFT_SETS: dict[str, dict[str, str]] = {
-    "tuned": SHIFTED,
-    "unseen": {"line-1": "noise", "line-2": "haze", "line-3": "smudge"},
-}
-"""Per set, the shift of each line after the midpoint. ``unseen``: Gaussian sensor noise of
-sigma 10 grey levels (the suite renders 4, 14 and 40), a warm haze (40 % of every pixel
-replaced by a warm grey: contrast down, brightness up, colour warmer; the suite's contrast
-and colour-cast rows each do one of these), a dirty lens (the camera-faults scenario's
-smudge: a milky, blurred patch over the middle of the view; the suite has nothing like it)."""
-NOISE_SIGMA = 10.0
-HAZE = (0.4, np.asarray([215.0, 200.0, 175.0], np.float32))
-
-
-def _glare(rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
-    """An additive bright patch, the simulator's glare model, at a random place."""
-    h, w = rgb.shape[:2]
-    g = rng.random(5)
-    x, y = 40 + 240 * g[0], 20 + 200 * g[1]
-    rx, ry, strength = 25 + 50 * g[2], 15 + 35 * g[3], 0.25 + 0.35 * g[4]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    patch = 255.0 * strength * np.exp(-(((xs - x) / rx) ** 2) - ((ys - y) / ry) ** 2)
-    out = rgb.astype(np.float32) + patch[..., None] * np.asarray([1.0, 0.98, 0.93], np.float32)
-    glared: npt.NDArray[np.uint8] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    return glared
-
-
-def _u8(img: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
-    out: npt.NDArray[np.uint8] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-    return out
-
-
-def _shifted(kind: str, rgb: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[Any]:
-    if kind == "noise":
-        return _u8(rgb.astype(np.float32) + rng.normal(0.0, NOISE_SIGMA, rgb.shape))
-    if kind == "haze":
-        share, grey = HAZE
-        return _u8(rgb.astype(np.float32) * (1 - share) + share * grey)
-    if kind == "smudge":
-        return apply_fault("smudge", rgb)
-    if kind == "darkened":
-        dark: npt.NDArray[np.uint8] = np.clip(rgb.astype(np.float32) * DARKEN + 0.5, 0, 255).astype(
-            np.uint8
-        )
-        return dark
-    if kind == "defocus":
-        return apply_fault("defocus", rgb)
-    return _glare(rgb, rng) if rng.random() < GLARE_SHARE else rgb
-
-
-def _jpeg(rgb: npt.NDArray[np.uint8], quality: int) -> npt.NDArray[np.uint8]:
-    buf = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    return np.asarray(Image.open(buf).convert("RGB"), dtype=np.uint8)
+SHIFTED = SHIFT_SETS["tuned"]
 
 
 def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -173,11 +120,12 @@ def production(
     shifts: str = "tuned",
 ) -> dict[str, Any]:
     """The production run's frames (statistics, slice, score, outcome), each line shifted from
-    the run's midpoint on by its shift in ``SHIFT_SETS[shifts]``. The ``unseen`` set renders
-    the second half of the run only (its stationary half is the ``tuned`` run's)."""
+    the run's midpoint on by its shift in ``shift_kinds.resolve_set(shifts)``. A set other than
+    ``tuned`` renders the second half of the run only (its stationary half is the ``tuned``
+    run's)."""
     threshold = operating_threshold(settings, detector.spec)
     slicer = Slicer(settings)
-    kinds = SHIFT_SETS[shifts]
+    kinds = resolve_set(shifts)
     request = SimulationRequest(split="production", events=events, seed=seed, lines=3)
     midpoint = request.start + request.duration / 2
     if shifts != "tuned":
@@ -192,8 +140,8 @@ def production(
         for sim in batch:
             event = CameraEvent.model_validate(sim.event)
             after = event.captured_at >= midpoint
-            rgb = _shifted(kinds[event.line_id], sim.rgb, rng) if after else sim.rgb
-            rgb = _jpeg(rgb, request.jpeg_quality)
+            rgb = apply_shift(kinds[event.line_id], sim.rgb, rng) if after else sim.rgb
+            rgb = jpeg_round_trip(rgb, request.jpeg_quality)
             rgbs.append(rgb)
             stats = compute_image_stats(rgb)
             key = slicer.assign(event, stats)

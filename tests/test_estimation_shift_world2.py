@@ -22,6 +22,8 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageFilter
 
+from streams.assess.condition import DEFAULT_SEVERITIES
+from streams.assess.corruptions import apply_corruption
 from streams.assess.grid import (
     COMPOSED,
     GridCondition,
@@ -32,6 +34,7 @@ from streams.assess.grid import (
 from streams.estimation import estimate_performance
 from streams.estimation.reweighted import LabPool, estimate_under_shift
 from streams.estimation.shift import SHIFT_FEATURES, feature_matrix
+from streams.estimation.windows import UNDESCRIBED_CORRUPTIONS
 from streams.evaluation.boxes import PredictedBox, TruthBox
 from streams.features import compute_image_stats
 from streams.inference import Detector
@@ -207,3 +210,55 @@ def test_a_blur_under_a_dimmer_lamp_is_read_off_the_composed_cells(
     assert b.value is not None and a.value is not None and a.lo is not None and a.hi is not None
     assert a.lo <= realized <= a.hi, (realized, a)
     assert abs(a.value - realized) < abs(b.value - realized) - 0.05, (realized, b, a)
+
+
+def test_a_contrast_loss_is_read_off_the_suites_contrast_rows(
+    world: tuple[Detector, LabPool],
+) -> None:
+    """A dirty lens pulls every pixel half-way to the frame's mean (between the suite's
+    contrast severities 1 and 3, which keep 80 and 40 %): this world's detector then misses
+    about half the defects. A lab of the grid alone (gain and defocus) has no plate that
+    flat at this brightness and reads recall near 1 with an interval that misses; the lab
+    pool ``assess`` stores also holds the suite's contrast rows, and with them the interval
+    covers (``load_lab_pool`` leaves out only the local corruptions)."""
+    detector, pool = world
+    rng = np.random.default_rng(5)
+    plates = [random_scene(rng, night=i % 3 == 2) for i in range(100)]
+    judged = [
+        _judge(
+            detector,
+            [
+                (apply_corruption("contrast", p.pixels, sev, np.random.default_rng([sev, i])), p)
+                for i, p in enumerate(plates)
+            ],
+        )
+        for sev in DEFAULT_SEVERITIES
+    ]
+    assert "contrast" not in UNDESCRIBED_CORRUPTIONS
+    suite = LabPool(
+        np.concatenate([pool.scores, *[j[0] for j in judged]]),
+        np.concatenate([pool.defective, *[j[1].astype(int) for j in judged]]),
+        np.vstack([pool.features, *[j[2] for j in judged]]) if pool.features is not None else None,
+        np.r_[pool.clean, np.zeros(sum(len(j[0]) for j in judged), bool)],
+    )
+
+    def flat(rgb: Pixels) -> Pixels:
+        x = rgb.astype(np.float32)
+        mean = x.mean(axis=(0, 1), keepdims=True)
+        out: Pixels = np.clip(mean + 0.5 * (x - mean) + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+    rng = np.random.default_rng(9)
+    window = [random_scene(rng, defect_rate=0.25, night=i % 3 == 2) for i in range(300)]
+    scores, defective, features = _judge(detector, [(_jpeg(flat(p.pixels)), p) for p in window])
+    realized = float(np.mean(scores[defective] >= THRESHOLD))
+    grid_only = estimate_under_shift(scores, features, THRESHOLD, pool, draws=50)
+    with_suite = estimate_under_shift(scores, features, THRESHOLD, suite, draws=50)
+    assert defective.sum() >= 50 and realized < 0.7
+    g = grid_only.recall
+    assert g.lo is not None and g.lo > realized, (realized, g)  # confidently wrong
+    if with_suite.status == "unknown":
+        assert with_suite.reason and with_suite.recall.value is None
+        return
+    r = with_suite.recall
+    assert r.lo is not None and r.hi is not None and r.lo <= realized <= r.hi, (realized, r)
