@@ -18,6 +18,7 @@ __all__ = [
     "Unit",
     "at_coverage",
     "design_arithmetic",
+    "per_slice_truth",
     "policy_difference",
     "pooled_truth",
     "population",
@@ -226,6 +227,20 @@ def pooled_truth(units: list[Unit], scores: FloatArray, bins: int = 8) -> FloatA
     out = np.zeros(len(units))
     for c in np.unique(code):
         out[code == c] = defective[code == c].mean()
+    return out
+
+
+def per_slice_truth(units: list[Unit], scores: FloatArray, bins: int = 4) -> FloatArray:
+    """:func:`pooled_truth` slice by slice (``bins`` per band): what a calibration that knew how
+    each slice's scene moved its scores could at best give a plan (an oracle, fitted on the
+    very outcomes, so optimistic), the bound for a shift-aware ``P(defective)``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    out = np.zeros(len(units))
+    by_slice: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i, u in enumerate(units):
+        by_slice[u[0]].append(i)
+    for idx in by_slice.values():
+        out[idx] = pooled_truth([units[i] for i in idx], scores[idx], bins)
     return out
 
 
