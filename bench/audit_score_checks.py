@@ -12,12 +12,13 @@ import numpy.typing as npt
 
 from streams.readiness.design import DesignLabel, DesignRate, estimate_slices
 from streams.readiness.score_design import metric_sizes, plan_probabilities, systematic_sample
-from streams.readiness.score_estimate import ScoredSample, difference_rate
+from streams.readiness.score_estimate import ScoredSample, difference_rate, label_dispersion
 
 __all__ = [
     "Unit",
     "at_coverage",
     "design_arithmetic",
+    "per_slice_truth",
     "policy_difference",
     "pooled_truth",
     "population",
@@ -50,7 +51,14 @@ def population(units: list[Unit]) -> dict[tuple[tuple[str, ...], str], int]:
 def _scored(
     units: list[Unit], p: FloatArray, chosen: list[int], pi: FloatArray
 ) -> dict[tuple[str, ...], ScoredSample]:
-    """Per slice: every unit's band, prediction and flag, and the chosen ones with their pi."""
+    """Per slice: every unit's band, prediction and flag, and the chosen ones with their pi;
+    the calibration's misfit over every chosen unit (as ``metrics`` takes it over the store)."""
+    dispersion = label_dispersion(
+        p[chosen],
+        np.array([units[i][1] == "flagged" for i in chosen], dtype=bool),
+        np.array([units[i][2] in ("TP", "FN") for i in chosen], dtype=bool),
+        pi[chosen],
+    )
     by_slice: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for i, (key, _b, _o) in enumerate(units):
         by_slice[key].append(i)
@@ -69,6 +77,7 @@ def _scored(
             label_flagged=np.array([units[i][1] == "flagged" for i in lab], dtype=bool),
             pi=pi[lab],
             defective=np.array([units[i][2] in ("TP", "FN") for i in lab], dtype=bool),
+            dispersion=dispersion,
         )
     return out
 
@@ -135,7 +144,9 @@ def score_check(
                 t = truth[key]["fnr"]
                 if t is None:
                     continue
-                no_p = replace(sample, p=0 * sample.p, label_p=0 * sample.label_p)
+                no_p = replace(
+                    sample, p=0 * sample.p, label_p=0 * sample.label_p, dispersion=(1.0, 1.0)
+                )
                 for est, s in (("ppi", sample), ("ht", no_p)):
                     value, lo, hi, _sd = difference_rate(s, "fnr")
                     lo, hi = (0.0, 1.0) if value is None else (lo, hi)
@@ -216,6 +227,20 @@ def pooled_truth(units: list[Unit], scores: FloatArray, bins: int = 8) -> FloatA
     out = np.zeros(len(units))
     for c in np.unique(code):
         out[code == c] = defective[code == c].mean()
+    return out
+
+
+def per_slice_truth(units: list[Unit], scores: FloatArray, bins: int = 4) -> FloatArray:
+    """:func:`pooled_truth` slice by slice (``bins`` per band): what a calibration that knew how
+    each slice's scene moved its scores could at best give a plan (an oracle, fitted on the
+    very outcomes, so optimistic), the bound for a shift-aware ``P(defective)``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    out = np.zeros(len(units))
+    by_slice: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i, u in enumerate(units):
+        by_slice[u[0]].append(i)
+    for idx in by_slice.values():
+        out[idx] = pooled_truth([units[i] for i in idx], scores[idx], bins)
     return out
 
 

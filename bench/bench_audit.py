@@ -17,8 +17,9 @@ that world and weighted by :mod:`streams.readiness.design` and
    sides per row (the difference estimator, ``design_difference`` in ``metrics``; the same
    without predictions; the cell estimator, ``design``): median per-slice FNR interval width,
    coverage, and the widths with each side's intervals scaled to 95 % realized coverage;
-3. why: labels, defects and misses per slice, where the misses sit in score, and the bound (the
-   plan and the estimator given the true P(defective | score bin)).
+3. why: labels, defects and misses per slice, where the misses sit in score, and the bounds (the
+   plan and the estimator given the true P(defective | score bin), pooled over slices, and per
+   slice: what a calibration that knew how each slice's scene changed could give).
 
 Run: ``python bench/bench_audit.py [--world demo] [--events 30000] [--worlds 1] [--seeds 20]``.
 """
@@ -62,6 +63,7 @@ from audit_score_checks import (
     Unit,
     at_coverage,
     design_arithmetic,
+    per_slice_truth,
     policy_difference,
     pooled_truth,
     population,
@@ -366,6 +368,17 @@ def design_limits(
         f"{uniform['median_width']:.3f} ({1 - plan['median_width'] / uniform['median_width']:.0%}"
         f" narrower), coverage {plan['cover']:.1%} vs {uniform['cover']:.1%}; at 95% realized "
         f"coverage {plan['width95']:.3f} vs {uniform['width95']:.3f} "
+        f"({1 - plan['width95'] / uniform['width95']:.0%} narrower)"
+    )
+    shifted = score_check(units, per_slice_truth(units, score), seeds, budget)
+    plan, uniform = shifted["plan+ppi"], shifted["uniform+ppi"]
+    print(
+        f"  bound for a plan that knows how each slice's scene moved its scores (plan and "
+        f"estimator on the true P(defective | score bin) per slice): median FNR width "
+        f"{plan['median_width']:.3f} vs uniform {uniform['median_width']:.3f} "
+        f"({1 - plan['median_width'] / uniform['median_width']:.0%} narrower), coverage "
+        f"{plan['cover']:.1%} vs {uniform['cover']:.1%}; at 95% realized coverage "
+        f"{plan['width95']:.3f} vs {uniform['width95']:.3f} "
         f"({1 - plan['width95'] / uniform['width95']:.0%} narrower)"
     )
     print(

@@ -18,7 +18,7 @@ from streams.readiness.design import score_band
 from streams.readiness.design_difference import difference_estimates
 from streams.readiness.samples import T0, event_uuid, sample_frame, sample_label_line
 from streams.readiness.score_design import predicted_defect
-from streams.readiness.score_estimate import ScoredSample, difference_rate
+from streams.readiness.score_estimate import ScoredSample, difference_rate, label_dispersion
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import AuditUnitRecord, frame_scores
 from streams.sinks.reads.design_difference import score_step_counts
@@ -121,6 +121,13 @@ def test_figures_equal_those_from_every_frames_score(store: ClickHouseStore) -> 
     o_p = predicted_defect(
         calibration, o_keys, np.array([o.max_confidence for o in outcomes]), prevalence
     )
+    # the calibration's misfit over every designed label of the store, whichever slice
+    dispersion = label_dispersion(
+        o_p,
+        np.array([o.band == "flagged" for o in outcomes], dtype=bool),
+        np.array([o.outcome in ("TP", "FN") for o in outcomes], dtype=bool),
+        np.array([o.inclusion_probability for o in outcomes]),
+    )
     for key in SLICES:
         mine = [i for i, k in enumerate(keys) if k == key]
         got = [i for i, k in enumerate(o_keys) if k == key]
@@ -131,6 +138,7 @@ def test_figures_equal_those_from_every_frames_score(store: ClickHouseStore) -> 
             label_flagged=np.array([outcomes[i].band == "flagged" for i in got], dtype=bool),
             pi=np.array([outcomes[i].inclusion_probability for i in got]),
             defective=np.array([outcomes[i].outcome in ("TP", "FN") for i in got], dtype=bool),
+            dispersion=dispersion,
         )  # fmt: skip
         for metric in ("fnr", "fpr"):
             value, lo, hi, _sd = difference_rate(sample, metric)

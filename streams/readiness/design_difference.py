@@ -5,8 +5,10 @@ Every frame's predicted defect probability comes from the lab calibration (``lin
 assess``) moved to its slice's prevalence; each designed label (its own ``audit``, or the plan
 that chose it) corrects the prediction of its unit, weighted by ``1 / inclusion_probability``.
 Where the calibration is good the corrections are small and the interval narrows; where it is
-not, the labels still make the figure unbiased. Slices where every frame is labelled (a census)
-have no sampling error and are left to the plain counts; labels without a design never count.
+not, the labels still make the figure unbiased, and the interval widens by how far the store's
+designed labels contradict the calibration (:func:`.score_estimate.label_dispersion`). Slices
+where every frame is labelled (a census) have no sampling error and are left to the plain
+counts; labels without a design never count.
 
 The frames are not read one by one: the store counts them per slice, score band and step of
 the calibration (:mod:`streams.sinks.reads.design_difference`), and since every frame of a step
@@ -28,7 +30,7 @@ from streams.errors import EstimationError
 from streams.estimation.calibration import IsotonicCalibration
 from streams.readiness.design import DesignRate
 from streams.readiness.score_design import FloatArray, predicted_defect, slice_prevalences
-from streams.readiness.score_estimate import ScoredSample, difference_rate
+from streams.readiness.score_estimate import ScoredSample, difference_rate, label_dispersion
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import DesignOutcome, design_outcomes
 from streams.sinks.reads.design_difference import score_step_counts
@@ -60,8 +62,23 @@ _Frames = tuple[_Key, str, float, int]
 probability of its frames and how many frames."""
 
 
+_Label = tuple[_Key, str, float, DesignOutcome]
+"""A designed label: its finest slice, band, predicted defect probability and outcome."""
+
+
+def _dispersion(labels: Sequence[_Label]) -> tuple[float, float]:
+    """The calibration's misfit over every designed label of the store
+    (:func:`.score_estimate.label_dispersion`), which every group's interval takes."""
+    return label_dispersion(
+        np.array([p for _k, _b, p, _o in labels], dtype=np.float64),
+        np.array([b == "flagged" for _k, b, _p, _o in labels], dtype=bool),
+        np.array([o.outcome in ("TP", "FN") for *_r, o in labels], dtype=bool),
+        np.array([o.inclusion_probability for *_r, o in labels], dtype=np.float64),
+    )
+
+
 def _sample(
-    frames: Sequence[_Frames], labels: Sequence[tuple[_Key, str, float, DesignOutcome]]
+    frames: Sequence[_Frames], labels: Sequence[_Label], dispersion: tuple[float, float]
 ) -> ScoredSample:
     """One group's frames (counted per slice, band and step) and labels (one each, with the
     outcome); the frames' arrays repeat each step's value ``frames`` times."""
@@ -80,6 +97,7 @@ def _sample(
         label_flagged=np.array([b == "flagged" for _k, b, _p, _o in labels], dtype=bool),
         pi=np.array([o.inclusion_probability for *_r, o in labels]),
         defective=np.array([o.outcome in ("TP", "FN") for *_r, o in labels], dtype=bool),
+        dispersion=dispersion,
     )
 
 
@@ -123,7 +141,8 @@ def difference_estimates(
         calibration, o_keys, np.array([o.max_confidence for o in outcomes]), prevalence
     )
     labels = [(k, o.band, float(q), o) for k, o, q in zip(o_keys, outcomes, o_p, strict=True)]
-    return [_grouped(frames, labels, by) for by in groupings]
+    dispersion = _dispersion(labels)
+    return [_grouped(frames, labels, by, dispersion) for by in groupings]
 
 
 def _prevalences(
@@ -147,13 +166,14 @@ def _prevalences(
 
 def _grouped(
     frames: Sequence[_Frames],
-    labels: Sequence[tuple[_Key, str, float, DesignOutcome]],
+    labels: Sequence[_Label],
     by: Sequence[int],
+    dispersion: tuple[float, float],
 ) -> dict[_Key, DifferenceFigures]:
     group_frames: dict[_Key, list[_Frames]] = defaultdict(list)
     for f in frames:
         group_frames[tuple(f[0][i] for i in by)].append(f)
-    group_labels: dict[_Key, list[tuple[_Key, str, float, DesignOutcome]]] = defaultdict(list)
+    group_labels: dict[_Key, list[_Label]] = defaultdict(list)
     for x in labels:
         group_labels[tuple(x[0][i] for i in by)].append(x)
     out = {}
@@ -161,6 +181,6 @@ def _grouped(
         got = group_labels.get(key, [])
         if not got or len(got) >= sum(n for *_r, n in mine):
             continue
-        sample = _sample(mine, got)
+        sample = _sample(mine, got, dispersion)
         out[key] = DifferenceFigures(_rate(sample, "fnr"), _rate(sample, "fpr"), len(got))
     return out

@@ -13,7 +13,12 @@ times the labels' ratio (Hajek) estimate of ``1 / pi - 1``, weighted by ``c^2 v`
 in a uniform sample swings with how many of the few likely misses it drew). Where no miss was
 seen among a cell's labels the sampled spread is near zero, while misses the calibration
 considers possible still could be there, so the interval is never zero-width unless the cell
-is a census (a cell without labels joins a labelled neighbour of its slice). The normal
+is a census (a cell without labels joins a labelled neighbour of its slice). That floor
+trusts the calibration, so it is scaled by how far the labels contradict it
+(:func:`label_dispersion`, over every designed label of the store, flagged and unflagged units
+apart): where the labels found a miss the calibration gave 1e-4, its anticipated variance for
+every unflagged unit grows by that misfit (about the labels' found / expected defects), as when
+a camera fails and the lab calibration no longer holds. The normal
 interval on the linearised ratio is widened to the numerator's own interval mapped through the
 ratio (the rest held at its estimate), which the linearisation understates where the ratio
 bends (FNR near 1).
@@ -30,7 +35,7 @@ import numpy.typing as npt
 from streams.readiness.score_design import P_FLOOR, BoolArray, FloatArray
 from streams.readiness.stats import Z95
 
-__all__ = ["ScoredSample", "difference_rate"]
+__all__ = ["ScoredSample", "difference_rate", "label_dispersion"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,32 @@ class ScoredSample:
     label_flagged: BoolArray
     pi: FloatArray
     defective: BoolArray
+    dispersion: tuple[float, float] = (1.0, 1.0)
+    """The calibration's misfit on (flagged, unflagged) units, :func:`label_dispersion`."""
+
+
+def label_dispersion(
+    label_p: FloatArray, label_flagged: BoolArray, defective: BoolArray, pi: FloatArray
+) -> tuple[float, float]:
+    """How far designed labels contradict the calibration, on (flagged, unflagged) units: the
+    line's squared prediction errors over the variance the calibration expects them to have,
+    ``sum((y - p)^2 / pi) / sum(p (1 - p) / pi)`` (Pearson's dispersion, each total estimated
+    from the labels by Horvitz-Thompson so that a plan which labels the likely misses does
+    not read them as the whole line's; ``p`` kept in ``[P_FLOOR, 1 - P_FLOOR]``), at least 1.
+    For rare outcomes it is about the line's found over expected defects: one miss among 300
+    passed units the calibration gives 1e-4 each reads ~33. Pass every designed label of the
+    store (all slices): a slice's own few labels rarely see the misses a failing camera adds,
+    the store's more often."""
+    q = np.clip(np.asarray(label_p, dtype=np.float64), P_FLOOR, 1 - P_FLOOR)
+    y = np.asarray(defective, dtype=np.float64)
+    w = 1.0 / np.asarray(pi, dtype=np.float64)
+    flagged = np.asarray(label_flagged, dtype=bool)
+    found = []
+    for side in (flagged, ~flagged):
+        expected = float((w[side] * q[side] * (1 - q[side])).sum())
+        seen = float((w[side] * (y[side] - q[side]) ** 2).sum())
+        found.append(max(1.0, seen / expected) if expected > 0 else 1.0)
+    return found[0], found[1]
 
 
 @dataclass(frozen=True)
@@ -119,10 +150,13 @@ def difference_rate(
     if t_den <= 0:
         return None, 0.0, 1.0, float("inf")
     ratio = min(max(t_num / t_den, 0.0), 1.0)
-    # what the calibration expects each unit's residual variance to be
+    # what the calibration expects each unit's residual variance to be, times its misfit
     q = np.clip(t.lab_den, P_FLOOR, 1 - P_FLOOR)
     u = np.clip(t.pred_den, P_FLOOR, 1 - P_FLOOR)
-    model = _Model(w, q * (1 - q), u * (1 - u))
+    on, off = s.dispersion
+    lab_scale = np.where(np.asarray(s.label_flagged, dtype=bool), on, off)
+    all_scale = np.where(np.asarray(s.flagged, dtype=bool), on, off)
+    model = _Model(w, q * (1 - q) * lab_scale, u * (1 - u) * all_scale)
     cells, label_cells = _joined(np.asarray(s.cells), np.asarray(s.label_cells))
     c = np.where(t.lab_can, 1 - ratio, -ratio) / t_den
     c_all = np.where(t.can, 1 - ratio, -ratio) / t_den
