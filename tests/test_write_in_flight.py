@@ -132,9 +132,8 @@ def _four_takes(worker: StreamWorker, runs_while_busy: int) -> None:
         busy = worker.checkpoint.store_lock
         try:
             await loop.take(stream, _events(first), first)  # restores the partitions, stored
-            # set-up, not under test: the worker's timer stores the first take if the
-            # processor's own cut did not (loop.flush_when_due is what that timer calls)
-            stored = await _until(lambda: len(stream.acked) == 4, tick=loop.flush_when_due)
+            # a fresh worker's caught-up cut: no timer (tests/test_quiet_line_cuts.py)
+            stored = await _until(lambda: len(stream.acked) == 4)
             assert stored, f"the first take never stored (crashes: {crashes})"
             await asyncio.sleep(BUDGET_S)  # budget cuts are half a budget apart
             busy.acquire()  # the store is busy: the next write waits for it

@@ -104,12 +104,21 @@ class Backlog:
         >>> far.flush_due(10, 10.0, flush_rows=2000, flush_interval_s=1.0, otherwise=False)
         True
         """
-        if pending_rows and self.behind():
-            return (
-                pending_rows >= flush_rows
-                or since_cut_s >= BACKLOG_INTERVAL_FACTOR * flush_interval_s
-            )
-        return otherwise
+        wait_s = self.flush_due_in(
+            pending_rows, since_cut_s, flush_rows=flush_rows, flush_interval_s=flush_interval_s
+        )
+        return otherwise if wait_s is None else wait_s == 0.0
+
+    def flush_due_in(
+        self, pending_rows: int, since_cut_s: float, *, flush_rows: int, flush_interval_s: float
+    ) -> float | None:
+        """Seconds until :meth:`flush_due` cuts while behind (0: now); None when the worker is
+        not behind or nothing pends (its own triggers apply)."""
+        if not (pending_rows and self.behind()):
+            return None
+        if pending_rows >= flush_rows:
+            return 0.0
+        return max(0.0, BACKLOG_INTERVAL_FACTOR * flush_interval_s - since_cut_s)
 
 
 def faust_highwaters(app: Any, topic: str) -> Callable[[], dict[tuple[str, int], int]]:

@@ -33,6 +33,7 @@ the two); every store call holds one lock, as a store client is used by one thre
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
@@ -101,11 +102,10 @@ class Checkpoint:
         self._wall = wall  # epoch seconds, to age rows by their events' Kafka timestamps
         self.policy = FlushPolicy(settings.flush_rows, settings.flush_interval_s)
         self._oldest_produced: float | None = None
-        self._cut_at = clock()
+        self._cut_at = -math.inf  # no cut yet: nothing to space the first one from
         self._take_at: float | None = None
         self._groups: list[EventRows] = []
-        self._rows = 0
-        self._events = 0
+        self._rows, self._events = 0, 0
         self._offsets: dict[int, int] = {}
         self._acks: list[tuple[Hashable, Any]] = []
         self._oldest_at: float | None = None
@@ -195,30 +195,33 @@ class Checkpoint:
         """Events processed (or skipped as replays) since the last cut."""
         return self._events
 
+    def _snapshot_in(self) -> float | None:
+        """Seconds until waiting acknowledgements need a snapshot (None: none wait): once
+        they have waited ``snapshot_every_flushes`` flush intervals, or no event arrived for a
+        quarter of a flush interval (the worker caught up: its group's lag reaches 0 now, not
+        K intervals later)."""
+        if self._deferred_at is None or self._last_arrival_at is None:
+            return None if self._deferred_at is None else 0.0
+        now, interval_s = self._clock(), self.settings.flush_interval_s
+        waited_s = self.settings.snapshot_every_flushes * interval_s - (now - self._deferred_at)
+        return max(0.0, min(waited_s, interval_s / 4 - (now - self._last_arrival_at)))
+
     def _snapshot_overdue(self) -> bool:
-        """Acknowledgements wait and either have waited ``snapshot_every_flushes`` flush
-        intervals or no event arrived for a quarter of a flush interval (the worker caught up:
-        its group's lag reaches 0 now, not K intervals later)."""
-        if self._deferred_at is None:
-            return False
-        now = self._clock()
-        if (
-            now - self._deferred_at
-            >= self.settings.snapshot_every_flushes * self.settings.flush_interval_s
-        ):
-            return True
-        quiet_s = self.settings.flush_interval_s / 4
-        return self._last_arrival_at is None or now - self._last_arrival_at >= quiet_s
+        return self._snapshot_in() == 0.0
 
     def due(self) -> bool:
-        """Whether a trigger fired: enough rows pending, the oldest pending row's latency
+        return self.due_in() == 0.0  # a trigger fired
+
+    def due_in(self) -> float | None:
+        """Seconds until a trigger fires if no event arrives (0: now; None: nothing pends and
+        no acknowledgement waits): enough rows pending, the oldest pending row's latency
         budget (:class:`~streams.runners.flush_policy.FlushPolicy`), or (nothing pending)
         acknowledgements wait too long for a snapshot."""
         if not self._events:
-            return self._snapshot_overdue()
+            return self._snapshot_in()
         assert self._oldest_at is not None
         now, produced = self._clock(), self._oldest_produced
-        return self.policy.due(
+        return self.policy.due_in(
             rows=self._rows,
             oldest_produced_age_s=None if produced is None else self._wall() - produced,
             oldest_arrival_age_s=now - self._oldest_at,
@@ -251,11 +254,8 @@ class Checkpoint:
         for partition, offset in pending.offsets.items():
             self._unsnapped[partition] = max(self._unsnapped.get(partition, -1), offset)
         self._cuts += 1
-        if snapshot or self._cuts >= self.settings.snapshot_every_flushes:
-            take = True
-        else:
-            take = self._snapshot_overdue()
-        if take:
+        every = self._cuts >= self.settings.snapshot_every_flushes
+        if snapshot or every or self._snapshot_overdue():
             pending.snapshots = self.partitions.snapshots(self._unsnapped)
             pending.acks = [*self._deferred, *acks]
             self._unsnapped, self._deferred, self._deferred_at, self._cuts = {}, [], None, 0

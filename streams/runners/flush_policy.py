@@ -71,9 +71,38 @@ class FlushPolicy:
         """Whether to cut now: ``rows`` pending reach ``flush_rows``, the oldest pending row
         arrived a budget ago, or (half a budget after the last cut) the oldest row's produce
         age plus the expected write and the time to the next check reaches the budget."""
-        if rows >= self.flush_rows or oldest_arrival_age_s >= self.budget_s:
-            return True
-        if oldest_produced_age_s is None or since_cut_s < self.budget_s / 2:
-            return False
-        next_check_s = max(self.tick_s, min(self.take_gap_s, self.budget_s / 2))
-        return oldest_produced_age_s + self.write_s + next_check_s >= self.budget_s
+        return (
+            self.due_in(
+                rows=rows,
+                oldest_produced_age_s=oldest_produced_age_s,
+                oldest_arrival_age_s=oldest_arrival_age_s,
+                since_cut_s=since_cut_s,
+            )
+            <= 0.0
+        )
+
+    def due_in(
+        self,
+        *,
+        rows: int,
+        oldest_produced_age_s: float | None,
+        oldest_arrival_age_s: float,
+        since_cut_s: float,
+    ) -> float:
+        """Seconds until :meth:`due` fires if no row is added (0: due now), so that a worker
+        can wake up then instead of waiting for its next take or timer tick.
+
+        >>> FlushPolicy(2000, 1.0).due_in(
+        ...     rows=1, oldest_produced_age_s=None, oldest_arrival_age_s=0.25, since_cut_s=0.0
+        ... )
+        0.75
+        """
+        if rows >= self.flush_rows:
+            return 0.0
+        wait_s = self.budget_s - oldest_arrival_age_s
+        if oldest_produced_age_s is not None:
+            next_check_s = max(self.tick_s, min(self.take_gap_s, self.budget_s / 2))
+            spaced_s = self.budget_s / 2 - since_cut_s
+            aged_s = self.budget_s - oldest_produced_age_s - self.write_s - next_check_s
+            wait_s = min(wait_s, max(spaced_s, aged_s))
+        return max(0.0, wait_s)

@@ -13,9 +13,13 @@ processed. Bounded: one batch queued, one being processed, at most one write in 
 its rows are stored (:class:`~streams.runners.checkpoint.Checkpoint` hands them back).
 
 A budget cut due while a write is in flight does not wait for it (``cut_wanted``): it is made
-when the write ends, by the write's task or by the processor at its next model batch. Past
+when the write ends, by the write's wake-up or by the processor at its next model batch. Past
 ``checkpoint.flush_rows`` pending rows (a store that does not answer), and for a cut that must
 cover everything (revocation, stop, a drained backlog), it waits (docs/streaming.md).
+
+Pending rows never wait for a next event or a timer tick: whenever the processor lock is let go
+or a write ends, one wake-up is armed for when what pends comes due
+(:mod:`streams.runners.cut_schedule`); the worker's flush timer is a backstop.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from streams.config import Settings
 from streams.kafka.backlog import Backlog
 from streams.kafka.startup import STARTUP
 from streams.readiness.audit_stream import AuditRequest, audit_requests
+from streams.runners.cut_schedule import CutSchedule
 from streams.runners.metrics import WorkerMetrics
 from streams.runners.stream_worker import KafkaRecord, StreamWorker
 from streams.runners.write_behind import FlushResult, PendingFlush
@@ -77,7 +82,7 @@ class WorkerLoop:
         self._commits: set[asyncio.Future[object]] = set()
         """Commits started after a write, until done."""
         self._tasks: set[asyncio.Future[None]] = set()
-        """Cuts started after a write (:meth:`_cut_wanted`), until done."""
+        """Cuts started by the wake-up (:meth:`_arm`), until done."""
         self.metrics = WorkerMetrics()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-worker")
         self.flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linewatch-flush")
@@ -92,8 +97,8 @@ class WorkerLoop:
         self.stopping = False
         self.writing: asyncio.Task[None] | None = None
         """The newest write and its acknowledgements."""
-        self.cut_at = 0.0
-        """Event-loop time of the newest cut."""
+        self.schedule = CutSchedule(settings.checkpoint, backlog)
+        """When a cut is due, and the wake-up for then (:meth:`_arm`)."""
         self.cut_wanted = False
         """A budget cut came due while a write was in flight: made as soon as it ends."""
         self.was_behind = False
@@ -164,32 +169,23 @@ class WorkerLoop:
         task.add_done_callback(self._tasks.discard)
 
     def _write_ended(self, w: StreamWorker, task: asyncio.Future[None]) -> None:
-        """A write and its acknowledgements are done: make the cut that waited for it."""
-        failed = task.cancelled() or task.exception() is not None  # the worker stops
-        if self.cut_wanted and not (failed or self.stopping):
-            self._later(self._cut_wanted(w))
+        """A write and its acknowledgements are done: wake up when what pends comes due (at
+        once for a cut that waited for the write and is still due)."""
+        self._arm(w)
 
-    async def _cut_wanted(self, w: StreamWorker) -> None:
-        """The write in flight ended and a cut waited for it: make it now if the processor is
-        free (else the processor makes it at its next model batch, or after its take)."""
-        if self.process_lock.locked() or not self.cut_wanted:
-            return
-        async with self.process_lock:
-            if not self.stopping and self._due(w, w.flush_due()):
-                await self.start_flush(w)
+    def _arm(self, w: StreamWorker) -> None:
+        """(Re)arm the one wake-up: :meth:`flush_when_due` once what pends comes due (none
+        when nothing pends, the worker stops or a write failed: it crashes, its events are
+        replayed). Called whenever the processor lock is let go or a write ends, so pending
+        rows never wait for a next event or a timer tick."""
+        last = self.writing
+        failed = last is not None and last.done() and (last.cancelled() or bool(last.exception()))
+        wait_s = None if self.stopping or failed else self.schedule.due_in(w.checkpoint)
+        self.schedule.arm(wait_s, lambda: self._later(self.flush_when_due()))
 
     def _due(self, w: StreamWorker, otherwise: bool) -> bool:
         """``otherwise`` (the checkpoint's triggers), or the larger cadence while behind."""
-        if self.backlog is None:
-            return otherwise
-        checkpoint = self.settings.checkpoint
-        return self.backlog.flush_due(
-            w.pending_rows,
-            asyncio.get_running_loop().time() - self.cut_at,
-            flush_rows=checkpoint.flush_rows,
-            flush_interval_s=checkpoint.flush_interval_s,
-            otherwise=otherwise,
-        )
+        return self.schedule.due(w.checkpoint, otherwise)
 
     async def written(self) -> None:
         """Wait until the write in flight (if any) is stored and acknowledged."""
@@ -218,7 +214,7 @@ class WorkerLoop:
         if not (w.pending_events or snapshot or w.flush_due()):
             return
         self.cut_wanted = False
-        self.cut_at = asyncio.get_running_loop().time()
+        self.schedule.cut_at = asyncio.get_running_loop().time()
         # events the batch assembler holds are not processed yet: acknowledged by a later cut
         pending = await self._in_executor(lambda: w.cut(snapshot=snapshot))
         self.writing = asyncio.ensure_future(self.write_and_ack(w, pending))
@@ -232,7 +228,7 @@ class WorkerLoop:
         return (
             self.batches.empty()
             and (self.writing is None or self.writing.done())
-            and asyncio.get_running_loop().time() - self.cut_at >= min_gap_s
+            and self.schedule.since_cut_s() >= min_gap_s
         )
 
     async def flush_all(self, w: StreamWorker) -> None:
@@ -262,7 +258,6 @@ class WorkerLoop:
         ``owned``: the partitions of ``camera-events`` assigned now (None: unknown).
         """
         w = await self.worker()
-        self.cut_at = asyncio.get_running_loop().time()
         while True:
             stream, events, batch = await self.batches.get()
             async with self.process_lock:
@@ -284,11 +279,10 @@ class WorkerLoop:
                 if partial and self._drained():  # the backlog is gone: lag 0 now
                     self.metrics.processed(await self._in_executor(w.drain))
                     await self.start_flush(w, snapshot=True)
-                    continue
                 # caught up (a partial take, nothing queued): flush now, not on the timer
-                caught_up = partial and self.idle()
-                if self._due(w, w.flush_due() or caught_up):
+                elif self._due(w, w.flush_due() or (partial and self.idle())):
                     await self.start_flush(w)
+            self._arm(w)  # what is left pending is cut when due, with or without a next take
 
     def _until(self, w: StreamWorker) -> Callable[[], bool] | None:
         """Where a take may stop between model batches for a cut: once the oldest rows'
@@ -331,18 +325,20 @@ class WorkerLoop:
         return True
 
     async def flush_when_due(self) -> None:
-        """The time trigger (a quiet partition's pending rows are flushed too, and a quiet
-        worker's acknowledgements get their snapshot), and rows left pending because a write
-        was in flight when the worker caught up."""
+        """The time trigger (the wake-up of :meth:`_arm`, and the worker's timer): a quiet
+        line's pending rows and a quiet worker's acknowledgements (their snapshot) are cut
+        when due. A holder of the processor lock, or the write in flight, re-arms it after."""
         w = self.loaded
-        if w is None or self.process_lock.locked() or not (w.pending_events or w.flush_due()):
+        if w is None or self.process_lock.locked():
             return
-        if self.write_in_flight():  # its end makes the cut if one is due then
+        if self.write_in_flight():  # its end wakes up to make the cut if one is due then
             self.cut_wanted = self.cut_wanted or self._due(w, w.flush_due())
             return
         async with self.process_lock:
-            if self._due(w, w.flush_due() or self.idle()):
+            due = w.pending_events or w.flush_due()
+            if due and self._due(w, w.flush_due() or self.idle()):
                 await self.start_flush(w)
+        self._arm(w)
 
     async def run_due(self) -> None:
         """Run a short model batch once its oldest event waited inference.max_batch_wait_ms."""
@@ -352,6 +348,7 @@ class WorkerLoop:
         async with self.process_lock:
             if not self.stopping:
                 self.metrics.processed(await self._in_executor(w.run_due))
+        self._arm(w)
 
     async def labels(self, raws: list[Any]) -> None:
         """Store a take of ground-truth messages; count their dead letters."""
@@ -370,6 +367,7 @@ class WorkerLoop:
         async with self.process_lock:
             await self.flush_all(w)
             await self._in_executor(w.revoke, partitions)
+        self._arm(w)
 
     async def shutdown(self) -> None:
         """SIGTERM: the fetcher has stopped; write and acknowledge what is pending, so the
@@ -379,6 +377,7 @@ class WorkerLoop:
             return
         async with self.process_lock:
             self.stopping = True
+            self._arm(w)  # disarmed
             await self.flush_all(w)
         log.info("stopping: pending rows written and acknowledged")
 
