@@ -345,7 +345,10 @@ def _print_window(r: WindowResult) -> None:
 def main() -> None:
     """Render (or load cached) seeds, estimate every window, print the table as JSON lines."""
     args = _args()
-    shifts = world.resolve_set(args.shifts)  # a ValueError names the sets and kinds
+    try:
+        shifts = world.resolve_set(args.shifts)
+    except ValueError as exc:  # it names the sets and kinds
+        raise SystemExit(f"bench_estimate_shift: {exc}") from None
     world.set_defect_rate(args.defect_rate)
     settings = Settings()
     detector = Detector.load(settings.inference.model, settings=settings)

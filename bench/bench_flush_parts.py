@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames-per-write", type=int, default=72)
     parser.add_argument("--writes", type=int, default=60)
     args = parser.parse_args(argv)
+    if args.writes < 1 or args.frames_per_write < 1:
+        parser.error("--writes and --frames-per-write must be at least 1")
     names = list(FrameRecord.model_fields)
     spent: dict[str, list[float]] = {v: [] for v in VARIANTS}
     load_before = os.getloadavg()[0]
