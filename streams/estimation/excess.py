@@ -16,8 +16,9 @@ With excess positives, the window's top scores are modelled as a mixture
 
 of the weighted lab's good and defective score distributions ``f₀``, ``f₁`` at the window's
 prevalence ``π``, and an excess component ``g`` the lab never showed, with the smallest share
-``ε`` that fits (:func:`excess_share`: the flags beyond the lab's false-positive rate, and the
-window's score bins below the threshold that hold more than the lab mixture does). Then
+``ε`` that fits (the sum of :func:`excess_parts`: the flags beyond the lab's false-positive
+rate, and the window's score bins below the threshold that hold more than the lab mixture
+does). Then
 
 - **recall** is still read off the lab's defective frames like the window's (the share of
   them reaching the threshold): defects' scores are what it needs, and the matching speaks
@@ -57,7 +58,6 @@ __all__ = [
     "PLAUSIBLE_PREVALENCE",
     "FlagExcess",
     "excess_parts",
-    "excess_share",
     "fitting_prevalences",
     "flag_excess",
 ]
@@ -71,7 +71,7 @@ estimate runs low where the weighted lab's flagged frames include false positive
 
 _BELOW_EDGES = (0.5, 0.8, 0.95)
 """Quantiles of the weighted lab's scores below the threshold that cut the bins in which
-:func:`excess_share` looks for excess mass there."""
+:func:`excess_parts` looks for excess mass there."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class FlagExcess:
     """Share the weighted lab would flag at the most plausible prevalence."""
     share: float
     """``ε``: the smallest share of window frames the lab mixture leaves unexplained
-    (:func:`excess_share`); 0 when the flags are explained."""
+    (the sum of :func:`excess_parts`, at most 1); 0 when the flags are explained."""
     reason: str
     """Why the flags are unexplained (``""``: they are explained)."""
     band: tuple[float, float] | None
@@ -223,31 +223,6 @@ def fitting_prevalences(  # noqa: PLR0917
     ok = np.all(np.abs(h - m) <= z * np.sqrt(var) + 1 / s.size, axis=1)
     out: FloatArray = np.sort(p[ok, 0])
     return out
-
-
-def excess_share(
-    scores: FloatArray,
-    threshold: float,
-    lab_scores: FloatArray,
-    lab_defective: npt.NDArray[Any],
-    weights: FloatArray,
-    *,
-    prevalence: float,
-    z: float = 1.0,
-) -> float:
-    """``ε``: the share of the window's frames the weighted lab mixture at ``prevalence``
-    leaves unexplained (see the module docstring): the sum of :func:`excess_parts`.
-
-    >>> lab = np.r_[np.full(50, 0.9), np.linspace(0, 0.2, 50)]
-    >>> y = np.r_[np.ones(50), np.zeros(50)]
-    >>> w = np.r_[np.linspace(0.0, 0.2, 400), np.full(100, 0.4)]     # 20 % moved up, unflagged
-    >>> round(excess_share(w, 0.5, lab, y, np.ones(100), prevalence=0.0), 2)  # less lab top bin
-    0.15
-    """
-    above, below = excess_parts(
-        scores, threshold, lab_scores, lab_defective, weights, prevalence=prevalence, z=z
-    )
-    return float(min(above + below, 1.0))
 
 
 def excess_parts(

@@ -29,7 +29,12 @@ import numpy.typing as npt
 from streams.errors import EstimationError
 from streams.estimation.calibration import IsotonicCalibration
 from streams.readiness.design import DesignRate
-from streams.readiness.score_design import FloatArray, predicted_defect, slice_prevalences
+from streams.readiness.score_design import (
+    BoolArray,
+    FloatArray,
+    predicted_defect,
+    slice_prevalences,
+)
 from streams.readiness.score_estimate import ScoredSample, difference_rate, label_dispersion
 from streams.sinks import ClickHouseStore
 from streams.sinks.audits import DesignOutcome, design_outcomes
@@ -66,10 +71,12 @@ _Label = tuple[_Key, str, float, DesignOutcome]
 """A designed label: its finest slice, band, predicted defect probability and outcome."""
 
 
-def _dispersion(labels: Sequence[_Label]) -> tuple[float, float]:
-    """The calibration's misfit over every designed label of the store
-    (:func:`.score_estimate.label_dispersion`), which every group's interval takes."""
-    return label_dispersion(
+def _label_arrays(
+    labels: Sequence[_Label],
+) -> tuple[FloatArray, BoolArray, BoolArray, FloatArray]:
+    """The labels' predicted defect probability, flagged, defective and inclusion
+    probability, in :func:`.score_estimate.label_dispersion`'s order."""
+    return (
         np.array([p for _k, _b, p, _o in labels], dtype=np.float64),
         np.array([b == "flagged" for _k, b, _p, _o in labels], dtype=bool),
         np.array([o.outcome in ("TP", "FN") for *_r, o in labels], dtype=bool),
@@ -86,6 +93,7 @@ def _sample(
     # a cell is "<slice number>/<band>": short names keep the repeated array small
     number = {k: i for i, k in enumerate(sorted({k for k, *_r in frames}))}
     cells = np.repeat(np.array([f"{number[k]}/{b}" for k, b, _p, _n in frames]), counts)
+    label_p, label_flagged, defective, pi = _label_arrays(labels)
     return ScoredSample(
         cells=cast(Sequence[str], cells),
         p=np.repeat(np.array([p for _k, _b, p, _n in frames], dtype=np.float64), counts),
@@ -93,10 +101,10 @@ def _sample(
             np.array([b == "flagged" for _k, b, _p, _n in frames], dtype=bool), counts
         ),
         label_cells=[f"{number.get(k, -1)}/{b}" for k, b, _p, _o in labels],
-        label_p=np.array([p for _k, _b, p, _o in labels]),
-        label_flagged=np.array([b == "flagged" for _k, b, _p, _o in labels], dtype=bool),
-        pi=np.array([o.inclusion_probability for *_r, o in labels]),
-        defective=np.array([o.outcome in ("TP", "FN") for *_r, o in labels], dtype=bool),
+        label_p=label_p,
+        label_flagged=label_flagged,
+        pi=pi,
+        defective=defective,
         dispersion=dispersion,
     )
 
@@ -141,7 +149,8 @@ def difference_estimates(
         calibration, o_keys, np.array([o.max_confidence for o in outcomes]), prevalence
     )
     labels = [(k, o.band, float(q), o) for k, o, q in zip(o_keys, outcomes, o_p, strict=True)]
-    dispersion = _dispersion(labels)
+    # the calibration's misfit over every designed label of the store, for every group
+    dispersion = label_dispersion(*_label_arrays(labels))
     return [_grouped(frames, labels, by, dispersion) for by in groupings]
 
 

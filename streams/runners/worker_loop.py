@@ -168,11 +168,6 @@ class WorkerLoop:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _write_ended(self, w: StreamWorker, task: asyncio.Future[None]) -> None:
-        """A write and its acknowledgements are done: wake up when what pends comes due (at
-        once for a cut that waited for the write and is still due)."""
-        self._arm(w)
-
     def _arm(self, w: StreamWorker) -> None:
         """(Re)arm the one wake-up: :meth:`flush_when_due` once what pends comes due (none
         when nothing pends, the worker stops or a write failed: it crashes, its events are
@@ -218,7 +213,8 @@ class WorkerLoop:
         # events the batch assembler holds are not processed yet: acknowledged by a later cut
         pending = await self._in_executor(lambda: w.cut(snapshot=snapshot))
         self.writing = asyncio.ensure_future(self.write_and_ack(w, pending))
-        self.writing.add_done_callback(lambda task: self._write_ended(w, task))
+        # the write ended: wake up when what pends comes due (at once for a cut that waited)
+        self.writing.add_done_callback(lambda _task: self._arm(w))
 
     def idle(self) -> bool:
         """The worker caught up: no batch waits to be processed, no write is in flight, and
